@@ -1,0 +1,24 @@
+package authz
+
+import "slices"
+
+// ManagementAudience returns the management API identifier for an issuer
+// ("https://id.example.com/" → "https://id.example.com/api/v2/"), the `aud`
+// every management token must carry.
+func ManagementAudience(issuer string) string { return issuer + "api/v2/" }
+
+// managementScopes lists every management API scope (docs/SCOPES.md explains
+// each). Later features append theirs here; the bootstrap admin client holds
+// all of them, including ones added after it was created.
+var managementScopes = []string{
+	"read:users", "create:users", "update:users", "delete:users",
+	"read:connections", "create:connections", "update:connections", "delete:connections",
+	"read:clients", "create:clients", "update:clients", "delete:clients",
+	"read:logs",
+}
+
+// ManagementScopes returns a copy of every management scope.
+func ManagementScopes() []string { return slices.Clone(managementScopes) }
+
+// IsManagementScope reports whether s is a known management scope.
+func IsManagementScope(s string) bool { return slices.Contains(managementScopes, s) }

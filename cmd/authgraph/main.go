@@ -1,0 +1,62 @@
+// Command authgraph is the Authgraph server and its operator tools. main
+// only parses arguments and wires packages together.
+//
+//	authgraph serve [flags]                 run the server
+//	authgraph migrate [flags]               apply pending database migrations
+//	authgraph clients create --name N --type m2m|spa|regular_web|native [--redirect-uri U]… [--web-origin O]… [--scopes "…"] [--json]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "authgraph:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+const usage = `usage: authgraph <command> [flags]
+
+commands:
+  serve            run the server (default database: sqlite:authgraph.db)
+  migrate          apply pending database migrations
+  clients create   register an application and print its credentials
+
+Run 'authgraph <command> -h' for a command's flags.
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return flag.ErrHelp
+	}
+	switch args[0] {
+	case "serve":
+		return cmdServe(ctx, args[1:], stderr)
+	case "migrate":
+		return cmdMigrate(ctx, args[1:], stdout, stderr)
+	case "clients":
+		if len(args) > 1 && args[1] == "create" {
+			return cmdClientsCreate(ctx, args[2:], stdout, stderr)
+		}
+		return fmt.Errorf("usage: authgraph clients create --name N --type m2m|spa|regular_web|native [--json]")
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}

@@ -1,0 +1,31 @@
+package graph
+
+import (
+	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/authgraph/authgraph/identity"
+)
+
+// patch converts gqlgen's Omittable (absent vs null vs value) into the
+// domain's Patch.
+func patch[T any](o graphql.Omittable[*T]) identity.Patch[T] {
+	v, set := o.ValueOK()
+	if !set {
+		return identity.Patch[T]{}
+	}
+	return identity.Patch[T]{Set: true, Value: v}
+}
+
+// mapPatch converts a metadata field: null and absent both leave it alone.
+func mapPatch(o graphql.Omittable[map[string]any]) identity.Patch[map[string]any] {
+	v, set := o.ValueOK()
+	if !set || v == nil {
+		return identity.Patch[map[string]any]{}
+	}
+	return identity.Patch[map[string]any]{Set: true, Value: &v}
+}
+
+// opt returns an Omittable's pointer value, nil when absent or null.
+func opt[T any](o graphql.Omittable[*T]) *T { return o.Value() }
+
+func optSlice(o graphql.Omittable[[]string]) []string { return o.Value() }

@@ -1,0 +1,106 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"entgo.io/ent/privacy"
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/authgraph/authgraph/authz"
+	"github.com/authgraph/authgraph/clients"
+	"github.com/authgraph/authgraph/connections"
+	"github.com/authgraph/authgraph/ent"
+	"github.com/authgraph/authgraph/identity"
+)
+
+// Error codes in extensions.code.
+const (
+	CodeUnauthenticated = "UNAUTHENTICATED"
+	CodeForbidden       = "FORBIDDEN"
+	CodeNotFound        = "NOT_FOUND"
+	CodeBadUserInput    = "BAD_USER_INPUT"
+	CodeConflict        = "CONFLICT"
+	CodeInternal        = "INTERNAL_SERVER_ERROR"
+)
+
+// ErrorPresenter translates domain errors into typed GraphQL errors. Anything
+// unrecognised becomes a generic internal error: its text may hold details
+// (SQL, paths) that must not reach callers, so it is logged instead.
+func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
+		var gerr *gqlerror.Error
+		if errors.As(err, &gerr) && gerr.Extensions != nil && gerr.Extensions["code"] != nil && gerr.Err == nil {
+			return gqlErr // parse and validation errors keep gqlgen's codes
+		}
+		code, msg, ext := classify(err)
+		if code == CodeInternal {
+			logger.ErrorContext(ctx, "graphql resolver failed", "path", gqlErr.Path.String(), "err", err)
+			msg = "internal error"
+		}
+		gqlErr.Message = msg
+		if gqlErr.Extensions == nil {
+			gqlErr.Extensions = map[string]any{}
+		}
+		gqlErr.Extensions["code"] = code
+		for k, v := range ext {
+			gqlErr.Extensions[k] = v
+		}
+		return gqlErr
+	}
+}
+
+func classify(err error) (code, msg string, ext map[string]any) {
+	var (
+		verr   *identity.ValidationError
+		cerr   *identity.ConflictError
+		nerr   *identity.NotFoundError
+		operr  *connections.OptionError
+		gqlErr *gqlerror.Error
+		serr   *authz.ScopeError
+	)
+	switch {
+	case errors.As(err, &verr):
+		return CodeBadUserInput, verr.Error(), map[string]any{"field": verr.Field}
+	case errors.As(err, &operr):
+		return CodeBadUserInput, operr.Error(), map[string]any{"field": operr.Key}
+	case errors.As(err, &cerr):
+		ext := map[string]any{}
+		if cerr.Field != "" {
+			ext["field"] = cerr.Field
+		}
+		return CodeConflict, cerr.Message, ext
+	case errors.Is(err, connections.ErrNameTaken):
+		return CodeConflict, err.Error(), map[string]any{"field": "name"}
+	case errors.As(err, &nerr):
+		return CodeNotFound, nerr.Error(), nil
+	case errors.As(err, &serr):
+		ext := map[string]any{}
+		if serr.Scope != "" {
+			ext["scope"] = serr.Scope
+		}
+		return CodeForbidden, serr.Error(), ext
+	case errors.Is(err, privacy.Deny):
+		return CodeForbidden, "forbidden", nil
+	case errors.Is(err, clients.ErrSystemClient):
+		return CodeForbidden, err.Error(), nil
+	case errors.Is(err, clients.ErrInvalid):
+		return CodeBadUserInput, err.Error(), nil
+	case ent.IsNotFound(err):
+		return CodeNotFound, "not found", nil
+	case ent.IsConstraintError(err):
+		return CodeConflict, "the change conflicts with an existing record", nil
+	case errors.As(err, &gqlErr) && gqlErr.Extensions["code"] != nil:
+		c, _ := gqlErr.Extensions["code"].(string)
+		return c, gqlErr.Message, nil
+	}
+	return CodeInternal, err.Error(), nil
+}
+
+// newError returns a typed GraphQL error.
+func newError(code, msg string) *gqlerror.Error {
+	return &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": code}}
+}

@@ -1,0 +1,324 @@
+package identity
+
+import (
+	"strconv"
+	"strings"
+	"unicode"
+
+	"entgo.io/ent/dialect/sql"
+	"entgo.io/ent/dialect/sql/sqljson"
+
+	"github.com/authgraph/authgraph/ent/connection"
+	"github.com/authgraph/authgraph/ent/identity"
+	"github.com/authgraph/authgraph/ent/predicate"
+	"github.com/authgraph/authgraph/ent/user"
+)
+
+// Search turns a user-search query in Auth0's Lucene subset into an ent
+// predicate:
+//
+//	email:"jane@example.com"   exact, case-insensitive
+//	email.domain:example.com   by domain
+//	name:jo*                   prefix (case-insensitive for names and email)
+//	name:"Jane Doe"            exact
+//	app_metadata.plan:gold     metadata value (string, number or boolean)
+//	identities.connection:"Username-Password-Authentication"
+//	_exists_:phone_number      field present
+//	a AND b, a OR b, NOT a, -a, (…)   terms side by side mean AND
+//
+// Errors are ValidationErrors on field "query".
+func Search(q string) (predicate.User, error) {
+	if len(q) > 1024 {
+		return nil, invalid("query", "is longer than 1024 characters")
+	}
+	p := &parser{toks: lex(q)}
+	if len(p.toks) == 0 {
+		return nil, nil
+	}
+	pred, err := p.or(0)
+	if err != nil {
+		return nil, err
+	}
+	if p.pos < len(p.toks) {
+		return nil, invalid("query", "unexpected %q", p.toks[p.pos].text)
+	}
+	return pred, nil
+}
+
+type token struct {
+	text   string
+	quoted bool
+}
+
+// lex splits on spaces, keeping quoted strings and parentheses apart. A
+// "field:" prefix stays glued to its value.
+func lex(q string) []token {
+	var toks []token
+	rs := []rune(q)
+	for i := 0; i < len(rs); {
+		r := rs[i]
+		switch {
+		case unicode.IsSpace(r):
+			i++
+		case r == '(' || r == ')':
+			toks = append(toks, token{text: string(r)})
+			i++
+		default:
+			var b strings.Builder
+			quoted := false
+			for i < len(rs) && !unicode.IsSpace(rs[i]) && rs[i] != '(' && rs[i] != ')' {
+				if rs[i] == '"' {
+					quoted = true
+					i++
+					for i < len(rs) && rs[i] != '"' {
+						if rs[i] == '\\' && i+1 < len(rs) {
+							i++
+						}
+						b.WriteRune(rs[i])
+						i++
+					}
+					i++ // closing quote
+					continue
+				}
+				b.WriteRune(rs[i])
+				i++
+			}
+			toks = append(toks, token{text: b.String(), quoted: quoted})
+		}
+	}
+	return toks
+}
+
+type parser struct {
+	toks []token
+	pos  int
+}
+
+const maxDepth = 10
+
+func (p *parser) peek() (token, bool) {
+	if p.pos >= len(p.toks) {
+		return token{}, false
+	}
+	return p.toks[p.pos], true
+}
+
+func (p *parser) or(depth int) (predicate.User, error) {
+	left, err := p.and(depth)
+	if err != nil {
+		return nil, err
+	}
+	terms := []predicate.User{left}
+	for {
+		t, ok := p.peek()
+		if !ok || t.quoted || t.text != "OR" {
+			break
+		}
+		p.pos++
+		right, err := p.and(depth)
+		if err != nil {
+			return nil, err
+		}
+		terms = append(terms, right)
+	}
+	if len(terms) == 1 {
+		return left, nil
+	}
+	return user.Or(terms...), nil
+}
+
+func (p *parser) and(depth int) (predicate.User, error) {
+	var terms []predicate.User
+	for {
+		t, ok := p.peek()
+		if !ok || (!t.quoted && (t.text == "OR" || t.text == ")")) {
+			break
+		}
+		if !t.quoted && t.text == "AND" {
+			p.pos++
+			continue
+		}
+		term, err := p.unary(depth)
+		if err != nil {
+			return nil, err
+		}
+		terms = append(terms, term)
+	}
+	switch len(terms) {
+	case 0:
+		return nil, invalid("query", "expected a term")
+	case 1:
+		return terms[0], nil
+	}
+	return user.And(terms...), nil
+}
+
+func (p *parser) unary(depth int) (predicate.User, error) {
+	if depth > maxDepth {
+		return nil, invalid("query", "nests deeper than %d levels", maxDepth)
+	}
+	t, _ := p.peek()
+	switch {
+	case !t.quoted && t.text == "NOT":
+		p.pos++
+		inner, err := p.unary(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		return user.Not(inner), nil
+	case !t.quoted && strings.HasPrefix(t.text, "-") && len(t.text) > 1:
+		p.toks[p.pos].text = t.text[1:]
+		inner, err := p.unary(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		return user.Not(inner), nil
+	case !t.quoted && t.text == "(":
+		p.pos++
+		inner, err := p.or(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		if t, ok := p.peek(); !ok || t.text != ")" {
+			return nil, invalid("query", "missing )")
+		}
+		p.pos++
+		return inner, nil
+	}
+	p.pos++
+	return term(t)
+}
+
+// term builds the predicate of one field:value.
+func term(t token) (predicate.User, error) {
+	field, value, ok := strings.Cut(t.text, ":")
+	if !ok || field == "" {
+		return nil, invalid("query", "%q must be field:value (bare terms are not supported)", t.text)
+	}
+	if t.quoted && strings.Contains(field, "\"") {
+		return nil, invalid("query", "field names cannot be quoted")
+	}
+	if value == "" {
+		return nil, invalid("query", "%s: value is empty", field)
+	}
+	prefix := !t.quoted && strings.HasSuffix(value, "*")
+	if prefix {
+		value = strings.TrimSuffix(value, "*")
+		if value == "" || strings.Contains(value, "*") {
+			return nil, invalid("query", "%s: only a trailing * (prefix match) is supported", field)
+		}
+	}
+	if !t.quoted && strings.Contains(value, "*") {
+		return nil, invalid("query", "%s: only a trailing * (prefix match) is supported", field)
+	}
+
+	switch field {
+	case "_exists_":
+		return exists(value)
+	case "email", "name", "given_name", "family_name", "nickname":
+		return foldMatch(field, value, prefix), nil
+	case "email.domain":
+		if prefix {
+			return nil, invalid("query", "email.domain does not take wildcards")
+		}
+		return likeLower(user.FieldEmail, "%@"+escapeLike(strings.ToLower(value))), nil
+	case "user_id", "username", "phone_number":
+		if prefix {
+			return func(s *sql.Selector) { s.Where(sql.HasPrefix(s.C(field), value)) }, nil
+		}
+		return func(s *sql.Selector) { s.Where(sql.EQ(s.C(field), value)) }, nil
+	case "blocked", "email_verified", "phone_verified":
+		b, err := strconv.ParseBool(value)
+		if err != nil || prefix {
+			return nil, invalid("query", "%s takes true or false", field)
+		}
+		return func(s *sql.Selector) { s.Where(sql.EQ(s.C(field), b)) }, nil
+	case "logins_count":
+		n, err := strconv.Atoi(value)
+		if err != nil || prefix {
+			return nil, invalid("query", "logins_count takes an integer")
+		}
+		return user.LoginsCount(n), nil
+	case "identities.connection":
+		return user.HasIdentitiesWith(identity.HasConnectionWith(connection.Name(value))), nil
+	case "identities.provider":
+		return user.HasIdentitiesWith(identity.Provider(value)), nil
+	}
+	if col, path, ok := metadataPath(field); ok {
+		if prefix {
+			return nil, invalid("query", "%s: metadata does not take wildcards", field)
+		}
+		return metadataEQ(col, path, value, t.quoted), nil
+	}
+	return nil, invalid("query", "unknown or unsearchable field %q", field)
+}
+
+func metadataPath(field string) (col string, path []string, ok bool) {
+	for _, c := range []string{user.FieldAppMetadata, user.FieldUserMetadata} {
+		if rest, found := strings.CutPrefix(field, c+"."); found && rest != "" {
+			parts := strings.Split(rest, ".")
+			for _, part := range parts {
+				if part == "" {
+					return "", nil, false
+				}
+			}
+			return c, parts, true
+		}
+	}
+	return "", nil, false
+}
+
+// metadataEQ matches a JSON value: the string, and unless quoted also the
+// number or boolean the text spells.
+func metadataEQ(col string, path []string, value string, quoted bool) predicate.User {
+	return func(s *sql.Selector) {
+		preds := []*sql.Predicate{sqljson.ValueEQ(s.C(col), value, sqljson.Path(path...))}
+		if !quoted {
+			if n, err := strconv.ParseFloat(value, 64); err == nil {
+				preds = append(preds, sqljson.ValueEQ(s.C(col), n, sqljson.Path(path...)))
+			}
+			if b, err := strconv.ParseBool(value); err == nil && (value == "true" || value == "false") {
+				preds = append(preds, sqljson.ValueEQ(s.C(col), b, sqljson.Path(path...)))
+			}
+		}
+		s.Where(sql.Or(preds...))
+	}
+}
+
+func exists(field string) (predicate.User, error) {
+	switch field {
+	case "email", "username", "phone_number", "name", "given_name", "family_name", "nickname", "picture", "last_login", "last_ip":
+		return func(s *sql.Selector) { s.Where(sql.NotNull(s.C(field))) }, nil
+	}
+	if col, path, ok := metadataPath(field); ok {
+		return func(s *sql.Selector) { s.Where(sqljson.HasKey(s.C(col), sqljson.Path(path...))) }, nil
+	}
+	return nil, invalid("query", "_exists_: unknown field %q", field)
+}
+
+// foldMatch compares case-insensitively; Postgres serves it from the
+// LOWER(…) expression indexes the migration creates.
+func foldMatch(col, value string, prefix bool) predicate.User {
+	v := strings.ToLower(value)
+	if prefix {
+		return likeLower(col, escapeLike(v)+"%")
+	}
+	return func(s *sql.Selector) {
+		s.Where(sql.P(func(b *sql.Builder) {
+			b.WriteString("LOWER(").WriteString(s.C(col)).WriteString(") = ").Arg(v)
+		}))
+	}
+}
+
+func likeLower(col, pattern string) predicate.User {
+	return func(s *sql.Selector) {
+		s.Where(sql.P(func(b *sql.Builder) {
+			b.WriteString("LOWER(").WriteString(s.C(col)).WriteString(") LIKE ").Arg(pattern).WriteString(` ESCAPE '\'`)
+		}))
+	}
+}
+
+func escapeLike(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return r.Replace(s)
+}

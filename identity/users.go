@@ -1,0 +1,478 @@
+package identity
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"strings"
+	"time"
+
+	"github.com/authgraph/authgraph/authz"
+	"github.com/authgraph/authgraph/connections"
+	"github.com/authgraph/authgraph/ent"
+	"github.com/authgraph/authgraph/ent/connection"
+	"github.com/authgraph/authgraph/ent/identity"
+	"github.com/authgraph/authgraph/ent/schema/pulid"
+	"github.com/authgraph/authgraph/ent/user"
+	"github.com/authgraph/authgraph/passwords"
+)
+
+// DatabaseProvider is the provider name of database users, as in Auth0, so
+// apps and rules that parse "auth0|…" ids keep working.
+const DatabaseProvider = "auth0"
+
+// CreateInput is a new user (management API). Nil means absent.
+type CreateInput struct {
+	Connection    string
+	Email         *string
+	Password      *string
+	Username      *string
+	UserID        *string
+	EmailVerified *bool
+	Name          *string
+	GivenName     *string
+	FamilyName    *string
+	Nickname      *string
+	Picture       *string
+	PhoneNumber   *string
+	PhoneVerified *bool
+	Blocked       *bool
+	UserMetadata  map[string]any
+	AppMetadata   map[string]any
+}
+
+// Patch is one field of an update: absent (Set false), unset (Set, nil
+// Value) or replaced.
+type Patch[T any] struct {
+	Set   bool
+	Value *T
+}
+
+// UpdateInput is a PATCH of a user with SPEC §1 semantics.
+type UpdateInput struct {
+	Email, Username, Password, Name, GivenName, FamilyName, Nickname, Picture, PhoneNumber Patch[string]
+	EmailVerified, PhoneVerified, Blocked                                                  Patch[bool]
+	// Metadata patches: Set with a nil map clears nothing (null is ignored),
+	// an empty map clears the object, keys with nil values are deleted.
+	UserMetadata, AppMetadata Patch[map[string]any]
+}
+
+// Create validates in and stores the user with its database identity.
+func Create(ctx context.Context, db *ent.Client, in CreateInput) (*ent.User, error) {
+	conn, err := connectionByName(ctx, db, in.Connection)
+	if err != nil {
+		return nil, err
+	}
+	if conn.Strategy != connection.StrategyDatabase {
+		return nil, invalid("connection", "users can be created only in database connections; %q is %s", conn.Name, conn.Strategy)
+	}
+	opts := conn.Options
+
+	if in.Email == nil {
+		return nil, invalid("email", "is required for database connections")
+	}
+	// Database connections store emails lowercased (SPEC §1).
+	email := strings.ToLower(strings.TrimSpace(*in.Email))
+	if err := validateEmail("email", email); err != nil {
+		return nil, err
+	}
+	var username *string
+	if in.Username != nil {
+		if !connections.Bool(opts, "requires_username") {
+			return nil, invalid("username", "cannot be set: connection %q does not use usernames", conn.Name)
+		}
+		u := strings.ToLower(*in.Username)
+		minLen, maxLen := connections.UsernameBounds(opts)
+		if err := validateUsername("username", u, minLen, maxLen); err != nil {
+			return nil, err
+		}
+		username = &u
+	} else if connections.Bool(opts, "requires_username") {
+		return nil, invalid("username", "is required by connection %q", conn.Name)
+	}
+	var hash *string
+	if in.Password != nil {
+		if err := validatePassword("password", *in.Password); err != nil {
+			return nil, err
+		}
+		h := passwords.Hash(*in.Password)
+		hash = &h
+	}
+	userID, upstream, err := newDatabaseUserID(in.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateProfile(in.Name, in.GivenName, in.FamilyName, in.Nickname, in.Picture, in.PhoneNumber); err != nil {
+		return nil, err
+	}
+	userMeta, appMeta := dropNulls(in.UserMetadata), dropNulls(in.AppMetadata)
+	if err := ValidateMetadata("userMetadata", userMeta, false); err != nil {
+		return nil, err
+	}
+	if err := ValidateMetadata("appMetadata", appMeta, true); err != nil {
+		return nil, err
+	}
+	nickname := in.Nickname
+	if nickname == nil {
+		local := email[:strings.LastIndexByte(email, '@')]
+		nickname = &local
+	}
+
+	u, err := db.User.Create().
+		SetUserID(userID).
+		SetEmail(email).
+		SetEmailVerified(deref(in.EmailVerified)).
+		SetNillableUsername(username).
+		SetNillablePhoneNumber(in.PhoneNumber).
+		SetPhoneVerified(deref(in.PhoneVerified)).
+		SetNillableName(in.Name).
+		SetNillableGivenName(in.GivenName).
+		SetNillableFamilyName(in.FamilyName).
+		SetNillableNickname(nickname).
+		SetNillablePicture(in.Picture).
+		SetBlocked(deref(in.Blocked)).
+		SetUserMetadata(userMeta).
+		SetAppMetadata(appMeta).
+		Save(ctx)
+	if err != nil {
+		return nil, translateConstraint(err)
+	}
+	err = db.Identity.Create().
+		SetOwnerID(u.ID).
+		SetConnectionID(conn.ID).
+		SetProvider(DatabaseProvider).
+		SetUpstreamID(upstream).
+		SetEmailLower(email).
+		SetNillableUsername(username).
+		SetNillablePasswordHash(hash).
+		Exec(ctx)
+	if err != nil {
+		return nil, translateConstraint(err)
+	}
+	return u, nil
+}
+
+// newDatabaseUserID returns the user_id and upstream id of a database user:
+// a given "provider|id" is kept as is (imports keep their ids, so tokens'
+// `sub` survives a migration); a bare id gets the auth0| prefix; none gets a
+// random one.
+func newDatabaseUserID(given *string) (userID, upstream string, err error) {
+	if given == nil {
+		b := make([]byte, 12)
+		if _, err := rand.Read(b); err != nil {
+			panic(err)
+		}
+		upstream = hex.EncodeToString(b)
+		return DatabaseProvider + "|" + upstream, upstream, nil
+	}
+	if err := validateUserID("userId", *given); err != nil {
+		return "", "", err
+	}
+	if i := strings.IndexByte(*given, '|'); i >= 0 {
+		if i == 0 || i == len(*given)-1 {
+			return "", "", invalid("userId", "must be \"provider|id\" or a bare id")
+		}
+		return *given, (*given)[i+1:], nil
+	}
+	return DatabaseProvider + "|" + *given, *given, nil
+}
+
+func validateProfile(name, given, family, nickname, picture, phone *string) error {
+	checks := []struct {
+		field    string
+		v        *string
+		min, max int
+	}{{"name", name, 1, 300}, {"givenName", given, 1, 150}, {"familyName", family, 1, 150}, {"nickname", nickname, 1, 350}}
+	for _, c := range checks {
+		if c.v != nil {
+			if err := validateLength(c.field, *c.v, c.min, c.max); err != nil {
+				return err
+			}
+		}
+	}
+	if picture != nil {
+		if err := validatePicture("picture", *picture); err != nil {
+			return err
+		}
+	}
+	if phone != nil {
+		if err := validatePhone("phoneNumber", *phone); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Update applies a PATCH to the user with id (node id or user_id).
+func Update(ctx context.Context, db *ent.Client, id string, in UpdateInput) (*ent.User, error) {
+	// The lookup is part of a write the policy authorises (update:users).
+	u, err := Resolve(authz.SystemContext(ctx), db, id)
+	if err != nil {
+		return nil, err
+	}
+	// The database identity carries the login email, username and password.
+	dbIdent, conn, err := databaseIdentity(ctx, db, u)
+	if err != nil {
+		return nil, err
+	}
+	upd := db.User.UpdateOne(u)
+	var identUpd *ent.IdentityUpdateOne
+	identity := func() (*ent.IdentityUpdateOne, error) {
+		if dbIdent == nil {
+			return nil, invalid("connection", "user %s has no database identity to hold a password, email login or username", u.UserID)
+		}
+		if identUpd == nil {
+			identUpd = db.Identity.UpdateOne(dbIdent)
+		}
+		return identUpd, nil
+	}
+
+	if in.Email.Set {
+		if in.Email.Value == nil {
+			if dbIdent != nil {
+				return nil, invalid("email", "cannot be removed from a database user")
+			}
+			upd.ClearEmail()
+		} else {
+			email := strings.TrimSpace(*in.Email.Value)
+			if dbIdent != nil {
+				email = strings.ToLower(email)
+			}
+			if err := validateEmail("email", email); err != nil {
+				return nil, err
+			}
+			if u.Email == nil || *u.Email != email {
+				upd.SetEmail(email)
+				// A new address is unverified unless the caller says otherwise.
+				if !in.EmailVerified.Set {
+					upd.SetEmailVerified(false)
+				}
+				if dbIdent != nil {
+					iu, _ := identity()
+					iu.SetEmailLower(email)
+				}
+			}
+		}
+	}
+	if in.EmailVerified.Set {
+		if in.EmailVerified.Value == nil {
+			return nil, invalid("emailVerified", "must be true or false")
+		}
+		upd.SetEmailVerified(*in.EmailVerified.Value)
+	}
+	if in.Username.Set {
+		iu, err := identity()
+		if err != nil {
+			return nil, err
+		}
+		if !connections.Bool(conn.Options, "requires_username") {
+			return nil, invalid("username", "cannot be set: connection %q does not use usernames", conn.Name)
+		}
+		if in.Username.Value == nil {
+			return nil, invalid("username", "is required by connection %q", conn.Name)
+		}
+		name := strings.ToLower(*in.Username.Value)
+		minLen, maxLen := connections.UsernameBounds(conn.Options)
+		if err := validateUsername("username", name, minLen, maxLen); err != nil {
+			return nil, err
+		}
+		upd.SetUsername(name)
+		iu.SetUsername(name)
+	}
+	if in.Password.Set {
+		iu, err := identity()
+		if err != nil {
+			return nil, err
+		}
+		if in.Password.Value == nil {
+			return nil, invalid("password", "cannot be null")
+		}
+		if err := validatePassword("password", *in.Password.Value); err != nil {
+			return nil, err
+		}
+		iu.SetPasswordHash(passwords.Hash(*in.Password.Value))
+		upd.SetLastPasswordReset(time.Now())
+	}
+	strField := func(p Patch[string], field string, minLen, maxLen int, set func(string), clear func()) error {
+		if !p.Set {
+			return nil
+		}
+		if p.Value == nil {
+			clear()
+			return nil
+		}
+		if err := validateLength(field, *p.Value, minLen, maxLen); err != nil {
+			return err
+		}
+		set(*p.Value)
+		return nil
+	}
+	for _, f := range []struct {
+		p        Patch[string]
+		field    string
+		min, max int
+		set      func(string) *ent.UserUpdateOne
+		clear    func() *ent.UserUpdateOne
+	}{
+		{in.Name, "name", 1, 300, upd.SetName, upd.ClearName},
+		{in.GivenName, "givenName", 1, 150, upd.SetGivenName, upd.ClearGivenName},
+		{in.FamilyName, "familyName", 1, 150, upd.SetFamilyName, upd.ClearFamilyName},
+		{in.Nickname, "nickname", 1, 350, upd.SetNickname, upd.ClearNickname},
+	} {
+		if err := strField(f.p, f.field, f.min, f.max, func(s string) { f.set(s) }, func() { f.clear() }); err != nil {
+			return nil, err
+		}
+	}
+	if in.Picture.Set {
+		if in.Picture.Value == nil {
+			upd.ClearPicture()
+		} else {
+			if err := validatePicture("picture", *in.Picture.Value); err != nil {
+				return nil, err
+			}
+			upd.SetPicture(*in.Picture.Value)
+		}
+	}
+	if in.PhoneNumber.Set {
+		if in.PhoneNumber.Value == nil {
+			upd.ClearPhoneNumber()
+		} else {
+			if err := validatePhone("phoneNumber", *in.PhoneNumber.Value); err != nil {
+				return nil, err
+			}
+			upd.SetPhoneNumber(*in.PhoneNumber.Value)
+		}
+	}
+	if in.PhoneVerified.Set {
+		if in.PhoneVerified.Value == nil {
+			return nil, invalid("phoneVerified", "must be true or false")
+		}
+		upd.SetPhoneVerified(*in.PhoneVerified.Value)
+	}
+	if in.Blocked.Set {
+		if in.Blocked.Value == nil {
+			return nil, invalid("blocked", "must be true or false")
+		}
+		upd.SetBlocked(*in.Blocked.Value)
+	}
+	if in.UserMetadata.Set && in.UserMetadata.Value != nil {
+		merged := MergeMetadata(u.UserMetadata, *in.UserMetadata.Value)
+		if err := ValidateMetadata("userMetadata", merged, false); err != nil {
+			return nil, err
+		}
+		upd.SetUserMetadata(merged)
+	}
+	if in.AppMetadata.Set && in.AppMetadata.Value != nil {
+		merged := MergeMetadata(u.AppMetadata, *in.AppMetadata.Value)
+		if err := ValidateMetadata("appMetadata", merged, true); err != nil {
+			return nil, err
+		}
+		upd.SetAppMetadata(merged)
+	}
+
+	if identUpd != nil {
+		if err := identUpd.Exec(ctx); err != nil {
+			return nil, translateConstraint(err)
+		}
+	}
+	out, err := upd.Save(ctx)
+	if err != nil {
+		return nil, translateConstraint(err)
+	}
+	return out, nil
+}
+
+// Delete removes the user; identities and their credentials go with it (the
+// foreign key cascades).
+func Delete(ctx context.Context, db *ent.Client, id string) (*ent.User, error) {
+	u, err := Resolve(authz.SystemContext(ctx), db, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.User.DeleteOne(u).Exec(ctx); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// Resolve finds a user by node id ("usr_…") or user_id ("auth0|…").
+func Resolve(ctx context.Context, db *ent.Client, id string) (*ent.User, error) {
+	q := db.User.Query()
+	if pulid.ID(id).Prefix() == "usr_" {
+		q.Where(user.ID(pulid.ID(id)))
+	} else {
+		q.Where(user.UserID(id))
+	}
+	u, err := q.Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, &NotFoundError{What: "user", ID: id}
+	}
+	return u, err
+}
+
+// ByEmail returns the users with exactly this email. Database users' emails
+// are stored lowercased, so for them the match is case-insensitive; other
+// users keep their IdP's case and match exactly (SPEC §6).
+func ByEmail(ctx context.Context, db *ent.Client, email string) ([]*ent.User, error) {
+	lower := strings.ToLower(email)
+	pred := user.Email(email)
+	if lower != email {
+		pred = user.Or(pred, user.And(user.Email(lower),
+			user.HasIdentitiesWith(identity.HasConnectionWith(connection.StrategyEQ(connection.StrategyDatabase)))))
+	}
+	return db.User.Query().Where(pred).Order(ent.Asc(user.FieldCreatedAt)).Limit(100).All(ctx)
+}
+
+// connectionByName looks a connection up for a write the caller is already
+// authorised for (create:users): reading its options needs no read scope.
+func connectionByName(ctx context.Context, db *ent.Client, name string) (*ent.Connection, error) {
+	if name == "" {
+		return nil, invalid("connection", "is required")
+	}
+	c, err := db.Connection.Query().Where(connection.Name(name)).Only(authz.SystemContext(ctx))
+	if ent.IsNotFound(err) {
+		return nil, &NotFoundError{What: "connection", ID: name}
+	}
+	return c, err
+}
+
+// databaseIdentity returns the user's database-connection identity, if any.
+func databaseIdentity(ctx context.Context, db *ent.Client, u *ent.User) (*ent.Identity, *ent.Connection, error) {
+	idn, err := db.Identity.Query().
+		Where(identity.OwnerID(u.ID), identity.HasConnectionWith(connection.StrategyEQ(connection.StrategyDatabase))).
+		WithConnection().
+		First(authz.SystemContext(ctx))
+	if ent.IsNotFound(err) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return idn, idn.Edges.Connection, nil
+}
+
+// translateConstraint turns unique-index violations into ConflictErrors
+// naming the field, on both Postgres and SQLite.
+func translateConstraint(err error) error {
+	if !ent.IsConstraintError(err) {
+		return err
+	}
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "email_lower"):
+		return &ConflictError{Field: "email", Message: "a user with this email already exists in the connection"}
+	case strings.Contains(msg, "username"):
+		return &ConflictError{Field: "username", Message: "a user with this username already exists in the connection"}
+	case strings.Contains(msg, "user_id"), strings.Contains(msg, "upstream_id"):
+		return &ConflictError{Field: "userId", Message: "a user with this user_id already exists"}
+	}
+	return &ConflictError{Message: "the change conflicts with an existing record"}
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}

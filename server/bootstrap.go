@@ -1,0 +1,78 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/authgraph/authgraph/authz"
+	"github.com/authgraph/authgraph/clients"
+	"github.com/authgraph/authgraph/connections"
+)
+
+// AdminClientName names the bootstrap administrator client.
+const AdminClientName = "Authgraph Admin"
+
+// bootstrap fills an empty database: the default database connection, an
+// administrator m2m client holding every management scope (present and
+// future), and a signing key. It runs under the migration lock.
+func bootstrap(ctx context.Context, d *Deps, console io.Writer) error {
+	sys := authz.SystemContext(ctx)
+	db := d.DB.Ent
+	nClients, err := db.Application.Query().Count(sys)
+	if err != nil {
+		return err
+	}
+	nConns, err := db.Connection.Query().Count(sys)
+	if err != nil {
+		return err
+	}
+	if nClients == 0 && nConns == 0 {
+		if err := firstStart(sys, d, console); err != nil {
+			return err
+		}
+	}
+	return d.Keys.Ensure(sys)
+}
+
+func firstStart(ctx context.Context, d *Deps, console io.Writer) error {
+	tx, err := d.DB.Ent.Tx(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	if _, err := d.Connections.Create(ctx, tx.Client(), connections.CreateParams{
+		Name:     connections.DefaultDatabase,
+		Strategy: connections.StrategyDatabase,
+		Options:  map[string]any{"passwordPolicy": "good", "brute_force_protection": true},
+	}); err != nil {
+		return fmt.Errorf("creating the default connection: %w", err)
+	}
+	created, err := clients.Create(ctx, tx.Client(), clients.Params{
+		Name:      AdminClientName,
+		Type:      clients.TypeM2M,
+		AllScopes: true,
+		ClientID:  d.Config.AdminClientID,
+		Secret:    d.Config.AdminClientSecret,
+	})
+	if err != nil {
+		return fmt.Errorf("creating the admin client (AUTHGRAPH_ADMIN_CLIENT_ID/SECRET): %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	d.Logger.Info("bootstrapped an empty database",
+		"connection", connections.DefaultDatabase, "admin_client_id", created.Client.ClientID)
+	if d.Config.AdminClientSecret == "" {
+		// Printed once, to the console only: never into the structured log.
+		fmt.Fprintf(console, `
+Authgraph created its administrator client. Save the secret now: it is not shown again.
+  client_id:     %s
+  client_secret: %s
+Get a management token with:
+  curl -s -u '%s:%s' -d grant_type=client_credentials %soauth/token
+
+`, created.Client.ClientID, created.Secret, created.Client.ClientID, created.Secret, d.Config.Issuer)
+	}
+	return nil
+}

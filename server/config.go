@@ -1,0 +1,143 @@
+package server
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"strings"
+)
+
+// Config is the server's configuration. Every field has a flag and an
+// AUTHGRAPH_* environment variable; flags win.
+type Config struct {
+	// Listen is the TCP address to serve on. Default 127.0.0.1:8080: a fresh
+	// install is reachable only from this machine until told otherwise.
+	Listen string
+	// DatabaseURL is postgres://… or sqlite:PATH. Default sqlite:authgraph.db,
+	// so `make run` needs nothing else.
+	DatabaseURL string
+	// Issuer is the OpenID issuer URL, ending in "/". Default
+	// http://<listen>/. An http:// issuer is accepted only on a loopback
+	// address: tokens and cookies must not cross a network in the clear.
+	Issuer string
+	// MasterKey (AUTHGRAPH_MASTER_KEY, 32 bytes in standard base64) seals
+	// secrets and signing keys at rest. Without it, SQLite installs generate
+	// one into PATH.key beside the database (with a warning); Postgres
+	// installs refuse to start, since nodes sharing a database must share it.
+	MasterKey string
+	// TrustedProxies are CIDRs whose X-Forwarded-For is believed. Default
+	// none: otherwise any client could choose the IP that brute-force
+	// protection and logs see.
+	TrustedProxies []netip.Prefix
+	// AdminClientID and AdminClientSecret (env only) fix the bootstrap admin
+	// client's credentials; otherwise they are generated and printed once.
+	AdminClientID     string
+	AdminClientSecret string
+	// LogFormat is json (default) or text.
+	LogFormat string
+}
+
+// FlagSet declares the shared flags on fs and returns a loader that applies
+// environment defaults and validates.
+func FlagSet(fs *flag.FlagSet) func() (*Config, error) {
+	c := &Config{}
+	var proxies string
+	fs.StringVar(&c.Listen, "listen", "", "address to listen on (AUTHGRAPH_LISTEN, default 127.0.0.1:8080)")
+	fs.StringVar(&c.DatabaseURL, "database", "", "postgres://… or sqlite:PATH (AUTHGRAPH_DATABASE_URL, default sqlite:authgraph.db)")
+	fs.StringVar(&c.Issuer, "issuer", "", "OpenID issuer URL (AUTHGRAPH_ISSUER, default http://<listen>/)")
+	fs.StringVar(&proxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-* headers are believed (AUTHGRAPH_TRUSTED_PROXIES, default none)")
+	fs.StringVar(&c.LogFormat, "log-format", "", "json or text (AUTHGRAPH_LOG_FORMAT, default json)")
+	return func() (*Config, error) {
+		c.Listen = firstNonEmpty(c.Listen, os.Getenv("AUTHGRAPH_LISTEN"), "127.0.0.1:8080")
+		c.DatabaseURL = firstNonEmpty(c.DatabaseURL, os.Getenv("AUTHGRAPH_DATABASE_URL"), "sqlite:authgraph.db")
+		c.Issuer = firstNonEmpty(c.Issuer, os.Getenv("AUTHGRAPH_ISSUER"))
+		c.LogFormat = firstNonEmpty(c.LogFormat, os.Getenv("AUTHGRAPH_LOG_FORMAT"), "json")
+		c.MasterKey = os.Getenv("AUTHGRAPH_MASTER_KEY")
+		c.AdminClientID = os.Getenv("AUTHGRAPH_ADMIN_CLIENT_ID")
+		c.AdminClientSecret = os.Getenv("AUTHGRAPH_ADMIN_CLIENT_SECRET")
+		proxies = firstNonEmpty(proxies, os.Getenv("AUTHGRAPH_TRUSTED_PROXIES"))
+		var err error
+		if c.TrustedProxies, err = parseCIDRs(proxies); err != nil {
+			return nil, err
+		}
+		return c, c.normalize()
+	}
+}
+
+func (c *Config) normalize() error {
+	host, _, err := net.SplitHostPort(c.Listen)
+	if err != nil {
+		return fmt.Errorf("--listen %q: %w", c.Listen, err)
+	}
+	if c.Issuer == "" {
+		c.Issuer = "http://" + c.Listen + "/"
+	}
+	if !strings.HasSuffix(c.Issuer, "/") {
+		c.Issuer += "/"
+	}
+	u, err := url.Parse(c.Issuer)
+	if err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("--issuer %q must be an absolute URL without query or fragment", c.Issuer)
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !isLoopback(u.Hostname()) || !isLoopback(host) {
+			return errors.New("an http:// issuer is allowed only when both the issuer and --listen are loopback addresses; use https")
+		}
+	default:
+		return fmt.Errorf("--issuer %q must use https", c.Issuer)
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		return fmt.Errorf("--log-format must be json or text")
+	}
+	return nil
+}
+
+// InsecureIssuer reports whether the issuer is plain http (loopback only).
+func (c *Config) InsecureIssuer() bool { return strings.HasPrefix(c.Issuer, "http://") }
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+func parseCIDRs(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if !strings.Contains(part, "/") {
+			ip, err := netip.ParseAddr(part)
+			if err != nil {
+				return nil, fmt.Errorf("--trusted-proxies: %q is not a CIDR or IP", part)
+			}
+			out = append(out, netip.PrefixFrom(ip, ip.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(part)
+		if err != nil {
+			return nil, fmt.Errorf("--trusted-proxies: %q is not a CIDR", part)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

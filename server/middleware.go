@@ -1,0 +1,135 @@
+package server
+
+import (
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+
+	"github.com/authgraph/authgraph/authz"
+	"github.com/authgraph/authgraph/logs"
+	"github.com/authgraph/authgraph/server/oidc"
+)
+
+// requireManagementToken admits only requests bearing a valid management
+// access token and puts its viewer in the context; ent privacy policies then
+// check scopes on every object the operation touches.
+func requireManagementToken(v *oidc.Verifier, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodOptions {
+			next.ServeHTTP(w, r)
+			return
+		}
+		raw, ok := bearer(r)
+		if !ok {
+			unauthenticated(w, "missing bearer token", "")
+			return
+		}
+		viewer, err := v.Verify(r.Context(), raw)
+		if err != nil {
+			// The reason is the verifier's sentinel text, never the token.
+			unauthenticated(w, "invalid access token", err.Error())
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(authz.NewContext(r.Context(), viewer)))
+	})
+}
+
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return "", false
+	}
+	return strings.TrimSpace(token), true
+}
+
+// unauthenticated answers 401 with a GraphQL-shaped error, so GraphQL
+// clients read extensions.code like any other error.
+func unauthenticated(w http.ResponseWriter, msg, reason string) {
+	desc := msg
+	if reason != "" {
+		desc = reason
+	}
+	w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token", error_description=`+quote(desc))
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusUnauthorized)
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"errors": []map[string]any{{
+			"message":    msg,
+			"extensions": map[string]any{"code": "UNAUTHENTICATED"},
+		}},
+		"data": nil,
+	})
+}
+
+func quote(s string) string { return `"` + strings.NewReplacer(`"`, `'`, `\`, ``).Replace(s) + `"` }
+
+func limitBody(n int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, n)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withRequestInfo records the client IP and user agent for log events. The
+// X-Forwarded-For chain is believed only hop by hop from trusted proxies: the
+// client IP is the rightmost address not belonging to one.
+func withRequestInfo(trusted []netip.Prefix, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ip := clientIP(r, trusted)
+		ctx := logs.WithRequest(r.Context(), logs.Request{IP: ip, UserAgent: r.UserAgent()})
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+func clientIP(r *http.Request, trusted []netip.Prefix) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	addr, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	addr = addr.Unmap()
+	if !isTrusted(addr, trusted) {
+		return addr.String()
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		hop = hop.Unmap()
+		if !isTrusted(hop, trusted) {
+			return hop.String()
+		}
+		addr = hop
+	}
+	return addr.String()
+}
+
+func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// issuerPath returns the issuer URL's path, ending in "/".
+func issuerPath(issuer string) string {
+	u, err := url.Parse(issuer)
+	if err != nil || u.Path == "" {
+		return "/"
+	}
+	if !strings.HasSuffix(u.Path, "/") {
+		return u.Path + "/"
+	}
+	return u.Path
+}

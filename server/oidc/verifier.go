@@ -1,0 +1,206 @@
+package oidc
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/authgraph/authgraph/authz"
+)
+
+// Errors of Verify. Every rejection wraps ErrInvalidToken (answer 401
+// UNAUTHENTICATED); the more specific sentinels say why, for logs and tests.
+// None of them ever contains the token.
+var (
+	ErrInvalidToken     = errors.New("invalid access token")
+	ErrMalformedToken   = fmt.Errorf("%w: malformed", ErrInvalidToken)
+	ErrTokenAlgorithm   = fmt.Errorf("%w: signature algorithm not accepted (RS256 only)", ErrInvalidToken)
+	ErrTokenKey         = fmt.Errorf("%w: unknown signing key", ErrInvalidToken)
+	ErrTokenSignature   = fmt.Errorf("%w: bad signature", ErrInvalidToken)
+	ErrTokenIssuer      = fmt.Errorf("%w: wrong issuer", ErrInvalidToken)
+	ErrTokenAudience    = fmt.Errorf("%w: audience is not the management API", ErrInvalidToken)
+	ErrTokenExpired     = fmt.Errorf("%w: expired", ErrInvalidToken)
+	ErrTokenNotYetValid = fmt.Errorf("%w: not valid yet", ErrInvalidToken)
+	// ErrKeysUnavailable is a server fault (the signing keys could not be
+	// loaded), not a bad token: answer 503, not 401.
+	ErrKeysUnavailable = errors.New("signing keys unavailable")
+)
+
+// MaxLeeway bounds Verifier.Leeway: clock skew tolerated on exp, nbf, iat.
+const MaxLeeway = 30 * time.Second
+
+// maxTokenBytes bounds the tokens Verify parses (ours are under 1 KiB).
+const maxTokenBytes = 8 << 10
+
+// Verifier checks management API access tokens (JWT, RS256) on every
+// /graphql request: the signature by a key of the KeySet (found by kid, in
+// memory), `iss` equal to the issuer, `aud` containing the management API
+// identifier, `exp`/`nbf`/`iat` within Leeway. op.VerifyAccessToken does not
+// check `aud`; this does. It needs no database access while the kid is
+// cached. Safe for concurrent use.
+type Verifier struct {
+	// Leeway is the clock skew tolerated (default and maximum MaxLeeway).
+	Leeway time.Duration
+
+	issuer   string
+	audience string
+	keys     *KeySet
+	now      func() time.Time
+}
+
+// NewVerifier returns a verifier of management tokens from issuer, signed
+// by keys.
+func NewVerifier(issuer string, keys *KeySet) *Verifier {
+	return &Verifier{
+		Leeway:   MaxLeeway,
+		issuer:   issuer,
+		audience: authz.ManagementAudience(issuer),
+		keys:     keys,
+		now:      time.Now,
+	}
+}
+
+// Audience returns the audience the verifier requires.
+func (v *Verifier) Audience() string { return v.audience }
+
+// accessClaims are the claims Verify reads.
+type accessClaims struct {
+	Issuer   string   `json:"iss"`
+	Subject  string   `json:"sub"`
+	Audience audience `json:"aud"`
+	Expiry   *numDate `json:"exp"`
+	NotBef   *numDate `json:"nbf"`
+	IssuedAt *numDate `json:"iat"`
+	Scope    string   `json:"scope"`
+	ClientID string   `json:"client_id"`
+	AZP      string   `json:"azp"`
+}
+
+// audience is `aud`: a string or an array of strings.
+type audience []string
+
+func (a *audience) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*a = audience{s}
+		return nil
+	}
+	var list []string
+	if err := json.Unmarshal(b, &list); err != nil {
+		return err
+	}
+	*a = list
+	return nil
+}
+
+// numDate is a NumericDate (seconds, possibly fractional).
+type numDate float64
+
+func (d numDate) time() time.Time {
+	sec, frac := math.Modf(float64(d))
+	return time.Unix(int64(sec), int64(frac*1e9))
+}
+
+// Verify checks a management access token and returns its viewer. Errors
+// wrap ErrInvalidToken, except ErrKeysUnavailable.
+func (v *Verifier) Verify(ctx context.Context, raw string) (*authz.Viewer, error) {
+	if raw == "" || len(raw) > maxTokenBytes {
+		return nil, ErrMalformedToken
+	}
+	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256})
+	if err != nil {
+		return nil, classifyParseError(raw)
+	}
+	if len(jws.Signatures) != 1 {
+		return nil, ErrMalformedToken
+	}
+	sig := jws.Signatures[0]
+	if sig.Protected.Algorithm != string(jose.RS256) {
+		return nil, ErrTokenAlgorithm
+	}
+	kid := sig.Protected.KeyID
+	if kid == "" {
+		return nil, ErrTokenKey
+	}
+	key, err := v.keys.PublicKey(ctx, kid)
+	if errors.Is(err, ErrUnknownKey) {
+		return nil, ErrTokenKey
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrKeysUnavailable, err)
+	}
+	payload, err := jws.Verify(key)
+	if err != nil {
+		return nil, ErrTokenSignature
+	}
+	var c accessClaims
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return nil, ErrMalformedToken
+	}
+	if c.Issuer != v.issuer {
+		return nil, ErrTokenIssuer
+	}
+	if !slices.Contains(c.Audience, v.audience) {
+		return nil, ErrTokenAudience
+	}
+	leeway := min(max(v.Leeway, 0), MaxLeeway)
+	now := v.now()
+	if c.Expiry == nil {
+		return nil, ErrMalformedToken
+	}
+	if !now.Before(c.Expiry.time().Add(leeway)) {
+		return nil, ErrTokenExpired
+	}
+	if c.NotBef != nil && now.Add(leeway).Before(c.NotBef.time()) {
+		return nil, ErrTokenNotYetValid
+	}
+	if c.IssuedAt != nil && now.Add(leeway).Before(c.IssuedAt.time()) {
+		return nil, ErrTokenNotYetValid
+	}
+	if c.Subject == "" {
+		return nil, ErrMalformedToken
+	}
+	clientID := c.ClientID
+	if clientID == "" {
+		clientID = c.AZP
+	}
+	return &authz.Viewer{
+		Subject:  c.Subject,
+		ClientID: clientID,
+		Scopes:   strings.Fields(c.Scope),
+	}, nil
+}
+
+// classifyParseError tells a refused algorithm (none, HS256…) from
+// malformed input, reading only the header.
+func classifyParseError(raw string) error {
+	head, _, ok := strings.Cut(raw, ".")
+	if !ok {
+		return ErrMalformedToken
+	}
+	b, err := base64.RawURLEncoding.DecodeString(head)
+	if err != nil {
+		return ErrMalformedToken
+	}
+	var h struct {
+		Alg string `json:"alg"`
+	}
+	if json.Unmarshal(b, &h) != nil {
+		return ErrMalformedToken
+	}
+	if h.Alg != string(jose.RS256) {
+		return ErrTokenAlgorithm
+	}
+	return ErrMalformedToken
+}

@@ -1,0 +1,193 @@
+// Package server assembles Authgraph's HTTP server: configuration, the
+// database, the OpenID Provider, the GraphQL management API and health
+// endpoints. It wires and translates; decisions live in the domain packages.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/authgraph/authgraph/connections"
+	"github.com/authgraph/authgraph/graph"
+	"github.com/authgraph/authgraph/secretbox"
+	"github.com/authgraph/authgraph/server/oidc"
+	"github.com/authgraph/authgraph/store"
+)
+
+// Deps are the process-wide dependencies built from a Config.
+type Deps struct {
+	Config      *Config
+	DB          *store.DB
+	Box         *secretbox.Box
+	MasterKey   []byte
+	Keys        *oidc.KeySet
+	Connections *connections.Service
+	Logger      *slog.Logger
+}
+
+// Close releases the database.
+func (d *Deps) Close() error { return d.DB.Close() }
+
+// PrepareMode says what Prepare may do to the database schema.
+type PrepareMode int
+
+const (
+	// MigrateIfEmpty creates the schema of an empty database and refuses an
+	// outdated one (serve: upgrades are an explicit `authgraph migrate`).
+	MigrateIfEmpty PrepareMode = iota
+	// MigrateAlways applies every pending migration (authgraph migrate).
+	MigrateAlways
+)
+
+// Prepare opens the database, migrates it as mode allows, and bootstraps an
+// empty one (default connection, admin client, signing key) while holding
+// the migration lock. Bootstrap output meant for the operator goes to
+// console, outside the structured log.
+func Prepare(ctx context.Context, cfg *Config, logger *slog.Logger, console io.Writer, mode PrepareMode) (*Deps, error) {
+	db, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	key, err := loadMasterKey(cfg, db.Path, logger)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	box, err := secretbox.New(key)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	d := &Deps{
+		Config: cfg, DB: db, Box: box, MasterKey: key, Logger: logger,
+		Keys:        oidc.NewKeySet(db.Ent, box),
+		Connections: &connections.Service{Box: box},
+	}
+	err = db.WithLock(ctx, func(ctx context.Context) error {
+		version, err := db.Version(ctx)
+		if err != nil {
+			// No migrations table yet: an empty database.
+			version = 0
+		}
+		if version < store.LatestVersion() {
+			if version > 0 && mode == MigrateIfEmpty {
+				return fmt.Errorf("database schema is at version %d, this binary needs %d: run `authgraph migrate` first", version, store.LatestVersion())
+			}
+			applied, err := db.Migrate(ctx)
+			if err != nil {
+				return err
+			}
+			logger.Info("database migrated", "versions", applied)
+		}
+		return bootstrap(ctx, d, console)
+	})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// Handler builds the HTTP handler.
+func Handler(d *Deps) (http.Handler, error) {
+	provider, err := oidc.New(oidc.Config{
+		Issuer:        d.Config.Issuer,
+		DB:            d.DB.Ent,
+		Keys:          d.Keys,
+		AllowInsecure: d.Config.InsecureIssuer(),
+		Logger:        d.Logger,
+		CryptoKey:     mustDerive(d.MasterKey),
+	})
+	if err != nil {
+		return nil, err
+	}
+	verifier := oidc.NewVerifier(d.Config.Issuer, d.Keys)
+	gql := graph.NewHandler(&graph.Resolver{Ent: d.DB.Ent, Connections: d.Connections}, d.Logger)
+
+	mux := http.NewServeMux()
+	base := issuerPath(d.Config.Issuer)
+	mux.HandleFunc("GET "+base+"healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"status":"ok"}`)
+	})
+	mux.HandleFunc("GET "+base+"readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		w.Header().Set("Content-Type", "application/json")
+		if err := d.DB.Ping(ctx); err != nil {
+			d.Logger.Warn("readiness check failed", "err", err)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, `{"status":"unavailable","database":"unreachable"}`)
+			return
+		}
+		_, _ = io.WriteString(w, `{"status":"ok","database":"ok"}`)
+	})
+	mux.Handle(base+"graphql", limitBody(maxGraphQLBody, requireManagementToken(verifier, gql)))
+	mux.Handle("/", provider)
+
+	return withRequestInfo(d.Config.TrustedProxies, mux), nil
+}
+
+// maxGraphQLBody bounds a /graphql request body.
+const maxGraphQLBody = 1 << 20
+
+// Serve runs the server until ctx is cancelled, then shuts down gracefully.
+func Serve(ctx context.Context, d *Deps, ready func(addr string)) error {
+	h, err := Handler(d)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", d.Config.Listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(d.Logger.Handler(), slog.LevelWarn),
+	}
+	d.Logger.Info("authgraph listening", "addr", ln.Addr().String(), "issuer", d.Config.Issuer)
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// NewLogger returns the process logger.
+func NewLogger(format string) *slog.Logger {
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, nil))
+}
+
+func mustDerive(master []byte) []byte {
+	k, err := oidc.DeriveCryptoKey(master)
+	if err != nil {
+		panic(err)
+	}
+	return k
+}

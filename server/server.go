@@ -76,6 +76,9 @@ func Prepare(ctx context.Context, cfg *Config, logger *slog.Logger, console io.W
 			// No migrations table yet: an empty database.
 			version = 0
 		}
+		if version > store.LatestVersion() {
+			return fmt.Errorf("database schema version %d is newer than this binary's %d: upgrade authgraph", version, store.LatestVersion())
+		}
 		if version < store.LatestVersion() {
 			if version > 0 && mode == MigrateIfEmpty {
 				return fmt.Errorf("database schema is at version %d, this binary needs %d: run `authgraph migrate` first", version, store.LatestVersion())

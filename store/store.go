@@ -80,7 +80,7 @@ func Open(ctx context.Context, rawURL string, opts ...ent.Option) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("connecting to the database: %w", err)
 	}
-	drv := entsql.OpenDB(dia, db)
+	drv := newCachingDriver(entsql.OpenDB(dia, db))
 	client := ent.NewClient(append([]ent.Option{ent.Driver(drv)}, opts...)...)
 	return &DB{Ent: client, SQL: db, Dialect: dia, Path: path}, nil
 }

@@ -4,12 +4,10 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"flag"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 
@@ -23,29 +21,16 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-// -postgres runs the Postgres variants even without
-// AUTHGRAPH_TEST_DATABASE_URL (testenv then uses 127.0.0.1:5432 or starts a
-// throwaway cluster).
-var forcePostgres = flag.Bool("postgres", false, "run the Postgres variants through internal/testenv")
-
 // backend is a database the suite runs on.
 type backend struct {
 	name string
 	dsn  func(t testing.TB) string
 }
 
-// backends are SQLite always, and Postgres when AUTHGRAPH_TEST_DATABASE_URL
-// is set (or -postgres is given).
+// backends are SQLite and Postgres (testenv finds or starts a server; it
+// skips outside CI when it cannot, and fails under CI).
 func backends() []backend {
-	return []backend{
-		{"sqlite", testenv.SQLite},
-		{"postgres", func(t testing.TB) string {
-			if os.Getenv(testenv.EnvPostgresURL) == "" && !*forcePostgres {
-				t.Skipf("set %s (or pass -postgres) to run on Postgres", testenv.EnvPostgresURL)
-			}
-			return testenv.Postgres(t)
-		}},
-	}
+	return []backend{{"sqlite", testenv.SQLite}, {"postgres", testenv.Postgres}}
 }
 
 // env is a running provider on a real HTTP server and database.

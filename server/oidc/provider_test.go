@@ -253,6 +253,7 @@ func testClientAuthentication(t *testing.T, e *env) {
 			t.Errorf("%s: body echoes credentials: %s", name, r.body)
 		}
 	}
+	t.Logf("invalid_client answer: %s", first)
 	if got := cases["wrong secret (basic)"].header.Get("WWW-Authenticate"); !strings.HasPrefix(got, "Basic") {
 		t.Errorf("Basic failure without a WWW-Authenticate challenge: %q", got)
 	}

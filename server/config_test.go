@@ -1,0 +1,74 @@
+package server
+
+import (
+	"flag"
+	"testing"
+)
+
+func load(t *testing.T, env map[string]string, args ...string) (*Config, error) {
+	t.Helper()
+	for _, k := range []string{"AUTHGRAPH_LISTEN", "AUTHGRAPH_DATABASE_URL", "AUTHGRAPH_ISSUER", "AUTHGRAPH_TRUSTED_PROXIES", "AUTHGRAPH_LOG_FORMAT", "AUTHGRAPH_MASTER_KEY"} {
+		t.Setenv(k, env[k])
+	}
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	l := FlagSet(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	return l()
+}
+
+func TestConfigDefaults(t *testing.T) {
+	c, err := load(t, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:8080" || c.DatabaseURL != "sqlite:authgraph.db" || c.Issuer != "http://127.0.0.1:8080/" || len(c.TrustedProxies) != 0 {
+		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+func TestConfigFlagsBeatEnvironment(t *testing.T) {
+	c, err := load(t, map[string]string{"AUTHGRAPH_LISTEN": "127.0.0.1:9000", "AUTHGRAPH_DATABASE_URL": "sqlite:env.db"},
+		"--database", "sqlite:flag.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:9000" || c.DatabaseURL != "sqlite:flag.db" || c.Issuer != "http://127.0.0.1:9000/" {
+		t.Fatalf("got %+v", c)
+	}
+}
+
+func TestConfigIssuerRules(t *testing.T) {
+	for _, tc := range []struct {
+		listen, issuer string
+		ok             bool
+		want           string
+	}{
+		{"127.0.0.1:8080", "http://localhost:8080", true, "http://localhost:8080/"},
+		{"0.0.0.0:8080", "", false, ""},                       // default http issuer on a public address
+		{"0.0.0.0:8080", "http://id.example.com/", false, ""}, // http off loopback
+		{"0.0.0.0:8080", "https://id.example.com/auth", true, "https://id.example.com/auth/"},
+		{"127.0.0.1:8080", "ftp://x/", false, ""},
+		{"127.0.0.1:8080", "https://id.example.com/?q=1", false, ""},
+	} {
+		c, err := load(t, map[string]string{"AUTHGRAPH_LISTEN": tc.listen, "AUTHGRAPH_ISSUER": tc.issuer})
+		if (err == nil) != tc.ok {
+			t.Errorf("listen %s issuer %q: err = %v, want ok=%v", tc.listen, tc.issuer, err, tc.ok)
+			continue
+		}
+		if tc.ok && c.Issuer != tc.want {
+			t.Errorf("issuer = %q, want %q", c.Issuer, tc.want)
+		}
+	}
+}
+
+func TestConfigTrustedProxies(t *testing.T) {
+	c, err := load(t, map[string]string{"AUTHGRAPH_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.7 ,::1"})
+	if err != nil || len(c.TrustedProxies) != 3 || c.TrustedProxies[1].Bits() != 32 {
+		t.Fatalf("proxies = %v, %v", c.TrustedProxies, err)
+	}
+	if _, err := load(t, map[string]string{"AUTHGRAPH_TRUSTED_PROXIES": "nonsense"}); err == nil {
+		t.Fatal("bad CIDR accepted")
+	}
+}

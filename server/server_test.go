@@ -1,0 +1,200 @@
+package server
+
+import (
+	"context"
+	"encoding/base64"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/authgraph/authgraph/authz"
+	"github.com/authgraph/authgraph/ent/application"
+	"github.com/authgraph/authgraph/internal/testenv"
+	"github.com/authgraph/authgraph/secretbox"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func testConfig(dsn string) *Config {
+	return &Config{Listen: "127.0.0.1:0", DatabaseURL: dsn, Issuer: "http://127.0.0.1:1/", LogFormat: "text"}
+}
+
+func TestSQLiteGeneratesAMasterKeyFileOnce(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig("sqlite:" + filepath.Join(dir, "a.db"))
+	var console strings.Builder
+	d, err := Prepare(context.Background(), cfg, quiet, &console, MigrateIfEmpty)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	keyFile := filepath.Join(dir, "a.db.key")
+	st, err := os.Stat(keyFile)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v, mode %v", err, st.Mode())
+	}
+	if !strings.Contains(console.String(), "client_secret:") {
+		t.Fatalf("bootstrap did not print the admin secret: %q", console.String())
+	}
+	// A restart reuses the key (sealed signing keys still open) and does not
+	// bootstrap again.
+	console.Reset()
+	d, err = Prepare(context.Background(), cfg, quiet, &console, MigrateIfEmpty)
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	defer d.Close()
+	if console.Len() != 0 {
+		t.Fatalf("second start printed %q", console.String())
+	}
+	n := d.DB.Ent.Application.Query().CountX(authz.SystemContext(context.Background()))
+	if n != 1 {
+		t.Fatalf("%d clients after restart", n)
+	}
+}
+
+func TestPostgresRequiresAWellFormedMasterKey(t *testing.T) {
+	dsn := testenv.Postgres(t)
+	if _, err := Prepare(context.Background(), testConfig(dsn), quiet, io.Discard, MigrateIfEmpty); err == nil ||
+		!strings.Contains(err.Error(), "AUTHGRAPH_MASTER_KEY") {
+		t.Fatalf("Postgres without a key: %v", err)
+	}
+	cfg := testConfig(dsn)
+	cfg.MasterKey = base64.StdEncoding.EncodeToString(make([]byte, 16))
+	if _, err := Prepare(context.Background(), cfg, quiet, io.Discard, MigrateIfEmpty); err == nil {
+		t.Fatal("short key accepted")
+	}
+	cfg.MasterKey = "%%%"
+	if _, err := Prepare(context.Background(), cfg, quiet, io.Discard, MigrateIfEmpty); err == nil {
+		t.Fatal("malformed key accepted")
+	}
+}
+
+func TestAdminSecretFromEnvironmentMustBeLong(t *testing.T) {
+	cfg := testConfig(testenv.SQLite(t))
+	cfg.AdminClientID, cfg.AdminClientSecret = "admin", "too-short"
+	if _, err := Prepare(context.Background(), cfg, quiet, io.Discard, MigrateIfEmpty); err == nil {
+		t.Fatal("short admin secret accepted")
+	}
+}
+
+// Two nodes starting together on one empty Postgres database must bootstrap
+// exactly once (the advisory lock serialises them).
+func TestConcurrentStartsBootstrapOnce(t *testing.T) {
+	dsn := testenv.Postgres(t)
+	key := base64.StdEncoding.EncodeToString(secretbox.NewKey())
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cfg := testConfig(dsn)
+			cfg.MasterKey = key
+			d, err := Prepare(context.Background(), cfg, quiet, io.Discard, MigrateIfEmpty)
+			if err == nil {
+				d.Close()
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := testConfig(dsn)
+	cfg.MasterKey = key
+	d, err := Prepare(context.Background(), cfg, quiet, io.Discard, MigrateIfEmpty)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	sys := authz.SystemContext(context.Background())
+	admins := d.DB.Ent.Application.Query().Where(application.AllManagementScopes(true)).CountX(sys)
+	conns := d.DB.Ent.Connection.Query().CountX(sys)
+	keys := d.DB.Ent.SigningKey.Query().CountX(sys)
+	if admins != 1 || conns != 1 || keys != 1 {
+		t.Fatalf("admins=%d connections=%d keys=%d, want 1 each", admins, conns, keys)
+	}
+}
+
+func TestServeRefusesAnOutdatedSchema(t *testing.T) {
+	dsn := testenv.SQLite(t)
+	cfg := testConfig(dsn)
+	d, err := Prepare(context.Background(), cfg, quiet, io.Discard, MigrateIfEmpty)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Pretend a newer binary migrated this database.
+	if _, err := d.DB.SQL.Exec("INSERT INTO authgraph_schema_migrations (version, name, applied_at) VALUES (999, 'future', CURRENT_TIMESTAMP)"); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	if _, err := Prepare(context.Background(), cfg, quiet, io.Discard, MigrateAlways); err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Fatalf("newer schema: %v", err)
+	}
+}
+
+func TestHealthAndReadiness(t *testing.T) {
+	cfg := testConfig(testenv.SQLite(t))
+	d, err := Prepare(context.Background(), cfg, quiet, io.Discard, MigrateIfEmpty)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := Handler(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	get := func(path string) int {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if get("/healthz") != 200 || get("/readyz") != 200 {
+		t.Fatal("health endpoints not OK")
+	}
+	d.Close() // database gone: ready fails, health still answers
+	if get("/readyz") != http.StatusServiceUnavailable {
+		t.Fatal("readyz OK with a closed database")
+	}
+	if get("/healthz") != 200 {
+		t.Fatal("healthz should not depend on the database")
+	}
+}
+
+func TestClientIPBelievesOnlyTrustedProxies(t *testing.T) {
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	for _, tc := range []struct{ remote, xff, want string }{
+		{"203.0.113.5:1234", "1.2.3.4", "203.0.113.5"},             // untrusted peer: header ignored
+		{"10.0.0.2:1234", "1.2.3.4", "1.2.3.4"},                    // trusted proxy
+		{"10.0.0.2:1234", "6.6.6.6, 1.2.3.4, 10.0.0.9", "1.2.3.4"}, // rightmost untrusted hop; spoofed left part ignored
+		{"10.0.0.2:1234", "", "10.0.0.2"},
+		{"[::ffff:10.0.0.2]:1", "1.2.3.4", "1.2.3.4"},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = tc.remote
+		if tc.xff != "" {
+			r.Header.Set("X-Forwarded-For", tc.xff)
+		}
+		if got := clientIP(r, trusted); got != tc.want {
+			t.Errorf("remote %s xff %q: got %s, want %s", tc.remote, tc.xff, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,101 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sync"
+
+	entsql "entgo.io/ent/dialect/sql"
+)
+
+// maxCachedStatements bounds the prepared-statement cache. ent emits a small,
+// fixed set of statement shapes; the bound only guards against unusual ones
+// (such as IN lists of many lengths) growing it without limit.
+const maxCachedStatements = 2000
+
+// cachingDriver runs ent's statements (outside transactions) as prepared
+// statements kept per SQL text. With lib/pq an unprepared query with
+// arguments costs two round trips (Parse/Describe, then Bind/Execute) and a
+// fresh plan each time; a cached statement costs one round trip and reuses
+// its plan. Transactions pass through unchanged.
+type cachingDriver struct {
+	*entsql.Driver
+	mu    sync.RWMutex
+	stmts map[string]*sql.Stmt
+}
+
+func newCachingDriver(d *entsql.Driver) *cachingDriver {
+	return &cachingDriver{Driver: d, stmts: make(map[string]*sql.Stmt)}
+}
+
+func (d *cachingDriver) stmt(ctx context.Context, query string) *sql.Stmt {
+	d.mu.RLock()
+	s, ok := d.stmts[query]
+	d.mu.RUnlock()
+	if ok {
+		return s
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if s, ok := d.stmts[query]; ok {
+		return s
+	}
+	if len(d.stmts) >= maxCachedStatements {
+		return nil
+	}
+	s, err := d.DB().PrepareContext(context.WithoutCancel(ctx), query)
+	if err != nil {
+		return nil // let the plain path report the error
+	}
+	d.stmts[query] = s
+	return s
+}
+
+// Exec implements dialect.ExecQuerier.
+func (d *cachingDriver) Exec(ctx context.Context, query string, args, v any) error {
+	argv, ok := args.([]any)
+	s := d.stmt(ctx, query)
+	if !ok || s == nil {
+		return d.Driver.Exec(ctx, query, args, v)
+	}
+	res, err := s.ExecContext(ctx, argv...)
+	if err != nil {
+		return err
+	}
+	switch v := v.(type) {
+	case nil:
+	case *sql.Result:
+		*v = res
+	default:
+		return fmt.Errorf("store: unexpected Exec result type %T", v)
+	}
+	return nil
+}
+
+// Query implements dialect.ExecQuerier.
+func (d *cachingDriver) Query(ctx context.Context, query string, args, v any) error {
+	argv, ok := args.([]any)
+	rows, isRows := v.(*entsql.Rows)
+	s := d.stmt(ctx, query)
+	if !ok || !isRows || s == nil {
+		return d.Driver.Query(ctx, query, args, v)
+	}
+	r, err := s.QueryContext(ctx, argv...)
+	if err != nil {
+		return err
+	}
+	*rows = entsql.Rows{ColumnScanner: r}
+	return nil
+}
+
+// Close closes the cached statements and the database.
+func (d *cachingDriver) Close() error {
+	d.mu.Lock()
+	for _, s := range d.stmts {
+		s.Close()
+	}
+	d.stmts = nil
+	d.mu.Unlock()
+	return d.Driver.Close()
+}

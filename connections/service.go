@@ -142,7 +142,11 @@ func (s *Service) Delete(ctx context.Context, db *ent.Client, conn *ent.Connecti
 // Secrets opens conn's secret options (for connectors; never for the API).
 func (s *Service) Secrets(conn *ent.Connection) (map[string]any, error) {
 	out := map[string]any{}
-	if conn.SecretsSealed == nil {
+	// ent scans a NULL bytes column of a Nillable field into a non-nil
+	// pointer to a nil slice, so "no secrets" reads back as &[]byte(nil), not
+	// nil: test the length, or every options update of a connection without
+	// secrets fails trying to open an empty box.
+	if conn.SecretsSealed == nil || len(*conn.SecretsSealed) == 0 {
 		return out, nil
 	}
 	plain, err := s.Box.Open(*conn.SecretsSealed, sealAD(conn.Name))

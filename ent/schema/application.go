@@ -14,7 +14,9 @@ import (
 type Application struct{ ent.Schema }
 
 // Mixin implements ent.Schema.
-func (Application) Mixin() []ent.Mixin { return []ent.Mixin{pulid.MixinWithPrefix("cli_"), timestamps{}} }
+func (Application) Mixin() []ent.Mixin {
+	return []ent.Mixin{pulid.MixinWithPrefix("cli_"), timestamps{}}
+}
 
 // Fields implements ent.Schema.
 func (Application) Fields() []ent.Field {

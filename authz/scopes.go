@@ -15,7 +15,20 @@ var managementScopes = []string{
 	"read:connections", "create:connections", "update:connections", "delete:connections",
 	"read:clients", "create:clients", "update:clients", "delete:clients",
 	"read:logs",
+	"read:resource_servers", "create:resource_servers", "update:resource_servers", "delete:resource_servers",
+	"update:signing_keys",
 }
+
+// Self-service scopes: a signed-in user's token for the management API may
+// read their own profile and edit their own user_metadata (SPEC §6).
+const (
+	ScopeReadCurrentUser           = "read:current_user"
+	ScopeUpdateCurrentUserMetadata = "update:current_user_metadata"
+)
+
+// SelfServiceScopes are granted to users, never to machine clients.
+var SelfServiceScopes = []string{ScopeReadCurrentUser, ScopeUpdateCurrentUserMetadata}
+
 
 // ManagementScopes returns a copy of every management scope.
 func ManagementScopes() []string { return slices.Clone(managementScopes) }

@@ -44,8 +44,14 @@ type Application struct {
 	// AllManagementScopes holds the value of the "all_management_scopes" field.
 	AllManagementScopes bool `json:"all_management_scopes,omitempty"`
 	// System holds the value of the "system" field.
-	System       bool `json:"system,omitempty"`
-	selectValues sql.SelectValues
+	System bool `json:"system,omitempty"`
+	// IDTokenLifetime holds the value of the "id_token_lifetime" field.
+	IDTokenLifetime int `json:"id_token_lifetime,omitempty"`
+	// RefreshTokenIdleLifetime holds the value of the "refresh_token_idle_lifetime" field.
+	RefreshTokenIdleLifetime int `json:"refresh_token_idle_lifetime,omitempty"`
+	// RefreshTokenLifetime holds the value of the "refresh_token_lifetime" field.
+	RefreshTokenLifetime int `json:"refresh_token_lifetime,omitempty"`
+	selectValues         sql.SelectValues
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -59,6 +65,8 @@ func (*Application) scanValues(columns []string) ([]any, error) {
 			values[i] = new(pulid.ID)
 		case application.FieldAllManagementScopes, application.FieldSystem:
 			values[i] = new(sql.NullBool)
+		case application.FieldIDTokenLifetime, application.FieldRefreshTokenIdleLifetime, application.FieldRefreshTokenLifetime:
+			values[i] = new(sql.NullInt64)
 		case application.FieldClientID, application.FieldName, application.FieldType:
 			values[i] = new(sql.NullString)
 		case application.FieldCreatedAt, application.FieldUpdatedAt:
@@ -172,6 +180,24 @@ func (_m *Application) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.System = value.Bool
 			}
+		case application.FieldIDTokenLifetime:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field id_token_lifetime", values[i])
+			} else if value.Valid {
+				_m.IDTokenLifetime = int(value.Int64)
+			}
+		case application.FieldRefreshTokenIdleLifetime:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field refresh_token_idle_lifetime", values[i])
+			} else if value.Valid {
+				_m.RefreshTokenIdleLifetime = int(value.Int64)
+			}
+		case application.FieldRefreshTokenLifetime:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field refresh_token_lifetime", values[i])
+			} else if value.Valid {
+				_m.RefreshTokenLifetime = int(value.Int64)
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -245,6 +271,15 @@ func (_m *Application) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("system=")
 	builder.WriteString(fmt.Sprintf("%v", _m.System))
+	builder.WriteString(", ")
+	builder.WriteString("id_token_lifetime=")
+	builder.WriteString(fmt.Sprintf("%v", _m.IDTokenLifetime))
+	builder.WriteString(", ")
+	builder.WriteString("refresh_token_idle_lifetime=")
+	builder.WriteString(fmt.Sprintf("%v", _m.RefreshTokenIdleLifetime))
+	builder.WriteString(", ")
+	builder.WriteString("refresh_token_lifetime=")
+	builder.WriteString(fmt.Sprintf("%v", _m.RefreshTokenLifetime))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -134,6 +134,48 @@ func (_c *ApplicationCreate) SetNillableSystem(v *bool) *ApplicationCreate {
 	return _c
 }
 
+// SetIDTokenLifetime sets the "id_token_lifetime" field.
+func (_c *ApplicationCreate) SetIDTokenLifetime(v int) *ApplicationCreate {
+	_c.mutation.SetIDTokenLifetime(v)
+	return _c
+}
+
+// SetNillableIDTokenLifetime sets the "id_token_lifetime" field if the given value is not nil.
+func (_c *ApplicationCreate) SetNillableIDTokenLifetime(v *int) *ApplicationCreate {
+	if v != nil {
+		_c.SetIDTokenLifetime(*v)
+	}
+	return _c
+}
+
+// SetRefreshTokenIdleLifetime sets the "refresh_token_idle_lifetime" field.
+func (_c *ApplicationCreate) SetRefreshTokenIdleLifetime(v int) *ApplicationCreate {
+	_c.mutation.SetRefreshTokenIdleLifetime(v)
+	return _c
+}
+
+// SetNillableRefreshTokenIdleLifetime sets the "refresh_token_idle_lifetime" field if the given value is not nil.
+func (_c *ApplicationCreate) SetNillableRefreshTokenIdleLifetime(v *int) *ApplicationCreate {
+	if v != nil {
+		_c.SetRefreshTokenIdleLifetime(*v)
+	}
+	return _c
+}
+
+// SetRefreshTokenLifetime sets the "refresh_token_lifetime" field.
+func (_c *ApplicationCreate) SetRefreshTokenLifetime(v int) *ApplicationCreate {
+	_c.mutation.SetRefreshTokenLifetime(v)
+	return _c
+}
+
+// SetNillableRefreshTokenLifetime sets the "refresh_token_lifetime" field if the given value is not nil.
+func (_c *ApplicationCreate) SetNillableRefreshTokenLifetime(v *int) *ApplicationCreate {
+	if v != nil {
+		_c.SetRefreshTokenLifetime(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *ApplicationCreate) SetID(v pulid.ID) *ApplicationCreate {
 	_c.mutation.SetID(v)
@@ -227,6 +269,18 @@ func (_c *ApplicationCreate) defaults() error {
 		v := application.DefaultSystem
 		_c.mutation.SetSystem(v)
 	}
+	if _, ok := _c.mutation.IDTokenLifetime(); !ok {
+		v := application.DefaultIDTokenLifetime
+		_c.mutation.SetIDTokenLifetime(v)
+	}
+	if _, ok := _c.mutation.RefreshTokenIdleLifetime(); !ok {
+		v := application.DefaultRefreshTokenIdleLifetime
+		_c.mutation.SetRefreshTokenIdleLifetime(v)
+	}
+	if _, ok := _c.mutation.RefreshTokenLifetime(); !ok {
+		v := application.DefaultRefreshTokenLifetime
+		_c.mutation.SetRefreshTokenLifetime(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if application.DefaultID == nil {
 			return fmt.Errorf("ent: uninitialized application.DefaultID (forgotten import ent/runtime?)")
@@ -289,6 +343,30 @@ func (_c *ApplicationCreate) check() error {
 	}
 	if _, ok := _c.mutation.System(); !ok {
 		return &ValidationError{Name: "system", err: errors.New(`ent: missing required field "Application.system"`)}
+	}
+	if _, ok := _c.mutation.IDTokenLifetime(); !ok {
+		return &ValidationError{Name: "id_token_lifetime", err: errors.New(`ent: missing required field "Application.id_token_lifetime"`)}
+	}
+	if v, ok := _c.mutation.IDTokenLifetime(); ok {
+		if err := application.IDTokenLifetimeValidator(v); err != nil {
+			return &ValidationError{Name: "id_token_lifetime", err: fmt.Errorf(`ent: validator failed for field "Application.id_token_lifetime": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.RefreshTokenIdleLifetime(); !ok {
+		return &ValidationError{Name: "refresh_token_idle_lifetime", err: errors.New(`ent: missing required field "Application.refresh_token_idle_lifetime"`)}
+	}
+	if v, ok := _c.mutation.RefreshTokenIdleLifetime(); ok {
+		if err := application.RefreshTokenIdleLifetimeValidator(v); err != nil {
+			return &ValidationError{Name: "refresh_token_idle_lifetime", err: fmt.Errorf(`ent: validator failed for field "Application.refresh_token_idle_lifetime": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.RefreshTokenLifetime(); !ok {
+		return &ValidationError{Name: "refresh_token_lifetime", err: errors.New(`ent: missing required field "Application.refresh_token_lifetime"`)}
+	}
+	if v, ok := _c.mutation.RefreshTokenLifetime(); ok {
+		if err := application.RefreshTokenLifetimeValidator(v); err != nil {
+			return &ValidationError{Name: "refresh_token_lifetime", err: fmt.Errorf(`ent: validator failed for field "Application.refresh_token_lifetime": %w`, err)}
+		}
 	}
 	return nil
 }
@@ -377,6 +455,18 @@ func (_c *ApplicationCreate) createSpec() (*Application, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.System(); ok {
 		_spec.SetField(application.FieldSystem, field.TypeBool, value)
 		_node.System = value
+	}
+	if value, ok := _c.mutation.IDTokenLifetime(); ok {
+		_spec.SetField(application.FieldIDTokenLifetime, field.TypeInt, value)
+		_node.IDTokenLifetime = value
+	}
+	if value, ok := _c.mutation.RefreshTokenIdleLifetime(); ok {
+		_spec.SetField(application.FieldRefreshTokenIdleLifetime, field.TypeInt, value)
+		_node.RefreshTokenIdleLifetime = value
+	}
+	if value, ok := _c.mutation.RefreshTokenLifetime(); ok {
+		_spec.SetField(application.FieldRefreshTokenLifetime, field.TypeInt, value)
+		_node.RefreshTokenLifetime = value
 	}
 	return _node, _spec
 }
@@ -565,6 +655,60 @@ func (u *ApplicationUpsert) SetSystem(v bool) *ApplicationUpsert {
 // UpdateSystem sets the "system" field to the value that was provided on create.
 func (u *ApplicationUpsert) UpdateSystem() *ApplicationUpsert {
 	u.SetExcluded(application.FieldSystem)
+	return u
+}
+
+// SetIDTokenLifetime sets the "id_token_lifetime" field.
+func (u *ApplicationUpsert) SetIDTokenLifetime(v int) *ApplicationUpsert {
+	u.Set(application.FieldIDTokenLifetime, v)
+	return u
+}
+
+// UpdateIDTokenLifetime sets the "id_token_lifetime" field to the value that was provided on create.
+func (u *ApplicationUpsert) UpdateIDTokenLifetime() *ApplicationUpsert {
+	u.SetExcluded(application.FieldIDTokenLifetime)
+	return u
+}
+
+// AddIDTokenLifetime adds v to the "id_token_lifetime" field.
+func (u *ApplicationUpsert) AddIDTokenLifetime(v int) *ApplicationUpsert {
+	u.Add(application.FieldIDTokenLifetime, v)
+	return u
+}
+
+// SetRefreshTokenIdleLifetime sets the "refresh_token_idle_lifetime" field.
+func (u *ApplicationUpsert) SetRefreshTokenIdleLifetime(v int) *ApplicationUpsert {
+	u.Set(application.FieldRefreshTokenIdleLifetime, v)
+	return u
+}
+
+// UpdateRefreshTokenIdleLifetime sets the "refresh_token_idle_lifetime" field to the value that was provided on create.
+func (u *ApplicationUpsert) UpdateRefreshTokenIdleLifetime() *ApplicationUpsert {
+	u.SetExcluded(application.FieldRefreshTokenIdleLifetime)
+	return u
+}
+
+// AddRefreshTokenIdleLifetime adds v to the "refresh_token_idle_lifetime" field.
+func (u *ApplicationUpsert) AddRefreshTokenIdleLifetime(v int) *ApplicationUpsert {
+	u.Add(application.FieldRefreshTokenIdleLifetime, v)
+	return u
+}
+
+// SetRefreshTokenLifetime sets the "refresh_token_lifetime" field.
+func (u *ApplicationUpsert) SetRefreshTokenLifetime(v int) *ApplicationUpsert {
+	u.Set(application.FieldRefreshTokenLifetime, v)
+	return u
+}
+
+// UpdateRefreshTokenLifetime sets the "refresh_token_lifetime" field to the value that was provided on create.
+func (u *ApplicationUpsert) UpdateRefreshTokenLifetime() *ApplicationUpsert {
+	u.SetExcluded(application.FieldRefreshTokenLifetime)
+	return u
+}
+
+// AddRefreshTokenLifetime adds v to the "refresh_token_lifetime" field.
+func (u *ApplicationUpsert) AddRefreshTokenLifetime(v int) *ApplicationUpsert {
+	u.Add(application.FieldRefreshTokenLifetime, v)
 	return u
 }
 
@@ -780,6 +924,69 @@ func (u *ApplicationUpsertOne) SetSystem(v bool) *ApplicationUpsertOne {
 func (u *ApplicationUpsertOne) UpdateSystem() *ApplicationUpsertOne {
 	return u.Update(func(s *ApplicationUpsert) {
 		s.UpdateSystem()
+	})
+}
+
+// SetIDTokenLifetime sets the "id_token_lifetime" field.
+func (u *ApplicationUpsertOne) SetIDTokenLifetime(v int) *ApplicationUpsertOne {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.SetIDTokenLifetime(v)
+	})
+}
+
+// AddIDTokenLifetime adds v to the "id_token_lifetime" field.
+func (u *ApplicationUpsertOne) AddIDTokenLifetime(v int) *ApplicationUpsertOne {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.AddIDTokenLifetime(v)
+	})
+}
+
+// UpdateIDTokenLifetime sets the "id_token_lifetime" field to the value that was provided on create.
+func (u *ApplicationUpsertOne) UpdateIDTokenLifetime() *ApplicationUpsertOne {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.UpdateIDTokenLifetime()
+	})
+}
+
+// SetRefreshTokenIdleLifetime sets the "refresh_token_idle_lifetime" field.
+func (u *ApplicationUpsertOne) SetRefreshTokenIdleLifetime(v int) *ApplicationUpsertOne {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.SetRefreshTokenIdleLifetime(v)
+	})
+}
+
+// AddRefreshTokenIdleLifetime adds v to the "refresh_token_idle_lifetime" field.
+func (u *ApplicationUpsertOne) AddRefreshTokenIdleLifetime(v int) *ApplicationUpsertOne {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.AddRefreshTokenIdleLifetime(v)
+	})
+}
+
+// UpdateRefreshTokenIdleLifetime sets the "refresh_token_idle_lifetime" field to the value that was provided on create.
+func (u *ApplicationUpsertOne) UpdateRefreshTokenIdleLifetime() *ApplicationUpsertOne {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.UpdateRefreshTokenIdleLifetime()
+	})
+}
+
+// SetRefreshTokenLifetime sets the "refresh_token_lifetime" field.
+func (u *ApplicationUpsertOne) SetRefreshTokenLifetime(v int) *ApplicationUpsertOne {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.SetRefreshTokenLifetime(v)
+	})
+}
+
+// AddRefreshTokenLifetime adds v to the "refresh_token_lifetime" field.
+func (u *ApplicationUpsertOne) AddRefreshTokenLifetime(v int) *ApplicationUpsertOne {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.AddRefreshTokenLifetime(v)
+	})
+}
+
+// UpdateRefreshTokenLifetime sets the "refresh_token_lifetime" field to the value that was provided on create.
+func (u *ApplicationUpsertOne) UpdateRefreshTokenLifetime() *ApplicationUpsertOne {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.UpdateRefreshTokenLifetime()
 	})
 }
 
@@ -1162,6 +1369,69 @@ func (u *ApplicationUpsertBulk) SetSystem(v bool) *ApplicationUpsertBulk {
 func (u *ApplicationUpsertBulk) UpdateSystem() *ApplicationUpsertBulk {
 	return u.Update(func(s *ApplicationUpsert) {
 		s.UpdateSystem()
+	})
+}
+
+// SetIDTokenLifetime sets the "id_token_lifetime" field.
+func (u *ApplicationUpsertBulk) SetIDTokenLifetime(v int) *ApplicationUpsertBulk {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.SetIDTokenLifetime(v)
+	})
+}
+
+// AddIDTokenLifetime adds v to the "id_token_lifetime" field.
+func (u *ApplicationUpsertBulk) AddIDTokenLifetime(v int) *ApplicationUpsertBulk {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.AddIDTokenLifetime(v)
+	})
+}
+
+// UpdateIDTokenLifetime sets the "id_token_lifetime" field to the value that was provided on create.
+func (u *ApplicationUpsertBulk) UpdateIDTokenLifetime() *ApplicationUpsertBulk {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.UpdateIDTokenLifetime()
+	})
+}
+
+// SetRefreshTokenIdleLifetime sets the "refresh_token_idle_lifetime" field.
+func (u *ApplicationUpsertBulk) SetRefreshTokenIdleLifetime(v int) *ApplicationUpsertBulk {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.SetRefreshTokenIdleLifetime(v)
+	})
+}
+
+// AddRefreshTokenIdleLifetime adds v to the "refresh_token_idle_lifetime" field.
+func (u *ApplicationUpsertBulk) AddRefreshTokenIdleLifetime(v int) *ApplicationUpsertBulk {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.AddRefreshTokenIdleLifetime(v)
+	})
+}
+
+// UpdateRefreshTokenIdleLifetime sets the "refresh_token_idle_lifetime" field to the value that was provided on create.
+func (u *ApplicationUpsertBulk) UpdateRefreshTokenIdleLifetime() *ApplicationUpsertBulk {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.UpdateRefreshTokenIdleLifetime()
+	})
+}
+
+// SetRefreshTokenLifetime sets the "refresh_token_lifetime" field.
+func (u *ApplicationUpsertBulk) SetRefreshTokenLifetime(v int) *ApplicationUpsertBulk {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.SetRefreshTokenLifetime(v)
+	})
+}
+
+// AddRefreshTokenLifetime adds v to the "refresh_token_lifetime" field.
+func (u *ApplicationUpsertBulk) AddRefreshTokenLifetime(v int) *ApplicationUpsertBulk {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.AddRefreshTokenLifetime(v)
+	})
+}
+
+// UpdateRefreshTokenLifetime sets the "refresh_token_lifetime" field to the value that was provided on create.
+func (u *ApplicationUpsertBulk) UpdateRefreshTokenLifetime() *ApplicationUpsertBulk {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.UpdateRefreshTokenLifetime()
 	})
 }
 

@@ -163,6 +163,69 @@ func (_u *ApplicationUpdate) SetNillableSystem(v *bool) *ApplicationUpdate {
 	return _u
 }
 
+// SetIDTokenLifetime sets the "id_token_lifetime" field.
+func (_u *ApplicationUpdate) SetIDTokenLifetime(v int) *ApplicationUpdate {
+	_u.mutation.ResetIDTokenLifetime()
+	_u.mutation.SetIDTokenLifetime(v)
+	return _u
+}
+
+// SetNillableIDTokenLifetime sets the "id_token_lifetime" field if the given value is not nil.
+func (_u *ApplicationUpdate) SetNillableIDTokenLifetime(v *int) *ApplicationUpdate {
+	if v != nil {
+		_u.SetIDTokenLifetime(*v)
+	}
+	return _u
+}
+
+// AddIDTokenLifetime adds value to the "id_token_lifetime" field.
+func (_u *ApplicationUpdate) AddIDTokenLifetime(v int) *ApplicationUpdate {
+	_u.mutation.AddIDTokenLifetime(v)
+	return _u
+}
+
+// SetRefreshTokenIdleLifetime sets the "refresh_token_idle_lifetime" field.
+func (_u *ApplicationUpdate) SetRefreshTokenIdleLifetime(v int) *ApplicationUpdate {
+	_u.mutation.ResetRefreshTokenIdleLifetime()
+	_u.mutation.SetRefreshTokenIdleLifetime(v)
+	return _u
+}
+
+// SetNillableRefreshTokenIdleLifetime sets the "refresh_token_idle_lifetime" field if the given value is not nil.
+func (_u *ApplicationUpdate) SetNillableRefreshTokenIdleLifetime(v *int) *ApplicationUpdate {
+	if v != nil {
+		_u.SetRefreshTokenIdleLifetime(*v)
+	}
+	return _u
+}
+
+// AddRefreshTokenIdleLifetime adds value to the "refresh_token_idle_lifetime" field.
+func (_u *ApplicationUpdate) AddRefreshTokenIdleLifetime(v int) *ApplicationUpdate {
+	_u.mutation.AddRefreshTokenIdleLifetime(v)
+	return _u
+}
+
+// SetRefreshTokenLifetime sets the "refresh_token_lifetime" field.
+func (_u *ApplicationUpdate) SetRefreshTokenLifetime(v int) *ApplicationUpdate {
+	_u.mutation.ResetRefreshTokenLifetime()
+	_u.mutation.SetRefreshTokenLifetime(v)
+	return _u
+}
+
+// SetNillableRefreshTokenLifetime sets the "refresh_token_lifetime" field if the given value is not nil.
+func (_u *ApplicationUpdate) SetNillableRefreshTokenLifetime(v *int) *ApplicationUpdate {
+	if v != nil {
+		_u.SetRefreshTokenLifetime(*v)
+	}
+	return _u
+}
+
+// AddRefreshTokenLifetime adds value to the "refresh_token_lifetime" field.
+func (_u *ApplicationUpdate) AddRefreshTokenLifetime(v int) *ApplicationUpdate {
+	_u.mutation.AddRefreshTokenLifetime(v)
+	return _u
+}
+
 // Mutation returns the ApplicationMutation object of the builder.
 func (_u *ApplicationUpdate) Mutation() *ApplicationMutation {
 	return _u.mutation
@@ -220,6 +283,21 @@ func (_u *ApplicationUpdate) check() error {
 	if v, ok := _u.mutation.GetType(); ok {
 		if err := application.TypeValidator(v); err != nil {
 			return &ValidationError{Name: "type", err: fmt.Errorf(`ent: validator failed for field "Application.type": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.IDTokenLifetime(); ok {
+		if err := application.IDTokenLifetimeValidator(v); err != nil {
+			return &ValidationError{Name: "id_token_lifetime", err: fmt.Errorf(`ent: validator failed for field "Application.id_token_lifetime": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.RefreshTokenIdleLifetime(); ok {
+		if err := application.RefreshTokenIdleLifetimeValidator(v); err != nil {
+			return &ValidationError{Name: "refresh_token_idle_lifetime", err: fmt.Errorf(`ent: validator failed for field "Application.refresh_token_idle_lifetime": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.RefreshTokenLifetime(); ok {
+		if err := application.RefreshTokenLifetimeValidator(v); err != nil {
+			return &ValidationError{Name: "refresh_token_lifetime", err: fmt.Errorf(`ent: validator failed for field "Application.refresh_token_lifetime": %w`, err)}
 		}
 	}
 	return nil
@@ -297,6 +375,24 @@ func (_u *ApplicationUpdate) sqlSave(ctx context.Context) (_node int, err error)
 	}
 	if value, ok := _u.mutation.System(); ok {
 		_spec.SetField(application.FieldSystem, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.IDTokenLifetime(); ok {
+		_spec.SetField(application.FieldIDTokenLifetime, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedIDTokenLifetime(); ok {
+		_spec.AddField(application.FieldIDTokenLifetime, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.RefreshTokenIdleLifetime(); ok {
+		_spec.SetField(application.FieldRefreshTokenIdleLifetime, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRefreshTokenIdleLifetime(); ok {
+		_spec.AddField(application.FieldRefreshTokenIdleLifetime, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.RefreshTokenLifetime(); ok {
+		_spec.SetField(application.FieldRefreshTokenLifetime, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRefreshTokenLifetime(); ok {
+		_spec.AddField(application.FieldRefreshTokenLifetime, field.TypeInt, value)
 	}
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -452,6 +548,69 @@ func (_u *ApplicationUpdateOne) SetNillableSystem(v *bool) *ApplicationUpdateOne
 	return _u
 }
 
+// SetIDTokenLifetime sets the "id_token_lifetime" field.
+func (_u *ApplicationUpdateOne) SetIDTokenLifetime(v int) *ApplicationUpdateOne {
+	_u.mutation.ResetIDTokenLifetime()
+	_u.mutation.SetIDTokenLifetime(v)
+	return _u
+}
+
+// SetNillableIDTokenLifetime sets the "id_token_lifetime" field if the given value is not nil.
+func (_u *ApplicationUpdateOne) SetNillableIDTokenLifetime(v *int) *ApplicationUpdateOne {
+	if v != nil {
+		_u.SetIDTokenLifetime(*v)
+	}
+	return _u
+}
+
+// AddIDTokenLifetime adds value to the "id_token_lifetime" field.
+func (_u *ApplicationUpdateOne) AddIDTokenLifetime(v int) *ApplicationUpdateOne {
+	_u.mutation.AddIDTokenLifetime(v)
+	return _u
+}
+
+// SetRefreshTokenIdleLifetime sets the "refresh_token_idle_lifetime" field.
+func (_u *ApplicationUpdateOne) SetRefreshTokenIdleLifetime(v int) *ApplicationUpdateOne {
+	_u.mutation.ResetRefreshTokenIdleLifetime()
+	_u.mutation.SetRefreshTokenIdleLifetime(v)
+	return _u
+}
+
+// SetNillableRefreshTokenIdleLifetime sets the "refresh_token_idle_lifetime" field if the given value is not nil.
+func (_u *ApplicationUpdateOne) SetNillableRefreshTokenIdleLifetime(v *int) *ApplicationUpdateOne {
+	if v != nil {
+		_u.SetRefreshTokenIdleLifetime(*v)
+	}
+	return _u
+}
+
+// AddRefreshTokenIdleLifetime adds value to the "refresh_token_idle_lifetime" field.
+func (_u *ApplicationUpdateOne) AddRefreshTokenIdleLifetime(v int) *ApplicationUpdateOne {
+	_u.mutation.AddRefreshTokenIdleLifetime(v)
+	return _u
+}
+
+// SetRefreshTokenLifetime sets the "refresh_token_lifetime" field.
+func (_u *ApplicationUpdateOne) SetRefreshTokenLifetime(v int) *ApplicationUpdateOne {
+	_u.mutation.ResetRefreshTokenLifetime()
+	_u.mutation.SetRefreshTokenLifetime(v)
+	return _u
+}
+
+// SetNillableRefreshTokenLifetime sets the "refresh_token_lifetime" field if the given value is not nil.
+func (_u *ApplicationUpdateOne) SetNillableRefreshTokenLifetime(v *int) *ApplicationUpdateOne {
+	if v != nil {
+		_u.SetRefreshTokenLifetime(*v)
+	}
+	return _u
+}
+
+// AddRefreshTokenLifetime adds value to the "refresh_token_lifetime" field.
+func (_u *ApplicationUpdateOne) AddRefreshTokenLifetime(v int) *ApplicationUpdateOne {
+	_u.mutation.AddRefreshTokenLifetime(v)
+	return _u
+}
+
 // Mutation returns the ApplicationMutation object of the builder.
 func (_u *ApplicationUpdateOne) Mutation() *ApplicationMutation {
 	return _u.mutation
@@ -522,6 +681,21 @@ func (_u *ApplicationUpdateOne) check() error {
 	if v, ok := _u.mutation.GetType(); ok {
 		if err := application.TypeValidator(v); err != nil {
 			return &ValidationError{Name: "type", err: fmt.Errorf(`ent: validator failed for field "Application.type": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.IDTokenLifetime(); ok {
+		if err := application.IDTokenLifetimeValidator(v); err != nil {
+			return &ValidationError{Name: "id_token_lifetime", err: fmt.Errorf(`ent: validator failed for field "Application.id_token_lifetime": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.RefreshTokenIdleLifetime(); ok {
+		if err := application.RefreshTokenIdleLifetimeValidator(v); err != nil {
+			return &ValidationError{Name: "refresh_token_idle_lifetime", err: fmt.Errorf(`ent: validator failed for field "Application.refresh_token_idle_lifetime": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.RefreshTokenLifetime(); ok {
+		if err := application.RefreshTokenLifetimeValidator(v); err != nil {
+			return &ValidationError{Name: "refresh_token_lifetime", err: fmt.Errorf(`ent: validator failed for field "Application.refresh_token_lifetime": %w`, err)}
 		}
 	}
 	return nil
@@ -616,6 +790,24 @@ func (_u *ApplicationUpdateOne) sqlSave(ctx context.Context) (_node *Application
 	}
 	if value, ok := _u.mutation.System(); ok {
 		_spec.SetField(application.FieldSystem, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.IDTokenLifetime(); ok {
+		_spec.SetField(application.FieldIDTokenLifetime, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedIDTokenLifetime(); ok {
+		_spec.AddField(application.FieldIDTokenLifetime, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.RefreshTokenIdleLifetime(); ok {
+		_spec.SetField(application.FieldRefreshTokenIdleLifetime, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRefreshTokenIdleLifetime(); ok {
+		_spec.AddField(application.FieldRefreshTokenIdleLifetime, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.RefreshTokenLifetime(); ok {
+		_spec.SetField(application.FieldRefreshTokenLifetime, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRefreshTokenLifetime(); ok {
+		_spec.AddField(application.FieldRefreshTokenLifetime, field.TypeInt, value)
 	}
 	_node = &Application{config: _u.config}
 	_spec.Assign = _node.assignValues

@@ -13,10 +13,17 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/authgraph/authgraph/ent/application"
+	"github.com/authgraph/authgraph/ent/authrequest"
 	"github.com/authgraph/authgraph/ent/connection"
+	"github.com/authgraph/authgraph/ent/grant"
 	"github.com/authgraph/authgraph/ent/identity"
 	"github.com/authgraph/authgraph/ent/logevent"
+	"github.com/authgraph/authgraph/ent/loginattempt"
+	"github.com/authgraph/authgraph/ent/refreshtoken"
+	"github.com/authgraph/authgraph/ent/resourceserver"
+	"github.com/authgraph/authgraph/ent/session"
 	"github.com/authgraph/authgraph/ent/signingkey"
+	"github.com/authgraph/authgraph/ent/ticket"
 	"github.com/authgraph/authgraph/ent/user"
 )
 
@@ -78,12 +85,19 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			application.Table: application.ValidColumn,
-			connection.Table:  connection.ValidColumn,
-			identity.Table:    identity.ValidColumn,
-			logevent.Table:    logevent.ValidColumn,
-			signingkey.Table:  signingkey.ValidColumn,
-			user.Table:        user.ValidColumn,
+			application.Table:    application.ValidColumn,
+			authrequest.Table:    authrequest.ValidColumn,
+			connection.Table:     connection.ValidColumn,
+			grant.Table:          grant.ValidColumn,
+			identity.Table:       identity.ValidColumn,
+			logevent.Table:       logevent.ValidColumn,
+			loginattempt.Table:   loginattempt.ValidColumn,
+			refreshtoken.Table:   refreshtoken.ValidColumn,
+			resourceserver.Table: resourceserver.ValidColumn,
+			session.Table:        session.ValidColumn,
+			signingkey.Table:     signingkey.ValidColumn,
+			ticket.Table:         ticket.ValidColumn,
+			user.Table:           user.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

@@ -4,11 +4,18 @@ package ent
 
 import (
 	"github.com/authgraph/authgraph/ent/application"
+	"github.com/authgraph/authgraph/ent/authrequest"
 	"github.com/authgraph/authgraph/ent/connection"
+	"github.com/authgraph/authgraph/ent/grant"
 	"github.com/authgraph/authgraph/ent/identity"
 	"github.com/authgraph/authgraph/ent/logevent"
+	"github.com/authgraph/authgraph/ent/loginattempt"
 	"github.com/authgraph/authgraph/ent/predicate"
+	"github.com/authgraph/authgraph/ent/refreshtoken"
+	"github.com/authgraph/authgraph/ent/resourceserver"
+	"github.com/authgraph/authgraph/ent/session"
 	"github.com/authgraph/authgraph/ent/signingkey"
+	"github.com/authgraph/authgraph/ent/ticket"
 	"github.com/authgraph/authgraph/ent/user"
 
 	"entgo.io/ent/dialect/sql"
@@ -19,7 +26,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 6)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 13)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   application.Table,
@@ -31,22 +38,67 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "Application",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			application.FieldCreatedAt:           {Type: field.TypeTime, Column: application.FieldCreatedAt},
-			application.FieldUpdatedAt:           {Type: field.TypeTime, Column: application.FieldUpdatedAt},
-			application.FieldClientID:            {Type: field.TypeString, Column: application.FieldClientID},
-			application.FieldSecretHash:          {Type: field.TypeBytes, Column: application.FieldSecretHash},
-			application.FieldName:                {Type: field.TypeString, Column: application.FieldName},
-			application.FieldType:                {Type: field.TypeEnum, Column: application.FieldType},
-			application.FieldRedirectUris:        {Type: field.TypeJSON, Column: application.FieldRedirectUris},
-			application.FieldLogoutUrls:          {Type: field.TypeJSON, Column: application.FieldLogoutUrls},
-			application.FieldWebOrigins:          {Type: field.TypeJSON, Column: application.FieldWebOrigins},
-			application.FieldGrantTypes:          {Type: field.TypeJSON, Column: application.FieldGrantTypes},
-			application.FieldManagementScopes:    {Type: field.TypeJSON, Column: application.FieldManagementScopes},
-			application.FieldAllManagementScopes: {Type: field.TypeBool, Column: application.FieldAllManagementScopes},
-			application.FieldSystem:              {Type: field.TypeBool, Column: application.FieldSystem},
+			application.FieldCreatedAt:                {Type: field.TypeTime, Column: application.FieldCreatedAt},
+			application.FieldUpdatedAt:                {Type: field.TypeTime, Column: application.FieldUpdatedAt},
+			application.FieldClientID:                 {Type: field.TypeString, Column: application.FieldClientID},
+			application.FieldSecretHash:               {Type: field.TypeBytes, Column: application.FieldSecretHash},
+			application.FieldName:                     {Type: field.TypeString, Column: application.FieldName},
+			application.FieldType:                     {Type: field.TypeEnum, Column: application.FieldType},
+			application.FieldRedirectUris:             {Type: field.TypeJSON, Column: application.FieldRedirectUris},
+			application.FieldLogoutUrls:               {Type: field.TypeJSON, Column: application.FieldLogoutUrls},
+			application.FieldWebOrigins:               {Type: field.TypeJSON, Column: application.FieldWebOrigins},
+			application.FieldGrantTypes:               {Type: field.TypeJSON, Column: application.FieldGrantTypes},
+			application.FieldManagementScopes:         {Type: field.TypeJSON, Column: application.FieldManagementScopes},
+			application.FieldAllManagementScopes:      {Type: field.TypeBool, Column: application.FieldAllManagementScopes},
+			application.FieldSystem:                   {Type: field.TypeBool, Column: application.FieldSystem},
+			application.FieldIDTokenLifetime:          {Type: field.TypeInt, Column: application.FieldIDTokenLifetime},
+			application.FieldRefreshTokenIdleLifetime: {Type: field.TypeInt, Column: application.FieldRefreshTokenIdleLifetime},
+			application.FieldRefreshTokenLifetime:     {Type: field.TypeInt, Column: application.FieldRefreshTokenLifetime},
 		},
 	}
 	graph.Nodes[1] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   authrequest.Table,
+			Columns: authrequest.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: authrequest.FieldID,
+			},
+		},
+		Type: "AuthRequest",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			authrequest.FieldCreatedAt:           {Type: field.TypeTime, Column: authrequest.FieldCreatedAt},
+			authrequest.FieldUpdatedAt:           {Type: field.TypeTime, Column: authrequest.FieldUpdatedAt},
+			authrequest.FieldClientID:            {Type: field.TypeString, Column: authrequest.FieldClientID},
+			authrequest.FieldRedirectURI:         {Type: field.TypeString, Column: authrequest.FieldRedirectURI},
+			authrequest.FieldResponseType:        {Type: field.TypeString, Column: authrequest.FieldResponseType},
+			authrequest.FieldResponseMode:        {Type: field.TypeString, Column: authrequest.FieldResponseMode},
+			authrequest.FieldScopes:              {Type: field.TypeJSON, Column: authrequest.FieldScopes},
+			authrequest.FieldState:               {Type: field.TypeString, Column: authrequest.FieldState},
+			authrequest.FieldNonce:               {Type: field.TypeString, Column: authrequest.FieldNonce},
+			authrequest.FieldCodeChallenge:       {Type: field.TypeString, Column: authrequest.FieldCodeChallenge},
+			authrequest.FieldCodeChallengeMethod: {Type: field.TypeString, Column: authrequest.FieldCodeChallengeMethod},
+			authrequest.FieldPrompt:              {Type: field.TypeJSON, Column: authrequest.FieldPrompt},
+			authrequest.FieldMaxAge:              {Type: field.TypeInt, Column: authrequest.FieldMaxAge},
+			authrequest.FieldLoginHint:           {Type: field.TypeString, Column: authrequest.FieldLoginHint},
+			authrequest.FieldUILocales:           {Type: field.TypeJSON, Column: authrequest.FieldUILocales},
+			authrequest.FieldAcrValues:           {Type: field.TypeJSON, Column: authrequest.FieldAcrValues},
+			authrequest.FieldIDTokenHintSubject:  {Type: field.TypeString, Column: authrequest.FieldIDTokenHintSubject},
+			authrequest.FieldAudience:            {Type: field.TypeJSON, Column: authrequest.FieldAudience},
+			authrequest.FieldConnection:          {Type: field.TypeString, Column: authrequest.FieldConnection},
+			authrequest.FieldClaimsRequest:       {Type: field.TypeJSON, Column: authrequest.FieldClaimsRequest},
+			authrequest.FieldUserRef:             {Type: field.TypeString, Column: authrequest.FieldUserRef},
+			authrequest.FieldSessionRef:          {Type: field.TypeString, Column: authrequest.FieldSessionRef},
+			authrequest.FieldAuthTime:            {Type: field.TypeTime, Column: authrequest.FieldAuthTime},
+			authrequest.FieldAmr:                 {Type: field.TypeJSON, Column: authrequest.FieldAmr},
+			authrequest.FieldDone:                {Type: field.TypeBool, Column: authrequest.FieldDone},
+			authrequest.FieldCodeHash:            {Type: field.TypeString, Column: authrequest.FieldCodeHash},
+			authrequest.FieldCodeExpiresAt:       {Type: field.TypeTime, Column: authrequest.FieldCodeExpiresAt},
+			authrequest.FieldCodeUsedAt:          {Type: field.TypeTime, Column: authrequest.FieldCodeUsedAt},
+			authrequest.FieldExpiresAt:           {Type: field.TypeTime, Column: authrequest.FieldExpiresAt},
+		},
+	}
+	graph.Nodes[2] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   connection.Table,
 			Columns: connection.Columns,
@@ -68,7 +120,33 @@ var schemaGraph = func() *sqlgraph.Schema {
 			connection.FieldSyncMode:       {Type: field.TypeEnum, Column: connection.FieldSyncMode},
 		},
 	}
-	graph.Nodes[2] = &sqlgraph.Node{
+	graph.Nodes[3] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   grant.Table,
+			Columns: grant.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: grant.FieldID,
+			},
+		},
+		Type: "Grant",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			grant.FieldCreatedAt:      {Type: field.TypeTime, Column: grant.FieldCreatedAt},
+			grant.FieldUpdatedAt:      {Type: field.TypeTime, Column: grant.FieldUpdatedAt},
+			grant.FieldUserRef:        {Type: field.TypeString, Column: grant.FieldUserRef},
+			grant.FieldClientID:       {Type: field.TypeString, Column: grant.FieldClientID},
+			grant.FieldSessionRef:     {Type: field.TypeString, Column: grant.FieldSessionRef},
+			grant.FieldAuthRequestRef: {Type: field.TypeString, Column: grant.FieldAuthRequestRef},
+			grant.FieldScopes:         {Type: field.TypeJSON, Column: grant.FieldScopes},
+			grant.FieldAudience:       {Type: field.TypeJSON, Column: grant.FieldAudience},
+			grant.FieldAuthTime:       {Type: field.TypeTime, Column: grant.FieldAuthTime},
+			grant.FieldAmr:            {Type: field.TypeJSON, Column: grant.FieldAmr},
+			grant.FieldExpiresAt:      {Type: field.TypeTime, Column: grant.FieldExpiresAt},
+			grant.FieldRevokedAt:      {Type: field.TypeTime, Column: grant.FieldRevokedAt},
+			grant.FieldRevokedReason:  {Type: field.TypeString, Column: grant.FieldRevokedReason},
+		},
+	}
+	graph.Nodes[4] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   identity.Table,
 			Columns: identity.Columns,
@@ -79,21 +157,22 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "Identity",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			identity.FieldCreatedAt:    {Type: field.TypeTime, Column: identity.FieldCreatedAt},
-			identity.FieldUpdatedAt:    {Type: field.TypeTime, Column: identity.FieldUpdatedAt},
-			identity.FieldOwnerID:      {Type: field.TypeString, Column: identity.FieldOwnerID},
-			identity.FieldConnectionID: {Type: field.TypeString, Column: identity.FieldConnectionID},
-			identity.FieldProvider:     {Type: field.TypeString, Column: identity.FieldProvider},
-			identity.FieldUpstreamID:   {Type: field.TypeString, Column: identity.FieldUpstreamID},
-			identity.FieldIsSocial:     {Type: field.TypeBool, Column: identity.FieldIsSocial},
-			identity.FieldProfileData:  {Type: field.TypeJSON, Column: identity.FieldProfileData},
-			identity.FieldEmailLower:   {Type: field.TypeString, Column: identity.FieldEmailLower},
-			identity.FieldUsername:     {Type: field.TypeString, Column: identity.FieldUsername},
-			identity.FieldPasswordHash: {Type: field.TypeString, Column: identity.FieldPasswordHash},
-			identity.FieldTokensSealed: {Type: field.TypeBytes, Column: identity.FieldTokensSealed},
+			identity.FieldCreatedAt:       {Type: field.TypeTime, Column: identity.FieldCreatedAt},
+			identity.FieldUpdatedAt:       {Type: field.TypeTime, Column: identity.FieldUpdatedAt},
+			identity.FieldOwnerID:         {Type: field.TypeString, Column: identity.FieldOwnerID},
+			identity.FieldConnectionID:    {Type: field.TypeString, Column: identity.FieldConnectionID},
+			identity.FieldProvider:        {Type: field.TypeString, Column: identity.FieldProvider},
+			identity.FieldUpstreamID:      {Type: field.TypeString, Column: identity.FieldUpstreamID},
+			identity.FieldIsSocial:        {Type: field.TypeBool, Column: identity.FieldIsSocial},
+			identity.FieldProfileData:     {Type: field.TypeJSON, Column: identity.FieldProfileData},
+			identity.FieldEmailLower:      {Type: field.TypeString, Column: identity.FieldEmailLower},
+			identity.FieldUsername:        {Type: field.TypeString, Column: identity.FieldUsername},
+			identity.FieldPasswordHash:    {Type: field.TypeString, Column: identity.FieldPasswordHash},
+			identity.FieldPasswordHistory: {Type: field.TypeJSON, Column: identity.FieldPasswordHistory},
+			identity.FieldTokensSealed:    {Type: field.TypeBytes, Column: identity.FieldTokensSealed},
 		},
 	}
-	graph.Nodes[3] = &sqlgraph.Node{
+	graph.Nodes[5] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   logevent.Table,
 			Columns: logevent.Columns,
@@ -120,7 +199,94 @@ var schemaGraph = func() *sqlgraph.Schema {
 			logevent.FieldDetails:      {Type: field.TypeJSON, Column: logevent.FieldDetails},
 		},
 	}
-	graph.Nodes[4] = &sqlgraph.Node{
+	graph.Nodes[6] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   loginattempt.Table,
+			Columns: loginattempt.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: loginattempt.FieldID,
+			},
+		},
+		Type: "LoginAttempt",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			loginattempt.FieldCreatedAt:     {Type: field.TypeTime, Column: loginattempt.FieldCreatedAt},
+			loginattempt.FieldUpdatedAt:     {Type: field.TypeTime, Column: loginattempt.FieldUpdatedAt},
+			loginattempt.FieldConnection:    {Type: field.TypeString, Column: loginattempt.FieldConnection},
+			loginattempt.FieldIdentifier:    {Type: field.TypeString, Column: loginattempt.FieldIdentifier},
+			loginattempt.FieldIP:            {Type: field.TypeString, Column: loginattempt.FieldIP},
+			loginattempt.FieldFailures:      {Type: field.TypeInt, Column: loginattempt.FieldFailures},
+			loginattempt.FieldLastFailureAt: {Type: field.TypeTime, Column: loginattempt.FieldLastFailureAt},
+			loginattempt.FieldBlockedUntil:  {Type: field.TypeTime, Column: loginattempt.FieldBlockedUntil},
+		},
+	}
+	graph.Nodes[7] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   refreshtoken.Table,
+			Columns: refreshtoken.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: refreshtoken.FieldID,
+			},
+		},
+		Type: "RefreshToken",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			refreshtoken.FieldCreatedAt:     {Type: field.TypeTime, Column: refreshtoken.FieldCreatedAt},
+			refreshtoken.FieldUpdatedAt:     {Type: field.TypeTime, Column: refreshtoken.FieldUpdatedAt},
+			refreshtoken.FieldGrantRef:      {Type: field.TypeString, Column: refreshtoken.FieldGrantRef},
+			refreshtoken.FieldTokenHash:     {Type: field.TypeString, Column: refreshtoken.FieldTokenHash},
+			refreshtoken.FieldIdleExpiresAt: {Type: field.TypeTime, Column: refreshtoken.FieldIdleExpiresAt},
+			refreshtoken.FieldUsedAt:        {Type: field.TypeTime, Column: refreshtoken.FieldUsedAt},
+		},
+	}
+	graph.Nodes[8] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   resourceserver.Table,
+			Columns: resourceserver.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: resourceserver.FieldID,
+			},
+		},
+		Type: "ResourceServer",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			resourceserver.FieldCreatedAt:          {Type: field.TypeTime, Column: resourceserver.FieldCreatedAt},
+			resourceserver.FieldUpdatedAt:          {Type: field.TypeTime, Column: resourceserver.FieldUpdatedAt},
+			resourceserver.FieldIdentifier:         {Type: field.TypeString, Column: resourceserver.FieldIdentifier},
+			resourceserver.FieldName:               {Type: field.TypeString, Column: resourceserver.FieldName},
+			resourceserver.FieldScopes:             {Type: field.TypeJSON, Column: resourceserver.FieldScopes},
+			resourceserver.FieldAllowOfflineAccess: {Type: field.TypeBool, Column: resourceserver.FieldAllowOfflineAccess},
+			resourceserver.FieldTokenLifetime:      {Type: field.TypeInt, Column: resourceserver.FieldTokenLifetime},
+			resourceserver.FieldSystem:             {Type: field.TypeBool, Column: resourceserver.FieldSystem},
+		},
+	}
+	graph.Nodes[9] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   session.Table,
+			Columns: session.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: session.FieldID,
+			},
+		},
+		Type: "Session",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			session.FieldCreatedAt:     {Type: field.TypeTime, Column: session.FieldCreatedAt},
+			session.FieldUpdatedAt:     {Type: field.TypeTime, Column: session.FieldUpdatedAt},
+			session.FieldUserRef:       {Type: field.TypeString, Column: session.FieldUserRef},
+			session.FieldTokenHash:     {Type: field.TypeString, Column: session.FieldTokenHash},
+			session.FieldAuthTime:      {Type: field.TypeTime, Column: session.FieldAuthTime},
+			session.FieldAmr:           {Type: field.TypeJSON, Column: session.FieldAmr},
+			session.FieldConnection:    {Type: field.TypeString, Column: session.FieldConnection},
+			session.FieldIP:            {Type: field.TypeString, Column: session.FieldIP},
+			session.FieldUserAgent:     {Type: field.TypeString, Column: session.FieldUserAgent},
+			session.FieldLastSeenAt:    {Type: field.TypeTime, Column: session.FieldLastSeenAt},
+			session.FieldIdleExpiresAt: {Type: field.TypeTime, Column: session.FieldIdleExpiresAt},
+			session.FieldExpiresAt:     {Type: field.TypeTime, Column: session.FieldExpiresAt},
+			session.FieldRevokedAt:     {Type: field.TypeTime, Column: session.FieldRevokedAt},
+		},
+	}
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   signingkey.Table,
 			Columns: signingkey.Columns,
@@ -140,7 +306,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 			signingkey.FieldRetiredAt:     {Type: field.TypeTime, Column: signingkey.FieldRetiredAt},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   ticket.Table,
+			Columns: ticket.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: ticket.FieldID,
+			},
+		},
+		Type: "Ticket",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			ticket.FieldCreatedAt:         {Type: field.TypeTime, Column: ticket.FieldCreatedAt},
+			ticket.FieldUpdatedAt:         {Type: field.TypeTime, Column: ticket.FieldUpdatedAt},
+			ticket.FieldUserRef:           {Type: field.TypeString, Column: ticket.FieldUserRef},
+			ticket.FieldKind:              {Type: field.TypeEnum, Column: ticket.FieldKind},
+			ticket.FieldTokenHash:         {Type: field.TypeString, Column: ticket.FieldTokenHash},
+			ticket.FieldResultURL:         {Type: field.TypeString, Column: ticket.FieldResultURL},
+			ticket.FieldClientID:          {Type: field.TypeString, Column: ticket.FieldClientID},
+			ticket.FieldMarkEmailVerified: {Type: field.TypeBool, Column: ticket.FieldMarkEmailVerified},
+			ticket.FieldExpiresAt:         {Type: field.TypeTime, Column: ticket.FieldExpiresAt},
+			ticket.FieldUsedAt:            {Type: field.TypeTime, Column: ticket.FieldUsedAt},
+		},
+	}
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -190,6 +379,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
 			Inverse: true,
+			Table:   grant.UserTable,
+			Columns: []string{grant.UserColumn},
+			Bidi:    false,
+		},
+		"Grant",
+		"User",
+	)
+	graph.MustAddE(
+		"refresh_tokens",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   grant.RefreshTokensTable,
+			Columns: []string{grant.RefreshTokensColumn},
+			Bidi:    false,
+		},
+		"Grant",
+		"RefreshToken",
+	)
+	graph.MustAddE(
+		"user",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
 			Table:   identity.UserTable,
 			Columns: []string{identity.UserColumn},
 			Bidi:    false,
@@ -210,6 +423,42 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"Connection",
 	)
 	graph.MustAddE(
+		"grant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   refreshtoken.GrantTable,
+			Columns: []string{refreshtoken.GrantColumn},
+			Bidi:    false,
+		},
+		"RefreshToken",
+		"Grant",
+	)
+	graph.MustAddE(
+		"user",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   session.UserTable,
+			Columns: []string{session.UserColumn},
+			Bidi:    false,
+		},
+		"Session",
+		"User",
+	)
+	graph.MustAddE(
+		"user",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   ticket.UserTable,
+			Columns: []string{ticket.UserColumn},
+			Bidi:    false,
+		},
+		"Ticket",
+		"User",
+	)
+	graph.MustAddE(
 		"identities",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -220,6 +469,42 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"User",
 		"Identity",
+	)
+	graph.MustAddE(
+		"sessions",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.SessionsTable,
+			Columns: []string{user.SessionsColumn},
+			Bidi:    false,
+		},
+		"User",
+		"Session",
+	)
+	graph.MustAddE(
+		"grants",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.GrantsTable,
+			Columns: []string{user.GrantsColumn},
+			Bidi:    false,
+		},
+		"User",
+		"Grant",
+	)
+	graph.MustAddE(
+		"tickets",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.TicketsTable,
+			Columns: []string{user.TicketsColumn},
+			Bidi:    false,
+		},
+		"User",
+		"Ticket",
 	)
 	return graph
 }()
@@ -335,6 +620,206 @@ func (f *ApplicationFilter) WhereSystem(p entql.BoolP) {
 	f.Where(p.Field(application.FieldSystem))
 }
 
+// WhereIDTokenLifetime applies the entql int predicate on the id_token_lifetime field.
+func (f *ApplicationFilter) WhereIDTokenLifetime(p entql.IntP) {
+	f.Where(p.Field(application.FieldIDTokenLifetime))
+}
+
+// WhereRefreshTokenIdleLifetime applies the entql int predicate on the refresh_token_idle_lifetime field.
+func (f *ApplicationFilter) WhereRefreshTokenIdleLifetime(p entql.IntP) {
+	f.Where(p.Field(application.FieldRefreshTokenIdleLifetime))
+}
+
+// WhereRefreshTokenLifetime applies the entql int predicate on the refresh_token_lifetime field.
+func (f *ApplicationFilter) WhereRefreshTokenLifetime(p entql.IntP) {
+	f.Where(p.Field(application.FieldRefreshTokenLifetime))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *AuthRequestQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the AuthRequestQuery builder.
+func (_q *AuthRequestQuery) Filter() *AuthRequestFilter {
+	return &AuthRequestFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *AuthRequestMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the AuthRequestMutation builder.
+func (m *AuthRequestMutation) Filter() *AuthRequestFilter {
+	return &AuthRequestFilter{config: m.config, predicateAdder: m}
+}
+
+// AuthRequestFilter provides a generic filtering capability at runtime for AuthRequestQuery.
+type AuthRequestFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *AuthRequestFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[1].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *AuthRequestFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(authrequest.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *AuthRequestFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(authrequest.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *AuthRequestFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(authrequest.FieldUpdatedAt))
+}
+
+// WhereClientID applies the entql string predicate on the client_id field.
+func (f *AuthRequestFilter) WhereClientID(p entql.StringP) {
+	f.Where(p.Field(authrequest.FieldClientID))
+}
+
+// WhereRedirectURI applies the entql string predicate on the redirect_uri field.
+func (f *AuthRequestFilter) WhereRedirectURI(p entql.StringP) {
+	f.Where(p.Field(authrequest.FieldRedirectURI))
+}
+
+// WhereResponseType applies the entql string predicate on the response_type field.
+func (f *AuthRequestFilter) WhereResponseType(p entql.StringP) {
+	f.Where(p.Field(authrequest.FieldResponseType))
+}
+
+// WhereResponseMode applies the entql string predicate on the response_mode field.
+func (f *AuthRequestFilter) WhereResponseMode(p entql.StringP) {
+	f.Where(p.Field(authrequest.FieldResponseMode))
+}
+
+// WhereScopes applies the entql json.RawMessage predicate on the scopes field.
+func (f *AuthRequestFilter) WhereScopes(p entql.BytesP) {
+	f.Where(p.Field(authrequest.FieldScopes))
+}
+
+// WhereState applies the entql string predicate on the state field.
+func (f *AuthRequestFilter) WhereState(p entql.StringP) {
+	f.Where(p.Field(authrequest.FieldState))
+}
+
+// WhereNonce applies the entql string predicate on the nonce field.
+func (f *AuthRequestFilter) WhereNonce(p entql.StringP) {
+	f.Where(p.Field(authrequest.FieldNonce))
+}
+
+// WhereCodeChallenge applies the entql string predicate on the code_challenge field.
+func (f *AuthRequestFilter) WhereCodeChallenge(p entql.StringP) {
+	f.Where(p.Field(authrequest.FieldCodeChallenge))
+}
+
+// WhereCodeChallengeMethod applies the entql string predicate on the code_challenge_method field.
+func (f *AuthRequestFilter) WhereCodeChallengeMethod(p entql.StringP) {
+	f.Where(p.Field(authrequest.FieldCodeChallengeMethod))
+}
+
+// WherePrompt applies the entql json.RawMessage predicate on the prompt field.
+func (f *AuthRequestFilter) WherePrompt(p entql.BytesP) {
+	f.Where(p.Field(authrequest.FieldPrompt))
+}
+
+// WhereMaxAge applies the entql int predicate on the max_age field.
+func (f *AuthRequestFilter) WhereMaxAge(p entql.IntP) {
+	f.Where(p.Field(authrequest.FieldMaxAge))
+}
+
+// WhereLoginHint applies the entql string predicate on the login_hint field.
+func (f *AuthRequestFilter) WhereLoginHint(p entql.StringP) {
+	f.Where(p.Field(authrequest.FieldLoginHint))
+}
+
+// WhereUILocales applies the entql json.RawMessage predicate on the ui_locales field.
+func (f *AuthRequestFilter) WhereUILocales(p entql.BytesP) {
+	f.Where(p.Field(authrequest.FieldUILocales))
+}
+
+// WhereAcrValues applies the entql json.RawMessage predicate on the acr_values field.
+func (f *AuthRequestFilter) WhereAcrValues(p entql.BytesP) {
+	f.Where(p.Field(authrequest.FieldAcrValues))
+}
+
+// WhereIDTokenHintSubject applies the entql string predicate on the id_token_hint_subject field.
+func (f *AuthRequestFilter) WhereIDTokenHintSubject(p entql.StringP) {
+	f.Where(p.Field(authrequest.FieldIDTokenHintSubject))
+}
+
+// WhereAudience applies the entql json.RawMessage predicate on the audience field.
+func (f *AuthRequestFilter) WhereAudience(p entql.BytesP) {
+	f.Where(p.Field(authrequest.FieldAudience))
+}
+
+// WhereConnection applies the entql string predicate on the connection field.
+func (f *AuthRequestFilter) WhereConnection(p entql.StringP) {
+	f.Where(p.Field(authrequest.FieldConnection))
+}
+
+// WhereClaimsRequest applies the entql json.RawMessage predicate on the claims_request field.
+func (f *AuthRequestFilter) WhereClaimsRequest(p entql.BytesP) {
+	f.Where(p.Field(authrequest.FieldClaimsRequest))
+}
+
+// WhereUserRef applies the entql string predicate on the user_ref field.
+func (f *AuthRequestFilter) WhereUserRef(p entql.StringP) {
+	f.Where(p.Field(authrequest.FieldUserRef))
+}
+
+// WhereSessionRef applies the entql string predicate on the session_ref field.
+func (f *AuthRequestFilter) WhereSessionRef(p entql.StringP) {
+	f.Where(p.Field(authrequest.FieldSessionRef))
+}
+
+// WhereAuthTime applies the entql time.Time predicate on the auth_time field.
+func (f *AuthRequestFilter) WhereAuthTime(p entql.TimeP) {
+	f.Where(p.Field(authrequest.FieldAuthTime))
+}
+
+// WhereAmr applies the entql json.RawMessage predicate on the amr field.
+func (f *AuthRequestFilter) WhereAmr(p entql.BytesP) {
+	f.Where(p.Field(authrequest.FieldAmr))
+}
+
+// WhereDone applies the entql bool predicate on the done field.
+func (f *AuthRequestFilter) WhereDone(p entql.BoolP) {
+	f.Where(p.Field(authrequest.FieldDone))
+}
+
+// WhereCodeHash applies the entql string predicate on the code_hash field.
+func (f *AuthRequestFilter) WhereCodeHash(p entql.StringP) {
+	f.Where(p.Field(authrequest.FieldCodeHash))
+}
+
+// WhereCodeExpiresAt applies the entql time.Time predicate on the code_expires_at field.
+func (f *AuthRequestFilter) WhereCodeExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(authrequest.FieldCodeExpiresAt))
+}
+
+// WhereCodeUsedAt applies the entql time.Time predicate on the code_used_at field.
+func (f *AuthRequestFilter) WhereCodeUsedAt(p entql.TimeP) {
+	f.Where(p.Field(authrequest.FieldCodeUsedAt))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *AuthRequestFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(authrequest.FieldExpiresAt))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *ConnectionQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -364,7 +849,7 @@ type ConnectionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ConnectionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[1].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -435,6 +920,139 @@ func (f *ConnectionFilter) WhereHasIdentitiesWith(preds ...predicate.Identity) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *GrantQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the GrantQuery builder.
+func (_q *GrantQuery) Filter() *GrantFilter {
+	return &GrantFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *GrantMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the GrantMutation builder.
+func (m *GrantMutation) Filter() *GrantFilter {
+	return &GrantFilter{config: m.config, predicateAdder: m}
+}
+
+// GrantFilter provides a generic filtering capability at runtime for GrantQuery.
+type GrantFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *GrantFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *GrantFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(grant.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *GrantFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(grant.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *GrantFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(grant.FieldUpdatedAt))
+}
+
+// WhereUserRef applies the entql string predicate on the user_ref field.
+func (f *GrantFilter) WhereUserRef(p entql.StringP) {
+	f.Where(p.Field(grant.FieldUserRef))
+}
+
+// WhereClientID applies the entql string predicate on the client_id field.
+func (f *GrantFilter) WhereClientID(p entql.StringP) {
+	f.Where(p.Field(grant.FieldClientID))
+}
+
+// WhereSessionRef applies the entql string predicate on the session_ref field.
+func (f *GrantFilter) WhereSessionRef(p entql.StringP) {
+	f.Where(p.Field(grant.FieldSessionRef))
+}
+
+// WhereAuthRequestRef applies the entql string predicate on the auth_request_ref field.
+func (f *GrantFilter) WhereAuthRequestRef(p entql.StringP) {
+	f.Where(p.Field(grant.FieldAuthRequestRef))
+}
+
+// WhereScopes applies the entql json.RawMessage predicate on the scopes field.
+func (f *GrantFilter) WhereScopes(p entql.BytesP) {
+	f.Where(p.Field(grant.FieldScopes))
+}
+
+// WhereAudience applies the entql json.RawMessage predicate on the audience field.
+func (f *GrantFilter) WhereAudience(p entql.BytesP) {
+	f.Where(p.Field(grant.FieldAudience))
+}
+
+// WhereAuthTime applies the entql time.Time predicate on the auth_time field.
+func (f *GrantFilter) WhereAuthTime(p entql.TimeP) {
+	f.Where(p.Field(grant.FieldAuthTime))
+}
+
+// WhereAmr applies the entql json.RawMessage predicate on the amr field.
+func (f *GrantFilter) WhereAmr(p entql.BytesP) {
+	f.Where(p.Field(grant.FieldAmr))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *GrantFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(grant.FieldExpiresAt))
+}
+
+// WhereRevokedAt applies the entql time.Time predicate on the revoked_at field.
+func (f *GrantFilter) WhereRevokedAt(p entql.TimeP) {
+	f.Where(p.Field(grant.FieldRevokedAt))
+}
+
+// WhereRevokedReason applies the entql string predicate on the revoked_reason field.
+func (f *GrantFilter) WhereRevokedReason(p entql.StringP) {
+	f.Where(p.Field(grant.FieldRevokedReason))
+}
+
+// WhereHasUser applies a predicate to check if query has an edge user.
+func (f *GrantFilter) WhereHasUser() {
+	f.Where(entql.HasEdge("user"))
+}
+
+// WhereHasUserWith applies a predicate to check if query has an edge user with a given conditions (other predicates).
+func (f *GrantFilter) WhereHasUserWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("user", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasRefreshTokens applies a predicate to check if query has an edge refresh_tokens.
+func (f *GrantFilter) WhereHasRefreshTokens() {
+	f.Where(entql.HasEdge("refresh_tokens"))
+}
+
+// WhereHasRefreshTokensWith applies a predicate to check if query has an edge refresh_tokens with a given conditions (other predicates).
+func (f *GrantFilter) WhereHasRefreshTokensWith(preds ...predicate.RefreshToken) {
+	f.Where(entql.HasEdgeWith("refresh_tokens", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *IdentityQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -463,7 +1081,7 @@ type IdentityFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *IdentityFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -529,6 +1147,11 @@ func (f *IdentityFilter) WherePasswordHash(p entql.StringP) {
 	f.Where(p.Field(identity.FieldPasswordHash))
 }
 
+// WherePasswordHistory applies the entql json.RawMessage predicate on the password_history field.
+func (f *IdentityFilter) WherePasswordHistory(p entql.BytesP) {
+	f.Where(p.Field(identity.FieldPasswordHistory))
+}
+
 // WhereTokensSealed applies the entql []byte predicate on the tokens_sealed field.
 func (f *IdentityFilter) WhereTokensSealed(p entql.BytesP) {
 	f.Where(p.Field(identity.FieldTokensSealed))
@@ -591,7 +1214,7 @@ type LogEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LogEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -673,6 +1296,369 @@ func (f *LogEventFilter) WhereDetails(p entql.BytesP) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *LoginAttemptQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the LoginAttemptQuery builder.
+func (_q *LoginAttemptQuery) Filter() *LoginAttemptFilter {
+	return &LoginAttemptFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *LoginAttemptMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the LoginAttemptMutation builder.
+func (m *LoginAttemptMutation) Filter() *LoginAttemptFilter {
+	return &LoginAttemptFilter{config: m.config, predicateAdder: m}
+}
+
+// LoginAttemptFilter provides a generic filtering capability at runtime for LoginAttemptQuery.
+type LoginAttemptFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *LoginAttemptFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *LoginAttemptFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(loginattempt.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *LoginAttemptFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(loginattempt.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *LoginAttemptFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(loginattempt.FieldUpdatedAt))
+}
+
+// WhereConnection applies the entql string predicate on the connection field.
+func (f *LoginAttemptFilter) WhereConnection(p entql.StringP) {
+	f.Where(p.Field(loginattempt.FieldConnection))
+}
+
+// WhereIdentifier applies the entql string predicate on the identifier field.
+func (f *LoginAttemptFilter) WhereIdentifier(p entql.StringP) {
+	f.Where(p.Field(loginattempt.FieldIdentifier))
+}
+
+// WhereIP applies the entql string predicate on the ip field.
+func (f *LoginAttemptFilter) WhereIP(p entql.StringP) {
+	f.Where(p.Field(loginattempt.FieldIP))
+}
+
+// WhereFailures applies the entql int predicate on the failures field.
+func (f *LoginAttemptFilter) WhereFailures(p entql.IntP) {
+	f.Where(p.Field(loginattempt.FieldFailures))
+}
+
+// WhereLastFailureAt applies the entql time.Time predicate on the last_failure_at field.
+func (f *LoginAttemptFilter) WhereLastFailureAt(p entql.TimeP) {
+	f.Where(p.Field(loginattempt.FieldLastFailureAt))
+}
+
+// WhereBlockedUntil applies the entql time.Time predicate on the blocked_until field.
+func (f *LoginAttemptFilter) WhereBlockedUntil(p entql.TimeP) {
+	f.Where(p.Field(loginattempt.FieldBlockedUntil))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *RefreshTokenQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the RefreshTokenQuery builder.
+func (_q *RefreshTokenQuery) Filter() *RefreshTokenFilter {
+	return &RefreshTokenFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *RefreshTokenMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the RefreshTokenMutation builder.
+func (m *RefreshTokenMutation) Filter() *RefreshTokenFilter {
+	return &RefreshTokenFilter{config: m.config, predicateAdder: m}
+}
+
+// RefreshTokenFilter provides a generic filtering capability at runtime for RefreshTokenQuery.
+type RefreshTokenFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *RefreshTokenFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *RefreshTokenFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(refreshtoken.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *RefreshTokenFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(refreshtoken.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *RefreshTokenFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(refreshtoken.FieldUpdatedAt))
+}
+
+// WhereGrantRef applies the entql string predicate on the grant_ref field.
+func (f *RefreshTokenFilter) WhereGrantRef(p entql.StringP) {
+	f.Where(p.Field(refreshtoken.FieldGrantRef))
+}
+
+// WhereTokenHash applies the entql string predicate on the token_hash field.
+func (f *RefreshTokenFilter) WhereTokenHash(p entql.StringP) {
+	f.Where(p.Field(refreshtoken.FieldTokenHash))
+}
+
+// WhereIdleExpiresAt applies the entql time.Time predicate on the idle_expires_at field.
+func (f *RefreshTokenFilter) WhereIdleExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(refreshtoken.FieldIdleExpiresAt))
+}
+
+// WhereUsedAt applies the entql time.Time predicate on the used_at field.
+func (f *RefreshTokenFilter) WhereUsedAt(p entql.TimeP) {
+	f.Where(p.Field(refreshtoken.FieldUsedAt))
+}
+
+// WhereHasGrant applies a predicate to check if query has an edge grant.
+func (f *RefreshTokenFilter) WhereHasGrant() {
+	f.Where(entql.HasEdge("grant"))
+}
+
+// WhereHasGrantWith applies a predicate to check if query has an edge grant with a given conditions (other predicates).
+func (f *RefreshTokenFilter) WhereHasGrantWith(preds ...predicate.Grant) {
+	f.Where(entql.HasEdgeWith("grant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *ResourceServerQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ResourceServerQuery builder.
+func (_q *ResourceServerQuery) Filter() *ResourceServerFilter {
+	return &ResourceServerFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ResourceServerMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ResourceServerMutation builder.
+func (m *ResourceServerMutation) Filter() *ResourceServerFilter {
+	return &ResourceServerFilter{config: m.config, predicateAdder: m}
+}
+
+// ResourceServerFilter provides a generic filtering capability at runtime for ResourceServerQuery.
+type ResourceServerFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ResourceServerFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *ResourceServerFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(resourceserver.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ResourceServerFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(resourceserver.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *ResourceServerFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(resourceserver.FieldUpdatedAt))
+}
+
+// WhereIdentifier applies the entql string predicate on the identifier field.
+func (f *ResourceServerFilter) WhereIdentifier(p entql.StringP) {
+	f.Where(p.Field(resourceserver.FieldIdentifier))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *ResourceServerFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(resourceserver.FieldName))
+}
+
+// WhereScopes applies the entql json.RawMessage predicate on the scopes field.
+func (f *ResourceServerFilter) WhereScopes(p entql.BytesP) {
+	f.Where(p.Field(resourceserver.FieldScopes))
+}
+
+// WhereAllowOfflineAccess applies the entql bool predicate on the allow_offline_access field.
+func (f *ResourceServerFilter) WhereAllowOfflineAccess(p entql.BoolP) {
+	f.Where(p.Field(resourceserver.FieldAllowOfflineAccess))
+}
+
+// WhereTokenLifetime applies the entql int predicate on the token_lifetime field.
+func (f *ResourceServerFilter) WhereTokenLifetime(p entql.IntP) {
+	f.Where(p.Field(resourceserver.FieldTokenLifetime))
+}
+
+// WhereSystem applies the entql bool predicate on the system field.
+func (f *ResourceServerFilter) WhereSystem(p entql.BoolP) {
+	f.Where(p.Field(resourceserver.FieldSystem))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *SessionQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the SessionQuery builder.
+func (_q *SessionQuery) Filter() *SessionFilter {
+	return &SessionFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *SessionMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the SessionMutation builder.
+func (m *SessionMutation) Filter() *SessionFilter {
+	return &SessionFilter{config: m.config, predicateAdder: m}
+}
+
+// SessionFilter provides a generic filtering capability at runtime for SessionQuery.
+type SessionFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *SessionFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *SessionFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(session.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *SessionFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(session.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *SessionFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(session.FieldUpdatedAt))
+}
+
+// WhereUserRef applies the entql string predicate on the user_ref field.
+func (f *SessionFilter) WhereUserRef(p entql.StringP) {
+	f.Where(p.Field(session.FieldUserRef))
+}
+
+// WhereTokenHash applies the entql string predicate on the token_hash field.
+func (f *SessionFilter) WhereTokenHash(p entql.StringP) {
+	f.Where(p.Field(session.FieldTokenHash))
+}
+
+// WhereAuthTime applies the entql time.Time predicate on the auth_time field.
+func (f *SessionFilter) WhereAuthTime(p entql.TimeP) {
+	f.Where(p.Field(session.FieldAuthTime))
+}
+
+// WhereAmr applies the entql json.RawMessage predicate on the amr field.
+func (f *SessionFilter) WhereAmr(p entql.BytesP) {
+	f.Where(p.Field(session.FieldAmr))
+}
+
+// WhereConnection applies the entql string predicate on the connection field.
+func (f *SessionFilter) WhereConnection(p entql.StringP) {
+	f.Where(p.Field(session.FieldConnection))
+}
+
+// WhereIP applies the entql string predicate on the ip field.
+func (f *SessionFilter) WhereIP(p entql.StringP) {
+	f.Where(p.Field(session.FieldIP))
+}
+
+// WhereUserAgent applies the entql string predicate on the user_agent field.
+func (f *SessionFilter) WhereUserAgent(p entql.StringP) {
+	f.Where(p.Field(session.FieldUserAgent))
+}
+
+// WhereLastSeenAt applies the entql time.Time predicate on the last_seen_at field.
+func (f *SessionFilter) WhereLastSeenAt(p entql.TimeP) {
+	f.Where(p.Field(session.FieldLastSeenAt))
+}
+
+// WhereIdleExpiresAt applies the entql time.Time predicate on the idle_expires_at field.
+func (f *SessionFilter) WhereIdleExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(session.FieldIdleExpiresAt))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *SessionFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(session.FieldExpiresAt))
+}
+
+// WhereRevokedAt applies the entql time.Time predicate on the revoked_at field.
+func (f *SessionFilter) WhereRevokedAt(p entql.TimeP) {
+	f.Where(p.Field(session.FieldRevokedAt))
+}
+
+// WhereHasUser applies a predicate to check if query has an edge user.
+func (f *SessionFilter) WhereHasUser() {
+	f.Where(entql.HasEdge("user"))
+}
+
+// WhereHasUserWith applies a predicate to check if query has an edge user with a given conditions (other predicates).
+func (f *SessionFilter) WhereHasUserWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("user", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *SigningKeyQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -701,7 +1687,7 @@ type SigningKeyFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SigningKeyFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -748,6 +1734,110 @@ func (f *SigningKeyFilter) WhereRetiredAt(p entql.TimeP) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *TicketQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the TicketQuery builder.
+func (_q *TicketQuery) Filter() *TicketFilter {
+	return &TicketFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *TicketMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the TicketMutation builder.
+func (m *TicketMutation) Filter() *TicketFilter {
+	return &TicketFilter{config: m.config, predicateAdder: m}
+}
+
+// TicketFilter provides a generic filtering capability at runtime for TicketQuery.
+type TicketFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *TicketFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *TicketFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(ticket.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *TicketFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(ticket.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *TicketFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(ticket.FieldUpdatedAt))
+}
+
+// WhereUserRef applies the entql string predicate on the user_ref field.
+func (f *TicketFilter) WhereUserRef(p entql.StringP) {
+	f.Where(p.Field(ticket.FieldUserRef))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *TicketFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(ticket.FieldKind))
+}
+
+// WhereTokenHash applies the entql string predicate on the token_hash field.
+func (f *TicketFilter) WhereTokenHash(p entql.StringP) {
+	f.Where(p.Field(ticket.FieldTokenHash))
+}
+
+// WhereResultURL applies the entql string predicate on the result_url field.
+func (f *TicketFilter) WhereResultURL(p entql.StringP) {
+	f.Where(p.Field(ticket.FieldResultURL))
+}
+
+// WhereClientID applies the entql string predicate on the client_id field.
+func (f *TicketFilter) WhereClientID(p entql.StringP) {
+	f.Where(p.Field(ticket.FieldClientID))
+}
+
+// WhereMarkEmailVerified applies the entql bool predicate on the mark_email_verified field.
+func (f *TicketFilter) WhereMarkEmailVerified(p entql.BoolP) {
+	f.Where(p.Field(ticket.FieldMarkEmailVerified))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *TicketFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(ticket.FieldExpiresAt))
+}
+
+// WhereUsedAt applies the entql time.Time predicate on the used_at field.
+func (f *TicketFilter) WhereUsedAt(p entql.TimeP) {
+	f.Where(p.Field(ticket.FieldUsedAt))
+}
+
+// WhereHasUser applies a predicate to check if query has an edge user.
+func (f *TicketFilter) WhereHasUser() {
+	f.Where(entql.HasEdge("user"))
+}
+
+// WhereHasUserWith applies a predicate to check if query has an edge user with a given conditions (other predicates).
+func (f *TicketFilter) WhereHasUserWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("user", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *UserQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -776,7 +1866,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -895,6 +1985,48 @@ func (f *UserFilter) WhereHasIdentities() {
 // WhereHasIdentitiesWith applies a predicate to check if query has an edge identities with a given conditions (other predicates).
 func (f *UserFilter) WhereHasIdentitiesWith(preds ...predicate.Identity) {
 	f.Where(entql.HasEdgeWith("identities", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasSessions applies a predicate to check if query has an edge sessions.
+func (f *UserFilter) WhereHasSessions() {
+	f.Where(entql.HasEdge("sessions"))
+}
+
+// WhereHasSessionsWith applies a predicate to check if query has an edge sessions with a given conditions (other predicates).
+func (f *UserFilter) WhereHasSessionsWith(preds ...predicate.Session) {
+	f.Where(entql.HasEdgeWith("sessions", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasGrants applies a predicate to check if query has an edge grants.
+func (f *UserFilter) WhereHasGrants() {
+	f.Where(entql.HasEdge("grants"))
+}
+
+// WhereHasGrantsWith applies a predicate to check if query has an edge grants with a given conditions (other predicates).
+func (f *UserFilter) WhereHasGrantsWith(preds ...predicate.Grant) {
+	f.Where(entql.HasEdgeWith("grants", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasTickets applies a predicate to check if query has an edge tickets.
+func (f *UserFilter) WhereHasTickets() {
+	f.Where(entql.HasEdge("tickets"))
+}
+
+// WhereHasTicketsWith applies a predicate to check if query has an edge tickets with a given conditions (other predicates).
+func (f *UserFilter) WhereHasTicketsWith(preds ...predicate.Ticket) {
+	f.Where(entql.HasEdgeWith("tickets", sqlgraph.WrapFunc(func(s *sql.Selector) {
 		for _, p := range preds {
 			p(s)
 		}

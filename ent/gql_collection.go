@@ -11,6 +11,7 @@ import (
 	"github.com/authgraph/authgraph/ent/connection"
 	"github.com/authgraph/authgraph/ent/identity"
 	"github.com/authgraph/authgraph/ent/logevent"
+	"github.com/authgraph/authgraph/ent/resourceserver"
 	"github.com/authgraph/authgraph/ent/user"
 )
 
@@ -94,6 +95,21 @@ func (_q *ApplicationQuery) collectField(ctx context.Context, oneNode bool, opCt
 			if _, ok := fieldSeen[application.FieldSystem]; !ok {
 				selectedFields = append(selectedFields, application.FieldSystem)
 				fieldSeen[application.FieldSystem] = struct{}{}
+			}
+		case "idTokenLifetime":
+			if _, ok := fieldSeen[application.FieldIDTokenLifetime]; !ok {
+				selectedFields = append(selectedFields, application.FieldIDTokenLifetime)
+				fieldSeen[application.FieldIDTokenLifetime] = struct{}{}
+			}
+		case "refreshTokenIdleLifetime":
+			if _, ok := fieldSeen[application.FieldRefreshTokenIdleLifetime]; !ok {
+				selectedFields = append(selectedFields, application.FieldRefreshTokenIdleLifetime)
+				fieldSeen[application.FieldRefreshTokenIdleLifetime] = struct{}{}
+			}
+		case "refreshTokenLifetime":
+			if _, ok := fieldSeen[application.FieldRefreshTokenLifetime]; !ok {
+				selectedFields = append(selectedFields, application.FieldRefreshTokenLifetime)
+				fieldSeen[application.FieldRefreshTokenLifetime] = struct{}{}
 			}
 		case "id":
 		case "__typename":
@@ -582,6 +598,127 @@ func newLogEventPaginateArgs(rv map[string]any) *logeventPaginateArgs {
 		case *LogEventOrder:
 			if v != nil {
 				args.opts = append(args.opts, WithLogEventOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *ResourceServerQuery) CollectFields(ctx context.Context, satisfies ...string) (*ResourceServerQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *ResourceServerQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(resourceserver.Columns))
+		selectedFields = []string{resourceserver.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[resourceserver.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, resourceserver.FieldCreatedAt)
+				fieldSeen[resourceserver.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[resourceserver.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, resourceserver.FieldUpdatedAt)
+				fieldSeen[resourceserver.FieldUpdatedAt] = struct{}{}
+			}
+		case "identifier":
+			if _, ok := fieldSeen[resourceserver.FieldIdentifier]; !ok {
+				selectedFields = append(selectedFields, resourceserver.FieldIdentifier)
+				fieldSeen[resourceserver.FieldIdentifier] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[resourceserver.FieldName]; !ok {
+				selectedFields = append(selectedFields, resourceserver.FieldName)
+				fieldSeen[resourceserver.FieldName] = struct{}{}
+			}
+		case "scopes":
+			if _, ok := fieldSeen[resourceserver.FieldScopes]; !ok {
+				selectedFields = append(selectedFields, resourceserver.FieldScopes)
+				fieldSeen[resourceserver.FieldScopes] = struct{}{}
+			}
+		case "allowOfflineAccess":
+			if _, ok := fieldSeen[resourceserver.FieldAllowOfflineAccess]; !ok {
+				selectedFields = append(selectedFields, resourceserver.FieldAllowOfflineAccess)
+				fieldSeen[resourceserver.FieldAllowOfflineAccess] = struct{}{}
+			}
+		case "tokenLifetime":
+			if _, ok := fieldSeen[resourceserver.FieldTokenLifetime]; !ok {
+				selectedFields = append(selectedFields, resourceserver.FieldTokenLifetime)
+				fieldSeen[resourceserver.FieldTokenLifetime] = struct{}{}
+			}
+		case "system":
+			if _, ok := fieldSeen[resourceserver.FieldSystem]; !ok {
+				selectedFields = append(selectedFields, resourceserver.FieldSystem)
+				fieldSeen[resourceserver.FieldSystem] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type resourceserverPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []ResourceServerPaginateOption
+}
+
+func newResourceServerPaginateArgs(rv map[string]any) *resourceserverPaginateArgs {
+	args := &resourceserverPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &ResourceServerOrder{Field: &ResourceServerOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithResourceServerOrder(order))
+			}
+		case *ResourceServerOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithResourceServerOrder(v))
 			}
 		}
 	}

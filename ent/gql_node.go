@@ -12,6 +12,7 @@ import (
 	"github.com/authgraph/authgraph/ent/connection"
 	"github.com/authgraph/authgraph/ent/identity"
 	"github.com/authgraph/authgraph/ent/logevent"
+	"github.com/authgraph/authgraph/ent/resourceserver"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/ent/user"
 	"github.com/hashicorp/go-multierror"
@@ -41,6 +42,11 @@ var logeventImplementors = []string{"LogEvent", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*LogEvent) IsNode() {}
+
+var resourceserverImplementors = []string{"ResourceServer", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*ResourceServer) IsNode() {}
 
 var userImplementors = []string{"User", "Node"}
 
@@ -153,6 +159,19 @@ func (c *Client) noder(ctx context.Context, table string, id pulid.ID) (Noder, e
 			Where(logevent.ID(uid))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, logeventImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case resourceserver.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.ResourceServer.Query().
+			Where(resourceserver.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, resourceserverImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -295,6 +314,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []pulid.ID) ([]No
 		query := c.LogEvent.Query().
 			Where(logevent.IDIn(ids...))
 		query, err := query.CollectFields(ctx, logeventImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case resourceserver.Table:
+		query := c.ResourceServer.Query().
+			Where(resourceserver.IDIn(ids...))
+		query, err := query.CollectFields(ctx, resourceserverImplementors...)
 		if err != nil {
 			return nil, err
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/authgraph/authgraph/ent/connection"
 	"github.com/authgraph/authgraph/ent/identity"
 	"github.com/authgraph/authgraph/ent/logevent"
+	"github.com/authgraph/authgraph/ent/resourceserver"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/ent/user"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -1372,6 +1373,338 @@ func (_m *LogEvent) ToEdge(order *LogEventOrder) *LogEventEdge {
 		order = DefaultLogEventOrder
 	}
 	return &LogEventEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// ResourceServerEdge is the edge representation of ResourceServer.
+type ResourceServerEdge struct {
+	Node   *ResourceServer `json:"node"`
+	Cursor Cursor          `json:"cursor"`
+}
+
+// ResourceServerConnection is the connection containing edges to ResourceServer.
+type ResourceServerConnection struct {
+	Edges      []*ResourceServerEdge `json:"edges"`
+	PageInfo   PageInfo              `json:"pageInfo"`
+	TotalCount int                   `json:"totalCount"`
+}
+
+func (c *ResourceServerConnection) build(nodes []*ResourceServer, pager *resourceserverPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *ResourceServer
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *ResourceServer {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *ResourceServer {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*ResourceServerEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &ResourceServerEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// ResourceServerPaginateOption enables pagination customization.
+type ResourceServerPaginateOption func(*resourceserverPager) error
+
+// WithResourceServerOrder configures pagination ordering.
+func WithResourceServerOrder(order *ResourceServerOrder) ResourceServerPaginateOption {
+	if order == nil {
+		order = DefaultResourceServerOrder
+	}
+	o := *order
+	return func(pager *resourceserverPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultResourceServerOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithResourceServerFilter configures pagination filter.
+func WithResourceServerFilter(filter func(*ResourceServerQuery) (*ResourceServerQuery, error)) ResourceServerPaginateOption {
+	return func(pager *resourceserverPager) error {
+		if filter == nil {
+			return errors.New("ResourceServerQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type resourceserverPager struct {
+	reverse bool
+	order   *ResourceServerOrder
+	filter  func(*ResourceServerQuery) (*ResourceServerQuery, error)
+}
+
+func newResourceServerPager(opts []ResourceServerPaginateOption, reverse bool) (*resourceserverPager, error) {
+	pager := &resourceserverPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultResourceServerOrder
+	}
+	return pager, nil
+}
+
+func (p *resourceserverPager) applyFilter(query *ResourceServerQuery) (*ResourceServerQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *resourceserverPager) toCursor(_m *ResourceServer) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *resourceserverPager) applyCursors(query *ResourceServerQuery, after, before *Cursor) (*ResourceServerQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultResourceServerOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *resourceserverPager) applyOrder(query *ResourceServerQuery) *ResourceServerQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultResourceServerOrder.Field {
+		query = query.Order(DefaultResourceServerOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *resourceserverPager) orderExpr(query *ResourceServerQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultResourceServerOrder.Field {
+			b.Comma().Ident(DefaultResourceServerOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to ResourceServer.
+func (_m *ResourceServerQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...ResourceServerPaginateOption,
+) (*ResourceServerConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newResourceServerPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &ResourceServerConnection{Edges: []*ResourceServerEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// ResourceServerOrderFieldCreatedAt orders ResourceServer by created_at.
+	ResourceServerOrderFieldCreatedAt = &ResourceServerOrderField{
+		Value: func(_m *ResourceServer) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: resourceserver.FieldCreatedAt,
+		toTerm: resourceserver.ByCreatedAt,
+		toCursor: func(_m *ResourceServer) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// ResourceServerOrderFieldUpdatedAt orders ResourceServer by updated_at.
+	ResourceServerOrderFieldUpdatedAt = &ResourceServerOrderField{
+		Value: func(_m *ResourceServer) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: resourceserver.FieldUpdatedAt,
+		toTerm: resourceserver.ByUpdatedAt,
+		toCursor: func(_m *ResourceServer) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+	// ResourceServerOrderFieldName orders ResourceServer by name.
+	ResourceServerOrderFieldName = &ResourceServerOrderField{
+		Value: func(_m *ResourceServer) (ent.Value, error) {
+			return _m.Name, nil
+		},
+		column: resourceserver.FieldName,
+		toTerm: resourceserver.ByName,
+		toCursor: func(_m *ResourceServer) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Name,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f ResourceServerOrderField) String() string {
+	var str string
+	switch f.column {
+	case ResourceServerOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case ResourceServerOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	case ResourceServerOrderFieldName.column:
+		str = "NAME"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f ResourceServerOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *ResourceServerOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("ResourceServerOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *ResourceServerOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *ResourceServerOrderFieldUpdatedAt
+	case "NAME":
+		*f = *ResourceServerOrderFieldName
+	default:
+		return fmt.Errorf("%s is not a valid ResourceServerOrderField", str)
+	}
+	return nil
+}
+
+// ResourceServerOrderField defines the ordering field of ResourceServer.
+type ResourceServerOrderField struct {
+	// Value extracts the ordering value from the given ResourceServer.
+	Value    func(*ResourceServer) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) resourceserver.OrderOption
+	toCursor func(*ResourceServer) Cursor
+}
+
+// ResourceServerOrder defines the ordering of ResourceServer.
+type ResourceServerOrder struct {
+	Direction OrderDirection            `json:"direction"`
+	Field     *ResourceServerOrderField `json:"field"`
+}
+
+// DefaultResourceServerOrder is the default ordering of ResourceServer.
+var DefaultResourceServerOrder = &ResourceServerOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &ResourceServerOrderField{
+		Value: func(_m *ResourceServer) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: resourceserver.FieldID,
+		toTerm: resourceserver.ByID,
+		toCursor: func(_m *ResourceServer) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts ResourceServer into ResourceServerEdge.
+func (_m *ResourceServer) ToEdge(order *ResourceServerOrder) *ResourceServerEdge {
+	if order == nil {
+		order = DefaultResourceServerOrder
+	}
+	return &ResourceServerEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

@@ -43,6 +43,8 @@ type Identity struct {
 	Username *string `json:"username,omitempty"`
 	// PasswordHash holds the value of the "password_hash" field.
 	PasswordHash *string `json:"-"`
+	// PasswordHistory holds the value of the "password_history" field.
+	PasswordHistory []string `json:"-"`
 	// TokensSealed holds the value of the "tokens_sealed" field.
 	TokensSealed *[]byte `json:"-"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -91,7 +93,7 @@ func (*Identity) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case identity.FieldProfileData, identity.FieldTokensSealed:
+		case identity.FieldProfileData, identity.FieldPasswordHistory, identity.FieldTokensSealed:
 			values[i] = new([]byte)
 		case identity.FieldID, identity.FieldOwnerID, identity.FieldConnectionID:
 			values[i] = new(pulid.ID)
@@ -193,6 +195,14 @@ func (_m *Identity) assignValues(columns []string, values []any) error {
 				_m.PasswordHash = new(string)
 				*_m.PasswordHash = value.String
 			}
+		case identity.FieldPasswordHistory:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field password_history", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.PasswordHistory); err != nil {
+					return fmt.Errorf("unmarshal field password_history: %w", err)
+				}
+			}
 		case identity.FieldTokensSealed:
 			if value, ok := values[i].(*[]byte); !ok {
 				return fmt.Errorf("unexpected type %T for field tokens_sealed", values[i])
@@ -280,6 +290,8 @@ func (_m *Identity) String() string {
 	}
 	builder.WriteString(", ")
 	builder.WriteString("password_hash=<sensitive>")
+	builder.WriteString(", ")
+	builder.WriteString("password_history=<sensitive>")
 	builder.WriteString(", ")
 	builder.WriteString("tokens_sealed=<sensitive>")
 	builder.WriteByte(')')

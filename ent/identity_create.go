@@ -140,6 +140,12 @@ func (_c *IdentityCreate) SetNillablePasswordHash(v *string) *IdentityCreate {
 	return _c
 }
 
+// SetPasswordHistory sets the "password_history" field.
+func (_c *IdentityCreate) SetPasswordHistory(v []string) *IdentityCreate {
+	_c.mutation.SetPasswordHistory(v)
+	return _c
+}
+
 // SetTokensSealed sets the "tokens_sealed" field.
 func (_c *IdentityCreate) SetTokensSealed(v []byte) *IdentityCreate {
 	_c.mutation.SetTokensSealed(v)
@@ -362,6 +368,10 @@ func (_c *IdentityCreate) createSpec() (*Identity, *sqlgraph.CreateSpec) {
 		_spec.SetField(identity.FieldPasswordHash, field.TypeString, value)
 		_node.PasswordHash = &value
 	}
+	if value, ok := _c.mutation.PasswordHistory(); ok {
+		_spec.SetField(identity.FieldPasswordHistory, field.TypeJSON, value)
+		_node.PasswordHistory = value
+	}
 	if value, ok := _c.mutation.TokensSealed(); ok {
 		_spec.SetField(identity.FieldTokensSealed, field.TypeBytes, value)
 		_node.TokensSealed = &value
@@ -557,6 +567,24 @@ func (u *IdentityUpsert) UpdatePasswordHash() *IdentityUpsert {
 // ClearPasswordHash clears the value of the "password_hash" field.
 func (u *IdentityUpsert) ClearPasswordHash() *IdentityUpsert {
 	u.SetNull(identity.FieldPasswordHash)
+	return u
+}
+
+// SetPasswordHistory sets the "password_history" field.
+func (u *IdentityUpsert) SetPasswordHistory(v []string) *IdentityUpsert {
+	u.Set(identity.FieldPasswordHistory, v)
+	return u
+}
+
+// UpdatePasswordHistory sets the "password_history" field to the value that was provided on create.
+func (u *IdentityUpsert) UpdatePasswordHistory() *IdentityUpsert {
+	u.SetExcluded(identity.FieldPasswordHistory)
+	return u
+}
+
+// ClearPasswordHistory clears the value of the "password_history" field.
+func (u *IdentityUpsert) ClearPasswordHistory() *IdentityUpsert {
+	u.SetNull(identity.FieldPasswordHistory)
 	return u
 }
 
@@ -761,6 +789,27 @@ func (u *IdentityUpsertOne) UpdatePasswordHash() *IdentityUpsertOne {
 func (u *IdentityUpsertOne) ClearPasswordHash() *IdentityUpsertOne {
 	return u.Update(func(s *IdentityUpsert) {
 		s.ClearPasswordHash()
+	})
+}
+
+// SetPasswordHistory sets the "password_history" field.
+func (u *IdentityUpsertOne) SetPasswordHistory(v []string) *IdentityUpsertOne {
+	return u.Update(func(s *IdentityUpsert) {
+		s.SetPasswordHistory(v)
+	})
+}
+
+// UpdatePasswordHistory sets the "password_history" field to the value that was provided on create.
+func (u *IdentityUpsertOne) UpdatePasswordHistory() *IdentityUpsertOne {
+	return u.Update(func(s *IdentityUpsert) {
+		s.UpdatePasswordHistory()
+	})
+}
+
+// ClearPasswordHistory clears the value of the "password_history" field.
+func (u *IdentityUpsertOne) ClearPasswordHistory() *IdentityUpsertOne {
+	return u.Update(func(s *IdentityUpsert) {
+		s.ClearPasswordHistory()
 	})
 }
 
@@ -1135,6 +1184,27 @@ func (u *IdentityUpsertBulk) UpdatePasswordHash() *IdentityUpsertBulk {
 func (u *IdentityUpsertBulk) ClearPasswordHash() *IdentityUpsertBulk {
 	return u.Update(func(s *IdentityUpsert) {
 		s.ClearPasswordHash()
+	})
+}
+
+// SetPasswordHistory sets the "password_history" field.
+func (u *IdentityUpsertBulk) SetPasswordHistory(v []string) *IdentityUpsertBulk {
+	return u.Update(func(s *IdentityUpsert) {
+		s.SetPasswordHistory(v)
+	})
+}
+
+// UpdatePasswordHistory sets the "password_history" field to the value that was provided on create.
+func (u *IdentityUpsertBulk) UpdatePasswordHistory() *IdentityUpsertBulk {
+	return u.Update(func(s *IdentityUpsert) {
+		s.UpdatePasswordHistory()
+	})
+}
+
+// ClearPasswordHistory clears the value of the "password_history" field.
+func (u *IdentityUpsertBulk) ClearPasswordHistory() *IdentityUpsertBulk {
+	return u.Update(func(s *IdentityUpsert) {
+		s.ClearPasswordHistory()
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"entgo.io/ent/dialect/sql/sqljson"
 	"entgo.io/ent/schema/field"
 	"github.com/authgraph/authgraph/ent/identity"
 	"github.com/authgraph/authgraph/ent/predicate"
@@ -133,6 +134,24 @@ func (_u *IdentityUpdate) SetNillablePasswordHash(v *string) *IdentityUpdate {
 // ClearPasswordHash clears the value of the "password_hash" field.
 func (_u *IdentityUpdate) ClearPasswordHash() *IdentityUpdate {
 	_u.mutation.ClearPasswordHash()
+	return _u
+}
+
+// SetPasswordHistory sets the "password_history" field.
+func (_u *IdentityUpdate) SetPasswordHistory(v []string) *IdentityUpdate {
+	_u.mutation.SetPasswordHistory(v)
+	return _u
+}
+
+// AppendPasswordHistory appends value to the "password_history" field.
+func (_u *IdentityUpdate) AppendPasswordHistory(v []string) *IdentityUpdate {
+	_u.mutation.AppendPasswordHistory(v)
+	return _u
+}
+
+// ClearPasswordHistory clears the value of the "password_history" field.
+func (_u *IdentityUpdate) ClearPasswordHistory() *IdentityUpdate {
+	_u.mutation.ClearPasswordHistory()
 	return _u
 }
 
@@ -274,6 +293,17 @@ func (_u *IdentityUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.PasswordHashCleared() {
 		_spec.ClearField(identity.FieldPasswordHash, field.TypeString)
+	}
+	if value, ok := _u.mutation.PasswordHistory(); ok {
+		_spec.SetField(identity.FieldPasswordHistory, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedPasswordHistory(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, identity.FieldPasswordHistory, value)
+		})
+	}
+	if _u.mutation.PasswordHistoryCleared() {
+		_spec.ClearField(identity.FieldPasswordHistory, field.TypeJSON)
 	}
 	if value, ok := _u.mutation.TokensSealed(); ok {
 		_spec.SetField(identity.FieldTokensSealed, field.TypeBytes, value)
@@ -433,6 +463,24 @@ func (_u *IdentityUpdateOne) SetNillablePasswordHash(v *string) *IdentityUpdateO
 // ClearPasswordHash clears the value of the "password_hash" field.
 func (_u *IdentityUpdateOne) ClearPasswordHash() *IdentityUpdateOne {
 	_u.mutation.ClearPasswordHash()
+	return _u
+}
+
+// SetPasswordHistory sets the "password_history" field.
+func (_u *IdentityUpdateOne) SetPasswordHistory(v []string) *IdentityUpdateOne {
+	_u.mutation.SetPasswordHistory(v)
+	return _u
+}
+
+// AppendPasswordHistory appends value to the "password_history" field.
+func (_u *IdentityUpdateOne) AppendPasswordHistory(v []string) *IdentityUpdateOne {
+	_u.mutation.AppendPasswordHistory(v)
+	return _u
+}
+
+// ClearPasswordHistory clears the value of the "password_history" field.
+func (_u *IdentityUpdateOne) ClearPasswordHistory() *IdentityUpdateOne {
+	_u.mutation.ClearPasswordHistory()
 	return _u
 }
 
@@ -604,6 +652,17 @@ func (_u *IdentityUpdateOne) sqlSave(ctx context.Context) (_node *Identity, err 
 	}
 	if _u.mutation.PasswordHashCleared() {
 		_spec.ClearField(identity.FieldPasswordHash, field.TypeString)
+	}
+	if value, ok := _u.mutation.PasswordHistory(); ok {
+		_spec.SetField(identity.FieldPasswordHistory, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedPasswordHistory(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, identity.FieldPasswordHistory, value)
+		})
+	}
+	if _u.mutation.PasswordHistoryCleared() {
+		_spec.ClearField(identity.FieldPasswordHistory, field.TypeJSON)
 	}
 	if value, ok := _u.mutation.TokensSealed(); ok {
 		_spec.SetField(identity.FieldTokensSealed, field.TypeBytes, value)

@@ -16,14 +16,28 @@ type Tx struct {
 	config
 	// Application is the client for interacting with the Application builders.
 	Application *ApplicationClient
+	// AuthRequest is the client for interacting with the AuthRequest builders.
+	AuthRequest *AuthRequestClient
 	// Connection is the client for interacting with the Connection builders.
 	Connection *ConnectionClient
+	// Grant is the client for interacting with the Grant builders.
+	Grant *GrantClient
 	// Identity is the client for interacting with the Identity builders.
 	Identity *IdentityClient
 	// LogEvent is the client for interacting with the LogEvent builders.
 	LogEvent *LogEventClient
+	// LoginAttempt is the client for interacting with the LoginAttempt builders.
+	LoginAttempt *LoginAttemptClient
+	// RefreshToken is the client for interacting with the RefreshToken builders.
+	RefreshToken *RefreshTokenClient
+	// ResourceServer is the client for interacting with the ResourceServer builders.
+	ResourceServer *ResourceServerClient
+	// Session is the client for interacting with the Session builders.
+	Session *SessionClient
 	// SigningKey is the client for interacting with the SigningKey builders.
 	SigningKey *SigningKeyClient
+	// Ticket is the client for interacting with the Ticket builders.
+	Ticket *TicketClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
 
@@ -158,10 +172,17 @@ func (tx *Tx) Client() *Client {
 
 func (tx *Tx) init() {
 	tx.Application = NewApplicationClient(tx.config)
+	tx.AuthRequest = NewAuthRequestClient(tx.config)
 	tx.Connection = NewConnectionClient(tx.config)
+	tx.Grant = NewGrantClient(tx.config)
 	tx.Identity = NewIdentityClient(tx.config)
 	tx.LogEvent = NewLogEventClient(tx.config)
+	tx.LoginAttempt = NewLoginAttemptClient(tx.config)
+	tx.RefreshToken = NewRefreshTokenClient(tx.config)
+	tx.ResourceServer = NewResourceServerClient(tx.config)
+	tx.Session = NewSessionClient(tx.config)
 	tx.SigningKey = NewSigningKeyClient(tx.config)
+	tx.Ticket = NewTicketClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 }
 

@@ -69,13 +69,22 @@ type User struct {
 type UserEdges struct {
 	// Identities holds the value of the identities edge.
 	Identities []*Identity `json:"identities,omitempty"`
+	// Sessions holds the value of the sessions edge.
+	Sessions []*Session `json:"sessions,omitempty"`
+	// Grants holds the value of the grants edge.
+	Grants []*Grant `json:"grants,omitempty"`
+	// Tickets holds the value of the tickets edge.
+	Tickets []*Ticket `json:"tickets,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [1]bool
+	loadedTypes [4]bool
 	// totalCount holds the count of the edges above.
 	totalCount [1]map[string]int
 
 	namedIdentities map[string][]*Identity
+	namedSessions   map[string][]*Session
+	namedGrants     map[string][]*Grant
+	namedTickets    map[string][]*Ticket
 }
 
 // IdentitiesOrErr returns the Identities value or an error if the edge
@@ -85,6 +94,33 @@ func (e UserEdges) IdentitiesOrErr() ([]*Identity, error) {
 		return e.Identities, nil
 	}
 	return nil, &NotLoadedError{edge: "identities"}
+}
+
+// SessionsOrErr returns the Sessions value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) SessionsOrErr() ([]*Session, error) {
+	if e.loadedTypes[1] {
+		return e.Sessions, nil
+	}
+	return nil, &NotLoadedError{edge: "sessions"}
+}
+
+// GrantsOrErr returns the Grants value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) GrantsOrErr() ([]*Grant, error) {
+	if e.loadedTypes[2] {
+		return e.Grants, nil
+	}
+	return nil, &NotLoadedError{edge: "grants"}
+}
+
+// TicketsOrErr returns the Tickets value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) TicketsOrErr() ([]*Ticket, error) {
+	if e.loadedTypes[3] {
+		return e.Tickets, nil
+	}
+	return nil, &NotLoadedError{edge: "tickets"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -278,6 +314,21 @@ func (_m *User) QueryIdentities() *IdentityQuery {
 	return NewUserClient(_m.config).QueryIdentities(_m)
 }
 
+// QuerySessions queries the "sessions" edge of the User entity.
+func (_m *User) QuerySessions() *SessionQuery {
+	return NewUserClient(_m.config).QuerySessions(_m)
+}
+
+// QueryGrants queries the "grants" edge of the User entity.
+func (_m *User) QueryGrants() *GrantQuery {
+	return NewUserClient(_m.config).QueryGrants(_m)
+}
+
+// QueryTickets queries the "tickets" edge of the User entity.
+func (_m *User) QueryTickets() *TicketQuery {
+	return NewUserClient(_m.config).QueryTickets(_m)
+}
+
 // Update returns a builder for updating this User.
 // Note that you need to call User.Unwrap() before calling this method if this User
 // was returned from a transaction, and the transaction was committed or rolled back.
@@ -407,6 +458,78 @@ func (_m *User) appendNamedIdentities(name string, edges ...*Identity) {
 		_m.Edges.namedIdentities[name] = []*Identity{}
 	} else {
 		_m.Edges.namedIdentities[name] = append(_m.Edges.namedIdentities[name], edges...)
+	}
+}
+
+// NamedSessions returns the Sessions named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *User) NamedSessions(name string) ([]*Session, error) {
+	if _m.Edges.namedSessions == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedSessions[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *User) appendNamedSessions(name string, edges ...*Session) {
+	if _m.Edges.namedSessions == nil {
+		_m.Edges.namedSessions = make(map[string][]*Session)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedSessions[name] = []*Session{}
+	} else {
+		_m.Edges.namedSessions[name] = append(_m.Edges.namedSessions[name], edges...)
+	}
+}
+
+// NamedGrants returns the Grants named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *User) NamedGrants(name string) ([]*Grant, error) {
+	if _m.Edges.namedGrants == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedGrants[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *User) appendNamedGrants(name string, edges ...*Grant) {
+	if _m.Edges.namedGrants == nil {
+		_m.Edges.namedGrants = make(map[string][]*Grant)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedGrants[name] = []*Grant{}
+	} else {
+		_m.Edges.namedGrants[name] = append(_m.Edges.namedGrants[name], edges...)
+	}
+}
+
+// NamedTickets returns the Tickets named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *User) NamedTickets(name string) ([]*Ticket, error) {
+	if _m.Edges.namedTickets == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedTickets[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *User) appendNamedTickets(name string, edges ...*Ticket) {
+	if _m.Edges.namedTickets == nil {
+		_m.Edges.namedTickets = make(map[string][]*Ticket)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedTickets[name] = []*Ticket{}
+	} else {
+		_m.Edges.namedTickets[name] = append(_m.Edges.namedTickets[name], edges...)
 	}
 }
 

@@ -47,6 +47,7 @@ var migrations = []migration{
 		}
 		return searchIndexes(ctx, d)
 	}},
+	{Version: 2, Name: "login state: auth requests, sessions, grants, refresh tokens, tickets, login attempts, resource servers", Up: entSchema},
 }
 
 // LatestVersion is the schema version this binary writes.

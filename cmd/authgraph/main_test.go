@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -71,7 +72,7 @@ func TestMigrateCommand(t *testing.T) {
 	if err := run(context.Background(), []string{"migrate", "--database", testenv.SQLite(t)}, &stdout, &stderr); err != nil {
 		t.Fatal(err, stderr.String())
 	}
-	if !strings.Contains(stdout.String(), "version 1") {
+	if !strings.Contains(stdout.String(), fmt.Sprintf("version %d", store.LatestVersion())) {
 		t.Fatalf("migrate said %q", stdout.String())
 	}
 }

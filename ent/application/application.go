@@ -44,6 +44,12 @@ const (
 	FieldAllManagementScopes = "all_management_scopes"
 	// FieldSystem holds the string denoting the system field in the database.
 	FieldSystem = "system"
+	// FieldIDTokenLifetime holds the string denoting the id_token_lifetime field in the database.
+	FieldIDTokenLifetime = "id_token_lifetime"
+	// FieldRefreshTokenIdleLifetime holds the string denoting the refresh_token_idle_lifetime field in the database.
+	FieldRefreshTokenIdleLifetime = "refresh_token_idle_lifetime"
+	// FieldRefreshTokenLifetime holds the string denoting the refresh_token_lifetime field in the database.
+	FieldRefreshTokenLifetime = "refresh_token_lifetime"
 	// Table holds the table name of the application in the database.
 	Table = "applications"
 )
@@ -64,6 +70,9 @@ var Columns = []string{
 	FieldManagementScopes,
 	FieldAllManagementScopes,
 	FieldSystem,
+	FieldIDTokenLifetime,
+	FieldRefreshTokenIdleLifetime,
+	FieldRefreshTokenLifetime,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -108,6 +117,18 @@ var (
 	DefaultAllManagementScopes bool
 	// DefaultSystem holds the default value on creation for the "system" field.
 	DefaultSystem bool
+	// DefaultIDTokenLifetime holds the default value on creation for the "id_token_lifetime" field.
+	DefaultIDTokenLifetime int
+	// IDTokenLifetimeValidator is a validator for the "id_token_lifetime" field. It is called by the builders before save.
+	IDTokenLifetimeValidator func(int) error
+	// DefaultRefreshTokenIdleLifetime holds the default value on creation for the "refresh_token_idle_lifetime" field.
+	DefaultRefreshTokenIdleLifetime int
+	// RefreshTokenIdleLifetimeValidator is a validator for the "refresh_token_idle_lifetime" field. It is called by the builders before save.
+	RefreshTokenIdleLifetimeValidator func(int) error
+	// DefaultRefreshTokenLifetime holds the default value on creation for the "refresh_token_lifetime" field.
+	DefaultRefreshTokenLifetime int
+	// RefreshTokenLifetimeValidator is a validator for the "refresh_token_lifetime" field. It is called by the builders before save.
+	RefreshTokenLifetimeValidator func(int) error
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() pulid.ID
 )
@@ -178,6 +199,21 @@ func ByAllManagementScopes(opts ...sql.OrderTermOption) OrderOption {
 // BySystem orders the results by the system field.
 func BySystem(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldSystem, opts...).ToFunc()
+}
+
+// ByIDTokenLifetime orders the results by the id_token_lifetime field.
+func ByIDTokenLifetime(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldIDTokenLifetime, opts...).ToFunc()
+}
+
+// ByRefreshTokenIdleLifetime orders the results by the refresh_token_idle_lifetime field.
+func ByRefreshTokenIdleLifetime(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRefreshTokenIdleLifetime, opts...).ToFunc()
+}
+
+// ByRefreshTokenLifetime orders the results by the refresh_token_lifetime field.
+func ByRefreshTokenLifetime(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRefreshTokenLifetime, opts...).ToFunc()
 }
 
 // MarshalGQL implements graphql.Marshaler interface.

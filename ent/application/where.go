@@ -90,6 +90,21 @@ func System(v bool) predicate.Application {
 	return predicate.Application(sql.FieldEQ(FieldSystem, v))
 }
 
+// IDTokenLifetime applies equality check predicate on the "id_token_lifetime" field. It's identical to IDTokenLifetimeEQ.
+func IDTokenLifetime(v int) predicate.Application {
+	return predicate.Application(sql.FieldEQ(FieldIDTokenLifetime, v))
+}
+
+// RefreshTokenIdleLifetime applies equality check predicate on the "refresh_token_idle_lifetime" field. It's identical to RefreshTokenIdleLifetimeEQ.
+func RefreshTokenIdleLifetime(v int) predicate.Application {
+	return predicate.Application(sql.FieldEQ(FieldRefreshTokenIdleLifetime, v))
+}
+
+// RefreshTokenLifetime applies equality check predicate on the "refresh_token_lifetime" field. It's identical to RefreshTokenLifetimeEQ.
+func RefreshTokenLifetime(v int) predicate.Application {
+	return predicate.Application(sql.FieldEQ(FieldRefreshTokenLifetime, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Application {
 	return predicate.Application(sql.FieldEQ(FieldCreatedAt, v))
@@ -388,6 +403,126 @@ func SystemEQ(v bool) predicate.Application {
 // SystemNEQ applies the NEQ predicate on the "system" field.
 func SystemNEQ(v bool) predicate.Application {
 	return predicate.Application(sql.FieldNEQ(FieldSystem, v))
+}
+
+// IDTokenLifetimeEQ applies the EQ predicate on the "id_token_lifetime" field.
+func IDTokenLifetimeEQ(v int) predicate.Application {
+	return predicate.Application(sql.FieldEQ(FieldIDTokenLifetime, v))
+}
+
+// IDTokenLifetimeNEQ applies the NEQ predicate on the "id_token_lifetime" field.
+func IDTokenLifetimeNEQ(v int) predicate.Application {
+	return predicate.Application(sql.FieldNEQ(FieldIDTokenLifetime, v))
+}
+
+// IDTokenLifetimeIn applies the In predicate on the "id_token_lifetime" field.
+func IDTokenLifetimeIn(vs ...int) predicate.Application {
+	return predicate.Application(sql.FieldIn(FieldIDTokenLifetime, vs...))
+}
+
+// IDTokenLifetimeNotIn applies the NotIn predicate on the "id_token_lifetime" field.
+func IDTokenLifetimeNotIn(vs ...int) predicate.Application {
+	return predicate.Application(sql.FieldNotIn(FieldIDTokenLifetime, vs...))
+}
+
+// IDTokenLifetimeGT applies the GT predicate on the "id_token_lifetime" field.
+func IDTokenLifetimeGT(v int) predicate.Application {
+	return predicate.Application(sql.FieldGT(FieldIDTokenLifetime, v))
+}
+
+// IDTokenLifetimeGTE applies the GTE predicate on the "id_token_lifetime" field.
+func IDTokenLifetimeGTE(v int) predicate.Application {
+	return predicate.Application(sql.FieldGTE(FieldIDTokenLifetime, v))
+}
+
+// IDTokenLifetimeLT applies the LT predicate on the "id_token_lifetime" field.
+func IDTokenLifetimeLT(v int) predicate.Application {
+	return predicate.Application(sql.FieldLT(FieldIDTokenLifetime, v))
+}
+
+// IDTokenLifetimeLTE applies the LTE predicate on the "id_token_lifetime" field.
+func IDTokenLifetimeLTE(v int) predicate.Application {
+	return predicate.Application(sql.FieldLTE(FieldIDTokenLifetime, v))
+}
+
+// RefreshTokenIdleLifetimeEQ applies the EQ predicate on the "refresh_token_idle_lifetime" field.
+func RefreshTokenIdleLifetimeEQ(v int) predicate.Application {
+	return predicate.Application(sql.FieldEQ(FieldRefreshTokenIdleLifetime, v))
+}
+
+// RefreshTokenIdleLifetimeNEQ applies the NEQ predicate on the "refresh_token_idle_lifetime" field.
+func RefreshTokenIdleLifetimeNEQ(v int) predicate.Application {
+	return predicate.Application(sql.FieldNEQ(FieldRefreshTokenIdleLifetime, v))
+}
+
+// RefreshTokenIdleLifetimeIn applies the In predicate on the "refresh_token_idle_lifetime" field.
+func RefreshTokenIdleLifetimeIn(vs ...int) predicate.Application {
+	return predicate.Application(sql.FieldIn(FieldRefreshTokenIdleLifetime, vs...))
+}
+
+// RefreshTokenIdleLifetimeNotIn applies the NotIn predicate on the "refresh_token_idle_lifetime" field.
+func RefreshTokenIdleLifetimeNotIn(vs ...int) predicate.Application {
+	return predicate.Application(sql.FieldNotIn(FieldRefreshTokenIdleLifetime, vs...))
+}
+
+// RefreshTokenIdleLifetimeGT applies the GT predicate on the "refresh_token_idle_lifetime" field.
+func RefreshTokenIdleLifetimeGT(v int) predicate.Application {
+	return predicate.Application(sql.FieldGT(FieldRefreshTokenIdleLifetime, v))
+}
+
+// RefreshTokenIdleLifetimeGTE applies the GTE predicate on the "refresh_token_idle_lifetime" field.
+func RefreshTokenIdleLifetimeGTE(v int) predicate.Application {
+	return predicate.Application(sql.FieldGTE(FieldRefreshTokenIdleLifetime, v))
+}
+
+// RefreshTokenIdleLifetimeLT applies the LT predicate on the "refresh_token_idle_lifetime" field.
+func RefreshTokenIdleLifetimeLT(v int) predicate.Application {
+	return predicate.Application(sql.FieldLT(FieldRefreshTokenIdleLifetime, v))
+}
+
+// RefreshTokenIdleLifetimeLTE applies the LTE predicate on the "refresh_token_idle_lifetime" field.
+func RefreshTokenIdleLifetimeLTE(v int) predicate.Application {
+	return predicate.Application(sql.FieldLTE(FieldRefreshTokenIdleLifetime, v))
+}
+
+// RefreshTokenLifetimeEQ applies the EQ predicate on the "refresh_token_lifetime" field.
+func RefreshTokenLifetimeEQ(v int) predicate.Application {
+	return predicate.Application(sql.FieldEQ(FieldRefreshTokenLifetime, v))
+}
+
+// RefreshTokenLifetimeNEQ applies the NEQ predicate on the "refresh_token_lifetime" field.
+func RefreshTokenLifetimeNEQ(v int) predicate.Application {
+	return predicate.Application(sql.FieldNEQ(FieldRefreshTokenLifetime, v))
+}
+
+// RefreshTokenLifetimeIn applies the In predicate on the "refresh_token_lifetime" field.
+func RefreshTokenLifetimeIn(vs ...int) predicate.Application {
+	return predicate.Application(sql.FieldIn(FieldRefreshTokenLifetime, vs...))
+}
+
+// RefreshTokenLifetimeNotIn applies the NotIn predicate on the "refresh_token_lifetime" field.
+func RefreshTokenLifetimeNotIn(vs ...int) predicate.Application {
+	return predicate.Application(sql.FieldNotIn(FieldRefreshTokenLifetime, vs...))
+}
+
+// RefreshTokenLifetimeGT applies the GT predicate on the "refresh_token_lifetime" field.
+func RefreshTokenLifetimeGT(v int) predicate.Application {
+	return predicate.Application(sql.FieldGT(FieldRefreshTokenLifetime, v))
+}
+
+// RefreshTokenLifetimeGTE applies the GTE predicate on the "refresh_token_lifetime" field.
+func RefreshTokenLifetimeGTE(v int) predicate.Application {
+	return predicate.Application(sql.FieldGTE(FieldRefreshTokenLifetime, v))
+}
+
+// RefreshTokenLifetimeLT applies the LT predicate on the "refresh_token_lifetime" field.
+func RefreshTokenLifetimeLT(v int) predicate.Application {
+	return predicate.Application(sql.FieldLT(FieldRefreshTokenLifetime, v))
+}
+
+// RefreshTokenLifetimeLTE applies the LTE predicate on the "refresh_token_lifetime" field.
+func RefreshTokenLifetimeLTE(v int) predicate.Application {
+	return predicate.Application(sql.FieldLTE(FieldRefreshTokenLifetime, v))
 }
 
 // And groups predicates with the AND operator between them.

@@ -38,6 +38,8 @@ const (
 	FieldUsername = "username"
 	// FieldPasswordHash holds the string denoting the password_hash field in the database.
 	FieldPasswordHash = "password_hash"
+	// FieldPasswordHistory holds the string denoting the password_history field in the database.
+	FieldPasswordHistory = "password_history"
 	// FieldTokensSealed holds the string denoting the tokens_sealed field in the database.
 	FieldTokensSealed = "tokens_sealed"
 	// EdgeUser holds the string denoting the user edge name in mutations.
@@ -76,6 +78,7 @@ var Columns = []string{
 	FieldEmailLower,
 	FieldUsername,
 	FieldPasswordHash,
+	FieldPasswordHistory,
 	FieldTokensSealed,
 }
 

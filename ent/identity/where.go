@@ -706,6 +706,16 @@ func PasswordHashContainsFold(v string) predicate.Identity {
 	return predicate.Identity(sql.FieldContainsFold(FieldPasswordHash, v))
 }
 
+// PasswordHistoryIsNil applies the IsNil predicate on the "password_history" field.
+func PasswordHistoryIsNil() predicate.Identity {
+	return predicate.Identity(sql.FieldIsNull(FieldPasswordHistory))
+}
+
+// PasswordHistoryNotNil applies the NotNil predicate on the "password_history" field.
+func PasswordHistoryNotNil() predicate.Identity {
+	return predicate.Identity(sql.FieldNotNull(FieldPasswordHistory))
+}
+
 // TokensSealedEQ applies the EQ predicate on the "tokens_sealed" field.
 func TokensSealedEQ(v []byte) predicate.Identity {
 	return predicate.Identity(sql.FieldEQ(FieldTokensSealed, v))

@@ -24,12 +24,61 @@ var (
 		{Name: "management_scopes", Type: field.TypeJSON},
 		{Name: "all_management_scopes", Type: field.TypeBool, Default: false},
 		{Name: "system", Type: field.TypeBool, Default: false},
+		{Name: "id_token_lifetime", Type: field.TypeInt, Default: 0},
+		{Name: "refresh_token_idle_lifetime", Type: field.TypeInt, Default: 0},
+		{Name: "refresh_token_lifetime", Type: field.TypeInt, Default: 0},
 	}
 	// ApplicationsTable holds the schema information for the "applications" table.
 	ApplicationsTable = &schema.Table{
 		Name:       "applications",
 		Columns:    ApplicationsColumns,
 		PrimaryKey: []*schema.Column{ApplicationsColumns[0]},
+	}
+	// AuthRequestsColumns holds the columns for the "auth_requests" table.
+	AuthRequestsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "client_id", Type: field.TypeString},
+		{Name: "redirect_uri", Type: field.TypeString},
+		{Name: "response_type", Type: field.TypeString},
+		{Name: "response_mode", Type: field.TypeString, Nullable: true},
+		{Name: "scopes", Type: field.TypeJSON},
+		{Name: "state", Type: field.TypeString, Nullable: true},
+		{Name: "nonce", Type: field.TypeString, Nullable: true},
+		{Name: "code_challenge", Type: field.TypeString, Nullable: true},
+		{Name: "code_challenge_method", Type: field.TypeString, Nullable: true},
+		{Name: "prompt", Type: field.TypeJSON},
+		{Name: "max_age", Type: field.TypeInt, Nullable: true},
+		{Name: "login_hint", Type: field.TypeString, Nullable: true},
+		{Name: "ui_locales", Type: field.TypeJSON},
+		{Name: "acr_values", Type: field.TypeJSON},
+		{Name: "id_token_hint_subject", Type: field.TypeString, Nullable: true},
+		{Name: "audience", Type: field.TypeJSON},
+		{Name: "connection", Type: field.TypeString, Nullable: true},
+		{Name: "claims_request", Type: field.TypeJSON, Nullable: true},
+		{Name: "user_ref", Type: field.TypeString, Nullable: true},
+		{Name: "session_ref", Type: field.TypeString, Nullable: true},
+		{Name: "auth_time", Type: field.TypeTime, Nullable: true},
+		{Name: "amr", Type: field.TypeJSON},
+		{Name: "done", Type: field.TypeBool, Default: false},
+		{Name: "code_hash", Type: field.TypeString, Unique: true, Nullable: true},
+		{Name: "code_expires_at", Type: field.TypeTime, Nullable: true},
+		{Name: "code_used_at", Type: field.TypeTime, Nullable: true},
+		{Name: "expires_at", Type: field.TypeTime},
+	}
+	// AuthRequestsTable holds the schema information for the "auth_requests" table.
+	AuthRequestsTable = &schema.Table{
+		Name:       "auth_requests",
+		Columns:    AuthRequestsColumns,
+		PrimaryKey: []*schema.Column{AuthRequestsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "authrequest_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{AuthRequestsColumns[29]},
+			},
+		},
 	}
 	// ConnectionsColumns holds the columns for the "connections" table.
 	ConnectionsColumns = []*schema.Column{
@@ -50,6 +99,54 @@ var (
 		Columns:    ConnectionsColumns,
 		PrimaryKey: []*schema.Column{ConnectionsColumns[0]},
 	}
+	// GrantsColumns holds the columns for the "grants" table.
+	GrantsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "client_id", Type: field.TypeString},
+		{Name: "session_ref", Type: field.TypeString, Nullable: true},
+		{Name: "auth_request_ref", Type: field.TypeString, Nullable: true},
+		{Name: "scopes", Type: field.TypeJSON},
+		{Name: "audience", Type: field.TypeJSON},
+		{Name: "auth_time", Type: field.TypeTime},
+		{Name: "amr", Type: field.TypeJSON},
+		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "revoked_at", Type: field.TypeTime, Nullable: true},
+		{Name: "revoked_reason", Type: field.TypeString, Nullable: true},
+		{Name: "user_ref", Type: field.TypeString},
+	}
+	// GrantsTable holds the schema information for the "grants" table.
+	GrantsTable = &schema.Table{
+		Name:       "grants",
+		Columns:    GrantsColumns,
+		PrimaryKey: []*schema.Column{GrantsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "grants_users_grants",
+				Columns:    []*schema.Column{GrantsColumns[13]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "grant_user_ref",
+				Unique:  false,
+				Columns: []*schema.Column{GrantsColumns[13]},
+			},
+			{
+				Name:    "grant_auth_request_ref",
+				Unique:  false,
+				Columns: []*schema.Column{GrantsColumns[5]},
+			},
+			{
+				Name:    "grant_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{GrantsColumns[10]},
+			},
+		},
+	}
 	// IdentitiesColumns holds the columns for the "identities" table.
 	IdentitiesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -62,6 +159,7 @@ var (
 		{Name: "email_lower", Type: field.TypeString, Nullable: true, Size: 254},
 		{Name: "username", Type: field.TypeString, Nullable: true, Size: 128},
 		{Name: "password_hash", Type: field.TypeString, Nullable: true},
+		{Name: "password_history", Type: field.TypeJSON, Nullable: true},
 		{Name: "tokens_sealed", Type: field.TypeBytes, Nullable: true},
 		{Name: "connection_id", Type: field.TypeString},
 		{Name: "owner_id", Type: field.TypeString},
@@ -74,13 +172,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "identities_connections_connection",
-				Columns:    []*schema.Column{IdentitiesColumns[11]},
+				Columns:    []*schema.Column{IdentitiesColumns[12]},
 				RefColumns: []*schema.Column{ConnectionsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "identities_users_identities",
-				Columns:    []*schema.Column{IdentitiesColumns[12]},
+				Columns:    []*schema.Column{IdentitiesColumns[13]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -89,22 +187,22 @@ var (
 			{
 				Name:    "identity_connection_id_upstream_id",
 				Unique:  true,
-				Columns: []*schema.Column{IdentitiesColumns[11], IdentitiesColumns[4]},
+				Columns: []*schema.Column{IdentitiesColumns[12], IdentitiesColumns[4]},
 			},
 			{
 				Name:    "identity_connection_id_email_lower",
 				Unique:  true,
-				Columns: []*schema.Column{IdentitiesColumns[11], IdentitiesColumns[7]},
+				Columns: []*schema.Column{IdentitiesColumns[12], IdentitiesColumns[7]},
 			},
 			{
 				Name:    "identity_connection_id_username",
 				Unique:  true,
-				Columns: []*schema.Column{IdentitiesColumns[11], IdentitiesColumns[8]},
+				Columns: []*schema.Column{IdentitiesColumns[12], IdentitiesColumns[8]},
 			},
 			{
 				Name:    "identity_owner_id",
 				Unique:  false,
-				Columns: []*schema.Column{IdentitiesColumns[12]},
+				Columns: []*schema.Column{IdentitiesColumns[13]},
 			},
 		},
 	}
@@ -149,6 +247,121 @@ var (
 			},
 		},
 	}
+	// LoginAttemptsColumns holds the columns for the "login_attempts" table.
+	LoginAttemptsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "connection", Type: field.TypeString},
+		{Name: "identifier", Type: field.TypeString, Size: 320},
+		{Name: "ip", Type: field.TypeString, Size: 64},
+		{Name: "failures", Type: field.TypeInt, Default: 0},
+		{Name: "last_failure_at", Type: field.TypeTime},
+		{Name: "blocked_until", Type: field.TypeTime, Nullable: true},
+	}
+	// LoginAttemptsTable holds the schema information for the "login_attempts" table.
+	LoginAttemptsTable = &schema.Table{
+		Name:       "login_attempts",
+		Columns:    LoginAttemptsColumns,
+		PrimaryKey: []*schema.Column{LoginAttemptsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "loginattempt_connection_identifier_ip",
+				Unique:  true,
+				Columns: []*schema.Column{LoginAttemptsColumns[3], LoginAttemptsColumns[4], LoginAttemptsColumns[5]},
+			},
+			{
+				Name:    "loginattempt_identifier",
+				Unique:  false,
+				Columns: []*schema.Column{LoginAttemptsColumns[4]},
+			},
+		},
+	}
+	// RefreshTokensColumns holds the columns for the "refresh_tokens" table.
+	RefreshTokensColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "token_hash", Type: field.TypeString, Unique: true},
+		{Name: "idle_expires_at", Type: field.TypeTime},
+		{Name: "used_at", Type: field.TypeTime, Nullable: true},
+		{Name: "grant_ref", Type: field.TypeString},
+	}
+	// RefreshTokensTable holds the schema information for the "refresh_tokens" table.
+	RefreshTokensTable = &schema.Table{
+		Name:       "refresh_tokens",
+		Columns:    RefreshTokensColumns,
+		PrimaryKey: []*schema.Column{RefreshTokensColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "refresh_tokens_grants_refresh_tokens",
+				Columns:    []*schema.Column{RefreshTokensColumns[6]},
+				RefColumns: []*schema.Column{GrantsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+	}
+	// ResourceServersColumns holds the columns for the "resource_servers" table.
+	ResourceServersColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "identifier", Type: field.TypeString, Unique: true, Size: 600},
+		{Name: "name", Type: field.TypeString, Size: 200},
+		{Name: "scopes", Type: field.TypeJSON},
+		{Name: "allow_offline_access", Type: field.TypeBool, Default: false},
+		{Name: "token_lifetime", Type: field.TypeInt, Default: 86400},
+		{Name: "system", Type: field.TypeBool, Default: false},
+	}
+	// ResourceServersTable holds the schema information for the "resource_servers" table.
+	ResourceServersTable = &schema.Table{
+		Name:       "resource_servers",
+		Columns:    ResourceServersColumns,
+		PrimaryKey: []*schema.Column{ResourceServersColumns[0]},
+	}
+	// SessionsColumns holds the columns for the "sessions" table.
+	SessionsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "token_hash", Type: field.TypeString, Unique: true},
+		{Name: "auth_time", Type: field.TypeTime},
+		{Name: "amr", Type: field.TypeJSON},
+		{Name: "connection", Type: field.TypeString, Nullable: true},
+		{Name: "ip", Type: field.TypeString, Nullable: true},
+		{Name: "user_agent", Type: field.TypeString, Nullable: true, Size: 512},
+		{Name: "last_seen_at", Type: field.TypeTime},
+		{Name: "idle_expires_at", Type: field.TypeTime},
+		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "revoked_at", Type: field.TypeTime, Nullable: true},
+		{Name: "user_ref", Type: field.TypeString},
+	}
+	// SessionsTable holds the schema information for the "sessions" table.
+	SessionsTable = &schema.Table{
+		Name:       "sessions",
+		Columns:    SessionsColumns,
+		PrimaryKey: []*schema.Column{SessionsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "sessions_users_sessions",
+				Columns:    []*schema.Column{SessionsColumns[13]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "session_user_ref",
+				Unique:  false,
+				Columns: []*schema.Column{SessionsColumns[13]},
+			},
+			{
+				Name:    "session_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{SessionsColumns[11]},
+			},
+		},
+	}
 	// SigningKeysColumns holds the columns for the "signing_keys" table.
 	SigningKeysColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -165,6 +378,41 @@ var (
 		Name:       "signing_keys",
 		Columns:    SigningKeysColumns,
 		PrimaryKey: []*schema.Column{SigningKeysColumns[0]},
+	}
+	// TicketsColumns holds the columns for the "tickets" table.
+	TicketsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"password_change", "email_verification"}},
+		{Name: "token_hash", Type: field.TypeString, Unique: true},
+		{Name: "result_url", Type: field.TypeString, Nullable: true},
+		{Name: "client_id", Type: field.TypeString, Nullable: true},
+		{Name: "mark_email_verified", Type: field.TypeBool, Default: false},
+		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "used_at", Type: field.TypeTime, Nullable: true},
+		{Name: "user_ref", Type: field.TypeString},
+	}
+	// TicketsTable holds the schema information for the "tickets" table.
+	TicketsTable = &schema.Table{
+		Name:       "tickets",
+		Columns:    TicketsColumns,
+		PrimaryKey: []*schema.Column{TicketsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "tickets_users_tickets",
+				Columns:    []*schema.Column{TicketsColumns[10]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "ticket_user_ref_kind",
+				Unique:  false,
+				Columns: []*schema.Column{TicketsColumns[10], TicketsColumns[3]},
+			},
+		},
 	}
 	// UsersColumns holds the columns for the "users" table.
 	UsersColumns = []*schema.Column{
@@ -211,15 +459,26 @@ var (
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		ApplicationsTable,
+		AuthRequestsTable,
 		ConnectionsTable,
+		GrantsTable,
 		IdentitiesTable,
 		LogEventsTable,
+		LoginAttemptsTable,
+		RefreshTokensTable,
+		ResourceServersTable,
+		SessionsTable,
 		SigningKeysTable,
+		TicketsTable,
 		UsersTable,
 	}
 )
 
 func init() {
+	GrantsTable.ForeignKeys[0].RefTable = UsersTable
 	IdentitiesTable.ForeignKeys[0].RefTable = ConnectionsTable
 	IdentitiesTable.ForeignKeys[1].RefTable = UsersTable
+	RefreshTokensTable.ForeignKeys[0].RefTable = GrantsTable
+	SessionsTable.ForeignKeys[0].RefTable = UsersTable
+	TicketsTable.ForeignKeys[0].RefTable = UsersTable
 }

@@ -9,8 +9,14 @@ import (
 // Application is the predicate function for application builders.
 type Application func(*sql.Selector)
 
+// AuthRequest is the predicate function for authrequest builders.
+type AuthRequest func(*sql.Selector)
+
 // Connection is the predicate function for connection builders.
 type Connection func(*sql.Selector)
+
+// Grant is the predicate function for grant builders.
+type Grant func(*sql.Selector)
 
 // Identity is the predicate function for identity builders.
 type Identity func(*sql.Selector)
@@ -18,8 +24,23 @@ type Identity func(*sql.Selector)
 // LogEvent is the predicate function for logevent builders.
 type LogEvent func(*sql.Selector)
 
+// LoginAttempt is the predicate function for loginattempt builders.
+type LoginAttempt func(*sql.Selector)
+
+// RefreshToken is the predicate function for refreshtoken builders.
+type RefreshToken func(*sql.Selector)
+
+// ResourceServer is the predicate function for resourceserver builders.
+type ResourceServer func(*sql.Selector)
+
+// Session is the predicate function for session builders.
+type Session func(*sql.Selector)
+
 // SigningKey is the predicate function for signingkey builders.
 type SigningKey func(*sql.Selector)
+
+// Ticket is the predicate function for ticket builders.
+type Ticket func(*sql.Selector)
 
 // User is the predicate function for user builders.
 type User func(*sql.Selector)

@@ -7,12 +7,19 @@ import (
 	"time"
 
 	"github.com/authgraph/authgraph/ent/application"
+	"github.com/authgraph/authgraph/ent/authrequest"
 	"github.com/authgraph/authgraph/ent/connection"
+	"github.com/authgraph/authgraph/ent/grant"
 	"github.com/authgraph/authgraph/ent/identity"
 	"github.com/authgraph/authgraph/ent/logevent"
+	"github.com/authgraph/authgraph/ent/loginattempt"
+	"github.com/authgraph/authgraph/ent/refreshtoken"
+	"github.com/authgraph/authgraph/ent/resourceserver"
 	"github.com/authgraph/authgraph/ent/schema"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
+	"github.com/authgraph/authgraph/ent/session"
 	"github.com/authgraph/authgraph/ent/signingkey"
+	"github.com/authgraph/authgraph/ent/ticket"
 	"github.com/authgraph/authgraph/ent/user"
 
 	"entgo.io/ent"
@@ -113,10 +120,90 @@ func init() {
 	applicationDescSystem := applicationFields[10].Descriptor()
 	// application.DefaultSystem holds the default value on creation for the system field.
 	application.DefaultSystem = applicationDescSystem.Default.(bool)
+	// applicationDescIDTokenLifetime is the schema descriptor for id_token_lifetime field.
+	applicationDescIDTokenLifetime := applicationFields[11].Descriptor()
+	// application.DefaultIDTokenLifetime holds the default value on creation for the id_token_lifetime field.
+	application.DefaultIDTokenLifetime = applicationDescIDTokenLifetime.Default.(int)
+	// application.IDTokenLifetimeValidator is a validator for the "id_token_lifetime" field. It is called by the builders before save.
+	application.IDTokenLifetimeValidator = applicationDescIDTokenLifetime.Validators[0].(func(int) error)
+	// applicationDescRefreshTokenIdleLifetime is the schema descriptor for refresh_token_idle_lifetime field.
+	applicationDescRefreshTokenIdleLifetime := applicationFields[12].Descriptor()
+	// application.DefaultRefreshTokenIdleLifetime holds the default value on creation for the refresh_token_idle_lifetime field.
+	application.DefaultRefreshTokenIdleLifetime = applicationDescRefreshTokenIdleLifetime.Default.(int)
+	// application.RefreshTokenIdleLifetimeValidator is a validator for the "refresh_token_idle_lifetime" field. It is called by the builders before save.
+	application.RefreshTokenIdleLifetimeValidator = applicationDescRefreshTokenIdleLifetime.Validators[0].(func(int) error)
+	// applicationDescRefreshTokenLifetime is the schema descriptor for refresh_token_lifetime field.
+	applicationDescRefreshTokenLifetime := applicationFields[13].Descriptor()
+	// application.DefaultRefreshTokenLifetime holds the default value on creation for the refresh_token_lifetime field.
+	application.DefaultRefreshTokenLifetime = applicationDescRefreshTokenLifetime.Default.(int)
+	// application.RefreshTokenLifetimeValidator is a validator for the "refresh_token_lifetime" field. It is called by the builders before save.
+	application.RefreshTokenLifetimeValidator = applicationDescRefreshTokenLifetime.Validators[0].(func(int) error)
 	// applicationDescID is the schema descriptor for id field.
 	applicationDescID := applicationMixinFields0[0].Descriptor()
 	// application.DefaultID holds the default value on creation for the id field.
 	application.DefaultID = applicationDescID.Default.(func() pulid.ID)
+	authrequestMixin := schema.AuthRequest{}.Mixin()
+	authrequest.Policy = privacy.NewPolicies(schema.AuthRequest{})
+	authrequest.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := authrequest.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	authrequestMixinFields0 := authrequestMixin[0].Fields()
+	_ = authrequestMixinFields0
+	authrequestMixinFields1 := authrequestMixin[1].Fields()
+	_ = authrequestMixinFields1
+	authrequestFields := schema.AuthRequest{}.Fields()
+	_ = authrequestFields
+	// authrequestDescCreatedAt is the schema descriptor for created_at field.
+	authrequestDescCreatedAt := authrequestMixinFields1[0].Descriptor()
+	// authrequest.DefaultCreatedAt holds the default value on creation for the created_at field.
+	authrequest.DefaultCreatedAt = authrequestDescCreatedAt.Default.(func() time.Time)
+	// authrequestDescUpdatedAt is the schema descriptor for updated_at field.
+	authrequestDescUpdatedAt := authrequestMixinFields1[1].Descriptor()
+	// authrequest.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	authrequest.DefaultUpdatedAt = authrequestDescUpdatedAt.Default.(func() time.Time)
+	// authrequest.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	authrequest.UpdateDefaultUpdatedAt = authrequestDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// authrequestDescClientID is the schema descriptor for client_id field.
+	authrequestDescClientID := authrequestFields[0].Descriptor()
+	// authrequest.ClientIDValidator is a validator for the "client_id" field. It is called by the builders before save.
+	authrequest.ClientIDValidator = authrequestDescClientID.Validators[0].(func(string) error)
+	// authrequestDescScopes is the schema descriptor for scopes field.
+	authrequestDescScopes := authrequestFields[4].Descriptor()
+	// authrequest.DefaultScopes holds the default value on creation for the scopes field.
+	authrequest.DefaultScopes = authrequestDescScopes.Default.([]string)
+	// authrequestDescPrompt is the schema descriptor for prompt field.
+	authrequestDescPrompt := authrequestFields[9].Descriptor()
+	// authrequest.DefaultPrompt holds the default value on creation for the prompt field.
+	authrequest.DefaultPrompt = authrequestDescPrompt.Default.([]string)
+	// authrequestDescUILocales is the schema descriptor for ui_locales field.
+	authrequestDescUILocales := authrequestFields[12].Descriptor()
+	// authrequest.DefaultUILocales holds the default value on creation for the ui_locales field.
+	authrequest.DefaultUILocales = authrequestDescUILocales.Default.([]string)
+	// authrequestDescAcrValues is the schema descriptor for acr_values field.
+	authrequestDescAcrValues := authrequestFields[13].Descriptor()
+	// authrequest.DefaultAcrValues holds the default value on creation for the acr_values field.
+	authrequest.DefaultAcrValues = authrequestDescAcrValues.Default.([]string)
+	// authrequestDescAudience is the schema descriptor for audience field.
+	authrequestDescAudience := authrequestFields[15].Descriptor()
+	// authrequest.DefaultAudience holds the default value on creation for the audience field.
+	authrequest.DefaultAudience = authrequestDescAudience.Default.([]string)
+	// authrequestDescAmr is the schema descriptor for amr field.
+	authrequestDescAmr := authrequestFields[21].Descriptor()
+	// authrequest.DefaultAmr holds the default value on creation for the amr field.
+	authrequest.DefaultAmr = authrequestDescAmr.Default.([]string)
+	// authrequestDescDone is the schema descriptor for done field.
+	authrequestDescDone := authrequestFields[22].Descriptor()
+	// authrequest.DefaultDone holds the default value on creation for the done field.
+	authrequest.DefaultDone = authrequestDescDone.Default.(bool)
+	// authrequestDescID is the schema descriptor for id field.
+	authrequestDescID := authrequestMixinFields0[0].Descriptor()
+	// authrequest.DefaultID holds the default value on creation for the id field.
+	authrequest.DefaultID = authrequestDescID.Default.(func() pulid.ID)
 	connectionMixin := schema.Connection{}.Mixin()
 	connection.Policy = privacy.NewPolicies(schema.Connection{})
 	connection.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -177,6 +264,52 @@ func init() {
 	connectionDescID := connectionMixinFields0[0].Descriptor()
 	// connection.DefaultID holds the default value on creation for the id field.
 	connection.DefaultID = connectionDescID.Default.(func() pulid.ID)
+	grantMixin := schema.Grant{}.Mixin()
+	grant.Policy = privacy.NewPolicies(schema.Grant{})
+	grant.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := grant.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	grantMixinFields0 := grantMixin[0].Fields()
+	_ = grantMixinFields0
+	grantMixinFields1 := grantMixin[1].Fields()
+	_ = grantMixinFields1
+	grantFields := schema.Grant{}.Fields()
+	_ = grantFields
+	// grantDescCreatedAt is the schema descriptor for created_at field.
+	grantDescCreatedAt := grantMixinFields1[0].Descriptor()
+	// grant.DefaultCreatedAt holds the default value on creation for the created_at field.
+	grant.DefaultCreatedAt = grantDescCreatedAt.Default.(func() time.Time)
+	// grantDescUpdatedAt is the schema descriptor for updated_at field.
+	grantDescUpdatedAt := grantMixinFields1[1].Descriptor()
+	// grant.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	grant.DefaultUpdatedAt = grantDescUpdatedAt.Default.(func() time.Time)
+	// grant.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	grant.UpdateDefaultUpdatedAt = grantDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// grantDescClientID is the schema descriptor for client_id field.
+	grantDescClientID := grantFields[1].Descriptor()
+	// grant.ClientIDValidator is a validator for the "client_id" field. It is called by the builders before save.
+	grant.ClientIDValidator = grantDescClientID.Validators[0].(func(string) error)
+	// grantDescScopes is the schema descriptor for scopes field.
+	grantDescScopes := grantFields[4].Descriptor()
+	// grant.DefaultScopes holds the default value on creation for the scopes field.
+	grant.DefaultScopes = grantDescScopes.Default.([]string)
+	// grantDescAudience is the schema descriptor for audience field.
+	grantDescAudience := grantFields[5].Descriptor()
+	// grant.DefaultAudience holds the default value on creation for the audience field.
+	grant.DefaultAudience = grantDescAudience.Default.([]string)
+	// grantDescAmr is the schema descriptor for amr field.
+	grantDescAmr := grantFields[7].Descriptor()
+	// grant.DefaultAmr holds the default value on creation for the amr field.
+	grant.DefaultAmr = grantDescAmr.Default.([]string)
+	// grantDescID is the schema descriptor for id field.
+	grantDescID := grantMixinFields0[0].Descriptor()
+	// grant.DefaultID holds the default value on creation for the id field.
+	grant.DefaultID = grantDescID.Default.(func() pulid.ID)
 	identityMixin := schema.Identity{}.Mixin()
 	identity.Policy = privacy.NewPolicies(schema.Identity{})
 	identity.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -325,6 +458,240 @@ func init() {
 	logeventDescID := logeventMixinFields0[0].Descriptor()
 	// logevent.DefaultID holds the default value on creation for the id field.
 	logevent.DefaultID = logeventDescID.Default.(func() pulid.ID)
+	loginattemptMixin := schema.LoginAttempt{}.Mixin()
+	loginattempt.Policy = privacy.NewPolicies(schema.LoginAttempt{})
+	loginattempt.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := loginattempt.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	loginattemptMixinFields0 := loginattemptMixin[0].Fields()
+	_ = loginattemptMixinFields0
+	loginattemptMixinFields1 := loginattemptMixin[1].Fields()
+	_ = loginattemptMixinFields1
+	loginattemptFields := schema.LoginAttempt{}.Fields()
+	_ = loginattemptFields
+	// loginattemptDescCreatedAt is the schema descriptor for created_at field.
+	loginattemptDescCreatedAt := loginattemptMixinFields1[0].Descriptor()
+	// loginattempt.DefaultCreatedAt holds the default value on creation for the created_at field.
+	loginattempt.DefaultCreatedAt = loginattemptDescCreatedAt.Default.(func() time.Time)
+	// loginattemptDescUpdatedAt is the schema descriptor for updated_at field.
+	loginattemptDescUpdatedAt := loginattemptMixinFields1[1].Descriptor()
+	// loginattempt.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	loginattempt.DefaultUpdatedAt = loginattemptDescUpdatedAt.Default.(func() time.Time)
+	// loginattempt.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	loginattempt.UpdateDefaultUpdatedAt = loginattemptDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// loginattemptDescConnection is the schema descriptor for connection field.
+	loginattemptDescConnection := loginattemptFields[0].Descriptor()
+	// loginattempt.ConnectionValidator is a validator for the "connection" field. It is called by the builders before save.
+	loginattempt.ConnectionValidator = loginattemptDescConnection.Validators[0].(func(string) error)
+	// loginattemptDescIdentifier is the schema descriptor for identifier field.
+	loginattemptDescIdentifier := loginattemptFields[1].Descriptor()
+	// loginattempt.IdentifierValidator is a validator for the "identifier" field. It is called by the builders before save.
+	loginattempt.IdentifierValidator = func() func(string) error {
+		validators := loginattemptDescIdentifier.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(identifier string) error {
+			for _, fn := range fns {
+				if err := fn(identifier); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// loginattemptDescIP is the schema descriptor for ip field.
+	loginattemptDescIP := loginattemptFields[2].Descriptor()
+	// loginattempt.IPValidator is a validator for the "ip" field. It is called by the builders before save.
+	loginattempt.IPValidator = func() func(string) error {
+		validators := loginattemptDescIP.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(ip string) error {
+			for _, fn := range fns {
+				if err := fn(ip); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// loginattemptDescFailures is the schema descriptor for failures field.
+	loginattemptDescFailures := loginattemptFields[3].Descriptor()
+	// loginattempt.DefaultFailures holds the default value on creation for the failures field.
+	loginattempt.DefaultFailures = loginattemptDescFailures.Default.(int)
+	// loginattemptDescID is the schema descriptor for id field.
+	loginattemptDescID := loginattemptMixinFields0[0].Descriptor()
+	// loginattempt.DefaultID holds the default value on creation for the id field.
+	loginattempt.DefaultID = loginattemptDescID.Default.(func() pulid.ID)
+	refreshtokenMixin := schema.RefreshToken{}.Mixin()
+	refreshtoken.Policy = privacy.NewPolicies(schema.RefreshToken{})
+	refreshtoken.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := refreshtoken.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	refreshtokenMixinFields0 := refreshtokenMixin[0].Fields()
+	_ = refreshtokenMixinFields0
+	refreshtokenMixinFields1 := refreshtokenMixin[1].Fields()
+	_ = refreshtokenMixinFields1
+	refreshtokenFields := schema.RefreshToken{}.Fields()
+	_ = refreshtokenFields
+	// refreshtokenDescCreatedAt is the schema descriptor for created_at field.
+	refreshtokenDescCreatedAt := refreshtokenMixinFields1[0].Descriptor()
+	// refreshtoken.DefaultCreatedAt holds the default value on creation for the created_at field.
+	refreshtoken.DefaultCreatedAt = refreshtokenDescCreatedAt.Default.(func() time.Time)
+	// refreshtokenDescUpdatedAt is the schema descriptor for updated_at field.
+	refreshtokenDescUpdatedAt := refreshtokenMixinFields1[1].Descriptor()
+	// refreshtoken.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	refreshtoken.DefaultUpdatedAt = refreshtokenDescUpdatedAt.Default.(func() time.Time)
+	// refreshtoken.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	refreshtoken.UpdateDefaultUpdatedAt = refreshtokenDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// refreshtokenDescTokenHash is the schema descriptor for token_hash field.
+	refreshtokenDescTokenHash := refreshtokenFields[1].Descriptor()
+	// refreshtoken.TokenHashValidator is a validator for the "token_hash" field. It is called by the builders before save.
+	refreshtoken.TokenHashValidator = refreshtokenDescTokenHash.Validators[0].(func(string) error)
+	// refreshtokenDescID is the schema descriptor for id field.
+	refreshtokenDescID := refreshtokenMixinFields0[0].Descriptor()
+	// refreshtoken.DefaultID holds the default value on creation for the id field.
+	refreshtoken.DefaultID = refreshtokenDescID.Default.(func() pulid.ID)
+	resourceserverMixin := schema.ResourceServer{}.Mixin()
+	resourceserver.Policy = privacy.NewPolicies(schema.ResourceServer{})
+	resourceserver.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := resourceserver.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	resourceserverMixinFields0 := resourceserverMixin[0].Fields()
+	_ = resourceserverMixinFields0
+	resourceserverMixinFields1 := resourceserverMixin[1].Fields()
+	_ = resourceserverMixinFields1
+	resourceserverFields := schema.ResourceServer{}.Fields()
+	_ = resourceserverFields
+	// resourceserverDescCreatedAt is the schema descriptor for created_at field.
+	resourceserverDescCreatedAt := resourceserverMixinFields1[0].Descriptor()
+	// resourceserver.DefaultCreatedAt holds the default value on creation for the created_at field.
+	resourceserver.DefaultCreatedAt = resourceserverDescCreatedAt.Default.(func() time.Time)
+	// resourceserverDescUpdatedAt is the schema descriptor for updated_at field.
+	resourceserverDescUpdatedAt := resourceserverMixinFields1[1].Descriptor()
+	// resourceserver.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	resourceserver.DefaultUpdatedAt = resourceserverDescUpdatedAt.Default.(func() time.Time)
+	// resourceserver.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	resourceserver.UpdateDefaultUpdatedAt = resourceserverDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// resourceserverDescIdentifier is the schema descriptor for identifier field.
+	resourceserverDescIdentifier := resourceserverFields[0].Descriptor()
+	// resourceserver.IdentifierValidator is a validator for the "identifier" field. It is called by the builders before save.
+	resourceserver.IdentifierValidator = func() func(string) error {
+		validators := resourceserverDescIdentifier.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(identifier string) error {
+			for _, fn := range fns {
+				if err := fn(identifier); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// resourceserverDescName is the schema descriptor for name field.
+	resourceserverDescName := resourceserverFields[1].Descriptor()
+	// resourceserver.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	resourceserver.NameValidator = func() func(string) error {
+		validators := resourceserverDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// resourceserverDescScopes is the schema descriptor for scopes field.
+	resourceserverDescScopes := resourceserverFields[2].Descriptor()
+	// resourceserver.DefaultScopes holds the default value on creation for the scopes field.
+	resourceserver.DefaultScopes = resourceserverDescScopes.Default.([]map[string]string)
+	// resourceserverDescAllowOfflineAccess is the schema descriptor for allow_offline_access field.
+	resourceserverDescAllowOfflineAccess := resourceserverFields[3].Descriptor()
+	// resourceserver.DefaultAllowOfflineAccess holds the default value on creation for the allow_offline_access field.
+	resourceserver.DefaultAllowOfflineAccess = resourceserverDescAllowOfflineAccess.Default.(bool)
+	// resourceserverDescTokenLifetime is the schema descriptor for token_lifetime field.
+	resourceserverDescTokenLifetime := resourceserverFields[4].Descriptor()
+	// resourceserver.DefaultTokenLifetime holds the default value on creation for the token_lifetime field.
+	resourceserver.DefaultTokenLifetime = resourceserverDescTokenLifetime.Default.(int)
+	// resourceserver.TokenLifetimeValidator is a validator for the "token_lifetime" field. It is called by the builders before save.
+	resourceserver.TokenLifetimeValidator = resourceserverDescTokenLifetime.Validators[0].(func(int) error)
+	// resourceserverDescSystem is the schema descriptor for system field.
+	resourceserverDescSystem := resourceserverFields[5].Descriptor()
+	// resourceserver.DefaultSystem holds the default value on creation for the system field.
+	resourceserver.DefaultSystem = resourceserverDescSystem.Default.(bool)
+	// resourceserverDescID is the schema descriptor for id field.
+	resourceserverDescID := resourceserverMixinFields0[0].Descriptor()
+	// resourceserver.DefaultID holds the default value on creation for the id field.
+	resourceserver.DefaultID = resourceserverDescID.Default.(func() pulid.ID)
+	sessionMixin := schema.Session{}.Mixin()
+	session.Policy = privacy.NewPolicies(schema.Session{})
+	session.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := session.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	sessionMixinFields0 := sessionMixin[0].Fields()
+	_ = sessionMixinFields0
+	sessionMixinFields1 := sessionMixin[1].Fields()
+	_ = sessionMixinFields1
+	sessionFields := schema.Session{}.Fields()
+	_ = sessionFields
+	// sessionDescCreatedAt is the schema descriptor for created_at field.
+	sessionDescCreatedAt := sessionMixinFields1[0].Descriptor()
+	// session.DefaultCreatedAt holds the default value on creation for the created_at field.
+	session.DefaultCreatedAt = sessionDescCreatedAt.Default.(func() time.Time)
+	// sessionDescUpdatedAt is the schema descriptor for updated_at field.
+	sessionDescUpdatedAt := sessionMixinFields1[1].Descriptor()
+	// session.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	session.DefaultUpdatedAt = sessionDescUpdatedAt.Default.(func() time.Time)
+	// session.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	session.UpdateDefaultUpdatedAt = sessionDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// sessionDescTokenHash is the schema descriptor for token_hash field.
+	sessionDescTokenHash := sessionFields[1].Descriptor()
+	// session.TokenHashValidator is a validator for the "token_hash" field. It is called by the builders before save.
+	session.TokenHashValidator = sessionDescTokenHash.Validators[0].(func(string) error)
+	// sessionDescAmr is the schema descriptor for amr field.
+	sessionDescAmr := sessionFields[3].Descriptor()
+	// session.DefaultAmr holds the default value on creation for the amr field.
+	session.DefaultAmr = sessionDescAmr.Default.([]string)
+	// sessionDescUserAgent is the schema descriptor for user_agent field.
+	sessionDescUserAgent := sessionFields[6].Descriptor()
+	// session.UserAgentValidator is a validator for the "user_agent" field. It is called by the builders before save.
+	session.UserAgentValidator = sessionDescUserAgent.Validators[0].(func(string) error)
+	// sessionDescID is the schema descriptor for id field.
+	sessionDescID := sessionMixinFields0[0].Descriptor()
+	// session.DefaultID holds the default value on creation for the id field.
+	session.DefaultID = sessionDescID.Default.(func() pulid.ID)
 	signingkeyMixin := schema.SigningKey{}.Mixin()
 	signingkey.Policy = privacy.NewPolicies(schema.SigningKey{})
 	signingkey.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -363,6 +730,44 @@ func init() {
 	signingkeyDescID := signingkeyMixinFields0[0].Descriptor()
 	// signingkey.DefaultID holds the default value on creation for the id field.
 	signingkey.DefaultID = signingkeyDescID.Default.(func() pulid.ID)
+	ticketMixin := schema.Ticket{}.Mixin()
+	ticket.Policy = privacy.NewPolicies(schema.Ticket{})
+	ticket.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := ticket.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	ticketMixinFields0 := ticketMixin[0].Fields()
+	_ = ticketMixinFields0
+	ticketMixinFields1 := ticketMixin[1].Fields()
+	_ = ticketMixinFields1
+	ticketFields := schema.Ticket{}.Fields()
+	_ = ticketFields
+	// ticketDescCreatedAt is the schema descriptor for created_at field.
+	ticketDescCreatedAt := ticketMixinFields1[0].Descriptor()
+	// ticket.DefaultCreatedAt holds the default value on creation for the created_at field.
+	ticket.DefaultCreatedAt = ticketDescCreatedAt.Default.(func() time.Time)
+	// ticketDescUpdatedAt is the schema descriptor for updated_at field.
+	ticketDescUpdatedAt := ticketMixinFields1[1].Descriptor()
+	// ticket.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	ticket.DefaultUpdatedAt = ticketDescUpdatedAt.Default.(func() time.Time)
+	// ticket.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	ticket.UpdateDefaultUpdatedAt = ticketDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// ticketDescTokenHash is the schema descriptor for token_hash field.
+	ticketDescTokenHash := ticketFields[2].Descriptor()
+	// ticket.TokenHashValidator is a validator for the "token_hash" field. It is called by the builders before save.
+	ticket.TokenHashValidator = ticketDescTokenHash.Validators[0].(func(string) error)
+	// ticketDescMarkEmailVerified is the schema descriptor for mark_email_verified field.
+	ticketDescMarkEmailVerified := ticketFields[5].Descriptor()
+	// ticket.DefaultMarkEmailVerified holds the default value on creation for the mark_email_verified field.
+	ticket.DefaultMarkEmailVerified = ticketDescMarkEmailVerified.Default.(bool)
+	// ticketDescID is the schema descriptor for id field.
+	ticketDescID := ticketMixinFields0[0].Descriptor()
+	// ticket.DefaultID holds the default value on creation for the id field.
+	ticket.DefaultID = ticketDescID.Default.(func() pulid.ID)
 	userMixin := schema.User{}.Mixin()
 	user.Policy = privacy.NewPolicies(schema.User{})
 	user.Hooks[0] = func(next ent.Mutator) ent.Mutator {

@@ -40,6 +40,11 @@ func (Application) Fields() []ent.Field {
 		field.Bool("all_management_scopes").Default(false),
 		// system clients are created by the server and cannot be edited.
 		field.Bool("system").Default(false),
+		// Token lifetimes in seconds; 0 means the server default (ID token
+		// 36,000, refresh 15 days idle and 30 days absolute).
+		field.Int("id_token_lifetime").Default(0).NonNegative(),
+		field.Int("refresh_token_idle_lifetime").Default(0).NonNegative(),
+		field.Int("refresh_token_lifetime").Default(0).NonNegative(),
 	}
 }
 

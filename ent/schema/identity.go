@@ -38,6 +38,9 @@ func (Identity) Fields() []ent.Field {
 		field.String("email_lower").Optional().Nillable().MaxLen(254),
 		field.String("username").Optional().Nillable().MaxLen(128),
 		field.String("password_hash").Optional().Nillable().Sensitive(),
+		// password_history holds the previous password hashes (newest first)
+		// for the connection's password_history option.
+		field.Strings("password_history").Optional().Sensitive(),
 		// upstream tokens, sealed with the master key.
 		field.Bytes("tokens_sealed").Optional().Nillable().Sensitive(),
 	}

@@ -63,6 +63,9 @@ func (User) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.To("identities", Identity.Type).
 			Annotations(entsqlCascade()),
+		edge.To("sessions", Session.Type).Annotations(entsqlCascade(), entgql.Skip()),
+		edge.To("grants", Grant.Type).Annotations(entsqlCascade(), entgql.Skip()),
+		edge.To("tickets", Ticket.Type).Annotations(entsqlCascade(), entgql.Skip()),
 	}
 }
 

@@ -15,6 +15,13 @@ var Types = map[string]string{
 	"cli_": "applications",
 	"key_": "signing_keys",
 	"log_": "log_events",
+	"arq_": "auth_requests",
+	"ses_": "sessions",
+	"grt_": "grants",
+	"rft_": "refresh_tokens",
+	"api_": "resource_servers",
+	"tkt_": "tickets",
+	"att_": "login_attempts",
 }
 
 // ErrUnknownPrefix is returned for ids whose prefix names no type.

@@ -1,0 +1,84 @@
+// Package loginflow is the contract between the OpenID Provider (server/oidc)
+// and the hosted login pages (server/login). The provider accepts an
+// /authorize request, stores it, and sends the browser to the login page with
+// the request's id; the page authenticates the user (or finds their SSO
+// session) and hands the result back through Handoff.
+package loginflow
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/authgraph/authgraph/ent/schema/pulid"
+)
+
+// ParamRequestID is the query parameter carrying the auth request id to the
+// login page: GET {issuer}login?req=<id>.
+const ParamRequestID = "req"
+
+// ErrUnknownRequest is returned for an id that does not exist, has expired or
+// is already finished.
+var ErrUnknownRequest = errors.New("unknown or expired login request")
+
+// Request is what the login page needs to know about a pending /authorize.
+type Request struct {
+	ID          string
+	ClientID    string
+	ClientName  string
+	ClientType  string // m2m, spa, regular_web, native
+	RedirectURI string
+	Scopes      []string
+	Audience    []string
+	// Connection is the `connection` parameter: skip the chooser.
+	Connection string
+	LoginHint  string
+	// Prompt holds the prompt values (none, login, consent, select_account).
+	Prompt []string
+	// MaxAge is max_age in seconds, nil when absent.
+	MaxAge *int
+	UILocales []string
+	// IDTokenHintSubject is the `sub` of a verified id_token_hint.
+	IDTokenHintSubject string
+	// EnabledConnections are the connections enabled for the client, by name
+	// (the login page's chooser), with their strategies.
+	EnabledConnections []Connection
+}
+
+// Connection is one connection offered on the login page.
+type Connection struct {
+	Name     string
+	Strategy string
+}
+
+// HasPrompt reports whether prompt value p was requested.
+func (r *Request) HasPrompt(p string) bool {
+	for _, v := range r.Prompt {
+		if v == p {
+			return true
+		}
+	}
+	return false
+}
+
+// Login is a successful authentication.
+type Login struct {
+	UserID     pulid.ID
+	SessionID  pulid.ID
+	AuthTime   time.Time
+	AMR        []string // e.g. ["pwd"]
+	Connection string
+}
+
+// Handoff is the provider's side of a login.
+type Handoff interface {
+	// Request returns the pending request with this id.
+	Request(ctx context.Context, id string) (*Request, error)
+	// Complete records the login on the request and redirects the browser
+	// back into the provider, which sends the code to the client.
+	Complete(w http.ResponseWriter, r *http.Request, id string, login Login)
+	// Fail ends the request with an OAuth error sent to the client's
+	// redirect_uri (with its state): login_required, access_denied, …
+	Fail(w http.ResponseWriter, r *http.Request, id, code, description string)
+}

@@ -2,6 +2,7 @@ package authz
 
 import (
 	"context"
+	"errors"
 
 	"entgo.io/ent"
 	"entgo.io/ent/privacy"
@@ -26,11 +27,35 @@ func (e *ScopeError) Unwrap() error { return privacy.Deny }
 
 // ScopePolicy guards one kind of object with the Auth0-style scopes
 // read:<resource>, create:<resource>, update:<resource>, delete:<resource>.
-type ScopePolicy struct{ Resource string }
+type ScopePolicy struct {
+	Resource string
+	// SelfQuery, when set, lets a signed-in user holding read:current_user
+	// read the objects that are their own: it narrows q to the rows of the
+	// user whose user_id is given (their profile, identities, connections).
+	SelfQuery func(q ent.Query, userID string)
+}
 
 // EvalQuery implements ent.Policy.
-func (p ScopePolicy) EvalQuery(ctx context.Context, _ ent.Query) error {
-	return require(ctx, "read:"+p.Resource)
+func (p ScopePolicy) EvalQuery(ctx context.Context, q ent.Query) error {
+	err := require(ctx, "read:"+p.Resource)
+	if errors.Is(err, privacy.Allow) || p.SelfQuery == nil {
+		return err
+	}
+	if uid := SelfUserID(ctx, ScopeReadCurrentUser); uid != "" {
+		p.SelfQuery(q, uid)
+		return privacy.Allow
+	}
+	return err
+}
+
+// SelfUserID returns the user_id of a user token holding scope, or "" for
+// machine tokens and tokens without it.
+func SelfUserID(ctx context.Context, scope string) string {
+	v := FromContext(ctx)
+	if v == nil || v.system || !v.IsUser() || !v.HasScope(scope) {
+		return ""
+	}
+	return v.Subject
 }
 
 // EvalMutation implements ent.Policy.

@@ -7,6 +7,7 @@ package authz
 import (
 	"context"
 	"slices"
+	"strings"
 )
 
 // Viewer is the authenticated caller of a management operation.
@@ -26,6 +27,12 @@ type Viewer struct {
 // HasScope reports whether the viewer holds scope.
 func (v *Viewer) HasScope(scope string) bool {
 	return v != nil && (v.system || slices.Contains(v.Scopes, scope))
+}
+
+// IsUser reports whether the token was issued to a user (its subject is a
+// user_id) rather than to a machine client ("<client_id>@clients").
+func (v *Viewer) IsUser() bool {
+	return v != nil && !v.system && v.Subject != "" && !strings.HasSuffix(v.Subject, "@clients")
 }
 
 // IsSystem reports whether the viewer is the system itself.

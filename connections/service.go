@@ -125,6 +125,15 @@ func (s *Service) Delete(ctx context.Context, db *ent.Client, conn *ent.Connecti
 	if err != nil {
 		return err
 	}
+	// The schema means identities to cascade with their connection, but the
+	// OnDelete annotation sits on Connection's inverse edge, which ent ignores:
+	// the generated foreign key is NO ACTION, so deleting a connection that
+	// still had identities failed with a constraint error (CONFLICT). Delete
+	// them first, in the same transaction, as part of the delete:connections
+	// write the caller is authorised for.
+	if _, err := db.Identity.Delete().Where(identity.ConnectionID(conn.ID)).Exec(sys); err != nil {
+		return err
+	}
 	if err := db.Connection.DeleteOne(conn).Exec(ctx); err != nil {
 		return err
 	}

@@ -12,14 +12,18 @@ import (
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/clients"
 	"github.com/authgraph/authgraph/ent"
-	"github.com/authgraph/authgraph/ent/application"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/graph/model"
-	"github.com/authgraph/authgraph/identity"
 )
 
 // CreateClient is the resolver for the createClient field.
 func (r *mutationResolver) CreateClient(ctx context.Context, input model.CreateClientInput) (*model.ClientWithSecret, error) {
+	if err := requireScope(ctx, "create:clients"); err != nil {
+		return nil, err
+	}
+	if err := requireHeldScopes(ctx, optSlice(input.ManagementScopes)); err != nil {
+		return nil, err
+	}
 	created, err := clients.Create(ctx, r.db(ctx), clients.Params{
 		Name:         input.Name,
 		Type:         input.Type,
@@ -40,9 +44,15 @@ func (r *mutationResolver) CreateClient(ctx context.Context, input model.CreateC
 
 // UpdateClient is the resolver for the updateClient field.
 func (r *mutationResolver) UpdateClient(ctx context.Context, id pulid.ID, input model.UpdateClientInput) (*ent.Application, error) {
+	if err := requireScope(ctx, "update:clients"); err != nil {
+		return nil, err
+	}
 	db := r.db(ctx)
 	app, err := findClient(authz.SystemContext(ctx), db, id)
 	if err != nil {
+		return nil, err
+	}
+	if err := requireHeldScopes(ctx, optSlice(input.ManagementScopes)); err != nil {
 		return nil, err
 	}
 	app, err = clients.Update(ctx, db, app, clients.Changes{
@@ -60,6 +70,9 @@ func (r *mutationResolver) UpdateClient(ctx context.Context, id pulid.ID, input 
 
 // DeleteClient is the resolver for the deleteClient field.
 func (r *mutationResolver) DeleteClient(ctx context.Context, id pulid.ID) (pulid.ID, error) {
+	if err := requireScope(ctx, "delete:clients"); err != nil {
+		return "", err
+	}
 	db := r.db(ctx)
 	app, err := findClient(authz.SystemContext(ctx), db, id)
 	if err != nil {
@@ -73,6 +86,9 @@ func (r *mutationResolver) DeleteClient(ctx context.Context, id pulid.ID) (pulid
 
 // RotateClientSecret is the resolver for the rotateClientSecret field.
 func (r *mutationResolver) RotateClientSecret(ctx context.Context, id pulid.ID) (*model.ClientWithSecret, error) {
+	if err := requireScope(ctx, "update:clients"); err != nil {
+		return nil, err
+	}
 	db := r.db(ctx)
 	app, err := findClient(authz.SystemContext(ctx), db, id)
 	if err != nil {
@@ -94,25 +110,4 @@ func (r *queryResolver) Clients(ctx context.Context, after *entgql.Cursor[pulid.
 // Client is the resolver for the client field.
 func (r *queryResolver) Client(ctx context.Context, id pulid.ID) (*ent.Application, error) {
 	return findClient(ctx, r.Ent, id)
-}
-
-// findClient resolves a node id (cli_…) or a client_id.
-//
-// Mutations call it with authz.SystemContext: the lookup is part of a write
-// that the privacy policy authorises on its own (update:/delete: scope), as
-// identity.Update does for users. With the caller's context a token holding
-// update:* or delete:* but not read:* was refused (FORBIDDEN, missing read
-// scope) for a write it is entitled to. Queries pass the caller's context.
-func findClient(ctx context.Context, db *ent.Client, id pulid.ID) (*ent.Application, error) {
-	q := db.Application.Query()
-	if id.Prefix() == "cli_" {
-		q.Where(application.ID(id))
-	} else {
-		q.Where(application.ClientID(string(id)))
-	}
-	app, err := q.Only(ctx)
-	if ent.IsNotFound(err) {
-		return nil, &identity.NotFoundError{What: "client", ID: string(id)}
-	}
-	return app, err
 }

@@ -12,14 +12,15 @@ import (
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/connections"
 	"github.com/authgraph/authgraph/ent"
-	"github.com/authgraph/authgraph/ent/connection"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/graph/model"
-	"github.com/authgraph/authgraph/identity"
 )
 
 // CreateConnection is the resolver for the createConnection field.
 func (r *mutationResolver) CreateConnection(ctx context.Context, input model.CreateConnectionInput) (*ent.Connection, error) {
+	if err := requireScope(ctx, "create:connections"); err != nil {
+		return nil, err
+	}
 	c, err := r.Connections.Create(ctx, r.db(ctx), connections.CreateParams{
 		Name:           input.Name,
 		Strategy:       input.Strategy,
@@ -34,6 +35,9 @@ func (r *mutationResolver) CreateConnection(ctx context.Context, input model.Cre
 
 // UpdateConnection is the resolver for the updateConnection field.
 func (r *mutationResolver) UpdateConnection(ctx context.Context, id pulid.ID, input model.UpdateConnectionInput) (*ent.Connection, error) {
+	if err := requireScope(ctx, "update:connections"); err != nil {
+		return nil, err
+	}
 	db := r.db(ctx)
 	c, err := findConnection(authz.SystemContext(ctx), db, id)
 	if err != nil {
@@ -51,6 +55,9 @@ func (r *mutationResolver) UpdateConnection(ctx context.Context, id pulid.ID, in
 
 // DeleteConnection is the resolver for the deleteConnection field.
 func (r *mutationResolver) DeleteConnection(ctx context.Context, id pulid.ID) (pulid.ID, error) {
+	if err := requireScope(ctx, "delete:connections"); err != nil {
+		return "", err
+	}
 	db := r.db(ctx)
 	c, err := findConnection(authz.SystemContext(ctx), db, id)
 	if err != nil {
@@ -70,25 +77,4 @@ func (r *queryResolver) Connections(ctx context.Context, after *entgql.Cursor[pu
 // Connection is the resolver for the connection field.
 func (r *queryResolver) Connection(ctx context.Context, id pulid.ID) (*ent.Connection, error) {
 	return findConnection(ctx, r.Ent, id)
-}
-
-// findConnection resolves a node id (con_…) or a connection name.
-//
-// Mutations call it with authz.SystemContext: the lookup is part of a write
-// that the privacy policy authorises on its own (update:/delete: scope), as
-// identity.Update does for users. With the caller's context a token holding
-// update:* or delete:* but not read:* was refused (FORBIDDEN, missing read
-// scope) for a write it is entitled to. Queries pass the caller's context.
-func findConnection(ctx context.Context, db *ent.Client, id pulid.ID) (*ent.Connection, error) {
-	q := db.Connection.Query()
-	if id.Prefix() == "con_" {
-		q.Where(connection.ID(id))
-	} else {
-		q.Where(connection.Name(string(id)))
-	}
-	c, err := q.Only(ctx)
-	if ent.IsNotFound(err) {
-		return nil, &identity.NotFoundError{What: "connection", ID: string(id)}
-	}
-	return c, err
 }

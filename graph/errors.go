@@ -9,6 +9,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/authgraph/authgraph/apis"
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/clients"
 	"github.com/authgraph/authgraph/connections"
@@ -85,6 +86,12 @@ func classify(err error) (code, msg string, ext map[string]any) {
 		return CodeForbidden, serr.Error(), ext
 	case errors.Is(err, privacy.Deny):
 		return CodeForbidden, "forbidden", nil
+	case errors.Is(err, apis.ErrSystem):
+		return CodeForbidden, err.Error(), nil
+	case errors.Is(err, apis.ErrTaken):
+		return CodeConflict, err.Error(), map[string]any{"field": "identifier"}
+	case errors.Is(err, apis.ErrInvalid):
+		return CodeBadUserInput, err.Error(), nil
 	case errors.Is(err, clients.ErrSystemClient):
 		return CodeForbidden, err.Error(), nil
 	case errors.Is(err, clients.ErrInvalid):

@@ -15,6 +15,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/graph/generated"
@@ -69,9 +70,10 @@ func NewHandler(r *Resolver, logger *slog.Logger) http.Handler {
 	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
 	srv.Use(depthLimit{max: MaxDepth})
 	srv.Use(pageLimit{})
+	srv.Use(connectionFieldGuard{})
 	// One transaction per mutation operation: a write and its sapi log
 	// commit together or not at all.
-	srv.Use(entgql.Transactioner{TxOpener: r.Ent})
+	srv.Use(entgql.Transactioner{TxOpener: r.Ent, SkipTxFunc: onlyOwnTxFields})
 	srv.SetErrorPresenter(ErrorPresenter(logger))
 	srv.SetRecoverFunc(func(ctx context.Context, err any) error {
 		logger.ErrorContext(ctx, "graphql panic", "panic", err)
@@ -140,7 +142,7 @@ func (pageLimit) InterceptField(ctx context.Context, next graphql.Resolver) (any
 		return next(ctx)
 	}
 	switch fc.Field.Name {
-	case "users", "connections", "clients", "logs":
+	case "users", "connections", "clients", "logs", "resourceServers":
 	default:
 		return next(ctx)
 	}
@@ -158,4 +160,42 @@ func (pageLimit) InterceptField(ctx context.Context, next graphql.Resolver) (any
 		fc.Args["first"] = &n
 	}
 	return next(ctx)
+}
+
+// connectionFieldGuard hides a connection's configuration from callers who
+// may see the connection only as part of their own identities (self-service
+// user tokens): its name and strategy, nothing of how it is set up.
+type connectionFieldGuard struct{}
+
+var _ graphql.FieldInterceptor = connectionFieldGuard{}
+
+func (connectionFieldGuard) ExtensionName() string                   { return "ConnectionFieldGuard" }
+func (connectionFieldGuard) Validate(graphql.ExecutableSchema) error { return nil }
+func (connectionFieldGuard) InterceptField(ctx context.Context, next graphql.Resolver) (any, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc != nil && fc.Object == "Connection" {
+		switch fc.Field.Name {
+		case "options", "secretsSet", "enabledClients":
+			if !authz.FromContext(ctx).HasScope("read:connections") {
+				return nil, &authz.ScopeError{Scope: "read:connections"}
+			}
+		}
+	}
+	return next(ctx)
+}
+
+// ownTxFields are mutations that manage their own transaction: wrapping them
+// in the operation's would deadlock on SQLite's single writer.
+var ownTxFields = map[string]bool{"rotateSigningKeys": true}
+
+// onlyOwnTxFields reports whether every root field of op manages its own
+// transaction (then the operation gets none).
+func onlyOwnTxFields(op *ast.OperationDefinition) bool {
+	for _, sel := range op.SelectionSet {
+		f, ok := sel.(*ast.Field)
+		if !ok || !ownTxFields[f.Name] {
+			return false
+		}
+	}
+	return len(op.SelectionSet) > 0
 }

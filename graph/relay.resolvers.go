@@ -11,17 +11,24 @@ import (
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/graph/generated"
-	"github.com/authgraph/authgraph/identity"
 )
 
 // Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id pulid.ID) (ent.Noder, error) {
+	if id.Prefix() == "cli_" {
+		// Load every column: see loadFullClients.
+		return findClient(ctx, r.Ent, id)
+	}
 	return r.Ent.Noder(ctx, id, ent.WithNodeType(graphNodeType))
 }
 
 // Nodes is the resolver for the nodes field.
 func (r *queryResolver) Nodes(ctx context.Context, ids []pulid.ID) ([]ent.Noder, error) {
-	return r.Ent.Noders(ctx, ids, ent.WithNodeType(graphNodeType))
+	nodes, err := r.Ent.Noders(ctx, ids, ent.WithNodeType(graphNodeType))
+	if err != nil {
+		return nil, err
+	}
+	return nodes, loadFullClients(ctx, r.Ent, nodes)
 }
 
 // Mutation returns generated.MutationResolver implementation.
@@ -30,20 +37,7 @@ func (r *Resolver) Mutation() generated.MutationResolver { return &mutationResol
 // Query returns generated.QueryResolver implementation.
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
-type mutationResolver struct{ *Resolver }
-type queryResolver struct{ *Resolver }
-
-// graphNodePrefixes are the id prefixes of the types that implement Node in
-// the GraphQL schema. ent's Noder also resolves identities (idn_) and signing
-// keys (key_), which the schema cannot represent: gqlgen panicked on an
-// *ent.Identity (INTERNAL_SERVER_ERROR), and an unknown prefix was an
-// unclassified error too. Anything else is simply not found.
-var graphNodePrefixes = map[string]bool{"usr_": true, "con_": true, "cli_": true, "log_": true}
-
-// graphNodeType is pulid.IDToType restricted to graphNodePrefixes.
-func graphNodeType(ctx context.Context, id pulid.ID) (string, error) {
-	if !graphNodePrefixes[id.Prefix()] {
-		return "", &identity.NotFoundError{What: "node", ID: string(id)}
-	}
-	return pulid.IDToType(ctx, id)
-}
+type (
+	mutationResolver struct{ *Resolver }
+	queryResolver    struct{ *Resolver }
+)

@@ -6,6 +6,7 @@ import (
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/connections"
 	"github.com/authgraph/authgraph/ent"
+	"github.com/authgraph/authgraph/graph/model"
 	"github.com/authgraph/authgraph/logs"
 )
 
@@ -13,6 +14,51 @@ import (
 type Resolver struct {
 	Ent         *ent.Client
 	Connections *connections.Service
+	// Issuer is the OpenID issuer (the management API is {Issuer}api/v2/).
+	Issuer string
+	// Keys rotates token signing keys.
+	Keys interface{ Rotate(context.Context) error }
+}
+
+// requireScope refuses a write before it looks anything up, so a caller
+// without the scope learns nothing about what exists. ent privacy checks the
+// same scopes again on every object the write touches.
+func requireScope(ctx context.Context, scope string) error {
+	if !authz.FromContext(ctx).HasScope(scope) {
+		return &authz.ScopeError{Scope: scope}
+	}
+	return nil
+}
+
+// requireHeldScopes stops privilege escalation: nobody gives a client a
+// management scope they do not hold themselves.
+func requireHeldScopes(ctx context.Context, scopes []string) error {
+	v := authz.FromContext(ctx)
+	for _, s := range scopes {
+		// Unknown scopes are bad input, which clients.Validate reports.
+		if authz.IsManagementScope(s) && !v.HasScope(s) {
+			e := newError(CodeForbidden, "cannot grant scope "+s+": the caller does not hold it")
+			e.Extensions["scope"] = s
+			return e
+		}
+	}
+	return nil
+}
+
+// scopesInput converts GraphQL scope inputs to stored {value, description}.
+func scopesInput(in []*model.ResourceServerScopeInput) []map[string]string {
+	if in == nil {
+		return nil
+	}
+	out := make([]map[string]string, 0, len(in))
+	for _, s := range in {
+		d := ""
+		if v := s.Description.Value(); v != nil {
+			d = *v
+		}
+		out = append(out, map[string]string{"value": s.Value, "description": d})
+	}
+	return out
 }
 
 // db returns the transaction's client inside a mutation (entgql's

@@ -17,6 +17,9 @@ import (
 
 // CreateUser is the resolver for the createUser field.
 func (r *mutationResolver) CreateUser(ctx context.Context, input model.CreateUserInput) (*ent.User, error) {
+	if err := requireScope(ctx, "create:users"); err != nil {
+		return nil, err
+	}
 	u, err := identity.Create(ctx, r.db(ctx), identity.CreateInput{
 		Connection:    input.Connection,
 		Email:         opt(input.Email),
@@ -43,6 +46,9 @@ func (r *mutationResolver) CreateUser(ctx context.Context, input model.CreateUse
 
 // UpdateUser is the resolver for the updateUser field.
 func (r *mutationResolver) UpdateUser(ctx context.Context, id pulid.ID, input model.UpdateUserInput) (*ent.User, error) {
+	if err := requireScope(ctx, "update:users"); err != nil {
+		return nil, err
+	}
 	u, err := identity.Update(ctx, r.db(ctx), string(id), identity.UpdateInput{
 		Email:         patch(input.Email),
 		Username:      patch(input.Username),
@@ -67,6 +73,9 @@ func (r *mutationResolver) UpdateUser(ctx context.Context, id pulid.ID, input mo
 
 // DeleteUser is the resolver for the deleteUser field.
 func (r *mutationResolver) DeleteUser(ctx context.Context, id pulid.ID) (pulid.ID, error) {
+	if err := requireScope(ctx, "delete:users"); err != nil {
+		return "", err
+	}
 	u, err := identity.Delete(ctx, r.db(ctx), string(id))
 	if err != nil {
 		return "", err

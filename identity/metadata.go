@@ -50,9 +50,16 @@ func ValidateMetadata(field string, m map[string]any, app bool) error {
 	return nil
 }
 
+// checkKeys walks v, the depth-th nested object or array. Only objects and
+// arrays count as nesting levels: a scalar leaf adds none. (Counting leaves
+// rejected a path of exactly 10 keys, {"l1":{…{"l10":"x"}…}}, which nests
+// 10 levels, not deeper.)
 func checkKeys(field string, v any, depth int) error {
-	if depth > MaxMetadataDepth {
-		return invalid(field, "nests deeper than %d levels", MaxMetadataDepth)
+	switch v.(type) {
+	case map[string]any, []any:
+		if depth > MaxMetadataDepth {
+			return invalid(field, "nests deeper than %d levels", MaxMetadataDepth)
+		}
 	}
 	switch t := v.(type) {
 	case map[string]any:

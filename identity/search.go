@@ -165,14 +165,14 @@ func (p *parser) unary(depth int) (predicate.User, error) {
 		if err != nil {
 			return nil, err
 		}
-		return user.Not(inner), nil
+		return not(inner), nil
 	case !t.quoted && strings.HasPrefix(t.text, "-") && len(t.text) > 1:
 		p.toks[p.pos].text = t.text[1:]
 		inner, err := p.unary(depth + 1)
 		if err != nil {
 			return nil, err
 		}
-		return user.Not(inner), nil
+		return not(inner), nil
 	case !t.quoted && t.text == "(":
 		p.pos++
 		inner, err := p.or(depth + 1)
@@ -321,4 +321,19 @@ func likeLower(col, pattern string) predicate.User {
 func escapeLike(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 	return r.Replace(s)
+}
+
+// not negates p as Lucene does: a user lacking the field (SQL NULL, e.g. no
+// name or no such metadata key) does not match p, so it matches NOT p. A
+// plain SQL NOT keeps NULL, which dropped those users from `NOT name:jo*` and
+// `NOT app_metadata.plan:gold`. This is ent's sql.NotPredicates with the
+// operand wrapped in COALESCE(…, FALSE).
+func not(p predicate.User) predicate.User {
+	return func(s1 *sql.Selector) {
+		s2 := s1.Clone().SetP(nil)
+		p(s2)
+		s1.Where(sql.Not(sql.P(func(b *sql.Builder) {
+			b.WriteString("COALESCE(").Join(s2.P()).WriteString(", FALSE)")
+		})))
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/authgraph/authgraph/apis"
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/clients"
 	"github.com/authgraph/authgraph/connections"
@@ -32,6 +33,9 @@ func bootstrap(ctx context.Context, d *Deps, console io.Writer) error {
 			return err
 		}
 	}
+	if err := apis.EnsureManagementAPI(sys, db, d.Config.Issuer); err != nil {
+		return fmt.Errorf("registering the management API: %w", err)
+	}
 	return d.Keys.Ensure(sys)
 }
 
@@ -52,8 +56,11 @@ func firstStart(ctx context.Context, d *Deps, console io.Writer) error {
 		Name:      AdminClientName,
 		Type:      clients.TypeM2M,
 		AllScopes: true,
-		ClientID:  d.Config.AdminClientID,
-		Secret:    d.Config.AdminClientSecret,
+		// Built in: it cannot be renamed or deleted through the API (that
+		// would lock administrators out); its secret can still be rotated.
+		System:   true,
+		ClientID: d.Config.AdminClientID,
+		Secret:   d.Config.AdminClientSecret,
 	})
 	if err != nil {
 		return fmt.Errorf("creating the admin client (AUTHGRAPH_ADMIN_CLIENT_ID/SECRET): %w", err)

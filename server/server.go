@@ -112,7 +112,9 @@ func Handler(d *Deps) (http.Handler, error) {
 		return nil, err
 	}
 	verifier := oidc.NewVerifier(d.Config.Issuer, d.Keys)
-	gql := graph.NewHandler(&graph.Resolver{Ent: d.DB.Ent, Connections: d.Connections}, d.Logger)
+	gql := graph.NewHandler(&graph.Resolver{
+		Ent: d.DB.Ent, Connections: d.Connections, Issuer: d.Config.Issuer, Keys: d.Keys,
+	}, d.Logger)
 
 	mux := http.NewServeMux()
 	base := issuerPath(d.Config.Issuer)

@@ -174,7 +174,7 @@ var (
 				Symbol:     "identities_connections_connection",
 				Columns:    []*schema.Column{IdentitiesColumns[12]},
 				RefColumns: []*schema.Column{ConnectionsColumns[0]},
-				OnDelete:   schema.NoAction,
+				OnDelete:   schema.Cascade,
 			},
 			{
 				Symbol:     "identities_users_identities",

@@ -50,6 +50,8 @@ func (Application) Fields() []ent.Field {
 
 // Annotations implements ent.Schema.
 func (Application) Annotations() []schema.Annotation {
+	// The GraphQL type is named Client; entgql.Type("Client") would clash with
+	// ent's own Client, so graph/ maps the names (see loadFullClients).
 	return []schema.Annotation{entgql.RelayConnection(), entgql.QueryField()}
 }
 

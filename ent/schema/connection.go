@@ -3,12 +3,15 @@ package schema
 import (
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
-	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
 
 	"github.com/authgraph/authgraph/authz"
+	gen "github.com/authgraph/authgraph/ent"
+	"github.com/authgraph/authgraph/ent/connection"
+	"github.com/authgraph/authgraph/ent/identity"
+	"github.com/authgraph/authgraph/ent/user"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 )
 
@@ -43,9 +46,10 @@ func (Connection) Fields() []ent.Field {
 func (Connection) Edges() []ent.Edge {
 	return []ent.Edge{
 		// Deleting a connection deletes its identities (Auth0 does the same);
-		// users left with no identity are removed by the identity service.
+		// the cascade is declared on Identity's edge, which owns the foreign
+		// key. Users left with no identity are removed by connections.Delete.
 		edge.From("identities", Identity.Type).Ref("connection").
-			Annotations(entsql.OnDelete(entsql.Cascade), entgql.Skip()),
+			Annotations(entgql.Skip()),
 	}
 }
 
@@ -55,4 +59,10 @@ func (Connection) Annotations() []schema.Annotation {
 }
 
 // Policy implements ent.Schema.
-func (Connection) Policy() ent.Policy { return authz.ScopePolicy{Resource: "connections"} }
+// A signed-in user may see the connections of their own identities (the
+// GraphQL layer still hides options from them).
+func (Connection) Policy() ent.Policy {
+	return authz.ScopePolicy{Resource: "connections", SelfQuery: func(q ent.Query, uid string) {
+		q.(*gen.ConnectionQuery).Where(connection.HasIdentitiesWith(identity.HasUserWith(user.UserID(uid))))
+	}}
+}

@@ -8,6 +8,9 @@ import (
 	"entgo.io/ent/schema/index"
 
 	"github.com/authgraph/authgraph/authz"
+	gen "github.com/authgraph/authgraph/ent"
+	"github.com/authgraph/authgraph/ent/identity"
+	"github.com/authgraph/authgraph/ent/user"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 )
 
@@ -50,7 +53,8 @@ func (Identity) Fields() []ent.Field {
 func (Identity) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.From("user", User.Type).Ref("identities").Field("owner_id").Unique().Required(),
-		edge.To("connection", Connection.Type).Field("connection_id").Unique().Required().Immutable(),
+		edge.To("connection", Connection.Type).Field("connection_id").Unique().Required().Immutable().
+			Annotations(entsqlCascade()),
 	}
 }
 
@@ -65,4 +69,8 @@ func (Identity) Indexes() []ent.Index {
 }
 
 // Policy implements ent.Schema: identities are part of the user.
-func (Identity) Policy() ent.Policy { return authz.ScopePolicy{Resource: "users"} }
+func (Identity) Policy() ent.Policy {
+	return authz.ScopePolicy{Resource: "users", SelfQuery: func(q ent.Query, uid string) {
+		q.(*gen.IdentityQuery).Where(identity.HasUserWith(user.UserID(uid)))
+	}}
+}

@@ -12,6 +12,8 @@ import (
 	"entgo.io/ent/schema/index"
 
 	"github.com/authgraph/authgraph/authz"
+	gen "github.com/authgraph/authgraph/ent"
+	"github.com/authgraph/authgraph/ent/user"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 )
 
@@ -88,7 +90,15 @@ func (User) Annotations() []schema.Annotation {
 
 // Policy implements ent.Schema: read:users, create:users, update:users,
 // delete:users.
-func (User) Policy() ent.Policy { return authz.ScopePolicy{Resource: "users"} }
+func (User) Policy() ent.Policy {
+	return authz.ScopePolicy{Resource: "users", SelfQuery: func(q ent.Query, uid string) {
+		q.(*gen.UserQuery).Where(user.UserID(uid))
+	}}
+}
+
+// now is time.Now at the precision Postgres stores (microseconds), so what a
+// write returns equals what a later read returns.
+func now() time.Time { return time.Now().Truncate(time.Microsecond) }
 
 // timestamps adds created_at (orderable) and updated_at.
 type timestamps struct{ mixinSchema }
@@ -96,9 +106,9 @@ type timestamps struct{ mixinSchema }
 // Fields implements ent.Mixin.
 func (timestamps) Fields() []ent.Field {
 	return []ent.Field{
-		field.Time("created_at").Default(time.Now).Immutable().
+		field.Time("created_at").Default(now).Immutable().
 			Annotations(entgql.OrderField("CREATED_AT")),
-		field.Time("updated_at").Default(time.Now).UpdateDefault(time.Now).
+		field.Time("updated_at").Default(now).UpdateDefault(now).
 			Annotations(entgql.OrderField("UPDATED_AT")),
 	}
 }

@@ -36,6 +36,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	Mutation() MutationResolver
 	Query() QueryResolver
+	ResourceServer() ResourceServerResolver
 }
 
 type DirectiveRoot struct {
@@ -134,16 +135,21 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		CreateClient       func(childComplexity int, input model.CreateClientInput) int
-		CreateConnection   func(childComplexity int, input model.CreateConnectionInput) int
-		CreateUser         func(childComplexity int, input model.CreateUserInput) int
-		DeleteClient       func(childComplexity int, id pulid.ID) int
-		DeleteConnection   func(childComplexity int, id pulid.ID) int
-		DeleteUser         func(childComplexity int, id pulid.ID) int
-		RotateClientSecret func(childComplexity int, id pulid.ID) int
-		UpdateClient       func(childComplexity int, id pulid.ID, input model.UpdateClientInput) int
-		UpdateConnection   func(childComplexity int, id pulid.ID, input model.UpdateConnectionInput) int
-		UpdateUser         func(childComplexity int, id pulid.ID, input model.UpdateUserInput) int
+		CreateClient         func(childComplexity int, input model.CreateClientInput) int
+		CreateConnection     func(childComplexity int, input model.CreateConnectionInput) int
+		CreateResourceServer func(childComplexity int, input model.CreateResourceServerInput) int
+		CreateUser           func(childComplexity int, input model.CreateUserInput) int
+		DeleteClient         func(childComplexity int, id pulid.ID) int
+		DeleteConnection     func(childComplexity int, id pulid.ID) int
+		DeleteResourceServer func(childComplexity int, id pulid.ID) int
+		DeleteUser           func(childComplexity int, id pulid.ID) int
+		RotateClientSecret   func(childComplexity int, id pulid.ID) int
+		RotateSigningKeys    func(childComplexity int) int
+		UpdateClient         func(childComplexity int, id pulid.ID, input model.UpdateClientInput) int
+		UpdateConnection     func(childComplexity int, id pulid.ID, input model.UpdateConnectionInput) int
+		UpdateMe             func(childComplexity int, input model.UpdateMeInput) int
+		UpdateResourceServer func(childComplexity int, id pulid.ID, input model.UpdateResourceServerInput) int
+		UpdateUser           func(childComplexity int, id pulid.ID, input model.UpdateUserInput) int
 	}
 
 	PageInfo struct {
@@ -154,16 +160,54 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		Client       func(childComplexity int, id pulid.ID) int
-		Clients      func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.ApplicationOrder) int
-		Connection   func(childComplexity int, id pulid.ID) int
-		Connections  func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.ConnectionOrder) int
-		Logs         func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, where *model.LogFilter) int
-		Node         func(childComplexity int, id pulid.ID) int
-		Nodes        func(childComplexity int, ids []pulid.ID) int
-		User         func(childComplexity int, id pulid.ID) int
-		Users        func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.UserOrder, query *string) int
-		UsersByEmail func(childComplexity int, email string) int
+		Client          func(childComplexity int, id pulid.ID) int
+		Clients         func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.ApplicationOrder) int
+		Connection      func(childComplexity int, id pulid.ID) int
+		Connections     func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.ConnectionOrder) int
+		Logs            func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, where *model.LogFilter) int
+		Me              func(childComplexity int) int
+		Node            func(childComplexity int, id pulid.ID) int
+		Nodes           func(childComplexity int, ids []pulid.ID) int
+		ResourceServer  func(childComplexity int, id pulid.ID) int
+		ResourceServers func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int) int
+		User            func(childComplexity int, id pulid.ID) int
+		Users           func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.UserOrder, query *string) int
+		UsersByEmail    func(childComplexity int, email string) int
+	}
+
+	ResourceServer struct {
+		AllowOfflineAccess func(childComplexity int) int
+		CreatedAt          func(childComplexity int) int
+		ID                 func(childComplexity int) int
+		Identifier         func(childComplexity int) int
+		Name               func(childComplexity int) int
+		Scopes             func(childComplexity int) int
+		System             func(childComplexity int) int
+		TokenLifetime      func(childComplexity int) int
+		UpdatedAt          func(childComplexity int) int
+	}
+
+	ResourceServerConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ResourceServerEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	ResourceServerScope struct {
+		Description func(childComplexity int) int
+		Value       func(childComplexity int) int
+	}
+
+	SigningKeyInfo struct {
+		Algorithm func(childComplexity int) int
+		CreatedAt func(childComplexity int) int
+		Kid       func(childComplexity int) int
+		RetiredAt func(childComplexity int) int
 	}
 
 	User struct {
@@ -208,6 +252,10 @@ type ComplexityRoot struct {
 // region    ************************** generated!.gotpl **************************
 
 type MutationResolver interface {
+	CreateResourceServer(ctx context.Context, input model.CreateResourceServerInput) (*ent.ResourceServer, error)
+	UpdateResourceServer(ctx context.Context, id pulid.ID, input model.UpdateResourceServerInput) (*ent.ResourceServer, error)
+	DeleteResourceServer(ctx context.Context, id pulid.ID) (pulid.ID, error)
+	RotateSigningKeys(ctx context.Context) (*model.SigningKeyInfo, error)
 	CreateClient(ctx context.Context, input model.CreateClientInput) (*model.ClientWithSecret, error)
 	UpdateClient(ctx context.Context, id pulid.ID, input model.UpdateClientInput) (*ent.Application, error)
 	DeleteClient(ctx context.Context, id pulid.ID) (pulid.ID, error)
@@ -215,6 +263,7 @@ type MutationResolver interface {
 	CreateConnection(ctx context.Context, input model.CreateConnectionInput) (*ent.Connection, error)
 	UpdateConnection(ctx context.Context, id pulid.ID, input model.UpdateConnectionInput) (*ent.Connection, error)
 	DeleteConnection(ctx context.Context, id pulid.ID) (pulid.ID, error)
+	UpdateMe(ctx context.Context, input model.UpdateMeInput) (*ent.User, error)
 	CreateUser(ctx context.Context, input model.CreateUserInput) (*ent.User, error)
 	UpdateUser(ctx context.Context, id pulid.ID, input model.UpdateUserInput) (*ent.User, error)
 	DeleteUser(ctx context.Context, id pulid.ID) (pulid.ID, error)
@@ -222,14 +271,20 @@ type MutationResolver interface {
 type QueryResolver interface {
 	Node(ctx context.Context, id pulid.ID) (ent.Noder, error)
 	Nodes(ctx context.Context, ids []pulid.ID) ([]ent.Noder, error)
+	ResourceServers(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int) (*ent.ResourceServerConnection, error)
+	ResourceServer(ctx context.Context, id pulid.ID) (*ent.ResourceServer, error)
 	Clients(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.ApplicationOrder) (*ent.ApplicationConnection, error)
 	Client(ctx context.Context, id pulid.ID) (*ent.Application, error)
 	Connections(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.ConnectionOrder) (*ent.ConnectionConnection, error)
 	Connection(ctx context.Context, id pulid.ID) (*ent.Connection, error)
 	Logs(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, where *model.LogFilter) (*ent.LogEventConnection, error)
+	Me(ctx context.Context) (*ent.User, error)
 	Users(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.UserOrder, query *string) (*ent.UserConnection, error)
 	User(ctx context.Context, id pulid.ID) (*ent.User, error)
 	UsersByEmail(ctx context.Context, email string) ([]*ent.User, error)
+}
+type ResourceServerResolver interface {
+	Scopes(ctx context.Context, obj *ent.ResourceServer) ([]*model.ResourceServerScope, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -631,6 +686,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateConnection(childComplexity, args["input"].(model.CreateConnectionInput)), true
+	case "Mutation.createResourceServer":
+		if e.ComplexityRoot.Mutation.CreateResourceServer == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createResourceServer_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateResourceServer(childComplexity, args["input"].(model.CreateResourceServerInput)), true
 	case "Mutation.createUser":
 		if e.ComplexityRoot.Mutation.CreateUser == nil {
 			break
@@ -664,6 +730,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteConnection(childComplexity, args["id"].(pulid.ID)), true
+	case "Mutation.deleteResourceServer":
+		if e.ComplexityRoot.Mutation.DeleteResourceServer == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteResourceServer_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteResourceServer(childComplexity, args["id"].(pulid.ID)), true
 	case "Mutation.deleteUser":
 		if e.ComplexityRoot.Mutation.DeleteUser == nil {
 			break
@@ -686,6 +763,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RotateClientSecret(childComplexity, args["id"].(pulid.ID)), true
+	case "Mutation.rotateSigningKeys":
+		if e.ComplexityRoot.Mutation.RotateSigningKeys == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.RotateSigningKeys(childComplexity), true
 	case "Mutation.updateClient":
 		if e.ComplexityRoot.Mutation.UpdateClient == nil {
 			break
@@ -708,6 +791,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateConnection(childComplexity, args["id"].(pulid.ID), args["input"].(model.UpdateConnectionInput)), true
+	case "Mutation.updateMe":
+		if e.ComplexityRoot.Mutation.UpdateMe == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateMe_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateMe(childComplexity, args["input"].(model.UpdateMeInput)), true
+	case "Mutation.updateResourceServer":
+		if e.ComplexityRoot.Mutation.UpdateResourceServer == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateResourceServer_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateResourceServer(childComplexity, args["id"].(pulid.ID), args["input"].(model.UpdateResourceServerInput)), true
 	case "Mutation.updateUser":
 		if e.ComplexityRoot.Mutation.UpdateUser == nil {
 			break
@@ -801,6 +906,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Logs(childComplexity, args["after"].(*entgql.Cursor[pulid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["where"].(*model.LogFilter)), true
+	case "Query.me":
+		if e.ComplexityRoot.Query.Me == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Me(childComplexity), true
 	case "Query.node":
 		if e.ComplexityRoot.Query.Node == nil {
 			break
@@ -823,6 +934,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Nodes(childComplexity, args["ids"].([]pulid.ID)), true
+	case "Query.resourceServer":
+		if e.ComplexityRoot.Query.ResourceServer == nil {
+			break
+		}
+
+		args, err := ec.field_Query_resourceServer_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ResourceServer(childComplexity, args["id"].(pulid.ID)), true
+	case "Query.resourceServers":
+		if e.ComplexityRoot.Query.ResourceServers == nil {
+			break
+		}
+
+		args, err := ec.field_Query_resourceServers_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ResourceServers(childComplexity, args["after"].(*entgql.Cursor[pulid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[pulid.ID]), args["last"].(*int)), true
 	case "Query.user":
 		if e.ComplexityRoot.Query.User == nil {
 			break
@@ -856,6 +989,131 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.UsersByEmail(childComplexity, args["email"].(string)), true
+
+	case "ResourceServer.allowOfflineAccess":
+		if e.ComplexityRoot.ResourceServer.AllowOfflineAccess == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResourceServer.AllowOfflineAccess(childComplexity), true
+	case "ResourceServer.createdAt":
+		if e.ComplexityRoot.ResourceServer.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResourceServer.CreatedAt(childComplexity), true
+	case "ResourceServer.id":
+		if e.ComplexityRoot.ResourceServer.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResourceServer.ID(childComplexity), true
+	case "ResourceServer.identifier":
+		if e.ComplexityRoot.ResourceServer.Identifier == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResourceServer.Identifier(childComplexity), true
+	case "ResourceServer.name":
+		if e.ComplexityRoot.ResourceServer.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResourceServer.Name(childComplexity), true
+	case "ResourceServer.scopes":
+		if e.ComplexityRoot.ResourceServer.Scopes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResourceServer.Scopes(childComplexity), true
+	case "ResourceServer.system":
+		if e.ComplexityRoot.ResourceServer.System == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResourceServer.System(childComplexity), true
+	case "ResourceServer.tokenLifetime":
+		if e.ComplexityRoot.ResourceServer.TokenLifetime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResourceServer.TokenLifetime(childComplexity), true
+	case "ResourceServer.updatedAt":
+		if e.ComplexityRoot.ResourceServer.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResourceServer.UpdatedAt(childComplexity), true
+
+	case "ResourceServerConnection.edges":
+		if e.ComplexityRoot.ResourceServerConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResourceServerConnection.Edges(childComplexity), true
+	case "ResourceServerConnection.pageInfo":
+		if e.ComplexityRoot.ResourceServerConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResourceServerConnection.PageInfo(childComplexity), true
+	case "ResourceServerConnection.totalCount":
+		if e.ComplexityRoot.ResourceServerConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResourceServerConnection.TotalCount(childComplexity), true
+
+	case "ResourceServerEdge.cursor":
+		if e.ComplexityRoot.ResourceServerEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResourceServerEdge.Cursor(childComplexity), true
+	case "ResourceServerEdge.node":
+		if e.ComplexityRoot.ResourceServerEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResourceServerEdge.Node(childComplexity), true
+
+	case "ResourceServerScope.description":
+		if e.ComplexityRoot.ResourceServerScope.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResourceServerScope.Description(childComplexity), true
+	case "ResourceServerScope.value":
+		if e.ComplexityRoot.ResourceServerScope.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResourceServerScope.Value(childComplexity), true
+
+	case "SigningKeyInfo.algorithm":
+		if e.ComplexityRoot.SigningKeyInfo.Algorithm == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SigningKeyInfo.Algorithm(childComplexity), true
+	case "SigningKeyInfo.createdAt":
+		if e.ComplexityRoot.SigningKeyInfo.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SigningKeyInfo.CreatedAt(childComplexity), true
+	case "SigningKeyInfo.kid":
+		if e.ComplexityRoot.SigningKeyInfo.Kid == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SigningKeyInfo.Kid(childComplexity), true
+	case "SigningKeyInfo.retiredAt":
+		if e.ComplexityRoot.SigningKeyInfo.RetiredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SigningKeyInfo.RetiredAt(childComplexity), true
 
 	case "User.appMetadata":
 		if e.ComplexityRoot.User.AppMetadata == nil {
@@ -1035,10 +1293,14 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ConnectionOrder", ec.unmarshalInputConnectionOrder),
 			graphql.NewInputUnmarshaler("CreateClientInput", ec.unmarshalInputCreateClientInput),
 			graphql.NewInputUnmarshaler("CreateConnectionInput", ec.unmarshalInputCreateConnectionInput),
+			graphql.NewInputUnmarshaler("CreateResourceServerInput", ec.unmarshalInputCreateResourceServerInput),
 			graphql.NewInputUnmarshaler("CreateUserInput", ec.unmarshalInputCreateUserInput),
 			graphql.NewInputUnmarshaler("LogFilter", ec.unmarshalInputLogFilter),
+			graphql.NewInputUnmarshaler("ResourceServerScopeInput", ec.unmarshalInputResourceServerScopeInput),
 			graphql.NewInputUnmarshaler("UpdateClientInput", ec.unmarshalInputUpdateClientInput),
 			graphql.NewInputUnmarshaler("UpdateConnectionInput", ec.unmarshalInputUpdateConnectionInput),
+			graphql.NewInputUnmarshaler("UpdateMeInput", ec.unmarshalInputUpdateMeInput),
+			graphql.NewInputUnmarshaler("UpdateResourceServerInput", ec.unmarshalInputUpdateResourceServerInput),
 			graphql.NewInputUnmarshaler("UpdateUserInput", ec.unmarshalInputUpdateUserInput),
 			graphql.NewInputUnmarshaler("UserOrder", ec.unmarshalInputUserOrder),
 		)
@@ -1117,6 +1379,82 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
+	{Name: "../schema/apis.graphqls", Input: `"An API that access tokens can be issued for (the ` + "`" + `audience` + "`" + ` of a token request)."
+type ResourceServer implements Node {
+  id: ID!
+  "The ` + "`" + `audience` + "`" + ` value, e.g. https://api.example.com/ (immutable)."
+  identifier: String!
+  name: String!
+  scopes: [ResourceServerScope!]!
+  "Whether refresh tokens (offline_access) may be issued for this API."
+  allowOfflineAccess: Boolean!
+  "Access token lifetime in seconds."
+  tokenLifetime: Int!
+  "The built-in management API cannot be changed or deleted."
+  system: Boolean!
+  createdAt: Time!
+  updatedAt: Time!
+}
+
+type ResourceServerScope {
+  value: String!
+  description: String!
+}
+
+input ResourceServerScopeInput {
+  value: String!
+  description: String
+}
+
+type ResourceServerConnection {
+  edges: [ResourceServerEdge]
+  pageInfo: PageInfo!
+  totalCount: Int!
+}
+
+type ResourceServerEdge {
+  node: ResourceServer
+  cursor: Cursor!
+}
+
+input CreateResourceServerInput {
+  identifier: String!
+  name: String!
+  scopes: [ResourceServerScopeInput!]
+  allowOfflineAccess: Boolean
+  tokenLifetime: Int
+}
+
+input UpdateResourceServerInput {
+  name: String
+  scopes: [ResourceServerScopeInput!]
+  allowOfflineAccess: Boolean
+  tokenLifetime: Int
+}
+
+"A token signing key's public part."
+type SigningKeyInfo {
+  kid: String!
+  algorithm: String!
+  createdAt: Time!
+  "Set on keys that no longer sign but stay published until their tokens expire."
+  retiredAt: Time
+}
+
+extend type Query {
+  resourceServers(after: Cursor, first: Int, before: Cursor, last: Int): ResourceServerConnection!
+  "A resource server by node id (api_…) or identifier."
+  resourceServer(id: ID!): ResourceServer!
+}
+
+extend type Mutation {
+  createResourceServer(input: CreateResourceServerInput!): ResourceServer!
+  updateResourceServer(id: ID!, input: UpdateResourceServerInput!): ResourceServer!
+  deleteResourceServer(id: ID!): ID!
+  "Adds a new signing key; the old one keeps verifying until its tokens expire."
+  rotateSigningKeys: SigningKeyInfo!
+}
+`, BuiltIn: false},
 	{Name: "../schema/clients.graphqls", Input: `"An application registered with the OpenID Provider."
 type Client implements Node {
   id: ID!
@@ -1306,6 +1644,30 @@ input LogFilter {
 extend type Query {
   "Log events, newest first."
   logs(after: Cursor, first: Int, before: Cursor, last: Int, where: LogFilter): LogEventConnection!
+}
+`, BuiltIn: false},
+	{Name: "../schema/me.graphqls", Input: `"""
+Self-service profile changes a signed-in user may make (scope
+update:current_user_metadata). app_metadata is never writable here.
+"""
+input UpdateMeInput {
+  "Merged one level deep, like updateUser: null deletes a key, {} clears."
+  userMetadata: Map
+  name: String
+  givenName: String
+  familyName: String
+  nickname: String
+  picture: String
+}
+
+extend type Query {
+  "The signed-in user (a user access token with read:current_user)."
+  me: User!
+}
+
+extend type Mutation {
+  "Updates the signed-in user's own profile (scope update:current_user_metadata)."
+  updateMe(input: UpdateMeInput!): User!
 }
 `, BuiltIn: false},
 	{Name: "../schema/relay.graphqls", Input: `"Arbitrary JSON object (user_metadata, app_metadata, options)."
@@ -1670,6 +2032,76 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
 }
 
+func (ec *executionContext) childFields_ResourceServer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ResourceServer_id(ctx, field)
+	case "identifier":
+		return ec.fieldContext_ResourceServer_identifier(ctx, field)
+	case "name":
+		return ec.fieldContext_ResourceServer_name(ctx, field)
+	case "scopes":
+		return ec.fieldContext_ResourceServer_scopes(ctx, field)
+	case "allowOfflineAccess":
+		return ec.fieldContext_ResourceServer_allowOfflineAccess(ctx, field)
+	case "tokenLifetime":
+		return ec.fieldContext_ResourceServer_tokenLifetime(ctx, field)
+	case "system":
+		return ec.fieldContext_ResourceServer_system(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ResourceServer_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_ResourceServer_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ResourceServer", field.Name)
+}
+
+func (ec *executionContext) childFields_ResourceServerConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ResourceServerConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ResourceServerConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ResourceServerConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ResourceServerConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ResourceServerEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_ResourceServerEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_ResourceServerEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ResourceServerEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ResourceServerScope(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "value":
+		return ec.fieldContext_ResourceServerScope_value(ctx, field)
+	case "description":
+		return ec.fieldContext_ResourceServerScope_description(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ResourceServerScope", field.Name)
+}
+
+func (ec *executionContext) childFields_SigningKeyInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kid":
+		return ec.fieldContext_SigningKeyInfo_kid(ctx, field)
+	case "algorithm":
+		return ec.fieldContext_SigningKeyInfo_algorithm(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_SigningKeyInfo_createdAt(ctx, field)
+	case "retiredAt":
+		return ec.fieldContext_SigningKeyInfo_retiredAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SigningKeyInfo", field.Name)
+}
+
 func (ec *executionContext) childFields_User(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -1886,6 +2318,20 @@ func (ec *executionContext) field_Mutation_createConnection_args(ctx context.Con
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createResourceServer_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateResourceServerInput, error) {
+			return ec.unmarshalNCreateResourceServerInput2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐCreateResourceServerInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createUser_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1915,6 +2361,20 @@ func (ec *executionContext) field_Mutation_deleteClient_args(ctx context.Context
 }
 
 func (ec *executionContext) field_Mutation_deleteConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteResourceServer_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
@@ -1992,6 +2452,42 @@ func (ec *executionContext) field_Mutation_updateConnection_args(ctx context.Con
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.UpdateConnectionInput, error) {
 			return ec.unmarshalNUpdateConnectionInput2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐUpdateConnectionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateMe_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateMeInput, error) {
+			return ec.unmarshalNUpdateMeInput2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐUpdateMeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateResourceServer_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateResourceServerInput, error) {
+			return ec.unmarshalNUpdateResourceServerInput2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐUpdateResourceServerInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -2227,6 +2723,58 @@ func (ec *executionContext) field_Query_nodes_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["ids"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_resourceServer_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_resourceServers_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
 	return args, nil
 }
 
@@ -3805,6 +4353,170 @@ func (ec *executionContext) fieldContext_LogEventEdge_cursor(_ context.Context, 
 	return graphql.NewScalarFieldContext("LogEventEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _Mutation_createResourceServer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createResourceServer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateResourceServer(ctx, fc.Args["input"].(model.CreateResourceServerInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ResourceServer) graphql.Marshaler {
+			return ec.marshalNResourceServer2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐResourceServer(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createResourceServer(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ResourceServer(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createResourceServer_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateResourceServer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateResourceServer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateResourceServer(ctx, fc.Args["id"].(pulid.ID), fc.Args["input"].(model.UpdateResourceServerInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ResourceServer) graphql.Marshaler {
+			return ec.marshalNResourceServer2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐResourceServer(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateResourceServer(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ResourceServer(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateResourceServer_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteResourceServer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteResourceServer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteResourceServer(ctx, fc.Args["id"].(pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteResourceServer(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type ID does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteResourceServer_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_rotateSigningKeys(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_rotateSigningKeys(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Mutation().RotateSigningKeys(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SigningKeyInfo) graphql.Marshaler {
+			return ec.marshalNSigningKeyInfo2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐSigningKeyInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_rotateSigningKeys(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SigningKeyInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createClient(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4107,6 +4819,50 @@ func (ec *executionContext) fieldContext_Mutation_deleteConnection(ctx context.C
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_deleteConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateMe(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateMe(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateMe(ctx, fc.Args["input"].(model.UpdateMeInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateMe(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateMe_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4425,6 +5181,94 @@ func (ec *executionContext) fieldContext_Query_nodes(ctx context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_resourceServers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_resourceServers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ResourceServers(ctx, fc.Args["after"].(*entgql.Cursor[pulid.ID]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[pulid.ID]), fc.Args["last"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ResourceServerConnection) graphql.Marshaler {
+			return ec.marshalNResourceServerConnection2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐResourceServerConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_resourceServers(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ResourceServerConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_resourceServers_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_resourceServer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_resourceServer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ResourceServer(ctx, fc.Args["id"].(pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ResourceServer) graphql.Marshaler {
+			return ec.marshalNResourceServer2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐResourceServer(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_resourceServer(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ResourceServer(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_resourceServer_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_clients(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4645,6 +5489,38 @@ func (ec *executionContext) fieldContext_Query_logs(ctx context.Context, field g
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_me(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_me(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().Me(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_me(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_users(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4851,6 +5727,502 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ResourceServer_id(ctx context.Context, field graphql.CollectedField, obj *ent.ResourceServer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResourceServer_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResourceServer_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ResourceServer", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ResourceServer_identifier(ctx context.Context, field graphql.CollectedField, obj *ent.ResourceServer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResourceServer_identifier(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Identifier, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResourceServer_identifier(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ResourceServer", field, false, false, "String")
+}
+
+func (ec *executionContext) _ResourceServer_name(ctx context.Context, field graphql.CollectedField, obj *ent.ResourceServer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResourceServer_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResourceServer_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ResourceServer", field, false, false, "String")
+}
+
+func (ec *executionContext) _ResourceServer_scopes(ctx context.Context, field graphql.CollectedField, obj *ent.ResourceServer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResourceServer_scopes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ResourceServer().Scopes(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ResourceServerScope) graphql.Marshaler {
+			return ec.marshalNResourceServerScope2ᚕᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐResourceServerScopeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResourceServer_scopes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ResourceServer",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ResourceServerScope(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ResourceServer_allowOfflineAccess(ctx context.Context, field graphql.CollectedField, obj *ent.ResourceServer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResourceServer_allowOfflineAccess(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AllowOfflineAccess, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResourceServer_allowOfflineAccess(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ResourceServer", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ResourceServer_tokenLifetime(ctx context.Context, field graphql.CollectedField, obj *ent.ResourceServer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResourceServer_tokenLifetime(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TokenLifetime, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResourceServer_tokenLifetime(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ResourceServer", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ResourceServer_system(ctx context.Context, field graphql.CollectedField, obj *ent.ResourceServer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResourceServer_system(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.System, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResourceServer_system(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ResourceServer", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ResourceServer_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.ResourceServer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResourceServer_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResourceServer_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ResourceServer", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ResourceServer_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.ResourceServer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResourceServer_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResourceServer_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ResourceServer", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ResourceServerConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ResourceServerConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResourceServerConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.ResourceServerEdge) graphql.Marshaler {
+			return ec.marshalOResourceServerEdge2ᚕᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐResourceServerEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ResourceServerConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ResourceServerConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ResourceServerEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ResourceServerConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.ResourceServerConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResourceServerConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[pulid.ID]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResourceServerConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ResourceServerConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ResourceServerConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.ResourceServerConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResourceServerConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResourceServerConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ResourceServerConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ResourceServerEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.ResourceServerEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResourceServerEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ResourceServer) graphql.Marshaler {
+			return ec.marshalOResourceServer2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐResourceServer(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ResourceServerEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ResourceServerEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ResourceServer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ResourceServerEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.ResourceServerEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResourceServerEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[pulid.ID]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResourceServerEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ResourceServerEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _ResourceServerScope_value(ctx context.Context, field graphql.CollectedField, obj *model.ResourceServerScope) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResourceServerScope_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResourceServerScope_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ResourceServerScope", field, false, false, "String")
+}
+
+func (ec *executionContext) _ResourceServerScope_description(ctx context.Context, field graphql.CollectedField, obj *model.ResourceServerScope) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResourceServerScope_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResourceServerScope_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ResourceServerScope", field, false, false, "String")
+}
+
+func (ec *executionContext) _SigningKeyInfo_kid(ctx context.Context, field graphql.CollectedField, obj *model.SigningKeyInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SigningKeyInfo_kid(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kid, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SigningKeyInfo_kid(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SigningKeyInfo", field, false, false, "String")
+}
+
+func (ec *executionContext) _SigningKeyInfo_algorithm(ctx context.Context, field graphql.CollectedField, obj *model.SigningKeyInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SigningKeyInfo_algorithm(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Algorithm, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SigningKeyInfo_algorithm(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SigningKeyInfo", field, false, false, "String")
+}
+
+func (ec *executionContext) _SigningKeyInfo_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.SigningKeyInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SigningKeyInfo_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SigningKeyInfo_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SigningKeyInfo", field, false, false, "Time")
+}
+
+func (ec *executionContext) _SigningKeyInfo_retiredAt(ctx context.Context, field graphql.CollectedField, obj *model.SigningKeyInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SigningKeyInfo_retiredAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RetiredAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SigningKeyInfo_retiredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SigningKeyInfo", field, false, false, "Time")
 }
 
 func (ec *executionContext) _User_id(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
@@ -6815,6 +8187,76 @@ func UnmarshalCreateConnectionInput(ctx context.Context, raw any) (model.CreateC
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCreateResourceServerInput(ctx context.Context, obj any) (model.CreateResourceServerInput, error) {
+	var it model.CreateResourceServerInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"identifier", "name", "scopes", "allowOfflineAccess", "tokenLifetime"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "identifier":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("identifier"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Identifier = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "scopes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scopes"))
+			data, err := ec.unmarshalOResourceServerScopeInput2ᚕᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐResourceServerScopeInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Scopes = graphql.OmittableOf(data)
+		case "allowOfflineAccess":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("allowOfflineAccess"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AllowOfflineAccess = graphql.OmittableOf(data)
+		case "tokenLifetime":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tokenLifetime"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TokenLifetime = graphql.OmittableOf(data)
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateResourceServerInput unmarshals raw into the CreateResourceServerInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateResourceServerInput(ctx context.Context, raw any) (model.CreateResourceServerInput, error) {
+	var out model.CreateResourceServerInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateResourceServerInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCreateUserInput(ctx context.Context, obj any) (model.CreateUserInput, error) {
 	var it model.CreateUserInput
 	if obj == nil {
@@ -7025,6 +8467,55 @@ func UnmarshalLogFilter(ctx context.Context, raw any) (model.LogFilter, error) {
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputResourceServerScopeInput(ctx context.Context, obj any) (model.ResourceServerScopeInput, error) {
+	var it model.ResourceServerScopeInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"value", "description"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "value":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("value"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Value = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = graphql.OmittableOf(data)
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalResourceServerScopeInput unmarshals raw into the ResourceServerScopeInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalResourceServerScopeInput(ctx context.Context, raw any) (model.ResourceServerScopeInput, error) {
+	var out model.ResourceServerScopeInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ResourceServerScopeInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUpdateClientInput(ctx context.Context, obj any) (model.UpdateClientInput, error) {
 	var it model.UpdateClientInput
 	if obj == nil {
@@ -7141,6 +8632,146 @@ func (ec *executionContext) unmarshalInputUpdateConnectionInput(ctx context.Cont
 func UnmarshalUpdateConnectionInput(ctx context.Context, raw any) (model.UpdateConnectionInput, error) {
 	var out model.UpdateConnectionInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateConnectionInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUpdateMeInput(ctx context.Context, obj any) (model.UpdateMeInput, error) {
+	var it model.UpdateMeInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"userMetadata", "name", "givenName", "familyName", "nickname", "picture"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "userMetadata":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("userMetadata"))
+			data, err := ec.unmarshalOMap2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UserMetadata = graphql.OmittableOf(data)
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = graphql.OmittableOf(data)
+		case "givenName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("givenName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GivenName = graphql.OmittableOf(data)
+		case "familyName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("familyName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FamilyName = graphql.OmittableOf(data)
+		case "nickname":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nickname"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Nickname = graphql.OmittableOf(data)
+		case "picture":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("picture"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Picture = graphql.OmittableOf(data)
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateMeInput unmarshals raw into the UpdateMeInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateMeInput(ctx context.Context, raw any) (model.UpdateMeInput, error) {
+	var out model.UpdateMeInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateMeInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUpdateResourceServerInput(ctx context.Context, obj any) (model.UpdateResourceServerInput, error) {
+	var it model.UpdateResourceServerInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "scopes", "allowOfflineAccess", "tokenLifetime"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = graphql.OmittableOf(data)
+		case "scopes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scopes"))
+			data, err := ec.unmarshalOResourceServerScopeInput2ᚕᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐResourceServerScopeInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Scopes = graphql.OmittableOf(data)
+		case "allowOfflineAccess":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("allowOfflineAccess"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AllowOfflineAccess = graphql.OmittableOf(data)
+		case "tokenLifetime":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tokenLifetime"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TokenLifetime = graphql.OmittableOf(data)
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateResourceServerInput unmarshals raw into the UpdateResourceServerInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateResourceServerInput(ctx context.Context, raw any) (model.UpdateResourceServerInput, error) {
+	var out model.UpdateResourceServerInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateResourceServerInput", raw, &out)
 	return out, err
 }
 
@@ -7343,6 +8974,11 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._User(ctx, sel, obj)
+	case *ent.ResourceServer:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ResourceServer(ctx, sel, obj)
 	case *ent.LogEvent:
 		if obj == nil {
 			return graphql.Null
@@ -7989,6 +9625,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Mutation")
+		case "createResourceServer":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createResourceServer(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateResourceServer":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateResourceServer(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteResourceServer":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteResourceServer(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rotateSigningKeys":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_rotateSigningKeys(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createClient":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createClient(ctx, field)
@@ -8034,6 +9698,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "deleteConnection":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_deleteConnection(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateMe":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateMe(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -8155,6 +9826,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_nodes(ctx, field)
 				})
+		case "resourceServers":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_resourceServers(ctx, field)
+				})
+		case "resourceServer":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_resourceServer(ctx, field)
+				})
 		case "clients":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -8184,6 +9867,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_logs(ctx, field)
+				})
+		case "me":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_me(ctx, field)
 				})
 		case "users":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -8216,6 +9905,247 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			})
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var resourceServerImplementors = []string{"ResourceServer", "Node"}
+
+func (ec *executionContext) _ResourceServer(ctx context.Context, sel ast.SelectionSet, obj *ent.ResourceServer) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, resourceServerImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ResourceServer")
+		case "id":
+			out.Values[i] = ec._ResourceServer_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "identifier":
+			out.Values[i] = ec._ResourceServer_identifier(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._ResourceServer_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "scopes":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ResourceServer_scopes(ctx, field, obj)
+				})
+		case "allowOfflineAccess":
+			out.Values[i] = ec._ResourceServer_allowOfflineAccess(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "tokenLifetime":
+			out.Values[i] = ec._ResourceServer_tokenLifetime(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "system":
+			out.Values[i] = ec._ResourceServer_system(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._ResourceServer_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._ResourceServer_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var resourceServerConnectionImplementors = []string{"ResourceServerConnection"}
+
+func (ec *executionContext) _ResourceServerConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.ResourceServerConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, resourceServerConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ResourceServerConnection")
+		case "edges":
+			out.Values[i] = ec._ResourceServerConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ResourceServerConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._ResourceServerConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var resourceServerEdgeImplementors = []string{"ResourceServerEdge"}
+
+func (ec *executionContext) _ResourceServerEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.ResourceServerEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, resourceServerEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ResourceServerEdge")
+		case "node":
+			out.Values[i] = ec._ResourceServerEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._ResourceServerEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var resourceServerScopeImplementors = []string{"ResourceServerScope"}
+
+func (ec *executionContext) _ResourceServerScope(ctx context.Context, sel ast.SelectionSet, obj *model.ResourceServerScope) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, resourceServerScopeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ResourceServerScope")
+		case "value":
+			out.Values[i] = ec._ResourceServerScope_value(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "description":
+			out.Values[i] = ec._ResourceServerScope_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var signingKeyInfoImplementors = []string{"SigningKeyInfo"}
+
+func (ec *executionContext) _SigningKeyInfo(ctx context.Context, sel ast.SelectionSet, obj *model.SigningKeyInfo) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, signingKeyInfoImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SigningKeyInfo")
+		case "kid":
+			out.Values[i] = ec._SigningKeyInfo_kid(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "algorithm":
+			out.Values[i] = ec._SigningKeyInfo_algorithm(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._SigningKeyInfo_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "retiredAt":
+			out.Values[i] = ec._SigningKeyInfo_retiredAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -8908,6 +10838,11 @@ func (ec *executionContext) unmarshalNCreateConnectionInput2githubᚗcomᚋauthg
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNCreateResourceServerInput2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐCreateResourceServerInput(ctx context.Context, v any) (model.CreateResourceServerInput, error) {
+	res, err := ec.unmarshalInputCreateResourceServerInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNCreateUserInput2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐCreateUserInput(ctx context.Context, v any) (model.CreateUserInput, error) {
 	res, err := ec.unmarshalInputCreateUserInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -9050,6 +10985,59 @@ func (ec *executionContext) marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPag
 	return ec._PageInfo(ctx, sel, &v)
 }
 
+func (ec *executionContext) marshalNResourceServer2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐResourceServer(ctx context.Context, sel ast.SelectionSet, v *ent.ResourceServer) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ResourceServer!")
+		return graphql.Null
+	}
+	return ec._ResourceServer(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNResourceServerConnection2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐResourceServerConnection(ctx context.Context, sel ast.SelectionSet, v *ent.ResourceServerConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ResourceServerConnection!")
+		return graphql.Null
+	}
+	return ec._ResourceServerConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNResourceServerScope2ᚕᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐResourceServerScopeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ResourceServerScope) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNResourceServerScope2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐResourceServerScope(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNResourceServerScope2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐResourceServerScope(ctx context.Context, sel ast.SelectionSet, v *model.ResourceServerScope) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ResourceServerScope!")
+		return graphql.Null
+	}
+	return ec._ResourceServerScope(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNResourceServerScopeInput2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐResourceServerScopeInput(ctx context.Context, v any) (*model.ResourceServerScopeInput, error) {
+	res, err := ec.unmarshalInputResourceServerScopeInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSigningKeyInfo2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐSigningKeyInfo(ctx context.Context, sel ast.SelectionSet, v *model.SigningKeyInfo) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SigningKeyInfo!")
+		return graphql.Null
+	}
+	return ec._SigningKeyInfo(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNString2githubᚗcomᚋauthgraphᚋauthgraphᚋentᚋapplicationᚐType(ctx context.Context, v any) (application.Type, error) {
 	var res application.Type
 	err := res.UnmarshalGQL(v)
@@ -9134,6 +11122,16 @@ func (ec *executionContext) unmarshalNUpdateClientInput2githubᚗcomᚋauthgraph
 
 func (ec *executionContext) unmarshalNUpdateConnectionInput2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐUpdateConnectionInput(ctx context.Context, v any) (model.UpdateConnectionInput, error) {
 	res, err := ec.unmarshalInputUpdateConnectionInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateMeInput2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐUpdateMeInput(ctx context.Context, v any) (model.UpdateMeInput, error) {
+	res, err := ec.unmarshalInputUpdateMeInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateResourceServerInput2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐUpdateResourceServerInput(ctx context.Context, v any) (model.UpdateResourceServerInput, error) {
+	res, err := ec.unmarshalInputUpdateResourceServerInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -9527,6 +11525,50 @@ func (ec *executionContext) marshalONode2githubᚗcomᚋauthgraphᚋauthgraphᚋ
 		return graphql.Null
 	}
 	return ec._Node(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOResourceServer2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐResourceServer(ctx context.Context, sel ast.SelectionSet, v *ent.ResourceServer) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ResourceServer(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOResourceServerEdge2ᚕᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐResourceServerEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.ResourceServerEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOResourceServerEdge2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐResourceServerEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOResourceServerEdge2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐResourceServerEdge(ctx context.Context, sel ast.SelectionSet, v *ent.ResourceServerEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ResourceServerEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOResourceServerScopeInput2ᚕᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐResourceServerScopeInputᚄ(ctx context.Context, v any) ([]*model.ResourceServerScopeInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.ResourceServerScopeInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNResourceServerScopeInput2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐResourceServerScopeInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {

@@ -33,6 +33,14 @@ type CreateConnectionInput struct {
 	EnabledClients graphql.Omittable[[]string]       `json:"enabledClients,omitempty"`
 }
 
+type CreateResourceServerInput struct {
+	Identifier         string                                         `json:"identifier"`
+	Name               string                                         `json:"name"`
+	Scopes             graphql.Omittable[[]*ResourceServerScopeInput] `json:"scopes,omitempty"`
+	AllowOfflineAccess graphql.Omittable[*bool]                       `json:"allowOfflineAccess,omitempty"`
+	TokenLifetime      graphql.Omittable[*int]                        `json:"tokenLifetime,omitempty"`
+}
+
 type CreateUserInput struct {
 	// Name of a database connection.
 	Connection string                     `json:"connection"`
@@ -67,6 +75,25 @@ type LogFilter struct {
 	To graphql.Omittable[*time.Time] `json:"to,omitempty"`
 }
 
+type ResourceServerScope struct {
+	Value       string `json:"value"`
+	Description string `json:"description"`
+}
+
+type ResourceServerScopeInput struct {
+	Value       string                     `json:"value"`
+	Description graphql.Omittable[*string] `json:"description,omitempty"`
+}
+
+// A token signing key's public part.
+type SigningKeyInfo struct {
+	Kid       string    `json:"kid"`
+	Algorithm string    `json:"algorithm"`
+	CreatedAt time.Time `json:"createdAt"`
+	// Set on keys that no longer sign but stay published until their tokens expire.
+	RetiredAt *time.Time `json:"retiredAt,omitempty"`
+}
+
 type UpdateClientInput struct {
 	Name             graphql.Omittable[*string]  `json:"name,omitempty"`
 	RedirectUris     graphql.Omittable[[]string] `json:"redirectUris,omitempty"`
@@ -79,6 +106,25 @@ type UpdateClientInput struct {
 type UpdateConnectionInput struct {
 	Options        graphql.Omittable[map[string]any] `json:"options,omitempty"`
 	EnabledClients graphql.Omittable[[]string]       `json:"enabledClients,omitempty"`
+}
+
+// Self-service profile changes a signed-in user may make (scope
+// update:current_user_metadata). app_metadata is never writable here.
+type UpdateMeInput struct {
+	// Merged one level deep, like updateUser: null deletes a key, {} clears.
+	UserMetadata graphql.Omittable[map[string]any] `json:"userMetadata,omitempty"`
+	Name         graphql.Omittable[*string]        `json:"name,omitempty"`
+	GivenName    graphql.Omittable[*string]        `json:"givenName,omitempty"`
+	FamilyName   graphql.Omittable[*string]        `json:"familyName,omitempty"`
+	Nickname     graphql.Omittable[*string]        `json:"nickname,omitempty"`
+	Picture      graphql.Omittable[*string]        `json:"picture,omitempty"`
+}
+
+type UpdateResourceServerInput struct {
+	Name               graphql.Omittable[*string]                     `json:"name,omitempty"`
+	Scopes             graphql.Omittable[[]*ResourceServerScopeInput] `json:"scopes,omitempty"`
+	AllowOfflineAccess graphql.Omittable[*bool]                       `json:"allowOfflineAccess,omitempty"`
+	TokenLifetime      graphql.Omittable[*int]                        `json:"tokenLifetime,omitempty"`
 }
 
 // PATCH semantics: absent fields are untouched, null unsets a root field,

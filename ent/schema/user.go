@@ -13,8 +13,8 @@ import (
 
 	"github.com/authgraph/authgraph/authz"
 	gen "github.com/authgraph/authgraph/ent"
-	"github.com/authgraph/authgraph/ent/user"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
+	"github.com/authgraph/authgraph/ent/user"
 )
 
 // User is one normalized profile (SPEC §1): one per unique person, whatever

@@ -37,7 +37,7 @@ type Request struct {
 	// Prompt holds the prompt values (none, login, consent, select_account).
 	Prompt []string
 	// MaxAge is max_age in seconds, nil when absent.
-	MaxAge *int
+	MaxAge    *int
 	UILocales []string
 	// IDTokenHintSubject is the `sub` of a verified id_token_hint.
 	IDTokenHintSubject string

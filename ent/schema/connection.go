@@ -11,8 +11,8 @@ import (
 	gen "github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/connection"
 	"github.com/authgraph/authgraph/ent/identity"
-	"github.com/authgraph/authgraph/ent/user"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
+	"github.com/authgraph/authgraph/ent/user"
 )
 
 // Connection is a source of identities: the password database, an OIDC or

@@ -10,8 +10,8 @@ import (
 	"github.com/authgraph/authgraph/authz"
 	gen "github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/identity"
-	"github.com/authgraph/authgraph/ent/user"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
+	"github.com/authgraph/authgraph/ent/user"
 )
 
 // Identity is one way a user signs in: an account at one connection. A login

@@ -29,7 +29,6 @@ const (
 // SelfServiceScopes are granted to users, never to machine clients.
 var SelfServiceScopes = []string{ScopeReadCurrentUser, ScopeUpdateCurrentUserMetadata}
 
-
 // ManagementScopes returns a copy of every management scope.
 func ManagementScopes() []string { return slices.Clone(managementScopes) }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
 )
 
@@ -98,4 +99,60 @@ func (d *cachingDriver) Close() error {
 	d.stmts = nil
 	d.mu.Unlock()
 	return d.Driver.Close()
+}
+
+// Tx starts a transaction whose statements also use the cache.
+func (d *cachingDriver) Tx(ctx context.Context) (dialect.Tx, error) { return d.BeginTx(ctx, nil) }
+
+// BeginTx starts a transaction with options. Inside it, a cached statement
+// is bound to the transaction's connection with Tx.StmtContext, which reuses
+// the statement already prepared on that connection (or prepares it there
+// once, for every later transaction on it).
+func (d *cachingDriver) BeginTx(ctx context.Context, opts *sql.TxOptions) (dialect.Tx, error) {
+	tx, err := d.DB().BeginTx(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &cachingTx{Tx: tx, d: d, plain: entsql.NewDriver(d.Dialect(), entsql.Conn{ExecQuerier: tx})}, nil
+}
+
+type cachingTx struct {
+	*sql.Tx
+	d     *cachingDriver
+	plain *entsql.Driver // the transaction without caching, for fallbacks
+}
+
+func (t *cachingTx) Exec(ctx context.Context, query string, args, v any) error {
+	argv, ok := args.([]any)
+	s := t.d.stmt(ctx, query)
+	if !ok || s == nil {
+		return t.plain.Exec(ctx, query, args, v)
+	}
+	res, err := t.Tx.StmtContext(ctx, s).ExecContext(ctx, argv...)
+	if err != nil {
+		return err
+	}
+	switch v := v.(type) {
+	case nil:
+	case *sql.Result:
+		*v = res
+	default:
+		return fmt.Errorf("store: unexpected Exec result type %T", v)
+	}
+	return nil
+}
+
+func (t *cachingTx) Query(ctx context.Context, query string, args, v any) error {
+	argv, ok := args.([]any)
+	rows, isRows := v.(*entsql.Rows)
+	s := t.d.stmt(ctx, query)
+	if !ok || !isRows || s == nil {
+		return t.plain.Query(ctx, query, args, v)
+	}
+	r, err := t.Tx.StmtContext(ctx, s).QueryContext(ctx, argv...)
+	if err != nil {
+		return err
+	}
+	*rows = entsql.Rows{ColumnScanner: r}
+	return nil
 }

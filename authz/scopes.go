@@ -17,6 +17,7 @@ var managementScopes = []string{
 	"read:logs",
 	"read:resource_servers", "create:resource_servers", "update:resource_servers", "delete:resource_servers",
 	"update:signing_keys",
+	"create:user_tickets",
 }
 
 // Self-service scopes: a signed-in user's token for the management API may

@@ -171,7 +171,32 @@ func Create(ctx context.Context, db *ent.Client, p Params) (*Created, error) {
 	if err != nil {
 		return nil, err
 	}
+	if p.Type != TypeM2M && !p.System {
+		if err := enableOnAllConnections(ctx, db, app.ClientID); err != nil {
+			return nil, err
+		}
+	}
 	return &Created{Client: app, Secret: secret}, nil
+}
+
+// enableOnAllConnections lets a new interactive client use every existing
+// connection, as Auth0 does for new applications; administrators narrow it
+// with updateConnection(enabledClients). Part of the create:clients write.
+func enableOnAllConnections(ctx context.Context, db *ent.Client, clientID string) error {
+	sys := authz.SystemContext(ctx)
+	conns, err := db.Connection.Query().All(sys)
+	if err != nil {
+		return err
+	}
+	for _, c := range conns {
+		if slices.Contains(c.EnabledClients, clientID) {
+			continue
+		}
+		if err := db.Connection.UpdateOne(c).AppendEnabledClients([]string{clientID}).Exec(sys); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // RotateSecret gives a confidential client a new secret; the old one stops

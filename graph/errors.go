@@ -13,6 +13,7 @@ import (
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/clients"
 	"github.com/authgraph/authgraph/connections"
+	"github.com/authgraph/authgraph/dbauth"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/identity"
 )
@@ -86,6 +87,10 @@ func classify(err error) (code, msg string, ext map[string]any) {
 		return CodeForbidden, serr.Error(), ext
 	case errors.Is(err, privacy.Deny):
 		return CodeForbidden, "forbidden", nil
+	case isPolicy(err):
+		return CodeBadUserInput, err.Error(), map[string]any{"field": "password"}
+	case errors.Is(err, dbauth.ErrNoDatabaseIdentity):
+		return CodeBadUserInput, "the user has no database identity to hold a password", map[string]any{"field": "userId"}
 	case errors.Is(err, apis.ErrSystem):
 		return CodeForbidden, err.Error(), nil
 	case errors.Is(err, apis.ErrTaken):
@@ -110,4 +115,9 @@ func classify(err error) (code, msg string, ext map[string]any) {
 // newError returns a typed GraphQL error.
 func newError(code, msg string) *gqlerror.Error {
 	return &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": code}}
+}
+
+func isPolicy(err error) bool {
+	_, ok := dbauth.IsPolicyError(err)
+	return ok
 }

@@ -186,7 +186,10 @@ func (connectionFieldGuard) InterceptField(ctx context.Context, next graphql.Res
 
 // ownTxFields are mutations that manage their own transaction: wrapping them
 // in the operation's would deadlock on SQLite's single writer.
-var ownTxFields = map[string]bool{"rotateSigningKeys": true}
+var ownTxFields = map[string]bool{
+	"rotateSigningKeys": true, "createPasswordChangeTicket": true,
+	"createEmailVerificationTicket": true, "unblockUserAttempts": true,
+}
 
 // onlyOwnTxFields reports whether every root field of op manages its own
 // transaction (then the operation gets none).

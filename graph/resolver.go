@@ -5,6 +5,7 @@ import (
 
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/connections"
+	"github.com/authgraph/authgraph/dbauth"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/graph/model"
 	"github.com/authgraph/authgraph/logs"
@@ -18,6 +19,8 @@ type Resolver struct {
 	Issuer string
 	// Keys rotates token signing keys.
 	Keys interface{ Rotate(context.Context) error }
+	// Auth is the database connection's service (tickets, brute force).
+	Auth *dbauth.Service
 }
 
 // requireScope refuses a write before it looks anything up, so a caller

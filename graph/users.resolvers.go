@@ -9,6 +9,8 @@ import (
 	"context"
 
 	"entgo.io/contrib/entgql"
+	"github.com/authgraph/authgraph/authz"
+	"github.com/authgraph/authgraph/dbauth"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/graph/model"
@@ -49,10 +51,10 @@ func (r *mutationResolver) UpdateUser(ctx context.Context, id pulid.ID, input mo
 	if err := requireScope(ctx, "update:users"); err != nil {
 		return nil, err
 	}
-	u, err := identity.Update(ctx, r.db(ctx), string(id), identity.UpdateInput{
+	db := r.db(ctx)
+	u, err := identity.Update(ctx, db, string(id), identity.UpdateInput{
 		Email:         patch(input.Email),
 		Username:      patch(input.Username),
-		Password:      patch(input.Password),
 		Name:          patch(input.Name),
 		GivenName:     patch(input.GivenName),
 		FamilyName:    patch(input.FamilyName),
@@ -67,6 +69,30 @@ func (r *mutationResolver) UpdateUser(ctx context.Context, id pulid.ID, input mo
 	})
 	if err != nil {
 		return nil, err
+	}
+	revoke := ""
+	if pw := patch(input.Password); pw.Set {
+		if pw.Value == nil {
+			return nil, &identity.ValidationError{Field: "password", Message: "cannot be null"}
+		}
+		// The connection's password policy, history and dictionary apply to
+		// administrators too; the change ends the user's sessions.
+		if err := dbauth.ChangePassword(ctx, db, u, *pw.Value); err != nil {
+			return nil, err
+		}
+		revoke = "password changed"
+	}
+	if u.Blocked && input.Blocked.IsSet() {
+		revoke = "user blocked"
+	}
+	if revoke != "" {
+		if err := identity.RevokeAccess(ctx, db, u.ID, revoke); err != nil {
+			return nil, err
+		}
+		// Re-read: the password change stamped last_password_reset.
+		if u, err = db.User.Get(authz.SystemContext(ctx), u.ID); err != nil {
+			return nil, err
+		}
 	}
 	return u, r.audit(ctx, "updateUser", "Update a User", u.UserID)
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"strings"
-	"time"
 
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/connections"
@@ -50,8 +49,10 @@ type Patch[T any] struct {
 
 // UpdateInput is a PATCH of a user with SPEC §1 semantics.
 type UpdateInput struct {
-	Email, Username, Password, Name, GivenName, FamilyName, Nickname, Picture, PhoneNumber Patch[string]
-	EmailVerified, PhoneVerified, Blocked                                                  Patch[bool]
+	// Passwords change through dbauth.ChangePassword (policy, history,
+	// session revocation), not here.
+	Email, Username, Name, GivenName, FamilyName, Nickname, Picture, PhoneNumber Patch[string]
+	EmailVerified, PhoneVerified, Blocked                                        Patch[bool]
 	// Metadata patches: Set with a nil map clears nothing (null is ignored),
 	// an empty map clears the object, keys with nil values are deleted.
 	UserMetadata, AppMetadata Patch[map[string]any]
@@ -278,20 +279,6 @@ func Update(ctx context.Context, db *ent.Client, id string, in UpdateInput) (*en
 		}
 		upd.SetUsername(name)
 		iu.SetUsername(name)
-	}
-	if in.Password.Set {
-		iu, err := identity()
-		if err != nil {
-			return nil, err
-		}
-		if in.Password.Value == nil {
-			return nil, invalid("password", "cannot be null")
-		}
-		if err := validatePassword("password", *in.Password.Value); err != nil {
-			return nil, err
-		}
-		iu.SetPasswordHash(passwords.Hash(*in.Password.Value))
-		upd.SetLastPasswordReset(time.Now())
 	}
 	strField := func(p Patch[string], field string, minLen, maxLen int, set func(string), clear func()) error {
 		if !p.Set {

@@ -39,6 +39,10 @@ type Config struct {
 	AdminClientSecret string
 	// LogFormat is json (default) or text.
 	LogFormat string
+	// SMTPURL (AUTHGRAPH_SMTP_URL: smtp://user:pass@host:587?from=… or
+	// smtps://…) sends verification and password-reset email. Default: none,
+	// and emails are only logged (development).
+	SMTPURL string
 }
 
 // FlagSet declares the shared flags on fs and returns a loader that applies
@@ -57,6 +61,7 @@ func FlagSet(fs *flag.FlagSet) func() (*Config, error) {
 		c.Issuer = firstNonEmpty(c.Issuer, os.Getenv("AUTHGRAPH_ISSUER"))
 		c.LogFormat = firstNonEmpty(c.LogFormat, os.Getenv("AUTHGRAPH_LOG_FORMAT"), "json")
 		c.MasterKey = os.Getenv("AUTHGRAPH_MASTER_KEY")
+		c.SMTPURL = os.Getenv("AUTHGRAPH_SMTP_URL")
 		c.AdminClientID = os.Getenv("AUTHGRAPH_ADMIN_CLIENT_ID")
 		c.AdminClientSecret = os.Getenv("AUTHGRAPH_ADMIN_CLIENT_SECRET")
 		proxies = firstNonEmpty(proxies, os.Getenv("AUTHGRAPH_TRUSTED_PROXIES"))

@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"net/netip"
@@ -28,6 +29,12 @@ func requireManagementToken(v *oidc.Verifier, next http.Handler) http.Handler {
 			return
 		}
 		viewer, err := v.Verify(r.Context(), raw)
+		if errors.Is(err, oidc.ErrGrantsUnavailable) || errors.Is(err, oidc.ErrKeysUnavailable) {
+			// Our fault, not the token's: say so, and let the client retry.
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, `{"errors":[{"message":"temporarily unavailable","extensions":{"code":"UNAVAILABLE"}}]}`, http.StatusServiceUnavailable)
+			return
+		}
 		if err != nil {
 			// The reason is the verifier's sentinel text, never the token.
 			unauthenticated(w, "invalid access token", err.Error())

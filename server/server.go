@@ -15,9 +15,13 @@ import (
 	"time"
 
 	"github.com/authgraph/authgraph/connections"
+	"github.com/authgraph/authgraph/dbauth"
 	"github.com/authgraph/authgraph/graph"
+	"github.com/authgraph/authgraph/mail"
 	"github.com/authgraph/authgraph/secretbox"
+	"github.com/authgraph/authgraph/server/login"
 	"github.com/authgraph/authgraph/server/oidc"
+	"github.com/authgraph/authgraph/sessions"
 	"github.com/authgraph/authgraph/store"
 )
 
@@ -29,11 +33,16 @@ type Deps struct {
 	MasterKey   []byte
 	Keys        *oidc.KeySet
 	Connections *connections.Service
+	Auth        *dbauth.Service
+	Sessions    *sessions.Manager
 	Logger      *slog.Logger
 }
 
-// Close releases the database.
-func (d *Deps) Close() error { return d.DB.Close() }
+// Close flushes queued email and releases the database.
+func (d *Deps) Close() error {
+	d.Auth.Wait()
+	return d.DB.Close()
+}
 
 // PrepareMode says what Prepare may do to the database schema.
 type PrepareMode int
@@ -65,10 +74,17 @@ func Prepare(ctx context.Context, cfg *Config, logger *slog.Logger, console io.W
 		db.Close()
 		return nil, err
 	}
+	sender, err := mail.New(cfg.SMTPURL, logger)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("AUTHGRAPH_SMTP_URL: %w", err)
+	}
 	d := &Deps{
 		Config: cfg, DB: db, Box: box, MasterKey: key, Logger: logger,
 		Keys:        oidc.NewKeySet(db.Ent, box),
 		Connections: &connections.Service{Box: box},
+		Auth:        &dbauth.Service{DB: db.Ent, Mail: sender, Issuer: cfg.Issuer, Logger: logger},
+		Sessions:    &sessions.Manager{DB: db.Ent, Secure: !cfg.InsecureIssuer(), Path: issuerPath(cfg.Issuer)},
 	}
 	err = db.WithLock(ctx, func(ctx context.Context) error {
 		version, err := db.Version(ctx)
@@ -107,13 +123,22 @@ func Handler(d *Deps) (http.Handler, error) {
 		AllowInsecure: d.Config.InsecureIssuer(),
 		Logger:        d.Logger,
 		CryptoKey:     mustDerive(d.MasterKey),
+		Sessions:      d.Sessions,
 	})
 	if err != nil {
 		return nil, err
 	}
-	verifier := oidc.NewVerifier(d.Config.Issuer, d.Keys)
+	loginPages, err := login.New(login.Config{
+		Issuer: d.Config.Issuer, DB: d.DB.Ent, Handoff: provider,
+		Sessions: d.Sessions, Auth: d.Auth, Logger: d.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	// The provider's verifier also rejects user tokens of revoked grants.
+	verifier := provider.Verifier()
 	gql := graph.NewHandler(&graph.Resolver{
-		Ent: d.DB.Ent, Connections: d.Connections, Issuer: d.Config.Issuer, Keys: d.Keys,
+		Ent: d.DB.Ent, Connections: d.Connections, Issuer: d.Config.Issuer, Keys: d.Keys, Auth: d.Auth,
 	}, d.Logger)
 
 	mux := http.NewServeMux()
@@ -135,6 +160,8 @@ func Handler(d *Deps) (http.Handler, error) {
 		_, _ = io.WriteString(w, `{"status":"ok","database":"ok"}`)
 	})
 	mux.Handle(base+"graphql", limitBody(maxGraphQLBody, requireManagementToken(verifier, gql)))
+	mux.Handle(base+"login", loginPages)
+	mux.Handle(base+"login/", loginPages)
 	mux.Handle("/", provider)
 
 	return withRequestInfo(d.Config.TrustedProxies, mux), nil
@@ -168,6 +195,7 @@ func Serve(ctx context.Context, d *Deps, ready func(addr string)) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	go cleanupLoop(ctx, d)
 	select {
 	case err := <-errc:
 		return err
@@ -195,4 +223,21 @@ func mustDerive(master []byte) []byte {
 		panic(err)
 	}
 	return k
+}
+
+// cleanupLoop purges expired login state (auth requests, old grants) every
+// hour. Every node may run it: the deletes are idempotent.
+func cleanupLoop(ctx context.Context, d *Deps) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if _, err := oidc.Cleanup(ctx, d.DB.Ent); err != nil && ctx.Err() == nil {
+			d.Logger.Warn("cleaning up expired login state", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

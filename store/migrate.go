@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"sync"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -50,6 +51,8 @@ var migrations = []migration{
 	{Version: 2, Name: "login state: auth requests, sessions, grants, refresh tokens, tickets, login attempts, resource servers", Up: entSchema},
 }
 
+var migrateMu sync.Mutex
+
 // LatestVersion is the schema version this binary writes.
 func LatestVersion() int { return migrations[len(migrations)-1].Version }
 
@@ -79,6 +82,10 @@ func (d *DB) WithLock(ctx context.Context, fn func(ctx context.Context) error) e
 // Migrate applies every migration newer than the database's version. The
 // caller holds the lock (WithLock). It returns the versions applied.
 func (d *DB) Migrate(ctx context.Context) ([]int, error) {
+	// ent's schema differ keeps package-level state: two migrations in one
+	// process (tests, or two databases) must not run at once.
+	migrateMu.Lock()
+	defer migrateMu.Unlock()
 	if _, err := d.SQL.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS authgraph_schema_migrations (
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMP NOT NULL)`); err != nil {
 		return nil, fmt.Errorf("creating the migrations table: %w", err)

@@ -135,21 +135,24 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		CreateClient         func(childComplexity int, input model.CreateClientInput) int
-		CreateConnection     func(childComplexity int, input model.CreateConnectionInput) int
-		CreateResourceServer func(childComplexity int, input model.CreateResourceServerInput) int
-		CreateUser           func(childComplexity int, input model.CreateUserInput) int
-		DeleteClient         func(childComplexity int, id pulid.ID) int
-		DeleteConnection     func(childComplexity int, id pulid.ID) int
-		DeleteResourceServer func(childComplexity int, id pulid.ID) int
-		DeleteUser           func(childComplexity int, id pulid.ID) int
-		RotateClientSecret   func(childComplexity int, id pulid.ID) int
-		RotateSigningKeys    func(childComplexity int) int
-		UpdateClient         func(childComplexity int, id pulid.ID, input model.UpdateClientInput) int
-		UpdateConnection     func(childComplexity int, id pulid.ID, input model.UpdateConnectionInput) int
-		UpdateMe             func(childComplexity int, input model.UpdateMeInput) int
-		UpdateResourceServer func(childComplexity int, id pulid.ID, input model.UpdateResourceServerInput) int
-		UpdateUser           func(childComplexity int, id pulid.ID, input model.UpdateUserInput) int
+		CreateClient                  func(childComplexity int, input model.CreateClientInput) int
+		CreateConnection              func(childComplexity int, input model.CreateConnectionInput) int
+		CreateEmailVerificationTicket func(childComplexity int, input model.EmailVerificationTicketInput) int
+		CreatePasswordChangeTicket    func(childComplexity int, input model.PasswordChangeTicketInput) int
+		CreateResourceServer          func(childComplexity int, input model.CreateResourceServerInput) int
+		CreateUser                    func(childComplexity int, input model.CreateUserInput) int
+		DeleteClient                  func(childComplexity int, id pulid.ID) int
+		DeleteConnection              func(childComplexity int, id pulid.ID) int
+		DeleteResourceServer          func(childComplexity int, id pulid.ID) int
+		DeleteUser                    func(childComplexity int, id pulid.ID) int
+		RotateClientSecret            func(childComplexity int, id pulid.ID) int
+		RotateSigningKeys             func(childComplexity int) int
+		UnblockUserAttempts           func(childComplexity int, identifier string) int
+		UpdateClient                  func(childComplexity int, id pulid.ID, input model.UpdateClientInput) int
+		UpdateConnection              func(childComplexity int, id pulid.ID, input model.UpdateConnectionInput) int
+		UpdateMe                      func(childComplexity int, input model.UpdateMeInput) int
+		UpdateResourceServer          func(childComplexity int, id pulid.ID, input model.UpdateResourceServerInput) int
+		UpdateUser                    func(childComplexity int, id pulid.ID, input model.UpdateUserInput) int
 	}
 
 	PageInfo struct {
@@ -245,6 +248,11 @@ type ComplexityRoot struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
 	}
+
+	UserTicket struct {
+		ExpiresAt func(childComplexity int) int
+		Ticket    func(childComplexity int) int
+	}
 }
 
 // endregion ***************************** api!.gotpl *****************************
@@ -264,6 +272,9 @@ type MutationResolver interface {
 	UpdateConnection(ctx context.Context, id pulid.ID, input model.UpdateConnectionInput) (*ent.Connection, error)
 	DeleteConnection(ctx context.Context, id pulid.ID) (pulid.ID, error)
 	UpdateMe(ctx context.Context, input model.UpdateMeInput) (*ent.User, error)
+	CreatePasswordChangeTicket(ctx context.Context, input model.PasswordChangeTicketInput) (*model.UserTicket, error)
+	CreateEmailVerificationTicket(ctx context.Context, input model.EmailVerificationTicketInput) (*model.UserTicket, error)
+	UnblockUserAttempts(ctx context.Context, identifier string) (int, error)
 	CreateUser(ctx context.Context, input model.CreateUserInput) (*ent.User, error)
 	UpdateUser(ctx context.Context, id pulid.ID, input model.UpdateUserInput) (*ent.User, error)
 	DeleteUser(ctx context.Context, id pulid.ID) (pulid.ID, error)
@@ -686,6 +697,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateConnection(childComplexity, args["input"].(model.CreateConnectionInput)), true
+	case "Mutation.createEmailVerificationTicket":
+		if e.ComplexityRoot.Mutation.CreateEmailVerificationTicket == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createEmailVerificationTicket_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateEmailVerificationTicket(childComplexity, args["input"].(model.EmailVerificationTicketInput)), true
+	case "Mutation.createPasswordChangeTicket":
+		if e.ComplexityRoot.Mutation.CreatePasswordChangeTicket == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createPasswordChangeTicket_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreatePasswordChangeTicket(childComplexity, args["input"].(model.PasswordChangeTicketInput)), true
 	case "Mutation.createResourceServer":
 		if e.ComplexityRoot.Mutation.CreateResourceServer == nil {
 			break
@@ -769,6 +802,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RotateSigningKeys(childComplexity), true
+	case "Mutation.unblockUserAttempts":
+		if e.ComplexityRoot.Mutation.UnblockUserAttempts == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_unblockUserAttempts_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UnblockUserAttempts(childComplexity, args["identifier"].(string)), true
 	case "Mutation.updateClient":
 		if e.ComplexityRoot.Mutation.UpdateClient == nil {
 			break
@@ -1280,6 +1324,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.UserEdge.Node(childComplexity), true
 
+	case "UserTicket.expiresAt":
+		if e.ComplexityRoot.UserTicket.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserTicket.ExpiresAt(childComplexity), true
+	case "UserTicket.ticket":
+		if e.ComplexityRoot.UserTicket.Ticket == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserTicket.Ticket(childComplexity), true
+
 	}
 	return 0, false
 }
@@ -1295,7 +1352,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreateConnectionInput", ec.unmarshalInputCreateConnectionInput),
 			graphql.NewInputUnmarshaler("CreateResourceServerInput", ec.unmarshalInputCreateResourceServerInput),
 			graphql.NewInputUnmarshaler("CreateUserInput", ec.unmarshalInputCreateUserInput),
+			graphql.NewInputUnmarshaler("EmailVerificationTicketInput", ec.unmarshalInputEmailVerificationTicketInput),
 			graphql.NewInputUnmarshaler("LogFilter", ec.unmarshalInputLogFilter),
+			graphql.NewInputUnmarshaler("PasswordChangeTicketInput", ec.unmarshalInputPasswordChangeTicketInput),
 			graphql.NewInputUnmarshaler("ResourceServerScopeInput", ec.unmarshalInputResourceServerScopeInput),
 			graphql.NewInputUnmarshaler("UpdateClientInput", ec.unmarshalInputUpdateClientInput),
 			graphql.NewInputUnmarshaler("UpdateConnectionInput", ec.unmarshalInputUpdateConnectionInput),
@@ -1702,6 +1761,40 @@ type Query {
 }
 
 type Mutation
+`, BuiltIn: false},
+	{Name: "../schema/tickets.graphqls", Input: `input PasswordChangeTicketInput {
+  "The user (node id or user_id)."
+  userId: ID!
+  "Lifetime in seconds (default 432000 = 5 days)."
+  ttlSec: Int
+  "Where the page sends the user after the change."
+  resultUrl: String
+  clientId: String
+  "Also mark the email verified when the password is set (the user proved they read it)."
+  markEmailAsVerified: Boolean
+}
+
+input EmailVerificationTicketInput {
+  userId: ID!
+  ttlSec: Int
+  resultUrl: String
+  clientId: String
+}
+
+"A single-use link; only the newest ticket of a kind per user works."
+type UserTicket {
+  ticket: String!
+  expiresAt: Time!
+}
+
+extend type Mutation {
+  "A password-change link for a database user (scope create:user_tickets)."
+  createPasswordChangeTicket(input: PasswordChangeTicketInput!): UserTicket!
+  "An email-verification link (scope create:user_tickets)."
+  createEmailVerificationTicket(input: EmailVerificationTicketInput!): UserTicket!
+  "Lifts brute-force blocks on an email or username, from every IP; returns how many were lifted (scope update:users)."
+  unblockUserAttempts(identifier: String!): Int!
+}
 `, BuiltIn: false},
 	{Name: "../schema/users.graphqls", Input: `"A normalized user profile (SPEC §1)."
 type User implements Node {
@@ -2174,6 +2267,16 @@ func (ec *executionContext) childFields_UserEdge(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type UserEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_UserTicket(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ticket":
+		return ec.fieldContext_UserTicket_ticket(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_UserTicket_expiresAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UserTicket", field.Name)
+}
+
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "name":
@@ -2318,6 +2421,34 @@ func (ec *executionContext) field_Mutation_createConnection_args(ctx context.Con
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createEmailVerificationTicket_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.EmailVerificationTicketInput, error) {
+			return ec.unmarshalNEmailVerificationTicketInput2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐEmailVerificationTicketInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createPasswordChangeTicket_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.PasswordChangeTicketInput, error) {
+			return ec.unmarshalNPasswordChangeTicketInput2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐPasswordChangeTicketInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createResourceServer_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2413,6 +2544,20 @@ func (ec *executionContext) field_Mutation_rotateClientSecret_args(ctx context.C
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_unblockUserAttempts_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "identifier",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["identifier"] = arg0
 	return args, nil
 }
 
@@ -4869,6 +5014,138 @@ func (ec *executionContext) fieldContext_Mutation_updateMe(ctx context.Context, 
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createPasswordChangeTicket(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createPasswordChangeTicket(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreatePasswordChangeTicket(ctx, fc.Args["input"].(model.PasswordChangeTicketInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.UserTicket) graphql.Marshaler {
+			return ec.marshalNUserTicket2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐUserTicket(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createPasswordChangeTicket(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserTicket(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createPasswordChangeTicket_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createEmailVerificationTicket(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createEmailVerificationTicket(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateEmailVerificationTicket(ctx, fc.Args["input"].(model.EmailVerificationTicketInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.UserTicket) graphql.Marshaler {
+			return ec.marshalNUserTicket2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐUserTicket(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createEmailVerificationTicket(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserTicket(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createEmailVerificationTicket_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_unblockUserAttempts(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_unblockUserAttempts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UnblockUserAttempts(ctx, fc.Args["identifier"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_unblockUserAttempts(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Int does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_unblockUserAttempts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createUser(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6882,6 +7159,52 @@ func (ec *executionContext) fieldContext_UserEdge_cursor(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("UserEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _UserTicket_ticket(ctx context.Context, field graphql.CollectedField, obj *model.UserTicket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UserTicket_ticket(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ticket, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UserTicket_ticket(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UserTicket", field, false, false, "String")
+}
+
+func (ec *executionContext) _UserTicket_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.UserTicket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UserTicket_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UserTicket_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UserTicket", field, false, false, "Time")
+}
+
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8404,6 +8727,69 @@ func UnmarshalCreateUserInput(ctx context.Context, raw any) (model.CreateUserInp
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputEmailVerificationTicketInput(ctx context.Context, obj any) (model.EmailVerificationTicketInput, error) {
+	var it model.EmailVerificationTicketInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"userId", "ttlSec", "resultUrl", "clientId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "userId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("userId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UserID = data
+		case "ttlSec":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ttlSec"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TTLSec = graphql.OmittableOf(data)
+		case "resultUrl":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resultUrl"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResultURL = graphql.OmittableOf(data)
+		case "clientId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientID = graphql.OmittableOf(data)
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalEmailVerificationTicketInput unmarshals raw into the EmailVerificationTicketInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalEmailVerificationTicketInput(ctx context.Context, raw any) (model.EmailVerificationTicketInput, error) {
+	var out model.EmailVerificationTicketInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "EmailVerificationTicketInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputLogFilter(ctx context.Context, obj any) (model.LogFilter, error) {
 	var it model.LogFilter
 	if obj == nil {
@@ -8464,6 +8850,76 @@ func (ec *executionContext) unmarshalInputLogFilter(ctx context.Context, obj any
 func UnmarshalLogFilter(ctx context.Context, raw any) (model.LogFilter, error) {
 	var out model.LogFilter
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "LogFilter", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputPasswordChangeTicketInput(ctx context.Context, obj any) (model.PasswordChangeTicketInput, error) {
+	var it model.PasswordChangeTicketInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"userId", "ttlSec", "resultUrl", "clientId", "markEmailAsVerified"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "userId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("userId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UserID = data
+		case "ttlSec":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ttlSec"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TTLSec = graphql.OmittableOf(data)
+		case "resultUrl":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resultUrl"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResultURL = graphql.OmittableOf(data)
+		case "clientId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientID = graphql.OmittableOf(data)
+		case "markEmailAsVerified":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("markEmailAsVerified"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MarkEmailAsVerified = graphql.OmittableOf(data)
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalPasswordChangeTicketInput unmarshals raw into the PasswordChangeTicketInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPasswordChangeTicketInput(ctx context.Context, raw any) (model.PasswordChangeTicketInput, error) {
+	var out model.PasswordChangeTicketInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PasswordChangeTicketInput", raw, &out)
 	return out, err
 }
 
@@ -9709,6 +10165,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "createPasswordChangeTicket":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createPasswordChangeTicket(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createEmailVerificationTicket":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createEmailVerificationTicket(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unblockUserAttempts":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_unblockUserAttempts(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createUser":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createUser(ctx, field)
@@ -10384,6 +10861,44 @@ func (ec *executionContext) _UserEdge(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var userTicketImplementors = []string{"UserTicket"}
+
+func (ec *executionContext) _UserTicket(ctx context.Context, sel ast.SelectionSet, obj *model.UserTicket) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, userTicketImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UserTicket")
+		case "ticket":
+			out.Values[i] = ec._UserTicket_ticket(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._UserTicket_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var __DirectiveImplementors = []string{"__Directive"}
 
 func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionSet, obj *introspection.Directive) graphql.Marshaler {
@@ -10858,6 +11373,11 @@ func (ec *executionContext) marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCurso
 	return v
 }
 
+func (ec *executionContext) unmarshalNEmailVerificationTicketInput2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐEmailVerificationTicketInput(ctx context.Context, v any) (model.EmailVerificationTicketInput, error) {
+	res, err := ec.unmarshalInputEmailVerificationTicketInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNID2githubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx context.Context, v any) (pulid.ID, error) {
 	var res pulid.ID
 	err := res.UnmarshalGQL(v)
@@ -10983,6 +11503,11 @@ func (ec *executionContext) marshalNOrderDirection2entgoᚗioᚋcontribᚋentgql
 
 func (ec *executionContext) marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v entgql.PageInfo[pulid.ID]) graphql.Marshaler {
 	return ec._PageInfo(ctx, sel, &v)
+}
+
+func (ec *executionContext) unmarshalNPasswordChangeTicketInput2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐPasswordChangeTicketInput(ctx context.Context, v any) (model.PasswordChangeTicketInput, error) {
+	res, err := ec.unmarshalInputPasswordChangeTicketInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNResourceServer2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐResourceServer(ctx context.Context, sel ast.SelectionSet, v *ent.ResourceServer) graphql.Marshaler {
@@ -11189,6 +11714,14 @@ func (ec *executionContext) marshalNUserOrderField2ᚖgithubᚗcomᚋauthgraph�
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) marshalNUserTicket2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐUserTicket(ctx context.Context, sel ast.SelectionSet, v *model.UserTicket) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "UserTicket!")
+		return graphql.Null
+	}
+	return ec._UserTicket(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx context.Context, sel ast.SelectionSet, v introspection.Directive) graphql.Marshaler {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/authgraph/authgraph/ent"
+	"github.com/authgraph/authgraph/ent/schema/pulid"
 )
 
 // A client with its secret, returned once at creation or rotation.
@@ -64,6 +65,13 @@ type CreateUserInput struct {
 	AppMetadata   graphql.Omittable[map[string]any] `json:"appMetadata,omitempty"`
 }
 
+type EmailVerificationTicketInput struct {
+	UserID    pulid.ID                   `json:"userId"`
+	TTLSec    graphql.Omittable[*int]    `json:"ttlSec,omitempty"`
+	ResultURL graphql.Omittable[*string] `json:"resultUrl,omitempty"`
+	ClientID  graphql.Omittable[*string] `json:"clientId,omitempty"`
+}
+
 type LogFilter struct {
 	// Type code, e.g. sapi.
 	Type graphql.Omittable[*string] `json:"type,omitempty"`
@@ -73,6 +81,18 @@ type LogFilter struct {
 	From graphql.Omittable[*time.Time] `json:"from,omitempty"`
 	// Exclusive upper bound on date.
 	To graphql.Omittable[*time.Time] `json:"to,omitempty"`
+}
+
+type PasswordChangeTicketInput struct {
+	// The user (node id or user_id).
+	UserID pulid.ID `json:"userId"`
+	// Lifetime in seconds (default 432000 = 5 days).
+	TTLSec graphql.Omittable[*int] `json:"ttlSec,omitempty"`
+	// Where the page sends the user after the change.
+	ResultURL graphql.Omittable[*string] `json:"resultUrl,omitempty"`
+	ClientID  graphql.Omittable[*string] `json:"clientId,omitempty"`
+	// Also mark the email verified when the password is set (the user proved they read it).
+	MarkEmailAsVerified graphql.Omittable[*bool] `json:"markEmailAsVerified,omitempty"`
 }
 
 type ResourceServerScope struct {
@@ -144,4 +164,10 @@ type UpdateUserInput struct {
 	Blocked       graphql.Omittable[*bool]          `json:"blocked,omitempty"`
 	UserMetadata  graphql.Omittable[map[string]any] `json:"userMetadata,omitempty"`
 	AppMetadata   graphql.Omittable[map[string]any] `json:"appMetadata,omitempty"`
+}
+
+// A single-use link; only the newest ticket of a kind per user works.
+type UserTicket struct {
+	Ticket    string    `json:"ticket"`
+	ExpiresAt time.Time `json:"expiresAt"`
 }

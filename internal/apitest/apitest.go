@@ -192,6 +192,9 @@ func (r Response) Decode(t testing.TB, v any) {
 	if len(r.Errors) > 0 {
 		t.Fatalf("unexpected GraphQL errors: %+v", r.Errors)
 	}
+	if v == nil {
+		return
+	}
 	if err := json.Unmarshal(r.Data, v); err != nil {
 		t.Fatalf("decoding data %s: %v", r.Data, err)
 	}

@@ -10,11 +10,13 @@ import (
 	"github.com/authgraph/authgraph/ent"
 )
 
-// DefaultIDTokenLifetime is the ID token lifetime (36,000 s, as Auth0). No
-// ID token is issued yet; the authorization code flow will use it.
+// DefaultIDTokenLifetime is the ID token lifetime (36,000 s, as Auth0);
+// Application.id_token_lifetime overrides it per client.
 const DefaultIDTokenLifetime = 36000 * time.Second
 
-// client adapts an ent Application to op.Client.
+// client adapts an ent Application to op.Client. op only serves the
+// client_credentials grant; the user flows (authorize.go, token.go) read the
+// Application directly.
 type client struct{ app *ent.Application }
 
 var _ op.Client = (*client)(nil)
@@ -44,7 +46,8 @@ func (c *client) AuthMethod() oidc.AuthMethod {
 	return oidc.AuthMethodNone
 }
 
-// ResponseTypes is empty: no authorization endpoint exists yet.
+// ResponseTypes is empty: op's authorization endpoint is not used
+// (Provider.serveAuthorize is).
 func (c *client) ResponseTypes() []oidc.ResponseType { return nil }
 
 // GrantTypes returns the client's registered grant types. client_credentials
@@ -61,8 +64,8 @@ func (c *client) GrantTypes() []oidc.GrantType {
 	return out
 }
 
-// LoginURL is empty until the hosted login page exists (authorization code
-// flow); no route reaches it today.
+// LoginURL is unused by op here (Provider.LoginURL builds
+// {issuer}login?req=<id>); no op route reaches it.
 func (c *client) LoginURL(string) string { return "" }
 
 // AccessTokenType is always JWT: access tokens are RFC 9068-style JWTs that

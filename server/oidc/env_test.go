@@ -9,6 +9,8 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/authgraph/authgraph/authz"
@@ -16,6 +18,8 @@ import (
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/internal/testenv"
 	"github.com/authgraph/authgraph/secretbox"
+	"github.com/authgraph/authgraph/server/loginflow"
+	"github.com/authgraph/authgraph/sessions"
 	"github.com/authgraph/authgraph/store"
 )
 
@@ -33,6 +37,8 @@ func backends() []backend {
 	return []backend{{"sqlite", testenv.SQLite}, {"postgres", testenv.Postgres}}
 }
 
+var migrateMu sync.Mutex
+
 // env is a running provider on a real HTTP server and database.
 type env struct {
 	t        testing.TB
@@ -44,6 +50,12 @@ type env struct {
 	srv      *httptest.Server
 	issuer   string
 	tokenURL string
+	sessions *sessions.Manager
+	// hook is the ClaimsHook tests install (atomic.Value of ClaimsHook).
+	hook atomic.Value
+	// logins records the loginflow.Request of each login page visit.
+	mu     sync.Mutex
+	logins []*loginflow.Request
 }
 
 // newEnv starts a provider whose issuer is the test server's root, or
@@ -56,7 +68,12 @@ func newEnv(t testing.TB, dsn, pathPrefix string) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(ctx); err != nil {
+	// ent's schema migration mutates package-level table descriptors, so
+	// two migrations in one process race (go test -race): serialise them.
+	migrateMu.Lock()
+	_, err = db.Migrate(ctx)
+	migrateMu.Unlock()
+	if err != nil {
 		t.Fatal(err)
 	}
 	box, err := secretbox.New(secretbox.NewKey())
@@ -69,18 +86,29 @@ func newEnv(t testing.TB, dsn, pathPrefix string) *env {
 	}
 	srv := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + srv.Listener.Addr().String() + "/" + pathPrefix
-	p, err := New(Config{Issuer: issuer, DB: db.Ent, Keys: keys, AllowInsecure: true})
+	e := &env{t: t, ctx: ctx, db: db, keys: keys, box: box, srv: srv, issuer: issuer}
+	e.sessions = &sessions.Manager{DB: db.Ent, Path: "/" + pathPrefix}
+	cfg := Config{Issuer: issuer, DB: db.Ent, Keys: keys, AllowInsecure: true, Sessions: e.sessions,
+		Claims: func(ctx context.Context, ev *ClaimsEvent) (*CustomClaims, error) {
+			if h, _ := e.hook.Load().(ClaimsHook); h != nil {
+				return h(ctx, ev)
+			}
+			return nil, nil
+		}}
+	p, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.provider, e.tokenURL = p, p.URL(TokenPath)
 	mux := http.NewServeMux()
 	for _, path := range p.Paths() {
 		mux.Handle(path, p)
 	}
+	mux.HandleFunc("/"+pathPrefix+"login", e.fakeLogin)
 	srv.Config.Handler = mux
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &env{t: t, ctx: ctx, db: db, keys: keys, box: box, provider: p, srv: srv, issuer: issuer, tokenURL: p.URL(TokenPath)}
+	return e
 }
 
 // client registers a client as the system.

@@ -1,16 +1,22 @@
-// Package oidc is Authgraph's OpenID Provider: zitadel/oidc's op on an
-// ent-backed op.Storage, with RS256 signing keys sealed by the master key.
+// Package oidc is Authgraph's OpenID Provider, with RS256 signing keys
+// sealed by the master key.
 //
-// Today it serves machine-to-machine authentication: discovery, the JWKS and
-// the token endpoint's client_credentials grant, issuing JWT access tokens
-// for the management API (aud = {issuer}api/v2/), and the Verifier that
-// /graphql uses to check them. The authorization code flow, refresh tokens,
-// userinfo, revocation and end_session come later and extend storage,
-// Provider's routes and the discovery document together.
+// It serves the authorization code flow with PKCE (/authorize, handing the
+// browser to the hosted login page through loginflow.Handoff), the token
+// endpoint (authorization_code, refresh_token with rotation and reuse
+// detection, client_credentials), /userinfo, revocation (RFC 7009),
+// introspection (RFC 7662), RP-initiated logout, discovery and the JWKS.
+//
+// zitadel/oidc's op serves the client_credentials grant through the ent
+// Storage (storage.go); the user flows are Authgraph's own handlers built on
+// zitadel's oidc types, because what they must do lives outside op's model:
+// one Grant row per code or refresh chain whose revocation kills every token
+// it issued, access tokens for an `audience` other than the ID token's,
+// RFC 9068 `at+jwt` access tokens, hashed single-use codes whose reuse
+// revokes, refresh-token reuse detection, and the `claims` parameter.
 package oidc
 
 import (
-	"context"
 	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
@@ -30,13 +36,24 @@ import (
 
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/ent"
+	"github.com/authgraph/authgraph/server/loginflow"
+	"github.com/authgraph/authgraph/sessions"
 )
 
 // Paths of the provider's endpoints, relative to the issuer.
 const (
-	DiscoveryPath = "/.well-known/openid-configuration"
-	JWKSPath      = "/.well-known/jwks.json"
-	TokenPath     = "/oauth/token"
+	DiscoveryPath  = "/.well-known/openid-configuration"
+	JWKSPath       = "/.well-known/jwks.json"
+	AuthorizePath  = "/authorize"
+	TokenPath      = "/oauth/token"
+	UserinfoPath   = "/userinfo"
+	RevokePath     = "/oauth/revoke"
+	IntrospectPath = "/oauth/introspect"
+	// EndSessionPath is RP-initiated logout (Auth0's /oidc/logout).
+	EndSessionPath = "/oidc/logout"
+	// LoginPath is the hosted login page (server/login), not served here:
+	// /authorize sends the browser to {issuer}login?req=<auth request id>.
+	LoginPath = "/login"
 )
 
 // maxTokenRequestBytes bounds a token request body: a client_credentials
@@ -60,14 +77,26 @@ type Config struct {
 	// Logger receives server-side failures (never a token or secret).
 	// Default slog.Default().
 	Logger *slog.Logger
-	// CryptoKey is op's 32-byte key for encrypted (opaque) tokens and codes.
-	// Nothing uses it yet, but the authorization code flow will, so every
-	// node must share it: derive it with DeriveCryptoKey(masterKey). When
-	// empty a random key is used (fine for a single process, tests).
+	// CryptoKey is op's 32-byte key for encrypted (opaque) tokens. Derive it
+	// with DeriveCryptoKey(masterKey) so every node shares it. When empty a
+	// random key is used (fine for a single process, tests).
 	CryptoKey []byte
-	// AccessTokenLifetime defaults to DefaultAccessTokenLifetime (86,400 s).
-	// KeySet.Retention must stay above it.
+	// AccessTokenLifetime is the lifetime of client_credentials tokens
+	// (default DefaultAccessTokenLifetime, 86,400 s). User access tokens
+	// take their API's token_lifetime. KeySet.Retention must stay above both.
 	AccessTokenLifetime time.Duration
+	// Sessions finds and ends SSO sessions (/authorize skips the login page
+	// when the browser has a usable one; end_session ends it). The server
+	// must give the login page the same Manager (same cookie Path and
+	// Secure). Default: a Manager on DB with Secure for an https issuer and
+	// Path the issuer's path.
+	Sessions *sessions.Manager
+	// Claims is the rules engine's hook (nil: no custom claims). See
+	// ClaimsHook.
+	Claims ClaimsHook
+	// UserAPIScopes decides which of the requested API scopes a user gets
+	// (nil: DefaultUserAPIScopes). See UserScopesFunc.
+	UserAPIScopes UserScopesFunc
 }
 
 // DeriveCryptoKey derives op's crypto key from the master key (HKDF-SHA256,
@@ -80,14 +109,21 @@ func DeriveCryptoKey(masterKey []byte) ([]byte, error) {
 // Provider is the OpenID Provider's HTTP handler. It serves, under the
 // issuer's path:
 //
-//	GET  /.well-known/openid-configuration   discovery (only what is implemented)
-//	GET  /.well-known/jwks.json              public signing keys
-//	POST /oauth/token                        client_credentials grant
+//	GET       /.well-known/openid-configuration   discovery (only what is implemented)
+//	GET       /.well-known/jwks.json              public signing keys
+//	GET, POST /authorize                          authorization code flow
+//	POST      /oauth/token                        authorization_code, refresh_token, client_credentials
+//	GET, POST /userinfo                           claims of the token's user
+//	POST      /oauth/revoke                       RFC 7009
+//	POST      /oauth/introspect                   RFC 7662 (confidential clients)
+//	GET, POST /oidc/logout                        RP-initiated logout
 //
 // Mount it on the server's root mux for those full paths (for an issuer
-// "https://h/auth/", "/auth/.well-known/…" and "/auth/oauth/token"; see
-// Paths): it matches r.URL.Path including the issuer's path, so do not strip
-// the prefix. Anything else under it is 404.
+// "https://h/auth/", "/auth/authorize" and so on; see Paths): it matches
+// r.URL.Path including the issuer's path, so do not strip the prefix.
+// Anything else under it is 404. The login page ({issuer}login) is
+// server/login's, which drives logins through Provider's loginflow.Handoff
+// methods (Request, Complete, Fail).
 type Provider struct {
 	issuer    string
 	base      string // issuer path without its trailing slash: "" or "/auth"
@@ -97,7 +133,20 @@ type Provider struct {
 	verifier  *Verifier
 	log       *slog.Logger
 	discovery []byte
+
+	db                 *ent.Client
+	sessions           *sessions.Manager
+	claimsHook         ClaimsHook
+	userAPIScopes      UserScopesFunc
+	managementAudience string
+	userinfoAudience   string
+	signers            *signerCache
+	origins            *originCache
+	logoutKey          []byte
+	now                func() time.Time
 }
+
+var _ loginflow.Handoff = (*Provider)(nil)
 
 // New builds a Provider.
 func New(cfg Config) (*Provider, error) {
@@ -127,6 +176,7 @@ func New(cfg Config) (*Provider, error) {
 	default:
 		return nil, fmt.Errorf("oidc: CryptoKey must be 32 bytes, got %d", len(cfg.CryptoKey))
 	}
+	base := strings.TrimSuffix(u.Path, "/")
 
 	st := &storage{
 		db:                  cfg.DB,
@@ -139,8 +189,8 @@ func New(cfg Config) (*Provider, error) {
 	opts := []op.Option{
 		op.WithCustomKeysEndpoint(op.NewEndpoint(JWKSPath)),
 		op.WithCustomTokenEndpoint(op.NewEndpoint(TokenPath)),
-		// No CORS from op: Provider does not use op's router, and the token
-		// endpoint will get per-client origins with the code flow.
+		// No CORS from op: Provider does not use op's router; /oauth/token
+		// and /userinfo get per-client web origins (cors.go).
 		op.WithCORSOptions(nil),
 	}
 	if cfg.AllowInsecure {
@@ -149,23 +199,43 @@ func New(cfg Config) (*Provider, error) {
 	opProvider, err := op.NewProvider(&op.Config{
 		CryptoKey:      cryptoKey,
 		AuthMethodPost: true,
-		// Discovery is Provider's own document (discoveryDocument); these
-		// keep op's view consistent with it.
+		// op serves only client_credentials (management scopes); discovery
+		// is Provider's own document.
 		SupportedScopes: authz.ManagementScopes(),
 		SupportedClaims: accessTokenClaims,
 	}, st, op.StaticIssuer(cfg.Issuer), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("oidc: %w", err)
 	}
-	p := &Provider{
-		issuer:   cfg.Issuer,
-		base:     strings.TrimSuffix(u.Path, "/"),
-		op:       opProvider,
-		storage:  st,
-		keys:     cfg.Keys,
-		verifier: NewVerifier(cfg.Issuer, cfg.Keys),
-		log:      log,
+	sm := cfg.Sessions
+	if sm == nil {
+		sm = &sessions.Manager{DB: cfg.DB, Secure: u.Scheme == "https", Path: base + "/"}
 	}
+	p := &Provider{
+		issuer:             cfg.Issuer,
+		base:               base,
+		op:                 opProvider,
+		storage:            st,
+		keys:               cfg.Keys,
+		log:                log,
+		db:                 cfg.DB,
+		sessions:           sm,
+		claimsHook:         cfg.Claims,
+		userAPIScopes:      cfg.UserAPIScopes,
+		managementAudience: authz.ManagementAudience(cfg.Issuer),
+		userinfoAudience:   cfg.Issuer + "userinfo",
+		signers:            newSignerCache(),
+		origins:            newOriginCache(cfg.DB),
+		now:                time.Now,
+	}
+	if p.logoutKey, err = hkdf.Key(sha256.New, cryptoKey[:], nil, "authgraph logout confirmation", 32); err != nil {
+		return nil, err
+	}
+	if p.userAPIScopes == nil {
+		p.userAPIScopes = DefaultUserAPIScopes
+	}
+	p.verifier = NewVerifier(cfg.Issuer, cfg.Keys)
+	p.verifier.grants = newGrantChecker(cfg.DB)
 	p.discovery, err = json.Marshal(p.discoveryDocument())
 	if err != nil {
 		return nil, err
@@ -204,24 +274,40 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// accessTokenClaims are the claims of our access tokens.
+// accessTokenClaims are the claims of client_credentials access tokens.
 var accessTokenClaims = []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "scope", "client_id", "azp", "gty"}
 
-// discoveryDocument lists only what is implemented. OpenID Discovery calls
-// authorization_endpoint and response_types_supported required; both are
-// absent until the authorization code flow exists, because advertising them
-// would send clients to an endpoint that does not work.
-func (p *Provider) discoveryDocument() *oidc.DiscoveryConfiguration {
-	return &oidc.DiscoveryConfiguration{
-		Issuer:                            p.issuer,
-		TokenEndpoint:                     p.URL(TokenPath),
-		JwksURI:                           p.URL(JWKSPath),
-		ScopesSupported:                   authz.ManagementScopes(),
-		GrantTypesSupported:               []oidc.GrantType{oidc.GrantTypeClientCredentials},
-		SubjectTypesSupported:             []string{"public"},
-		IDTokenSigningAlgValuesSupported:  []string{string(jose.RS256)},
-		TokenEndpointAuthMethodsSupported: []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost},
-		ClaimsSupported:                   accessTokenClaims,
+// discoveryDocument is OpenID Provider metadata listing exactly what is
+// implemented.
+func (p *Provider) discoveryDocument() map[string]any {
+	claims := []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "at_hash"}
+	for _, sc := range []string{oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopePhone, oidc.ScopeAddress} {
+		claims = append(claims, scopeClaims[sc]...)
+	}
+	return map[string]any{
+		"issuer":                                        p.issuer,
+		"authorization_endpoint":                        p.URL(AuthorizePath),
+		"token_endpoint":                                p.URL(TokenPath),
+		"userinfo_endpoint":                             p.URL(UserinfoPath),
+		"jwks_uri":                                      p.URL(JWKSPath),
+		"revocation_endpoint":                           p.URL(RevokePath),
+		"introspection_endpoint":                        p.URL(IntrospectPath),
+		"end_session_endpoint":                          p.URL(EndSessionPath),
+		"scopes_supported":                              oidcScopes,
+		"response_types_supported":                      []string{"code"},
+		"response_modes_supported":                      []string{"query", "form_post"},
+		"grant_types_supported":                         []string{"authorization_code", "refresh_token", "client_credentials"},
+		"subject_types_supported":                       []string{"public"},
+		"id_token_signing_alg_values_supported":         []string{string(jose.RS256)},
+		"token_endpoint_auth_methods_supported":         []string{"client_secret_basic", "client_secret_post", "none"},
+		"revocation_endpoint_auth_methods_supported":    []string{"client_secret_basic", "client_secret_post", "none"},
+		"introspection_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
+		"code_challenge_methods_supported":              []string{"S256"},
+		"claims_parameter_supported":                    true,
+		"request_parameter_supported":                   false,
+		"request_uri_parameter_supported":               false,
+		"claims_supported":                              claims,
+		"prompt_values_supported":                       []string{"none", "login", "consent", "select_account"},
 	}
 }
 
@@ -229,7 +315,7 @@ func (p *Provider) discoveryDocument() *oidc.DiscoveryConfiguration {
 func (p *Provider) Issuer() string { return p.issuer }
 
 // ManagementAudience returns the management API identifier, {issuer}api/v2/.
-func (p *Provider) ManagementAudience() string { return p.storage.managementAudience }
+func (p *Provider) ManagementAudience() string { return p.managementAudience }
 
 // URL returns the absolute URL of an endpoint path (DiscoveryPath…).
 func (p *Provider) URL(path string) string { return strings.TrimSuffix(p.issuer, "/") + path }
@@ -237,11 +323,20 @@ func (p *Provider) URL(path string) string { return strings.TrimSuffix(p.issuer,
 // Paths returns the request paths Provider serves, as the server's mux sees
 // them (the issuer's path included).
 func (p *Provider) Paths() []string {
-	return []string{p.base + DiscoveryPath, p.base + JWKSPath, p.base + TokenPath}
+	out := make([]string, 0, 8)
+	for _, path := range []string{DiscoveryPath, JWKSPath, AuthorizePath, TokenPath, UserinfoPath, RevokePath, IntrospectPath, EndSessionPath} {
+		out = append(out, p.base+path)
+	}
+	return out
 }
 
 // Verifier returns the management token verifier for this issuer and keys.
+// It also refuses user tokens whose grant was revoked (logout, block,
+// refresh-token reuse), looking the grant up at most every few seconds.
 func (p *Provider) Verifier() *Verifier { return p.verifier }
+
+// Sessions returns the SSO session manager the provider uses.
+func (p *Provider) Sessions() *sessions.Manager { return p.sessions }
 
 // ServeHTTP implements http.Handler.
 func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -265,10 +360,24 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		p.serveJWKS(w, r)
+	case AuthorizePath:
+		if !allowMethods(w, r, http.MethodGet, http.MethodPost) {
+			return
+		}
+		p.serveAuthorize(w, r)
 	case TokenPath:
-		p.tokenInterceptor(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			op.Exchange(w, r, p.op)
-		})).ServeHTTP(w, r)
+		p.cors(w, r, []string{http.MethodPost}, p.serveToken)
+	case UserinfoPath:
+		p.cors(w, r, []string{http.MethodGet, http.MethodPost}, p.serveUserinfo)
+	case RevokePath:
+		p.cors(w, r, []string{http.MethodPost}, p.serveRevoke)
+	case IntrospectPath:
+		p.serveIntrospect(w, r)
+	case EndSessionPath:
+		if !allowMethods(w, r, http.MethodGet, http.MethodPost) {
+			return
+		}
+		p.serveEndSession(w, r)
 	default:
 		http.NotFound(w, r)
 	}
@@ -316,105 +425,4 @@ func allowMethods(w http.ResponseWriter, r *http.Request, methods ...string) boo
 	w.Header().Set("Allow", strings.Join(methods, ", "))
 	http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 	return false
-}
-
-// tokenState carries what the token endpoint learns before op calls
-// Storage: the `audience`/`resource` parameters (op drops them) and the
-// client once authenticated (saving a second lookup).
-type tokenState struct {
-	audiences []string
-	app       *ent.Application
-}
-
-type tokenStateKey struct{}
-
-func tokenStateFrom(ctx context.Context) *tokenState {
-	st, _ := ctx.Value(tokenStateKey{}).(*tokenState)
-	return st
-}
-
-// tokenInterceptor is an op.HttpInterceptor for the token endpoint. It
-//   - admits POST only, with a bounded body, no client credentials in the
-//     query string, and no-store caching (RFC 6749 §5.1);
-//   - admits only the grant types implemented (client_credentials), so op's
-//     other grants (jwt-bearer is always on in op) are unreachable;
-//   - refuses two client authentication methods in one request (RFC 6749
-//     §2.3; op would let Basic silently win) and client assertions;
-//   - reads `audience` (and RFC 8707 `resource`), which op never passes to
-//     Storage, into the context for ClientCredentialsTokenRequest.
-//
-// Both client_secret_basic and client_secret_post are accepted from every
-// confidential client: clients have no registered method to enforce.
-func (p *Provider) tokenInterceptor(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
-		w.Header().Set("Pragma", "no-cache")
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", http.MethodPost)
-			tokenError(w, http.StatusMethodNotAllowed, oidc.ErrInvalidRequest().WithDescription("the token endpoint accepts POST only"))
-			return
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxTokenRequestBytes)
-		if err := r.ParseForm(); err != nil {
-			tokenError(w, http.StatusBadRequest, oidc.ErrInvalidRequest().WithDescription("malformed form body"))
-			return
-		}
-		q := r.URL.Query()
-		if q.Has("client_secret") || q.Has("client_assertion") {
-			tokenError(w, http.StatusBadRequest, oidc.ErrInvalidRequest().WithDescription("client credentials must not be sent in the URL"))
-			return
-		}
-		switch gt := r.PostForm.Get("grant_type"); gt {
-		case string(oidc.GrantTypeClientCredentials):
-		case "":
-			tokenError(w, http.StatusBadRequest, oidc.ErrInvalidRequest().WithDescription("grant_type missing"))
-			return
-		default:
-			tokenError(w, http.StatusBadRequest, oidc.ErrUnsupportedGrantType().WithDescription("supported grant types: client_credentials"))
-			return
-		}
-		basicID, _, hasBasic := r.BasicAuth()
-		if r.PostForm.Has("client_assertion") || r.PostForm.Has("client_assertion_type") {
-			tokenError(w, http.StatusUnauthorized, oidc.ErrInvalidClient().WithDescription("supported client authentication: client_secret_basic, client_secret_post"))
-			return
-		}
-		if hasBasic {
-			if r.PostForm.Has("client_secret") {
-				tokenError(w, http.StatusBadRequest, oidc.ErrInvalidRequest().WithDescription("client authentication must not use more than one method"))
-				return
-			}
-			if id := r.PostForm.Get("client_id"); id != "" {
-				if dec, err := url.QueryUnescape(basicID); err != nil || dec != id {
-					tokenError(w, http.StatusBadRequest, oidc.ErrInvalidRequest().WithDescription("client_id differs from the authenticated client"))
-					return
-				}
-			}
-			// RFC 6749 §5.2: a failed Basic authentication answers 401
-			// with a WWW-Authenticate challenge.
-			w = &challengeWriter{ResponseWriter: w}
-		}
-		// op reads the whole form (query included) for scope and client_id;
-		// only the body counts here, matching how clients send them.
-		st := &tokenState{}
-		st.audiences = append(st.audiences, r.PostForm["audience"]...)
-		st.audiences = append(st.audiences, r.PostForm["resource"]...)
-		r.Form = r.PostForm
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tokenStateKey{}, st)))
-	})
-}
-
-// challengeWriter adds WWW-Authenticate to a 401 answer.
-type challengeWriter struct{ http.ResponseWriter }
-
-func (c *challengeWriter) WriteHeader(status int) {
-	if status == http.StatusUnauthorized {
-		c.Header().Set("WWW-Authenticate", `Basic realm="token", charset="UTF-8"`)
-	}
-	c.ResponseWriter.WriteHeader(status)
-}
-
-func tokenError(w http.ResponseWriter, status int, e *oidc.Error) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(e)
 }

@@ -53,8 +53,8 @@ func testDiscovery(t *testing.T, e *env) {
 	want := map[string]any{
 		"issuer":                                e.issuer,
 		"jwks_uri":                              e.issuer + ".well-known/jwks.json",
-		"grant_types_supported":                 []any{"client_credentials"},
-		"token_endpoint_auth_methods_supported": []any{"client_secret_basic", "client_secret_post"},
+		"grant_types_supported":                 []any{"authorization_code", "refresh_token", "client_credentials"},
+		"token_endpoint_auth_methods_supported": []any{"client_secret_basic", "client_secret_post", "none"},
 		"id_token_signing_alg_values_supported": []any{"RS256"},
 	}
 	for k, v := range want {
@@ -65,19 +65,19 @@ func testDiscovery(t *testing.T, e *env) {
 		}
 	}
 	scopes, _ := json.Marshal(doc["scopes_supported"])
-	wantScopes, _ := json.Marshal(authz.ManagementScopes())
+	wantScopes, _ := json.Marshal([]string{"openid", "profile", "email", "phone", "address", "offline_access"})
 	if string(scopes) != string(wantScopes) {
 		t.Errorf("scopes_supported = %s, want %s", scopes, wantScopes)
 	}
-	for _, absent := range []string{"authorization_endpoint", "userinfo_endpoint", "revocation_endpoint",
-		"introspection_endpoint", "end_session_endpoint", "device_authorization_endpoint", "response_types_supported",
-		"code_challenge_methods_supported", "request_object_signing_alg_values_supported"} {
+	for _, absent := range []string{"device_authorization_endpoint", "registration_endpoint",
+		"request_object_signing_alg_values_supported", "check_session_iframe", "pushed_authorization_request_endpoint"} {
 		if _, ok := doc[absent]; ok {
 			t.Errorf("discovery advertises %s, which is not implemented", absent)
 		}
 	}
 	// Unimplemented op endpoints are not served.
-	for _, path := range []string{"authorize", "userinfo", "revoke", "end_session", "keys", "oauth/introspect", "healthz", "device_authorization"} {
+	for _, path := range []string{"revoke", "end_session", "keys", "introspect", "oauth/introspect/x", "healthz", "device_authorization",
+		"oauth/device/code", "oauth/v2/authorize", "authorize/callback"} {
 		resp, err := http.Get(e.issuer + path)
 		if err != nil {
 			t.Fatal(err)
@@ -316,8 +316,16 @@ func testRequestShape(t *testing.T, e *env) {
 	if r.header.Get("Cache-Control") != "no-store" {
 		t.Errorf("Cache-Control %q", r.header.Get("Cache-Control"))
 	}
-	for _, gt := range []string{"authorization_code", "refresh_token", "password", "urn:ietf:params:oauth:grant-type:jwt-bearer",
-		"urn:ietf:params:oauth:grant-type:token-exchange"} {
+	// The user grants exist, but not for an m2m client.
+	for _, gt := range []string{"authorization_code", "refresh_token"} {
+		f := ccForm(id, secret)
+		f.Set("grant_type", gt)
+		if r := e.post(f, "", ""); r.status != http.StatusBadRequest || r.errorCode(t) != "unauthorized_client" {
+			t.Errorf("grant %s for m2m: %d %s", gt, r.status, r.body)
+		}
+	}
+	for _, gt := range []string{"password", "urn:ietf:params:oauth:grant-type:jwt-bearer",
+		"urn:ietf:params:oauth:grant-type:token-exchange", "urn:ietf:params:oauth:grant-type:device_code"} {
 		f := ccForm(id, secret)
 		f.Set("grant_type", gt)
 		r := e.post(f, "", "")

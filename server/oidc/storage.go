@@ -34,13 +34,13 @@ const GrantTypeClientCredentialsClaim = "client-credentials"
 // as Auth0 does, so it can never collide with a user_id ("provider|id").
 const ClientSubjectSuffix = "@clients"
 
-// ErrNotImplemented is wrapped by every op.Storage method whose flow does
-// not exist yet. Such methods are unreachable through Provider's routes; the
+// ErrNotImplemented is wrapped by every op.Storage method whose flow op
+// does not serve here. Such methods are unreachable through Provider's routes; the
 // error makes any accidental call fail loudly instead of faking success.
 var ErrNotImplemented = errors.New("server/oidc: not implemented yet")
 
-// storage implements op.Storage on ent. Only the client_credentials grant is
-// wired today; the authorization code flow adds its methods here.
+// storage implements op.Storage on ent for the one flow op serves: the
+// client_credentials grant.
 //
 // Every error handed back to op is an *oidc.Error: op turns any other error
 // into a server_error whose description is the error text, which could leak

@@ -10,12 +10,12 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 )
 
-// The op.Storage methods below belong to flows that do not exist yet (the
-// authorization code flow, refresh tokens, userinfo, introspection,
-// revocation, end_session, the JWT profile grant). Provider routes none of
-// their endpoints and the token endpoint admits only client_credentials, so
-// none is reachable; each fails with ErrNotImplemented rather than pretending
-// to succeed. The authorization code issue replaces them one by one.
+// The op.Storage methods below belong to op's own user flows (authorize
+// callback, code and refresh grants, userinfo, introspection, revocation,
+// end_session, the JWT profile grant). Provider serves those endpoints with
+// its own handlers (authorize.go, token.go, userinfo.go, revoke.go,
+// logout.go) and hands op only client_credentials, so none is reachable;
+// each fails with ErrNotImplemented rather than pretending to succeed.
 
 func notImplemented(method string) error {
 	return fmt.Errorf("%w: %s", ErrNotImplemented, method)

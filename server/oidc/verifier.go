@@ -29,9 +29,13 @@ var (
 	ErrTokenAudience    = fmt.Errorf("%w: audience is not the management API", ErrInvalidToken)
 	ErrTokenExpired     = fmt.Errorf("%w: expired", ErrInvalidToken)
 	ErrTokenNotYetValid = fmt.Errorf("%w: not valid yet", ErrInvalidToken)
+	ErrTokenRevoked     = fmt.Errorf("%w: revoked", ErrInvalidToken)
 	// ErrKeysUnavailable is a server fault (the signing keys could not be
 	// loaded), not a bad token: answer 503, not 401.
 	ErrKeysUnavailable = errors.New("signing keys unavailable")
+	// ErrGrantsUnavailable is a server fault too: a user token's grant
+	// could not be checked.
+	ErrGrantsUnavailable = errors.New("token grants unavailable")
 )
 
 // MaxLeeway bounds Verifier.Leeway: clock skew tolerated on exp, nbf, iat.
@@ -41,7 +45,7 @@ const MaxLeeway = 30 * time.Second
 const maxTokenBytes = 8 << 10
 
 // Verifier checks management API access tokens (JWT, RS256) on every
-// /graphql request: the signature by a key of the KeySet (found by kid, in
+// /graphql request (machine tokens and users' self-service tokens): the signature by a key of the KeySet (found by kid, in
 // memory), `iss` equal to the issuer, `aud` containing the management API
 // identifier, `exp`/`nbf`/`iat` within Leeway. op.VerifyAccessToken does not
 // check `aud`; this does. It needs no database access while the kid is
@@ -54,6 +58,9 @@ type Verifier struct {
 	audience string
 	keys     *KeySet
 	now      func() time.Time
+	// grants, when set (Provider.Verifier), refuses user tokens whose
+	// grant was revoked.
+	grants *grantChecker
 }
 
 // NewVerifier returns a verifier of management tokens from issuer, signed
@@ -82,6 +89,7 @@ type accessClaims struct {
 	Scope    string   `json:"scope"`
 	ClientID string   `json:"client_id"`
 	AZP      string   `json:"azp"`
+	JTI      string   `json:"jti"`
 }
 
 // audience is `aud`: a string or an array of strings.
@@ -174,6 +182,15 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*authz.Viewer, error
 	clientID := c.ClientID
 	if clientID == "" {
 		clientID = c.AZP
+	}
+	if gid, ok := grantFromJTI(c.JTI); ok && v.grants != nil {
+		live, err := v.grants.live(ctx, gid, clientID)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrGrantsUnavailable, err)
+		}
+		if !live {
+			return nil, ErrTokenRevoked
+		}
 	}
 	return &authz.Viewer{
 		Subject:  c.Subject,

@@ -1,0 +1,147 @@
+package dbauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/authgraph/authgraph/authz"
+	"github.com/authgraph/authgraph/dbauth/policy"
+	"github.com/authgraph/authgraph/ent"
+	"github.com/authgraph/authgraph/ent/connection"
+	entidentity "github.com/authgraph/authgraph/ent/identity"
+	"github.com/authgraph/authgraph/logs"
+	"github.com/authgraph/authgraph/passwords"
+	"github.com/authgraph/authgraph/sessions"
+)
+
+// CheckNewPassword applies conn's password policy to a new password for u
+// (nil u at signup: pass the profile in p), and the password history of idn
+// (nil at signup). Failures are *policy.Error (Code: PasswordStrengthError,
+// PasswordDictionaryError, PasswordNoUserInfoError, PasswordHistoryError).
+func CheckNewPassword(conn *ent.Connection, p policy.Personal, idn *ent.Identity, password string) error {
+	opts := policy.FromConnection(conn.Options)
+	if err := opts.Check(password, p); err != nil {
+		return err
+	}
+	if idn != nil && opts.History > 0 && inHistory(idn, opts.History, password) {
+		return &policy.Error{Code: policy.CodeHistory, Message: policy.MsgHistory}
+	}
+	return nil
+}
+
+// PersonalOf returns the profile fields the personal-information rule uses.
+func PersonalOf(u *ent.User) policy.Personal {
+	p := policy.Personal{UserMetadata: u.UserMetadata}
+	for _, f := range []struct {
+		dst *string
+		src *string
+	}{{&p.Email, u.Email}, {&p.Username, u.Username}, {&p.Name, u.Name}, {&p.Nickname, u.Nickname}} {
+		if f.src != nil {
+			*f.dst = *f.src
+		}
+	}
+	return p
+}
+
+// inHistory reports whether password matches the current password or one of
+// the previous ones, size in all (the current one counts, as in Auth0).
+func inHistory(idn *ent.Identity, size int, password string) bool {
+	var hashes []string
+	if idn.PasswordHash != nil && *idn.PasswordHash != "" {
+		hashes = append(hashes, *idn.PasswordHash)
+	}
+	hashes = append(hashes, idn.PasswordHistory...)
+	if len(hashes) > size {
+		hashes = hashes[:size]
+	}
+	for _, h := range hashes {
+		if passwords.Verify(h, password) == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// ChangePassword sets the password of u's database identity, as the
+// management API does (updateUser with a password): the connection's policy
+// and history apply; on success the user's sessions are revoked, the
+// brute-force blocks of their email and username in that connection lifted,
+// last_password_reset set, and scp logged (fcp on failure). db may be a
+// transaction's client: ChangePassword opens none itself.
+func ChangePassword(ctx context.Context, db *ent.Client, u *ent.User, newPassword string) error {
+	sys := authz.SystemContext(ctx)
+	idn, err := db.Identity.Query().
+		Where(entidentity.OwnerID(u.ID), entidentity.HasConnectionWith(connection.StrategyEQ(connection.StrategyDatabase))).
+		WithConnection().
+		First(sys)
+	if ent.IsNotFound(err) {
+		return ErrNoDatabaseIdentity
+	}
+	if err != nil {
+		return err
+	}
+	return changePassword(ctx, db, u, idn, idn.Edges.Connection, newPassword, "")
+}
+
+func changePassword(ctx context.Context, db *ent.Client, u *ent.User, idn *ent.Identity, conn *ent.Connection, pw, clientID string) error {
+	ev := logs.Event{ClientID: clientID, Connection: conn.Name, ConnectionID: string(conn.ID),
+		Strategy: "auth0", StrategyType: "database", UserID: u.UserID, UserName: deref(u.Email)}
+	if err := CheckNewPassword(conn, PersonalOf(u), idn, pw); err != nil {
+		ev.Type, ev.Description = logs.TypeFailedChangePwd, err.Error()
+		_ = logs.Write(ctx, db, ev)
+		return err
+	}
+	if err := setPassword(ctx, db, u, idn, conn, pw); err != nil {
+		return err
+	}
+	ev.Type, ev.Description = logs.TypeSuccessChangePwd, "Password changed"
+	return logs.Write(ctx, db, ev)
+}
+
+// setPassword stores the new hash (rotating the history), and revokes
+// sessions and brute-force blocks.
+func setPassword(ctx context.Context, db *ent.Client, u *ent.User, idn *ent.Identity, conn *ent.Connection, pw string) error {
+	sys := authz.SystemContext(ctx)
+	opts := policy.FromConnection(conn.Options)
+	upd := db.Identity.UpdateOne(idn).SetPasswordHash(passwords.Hash(pw))
+	if opts.History > 1 {
+		// The current password plus History-1 previous ones are kept.
+		var hist []string
+		if idn.PasswordHash != nil && *idn.PasswordHash != "" {
+			hist = append(hist, *idn.PasswordHash)
+		}
+		hist = append(hist, idn.PasswordHistory...)
+		if len(hist) > opts.History-1 {
+			hist = hist[:opts.History-1]
+		}
+		upd.SetPasswordHistory(hist)
+	} else {
+		upd.ClearPasswordHistory()
+	}
+	if err := upd.Exec(sys); err != nil {
+		return fmt.Errorf("dbauth: storing password: %w", err)
+	}
+	if err := db.User.UpdateOneID(u.ID).SetLastPasswordReset(time.Now()).Exec(sys); err != nil {
+		return err
+	}
+	if err := sessions.RevokeUser(ctx, db, u.ID); err != nil {
+		return fmt.Errorf("dbauth: revoking sessions: %w", err)
+	}
+	return clearIdentifiers(ctx, db, conn.Name, deref(idn.EmailLower), deref(idn.Username))
+}
+
+// IsPolicyError reports whether err is a refused password, and returns it.
+func IsPolicyError(err error) (*policy.Error, bool) {
+	var pe *policy.Error
+	ok := errors.As(err, &pe)
+	return pe, ok
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}

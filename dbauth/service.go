@@ -1,0 +1,317 @@
+// Package dbauth authenticates users of database connections (strategy
+// `database`, SPEC §7): password login by email or username, signup,
+// password changes with the connection's policy and history, single-use
+// password-change and email-verification tickets, forgot-password, and
+// brute-force protection per (identifier, IP).
+//
+// Every database access runs as the system viewer (authz.SystemContext): a
+// login is authorised by the password, not by a token's scopes.
+package dbauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/authgraph/authgraph/authz"
+	"github.com/authgraph/authgraph/ent"
+	"github.com/authgraph/authgraph/ent/connection"
+	entidentity "github.com/authgraph/authgraph/ent/identity"
+	"github.com/authgraph/authgraph/logs"
+	"github.com/authgraph/authgraph/mail"
+	"github.com/authgraph/authgraph/passwords"
+)
+
+// Errors. The edges translate them: ErrInvalidCredentials and
+// ErrTooManyAttempts never say whether the identifier exists.
+var (
+	// ErrInvalidCredentials: unknown user, wrong password or no password.
+	ErrInvalidCredentials = errors.New("wrong email/username or password")
+	// ErrBlocked: the password was right but an administrator blocked the
+	// user (OAuth access_denied, "user is blocked").
+	ErrBlocked = errors.New("user is blocked")
+	// ErrTooManyAttempts: brute-force protection refuses this (identifier,
+	// IP) for now (HTTP 429 too_many_attempts).
+	ErrTooManyAttempts = errors.New("too many failed login attempts")
+	// ErrUnknownConnection: no database connection with this name.
+	ErrUnknownConnection = errors.New("unknown database connection")
+	// ErrSignupDisabled: the connection has disable_signup.
+	ErrSignupDisabled = errors.New("signup is disabled for this connection")
+	// ErrUserExists: signup with an email or username already taken.
+	ErrUserExists = errors.New("the user already exists")
+	// ErrTicketInvalid: unknown, used, superseded or expired ticket.
+	ErrTicketInvalid = errors.New("this link is invalid or has expired")
+	// ErrNoDatabaseIdentity: the user has no database identity to hold a
+	// password.
+	ErrNoDatabaseIdentity = errors.New("user has no database identity")
+)
+
+// Brute-force defaults (SPEC §7).
+const (
+	DefaultMaxAttempts = 10
+	DefaultBlockFor    = 30 * 24 * time.Hour
+)
+
+// DefaultTicketTTL is a ticket's lifetime when none is given: 432000 s
+// (5 days), as Auth0's.
+const DefaultTicketTTL = 432000 * time.Second
+
+// DefaultResetFloor is the least time RequestPasswordReset takes, so that
+// its answer time does not tell a known address (ticket written) from an
+// unknown one. The email itself is sent in the background.
+const DefaultResetFloor = 250 * time.Millisecond
+
+// Service authenticates database-connection users.
+type Service struct {
+	DB *ent.Client
+	// Mail sends verification and reset emails.
+	Mail mail.Sender
+	// Issuer is the issuer URL ending in "/"; ticket links are
+	// {Issuer}login/reset?ticket=… and {Issuer}login/verify?ticket=….
+	Issuer string
+	Logger *slog.Logger
+	// MaxAttempts is the brute-force threshold (default 10).
+	MaxAttempts int
+	// BlockFor is how long a brute-force block lasts after the last
+	// failure (default 30 days).
+	BlockFor time.Duration
+	// ResetFloor is the minimum duration of RequestPasswordReset.
+	ResetFloor time.Duration
+	Now        func() time.Time
+
+	mailWG sync.WaitGroup
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Service) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+func (s *Service) maxAttempts() int {
+	if s.MaxAttempts > 0 {
+		return s.MaxAttempts
+	}
+	return DefaultMaxAttempts
+}
+
+func (s *Service) blockFor() time.Duration {
+	if s.BlockFor > 0 {
+		return s.BlockFor
+	}
+	return DefaultBlockFor
+}
+
+// Wait blocks until the emails queued so far are handed to the Sender (for
+// shutdown and tests).
+func (s *Service) Wait() { s.mailWG.Wait() }
+
+// verifyDummy is passwords.VerifyDummy; tests count its calls.
+var verifyDummy = passwords.VerifyDummy
+
+// Connection returns the database connection called name.
+func (s *Service) Connection(ctx context.Context, name string) (*ent.Connection, error) {
+	c, err := s.DB.Connection.Query().
+		Where(connection.Name(name), connection.StrategyEQ(connection.StrategyDatabase)).
+		Only(authz.SystemContext(ctx))
+	if ent.IsNotFound(err) {
+		return nil, ErrUnknownConnection
+	}
+	return c, err
+}
+
+// SignupAllowed reports whether conn accepts self-service signups.
+func SignupAllowed(conn *ent.Connection) bool {
+	return !boolOpt(conn.Options, "disable_signup", false)
+}
+
+// RequiresUsername reports whether conn's users have usernames (and may log
+// in with them).
+func RequiresUsername(conn *ent.Connection) bool {
+	return boolOpt(conn.Options, "requires_username", false)
+}
+
+// BruteForceProtection reports whether conn counts failed logins (on unless
+// brute_force_protection is false).
+func BruteForceProtection(conn *ent.Connection) bool {
+	return boolOpt(conn.Options, "brute_force_protection", true)
+}
+
+func boolOpt(opts map[string]any, key string, def bool) bool {
+	if b, ok := opts[key].(bool); ok {
+		return b
+	}
+	return def
+}
+
+// LoginInput is a password login.
+type LoginInput struct {
+	Connection string
+	// Identifier is the email, or the username when the connection
+	// requires usernames (either is accepted then).
+	Identifier string
+	Password   string
+	// ClientID and ClientName go into the log events.
+	ClientID, ClientName string
+}
+
+// LoginResult is a successful login.
+type LoginResult struct {
+	User       *ent.User
+	Identity   *ent.Identity
+	Connection *ent.Connection
+}
+
+// Login checks a password. It returns ErrTooManyAttempts (before any hash
+// work) for a blocked (identifier, IP), ErrInvalidCredentials for an unknown
+// user or a wrong password (the unknown user costs one dummy hash
+// verification, so both take the same time), and ErrBlocked only after the
+// correct password of a blocked user. A correct password bumps last_login,
+// last_ip and logins_count, also for a blocked user (SPEC §1), and upgrades
+// a bcrypt or outdated argon2id hash. Events: s, f, fp, fu, limit_wc.
+func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error) {
+	sys := authz.SystemContext(ctx)
+	conn, err := s.Connection(ctx, in.Connection)
+	if err != nil {
+		return nil, err
+	}
+	ident := NormalizeIdentifier(in.Identifier)
+	ev := logs.Event{ClientID: in.ClientID, ClientName: in.ClientName, Connection: conn.Name,
+		ConnectionID: string(conn.ID), Strategy: "auth0", StrategyType: "database", UserName: ident}
+	ip := clientIP(ctx)
+	bf := BruteForceProtection(conn)
+
+	if bf && ident != "" {
+		blocked, err := s.isBlocked(sys, conn.Name, ident, ip)
+		if err != nil {
+			return nil, err
+		}
+		if blocked {
+			ev.Type, ev.Description = logs.TypeBruteForceBlock, "Too many failed login attempts for this identifier from this IP"
+			s.writeLog(ctx, ev)
+			return nil, ErrTooManyAttempts
+		}
+	}
+	fail := func(typ, desc string) (*LoginResult, error) {
+		if bf && ident != "" {
+			if err := s.recordFailure(sys, conn.Name, ident, ip); err != nil {
+				return nil, err
+			}
+		}
+		ev.Type, ev.Description = typ, desc
+		s.writeLog(ctx, ev)
+		return nil, ErrInvalidCredentials
+	}
+	if ident == "" || in.Password == "" {
+		_ = verifyDummy(in.Password)
+		return fail(logs.TypeUnknownUser, "Missing email/username or password")
+	}
+
+	idn, err := s.findIdentity(sys, conn, ident)
+	if err != nil {
+		return nil, err
+	}
+	if idn == nil || idn.PasswordHash == nil || *idn.PasswordHash == "" {
+		_ = verifyDummy(in.Password)
+		if idn == nil {
+			return fail(logs.TypeUnknownUser, "Wrong email or username")
+		}
+		ev.UserID = idn.Edges.User.UserID
+		return fail(logs.TypeWrongPassword, "User has no password")
+	}
+	u := idn.Edges.User
+	ev.UserID = u.UserID
+	if err := passwords.Verify(*idn.PasswordHash, in.Password); err != nil {
+		desc := "Wrong email or password."
+		if errors.Is(err, passwords.ErrUnsupported) {
+			desc = "Stored password hash is not supported"
+		}
+		return fail(logs.TypeWrongPassword, desc)
+	}
+
+	// The password is right: the failure counter of this (identifier, IP)
+	// starts over.
+	if bf {
+		if err := s.clearAttempts(sys, conn.Name, ident, ip); err != nil {
+			return nil, err
+		}
+	}
+	if passwords.NeedsRehash(*idn.PasswordHash) {
+		if idn, err = s.DB.Identity.UpdateOne(idn).SetPasswordHash(passwords.Hash(in.Password)).Save(sys); err != nil {
+			return nil, fmt.Errorf("dbauth: upgrading password hash: %w", err)
+		}
+	}
+	now := s.now()
+	upd := s.DB.User.UpdateOneID(u.ID).SetLastLogin(now).AddLoginsCount(1)
+	if realIP := logs.RequestFrom(ctx).IP; realIP != "" {
+		upd.SetLastIP(truncate(realIP, 64))
+	}
+	if u, err = upd.Save(sys); err != nil {
+		return nil, fmt.Errorf("dbauth: recording login: %w", err)
+	}
+	if u.Blocked {
+		ev.Type, ev.Description = logs.TypeFailedLogin, "user is blocked"
+		s.writeLog(ctx, ev)
+		return nil, ErrBlocked
+	}
+	ev.Type, ev.Description = logs.TypeSuccessLogin, ""
+	s.writeLog(ctx, ev)
+	idn.Edges.User = u
+	return &LoginResult{User: u, Identity: idn, Connection: conn}, nil
+}
+
+// findIdentity returns the identity of conn whose email (or username, when
+// the connection has usernames) is ident, with its user; nil when none.
+func (s *Service) findIdentity(ctx context.Context, conn *ent.Connection, ident string) (*ent.Identity, error) {
+	pred := entidentity.EmailLower(ident)
+	if RequiresUsername(conn) {
+		// Unambiguous: a username is never a valid email address.
+		pred = entidentity.Or(pred, entidentity.Username(ident))
+	}
+	idn, err := s.DB.Identity.Query().
+		Where(entidentity.ConnectionID(conn.ID), pred).
+		WithUser().
+		Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	return idn, err
+}
+
+// NormalizeIdentifier trims and lowercases an email or username: database
+// connections store both lowercased.
+func NormalizeIdentifier(s string) string {
+	return truncate(strings.ToLower(strings.TrimSpace(s)), 320)
+}
+
+func clientIP(ctx context.Context) string {
+	if ip := logs.RequestFrom(ctx).IP; ip != "" {
+		return truncate(ip, 64)
+	}
+	return "unknown"
+}
+
+func (s *Service) writeLog(ctx context.Context, e logs.Event) {
+	if err := logs.Write(ctx, s.DB, e); err != nil {
+		s.logger().Error("writing log event", "type", e.Type, "err", err)
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

@@ -1,0 +1,77 @@
+package dbauth
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/authgraph/authgraph/authz"
+	"github.com/authgraph/authgraph/dbauth/policy"
+	"github.com/authgraph/authgraph/ent"
+	"github.com/authgraph/authgraph/identity"
+	"github.com/authgraph/authgraph/logs"
+)
+
+// SignupInput is a self-service signup.
+type SignupInput struct {
+	Connection string
+	Email      string
+	// Username is required when the connection requires usernames.
+	Username             string
+	Password             string
+	ClientID, ClientName string
+}
+
+// Signup creates a user in a database connection (unless disable_signup),
+// after the connection's password policy; it logs ss (fs on failure) and
+// emails a verification link. Errors: ErrUnknownConnection,
+// ErrSignupDisabled, *policy.Error, *identity.ValidationError, ErrUserExists.
+func (s *Service) Signup(ctx context.Context, in SignupInput) (*ent.User, error) {
+	sys := authz.SystemContext(ctx)
+	conn, err := s.Connection(ctx, in.Connection)
+	if err != nil {
+		return nil, err
+	}
+	email := NormalizeIdentifier(in.Email)
+	ev := logs.Event{ClientID: in.ClientID, ClientName: in.ClientName, Connection: conn.Name,
+		ConnectionID: string(conn.ID), Strategy: "auth0", StrategyType: "database", UserName: email}
+	fail := func(err error) (*ent.User, error) {
+		ev.Type, ev.Description = logs.TypeFailedSignup, err.Error()
+		s.writeLog(ctx, ev)
+		return nil, err
+	}
+	if !SignupAllowed(conn) {
+		return fail(ErrSignupDisabled)
+	}
+	username := strings.ToLower(strings.TrimSpace(in.Username))
+	personal := policy.Personal{Email: email, Username: username}
+	if at := strings.LastIndexByte(email, '@'); at > 0 {
+		personal.Nickname = email[:at]
+	}
+	if err := CheckNewPassword(conn, personal, nil, in.Password); err != nil {
+		return fail(err)
+	}
+	ci := identity.CreateInput{Connection: conn.Name, Email: &email, Password: &in.Password}
+	if username != "" || RequiresUsername(conn) {
+		ci.Username = &username
+	}
+	var u *ent.User
+	err = s.withTx(ctx, func(tx *ent.Client) error {
+		var err error
+		u, err = identity.Create(sys, tx, ci)
+		return err
+	})
+	if errors.Is(err, identity.ErrConflict) {
+		return fail(ErrUserExists)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	ev.UserID = u.UserID
+	ev.Type, ev.Description = logs.TypeSuccessSignup, ""
+	s.writeLog(ctx, ev)
+	if err := s.SendVerificationEmail(ctx, u, TicketOptions{ClientID: in.ClientID}); err != nil {
+		s.logger().Error("creating the verification ticket after signup", "user_id", u.UserID, "err", err)
+	}
+	return u, nil
+}

@@ -1,0 +1,51 @@
+package mail
+
+import (
+	"bytes"
+	"embed"
+	htmltemplate "html/template"
+	texttemplate "text/template"
+	"time"
+)
+
+//go:embed templates/*
+var templateFS embed.FS
+
+var (
+	textTemplates = texttemplate.Must(texttemplate.ParseFS(templateFS, "templates/*.txt"))
+	htmlTemplates = htmltemplate.Must(htmltemplate.ParseFS(templateFS, "templates/*.html"))
+)
+
+// LinkData fills the verification and reset templates.
+type LinkData struct {
+	// Email is the recipient's address.
+	Email string
+	// Link is the ticket URL.
+	Link string
+	// Expires is when the link stops working.
+	Expires time.Time
+}
+
+// ExpiresText renders the expiry for the templates.
+func (d LinkData) ExpiresText() string { return d.Expires.UTC().Format("2 January 2006 15:04 MST") }
+
+// VerificationEmail is the message asking a user to confirm their address.
+func VerificationEmail(d LinkData) Message {
+	return render("verify", "Verify your email address", d)
+}
+
+// ResetEmail is the message carrying a password-reset link.
+func ResetEmail(d LinkData) Message {
+	return render("reset", "Reset your password", d)
+}
+
+func render(name, subject string, d LinkData) Message {
+	var t, h bytes.Buffer
+	if err := textTemplates.ExecuteTemplate(&t, name+".txt", d); err != nil {
+		panic(err) // templates are embedded and tested
+	}
+	if err := htmlTemplates.ExecuteTemplate(&h, name+".html", d); err != nil {
+		panic(err)
+	}
+	return Message{To: d.Email, Subject: subject, Text: t.String(), HTML: h.String(), Link: d.Link}
+}

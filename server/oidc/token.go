@@ -1,0 +1,659 @@
+package oidc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/authgraph/authgraph/authz"
+	"github.com/authgraph/authgraph/clients"
+	"github.com/authgraph/authgraph/ent"
+	"github.com/authgraph/authgraph/ent/application"
+	"github.com/authgraph/authgraph/ent/authrequest"
+	"github.com/authgraph/authgraph/ent/grant"
+	"github.com/authgraph/authgraph/ent/refreshtoken"
+	"github.com/authgraph/authgraph/logs"
+)
+
+// Refresh token lifetimes (per client: Application.refresh_token_idle_lifetime
+// and refresh_token_lifetime, in seconds, 0 = these).
+const (
+	DefaultRefreshTokenIdleLifetime = 15 * 24 * time.Hour
+	DefaultRefreshTokenLifetime     = 30 * 24 * time.Hour
+)
+
+// LogTypeRefreshTokenReuse is Auth0's log code for a reused refresh token.
+const LogTypeRefreshTokenReuse = "ferrt"
+
+// Revocation reasons stored on grants.
+const (
+	ReasonCodeReuse         = "authorization_code_reuse"
+	ReasonRefreshTokenReuse = "refresh_token_reuse"
+	ReasonRevoked           = "revoked_by_client"
+	ReasonLogout            = "logout"
+	ReasonUserBlocked       = "user_blocked"
+	ReasonUserDeleted       = "user_deleted"
+	ReasonPasswordChanged   = "password_changed"
+)
+
+// oauthError is an error answer of the token, revocation and introspection
+// endpoints (RFC 6749 §5.2).
+type oauthError struct {
+	status      int
+	Code        string `json:"error"`
+	Description string `json:"error_description,omitempty"`
+	challenge   bool   // add a Basic WWW-Authenticate challenge
+}
+
+func (e *oauthError) Error() string { return e.Code + ": " + e.Description }
+
+func newOAuthError(status int, code, desc string) *oauthError {
+	return &oauthError{status: status, Code: code, Description: desc}
+}
+
+func invalidGrant(desc string) *oauthError {
+	return newOAuthError(http.StatusBadRequest, "invalid_grant", desc)
+}
+
+func writeOAuthError(w http.ResponseWriter, e *oauthError) {
+	if e.challenge || e.status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Basic realm="token", charset="UTF-8"`)
+	}
+	writeJSON(w, e.status, e)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (p *Provider) serverError(ctx context.Context, what string, err error) *oauthError {
+	p.log.ErrorContext(ctx, "oidc: "+what, slog.Any("error", err))
+	return newOAuthError(http.StatusInternalServerError, "server_error", "internal error")
+}
+
+// serveToken is the token endpoint. It admits POST only, with a bounded
+// body, no credentials in the query string and no-store caching; it
+// dispatches the implemented grants and refuses every other (op's
+// jwt-bearer, token exchange… are unreachable).
+func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeOAuthError(w, newOAuthError(http.StatusMethodNotAllowed, "invalid_request", "the token endpoint accepts POST only"))
+		return
+	}
+	if oe := parseTokenForm(w, r); oe != nil {
+		writeOAuthError(w, oe)
+		return
+	}
+	switch gt := r.PostForm.Get("grant_type"); gt {
+	case string(oidc.GrantTypeClientCredentials):
+		p.clientCredentials(w, r)
+	case string(oidc.GrantTypeCode), string(oidc.GrantTypeRefreshToken):
+		app, oe := p.authenticateClient(r)
+		if oe != nil {
+			writeOAuthError(w, oe)
+			return
+		}
+		if !slices.Contains(app.GrantTypes, gt) {
+			writeOAuthError(w, newOAuthError(http.StatusBadRequest, "unauthorized_client", "the client may not use this grant type"))
+			return
+		}
+		if gt == string(oidc.GrantTypeCode) {
+			oe = p.exchangeCode(w, r, app)
+		} else {
+			oe = p.refresh(w, r, app)
+		}
+		if oe != nil {
+			writeOAuthError(w, oe)
+		}
+	case "":
+		writeOAuthError(w, newOAuthError(http.StatusBadRequest, "invalid_request", "grant_type missing"))
+	default:
+		writeOAuthError(w, newOAuthError(http.StatusBadRequest, "unsupported_grant_type",
+			"supported grant types: authorization_code, refresh_token, client_credentials"))
+	}
+}
+
+// parseTokenForm reads a form body of at most maxTokenRequestBytes and
+// refuses credentials in the query string.
+func parseTokenForm(w http.ResponseWriter, r *http.Request) *oauthError {
+	r.Body = http.MaxBytesReader(w, r.Body, maxTokenRequestBytes)
+	if err := r.ParseForm(); err != nil {
+		return newOAuthError(http.StatusBadRequest, "invalid_request", "malformed form body")
+	}
+	q := r.URL.Query()
+	if q.Has("client_secret") || q.Has("client_assertion") || q.Has("token") || q.Has("refresh_token") || q.Has("code") {
+		return newOAuthError(http.StatusBadRequest, "invalid_request", "credentials must not be sent in the URL")
+	}
+	return nil
+}
+
+// authenticateClient enforces each client's registered method: confidential
+// clients (m2m, regular_web) authenticate with client_secret_basic or
+// client_secret_post; public clients (spa, native) send only client_id
+// (method none; their code flow requires PKCE). Two methods at once, client
+// assertions, a secret from a public client or none from a confidential one
+// are refused. Unknown clients and wrong secrets get the same answer.
+func (p *Provider) authenticateClient(r *http.Request) (*ent.Application, *oauthError) {
+	ctx := r.Context()
+	invalid := newOAuthError(http.StatusUnauthorized, "invalid_client", "client authentication failed")
+	if r.PostForm.Has("client_assertion") || r.PostForm.Has("client_assertion_type") {
+		return nil, newOAuthError(http.StatusUnauthorized, "invalid_client",
+			"supported client authentication: client_secret_basic, client_secret_post, none")
+	}
+	basicID, basicSecret, hasBasic := r.BasicAuth()
+	hasPost := r.PostForm.Has("client_secret")
+	if hasBasic && hasPost {
+		return nil, newOAuthError(http.StatusBadRequest, "invalid_request", "client authentication must not use more than one method")
+	}
+	id, secret := r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+	if hasBasic {
+		dID, err1 := url.QueryUnescape(basicID)
+		dSecret, err2 := url.QueryUnescape(basicSecret)
+		if err1 != nil || err2 != nil {
+			return nil, invalid
+		}
+		if id != "" && id != dID {
+			return nil, newOAuthError(http.StatusBadRequest, "invalid_request", "client_id differs from the authenticated client")
+		}
+		id, secret = dID, dSecret
+	}
+	if id == "" {
+		return nil, invalid
+	}
+	if hasBasic || hasPost {
+		app, err := clients.Authenticate(ctx, p.db, id, secret)
+		if errors.Is(err, clients.ErrInvalidClient) {
+			return nil, invalid
+		}
+		if err != nil {
+			return nil, p.serverError(ctx, "authenticating a client", err)
+		}
+		if !clients.IsConfidential(string(app.Type)) {
+			return nil, invalid
+		}
+		return app, nil
+	}
+	app, err := p.db.Application.Query().Where(application.ClientID(id)).Only(authz.SystemContext(ctx))
+	if ent.IsNotFound(err) {
+		return nil, invalid
+	}
+	if err != nil {
+		return nil, p.serverError(ctx, "loading a client", err)
+	}
+	if clients.IsConfidential(string(app.Type)) {
+		return nil, invalid
+	}
+	return app, nil
+}
+
+// --- authorization_code -----------------------------------------------------
+
+// exchangeCode redeems an authorization code once. A second exchange fails
+// with invalid_grant and revokes the grant the first one created
+// (oidcc-codereuse-30seconds).
+func (p *Provider) exchangeCode(w http.ResponseWriter, r *http.Request, app *ent.Application) *oauthError {
+	ctx := r.Context()
+	sys := authz.SystemContext(ctx)
+	code := r.PostForm.Get("code")
+	if code == "" {
+		return newOAuthError(http.StatusBadRequest, "invalid_request", "code missing")
+	}
+	ar, err := p.db.AuthRequest.Query().Where(authrequest.CodeHash(hashToken(code))).Only(sys)
+	if ent.IsNotFound(err) {
+		return invalidGrant("invalid code")
+	}
+	if err != nil {
+		return p.serverError(ctx, "loading a code", err)
+	}
+	if ar.ClientID != app.ClientID || ar.UserRef == nil {
+		return invalidGrant("invalid code")
+	}
+	now := p.now()
+	if ar.CodeUsedAt != nil {
+		p.revokeCodeGrants(ctx, ar)
+		return invalidGrant("code already used")
+	}
+	if ar.CodeExpiresAt == nil || now.After(*ar.CodeExpiresAt) {
+		return invalidGrant("code expired")
+	}
+	if r.PostForm.Get("redirect_uri") != ar.RedirectURI {
+		return invalidGrant("redirect_uri does not match the authorization request")
+	}
+	verifier := r.PostForm.Get("code_verifier")
+	if ar.CodeChallenge != "" {
+		if !validPKCEValue(verifier, 43, 128) || oidc.NewSHACodeChallenge(verifier) != ar.CodeChallenge {
+			return invalidGrant("PKCE verification failed")
+		}
+	} else if verifier != "" {
+		return invalidGrant("code_verifier sent for a request without code_challenge")
+	}
+	user, err := p.db.User.Get(sys, *ar.UserRef)
+	if ent.IsNotFound(err) {
+		return invalidGrant("the user no longer exists")
+	}
+	if err != nil {
+		return p.serverError(ctx, "loading a user", err)
+	}
+	if user.Blocked {
+		return invalidGrant("user is blocked")
+	}
+	var api *API
+	if len(ar.Audience) > 0 {
+		if api, err = p.resolveAPI(ctx, ar.Audience[0]); errors.Is(err, errUnknownAPI) {
+			return invalidGrant("the API no longer exists")
+		} else if err != nil {
+			return p.serverError(ctx, "resolving an audience", err)
+		}
+	}
+	authTime := now
+	if ar.AuthTime != nil {
+		authTime = *ar.AuthTime
+	}
+	grantExpiry := now.Add(refreshAbsolute(app))
+	offline := slices.Contains(ar.Scopes, oidc.ScopeOfflineAccess)
+
+	var g *ent.Grant
+	var refresh string
+	err = p.tx(ctx, func(tx *ent.Tx) error {
+		n, err := tx.AuthRequest.Update().
+			Where(authrequest.ID(ar.ID), authrequest.CodeUsedAtIsNil()).
+			SetCodeUsedAt(now).
+			// Kept for the grant's lifetime: reuse detection and the
+			// `claims` parameter's userinfo member.
+			SetExpiresAt(grantExpiry).
+			Save(sys)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return errCodeRaced
+		}
+		c := tx.Grant.Create().
+			SetUserRef(user.ID).
+			SetClientID(app.ClientID).
+			SetAuthRequestRef(ar.ID).
+			SetScopes(ar.Scopes).
+			SetAudience(nonNilStrings(ar.Audience)).
+			SetAuthTime(authTime).
+			SetAmr(nonNilStrings(ar.Amr)).
+			SetExpiresAt(grantExpiry)
+		if ar.SessionRef != nil {
+			c.SetSessionRef(*ar.SessionRef)
+		}
+		if g, err = c.Save(sys); err != nil {
+			return err
+		}
+		if offline {
+			refresh, err = p.createRefreshToken(ctx, tx, g, app, now)
+		}
+		return err
+	})
+	if errors.Is(err, errCodeRaced) {
+		p.revokeCodeGrants(ctx, ar)
+		return invalidGrant("code already used")
+	}
+	if err != nil {
+		return p.serverError(ctx, "redeeming a code", err)
+	}
+	cr := claimsRequestFrom(ar.ClaimsRequest)
+	return p.respondTokens(ctx, w, &issue{
+		app: app, user: user, grant: g, scopes: ar.Scopes, api: api, nonce: ar.Nonce, authTime: authTime,
+		idTokenClaims: cr.IDToken, custom: &CustomClaims{IDToken: cr.CustomID, AccessToken: cr.CustomAccess},
+		refresh: refresh,
+	})
+}
+
+var errCodeRaced = errors.New("code redeemed concurrently")
+
+// revokeCodeGrants revokes what a reused code issued.
+func (p *Provider) revokeCodeGrants(ctx context.Context, ar *ent.AuthRequest) {
+	_, err := p.db.Grant.Update().
+		Where(grant.AuthRequestRef(ar.ID), grant.RevokedAtIsNil()).
+		SetRevokedAt(p.now()).
+		SetRevokedReason(ReasonCodeReuse).
+		Save(authz.SystemContext(ctx))
+	if err != nil {
+		p.log.ErrorContext(ctx, "oidc: revoking the grant of a reused code", slog.Any("error", err))
+	}
+	p.verifier.grants.forget()
+}
+
+func refreshAbsolute(app *ent.Application) time.Duration {
+	if app.RefreshTokenLifetime > 0 {
+		return time.Duration(app.RefreshTokenLifetime) * time.Second
+	}
+	return DefaultRefreshTokenLifetime
+}
+
+func refreshIdle(app *ent.Application) time.Duration {
+	if app.RefreshTokenIdleLifetime > 0 {
+		return time.Duration(app.RefreshTokenIdleLifetime) * time.Second
+	}
+	return DefaultRefreshTokenIdleLifetime
+}
+
+// createRefreshToken stores a new refresh token of g and returns it.
+func (p *Provider) createRefreshToken(ctx context.Context, tx *ent.Tx, g *ent.Grant, app *ent.Application, now time.Time) (string, error) {
+	raw := newSecret()
+	idle := now.Add(refreshIdle(app))
+	if idle.After(g.ExpiresAt) {
+		idle = g.ExpiresAt
+	}
+	err := tx.RefreshToken.Create().
+		SetGrantRef(g.ID).
+		SetTokenHash(hashToken(raw)).
+		SetIdleExpiresAt(idle).
+		Exec(authz.SystemContext(ctx))
+	return raw, err
+}
+
+func (p *Provider) tx(ctx context.Context, fn func(tx *ent.Tx) error) error {
+	tx, err := p.db.Tx(authz.SystemContext(ctx))
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// --- refresh_token ----------------------------------------------------------
+
+// refresh rotates a refresh token: the presented token is marked used and a
+// new one issued. Presenting a used token again revokes the whole grant and
+// logs ferrt. Every refresh re-checks that the user exists and is not
+// blocked; iss, sub and aud stay those of the grant.
+func (p *Provider) refresh(w http.ResponseWriter, r *http.Request, app *ent.Application) *oauthError {
+	ctx := r.Context()
+	sys := authz.SystemContext(ctx)
+	raw := r.PostForm.Get("refresh_token")
+	if raw == "" {
+		return newOAuthError(http.StatusBadRequest, "invalid_request", "refresh_token missing")
+	}
+	rt, err := p.db.RefreshToken.Query().Where(refreshtoken.TokenHash(hashToken(raw))).WithGrant().Only(sys)
+	if ent.IsNotFound(err) {
+		return invalidGrant("invalid refresh token")
+	}
+	if err != nil {
+		return p.serverError(ctx, "loading a refresh token", err)
+	}
+	g := rt.Edges.Grant
+	if g == nil || g.ClientID != app.ClientID {
+		return invalidGrant("invalid refresh token")
+	}
+	if g.RevokedAt != nil {
+		return invalidGrant("refresh token revoked")
+	}
+	if rt.UsedAt != nil {
+		p.refreshReused(ctx, g, app)
+		return invalidGrant("refresh token already used")
+	}
+	now := p.now()
+	if now.After(rt.IdleExpiresAt) || now.After(g.ExpiresAt) {
+		return invalidGrant("refresh token expired")
+	}
+	user, err := p.db.User.Get(sys, g.UserRef)
+	if ent.IsNotFound(err) {
+		return invalidGrant("the user no longer exists")
+	}
+	if err != nil {
+		return p.serverError(ctx, "loading a user", err)
+	}
+	if user.Blocked {
+		return invalidGrant("user is blocked")
+	}
+	scopes := g.Scopes
+	if s := r.PostForm.Get("scope"); s != "" {
+		scopes = nil
+		for _, sc := range strings.Fields(s) {
+			if !slices.Contains(g.Scopes, sc) {
+				return newOAuthError(http.StatusBadRequest, "invalid_scope", "a requested scope was not granted")
+			}
+			if !slices.Contains(scopes, sc) {
+				scopes = append(scopes, sc)
+			}
+		}
+	}
+	var api *API
+	if len(g.Audience) > 0 {
+		if api, err = p.resolveAPI(ctx, g.Audience[0]); errors.Is(err, errUnknownAPI) {
+			return invalidGrant("the API no longer exists")
+		} else if err != nil {
+			return p.serverError(ctx, "resolving an audience", err)
+		}
+	}
+	custom, err := p.runClaimsHook(ctx, &ClaimsEvent{
+		User: user, Client: app, Scopes: scopes, Audience: first(g.Audience),
+		Protocol: ProtocolRefreshToken, AuthTime: g.AuthTime, AMR: g.Amr,
+	})
+	var deny *DenyError
+	if errors.As(err, &deny) {
+		return invalidGrant(deny.Reason)
+	}
+	if err != nil {
+		return p.serverError(ctx, "running the claims hook", err)
+	}
+	var next string
+	err = p.tx(ctx, func(tx *ent.Tx) error {
+		n, err := tx.RefreshToken.Update().
+			Where(refreshtoken.ID(rt.ID), refreshtoken.UsedAtIsNil()).
+			SetUsedAt(now).
+			Save(sys)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return errCodeRaced
+		}
+		next, err = p.createRefreshToken(ctx, tx, g, app, now)
+		return err
+	})
+	if errors.Is(err, errCodeRaced) {
+		p.refreshReused(ctx, g, app)
+		return invalidGrant("refresh token already used")
+	}
+	if err != nil {
+		return p.serverError(ctx, "rotating a refresh token", err)
+	}
+	return p.respondTokens(ctx, w, &issue{
+		app: app, user: user, grant: g, scopes: scopes, api: api, authTime: g.AuthTime,
+		custom: custom, refresh: next,
+	})
+}
+
+// refreshReused revokes the grant of a reused refresh token and logs ferrt.
+func (p *Provider) refreshReused(ctx context.Context, g *ent.Grant, app *ent.Application) {
+	sys := authz.SystemContext(ctx)
+	if err := p.revokeGrant(ctx, g.ID, ReasonRefreshTokenReuse); err != nil {
+		p.log.ErrorContext(ctx, "oidc: revoking a grant after refresh token reuse", slog.Any("error", err))
+	}
+	userID := ""
+	if u, err := p.db.User.Get(sys, g.UserRef); err == nil {
+		userID = u.UserID
+	}
+	err := logs.Write(ctx, p.db, logs.Event{
+		Type:        LogTypeRefreshTokenReuse,
+		Description: "Unsuccessful Refresh Token exchange, reused refresh token detected",
+		ClientID:    app.ClientID,
+		ClientName:  app.Name,
+		UserID:      userID,
+		Details:     map[string]any{"grant_id": string(g.ID)},
+	})
+	if err != nil {
+		p.log.ErrorContext(ctx, "oidc: writing a log event", slog.Any("error", err))
+	}
+}
+
+// --- issuing ------------------------------------------------------------------
+
+// issue is one token response for a user grant.
+type issue struct {
+	app      *ent.Application
+	user     *ent.User
+	grant    *ent.Grant
+	scopes   []string
+	api      *API
+	nonce    string
+	authTime time.Time
+	// idTokenClaims are the names the `claims` parameter asked for in the
+	// ID token.
+	idTokenClaims []string
+	custom        *CustomClaims
+	refresh       string
+}
+
+// respondTokens signs the access token (and the ID token when openid was
+// granted) and writes the token response.
+func (p *Provider) respondTokens(ctx context.Context, w http.ResponseWriter, in *issue) *oauthError {
+	now := p.now()
+	lifetime := DefaultAccessTokenLifetime
+	var aud []string
+	if in.api != nil {
+		lifetime = in.api.TokenLifetime
+		aud = append(aud, in.api.Identifier)
+	}
+	openid := slices.Contains(in.scopes, oidc.ScopeOpenID)
+	if in.api == nil || openid {
+		aud = append(aud, p.userinfoAudience)
+	}
+	exp := now.Add(lifetime)
+	at := map[string]any{}
+	if in.custom != nil {
+		for k, v := range in.custom.AccessToken {
+			at[k] = v
+		}
+	}
+	at["iss"] = p.issuer
+	at["sub"] = in.user.UserID
+	at["aud"] = aud
+	at["exp"] = exp.Unix()
+	at["iat"] = now.Unix()
+	at["jti"] = grantJTI(string(in.grant.ID))
+	at["client_id"] = in.app.ClientID
+	at["scope"] = strings.Join(in.scopes, " ")
+	accessToken, err := p.sign(ctx, typeAccessToken, at)
+	if err != nil {
+		return p.serverError(ctx, "signing an access token", err)
+	}
+	resp := map[string]any{
+		"access_token": accessToken,
+		"token_type":   oidc.BearerToken,
+		"expires_in":   int64(lifetime / time.Second),
+		"scope":        strings.Join(in.scopes, " "),
+	}
+	if openid {
+		idLifetime := DefaultIDTokenLifetime
+		if in.app.IDTokenLifetime > 0 {
+			idLifetime = time.Duration(in.app.IDTokenLifetime) * time.Second
+		}
+		idt := scopedClaims(in.user, in.scopes, in.idTokenClaims)
+		if in.custom != nil {
+			for k, v := range in.custom.IDToken {
+				idt[k] = v
+			}
+		}
+		idt["iss"] = p.issuer
+		idt["sub"] = in.user.UserID
+		idt["aud"] = in.app.ClientID
+		idt["azp"] = in.app.ClientID
+		idt["exp"] = now.Add(idLifetime).Unix()
+		idt["iat"] = now.Unix()
+		idt["auth_time"] = in.authTime.Unix()
+		idt["at_hash"] = leftHalfHash(accessToken)
+		if in.nonce != "" {
+			idt["nonce"] = in.nonce
+		}
+		if in.grant.SessionRef != nil {
+			idt["sid"] = string(*in.grant.SessionRef)
+		}
+		idToken, err := p.sign(ctx, typeIDToken, idt)
+		if err != nil {
+			return p.serverError(ctx, "signing an ID token", err)
+		}
+		resp["id_token"] = idToken
+	}
+	if in.refresh != "" {
+		resp["refresh_token"] = in.refresh
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// --- client_credentials -------------------------------------------------------
+
+// tokenState carries what the token endpoint learns before op calls
+// Storage: the `audience`/`resource` parameters (op drops them) and the
+// client once authenticated (saving a second lookup).
+type tokenState struct {
+	audiences []string
+	app       *ent.Application
+}
+
+type tokenStateKey struct{}
+
+func tokenStateFrom(ctx context.Context) *tokenState {
+	st, _ := ctx.Value(tokenStateKey{}).(*tokenState)
+	return st
+}
+
+// clientCredentials serves the client_credentials grant through op (the
+// ent Storage in storage.go). It refuses two client authentication methods
+// in one request (op would let Basic silently win) and client assertions,
+// and reads `audience` (and RFC 8707 `resource`), which op never passes to
+// Storage, into the context. Both client_secret_basic and
+// client_secret_post are accepted from every confidential client.
+func (p *Provider) clientCredentials(w http.ResponseWriter, r *http.Request) {
+	basicID, _, hasBasic := r.BasicAuth()
+	if r.PostForm.Has("client_assertion") || r.PostForm.Has("client_assertion_type") {
+		writeOAuthError(w, newOAuthError(http.StatusUnauthorized, "invalid_client", "supported client authentication: client_secret_basic, client_secret_post"))
+		return
+	}
+	if hasBasic {
+		if r.PostForm.Has("client_secret") {
+			writeOAuthError(w, newOAuthError(http.StatusBadRequest, "invalid_request", "client authentication must not use more than one method"))
+			return
+		}
+		if id := r.PostForm.Get("client_id"); id != "" {
+			if dec, err := url.QueryUnescape(basicID); err != nil || dec != id {
+				writeOAuthError(w, newOAuthError(http.StatusBadRequest, "invalid_request", "client_id differs from the authenticated client"))
+				return
+			}
+		}
+		// RFC 6749 §5.2: a failed Basic authentication answers 401 with a
+		// WWW-Authenticate challenge.
+		w = &challengeWriter{ResponseWriter: w}
+	}
+	// op reads the whole form (query included) for scope and client_id;
+	// only the body counts here, matching how clients send them.
+	st := &tokenState{}
+	st.audiences = append(st.audiences, r.PostForm["audience"]...)
+	st.audiences = append(st.audiences, r.PostForm["resource"]...)
+	r.Form = r.PostForm
+	op.Exchange(w, r.WithContext(context.WithValue(r.Context(), tokenStateKey{}, st)), p.op)
+}
+
+// challengeWriter adds WWW-Authenticate to a 401 answer.
+type challengeWriter struct{ http.ResponseWriter }
+
+func (c *challengeWriter) WriteHeader(status int) {
+	if status == http.StatusUnauthorized {
+		c.Header().Set("WWW-Authenticate", `Basic realm="token", charset="UTF-8"`)
+	}
+	c.ResponseWriter.WriteHeader(status)
+}

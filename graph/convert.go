@@ -1,8 +1,11 @@
 package graph
 
 import (
+	"time"
+
 	"github.com/99designs/gqlgen/graphql"
 
+	"github.com/authgraph/authgraph/dbauth"
 	"github.com/authgraph/authgraph/identity"
 )
 
@@ -29,3 +32,21 @@ func mapPatch(o graphql.Omittable[map[string]any]) identity.Patch[map[string]any
 func opt[T any](o graphql.Omittable[*T]) *T { return o.Value() }
 
 func optSlice(o graphql.Omittable[[]string]) []string { return o.Value() }
+
+// ticketOptions validates the common ticket inputs.
+func ticketOptions(ttl *int, resultURL, clientID *string) (dbauth.TicketOptions, error) {
+	var o dbauth.TicketOptions
+	if ttl != nil {
+		if *ttl < 60 || *ttl > 30*86400 {
+			return o, &identity.ValidationError{Field: "ttlSec", Message: "must be 60 to 2592000 seconds"}
+		}
+		o.TTL = time.Duration(*ttl) * time.Second
+	}
+	if resultURL != nil {
+		o.ResultURL = *resultURL
+	}
+	if clientID != nil {
+		o.ClientID = *clientID
+	}
+	return o, nil
+}

@@ -7,11 +7,8 @@ package graph
 
 import (
 	"context"
-	"time"
 
-	"github.com/authgraph/authgraph/dbauth"
 	"github.com/authgraph/authgraph/graph/model"
-	"github.com/authgraph/authgraph/identity"
 )
 
 // CreatePasswordChangeTicket is the resolver for the createPasswordChangeTicket field.
@@ -61,22 +58,4 @@ func (r *mutationResolver) UnblockUserAttempts(ctx context.Context, identifier s
 		return 0, err
 	}
 	return n, r.audit(ctx, "unblockUserAttempts", "Unblock a user's login attempts", "")
-}
-
-// ticketOptions validates the common ticket inputs.
-func ticketOptions(ttl *int, resultURL, clientID *string) (dbauth.TicketOptions, error) {
-	var o dbauth.TicketOptions
-	if ttl != nil {
-		if *ttl < 60 || *ttl > 30*86400 {
-			return o, &identity.ValidationError{Field: "ttlSec", Message: "must be 60 to 2592000 seconds"}
-		}
-		o.TTL = time.Duration(*ttl) * time.Second
-	}
-	if resultURL != nil {
-		o.ResultURL = *resultURL
-	}
-	if clientID != nil {
-		o.ClientID = *clientID
-	}
-	return o, nil
 }

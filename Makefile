@@ -5,7 +5,10 @@ PKGS    := ./...
 # Tests get a generous timeout: integration tests start real services.
 TESTFLAGS ?= -race -count=1 -timeout 20m
 
-.PHONY: run build test generate generate-check lint bench tools
+.PHONY: run build test test-setup generate generate-check lint bench
+
+# Rules engine fixtures (Go wasip1 and AssemblyScript via npm), its SDK checks.
+include mk/rules.mk
 
 ## run: start the server on an embedded SQLite database (sqlite:authgraph.db).
 run:
@@ -19,10 +22,12 @@ build:
 test: test-setup
 	$(GO) vet $(PKGS)
 	$(GO) test $(TESTFLAGS) $(PKGS)
+	cd rules-sdk/go && $(GO) vet ./... && GOOS=wasip1 GOARCH=wasm $(GO) vet ./... && $(GO) test ./...
 
-## test-setup: services and fixtures the tests use (Postgres is found or started by internal/testenv).
-test-setup:
-	@true
+## test-setup: fixtures the tests use. Services are found or started by the
+## tests themselves (internal/testenv: Postgres on 127.0.0.1:5432, else a
+## throwaway initdb cluster).
+test-setup: rules-fixtures
 
 ## generate: regenerate ent and gqlgen code (committed; CI checks it is up to date).
 generate:
@@ -40,6 +45,6 @@ lint:
 	$(GO) vet $(PKGS)
 
 ## bench: Go benchmarks plus the end-to-end load figures (docs/BENCHMARKS.md).
-bench:
+bench: rules-fixtures
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 	$(GO) run ./bench -duration 10s

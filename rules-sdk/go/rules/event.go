@@ -1,0 +1,87 @@
+package rules
+
+import "time"
+
+// Event is the post-login event (rules-sdk/schema/event.schema.json).
+type Event struct {
+	User        User              `json:"user"`
+	Client      Client            `json:"client"`
+	Connection  Connection        `json:"connection"`
+	Request     Request           `json:"request"`
+	Transaction Transaction       `json:"transaction"`
+	Stats       Stats             `json:"stats"`
+	Secrets     map[string]string `json:"secrets"`
+	Now         time.Time         `json:"now"`
+	Rule        RuleInfo          `json:"rule"`
+}
+
+// User is the normalized user profile.
+type User struct {
+	UserID        string         `json:"user_id"`
+	Email         string         `json:"email,omitempty"`
+	EmailVerified bool           `json:"email_verified"`
+	Username      string         `json:"username,omitempty"`
+	PhoneNumber   string         `json:"phone_number,omitempty"`
+	PhoneVerified bool           `json:"phone_verified"`
+	Name          string         `json:"name,omitempty"`
+	GivenName     string         `json:"given_name,omitempty"`
+	FamilyName    string         `json:"family_name,omitempty"`
+	Nickname      string         `json:"nickname,omitempty"`
+	Picture       string         `json:"picture,omitempty"`
+	Blocked       bool           `json:"blocked"`
+	Identities    []Identity     `json:"identities"`
+	UserMetadata  map[string]any `json:"user_metadata"`
+	AppMetadata   map[string]any `json:"app_metadata"`
+	CreatedAt     time.Time      `json:"created_at"`
+	UpdatedAt     time.Time      `json:"updated_at"`
+	LastLogin     time.Time      `json:"last_login,omitzero"`
+	LoginsCount   int64          `json:"logins_count"`
+}
+
+// Identity is one upstream identity of the user; the first is the primary one.
+type Identity struct {
+	Connection  string         `json:"connection"`
+	Provider    string         `json:"provider"`
+	UserID      string         `json:"user_id"`
+	IsSocial    bool           `json:"is_social"`
+	ProfileData map[string]any `json:"profile_data,omitempty"`
+}
+
+// Client is the application the user is logging in to.
+type Client struct {
+	ClientID string            `json:"client_id"`
+	Name     string            `json:"name"`
+	Metadata map[string]string `json:"metadata"`
+}
+
+// Connection is the connection the user authenticated with.
+type Connection struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Strategy string `json:"strategy"`
+}
+
+// Request describes the end user's HTTP request.
+type Request struct {
+	IP        string `json:"ip"`
+	UserAgent string `json:"user_agent"`
+	Hostname  string `json:"hostname"`
+}
+
+// Transaction describes the authorization request.
+type Transaction struct {
+	Protocol        string   `json:"protocol"`
+	RequestedScopes []string `json:"requested_scopes"`
+	RedirectURI     string   `json:"redirect_uri"`
+}
+
+// Stats holds login statistics.
+type Stats struct {
+	LoginsCount int64 `json:"logins_count"`
+}
+
+// RuleInfo identifies the running rule.
+type RuleInfo struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}

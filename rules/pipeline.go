@@ -1,0 +1,179 @@
+package rules
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"time"
+)
+
+// RuleRun records what one rule did in a pipeline.
+type RuleRun struct {
+	RuleID   string
+	RuleName string
+	Duration time.Duration
+	// Logs are the rule's log lines, secrets redacted.
+	Logs []string
+	// Result is the rule's decoded commands, before claim filtering.
+	Result *Result
+	// DroppedClaims are claim names the filter removed (restricted or not
+	// namespaced), for rule authors testing their rule.
+	DroppedClaims []string
+}
+
+// Denial is a rule's refusal.
+type Denial struct {
+	RuleID   string
+	RuleName string
+	Reason   string
+}
+
+// LinkRequest is a rule's reserved link_to command.
+type LinkRequest struct {
+	RuleID string
+	UserID string
+}
+
+// PipelineResult is the outcome of a login's rules. Nothing has been
+// applied: the caller writes AppMetadata/UserMetadata in one transaction
+// when Deny is nil, and adds the claims to the tokens it signs.
+type PipelineResult struct {
+	// Deny is set when a rule denied the login; the claims and metadata
+	// updates are then empty (nothing persists on deny).
+	Deny *Denial
+	// IDTokenClaims and AccessTokenClaims are filtered custom claims, later
+	// rules overriding earlier ones. Use AccessTokenClaimsFor when issuing.
+	IDTokenClaims     map[string]any
+	AccessTokenClaims map[string]any
+	// AppMetadata and UserMetadata are top-level key updates; a nil value
+	// deletes the key.
+	AppMetadata  map[string]any
+	UserMetadata map[string]any
+	LinkTo       *LinkRequest
+	// User is the event's user with the metadata updates applied.
+	User     User
+	Runs     []RuleRun
+	Duration time.Duration
+}
+
+// AccessTokenClaimsFor returns the access-token claims for a token issued to
+// audience; nil for the protected audiences (the management API).
+func (r *PipelineResult) AccessTokenClaimsFor(audience string, protected ...string) map[string]any {
+	return ClaimsForAudience(r.AccessTokenClaims, audience, protected...)
+}
+
+// RunPipeline runs rules in order on event. Each rule sees the metadata
+// updates of the rules before it; a deny stops the pipeline. A rule that
+// fails or exceeds a limit stops it with a *RuleError (errors.Is
+// ErrRuleFailed) naming the rule; the result then holds the runs so far.
+func (e *Engine) RunPipeline(ctx context.Context, rules []RuleVersion, event Event) (PipelineResult, error) {
+	start := time.Now()
+	event.normalize()
+	if event.Now.IsZero() {
+		event.Now = e.cfg.Now()
+	}
+	// Own copies of the metadata maps: updates are applied to them.
+	event.User.AppMetadata = maps.Clone(event.User.AppMetadata)
+	event.User.UserMetadata = maps.Clone(event.User.UserMetadata)
+	res := PipelineResult{
+		IDTokenClaims:     map[string]any{},
+		AccessTokenClaims: map[string]any{},
+		AppMetadata:       map[string]any{},
+		UserMetadata:      map[string]any{},
+	}
+	lastClaims := -1
+	for i := range rules {
+		rv := &rules[i]
+		run, err := e.runOne(ctx, rv, &event, &res)
+		res.Runs = append(res.Runs, run)
+		if err != nil {
+			res.User, res.Duration = event.User, time.Since(start)
+			return res, &RuleError{RuleID: rv.ID, RuleName: rv.Name, Err: err, Logs: run.Logs, Duration: run.Duration}
+		}
+		if len(run.Result.IDTokenClaims)+len(run.Result.AccessTokenClaims) > 0 {
+			lastClaims = i
+		}
+		if res.Deny != nil {
+			break
+		}
+	}
+	res.User, res.Duration = event.User, time.Since(start)
+	if res.Deny != nil {
+		res.IDTokenClaims, res.AccessTokenClaims = map[string]any{}, map[string]any{}
+		res.AppMetadata, res.UserMetadata, res.LinkTo = map[string]any{}, map[string]any{}, nil
+		return res, nil
+	}
+	if lastClaims >= 0 {
+		if err := checkClaimsSize(res.IDTokenClaims, res.AccessTokenClaims); err != nil {
+			rv := &rules[lastClaims]
+			return res, &RuleError{RuleID: rv.ID, RuleName: rv.Name, Err: err}
+		}
+	}
+	return res, nil
+}
+
+// runOne runs one rule on the current event and folds its commands into res.
+func (e *Engine) runOne(ctx context.Context, rv *RuleVersion, event *Event, res *PipelineResult) (RuleRun, error) {
+	run := RuleRun{RuleID: rv.ID, RuleName: rv.Name}
+	event.Rule = RuleInfo{ID: rv.ID, Name: rv.Name}
+	event.Secrets = rv.Secrets
+	if event.Secrets == nil {
+		event.Secrets = map[string]string{}
+	}
+	payload, err := json.Marshal(event)
+	if err != nil {
+		return run, fmt.Errorf("encode event: %w", err)
+	}
+	inv, err := e.Invoke(ctx, rv, payload)
+	run.Logs, run.Duration = inv.Logs, inv.Duration
+	if err != nil {
+		return run, err
+	}
+	r, err := decodeResult(inv.Output)
+	if err != nil {
+		return run, err
+	}
+	run.Result = r
+	st := &callState{secrets: rv.Secrets}
+	if r.Error != nil {
+		return run, fmt.Errorf("%w: %s", ErrRuleReported, st.redact(r.Error.Message))
+	}
+	if err := validateMetadataKeys("app_metadata", r.AppMetadata); err != nil {
+		return run, err
+	}
+	if err := validateMetadataKeys("user_metadata", r.UserMetadata); err != nil {
+		return run, err
+	}
+	if r.Deny != nil {
+		reason := st.redact(r.Deny.Reason)
+		if len(reason) > MaxDenyReason {
+			reason = reason[:MaxDenyReason]
+		}
+		res.Deny = &Denial{RuleID: rv.ID, RuleName: rv.Name, Reason: reason}
+		return run, nil
+	}
+	run.DroppedClaims = append(filterClaims(res.IDTokenClaims, r.IDTokenClaims),
+		filterClaims(res.AccessTokenClaims, r.AccessTokenClaims)...)
+	applyMetadata(event.User.AppMetadata, res.AppMetadata, r.AppMetadata)
+	applyMetadata(event.User.UserMetadata, res.UserMetadata, r.UserMetadata)
+	if r.LinkTo != nil {
+		res.LinkTo = &LinkRequest{RuleID: rv.ID, UserID: r.LinkTo.UserID}
+	}
+	return run, nil
+}
+
+func checkClaimsSize(id, access map[string]any) error {
+	a, err := json.Marshal(id)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrBadResult, err)
+	}
+	b, err := json.Marshal(access)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrBadResult, err)
+	}
+	if n := len(a) + len(b); n > MaxClaimsSize {
+		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrClaimsTooLarge, n, MaxClaimsSize)
+	}
+	return nil
+}

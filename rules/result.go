@@ -1,0 +1,57 @@
+package rules
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+)
+
+// Result is one rule's commands, the host side of
+// rules-sdk/schema/result.schema.json. Unknown members are ignored so that
+// additive ABI changes do not break older hosts.
+type Result struct {
+	Deny              *Deny          `json:"deny,omitempty"`
+	IDTokenClaims     map[string]any `json:"id_token_claims,omitempty"`
+	AccessTokenClaims map[string]any `json:"access_token_claims,omitempty"`
+	// AppMetadata and UserMetadata are top-level key updates; a nil value
+	// (JSON null) deletes the key.
+	AppMetadata  map[string]any `json:"app_metadata,omitempty"`
+	UserMetadata map[string]any `json:"user_metadata,omitempty"`
+	// LinkTo is reserved (documented-additive in ABI v1): reported to the
+	// caller, never acted on by the engine.
+	LinkTo *LinkTo      `json:"link_to,omitempty"`
+	Error  *ResultError `json:"error,omitempty"`
+}
+
+// Deny refuses the login with access_denied.
+type Deny struct {
+	Reason string `json:"reason"`
+}
+
+// LinkTo asks to link the current identity to a primary user.
+type LinkTo struct {
+	UserID string `json:"user_id"`
+}
+
+// ResultError is a failure the rule reports itself (an SDK handler returning
+// an error or panicking).
+type ResultError struct {
+	Message string `json:"message"`
+}
+
+// decodeResult parses a guest's output. It insists on a JSON object so that a
+// confused guest cannot pass silently with "null" or "[]".
+func decodeResult(out []byte) (*Result, error) {
+	trimmed := bytes.TrimLeft(out, " \t\r\n")
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return nil, fmt.Errorf("%w: not a JSON object", ErrBadResult)
+	}
+	var r Result
+	if err := json.Unmarshal(out, &r); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadResult, err)
+	}
+	if r.LinkTo != nil && r.LinkTo.UserID == "" {
+		return nil, fmt.Errorf("%w: link_to.user_id is empty", ErrBadResult)
+	}
+	return &r, nil
+}

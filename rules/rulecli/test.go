@@ -1,0 +1,145 @@
+package rulecli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/authgraph/authgraph/rules"
+)
+
+// warmRuns is how many calls after the first one Test times.
+const warmRuns = 20
+
+// Test runs the module on the event in eventPath with the engine's default
+// limits and prints the commands, the logs and the timing to w. The event's
+// "secrets" are the rule's secrets (redacted from logs as on the server);
+// a missing "now" is the current time. It returns the rule's error, after
+// printing its logs, when the rule fails or exceeds a limit.
+func Test(modulePath, eventPath string, w io.Writer) error {
+	module, err := os.ReadFile(modulePath)
+	if err != nil {
+		return err
+	}
+	raw, err := os.ReadFile(eventPath)
+	if err != nil {
+		return err
+	}
+	var ev rules.Event
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return fmt.Errorf("event %s: %w", eventPath, err)
+	}
+	rv := rules.RuleVersion{
+		ID:      orElse(ev.Rule.ID, "rul_test"),
+		Name:    orElse(ev.Rule.Name, strings.TrimSuffix(filepath.Base(modulePath), ".wasm")),
+		Version: "test",
+		Module:  module,
+		Secrets: ev.Secrets,
+	}
+
+	ctx := context.Background()
+	eng, err := rules.New(ctx, rules.Config{CacheDir: cacheDir()})
+	if err != nil {
+		return err
+	}
+	defer eng.Close(ctx)
+	start := time.Now()
+	if err := eng.Validate(ctx, module); err != nil {
+		return err
+	}
+	if err := eng.Prepare(ctx, rv); err != nil {
+		return err
+	}
+	prepared := time.Since(start)
+
+	fmt.Fprintf(w, "rule      %s (%s, %s, ABI v1)\n", rv.Name, modulePath, humanBytes(len(module)))
+	res, err := eng.RunPipeline(ctx, []rules.RuleVersion{rv}, ev)
+	if len(res.Runs) > 0 {
+		printRun(w, res.Runs[0])
+	}
+	if err != nil {
+		fmt.Fprintf(w, "error     %v\n", err)
+		return err
+	}
+	printResult(w, &res)
+
+	// Warm calls: what a login pays once the instance is pooled.
+	var warm []time.Duration
+	for range warmRuns {
+		r, err := eng.RunPipeline(ctx, []rules.RuleVersion{rv}, ev)
+		if err != nil {
+			return err
+		}
+		warm = append(warm, r.Duration)
+	}
+	slices.Sort(warm)
+	fmt.Fprintf(w, "timing    validate+compile %s · first call %s · warm median %s (p95 %s, %d calls) · limit %s\n",
+		round(prepared), round(res.Duration), round(warm[len(warm)/2]), round(warm[len(warm)*95/100]), warmRuns,
+		eng.Config().Timeout)
+	return nil
+}
+
+func printRun(w io.Writer, run rules.RuleRun) {
+	fmt.Fprintf(w, "logs      %d line(s)\n", len(run.Logs))
+	for _, l := range run.Logs {
+		fmt.Fprintf(w, "  | %s\n", l)
+	}
+	if len(run.DroppedClaims) > 0 {
+		fmt.Fprintf(w, "dropped   %s (claims must be URL or URN namespaced and not restricted)\n", strings.Join(run.DroppedClaims, ", "))
+	}
+}
+
+func printResult(w io.Writer, res *rules.PipelineResult) {
+	if res.Deny != nil {
+		fmt.Fprintf(w, "result    DENIED: access_denied: %s\n", res.Deny.Reason)
+		return
+	}
+	fmt.Fprintln(w, "result    allowed")
+	for _, s := range []struct {
+		name string
+		m    map[string]any
+	}{
+		{"id_token_claims", res.IDTokenClaims},
+		{"access_token_claims", res.AccessTokenClaims},
+		{"app_metadata", res.AppMetadata},
+		{"user_metadata", res.UserMetadata},
+	} {
+		if len(s.m) > 0 {
+			b, _ := json.Marshal(s.m)
+			fmt.Fprintf(w, "%-9s %s\n", s.name, b)
+		}
+	}
+	if res.LinkTo != nil {
+		fmt.Fprintf(w, "link_to   %s (reserved in ABI v1)\n", res.LinkTo.UserID)
+	}
+}
+
+func round(d time.Duration) time.Duration {
+	switch {
+	case d > time.Second:
+		return d.Round(time.Millisecond)
+	case d > time.Millisecond:
+		return d.Round(10 * time.Microsecond)
+	}
+	return d.Round(100 * time.Nanosecond)
+}
+
+func humanBytes(n int) string {
+	if n >= 1<<20 {
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+}
+
+func orElse(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

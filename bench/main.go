@@ -32,7 +32,9 @@ import (
 	"time"
 
 	_ "github.com/lib/pq"
+	"golang.org/x/crypto/bcrypt"
 
+	"github.com/authgraph/authgraph/passwords"
 	"github.com/authgraph/authgraph/secretbox"
 	"github.com/authgraph/authgraph/server"
 )
@@ -155,12 +157,83 @@ func run(duration time.Duration, conc int, dsn string, seed int) error {
 		r := load(duration, conc, w.fn)
 		fmt.Printf("| %s | %.0f | %s | %s | %d |\n", w.name, r.rate, r.p50, r.p99, r.errors)
 	}
+	if err := loginWorkloads(ctx, deps, c, duration, conc); err != nil {
+		return err
+	}
 	fmt.Printf("\n%d concurrent clients, %s per operation, %d seeded users, GOMAXPROCS=%d, %s\n",
 		conc, duration, seed, runtime.GOMAXPROCS(0), runtime.Version())
 	return nil
 }
 
 var onlyWorkload string
+
+// loginWorkloads measures the OpenID Provider: full password logins against
+// the raw hash rate, client_credentials tokens and refresh exchanges.
+func loginWorkloads(ctx context.Context, deps *server.Deps, c *client, d time.Duration, conc int) error {
+	if onlyWorkload != "" && !strings.HasPrefix("login", onlyWorkload) {
+		return nil
+	}
+	lb, err := newLoginBench(ctx, deps, c.base, c.http.Transport)
+	if err != nil {
+		return err
+	}
+	const pw = "Bench-Password-2026!"
+	users := func(kind string) []string {
+		var out []string
+		for i := range 8 {
+			out = append(out, fmt.Sprintf("%s%d@login.bench", kind, i))
+		}
+		return out
+	}
+	argonUsers, bcryptUsers := users("argon"), users("bcrypt")
+	for _, e := range append(append([]string{}, argonUsers...), bcryptUsers...) {
+		if err := c.gql(createUser, map[string]any{"in": map[string]any{
+			"connection": "Username-Password-Authentication", "email": e, "password": pw}}, nil); err != nil {
+			return err
+		}
+	}
+	for _, e := range bcryptUsers {
+		if err := setBcrypt(ctx, deps, e, pw); err != nil {
+			return err
+		}
+	}
+	argonHash := passwords.Hash(pw)
+	bcryptHash, _ := bcrypt.GenerateFromPassword([]byte(pw), 10)
+
+	row := func(name string, r result) {
+		fmt.Printf("| %s | %.0f | %s | %s | %d |\n", name, r.rate, r.p50, r.p99, r.errors)
+	}
+	rawArgon := hashRate(d, conc, argonHash, pw)
+	rawBcrypt := hashRate(d, conc, string(bcryptHash), pw)
+	argon := load(d, conc, func(i int) error { _, err := lb.login(argonUsers[i%8], pw); return err })
+	row("password login, argon2id (authorize → form → code → token)", argon)
+	bc := load(d, conc, func(i int) error { _, err := lb.login(bcryptUsers[i%8], pw); return err })
+	row("password login, bcrypt-10 (authorize → form → code → token)", bc)
+	row("client_credentials token", load(d, conc, func(int) error { return c.login("bench-admin", "bench-admin-secret-0123456789abcdefgh") }))
+
+	chain := make(chan string, conc)
+	for i := range conc {
+		tok, err := lb.login(argonUsers[i%8], pw)
+		if err != nil {
+			return err
+		}
+		chain <- tok.RefreshToken
+	}
+	row("refresh_token exchange (rotation)", load(d, conc, func(int) error {
+		rt := <-chain
+		next, err := lb.refresh(rt)
+		if err != nil {
+			chain <- rt
+			return err
+		}
+		chain <- next
+		return nil
+	}))
+	fmt.Printf("\nraw hash verifications/s at the same concurrency: argon2id %.1f, bcrypt-10 %.1f\n", rawArgon, rawBcrypt)
+	fmt.Printf("password logins reach %.0f%% (argon2id) and %.0f%% (bcrypt-10) of the raw hash rate\n",
+		100*argon.rate/rawArgon, 100*bc.rate/rawBcrypt)
+	return nil
+}
 
 const createUser = `mutation($in: CreateUserInput!) { createUser(input: $in) { id } }`
 

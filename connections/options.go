@@ -66,6 +66,10 @@ var strategyOptions = map[string]map[string]spec{
 		"password_no_personal_info": {kind: kObject, check: object(map[string]kind{"enable": kBool})},
 		"brute_force_protection":    {kind: kBool},
 		"validation":                {kind: kObject, check: usernameValidation},
+		// upgrade_password_hashes (default true) re-hashes imported bcrypt
+		// hashes to argon2id at login; false keeps them, e.g. while a legacy
+		// application still verifies the same hashes.
+		"upgrade_password_hashes": {kind: kBool},
 	},
 	StrategyOIDC: {
 		"discovery_url":          {kind: kURL},

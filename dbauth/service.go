@@ -248,7 +248,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 			return nil, err
 		}
 	}
-	if passwords.NeedsRehash(*idn.PasswordHash) {
+	if upgradeHashes(conn) && passwords.NeedsRehash(*idn.PasswordHash) {
 		if idn, err = s.DB.Identity.UpdateOne(idn).SetPasswordHash(passwords.Hash(in.Password)).Save(sys); err != nil {
 			return nil, fmt.Errorf("dbauth: upgrading password hash: %w", err)
 		}
@@ -314,4 +314,11 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
+}
+
+// upgradeHashes reports whether logins re-hash imported hashes to argon2id
+// (connection option upgrade_password_hashes, default true).
+func upgradeHashes(conn *ent.Connection) bool {
+	v, ok := conn.Options["upgrade_password_hashes"].(bool)
+	return !ok || v
 }

@@ -59,6 +59,28 @@ type Params struct {
 	// ClientID and Secret are generated when empty.
 	ClientID string
 	Secret   string
+	// Lifetimes, in seconds; 0 keeps the server default.
+	Lifetimes Lifetimes
+}
+
+// Lifetimes are a client's token lifetime overrides, in seconds (0: default).
+type Lifetimes struct {
+	IDToken, RefreshIdle, Refresh *int
+}
+
+// maxLifetime bounds every override (one year).
+const maxLifetime = 365 * 86400
+
+func (l Lifetimes) validate() error {
+	for name, v := range map[string]*int{"idTokenLifetime": l.IDToken, "refreshTokenIdleLifetime": l.RefreshIdle, "refreshTokenLifetime": l.Refresh} {
+		if v != nil && (*v < 0 || *v > maxLifetime) {
+			return fmt.Errorf("%w: %s must be 0 (default) to %d seconds", ErrInvalid, name, maxLifetime)
+		}
+	}
+	if l.RefreshIdle != nil && l.Refresh != nil && *l.Refresh > 0 && *l.RefreshIdle > *l.Refresh {
+		return fmt.Errorf("%w: refreshTokenIdleLifetime cannot exceed refreshTokenLifetime", ErrInvalid)
+	}
+	return nil
 }
 
 // Created is a new client and its secret, which is never shown again.
@@ -112,6 +134,9 @@ func (p *Params) Validate() error {
 		if !authz.IsManagementScope(s) {
 			return fmt.Errorf("%w: unknown scope %q", ErrInvalid, s)
 		}
+	}
+	if err := p.Lifetimes.validate(); err != nil {
+		return err
 	}
 	if p.Secret != "" && len(p.Secret) < minSecretLen {
 		return fmt.Errorf("%w: a client secret must be at least %d characters", ErrInvalid, minSecretLen)
@@ -167,6 +192,9 @@ func Create(ctx context.Context, db *ent.Client, p Params) (*Created, error) {
 		SetManagementScopes(nonNil(p.Scopes)).
 		SetAllManagementScopes(p.AllScopes).
 		SetSystem(p.System).
+		SetNillableIDTokenLifetime(p.Lifetimes.IDToken).
+		SetNillableRefreshTokenIdleLifetime(p.Lifetimes.RefreshIdle).
+		SetNillableRefreshTokenLifetime(p.Lifetimes.Refresh).
 		Save(ctx)
 	if err != nil {
 		return nil, err
@@ -268,6 +296,7 @@ func nonNil(s []string) []string {
 type Changes struct {
 	Name                                         *string
 	RedirectURIs, LogoutURLs, WebOrigins, Scopes []string
+	Lifetimes                                    Lifetimes
 }
 
 // Update applies u to app. Built-in clients refuse every change.
@@ -275,7 +304,8 @@ func Update(ctx context.Context, db *ent.Client, app *ent.Application, u Changes
 	if app.System {
 		return nil, ErrSystemClient
 	}
-	p := Params{Name: app.Name, Type: string(app.Type), RedirectURIs: u.RedirectURIs, LogoutURLs: u.LogoutURLs, WebOrigins: u.WebOrigins, Scopes: u.Scopes}
+	p := Params{Name: app.Name, Type: string(app.Type), RedirectURIs: u.RedirectURIs, LogoutURLs: u.LogoutURLs,
+		WebOrigins: u.WebOrigins, Scopes: u.Scopes, Lifetimes: u.Lifetimes}
 	if u.Name != nil {
 		p.Name = *u.Name
 	}
@@ -295,6 +325,9 @@ func Update(ctx context.Context, db *ent.Client, app *ent.Application, u Changes
 	if u.Scopes != nil {
 		upd.SetManagementScopes(u.Scopes)
 	}
+	upd.SetNillableIDTokenLifetime(u.Lifetimes.IDToken).
+		SetNillableRefreshTokenIdleLifetime(u.Lifetimes.RefreshIdle).
+		SetNillableRefreshTokenLifetime(u.Lifetimes.Refresh)
 	return upd.Save(ctx)
 }
 

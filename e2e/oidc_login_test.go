@@ -320,3 +320,40 @@ func errorText(body string) string {
 	}
 	return strings.TrimSpace(m[1])
 }
+
+func TestGraphQLCORSAllowsOnlyRegisteredOrigins(t *testing.T) {
+	s := apitest.Start(t, testenv.SQLite(t))
+	registerClient(t, s, "--name", "SPA", "--type", "spa", "--redirect-uri", redirectURI, "--web-origin", "https://app.example.com")
+	preflight := func(origin string) *http.Response {
+		req, _ := http.NewRequest(http.MethodOptions, s.URL+"/graphql", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", "authorization, content-type")
+		resp, err := s.HTTP.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	ok := preflight("https://app.example.com")
+	if ok.StatusCode/100 != 2 || ok.Header.Get("Access-Control-Allow-Origin") != "https://app.example.com" ||
+		!strings.Contains(ok.Header.Get("Access-Control-Allow-Headers"), "Authorization") {
+		t.Fatalf("registered origin: %d %v", ok.StatusCode, ok.Header)
+	}
+	bad := preflight("https://evil.example.com")
+	if bad.StatusCode/100 == 2 || bad.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("unknown origin allowed: %d %v", bad.StatusCode, bad.Header)
+	}
+	// An actual request from an unknown origin gets no CORS grant either.
+	req, _ := http.NewRequest(http.MethodPost, s.URL+"/graphql", strings.NewReader(`{"query":"{ me { userId } }"}`))
+	req.Header.Set("Origin", "https://evil.example.com")
+	resp, err := s.HTTP.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatal("unknown origin granted on a real request")
+	}
+}

@@ -188,3 +188,27 @@ func TestMeAndUpdateMe(t *testing.T) {
 		expectError(t, r, "FORBIDDEN", "")
 	})
 }
+
+func TestClientTokenLifetimes(t *testing.T) {
+	s := apitest.Start(t, apitest.Backends()[0].DSN(t))
+	admin := s.AdminToken(t)
+	var out struct {
+		CreateClient struct {
+			Client struct {
+				ID                                                              string
+				IDTokenLifetime, RefreshTokenIdleLifetime, RefreshTokenLifetime int
+			}
+		}
+	}
+	s.MustGraphQL(t, admin, `mutation { createClient(input: {name: "web", type: "regular_web", redirectUris: ["https://app.example.com/cb"],
+		idTokenLifetime: 600, refreshTokenIdleLifetime: 3600, refreshTokenLifetime: 86400}) {
+		client { id idTokenLifetime refreshTokenIdleLifetime refreshTokenLifetime } } }`, nil, &out)
+	c := out.CreateClient.Client
+	if c.IDTokenLifetime != 600 || c.RefreshTokenIdleLifetime != 3600 || c.RefreshTokenLifetime != 86400 {
+		t.Fatalf("lifetimes: %+v", c)
+	}
+	for _, in := range []string{`{idTokenLifetime: -1}`, `{refreshTokenIdleLifetime: 999999999}`, `{refreshTokenIdleLifetime: 7200, refreshTokenLifetime: 3600}`} {
+		r := s.GraphQL(t, admin, `mutation($id: ID!) { updateClient(id: $id, input: `+in+`) { id } }`, map[string]any{"id": c.ID})
+		expectError(t, r, "BAD_USER_INPUT", "")
+	}
+}

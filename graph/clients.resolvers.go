@@ -31,6 +31,9 @@ func (r *mutationResolver) CreateClient(ctx context.Context, input model.CreateC
 		LogoutURLs:   optSlice(input.LogoutUrls),
 		WebOrigins:   optSlice(input.WebOrigins),
 		Scopes:       optSlice(input.ManagementScopes),
+		Lifetimes: clients.Lifetimes{
+			IDToken: opt(input.IDTokenLifetime), RefreshIdle: opt(input.RefreshTokenIdleLifetime), Refresh: opt(input.RefreshTokenLifetime),
+		},
 	})
 	if err != nil {
 		return nil, err
@@ -61,6 +64,9 @@ func (r *mutationResolver) UpdateClient(ctx context.Context, id pulid.ID, input 
 		LogoutURLs:   optSlice(input.LogoutUrls),
 		WebOrigins:   optSlice(input.WebOrigins),
 		Scopes:       optSlice(input.ManagementScopes),
+		Lifetimes: clients.Lifetimes{
+			IDToken: opt(input.IDTokenLifetime), RefreshIdle: opt(input.RefreshTokenIdleLifetime), Refresh: opt(input.RefreshTokenLifetime),
+		},
 	})
 	if err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 )
 
 // Config is the server's configuration. Every field has a flag and an
@@ -43,6 +44,9 @@ type Config struct {
 	// smtps://…) sends verification and password-reset email. Default: none,
 	// and emails are only logged (development).
 	SMTPURL string
+	// SessionIdle and SessionLifetime bound SSO sessions (defaults 3 days
+	// idle, 7 days absolute).
+	SessionIdle, SessionLifetime time.Duration
 }
 
 // FlagSet declares the shared flags on fs and returns a loader that applies
@@ -55,6 +59,9 @@ func FlagSet(fs *flag.FlagSet) func() (*Config, error) {
 	fs.StringVar(&c.Issuer, "issuer", "", "OpenID issuer URL (AUTHGRAPH_ISSUER, default http://<listen>/)")
 	fs.StringVar(&proxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-* headers are believed (AUTHGRAPH_TRUSTED_PROXIES, default none)")
 	fs.StringVar(&c.LogFormat, "log-format", "", "json or text (AUTHGRAPH_LOG_FORMAT, default json)")
+	var idle, lifetime string
+	fs.StringVar(&idle, "session-idle", "", "SSO session idle timeout (AUTHGRAPH_SESSION_IDLE, default 72h)")
+	fs.StringVar(&lifetime, "session-lifetime", "", "SSO session absolute lifetime (AUTHGRAPH_SESSION_LIFETIME, default 168h)")
 	return func() (*Config, error) {
 		c.Listen = firstNonEmpty(c.Listen, os.Getenv("AUTHGRAPH_LISTEN"), "127.0.0.1:8080")
 		c.DatabaseURL = firstNonEmpty(c.DatabaseURL, os.Getenv("AUTHGRAPH_DATABASE_URL"), "sqlite:authgraph.db")
@@ -65,6 +72,25 @@ func FlagSet(fs *flag.FlagSet) func() (*Config, error) {
 		c.AdminClientID = os.Getenv("AUTHGRAPH_ADMIN_CLIENT_ID")
 		c.AdminClientSecret = os.Getenv("AUTHGRAPH_ADMIN_CLIENT_SECRET")
 		proxies = firstNonEmpty(proxies, os.Getenv("AUTHGRAPH_TRUSTED_PROXIES"))
+		for _, d := range []struct {
+			dst  *time.Duration
+			flag string
+			env  string
+			def  time.Duration
+		}{{&c.SessionIdle, idle, "AUTHGRAPH_SESSION_IDLE", 72 * time.Hour}, {&c.SessionLifetime, lifetime, "AUTHGRAPH_SESSION_LIFETIME", 168 * time.Hour}} {
+			raw := firstNonEmpty(d.flag, os.Getenv(d.env))
+			*d.dst = d.def
+			if raw != "" {
+				v, err := time.ParseDuration(raw)
+				if err != nil || v < time.Minute {
+					return nil, fmt.Errorf("%s: %q is not a duration of at least 1m", d.env, raw)
+				}
+				*d.dst = v
+			}
+		}
+		if c.SessionIdle > c.SessionLifetime {
+			return nil, fmt.Errorf("the session idle timeout cannot exceed the session lifetime")
+		}
 		var err error
 		if c.TrustedProxies, err = parseCIDRs(proxies); err != nil {
 			return nil, err

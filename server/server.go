@@ -84,7 +84,8 @@ func Prepare(ctx context.Context, cfg *Config, logger *slog.Logger, console io.W
 		Keys:        oidc.NewKeySet(db.Ent, box),
 		Connections: &connections.Service{Box: box},
 		Auth:        &dbauth.Service{DB: db.Ent, Mail: sender, Issuer: cfg.Issuer, Logger: logger},
-		Sessions:    &sessions.Manager{DB: db.Ent, Secure: !cfg.InsecureIssuer(), Path: issuerPath(cfg.Issuer)},
+		Sessions: &sessions.Manager{DB: db.Ent, Secure: !cfg.InsecureIssuer(), Path: issuerPath(cfg.Issuer),
+			Idle: cfg.SessionIdle, Absolute: cfg.SessionLifetime},
 	}
 	err = db.WithLock(ctx, func(ctx context.Context) error {
 		version, err := db.Version(ctx)
@@ -159,7 +160,7 @@ func Handler(d *Deps) (http.Handler, error) {
 		}
 		_, _ = io.WriteString(w, `{"status":"ok","database":"ok"}`)
 	})
-	mux.Handle(base+"graphql", limitBody(maxGraphQLBody, requireManagementToken(verifier, gql)))
+	mux.Handle(base+"graphql", provider.CORS(limitBody(maxGraphQLBody, requireManagementToken(verifier, gql)), http.MethodPost))
 	mux.Handle(base+"login", loginPages)
 	mux.Handle(base+"login/", loginPages)
 	mux.Handle("/", provider)

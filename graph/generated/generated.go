@@ -44,19 +44,22 @@ type DirectiveRoot struct {
 
 type ComplexityRoot struct {
 	Client struct {
-		AllManagementScopes func(childComplexity int) int
-		ClientID            func(childComplexity int) int
-		CreatedAt           func(childComplexity int) int
-		GrantTypes          func(childComplexity int) int
-		ID                  func(childComplexity int) int
-		LogoutUrls          func(childComplexity int) int
-		ManagementScopes    func(childComplexity int) int
-		Name                func(childComplexity int) int
-		RedirectUris        func(childComplexity int) int
-		System              func(childComplexity int) int
-		Type                func(childComplexity int) int
-		UpdatedAt           func(childComplexity int) int
-		WebOrigins          func(childComplexity int) int
+		AllManagementScopes      func(childComplexity int) int
+		ClientID                 func(childComplexity int) int
+		CreatedAt                func(childComplexity int) int
+		GrantTypes               func(childComplexity int) int
+		ID                       func(childComplexity int) int
+		IDTokenLifetime          func(childComplexity int) int
+		LogoutUrls               func(childComplexity int) int
+		ManagementScopes         func(childComplexity int) int
+		Name                     func(childComplexity int) int
+		RedirectUris             func(childComplexity int) int
+		RefreshTokenIdleLifetime func(childComplexity int) int
+		RefreshTokenLifetime     func(childComplexity int) int
+		System                   func(childComplexity int) int
+		Type                     func(childComplexity int) int
+		UpdatedAt                func(childComplexity int) int
+		WebOrigins               func(childComplexity int) int
 	}
 
 	ClientConnection struct {
@@ -346,6 +349,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Client.ID(childComplexity), true
+	case "Client.idTokenLifetime":
+		if e.ComplexityRoot.Client.IDTokenLifetime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Client.IDTokenLifetime(childComplexity), true
 	case "Client.logoutUrls":
 		if e.ComplexityRoot.Client.LogoutUrls == nil {
 			break
@@ -370,6 +379,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Client.RedirectUris(childComplexity), true
+	case "Client.refreshTokenIdleLifetime":
+		if e.ComplexityRoot.Client.RefreshTokenIdleLifetime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Client.RefreshTokenIdleLifetime(childComplexity), true
+	case "Client.refreshTokenLifetime":
+		if e.ComplexityRoot.Client.RefreshTokenLifetime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Client.RefreshTokenLifetime(childComplexity), true
 	case "Client.system":
 		if e.ComplexityRoot.Client.System == nil {
 			break
@@ -1531,6 +1552,12 @@ type Client implements Node {
   allManagementScopes: Boolean!
   "Built-in clients cannot be edited or deleted."
   system: Boolean!
+  "ID token lifetime in seconds (0: the server default, 36000)."
+  idTokenLifetime: Int!
+  "Refresh token idle lifetime in seconds (0: the default, 15 days)."
+  refreshTokenIdleLifetime: Int!
+  "Refresh token absolute lifetime in seconds (0: the default, 30 days)."
+  refreshTokenLifetime: Int!
   createdAt: Time!
   updatedAt: Time!
 }
@@ -1572,6 +1599,9 @@ input CreateClientInput {
   logoutUrls: [String!]
   webOrigins: [String!]
   managementScopes: [String!]
+  idTokenLifetime: Int
+  refreshTokenIdleLifetime: Int
+  refreshTokenLifetime: Int
 }
 
 input UpdateClientInput {
@@ -1580,6 +1610,9 @@ input UpdateClientInput {
   logoutUrls: [String!]
   webOrigins: [String!]
   managementScopes: [String!]
+  idTokenLifetime: Int
+  refreshTokenIdleLifetime: Int
+  refreshTokenLifetime: Int
 }
 
 extend type Query {
@@ -1953,6 +1986,12 @@ func (ec *executionContext) childFields_Client(ctx context.Context, field graphq
 		return ec.fieldContext_Client_allManagementScopes(ctx, field)
 	case "system":
 		return ec.fieldContext_Client_system(ctx, field)
+	case "idTokenLifetime":
+		return ec.fieldContext_Client_idTokenLifetime(ctx, field)
+	case "refreshTokenIdleLifetime":
+		return ec.fieldContext_Client_refreshTokenIdleLifetime(ctx, field)
+	case "refreshTokenLifetime":
+		return ec.fieldContext_Client_refreshTokenLifetime(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_Client_createdAt(ctx, field)
 	case "updatedAt":
@@ -3316,6 +3355,75 @@ func (ec *executionContext) _Client_system(ctx context.Context, field graphql.Co
 }
 func (ec *executionContext) fieldContext_Client_system(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Client", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Client_idTokenLifetime(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Client_idTokenLifetime(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IDTokenLifetime, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Client_idTokenLifetime(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Client", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Client_refreshTokenIdleLifetime(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Client_refreshTokenIdleLifetime(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RefreshTokenIdleLifetime, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Client_refreshTokenIdleLifetime(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Client", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Client_refreshTokenLifetime(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Client_refreshTokenLifetime(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RefreshTokenLifetime, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Client_refreshTokenLifetime(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Client", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Client_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
@@ -8381,7 +8489,7 @@ func (ec *executionContext) unmarshalInputCreateClientInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "type", "redirectUris", "logoutUrls", "webOrigins", "managementScopes"}
+	fieldsInOrder := [...]string{"name", "type", "redirectUris", "logoutUrls", "webOrigins", "managementScopes", "idTokenLifetime", "refreshTokenIdleLifetime", "refreshTokenLifetime"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -8430,6 +8538,27 @@ func (ec *executionContext) unmarshalInputCreateClientInput(ctx context.Context,
 				return it, err
 			}
 			it.ManagementScopes = graphql.OmittableOf(data)
+		case "idTokenLifetime":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idTokenLifetime"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDTokenLifetime = graphql.OmittableOf(data)
+		case "refreshTokenIdleLifetime":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refreshTokenIdleLifetime"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefreshTokenIdleLifetime = graphql.OmittableOf(data)
+		case "refreshTokenLifetime":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refreshTokenLifetime"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefreshTokenLifetime = graphql.OmittableOf(data)
 		}
 	}
 	return it, nil
@@ -8983,7 +9112,7 @@ func (ec *executionContext) unmarshalInputUpdateClientInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "redirectUris", "logoutUrls", "webOrigins", "managementScopes"}
+	fieldsInOrder := [...]string{"name", "redirectUris", "logoutUrls", "webOrigins", "managementScopes", "idTokenLifetime", "refreshTokenIdleLifetime", "refreshTokenLifetime"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -9025,6 +9154,27 @@ func (ec *executionContext) unmarshalInputUpdateClientInput(ctx context.Context,
 				return it, err
 			}
 			it.ManagementScopes = graphql.OmittableOf(data)
+		case "idTokenLifetime":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idTokenLifetime"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDTokenLifetime = graphql.OmittableOf(data)
+		case "refreshTokenIdleLifetime":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refreshTokenIdleLifetime"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefreshTokenIdleLifetime = graphql.OmittableOf(data)
+		case "refreshTokenLifetime":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refreshTokenLifetime"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefreshTokenLifetime = graphql.OmittableOf(data)
 		}
 	}
 	return it, nil
@@ -9526,6 +9676,21 @@ func (ec *executionContext) _Client(ctx context.Context, sel ast.SelectionSet, o
 			}
 		case "system":
 			out.Values[i] = ec._Client_system(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "idTokenLifetime":
+			out.Values[i] = ec._Client_idTokenLifetime(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "refreshTokenIdleLifetime":
+			out.Values[i] = ec._Client_refreshTokenIdleLifetime(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "refreshTokenLifetime":
+			out.Values[i] = ec._Client_refreshTokenLifetime(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

@@ -20,11 +20,14 @@ type ClientWithSecret struct {
 type CreateClientInput struct {
 	Name string `json:"name"`
 	// m2m | spa | regular_web | native
-	Type             string                      `json:"type"`
-	RedirectUris     graphql.Omittable[[]string] `json:"redirectUris,omitempty"`
-	LogoutUrls       graphql.Omittable[[]string] `json:"logoutUrls,omitempty"`
-	WebOrigins       graphql.Omittable[[]string] `json:"webOrigins,omitempty"`
-	ManagementScopes graphql.Omittable[[]string] `json:"managementScopes,omitempty"`
+	Type                     string                      `json:"type"`
+	RedirectUris             graphql.Omittable[[]string] `json:"redirectUris,omitempty"`
+	LogoutUrls               graphql.Omittable[[]string] `json:"logoutUrls,omitempty"`
+	WebOrigins               graphql.Omittable[[]string] `json:"webOrigins,omitempty"`
+	ManagementScopes         graphql.Omittable[[]string] `json:"managementScopes,omitempty"`
+	IDTokenLifetime          graphql.Omittable[*int]     `json:"idTokenLifetime,omitempty"`
+	RefreshTokenIdleLifetime graphql.Omittable[*int]     `json:"refreshTokenIdleLifetime,omitempty"`
+	RefreshTokenLifetime     graphql.Omittable[*int]     `json:"refreshTokenLifetime,omitempty"`
 }
 
 type CreateConnectionInput struct {
@@ -115,11 +118,14 @@ type SigningKeyInfo struct {
 }
 
 type UpdateClientInput struct {
-	Name             graphql.Omittable[*string]  `json:"name,omitempty"`
-	RedirectUris     graphql.Omittable[[]string] `json:"redirectUris,omitempty"`
-	LogoutUrls       graphql.Omittable[[]string] `json:"logoutUrls,omitempty"`
-	WebOrigins       graphql.Omittable[[]string] `json:"webOrigins,omitempty"`
-	ManagementScopes graphql.Omittable[[]string] `json:"managementScopes,omitempty"`
+	Name                     graphql.Omittable[*string]  `json:"name,omitempty"`
+	RedirectUris             graphql.Omittable[[]string] `json:"redirectUris,omitempty"`
+	LogoutUrls               graphql.Omittable[[]string] `json:"logoutUrls,omitempty"`
+	WebOrigins               graphql.Omittable[[]string] `json:"webOrigins,omitempty"`
+	ManagementScopes         graphql.Omittable[[]string] `json:"managementScopes,omitempty"`
+	IDTokenLifetime          graphql.Omittable[*int]     `json:"idTokenLifetime,omitempty"`
+	RefreshTokenIdleLifetime graphql.Omittable[*int]     `json:"refreshTokenIdleLifetime,omitempty"`
+	RefreshTokenLifetime     graphql.Omittable[*int]     `json:"refreshTokenLifetime,omitempty"`
 }
 
 // Options given replace the stored ones key by key; a null value removes a key.

@@ -9,6 +9,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -51,6 +52,7 @@ const maxTokenBytes = 8 << 10
 // check `aud`; this does. It needs no database access while the kid is
 // cached. Safe for concurrent use.
 type Verifier struct {
+	verified verifiedCache
 	// Leeway is the clock skew tolerated (default and maximum MaxLeeway).
 	Leeway time.Duration
 
@@ -126,6 +128,9 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*authz.Viewer, error
 	if raw == "" || len(raw) > maxTokenBytes {
 		return nil, ErrMalformedToken
 	}
+	if c, ok := v.verified.get(raw); ok {
+		return v.admit(ctx, c)
+	}
 	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256})
 	if err != nil {
 		return nil, classifyParseError(raw)
@@ -179,6 +184,17 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*authz.Viewer, error
 	if c.Subject == "" {
 		return nil, ErrMalformedToken
 	}
+	v.verified.put(raw, &c)
+	return v.admit(ctx, &c)
+}
+
+// admit finishes verifying claims whose signature, issuer and audience are
+// known good: the time checks (again, for cached tokens) and the grant.
+func (v *Verifier) admit(ctx context.Context, c *accessClaims) (*authz.Viewer, error) {
+	leeway := min(max(v.Leeway, 0), MaxLeeway)
+	if !v.now().Before(c.Expiry.time().Add(leeway)) {
+		return nil, ErrTokenExpired
+	}
 	clientID := c.ClientID
 	if clientID == "" {
 		clientID = c.AZP
@@ -197,6 +213,34 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*authz.Viewer, error
 		ClientID: clientID,
 		Scopes:   strings.Fields(c.Scope),
 	}, nil
+}
+
+// verifiedCache remembers tokens whose signature and static claims were
+// checked, so a client reusing its token (the common case) costs a map
+// lookup instead of an RSA verification on every request. Expiry and grant
+// revocation are still checked on every use. Bounded: when full it starts
+// over, which costs one verification per token.
+type verifiedCache struct {
+	mu sync.Mutex
+	m  map[string]*accessClaims
+}
+
+const verifiedCacheSize = 4096
+
+func (c *verifiedCache) get(raw string) (*accessClaims, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	claims, ok := c.m[raw]
+	return claims, ok
+}
+
+func (c *verifiedCache) put(raw string, claims *accessClaims) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= verifiedCacheSize {
+		c.m = make(map[string]*accessClaims, 64)
+	}
+	c.m[raw] = claims
 }
 
 // classifyParseError tells a refused algorithm (none, HS256…) from

@@ -9,6 +9,8 @@ TESTFLAGS ?= -race -count=1 -timeout 20m
 
 # Rules engine fixtures (Go wasip1 and AssemblyScript via npm), its SDK checks.
 include mk/rules.mk
+# Dashboard assets (GraphiQL vendored from locked npm packages, committed).
+include mk/dashboard.mk
 
 ## run: start the server on an embedded SQLite database (sqlite:authgraph.db).
 run:
@@ -28,16 +30,17 @@ test: test-setup
 ## tests themselves (internal/testenv: Postgres on 127.0.0.1:5432, else a
 ## throwaway initdb cluster).
 test-setup: rules-fixtures
+	./scripts/test-deps.sh
 
 ## generate: regenerate ent and gqlgen code (committed; CI checks it is up to date).
-generate:
+generate: dashboard-assets
 	$(GO) generate ./ent
 	$(GO) generate ./graph
 
 ## generate-check: fail if `make generate` changes any tracked file.
 generate-check: generate
 	@git diff --exit-code --stat -- . || (echo "generated code is stale: run 'make generate' and commit" >&2; exit 1)
-	@test -z "$$(git status --porcelain --untracked-files=all -- ent graph)" || (git status --porcelain -- ent graph; echo "make generate created untracked files" >&2; exit 1)
+	@test -z "$$(git status --porcelain --untracked-files=all -- ent graph server/dashboard/assets)" || (git status --porcelain -- ent graph server/dashboard/assets; echo "make generate created untracked files" >&2; exit 1)
 
 ## lint: gofmt check and go vet.
 lint:

@@ -18,6 +18,9 @@ var managementScopes = []string{
 	"read:resource_servers", "create:resource_servers", "update:resource_servers", "delete:resource_servers",
 	"update:signing_keys",
 	"create:user_tickets",
+	"read:user_idp_tokens", // upstream IdP tokens on identities (graph/linking.go)
+	"read:rules", "create:rules", "update:rules", "delete:rules",
+	"read:admins", "update:admins",
 }
 
 // Self-service scopes: a signed-in user's token for the management API may

@@ -16,6 +16,7 @@ import (
 	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"github.com/authgraph/authgraph/ent/admingrant"
 	"github.com/authgraph/authgraph/ent/application"
 	"github.com/authgraph/authgraph/ent/authrequest"
 	"github.com/authgraph/authgraph/ent/connection"
@@ -25,9 +26,11 @@ import (
 	"github.com/authgraph/authgraph/ent/loginattempt"
 	"github.com/authgraph/authgraph/ent/refreshtoken"
 	"github.com/authgraph/authgraph/ent/resourceserver"
+	"github.com/authgraph/authgraph/ent/rule"
 	"github.com/authgraph/authgraph/ent/session"
 	"github.com/authgraph/authgraph/ent/signingkey"
 	"github.com/authgraph/authgraph/ent/ticket"
+	"github.com/authgraph/authgraph/ent/upstreamstate"
 	"github.com/authgraph/authgraph/ent/user"
 
 	stdsql "database/sql"
@@ -38,6 +41,8 @@ type Client struct {
 	config
 	// Schema is the client for creating, migrating and dropping schema.
 	Schema *migrate.Schema
+	// AdminGrant is the client for interacting with the AdminGrant builders.
+	AdminGrant *AdminGrantClient
 	// Application is the client for interacting with the Application builders.
 	Application *ApplicationClient
 	// AuthRequest is the client for interacting with the AuthRequest builders.
@@ -56,12 +61,16 @@ type Client struct {
 	RefreshToken *RefreshTokenClient
 	// ResourceServer is the client for interacting with the ResourceServer builders.
 	ResourceServer *ResourceServerClient
+	// Rule is the client for interacting with the Rule builders.
+	Rule *RuleClient
 	// Session is the client for interacting with the Session builders.
 	Session *SessionClient
 	// SigningKey is the client for interacting with the SigningKey builders.
 	SigningKey *SigningKeyClient
 	// Ticket is the client for interacting with the Ticket builders.
 	Ticket *TicketClient
+	// UpstreamState is the client for interacting with the UpstreamState builders.
+	UpstreamState *UpstreamStateClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
 }
@@ -75,6 +84,7 @@ func NewClient(opts ...Option) *Client {
 
 func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
+	c.AdminGrant = NewAdminGrantClient(c.config)
 	c.Application = NewApplicationClient(c.config)
 	c.AuthRequest = NewAuthRequestClient(c.config)
 	c.Connection = NewConnectionClient(c.config)
@@ -84,9 +94,11 @@ func (c *Client) init() {
 	c.LoginAttempt = NewLoginAttemptClient(c.config)
 	c.RefreshToken = NewRefreshTokenClient(c.config)
 	c.ResourceServer = NewResourceServerClient(c.config)
+	c.Rule = NewRuleClient(c.config)
 	c.Session = NewSessionClient(c.config)
 	c.SigningKey = NewSigningKeyClient(c.config)
 	c.Ticket = NewTicketClient(c.config)
+	c.UpstreamState = NewUpstreamStateClient(c.config)
 	c.User = NewUserClient(c.config)
 }
 
@@ -180,6 +192,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	return &Tx{
 		ctx:            ctx,
 		config:         cfg,
+		AdminGrant:     NewAdminGrantClient(cfg),
 		Application:    NewApplicationClient(cfg),
 		AuthRequest:    NewAuthRequestClient(cfg),
 		Connection:     NewConnectionClient(cfg),
@@ -189,9 +202,11 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		LoginAttempt:   NewLoginAttemptClient(cfg),
 		RefreshToken:   NewRefreshTokenClient(cfg),
 		ResourceServer: NewResourceServerClient(cfg),
+		Rule:           NewRuleClient(cfg),
 		Session:        NewSessionClient(cfg),
 		SigningKey:     NewSigningKeyClient(cfg),
 		Ticket:         NewTicketClient(cfg),
+		UpstreamState:  NewUpstreamStateClient(cfg),
 		User:           NewUserClient(cfg),
 	}, nil
 }
@@ -212,6 +227,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	return &Tx{
 		ctx:            ctx,
 		config:         cfg,
+		AdminGrant:     NewAdminGrantClient(cfg),
 		Application:    NewApplicationClient(cfg),
 		AuthRequest:    NewAuthRequestClient(cfg),
 		Connection:     NewConnectionClient(cfg),
@@ -221,9 +237,11 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		LoginAttempt:   NewLoginAttemptClient(cfg),
 		RefreshToken:   NewRefreshTokenClient(cfg),
 		ResourceServer: NewResourceServerClient(cfg),
+		Rule:           NewRuleClient(cfg),
 		Session:        NewSessionClient(cfg),
 		SigningKey:     NewSigningKeyClient(cfg),
 		Ticket:         NewTicketClient(cfg),
+		UpstreamState:  NewUpstreamStateClient(cfg),
 		User:           NewUserClient(cfg),
 	}, nil
 }
@@ -231,7 +249,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 // Debug returns a new debug-client. It's used to get verbose logging on specific operations.
 //
 //	client.Debug().
-//		Application.
+//		AdminGrant.
 //		Query().
 //		Count(ctx)
 func (c *Client) Debug() *Client {
@@ -254,9 +272,9 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.Application, c.AuthRequest, c.Connection, c.Grant, c.Identity, c.LogEvent,
-		c.LoginAttempt, c.RefreshToken, c.ResourceServer, c.Session, c.SigningKey,
-		c.Ticket, c.User,
+		c.AdminGrant, c.Application, c.AuthRequest, c.Connection, c.Grant, c.Identity,
+		c.LogEvent, c.LoginAttempt, c.RefreshToken, c.ResourceServer, c.Rule,
+		c.Session, c.SigningKey, c.Ticket, c.UpstreamState, c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -266,9 +284,9 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.Application, c.AuthRequest, c.Connection, c.Grant, c.Identity, c.LogEvent,
-		c.LoginAttempt, c.RefreshToken, c.ResourceServer, c.Session, c.SigningKey,
-		c.Ticket, c.User,
+		c.AdminGrant, c.Application, c.AuthRequest, c.Connection, c.Grant, c.Identity,
+		c.LogEvent, c.LoginAttempt, c.RefreshToken, c.ResourceServer, c.Rule,
+		c.Session, c.SigningKey, c.Ticket, c.UpstreamState, c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -277,6 +295,8 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 // Mutate implements the ent.Mutator interface.
 func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 	switch m := m.(type) {
+	case *AdminGrantMutation:
+		return c.AdminGrant.mutate(ctx, m)
 	case *ApplicationMutation:
 		return c.Application.mutate(ctx, m)
 	case *AuthRequestMutation:
@@ -295,16 +315,170 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.RefreshToken.mutate(ctx, m)
 	case *ResourceServerMutation:
 		return c.ResourceServer.mutate(ctx, m)
+	case *RuleMutation:
+		return c.Rule.mutate(ctx, m)
 	case *SessionMutation:
 		return c.Session.mutate(ctx, m)
 	case *SigningKeyMutation:
 		return c.SigningKey.mutate(ctx, m)
 	case *TicketMutation:
 		return c.Ticket.mutate(ctx, m)
+	case *UpstreamStateMutation:
+		return c.UpstreamState.mutate(ctx, m)
 	case *UserMutation:
 		return c.User.mutate(ctx, m)
 	default:
 		return nil, fmt.Errorf("ent: unknown mutation type %T", m)
+	}
+}
+
+// AdminGrantClient is a client for the AdminGrant schema.
+type AdminGrantClient struct {
+	config
+}
+
+// NewAdminGrantClient returns a client for the AdminGrant from the given config.
+func NewAdminGrantClient(c config) *AdminGrantClient {
+	return &AdminGrantClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `admingrant.Hooks(f(g(h())))`.
+func (c *AdminGrantClient) Use(hooks ...Hook) {
+	c.hooks.AdminGrant = append(c.hooks.AdminGrant, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `admingrant.Intercept(f(g(h())))`.
+func (c *AdminGrantClient) Intercept(interceptors ...Interceptor) {
+	c.inters.AdminGrant = append(c.inters.AdminGrant, interceptors...)
+}
+
+// Create returns a builder for creating a AdminGrant entity.
+func (c *AdminGrantClient) Create() *AdminGrantCreate {
+	mutation := newAdminGrantMutation(c.config, OpCreate)
+	return &AdminGrantCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of AdminGrant entities.
+func (c *AdminGrantClient) CreateBulk(builders ...*AdminGrantCreate) *AdminGrantCreateBulk {
+	return &AdminGrantCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *AdminGrantClient) MapCreateBulk(slice any, setFunc func(*AdminGrantCreate, int)) *AdminGrantCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &AdminGrantCreateBulk{err: fmt.Errorf("calling to AdminGrantClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*AdminGrantCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &AdminGrantCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for AdminGrant.
+func (c *AdminGrantClient) Update() *AdminGrantUpdate {
+	mutation := newAdminGrantMutation(c.config, OpUpdate)
+	return &AdminGrantUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *AdminGrantClient) UpdateOne(_m *AdminGrant) *AdminGrantUpdateOne {
+	mutation := newAdminGrantMutation(c.config, OpUpdateOne, withAdminGrant(_m))
+	return &AdminGrantUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *AdminGrantClient) UpdateOneID(id pulid.ID) *AdminGrantUpdateOne {
+	mutation := newAdminGrantMutation(c.config, OpUpdateOne, withAdminGrantID(id))
+	return &AdminGrantUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for AdminGrant.
+func (c *AdminGrantClient) Delete() *AdminGrantDelete {
+	mutation := newAdminGrantMutation(c.config, OpDelete)
+	return &AdminGrantDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *AdminGrantClient) DeleteOne(_m *AdminGrant) *AdminGrantDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *AdminGrantClient) DeleteOneID(id pulid.ID) *AdminGrantDeleteOne {
+	builder := c.Delete().Where(admingrant.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &AdminGrantDeleteOne{builder}
+}
+
+// Query returns a query builder for AdminGrant.
+func (c *AdminGrantClient) Query() *AdminGrantQuery {
+	return &AdminGrantQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeAdminGrant},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a AdminGrant entity by its id.
+func (c *AdminGrantClient) Get(ctx context.Context, id pulid.ID) (*AdminGrant, error) {
+	return c.Query().Where(admingrant.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *AdminGrantClient) GetX(ctx context.Context, id pulid.ID) *AdminGrant {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryUser queries the user edge of a AdminGrant.
+func (c *AdminGrantClient) QueryUser(_m *AdminGrant) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(admingrant.Table, admingrant.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, admingrant.UserTable, admingrant.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *AdminGrantClient) Hooks() []Hook {
+	hooks := c.hooks.AdminGrant
+	return append(hooks[:len(hooks):len(hooks)], admingrant.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *AdminGrantClient) Interceptors() []Interceptor {
+	return c.inters.AdminGrant
+}
+
+func (c *AdminGrantClient) mutate(ctx context.Context, m *AdminGrantMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&AdminGrantCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&AdminGrantUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&AdminGrantUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&AdminGrantDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown AdminGrant mutation op: %q", m.Op())
 	}
 }
 
@@ -1610,6 +1784,140 @@ func (c *ResourceServerClient) mutate(ctx context.Context, m *ResourceServerMuta
 	}
 }
 
+// RuleClient is a client for the Rule schema.
+type RuleClient struct {
+	config
+}
+
+// NewRuleClient returns a client for the Rule from the given config.
+func NewRuleClient(c config) *RuleClient {
+	return &RuleClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `rule.Hooks(f(g(h())))`.
+func (c *RuleClient) Use(hooks ...Hook) {
+	c.hooks.Rule = append(c.hooks.Rule, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `rule.Intercept(f(g(h())))`.
+func (c *RuleClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Rule = append(c.inters.Rule, interceptors...)
+}
+
+// Create returns a builder for creating a Rule entity.
+func (c *RuleClient) Create() *RuleCreate {
+	mutation := newRuleMutation(c.config, OpCreate)
+	return &RuleCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Rule entities.
+func (c *RuleClient) CreateBulk(builders ...*RuleCreate) *RuleCreateBulk {
+	return &RuleCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *RuleClient) MapCreateBulk(slice any, setFunc func(*RuleCreate, int)) *RuleCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &RuleCreateBulk{err: fmt.Errorf("calling to RuleClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*RuleCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &RuleCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Rule.
+func (c *RuleClient) Update() *RuleUpdate {
+	mutation := newRuleMutation(c.config, OpUpdate)
+	return &RuleUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *RuleClient) UpdateOne(_m *Rule) *RuleUpdateOne {
+	mutation := newRuleMutation(c.config, OpUpdateOne, withRule(_m))
+	return &RuleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *RuleClient) UpdateOneID(id pulid.ID) *RuleUpdateOne {
+	mutation := newRuleMutation(c.config, OpUpdateOne, withRuleID(id))
+	return &RuleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Rule.
+func (c *RuleClient) Delete() *RuleDelete {
+	mutation := newRuleMutation(c.config, OpDelete)
+	return &RuleDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *RuleClient) DeleteOne(_m *Rule) *RuleDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *RuleClient) DeleteOneID(id pulid.ID) *RuleDeleteOne {
+	builder := c.Delete().Where(rule.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &RuleDeleteOne{builder}
+}
+
+// Query returns a query builder for Rule.
+func (c *RuleClient) Query() *RuleQuery {
+	return &RuleQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeRule},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Rule entity by its id.
+func (c *RuleClient) Get(ctx context.Context, id pulid.ID) (*Rule, error) {
+	return c.Query().Where(rule.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *RuleClient) GetX(ctx context.Context, id pulid.ID) *Rule {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *RuleClient) Hooks() []Hook {
+	hooks := c.hooks.Rule
+	return append(hooks[:len(hooks):len(hooks)], rule.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *RuleClient) Interceptors() []Interceptor {
+	return c.inters.Rule
+}
+
+func (c *RuleClient) mutate(ctx context.Context, m *RuleMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&RuleCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&RuleUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&RuleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&RuleDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Rule mutation op: %q", m.Op())
+	}
+}
+
 // SessionClient is a client for the Session schema.
 type SessionClient struct {
 	config
@@ -2044,6 +2352,140 @@ func (c *TicketClient) mutate(ctx context.Context, m *TicketMutation) (Value, er
 	}
 }
 
+// UpstreamStateClient is a client for the UpstreamState schema.
+type UpstreamStateClient struct {
+	config
+}
+
+// NewUpstreamStateClient returns a client for the UpstreamState from the given config.
+func NewUpstreamStateClient(c config) *UpstreamStateClient {
+	return &UpstreamStateClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `upstreamstate.Hooks(f(g(h())))`.
+func (c *UpstreamStateClient) Use(hooks ...Hook) {
+	c.hooks.UpstreamState = append(c.hooks.UpstreamState, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `upstreamstate.Intercept(f(g(h())))`.
+func (c *UpstreamStateClient) Intercept(interceptors ...Interceptor) {
+	c.inters.UpstreamState = append(c.inters.UpstreamState, interceptors...)
+}
+
+// Create returns a builder for creating a UpstreamState entity.
+func (c *UpstreamStateClient) Create() *UpstreamStateCreate {
+	mutation := newUpstreamStateMutation(c.config, OpCreate)
+	return &UpstreamStateCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of UpstreamState entities.
+func (c *UpstreamStateClient) CreateBulk(builders ...*UpstreamStateCreate) *UpstreamStateCreateBulk {
+	return &UpstreamStateCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *UpstreamStateClient) MapCreateBulk(slice any, setFunc func(*UpstreamStateCreate, int)) *UpstreamStateCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &UpstreamStateCreateBulk{err: fmt.Errorf("calling to UpstreamStateClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*UpstreamStateCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &UpstreamStateCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for UpstreamState.
+func (c *UpstreamStateClient) Update() *UpstreamStateUpdate {
+	mutation := newUpstreamStateMutation(c.config, OpUpdate)
+	return &UpstreamStateUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *UpstreamStateClient) UpdateOne(_m *UpstreamState) *UpstreamStateUpdateOne {
+	mutation := newUpstreamStateMutation(c.config, OpUpdateOne, withUpstreamState(_m))
+	return &UpstreamStateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *UpstreamStateClient) UpdateOneID(id pulid.ID) *UpstreamStateUpdateOne {
+	mutation := newUpstreamStateMutation(c.config, OpUpdateOne, withUpstreamStateID(id))
+	return &UpstreamStateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for UpstreamState.
+func (c *UpstreamStateClient) Delete() *UpstreamStateDelete {
+	mutation := newUpstreamStateMutation(c.config, OpDelete)
+	return &UpstreamStateDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *UpstreamStateClient) DeleteOne(_m *UpstreamState) *UpstreamStateDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *UpstreamStateClient) DeleteOneID(id pulid.ID) *UpstreamStateDeleteOne {
+	builder := c.Delete().Where(upstreamstate.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &UpstreamStateDeleteOne{builder}
+}
+
+// Query returns a query builder for UpstreamState.
+func (c *UpstreamStateClient) Query() *UpstreamStateQuery {
+	return &UpstreamStateQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeUpstreamState},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a UpstreamState entity by its id.
+func (c *UpstreamStateClient) Get(ctx context.Context, id pulid.ID) (*UpstreamState, error) {
+	return c.Query().Where(upstreamstate.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *UpstreamStateClient) GetX(ctx context.Context, id pulid.ID) *UpstreamState {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *UpstreamStateClient) Hooks() []Hook {
+	hooks := c.hooks.UpstreamState
+	return append(hooks[:len(hooks):len(hooks)], upstreamstate.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *UpstreamStateClient) Interceptors() []Interceptor {
+	return c.inters.UpstreamState
+}
+
+func (c *UpstreamStateClient) mutate(ctx context.Context, m *UpstreamStateMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&UpstreamStateCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&UpstreamStateUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&UpstreamStateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&UpstreamStateDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown UpstreamState mutation op: %q", m.Op())
+	}
+}
+
 // UserClient is a client for the User schema.
 type UserClient struct {
 	config
@@ -2245,13 +2687,14 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		Application, AuthRequest, Connection, Grant, Identity, LogEvent, LoginAttempt,
-		RefreshToken, ResourceServer, Session, SigningKey, Ticket, User []ent.Hook
+		AdminGrant, Application, AuthRequest, Connection, Grant, Identity, LogEvent,
+		LoginAttempt, RefreshToken, ResourceServer, Rule, Session, SigningKey, Ticket,
+		UpstreamState, User []ent.Hook
 	}
 	inters struct {
-		Application, AuthRequest, Connection, Grant, Identity, LogEvent, LoginAttempt,
-		RefreshToken, ResourceServer, Session, SigningKey, Ticket,
-		User []ent.Interceptor
+		AdminGrant, Application, AuthRequest, Connection, Grant, Identity, LogEvent,
+		LoginAttempt, RefreshToken, ResourceServer, Rule, Session, SigningKey, Ticket,
+		UpstreamState, User []ent.Interceptor
 	}
 )
 

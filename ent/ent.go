@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"github.com/authgraph/authgraph/ent/admingrant"
 	"github.com/authgraph/authgraph/ent/application"
 	"github.com/authgraph/authgraph/ent/authrequest"
 	"github.com/authgraph/authgraph/ent/connection"
@@ -21,9 +22,11 @@ import (
 	"github.com/authgraph/authgraph/ent/loginattempt"
 	"github.com/authgraph/authgraph/ent/refreshtoken"
 	"github.com/authgraph/authgraph/ent/resourceserver"
+	"github.com/authgraph/authgraph/ent/rule"
 	"github.com/authgraph/authgraph/ent/session"
 	"github.com/authgraph/authgraph/ent/signingkey"
 	"github.com/authgraph/authgraph/ent/ticket"
+	"github.com/authgraph/authgraph/ent/upstreamstate"
 	"github.com/authgraph/authgraph/ent/user"
 )
 
@@ -85,6 +88,7 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
+			admingrant.Table:     admingrant.ValidColumn,
 			application.Table:    application.ValidColumn,
 			authrequest.Table:    authrequest.ValidColumn,
 			connection.Table:     connection.ValidColumn,
@@ -94,9 +98,11 @@ func checkColumn(t, c string) error {
 			loginattempt.Table:   loginattempt.ValidColumn,
 			refreshtoken.Table:   refreshtoken.ValidColumn,
 			resourceserver.Table: resourceserver.ValidColumn,
+			rule.Table:           rule.ValidColumn,
 			session.Table:        session.ValidColumn,
 			signingkey.Table:     signingkey.ValidColumn,
 			ticket.Table:         ticket.ValidColumn,
+			upstreamstate.Table:  upstreamstate.ValidColumn,
 			user.Table:           user.ValidColumn,
 		})
 	})

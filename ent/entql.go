@@ -3,6 +3,7 @@
 package ent
 
 import (
+	"github.com/authgraph/authgraph/ent/admingrant"
 	"github.com/authgraph/authgraph/ent/application"
 	"github.com/authgraph/authgraph/ent/authrequest"
 	"github.com/authgraph/authgraph/ent/connection"
@@ -13,9 +14,11 @@ import (
 	"github.com/authgraph/authgraph/ent/predicate"
 	"github.com/authgraph/authgraph/ent/refreshtoken"
 	"github.com/authgraph/authgraph/ent/resourceserver"
+	"github.com/authgraph/authgraph/ent/rule"
 	"github.com/authgraph/authgraph/ent/session"
 	"github.com/authgraph/authgraph/ent/signingkey"
 	"github.com/authgraph/authgraph/ent/ticket"
+	"github.com/authgraph/authgraph/ent/upstreamstate"
 	"github.com/authgraph/authgraph/ent/user"
 
 	"entgo.io/ent/dialect/sql"
@@ -26,8 +29,26 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 13)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 16)}
 	graph.Nodes[0] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   admingrant.Table,
+			Columns: admingrant.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: admingrant.FieldID,
+			},
+		},
+		Type: "AdminGrant",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			admingrant.FieldCreatedAt: {Type: field.TypeTime, Column: admingrant.FieldCreatedAt},
+			admingrant.FieldUpdatedAt: {Type: field.TypeTime, Column: admingrant.FieldUpdatedAt},
+			admingrant.FieldUserRef:   {Type: field.TypeString, Column: admingrant.FieldUserRef},
+			admingrant.FieldScopes:    {Type: field.TypeJSON, Column: admingrant.FieldScopes},
+			admingrant.FieldGrantedBy: {Type: field.TypeString, Column: admingrant.FieldGrantedBy},
+		},
+	}
+	graph.Nodes[1] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   application.Table,
 			Columns: application.Columns,
@@ -56,7 +77,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			application.FieldRefreshTokenLifetime:     {Type: field.TypeInt, Column: application.FieldRefreshTokenLifetime},
 		},
 	}
-	graph.Nodes[1] = &sqlgraph.Node{
+	graph.Nodes[2] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   authrequest.Table,
 			Columns: authrequest.Columns,
@@ -98,7 +119,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			authrequest.FieldExpiresAt:           {Type: field.TypeTime, Column: authrequest.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[2] = &sqlgraph.Node{
+	graph.Nodes[3] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   connection.Table,
 			Columns: connection.Columns,
@@ -120,7 +141,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			connection.FieldSyncMode:       {Type: field.TypeEnum, Column: connection.FieldSyncMode},
 		},
 	}
-	graph.Nodes[3] = &sqlgraph.Node{
+	graph.Nodes[4] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   grant.Table,
 			Columns: grant.Columns,
@@ -146,7 +167,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			grant.FieldRevokedReason:  {Type: field.TypeString, Column: grant.FieldRevokedReason},
 		},
 	}
-	graph.Nodes[4] = &sqlgraph.Node{
+	graph.Nodes[5] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   identity.Table,
 			Columns: identity.Columns,
@@ -172,7 +193,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			identity.FieldTokensSealed:    {Type: field.TypeBytes, Column: identity.FieldTokensSealed},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   logevent.Table,
 			Columns: logevent.Columns,
@@ -199,7 +220,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			logevent.FieldDetails:      {Type: field.TypeJSON, Column: logevent.FieldDetails},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   loginattempt.Table,
 			Columns: loginattempt.Columns,
@@ -220,7 +241,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			loginattempt.FieldBlockedUntil:  {Type: field.TypeTime, Column: loginattempt.FieldBlockedUntil},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refreshtoken.Table,
 			Columns: refreshtoken.Columns,
@@ -239,7 +260,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refreshtoken.FieldUsedAt:        {Type: field.TypeTime, Column: refreshtoken.FieldUsedAt},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   resourceserver.Table,
 			Columns: resourceserver.Columns,
@@ -260,7 +281,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 			resourceserver.FieldSystem:             {Type: field.TypeBool, Column: resourceserver.FieldSystem},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   rule.Table,
+			Columns: rule.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: rule.FieldID,
+			},
+		},
+		Type: "Rule",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			rule.FieldCreatedAt:     {Type: field.TypeTime, Column: rule.FieldCreatedAt},
+			rule.FieldUpdatedAt:     {Type: field.TypeTime, Column: rule.FieldUpdatedAt},
+			rule.FieldName:          {Type: field.TypeString, Column: rule.FieldName},
+			rule.FieldOrder:         {Type: field.TypeInt, Column: rule.FieldOrder},
+			rule.FieldEnabled:       {Type: field.TypeBool, Column: rule.FieldEnabled},
+			rule.FieldModule:        {Type: field.TypeBytes, Column: rule.FieldModule},
+			rule.FieldModuleSize:    {Type: field.TypeInt, Column: rule.FieldModuleSize},
+			rule.FieldVersion:       {Type: field.TypeString, Column: rule.FieldVersion},
+			rule.FieldSecretsSealed: {Type: field.TypeBytes, Column: rule.FieldSecretsSealed},
+			rule.FieldSecretsSet:    {Type: field.TypeJSON, Column: rule.FieldSecretsSet},
+		},
+	}
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
@@ -286,7 +330,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldRevokedAt:     {Type: field.TypeTime, Column: session.FieldRevokedAt},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   signingkey.Table,
 			Columns: signingkey.Columns,
@@ -306,7 +350,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			signingkey.FieldRetiredAt:     {Type: field.TypeTime, Column: signingkey.FieldRetiredAt},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticket.Table,
 			Columns: ticket.Columns,
@@ -329,7 +373,28 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticket.FieldUsedAt:            {Type: field.TypeTime, Column: ticket.FieldUsedAt},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   upstreamstate.Table,
+			Columns: upstreamstate.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: upstreamstate.FieldID,
+			},
+		},
+		Type: "UpstreamState",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			upstreamstate.FieldCreatedAt:    {Type: field.TypeTime, Column: upstreamstate.FieldCreatedAt},
+			upstreamstate.FieldUpdatedAt:    {Type: field.TypeTime, Column: upstreamstate.FieldUpdatedAt},
+			upstreamstate.FieldKind:         {Type: field.TypeEnum, Column: upstreamstate.FieldKind},
+			upstreamstate.FieldKey:          {Type: field.TypeString, Column: upstreamstate.FieldKey},
+			upstreamstate.FieldConnection:   {Type: field.TypeString, Column: upstreamstate.FieldConnection},
+			upstreamstate.FieldLoginRequest: {Type: field.TypeString, Column: upstreamstate.FieldLoginRequest},
+			upstreamstate.FieldData:         {Type: field.TypeBytes, Column: upstreamstate.FieldData},
+			upstreamstate.FieldExpiresAt:    {Type: field.TypeTime, Column: upstreamstate.FieldExpiresAt},
+		},
+	}
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -362,6 +427,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldLastPasswordReset: {Type: field.TypeTime, Column: user.FieldLastPasswordReset},
 		},
 	}
+	graph.MustAddE(
+		"user",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   admingrant.UserTable,
+			Columns: []string{admingrant.UserColumn},
+			Bidi:    false,
+		},
+		"AdminGrant",
+		"User",
+	)
 	graph.MustAddE(
 		"identities",
 		&sqlgraph.EdgeSpec{
@@ -516,6 +593,85 @@ type predicateAdder interface {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *AdminGrantQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the AdminGrantQuery builder.
+func (_q *AdminGrantQuery) Filter() *AdminGrantFilter {
+	return &AdminGrantFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *AdminGrantMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the AdminGrantMutation builder.
+func (m *AdminGrantMutation) Filter() *AdminGrantFilter {
+	return &AdminGrantFilter{config: m.config, predicateAdder: m}
+}
+
+// AdminGrantFilter provides a generic filtering capability at runtime for AdminGrantQuery.
+type AdminGrantFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *AdminGrantFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[0].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *AdminGrantFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(admingrant.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *AdminGrantFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(admingrant.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *AdminGrantFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(admingrant.FieldUpdatedAt))
+}
+
+// WhereUserRef applies the entql string predicate on the user_ref field.
+func (f *AdminGrantFilter) WhereUserRef(p entql.StringP) {
+	f.Where(p.Field(admingrant.FieldUserRef))
+}
+
+// WhereScopes applies the entql json.RawMessage predicate on the scopes field.
+func (f *AdminGrantFilter) WhereScopes(p entql.BytesP) {
+	f.Where(p.Field(admingrant.FieldScopes))
+}
+
+// WhereGrantedBy applies the entql string predicate on the granted_by field.
+func (f *AdminGrantFilter) WhereGrantedBy(p entql.StringP) {
+	f.Where(p.Field(admingrant.FieldGrantedBy))
+}
+
+// WhereHasUser applies a predicate to check if query has an edge user.
+func (f *AdminGrantFilter) WhereHasUser() {
+	f.Where(entql.HasEdge("user"))
+}
+
+// WhereHasUserWith applies a predicate to check if query has an edge user with a given conditions (other predicates).
+func (f *AdminGrantFilter) WhereHasUserWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("user", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *ApplicationQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -544,7 +700,7 @@ type ApplicationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ApplicationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[0].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[1].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -664,7 +820,7 @@ type AuthRequestFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *AuthRequestFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[1].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -849,7 +1005,7 @@ type ConnectionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ConnectionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -948,7 +1104,7 @@ type GrantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *GrantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1081,7 +1237,7 @@ type IdentityFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *IdentityFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1214,7 +1370,7 @@ type LogEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LogEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1324,7 +1480,7 @@ type LoginAttemptFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LoginAttemptFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1404,7 +1560,7 @@ type RefreshTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefreshTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1488,7 +1644,7 @@ type ResourceServerFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ResourceServerFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1540,6 +1696,96 @@ func (f *ResourceServerFilter) WhereSystem(p entql.BoolP) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *RuleQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the RuleQuery builder.
+func (_q *RuleQuery) Filter() *RuleFilter {
+	return &RuleFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *RuleMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the RuleMutation builder.
+func (m *RuleMutation) Filter() *RuleFilter {
+	return &RuleFilter{config: m.config, predicateAdder: m}
+}
+
+// RuleFilter provides a generic filtering capability at runtime for RuleQuery.
+type RuleFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *RuleFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *RuleFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(rule.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *RuleFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(rule.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *RuleFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(rule.FieldUpdatedAt))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *RuleFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(rule.FieldName))
+}
+
+// WhereOrder applies the entql int predicate on the order field.
+func (f *RuleFilter) WhereOrder(p entql.IntP) {
+	f.Where(p.Field(rule.FieldOrder))
+}
+
+// WhereEnabled applies the entql bool predicate on the enabled field.
+func (f *RuleFilter) WhereEnabled(p entql.BoolP) {
+	f.Where(p.Field(rule.FieldEnabled))
+}
+
+// WhereModule applies the entql []byte predicate on the module field.
+func (f *RuleFilter) WhereModule(p entql.BytesP) {
+	f.Where(p.Field(rule.FieldModule))
+}
+
+// WhereModuleSize applies the entql int predicate on the module_size field.
+func (f *RuleFilter) WhereModuleSize(p entql.IntP) {
+	f.Where(p.Field(rule.FieldModuleSize))
+}
+
+// WhereVersion applies the entql string predicate on the version field.
+func (f *RuleFilter) WhereVersion(p entql.StringP) {
+	f.Where(p.Field(rule.FieldVersion))
+}
+
+// WhereSecretsSealed applies the entql []byte predicate on the secrets_sealed field.
+func (f *RuleFilter) WhereSecretsSealed(p entql.BytesP) {
+	f.Where(p.Field(rule.FieldSecretsSealed))
+}
+
+// WhereSecretsSet applies the entql json.RawMessage predicate on the secrets_set field.
+func (f *RuleFilter) WhereSecretsSet(p entql.BytesP) {
+	f.Where(p.Field(rule.FieldSecretsSet))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *SessionQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1568,7 +1814,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1687,7 +1933,7 @@ type SigningKeyFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SigningKeyFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1762,7 +2008,7 @@ type TicketFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1838,6 +2084,86 @@ func (f *TicketFilter) WhereHasUserWith(preds ...predicate.User) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *UpstreamStateQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the UpstreamStateQuery builder.
+func (_q *UpstreamStateQuery) Filter() *UpstreamStateFilter {
+	return &UpstreamStateFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *UpstreamStateMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the UpstreamStateMutation builder.
+func (m *UpstreamStateMutation) Filter() *UpstreamStateFilter {
+	return &UpstreamStateFilter{config: m.config, predicateAdder: m}
+}
+
+// UpstreamStateFilter provides a generic filtering capability at runtime for UpstreamStateQuery.
+type UpstreamStateFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *UpstreamStateFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *UpstreamStateFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(upstreamstate.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *UpstreamStateFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(upstreamstate.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *UpstreamStateFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(upstreamstate.FieldUpdatedAt))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *UpstreamStateFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(upstreamstate.FieldKind))
+}
+
+// WhereKey applies the entql string predicate on the key field.
+func (f *UpstreamStateFilter) WhereKey(p entql.StringP) {
+	f.Where(p.Field(upstreamstate.FieldKey))
+}
+
+// WhereConnection applies the entql string predicate on the connection field.
+func (f *UpstreamStateFilter) WhereConnection(p entql.StringP) {
+	f.Where(p.Field(upstreamstate.FieldConnection))
+}
+
+// WhereLoginRequest applies the entql string predicate on the login_request field.
+func (f *UpstreamStateFilter) WhereLoginRequest(p entql.StringP) {
+	f.Where(p.Field(upstreamstate.FieldLoginRequest))
+}
+
+// WhereData applies the entql []byte predicate on the data field.
+func (f *UpstreamStateFilter) WhereData(p entql.BytesP) {
+	f.Where(p.Field(upstreamstate.FieldData))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *UpstreamStateFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(upstreamstate.FieldExpiresAt))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *UserQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1866,7 +2192,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -12,6 +12,7 @@ import (
 	"github.com/authgraph/authgraph/ent/identity"
 	"github.com/authgraph/authgraph/ent/logevent"
 	"github.com/authgraph/authgraph/ent/resourceserver"
+	"github.com/authgraph/authgraph/ent/rule"
 	"github.com/authgraph/authgraph/ent/user"
 )
 
@@ -719,6 +720,127 @@ func newResourceServerPaginateArgs(rv map[string]any) *resourceserverPaginateArg
 		case *ResourceServerOrder:
 			if v != nil {
 				args.opts = append(args.opts, WithResourceServerOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *RuleQuery) CollectFields(ctx context.Context, satisfies ...string) (*RuleQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *RuleQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(rule.Columns))
+		selectedFields = []string{rule.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[rule.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, rule.FieldCreatedAt)
+				fieldSeen[rule.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[rule.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, rule.FieldUpdatedAt)
+				fieldSeen[rule.FieldUpdatedAt] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[rule.FieldName]; !ok {
+				selectedFields = append(selectedFields, rule.FieldName)
+				fieldSeen[rule.FieldName] = struct{}{}
+			}
+		case "order":
+			if _, ok := fieldSeen[rule.FieldOrder]; !ok {
+				selectedFields = append(selectedFields, rule.FieldOrder)
+				fieldSeen[rule.FieldOrder] = struct{}{}
+			}
+		case "enabled":
+			if _, ok := fieldSeen[rule.FieldEnabled]; !ok {
+				selectedFields = append(selectedFields, rule.FieldEnabled)
+				fieldSeen[rule.FieldEnabled] = struct{}{}
+			}
+		case "moduleSize":
+			if _, ok := fieldSeen[rule.FieldModuleSize]; !ok {
+				selectedFields = append(selectedFields, rule.FieldModuleSize)
+				fieldSeen[rule.FieldModuleSize] = struct{}{}
+			}
+		case "version":
+			if _, ok := fieldSeen[rule.FieldVersion]; !ok {
+				selectedFields = append(selectedFields, rule.FieldVersion)
+				fieldSeen[rule.FieldVersion] = struct{}{}
+			}
+		case "secretsSet":
+			if _, ok := fieldSeen[rule.FieldSecretsSet]; !ok {
+				selectedFields = append(selectedFields, rule.FieldSecretsSet)
+				fieldSeen[rule.FieldSecretsSet] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type rulePaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []RulePaginateOption
+}
+
+func newRulePaginateArgs(rv map[string]any) *rulePaginateArgs {
+	args := &rulePaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &RuleOrder{Field: &RuleOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithRuleOrder(order))
+			}
+		case *RuleOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithRuleOrder(v))
 			}
 		}
 	}

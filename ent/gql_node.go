@@ -13,6 +13,7 @@ import (
 	"github.com/authgraph/authgraph/ent/identity"
 	"github.com/authgraph/authgraph/ent/logevent"
 	"github.com/authgraph/authgraph/ent/resourceserver"
+	"github.com/authgraph/authgraph/ent/rule"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/ent/user"
 	"github.com/hashicorp/go-multierror"
@@ -47,6 +48,11 @@ var resourceserverImplementors = []string{"ResourceServer", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*ResourceServer) IsNode() {}
+
+var ruleImplementors = []string{"Rule", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Rule) IsNode() {}
 
 var userImplementors = []string{"User", "Node"}
 
@@ -172,6 +178,19 @@ func (c *Client) noder(ctx context.Context, table string, id pulid.ID) (Noder, e
 			Where(resourceserver.ID(uid))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, resourceserverImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case rule.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.Rule.Query().
+			Where(rule.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, ruleImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -330,6 +349,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []pulid.ID) ([]No
 		query := c.ResourceServer.Query().
 			Where(resourceserver.IDIn(ids...))
 		query, err := query.CollectFields(ctx, resourceserverImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case rule.Table:
+		query := c.Rule.Query().
+			Where(rule.IDIn(ids...))
+		query, err := query.CollectFields(ctx, ruleImplementors...)
 		if err != nil {
 			return nil, err
 		}

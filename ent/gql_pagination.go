@@ -19,6 +19,7 @@ import (
 	"github.com/authgraph/authgraph/ent/identity"
 	"github.com/authgraph/authgraph/ent/logevent"
 	"github.com/authgraph/authgraph/ent/resourceserver"
+	"github.com/authgraph/authgraph/ent/rule"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/ent/user"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -1705,6 +1706,356 @@ func (_m *ResourceServer) ToEdge(order *ResourceServerOrder) *ResourceServerEdge
 		order = DefaultResourceServerOrder
 	}
 	return &ResourceServerEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// RuleEdge is the edge representation of Rule.
+type RuleEdge struct {
+	Node   *Rule  `json:"node"`
+	Cursor Cursor `json:"cursor"`
+}
+
+// RuleConnection is the connection containing edges to Rule.
+type RuleConnection struct {
+	Edges      []*RuleEdge `json:"edges"`
+	PageInfo   PageInfo    `json:"pageInfo"`
+	TotalCount int         `json:"totalCount"`
+}
+
+func (c *RuleConnection) build(nodes []*Rule, pager *rulePager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Rule
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Rule {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Rule {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*RuleEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &RuleEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// RulePaginateOption enables pagination customization.
+type RulePaginateOption func(*rulePager) error
+
+// WithRuleOrder configures pagination ordering.
+func WithRuleOrder(order *RuleOrder) RulePaginateOption {
+	if order == nil {
+		order = DefaultRuleOrder
+	}
+	o := *order
+	return func(pager *rulePager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultRuleOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithRuleFilter configures pagination filter.
+func WithRuleFilter(filter func(*RuleQuery) (*RuleQuery, error)) RulePaginateOption {
+	return func(pager *rulePager) error {
+		if filter == nil {
+			return errors.New("RuleQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type rulePager struct {
+	reverse bool
+	order   *RuleOrder
+	filter  func(*RuleQuery) (*RuleQuery, error)
+}
+
+func newRulePager(opts []RulePaginateOption, reverse bool) (*rulePager, error) {
+	pager := &rulePager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultRuleOrder
+	}
+	return pager, nil
+}
+
+func (p *rulePager) applyFilter(query *RuleQuery) (*RuleQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *rulePager) toCursor(_m *Rule) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *rulePager) applyCursors(query *RuleQuery, after, before *Cursor) (*RuleQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultRuleOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *rulePager) applyOrder(query *RuleQuery) *RuleQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultRuleOrder.Field {
+		query = query.Order(DefaultRuleOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *rulePager) orderExpr(query *RuleQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultRuleOrder.Field {
+			b.Comma().Ident(DefaultRuleOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Rule.
+func (_m *RuleQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...RulePaginateOption,
+) (*RuleConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newRulePager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &RuleConnection{Edges: []*RuleEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// RuleOrderFieldCreatedAt orders Rule by created_at.
+	RuleOrderFieldCreatedAt = &RuleOrderField{
+		Value: func(_m *Rule) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: rule.FieldCreatedAt,
+		toTerm: rule.ByCreatedAt,
+		toCursor: func(_m *Rule) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// RuleOrderFieldUpdatedAt orders Rule by updated_at.
+	RuleOrderFieldUpdatedAt = &RuleOrderField{
+		Value: func(_m *Rule) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: rule.FieldUpdatedAt,
+		toTerm: rule.ByUpdatedAt,
+		toCursor: func(_m *Rule) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+	// RuleOrderFieldName orders Rule by name.
+	RuleOrderFieldName = &RuleOrderField{
+		Value: func(_m *Rule) (ent.Value, error) {
+			return _m.Name, nil
+		},
+		column: rule.FieldName,
+		toTerm: rule.ByName,
+		toCursor: func(_m *Rule) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Name,
+			}
+		},
+	}
+	// RuleOrderFieldOrder orders Rule by order.
+	RuleOrderFieldOrder = &RuleOrderField{
+		Value: func(_m *Rule) (ent.Value, error) {
+			return _m.Order, nil
+		},
+		column: rule.FieldOrder,
+		toTerm: rule.ByOrder,
+		toCursor: func(_m *Rule) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Order,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f RuleOrderField) String() string {
+	var str string
+	switch f.column {
+	case RuleOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case RuleOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	case RuleOrderFieldName.column:
+		str = "NAME"
+	case RuleOrderFieldOrder.column:
+		str = "ORDER"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f RuleOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *RuleOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("RuleOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *RuleOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *RuleOrderFieldUpdatedAt
+	case "NAME":
+		*f = *RuleOrderFieldName
+	case "ORDER":
+		*f = *RuleOrderFieldOrder
+	default:
+		return fmt.Errorf("%s is not a valid RuleOrderField", str)
+	}
+	return nil
+}
+
+// RuleOrderField defines the ordering field of Rule.
+type RuleOrderField struct {
+	// Value extracts the ordering value from the given Rule.
+	Value    func(*Rule) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) rule.OrderOption
+	toCursor func(*Rule) Cursor
+}
+
+// RuleOrder defines the ordering of Rule.
+type RuleOrder struct {
+	Direction OrderDirection  `json:"direction"`
+	Field     *RuleOrderField `json:"field"`
+}
+
+// DefaultRuleOrder is the default ordering of Rule.
+var DefaultRuleOrder = &RuleOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &RuleOrderField{
+		Value: func(_m *Rule) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: rule.FieldID,
+		toTerm: rule.ByID,
+		toCursor: func(_m *Rule) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Rule into RuleEdge.
+func (_m *Rule) ToEdge(order *RuleOrder) *RuleEdge {
+	if order == nil {
+		order = DefaultRuleOrder
+	}
+	return &RuleEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

@@ -14,6 +14,8 @@ import (
 // Tx is a transactional client that is created by calling Client.Tx().
 type Tx struct {
 	config
+	// AdminGrant is the client for interacting with the AdminGrant builders.
+	AdminGrant *AdminGrantClient
 	// Application is the client for interacting with the Application builders.
 	Application *ApplicationClient
 	// AuthRequest is the client for interacting with the AuthRequest builders.
@@ -32,12 +34,16 @@ type Tx struct {
 	RefreshToken *RefreshTokenClient
 	// ResourceServer is the client for interacting with the ResourceServer builders.
 	ResourceServer *ResourceServerClient
+	// Rule is the client for interacting with the Rule builders.
+	Rule *RuleClient
 	// Session is the client for interacting with the Session builders.
 	Session *SessionClient
 	// SigningKey is the client for interacting with the SigningKey builders.
 	SigningKey *SigningKeyClient
 	// Ticket is the client for interacting with the Ticket builders.
 	Ticket *TicketClient
+	// UpstreamState is the client for interacting with the UpstreamState builders.
+	UpstreamState *UpstreamStateClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
 
@@ -171,6 +177,7 @@ func (tx *Tx) Client() *Client {
 }
 
 func (tx *Tx) init() {
+	tx.AdminGrant = NewAdminGrantClient(tx.config)
 	tx.Application = NewApplicationClient(tx.config)
 	tx.AuthRequest = NewAuthRequestClient(tx.config)
 	tx.Connection = NewConnectionClient(tx.config)
@@ -180,9 +187,11 @@ func (tx *Tx) init() {
 	tx.LoginAttempt = NewLoginAttemptClient(tx.config)
 	tx.RefreshToken = NewRefreshTokenClient(tx.config)
 	tx.ResourceServer = NewResourceServerClient(tx.config)
+	tx.Rule = NewRuleClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)
 	tx.SigningKey = NewSigningKeyClient(tx.config)
 	tx.Ticket = NewTicketClient(tx.config)
+	tx.UpstreamState = NewUpstreamStateClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 }
 
@@ -193,7 +202,7 @@ func (tx *Tx) init() {
 // of them in order to commit or rollback the transaction.
 //
 // If a closed transaction is embedded in one of the generated entities, and the entity
-// applies a query, for example: Application.QueryXXX(), the query will be executed
+// applies a query, for example: AdminGrant.QueryXXX(), the query will be executed
 // through the driver which created this transaction.
 //
 // Note that txDriver is not goroutine safe.

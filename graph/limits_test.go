@@ -37,7 +37,7 @@ func TestQueryLimits(t *testing.T) {
 		t.Run("depth through fragments is counted", func(t *testing.T) {
 			q := `query { users { totalCount } __schema { types { ...T } } }
 				fragment T on __Type { fields { type { ...U } } }
-				fragment U on __Type { ofType { ... on __Type { ofType { ofType { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } }`
+				fragment U on __Type { ofType { ... on __Type { ofType { ofType { ofType { ofType { ofType { ofType { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } } } } } }`
 			r := s.GraphQL(t, admin, q, nil)
 			expectError(t, r, "BAD_USER_INPUT", "")
 			if !dataIsEmpty(r.Data) {

@@ -9,6 +9,7 @@ import (
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/graph/model"
 	"github.com/authgraph/authgraph/logs"
+	"github.com/authgraph/authgraph/rulesrun"
 )
 
 // Resolver is the root resolver; it holds the process-wide dependencies.
@@ -21,6 +22,8 @@ type Resolver struct {
 	Keys interface{ Rotate(context.Context) error }
 	// Auth is the database connection's service (tickets, brute force).
 	Auth *dbauth.Service
+	// Rules stores, tests and runs post-login rules.
+	Rules *rulesrun.Service
 }
 
 // requireScope refuses a write before it looks anything up, so a caller

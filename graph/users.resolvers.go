@@ -13,6 +13,7 @@ import (
 	"github.com/authgraph/authgraph/dbauth"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
+	"github.com/authgraph/authgraph/graph/generated"
 	"github.com/authgraph/authgraph/graph/model"
 	"github.com/authgraph/authgraph/identity"
 )
@@ -133,3 +134,8 @@ func (r *queryResolver) User(ctx context.Context, id pulid.ID) (*ent.User, error
 func (r *queryResolver) UsersByEmail(ctx context.Context, email string) ([]*ent.User, error) {
 	return identity.ByEmail(ctx, r.Ent, email)
 }
+
+// Identity returns generated.IdentityResolver implementation.
+func (r *Resolver) Identity() generated.IdentityResolver { return &identityResolver{r} }
+
+type identityResolver struct{ *Resolver }

@@ -36,6 +36,10 @@ func bootstrap(ctx context.Context, d *Deps, console io.Writer) error {
 	if err := apis.EnsureManagementAPI(sys, db, d.Config.Issuer); err != nil {
 		return fmt.Errorf("registering the management API: %w", err)
 	}
+	// The admin dashboard's built-in client, on new and existing databases.
+	if _, err := clients.EnsureDashboard(sys, db, d.Config.Issuer); err != nil {
+		return fmt.Errorf("registering the dashboard client: %w", err)
+	}
 	return d.Keys.Ensure(sys)
 }
 

@@ -44,6 +44,11 @@ type Config struct {
 	// smtps://…) sends verification and password-reset email. Default: none,
 	// and emails are only logged (development).
 	SMTPURL string
+	// RulesCacheDir (--rules-cache-dir, AUTHGRAPH_RULES_CACHE_DIR) holds the
+	// rules engine's compilation cache, so that a restart compiles no rule on
+	// the login path. Default: PATH.rules-cache beside the SQLite file, or
+	// authgraph/rules under the OS user cache directory (Postgres).
+	RulesCacheDir string
 	// SessionIdle and SessionLifetime bound SSO sessions (defaults 3 days
 	// idle, 7 days absolute).
 	SessionIdle, SessionLifetime time.Duration
@@ -59,6 +64,7 @@ func FlagSet(fs *flag.FlagSet) func() (*Config, error) {
 	fs.StringVar(&c.Issuer, "issuer", "", "OpenID issuer URL (AUTHGRAPH_ISSUER, default http://<listen>/)")
 	fs.StringVar(&proxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-* headers are believed (AUTHGRAPH_TRUSTED_PROXIES, default none)")
 	fs.StringVar(&c.LogFormat, "log-format", "", "json or text (AUTHGRAPH_LOG_FORMAT, default json)")
+	fs.StringVar(&c.RulesCacheDir, "rules-cache-dir", "", "rules compilation cache directory (AUTHGRAPH_RULES_CACHE_DIR, default beside the SQLite file or in the user cache directory)")
 	var idle, lifetime string
 	fs.StringVar(&idle, "session-idle", "", "SSO session idle timeout (AUTHGRAPH_SESSION_IDLE, default 72h)")
 	fs.StringVar(&lifetime, "session-lifetime", "", "SSO session absolute lifetime (AUTHGRAPH_SESSION_LIFETIME, default 168h)")
@@ -69,6 +75,7 @@ func FlagSet(fs *flag.FlagSet) func() (*Config, error) {
 		c.LogFormat = firstNonEmpty(c.LogFormat, os.Getenv("AUTHGRAPH_LOG_FORMAT"), "json")
 		c.MasterKey = os.Getenv("AUTHGRAPH_MASTER_KEY")
 		c.SMTPURL = os.Getenv("AUTHGRAPH_SMTP_URL")
+		c.RulesCacheDir = firstNonEmpty(c.RulesCacheDir, os.Getenv("AUTHGRAPH_RULES_CACHE_DIR"))
 		c.AdminClientID = os.Getenv("AUTHGRAPH_ADMIN_CLIENT_ID")
 		c.AdminClientSecret = os.Getenv("AUTHGRAPH_ADMIN_CLIENT_SECRET")
 		proxies = firstNonEmpty(proxies, os.Getenv("AUTHGRAPH_TRUSTED_PROXIES"))

@@ -18,7 +18,9 @@ import (
 	"github.com/authgraph/authgraph/dbauth"
 	"github.com/authgraph/authgraph/graph"
 	"github.com/authgraph/authgraph/mail"
+	"github.com/authgraph/authgraph/rulesrun"
 	"github.com/authgraph/authgraph/secretbox"
+	"github.com/authgraph/authgraph/server/dashboard"
 	"github.com/authgraph/authgraph/server/login"
 	"github.com/authgraph/authgraph/server/oidc"
 	"github.com/authgraph/authgraph/sessions"
@@ -36,11 +38,17 @@ type Deps struct {
 	Auth        *dbauth.Service
 	Sessions    *sessions.Manager
 	Logger      *slog.Logger
+	// Rules stores and runs post-login rules (server/rules.go); its engine
+	// is closed by Close.
+	Rules *rulesrun.Service
 }
 
 // Close flushes queued email and releases the database.
 func (d *Deps) Close() error {
 	d.Auth.Wait()
+	if d.Rules != nil {
+		_ = d.Rules.Engine.Close(context.Background())
+	}
 	return d.DB.Close()
 }
 
@@ -108,6 +116,9 @@ func Prepare(ctx context.Context, cfg *Config, logger *slog.Logger, console io.W
 		}
 		return bootstrap(ctx, d, console)
 	})
+	if err == nil {
+		d.Rules, err = newRules(ctx, d) // the rules engine (server/rules.go)
+	}
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -125,13 +136,21 @@ func Handler(d *Deps) (http.Handler, error) {
 		Logger:        d.Logger,
 		CryptoKey:     mustDerive(d.MasterKey),
 		Sessions:      d.Sessions,
+		Claims:        rulesClaimsHook(d.Rules, d.Logger), // post-login rules
+		// Administrators (package admins) get their granted management
+		// scopes, through the built-in dashboard client only.
+		UserAPIScopes: dashboard.UserAPIScopes(d.DB.Ent),
 	})
 	if err != nil {
 		return nil, err
 	}
+	// Upstream connections (LDAP, OIDC, SAML) log in through the same
+	// pages; server/upstream.go builds their service.
+	up := newUpstream(d)
 	loginPages, err := login.New(login.Config{
 		Issuer: d.Config.Issuer, DB: d.DB.Ent, Handoff: provider,
 		Sessions: d.Sessions, Auth: d.Auth, Logger: d.Logger,
+		Upstream: up,
 	})
 	if err != nil {
 		return nil, err
@@ -139,7 +158,7 @@ func Handler(d *Deps) (http.Handler, error) {
 	// The provider's verifier also rejects user tokens of revoked grants.
 	verifier := provider.Verifier()
 	gql := graph.NewHandler(&graph.Resolver{
-		Ent: d.DB.Ent, Connections: d.Connections, Issuer: d.Config.Issuer, Keys: d.Keys, Auth: d.Auth,
+		Ent: d.DB.Ent, Connections: d.Connections, Issuer: d.Config.Issuer, Keys: d.Keys, Auth: d.Auth, Rules: d.Rules,
 	}, d.Logger)
 
 	mux := http.NewServeMux()
@@ -161,15 +180,27 @@ func Handler(d *Deps) (http.Handler, error) {
 		_, _ = io.WriteString(w, `{"status":"ok","database":"ok"}`)
 	})
 	mux.Handle(base+"graphql", provider.CORS(limitBody(maxGraphQLBody, requireManagementToken(verifier, gql)), http.MethodPost))
+	// The admin dashboard ({issuer}dashboard/) and the GraphQL playground
+	// ({issuer}playground): static pages that sign in through /authorize
+	// with the built-in dashboard client and call only /graphql above.
+	dash, err := dashboard.New(context.Background(), dashboard.Config{Issuer: d.Config.Issuer, DB: d.DB.Ent, Logger: d.Logger})
+	if err != nil {
+		return nil, err
+	}
+	dash.Register(mux)
 	mux.Handle(base+"login", loginPages)
 	mux.Handle(base+"login/", loginPages)
+	// SAML connections' SP metadata and ACS ({issuer}saml/NAME/metadata,
+	// {issuer}saml/NAME/acs) are served by the login pages (upstream.go).
+	mux.Handle(base+"saml/", loginPages)
 	mux.Handle("/", provider)
 
 	return withRequestInfo(d.Config.TrustedProxies, mux), nil
 }
 
-// maxGraphQLBody bounds a /graphql request body.
-const maxGraphQLBody = 1 << 20
+// maxGraphQLBody bounds a /graphql request body: 12 MiB carries a rule
+// module (at most 8 MiB, base64-encoded) in createRule/updateRule.
+const maxGraphQLBody = 12 << 20
 
 // Serve runs the server until ctx is cancelled, then shuts down gracefully.
 func Serve(ctx context.Context, d *Deps, ready func(addr string)) error {

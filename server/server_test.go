@@ -56,9 +56,10 @@ func TestSQLiteGeneratesAMasterKeyFileOnce(t *testing.T) {
 	if console.Len() != 0 {
 		t.Fatalf("second start printed %q", console.String())
 	}
+	// The admin client and the built-in dashboard client, once each.
 	n := d.DB.Ent.Application.Query().CountX(authz.SystemContext(context.Background()))
-	if n != 1 {
-		t.Fatalf("%d clients after restart", n)
+	if n != 2 {
+		t.Fatalf("%d clients after restart, want 2 (admin and dashboard)", n)
 	}
 }
 

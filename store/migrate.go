@@ -49,6 +49,9 @@ var migrations = []migration{
 		return searchIndexes(ctx, d)
 	}},
 	{Version: 2, Name: "login state: auth requests, sessions, grants, refresh tokens, tickets, login attempts, resource servers", Up: entSchema},
+	{Version: 3, Name: "admin grants (dashboard administrators)", Up: entSchema},
+	{Version: 4, Name: "rules", Up: entSchema},
+	{Version: 5, Name: "upstream login state: OIDC/SAML pending logins, SAML assertion replay cache", Up: entSchema},
 }
 
 var migrateMu sync.Mutex

@@ -3,6 +3,8 @@
 //
 //	authgraph serve [flags]                 run the server
 //	authgraph migrate [flags]               apply pending database migrations
+//	authgraph admins add|remove EMAIL | list      manage dashboard administrators
+//	authgraph rules build DIR -o OUT.wasm | rules test MODULE.wasm --event EVENT.json
 //	authgraph clients create --name N --type m2m|spa|regular_web|native [--redirect-uri U]… [--web-origin O]… [--scopes "…"] [--json]
 package main
 
@@ -34,6 +36,8 @@ commands:
   serve            run the server (default database: sqlite:authgraph.db)
   migrate          apply pending database migrations
   clients create   register an application and print its credentials
+  rules            build DIR -o OUT.wasm, test MODULE.wasm --event EVENT.json: develop post-login rules
+  admins           add|remove EMAIL, list: manage dashboard administrators
 
 Run 'authgraph <command> -h' for a command's flags.
 `
@@ -53,6 +57,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return cmdClientsCreate(ctx, args[2:], stdout, stderr)
 		}
 		return fmt.Errorf("usage: authgraph clients create --name N --type m2m|spa|regular_web|native [--json]")
+	case "admins":
+		return cmdAdmins(ctx, args[1:], stdout, stderr)
+	case "rules":
+		return cmdRules(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil

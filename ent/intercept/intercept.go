@@ -8,6 +8,7 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"github.com/authgraph/authgraph/ent"
+	"github.com/authgraph/authgraph/ent/admingrant"
 	"github.com/authgraph/authgraph/ent/application"
 	"github.com/authgraph/authgraph/ent/authrequest"
 	"github.com/authgraph/authgraph/ent/connection"
@@ -18,9 +19,11 @@ import (
 	"github.com/authgraph/authgraph/ent/predicate"
 	"github.com/authgraph/authgraph/ent/refreshtoken"
 	"github.com/authgraph/authgraph/ent/resourceserver"
+	"github.com/authgraph/authgraph/ent/rule"
 	"github.com/authgraph/authgraph/ent/session"
 	"github.com/authgraph/authgraph/ent/signingkey"
 	"github.com/authgraph/authgraph/ent/ticket"
+	"github.com/authgraph/authgraph/ent/upstreamstate"
 	"github.com/authgraph/authgraph/ent/user"
 )
 
@@ -78,6 +81,33 @@ func (f TraverseFunc) Traverse(ctx context.Context, q ent.Query) error {
 		return err
 	}
 	return f(ctx, query)
+}
+
+// The AdminGrantFunc type is an adapter to allow the use of ordinary function as a Querier.
+type AdminGrantFunc func(context.Context, *ent.AdminGrantQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f AdminGrantFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.AdminGrantQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.AdminGrantQuery", q)
+}
+
+// The TraverseAdminGrant type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseAdminGrant func(context.Context, *ent.AdminGrantQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseAdminGrant) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseAdminGrant) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AdminGrantQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.AdminGrantQuery", q)
 }
 
 // The ApplicationFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -323,6 +353,33 @@ func (f TraverseResourceServer) Traverse(ctx context.Context, q ent.Query) error
 	return fmt.Errorf("unexpected query type %T. expect *ent.ResourceServerQuery", q)
 }
 
+// The RuleFunc type is an adapter to allow the use of ordinary function as a Querier.
+type RuleFunc func(context.Context, *ent.RuleQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f RuleFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.RuleQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.RuleQuery", q)
+}
+
+// The TraverseRule type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseRule func(context.Context, *ent.RuleQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseRule) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseRule) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.RuleQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.RuleQuery", q)
+}
+
 // The SessionFunc type is an adapter to allow the use of ordinary function as a Querier.
 type SessionFunc func(context.Context, *ent.SessionQuery) (ent.Value, error)
 
@@ -404,6 +461,33 @@ func (f TraverseTicket) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.TicketQuery", q)
 }
 
+// The UpstreamStateFunc type is an adapter to allow the use of ordinary function as a Querier.
+type UpstreamStateFunc func(context.Context, *ent.UpstreamStateQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f UpstreamStateFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.UpstreamStateQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.UpstreamStateQuery", q)
+}
+
+// The TraverseUpstreamState type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseUpstreamState func(context.Context, *ent.UpstreamStateQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseUpstreamState) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseUpstreamState) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.UpstreamStateQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.UpstreamStateQuery", q)
+}
+
 // The UserFunc type is an adapter to allow the use of ordinary function as a Querier.
 type UserFunc func(context.Context, *ent.UserQuery) (ent.Value, error)
 
@@ -434,6 +518,8 @@ func (f TraverseUser) Traverse(ctx context.Context, q ent.Query) error {
 // NewQuery returns the generic Query interface for the given typed query.
 func NewQuery(q ent.Query) (Query, error) {
 	switch q := q.(type) {
+	case *ent.AdminGrantQuery:
+		return &query[*ent.AdminGrantQuery, predicate.AdminGrant, admingrant.OrderOption]{typ: ent.TypeAdminGrant, tq: q}, nil
 	case *ent.ApplicationQuery:
 		return &query[*ent.ApplicationQuery, predicate.Application, application.OrderOption]{typ: ent.TypeApplication, tq: q}, nil
 	case *ent.AuthRequestQuery:
@@ -452,12 +538,16 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.RefreshTokenQuery, predicate.RefreshToken, refreshtoken.OrderOption]{typ: ent.TypeRefreshToken, tq: q}, nil
 	case *ent.ResourceServerQuery:
 		return &query[*ent.ResourceServerQuery, predicate.ResourceServer, resourceserver.OrderOption]{typ: ent.TypeResourceServer, tq: q}, nil
+	case *ent.RuleQuery:
+		return &query[*ent.RuleQuery, predicate.Rule, rule.OrderOption]{typ: ent.TypeRule, tq: q}, nil
 	case *ent.SessionQuery:
 		return &query[*ent.SessionQuery, predicate.Session, session.OrderOption]{typ: ent.TypeSession, tq: q}, nil
 	case *ent.SigningKeyQuery:
 		return &query[*ent.SigningKeyQuery, predicate.SigningKey, signingkey.OrderOption]{typ: ent.TypeSigningKey, tq: q}, nil
 	case *ent.TicketQuery:
 		return &query[*ent.TicketQuery, predicate.Ticket, ticket.OrderOption]{typ: ent.TypeTicket, tq: q}, nil
+	case *ent.UpstreamStateQuery:
+		return &query[*ent.UpstreamStateQuery, predicate.UpstreamState, upstreamstate.OrderOption]{typ: ent.TypeUpstreamState, tq: q}, nil
 	case *ent.UserQuery:
 		return &query[*ent.UserQuery, predicate.User, user.OrderOption]{typ: ent.TypeUser, tq: q}, nil
 	default:

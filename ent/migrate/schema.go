@@ -8,6 +8,29 @@ import (
 )
 
 var (
+	// AdminGrantsColumns holds the columns for the "admin_grants" table.
+	AdminGrantsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "scopes", Type: field.TypeJSON},
+		{Name: "granted_by", Type: field.TypeString, Nullable: true, Size: 512},
+		{Name: "user_ref", Type: field.TypeString},
+	}
+	// AdminGrantsTable holds the schema information for the "admin_grants" table.
+	AdminGrantsTable = &schema.Table{
+		Name:       "admin_grants",
+		Columns:    AdminGrantsColumns,
+		PrimaryKey: []*schema.Column{AdminGrantsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "admin_grants_users_user",
+				Columns:    []*schema.Column{AdminGrantsColumns[5]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+	}
 	// ApplicationsColumns holds the columns for the "applications" table.
 	ApplicationsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -319,6 +342,33 @@ var (
 		Columns:    ResourceServersColumns,
 		PrimaryKey: []*schema.Column{ResourceServersColumns[0]},
 	}
+	// RulesColumns holds the columns for the "rules" table.
+	RulesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "name", Type: field.TypeString, Unique: true, Size: 128},
+		{Name: "order", Type: field.TypeInt, Default: 0},
+		{Name: "enabled", Type: field.TypeBool, Default: true},
+		{Name: "module", Type: field.TypeBytes},
+		{Name: "module_size", Type: field.TypeInt, Default: 0},
+		{Name: "version", Type: field.TypeString},
+		{Name: "secrets_sealed", Type: field.TypeBytes, Nullable: true},
+		{Name: "secrets_set", Type: field.TypeJSON},
+	}
+	// RulesTable holds the schema information for the "rules" table.
+	RulesTable = &schema.Table{
+		Name:       "rules",
+		Columns:    RulesColumns,
+		PrimaryKey: []*schema.Column{RulesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "rule_order",
+				Unique:  false,
+				Columns: []*schema.Column{RulesColumns[4]},
+			},
+		},
+	}
 	// SessionsColumns holds the columns for the "sessions" table.
 	SessionsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -414,6 +464,36 @@ var (
 			},
 		},
 	}
+	// UpstreamStatesColumns holds the columns for the "upstream_states" table.
+	UpstreamStatesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"oidc", "saml_request", "saml_assertion"}},
+		{Name: "key", Type: field.TypeString, Size: 512},
+		{Name: "connection", Type: field.TypeString, Size: 128},
+		{Name: "login_request", Type: field.TypeString, Nullable: true, Size: 64},
+		{Name: "data", Type: field.TypeBytes, Nullable: true},
+		{Name: "expires_at", Type: field.TypeTime},
+	}
+	// UpstreamStatesTable holds the schema information for the "upstream_states" table.
+	UpstreamStatesTable = &schema.Table{
+		Name:       "upstream_states",
+		Columns:    UpstreamStatesColumns,
+		PrimaryKey: []*schema.Column{UpstreamStatesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "upstreamstate_kind_key",
+				Unique:  true,
+				Columns: []*schema.Column{UpstreamStatesColumns[3], UpstreamStatesColumns[4]},
+			},
+			{
+				Name:    "upstreamstate_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{UpstreamStatesColumns[8]},
+			},
+		},
+	}
 	// UsersColumns holds the columns for the "users" table.
 	UsersColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -458,6 +538,7 @@ var (
 	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
+		AdminGrantsTable,
 		ApplicationsTable,
 		AuthRequestsTable,
 		ConnectionsTable,
@@ -467,14 +548,17 @@ var (
 		LoginAttemptsTable,
 		RefreshTokensTable,
 		ResourceServersTable,
+		RulesTable,
 		SessionsTable,
 		SigningKeysTable,
 		TicketsTable,
+		UpstreamStatesTable,
 		UsersTable,
 	}
 )
 
 func init() {
+	AdminGrantsTable.ForeignKeys[0].RefTable = UsersTable
 	GrantsTable.ForeignKeys[0].RefTable = UsersTable
 	IdentitiesTable.ForeignKeys[0].RefTable = ConnectionsTable
 	IdentitiesTable.ForeignKeys[1].RefTable = UsersTable

@@ -6,6 +6,9 @@ import (
 	"entgo.io/ent/dialect/sql"
 )
 
+// AdminGrant is the predicate function for admingrant builders.
+type AdminGrant func(*sql.Selector)
+
 // Application is the predicate function for application builders.
 type Application func(*sql.Selector)
 
@@ -33,6 +36,9 @@ type RefreshToken func(*sql.Selector)
 // ResourceServer is the predicate function for resourceserver builders.
 type ResourceServer func(*sql.Selector)
 
+// Rule is the predicate function for rule builders.
+type Rule func(*sql.Selector)
+
 // Session is the predicate function for session builders.
 type Session func(*sql.Selector)
 
@@ -41,6 +47,9 @@ type SigningKey func(*sql.Selector)
 
 // Ticket is the predicate function for ticket builders.
 type Ticket func(*sql.Selector)
+
+// UpstreamState is the predicate function for upstreamstate builders.
+type UpstreamState func(*sql.Selector)
 
 // User is the predicate function for user builders.
 type User func(*sql.Selector)

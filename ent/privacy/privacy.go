@@ -111,6 +111,30 @@ func DenyMutationOperationRule(op ent.Op) MutationRule {
 	return OnMutationOperation(rule, op)
 }
 
+// The AdminGrantQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type AdminGrantQueryRuleFunc func(context.Context, *ent.AdminGrantQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f AdminGrantQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AdminGrantQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.AdminGrantQuery", q)
+}
+
+// The AdminGrantMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type AdminGrantMutationRuleFunc func(context.Context, *ent.AdminGrantMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f AdminGrantMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.AdminGrantMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.AdminGrantMutation", m)
+}
+
 // The ApplicationQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type ApplicationQueryRuleFunc func(context.Context, *ent.ApplicationQuery) error
@@ -327,6 +351,30 @@ func (f ResourceServerMutationRuleFunc) EvalMutation(ctx context.Context, m ent.
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ResourceServerMutation", m)
 }
 
+// The RuleQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type RuleQueryRuleFunc func(context.Context, *ent.RuleQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f RuleQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.RuleQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.RuleQuery", q)
+}
+
+// The RuleMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type RuleMutationRuleFunc func(context.Context, *ent.RuleMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f RuleMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.RuleMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.RuleMutation", m)
+}
+
 // The SessionQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type SessionQueryRuleFunc func(context.Context, *ent.SessionQuery) error
@@ -399,6 +447,30 @@ func (f TicketMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.TicketMutation", m)
 }
 
+// The UpstreamStateQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type UpstreamStateQueryRuleFunc func(context.Context, *ent.UpstreamStateQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f UpstreamStateQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.UpstreamStateQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.UpstreamStateQuery", q)
+}
+
+// The UpstreamStateMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type UpstreamStateMutationRuleFunc func(context.Context, *ent.UpstreamStateMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f UpstreamStateMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.UpstreamStateMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.UpstreamStateMutation", m)
+}
+
 // The UserQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type UserQueryRuleFunc func(context.Context, *ent.UserQuery) error
@@ -458,6 +530,8 @@ var _ QueryMutationRule = FilterFunc(nil)
 
 func queryFilter(q ent.Query) (Filter, error) {
 	switch q := q.(type) {
+	case *ent.AdminGrantQuery:
+		return q.Filter(), nil
 	case *ent.ApplicationQuery:
 		return q.Filter(), nil
 	case *ent.AuthRequestQuery:
@@ -476,11 +550,15 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.ResourceServerQuery:
 		return q.Filter(), nil
+	case *ent.RuleQuery:
+		return q.Filter(), nil
 	case *ent.SessionQuery:
 		return q.Filter(), nil
 	case *ent.SigningKeyQuery:
 		return q.Filter(), nil
 	case *ent.TicketQuery:
+		return q.Filter(), nil
+	case *ent.UpstreamStateQuery:
 		return q.Filter(), nil
 	case *ent.UserQuery:
 		return q.Filter(), nil
@@ -491,6 +569,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 
 func mutationFilter(m ent.Mutation) (Filter, error) {
 	switch m := m.(type) {
+	case *ent.AdminGrantMutation:
+		return m.Filter(), nil
 	case *ent.ApplicationMutation:
 		return m.Filter(), nil
 	case *ent.AuthRequestMutation:
@@ -509,11 +589,15 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.ResourceServerMutation:
 		return m.Filter(), nil
+	case *ent.RuleMutation:
+		return m.Filter(), nil
 	case *ent.SessionMutation:
 		return m.Filter(), nil
 	case *ent.SigningKeyMutation:
 		return m.Filter(), nil
 	case *ent.TicketMutation:
+		return m.Filter(), nil
+	case *ent.UpstreamStateMutation:
 		return m.Filter(), nil
 	case *ent.UserMutation:
 		return m.Filter(), nil

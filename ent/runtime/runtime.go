@@ -6,6 +6,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/authgraph/authgraph/ent/admingrant"
 	"github.com/authgraph/authgraph/ent/application"
 	"github.com/authgraph/authgraph/ent/authrequest"
 	"github.com/authgraph/authgraph/ent/connection"
@@ -15,11 +16,13 @@ import (
 	"github.com/authgraph/authgraph/ent/loginattempt"
 	"github.com/authgraph/authgraph/ent/refreshtoken"
 	"github.com/authgraph/authgraph/ent/resourceserver"
+	"github.com/authgraph/authgraph/ent/rule"
 	"github.com/authgraph/authgraph/ent/schema"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/ent/session"
 	"github.com/authgraph/authgraph/ent/signingkey"
 	"github.com/authgraph/authgraph/ent/ticket"
+	"github.com/authgraph/authgraph/ent/upstreamstate"
 	"github.com/authgraph/authgraph/ent/user"
 
 	"entgo.io/ent"
@@ -30,6 +33,44 @@ import (
 // (default values, validators, hooks and policies) and stitches it
 // to their package variables.
 func init() {
+	admingrantMixin := schema.AdminGrant{}.Mixin()
+	admingrant.Policy = privacy.NewPolicies(schema.AdminGrant{})
+	admingrant.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := admingrant.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	admingrantMixinFields0 := admingrantMixin[0].Fields()
+	_ = admingrantMixinFields0
+	admingrantMixinFields1 := admingrantMixin[1].Fields()
+	_ = admingrantMixinFields1
+	admingrantFields := schema.AdminGrant{}.Fields()
+	_ = admingrantFields
+	// admingrantDescCreatedAt is the schema descriptor for created_at field.
+	admingrantDescCreatedAt := admingrantMixinFields1[0].Descriptor()
+	// admingrant.DefaultCreatedAt holds the default value on creation for the created_at field.
+	admingrant.DefaultCreatedAt = admingrantDescCreatedAt.Default.(func() time.Time)
+	// admingrantDescUpdatedAt is the schema descriptor for updated_at field.
+	admingrantDescUpdatedAt := admingrantMixinFields1[1].Descriptor()
+	// admingrant.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	admingrant.DefaultUpdatedAt = admingrantDescUpdatedAt.Default.(func() time.Time)
+	// admingrant.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	admingrant.UpdateDefaultUpdatedAt = admingrantDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// admingrantDescScopes is the schema descriptor for scopes field.
+	admingrantDescScopes := admingrantFields[1].Descriptor()
+	// admingrant.DefaultScopes holds the default value on creation for the scopes field.
+	admingrant.DefaultScopes = admingrantDescScopes.Default.([]string)
+	// admingrantDescGrantedBy is the schema descriptor for granted_by field.
+	admingrantDescGrantedBy := admingrantFields[2].Descriptor()
+	// admingrant.GrantedByValidator is a validator for the "granted_by" field. It is called by the builders before save.
+	admingrant.GrantedByValidator = admingrantDescGrantedBy.Validators[0].(func(string) error)
+	// admingrantDescID is the schema descriptor for id field.
+	admingrantDescID := admingrantMixinFields0[0].Descriptor()
+	// admingrant.DefaultID holds the default value on creation for the id field.
+	admingrant.DefaultID = admingrantDescID.Default.(func() pulid.ID)
 	applicationMixin := schema.Application{}.Mixin()
 	application.Policy = privacy.NewPolicies(schema.Application{})
 	application.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -650,6 +691,76 @@ func init() {
 	resourceserverDescID := resourceserverMixinFields0[0].Descriptor()
 	// resourceserver.DefaultID holds the default value on creation for the id field.
 	resourceserver.DefaultID = resourceserverDescID.Default.(func() pulid.ID)
+	ruleMixin := schema.Rule{}.Mixin()
+	rule.Policy = privacy.NewPolicies(schema.Rule{})
+	rule.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := rule.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	ruleMixinFields0 := ruleMixin[0].Fields()
+	_ = ruleMixinFields0
+	ruleMixinFields1 := ruleMixin[1].Fields()
+	_ = ruleMixinFields1
+	ruleFields := schema.Rule{}.Fields()
+	_ = ruleFields
+	// ruleDescCreatedAt is the schema descriptor for created_at field.
+	ruleDescCreatedAt := ruleMixinFields1[0].Descriptor()
+	// rule.DefaultCreatedAt holds the default value on creation for the created_at field.
+	rule.DefaultCreatedAt = ruleDescCreatedAt.Default.(func() time.Time)
+	// ruleDescUpdatedAt is the schema descriptor for updated_at field.
+	ruleDescUpdatedAt := ruleMixinFields1[1].Descriptor()
+	// rule.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	rule.DefaultUpdatedAt = ruleDescUpdatedAt.Default.(func() time.Time)
+	// rule.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	rule.UpdateDefaultUpdatedAt = ruleDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// ruleDescName is the schema descriptor for name field.
+	ruleDescName := ruleFields[0].Descriptor()
+	// rule.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	rule.NameValidator = func() func(string) error {
+		validators := ruleDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// ruleDescOrder is the schema descriptor for order field.
+	ruleDescOrder := ruleFields[1].Descriptor()
+	// rule.DefaultOrder holds the default value on creation for the order field.
+	rule.DefaultOrder = ruleDescOrder.Default.(int)
+	// ruleDescEnabled is the schema descriptor for enabled field.
+	ruleDescEnabled := ruleFields[2].Descriptor()
+	// rule.DefaultEnabled holds the default value on creation for the enabled field.
+	rule.DefaultEnabled = ruleDescEnabled.Default.(bool)
+	// ruleDescModuleSize is the schema descriptor for module_size field.
+	ruleDescModuleSize := ruleFields[4].Descriptor()
+	// rule.DefaultModuleSize holds the default value on creation for the module_size field.
+	rule.DefaultModuleSize = ruleDescModuleSize.Default.(int)
+	// rule.ModuleSizeValidator is a validator for the "module_size" field. It is called by the builders before save.
+	rule.ModuleSizeValidator = ruleDescModuleSize.Validators[0].(func(int) error)
+	// ruleDescVersion is the schema descriptor for version field.
+	ruleDescVersion := ruleFields[5].Descriptor()
+	// rule.VersionValidator is a validator for the "version" field. It is called by the builders before save.
+	rule.VersionValidator = ruleDescVersion.Validators[0].(func(string) error)
+	// ruleDescSecretsSet is the schema descriptor for secrets_set field.
+	ruleDescSecretsSet := ruleFields[7].Descriptor()
+	// rule.DefaultSecretsSet holds the default value on creation for the secrets_set field.
+	rule.DefaultSecretsSet = ruleDescSecretsSet.Default.([]string)
+	// ruleDescID is the schema descriptor for id field.
+	ruleDescID := ruleMixinFields0[0].Descriptor()
+	// rule.DefaultID holds the default value on creation for the id field.
+	rule.DefaultID = ruleDescID.Default.(func() pulid.ID)
 	sessionMixin := schema.Session{}.Mixin()
 	session.Policy = privacy.NewPolicies(schema.Session{})
 	session.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -768,6 +879,76 @@ func init() {
 	ticketDescID := ticketMixinFields0[0].Descriptor()
 	// ticket.DefaultID holds the default value on creation for the id field.
 	ticket.DefaultID = ticketDescID.Default.(func() pulid.ID)
+	upstreamstateMixin := schema.UpstreamState{}.Mixin()
+	upstreamstate.Policy = privacy.NewPolicies(schema.UpstreamState{})
+	upstreamstate.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := upstreamstate.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	upstreamstateMixinFields0 := upstreamstateMixin[0].Fields()
+	_ = upstreamstateMixinFields0
+	upstreamstateMixinFields1 := upstreamstateMixin[1].Fields()
+	_ = upstreamstateMixinFields1
+	upstreamstateFields := schema.UpstreamState{}.Fields()
+	_ = upstreamstateFields
+	// upstreamstateDescCreatedAt is the schema descriptor for created_at field.
+	upstreamstateDescCreatedAt := upstreamstateMixinFields1[0].Descriptor()
+	// upstreamstate.DefaultCreatedAt holds the default value on creation for the created_at field.
+	upstreamstate.DefaultCreatedAt = upstreamstateDescCreatedAt.Default.(func() time.Time)
+	// upstreamstateDescUpdatedAt is the schema descriptor for updated_at field.
+	upstreamstateDescUpdatedAt := upstreamstateMixinFields1[1].Descriptor()
+	// upstreamstate.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	upstreamstate.DefaultUpdatedAt = upstreamstateDescUpdatedAt.Default.(func() time.Time)
+	// upstreamstate.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	upstreamstate.UpdateDefaultUpdatedAt = upstreamstateDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// upstreamstateDescKey is the schema descriptor for key field.
+	upstreamstateDescKey := upstreamstateFields[1].Descriptor()
+	// upstreamstate.KeyValidator is a validator for the "key" field. It is called by the builders before save.
+	upstreamstate.KeyValidator = func() func(string) error {
+		validators := upstreamstateDescKey.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(key string) error {
+			for _, fn := range fns {
+				if err := fn(key); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// upstreamstateDescConnection is the schema descriptor for connection field.
+	upstreamstateDescConnection := upstreamstateFields[2].Descriptor()
+	// upstreamstate.ConnectionValidator is a validator for the "connection" field. It is called by the builders before save.
+	upstreamstate.ConnectionValidator = func() func(string) error {
+		validators := upstreamstateDescConnection.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(connection string) error {
+			for _, fn := range fns {
+				if err := fn(connection); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// upstreamstateDescLoginRequest is the schema descriptor for login_request field.
+	upstreamstateDescLoginRequest := upstreamstateFields[3].Descriptor()
+	// upstreamstate.LoginRequestValidator is a validator for the "login_request" field. It is called by the builders before save.
+	upstreamstate.LoginRequestValidator = upstreamstateDescLoginRequest.Validators[0].(func(string) error)
+	// upstreamstateDescID is the schema descriptor for id field.
+	upstreamstateDescID := upstreamstateMixinFields0[0].Descriptor()
+	// upstreamstate.DefaultID holds the default value on creation for the id field.
+	upstreamstate.DefaultID = upstreamstateDescID.Default.(func() pulid.ID)
 	userMixin := schema.User{}.Mixin()
 	user.Policy = privacy.NewPolicies(schema.User{})
 	user.Hooks[0] = func(next ent.Mutator) ent.Mutator {

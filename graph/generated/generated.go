@@ -20,6 +20,7 @@ import (
 	"github.com/authgraph/authgraph/ent/connection"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/graph/model"
+	"github.com/authgraph/authgraph/rulesrun"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -34,15 +35,27 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	AdminGrant() AdminGrantResolver
+	Identity() IdentityResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
 	ResourceServer() ResourceServerResolver
+	RuleTestResult() RuleTestResultResolver
 }
 
 type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	AdminGrant struct {
+		CreatedAt func(childComplexity int) int
+		GrantedBy func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Scopes    func(childComplexity int) int
+		UpdatedAt func(childComplexity int) int
+		User      func(childComplexity int) int
+	}
+
 	Client struct {
 		AllManagementScopes      func(childComplexity int) int
 		ClientID                 func(childComplexity int) int
@@ -101,11 +114,13 @@ type ComplexityRoot struct {
 	}
 
 	Identity struct {
-		Connection  func(childComplexity int) int
-		IsSocial    func(childComplexity int) int
-		ProfileData func(childComplexity int) int
-		Provider    func(childComplexity int) int
-		UpstreamID  func(childComplexity int) int
+		AccessToken  func(childComplexity int) int
+		Connection   func(childComplexity int) int
+		IsSocial     func(childComplexity int) int
+		ProfileData  func(childComplexity int) int
+		Provider     func(childComplexity int) int
+		RefreshToken func(childComplexity int) int
+		UpstreamID   func(childComplexity int) int
 	}
 
 	LogEvent struct {
@@ -143,18 +158,27 @@ type ComplexityRoot struct {
 		CreateEmailVerificationTicket func(childComplexity int, input model.EmailVerificationTicketInput) int
 		CreatePasswordChangeTicket    func(childComplexity int, input model.PasswordChangeTicketInput) int
 		CreateResourceServer          func(childComplexity int, input model.CreateResourceServerInput) int
+		CreateRule                    func(childComplexity int, input model.CreateRuleInput) int
 		CreateUser                    func(childComplexity int, input model.CreateUserInput) int
 		DeleteClient                  func(childComplexity int, id pulid.ID) int
 		DeleteConnection              func(childComplexity int, id pulid.ID) int
 		DeleteResourceServer          func(childComplexity int, id pulid.ID) int
+		DeleteRule                    func(childComplexity int, id pulid.ID) int
 		DeleteUser                    func(childComplexity int, id pulid.ID) int
+		GrantAdmin                    func(childComplexity int, userID pulid.ID, scopes []string) int
+		LinkUser                      func(childComplexity int, primaryID pulid.ID, secondaryID pulid.ID) int
+		ReorderRules                  func(childComplexity int, ids []pulid.ID) int
+		RevokeAdmin                   func(childComplexity int, userID pulid.ID) int
 		RotateClientSecret            func(childComplexity int, id pulid.ID) int
 		RotateSigningKeys             func(childComplexity int) int
+		TestRule                      func(childComplexity int, id *pulid.ID, module *string, userID *pulid.ID, clientID *string, event map[string]any) int
 		UnblockUserAttempts           func(childComplexity int, identifier string) int
+		UnlinkIdentity                func(childComplexity int, userID pulid.ID, connection string, identityUserID string) int
 		UpdateClient                  func(childComplexity int, id pulid.ID, input model.UpdateClientInput) int
 		UpdateConnection              func(childComplexity int, id pulid.ID, input model.UpdateConnectionInput) int
 		UpdateMe                      func(childComplexity int, input model.UpdateMeInput) int
 		UpdateResourceServer          func(childComplexity int, id pulid.ID, input model.UpdateResourceServerInput) int
+		UpdateRule                    func(childComplexity int, id pulid.ID, input model.UpdateRuleInput) int
 		UpdateUser                    func(childComplexity int, id pulid.ID, input model.UpdateUserInput) int
 	}
 
@@ -166,6 +190,7 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
+		Admins          func(childComplexity int) int
 		Client          func(childComplexity int, id pulid.ID) int
 		Clients         func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.ApplicationOrder) int
 		Connection      func(childComplexity int, id pulid.ID) int
@@ -176,6 +201,8 @@ type ComplexityRoot struct {
 		Nodes           func(childComplexity int, ids []pulid.ID) int
 		ResourceServer  func(childComplexity int, id pulid.ID) int
 		ResourceServers func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int) int
+		Rule            func(childComplexity int, id pulid.ID) int
+		Rules           func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.RuleOrder) int
 		User            func(childComplexity int, id pulid.ID) int
 		Users           func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.UserOrder, query *string) int
 		UsersByEmail    func(childComplexity int, email string) int
@@ -207,6 +234,42 @@ type ComplexityRoot struct {
 	ResourceServerScope struct {
 		Description func(childComplexity int) int
 		Value       func(childComplexity int) int
+	}
+
+	Rule struct {
+		CreatedAt  func(childComplexity int) int
+		Enabled    func(childComplexity int) int
+		ID         func(childComplexity int) int
+		ModuleSize func(childComplexity int) int
+		Name       func(childComplexity int) int
+		Order      func(childComplexity int) int
+		SecretsSet func(childComplexity int) int
+		UpdatedAt  func(childComplexity int) int
+		Version    func(childComplexity int) int
+	}
+
+	RuleConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	RuleEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	RuleTestResult struct {
+		AccessTokenClaims func(childComplexity int) int
+		Allowed           func(childComplexity int) int
+		AppMetadata       func(childComplexity int) int
+		Deny              func(childComplexity int) int
+		DroppedClaims     func(childComplexity int) int
+		DurationMs        func(childComplexity int) int
+		Error             func(childComplexity int) int
+		IDTokenClaims     func(childComplexity int) int
+		Logs              func(childComplexity int) int
+		UserMetadata      func(childComplexity int) int
 	}
 
 	SigningKeyInfo struct {
@@ -262,7 +325,16 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type AdminGrantResolver interface {
+	User(ctx context.Context, obj *ent.AdminGrant) (*ent.User, error)
+}
+type IdentityResolver interface {
+	AccessToken(ctx context.Context, obj *ent.Identity) (*string, error)
+	RefreshToken(ctx context.Context, obj *ent.Identity) (*string, error)
+}
 type MutationResolver interface {
+	GrantAdmin(ctx context.Context, userID pulid.ID, scopes []string) (*ent.AdminGrant, error)
+	RevokeAdmin(ctx context.Context, userID pulid.ID) (pulid.ID, error)
 	CreateResourceServer(ctx context.Context, input model.CreateResourceServerInput) (*ent.ResourceServer, error)
 	UpdateResourceServer(ctx context.Context, id pulid.ID, input model.UpdateResourceServerInput) (*ent.ResourceServer, error)
 	DeleteResourceServer(ctx context.Context, id pulid.ID) (pulid.ID, error)
@@ -274,7 +346,14 @@ type MutationResolver interface {
 	CreateConnection(ctx context.Context, input model.CreateConnectionInput) (*ent.Connection, error)
 	UpdateConnection(ctx context.Context, id pulid.ID, input model.UpdateConnectionInput) (*ent.Connection, error)
 	DeleteConnection(ctx context.Context, id pulid.ID) (pulid.ID, error)
+	LinkUser(ctx context.Context, primaryID pulid.ID, secondaryID pulid.ID) (*ent.User, error)
+	UnlinkIdentity(ctx context.Context, userID pulid.ID, connection string, identityUserID string) (*ent.User, error)
 	UpdateMe(ctx context.Context, input model.UpdateMeInput) (*ent.User, error)
+	CreateRule(ctx context.Context, input model.CreateRuleInput) (*ent.Rule, error)
+	UpdateRule(ctx context.Context, id pulid.ID, input model.UpdateRuleInput) (*ent.Rule, error)
+	DeleteRule(ctx context.Context, id pulid.ID) (pulid.ID, error)
+	ReorderRules(ctx context.Context, ids []pulid.ID) ([]*ent.Rule, error)
+	TestRule(ctx context.Context, id *pulid.ID, module *string, userID *pulid.ID, clientID *string, event map[string]any) (*rulesrun.TestResult, error)
 	CreatePasswordChangeTicket(ctx context.Context, input model.PasswordChangeTicketInput) (*model.UserTicket, error)
 	CreateEmailVerificationTicket(ctx context.Context, input model.EmailVerificationTicketInput) (*model.UserTicket, error)
 	UnblockUserAttempts(ctx context.Context, identifier string) (int, error)
@@ -285,6 +364,7 @@ type MutationResolver interface {
 type QueryResolver interface {
 	Node(ctx context.Context, id pulid.ID) (ent.Noder, error)
 	Nodes(ctx context.Context, ids []pulid.ID) ([]ent.Noder, error)
+	Admins(ctx context.Context) ([]*ent.AdminGrant, error)
 	ResourceServers(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int) (*ent.ResourceServerConnection, error)
 	ResourceServer(ctx context.Context, id pulid.ID) (*ent.ResourceServer, error)
 	Clients(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.ApplicationOrder) (*ent.ApplicationConnection, error)
@@ -293,12 +373,17 @@ type QueryResolver interface {
 	Connection(ctx context.Context, id pulid.ID) (*ent.Connection, error)
 	Logs(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, where *model.LogFilter) (*ent.LogEventConnection, error)
 	Me(ctx context.Context) (*ent.User, error)
+	Rules(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.RuleOrder) (*ent.RuleConnection, error)
+	Rule(ctx context.Context, id pulid.ID) (*ent.Rule, error)
 	Users(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.UserOrder, query *string) (*ent.UserConnection, error)
 	User(ctx context.Context, id pulid.ID) (*ent.User, error)
 	UsersByEmail(ctx context.Context, email string) ([]*ent.User, error)
 }
 type ResourceServerResolver interface {
 	Scopes(ctx context.Context, obj *ent.ResourceServer) ([]*model.ResourceServerScope, error)
+}
+type RuleTestResultResolver interface {
+	DurationMs(ctx context.Context, obj *rulesrun.TestResult) (float64, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -318,6 +403,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
+
+	case "AdminGrant.createdAt":
+		if e.ComplexityRoot.AdminGrant.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AdminGrant.CreatedAt(childComplexity), true
+	case "AdminGrant.grantedBy":
+		if e.ComplexityRoot.AdminGrant.GrantedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AdminGrant.GrantedBy(childComplexity), true
+	case "AdminGrant.id":
+		if e.ComplexityRoot.AdminGrant.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AdminGrant.ID(childComplexity), true
+	case "AdminGrant.scopes":
+		if e.ComplexityRoot.AdminGrant.Scopes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AdminGrant.Scopes(childComplexity), true
+	case "AdminGrant.updatedAt":
+		if e.ComplexityRoot.AdminGrant.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AdminGrant.UpdatedAt(childComplexity), true
+	case "AdminGrant.user":
+		if e.ComplexityRoot.AdminGrant.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AdminGrant.User(childComplexity), true
 
 	case "Client.allManagementScopes":
 		if e.ComplexityRoot.Client.AllManagementScopes == nil {
@@ -542,6 +664,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ConnectionEdge.Node(childComplexity), true
 
+	case "Identity.accessToken":
+		if e.ComplexityRoot.Identity.AccessToken == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Identity.AccessToken(childComplexity), true
 	case "Identity.connection":
 		if e.ComplexityRoot.Identity.Connection == nil {
 			break
@@ -566,6 +694,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Identity.Provider(childComplexity), true
+	case "Identity.refreshToken":
+		if e.ComplexityRoot.Identity.RefreshToken == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Identity.RefreshToken(childComplexity), true
 	case "Identity.userId":
 		if e.ComplexityRoot.Identity.UpstreamID == nil {
 			break
@@ -751,6 +885,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateResourceServer(childComplexity, args["input"].(model.CreateResourceServerInput)), true
+	case "Mutation.createRule":
+		if e.ComplexityRoot.Mutation.CreateRule == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createRule_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateRule(childComplexity, args["input"].(model.CreateRuleInput)), true
 	case "Mutation.createUser":
 		if e.ComplexityRoot.Mutation.CreateUser == nil {
 			break
@@ -795,6 +940,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteResourceServer(childComplexity, args["id"].(pulid.ID)), true
+	case "Mutation.deleteRule":
+		if e.ComplexityRoot.Mutation.DeleteRule == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteRule_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteRule(childComplexity, args["id"].(pulid.ID)), true
 	case "Mutation.deleteUser":
 		if e.ComplexityRoot.Mutation.DeleteUser == nil {
 			break
@@ -806,6 +962,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteUser(childComplexity, args["id"].(pulid.ID)), true
+	case "Mutation.grantAdmin":
+		if e.ComplexityRoot.Mutation.GrantAdmin == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_grantAdmin_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.GrantAdmin(childComplexity, args["userId"].(pulid.ID), args["scopes"].([]string)), true
+	case "Mutation.linkUser":
+		if e.ComplexityRoot.Mutation.LinkUser == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_linkUser_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.LinkUser(childComplexity, args["primaryId"].(pulid.ID), args["secondaryId"].(pulid.ID)), true
+	case "Mutation.reorderRules":
+		if e.ComplexityRoot.Mutation.ReorderRules == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_reorderRules_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReorderRules(childComplexity, args["ids"].([]pulid.ID)), true
+	case "Mutation.revokeAdmin":
+		if e.ComplexityRoot.Mutation.RevokeAdmin == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_revokeAdmin_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RevokeAdmin(childComplexity, args["userId"].(pulid.ID)), true
 	case "Mutation.rotateClientSecret":
 		if e.ComplexityRoot.Mutation.RotateClientSecret == nil {
 			break
@@ -823,6 +1023,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RotateSigningKeys(childComplexity), true
+	case "Mutation.testRule":
+		if e.ComplexityRoot.Mutation.TestRule == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_testRule_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.TestRule(childComplexity, args["id"].(*pulid.ID), args["module"].(*string), args["userId"].(*pulid.ID), args["clientId"].(*string), args["event"].(map[string]any)), true
 	case "Mutation.unblockUserAttempts":
 		if e.ComplexityRoot.Mutation.UnblockUserAttempts == nil {
 			break
@@ -834,6 +1045,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UnblockUserAttempts(childComplexity, args["identifier"].(string)), true
+	case "Mutation.unlinkIdentity":
+		if e.ComplexityRoot.Mutation.UnlinkIdentity == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_unlinkIdentity_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UnlinkIdentity(childComplexity, args["userId"].(pulid.ID), args["connection"].(string), args["identityUserId"].(string)), true
 	case "Mutation.updateClient":
 		if e.ComplexityRoot.Mutation.UpdateClient == nil {
 			break
@@ -878,6 +1100,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateResourceServer(childComplexity, args["id"].(pulid.ID), args["input"].(model.UpdateResourceServerInput)), true
+	case "Mutation.updateRule":
+		if e.ComplexityRoot.Mutation.UpdateRule == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateRule_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateRule(childComplexity, args["id"].(pulid.ID), args["input"].(model.UpdateRuleInput)), true
 	case "Mutation.updateUser":
 		if e.ComplexityRoot.Mutation.UpdateUser == nil {
 			break
@@ -915,6 +1148,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
 
+	case "Query.admins":
+		if e.ComplexityRoot.Query.Admins == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Admins(childComplexity), true
 	case "Query.client":
 		if e.ComplexityRoot.Query.Client == nil {
 			break
@@ -1021,6 +1260,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.ResourceServers(childComplexity, args["after"].(*entgql.Cursor[pulid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[pulid.ID]), args["last"].(*int)), true
+	case "Query.rule":
+		if e.ComplexityRoot.Query.Rule == nil {
+			break
+		}
+
+		args, err := ec.field_Query_rule_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Rule(childComplexity, args["id"].(pulid.ID)), true
+	case "Query.rules":
+		if e.ComplexityRoot.Query.Rules == nil {
+			break
+		}
+
+		args, err := ec.field_Query_rules_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Rules(childComplexity, args["after"].(*entgql.Cursor[pulid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["orderBy"].(*ent.RuleOrder)), true
 	case "Query.user":
 		if e.ComplexityRoot.Query.User == nil {
 			break
@@ -1154,6 +1415,154 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ResourceServerScope.Value(childComplexity), true
+
+	case "Rule.createdAt":
+		if e.ComplexityRoot.Rule.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Rule.CreatedAt(childComplexity), true
+	case "Rule.enabled":
+		if e.ComplexityRoot.Rule.Enabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Rule.Enabled(childComplexity), true
+	case "Rule.id":
+		if e.ComplexityRoot.Rule.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Rule.ID(childComplexity), true
+	case "Rule.moduleSize":
+		if e.ComplexityRoot.Rule.ModuleSize == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Rule.ModuleSize(childComplexity), true
+	case "Rule.name":
+		if e.ComplexityRoot.Rule.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Rule.Name(childComplexity), true
+	case "Rule.order":
+		if e.ComplexityRoot.Rule.Order == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Rule.Order(childComplexity), true
+	case "Rule.secretsSet":
+		if e.ComplexityRoot.Rule.SecretsSet == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Rule.SecretsSet(childComplexity), true
+	case "Rule.updatedAt":
+		if e.ComplexityRoot.Rule.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Rule.UpdatedAt(childComplexity), true
+	case "Rule.version":
+		if e.ComplexityRoot.Rule.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Rule.Version(childComplexity), true
+
+	case "RuleConnection.edges":
+		if e.ComplexityRoot.RuleConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RuleConnection.Edges(childComplexity), true
+	case "RuleConnection.pageInfo":
+		if e.ComplexityRoot.RuleConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RuleConnection.PageInfo(childComplexity), true
+	case "RuleConnection.totalCount":
+		if e.ComplexityRoot.RuleConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RuleConnection.TotalCount(childComplexity), true
+
+	case "RuleEdge.cursor":
+		if e.ComplexityRoot.RuleEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RuleEdge.Cursor(childComplexity), true
+	case "RuleEdge.node":
+		if e.ComplexityRoot.RuleEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RuleEdge.Node(childComplexity), true
+
+	case "RuleTestResult.accessTokenClaims":
+		if e.ComplexityRoot.RuleTestResult.AccessTokenClaims == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RuleTestResult.AccessTokenClaims(childComplexity), true
+	case "RuleTestResult.allowed":
+		if e.ComplexityRoot.RuleTestResult.Allowed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RuleTestResult.Allowed(childComplexity), true
+	case "RuleTestResult.appMetadata":
+		if e.ComplexityRoot.RuleTestResult.AppMetadata == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RuleTestResult.AppMetadata(childComplexity), true
+	case "RuleTestResult.deny":
+		if e.ComplexityRoot.RuleTestResult.Deny == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RuleTestResult.Deny(childComplexity), true
+	case "RuleTestResult.droppedClaims":
+		if e.ComplexityRoot.RuleTestResult.DroppedClaims == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RuleTestResult.DroppedClaims(childComplexity), true
+	case "RuleTestResult.durationMs":
+		if e.ComplexityRoot.RuleTestResult.DurationMs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RuleTestResult.DurationMs(childComplexity), true
+	case "RuleTestResult.error":
+		if e.ComplexityRoot.RuleTestResult.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RuleTestResult.Error(childComplexity), true
+	case "RuleTestResult.idTokenClaims":
+		if e.ComplexityRoot.RuleTestResult.IDTokenClaims == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RuleTestResult.IDTokenClaims(childComplexity), true
+	case "RuleTestResult.logs":
+		if e.ComplexityRoot.RuleTestResult.Logs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RuleTestResult.Logs(childComplexity), true
+	case "RuleTestResult.userMetadata":
+		if e.ComplexityRoot.RuleTestResult.UserMetadata == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RuleTestResult.UserMetadata(childComplexity), true
 
 	case "SigningKeyInfo.algorithm":
 		if e.ComplexityRoot.SigningKeyInfo.Algorithm == nil {
@@ -1372,15 +1781,18 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreateClientInput", ec.unmarshalInputCreateClientInput),
 			graphql.NewInputUnmarshaler("CreateConnectionInput", ec.unmarshalInputCreateConnectionInput),
 			graphql.NewInputUnmarshaler("CreateResourceServerInput", ec.unmarshalInputCreateResourceServerInput),
+			graphql.NewInputUnmarshaler("CreateRuleInput", ec.unmarshalInputCreateRuleInput),
 			graphql.NewInputUnmarshaler("CreateUserInput", ec.unmarshalInputCreateUserInput),
 			graphql.NewInputUnmarshaler("EmailVerificationTicketInput", ec.unmarshalInputEmailVerificationTicketInput),
 			graphql.NewInputUnmarshaler("LogFilter", ec.unmarshalInputLogFilter),
 			graphql.NewInputUnmarshaler("PasswordChangeTicketInput", ec.unmarshalInputPasswordChangeTicketInput),
 			graphql.NewInputUnmarshaler("ResourceServerScopeInput", ec.unmarshalInputResourceServerScopeInput),
+			graphql.NewInputUnmarshaler("RuleOrder", ec.unmarshalInputRuleOrder),
 			graphql.NewInputUnmarshaler("UpdateClientInput", ec.unmarshalInputUpdateClientInput),
 			graphql.NewInputUnmarshaler("UpdateConnectionInput", ec.unmarshalInputUpdateConnectionInput),
 			graphql.NewInputUnmarshaler("UpdateMeInput", ec.unmarshalInputUpdateMeInput),
 			graphql.NewInputUnmarshaler("UpdateResourceServerInput", ec.unmarshalInputUpdateResourceServerInput),
+			graphql.NewInputUnmarshaler("UpdateRuleInput", ec.unmarshalInputUpdateRuleInput),
 			graphql.NewInputUnmarshaler("UpdateUserInput", ec.unmarshalInputUpdateUserInput),
 			graphql.NewInputUnmarshaler("UserOrder", ec.unmarshalInputUserOrder),
 		)
@@ -1459,6 +1871,38 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
+	{Name: "../schema/admins.graphqls", Input: `"""
+A user's administrator grant: the management API scopes their tokens from
+the built-in dashboard client may carry.
+"""
+type AdminGrant {
+  "The grant's id (adm_…)."
+  id: ID!
+  "The administrator (null if the user was deleted meanwhile)."
+  user: User
+  scopes: [String!]!
+  "Who wrote the grant: a client id, a user_id, or system (the CLI)."
+  grantedBy: String!
+  createdAt: Time!
+  updatedAt: Time!
+}
+
+extend type Query {
+  "Every administrator grant (scope read:admins)."
+  admins: [AdminGrant!]!
+}
+
+extend type Mutation {
+  """
+  Makes a user (node id or user_id) an administrator holding exactly scopes,
+  replacing an earlier grant (scope update:admins; the caller must hold every
+  scope it grants). Tokens carrying scopes the new grant drops are revoked.
+  """
+  grantAdmin(userId: ID!, scopes: [String!]!): AdminGrant!
+  "Removes a user's administrator grant and revokes their dashboard tokens; returns the user's node id (scope update:admins)."
+  revokeAdmin(userId: ID!): ID!
+}
+`, BuiltIn: false},
 	{Name: "../schema/apis.graphqls", Input: `"An API that access tokens can be issued for (the ` + "`" + `audience` + "`" + ` of a token request)."
 type ResourceServer implements Node {
   id: ID!
@@ -1692,6 +2136,33 @@ extend type Mutation {
   deleteConnection(id: ID!): ID!
 }
 `, BuiltIn: false},
+	{Name: "../schema/linking.graphqls", Input: `# Account linking (SPEC §6) and upstream IdP tokens.
+
+extend type Mutation {
+  """
+  Links the secondary user's identities into the primary: the primary keeps
+  its user_id, root profile and metadata; the secondary's profile moves into
+  its identities' profileData, its metadata is discarded and it leaves the
+  user list. A login through any of those identities then signs in as the
+  primary. Ids are node ids (usr_…) or user_ids. Needs update:users.
+  """
+  linkUser(primaryId: ID!, secondaryId: ID!): User!
+  """
+  Detaches the identity (connection name, identity userId without provider)
+  from the user and recreates it as a standalone user without metadata.
+  The primary identity cannot be unlinked. Returns the user it was detached
+  from. Needs update:users.
+  """
+  unlinkIdentity(userId: ID!, connection: String!, identityUserId: String!): User!
+}
+
+extend type Identity {
+  "The upstream IdP's access token; null unless the caller holds read:user_idp_tokens."
+  accessToken: String
+  "The upstream IdP's refresh token; null unless the caller holds read:user_idp_tokens."
+  refreshToken: String
+}
+`, BuiltIn: false},
 	{Name: "../schema/logs.graphqls", Input: `"A tenant log entry with Auth0's fields and type codes (s, f, fp, fu, ss, fs, sapi…)."
 type LogEvent implements Node {
   id: ID!
@@ -1794,6 +2265,111 @@ type Query {
 }
 
 type Mutation
+`, BuiltIn: false},
+	{Name: "../schema/rules.graphqls", Input: `"A post-login rule: a WebAssembly module (rules ABI v1, see rules-sdk/) run on every interactive login and refresh."
+type Rule implements Node {
+  id: ID!
+  name: String!
+  "Enabled rules run in ascending order (ties: oldest first)."
+  order: Int!
+  enabled: Boolean!
+  "The module's hex SHA-256: a new module makes a new version. The module itself is never returned."
+  version: String!
+  "The module's size in bytes."
+  moduleSize: Int!
+  "Names of the rule's secrets (their values are never returned)."
+  secretsSet: [String!]!
+  createdAt: Time!
+  updatedAt: Time!
+}
+
+type RuleConnection {
+  edges: [RuleEdge]
+  pageInfo: PageInfo!
+  totalCount: Int!
+}
+
+type RuleEdge {
+  node: Rule
+  cursor: Cursor!
+}
+
+enum RuleOrderField {
+  CREATED_AT
+  UPDATED_AT
+  NAME
+  ORDER
+}
+
+input RuleOrder {
+  direction: OrderDirection! = ASC
+  field: RuleOrderField!
+}
+
+input CreateRuleInput {
+  name: String!
+  "The wasm module, base64 (standard encoding), at most 8 MiB decoded."
+  module: String!
+  "Default: after every existing rule."
+  order: Int
+  "Default: true."
+  enabled: Boolean
+  "String values, sealed at rest and passed to the rule in event.secrets."
+  secrets: Map
+}
+
+"Absent fields are left as they are. Secrets given replace stored ones key by key; a null value removes a key."
+input UpdateRuleInput {
+  name: String
+  "A new module (base64) makes a new version."
+  module: String
+  order: Int
+  enabled: Boolean
+  secrets: Map
+}
+
+"What a rule would do on an event. Nothing was persisted."
+type RuleTestResult {
+  "false when the rule denied or failed."
+  allowed: Boolean!
+  "The deny reason, when the rule denied (access_denied)."
+  deny: String
+  idTokenClaims: Map!
+  accessTokenClaims: Map!
+  "Key updates: a null value deletes the key."
+  appMetadata: Map!
+  userMetadata: Map!
+  "Claims the host dropped: not URL/URN-namespaced, or restricted."
+  droppedClaims: [String!]!
+  "The rule's log lines, secrets redacted."
+  logs: [String!]!
+  durationMs: Float!
+  "The failure (rule_failed: …) when the rule failed or exceeded a limit."
+  error: String
+}
+
+extend type Query {
+  "Rules, by default in the order they run."
+  rules(after: Cursor, first: Int, before: Cursor, last: Int, orderBy: RuleOrder): RuleConnection!
+  "A rule by node id (rul_…) or name."
+  rule(id: ID!): Rule!
+}
+
+extend type Mutation {
+  createRule(input: CreateRuleInput!): Rule!
+  updateRule(id: ID!, input: UpdateRuleInput!): Rule!
+  "Deletes the rule; returns its node id."
+  deleteRule(id: ID!): ID!
+  "Sets the order of every rule: ids must list each rule once; they get orders 1, 2, 3…"
+  reorderRules(ids: [ID!]!): [Rule!]!
+  """
+  Runs a rule once without persisting anything: a stored rule (id), a module not yet uploaded (module, base64), or a
+  stored rule's secrets with a new module (both). With userId, the event is the real login event of that user (and of
+  clientId's application); event overrides its fields, objects merging key by key. Needs read:rules; create:rules with
+  module; update:rules with id and module; read:users with userId; read:clients with clientId.
+  """
+  testRule(id: ID, module: String, userId: ID, clientId: String, event: Map): RuleTestResult!
+}
 `, BuiltIn: false},
 	{Name: "../schema/tickets.graphqls", Input: `input PasswordChangeTicketInput {
   "The user (node id or user_id)."
@@ -1962,6 +2538,24 @@ var parsedSchema = gqlparser.MustLoadSchema(sources...)
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
 
+func (ec *executionContext) childFields_AdminGrant(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_AdminGrant_id(ctx, field)
+	case "user":
+		return ec.fieldContext_AdminGrant_user(ctx, field)
+	case "scopes":
+		return ec.fieldContext_AdminGrant_scopes(ctx, field)
+	case "grantedBy":
+		return ec.fieldContext_AdminGrant_grantedBy(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_AdminGrant_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_AdminGrant_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AdminGrant", field.Name)
+}
+
 func (ec *executionContext) childFields_Client(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -2088,6 +2682,10 @@ func (ec *executionContext) childFields_Identity(ctx context.Context, field grap
 		return ec.fieldContext_Identity_isSocial(ctx, field)
 	case "profileData":
 		return ec.fieldContext_Identity_profileData(ctx, field)
+	case "accessToken":
+		return ec.fieldContext_Identity_accessToken(ctx, field)
+	case "refreshToken":
+		return ec.fieldContext_Identity_refreshToken(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Identity", field.Name)
 }
@@ -2218,6 +2816,78 @@ func (ec *executionContext) childFields_ResourceServerScope(ctx context.Context,
 		return ec.fieldContext_ResourceServerScope_description(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ResourceServerScope", field.Name)
+}
+
+func (ec *executionContext) childFields_Rule(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Rule_id(ctx, field)
+	case "name":
+		return ec.fieldContext_Rule_name(ctx, field)
+	case "order":
+		return ec.fieldContext_Rule_order(ctx, field)
+	case "enabled":
+		return ec.fieldContext_Rule_enabled(ctx, field)
+	case "version":
+		return ec.fieldContext_Rule_version(ctx, field)
+	case "moduleSize":
+		return ec.fieldContext_Rule_moduleSize(ctx, field)
+	case "secretsSet":
+		return ec.fieldContext_Rule_secretsSet(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Rule_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Rule_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Rule", field.Name)
+}
+
+func (ec *executionContext) childFields_RuleConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_RuleConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_RuleConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_RuleConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RuleConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_RuleEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_RuleEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_RuleEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RuleEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_RuleTestResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "allowed":
+		return ec.fieldContext_RuleTestResult_allowed(ctx, field)
+	case "deny":
+		return ec.fieldContext_RuleTestResult_deny(ctx, field)
+	case "idTokenClaims":
+		return ec.fieldContext_RuleTestResult_idTokenClaims(ctx, field)
+	case "accessTokenClaims":
+		return ec.fieldContext_RuleTestResult_accessTokenClaims(ctx, field)
+	case "appMetadata":
+		return ec.fieldContext_RuleTestResult_appMetadata(ctx, field)
+	case "userMetadata":
+		return ec.fieldContext_RuleTestResult_userMetadata(ctx, field)
+	case "droppedClaims":
+		return ec.fieldContext_RuleTestResult_droppedClaims(ctx, field)
+	case "logs":
+		return ec.fieldContext_RuleTestResult_logs(ctx, field)
+	case "durationMs":
+		return ec.fieldContext_RuleTestResult_durationMs(ctx, field)
+	case "error":
+		return ec.fieldContext_RuleTestResult_error(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RuleTestResult", field.Name)
 }
 
 func (ec *executionContext) childFields_SigningKeyInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2502,6 +3172,20 @@ func (ec *executionContext) field_Mutation_createResourceServer_args(ctx context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createRule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateRuleInput, error) {
+			return ec.unmarshalNCreateRuleInput2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐCreateRuleInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createUser_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2558,6 +3242,20 @@ func (ec *executionContext) field_Mutation_deleteResourceServer_args(ctx context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_deleteRule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_deleteUser_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2569,6 +3267,78 @@ func (ec *executionContext) field_Mutation_deleteUser_args(ctx context.Context, 
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_grantAdmin_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "userId",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["userId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "scopes",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNString2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["scopes"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_linkUser_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "primaryId",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["primaryId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "secondaryId",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["secondaryId"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_reorderRules_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "ids",
+		func(ctx context.Context, v any) ([]pulid.ID, error) {
+			return ec.unmarshalNID2ᚕgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ids"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_revokeAdmin_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "userId",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["userId"] = arg0
 	return args, nil
 }
 
@@ -2586,6 +3356,52 @@ func (ec *executionContext) field_Mutation_rotateClientSecret_args(ctx context.C
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_testRule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (*pulid.ID, error) {
+			return ec.unmarshalOID2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "module",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["module"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "userId",
+		func(ctx context.Context, v any) (*pulid.ID, error) {
+			return ec.unmarshalOID2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["userId"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "clientId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["clientId"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "event",
+		func(ctx context.Context, v any) (map[string]any, error) {
+			return ec.unmarshalOMap2map(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["event"] = arg4
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_unblockUserAttempts_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2597,6 +3413,36 @@ func (ec *executionContext) field_Mutation_unblockUserAttempts_args(ctx context.
 		return nil, err
 	}
 	args["identifier"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_unlinkIdentity_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "userId",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["userId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "connection",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["connection"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "identityUserId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["identityUserId"] = arg2
 	return args, nil
 }
 
@@ -2672,6 +3518,28 @@ func (ec *executionContext) field_Mutation_updateResourceServer_args(ctx context
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.UpdateResourceServerInput, error) {
 			return ec.unmarshalNUpdateResourceServerInput2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐUpdateResourceServerInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateRule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateRuleInput, error) {
+			return ec.unmarshalNUpdateRuleInput2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐUpdateRuleInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -2962,6 +3830,66 @@ func (ec *executionContext) field_Query_resourceServers_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_rule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_rules_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*ent.RuleOrder, error) {
+			return ec.unmarshalORuleOrder2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐRuleOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_user_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3103,6 +4031,153 @@ func (ec *executionContext) field___Type_fields_args(ctx context.Context, rawArg
 // endregion ***************************** args.gotpl *****************************
 
 // region    **************************** field.gotpl *****************************
+
+func (ec *executionContext) _AdminGrant_id(ctx context.Context, field graphql.CollectedField, obj *ent.AdminGrant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AdminGrant_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AdminGrant_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AdminGrant", field, false, false, "ID")
+}
+
+func (ec *executionContext) _AdminGrant_user(ctx context.Context, field graphql.CollectedField, obj *ent.AdminGrant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AdminGrant_user(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AdminGrant().User(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AdminGrant_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AdminGrant",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AdminGrant_scopes(ctx context.Context, field graphql.CollectedField, obj *ent.AdminGrant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AdminGrant_scopes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Scopes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AdminGrant_scopes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AdminGrant", field, false, false, "String")
+}
+
+func (ec *executionContext) _AdminGrant_grantedBy(ctx context.Context, field graphql.CollectedField, obj *ent.AdminGrant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AdminGrant_grantedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GrantedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AdminGrant_grantedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AdminGrant", field, false, false, "String")
+}
+
+func (ec *executionContext) _AdminGrant_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.AdminGrant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AdminGrant_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AdminGrant_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AdminGrant", field, false, false, "Time")
+}
+
+func (ec *executionContext) _AdminGrant_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.AdminGrant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AdminGrant_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AdminGrant_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AdminGrant", field, false, false, "Time")
+}
 
 func (ec *executionContext) _Client_id(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
@@ -4119,6 +5194,52 @@ func (ec *executionContext) fieldContext_Identity_profileData(_ context.Context,
 	return graphql.NewScalarFieldContext("Identity", field, false, false, "Map")
 }
 
+func (ec *executionContext) _Identity_accessToken(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Identity_accessToken(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Identity().AccessToken(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Identity_accessToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Identity", field, true, true, "String")
+}
+
+func (ec *executionContext) _Identity_refreshToken(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Identity_refreshToken(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Identity().RefreshToken(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Identity_refreshToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Identity", field, true, true, "String")
+}
+
 func (ec *executionContext) _LogEvent_id(ctx context.Context, field graphql.CollectedField, obj *ent.LogEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4606,6 +5727,94 @@ func (ec *executionContext) fieldContext_LogEventEdge_cursor(_ context.Context, 
 	return graphql.NewScalarFieldContext("LogEventEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _Mutation_grantAdmin(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_grantAdmin(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().GrantAdmin(ctx, fc.Args["userId"].(pulid.ID), fc.Args["scopes"].([]string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AdminGrant) graphql.Marshaler {
+			return ec.marshalNAdminGrant2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐAdminGrant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_grantAdmin(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AdminGrant(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_grantAdmin_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_revokeAdmin(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_revokeAdmin(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RevokeAdmin(ctx, fc.Args["userId"].(pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_revokeAdmin(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type ID does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_revokeAdmin_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createResourceServer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5078,6 +6287,94 @@ func (ec *executionContext) fieldContext_Mutation_deleteConnection(ctx context.C
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_linkUser(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_linkUser(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().LinkUser(ctx, fc.Args["primaryId"].(pulid.ID), fc.Args["secondaryId"].(pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_linkUser(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_linkUser_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_unlinkIdentity(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_unlinkIdentity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UnlinkIdentity(ctx, fc.Args["userId"].(pulid.ID), fc.Args["connection"].(string), fc.Args["identityUserId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_unlinkIdentity(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_unlinkIdentity_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_updateMe(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5116,6 +6413,226 @@ func (ec *executionContext) fieldContext_Mutation_updateMe(ctx context.Context, 
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_updateMe_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createRule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createRule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateRule(ctx, fc.Args["input"].(model.CreateRuleInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Rule) graphql.Marshaler {
+			return ec.marshalNRule2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐRule(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createRule(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Rule(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createRule_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateRule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateRule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateRule(ctx, fc.Args["id"].(pulid.ID), fc.Args["input"].(model.UpdateRuleInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Rule) graphql.Marshaler {
+			return ec.marshalNRule2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐRule(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateRule(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Rule(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateRule_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteRule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteRule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteRule(ctx, fc.Args["id"].(pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteRule(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type ID does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteRule_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_reorderRules(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_reorderRules(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ReorderRules(ctx, fc.Args["ids"].([]pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Rule) graphql.Marshaler {
+			return ec.marshalNRule2ᚕᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐRuleᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_reorderRules(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Rule(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_reorderRules_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_testRule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_testRule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().TestRule(ctx, fc.Args["id"].(*pulid.ID), fc.Args["module"].(*string), fc.Args["userId"].(*pulid.ID), fc.Args["clientId"].(*string), fc.Args["event"].(map[string]any))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *rulesrun.TestResult) graphql.Marshaler {
+			return ec.marshalNRuleTestResult2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋrulesrunᚐTestResult(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_testRule(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RuleTestResult(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_testRule_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -5566,6 +7083,38 @@ func (ec *executionContext) fieldContext_Query_nodes(ctx context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_admins(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_admins(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().Admins(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.AdminGrant) graphql.Marshaler {
+			return ec.marshalNAdminGrant2ᚕᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐAdminGrantᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_admins(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AdminGrant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_resourceServers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5902,6 +7451,94 @@ func (ec *executionContext) fieldContext_Query_me(_ context.Context, field graph
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_User(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_rules(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_rules(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Rules(ctx, fc.Args["after"].(*entgql.Cursor[pulid.ID]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[pulid.ID]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.RuleOrder))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RuleConnection) graphql.Marshaler {
+			return ec.marshalNRuleConnection2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐRuleConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_rules(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RuleConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_rules_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_rule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_rule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Rule(ctx, fc.Args["id"].(pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Rule) graphql.Marshaler {
+			return ec.marshalNRule2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐRule(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_rule(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Rule(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_rule_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -6516,6 +8153,585 @@ func (ec *executionContext) _ResourceServerScope_description(ctx context.Context
 }
 func (ec *executionContext) fieldContext_ResourceServerScope_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ResourceServerScope", field, false, false, "String")
+}
+
+func (ec *executionContext) _Rule_id(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Rule_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Rule_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Rule", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Rule_name(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Rule_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Rule_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Rule", field, false, false, "String")
+}
+
+func (ec *executionContext) _Rule_order(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Rule_order(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Order, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Rule_order(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Rule", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Rule_enabled(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Rule_enabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Enabled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Rule_enabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Rule", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Rule_version(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Rule_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Rule_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Rule", field, false, false, "String")
+}
+
+func (ec *executionContext) _Rule_moduleSize(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Rule_moduleSize(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ModuleSize, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Rule_moduleSize(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Rule", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Rule_secretsSet(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Rule_secretsSet(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SecretsSet, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Rule_secretsSet(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Rule", field, false, false, "String")
+}
+
+func (ec *executionContext) _Rule_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Rule_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Rule_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Rule", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Rule_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Rule_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Rule_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Rule", field, false, false, "Time")
+}
+
+func (ec *executionContext) _RuleConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.RuleConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RuleConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.RuleEdge) graphql.Marshaler {
+			return ec.marshalORuleEdge2ᚕᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐRuleEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RuleConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RuleConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RuleEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RuleConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.RuleConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RuleConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[pulid.ID]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RuleConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RuleConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RuleConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.RuleConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RuleConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RuleConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RuleConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RuleEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.RuleEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RuleEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Rule) graphql.Marshaler {
+			return ec.marshalORule2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐRule(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RuleEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RuleEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Rule(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RuleEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.RuleEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RuleEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[pulid.ID]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RuleEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RuleEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _RuleTestResult_allowed(ctx context.Context, field graphql.CollectedField, obj *rulesrun.TestResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RuleTestResult_allowed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Allowed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RuleTestResult_allowed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RuleTestResult", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _RuleTestResult_deny(ctx context.Context, field graphql.CollectedField, obj *rulesrun.TestResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RuleTestResult_deny(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Deny, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RuleTestResult_deny(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RuleTestResult", field, false, false, "String")
+}
+
+func (ec *executionContext) _RuleTestResult_idTokenClaims(ctx context.Context, field graphql.CollectedField, obj *rulesrun.TestResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RuleTestResult_idTokenClaims(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IDTokenClaims, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
+			return ec.marshalNMap2map(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RuleTestResult_idTokenClaims(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RuleTestResult", field, false, false, "Map")
+}
+
+func (ec *executionContext) _RuleTestResult_accessTokenClaims(ctx context.Context, field graphql.CollectedField, obj *rulesrun.TestResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RuleTestResult_accessTokenClaims(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AccessTokenClaims, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
+			return ec.marshalNMap2map(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RuleTestResult_accessTokenClaims(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RuleTestResult", field, false, false, "Map")
+}
+
+func (ec *executionContext) _RuleTestResult_appMetadata(ctx context.Context, field graphql.CollectedField, obj *rulesrun.TestResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RuleTestResult_appMetadata(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AppMetadata, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
+			return ec.marshalNMap2map(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RuleTestResult_appMetadata(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RuleTestResult", field, false, false, "Map")
+}
+
+func (ec *executionContext) _RuleTestResult_userMetadata(ctx context.Context, field graphql.CollectedField, obj *rulesrun.TestResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RuleTestResult_userMetadata(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserMetadata, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
+			return ec.marshalNMap2map(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RuleTestResult_userMetadata(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RuleTestResult", field, false, false, "Map")
+}
+
+func (ec *executionContext) _RuleTestResult_droppedClaims(ctx context.Context, field graphql.CollectedField, obj *rulesrun.TestResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RuleTestResult_droppedClaims(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DroppedClaims, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RuleTestResult_droppedClaims(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RuleTestResult", field, false, false, "String")
+}
+
+func (ec *executionContext) _RuleTestResult_logs(ctx context.Context, field graphql.CollectedField, obj *rulesrun.TestResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RuleTestResult_logs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Logs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RuleTestResult_logs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RuleTestResult", field, false, false, "String")
+}
+
+func (ec *executionContext) _RuleTestResult_durationMs(ctx context.Context, field graphql.CollectedField, obj *rulesrun.TestResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RuleTestResult_durationMs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RuleTestResult().DurationMs(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RuleTestResult_durationMs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RuleTestResult", field, true, true, "Float")
+}
+
+func (ec *executionContext) _RuleTestResult_error(ctx context.Context, field graphql.CollectedField, obj *rulesrun.TestResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RuleTestResult_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RuleTestResult_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RuleTestResult", field, false, false, "String")
 }
 
 func (ec *executionContext) _SigningKeyInfo_kid(ctx context.Context, field graphql.CollectedField, obj *model.SigningKeyInfo) (ret graphql.Marshaler) {
@@ -8709,6 +10925,76 @@ func UnmarshalCreateResourceServerInput(ctx context.Context, raw any) (model.Cre
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCreateRuleInput(ctx context.Context, obj any) (model.CreateRuleInput, error) {
+	var it model.CreateRuleInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "module", "order", "enabled", "secrets"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "module":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("module"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Module = data
+		case "order":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("order"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Order = graphql.OmittableOf(data)
+		case "enabled":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabled"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Enabled = graphql.OmittableOf(data)
+		case "secrets":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("secrets"))
+			data, err := ec.unmarshalOMap2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Secrets = graphql.OmittableOf(data)
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateRuleInput unmarshals raw into the CreateRuleInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateRuleInput(ctx context.Context, raw any) (model.CreateRuleInput, error) {
+	var out model.CreateRuleInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateRuleInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCreateUserInput(ctx context.Context, obj any) (model.CreateUserInput, error) {
 	var it model.CreateUserInput
 	if obj == nil {
@@ -9101,6 +11387,59 @@ func UnmarshalResourceServerScopeInput(ctx context.Context, raw any) (model.Reso
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputRuleOrder(ctx context.Context, obj any) (ent.RuleOrder, error) {
+	var it ent.RuleOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNRuleOrderField2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐRuleOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRuleOrder unmarshals raw into the RuleOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRuleOrder(ctx context.Context, raw any) (ent.RuleOrder, error) {
+	var out ent.RuleOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RuleOrder", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUpdateClientInput(ctx context.Context, obj any) (model.UpdateClientInput, error) {
 	var it model.UpdateClientInput
 	if obj == nil {
@@ -9381,6 +11720,76 @@ func UnmarshalUpdateResourceServerInput(ctx context.Context, raw any) (model.Upd
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputUpdateRuleInput(ctx context.Context, obj any) (model.UpdateRuleInput, error) {
+	var it model.UpdateRuleInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "module", "order", "enabled", "secrets"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = graphql.OmittableOf(data)
+		case "module":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("module"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Module = graphql.OmittableOf(data)
+		case "order":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("order"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Order = graphql.OmittableOf(data)
+		case "enabled":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabled"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Enabled = graphql.OmittableOf(data)
+		case "secrets":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("secrets"))
+			data, err := ec.unmarshalOMap2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Secrets = graphql.OmittableOf(data)
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateRuleInput unmarshals raw into the UpdateRuleInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateRuleInput(ctx context.Context, raw any) (model.UpdateRuleInput, error) {
+	var out model.UpdateRuleInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateRuleInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUpdateUserInput(ctx context.Context, obj any) (model.UpdateUserInput, error) {
 	var it model.UpdateUserInput
 	if obj == nil {
@@ -9580,6 +11989,11 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._User(ctx, sel, obj)
+	case *ent.Rule:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Rule(ctx, sel, obj)
 	case *ent.ResourceServer:
 		if obj == nil {
 			return graphql.Null
@@ -9612,6 +12026,65 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 // endregion ************************** interface.gotpl ***************************
 
 // region    **************************** object.gotpl ****************************
+
+var adminGrantImplementors = []string{"AdminGrant"}
+
+func (ec *executionContext) _AdminGrant(ctx context.Context, sel ast.SelectionSet, obj *ent.AdminGrant) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, adminGrantImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AdminGrant")
+		case "id":
+			out.Values[i] = ec._AdminGrant_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "user":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AdminGrant_user(ctx, field, obj)
+				})
+		case "scopes":
+			out.Values[i] = ec._AdminGrant_scopes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "grantedBy":
+			out.Values[i] = ec._AdminGrant_grantedBy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._AdminGrant_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._AdminGrant_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
 
 var clientImplementors = []string{"Client", "Node"}
 
@@ -10026,6 +12499,18 @@ func (ec *executionContext) _Identity(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "accessToken":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Identity_accessToken(ctx, field, obj)
+				})
+		case "refreshToken":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Identity_refreshToken(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -10246,6 +12731,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Mutation")
+		case "grantAdmin":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_grantAdmin(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "revokeAdmin":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_revokeAdmin(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createResourceServer":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createResourceServer(ctx, field)
@@ -10323,9 +12822,58 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "linkUser":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_linkUser(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unlinkIdentity":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_unlinkIdentity(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "updateMe":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_updateMe(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createRule":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createRule(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateRule":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateRule(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteRule":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteRule(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reorderRules":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_reorderRules(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "testRule":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_testRule(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -10468,6 +13016,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_nodes(ctx, field)
 				})
+		case "admins":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_admins(ctx, field)
+				})
 		case "resourceServers":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -10515,6 +13069,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_me(ctx, field)
+				})
+		case "rules":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_rules(ctx, field)
+				})
+		case "rule":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_rule(ctx, field)
 				})
 		case "users":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -10740,6 +13306,239 @@ func (ec *executionContext) _ResourceServerScope(ctx context.Context, sel ast.Se
 			out.Values[i] = ec._ResourceServerScope_description(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var ruleImplementors = []string{"Rule", "Node"}
+
+func (ec *executionContext) _Rule(ctx context.Context, sel ast.SelectionSet, obj *ent.Rule) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ruleImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Rule")
+		case "id":
+			out.Values[i] = ec._Rule_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._Rule_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "order":
+			out.Values[i] = ec._Rule_order(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "enabled":
+			out.Values[i] = ec._Rule_enabled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "version":
+			out.Values[i] = ec._Rule_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "moduleSize":
+			out.Values[i] = ec._Rule_moduleSize(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "secretsSet":
+			out.Values[i] = ec._Rule_secretsSet(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._Rule_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updatedAt":
+			out.Values[i] = ec._Rule_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var ruleConnectionImplementors = []string{"RuleConnection"}
+
+func (ec *executionContext) _RuleConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.RuleConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ruleConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RuleConnection")
+		case "edges":
+			out.Values[i] = ec._RuleConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._RuleConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._RuleConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var ruleEdgeImplementors = []string{"RuleEdge"}
+
+func (ec *executionContext) _RuleEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.RuleEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ruleEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RuleEdge")
+		case "node":
+			out.Values[i] = ec._RuleEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._RuleEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var ruleTestResultImplementors = []string{"RuleTestResult"}
+
+func (ec *executionContext) _RuleTestResult(ctx context.Context, sel ast.SelectionSet, obj *rulesrun.TestResult) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ruleTestResultImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RuleTestResult")
+		case "allowed":
+			out.Values[i] = ec._RuleTestResult_allowed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deny":
+			out.Values[i] = ec._RuleTestResult_deny(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "idTokenClaims":
+			out.Values[i] = ec._RuleTestResult_idTokenClaims(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "accessTokenClaims":
+			out.Values[i] = ec._RuleTestResult_accessTokenClaims(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "appMetadata":
+			out.Values[i] = ec._RuleTestResult_appMetadata(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "userMetadata":
+			out.Values[i] = ec._RuleTestResult_userMetadata(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "droppedClaims":
+			out.Values[i] = ec._RuleTestResult_droppedClaims(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "logs":
+			out.Values[i] = ec._RuleTestResult_logs(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "durationMs":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RuleTestResult_durationMs(ctx, field, obj)
+				})
+		case "error":
+			out.Values[i] = ec._RuleTestResult_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -11426,6 +14225,30 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
+func (ec *executionContext) marshalNAdminGrant2ᚕᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐAdminGrantᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.AdminGrant) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAdminGrant2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐAdminGrant(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNAdminGrant2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐAdminGrant(ctx context.Context, sel ast.SelectionSet, v *ent.AdminGrant) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AdminGrant!")
+		return graphql.Null
+	}
+	return ec._AdminGrant(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -11523,6 +14346,11 @@ func (ec *executionContext) unmarshalNCreateResourceServerInput2githubᚗcomᚋa
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNCreateRuleInput2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐCreateRuleInput(ctx context.Context, v any) (model.CreateRuleInput, error) {
+	res, err := ec.unmarshalInputCreateRuleInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNCreateUserInput2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐCreateUserInput(ctx context.Context, v any) (model.CreateUserInput, error) {
 	res, err := ec.unmarshalInputCreateUserInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -11541,6 +14369,20 @@ func (ec *executionContext) marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCurso
 func (ec *executionContext) unmarshalNEmailVerificationTicketInput2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐEmailVerificationTicketInput(ctx context.Context, v any) (model.EmailVerificationTicketInput, error) {
 	res, err := ec.unmarshalInputEmailVerificationTicketInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
+	res, err := graphql.UnmarshalFloatContext(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFloat2float64(ctx context.Context, sel ast.SelectionSet, v float64) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalFloatContext(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Float!")
+	}
+	return graphql.WrapContextMarshaler(ctx, res)
 }
 
 func (ec *executionContext) unmarshalNID2githubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx context.Context, v any) (pulid.ID, error) {
@@ -11720,6 +14562,60 @@ func (ec *executionContext) unmarshalNResourceServerScopeInput2ᚖgithubᚗcom�
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNRule2ᚕᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐRuleᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Rule) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRule2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐRule(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRule2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐRule(ctx context.Context, sel ast.SelectionSet, v *ent.Rule) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Rule!")
+		return graphql.Null
+	}
+	return ec._Rule(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRuleConnection2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐRuleConnection(ctx context.Context, sel ast.SelectionSet, v *ent.RuleConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RuleConnection!")
+		return graphql.Null
+	}
+	return ec._RuleConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRuleOrderField2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐRuleOrderField(ctx context.Context, v any) (*ent.RuleOrderField, error) {
+	var res = new(ent.RuleOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRuleOrderField2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐRuleOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.RuleOrderField) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RuleOrderField!")
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) marshalNRuleTestResult2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋrulesrunᚐTestResult(ctx context.Context, sel ast.SelectionSet, v *rulesrun.TestResult) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RuleTestResult!")
+		return graphql.Null
+	}
+	return ec._RuleTestResult(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNSigningKeyInfo2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐSigningKeyInfo(ctx context.Context, sel ast.SelectionSet, v *model.SigningKeyInfo) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "SigningKeyInfo!")
@@ -11822,6 +14718,11 @@ func (ec *executionContext) unmarshalNUpdateMeInput2githubᚗcomᚋauthgraphᚋa
 
 func (ec *executionContext) unmarshalNUpdateResourceServerInput2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐUpdateResourceServerInput(ctx context.Context, v any) (model.UpdateResourceServerInput, error) {
 	res, err := ec.unmarshalInputUpdateResourceServerInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateRuleInput2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐUpdateRuleInput(ctx context.Context, v any) (model.UpdateRuleInput, error) {
+	res, err := ec.unmarshalInputUpdateRuleInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -12147,6 +15048,22 @@ func (ec *executionContext) marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCu
 	return v
 }
 
+func (ec *executionContext) unmarshalOID2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx context.Context, v any) (*pulid.ID, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(pulid.ID)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOID2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx context.Context, sel ast.SelectionSet, v *pulid.ID) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) unmarshalOInt2ᚖint(ctx context.Context, v any) (*int, error) {
 	if v == nil {
 		return nil, nil
@@ -12267,6 +15184,41 @@ func (ec *executionContext) unmarshalOResourceServerScopeInput2ᚕᚖgithubᚗco
 		}
 	}
 	return res, nil
+}
+
+func (ec *executionContext) marshalORule2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐRule(ctx context.Context, sel ast.SelectionSet, v *ent.Rule) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Rule(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalORuleEdge2ᚕᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐRuleEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.RuleEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalORuleEdge2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐRuleEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalORuleEdge2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐRuleEdge(ctx context.Context, sel ast.SelectionSet, v *ent.RuleEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._RuleEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalORuleOrder2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐRuleOrder(ctx context.Context, v any) (*ent.RuleOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputRuleOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {

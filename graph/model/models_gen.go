@@ -45,6 +45,18 @@ type CreateResourceServerInput struct {
 	TokenLifetime      graphql.Omittable[*int]                        `json:"tokenLifetime,omitempty"`
 }
 
+type CreateRuleInput struct {
+	Name string `json:"name"`
+	// The wasm module, base64 (standard encoding), at most 8 MiB decoded.
+	Module string `json:"module"`
+	// Default: after every existing rule.
+	Order graphql.Omittable[*int] `json:"order,omitempty"`
+	// Default: true.
+	Enabled graphql.Omittable[*bool] `json:"enabled,omitempty"`
+	// String values, sealed at rest and passed to the rule in event.secrets.
+	Secrets graphql.Omittable[map[string]any] `json:"secrets,omitempty"`
+}
+
 type CreateUserInput struct {
 	// Name of a database connection.
 	Connection string                     `json:"connection"`
@@ -151,6 +163,16 @@ type UpdateResourceServerInput struct {
 	Scopes             graphql.Omittable[[]*ResourceServerScopeInput] `json:"scopes,omitempty"`
 	AllowOfflineAccess graphql.Omittable[*bool]                       `json:"allowOfflineAccess,omitempty"`
 	TokenLifetime      graphql.Omittable[*int]                        `json:"tokenLifetime,omitempty"`
+}
+
+// Absent fields are left as they are. Secrets given replace stored ones key by key; a null value removes a key.
+type UpdateRuleInput struct {
+	Name graphql.Omittable[*string] `json:"name,omitempty"`
+	// A new module (base64) makes a new version.
+	Module  graphql.Omittable[*string]        `json:"module,omitempty"`
+	Order   graphql.Omittable[*int]           `json:"order,omitempty"`
+	Enabled graphql.Omittable[*bool]          `json:"enabled,omitempty"`
+	Secrets graphql.Omittable[map[string]any] `json:"secrets,omitempty"`
 }
 
 // PATCH semantics: absent fields are untouched, null unsets a root field,

@@ -16,8 +16,11 @@
 //	GET  {base}login/verify?ticket=T           email verification confirmation
 //	POST {base}login/verify                    marks the email verified
 //	GET  {base}login/assets/login.css          the stylesheet
+//	GET  {base}login/callback?state=S&code=C   return from an upstream OIDC/OAuth2 provider
+//	GET  {base}saml/NAME/metadata              SAML SP metadata of connection NAME
+//	POST {base}saml/NAME/acs                   SAML assertion consumer service (HTTP-POST)
 //
-// Mount the handler on both "{base}login" and "{base}login/".
+// Mount the handler on "{base}login", "{base}login/" and "{base}saml/".
 package login
 
 import (
@@ -32,6 +35,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authgraph/authgraph/connectors/upstream"
 	"github.com/authgraph/authgraph/dbauth"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/server/loginflow"
@@ -46,6 +50,9 @@ type Config struct {
 	Handoff  loginflow.Handoff
 	Sessions *sessions.Manager
 	Auth     *dbauth.Service
+	// Upstream runs logins through LDAP, OIDC and SAML connections; nil
+	// offers database connections only.
+	Upstream *upstream.Service
 	Logger   *slog.Logger
 	// Now is the clock (tests); time.Now by default.
 	Now func() time.Time
@@ -110,12 +117,20 @@ func New(cfg Config) (http.Handler, error) {
 	m.HandleFunc("GET "+p+"/verify", h.verifyPage)
 	m.HandleFunc("POST "+p+"/verify", h.verifySubmit)
 	m.HandleFunc("GET "+p+"/assets/login.css", h.serveCSS)
+	// Upstream OIDC/OAuth2 providers return here; SAML IdPs post to the
+	// ACS (upstream.go). server/ mounts {base}saml/ on this handler too.
+	m.HandleFunc("GET "+p+"/callback", h.upstreamCallback)
+	m.HandleFunc("GET "+h.base+"saml/{connection}/metadata", h.samlMetadata)
+	m.HandleFunc("POST "+h.base+"saml/{connection}/acs", h.samlACS)
 	h.mux = m
 	return h, nil
 }
 
-// maxForm bounds a form body.
-const maxForm = 64 << 10
+// maxForm bounds a form body; maxSAMLForm a POST to a SAML ACS.
+const (
+	maxForm     = 64 << 10
+	maxSAMLForm = 1 << 20
+)
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -129,7 +144,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Ticket tokens are in these pages' URLs: never leak them as Referer.
 	hd.Set("Referrer-Policy", "no-referrer")
 	if r.Method == http.MethodPost {
-		r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+		limit := int64(maxForm)
+		if strings.HasPrefix(r.URL.Path, h.base+"saml/") {
+			limit = maxSAMLForm // a SAMLResponse with many attributes
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 	}
 	h.mux.ServeHTTP(w, r)
 }

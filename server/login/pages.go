@@ -142,6 +142,11 @@ func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request, req *loginfl
 			return
 		}
 		if c.Strategy != connection.StrategyDatabase.String() {
+			// Upstream password connections (LDAP) get the same form
+			// (upstream.go).
+			if h.passwordForm(w, r, req, p, c, username, status) {
+				return
+			}
 			p.Others = []choice{{Name: c.Name}}
 		}
 	}
@@ -188,7 +193,14 @@ func (h *Handler) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if fed := r.PostFormValue("federated"); fed != "" {
+		if h.startFederated(w, r, req, fed) { // upstream.go
+			return
+		}
 		h.showLogin(w, r, req, "", "", fmt.Sprintf("Logging in with %s is not available yet.", fed), http.StatusNotImplemented)
+		return
+	}
+	// LDAP connections and home-realm discovery (upstream.go).
+	if h.upstreamSubmit(w, r, req) {
 		return
 	}
 	connName := pickDatabase(req, r.PostFormValue("connection"))

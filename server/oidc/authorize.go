@@ -437,6 +437,7 @@ func (p *Provider) complete(w http.ResponseWriter, r *http.Request, ar *ent.Auth
 	custom, err := p.runClaimsHook(ctx, &ClaimsEvent{
 		User: user, Client: app, Scopes: granted, Audience: first(ar.Audience),
 		Protocol: ProtocolOIDCBasicProfile, Connection: login.Connection, AuthTime: authTime, AMR: login.AMR,
+		RequestedScopes: ar.Scopes, RedirectURI: ar.RedirectURI,
 	})
 	var deny *DenyError
 	if errors.As(err, &deny) {

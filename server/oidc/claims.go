@@ -72,6 +72,12 @@ type ClaimsEvent struct {
 	Connection string
 	AuthTime   time.Time
 	AMR        []string
+	// RequestedScopes are the scopes the client asked for (at login, the
+	// authorization request's; at refresh, the refresh request's).
+	RequestedScopes []string
+	// RedirectURI is the authorization request's redirect_uri ("" at
+	// refresh).
+	RedirectURI string
 }
 
 // CustomClaims are the claims the hook adds. Names must be namespaced (a URL

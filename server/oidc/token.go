@@ -440,7 +440,7 @@ func (p *Provider) refresh(w http.ResponseWriter, r *http.Request, app *ent.Appl
 	}
 	custom, err := p.runClaimsHook(ctx, &ClaimsEvent{
 		User: user, Client: app, Scopes: scopes, Audience: first(g.Audience),
-		Protocol: ProtocolRefreshToken, AuthTime: g.AuthTime, AMR: g.Amr,
+		Protocol: ProtocolRefreshToken, AuthTime: g.AuthTime, AMR: g.Amr, RequestedScopes: scopes,
 	})
 	var deny *DenyError
 	if errors.As(err, &deny) {

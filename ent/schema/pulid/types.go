@@ -22,6 +22,9 @@ var Types = map[string]string{
 	"api_": "resource_servers",
 	"tkt_": "tickets",
 	"att_": "login_attempts",
+	"rul_": "rules",
+	"adm_": "admin_grants",
+	"ust_": "upstream_states",
 }
 
 // ErrUnknownPrefix is returned for ids whose prefix names no type.

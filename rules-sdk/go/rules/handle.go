@@ -36,16 +36,25 @@ func Run(h Handler, e *Event) (res *Result) {
 
 // process is the whole guest side of on_post_login: JSON in, JSON out.
 func process(eventJSON []byte) []byte {
+	return appendProcess(nil, eventJSON)
+}
+
+// appendProcess appends the result of eventJSON's call to dst (the guest
+// reuses its output buffer from call to call).
+func appendProcess(dst, eventJSON []byte) []byte {
 	var e Event
 	var res *Result
-	if err := json.Unmarshal(eventJSON, &e); err != nil {
+	if err := decodeEvent(eventJSON, &e); err != nil {
 		res = &Result{Error: &Error{Message: "decode event: " + err.Error()}}
 	} else {
 		res = Run(handler, &e)
+	}
+	if out, ok := appendResult(dst, res); ok {
+		return out
 	}
 	out, err := json.Marshal(res)
 	if err != nil {
 		out, _ = json.Marshal(Result{Error: &Error{Message: "encode result: " + err.Error()}})
 	}
-	return out
+	return append(dst, out...)
 }

@@ -1,0 +1,268 @@
+// Package upstream runs logins through non-database connections: it builds
+// the strategy's connector from the connection's options (cached until the
+// connection changes), asks it for the user, syncs the result through
+// identity.SyncUpstream and writes the log events (s, f, fp, fu) as dbauth
+// does for database connections.
+//
+// Every database access runs as the system viewer: a login is authorised by
+// the upstream, not by a token's scopes.
+package upstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/authgraph/authgraph/authz"
+	"github.com/authgraph/authgraph/connections"
+	"github.com/authgraph/authgraph/connectors"
+	"github.com/authgraph/authgraph/connectors/ldap"
+	"github.com/authgraph/authgraph/connectors/mapping"
+	"github.com/authgraph/authgraph/connectors/oidc"
+	"github.com/authgraph/authgraph/ent"
+	"github.com/authgraph/authgraph/ent/connection"
+	"github.com/authgraph/authgraph/ent/schema/pulid"
+	"github.com/authgraph/authgraph/identity"
+	"github.com/authgraph/authgraph/logs"
+)
+
+// Errors the edges translate.
+var (
+	// ErrUnknownConnection: no such connection of a strategy that can do
+	// what was asked.
+	ErrUnknownConnection = errors.New("unknown connection")
+	// ErrBlocked: the upstream vouched for a user an administrator blocked.
+	ErrBlocked = errors.New("user is blocked")
+)
+
+// Service runs upstream logins.
+type Service struct {
+	DB          *ent.Client
+	Connections *connections.Service
+	// Sealer seals upstream tokens (the master key's secretbox).
+	Sealer identity.Sealer
+	Logger *slog.Logger
+	Now    func() time.Time
+	// Issuer (ending in "/") places the SAML SP endpoints:
+	// {Issuer}saml/<connection>/metadata and …/acs.
+	Issuer string
+	// SPKey signs SAML AuthnRequests (signSAMLRequest); nil refuses that
+	// option.
+	SPKey SPKeyFunc
+
+	mu    sync.Mutex
+	cache map[pulid.ID]cached
+}
+
+type cached struct {
+	updated time.Time
+	conn    any
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Service) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+// Connection returns the connection called name, of any strategy.
+func (s *Service) Connection(ctx context.Context, name string) (*ent.Connection, error) {
+	c, err := s.DB.Connection.Query().Where(connection.Name(name)).Only(authz.SystemContext(ctx))
+	if ent.IsNotFound(err) {
+		return nil, ErrUnknownConnection
+	}
+	return c, err
+}
+
+// Connector returns conn's connector (cached per connection version).
+func (s *Service) Connector(conn *ent.Connection) (any, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.cache[conn.ID]; ok && c.updated.Equal(conn.UpdatedAt) {
+		return c.conn, nil
+	}
+	secrets := map[string]any{}
+	if s.Connections != nil {
+		var err error
+		if secrets, err = s.Connections.Secrets(conn); err != nil {
+			return nil, err
+		}
+	}
+	var built any
+	switch conn.Strategy {
+	case connection.StrategyLdap:
+		c, err := ldap.New(ldap.FromOptions(conn.Name, conn.Options, secrets))
+		if err != nil {
+			return nil, err
+		}
+		built = c
+	case connection.StrategyOidc:
+		c, err := oidc.New(oidc.FromOptions(conn.Name, conn.Options, secrets))
+		if err != nil {
+			return nil, err
+		}
+		built = c
+	case connection.StrategySaml:
+		c, err := s.samlConnector(conn)
+		if err != nil {
+			return nil, err
+		}
+		built = c
+	default:
+		return nil, fmt.Errorf("%w: %s connections are not handled here", ErrUnknownConnection, conn.Strategy)
+	}
+	if old, ok := s.cache[conn.ID]; ok {
+		if c, ok := old.conn.(interface{ Close() }); ok {
+			c.Close()
+		}
+	}
+	if s.cache == nil {
+		s.cache = map[pulid.ID]cached{}
+	}
+	s.cache[conn.ID] = cached{updated: conn.UpdatedAt, conn: built}
+	return built, nil
+}
+
+// IsPasswordStrategy reports whether users of strategy type a password on
+// the hosted page (besides database connections).
+func IsPasswordStrategy(strategy string) bool { return strategy == connection.StrategyLdap.String() }
+
+// PasswordLogin is a username/password login through a password connector.
+type PasswordLogin struct {
+	Connection           string
+	Username, Password   string
+	ClientID, ClientName string
+}
+
+// Result is a successful upstream login.
+type Result struct {
+	*identity.SyncResult
+	Connection *ent.Connection
+	// AMR is the authentication methods reference for the tokens.
+	AMR []string
+}
+
+// Login checks a username and password against a password connection.
+// Errors: connectors.ErrInvalidCredentials (whatever the reason: the log
+// event carries it), connectors.ErrUnavailable (nothing written but the
+// log event), ErrBlocked, ErrUnknownConnection, connectors.ErrConfig.
+func (s *Service) Login(ctx context.Context, in PasswordLogin) (*Result, error) {
+	conn, err := s.Connection(ctx, in.Connection)
+	if err != nil {
+		return nil, err
+	}
+	built, err := s.Connector(conn)
+	if err != nil {
+		return nil, err
+	}
+	pc, ok := built.(connectors.PasswordConnector)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s does not take passwords", ErrUnknownConnection, conn.Name)
+	}
+	ev := logs.Event{ClientID: in.ClientID, ClientName: in.ClientName, Connection: conn.Name,
+		ConnectionID: string(conn.ID), Strategy: providerOf(conn), StrategyType: "enterprise",
+		UserName: truncate(strings.TrimSpace(in.Username), 320)}
+	id, err := pc.Login(ctx, in.Username, in.Password)
+	if err != nil {
+		var ce *connectors.CredentialsError
+		switch {
+		case errors.As(err, &ce):
+			ev.Type, ev.Description = logs.TypeWrongPassword, "Wrong username or password: "+ce.Reason
+			if ce.Unknown {
+				ev.Type = logs.TypeUnknownUser
+			}
+			s.writeLog(ctx, ev)
+			return nil, err
+		case errors.Is(err, connectors.ErrUnavailable):
+			ev.Type, ev.Description = logs.TypeFailedLogin, "connection unavailable"
+		default:
+			ev.Type, ev.Description = logs.TypeFailedLogin, "connection error"
+		}
+		s.logger().Warn("upstream login failed", "connection", conn.Name, "err", err)
+		s.writeLog(ctx, ev)
+		return nil, err
+	}
+	return s.complete(ctx, conn, id, ev, []string{"pwd"})
+}
+
+// complete syncs a vouched-for identity and writes the s or f event.
+func (s *Service) complete(ctx context.Context, conn *ent.Connection, id connectors.Identity, ev logs.Event, amr []string) (*Result, error) {
+	res, err := identity.SyncUpstream(ctx, s.DB, identity.UpstreamLogin{
+		Connection: conn, Identity: id, Sealer: s.Sealer, IP: logs.RequestFrom(ctx).IP, Now: s.now(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	ev.UserID = res.User.UserID
+	if res.User.Blocked {
+		ev.Type, ev.Description = logs.TypeFailedLogin, "user is blocked"
+		s.writeLog(ctx, ev)
+		return nil, ErrBlocked
+	}
+	ev.Type, ev.Description = logs.TypeSuccessLogin, ""
+	s.writeLog(ctx, ev)
+	return &Result{SyncResult: res, Connection: conn, AMR: amr}, nil
+}
+
+// DiscoverRealm returns the first of the named connections (SAML or LDAP)
+// whose domain_aliases hold email's domain: home-realm discovery.
+func (s *Service) DiscoverRealm(ctx context.Context, names []string, email string) (*ent.Connection, error) {
+	at := strings.LastIndexByte(email, '@')
+	if at < 0 || len(names) == 0 {
+		return nil, nil
+	}
+	conns, err := s.DB.Connection.Query().
+		Where(connection.NameIn(names...), connection.StrategyIn(connection.StrategySaml, connection.StrategyLdap)).
+		Order(ent.Asc(connection.FieldName)).All(authz.SystemContext(ctx))
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range conns {
+		if mapping.VerifiedByDomain(email, mapping.Strings(c.Options["domain_aliases"])) {
+			return c, nil
+		}
+	}
+	return nil, nil
+}
+
+func providerOf(conn *ent.Connection) string {
+	switch conn.Strategy {
+	case connection.StrategyLdap:
+		return ldap.Provider
+	case connection.StrategySaml:
+		return "samlp"
+	case connection.StrategyOidc:
+		switch conn.Options["preset"] {
+		case oidc.PresetGitHub:
+			return oidc.ProviderGitHub
+		case oidc.PresetGoogle:
+			return oidc.ProviderGoogle
+		}
+	}
+	return string(conn.Strategy)
+}
+
+func (s *Service) writeLog(ctx context.Context, e logs.Event) {
+	if err := logs.Write(ctx, s.DB, e); err != nil {
+		s.logger().Error("writing log event", "type", e.Type, "err", err)
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

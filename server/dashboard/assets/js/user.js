@@ -1,0 +1,257 @@
+import { gql, ApiError } from "./api.js";
+import { h, field, setFieldError, fmtDate, json, toast, errorBox, go } from "./dom.js";
+import { mergeMetadata, parsePatch } from "./metadata.js";
+import { can } from "./auth.js";
+
+const USER_FIELDS = `id userId email emailVerified username phoneNumber phoneVerified name givenName familyName
+  nickname picture blocked userMetadata appMetadata createdAt updatedAt lastLogin lastIp loginsCount lastPasswordReset
+  identities { provider userId isSocial connection { name strategy } }`;
+
+const USER = `query User($id: ID!) { user(id: $id) { ${USER_FIELDS} } }`;
+const LOGS = `query UserLogs($userId: String!) { logs(first: 10, where: {userId: $userId}) {
+  edges { node { id date type description clientName connection ip } } } }`;
+const UPDATE = `mutation UpdateUser($id: ID!, $input: UpdateUserInput!) { updateUser(id: $id, input: $input) { ${USER_FIELDS} } }`;
+
+export async function userPage(id) {
+  const u = (await gql(USER, { id })).user;
+  const page = h("section");
+  renderUser(page, u);
+  return page;
+}
+
+function renderUser(page, u) {
+  page.replaceChildren(
+    h("p", h("a", { href: "#/users" }, "← Users")),
+    h("h1", u.email || u.name || u.userId, u.blocked ? h("span.badge.danger", " blocked") : null),
+    h("div.grid",
+      profileCard(u),
+      actionsCard(page, u)),
+    identitiesCard(page, u),
+    h("div.grid",
+      metadataCard(page, u, "userMetadata", "user_metadata", "Editable by the user too (updateMe)."),
+      metadataCard(page, u, "appMetadata", "app_metadata", "Only administrators and rules write it.")),
+    logsCard(u));
+}
+
+function dl(pairs) {
+  return h("dl.props", pairs.map(([k, v]) => [h("dt", k), h("dd", v === null || v === undefined || v === "" ? "—" : v)]));
+}
+
+function profileCard(u) {
+  return h("section.card", { "aria-labelledby": "profile-h" },
+    h("h2#profile-h", "Profile"),
+    dl([
+      ["Node id", h("code", u.id)],
+      ["user_id", h("code", u.userId)],
+      ["Email", u.email ? `${u.email} (${u.emailVerified ? "verified" : "unverified"})` : null],
+      ["Username", u.username],
+      ["Phone", u.phoneNumber ? `${u.phoneNumber} (${u.phoneVerified ? "verified" : "unverified"})` : null],
+      ["Name", u.name],
+      ["Given / family name", [u.givenName, u.familyName].filter(Boolean).join(" / ")],
+      ["Nickname", u.nickname],
+      ["Created", fmtDate(u.createdAt)],
+      ["Updated", fmtDate(u.updatedAt)],
+      ["Last login", u.lastLogin ? `${fmtDate(u.lastLogin)} from ${u.lastIp || "?"}` : null],
+      ["Logins", String(u.loginsCount)],
+      ["Last password reset", u.lastPasswordReset ? fmtDate(u.lastPasswordReset) : null],
+    ]));
+}
+
+function actionsCard(page, u) {
+  const out = h("div.ticket-out", { "aria-live": "polite" });
+  const block = h("button", {
+    type: "button", id: "block-toggle", class: u.blocked ? "" : "danger",
+    disabled: !can("update:users"),
+    onclick: async () => {
+      block.disabled = true;
+      try {
+        const nu = (await gql(UPDATE, { id: u.id, input: { blocked: !u.blocked } })).updateUser;
+        toast(nu.blocked ? "User blocked: their sessions and tokens were revoked." : "User unblocked.");
+        renderUser(page, nu);
+      } catch (err) {
+        block.disabled = false;
+        out.replaceChildren(errorBox(err));
+      }
+    },
+  }, u.blocked ? "Unblock user" : "Block user");
+
+  const ticket = h("button", {
+    type: "button", disabled: !can("create:user_tickets"),
+    onclick: async () => {
+      try {
+        const t = (await gql(`mutation T($input: PasswordChangeTicketInput!) { createPasswordChangeTicket(input: $input) { ticket expiresAt } }`,
+          { input: { userId: u.id } })).createPasswordChangeTicket;
+        const link = h("input", { type: "text", readonly: true, value: t.ticket, class: "mono" });
+        out.replaceChildren(field("Password-change link (send it to the user; valid until " + fmtDate(t.expiresAt) + ")", link));
+        link.focus();
+        link.select();
+      } catch (err) {
+        out.replaceChildren(errorBox(err));
+      }
+    },
+  }, "Create password-change link");
+
+  const dialog = deleteDialog(u);
+  const del = h("button.danger", { type: "button", disabled: !can("delete:users"), onclick: () => dialog.showModal() }, "Delete user…");
+  return h("section.card", { "aria-labelledby": "actions-h" },
+    h("h2#actions-h", "Actions"),
+    h("div.actions", block, ticket, del),
+    out, dialog);
+}
+
+function deleteDialog(u) {
+  const who = u.email || u.userId;
+  const confirmInput = h("input", { type: "text", autocomplete: "off", spellcheck: "false" });
+  const go_ = h("button.danger", { type: "submit", value: "delete" }, "Delete permanently");
+  const err = h("div");
+  const dialog = h("dialog", { "aria-labelledby": "del-h" },
+    h("form", { method: "dialog", onsubmit: async (e) => {
+      if (e.submitter && e.submitter.value !== "delete") return;
+      e.preventDefault();
+      if (confirmInput.value.trim() !== who) {
+        setFieldError(confirmInput, "Type " + who + " exactly to confirm.");
+        confirmInput.focus();
+        return;
+      }
+      go_.disabled = true;
+      try {
+        await gql(`mutation D($id: ID!) { deleteUser(id: $id) }`, { id: u.id });
+        dialog.close();
+        toast("Deleted " + who + ".");
+        go("#/users");
+      } catch (ex) {
+        go_.disabled = false;
+        err.replaceChildren(errorBox(ex));
+      }
+    } },
+      h("h2#del-h", "Delete " + who + "?"),
+      h("p", "This deletes the user with their identities, credentials, sessions and grants. It cannot be undone."),
+      field("Type " + who + " to confirm", confirmInput),
+      err,
+      h("div.actions", go_, h("button", { type: "submit", value: "cancel", formnovalidate: true }, "Cancel"))));
+  return dialog;
+}
+
+function identitiesCard(page, u) {
+  const status = h("div", { "aria-live": "polite" });
+  const unlink = (i) => h("button", {
+    type: "button", disabled: !can("update:users"), "aria-label": `Unlink ${i.provider} identity ${i.userId}`,
+    onclick: async () => {
+      if (!confirm(`Unlink the ${i.connection.name} identity ${i.userId}? It becomes a separate user without metadata.`)) return;
+      try {
+        const nu = (await gql(`mutation L($u: ID!, $c: String!, $i: String!) { unlinkIdentity(userId: $u, connection: $c, identityUserId: $i) { ${USER_FIELDS} } }`,
+          { u: u.id, c: i.connection.name, i: i.userId })).unlinkIdentity;
+        toast("Identity unlinked.");
+        renderUser(page, nu);
+      } catch (err) { status.replaceChildren(errorBox(err)); }
+    },
+  }, "Unlink");
+  const secondary = h("input.mono", { type: "text", autocomplete: "off", placeholder: "usr_… or provider|id" });
+  const link = h("form", { onsubmit: async (e) => {
+    e.preventDefault();
+    const other = secondary.value.trim();
+    if (!other) { setFieldError(secondary, "Enter the user to link into this one."); secondary.focus(); return; }
+    if (!confirm("Link " + other + " into " + (u.email || u.userId) + "? Its metadata is discarded and it leaves the user list.")) return;
+    try {
+      const nu = (await gql(`mutation K($p: ID!, $s: ID!) { linkUser(primaryId: $p, secondaryId: $s) { ${USER_FIELDS} } }`, { p: u.id, s: other })).linkUser;
+      toast("User linked.");
+      renderUser(page, nu);
+    } catch (err) {
+      const fe = err.fieldErrors ? err.fieldErrors() : {};
+      const msg = fe.secondaryId || fe.primaryId;
+      if (msg) { setFieldError(secondary, msg); secondary.focus(); } else status.replaceChildren(errorBox(err));
+    }
+  } }, h("div.inline", field("Link another user's identities into this user", secondary), h("button", { type: "submit", disabled: !can("update:users") }, "Link")));
+  return h("section.card", { "aria-labelledby": "ids-h" },
+    h("h2#ids-h", "Identities"),
+    h("div.table-wrap", h("table",
+      h("thead", h("tr", ["Connection", "Strategy", "Provider", "Id at the connection", "Social", ""].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", u.identities.map((i, n) => h("tr",
+        h("td", i.connection ? i.connection.name : "—", n === 0 ? h("span.badge", " primary") : null),
+        h("td", i.connection ? i.connection.strategy : "—"),
+        h("td", i.provider),
+        h("td.mono", i.userId),
+        h("td", i.isSocial ? "yes" : "no"),
+        h("td", n === 0 || !i.connection ? "" : unlink(i))))))),
+    status,
+    link);
+}
+
+// metadataCard: a JSON editor holding the PATCH sent to updateUser, with the
+// merged result the API will store shown live before saving.
+function metadataCard(page, u, key, label, note) {
+  const current = u[key] || {};
+  const editor = h("textarea", { rows: 10, spellcheck: "false", class: "mono", name: key, "data-metadata": key });
+  editor.value = json(current);
+  const preview = h("pre.preview", { id: key + "-preview", "aria-live": "polite" });
+  const warn = h("p.warn");
+  const save = h("button", { type: "submit", disabled: !can("update:users") }, "Save " + label);
+  const status = h("div");
+
+  function update() {
+    const r = parsePatch(editor.value);
+    if (r.error) {
+      setFieldError(editor, r.error);
+      preview.textContent = "—";
+      warn.textContent = "";
+      save.disabled = true;
+      return null;
+    }
+    setFieldError(editor, "");
+    save.disabled = !can("update:users");
+    const merged = mergeMetadata(current, r.value);
+    preview.textContent = json(merged);
+    const removed = Object.keys(current).filter((k) => !(k in merged));
+    warn.textContent = Object.keys(r.value).length === 0 && Object.keys(current).length > 0
+      ? "An empty object clears every key."
+      : removed.length ? "Removes: " + removed.join(", ") : "";
+    return r.value;
+  }
+  editor.addEventListener("input", update);
+  update();
+
+  const form = h("form.metadata", { "aria-labelledby": key + "-h", novalidate: true, onsubmit: async (e) => {
+    e.preventDefault();
+    const patch = update();
+    if (!patch) { editor.focus(); return; }
+    save.disabled = true;
+    status.replaceChildren();
+    try {
+      const nu = (await gql(UPDATE, { id: u.id, input: { [key]: patch } })).updateUser;
+      toast(label + " saved.");
+      renderUser(page, nu);
+      const again = page.querySelector(`[data-metadata="${key}"]`);
+      if (again) again.focus();
+    } catch (err) {
+      save.disabled = false;
+      const fe = err instanceof ApiError ? err.fieldErrors() : {};
+      if (fe[key]) {
+        setFieldError(editor, fe[key]);
+        editor.focus();
+      } else {
+        status.replaceChildren(errorBox(err));
+      }
+    }
+  } },
+    h("h2", { id: key + "-h" }, label),
+    h("p.hint", note, " The text is the patch sent to the API: one level deep — a top-level key replaces its whole value, ", h("code", "null"), " deletes a key, ", h("code", "{}"), " clears everything."),
+    field("Patch (JSON object)", editor),
+    h("p.label", "Result after saving"),
+    preview, warn, status,
+    h("div.actions", save));
+  return h("section.card", form);
+}
+
+function logsCard(u) {
+  const body = h("div", h("p.muted", "Loading…"));
+  gql(LOGS, { userId: u.userId }).then((d) => {
+    const rows = d.logs.edges.map(({ node: e }) => h("tr",
+      h("td", fmtDate(e.date)), h("td", h("code", e.type)), h("td", e.description),
+      h("td", e.clientName || "—"), h("td", e.connection || "—"), h("td.mono", e.ip || "—")));
+    body.replaceChildren(rows.length ? h("div.table-wrap", h("table",
+      h("thead", h("tr", ["Date", "Type", "Description", "Application", "Connection", "IP"].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", rows))) : h("p.muted", "No events."),
+    h("p", h("a", { href: "#/logs?user=" + encodeURIComponent(u.userId) }, "All events of this user →")));
+  }).catch((err) => body.replaceChildren(errorBox(err)));
+  return h("section.card", { "aria-labelledby": "logs-h" }, h("h2#logs-h", "Recent events"), body);
+}

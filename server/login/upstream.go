@@ -1,0 +1,287 @@
+package login
+
+// Logins through non-database connections (connectors/upstream): LDAP
+// connections use the same username/password form as database ones;
+// home-realm discovery sends an email whose domain is in a SAML or LDAP
+// connection's domain_aliases to that connection. Kept apart from pages.go,
+// which only calls passwordForm, startFederated and upstreamSubmit.
+
+import (
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/authgraph/authgraph/connectors"
+	"github.com/authgraph/authgraph/connectors/upstream"
+	"github.com/authgraph/authgraph/ent"
+	"github.com/authgraph/authgraph/ent/connection"
+	"github.com/authgraph/authgraph/logs"
+	"github.com/authgraph/authgraph/server/loginflow"
+	"github.com/authgraph/authgraph/sessions"
+)
+
+const (
+	msgWrongUpstream = "Wrong username or password."
+	msgUnavailable   = "We cannot reach your organization's directory right now (connection unavailable). Please try again in a moment."
+)
+
+// passwordForm fills p with the username/password form of upstream password
+// connection c (LDAP), rendering it; false when c is not one.
+func (h *Handler) passwordForm(w http.ResponseWriter, r *http.Request, req *loginflow.Request, p *page, c loginflow.Connection, username string, status int) bool {
+	if h.cfg.Upstream == nil || !upstream.IsPasswordStrategy(c.Strategy) {
+		return false
+	}
+	p.Form = &formData{Connection: c.Name, Username: username, UsernameLabel: "Username", RequiresUsername: true}
+	h.render(w, r, status, "login", p)
+	return true
+}
+
+// startFederated handles a click on a connection's button: LDAP shows its
+// form; redirect strategies start their flow. False when nothing handles it.
+func (h *Handler) startFederated(w http.ResponseWriter, r *http.Request, req *loginflow.Request, name string) bool {
+	if h.cfg.Upstream == nil {
+		return false
+	}
+	c, ok := enabled(req, name)
+	if !ok {
+		return false
+	}
+	if upstream.IsPasswordStrategy(c.Strategy) {
+		http.Redirect(w, r, h.path("", vals(loginflow.ParamRequestID, req.ID, "connection", name)), http.StatusSeeOther)
+		return true
+	}
+	return h.startRedirect(w, r, req, c)
+}
+
+// stateCookie binds a redirect login to the browser that started it, so a
+// callback URL with someone else's state and code (login CSRF) fails. Lax:
+// the provider's redirect back is a top-level GET.
+const stateCookie = "ag_upstream_state"
+
+// startRedirect starts an OIDC/OAuth2 login; false for strategies without
+// a redirect flow here.
+func (h *Handler) startRedirect(w http.ResponseWriter, r *http.Request, req *loginflow.Request, c loginflow.Connection) bool {
+	if c.Strategy == connection.StrategySaml.String() {
+		u, err := h.cfg.Upstream.StartSAML(r.Context(), c.Name, req.ID)
+		if errors.Is(err, connectors.ErrUnavailable) {
+			h.showLogin(w, r, req, "", "", msgUnavailableIdP, http.StatusServiceUnavailable)
+			return true
+		}
+		if err != nil {
+			h.serverError(w, r, err)
+			return true
+		}
+		http.Redirect(w, r, u, http.StatusSeeOther)
+		return true
+	}
+	if c.Strategy != connection.StrategyOidc.String() {
+		return false
+	}
+	red, err := h.cfg.Upstream.StartRedirect(r.Context(), c.Name, req.ID, h.callbackURL())
+	if errors.Is(err, connectors.ErrUnavailable) {
+		h.showLogin(w, r, req, "", "", msgUnavailableIdP, http.StatusServiceUnavailable)
+		return true
+	}
+	if err != nil {
+		h.serverError(w, r, err)
+		return true
+	}
+	http.SetCookie(w, &http.Cookie{Name: stateCookie, Value: red.State, Path: h.base + "login/callback",
+		MaxAge: int(upstream.StateTTL / time.Second), HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteLaxMode})
+	http.Redirect(w, r, red.URL, http.StatusSeeOther)
+	return true
+}
+
+// callbackURL is {issuer}login/callback, as registered at the providers.
+func (h *Handler) callbackURL() string {
+	return strings.TrimSuffix(h.cfg.Issuer, "/") + "/login/callback"
+}
+
+const msgUnavailableIdP = "We cannot reach this identity provider right now (connection unavailable). Please try again in a moment."
+
+// upstreamCallback finishes a redirect login.
+func (h *Handler) upstreamCallback(w http.ResponseWriter, r *http.Request) {
+	if h.cfg.Upstream == nil {
+		http.NotFound(w, r)
+		return
+	}
+	c, err := r.Cookie(stateCookie)
+	if err != nil || subtle.ConstantTimeCompare([]byte(c.Value), []byte(r.URL.Query().Get("state"))) != 1 {
+		h.message(w, r, http.StatusBadRequest, "Log in", msgBadRequest, "", "")
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: stateCookie, Path: h.base + "login/callback", MaxAge: -1, HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteLaxMode})
+	res, reqID, err := h.cfg.Upstream.Callback(r.Context(), r, h.callbackURL())
+	if errors.Is(err, upstream.ErrUnknownState) {
+		h.message(w, r, http.StatusBadRequest, "Log in", msgBadRequest, "", "")
+		return
+	}
+	req, ok := h.request(w, r, reqID)
+	if !ok {
+		return
+	}
+	switch {
+	case err == nil:
+		h.finishUpstream(w, r, req, res)
+	case errors.Is(err, connectors.ErrUnavailable):
+		h.showLogin(w, r, req, "", "", msgUnavailableIdP, http.StatusServiceUnavailable)
+	case errors.Is(err, connectors.ErrInvalidResponse):
+		h.showLogin(w, r, req, "", "", "We could not log you in with this identity provider. Please try again.", http.StatusBadRequest)
+	case errors.Is(err, upstream.ErrBlocked):
+		h.cfg.Handoff.Fail(w, r, req.ID, "access_denied", "user is blocked")
+	default:
+		h.serverError(w, r, err)
+	}
+}
+
+// upstreamSubmit handles a password POST meant for an upstream: the posted
+// connection is an enabled LDAP connection, or (home-realm discovery) the
+// identifier is an email in the domain_aliases of an enabled SAML or LDAP
+// connection. False leaves the POST to the database login.
+func (h *Handler) upstreamSubmit(w http.ResponseWriter, r *http.Request, req *loginflow.Request) bool {
+	if h.cfg.Upstream == nil {
+		return false
+	}
+	name, username := r.PostFormValue("connection"), r.PostFormValue("username")
+	if c, ok := enabled(req, name); ok && upstream.IsPasswordStrategy(c.Strategy) {
+		h.upstreamPasswordLogin(w, r, req, c.Name, username, r.PostFormValue("password"))
+		return true
+	}
+	if name != "" {
+		if c, ok := enabled(req, name); ok && c.Strategy != connection.StrategyDatabase.String() {
+			return false
+		}
+	}
+	if !strings.Contains(username, "@") {
+		return false
+	}
+	var candidates []string
+	for _, c := range req.EnabledConnections {
+		if c.Strategy == connection.StrategySaml.String() || c.Strategy == connection.StrategyLdap.String() {
+			candidates = append(candidates, c.Name)
+		}
+	}
+	conn, err := h.cfg.Upstream.DiscoverRealm(r.Context(), candidates, strings.TrimSpace(username))
+	if err != nil {
+		h.serverError(w, r, err)
+		return true
+	}
+	if conn == nil {
+		return false
+	}
+	if upstream.IsPasswordStrategy(conn.Strategy.String()) {
+		h.upstreamPasswordLogin(w, r, req, conn.Name, username, r.PostFormValue("password"))
+		return true
+	}
+	return h.startFederated(w, r, req, conn.Name)
+}
+
+func (h *Handler) upstreamPasswordLogin(w http.ResponseWriter, r *http.Request, req *loginflow.Request, connName, username, password string) {
+	res, err := h.cfg.Upstream.Login(r.Context(), upstream.PasswordLogin{
+		Connection: connName, Username: username, Password: password,
+		ClientID: req.ClientID, ClientName: req.ClientName,
+	})
+	switch {
+	case err == nil:
+		h.finishUpstream(w, r, req, res)
+	case errors.Is(err, connectors.ErrInvalidCredentials):
+		h.showLogin(w, r, req, connName, username, msgWrongUpstream, http.StatusUnauthorized)
+	case errors.Is(err, connectors.ErrUnavailable):
+		h.showLogin(w, r, req, connName, username, msgUnavailable, http.StatusServiceUnavailable)
+	case errors.Is(err, upstream.ErrBlocked):
+		h.cfg.Handoff.Fail(w, r, req.ID, "access_denied", "user is blocked")
+	default:
+		h.serverError(w, r, err)
+	}
+}
+
+// finishUpstream starts the SSO session and completes the request, as
+// finish does for database logins.
+func (h *Handler) finishUpstream(w http.ResponseWriter, r *http.Request, req *loginflow.Request, res *upstream.Result) {
+	h.finishUser(w, r, req, res.User, res.Connection.Name, res.AMR)
+}
+
+func (h *Handler) finishUser(w http.ResponseWriter, r *http.Request, req *loginflow.Request, u *ent.User, connName string, amr []string) {
+	authTime := h.cfg.Now().Truncate(time.Second)
+	s, err := h.cfg.Sessions.Create(r.Context(), w, r, sessions.Params{
+		UserID: u.ID, AuthTime: authTime, AMR: amr, Connection: connName,
+		IP: logs.RequestFrom(r.Context()).IP, UserAgent: r.UserAgent(),
+	})
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	h.cfg.Handoff.Complete(w, r, req.ID, loginflow.Login{
+		UserID: u.ID, SessionID: s.ID, AuthTime: s.AuthTime, AMR: amr, Connection: connName,
+	})
+}
+
+// samlMetadata serves a SAML connection's SP metadata.
+func (h *Handler) samlMetadata(w http.ResponseWriter, r *http.Request) {
+	if h.cfg.Upstream == nil {
+		http.NotFound(w, r)
+		return
+	}
+	md, err := h.cfg.Upstream.SAMLMetadata(r.Context(), r.PathValue("connection"))
+	if errors.Is(err, upstream.ErrUnknownConnection) {
+		http.NotFound(w, r)
+		return
+	}
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/samlmetadata+xml")
+	_, _ = w.Write(md)
+}
+
+// samlACS consumes a SAML response. Errors never show crewjam's PrivateErr
+// (it goes to the logs): users see one generic message.
+func (h *Handler) samlACS(w http.ResponseWriter, r *http.Request) {
+	if h.cfg.Upstream == nil {
+		http.NotFound(w, r)
+		return
+	}
+	// crewjam reads r.PostForm: parse it first.
+	if err := r.ParseForm(); err != nil {
+		h.message(w, r, http.StatusBadRequest, "Log in", msgBadRequest, "", "")
+		return
+	}
+	res, reqID, err := h.cfg.Upstream.ACS(r.Context(), r.PathValue("connection"), r)
+	if errors.Is(err, upstream.ErrUnknownConnection) {
+		http.NotFound(w, r)
+		return
+	}
+	var req *loginflow.Request
+	if reqID != "" {
+		var ok bool
+		if req, ok = h.request(w, r, reqID); !ok {
+			return
+		}
+	}
+	switch {
+	case err == nil && req != nil:
+		h.finishUpstream(w, r, req, res)
+	case err == nil:
+		// IdP-initiated: no application asked; the SSO session lets the
+		// next /authorize through without a prompt.
+		if _, err := h.cfg.Sessions.Create(r.Context(), w, r, sessions.Params{
+			UserID: res.User.ID, AuthTime: h.cfg.Now().Truncate(time.Second), Connection: res.Connection.Name,
+			IP: logs.RequestFrom(r.Context()).IP, UserAgent: r.UserAgent(),
+		}); err != nil {
+			h.serverError(w, r, err)
+			return
+		}
+		h.message(w, r, http.StatusOK, "Logged in", "", "You are logged in. You can now open your application.", "")
+	case errors.Is(err, upstream.ErrBlocked) && req != nil:
+		h.cfg.Handoff.Fail(w, r, req.ID, "access_denied", "user is blocked")
+	case errors.Is(err, connectors.ErrUnavailable):
+		h.message(w, r, http.StatusServiceUnavailable, "Log in", msgUnavailableIdP, "", "")
+	case errors.Is(err, connectors.ErrInvalidResponse), errors.Is(err, upstream.ErrBlocked):
+		h.message(w, r, http.StatusBadRequest, "Log in", "We could not log you in with your organization's identity provider. Please try again.", "", "")
+	default:
+		h.serverError(w, r, err)
+	}
+}

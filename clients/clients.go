@@ -61,6 +61,21 @@ type Params struct {
 	Secret   string
 	// Lifetimes, in seconds; 0 keeps the server default.
 	Lifetimes Lifetimes
+	// Metadata is client_metadata (rules see it as event.client.metadata).
+	Metadata map[string]string
+}
+
+// validateMetadata applies Auth0's client_metadata limits.
+func validateMetadata(m map[string]string) error {
+	if len(m) > 10 {
+		return fmt.Errorf("%w: clientMetadata holds at most 10 keys", ErrInvalid)
+	}
+	for k, v := range m {
+		if k == "" || len(k) > 255 || len(v) > 255 {
+			return fmt.Errorf("%w: clientMetadata keys must be 1-255 characters and values at most 255", ErrInvalid)
+		}
+	}
+	return nil
 }
 
 // Lifetimes are a client's token lifetime overrides, in seconds (0: default).
@@ -138,6 +153,9 @@ func (p *Params) Validate() error {
 	if err := p.Lifetimes.validate(); err != nil {
 		return err
 	}
+	if err := validateMetadata(p.Metadata); err != nil {
+		return err
+	}
 	if p.Secret != "" && len(p.Secret) < minSecretLen {
 		return fmt.Errorf("%w: a client secret must be at least %d characters", ErrInvalid, minSecretLen)
 	}
@@ -195,6 +213,7 @@ func Create(ctx context.Context, db *ent.Client, p Params) (*Created, error) {
 		SetNillableIDTokenLifetime(p.Lifetimes.IDToken).
 		SetNillableRefreshTokenIdleLifetime(p.Lifetimes.RefreshIdle).
 		SetNillableRefreshTokenLifetime(p.Lifetimes.Refresh).
+		SetMetadata(nonNilMap(p.Metadata)).
 		Save(ctx)
 	if err != nil {
 		return nil, err
@@ -297,6 +316,8 @@ type Changes struct {
 	Name                                         *string
 	RedirectURIs, LogoutURLs, WebOrigins, Scopes []string
 	Lifetimes                                    Lifetimes
+	// Metadata, when non-nil, replaces client_metadata.
+	Metadata map[string]string
 }
 
 // Update applies u to app. Built-in clients refuse every change.
@@ -305,7 +326,7 @@ func Update(ctx context.Context, db *ent.Client, app *ent.Application, u Changes
 		return nil, ErrSystemClient
 	}
 	p := Params{Name: app.Name, Type: string(app.Type), RedirectURIs: u.RedirectURIs, LogoutURLs: u.LogoutURLs,
-		WebOrigins: u.WebOrigins, Scopes: u.Scopes, Lifetimes: u.Lifetimes}
+		WebOrigins: u.WebOrigins, Scopes: u.Scopes, Lifetimes: u.Lifetimes, Metadata: u.Metadata}
 	if u.Name != nil {
 		p.Name = *u.Name
 	}
@@ -325,6 +346,9 @@ func Update(ctx context.Context, db *ent.Client, app *ent.Application, u Changes
 	if u.Scopes != nil {
 		upd.SetManagementScopes(u.Scopes)
 	}
+	if u.Metadata != nil {
+		upd.SetMetadata(u.Metadata)
+	}
 	upd.SetNillableIDTokenLifetime(u.Lifetimes.IDToken).
 		SetNillableRefreshTokenIdleLifetime(u.Lifetimes.RefreshIdle).
 		SetNillableRefreshTokenLifetime(u.Lifetimes.Refresh)
@@ -337,4 +361,11 @@ func Delete(ctx context.Context, db *ent.Client, app *ent.Application) error {
 		return ErrSystemClient
 	}
 	return db.Application.DeleteOne(app).Exec(ctx)
+}
+
+func nonNilMap(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
 }

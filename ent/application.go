@@ -43,6 +43,8 @@ type Application struct {
 	ManagementScopes []string `json:"management_scopes,omitempty"`
 	// AllManagementScopes holds the value of the "all_management_scopes" field.
 	AllManagementScopes bool `json:"all_management_scopes,omitempty"`
+	// Metadata holds the value of the "metadata" field.
+	Metadata map[string]string `json:"metadata,omitempty"`
 	// System holds the value of the "system" field.
 	System bool `json:"system,omitempty"`
 	// IDTokenLifetime holds the value of the "id_token_lifetime" field.
@@ -59,7 +61,7 @@ func (*Application) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case application.FieldSecretHash, application.FieldRedirectUris, application.FieldLogoutUrls, application.FieldWebOrigins, application.FieldGrantTypes, application.FieldManagementScopes:
+		case application.FieldSecretHash, application.FieldRedirectUris, application.FieldLogoutUrls, application.FieldWebOrigins, application.FieldGrantTypes, application.FieldManagementScopes, application.FieldMetadata:
 			values[i] = new([]byte)
 		case application.FieldID:
 			values[i] = new(pulid.ID)
@@ -174,6 +176,14 @@ func (_m *Application) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.AllManagementScopes = value.Bool
 			}
+		case application.FieldMetadata:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field metadata", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.Metadata); err != nil {
+					return fmt.Errorf("unmarshal field metadata: %w", err)
+				}
+			}
 		case application.FieldSystem:
 			if value, ok := values[i].(*sql.NullBool); !ok {
 				return fmt.Errorf("unexpected type %T for field system", values[i])
@@ -268,6 +278,9 @@ func (_m *Application) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("all_management_scopes=")
 	builder.WriteString(fmt.Sprintf("%v", _m.AllManagementScopes))
+	builder.WriteString(", ")
+	builder.WriteString("metadata=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Metadata))
 	builder.WriteString(", ")
 	builder.WriteString("system=")
 	builder.WriteString(fmt.Sprintf("%v", _m.System))

@@ -120,6 +120,12 @@ func (_c *ApplicationCreate) SetNillableAllManagementScopes(v *bool) *Applicatio
 	return _c
 }
 
+// SetMetadata sets the "metadata" field.
+func (_c *ApplicationCreate) SetMetadata(v map[string]string) *ApplicationCreate {
+	_c.mutation.SetMetadata(v)
+	return _c
+}
+
 // SetSystem sets the "system" field.
 func (_c *ApplicationCreate) SetSystem(v bool) *ApplicationCreate {
 	_c.mutation.SetSystem(v)
@@ -265,6 +271,10 @@ func (_c *ApplicationCreate) defaults() error {
 		v := application.DefaultAllManagementScopes
 		_c.mutation.SetAllManagementScopes(v)
 	}
+	if _, ok := _c.mutation.Metadata(); !ok {
+		v := application.DefaultMetadata
+		_c.mutation.SetMetadata(v)
+	}
 	if _, ok := _c.mutation.System(); !ok {
 		v := application.DefaultSystem
 		_c.mutation.SetSystem(v)
@@ -340,6 +350,9 @@ func (_c *ApplicationCreate) check() error {
 	}
 	if _, ok := _c.mutation.AllManagementScopes(); !ok {
 		return &ValidationError{Name: "all_management_scopes", err: errors.New(`ent: missing required field "Application.all_management_scopes"`)}
+	}
+	if _, ok := _c.mutation.Metadata(); !ok {
+		return &ValidationError{Name: "metadata", err: errors.New(`ent: missing required field "Application.metadata"`)}
 	}
 	if _, ok := _c.mutation.System(); !ok {
 		return &ValidationError{Name: "system", err: errors.New(`ent: missing required field "Application.system"`)}
@@ -451,6 +464,10 @@ func (_c *ApplicationCreate) createSpec() (*Application, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.AllManagementScopes(); ok {
 		_spec.SetField(application.FieldAllManagementScopes, field.TypeBool, value)
 		_node.AllManagementScopes = value
+	}
+	if value, ok := _c.mutation.Metadata(); ok {
+		_spec.SetField(application.FieldMetadata, field.TypeJSON, value)
+		_node.Metadata = value
 	}
 	if value, ok := _c.mutation.System(); ok {
 		_spec.SetField(application.FieldSystem, field.TypeBool, value)
@@ -643,6 +660,18 @@ func (u *ApplicationUpsert) SetAllManagementScopes(v bool) *ApplicationUpsert {
 // UpdateAllManagementScopes sets the "all_management_scopes" field to the value that was provided on create.
 func (u *ApplicationUpsert) UpdateAllManagementScopes() *ApplicationUpsert {
 	u.SetExcluded(application.FieldAllManagementScopes)
+	return u
+}
+
+// SetMetadata sets the "metadata" field.
+func (u *ApplicationUpsert) SetMetadata(v map[string]string) *ApplicationUpsert {
+	u.Set(application.FieldMetadata, v)
+	return u
+}
+
+// UpdateMetadata sets the "metadata" field to the value that was provided on create.
+func (u *ApplicationUpsert) UpdateMetadata() *ApplicationUpsert {
+	u.SetExcluded(application.FieldMetadata)
 	return u
 }
 
@@ -910,6 +939,20 @@ func (u *ApplicationUpsertOne) SetAllManagementScopes(v bool) *ApplicationUpsert
 func (u *ApplicationUpsertOne) UpdateAllManagementScopes() *ApplicationUpsertOne {
 	return u.Update(func(s *ApplicationUpsert) {
 		s.UpdateAllManagementScopes()
+	})
+}
+
+// SetMetadata sets the "metadata" field.
+func (u *ApplicationUpsertOne) SetMetadata(v map[string]string) *ApplicationUpsertOne {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.SetMetadata(v)
+	})
+}
+
+// UpdateMetadata sets the "metadata" field to the value that was provided on create.
+func (u *ApplicationUpsertOne) UpdateMetadata() *ApplicationUpsertOne {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.UpdateMetadata()
 	})
 }
 
@@ -1355,6 +1398,20 @@ func (u *ApplicationUpsertBulk) SetAllManagementScopes(v bool) *ApplicationUpser
 func (u *ApplicationUpsertBulk) UpdateAllManagementScopes() *ApplicationUpsertBulk {
 	return u.Update(func(s *ApplicationUpsert) {
 		s.UpdateAllManagementScopes()
+	})
+}
+
+// SetMetadata sets the "metadata" field.
+func (u *ApplicationUpsertBulk) SetMetadata(v map[string]string) *ApplicationUpsertBulk {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.SetMetadata(v)
+	})
+}
+
+// UpdateMetadata sets the "metadata" field to the value that was provided on create.
+func (u *ApplicationUpsertBulk) UpdateMetadata() *ApplicationUpsertBulk {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.UpdateMetadata()
 	})
 }
 

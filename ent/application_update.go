@@ -149,6 +149,12 @@ func (_u *ApplicationUpdate) SetNillableAllManagementScopes(v *bool) *Applicatio
 	return _u
 }
 
+// SetMetadata sets the "metadata" field.
+func (_u *ApplicationUpdate) SetMetadata(v map[string]string) *ApplicationUpdate {
+	_u.mutation.SetMetadata(v)
+	return _u
+}
+
 // SetSystem sets the "system" field.
 func (_u *ApplicationUpdate) SetSystem(v bool) *ApplicationUpdate {
 	_u.mutation.SetSystem(v)
@@ -373,6 +379,9 @@ func (_u *ApplicationUpdate) sqlSave(ctx context.Context) (_node int, err error)
 	if value, ok := _u.mutation.AllManagementScopes(); ok {
 		_spec.SetField(application.FieldAllManagementScopes, field.TypeBool, value)
 	}
+	if value, ok := _u.mutation.Metadata(); ok {
+		_spec.SetField(application.FieldMetadata, field.TypeJSON, value)
+	}
 	if value, ok := _u.mutation.System(); ok {
 		_spec.SetField(application.FieldSystem, field.TypeBool, value)
 	}
@@ -531,6 +540,12 @@ func (_u *ApplicationUpdateOne) SetNillableAllManagementScopes(v *bool) *Applica
 	if v != nil {
 		_u.SetAllManagementScopes(*v)
 	}
+	return _u
+}
+
+// SetMetadata sets the "metadata" field.
+func (_u *ApplicationUpdateOne) SetMetadata(v map[string]string) *ApplicationUpdateOne {
+	_u.mutation.SetMetadata(v)
 	return _u
 }
 
@@ -787,6 +802,9 @@ func (_u *ApplicationUpdateOne) sqlSave(ctx context.Context) (_node *Application
 	}
 	if value, ok := _u.mutation.AllManagementScopes(); ok {
 		_spec.SetField(application.FieldAllManagementScopes, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.Metadata(); ok {
+		_spec.SetField(application.FieldMetadata, field.TypeJSON, value)
 	}
 	if value, ok := _u.mutation.System(); ok {
 		_spec.SetField(application.FieldSystem, field.TypeBool, value)

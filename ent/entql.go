@@ -71,6 +71,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			application.FieldGrantTypes:               {Type: field.TypeJSON, Column: application.FieldGrantTypes},
 			application.FieldManagementScopes:         {Type: field.TypeJSON, Column: application.FieldManagementScopes},
 			application.FieldAllManagementScopes:      {Type: field.TypeBool, Column: application.FieldAllManagementScopes},
+			application.FieldMetadata:                 {Type: field.TypeJSON, Column: application.FieldMetadata},
 			application.FieldSystem:                   {Type: field.TypeBool, Column: application.FieldSystem},
 			application.FieldIDTokenLifetime:          {Type: field.TypeInt, Column: application.FieldIDTokenLifetime},
 			application.FieldRefreshTokenIdleLifetime: {Type: field.TypeInt, Column: application.FieldRefreshTokenIdleLifetime},
@@ -769,6 +770,11 @@ func (f *ApplicationFilter) WhereManagementScopes(p entql.BytesP) {
 // WhereAllManagementScopes applies the entql bool predicate on the all_management_scopes field.
 func (f *ApplicationFilter) WhereAllManagementScopes(p entql.BoolP) {
 	f.Where(p.Field(application.FieldAllManagementScopes))
+}
+
+// WhereMetadata applies the entql json.RawMessage predicate on the metadata field.
+func (f *ApplicationFilter) WhereMetadata(p entql.BytesP) {
+	f.Where(p.Field(application.FieldMetadata))
 }
 
 // WhereSystem applies the entql bool predicate on the system field.

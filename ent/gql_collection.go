@@ -92,6 +92,11 @@ func (_q *ApplicationQuery) collectField(ctx context.Context, oneNode bool, opCt
 				selectedFields = append(selectedFields, application.FieldAllManagementScopes)
 				fieldSeen[application.FieldAllManagementScopes] = struct{}{}
 			}
+		case "metadata":
+			if _, ok := fieldSeen[application.FieldMetadata]; !ok {
+				selectedFields = append(selectedFields, application.FieldMetadata)
+				fieldSeen[application.FieldMetadata] = struct{}{}
+			}
 		case "system":
 			if _, ok := fieldSeen[application.FieldSystem]; !ok {
 				selectedFields = append(selectedFields, application.FieldSystem)

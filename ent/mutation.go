@@ -734,6 +734,7 @@ type ApplicationMutation struct {
 	management_scopes              *[]string
 	appendmanagement_scopes        []string
 	all_management_scopes          *bool
+	metadata                       *map[string]string
 	system                         *bool
 	id_token_lifetime              *int
 	addid_token_lifetime           *int
@@ -1371,6 +1372,42 @@ func (m *ApplicationMutation) ResetAllManagementScopes() {
 	m.all_management_scopes = nil
 }
 
+// SetMetadata sets the "metadata" field.
+func (m *ApplicationMutation) SetMetadata(value map[string]string) {
+	m.metadata = &value
+}
+
+// Metadata returns the value of the "metadata" field in the mutation.
+func (m *ApplicationMutation) Metadata() (r map[string]string, exists bool) {
+	v := m.metadata
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMetadata returns the old "metadata" field's value of the Application entity.
+// If the Application object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ApplicationMutation) OldMetadata(ctx context.Context) (v map[string]string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMetadata is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMetadata requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMetadata: %w", err)
+	}
+	return oldValue.Metadata, nil
+}
+
+// ResetMetadata resets all changes to the "metadata" field.
+func (m *ApplicationMutation) ResetMetadata() {
+	m.metadata = nil
+}
+
 // SetSystem sets the "system" field.
 func (m *ApplicationMutation) SetSystem(b bool) {
 	m.system = &b
@@ -1609,7 +1646,7 @@ func (m *ApplicationMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ApplicationMutation) Fields() []string {
-	fields := make([]string, 0, 16)
+	fields := make([]string, 0, 17)
 	if m.created_at != nil {
 		fields = append(fields, application.FieldCreatedAt)
 	}
@@ -1645,6 +1682,9 @@ func (m *ApplicationMutation) Fields() []string {
 	}
 	if m.all_management_scopes != nil {
 		fields = append(fields, application.FieldAllManagementScopes)
+	}
+	if m.metadata != nil {
+		fields = append(fields, application.FieldMetadata)
 	}
 	if m.system != nil {
 		fields = append(fields, application.FieldSystem)
@@ -1690,6 +1730,8 @@ func (m *ApplicationMutation) Field(name string) (ent.Value, bool) {
 		return m.ManagementScopes()
 	case application.FieldAllManagementScopes:
 		return m.AllManagementScopes()
+	case application.FieldMetadata:
+		return m.Metadata()
 	case application.FieldSystem:
 		return m.System()
 	case application.FieldIDTokenLifetime:
@@ -1731,6 +1773,8 @@ func (m *ApplicationMutation) OldField(ctx context.Context, name string) (ent.Va
 		return m.OldManagementScopes(ctx)
 	case application.FieldAllManagementScopes:
 		return m.OldAllManagementScopes(ctx)
+	case application.FieldMetadata:
+		return m.OldMetadata(ctx)
 	case application.FieldSystem:
 		return m.OldSystem(ctx)
 	case application.FieldIDTokenLifetime:
@@ -1831,6 +1875,13 @@ func (m *ApplicationMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetAllManagementScopes(v)
+		return nil
+	case application.FieldMetadata:
+		v, ok := value.(map[string]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMetadata(v)
 		return nil
 	case application.FieldSystem:
 		v, ok := value.(bool)
@@ -1992,6 +2043,9 @@ func (m *ApplicationMutation) ResetField(name string) error {
 		return nil
 	case application.FieldAllManagementScopes:
 		m.ResetAllManagementScopes()
+		return nil
+	case application.FieldMetadata:
+		m.ResetMetadata()
 		return nil
 	case application.FieldSystem:
 		m.ResetSystem()

@@ -212,3 +212,26 @@ func TestClientTokenLifetimes(t *testing.T) {
 		expectError(t, r, "BAD_USER_INPUT", "")
 	}
 }
+
+func TestClientMetadata(t *testing.T) {
+	s := apitest.Start(t, apitest.Backends()[0].DSN(t))
+	admin := s.AdminToken(t)
+	var out struct {
+		CreateClient struct {
+			Client struct {
+				ID             string
+				ClientMetadata map[string]any
+			}
+		}
+	}
+	s.MustGraphQL(t, admin, `mutation { createClient(input: {name: "web", type: "spa", redirectUris: ["https://app.example.com/cb"],
+		clientMetadata: {tier: "gold"}}) { client { id clientMetadata } } }`, nil, &out)
+	if out.CreateClient.Client.ClientMetadata["tier"] != "gold" {
+		t.Fatalf("clientMetadata: %+v", out)
+	}
+	for _, md := range []string{`{n: 1}`, `{a:"1",b:"1",c:"1",d:"1",e:"1",f:"1",g:"1",h:"1",i:"1",j:"1",k:"1"}`} {
+		r := s.GraphQL(t, admin, `mutation($id: ID!) { updateClient(id: $id, input: {clientMetadata: `+md+`}) { id } }`,
+			map[string]any{"id": out.CreateClient.Client.ID})
+		expectError(t, r, "BAD_USER_INPUT", "")
+	}
+}

@@ -13,8 +13,14 @@ import (
 	"github.com/authgraph/authgraph/clients"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
+	"github.com/authgraph/authgraph/graph/generated"
 	"github.com/authgraph/authgraph/graph/model"
 )
+
+// ClientMetadata is the resolver for the clientMetadata field.
+func (r *clientResolver) ClientMetadata(ctx context.Context, obj *ent.Application) (map[string]any, error) {
+	return stringMap(obj.Metadata), nil
+}
 
 // CreateClient is the resolver for the createClient field.
 func (r *mutationResolver) CreateClient(ctx context.Context, input model.CreateClientInput) (*model.ClientWithSecret, error) {
@@ -22,6 +28,10 @@ func (r *mutationResolver) CreateClient(ctx context.Context, input model.CreateC
 		return nil, err
 	}
 	if err := requireHeldScopes(ctx, optSlice(input.ManagementScopes)); err != nil {
+		return nil, err
+	}
+	md, err := clientMetadata(input.ClientMetadata.Value())
+	if err != nil {
 		return nil, err
 	}
 	created, err := clients.Create(ctx, r.db(ctx), clients.Params{
@@ -34,6 +44,7 @@ func (r *mutationResolver) CreateClient(ctx context.Context, input model.CreateC
 		Lifetimes: clients.Lifetimes{
 			IDToken: opt(input.IDTokenLifetime), RefreshIdle: opt(input.RefreshTokenIdleLifetime), Refresh: opt(input.RefreshTokenLifetime),
 		},
+		Metadata: md,
 	})
 	if err != nil {
 		return nil, err
@@ -58,6 +69,10 @@ func (r *mutationResolver) UpdateClient(ctx context.Context, id pulid.ID, input 
 	if err := requireHeldScopes(ctx, optSlice(input.ManagementScopes)); err != nil {
 		return nil, err
 	}
+	md, err := clientMetadata(input.ClientMetadata.Value())
+	if err != nil {
+		return nil, err
+	}
 	app, err = clients.Update(ctx, db, app, clients.Changes{
 		Name:         opt(input.Name),
 		RedirectURIs: optSlice(input.RedirectUris),
@@ -67,6 +82,7 @@ func (r *mutationResolver) UpdateClient(ctx context.Context, id pulid.ID, input 
 		Lifetimes: clients.Lifetimes{
 			IDToken: opt(input.IDTokenLifetime), RefreshIdle: opt(input.RefreshTokenIdleLifetime), Refresh: opt(input.RefreshTokenLifetime),
 		},
+		Metadata: md,
 	})
 	if err != nil {
 		return nil, err
@@ -117,3 +133,8 @@ func (r *queryResolver) Clients(ctx context.Context, after *entgql.Cursor[pulid.
 func (r *queryResolver) Client(ctx context.Context, id pulid.ID) (*ent.Application, error) {
 	return findClient(ctx, r.Ent, id)
 }
+
+// Client returns generated.ClientResolver implementation.
+func (r *Resolver) Client() generated.ClientResolver { return &clientResolver{r} }
+
+type clientResolver struct{ *Resolver }

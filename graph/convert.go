@@ -50,3 +50,29 @@ func ticketOptions(ttl *int, resultURL, clientID *string) (dbauth.TicketOptions,
 	}
 	return o, nil
 }
+
+// clientMetadata converts a GraphQL Map into client_metadata: string values
+// only (nil when absent).
+func clientMetadata(m map[string]any) (map[string]string, error) {
+	if m == nil {
+		return nil, nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		s, ok := v.(string)
+		if !ok {
+			return nil, &identity.ValidationError{Field: "clientMetadata", Message: "values must be strings"}
+		}
+		out[k] = s
+	}
+	return out, nil
+}
+
+// stringMap widens client_metadata for the Map scalar.
+func stringMap(m map[string]string) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}

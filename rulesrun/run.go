@@ -228,8 +228,7 @@ func (s *Service) BuildEvent(ctx context.Context, in Login) (rules.Event, *ent.C
 		Stats: rules.Stats{LoginsCount: int64(u.LoginsCount)},
 	}
 	if in.Client != nil {
-		// Applications have no metadata yet: the event carries {}.
-		ev.Client = rules.Client{ClientID: in.Client.ClientID, Name: in.Client.Name}
+		ev.Client = rules.Client{ClientID: in.Client.ClientID, Name: in.Client.Name, Metadata: in.Client.Metadata}
 	}
 	if conn != nil {
 		ev.Connection = rules.Connection{ID: string(conn.ID), Name: conn.Name, Strategy: strategyName(conn)}

@@ -52,6 +52,7 @@ var migrations = []migration{
 	{Version: 3, Name: "admin grants (dashboard administrators)", Up: entSchema},
 	{Version: 4, Name: "rules", Up: entSchema},
 	{Version: 5, Name: "upstream login state: OIDC/SAML pending logins, SAML assertion replay cache", Up: entSchema},
+	{Version: 6, Name: "client metadata", Up: entSchema},
 }
 
 var migrateMu sync.Mutex

@@ -42,6 +42,8 @@ const (
 	FieldManagementScopes = "management_scopes"
 	// FieldAllManagementScopes holds the string denoting the all_management_scopes field in the database.
 	FieldAllManagementScopes = "all_management_scopes"
+	// FieldMetadata holds the string denoting the metadata field in the database.
+	FieldMetadata = "metadata"
 	// FieldSystem holds the string denoting the system field in the database.
 	FieldSystem = "system"
 	// FieldIDTokenLifetime holds the string denoting the id_token_lifetime field in the database.
@@ -69,6 +71,7 @@ var Columns = []string{
 	FieldGrantTypes,
 	FieldManagementScopes,
 	FieldAllManagementScopes,
+	FieldMetadata,
 	FieldSystem,
 	FieldIDTokenLifetime,
 	FieldRefreshTokenIdleLifetime,
@@ -115,6 +118,8 @@ var (
 	DefaultManagementScopes []string
 	// DefaultAllManagementScopes holds the default value on creation for the "all_management_scopes" field.
 	DefaultAllManagementScopes bool
+	// DefaultMetadata holds the default value on creation for the "metadata" field.
+	DefaultMetadata map[string]string
 	// DefaultSystem holds the default value on creation for the "system" field.
 	DefaultSystem bool
 	// DefaultIDTokenLifetime holds the default value on creation for the "id_token_lifetime" field.

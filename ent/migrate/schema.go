@@ -46,6 +46,7 @@ var (
 		{Name: "grant_types", Type: field.TypeJSON},
 		{Name: "management_scopes", Type: field.TypeJSON},
 		{Name: "all_management_scopes", Type: field.TypeBool, Default: false},
+		{Name: "metadata", Type: field.TypeJSON},
 		{Name: "system", Type: field.TypeBool, Default: false},
 		{Name: "id_token_lifetime", Type: field.TypeInt, Default: 0},
 		{Name: "refresh_token_idle_lifetime", Type: field.TypeInt, Default: 0},

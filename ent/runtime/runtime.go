@@ -157,24 +157,28 @@ func init() {
 	applicationDescAllManagementScopes := applicationFields[9].Descriptor()
 	// application.DefaultAllManagementScopes holds the default value on creation for the all_management_scopes field.
 	application.DefaultAllManagementScopes = applicationDescAllManagementScopes.Default.(bool)
+	// applicationDescMetadata is the schema descriptor for metadata field.
+	applicationDescMetadata := applicationFields[10].Descriptor()
+	// application.DefaultMetadata holds the default value on creation for the metadata field.
+	application.DefaultMetadata = applicationDescMetadata.Default.(map[string]string)
 	// applicationDescSystem is the schema descriptor for system field.
-	applicationDescSystem := applicationFields[10].Descriptor()
+	applicationDescSystem := applicationFields[11].Descriptor()
 	// application.DefaultSystem holds the default value on creation for the system field.
 	application.DefaultSystem = applicationDescSystem.Default.(bool)
 	// applicationDescIDTokenLifetime is the schema descriptor for id_token_lifetime field.
-	applicationDescIDTokenLifetime := applicationFields[11].Descriptor()
+	applicationDescIDTokenLifetime := applicationFields[12].Descriptor()
 	// application.DefaultIDTokenLifetime holds the default value on creation for the id_token_lifetime field.
 	application.DefaultIDTokenLifetime = applicationDescIDTokenLifetime.Default.(int)
 	// application.IDTokenLifetimeValidator is a validator for the "id_token_lifetime" field. It is called by the builders before save.
 	application.IDTokenLifetimeValidator = applicationDescIDTokenLifetime.Validators[0].(func(int) error)
 	// applicationDescRefreshTokenIdleLifetime is the schema descriptor for refresh_token_idle_lifetime field.
-	applicationDescRefreshTokenIdleLifetime := applicationFields[12].Descriptor()
+	applicationDescRefreshTokenIdleLifetime := applicationFields[13].Descriptor()
 	// application.DefaultRefreshTokenIdleLifetime holds the default value on creation for the refresh_token_idle_lifetime field.
 	application.DefaultRefreshTokenIdleLifetime = applicationDescRefreshTokenIdleLifetime.Default.(int)
 	// application.RefreshTokenIdleLifetimeValidator is a validator for the "refresh_token_idle_lifetime" field. It is called by the builders before save.
 	application.RefreshTokenIdleLifetimeValidator = applicationDescRefreshTokenIdleLifetime.Validators[0].(func(int) error)
 	// applicationDescRefreshTokenLifetime is the schema descriptor for refresh_token_lifetime field.
-	applicationDescRefreshTokenLifetime := applicationFields[13].Descriptor()
+	applicationDescRefreshTokenLifetime := applicationFields[14].Descriptor()
 	// application.DefaultRefreshTokenLifetime holds the default value on creation for the refresh_token_lifetime field.
 	application.DefaultRefreshTokenLifetime = applicationDescRefreshTokenLifetime.Default.(int)
 	// application.RefreshTokenLifetimeValidator is a validator for the "refresh_token_lifetime" field. It is called by the builders before save.

@@ -38,6 +38,9 @@ func (Application) Fields() []ent.Field {
 		// every scope the server knows, including ones added later.
 		field.Strings("management_scopes").Default([]string{}),
 		field.Bool("all_management_scopes").Default(false),
+		// metadata is Auth0's client_metadata: ≤ 10 string keys and values of
+		// ≤ 255 characters, handed to rules as event.client.metadata.
+		field.JSON("metadata", map[string]string{}).Default(map[string]string{}),
 		// system clients are created by the server and cannot be edited.
 		field.Bool("system").Default(false),
 		// Token lifetimes in seconds; 0 means the server default (ID token

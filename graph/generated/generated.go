@@ -36,6 +36,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	AdminGrant() AdminGrantResolver
+	Client() ClientResolver
 	Identity() IdentityResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
@@ -59,6 +60,7 @@ type ComplexityRoot struct {
 	Client struct {
 		AllManagementScopes      func(childComplexity int) int
 		ClientID                 func(childComplexity int) int
+		ClientMetadata           func(childComplexity int) int
 		CreatedAt                func(childComplexity int) int
 		GrantTypes               func(childComplexity int) int
 		ID                       func(childComplexity int) int
@@ -328,6 +330,9 @@ type ComplexityRoot struct {
 type AdminGrantResolver interface {
 	User(ctx context.Context, obj *ent.AdminGrant) (*ent.User, error)
 }
+type ClientResolver interface {
+	ClientMetadata(ctx context.Context, obj *ent.Application) (map[string]any, error)
+}
 type IdentityResolver interface {
 	AccessToken(ctx context.Context, obj *ent.Identity) (*string, error)
 	RefreshToken(ctx context.Context, obj *ent.Identity) (*string, error)
@@ -453,6 +458,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Client.ClientID(childComplexity), true
+	case "Client.clientMetadata":
+		if e.ComplexityRoot.Client.ClientMetadata == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Client.ClientMetadata(childComplexity), true
 	case "Client.createdAt":
 		if e.ComplexityRoot.Client.CreatedAt == nil {
 			break
@@ -1996,6 +2007,8 @@ type Client implements Node {
   allManagementScopes: Boolean!
   "Built-in clients cannot be edited or deleted."
   system: Boolean!
+  "client_metadata: at most 10 string keys and values (rules see it as event.client.metadata)."
+  clientMetadata: Map!
   "ID token lifetime in seconds (0: the server default, 36000)."
   idTokenLifetime: Int!
   "Refresh token idle lifetime in seconds (0: the default, 15 days)."
@@ -2046,6 +2059,8 @@ input CreateClientInput {
   idTokenLifetime: Int
   refreshTokenIdleLifetime: Int
   refreshTokenLifetime: Int
+  "At most 10 keys; values are strings of at most 255 characters."
+  clientMetadata: Map
 }
 
 input UpdateClientInput {
@@ -2057,6 +2072,8 @@ input UpdateClientInput {
   idTokenLifetime: Int
   refreshTokenIdleLifetime: Int
   refreshTokenLifetime: Int
+  "At most 10 keys; values are strings of at most 255 characters."
+  clientMetadata: Map
 }
 
 extend type Query {
@@ -2580,6 +2597,8 @@ func (ec *executionContext) childFields_Client(ctx context.Context, field graphq
 		return ec.fieldContext_Client_allManagementScopes(ctx, field)
 	case "system":
 		return ec.fieldContext_Client_system(ctx, field)
+	case "clientMetadata":
+		return ec.fieldContext_Client_clientMetadata(ctx, field)
 	case "idTokenLifetime":
 		return ec.fieldContext_Client_idTokenLifetime(ctx, field)
 	case "refreshTokenIdleLifetime":
@@ -4430,6 +4449,29 @@ func (ec *executionContext) _Client_system(ctx context.Context, field graphql.Co
 }
 func (ec *executionContext) fieldContext_Client_system(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Client", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Client_clientMetadata(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Client_clientMetadata(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Client().ClientMetadata(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
+			return ec.marshalNMap2map(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Client_clientMetadata(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Client", field, true, true, "Map")
 }
 
 func (ec *executionContext) _Client_idTokenLifetime(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
@@ -10705,7 +10747,7 @@ func (ec *executionContext) unmarshalInputCreateClientInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "type", "redirectUris", "logoutUrls", "webOrigins", "managementScopes", "idTokenLifetime", "refreshTokenIdleLifetime", "refreshTokenLifetime"}
+	fieldsInOrder := [...]string{"name", "type", "redirectUris", "logoutUrls", "webOrigins", "managementScopes", "idTokenLifetime", "refreshTokenIdleLifetime", "refreshTokenLifetime", "clientMetadata"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -10775,6 +10817,13 @@ func (ec *executionContext) unmarshalInputCreateClientInput(ctx context.Context,
 				return it, err
 			}
 			it.RefreshTokenLifetime = graphql.OmittableOf(data)
+		case "clientMetadata":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMetadata"))
+			data, err := ec.unmarshalOMap2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMetadata = graphql.OmittableOf(data)
 		}
 	}
 	return it, nil
@@ -11451,7 +11500,7 @@ func (ec *executionContext) unmarshalInputUpdateClientInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "redirectUris", "logoutUrls", "webOrigins", "managementScopes", "idTokenLifetime", "refreshTokenIdleLifetime", "refreshTokenLifetime"}
+	fieldsInOrder := [...]string{"name", "redirectUris", "logoutUrls", "webOrigins", "managementScopes", "idTokenLifetime", "refreshTokenIdleLifetime", "refreshTokenLifetime", "clientMetadata"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -11514,6 +11563,13 @@ func (ec *executionContext) unmarshalInputUpdateClientInput(ctx context.Context,
 				return it, err
 			}
 			it.RefreshTokenLifetime = graphql.OmittableOf(data)
+		case "clientMetadata":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMetadata"))
+			data, err := ec.unmarshalOMap2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMetadata = graphql.OmittableOf(data)
 		}
 	}
 	return it, nil
@@ -12100,82 +12156,88 @@ func (ec *executionContext) _Client(ctx context.Context, sel ast.SelectionSet, o
 		case "id":
 			out.Values[i] = ec._Client_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "clientId":
 			out.Values[i] = ec._Client_clientId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "name":
 			out.Values[i] = ec._Client_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "type":
 			out.Values[i] = ec._Client_type(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "redirectUris":
 			out.Values[i] = ec._Client_redirectUris(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "logoutUrls":
 			out.Values[i] = ec._Client_logoutUrls(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "webOrigins":
 			out.Values[i] = ec._Client_webOrigins(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "grantTypes":
 			out.Values[i] = ec._Client_grantTypes(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "managementScopes":
 			out.Values[i] = ec._Client_managementScopes(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "allManagementScopes":
 			out.Values[i] = ec._Client_allManagementScopes(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "system":
 			out.Values[i] = ec._Client_system(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "clientMetadata":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Client_clientMetadata(ctx, field, obj)
+				})
 		case "idTokenLifetime":
 			out.Values[i] = ec._Client_idTokenLifetime(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "refreshTokenIdleLifetime":
 			out.Values[i] = ec._Client_refreshTokenIdleLifetime(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "refreshTokenLifetime":
 			out.Values[i] = ec._Client_refreshTokenLifetime(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createdAt":
 			out.Values[i] = ec._Client_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "updatedAt":
 			out.Values[i] = ec._Client_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))

@@ -28,6 +28,8 @@ type CreateClientInput struct {
 	IDTokenLifetime          graphql.Omittable[*int]     `json:"idTokenLifetime,omitempty"`
 	RefreshTokenIdleLifetime graphql.Omittable[*int]     `json:"refreshTokenIdleLifetime,omitempty"`
 	RefreshTokenLifetime     graphql.Omittable[*int]     `json:"refreshTokenLifetime,omitempty"`
+	// At most 10 keys; values are strings of at most 255 characters.
+	ClientMetadata graphql.Omittable[map[string]any] `json:"clientMetadata,omitempty"`
 }
 
 type CreateConnectionInput struct {
@@ -138,6 +140,8 @@ type UpdateClientInput struct {
 	IDTokenLifetime          graphql.Omittable[*int]     `json:"idTokenLifetime,omitempty"`
 	RefreshTokenIdleLifetime graphql.Omittable[*int]     `json:"refreshTokenIdleLifetime,omitempty"`
 	RefreshTokenLifetime     graphql.Omittable[*int]     `json:"refreshTokenLifetime,omitempty"`
+	// At most 10 keys; values are strings of at most 255 characters.
+	ClientMetadata graphql.Omittable[map[string]any] `json:"clientMetadata,omitempty"`
 }
 
 // Options given replace the stored ones key by key; a null value removes a key.

@@ -39,9 +39,18 @@ type RuleVersion struct {
 	Secrets map[string]string
 	// Timeout overrides the engine's default; clamped to MaxTimeout.
 	Timeout time.Duration
+	// Script marks a custom-database script (script.go): it exports
+	// on_script instead of on_post_login and may import the database and
+	// password host functions that rules may not.
+	Script bool
 }
 
-func (rv *RuleVersion) key() string { return rv.ID + "@" + rv.Version }
+func (rv *RuleVersion) key() string {
+	if rv.Script { // scripts and rules never share a compiled module
+		return "script:" + rv.ID + "@" + rv.Version
+	}
+	return rv.ID + "@" + rv.Version
+}
 
 // New creates an engine: one wazero runtime with the compilation cache and
 // memory limit of cfg, and the host modules instantiated once.
@@ -105,17 +114,23 @@ func (e *Engine) Config() Config { return e.cfg }
 // and that it instantiates within the limits and reports ABI version 1.
 // Errors wrap ErrInvalidModule and say what to fix.
 func (e *Engine) Validate(ctx context.Context, module []byte) error {
+	return e.validate(ctx, module, false)
+}
+
+// validate is Validate for a rule (script false) or a custom-database
+// script (ValidateScript).
+func (e *Engine) validate(ctx context.Context, module []byte, script bool) error {
 	if len(module) > e.cfg.MaxModuleSize {
 		return invalid(ErrModuleTooLarge, "%d bytes, the limit is %d", len(module), e.cfg.MaxModuleSize)
 	}
-	cm, err := e.compile(ctx, module)
+	cm, err := e.compile(ctx, module, script)
 	if err != nil {
 		return err
 	}
 	defer cm.Close(ctx)
 	ctx, cancel := context.WithTimeout(ctx, e.cfg.Timeout)
 	defer cancel()
-	in, err := e.newInstance(ctx, cm)
+	in, err := e.newInstance(ctx, cm, entryExport(script))
 	if err != nil {
 		return invalid(ErrTrap, "instantiation failed (a Go rule must be built with -buildmode=c-shared): %v", err)
 	}
@@ -131,7 +146,7 @@ func (e *Engine) Validate(ctx context.Context, module []byte) error {
 }
 
 // compile compiles (or loads from the cache) and checks the ABI statically.
-func (e *Engine) compile(ctx context.Context, module []byte) (wazero.CompiledModule, error) {
+func (e *Engine) compile(ctx context.Context, module []byte, script bool) (wazero.CompiledModule, error) {
 	instrumented, err := instrument(module)
 	if err != nil {
 		if errors.Is(err, ErrInvalidModule) {
@@ -143,7 +158,7 @@ func (e *Engine) compile(ctx context.Context, module []byte) (wazero.CompiledMod
 	if err != nil {
 		return nil, fmt.Errorf("%w: compile: %v", ErrInvalidModule, err)
 	}
-	if err := checkModule(cm); err != nil {
+	if err := checkModule(cm, script); err != nil {
 		_ = cm.Close(ctx)
 		return nil, err
 	}
@@ -181,7 +196,7 @@ func (e *Engine) module(ctx context.Context, rv *RuleVersion) (*ruleModule, erro
 		m = nil
 	}
 	if m == nil {
-		m = &ruleModule{size: len(rv.Module), ready: make(chan struct{})}
+		m = &ruleModule{size: len(rv.Module), ready: make(chan struct{}), entry: entryExport(rv.Script)}
 		e.modules[key] = m
 		e.mu.Unlock()
 		m.init(ctx, e, rv)

@@ -136,12 +136,15 @@ func (st *callState) finishLogs() []string {
 // instantiateHostModules registers the idp and env modules once per runtime.
 func instantiateHostModules(ctx context.Context, rt wazero.Runtime) error {
 	i32, i64, f64 := api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeF64
-	_, err := rt.NewHostModuleBuilder(nsIDP).
+	idp := rt.NewHostModuleBuilder(nsIDP).
 		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostLog), []api.ValueType{i32, i32}, nil).
 		WithParameterNames("ptr", "len").Export("log").
 		NewFunctionBuilder().WithGoFunction(api.GoFunc(hostRefuel), nil, []api.ValueType{i64}).
-		Export(refuelName).
-		Instantiate(ctx)
+		Export(refuelName)
+	// Custom-database script functions (scripthost.go); checkModule refuses
+	// them in rules.
+	idp = addScriptHostFuncs(idp)
+	_, err := idp.Instantiate(ctx)
 	if err != nil {
 		return fmt.Errorf("instantiate idp host module: %w", err)
 	}

@@ -29,7 +29,8 @@ type instance struct {
 // newInstance instantiates cm with no file system, no environment, no
 // arguments and the default fake clocks; randomness is the host's CSPRNG so
 // that a rule's crypto/rand is not deterministic. Start code runs under ctx.
-func (e *Engine) newInstance(ctx context.Context, cm wazero.CompiledModule) (*instance, error) {
+// entry is the exported function calls run (entryExport).
+func (e *Engine) newInstance(ctx context.Context, cm wazero.CompiledModule, entry string) (*instance, error) {
 	console := &capBuffer{max: 4 << 10}
 	gr := &guestRand{}
 	if st, ok := ctx.(*callState); ok {
@@ -51,7 +52,7 @@ func (e *Engine) newInstance(ctx context.Context, cm wazero.CompiledModule) (*in
 		mod:     mod,
 		mem:     mod.ExportedMemory(exportMemory),
 		alloc:   mod.ExportedFunction(exportAlloc),
-		run:     mod.ExportedFunction(exportPostLogin),
+		run:     mod.ExportedFunction(entry),
 		version: mod.ExportedFunction(exportABIVersion),
 		console: console,
 		rand:    gr,

@@ -12,6 +12,7 @@ import (
 // reused because a Go guest costs milliseconds and megabytes to instantiate.
 type ruleModule struct {
 	size  int
+	entry string        // exported function called: on_post_login or on_script
 	ready chan struct{} // closed once cm/err are set
 	cm    wazero.CompiledModule
 	err   error
@@ -28,7 +29,7 @@ func (m *ruleModule) init(ctx context.Context, e *Engine, rv *RuleVersion) {
 	if len(rv.Module) > e.cfg.MaxModuleSize {
 		m.err = invalid(ErrModuleTooLarge, "%d bytes, the limit is %d", len(rv.Module), e.cfg.MaxModuleSize)
 	} else {
-		m.cm, m.err = e.compile(ctx, rv.Module)
+		m.cm, m.err = e.compile(ctx, rv.Module, rv.Script)
 	}
 	if m.err != nil {
 		// Do not keep the failure: it may come from a cancelled context.
@@ -51,7 +52,7 @@ func (m *ruleModule) acquire(ctx context.Context, e *Engine) (*instance, error) 
 		return in, nil
 	default:
 	}
-	return e.newInstance(ctx, m.cm)
+	return e.newInstance(ctx, m.cm, m.entry)
 }
 
 // release returns a healthy instance to the pool, or closes it when it

@@ -38,7 +38,9 @@ var requiredExports = []struct {
 // checkModule enforces the static part of the ABI on a compiled module:
 // imports only from the allowed namespaces, no imported memory, and the
 // required exports with their exact signatures.
-func checkModule(cm wazero.CompiledModule) error {
+// A custom-database script (script true) may also import scriptImports and
+// exports on_script instead of on_post_login (script.go).
+func checkModule(cm wazero.CompiledModule, script bool) error {
 	for _, f := range cm.ImportedFunctions() {
 		mod, name, _ := f.Import()
 		switch mod {
@@ -49,6 +51,12 @@ func checkModule(cm wazero.CompiledModule) error {
 			if name == refuelName {
 				// Added by instrument, which refuses modules importing it.
 				continue
+			}
+			if script && (ruleImports[name] || scriptImports[name]) {
+				continue
+			}
+			if script {
+				return invalid(ErrForbiddenImport, "%s.%s is not a host function of the custom-database script ABI", mod, name)
 			}
 			if slices.Contains(ReservedIDPImports, name) {
 				return invalid(ErrForbiddenImport, "%s.%s is reserved for custom-database scripts and not available to rules", mod, name)
@@ -72,7 +80,7 @@ func checkModule(cm wazero.CompiledModule) error {
 		return invalid(ErrMissingExport, "no exported memory named %q", exportMemory)
 	}
 	fns := cm.ExportedFunctions()
-	for _, sig := range requiredExports {
+	for _, sig := range exportsFor(script) {
 		name := sig.name
 		def, ok := fns[name]
 		if !ok {

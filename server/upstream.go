@@ -23,10 +23,14 @@ import (
 // SAML AuthnRequests are signed with the OpenID Provider's active signing
 // key (one key pair per tenant, as Auth0 does).
 func newUpstream(d *Deps) *upstream.Service {
-	return &upstream.Service{
+	s := &upstream.Service{
 		DB: d.DB.Ent, Connections: d.Connections, Sealer: d.Box, Logger: d.Logger,
 		Issuer: d.Config.Issuer, SPKey: samlSPKey(d),
 	}
+	if d.Rules != nil { // custom-database scripts run on the rules engine
+		s.Scripts = d.Rules.Engine
+	}
+	return s
 }
 
 // samlSPKey returns the active signing key with a self-signed certificate

@@ -20,6 +20,7 @@ import (
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/connections"
 	"github.com/authgraph/authgraph/connectors"
+	"github.com/authgraph/authgraph/connectors/customdb"
 	"github.com/authgraph/authgraph/connectors/ldap"
 	"github.com/authgraph/authgraph/connectors/mapping"
 	"github.com/authgraph/authgraph/connectors/oidc"
@@ -28,6 +29,7 @@ import (
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/identity"
 	"github.com/authgraph/authgraph/logs"
+	"github.com/authgraph/authgraph/rules"
 )
 
 // Errors the edges translate.
@@ -53,6 +55,9 @@ type Service struct {
 	// SPKey signs SAML AuthnRequests (signSAMLRequest); nil refuses that
 	// option.
 	SPKey SPKeyFunc
+	// Scripts runs custom-database scripts (the rules engine); nil refuses
+	// customdb connections (customdb.go).
+	Scripts *rules.Engine
 
 	mu    sync.Mutex
 	cache map[pulid.ID]cached
@@ -114,6 +119,12 @@ func (s *Service) Connector(conn *ent.Connection) (any, error) {
 			return nil, err
 		}
 		built = c
+	case connection.StrategyCustomdb: // custom database scripts (customdb.go)
+		c, err := s.customDBConnector(conn, secrets)
+		if err != nil {
+			return nil, err
+		}
+		built = c
 	case connection.StrategySaml:
 		c, err := s.samlConnector(conn)
 		if err != nil {
@@ -137,7 +148,10 @@ func (s *Service) Connector(conn *ent.Connection) (any, error) {
 
 // IsPasswordStrategy reports whether users of strategy type a password on
 // the hosted page (besides database connections).
-func IsPasswordStrategy(strategy string) bool { return strategy == connection.StrategyLdap.String() }
+// Custom-database connections are too (customdb.go).
+func IsPasswordStrategy(strategy string) bool {
+	return strategy == connection.StrategyLdap.String() || strategy == connection.StrategyCustomdb.String()
+}
 
 // PasswordLogin is a username/password login through a password connector.
 type PasswordLogin struct {
@@ -170,6 +184,11 @@ func (s *Service) Login(ctx context.Context, in PasswordLogin) (*Result, error) 
 	pc, ok := built.(connectors.PasswordConnector)
 	if !ok {
 		return nil, fmt.Errorf("%w: %s does not take passwords", ErrUnknownConnection, conn.Name)
+	}
+	ev0 := logs.Event{ClientID: in.ClientID, ClientName: in.ClientName, Connection: conn.Name,
+		ConnectionID: string(conn.ID), UserName: truncate(strings.TrimSpace(in.Username), 320)}
+	if cdb, ok := pc.(*customdb.Connector); ok { // scripts and import mode: customdb.go
+		return s.customDBLogin(ctx, conn, cdb, in, ev0)
 	}
 	ev := logs.Event{ClientID: in.ClientID, ClientName: in.ClientName, Connection: conn.Name,
 		ConnectionID: string(conn.ID), Strategy: providerOf(conn), StrategyType: "enterprise",

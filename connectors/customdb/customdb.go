@@ -1,0 +1,282 @@
+// Package customdb is the custom-database connection (SPEC §5, issue 6): a
+// password connector whose lifecycle (login, get_user, create, verify,
+// change_password, delete, change_email) is carried out by WebAssembly
+// scripts run by the rules engine (rules.Engine.InvokeScript), reaching the
+// legacy database only through the connection's DSN (db.go).
+//
+// Like every connector it never touches Authgraph's store: import mode (lazy
+// migration) is carried out by connectors/upstream, which looks in its own
+// store before calling Login.
+package customdb
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/authgraph/authgraph/connectors"
+	"github.com/authgraph/authgraph/rules"
+)
+
+// Provider is the user_id prefix of custom-database users: auth0|<id>.
+const Provider = "auth0"
+
+// Operations, the keys of options.scripts.
+const (
+	OpLogin          = "login"
+	OpGetUser        = "get_user"
+	OpCreate         = "create"
+	OpVerify         = "verify"
+	OpChangePassword = "change_password"
+	OpDelete         = "delete"
+	OpChangeEmail    = "change_email"
+)
+
+// Ops lists the operations in SPEC order.
+var Ops = []string{OpLogin, OpGetUser, OpCreate, OpVerify, OpChangePassword, OpDelete, OpChangeEmail}
+
+// Error codes a script returns in {"error": {"code": …}}.
+const (
+	CodeWrongCredentials = "wrong_credentials"
+	CodeUserExists       = "user_exists"
+	CodeValidation       = "validation"
+	CodeSystem           = "system"
+)
+
+// DefaultTimeout is a script's time limit: legacy databases and bcrypt are
+// slower than rules (Auth0 allows about 20 s; MaxTimeout caps it).
+const DefaultTimeout = 10 * time.Second
+
+// Errors.
+var (
+	// ErrNoScript: the connection has no script for the operation.
+	ErrNoScript = errors.New("no script for this operation")
+	// ErrScript: the script failed (trap, limit, invalid result) or
+	// reported a system error.
+	ErrScript = errors.New("custom database script failed")
+)
+
+// ScriptError is a typed error a script returned.
+type ScriptError struct {
+	Code    string `json:"code"`
+	Message string `json:"message,omitempty"`
+	// Email is the user's email for wrong_credentials when the user exists
+	// (absent: unknown user, logged fu instead of fp).
+	Email string `json:"email,omitempty"`
+}
+
+func (e *ScriptError) Error() string {
+	if e.Message == "" {
+		return e.Code
+	}
+	return e.Code + ": " + e.Message
+}
+
+// Config is what a connector is built from.
+type Config struct {
+	// Name is the connection's name; Version changes whenever its scripts
+	// may have (the connection's updated_at), so compiled modules are
+	// never stale.
+	Name, Version string
+	Engine        *rules.Engine
+	// DSN is the legacy database (empty: scripts have no database).
+	DSN string
+	// Scripts are the wasm modules by operation.
+	Scripts    map[string][]byte
+	ImportMode bool
+	Timeout    time.Duration
+}
+
+// FromOptions reads a customdb connection's options and decrypted secrets.
+func FromOptions(name, version string, engine *rules.Engine, options, secrets map[string]any) (Config, error) {
+	c := Config{Name: name, Version: version, Engine: engine, Scripts: map[string][]byte{}}
+	c.DSN, _ = secrets["dsn"].(string)
+	c.ImportMode, _ = options["import_mode"].(bool)
+	scripts, _ := secrets["scripts"].(map[string]any)
+	for op, v := range scripts {
+		s, ok := v.(string)
+		if !ok {
+			return c, fmt.Errorf("%w: scripts.%s must be a base64 string", connectors.ErrConfig, op)
+		}
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			return c, fmt.Errorf("%w: scripts.%s is not base64: %v", connectors.ErrConfig, op, err)
+		}
+		c.Scripts[op] = b
+	}
+	return c, nil
+}
+
+// Connector runs a connection's scripts.
+type Connector struct {
+	cfg     Config
+	db      *DB
+	modules map[string]rules.RuleVersion
+}
+
+// New builds a connector; the database pool opens lazily.
+func New(cfg Config) (*Connector, error) {
+	if cfg.Engine == nil {
+		return nil, fmt.Errorf("%w: no script engine", connectors.ErrConfig)
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	c := &Connector{cfg: cfg, modules: map[string]rules.RuleVersion{}}
+	if cfg.DSN != "" {
+		db, err := OpenDB(cfg.DSN)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", connectors.ErrConfig, err)
+		}
+		c.db = db
+	}
+	for op, mod := range cfg.Scripts {
+		sum := sha256.Sum256(mod)
+		c.modules[op] = rules.RuleVersion{
+			ID: "customdb:" + cfg.Name + ":" + op, Name: cfg.Name + "/" + op,
+			Version: cfg.Version + "-" + hex.EncodeToString(sum[:8]), Module: mod,
+			Timeout: cfg.Timeout, Script: true,
+		}
+	}
+	return c, nil
+}
+
+// ImportMode reports whether the connection migrates users lazily.
+func (c *Connector) ImportMode() bool { return c.cfg.ImportMode }
+
+// Close releases the pool and the compiled scripts.
+func (c *Connector) Close() {
+	if c.db != nil {
+		_ = c.db.Close()
+	}
+	for _, m := range c.modules {
+		c.cfg.Engine.Evict(context.Background(), m.ID, m.Version)
+	}
+}
+
+// Outcome is one script run.
+type Outcome struct {
+	// Result is the script's result JSON (null when none); Err its typed
+	// error, if it returned one.
+	Result   json.RawMessage
+	Err      *ScriptError
+	Logs     []string
+	Duration time.Duration
+}
+
+// Run runs op's script with args. A typed error is in Outcome.Err with a
+// nil error; the error is ErrNoScript or wraps ErrScript (with the engine's
+// sentinel: time limit, memory, trap…).
+func (c *Connector) Run(ctx context.Context, op string, args map[string]any) (Outcome, error) {
+	rv, ok := c.modules[op]
+	if !ok {
+		return Outcome{}, fmt.Errorf("%w: %s", ErrNoScript, op)
+	}
+	input, err := json.Marshal(map[string]any{"op": op, "args": args, "connection": c.cfg.Name})
+	if err != nil {
+		return Outcome{}, err
+	}
+	var db rules.ScriptDB
+	if c.db != nil {
+		db = c.db
+	}
+	inv, err := c.cfg.Engine.InvokeScript(ctx, rv, input, db)
+	out := Outcome{Logs: inv.Logs, Duration: inv.Duration}
+	if err != nil {
+		return out, fmt.Errorf("%w: %s: %w", ErrScript, op, err)
+	}
+	var res struct {
+		Result json.RawMessage `json:"result"`
+		Error  *ScriptError    `json:"error"`
+	}
+	if err := json.Unmarshal(inv.Output, &res); err != nil {
+		return out, fmt.Errorf("%w: %s: %w: %v", ErrScript, op, rules.ErrBadResult, err)
+	}
+	out.Result, out.Err = res.Result, res.Error
+	if out.Err != nil && out.Err.Code == "" {
+		out.Err.Code = CodeSystem
+	}
+	if len(out.Result) == 0 {
+		out.Result = json.RawMessage("null")
+	}
+	return out, nil
+}
+
+// Profile is the normalized profile login and get_user return.
+type Profile struct {
+	UserID        string         `json:"user_id"`
+	Email         string         `json:"email,omitempty"`
+	EmailVerified bool           `json:"email_verified,omitempty"`
+	Username      string         `json:"username,omitempty"`
+	Name          string         `json:"name,omitempty"`
+	GivenName     string         `json:"given_name,omitempty"`
+	FamilyName    string         `json:"family_name,omitempty"`
+	Nickname      string         `json:"nickname,omitempty"`
+	Picture       string         `json:"picture,omitempty"`
+	UserMetadata  map[string]any `json:"user_metadata,omitempty"`
+	AppMetadata   map[string]any `json:"app_metadata,omitempty"`
+}
+
+// ParseProfile decodes a profile; nil for a JSON null (get_user: not found).
+func ParseProfile(raw json.RawMessage) (*Profile, map[string]any, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil, nil
+	}
+	var p Profile
+	var m map[string]any
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return nil, nil, fmt.Errorf("%w: profile: %v", ErrScript, err)
+	}
+	_ = json.Unmarshal(raw, &m)
+	p.UserID = strings.TrimPrefix(fmt.Sprint(p.UserID), Provider+"|")
+	if p.UserID == "" {
+		return nil, nil, fmt.Errorf("%w: the profile has no user_id", ErrScript)
+	}
+	return &p, m, nil
+}
+
+// Login runs the login script (connectors.PasswordConnector). The identity
+// is auth0|<returned user_id>.
+func (c *Connector) Login(ctx context.Context, username, password string) (connectors.Identity, error) {
+	if strings.TrimSpace(username) == "" || password == "" {
+		return connectors.Identity{}, &connectors.CredentialsError{Reason: connectors.ReasonEmptyPassword, Unknown: true}
+	}
+	out, err := c.Run(ctx, OpLogin, map[string]any{"username": username, "password": password})
+	if err != nil {
+		return connectors.Identity{}, connectors.Unavailable(err)
+	}
+	if e := out.Err; e != nil {
+		switch e.Code {
+		case CodeWrongCredentials:
+			if e.Email == "" {
+				return connectors.Identity{}, &connectors.CredentialsError{Reason: connectors.ReasonUnknownUser, Unknown: true}
+			}
+			return connectors.Identity{}, &connectors.CredentialsError{Reason: connectors.ReasonWrongPassword}
+		default:
+			return connectors.Identity{}, connectors.Unavailable(fmt.Errorf("%w: login: %v", ErrScript, e))
+		}
+	}
+	p, raw, err := ParseProfile(out.Result)
+	if err != nil {
+		return connectors.Identity{}, connectors.Unavailable(err)
+	}
+	if p == nil {
+		return connectors.Identity{}, &connectors.CredentialsError{Reason: connectors.ReasonUnknownUser, Unknown: true}
+	}
+	return p.Identity(raw), nil
+}
+
+// Identity converts a profile.
+func (p *Profile) Identity(raw map[string]any) connectors.Identity {
+	return connectors.Identity{
+		Provider: Provider, UserID: p.UserID, Email: p.Email, EmailVerified: p.EmailVerified,
+		Name: p.Name, GivenName: p.GivenName, FamilyName: p.FamilyName, Nickname: p.Nickname,
+		Picture: p.Picture, Username: p.Username, Raw: raw,
+	}
+}

@@ -1,0 +1,134 @@
+package upstream
+
+// Custom-database connections (connectors/customdb): the login script runs
+// through the rules engine, and import mode (lazy migration) is done here,
+// because it reads and writes Authgraph's own store, which connectors never
+// touch: a known user (an identity of the connection with a password hash)
+// is checked locally and never reaches the legacy database; an unknown one
+// goes to the login script and, on success, is created with the script's id
+// and an argon2id hash of the password just typed.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/authgraph/authgraph/authz"
+	"github.com/authgraph/authgraph/connectors"
+	"github.com/authgraph/authgraph/connectors/customdb"
+	"github.com/authgraph/authgraph/ent"
+	entidentity "github.com/authgraph/authgraph/ent/identity"
+	"github.com/authgraph/authgraph/ent/user"
+	"github.com/authgraph/authgraph/identity"
+	"github.com/authgraph/authgraph/logs"
+	"github.com/authgraph/authgraph/passwords"
+)
+
+// ErrIDTaken: the script returned an id whose user_id belongs to a user of
+// another connection.
+var ErrIDTaken = errors.New("custom database: user id already belongs to another connection")
+
+func (s *Service) customDBConnector(conn *ent.Connection, secrets map[string]any) (*customdb.Connector, error) {
+	cfg, err := customdb.FromOptions(conn.Name, conn.UpdatedAt.Format("20060102T150405.000000000"), s.Scripts, conn.Options, secrets)
+	if err != nil {
+		return nil, err
+	}
+	return customdb.New(cfg)
+}
+
+// customDBLogin is Login for a customdb connection.
+func (s *Service) customDBLogin(ctx context.Context, conn *ent.Connection, c *customdb.Connector, in PasswordLogin, ev logs.Event) (*Result, error) {
+	ev.Strategy, ev.StrategyType = "auth0", "database"
+	if c.ImportMode() {
+		res, handled, err := s.localLogin(ctx, conn, in, ev)
+		if handled {
+			return res, err
+		}
+	}
+	id, err := c.Login(ctx, in.Username, in.Password)
+	if err != nil {
+		var ce *connectors.CredentialsError
+		if errors.As(err, &ce) {
+			ev.Type, ev.Description = logs.TypeWrongPassword, "Wrong email or password."
+			if ce.Unknown {
+				ev.Type = logs.TypeUnknownUser
+			}
+		} else {
+			ev.Type, ev.Description = logs.TypeFailedLogin, "custom database script failed"
+			s.logger().Warn("custom database login failed", "connection", conn.Name, "err", err)
+		}
+		s.writeLog(ctx, ev)
+		return nil, err
+	}
+	// The returned id must not be another connection's user.
+	sys := authz.SystemContext(ctx)
+	if u, err := s.DB.User.Query().Where(user.UserID(id.FullUserID())).Only(sys); err == nil {
+		own, err := s.DB.Identity.Query().Where(entidentity.ConnectionID(conn.ID), entidentity.UpstreamID(id.UserID), entidentity.OwnerID(u.ID)).Exist(sys)
+		if err != nil {
+			return nil, err
+		}
+		if !own {
+			ev.Type, ev.Description, ev.UserID = logs.TypeFailedLogin, "user id "+id.FullUserID()+" belongs to another connection", id.FullUserID()
+			s.writeLog(ctx, ev)
+			return nil, fmt.Errorf("%w: %s", ErrIDTaken, id.FullUserID())
+		}
+	} else if !ent.IsNotFound(err) {
+		return nil, err
+	}
+	res, err := s.complete(ctx, conn, id, ev, []string{"pwd"})
+	if err != nil || !c.ImportMode() {
+		return res, err
+	}
+	// Migrated: keep the password (argon2id) so later logins stay local.
+	upd := s.DB.Identity.UpdateOne(res.Identity).SetPasswordHash(passwords.Hash(in.Password))
+	if id.Email != "" {
+		upd.SetEmailLower(strings.ToLower(id.Email))
+	}
+	if id.Username != "" {
+		upd.SetUsername(id.Username)
+	}
+	if res.Identity, err = upd.Save(sys); err != nil {
+		return nil, fmt.Errorf("custom database: storing the migrated password: %w", err)
+	}
+	return res, nil
+}
+
+// localLogin checks a migrated user against Authgraph's store. handled is
+// false when the user is unknown here (the script decides).
+func (s *Service) localLogin(ctx context.Context, conn *ent.Connection, in PasswordLogin, ev logs.Event) (*Result, bool, error) {
+	sys := authz.SystemContext(ctx)
+	name := strings.TrimSpace(in.Username)
+	idn, err := s.DB.Identity.Query().Where(entidentity.ConnectionID(conn.ID), entidentity.PasswordHashNotNil(),
+		entidentity.Or(entidentity.EmailLower(strings.ToLower(name)), entidentity.Username(name))).
+		WithUser().First(sys)
+	if ent.IsNotFound(err) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, true, err
+	}
+	u := idn.Edges.User
+	ev.UserID = u.UserID
+	if passwords.Verify(*idn.PasswordHash, in.Password) != nil {
+		ev.Type, ev.Description = logs.TypeWrongPassword, "Wrong email or password."
+		s.writeLog(ctx, ev)
+		return nil, true, &connectors.CredentialsError{Reason: connectors.ReasonWrongPassword}
+	}
+	if u.Blocked {
+		ev.Type, ev.Description = logs.TypeFailedLogin, "user is blocked"
+		s.writeLog(ctx, ev)
+		return nil, true, ErrBlocked
+	}
+	uu := s.DB.User.UpdateOne(u).SetLastLogin(s.now()).AddLoginsCount(1)
+	if ip := logs.RequestFrom(ctx).IP; ip != "" {
+		uu.SetLastIP(truncate(ip, 64))
+	}
+	if u, err = uu.Save(sys); err != nil {
+		return nil, true, err
+	}
+	ev.Type, ev.Description = logs.TypeSuccessLogin, ""
+	s.writeLog(ctx, ev)
+	idn.Edges.User = u
+	return &Result{SyncResult: &identity.SyncResult{User: u, Identity: idn}, Connection: conn, AMR: []string{"pwd"}}, true, nil
+}

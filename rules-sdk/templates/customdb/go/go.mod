@@ -1,0 +1,3 @@
+module example.com/authgraph-customdb-templates
+
+go 1.24

@@ -48,6 +48,9 @@ func (s *Service) Create(ctx context.Context, db *ent.Client, p CreateParams) (*
 	if err != nil {
 		return nil, err
 	}
+	if err := checkComplete(p.Strategy, public, secret); err != nil {
+		return nil, err
+	}
 	if err := checkClients(ctx, db, p.EnabledClients); err != nil {
 		return nil, err
 	}
@@ -99,6 +102,9 @@ func (s *Service) Update(ctx context.Context, db *ent.Client, conn *ent.Connecti
 		}
 		maps.Copy(newPublic, public)
 		maps.Copy(storedSecret, secret)
+		if err := checkComplete(string(conn.Strategy), newPublic, storedSecret); err != nil {
+			return nil, err
+		}
 		upd.SetOptions(newPublic).
 			SetSyncMode(connection.SyncMode(SyncMode(newPublic))).
 			SetSecretsSet(keys(storedSecret))

@@ -39,7 +39,7 @@ func TestEveryWriteLogsOneSapi(t *testing.T) {
 				vars:   func() map[string]any { return map[string]any{"id": state["user"]} },
 				userID: func() string { return state["userId"] }},
 			{name: "createConnection", operation: "createConnection",
-				query: `mutation { createConnection(input: {name: "audited", strategy: "oidc", options: {issuer: "https://idp.example.com/", client_secret: "audit-secret"}}) { id } }`,
+				query: `mutation { createConnection(input: {name: "audited", strategy: "oidc", options: {issuer: "https://idp.example.com/", client_id: "audit", client_secret: "audit-secret"}}) { id } }`,
 				save:  func(d map[string]any) { state["conn"] = d["createConnection"].(map[string]any)["id"].(string) }},
 			{name: "updateConnection", operation: "updateConnection",
 				query: `mutation($id: ID!) { updateConnection(id: $id, input: {options: {scope: "openid"}}) { id } }`,

@@ -55,7 +55,7 @@ func TestBadInput(t *testing.T) {
 	apitest.ForEachBackend(t, func(t *testing.T, s *apitest.Server) {
 		admin := s.AdminToken(t)
 		s.MustGraphQL(t, admin, `mutation { createConnection(input: {name: "with-usernames", strategy: "database", options: {requires_username: true}}) { id } }`, nil, &map[string]any{})
-		s.MustGraphQL(t, admin, `mutation { createConnection(input: {name: "social", strategy: "oidc", options: {issuer: "https://idp.example.com/"}}) { id } }`, nil, &map[string]any{})
+		s.MustGraphQL(t, admin, `mutation { createConnection(input: {name: "social", strategy: "oidc", options: {issuer: "https://idp.example.com/", client_id: "social"}}) { id } }`, nil, &map[string]any{})
 		fixture := createUser(t, s, map[string]any{"email": "fixture@example.com", "name": "Fixture", "emailVerified": true,
 			"userMetadata": map[string]any{"k": "v"}, "appMetadata": map[string]any{"plan": "gold"}})
 		createUser(t, s, map[string]any{"email": "other@example.com"})

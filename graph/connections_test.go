@@ -290,3 +290,33 @@ func mustConnEnt(t *testing.T, s *apitest.Server, name string) *ent.Connection {
 	}
 	return c
 }
+
+// Options a strategy cannot work without are refused when saved, naming the
+// option, instead of failing at the first login.
+func TestIncompleteConnectionsAreRefused(t *testing.T) {
+	s := apitest.Start(t, apitest.Backends()[0].DSN(t))
+	admin := s.AdminToken(t)
+	for _, tc := range []struct{ strategy, options, field string }{
+		{"ldap", `{bind_dn: "cn=admin"}`, "url"},
+		{"ldap", `{url: "ldap://directory.example.com"}`, "url"},
+		{"ldap", `{url: "https://directory.example.com"}`, "url"},
+		{"oidc", `{client_id: "x"}`, "discovery_url"},
+		{"oidc", `{issuer: "https://idp.example.com/"}`, "client_id"},
+		{"saml", `{fieldsMap: {}}`, "metadataXml"},
+		{"customdb", `{dsn: "sqlserver://x"}`, "dsn"},
+	} {
+		r := s.GraphQL(t, admin, `mutation { createConnection(input: {name: "c`+tc.strategy+`", strategy: "`+tc.strategy+`", options: `+tc.options+`}) { id } }`, nil)
+		expectError(t, r, "BAD_USER_INPUT", tc.field)
+	}
+	// Accepted once complete; an update that breaks it is refused and changes nothing.
+	s.MustGraphQL(t, admin, `mutation { createConnection(input: {name: "dir", strategy: "ldap", options: {url: "ldaps://directory.example.com"}}) { id } }`, nil, nil)
+	r := s.GraphQL(t, admin, `mutation { updateConnection(id: "dir", input: {options: {url: "ldap://directory.example.com"}}) { id } }`, nil)
+	expectError(t, r, "BAD_USER_INPUT", "url")
+	var c struct {
+		Connection struct{ Options map[string]any }
+	}
+	s.MustGraphQL(t, admin, `{ connection(id: "dir") { options } }`, nil, &c)
+	if c.Connection.Options["url"] != "ldaps://directory.example.com" {
+		t.Fatalf("a refused update changed the connection: %v", c.Connection.Options)
+	}
+}

@@ -17,8 +17,9 @@ type Result struct {
 	// (JSON null) deletes the key.
 	AppMetadata  map[string]any `json:"app_metadata,omitempty"`
 	UserMetadata map[string]any `json:"user_metadata,omitempty"`
-	// LinkTo is reserved (documented-additive in ABI v1): reported to the
-	// caller, never acted on by the engine.
+	// LinkTo (additive to ABI v1) is reported to the caller, which decides
+	// whether to link (rulesrun: only verified, equal emails); the engine
+	// itself never acts on it.
 	LinkTo *LinkTo      `json:"link_to,omitempty"`
 	Error  *ResultError `json:"error,omitempty"`
 }

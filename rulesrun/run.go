@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/authgraph/authgraph/authz"
@@ -39,6 +40,9 @@ type Outcome struct {
 	IDTokenClaims     map[string]any
 	AccessTokenClaims map[string]any
 	Runs              []rules.RuleRun
+	// Primary is set when a rule's link_to was honoured: the user who logged
+	// in is now a secondary of Primary, and the login continues as Primary.
+	Primary *ent.User
 }
 
 // DeniedError is a rule's refusal: the login fails with access_denied and
@@ -135,11 +139,49 @@ func (s *Service) Run(ctx context.Context, in Login) (*Outcome, error) {
 			return nil, ferr
 		}
 	}
-	return &Outcome{
+	out := &Outcome{
 		IDTokenClaims:     res.IDTokenClaims,
 		AccessTokenClaims: rules.ClaimsForAudience(res.AccessTokenClaims, in.Audience, s.ProtectedAudiences...),
 		Runs:              res.Runs,
-	}, nil
+	}
+	if res.LinkTo != nil && in.Protocol != ProtocolRefresh {
+		primary, err := s.link(ctx, in.User, res.LinkTo.UserID)
+		if err != nil {
+			// A link the rule may not make is not a login failure: the
+			// user signs in as themselves, and the log says why.
+			lev.Type, lev.Description = logs.TypeSuccessLogin, "link_to not honoured: "+err.Error()
+			lev.Details["rule_id"] = res.LinkTo.RuleID
+			s.writeLog(ctx, lev)
+		} else {
+			out.Primary = primary
+		}
+	}
+	return out, nil
+}
+
+// ProtocolRefresh is the protocol of refresh-token exchanges (no linking).
+const ProtocolRefresh = "oauth2-refresh-token"
+
+// errLinkRefused explains why a link_to was not honoured.
+var errLinkRefused = errors.New("both users' emails must be verified and equal")
+
+// link honours a rule's link_to: the user who logged in becomes a secondary
+// of target, only when both emails are verified and equal (so a rule cannot
+// merge accounts that merely share an unverified address).
+func (s *Service) link(ctx context.Context, current *ent.User, target string) (*ent.User, error) {
+	sys := authz.SystemContext(ctx)
+	primary, err := idn.Resolve(sys, s.DB, target)
+	if err != nil {
+		return nil, err
+	}
+	if primary.ID == current.ID {
+		return nil, errors.New("a user cannot be linked to itself")
+	}
+	if current.Email == nil || primary.Email == nil || !current.EmailVerified || !primary.EmailVerified ||
+		!strings.EqualFold(*current.Email, *primary.Email) {
+		return nil, errLinkRefused
+	}
+	return idn.Link(sys, s.DB, string(primary.ID), string(current.ID))
 }
 
 // Enabled returns the enabled rules in order, with their modules and

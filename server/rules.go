@@ -103,6 +103,6 @@ func rulesClaimsHook(svc *rulesrun.Service, logger *slog.Logger) oidc.ClaimsHook
 		if len(out.Runs) > 0 {
 			logger.DebugContext(ctx, "rules ran", "rules", len(out.Runs), "protocol", ev.Protocol)
 		}
-		return &oidc.CustomClaims{IDToken: out.IDTokenClaims, AccessToken: out.AccessTokenClaims}, nil
+		return &oidc.CustomClaims{IDToken: out.IDTokenClaims, AccessToken: out.AccessTokenClaims, Primary: out.Primary}, nil
 	}
 }

@@ -448,6 +448,19 @@ func (p *Provider) complete(w http.ResponseWriter, r *http.Request, ar *ent.Auth
 		p.serverErrorRedirect(w, r, tgt, "running the claims hook", err)
 		return
 	}
+	if custom.Primary != nil && custom.Primary.ID != user.ID {
+		// A rule linked this user to a primary: the login continues as the
+		// primary, with the primary's own standing and grants.
+		user = custom.Primary
+		if user.Blocked {
+			p.finish(w, r, ar, "unauthorized", "user is blocked")
+			return
+		}
+		if granted, err = p.grantScopes(ctx, user, app, api, ar.Scopes); err != nil {
+			p.serverErrorRedirect(w, r, tgt, "deciding scopes", err)
+			return
+		}
+	}
 	cr := claimsRequestFrom(ar.ClaimsRequest)
 	cr.CustomID, cr.CustomAccess = custom.IDToken, custom.AccessToken
 

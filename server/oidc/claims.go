@@ -87,6 +87,9 @@ type ClaimsEvent struct {
 type CustomClaims struct {
 	IDToken     map[string]any
 	AccessToken map[string]any
+	// Primary, at login only, continues the login as another user: the one
+	// the user who authenticated was just linked to (a rule's link_to).
+	Primary *ent.User
 }
 
 // ClaimsHook is the rules engine's extension point: it runs once per login
@@ -280,5 +283,5 @@ func (p *Provider) runClaimsHook(ctx context.Context, ev *ClaimsEvent) (*CustomC
 	if c == nil {
 		return &CustomClaims{}, nil
 	}
-	return &CustomClaims{IDToken: filterCustom(c.IDToken), AccessToken: filterCustom(c.AccessToken)}, nil
+	return &CustomClaims{IDToken: filterCustom(c.IDToken), AccessToken: filterCustom(c.AccessToken), Primary: c.Primary}, nil
 }

@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -362,14 +363,21 @@ func BenchmarkHandleResponse(b *testing.B) {
 	}
 	post := idp.respond(u, ann, nil, true)
 	body := post.PostForm.Encode()
+	var lat []time.Duration
 	b.ResetTimer()
 	for b.Loop() {
 		cache.seen = nil
+		start := time.Now()
 		r := httptest.NewRequest("POST", acsURL, strings.NewReader(body))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		r.ParseForm()
 		if _, _, err := c.HandleResponse(context.Background(), r, []string{reqID}); err != nil {
 			b.Fatal(err)
 		}
+		lat = append(lat, time.Since(start))
 	}
+	// The issue asks for the median ACS handling time, not only the mean.
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 }

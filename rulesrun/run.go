@@ -149,7 +149,7 @@ func (s *Service) Run(ctx context.Context, in Login) (*Outcome, error) {
 		if err != nil {
 			// A link the rule may not make is not a login failure: the
 			// user signs in as themselves, and the log says why.
-			lev.Type, lev.Description = logs.TypeSuccessLogin, "link_to not honoured: "+err.Error()
+			lev.Type, lev.Description = logTypeWarning, "link_to not honoured: "+err.Error()
 			lev.Details["rule_id"] = res.LinkTo.RuleID
 			s.writeLog(ctx, lev)
 		} else {
@@ -158,6 +158,10 @@ func (s *Service) Run(ctx context.Context, in Login) (*Outcome, error) {
 	}
 	return out, nil
 }
+
+// logTypeWarning is Auth0's "w" log type: something went wrong that did not
+// fail the login.
+const logTypeWarning = "w"
 
 // ProtocolRefresh is the protocol of refresh-token exchanges (no linking).
 const ProtocolRefresh = "oauth2-refresh-token"

@@ -27,7 +27,12 @@ const DefaultDatabase = "Username-Password-Authentication"
 var ErrNameTaken = errors.New("a connection with this name already exists")
 
 // Service creates and edits connections, sealing secret options.
-type Service struct{ Box *secretbox.Box }
+type Service struct {
+	Box *secretbox.Box
+	// Scripts validates custom-database scripts on write (scripts.go); nil
+	// checks only their names and encoding.
+	Scripts ScriptValidator
+}
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,126}[A-Za-z0-9])?$`)
 
@@ -49,6 +54,9 @@ func (s *Service) Create(ctx context.Context, db *ent.Client, p CreateParams) (*
 		return nil, err
 	}
 	if err := checkComplete(p.Strategy, public, secret); err != nil {
+		return nil, err
+	}
+	if err := s.checkScripts(ctx, p.Strategy, secret); err != nil {
 		return nil, err
 	}
 	if err := checkClients(ctx, db, p.EnabledClients); err != nil {
@@ -103,6 +111,9 @@ func (s *Service) Update(ctx context.Context, db *ent.Client, conn *ent.Connecti
 		maps.Copy(newPublic, public)
 		maps.Copy(storedSecret, secret)
 		if err := checkComplete(string(conn.Strategy), newPublic, storedSecret); err != nil {
+			return nil, err
+		}
+		if err := s.checkScripts(ctx, string(conn.Strategy), secret); err != nil {
 			return nil, err
 		}
 		upd.SetOptions(newPublic).

@@ -75,7 +75,9 @@ func TestSyncModesThroughLDAPLogins(t *testing.T) {
 	}
 	// The raw directory profile is still refreshed on the identity.
 	var u struct {
-		User struct{ Identities []struct{ ProfileData map[string]any } }
+		User struct {
+			Identities []struct{ ProfileData map[string]any }
+		}
 	}
 	s.MustGraphQL(t, admin, `query($id: ID!) { user(id: $id) { identities { profileData } } }`, map[string]any{"id": sub}, &u)
 	if len(u.User.Identities) != 1 || u.User.Identities[0].ProfileData["displayName"] != "Alice From The Directory" {

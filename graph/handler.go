@@ -196,6 +196,9 @@ var ownTxFields = map[string]bool{
 	"createEmailVerificationTicket": true, "unblockUserAttempts": true,
 	// testRule persists nothing and may run for seconds: no transaction.
 	"testRule": true,
+	// testConnectionScript writes nothing to the store and may run for
+	// seconds against a legacy database: no transaction either.
+	"testConnectionScript": true,
 }
 
 // onlyOwnTxFields reports whether every root field of op manages its own

@@ -5,6 +5,7 @@ import (
 
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/connections"
+	"github.com/authgraph/authgraph/connectors/upstream"
 	"github.com/authgraph/authgraph/dbauth"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/graph/model"
@@ -24,6 +25,9 @@ type Resolver struct {
 	Auth *dbauth.Service
 	// Rules stores, tests and runs post-login rules.
 	Rules *rulesrun.Service
+	// Upstream runs connections' connectors: testConnectionScript runs
+	// custom-database scripts through it.
+	Upstream *upstream.Service
 }
 
 // requireScope refuses a write before it looks anything up, so a caller

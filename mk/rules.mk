@@ -26,7 +26,9 @@ rules-fixtures-go:
 	cd rules-sdk/templates/go && for t in $(RULES_TPLS); do \
 		$(RULES_WASM) -o ../../../$(RULES_BUILD)/tpl-go-$$t.wasm ./$$t || exit 1; done
 
-# npm ci installs the exact assemblyscript of each package-lock.json.
+# npm ci installs the exact assemblyscript of each package-lock.json. The
+# custom-database AssemblyScript templates are built by their tests
+# (customdbtest.ASTemplates), which need only the compiler installed here.
 rules-fixtures-as:
 	@mkdir -p $(RULES_BUILD)
 	cd rules/testdata/as && $(NPM) ci --no-audit --no-fund && for f in $(RULES_AS_FIX); do \
@@ -34,6 +36,7 @@ rules-fixtures-as:
 	cd rules-sdk/templates/assemblyscript && $(NPM) ci --no-audit --no-fund && for t in $(RULES_TPLS); do \
 		npx --no-install asc $$t/index.ts --config asconfig.json --target release \
 			-o ../../../$(RULES_BUILD)/tpl-as-$$t.wasm || exit 1; done
+	cd rules-sdk/templates/customdb/assemblyscript && $(NPM) ci --no-audit --no-fund
 
 rules-test: rules-fixtures
 	$(GO) test -race -count=1 ./rules/...
@@ -48,4 +51,5 @@ rules-sdk-test:
 	cd rules-sdk/assemblyscript && $(NPM) ci --no-audit --no-fund && $(NPM) run build
 
 rules-clean:
-	rm -rf $(RULES_BUILD) rules/testdata/as/node_modules rules-sdk/templates/assemblyscript/node_modules
+	rm -rf $(RULES_BUILD) rules/testdata/as/node_modules rules-sdk/templates/assemblyscript/node_modules \
+		rules-sdk/templates/customdb/assemblyscript/node_modules

@@ -119,6 +119,10 @@ func Prepare(ctx context.Context, cfg *Config, logger *slog.Logger, console io.W
 	if err == nil {
 		d.Rules, err = newRules(ctx, d) // the rules engine (server/rules.go)
 	}
+	if err == nil {
+		// Custom-database scripts are validated on write by the same engine.
+		d.Connections.Scripts = d.Rules.Engine
+	}
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -159,6 +163,7 @@ func Handler(d *Deps) (http.Handler, error) {
 	verifier := provider.Verifier()
 	gql := graph.NewHandler(&graph.Resolver{
 		Ent: d.DB.Ent, Connections: d.Connections, Issuer: d.Config.Issuer, Keys: d.Keys, Auth: d.Auth, Rules: d.Rules,
+		Upstream: up, // testConnectionScript runs custom-database scripts
 	}, d.Logger)
 
 	mux := http.NewServeMux()

@@ -280,3 +280,25 @@ func (p *Profile) Identity(raw map[string]any) connectors.Identity {
 		Picture: p.Picture, Username: p.Username, Raw: raw,
 	}
 }
+
+// GetUser runs the get_user script: the user of the legacy database with
+// this email, or nil when there is none (SPEC §5: what guards signup,
+// password reset and email change against duplicates). The identity is
+// auth0|<returned user_id>. A typed error the script returned, or its
+// failure, is an error wrapping ErrScript; ErrNoScript when the connection
+// has no get_user script (callers decide whether that means "not found").
+func (c *Connector) GetUser(ctx context.Context, email string) (*connectors.Identity, error) {
+	out, err := c.Run(ctx, OpGetUser, map[string]any{"email": email})
+	if err != nil {
+		return nil, err
+	}
+	if out.Err != nil {
+		return nil, fmt.Errorf("%w: get_user: %v", ErrScript, out.Err)
+	}
+	p, raw, err := ParseProfile(out.Result)
+	if err != nil || p == nil {
+		return nil, err
+	}
+	id := p.Identity(raw)
+	return &id, nil
+}

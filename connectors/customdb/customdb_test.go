@@ -3,10 +3,12 @@ package customdb_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/authgraph/authgraph/connections"
 	"github.com/authgraph/authgraph/connectors"
 	"github.com/authgraph/authgraph/connectors/customdb"
 	"github.com/authgraph/authgraph/connectors/customdb/customdbtest"
@@ -56,9 +58,22 @@ func run(t *testing.T, c *customdb.Connector, op string, args map[string]any) cu
 	return out
 }
 
+// TestTemplates runs every script of the Go and the AssemblyScript
+// templates against a real PostgreSQL and MariaDB.
 func TestTemplates(t *testing.T) {
-	mods := customdbtest.Templates(t)
 	eng := newEngine(t)
+	for _, lang := range []string{"go", "assemblyscript"} {
+		t.Run(lang, func(t *testing.T) { testTemplates(t, eng, lang) })
+	}
+}
+
+func testTemplates(t *testing.T, eng *rules.Engine, lang string) {
+	var mods map[string][]byte
+	if lang == "go" {
+		mods = customdbtest.Templates(t)
+	} else {
+		mods = customdbtest.ASTemplates(t)
+	}
 	for name, mk := range legacies(t) {
 		t.Run(name, func(t *testing.T) {
 			leg := mk(t)
@@ -102,6 +117,13 @@ func TestTemplates(t *testing.T) {
 			}
 			if out := run(t, c, customdb.OpGetUser, map[string]any{"email": "nobody@legacy.example"}); string(out.Result) != "null" || out.Err != nil {
 				t.Fatalf("get_user unknown: %s %v", out.Result, out.Err)
+			}
+			// The same through GetUser (the duplicate guard's entry point).
+			if got, err := c.GetUser(ctx, "ALAN@legacy.example"); err != nil || got == nil || got.FullUserID() != "auth0|"+prefix+"2" || got.Email != "alan@legacy.example" {
+				t.Fatalf("GetUser: %+v %v", got, err)
+			}
+			if got, err := c.GetUser(ctx, "nobody@legacy.example"); err != nil || got != nil {
+				t.Fatalf("GetUser unknown: %+v %v", got, err)
 			}
 			// create, then a duplicate.
 			newUser := map[string]any{"user": map[string]any{"email": "grace@legacy.example", "password": "Cobol-1959!"}}
@@ -232,5 +254,12 @@ func TestValidateScript(t *testing.T) {
 	// A script is not a rule: its database imports are refused there.
 	if err := eng.Validate(context.Background(), mods["postgres"]); !errors.Is(err, rules.ErrForbiddenImport) {
 		t.Fatalf("as a rule: %v", err)
+	}
+}
+
+// The script names connections validates on write are the operations.
+func TestOpsMatchConnectionScripts(t *testing.T) {
+	if !slices.Equal(customdb.Ops, connections.CustomDBScripts) {
+		t.Fatalf("customdb.Ops %v, connections.CustomDBScripts %v", customdb.Ops, connections.CustomDBScripts)
 	}
 }

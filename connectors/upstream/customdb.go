@@ -18,6 +18,7 @@ import (
 	"github.com/authgraph/authgraph/connectors"
 	"github.com/authgraph/authgraph/connectors/customdb"
 	"github.com/authgraph/authgraph/ent"
+	"github.com/authgraph/authgraph/ent/connection"
 	entidentity "github.com/authgraph/authgraph/ent/identity"
 	"github.com/authgraph/authgraph/ent/user"
 	"github.com/authgraph/authgraph/identity"
@@ -131,4 +132,35 @@ func (s *Service) localLogin(ctx context.Context, conn *ent.Connection, in Passw
 	s.writeLog(ctx, ev)
 	idn.Edges.User = u
 	return &Result{SyncResult: &identity.SyncResult{User: u, Identity: idn}, Connection: conn, AMR: []string{"pwd"}}, true, nil
+}
+
+// ErrNotCustomDB: RunScript was given a connection of another strategy.
+var ErrNotCustomDB = errors.New("not a custom database connection")
+
+// RunScript runs one script (op, a key of options.scripts) of the customdb
+// connection called name with args, for testConnectionScript. It calls the
+// connector's Run only, never the login path: nothing of Authgraph's store
+// is read but the connection, and nothing is written (no user, no migrated
+// hash, no log event). What the script does to the legacy database is the
+// script's business. A script's typed error is in Outcome.Err; the error is
+// ErrUnknownConnection, ErrNotCustomDB, connectors.ErrConfig (the stored
+// options cannot build a connector), customdb.ErrNoScript, or wraps
+// customdb.ErrScript (the script failed).
+func (s *Service) RunScript(ctx context.Context, name, op string, args map[string]any) (customdb.Outcome, error) {
+	conn, err := s.Connection(ctx, name)
+	if err != nil {
+		return customdb.Outcome{}, err
+	}
+	if conn.Strategy != connection.StrategyCustomdb {
+		return customdb.Outcome{}, fmt.Errorf("%w: %s is a %s connection", ErrNotCustomDB, name, conn.Strategy)
+	}
+	built, err := s.Connector(conn)
+	if err != nil {
+		return customdb.Outcome{}, err
+	}
+	c, ok := built.(*customdb.Connector)
+	if !ok { // cannot happen: Connector builds customdb connectors for this strategy
+		return customdb.Outcome{}, fmt.Errorf("%w: %s", ErrNotCustomDB, name)
+	}
+	return c.Run(ctx, op, args)
 }

@@ -115,6 +115,19 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	ConnectionScriptError struct {
+		Code    func(childComplexity int) int
+		Message func(childComplexity int) int
+	}
+
+	ConnectionScriptResult struct {
+		DurationMs func(childComplexity int) int
+		Error      func(childComplexity int) int
+		Logs       func(childComplexity int) int
+		Result     func(childComplexity int) int
+		ResultJSON func(childComplexity int) int
+	}
+
 	Identity struct {
 		AccessToken  func(childComplexity int) int
 		Connection   func(childComplexity int) int
@@ -173,6 +186,7 @@ type ComplexityRoot struct {
 		RevokeAdmin                   func(childComplexity int, userID pulid.ID) int
 		RotateClientSecret            func(childComplexity int, id pulid.ID) int
 		RotateSigningKeys             func(childComplexity int) int
+		TestConnectionScript          func(childComplexity int, connection string, script model.CustomDBScript, args map[string]any) int
 		TestRule                      func(childComplexity int, id *pulid.ID, module *string, userID *pulid.ID, clientID *string, event map[string]any) int
 		UnblockUserAttempts           func(childComplexity int, identifier string) int
 		UnlinkIdentity                func(childComplexity int, userID pulid.ID, connection string, identityUserID string) int
@@ -351,6 +365,7 @@ type MutationResolver interface {
 	CreateConnection(ctx context.Context, input model.CreateConnectionInput) (*ent.Connection, error)
 	UpdateConnection(ctx context.Context, id pulid.ID, input model.UpdateConnectionInput) (*ent.Connection, error)
 	DeleteConnection(ctx context.Context, id pulid.ID) (pulid.ID, error)
+	TestConnectionScript(ctx context.Context, connection string, script model.CustomDBScript, args map[string]any) (*model.ConnectionScriptResult, error)
 	LinkUser(ctx context.Context, primaryID pulid.ID, secondaryID pulid.ID) (*ent.User, error)
 	UnlinkIdentity(ctx context.Context, userID pulid.ID, connection string, identityUserID string) (*ent.User, error)
 	UpdateMe(ctx context.Context, input model.UpdateMeInput) (*ent.User, error)
@@ -674,6 +689,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ConnectionEdge.Node(childComplexity), true
+
+	case "ConnectionScriptError.code":
+		if e.ComplexityRoot.ConnectionScriptError.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectionScriptError.Code(childComplexity), true
+	case "ConnectionScriptError.message":
+		if e.ComplexityRoot.ConnectionScriptError.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectionScriptError.Message(childComplexity), true
+
+	case "ConnectionScriptResult.durationMs":
+		if e.ComplexityRoot.ConnectionScriptResult.DurationMs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectionScriptResult.DurationMs(childComplexity), true
+	case "ConnectionScriptResult.error":
+		if e.ComplexityRoot.ConnectionScriptResult.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectionScriptResult.Error(childComplexity), true
+	case "ConnectionScriptResult.logs":
+		if e.ComplexityRoot.ConnectionScriptResult.Logs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectionScriptResult.Logs(childComplexity), true
+	case "ConnectionScriptResult.result":
+		if e.ComplexityRoot.ConnectionScriptResult.Result == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectionScriptResult.Result(childComplexity), true
+	case "ConnectionScriptResult.resultJson":
+		if e.ComplexityRoot.ConnectionScriptResult.ResultJSON == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectionScriptResult.ResultJSON(childComplexity), true
 
 	case "Identity.accessToken":
 		if e.ComplexityRoot.Identity.AccessToken == nil {
@@ -1034,6 +1093,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RotateSigningKeys(childComplexity), true
+	case "Mutation.testConnectionScript":
+		if e.ComplexityRoot.Mutation.TestConnectionScript == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_testConnectionScript_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.TestConnectionScript(childComplexity, args["connection"].(string), args["script"].(model.CustomDBScript), args["args"].(map[string]any)), true
 	case "Mutation.testRule":
 		if e.ComplexityRoot.Mutation.TestRule == nil {
 			break
@@ -2153,6 +2223,46 @@ extend type Mutation {
   deleteConnection(id: ID!): ID!
 }
 `, BuiltIn: false},
+	{Name: "../schema/customdb.graphqls", Input: `"A custom-database script (options.scripts of a customdb connection, rules-sdk/ABI.md)."
+enum CustomDBScript {
+  LOGIN
+  GET_USER
+  CREATE
+  VERIFY
+  CHANGE_PASSWORD
+  DELETE
+  CHANGE_EMAIL
+}
+
+"The typed error a script returned, or the failure of the script itself (code system: trap, time limit, invalid result)."
+type ConnectionScriptError {
+  "wrong_credentials | user_exists | validation | system"
+  code: String!
+  message: String!
+}
+
+"One run of a custom-database script. Nothing was written to Authgraph's store (the legacy database is the script's business)."
+type ConnectionScriptResult {
+  "The script's result when it is an object (a profile); null otherwise: see resultJson."
+  result: Map
+  "The script's result as JSON text, whatever its type (a profile, true, false or null)."
+  resultJson: String!
+  "Set when the script returned a typed error or failed."
+  error: ConnectionScriptError
+  "The script's log lines and its host calls' failures."
+  logs: [String!]!
+  durationMs: Float!
+}
+
+extend type Mutation {
+  """
+  Runs one script of a customdb connection (by name) with the given args (rules-sdk/ABI.md lists them per script),
+  against its legacy database, without creating, migrating or logging anything in Authgraph's store. Needs
+  update:connections: the script reaches the connection's database with its secret DSN.
+  """
+  testConnectionScript(connection: String!, script: CustomDBScript!, args: Map!): ConnectionScriptResult!
+}
+`, BuiltIn: false},
 	{Name: "../schema/linking.graphqls", Input: `# Account linking (SPEC §6) and upstream IdP tokens.
 
 extend type Mutation {
@@ -2687,6 +2797,32 @@ func (ec *executionContext) childFields_ConnectionEdge(ctx context.Context, fiel
 		return ec.fieldContext_ConnectionEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ConnectionEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ConnectionScriptError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "code":
+		return ec.fieldContext_ConnectionScriptError_code(ctx, field)
+	case "message":
+		return ec.fieldContext_ConnectionScriptError_message(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ConnectionScriptError", field.Name)
+}
+
+func (ec *executionContext) childFields_ConnectionScriptResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "result":
+		return ec.fieldContext_ConnectionScriptResult_result(ctx, field)
+	case "resultJson":
+		return ec.fieldContext_ConnectionScriptResult_resultJson(ctx, field)
+	case "error":
+		return ec.fieldContext_ConnectionScriptResult_error(ctx, field)
+	case "logs":
+		return ec.fieldContext_ConnectionScriptResult_logs(ctx, field)
+	case "durationMs":
+		return ec.fieldContext_ConnectionScriptResult_durationMs(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ConnectionScriptResult", field.Name)
 }
 
 func (ec *executionContext) childFields_Identity(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3372,6 +3508,36 @@ func (ec *executionContext) field_Mutation_rotateClientSecret_args(ctx context.C
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_testConnectionScript_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "connection",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["connection"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "script",
+		func(ctx context.Context, v any) (model.CustomDBScript, error) {
+			return ec.unmarshalNCustomDBScript2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐCustomDBScript(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["script"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "args",
+		func(ctx context.Context, v any) (map[string]any, error) {
+			return ec.unmarshalNMap2map(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["args"] = arg2
 	return args, nil
 }
 
@@ -5112,6 +5278,176 @@ func (ec *executionContext) fieldContext_ConnectionEdge_cursor(_ context.Context
 	return graphql.NewScalarFieldContext("ConnectionEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _ConnectionScriptError_code(ctx context.Context, field graphql.CollectedField, obj *model.ConnectionScriptError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectionScriptError_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectionScriptError_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConnectionScriptError", field, false, false, "String")
+}
+
+func (ec *executionContext) _ConnectionScriptError_message(ctx context.Context, field graphql.CollectedField, obj *model.ConnectionScriptError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectionScriptError_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectionScriptError_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConnectionScriptError", field, false, false, "String")
+}
+
+func (ec *executionContext) _ConnectionScriptResult_result(ctx context.Context, field graphql.CollectedField, obj *model.ConnectionScriptResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectionScriptResult_result(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Result, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
+			return ec.marshalOMap2map(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectionScriptResult_result(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConnectionScriptResult", field, false, false, "Map")
+}
+
+func (ec *executionContext) _ConnectionScriptResult_resultJson(ctx context.Context, field graphql.CollectedField, obj *model.ConnectionScriptResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectionScriptResult_resultJson(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResultJSON, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectionScriptResult_resultJson(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConnectionScriptResult", field, false, false, "String")
+}
+
+func (ec *executionContext) _ConnectionScriptResult_error(ctx context.Context, field graphql.CollectedField, obj *model.ConnectionScriptResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectionScriptResult_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ConnectionScriptError) graphql.Marshaler {
+			return ec.marshalOConnectionScriptError2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐConnectionScriptError(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectionScriptResult_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ConnectionScriptResult",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConnectionScriptError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ConnectionScriptResult_logs(ctx context.Context, field graphql.CollectedField, obj *model.ConnectionScriptResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectionScriptResult_logs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Logs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectionScriptResult_logs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConnectionScriptResult", field, false, false, "String")
+}
+
+func (ec *executionContext) _ConnectionScriptResult_durationMs(ctx context.Context, field graphql.CollectedField, obj *model.ConnectionScriptResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectionScriptResult_durationMs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DurationMs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectionScriptResult_durationMs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConnectionScriptResult", field, false, false, "Float")
+}
+
 func (ec *executionContext) _Identity_connection(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6323,6 +6659,50 @@ func (ec *executionContext) fieldContext_Mutation_deleteConnection(ctx context.C
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_deleteConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_testConnectionScript(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_testConnectionScript(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().TestConnectionScript(ctx, fc.Args["connection"].(string), fc.Args["script"].(model.CustomDBScript), fc.Args["args"].(map[string]any))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ConnectionScriptResult) graphql.Marshaler {
+			return ec.marshalNConnectionScriptResult2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐConnectionScriptResult(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_testConnectionScript(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConnectionScriptResult(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_testConnectionScript_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -12524,6 +12904,97 @@ func (ec *executionContext) _ConnectionEdge(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var connectionScriptErrorImplementors = []string{"ConnectionScriptError"}
+
+func (ec *executionContext) _ConnectionScriptError(ctx context.Context, sel ast.SelectionSet, obj *model.ConnectionScriptError) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, connectionScriptErrorImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ConnectionScriptError")
+		case "code":
+			out.Values[i] = ec._ConnectionScriptError_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._ConnectionScriptError_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var connectionScriptResultImplementors = []string{"ConnectionScriptResult"}
+
+func (ec *executionContext) _ConnectionScriptResult(ctx context.Context, sel ast.SelectionSet, obj *model.ConnectionScriptResult) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, connectionScriptResultImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ConnectionScriptResult")
+		case "result":
+			out.Values[i] = ec._ConnectionScriptResult_result(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "resultJson":
+			out.Values[i] = ec._ConnectionScriptResult_resultJson(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "error":
+			out.Values[i] = ec._ConnectionScriptResult_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "logs":
+			out.Values[i] = ec._ConnectionScriptResult_logs(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "durationMs":
+			out.Values[i] = ec._ConnectionScriptResult_durationMs(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var identityImplementors = []string{"Identity"}
 
 func (ec *executionContext) _Identity(ctx context.Context, sel ast.SelectionSet, obj *ent.Identity) graphql.Marshaler {
@@ -12880,6 +13351,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "deleteConnection":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_deleteConnection(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "testConnectionScript":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_testConnectionScript(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -14393,6 +14871,14 @@ func (ec *executionContext) marshalNConnectionOrderField2ᚖgithubᚗcomᚋauthg
 	return v
 }
 
+func (ec *executionContext) marshalNConnectionScriptResult2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐConnectionScriptResult(ctx context.Context, sel ast.SelectionSet, v *model.ConnectionScriptResult) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ConnectionScriptResult!")
+		return graphql.Null
+	}
+	return ec._ConnectionScriptResult(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNCreateClientInput2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐCreateClientInput(ctx context.Context, v any) (model.CreateClientInput, error) {
 	res, err := ec.unmarshalInputCreateClientInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -14425,6 +14911,16 @@ func (ec *executionContext) unmarshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCur
 }
 
 func (ec *executionContext) marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, sel ast.SelectionSet, v entgql.Cursor[pulid.ID]) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNCustomDBScript2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐCustomDBScript(ctx context.Context, v any) (model.CustomDBScript, error) {
+	var res model.CustomDBScript
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCustomDBScript2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐCustomDBScript(ctx context.Context, sel ast.SelectionSet, v model.CustomDBScript) graphql.Marshaler {
 	return v
 }
 
@@ -15092,6 +15588,13 @@ func (ec *executionContext) unmarshalOConnectionOrder2ᚖgithubᚗcomᚋauthgrap
 	}
 	res, err := ec.unmarshalInputConnectionOrder(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOConnectionScriptError2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐConnectionScriptError(ctx context.Context, sel ast.SelectionSet, v *model.ConnectionScriptError) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ConnectionScriptError(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {

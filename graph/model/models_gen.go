@@ -3,6 +3,10 @@
 package model
 
 import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -15,6 +19,26 @@ type ClientWithSecret struct {
 	Client *ent.Application `json:"client"`
 	// Null for public clients (spa, native).
 	ClientSecret *string `json:"clientSecret,omitempty"`
+}
+
+// The typed error a script returned, or the failure of the script itself (code system: trap, time limit, invalid result).
+type ConnectionScriptError struct {
+	// wrong_credentials | user_exists | validation | system
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// One run of a custom-database script. Nothing was written to Authgraph's store (the legacy database is the script's business).
+type ConnectionScriptResult struct {
+	// The script's result when it is an object (a profile); null otherwise: see resultJson.
+	Result map[string]any `json:"result,omitempty"`
+	// The script's result as JSON text, whatever its type (a profile, true, false or null).
+	ResultJSON string `json:"resultJson"`
+	// Set when the script returned a typed error or failed.
+	Error *ConnectionScriptError `json:"error,omitempty"`
+	// The script's log lines and its host calls' failures.
+	Logs       []string `json:"logs"`
+	DurationMs float64  `json:"durationMs"`
 }
 
 type CreateClientInput struct {
@@ -202,4 +226,70 @@ type UpdateUserInput struct {
 type UserTicket struct {
 	Ticket    string    `json:"ticket"`
 	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// A custom-database script (options.scripts of a customdb connection, rules-sdk/ABI.md).
+type CustomDBScript string
+
+const (
+	CustomDBScriptLogin          CustomDBScript = "LOGIN"
+	CustomDBScriptGetUser        CustomDBScript = "GET_USER"
+	CustomDBScriptCreate         CustomDBScript = "CREATE"
+	CustomDBScriptVerify         CustomDBScript = "VERIFY"
+	CustomDBScriptChangePassword CustomDBScript = "CHANGE_PASSWORD"
+	CustomDBScriptDelete         CustomDBScript = "DELETE"
+	CustomDBScriptChangeEmail    CustomDBScript = "CHANGE_EMAIL"
+)
+
+var AllCustomDBScript = []CustomDBScript{
+	CustomDBScriptLogin,
+	CustomDBScriptGetUser,
+	CustomDBScriptCreate,
+	CustomDBScriptVerify,
+	CustomDBScriptChangePassword,
+	CustomDBScriptDelete,
+	CustomDBScriptChangeEmail,
+}
+
+func (e CustomDBScript) IsValid() bool {
+	switch e {
+	case CustomDBScriptLogin, CustomDBScriptGetUser, CustomDBScriptCreate, CustomDBScriptVerify, CustomDBScriptChangePassword, CustomDBScriptDelete, CustomDBScriptChangeEmail:
+		return true
+	}
+	return false
+}
+
+func (e CustomDBScript) String() string {
+	return string(e)
+}
+
+func (e *CustomDBScript) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = CustomDBScript(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid CustomDBScript", str)
+	}
+	return nil
+}
+
+func (e CustomDBScript) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *CustomDBScript) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e CustomDBScript) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }

@@ -66,6 +66,56 @@ func Templates(t testing.TB) map[string][]byte {
 	return built
 }
 
+// AssemblyScript templates (rules-sdk/templates/customdb/assemblyscript),
+// built once per test binary with the asc of its node_modules (make
+// test-setup runs npm ci there).
+var (
+	asOnce  sync.Once
+	asBuilt map[string][]byte
+	asErr   error
+)
+
+// ASTemplates returns the wasm of the AssemblyScript templates by flavor
+// (postgres, mysql). Without Node.js or the package's node_modules the
+// test is skipped (fatal under CI), as testenv does for missing services.
+func ASTemplates(t testing.TB) map[string][]byte {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	dir := filepath.Join(filepath.Dir(file), "../../../rules-sdk/templates/customdb/assemblyscript")
+	if _, err := exec.LookPath("npx"); err != nil {
+		testenv.Require(t, "Node.js (npx)", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules/.bin/asc")); err != nil {
+		testenv.Require(t, "the AssemblyScript compiler (npm ci in "+dir+")", err)
+	}
+	asOnce.Do(func() {
+		out, err := os.MkdirTemp("", "customdb-as-")
+		if err != nil {
+			asErr = err
+			return
+		}
+		defer os.RemoveAll(out)
+		asBuilt = map[string][]byte{}
+		for _, flavor := range []string{"postgres", "mysql"} {
+			target := filepath.Join(out, flavor+".wasm")
+			cmd := exec.Command("npx", "--no-install", "asc", flavor+"/index.ts", "--config", "asconfig.json", "--target", "release", "-o", target)
+			cmd.Dir = dir
+			if b, err := cmd.CombinedOutput(); err != nil {
+				asErr = fmt.Errorf("building the AssemblyScript %s template: %v\n%s", flavor, err, b)
+				return
+			}
+			if asBuilt[flavor], err = os.ReadFile(target); err != nil {
+				asErr = err
+				return
+			}
+		}
+	})
+	if asErr != nil {
+		t.Fatal(asErr)
+	}
+	return asBuilt
+}
+
 // Seed users of the legacy databases (bcrypt cost 10).
 var Seed = []struct{ Email, Password, Nickname string }{
 	{"ada@legacy.example", "Analytical-Engine-1843", "ada"},

@@ -108,12 +108,24 @@ func (s *Service) Update(ctx context.Context, db *ent.Client, conn *ent.Connecti
 				delete(storedSecret, k)
 			}
 		}
-		maps.Copy(newPublic, public)
-		maps.Copy(storedSecret, secret)
-		if err := checkComplete(string(conn.Strategy), newPublic, storedSecret); err != nil {
-			return nil, err
+		// Scripts are merged key by key like options (a null removes one), so
+		// modules too large to send together can be uploaded one at a time.
+		given, mergedScripts := mergeScripts(storedSecret["scripts"], secret["scripts"])
+		if given != nil {
+			secret["scripts"] = given
 		}
 		if err := s.checkScripts(ctx, string(conn.Strategy), secret); err != nil {
+			return nil, err
+		}
+		maps.Copy(newPublic, public)
+		maps.Copy(storedSecret, secret)
+		switch {
+		case mergedScripts != nil && len(mergedScripts) == 0:
+			delete(storedSecret, "scripts")
+		case mergedScripts != nil:
+			storedSecret["scripts"] = mergedScripts
+		}
+		if err := checkComplete(string(conn.Strategy), newPublic, storedSecret); err != nil {
 			return nil, err
 		}
 		upd.SetOptions(newPublic).
@@ -227,4 +239,27 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// mergeScripts applies a scripts patch to the stored scripts: given keys
+// replace, null values delete. It returns the non-null given scripts (to
+// validate) and the merged result; both nil when no scripts were given.
+func mergeScripts(stored, patch any) (given, merged map[string]any) {
+	p, ok := patch.(map[string]any)
+	if !ok {
+		return nil, nil
+	}
+	merged = map[string]any{}
+	if s, ok := stored.(map[string]any); ok {
+		maps.Copy(merged, s)
+	}
+	given = map[string]any{}
+	for k, v := range p {
+		if v == nil {
+			delete(merged, k)
+			continue
+		}
+		given[k], merged[k] = v, v
+	}
+	return given, merged
 }

@@ -178,5 +178,21 @@ func TestCustomDBScriptsValidatedOnWrite(t *testing.T) {
 		if res.Error == nil || res.Error.Code != "system" || len(res.Logs) == 0 || !strings.Contains(res.Logs[0], "no database") {
 			t.Fatalf("stored script after a refused update: %+v (error %+v)", res, res.Error)
 		}
+
+		// Scripts merge key by key: adding get_user keeps login; null removes.
+		s.MustGraphQL(t, admin, `mutation($id: ID!, $o: Map) { updateConnection(id: $id, input: {options: $o}) { id } }`,
+			map[string]any{"id": id, "o": map[string]any{"scripts": map[string]any{"get_user": module}}}, nil)
+		for _, op := range []string{"LOGIN", "GET_USER"} {
+			if res := testScript(t, s, admin, "legacy", op, map[string]any{"username": "a@b.example", "password": "x", "email": "a@b.example"}); res.Error == nil || res.Error.Code != "system" {
+				t.Fatalf("%s after adding get_user: %+v", op, res)
+			}
+		}
+		s.MustGraphQL(t, admin, `mutation($id: ID!, $o: Map) { updateConnection(id: $id, input: {options: $o}) { id } }`,
+			map[string]any{"id": id, "o": map[string]any{"scripts": map[string]any{"login": nil}}}, nil)
+		r = s.GraphQL(t, admin, `mutation { testConnectionScript(connection: "legacy", script: LOGIN, args: {}) { durationMs } }`, nil)
+		expectError(t, r, "BAD_USER_INPUT", "script")
+		if res := testScript(t, s, admin, "legacy", "GET_USER", map[string]any{"email": "a@b.example"}); res.Error == nil || res.Error.Code != "system" {
+			t.Fatalf("get_user after removing login: %+v", res)
+		}
 	})
 }

@@ -32,6 +32,10 @@ import (
 	"github.com/authgraph/authgraph/rules"
 )
 
+// retiredConnectorGrace outlasts the longest custom-database script (20 s
+// at most) before a replaced connector's database pool is closed.
+const retiredConnectorGrace = 30 * time.Second
+
 // Errors the edges translate.
 var (
 	// ErrUnknownConnection: no such connection of a strategy that can do
@@ -136,7 +140,9 @@ func (s *Service) Connector(conn *ent.Connection) (any, error) {
 	}
 	if old, ok := s.cache[conn.ID]; ok {
 		if c, ok := old.conn.(interface{ Close() }); ok {
-			c.Close()
+			// A login may still be running a script on the old connector:
+			// close its pool only after the longest script could have ended.
+			time.AfterFunc(retiredConnectorGrace, c.Close)
 		}
 	}
 	if s.cache == nil {

@@ -84,7 +84,7 @@ func run(duration time.Duration, conc int, dsn string, seed int) error {
 		Listen: addr, DatabaseURL: dsn, Issuer: "http://" + addr + "/",
 		MasterKey:     base64.StdEncoding.EncodeToString(secretbox.NewKey()),
 		AdminClientID: "bench-admin", AdminClientSecret: "bench-admin-secret-0123456789abcdefgh",
-		LogFormat: "text",
+		LogFormat: "text", Serving: true,
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	deps, err := server.Prepare(ctx, cfg, logger, io.Discard, server.MigrateIfEmpty)

@@ -28,10 +28,16 @@ func bootstrap(ctx context.Context, d *Deps, console io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if nClients == 0 && nConns == 0 {
+	first := nClients == 0 && nConns == 0
+	if first {
 		if err := firstStart(sys, d, console); err != nil {
 			return err
 		}
+	}
+	if !d.Config.Serving && !first {
+		// A CLI command (clients create, admins …) may run with a default
+		// --issuer; only a serving node re-points issuer-bound records.
+		return d.Keys.Ensure(sys)
 	}
 	if err := apis.EnsureManagementAPI(sys, db, d.Config.Issuer); err != nil {
 		return fmt.Errorf("registering the management API: %w", err)

@@ -49,6 +49,11 @@ type Config struct {
 	// the login path. Default: PATH.rules-cache beside the SQLite file, or
 	// authgraph/rules under the OS user cache directory (Postgres).
 	RulesCacheDir string
+	// Serving is set by `authgraph serve` (not a flag): only a serving node
+	// aligns the issuer-bound records (the management API identifier, the
+	// dashboard client's URLs) with its issuer. CLI commands run with
+	// whatever --issuer they were given and must not re-point them.
+	Serving bool
 	// SessionIdle and SessionLifetime bound SSO sessions (defaults 3 days
 	// idle, 7 days absolute).
 	SessionIdle, SessionLifetime time.Duration

@@ -15,7 +15,9 @@ import (
 	"testing"
 
 	"github.com/authgraph/authgraph/authz"
+	"github.com/authgraph/authgraph/clients"
 	"github.com/authgraph/authgraph/ent/application"
+	"github.com/authgraph/authgraph/ent/resourceserver"
 	"github.com/authgraph/authgraph/internal/testenv"
 	"github.com/authgraph/authgraph/secretbox"
 )
@@ -197,5 +199,32 @@ func TestClientIPBelievesOnlyTrustedProxies(t *testing.T) {
 		if got := clientIP(r, trusted); got != tc.want {
 			t.Errorf("remote %s xff %q: got %s, want %s", tc.remote, tc.xff, got, tc.want)
 		}
+	}
+}
+
+// CLI commands run Prepare with whatever --issuer they were given: they must
+// not re-point the issuer-bound records a serving node registered.
+func TestCLIPrepareKeepsIssuerBoundRecords(t *testing.T) {
+	dsn := testenv.SQLite(t)
+	serving := testConfig(dsn)
+	serving.Issuer, serving.Serving = "https://id.example.com/", true
+	d, err := Prepare(context.Background(), serving, quiet, io.Discard, MigrateIfEmpty)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	cli := testConfig(dsn) // default-looking issuer, not serving
+	d, err = Prepare(context.Background(), cli, quiet, io.Discard, MigrateIfEmpty)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	sys := authz.SystemContext(context.Background())
+	dash, err := d.DB.Ent.Application.Query().Where(application.Name(clients.DashboardClientName)).Only(sys)
+	if err != nil || len(dash.RedirectUris) == 0 || !strings.HasPrefix(dash.RedirectUris[0], "https://id.example.com/") {
+		t.Fatalf("dashboard client re-pointed by a CLI start: %v %v", dash, err)
+	}
+	if n := d.DB.Ent.ResourceServer.Query().Where(resourceserver.Identifier("https://id.example.com/api/v2/")).CountX(sys); n != 1 {
+		t.Fatalf("management API identifier changed by a CLI start")
 	}
 }

@@ -21,6 +21,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	logger := server.NewLogger(cfg.LogFormat)
+	cfg.Serving = true
 	deps, err := server.Prepare(ctx, cfg, logger, stderr, server.MigrateIfEmpty)
 	if err != nil {
 		return err

@@ -75,6 +75,7 @@ func Start(t testing.TB, dsn string) *Server {
 		AdminClientID:     "apitest-admin",
 		AdminClientSecret: AdminSecretForTests,
 		LogFormat:         "text",
+		Serving:           true,
 	}
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	deps, err := server.Prepare(context.Background(), cfg, logger, io.Discard, server.MigrateIfEmpty)

@@ -81,10 +81,10 @@ func (r *mutationResolver) UpdateUser(ctx context.Context, id pulid.ID, input mo
 		if err := dbauth.ChangePassword(ctx, db, u, *pw.Value); err != nil {
 			return nil, err
 		}
-		revoke = "password changed"
+		revoke = identity.RevokePasswordChanged
 	}
 	if u.Blocked && input.Blocked.IsSet() {
-		revoke = "user blocked"
+		revoke = identity.RevokeUserBlocked
 	}
 	if revoke != "" {
 		if err := identity.RevokeAccess(ctx, db, u.ID, revoke); err != nil {

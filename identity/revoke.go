@@ -11,6 +11,14 @@ import (
 	"github.com/authgraph/authgraph/sessions"
 )
 
+// Revocation reasons stored on grants when the user changes (the OP adds
+// its own: code reuse, refresh-token reuse, logout…).
+const (
+	RevokeUserBlocked     = "user_blocked"
+	RevokeUserDeleted     = "user_deleted"
+	RevokePasswordChanged = "password_changed"
+)
+
 // RevokeAccess ends everything a user holds: their SSO sessions and the
 // grants behind their refresh tokens (and so the access tokens /userinfo
 // still accepts). Blocking, deleting and changing a password call it; it

@@ -19,6 +19,7 @@ import (
 	"github.com/authgraph/authgraph/ent/grant"
 	"github.com/authgraph/authgraph/ent/logevent"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
+	"github.com/authgraph/authgraph/identity"
 )
 
 // TestOIDC runs the OpenID Foundation Basic OP modules (SPEC §9), each as a
@@ -881,14 +882,14 @@ func testRevokeUserGrants(t *testing.T, e *env) {
 	if _, err := e.provider.Verifier().Verify(e.ctx, mgmt.AccessToken); err != nil {
 		t.Fatalf("management token before revocation: %v", err)
 	}
-	if err := RevokeUserAccess(e.ctx, e.db.Ent, u.ID, ReasonPasswordChanged); err != nil {
+	if err := identity.RevokeAccess(e.ctx, e.db.Ent, u.ID, identity.RevokePasswordChanged); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.cfg.TokenSource(context.Background(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err == nil {
-		t.Error("refresh after RevokeUserAccess")
+		t.Error("refresh after identity.RevokeAccess")
 	}
 	if status, _ := e.userinfo(t, tok.AccessToken); status != http.StatusUnauthorized {
-		t.Errorf("userinfo after RevokeUserAccess: %d", status)
+		t.Errorf("userinfo after identity.RevokeAccess: %d", status)
 	}
 	e.provider.Verifier().grants.forget() // another node's revocation, cache expired
 	if _, err := e.provider.Verifier().Verify(e.ctx, mgmt.AccessToken); !errors.Is(err, ErrTokenRevoked) {
@@ -896,7 +897,7 @@ func testRevokeUserGrants(t *testing.T, e *env) {
 	}
 	// The SSO session is gone too.
 	if res, _ := r.login(t, b, "openid", "prompt", "none"); res.params.Get("error") != "login_required" {
-		t.Errorf("session after RevokeUserAccess: %+v", res)
+		t.Errorf("session after identity.RevokeAccess: %+v", res)
 	}
 }
 
@@ -1079,7 +1080,7 @@ func testIntrospection(t *testing.T, e *env) {
 	if st, _ := e.form(t, "oauth/introspect", url.Values{"token": {tok.AccessToken}, "client_id": {spa.cfg.ClientID}}, "", ""); st != 401 {
 		t.Errorf("public client introspection: %d", st)
 	}
-	if err := RevokeUserGrants(e.ctx, e.db.Ent, u.ID, ReasonUserBlocked); err != nil {
+	if err := identity.RevokeAccess(e.ctx, e.db.Ent, u.ID, identity.RevokeUserBlocked); err != nil {
 		t.Fatal(err)
 	}
 	for _, tk := range []string{tok.AccessToken, tok.RefreshToken} {

@@ -16,7 +16,6 @@ import (
 	"github.com/authgraph/authgraph/ent/grant"
 	"github.com/authgraph/authgraph/ent/refreshtoken"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
-	"github.com/authgraph/authgraph/sessions"
 )
 
 // revokeGrant revokes one grant (its refresh tokens and access tokens).
@@ -27,29 +26,6 @@ func (p *Provider) revokeGrant(ctx context.Context, id pulid.ID, reason string) 
 		SetRevokedAt(p.now()).
 		SetRevokedReason(reason).
 		Exec(authz.SystemContext(ctx))
-}
-
-// RevokeUserGrants revokes every grant of a user: their refresh tokens stop
-// refreshing at once, and their access tokens stop working at /userinfo,
-// introspection and the management API (within the Verifier's few-second
-// cache). The management layer calls it when a user is blocked, deleted or
-// changes password (reason: ReasonUserBlocked, ReasonUserDeleted,
-// ReasonPasswordChanged), together with sessions.RevokeUser — or call
-// RevokeUserAccess, which does both.
-func RevokeUserGrants(ctx context.Context, db *ent.Client, userID pulid.ID, reason string) error {
-	return db.Grant.Update().
-		Where(grant.UserRef(userID), grant.RevokedAtIsNil()).
-		SetRevokedAt(time.Now()).
-		SetRevokedReason(reason).
-		Exec(authz.SystemContext(ctx))
-}
-
-// RevokeUserAccess ends every SSO session and revokes every grant of a user.
-func RevokeUserAccess(ctx context.Context, db *ent.Client, userID pulid.ID, reason string) error {
-	if err := RevokeUserGrants(ctx, db, userID, reason); err != nil {
-		return err
-	}
-	return sessions.RevokeUser(ctx, db, userID)
 }
 
 // Cleanup deletes login state that can no longer be used: auth requests past

@@ -40,9 +40,7 @@ const (
 	ReasonRefreshTokenReuse = "refresh_token_reuse"
 	ReasonRevoked           = "revoked_by_client"
 	ReasonLogout            = "logout"
-	ReasonUserBlocked       = "user_blocked"
-	ReasonUserDeleted       = "user_deleted"
-	ReasonPasswordChanged   = "password_changed"
+	// Revocations caused by changes to the user are identity.Revoke*.
 )
 
 // oauthError is an error answer of the token, revocation and introspection

@@ -60,18 +60,7 @@ func (d *cachingDriver) Exec(ctx context.Context, query string, args, v any) err
 	if !ok || s == nil {
 		return d.Driver.Exec(ctx, query, args, v)
 	}
-	res, err := s.ExecContext(ctx, argv...)
-	if err != nil {
-		return err
-	}
-	switch v := v.(type) {
-	case nil:
-	case *sql.Result:
-		*v = res
-	default:
-		return fmt.Errorf("store: unexpected Exec result type %T", v)
-	}
-	return nil
+	return execStmt(ctx, s, argv, v)
 }
 
 // Query implements dialect.ExecQuerier.
@@ -82,12 +71,7 @@ func (d *cachingDriver) Query(ctx context.Context, query string, args, v any) er
 	if !ok || !isRows || s == nil {
 		return d.Driver.Query(ctx, query, args, v)
 	}
-	r, err := s.QueryContext(ctx, argv...)
-	if err != nil {
-		return err
-	}
-	*rows = entsql.Rows{ColumnScanner: r}
-	return nil
+	return queryStmt(ctx, s, argv, rows)
 }
 
 // Close closes the cached statements and the database.
@@ -128,7 +112,23 @@ func (t *cachingTx) Exec(ctx context.Context, query string, args, v any) error {
 	if !ok || s == nil {
 		return t.plain.Exec(ctx, query, args, v)
 	}
-	res, err := t.Tx.StmtContext(ctx, s).ExecContext(ctx, argv...)
+	return execStmt(ctx, t.Tx.StmtContext(ctx, s), argv, v)
+}
+
+func (t *cachingTx) Query(ctx context.Context, query string, args, v any) error {
+	argv, ok := args.([]any)
+	rows, isRows := v.(*entsql.Rows)
+	s := t.d.stmt(ctx, query)
+	if !ok || !isRows || s == nil {
+		return t.plain.Query(ctx, query, args, v)
+	}
+	return queryStmt(ctx, t.Tx.StmtContext(ctx, s), argv, rows)
+}
+
+// execStmt runs a prepared statement for ent's Exec, which wants the result
+// in v (nil or *sql.Result).
+func execStmt(ctx context.Context, s *sql.Stmt, argv []any, v any) error {
+	res, err := s.ExecContext(ctx, argv...)
 	if err != nil {
 		return err
 	}
@@ -142,14 +142,9 @@ func (t *cachingTx) Exec(ctx context.Context, query string, args, v any) error {
 	return nil
 }
 
-func (t *cachingTx) Query(ctx context.Context, query string, args, v any) error {
-	argv, ok := args.([]any)
-	rows, isRows := v.(*entsql.Rows)
-	s := t.d.stmt(ctx, query)
-	if !ok || !isRows || s == nil {
-		return t.plain.Query(ctx, query, args, v)
-	}
-	r, err := t.Tx.StmtContext(ctx, s).QueryContext(ctx, argv...)
+// queryStmt runs a prepared statement for ent's Query.
+func queryStmt(ctx context.Context, s *sql.Stmt, argv []any, rows *entsql.Rows) error {
+	r, err := s.QueryContext(ctx, argv...)
 	if err != nil {
 		return err
 	}

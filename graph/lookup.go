@@ -30,16 +30,28 @@ func graphNodeType(ctx context.Context, id pulid.ID) (string, error) {
 // CollectFields(ctx, "Application", "Node"): fields selected in
 // `... on Client { … }` would not be loaded.
 func loadFullClients(ctx context.Context, db *ent.Client, nodes []ent.Noder) error {
+	var ids []pulid.ID
+	for _, n := range nodes {
+		if app, ok := n.(*ent.Application); ok && app != nil {
+			ids = append(ids, app.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	// One query for all of them, not one per client.
+	full, err := db.Application.Query().Where(application.IDIn(ids...)).All(ctx)
+	if err != nil {
+		return err
+	}
+	byID := make(map[pulid.ID]*ent.Application, len(full))
+	for _, app := range full {
+		byID[app.ID] = app
+	}
 	for i, n := range nodes {
-		app, ok := n.(*ent.Application)
-		if !ok || app == nil {
-			continue
+		if app, ok := n.(*ent.Application); ok && app != nil && byID[app.ID] != nil {
+			nodes[i] = byID[app.ID]
 		}
-		full, err := db.Application.Get(ctx, app.ID)
-		if err != nil {
-			return err
-		}
-		nodes[i] = full
 	}
 	return nil
 }

@@ -39,6 +39,14 @@ type loginBench struct {
 	base      string
 	transport http.RoundTripper
 	conf      oauth2.Config
+	// trace, when set, is told each step of a login (-explain).
+	trace func(step string)
+}
+
+func (lb *loginBench) step(s string) {
+	if lb.trace != nil {
+		lb.trace(s)
+	}
 }
 
 func newLoginBench(ctx context.Context, deps *server.Deps, base string, transport http.RoundTripper) (*loginBench, error) {
@@ -92,6 +100,7 @@ func (lb *loginBench) login(email, pw string) (*oauth2.Token, error) {
 		return nil
 	}}
 	verifier := oauth2.GenerateVerifier()
+	lb.step("GET /authorize (redirected to GET /login)")
 	resp, err := hc.Get(lb.conf.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)))
 	if err != nil {
 		return nil, err
@@ -105,6 +114,7 @@ func (lb *loginBench) login(email, pw string) (*oauth2.Token, error) {
 	action, _ := resp.Request.URL.Parse(html.UnescapeString(string(act[1])))
 	form := url.Values{"csrf_token": {html.UnescapeString(string(csrf[1]))}, "req": {html.UnescapeString(string(req[1]))},
 		"username": {email}, "password": {pw}}
+	lb.step("POST /login (password)")
 	resp, err = hc.PostForm(action.String(), form)
 	if err != nil {
 		return nil, err
@@ -116,6 +126,7 @@ func (lb *loginBench) login(email, pw string) (*oauth2.Token, error) {
 		return nil, fmt.Errorf("no code (status %d)", resp.StatusCode)
 	}
 	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: lb.transport})
+	lb.step("POST /oauth/token (code exchange)")
 	return lb.conf.Exchange(ctx, loc.Query().Get("code"), oauth2.VerifierOption(verifier))
 }
 

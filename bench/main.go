@@ -47,9 +47,12 @@ func main() {
 		seed        = flag.Int("seed", 2000, "users created before the read workloads")
 		cpuprofile  = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 		only        = flag.String("only", "", "run only the workload whose name starts with this")
+		op          = flag.String("op", "", "with -only login: comma-separated OpenID Provider workloads (argon2id, bcrypt-10, client_credentials, refresh); default all")
+		rounds      = flag.Int("rounds", 4, "alternating raw-hash/login windows per password workload")
+		explainFlag = flag.Bool("explain", false, "with -only login: print the SQL statements of one bcrypt password login and stop")
 	)
 	flag.Parse()
-	onlyWorkload = *only
+	onlyWorkload, opWorkloads, opRounds, explainLogin = *only, *op, max(*rounds, 1), *explainFlag
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err == nil {
@@ -169,6 +172,13 @@ var onlyWorkload string
 
 // loginWorkloads measures the OpenID Provider: full password logins against
 // the raw hash rate, client_credentials tokens and refresh exchanges.
+//
+// A password login is compared with the raw verification rate of the same
+// hash at the same concurrency, measured in the same minutes: the two
+// alternate in `rounds` short windows each (raw first in even rounds, login
+// first in odd ones), so a change in the machine's other load affects both
+// sides alike. The ratio is the login rate over the raw rate, both summed
+// over all their windows.
 func loginWorkloads(ctx context.Context, deps *server.Deps, c *client, d time.Duration, conc int) error {
 	if onlyWorkload != "" && !strings.HasPrefix("login", onlyWorkload) {
 		return nil
@@ -199,41 +209,153 @@ func loginWorkloads(ctx context.Context, deps *server.Deps, c *client, d time.Du
 	}
 	argonHash := passwords.Hash(pw)
 	bcryptHash, _ := bcrypt.GenerateFromPassword([]byte(pw), 10)
-
-	row := func(name string, r result) {
-		fmt.Printf("| %s | %.0f | %s | %s | %d |\n", name, r.rate, r.p50, r.p99, r.errors)
+	m := &meter{db: deps.DB}
+	if explainLogin {
+		return explain(deps, lb, bcryptUsers[0], pw)
 	}
-	rawArgon := hashRate(d, conc, argonHash, pw)
-	rawBcrypt := hashRate(d, conc, string(bcryptHash), pw)
-	argon := load(d, conc, func(i int) error { _, err := lb.login(argonUsers[i%8], pw); return err })
-	row("password login, argon2id (authorize → form → code → token)", argon)
-	bc := load(d, conc, func(i int) error { _, err := lb.login(bcryptUsers[i%8], pw); return err })
-	row("password login, bcrypt-10 (authorize → form → code → token)", bc)
-	row("client_credentials token", load(d, conc, func(int) error { return c.login("bench-admin", "bench-admin-secret-0123456789abcdefgh") }))
 
-	chain := make(chan string, conc)
-	for i := range conc {
-		tok, err := lb.login(argonUsers[i%8], pw)
-		if err != nil {
-			return err
-		}
-		chain <- tok.RefreshToken
+	fmt.Printf("\nOpenID Provider, %d rounds per password workload, load average %s at start\n\n", opRounds, loadAvg())
+	fmt.Printf("| operation | ops/s | p50 | p99 | errors | CPU/op (server+generator) | Postgres CPU/op | statements/op | transactions/op |\n")
+	fmt.Printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	row := func(name string, s *series) {
+		p50, p99 := s.latencies()
+		self, pg, st, tx := s.perOp()
+		fmt.Printf("| %s | %.1f | %s | %s | %d | %s | %s | %.1f | %.1f |\n", name, s.rate(), p50, p99, s.errors(),
+			ms(self), ms(pg), st, tx)
 	}
-	row("refresh_token exchange (rotation)", load(d, conc, func(int) error {
-		rt := <-chain
-		next, err := lb.refresh(rt)
-		if err != nil {
-			chain <- rt
-			return err
+	type ratio struct {
+		name               string
+		raw, login         *series
+		perRound           []float64
+		loadStart, loadEnd string
+	}
+	var ratios []ratio
+	password := func(name string, hash string, users []string) {
+		if !opSelected(name) {
+			return
 		}
-		chain <- next
-		return nil
-	}))
-	fmt.Printf("\nraw hash verifications/s at the same concurrency: argon2id %.1f, bcrypt-10 %.1f\n", rawArgon, rawBcrypt)
-	fmt.Printf("password logins reach %.0f%% (argon2id) and %.0f%% (bcrypt-10) of the raw hash rate\n",
-		100*argon.rate/rawArgon, 100*bc.rate/rawBcrypt)
+		login := func(i int) error { _, err := lb.login(users[i%len(users)], pw); return err }
+		raw := func(int) error { return passwords.Verify(hash, pw) }
+		load(time.Second, conc, login) // warm-up: prepared statements, caches, connections
+		rt := ratio{name: name, raw: &series{}, login: &series{}, loadStart: loadAvg()}
+		w := d / time.Duration(opRounds)
+		for i := range opRounds {
+			var rw, lw window
+			if i%2 == 0 {
+				rw = m.measured(ctx, w, conc, raw)
+				lw = m.measured(ctx, w, conc, login)
+			} else {
+				lw = m.measured(ctx, w, conc, login)
+				rw = m.measured(ctx, w, conc, raw)
+			}
+			rt.raw.add(rw)
+			rt.login.add(lw)
+			rt.perRound = append(rt.perRound, lw.r.rate/rw.r.rate)
+		}
+		rt.loadEnd = loadAvg()
+		row("raw "+name+" verification (ceiling)", rt.raw)
+		row("password login, "+name+" (authorize → form → code → token)", rt.login)
+		ratios = append(ratios, rt)
+	}
+	password("argon2id", argonHash, argonUsers)
+	password("bcrypt-10", string(bcryptHash), bcryptUsers)
+
+	if opSelected("client_credentials") {
+		s := &series{}
+		load(time.Second, conc, func(int) error { return c.login("bench-admin", "bench-admin-secret-0123456789abcdefgh") })
+		s.add(m.measured(ctx, d, conc, func(int) error { return c.login("bench-admin", "bench-admin-secret-0123456789abcdefgh") }))
+		row("client_credentials token", s)
+	}
+
+	if opSelected("refresh") {
+		chain := make(chan string, conc)
+		for i := range conc {
+			tok, err := lb.login(argonUsers[i%8], pw)
+			if err != nil {
+				return err
+			}
+			chain <- tok.RefreshToken
+		}
+		s := &series{}
+		s.add(m.measured(ctx, d, conc, func(int) error {
+			rt := <-chain
+			next, err := lb.refresh(rt)
+			if err != nil {
+				chain <- rt
+				return err
+			}
+			chain <- next
+			return nil
+		}))
+		row("refresh_token exchange (rotation)", s)
+	}
+	fmt.Println()
+	for _, rt := range ratios {
+		var rounds []string
+		for _, r := range rt.perRound {
+			rounds = append(rounds, fmt.Sprintf("%.0f%%", 100*r))
+		}
+		lSelf, lPG, _, _ := rt.login.perOp()
+		rSelf, rPG, _, _ := rt.raw.perOp()
+		nonHash := lSelf + lPG - rSelf - rPG
+		fmt.Printf("%s: logins reach %.1f%% of the raw hash rate (%.1f/s vs %.1f/s; rounds %s; load %s → %s);"+
+			" CPU per login %s, per raw verification %s: %s outside the hash\n",
+			rt.name, 100*rt.login.rate()/rt.raw.rate(), rt.login.rate(), rt.raw.rate(), strings.Join(rounds, " "),
+			rt.loadStart, rt.loadEnd, ms(lSelf+lPG), ms(rSelf+rPG), ms(nonHash))
+	}
 	return nil
 }
+
+// explainLogin prints one login's statements instead of measuring.
+var explainLogin bool
+
+// explain prints, for one password login (after a warm-up login), each
+// statement ent sends, with the HTTP request that sent it.
+func explain(deps *server.Deps, lb *loginBench, user, pw string) error {
+	if _, err := lb.login(user, pw); err != nil {
+		return err
+	}
+	var mu sync.Mutex
+	n := 0
+	deps.DB.TraceStatements(func(q string, inTx bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		n++
+		if len(q) > 140 {
+			q = q[:140] + "…"
+		}
+		tx := "  "
+		if inTx {
+			tx = "tx"
+		}
+		fmt.Printf("%3d %s %s\n", n, tx, q)
+	})
+	lb.trace = func(step string) { fmt.Println("--- " + step) }
+	_, err := lb.login(user, pw)
+	deps.DB.TraceStatements(nil)
+	lb.trace = nil
+	return err
+}
+
+// opRounds is how many alternating windows a password workload gets.
+var opRounds = 4
+
+// opWorkloads selects OpenID Provider workloads (-op); empty means all.
+var opWorkloads string
+
+func opSelected(name string) bool {
+	if opWorkloads == "" {
+		return true
+	}
+	for _, w := range strings.Split(opWorkloads, ",") {
+		if w != "" && strings.HasPrefix(name, w) {
+			return true
+		}
+	}
+	return false
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
 
 const createUser = `mutation($in: CreateUserInput!) { createUser(input: $in) { id } }`
 
@@ -241,6 +363,9 @@ type result struct {
 	rate     float64
 	p50, p99 time.Duration
 	errors   int64
+	n        int64
+	elapsed  time.Duration
+	lat      []time.Duration // sorted
 }
 
 // load runs fn from conc goroutines for d and reports throughput and latency.
@@ -278,13 +403,16 @@ func load(d time.Duration, conc int, fn func(i int) error) result {
 	wg.Wait()
 	elapsed := time.Since(start)
 	slices.Sort(lat)
-	pct := func(p float64) time.Duration {
-		if len(lat) == 0 {
-			return 0
-		}
-		return lat[int(float64(len(lat)-1)*p)].Round(10 * time.Microsecond)
+	return result{rate: float64(len(lat)) / elapsed.Seconds(), p50: percentile(lat, 0.50), p99: percentile(lat, 0.99),
+		errors: errs.Load(), n: int64(len(lat)), elapsed: elapsed, lat: lat}
+}
+
+// percentile reads p from sorted latencies.
+func percentile(lat []time.Duration, p float64) time.Duration {
+	if len(lat) == 0 {
+		return 0
 	}
-	return result{rate: float64(len(lat)) / elapsed.Seconds(), p50: pct(0.50), p99: pct(0.99), errors: errs.Load()}
+	return lat[int(float64(len(lat)-1)*p)].Round(10 * time.Microsecond)
 }
 
 type client struct {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
@@ -24,6 +25,17 @@ type cachingDriver struct {
 	*entsql.Driver
 	mu    sync.RWMutex
 	stmts map[string]*sql.Stmt
+	// Counters for benchmarks (DB.Stats): statements sent, and
+	// transactions begun, through ent; trace, when set, sees each statement.
+	nStmts, nTxs atomic.Int64
+	trace        atomic.Pointer[func(query string, inTx bool)]
+}
+
+func (d *cachingDriver) count(query string, inTx bool) {
+	d.nStmts.Add(1)
+	if fn := d.trace.Load(); fn != nil {
+		(*fn)(query, inTx)
+	}
 }
 
 func newCachingDriver(d *entsql.Driver) *cachingDriver {
@@ -55,6 +67,7 @@ func (d *cachingDriver) stmt(ctx context.Context, query string) *sql.Stmt {
 
 // Exec implements dialect.ExecQuerier.
 func (d *cachingDriver) Exec(ctx context.Context, query string, args, v any) error {
+	d.count(query, false)
 	argv, ok := args.([]any)
 	s := d.stmt(ctx, query)
 	if !ok || s == nil {
@@ -65,6 +78,7 @@ func (d *cachingDriver) Exec(ctx context.Context, query string, args, v any) err
 
 // Query implements dialect.ExecQuerier.
 func (d *cachingDriver) Query(ctx context.Context, query string, args, v any) error {
+	d.count(query, false)
 	argv, ok := args.([]any)
 	rows, isRows := v.(*entsql.Rows)
 	s := d.stmt(ctx, query)
@@ -93,6 +107,7 @@ func (d *cachingDriver) Tx(ctx context.Context) (dialect.Tx, error) { return d.B
 // the statement already prepared on that connection (or prepares it there
 // once, for every later transaction on it).
 func (d *cachingDriver) BeginTx(ctx context.Context, opts *sql.TxOptions) (dialect.Tx, error) {
+	d.nTxs.Add(1)
 	tx, err := d.DB().BeginTx(ctx, opts)
 	if err != nil {
 		return nil, err
@@ -107,6 +122,7 @@ type cachingTx struct {
 }
 
 func (t *cachingTx) Exec(ctx context.Context, query string, args, v any) error {
+	t.d.count(query, true)
 	argv, ok := args.([]any)
 	s := t.d.stmt(ctx, query)
 	if !ok || s == nil {
@@ -116,6 +132,7 @@ func (t *cachingTx) Exec(ctx context.Context, query string, args, v any) error {
 }
 
 func (t *cachingTx) Query(ctx context.Context, query string, args, v any) error {
+	t.d.count(query, true)
 	argv, ok := args.([]any)
 	rows, isRows := v.(*entsql.Rows)
 	s := t.d.stmt(ctx, query)

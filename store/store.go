@@ -30,6 +30,39 @@ type DB struct {
 	Dialect string
 	// Path is the SQLite file, empty for Postgres.
 	Path string
+
+	drv *cachingDriver
+}
+
+// Stats are counters of the statements sent through ent since Open.
+type Stats struct {
+	// Statements counts queries and commands (BEGIN and COMMIT excluded).
+	Statements int64
+	// Transactions counts transactions begun.
+	Transactions int64
+}
+
+// TraceStatements calls fn with the SQL text of every statement sent through
+// ent from now on (nil stops). For diagnosis (bench -explain); fn must be
+// cheap and safe for concurrent use.
+func (d *DB) TraceStatements(fn func(query string, inTx bool)) {
+	if d.drv == nil {
+		return
+	}
+	if fn == nil {
+		d.drv.trace.Store(nil)
+		return
+	}
+	d.drv.trace.Store(&fn)
+}
+
+// Stats returns the statement counters (benchmarks report statements per
+// operation with them).
+func (d *DB) Stats() Stats {
+	if d.drv == nil {
+		return Stats{}
+	}
+	return Stats{Statements: d.drv.nStmts.Load(), Transactions: d.drv.nTxs.Load()}
 }
 
 // ErrBadURL is returned for a database URL Authgraph cannot use.
@@ -82,7 +115,7 @@ func Open(ctx context.Context, rawURL string, opts ...ent.Option) (*DB, error) {
 	}
 	drv := newCachingDriver(entsql.OpenDB(dia, db))
 	client := ent.NewClient(append([]ent.Option{ent.Driver(drv)}, opts...)...)
-	return &DB{Ent: client, SQL: db, Dialect: dia, Path: path}, nil
+	return &DB{Ent: client, SQL: db, Dialect: dia, Path: path, drv: drv}, nil
 }
 
 // Close closes the database.

@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -270,15 +269,7 @@ func Authenticate(ctx context.Context, db *ent.Client, clientID, secret string) 
 	if err != nil && !ent.IsNotFound(err) {
 		return nil, err
 	}
-	want := dummyHash
-	if app != nil && app.SecretHash != nil {
-		want = *app.SecretHash
-	}
-	ok := subtle.ConstantTimeCompare(HashSecret(secret), want) == 1
-	if app == nil || app.SecretHash == nil || !ok || secret == "" {
-		return nil, ErrInvalidClient
-	}
-	return app, nil
+	return checkSecret(app, secret)
 }
 
 // GrantableScopes returns the management scopes the client may be granted.

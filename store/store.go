@@ -115,11 +115,15 @@ func Open(ctx context.Context, rawURL string, opts ...ent.Option) (*DB, error) {
 	}
 	drv := newCachingDriver(entsql.OpenDB(dia, db))
 	client := ent.NewClient(append([]ent.Option{ent.Driver(drv)}, opts...)...)
+	track(client) // for read caches (cache.go)
 	return &DB{Ent: client, SQL: db, Dialect: dia, Path: path, drv: drv}, nil
 }
 
 // Close closes the database.
-func (d *DB) Close() error { return d.Ent.Close() }
+func (d *DB) Close() error {
+	untrack(d.Ent)
+	return d.Ent.Close()
+}
 
 // Ping checks that the database answers (readiness).
 func (d *DB) Ping(ctx context.Context) error { return d.SQL.PingContext(ctx) }

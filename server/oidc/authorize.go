@@ -17,9 +17,7 @@ import (
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/clients"
 	"github.com/authgraph/authgraph/ent"
-	"github.com/authgraph/authgraph/ent/application"
 	"github.com/authgraph/authgraph/ent/authrequest"
-	"github.com/authgraph/authgraph/ent/resourceserver"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/server/loginflow"
 	"github.com/authgraph/authgraph/sessions"
@@ -71,14 +69,14 @@ func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		p.errorPage(w, http.StatusBadRequest, "The authorization request has no valid client_id.")
 		return
 	}
-	app, err := p.db.Application.Query().Where(application.ClientID(clientID)).Only(authz.SystemContext(ctx))
-	if ent.IsNotFound(err) {
-		p.errorPage(w, http.StatusBadRequest, "Unknown client.")
-		return
-	}
+	app, err := p.clients.Get(ctx, clientID)
 	if err != nil {
 		p.log.ErrorContext(ctx, "oidc: authorize: loading client", slog.Any("error", err))
 		p.errorPage(w, http.StatusInternalServerError, "Internal error.")
+		return
+	}
+	if app == nil {
+		p.errorPage(w, http.StatusBadRequest, "Unknown client.")
 		return
 	}
 	redirectURI := form.Get("redirect_uri")
@@ -243,6 +241,7 @@ func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		p.serverErrorRedirect(w, r, tgt, "storing an auth request", err)
 		return
 	}
+	p.requests.put(ar, p.now())
 	p.continueAuthorize(w, r, ar, app)
 }
 
@@ -286,6 +285,9 @@ func (p *Provider) pending(ctx context.Context, id string) (*ent.AuthRequest, er
 	if !strings.HasPrefix(id, "arq_") || len(id) > 64 {
 		return nil, loginflow.ErrUnknownRequest
 	}
+	if ar := p.requests.get(id, p.now()); ar != nil {
+		return ar, nil
+	}
 	ar, err := p.db.AuthRequest.Query().
 		Where(authrequest.ID(pulid.ID(id)), authrequest.Done(false), authrequest.ExpiresAtGT(p.now())).
 		Only(authz.SystemContext(ctx))
@@ -301,15 +303,14 @@ func (p *Provider) Request(ctx context.Context, id string) (*loginflow.Request, 
 	if err != nil {
 		return nil, err
 	}
-	sys := authz.SystemContext(ctx)
-	app, err := p.db.Application.Query().Where(application.ClientID(ar.ClientID)).Only(sys)
-	if ent.IsNotFound(err) {
-		return nil, loginflow.ErrUnknownRequest
-	}
+	app, err := p.clients.Get(ctx, ar.ClientID)
 	if err != nil {
 		return nil, err
 	}
-	conns, err := p.db.Connection.Query().All(sys)
+	if app == nil {
+		return nil, loginflow.ErrUnknownRequest
+	}
+	conns, err := p.connections(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -347,7 +348,10 @@ func (p *Provider) Complete(w http.ResponseWriter, r *http.Request, id string, l
 		p.handoffError(w, r, err)
 		return
 	}
-	app, err := p.db.Application.Query().Where(application.ClientID(ar.ClientID)).Only(authz.SystemContext(ctx))
+	app, err := p.clients.Get(ctx, ar.ClientID)
+	if err == nil && app == nil {
+		err = loginflow.ErrUnknownRequest
+	}
 	if err != nil {
 		p.handoffError(w, r, err)
 		return
@@ -381,6 +385,7 @@ func (p *Provider) finish(w http.ResponseWriter, r *http.Request, ar *ent.AuthRe
 		Where(authrequest.ID(ar.ID), authrequest.Done(false)).
 		SetDone(true).
 		Save(authz.SystemContext(r.Context()))
+	p.requests.drop(string(ar.ID))
 	if err != nil {
 		p.log.ErrorContext(r.Context(), "oidc: ending an auth request", slog.Any("error", err))
 	}
@@ -484,6 +489,7 @@ func (p *Provider) complete(w http.ResponseWriter, r *http.Request, ar *ent.Auth
 		upd.SetSessionRef(login.SessionID)
 	}
 	n, err := upd.Save(sys)
+	p.requests.drop(string(ar.ID))
 	if err != nil {
 		p.serverErrorRedirect(w, r, tgt, "storing the code", err)
 		return
@@ -550,8 +556,8 @@ var errUnknownAPI = errors.New("unknown API")
 // resolveAPI finds the API an audience names: a registered ResourceServer,
 // or the built-in management API.
 func (p *Provider) resolveAPI(ctx context.Context, identifier string) (*API, error) {
-	rs, err := p.db.ResourceServer.Query().Where(resourceserver.Identifier(identifier)).Only(authz.SystemContext(ctx))
-	if err != nil && !ent.IsNotFound(err) {
+	rs, err := p.resourceServer(ctx, identifier)
+	if err != nil {
 		return nil, err
 	}
 	if identifier == p.managementAudience {

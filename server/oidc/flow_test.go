@@ -1240,6 +1240,22 @@ func testLoginHandoff(t *testing.T, e *env) {
 	if _, err := e.provider.Request(e.ctx, "arq_nope"); err == nil {
 		t.Error("unknown request found")
 	}
+	// This node keeps the requests it created in memory; a request finished
+	// elsewhere (another node) still cannot be completed here.
+	res, _ = r.login(t, e.newBrowser(nil), "openid")
+	other := e.lastLogin().ID
+	if !res.sawLogin || res.status != 200 {
+		t.Fatalf("login page not shown: %+v", res)
+	}
+	e.db.Ent.AuthRequest.UpdateOneID(pulid.ID(other)).SetDone(true).ExecX(authz.SystemContext(e.ctx))
+	resp, err = e.newBrowser(u).hc.Do(withHeader(mustReq(http.MethodGet, e.provider.LoginURL(other)), "X-Test-User", string(u.ID)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" {
+		t.Errorf("completing a request finished elsewhere: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
 	// Auth requests live in the database with a 30-minute expiry and a
 	// hashed code.
 	ar := e.db.Ent.AuthRequest.GetX(authz.SystemContext(e.ctx), pulid.ID(id))

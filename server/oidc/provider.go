@@ -35,9 +35,11 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/authgraph/authgraph/authz"
+	"github.com/authgraph/authgraph/clients"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/server/loginflow"
 	"github.com/authgraph/authgraph/sessions"
+	"github.com/authgraph/authgraph/store"
 )
 
 // Paths of the provider's endpoints, relative to the issuer.
@@ -142,8 +144,14 @@ type Provider struct {
 	userinfoAudience   string
 	signers            *signerCache
 	origins            *originCache
-	logoutKey          []byte
-	now                func() time.Time
+	// Read caches (cache.go): clients, connections, APIs and the auth
+	// requests this node created.
+	clients   *clients.Cache
+	conns     *store.Cache[struct{}, []*ent.Connection]
+	apis      *store.Cache[string, *ent.ResourceServer]
+	requests  *pendingCache
+	logoutKey []byte
+	now       func() time.Time
 }
 
 var _ loginflow.Handoff = (*Provider)(nil)
@@ -180,6 +188,7 @@ func New(cfg Config) (*Provider, error) {
 
 	st := &storage{
 		db:                  cfg.DB,
+		clients:             clients.NewCache(cfg.DB),
 		keys:                cfg.Keys,
 		log:                 log,
 		managementAudience:  authz.ManagementAudience(cfg.Issuer),
@@ -226,6 +235,10 @@ func New(cfg Config) (*Provider, error) {
 		userinfoAudience:   cfg.Issuer + "userinfo",
 		signers:            newSignerCache(),
 		origins:            newOriginCache(cfg.DB),
+		clients:            st.clients,
+		conns:              store.NewCache[struct{}, []*ent.Connection](cfg.DB, clients.CacheTTL, 1, ent.TypeConnection),
+		apis:               store.NewCache[string, *ent.ResourceServer](cfg.DB, clients.CacheTTL, 1024, ent.TypeResourceServer),
+		requests:           newPendingCache(),
 		now:                time.Now,
 	}
 	if p.logoutKey, err = hkdf.Key(sha256.New, cryptoKey[:], nil, "authgraph logout confirmation", 32); err != nil {

@@ -18,7 +18,6 @@ import (
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/clients"
 	"github.com/authgraph/authgraph/ent"
-	"github.com/authgraph/authgraph/ent/application"
 	"github.com/authgraph/authgraph/ent/signingkey"
 )
 
@@ -47,6 +46,7 @@ var ErrNotImplemented = errors.New("server/oidc: not implemented yet")
 // internals.
 type storage struct {
 	db                  *ent.Client
+	clients             *clients.Cache
 	keys                *KeySet
 	log                 *slog.Logger
 	managementAudience  string
@@ -88,7 +88,7 @@ func (r *clientCredentialsRequest) GetScopes() []string   { return r.scopes }
 // identical failure for unknown clients and wrong secrets). op then checks
 // the grant type against client.GrantTypes.
 func (s *storage) ClientCredentials(ctx context.Context, clientID, clientSecret string) (op.Client, error) {
-	app, err := clients.Authenticate(ctx, s.db, clientID, clientSecret)
+	app, err := s.clients.Authenticate(ctx, clientID, clientSecret)
 	if err != nil {
 		if errors.Is(err, clients.ErrInvalidClient) {
 			return nil, errInvalidClient
@@ -114,12 +114,12 @@ func (s *storage) ClientCredentialsTokenRequest(ctx context.Context, clientID st
 		app = st.app
 	} else {
 		var err error
-		app, err = s.db.Application.Query().Where(application.ClientID(clientID)).Only(authz.SystemContext(ctx))
-		if ent.IsNotFound(err) {
-			return nil, oidc.ErrInvalidClient()
-		}
+		app, err = s.clients.Get(ctx, clientID)
 		if err != nil {
 			return nil, s.serverError(ctx, "loading a client", err)
+		}
+		if app == nil {
+			return nil, oidc.ErrInvalidClient()
 		}
 	}
 	if st != nil {
@@ -207,19 +207,19 @@ func newTokenID() string {
 // GetClientByClientID loads a client; unknown is a plain error (op answers
 // invalid_client), a database fault a server_error.
 func (s *storage) GetClientByClientID(ctx context.Context, clientID string) (op.Client, error) {
-	app, err := s.db.Application.Query().Where(application.ClientID(clientID)).Only(authz.SystemContext(ctx))
-	if ent.IsNotFound(err) {
-		return nil, errInvalidClient
-	}
+	app, err := s.clients.Get(ctx, clientID)
 	if err != nil {
 		return nil, s.serverError(ctx, "loading a client", err)
+	}
+	if app == nil {
+		return nil, errInvalidClient
 	}
 	return &client{app: app}, nil
 }
 
 // AuthorizeClientIDSecret checks a confidential client's secret.
 func (s *storage) AuthorizeClientIDSecret(ctx context.Context, clientID, clientSecret string) error {
-	_, err := clients.Authenticate(ctx, s.db, clientID, clientSecret)
+	_, err := s.clients.Authenticate(ctx, clientID, clientSecret)
 	if err != nil && !errors.Is(err, clients.ErrInvalidClient) {
 		return s.serverError(ctx, "authenticating a client", err)
 	}

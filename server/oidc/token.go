@@ -17,7 +17,6 @@ import (
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/clients"
 	"github.com/authgraph/authgraph/ent"
-	"github.com/authgraph/authgraph/ent/application"
 	"github.com/authgraph/authgraph/ent/authrequest"
 	"github.com/authgraph/authgraph/ent/grant"
 	"github.com/authgraph/authgraph/ent/refreshtoken"
@@ -173,7 +172,7 @@ func (p *Provider) authenticateClient(r *http.Request) (*ent.Application, *oauth
 		return nil, invalid
 	}
 	if hasBasic || hasPost {
-		app, err := clients.Authenticate(ctx, p.db, id, secret)
+		app, err := p.clients.Authenticate(ctx, id, secret)
 		if errors.Is(err, clients.ErrInvalidClient) {
 			return nil, invalid
 		}
@@ -185,14 +184,11 @@ func (p *Provider) authenticateClient(r *http.Request) (*ent.Application, *oauth
 		}
 		return app, nil
 	}
-	app, err := p.db.Application.Query().Where(application.ClientID(id)).Only(authz.SystemContext(ctx))
-	if ent.IsNotFound(err) {
-		return nil, invalid
-	}
+	app, err := p.clients.Get(ctx, id)
 	if err != nil {
 		return nil, p.serverError(ctx, "loading a client", err)
 	}
-	if clients.IsConfidential(string(app.Type)) {
+	if app == nil || clients.IsConfidential(string(app.Type)) {
 		return nil, invalid
 	}
 	return app, nil

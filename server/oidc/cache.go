@@ -1,0 +1,104 @@
+package oidc
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/authgraph/authgraph/authz"
+	"github.com/authgraph/authgraph/ent"
+	"github.com/authgraph/authgraph/ent/resourceserver"
+)
+
+// Read caches of the login and token paths. Clients, connections and APIs
+// come from store.Cache: at most clients.CacheTTL old, dropped at once by
+// any change made through this process. Cached entities are shared: never
+// modify them.
+
+// connections returns every connection (Request lists those enabled for the
+// client).
+func (p *Provider) connections(ctx context.Context) ([]*ent.Connection, error) {
+	return p.conns.Get(ctx, struct{}{}, func(ctx context.Context) ([]*ent.Connection, error) {
+		return p.db.Connection.Query().All(authz.SystemContext(ctx))
+	})
+}
+
+// resourceServer returns the registered API with this identifier, nil when
+// none.
+func (p *Provider) resourceServer(ctx context.Context, identifier string) (*ent.ResourceServer, error) {
+	return p.apis.Get(ctx, identifier, func(ctx context.Context) (*ent.ResourceServer, error) {
+		rs, err := p.db.ResourceServer.Query().Where(resourceserver.Identifier(identifier)).Only(authz.SystemContext(ctx))
+		if ent.IsNotFound(err) {
+			return nil, nil
+		}
+		return rs, err
+	})
+}
+
+// pendingCache remembers the auth requests this node created while they
+// wait for a login, so the login page and the login that follows (usually
+// on the same node, within seconds) need not read them back. It is safe
+// because every state change of an auth request is a conditional update in
+// the database (done = false, code_used_at IS NULL): a copy that missed a
+// change made elsewhere can only lead to that update matching no row, which
+// is answered as an expired request, exactly as a fresh read would have.
+// Entries leave when the request is finished here, expires, or after
+// pendingCacheTTL.
+type pendingCache struct {
+	mu sync.Mutex
+	m  map[string]pendingEntry
+}
+
+type pendingEntry struct {
+	ar    *ent.AuthRequest
+	added time.Time
+}
+
+const (
+	// pendingCacheTTL: a login page left open longer reads its request
+	// from the database.
+	pendingCacheTTL = 10 * time.Minute
+	// pendingCacheSize bounds memory (≈1 KB per request); beyond it,
+	// requests are read from the database.
+	pendingCacheSize = 4096
+)
+
+func newPendingCache() *pendingCache { return &pendingCache{m: map[string]pendingEntry{}} }
+
+func (c *pendingCache) put(ar *ent.AuthRequest, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= pendingCacheSize {
+		for id, e := range c.m {
+			if now.Sub(e.added) >= pendingCacheTTL || !now.Before(e.ar.ExpiresAt) {
+				delete(c.m, id)
+			}
+		}
+		if len(c.m) >= pendingCacheSize {
+			return
+		}
+	}
+	c.m[string(ar.ID)] = pendingEntry{ar: ar, added: now}
+}
+
+// get returns the pending request id, nil when it is not cached or no longer
+// pending at now.
+func (c *pendingCache) get(id string, now time.Time) *ent.AuthRequest {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[id]
+	if !ok {
+		return nil
+	}
+	if now.Sub(e.added) >= pendingCacheTTL || !now.Before(e.ar.ExpiresAt) {
+		delete(c.m, id)
+		return nil
+	}
+	return e.ar
+}
+
+func (c *pendingCache) drop(id string) {
+	c.mu.Lock()
+	delete(c.m, id)
+	c.mu.Unlock()
+}

@@ -131,6 +131,27 @@ func (c *Cache[K, V]) Get(ctx context.Context, key K, load func(context.Context)
 	if ok && now.Sub(e.at) < c.ttl {
 		return e.v, nil
 	}
+	return c.fill(ctx, key, g, now, load)
+}
+
+// Refresh loads key and caches the result: for a caller that found the
+// cached value wanting (a client missing from the cached connections, say)
+// and wants to be sure it is not merely stale.
+func (c *Cache[K, V]) Refresh(ctx context.Context, key K, load func(context.Context) (V, error)) (V, error) {
+	if c.gens == nil {
+		return load(ctx)
+	}
+	g := c.generation()
+	c.mu.Lock()
+	if g > c.seen {
+		clear(c.m)
+		c.seen = g
+	}
+	c.mu.Unlock()
+	return c.fill(ctx, key, g, c.now(), load)
+}
+
+func (c *Cache[K, V]) fill(ctx context.Context, key K, g uint64, now time.Time, load func(context.Context) (V, error)) (V, error) {
 	v, err := load(ctx)
 	if err != nil {
 		return v, err

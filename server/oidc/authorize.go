@@ -310,15 +310,13 @@ func (p *Provider) Request(ctx context.Context, id string) (*loginflow.Request, 
 	if app == nil {
 		return nil, loginflow.ErrUnknownRequest
 	}
-	conns, err := p.connections(ctx)
+	conns, err := p.connectionsFor(ctx, app.ClientID)
 	if err != nil {
 		return nil, err
 	}
 	var enabled []loginflow.Connection
 	for _, c := range conns {
-		if slices.Contains(c.EnabledClients, app.ClientID) {
-			enabled = append(enabled, loginflow.Connection{Name: c.Name, Strategy: string(c.Strategy)})
-		}
+		enabled = append(enabled, loginflow.Connection{Name: c.Name, Strategy: string(c.Strategy)})
 	}
 	return &loginflow.Request{
 		ID:                 string(ar.ID),

@@ -2,6 +2,7 @@ package oidc
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -15,12 +16,36 @@ import (
 // any change made through this process. Cached entities are shared: never
 // modify them.
 
-// connections returns every connection (Request lists those enabled for the
-// client).
-func (p *Provider) connections(ctx context.Context) ([]*ent.Connection, error) {
-	return p.conns.Get(ctx, struct{}{}, func(ctx context.Context) ([]*ent.Connection, error) {
+// connectionsFor returns the connections enabled for clientID. When the
+// cached connections enable none, they are read again: a client registered
+// a moment ago by another process (the CLI enables new clients on every
+// connection) must not find the login page empty.
+func (p *Provider) connectionsFor(ctx context.Context, clientID string) ([]*ent.Connection, error) {
+	load := func(ctx context.Context) ([]*ent.Connection, error) {
 		return p.db.Connection.Query().All(authz.SystemContext(ctx))
-	})
+	}
+	all, err := p.conns.Get(ctx, struct{}{}, load)
+	if err != nil {
+		return nil, err
+	}
+	enabled := enabledFor(all, clientID)
+	if len(enabled) == 0 {
+		if all, err = p.conns.Refresh(ctx, struct{}{}, load); err != nil {
+			return nil, err
+		}
+		enabled = enabledFor(all, clientID)
+	}
+	return enabled, nil
+}
+
+func enabledFor(conns []*ent.Connection, clientID string) []*ent.Connection {
+	var out []*ent.Connection
+	for _, c := range conns {
+		if slices.Contains(c.EnabledClients, clientID) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // resourceServer returns the registered API with this identifier, nil when

@@ -129,15 +129,21 @@ func testServer(t *testing.T, e *env) {
 	if h := headerOf(t, raw); h["alg"] != "RS256" || h["kid"] == nil {
 		t.Errorf("ID token header %v", h)
 	}
-	at := claimsOf(t, tok.AccessToken)
-	if h := headerOf(t, tok.AccessToken); h["typ"] != "at+jwt" {
-		t.Errorf("access token typ %v", h["typ"])
+	// Without an audience the access token is good only at /userinfo: it
+	// is opaque (Auth0 does the same), and introspection describes it.
+	if strings.Contains(tok.AccessToken, ".") {
+		t.Errorf("access token for /userinfo only is a JWT: %s", tok.AccessToken)
 	}
+	at := introspectAccess(t, e, r, tok.AccessToken)
 	if aud, _ := json.Marshal(at["aud"]); string(aud) != `["`+e.issuer+`userinfo"]` {
 		t.Errorf("access token aud %s", aud)
 	}
-	if at["client_id"] != r.cfg.ClientID || at["sub"] != u.UserID || at["scope"] != "openid" || !strings.HasPrefix(at["jti"].(string), "grt_") {
+	if at["client_id"] != r.cfg.ClientID || at["sub"] != u.UserID || at["scope"] != "openid" || at["iss"] != e.issuer ||
+		!strings.HasPrefix(at["jti"].(string), "grt_") {
 		t.Errorf("access token claims %v", at)
+	}
+	if exp := tok.Extra("expires_in"); exp != 86400.0 {
+		t.Errorf("expires_in %v", exp)
 	}
 	if tok.RefreshToken != "" {
 		t.Error("refresh token without offline_access")
@@ -145,6 +151,17 @@ func testServer(t *testing.T, e *env) {
 	if exp := at["exp"].(float64) - at["iat"].(float64); exp != 86400 {
 		t.Errorf("access token lifetime %v", exp)
 	}
+}
+
+// introspectAccess returns what introspection says of an active access
+// token of r (a confidential client).
+func introspectAccess(t testing.TB, e *env, r *rp, token string) map[string]any {
+	t.Helper()
+	st, m := e.form(t, "oauth/introspect", url.Values{"token": {token}}, r.cfg.ClientID, r.cfg.ClientSecret)
+	if st != 200 || m["active"] != true {
+		t.Fatalf("introspection of an access token: %d %v", st, m)
+	}
+	return m
 }
 
 func headerOf(t testing.TB, raw string) map[string]any {
@@ -321,7 +338,10 @@ func checkScope(t *testing.T, e *env, scope string) {
 			}
 		}
 	}
-	if got := claimsOf(t, tok.AccessToken); standardIn(got) != nil && len(standardIn(got)) > 0 {
+	if strings.Contains(tok.AccessToken, ".") {
+		t.Errorf("access token for /userinfo only is a JWT")
+	}
+	if got := introspectAccess(t, e, r, tok.AccessToken); len(standardIn(got)) > 0 {
 		t.Errorf("access token carries profile data: %v", standardIn(got))
 	}
 }
@@ -991,8 +1011,15 @@ func testClaimsHook(t *testing.T, e *env) {
 			t.Errorf("hook set %s", k)
 		}
 	}
-	at := claimsOf(t, tok.AccessToken)
-	if at["scope"] != "openid offline_access" || at["https://ns.example/roles"] == nil {
+	if at := introspectAccess(t, e, r, tok.AccessToken); at["scope"] != "openid offline_access" {
+		t.Errorf("access token scope %v", at["scope"])
+	}
+	// Custom access token claims are for APIs: a JWT for an audience
+	// carries them (the opaque /userinfo token has no reader for them).
+	api := e.db.Ent.ResourceServer.Create().SetIdentifier("https://claims.example.com/").SetName("claims API").
+		SetTokenLifetime(600).SaveX(authz.SystemContext(e.ctx))
+	apiTok, _ := r.tokens(t, e.newBrowser(u), "openid", "audience", api.Identifier)
+	if at := claimsOf(t, apiTok.AccessToken); at["scope"] != "openid" || at["https://ns.example/roles"] == nil {
 		t.Errorf("access token custom claims %v", at)
 	}
 	next, err := r.cfg.TokenSource(context.Background(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()

@@ -165,7 +165,10 @@ func newSecret() string {
 // grantJTI makes an access token's jti: the grant id, a dot, 128 random
 // bits. Userinfo, introspection, revocation and the management Verifier read
 // the grant back from it.
-func grantJTI(grantID string) string { return grantID + "." + newTokenID() }
+func grantJTI(grantID string) string { return grantJTIOf(grantID, newTokenID()) }
+
+// grantJTIOf is the jti of a token of grant grantID with random part r.
+func grantJTIOf(grantID, r string) string { return grantID + "." + r }
 
 // grantFromJTI returns the grant id of a user access token's jti.
 func grantFromJTI(jti string) (string, bool) {

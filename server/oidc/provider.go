@@ -151,7 +151,9 @@ type Provider struct {
 	apis      *store.Cache[string, *ent.ResourceServer]
 	requests  *pendingCache
 	logoutKey []byte
-	now       func() time.Time
+	// opaque seals the access tokens good only at /userinfo (opaque.go).
+	opaque *opaqueSealer
+	now    func() time.Time
 }
 
 var _ loginflow.Handoff = (*Provider)(nil)
@@ -244,11 +246,15 @@ func New(cfg Config) (*Provider, error) {
 	if p.logoutKey, err = hkdf.Key(sha256.New, cryptoKey[:], nil, "authgraph logout confirmation", 32); err != nil {
 		return nil, err
 	}
+	if p.opaque, err = newOpaqueSealer(cryptoKey[:]); err != nil {
+		return nil, err
+	}
 	if p.userAPIScopes == nil {
 		p.userAPIScopes = DefaultUserAPIScopes
 	}
 	p.verifier = NewVerifier(cfg.Issuer, cfg.Keys)
 	p.verifier.grants = newGrantChecker(cfg.DB)
+	p.verifier.opaque = p.opaque
 	p.discovery, err = json.Marshal(p.discoveryDocument())
 	if err != nil {
 		return nil, err

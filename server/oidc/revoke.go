@@ -107,6 +107,9 @@ func (p *Provider) grantOfToken(ctx context.Context, token, hint string) (pulid.
 		}
 		return rt.GrantRef, nil
 	}
+	if c, err := p.opaque.open(token); err == nil {
+		return pulid.ID(c.Grant), nil
+	}
 	if hint != "access_token" && strings.Count(token, ".") != 2 {
 		return lookupRefresh()
 	}
@@ -162,8 +165,29 @@ func (p *Provider) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 
 var inactive = map[string]any{"active": false}
 
+// introspection is the answer for an active access token with claims.
+func introspection(claims map[string]any) map[string]any {
+	out := map[string]any{"active": true, "token_type": "Bearer"}
+	for _, k := range []string{"iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope"} {
+		if v, ok := claims[k]; ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
 func (p *Provider) introspect(ctx context.Context, app *ent.Application, token string) (map[string]any, error) {
 	sys := authz.SystemContext(ctx)
+	if _, err := p.opaque.open(token); err == nil {
+		ut, err := p.checkAccessToken(ctx, token, "")
+		if errors.Is(err, errInactive) {
+			return inactive, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return introspection(ut.claims), nil
+	}
 	if strings.Count(token, ".") == 2 {
 		t, err := p.parseJWT(ctx, token)
 		if errors.Is(err, ErrKeysUnavailable) {
@@ -187,13 +211,7 @@ func (p *Provider) introspect(ctx context.Context, app *ent.Application, token s
 		default:
 			return inactive, nil // an ID token is not an access token
 		}
-		out := map[string]any{"active": true, "token_type": "Bearer"}
-		for _, k := range []string{"iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope"} {
-			if v, ok := t.claims[k]; ok {
-				out[k] = v
-			}
-		}
-		return out, nil
+		return introspection(t.claims), nil
 	}
 	rt, err := p.db.RefreshToken.Query().Where(refreshtoken.TokenHash(hashToken(token))).WithGrant().Only(sys)
 	if ent.IsNotFound(err) {

@@ -527,23 +527,38 @@ func (p *Provider) respondTokens(ctx context.Context, w http.ResponseWriter, in 
 		aud = append(aud, p.userinfoAudience)
 	}
 	exp := now.Add(lifetime)
-	at := map[string]any{}
-	if in.custom != nil {
-		for k, v := range in.custom.AccessToken {
-			at[k] = v
+	var accessToken string
+	var err error
+	if in.api == nil {
+		// Good only at /userinfo: an opaque token (opaque.go), no
+		// signature. The claims hook's access token claims have no reader
+		// there and are not kept.
+		accessToken, err = p.opaque.seal(&opaqueClaims{
+			Grant: string(in.grant.ID), JTI: newTokenID(), Subject: in.user.UserID, ClientID: in.app.ClientID,
+			Scope: strings.Join(in.scopes, " "), IssuedAt: now.Unix(), Expiry: exp.Unix(),
+		})
+		if err != nil {
+			return p.serverError(ctx, "sealing an access token", err)
 		}
-	}
-	at["iss"] = p.issuer
-	at["sub"] = in.user.UserID
-	at["aud"] = aud
-	at["exp"] = exp.Unix()
-	at["iat"] = now.Unix()
-	at["jti"] = grantJTI(string(in.grant.ID))
-	at["client_id"] = in.app.ClientID
-	at["scope"] = strings.Join(in.scopes, " ")
-	accessToken, err := p.sign(ctx, typeAccessToken, at)
-	if err != nil {
-		return p.serverError(ctx, "signing an access token", err)
+	} else {
+		at := map[string]any{}
+		if in.custom != nil {
+			for k, v := range in.custom.AccessToken {
+				at[k] = v
+			}
+		}
+		at["iss"] = p.issuer
+		at["sub"] = in.user.UserID
+		at["aud"] = aud
+		at["exp"] = exp.Unix()
+		at["iat"] = now.Unix()
+		at["jti"] = grantJTI(string(in.grant.ID))
+		at["client_id"] = in.app.ClientID
+		at["scope"] = strings.Join(in.scopes, " ")
+		accessToken, err = p.sign(ctx, typeAccessToken, at)
+		if err != nil {
+			return p.serverError(ctx, "signing an access token", err)
+		}
 	}
 	resp := map[string]any{
 		"access_token": accessToken,

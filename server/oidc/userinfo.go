@@ -15,34 +15,57 @@ import (
 
 // userToken is a verified, live user access token.
 type userToken struct {
-	jwt    *parsedJWT
+	// claims are the token's (for an opaque token, what a JWT would
+	// carry): introspection reports them.
+	claims map[string]any
 	grant  *ent.Grant
 	scopes []string
 }
 
 var errInactive = errors.New("token is not active")
 
-// checkAccessToken verifies one of our user access tokens (RFC 9068 at+jwt):
-// signature, issuer, expiry, and that its grant exists and is not revoked.
-// audience, when non-empty, must be among the token's audiences.
+// checkAccessToken verifies one of our user access tokens, an RFC 9068
+// at+jwt or an opaque /userinfo token (opaque.go): signature or seal,
+// issuer, expiry, and that its grant exists, is the token's client's and is
+// not revoked. audience, when non-empty, must be among the token's
+// audiences (an opaque token's only audience is /userinfo).
 func (p *Provider) checkAccessToken(ctx context.Context, raw, audience string) (*userToken, error) {
-	t, err := p.parseJWT(ctx, raw)
-	if err != nil {
-		if errors.Is(err, ErrKeysUnavailable) {
-			return nil, err
+	var (
+		claims          map[string]any
+		exp             int64
+		jti, clientID   string
+		scope           string
+		audienceMatches bool
+	)
+	if c, err := p.opaque.open(raw); err == nil {
+		claims = map[string]any{
+			"iss": p.issuer, "sub": c.Subject, "aud": []any{p.userinfoAudience}, "exp": float64(c.Expiry),
+			"iat": float64(c.IssuedAt), "jti": grantJTIOf(c.Grant, c.JTI), "client_id": c.ClientID, "scope": c.Scope,
 		}
+		exp, jti, clientID, scope = c.Expiry, grantJTIOf(c.Grant, c.JTI), c.ClientID, c.Scope
+		audienceMatches = audience == "" || audience == p.userinfoAudience
+	} else {
+		t, err := p.parseJWT(ctx, raw)
+		if err != nil {
+			if errors.Is(err, ErrKeysUnavailable) {
+				return nil, err
+			}
+			return nil, errInactive
+		}
+		if t.typ != typeAccessToken {
+			return nil, errInactive
+		}
+		var ok bool
+		if exp, ok = t.num("exp"); !ok {
+			return nil, errInactive
+		}
+		claims, jti, clientID, scope = t.claims, t.str("jti"), t.str("client_id"), t.str("scope")
+		audienceMatches = audience == "" || slices.Contains(t.audiences(), audience)
+	}
+	if p.now().Unix() >= exp || !audienceMatches {
 		return nil, errInactive
 	}
-	if t.typ != typeAccessToken {
-		return nil, errInactive
-	}
-	if exp, ok := t.num("exp"); !ok || p.now().Unix() >= exp {
-		return nil, errInactive
-	}
-	if audience != "" && !slices.Contains(t.audiences(), audience) {
-		return nil, errInactive
-	}
-	gid, ok := grantFromJTI(t.str("jti"))
+	gid, ok := grantFromJTI(jti)
 	if !ok {
 		return nil, errInactive
 	}
@@ -53,10 +76,10 @@ func (p *Provider) checkAccessToken(ctx context.Context, raw, audience string) (
 	if err != nil {
 		return nil, err
 	}
-	if g.RevokedAt != nil || g.ClientID != t.str("client_id") {
+	if g.RevokedAt != nil || g.ClientID != clientID {
 		return nil, errInactive
 	}
-	return &userToken{jwt: t, grant: g, scopes: strings.Fields(t.str("scope"))}, nil
+	return &userToken{claims: claims, grant: g, scopes: strings.Fields(scope)}, nil
 }
 
 // serveUserinfo answers GET and POST /userinfo with the claims the token's

@@ -63,6 +63,9 @@ type Verifier struct {
 	// grants, when set (Provider.Verifier), refuses user tokens whose
 	// grant was revoked.
 	grants *grantChecker
+	// opaque, when set (Provider.Verifier), recognises the provider's
+	// opaque /userinfo tokens, to refuse them as ErrTokenAudience.
+	opaque *opaqueSealer
 }
 
 // NewVerifier returns a verifier of management tokens from issuer, signed
@@ -133,6 +136,10 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*authz.Viewer, error
 	}
 	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256})
 	if err != nil {
+		if _, oerr := v.opaque.open(raw); oerr == nil {
+			// One of our access tokens, good only at /userinfo.
+			return nil, ErrTokenAudience
+		}
 		return nil, classifyParseError(raw)
 	}
 	if len(jws.Signatures) != 1 {

@@ -59,13 +59,13 @@ func newLoginBench(ctx context.Context, deps *server.Deps, base string, transpor
 	}
 	// Keep imported bcrypt hashes as they are, so bcrypt users stay bcrypt
 	// users across repeated logins (the bench measures bcrypt logins).
+	// Everything else is the default, brute-force protection included.
 	conn, err := deps.DB.Ent.Connection.Query().Where(connection.Name(connections.DefaultDatabase)).Only(sys)
 	if err != nil {
 		return nil, err
 	}
 	opts := conn.Options
 	opts["upgrade_password_hashes"] = false
-	opts["brute_force_protection"] = false
 	if err := deps.DB.Ent.Connection.UpdateOne(conn).SetOptions(opts).Exec(sys); err != nil {
 		return nil, err
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/connection"
 	entidentity "github.com/authgraph/authgraph/ent/identity"
+	"github.com/authgraph/authgraph/ent/loginattempt"
 	"github.com/authgraph/authgraph/logs"
 	"github.com/authgraph/authgraph/mail"
 	"github.com/authgraph/authgraph/passwords"
@@ -183,7 +184,7 @@ type LoginResult struct {
 // a bcrypt or outdated argon2id hash. Events: s, f, fp, fu, limit_wc.
 func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error) {
 	sys := authz.SystemContext(ctx)
-	conn, err := s.Connection(ctx, in.Connection)
+	conn, err := s.loginConnection(ctx, in.Connection) // loginstate.go
 	if err != nil {
 		return nil, err
 	}
@@ -193,8 +194,9 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 	ip := clientIP(ctx)
 	bf := BruteForceProtection(conn)
 
+	counted := false // a failure counter exists for (identifier, IP)
 	if bf && ident != "" {
-		blocked, err := s.isBlocked(sys, conn.Name, ident, ip)
+		blocked, exists, err := s.attempts(sys, conn.Name, ident, ip)
 		if err != nil {
 			return nil, err
 		}
@@ -203,6 +205,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 			s.writeLog(ctx, ev)
 			return nil, ErrTooManyAttempts
 		}
+		counted = exists
 	}
 	fail := func(typ, desc string) (*LoginResult, error) {
 		if bf && ident != "" {
@@ -242,32 +245,29 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 	}
 
 	// The password is right: the failure counter of this (identifier, IP)
-	// starts over.
-	if bf {
-		if err := s.clearAttempts(sys, conn.Name, ident, ip); err != nil {
-			return nil, err
+	// starts over (when there is one; a failure counted concurrently may
+	// survive), an outdated hash is upgraded, and the login is recorded, in
+	// one transaction (loginstate.go).
+	var clear func(tx *ent.Client) error
+	if bf && counted {
+		clear = func(tx *ent.Client) error {
+			_, err := tx.LoginAttempt.Delete().
+				Where(loginattempt.Connection(conn.Name), loginattempt.Identifier(ident), loginattempt.IP(ip)).
+				Exec(sys)
+			return err
 		}
 	}
+	upgrade := ""
 	if upgradeHashes(conn) && passwords.NeedsRehash(*idn.PasswordHash) {
-		if idn, err = s.DB.Identity.UpdateOne(idn).SetPasswordHash(passwords.Hash(in.Password)).Save(sys); err != nil {
-			return nil, fmt.Errorf("dbauth: upgrading password hash: %w", err)
-		}
+		upgrade = passwords.Hash(in.Password)
 	}
-	now := s.now()
-	upd := s.DB.User.UpdateOneID(u.ID).SetLastLogin(now).AddLoginsCount(1)
-	if realIP := logs.RequestFrom(ctx).IP; realIP != "" {
-		upd.SetLastIP(truncate(realIP, 64))
-	}
-	if u, err = upd.Save(sys); err != nil {
+	u, idn, blocked, err := s.recordLogin(sys, ev, u, idn, clear, upgrade)
+	if err != nil {
 		return nil, fmt.Errorf("dbauth: recording login: %w", err)
 	}
-	if u.Blocked {
-		ev.Type, ev.Description = logs.TypeFailedLogin, "user is blocked"
-		s.writeLog(ctx, ev)
+	if blocked {
 		return nil, ErrBlocked
 	}
-	ev.Type, ev.Description = logs.TypeSuccessLogin, ""
-	s.writeLog(ctx, ev)
 	idn.Edges.User = u
 	return &LoginResult{User: u, Identity: idn, Connection: conn}, nil
 }

@@ -1,0 +1,157 @@
+package dbauth
+
+import (
+	"context"
+	"sync"
+
+	"github.com/authgraph/authgraph/authz"
+	"github.com/authgraph/authgraph/clients"
+	"github.com/authgraph/authgraph/ent"
+	"github.com/authgraph/authgraph/ent/connection"
+	"github.com/authgraph/authgraph/ent/loginattempt"
+	"github.com/authgraph/authgraph/ent/user"
+	"github.com/authgraph/authgraph/logs"
+	"github.com/authgraph/authgraph/store"
+)
+
+// What Login reads and writes besides the identity and the hash, kept to
+// as few statements as possible: the connection comes from a cache, and a
+// successful login's bookkeeping, counter reset and log event are one
+// transaction.
+
+// connCaches holds one cache of database connections per ent client (the
+// Service is a plain struct, so the cache cannot live in it).
+var connCaches sync.Map // *ent.Client → *store.Cache[struct{}, []*ent.Connection]
+
+// loginConnection is Connection through a cache (store.Cache: dropped by
+// any local change to connections, at most clients.CacheTTL old). A name
+// missing from the cached connections is looked up again before
+// ErrUnknownConnection.
+func (s *Service) loginConnection(ctx context.Context, name string) (*ent.Connection, error) {
+	c, ok := connCaches.Load(s.DB)
+	if !ok {
+		c, _ = connCaches.LoadOrStore(s.DB, store.NewCache[struct{}, []*ent.Connection](s.DB, clients.CacheTTL, 1, ent.TypeConnection))
+	}
+	cache := c.(*store.Cache[struct{}, []*ent.Connection])
+	load := func(ctx context.Context) ([]*ent.Connection, error) {
+		return s.DB.Connection.Query().Where(connection.StrategyEQ(connection.StrategyDatabase)).All(authz.SystemContext(ctx))
+	}
+	find := func(all []*ent.Connection) *ent.Connection {
+		for _, c := range all {
+			if c.Name == name {
+				return c
+			}
+		}
+		return nil
+	}
+	all, err := cache.Get(ctx, struct{}{}, load)
+	if err != nil {
+		return nil, err
+	}
+	if conn := find(all); conn != nil {
+		return conn, nil
+	}
+	if all, err = cache.Refresh(ctx, struct{}{}, load); err != nil {
+		return nil, err
+	}
+	if conn := find(all); conn != nil {
+		return conn, nil
+	}
+	return nil, ErrUnknownConnection
+}
+
+// attempts is isBlocked that also says whether a failure counter exists (a
+// successful login then has one to delete). ctx is a system context.
+func (s *Service) attempts(ctx context.Context, conn, ident, ip string) (blocked, exists bool, err error) {
+	a, err := s.DB.LoginAttempt.Query().
+		Where(loginattempt.Connection(conn), loginattempt.Identifier(ident), loginattempt.IP(ip)).
+		Only(ctx)
+	if ent.IsNotFound(err) {
+		return false, false, nil
+	}
+	if err != nil {
+		return false, false, err
+	}
+	now := s.now()
+	if now.Sub(a.LastFailureAt) >= s.blockFor() {
+		return false, false, s.DB.LoginAttempt.DeleteOne(a).Exec(ctx)
+	}
+	return a.BlockedUntil != nil && now.Before(*a.BlockedUntil), true, nil
+}
+
+// recordLogin records a correct password in one transaction: the user's
+// last_login, last_ip and logins_count (also for a blocked user, SPEC §1),
+// the end of this (identifier, IP)'s failure counter when there is one, a
+// re-hashed password when upgrade is set, and the log event (s, or f when
+// the user is blocked). Whether the user is blocked is decided by the
+// update itself, so a block made during the hash counts. It returns u and
+// idn as they now are. ctx is a system context.
+func (s *Service) recordLogin(ctx context.Context, ev logs.Event, u *ent.User, idn *ent.Identity, clear func(tx *ent.Client) error, upgrade string) (*ent.User, *ent.Identity, bool, error) {
+	now := s.now()
+	realIP := truncate(logs.RequestFrom(ctx).IP, 64)
+	tx, err := s.DB.Tx(ctx)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	fail := func(err error) (*ent.User, *ent.Identity, bool, error) {
+		_ = tx.Rollback()
+		return nil, nil, false, err
+	}
+	bump := func(onlyUnblocked bool) (int, error) {
+		q := tx.User.Update().Where(user.ID(u.ID))
+		if onlyUnblocked {
+			q.Where(user.Blocked(false))
+		}
+		q.SetLastLogin(now).AddLoginsCount(1)
+		if realIP != "" {
+			q.SetLastIP(realIP)
+		}
+		return q.Save(ctx)
+	}
+	blocked := false
+	n, err := bump(true)
+	if err == nil && n == 0 {
+		// Blocked, or deleted meanwhile.
+		blocked = true
+		n, err = bump(false)
+		if err == nil && n == 0 {
+			err = &ent.NotFoundError{}
+		}
+	}
+	if err != nil {
+		return fail(err)
+	}
+	if clear != nil {
+		if err := clear(tx.Client()); err != nil {
+			return fail(err)
+		}
+	}
+	if upgrade != "" {
+		up, err := tx.Identity.UpdateOne(idn).SetPasswordHash(upgrade).Save(ctx)
+		if err != nil {
+			return fail(err)
+		}
+		up.Edges = idn.Edges
+		idn = up
+	}
+	if blocked {
+		ev.Type, ev.Description = logs.TypeFailedLogin, "user is blocked"
+	} else {
+		ev.Type, ev.Description = logs.TypeSuccessLogin, ""
+	}
+	if err := logs.Write(ctx, tx.Client(), ev); err != nil {
+		return fail(err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, nil, false, err
+	}
+	// The row as the update left it, without reading it back.
+	v := *u
+	v.LastLogin = &now
+	v.LoginsCount++
+	v.Blocked = v.Blocked || blocked
+	if realIP != "" {
+		v.LastIP = &realIP
+	}
+	return &v, idn, blocked, nil
+}

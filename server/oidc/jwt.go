@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	jose "github.com/go-jose/go-jose/v4"
 )
@@ -22,42 +23,47 @@ const (
 )
 
 // signerCache keeps one jose.Signer per (key, typ): building a signer is
-// cheap but not free, and signers are safe for concurrent use.
+// cheap but not free, and signers are safe for concurrent use. The RSA key
+// has its CRT values precomputed (KeySet.openPrivate).
 type signerCache struct {
-	mu sync.Mutex
-	m  map[string]jose.Signer
+	m sync.Map // kid + "|" + typ → jose.Signer
+	n atomic.Int32
 }
 
-func newSignerCache() *signerCache { return &signerCache{m: map[string]jose.Signer{}} }
+func newSignerCache() *signerCache { return &signerCache{} }
 
 // sign signs claims with the active key and header typ.
 func (p *Provider) sign(ctx context.Context, typ string, claims map[string]any) (string, error) {
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", err
+	}
+	return p.signPayload(ctx, typ, payload)
+}
+
+// signPayload signs a JSON payload with the active key and header typ.
+func (p *Provider) signPayload(ctx context.Context, typ string, payload []byte) (string, error) {
 	key, err := p.keys.Signer(ctx)
 	if err != nil {
 		return "", err
 	}
 	cacheKey := key.ID() + "|" + typ
-	p.signers.mu.Lock()
-	s, ok := p.signers.m[cacheKey]
-	if !ok {
+	var s jose.Signer
+	if v, ok := p.signers.m.Load(cacheKey); ok {
+		s = v.(jose.Signer)
+	} else {
 		s, err = jose.NewSigner(
 			jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key.Key(), KeyID: key.ID(), Algorithm: string(jose.RS256)}},
 			(&jose.SignerOptions{}).WithType(jose.ContentType(typ)),
 		)
-		if err == nil {
-			if len(p.signers.m) > 16 { // old keys after rotations
-				clear(p.signers.m)
-			}
-			p.signers.m[cacheKey] = s
+		if err != nil {
+			return "", err
 		}
-	}
-	p.signers.mu.Unlock()
-	if err != nil {
-		return "", err
-	}
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		return "", err
+		if p.signers.n.Add(1) > 16 { // old keys after rotations
+			p.signers.m.Clear()
+			p.signers.n.Store(1)
+		}
+		p.signers.m.Store(cacheKey, s)
 	}
 	jws, err := s.Sign(payload)
 	if err != nil {

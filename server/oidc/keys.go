@@ -386,5 +386,8 @@ func (s *KeySet) openPrivate(row *ent.SigningKey) (*privateKey, error) {
 	if !ok {
 		return nil, fmt.Errorf("signing keys: key %s is not an RSA key", row.Kid)
 	}
+	// CRT values, so that signing never recomputes them (the parser
+	// already does; this makes sure).
+	key.Precompute()
 	return &privateKey{kid: row.Kid, key: key}, nil
 }

@@ -7,9 +7,10 @@
 // detection, client_credentials), /userinfo, revocation (RFC 7009),
 // introspection (RFC 7662), RP-initiated logout, discovery and the JWKS.
 //
-// zitadel/oidc's op serves the client_credentials grant through the ent
-// Storage (storage.go); the user flows are Authgraph's own handlers built on
-// zitadel's oidc types, because what they must do lives outside op's model:
+// Every grant is served by Authgraph's own handlers built on zitadel's oidc
+// types (op remains for its request decoder): client_credentials because it
+// is the hottest path (client_credentials.go), the user flows because what
+// they must do lives outside op's model:
 // one Grant row per code or refresh chain whose revocation kills every token
 // it issued, access tokens for an `audience` other than the ID token's,
 // RFC 9068 `at+jwt` access tokens, hashed single-use codes whose reuse
@@ -142,8 +143,10 @@ type Provider struct {
 	userAPIScopes      UserScopesFunc
 	managementAudience string
 	userinfoAudience   string
-	signers            *signerCache
-	origins            *originCache
+	// accessTokenLifetime is client_credentials tokens' (Config).
+	accessTokenLifetime time.Duration
+	signers             *signerCache
+	origins             *originCache
 	// Read caches (cache.go): clients, connections, APIs and the auth
 	// requests this node created.
 	clients   *clients.Cache
@@ -189,13 +192,10 @@ func New(cfg Config) (*Provider, error) {
 	base := strings.TrimSuffix(u.Path, "/")
 
 	st := &storage{
-		db:                  cfg.DB,
-		clients:             clients.NewCache(cfg.DB),
-		keys:                cfg.Keys,
-		log:                 log,
-		managementAudience:  authz.ManagementAudience(cfg.Issuer),
-		accessTokenLifetime: lifetime,
-		now:                 time.Now,
+		db:      cfg.DB,
+		clients: clients.NewCache(cfg.DB),
+		keys:    cfg.Keys,
+		log:     log,
 	}
 	opts := []op.Option{
 		op.WithCustomKeysEndpoint(op.NewEndpoint(JWKSPath)),
@@ -210,8 +210,8 @@ func New(cfg Config) (*Provider, error) {
 	opProvider, err := op.NewProvider(&op.Config{
 		CryptoKey:      cryptoKey,
 		AuthMethodPost: true,
-		// op serves only client_credentials (management scopes); discovery
-		// is Provider's own document.
+		// op serves no endpoint (its decoder parses authorization
+		// requests); discovery is Provider's own document.
 		SupportedScopes: authz.ManagementScopes(),
 		SupportedClaims: accessTokenClaims,
 	}, st, op.StaticIssuer(cfg.Issuer), opts...)
@@ -223,25 +223,26 @@ func New(cfg Config) (*Provider, error) {
 		sm = &sessions.Manager{DB: cfg.DB, Secure: u.Scheme == "https", Path: base + "/"}
 	}
 	p := &Provider{
-		issuer:             cfg.Issuer,
-		base:               base,
-		op:                 opProvider,
-		storage:            st,
-		keys:               cfg.Keys,
-		log:                log,
-		db:                 cfg.DB,
-		sessions:           sm,
-		claimsHook:         cfg.Claims,
-		userAPIScopes:      cfg.UserAPIScopes,
-		managementAudience: authz.ManagementAudience(cfg.Issuer),
-		userinfoAudience:   cfg.Issuer + "userinfo",
-		signers:            newSignerCache(),
-		origins:            newOriginCache(cfg.DB),
-		clients:            st.clients,
-		conns:              store.NewCache[struct{}, []*ent.Connection](cfg.DB, clients.CacheTTL, 1, ent.TypeConnection),
-		apis:               store.NewCache[string, *ent.ResourceServer](cfg.DB, clients.CacheTTL, 1024, ent.TypeResourceServer),
-		requests:           newPendingCache(),
-		now:                time.Now,
+		issuer:              cfg.Issuer,
+		base:                base,
+		op:                  opProvider,
+		storage:             st,
+		keys:                cfg.Keys,
+		log:                 log,
+		db:                  cfg.DB,
+		sessions:            sm,
+		claimsHook:          cfg.Claims,
+		userAPIScopes:       cfg.UserAPIScopes,
+		managementAudience:  authz.ManagementAudience(cfg.Issuer),
+		userinfoAudience:    cfg.Issuer + "userinfo",
+		accessTokenLifetime: lifetime,
+		signers:             newSignerCache(),
+		origins:             newOriginCache(cfg.DB),
+		clients:             st.clients,
+		conns:               store.NewCache[struct{}, []*ent.Connection](cfg.DB, clients.CacheTTL, 1, ent.TypeConnection),
+		apis:                store.NewCache[string, *ent.ResourceServer](cfg.DB, clients.CacheTTL, 1024, ent.TypeResourceServer),
+		requests:            newPendingCache(),
+		now:                 time.Now,
 	}
 	if p.logoutKey, err = hkdf.Key(sha256.New, cryptoKey[:], nil, "authgraph logout confirmation", 32); err != nil {
 		return nil, err

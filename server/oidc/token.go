@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
-	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/clients"
@@ -602,67 +601,4 @@ func (p *Provider) respondTokens(ctx context.Context, w http.ResponseWriter, in 
 	}
 	writeJSON(w, http.StatusOK, resp)
 	return nil
-}
-
-// --- client_credentials -------------------------------------------------------
-
-// tokenState carries what the token endpoint learns before op calls
-// Storage: the `audience`/`resource` parameters (op drops them) and the
-// client once authenticated (saving a second lookup).
-type tokenState struct {
-	audiences []string
-	app       *ent.Application
-}
-
-type tokenStateKey struct{}
-
-func tokenStateFrom(ctx context.Context) *tokenState {
-	st, _ := ctx.Value(tokenStateKey{}).(*tokenState)
-	return st
-}
-
-// clientCredentials serves the client_credentials grant through op (the
-// ent Storage in storage.go). It refuses two client authentication methods
-// in one request (op would let Basic silently win) and client assertions,
-// and reads `audience` (and RFC 8707 `resource`), which op never passes to
-// Storage, into the context. Both client_secret_basic and
-// client_secret_post are accepted from every confidential client.
-func (p *Provider) clientCredentials(w http.ResponseWriter, r *http.Request) {
-	basicID, _, hasBasic := r.BasicAuth()
-	if r.PostForm.Has("client_assertion") || r.PostForm.Has("client_assertion_type") {
-		writeOAuthError(w, newOAuthError(http.StatusUnauthorized, "invalid_client", "supported client authentication: client_secret_basic, client_secret_post"))
-		return
-	}
-	if hasBasic {
-		if r.PostForm.Has("client_secret") {
-			writeOAuthError(w, newOAuthError(http.StatusBadRequest, "invalid_request", "client authentication must not use more than one method"))
-			return
-		}
-		if id := r.PostForm.Get("client_id"); id != "" {
-			if dec, err := url.QueryUnescape(basicID); err != nil || dec != id {
-				writeOAuthError(w, newOAuthError(http.StatusBadRequest, "invalid_request", "client_id differs from the authenticated client"))
-				return
-			}
-		}
-		// RFC 6749 §5.2: a failed Basic authentication answers 401 with a
-		// WWW-Authenticate challenge.
-		w = &challengeWriter{ResponseWriter: w}
-	}
-	// op reads the whole form (query included) for scope and client_id;
-	// only the body counts here, matching how clients send them.
-	st := &tokenState{}
-	st.audiences = append(st.audiences, r.PostForm["audience"]...)
-	st.audiences = append(st.audiences, r.PostForm["resource"]...)
-	r.Form = r.PostForm
-	op.Exchange(w, r.WithContext(context.WithValue(r.Context(), tokenStateKey{}, st)), p.op)
-}
-
-// challengeWriter adds WWW-Authenticate to a 401 answer.
-type challengeWriter struct{ http.ResponseWriter }
-
-func (c *challengeWriter) WriteHeader(status int) {
-	if status == http.StatusUnauthorized {
-		c.Header().Set("WWW-Authenticate", `Basic realm="token", charset="UTF-8"`)
-	}
-	c.ResponseWriter.WriteHeader(status)
 }

@@ -241,7 +241,7 @@ func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		p.serverErrorRedirect(w, r, tgt, "storing an auth request", err)
 		return
 	}
-	p.requests.put(ar, p.now())
+	p.requests.put(string(ar.ID), ar, ar.ExpiresAt, p.now())
 	p.continueAuthorize(w, r, ar, app)
 }
 
@@ -467,8 +467,11 @@ func (p *Provider) complete(w http.ResponseWriter, r *http.Request, ar *ent.Auth
 	cr := claimsRequestFrom(ar.ClaimsRequest)
 	cr.CustomID, cr.CustomAccess = custom.IDToken, custom.AccessToken
 
+	claims := cr.toMap()
 	code := newSecret()
+	codeHash := hashToken(code)
 	now := p.now()
+	codeExpires := now.Add(CodeLifetime)
 	upd := p.db.AuthRequest.Update().
 		Where(authrequest.ID(ar.ID), authrequest.Done(false)).
 		SetDone(true).
@@ -476,9 +479,9 @@ func (p *Provider) complete(w http.ResponseWriter, r *http.Request, ar *ent.Auth
 		SetAuthTime(authTime).
 		SetAmr(nonNilStrings(login.AMR)).
 		SetScopes(granted).
-		SetClaimsRequest(cr.toMap()).
-		SetCodeHash(hashToken(code)).
-		SetCodeExpiresAt(now.Add(CodeLifetime)).
+		SetClaimsRequest(claims).
+		SetCodeHash(codeHash).
+		SetCodeExpiresAt(codeExpires).
 		// The row outlives the code by a little, so a late second
 		// exchange is still recognised as reuse; the code exchange
 		// extends it to the grant's lifetime.
@@ -496,6 +499,15 @@ func (p *Provider) complete(w http.ResponseWriter, r *http.Request, ar *ent.Auth
 		p.handoffError(w, r, loginflow.ErrUnknownRequest)
 		return
 	}
+	// The row as the update left it, for the code exchange (cache.go).
+	issued := *ar
+	issued.Done, issued.UserRef, issued.AuthTime, issued.Amr = true, &user.ID, &authTime, nonNilStrings(login.AMR)
+	issued.Scopes, issued.ClaimsRequest, issued.CodeHash = granted, claims, &codeHash
+	issued.CodeExpiresAt, issued.ExpiresAt = &codeExpires, now.Add(AuthRequestLifetime)
+	if login.SessionID != "" {
+		issued.SessionRef = &login.SessionID
+	}
+	p.codes.put(codeHash, &issued, codeExpires, now)
 	p.respond(w, r, tgt, url.Values{"code": {code}})
 }
 

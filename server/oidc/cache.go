@@ -62,21 +62,23 @@ func (p *Provider) resourceServer(ctx context.Context, identifier string) (*ent.
 
 // pendingCache remembers the auth requests this node created while they
 // wait for a login, so the login page and the login that follows (usually
-// on the same node, within seconds) need not read them back. It is safe
-// because every state change of an auth request is a conditional update in
-// the database (done = false, code_used_at IS NULL): a copy that missed a
-// change made elsewhere can only lead to that update matching no row, which
-// is answered as an expired request, exactly as a fresh read would have.
-// Entries leave when the request is finished here, expires, or after
-// pendingCacheTTL.
+// on the same node, within seconds) need not read them back; and, keyed by
+// code hash, the requests whose code it issued, so the code exchange that
+// follows need not either. It is safe because every state change of an auth
+// request is a conditional update in the database (done = false,
+// code_used_at IS NULL): a copy that missed a change made elsewhere can only
+// lead to that update matching no row, which is answered exactly as a fresh
+// read would have been (an expired request, a code already used). Entries
+// leave when used here, at their expiry, or after pendingCacheTTL.
 type pendingCache struct {
 	mu sync.Mutex
 	m  map[string]pendingEntry
 }
 
 type pendingEntry struct {
-	ar    *ent.AuthRequest
-	added time.Time
+	ar      *ent.AuthRequest
+	added   time.Time
+	expires time.Time
 }
 
 const (
@@ -90,40 +92,57 @@ const (
 
 func newPendingCache() *pendingCache { return &pendingCache{m: map[string]pendingEntry{}} }
 
-func (c *pendingCache) put(ar *ent.AuthRequest, now time.Time) {
+func (e pendingEntry) live(now time.Time) bool {
+	return now.Sub(e.added) < pendingCacheTTL && now.Before(e.expires)
+}
+
+// put remembers ar under key until expires.
+func (c *pendingCache) put(key string, ar *ent.AuthRequest, expires, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.m) >= pendingCacheSize {
-		for id, e := range c.m {
-			if now.Sub(e.added) >= pendingCacheTTL || !now.Before(e.ar.ExpiresAt) {
-				delete(c.m, id)
+		for k, e := range c.m {
+			if !e.live(now) {
+				delete(c.m, k)
 			}
 		}
 		if len(c.m) >= pendingCacheSize {
 			return
 		}
 	}
-	c.m[string(ar.ID)] = pendingEntry{ar: ar, added: now}
+	c.m[key] = pendingEntry{ar: ar, added: now, expires: expires}
 }
 
-// get returns the pending request id, nil when it is not cached or no longer
-// pending at now.
-func (c *pendingCache) get(id string, now time.Time) *ent.AuthRequest {
+// get returns the request under key, nil when it is not cached or expired
+// at now.
+func (c *pendingCache) get(key string, now time.Time) *ent.AuthRequest {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.m[id]
+	e, ok := c.m[key]
 	if !ok {
 		return nil
 	}
-	if now.Sub(e.added) >= pendingCacheTTL || !now.Before(e.ar.ExpiresAt) {
-		delete(c.m, id)
+	if !e.live(now) {
+		delete(c.m, key)
 		return nil
 	}
 	return e.ar
 }
 
-func (c *pendingCache) drop(id string) {
+// take is get, forgetting the entry.
+func (c *pendingCache) take(key string, now time.Time) *ent.AuthRequest {
 	c.mu.Lock()
-	delete(c.m, id)
+	defer c.mu.Unlock()
+	e, ok := c.m[key]
+	delete(c.m, key)
+	if !ok || !e.live(now) {
+		return nil
+	}
+	return e.ar
+}
+
+func (c *pendingCache) drop(key string) {
+	c.mu.Lock()
+	delete(c.m, key)
 	c.mu.Unlock()
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/clients"
+	"github.com/authgraph/authgraph/ent/authrequest"
 	"github.com/authgraph/authgraph/ent/grant"
 	"github.com/authgraph/authgraph/ent/logevent"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
@@ -436,6 +437,14 @@ func testCodeReuse(t *testing.T, e *env) {
 	var re *oauth2.RetrieveError
 	if !errors.As(err, &re) || re.ErrorCode != "invalid_grant" {
 		t.Errorf("second exchange: %v", err)
+	}
+	// This node remembers the codes it issued; a code redeemed elsewhere
+	// (another node) is still refused here.
+	res, f = r.login(t, e.newBrowser(e.newUser(t)), "openid")
+	e.db.Ent.AuthRequest.Update().Where(authrequest.CodeHash(hashToken(res.params.Get("code")))).
+		SetCodeUsedAt(time.Now()).ExecX(authz.SystemContext(e.ctx))
+	if _, err := r.exchange(res.params.Get("code"), f); !errors.As(err, &re) || re.ErrorCode != "invalid_grant" {
+		t.Errorf("exchange of a code redeemed elsewhere: %v", err)
 	}
 }
 

@@ -152,7 +152,8 @@ type Provider struct {
 	clients   *clients.Cache
 	conns     *store.Cache[struct{}, []*ent.Connection]
 	apis      *store.Cache[string, *ent.ResourceServer]
-	requests  *pendingCache
+	requests  *pendingCache // by auth request id
+	codes     *pendingCache // by code hash
 	logoutKey []byte
 	// opaque seals the access tokens good only at /userinfo (opaque.go).
 	opaque *opaqueSealer
@@ -242,6 +243,7 @@ func New(cfg Config) (*Provider, error) {
 		conns:               store.NewCache[struct{}, []*ent.Connection](cfg.DB, clients.CacheTTL, 1, ent.TypeConnection),
 		apis:                store.NewCache[string, *ent.ResourceServer](cfg.DB, clients.CacheTTL, 1024, ent.TypeResourceServer),
 		requests:            newPendingCache(),
+		codes:               newPendingCache(),
 		now:                 time.Now,
 	}
 	if p.logoutKey, err = hkdf.Key(sha256.New, cryptoKey[:], nil, "authgraph logout confirmation", 32); err != nil {

@@ -205,12 +205,17 @@ func (p *Provider) exchangeCode(w http.ResponseWriter, r *http.Request, app *ent
 	if code == "" {
 		return newOAuthError(http.StatusBadRequest, "invalid_request", "code missing")
 	}
-	ar, err := p.db.AuthRequest.Query().Where(authrequest.CodeHash(hashToken(code))).Only(sys)
-	if ent.IsNotFound(err) {
-		return invalidGrant("invalid code")
-	}
-	if err != nil {
-		return p.serverError(ctx, "loading a code", err)
+	codeHash := hashToken(code)
+	ar := p.codes.take(codeHash, p.now()) // issued by this node (cache.go)
+	if ar == nil {
+		var err error
+		ar, err = p.db.AuthRequest.Query().Where(authrequest.CodeHash(codeHash)).Only(sys)
+		if ent.IsNotFound(err) {
+			return invalidGrant("invalid code")
+		}
+		if err != nil {
+			return p.serverError(ctx, "loading a code", err)
+		}
 	}
 	if ar.ClientID != app.ClientID || ar.UserRef == nil {
 		return invalidGrant("invalid code")

@@ -3,6 +3,7 @@ package dbauth
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/clients"
@@ -11,6 +12,7 @@ import (
 	"github.com/authgraph/authgraph/ent/loginattempt"
 	"github.com/authgraph/authgraph/ent/user"
 	"github.com/authgraph/authgraph/logs"
+	"github.com/authgraph/authgraph/sessions"
 	"github.com/authgraph/authgraph/store"
 )
 
@@ -82,8 +84,9 @@ func (s *Service) attempts(ctx context.Context, conn, ident, ip string) (blocked
 // recordLogin records a correct password in one transaction: the user's
 // last_login, last_ip and logins_count (also for a blocked user, SPEC §1),
 // the end of this (identifier, IP)'s failure counter when there is one, a
-// re-hashed password when upgrade is set, and the log event (s, or f when
-// the user is blocked). Whether the user is blocked is decided by the
+// re-hashed password when upgrade is set, the log event (s, or f when the
+// user is blocked) and, when the login page asked for it, the session
+// (sessions.PrepareIn). Whether the user is blocked is decided by the
 // update itself, so a block made during the hash counts. It returns u and
 // idn as they now are. ctx is a system context.
 func (s *Service) recordLogin(ctx context.Context, ev logs.Event, u *ent.User, idn *ent.Identity, clear func(tx *ent.Client) error, upgrade string) (*ent.User, *ent.Identity, bool, error) {
@@ -142,16 +145,28 @@ func (s *Service) recordLogin(ctx context.Context, ev logs.Event, u *ent.User, i
 	if err := logs.Write(ctx, tx.Client(), ev); err != nil {
 		return fail(err)
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, nil, false, err
-	}
 	// The row as the update left it, without reading it back.
 	v := *u
-	v.LastLogin = &now
+	v.Edges = ent.UserEdges{}
+	v.LastLogin, v.UpdatedAt = &now, now
 	v.LoginsCount++
 	v.Blocked = v.Blocked || blocked
 	if realIP != "" {
 		v.LastIP = &realIP
+	}
+	if !blocked {
+		// The login page's session, in this transaction when the page
+		// asked for it (sessions.WithLogin).
+		req := logs.RequestFrom(ctx)
+		if _, err := sessions.PrepareIn(ctx, tx, &v, sessions.Params{
+			UserID: u.ID, AuthTime: now.Truncate(time.Second), AMR: []string{"pwd"}, Connection: ev.Connection,
+			IP: req.IP, UserAgent: req.UserAgent,
+		}); err != nil {
+			return fail(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, nil, false, err
 	}
 	return &v, idn, blocked, nil
 }

@@ -6,9 +6,7 @@ package sessions
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"net/http"
@@ -80,34 +78,18 @@ type Params struct {
 
 // Create stores a session and sets its cookie on w. Any session the request
 // already carried is ended first (a new login is a new session: no fixation).
+// When the login recorded in this request already stored the session in its
+// own transaction (WithLogin, PrepareIn), that session is the one set.
 func (m *Manager) Create(ctx context.Context, w http.ResponseWriter, r *http.Request, p Params) (*ent.Session, error) {
 	if old, err := m.Current(ctx, r); err == nil {
 		_ = m.revoke(ctx, old.ID)
 	}
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
-		return nil, err
-	}
-	token := base64.RawURLEncoding.EncodeToString(raw)
-	now := m.now()
-	ua := p.UserAgent
-	if len(ua) > 512 {
-		ua = ua[:512]
-	}
-	s, err := m.DB.Session.Create().
-		SetUserRef(p.UserID).
-		SetTokenHash(hash(token)).
-		SetAuthTime(p.AuthTime).
-		SetAmr(nonNil(p.AMR)).
-		SetConnection(p.Connection).
-		SetIP(p.IP).
-		SetUserAgent(ua).
-		SetLastSeenAt(now).
-		SetIdleExpiresAt(now.Add(m.idle())).
-		SetExpiresAt(now.Add(m.absolute())).
-		Save(authz.SystemContext(ctx))
-	if err != nil {
-		return nil, err
+	s, token := m.takePrepared(ctx, p)
+	if s == nil {
+		var err error
+		if token, s, err = m.insert(ctx, m.DB, p); err != nil {
+			return nil, err
+		}
 	}
 	m.setCookie(w, token, m.absolute())
 	return s, nil

@@ -399,7 +399,12 @@ func (p *Provider) complete(w http.ResponseWriter, r *http.Request, ar *ent.Auth
 	ctx := r.Context()
 	sys := authz.SystemContext(ctx)
 	tgt := targetOf(ar)
-	user, err := p.db.User.Get(sys, login.UserID)
+	// A password login in this request already read the user, and found it
+	// not blocked, while recording the session.
+	user, err := sessions.LoginUser(ctx, login.SessionID), error(nil)
+	if user == nil || user.ID != login.UserID {
+		user, err = p.db.User.Get(sys, login.UserID)
+	}
 	if ent.IsNotFound(err) {
 		p.finish(w, r, ar, "access_denied", "unknown user")
 		return

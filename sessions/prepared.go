@@ -1,0 +1,164 @@
+package sessions
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/authgraph/authgraph/authz"
+	"github.com/authgraph/authgraph/ent"
+	"github.com/authgraph/authgraph/ent/schema/pulid"
+)
+
+// Sessions prepared by a login's own transaction. A password login writes
+// its bookkeeping and log event in one transaction (dbauth); the session the
+// login page creates right after can be part of it, saving a commit, when
+// the request was marked with WithLogin:
+//
+//	login page    ctx = m.WithLogin(ctx)
+//	dbauth.Login  PrepareIn(ctx, tx, params)   the row is inserted in the login's transaction
+//	login page    m.Create(ctx, w, r, params)  sets the cookie of that row instead of inserting another
+//
+// Create uses the prepared session only when it is what Create would have
+// made (same user, connection, AMR, client address and agent, auth_time
+// within a second or two); otherwise it revokes the prepared row and inserts
+// as usual. A prepared row whose request never reaches Create (an error in
+// between) is a session nobody holds the token of: it cannot be used and
+// expires like any other.
+
+type loginKey struct{}
+
+// pendingLogin is the state of one WithLogin request.
+type pendingLogin struct {
+	m  *Manager
+	mu sync.Mutex
+	s  *ent.Session // prepared, not yet taken by Create
+	// token is the prepared session's cookie value.
+	token string
+	// user, once Create took the session, is the user as the login left it
+	// (LoginUser).
+	user *ent.User
+	id   pulid.ID
+}
+
+// maxAuthTimeSkew is how far the auth_time Create is given may be from the
+// prepared one (the login page reads its clock after the login returns).
+const maxAuthTimeSkew = 2 * time.Second
+
+// WithLogin marks ctx as a login request in which m creates the session
+// (the hosted login page's password POSTs).
+func (m *Manager) WithLogin(ctx context.Context) context.Context {
+	return context.WithValue(ctx, loginKey{}, &pendingLogin{m: m})
+}
+
+// PrepareIn inserts, in tx, the session of the login of user that ctx's
+// request is recording, for Create to hand out once tx commits. It reports
+// false, doing nothing, when ctx does not come from WithLogin or a session
+// was already prepared.
+func PrepareIn(ctx context.Context, tx *ent.Tx, user *ent.User, p Params) (bool, error) {
+	pl, _ := ctx.Value(loginKey{}).(*pendingLogin)
+	if pl == nil {
+		return false, nil
+	}
+	pl.mu.Lock()
+	done := pl.s != nil || pl.id != ""
+	pl.mu.Unlock()
+	if done {
+		return false, nil
+	}
+	token, s, err := pl.m.insert(ctx, tx.Client(), p)
+	if err != nil {
+		return false, err
+	}
+	s.Edges.User = user
+	tx.OnCommit(func(next ent.Committer) ent.Committer {
+		return ent.CommitFunc(func(ctx context.Context, tx *ent.Tx) error {
+			err := next.Commit(ctx, tx)
+			if err == nil {
+				pl.mu.Lock()
+				pl.s, pl.token = s, token
+				pl.mu.Unlock()
+			}
+			return err
+		})
+	})
+	return true, nil
+}
+
+// takePrepared returns the session prepared in ctx's request when it is the
+// one Create(p) would make, with its cookie value. A prepared session that
+// does not match is revoked.
+func (m *Manager) takePrepared(ctx context.Context, p Params) (*ent.Session, string) {
+	pl, _ := ctx.Value(loginKey{}).(*pendingLogin)
+	if pl == nil || pl.m != m {
+		return nil, ""
+	}
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	s := pl.s
+	if s == nil {
+		return nil, ""
+	}
+	pl.s = nil
+	d := s.AuthTime.Sub(p.AuthTime)
+	if s.UserRef != p.UserID || s.Connection != p.Connection || !slices.Equal(s.Amr, nonNil(p.AMR)) ||
+		s.IP != p.IP || s.UserAgent != truncateUA(p.UserAgent) || d > maxAuthTimeSkew || d < -maxAuthTimeSkew {
+		_ = m.revoke(ctx, s.ID)
+		return nil, ""
+	}
+	pl.user, pl.id = s.Edges.User, s.ID
+	return s, pl.token
+}
+
+// LoginUser returns the user as the login that created session id in ctx's
+// request recorded it (last_login, logins_count updated and not blocked at
+// that moment), so that the code can be issued without reading the user
+// again; nil when there is no such login.
+func LoginUser(ctx context.Context, id pulid.ID) *ent.User {
+	pl, _ := ctx.Value(loginKey{}).(*pendingLogin)
+	if pl == nil {
+		return nil
+	}
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	if pl.id == "" || pl.id != id {
+		return nil
+	}
+	return pl.user
+}
+
+// insert stores a new session of p through db and returns its cookie value.
+func (m *Manager) insert(ctx context.Context, db *ent.Client, p Params) (string, *ent.Session, error) {
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", nil, err
+	}
+	token := base64.RawURLEncoding.EncodeToString(raw[:])
+	now := m.now()
+	s, err := db.Session.Create().
+		SetUserRef(p.UserID).
+		SetTokenHash(hash(token)).
+		SetAuthTime(p.AuthTime).
+		SetAmr(nonNil(p.AMR)).
+		SetConnection(p.Connection).
+		SetIP(p.IP).
+		SetUserAgent(truncateUA(p.UserAgent)).
+		SetLastSeenAt(now).
+		SetIdleExpiresAt(now.Add(m.idle())).
+		SetExpiresAt(now.Add(m.absolute())).
+		Save(authz.SystemContext(ctx))
+	if err != nil {
+		return "", nil, err
+	}
+	return token, s, nil
+}
+
+func truncateUA(ua string) string {
+	if len(ua) > 512 {
+		return ua[:512]
+	}
+	return ua
+}

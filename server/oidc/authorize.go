@@ -241,7 +241,7 @@ func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		p.serverErrorRedirect(w, r, tgt, "storing an auth request", err)
 		return
 	}
-	p.requests.put(string(ar.ID), ar, ar.ExpiresAt, p.now())
+	p.requests.put(string(ar.ID), ar, nil, ar.ExpiresAt, p.now())
 	p.continueAuthorize(w, r, ar, app)
 }
 
@@ -512,7 +512,7 @@ func (p *Provider) complete(w http.ResponseWriter, r *http.Request, ar *ent.Auth
 	if login.SessionID != "" {
 		issued.SessionRef = &login.SessionID
 	}
-	p.codes.put(codeHash, &issued, codeExpires, now)
+	p.codes.put(codeHash, &issued, user, codeExpires, now)
 	p.respond(w, r, tgt, url.Values{"code": {code}})
 }
 

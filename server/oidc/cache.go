@@ -77,6 +77,7 @@ type pendingCache struct {
 
 type pendingEntry struct {
 	ar      *ent.AuthRequest
+	user    *ent.User // of an issued code
 	added   time.Time
 	expires time.Time
 }
@@ -96,8 +97,8 @@ func (e pendingEntry) live(now time.Time) bool {
 	return now.Sub(e.added) < pendingCacheTTL && now.Before(e.expires)
 }
 
-// put remembers ar under key until expires.
-func (c *pendingCache) put(key string, ar *ent.AuthRequest, expires, now time.Time) {
+// put remembers ar (and, for a code, its user) under key until expires.
+func (c *pendingCache) put(key string, ar *ent.AuthRequest, user *ent.User, expires, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.m) >= pendingCacheSize {
@@ -110,7 +111,7 @@ func (c *pendingCache) put(key string, ar *ent.AuthRequest, expires, now time.Ti
 			return
 		}
 	}
-	c.m[key] = pendingEntry{ar: ar, added: now, expires: expires}
+	c.m[key] = pendingEntry{ar: ar, user: user, added: now, expires: expires}
 }
 
 // get returns the request under key, nil when it is not cached or expired
@@ -129,16 +130,16 @@ func (c *pendingCache) get(key string, now time.Time) *ent.AuthRequest {
 	return e.ar
 }
 
-// take is get, forgetting the entry.
-func (c *pendingCache) take(key string, now time.Time) *ent.AuthRequest {
+// take is get, forgetting the entry, with its user.
+func (c *pendingCache) take(key string, now time.Time) (*ent.AuthRequest, *ent.User) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.m[key]
 	delete(c.m, key)
 	if !ok || !e.live(now) {
-		return nil
+		return nil, nil
 	}
-	return e.ar
+	return e.ar, e.user
 }
 
 func (c *pendingCache) drop(key string) {

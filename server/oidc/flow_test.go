@@ -78,6 +78,7 @@ func TestOIDC(t *testing.T) {
 				{"scope_matrix", testScopeMatrix},
 				{"refresh_rotation_and_reuse", testRefreshReuse},
 				{"blocked_user", testBlockedUser},
+				{"blocked_before_exchange", testBlockedBeforeExchange},
 				{"revoke_user_grants", testRevokeUserGrants},
 				{"audience", testUserAudience},
 				{"claims_hook", testClaimsHook},
@@ -872,6 +873,32 @@ func testRefreshReuse(t *testing.T, e *env) {
 	time.Sleep(1100 * time.Millisecond)
 	if _, err := refresh(tok.RefreshToken); err == nil {
 		t.Error("idle-expired refresh token accepted")
+	}
+}
+
+// testBlockedBeforeExchange: a user blocked or deleted between the code
+// and its exchange gets no tokens, and the code is not burnt as reused.
+func testBlockedBeforeExchange(t *testing.T, e *env) {
+	sys := authz.SystemContext(e.ctx)
+	r := e.newRP(t, clients.TypeRegularWeb)
+	u := e.newUser(t)
+	res, f := r.login(t, e.newBrowser(u), "openid")
+	e.db.Ent.User.UpdateOne(u).SetBlocked(true).ExecX(sys)
+	var re *oauth2.RetrieveError
+	if _, err := r.exchange(res.params.Get("code"), f); !errors.As(err, &re) || re.ErrorCode != "invalid_grant" ||
+		re.ErrorDescription != "user is blocked" {
+		t.Errorf("exchange for a blocked user: %v", err)
+	}
+	e.db.Ent.User.UpdateOne(u).SetBlocked(false).ExecX(sys)
+	if n := e.db.Ent.Grant.Query().Where(grant.UserRef(u.ID)).CountX(sys); n != 0 {
+		t.Errorf("%d grants for a code refused", n)
+	}
+	d := e.newUser(t)
+	res, f = r.login(t, e.newBrowser(d), "openid")
+	e.db.Ent.User.DeleteOne(d).ExecX(sys)
+	if _, err := r.exchange(res.params.Get("code"), f); !errors.As(err, &re) || re.ErrorCode != "invalid_grant" ||
+		re.ErrorDescription != "the user no longer exists" {
+		t.Errorf("exchange for a deleted user: %v", err)
 	}
 }
 

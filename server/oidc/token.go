@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	entsql "entgo.io/ent/dialect/sql"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
 	"github.com/authgraph/authgraph/authz"
@@ -18,7 +19,10 @@ import (
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/authrequest"
 	"github.com/authgraph/authgraph/ent/grant"
+	"github.com/authgraph/authgraph/ent/predicate"
 	"github.com/authgraph/authgraph/ent/refreshtoken"
+	"github.com/authgraph/authgraph/ent/schema/pulid"
+	"github.com/authgraph/authgraph/ent/user"
 	"github.com/authgraph/authgraph/logs"
 )
 
@@ -206,7 +210,10 @@ func (p *Provider) exchangeCode(w http.ResponseWriter, r *http.Request, app *ent
 		return newOAuthError(http.StatusBadRequest, "invalid_request", "code missing")
 	}
 	codeHash := hashToken(code)
-	ar := p.codes.take(codeHash, p.now()) // issued by this node (cache.go)
+	// Issued by this node: the request and its user as they were then
+	// (cache.go); whether the user still exists and is not blocked is part
+	// of the redemption below.
+	ar, user := p.codes.take(codeHash, p.now())
 	if ar == nil {
 		var err error
 		ar, err = p.db.AuthRequest.Query().Where(authrequest.CodeHash(codeHash)).Only(sys)
@@ -239,15 +246,18 @@ func (p *Provider) exchangeCode(w http.ResponseWriter, r *http.Request, app *ent
 	} else if verifier != "" {
 		return invalidGrant("code_verifier sent for a request without code_challenge")
 	}
-	user, err := p.db.User.Get(sys, *ar.UserRef)
-	if ent.IsNotFound(err) {
-		return invalidGrant("the user no longer exists")
-	}
-	if err != nil {
-		return p.serverError(ctx, "loading a user", err)
-	}
-	if user.Blocked {
-		return invalidGrant("user is blocked")
+	var err error
+	if user == nil || user.ID != *ar.UserRef {
+		user, err = p.db.User.Get(sys, *ar.UserRef)
+		if ent.IsNotFound(err) {
+			return invalidGrant("the user no longer exists")
+		}
+		if err != nil {
+			return p.serverError(ctx, "loading a user", err)
+		}
+		if user.Blocked {
+			return invalidGrant("user is blocked")
+		}
 	}
 	var api *API
 	if len(ar.Audience) > 0 {
@@ -268,7 +278,7 @@ func (p *Provider) exchangeCode(w http.ResponseWriter, r *http.Request, app *ent
 	var refresh string
 	err = p.tx(ctx, func(tx *ent.Tx) error {
 		n, err := tx.AuthRequest.Update().
-			Where(authrequest.ID(ar.ID), authrequest.CodeUsedAtIsNil()).
+			Where(authrequest.ID(ar.ID), authrequest.CodeUsedAtIsNil(), userActive(user.ID)).
 			SetCodeUsedAt(now).
 			// Kept for the grant's lifetime: reuse detection and the
 			// `claims` parameter's userinfo member.
@@ -278,6 +288,15 @@ func (p *Provider) exchangeCode(w http.ResponseWriter, r *http.Request, app *ent
 			return err
 		}
 		if n == 0 {
+			// Used meanwhile, or the user was blocked or deleted.
+			switch u, err := tx.User.Get(sys, user.ID); {
+			case ent.IsNotFound(err):
+				return errUserGone
+			case err != nil:
+				return err
+			case u.Blocked:
+				return errUserBlocked
+			}
 			return errCodeRaced
 		}
 		c := tx.Grant.Create().
@@ -300,11 +319,15 @@ func (p *Provider) exchangeCode(w http.ResponseWriter, r *http.Request, app *ent
 		}
 		return err
 	})
-	if errors.Is(err, errCodeRaced) {
+	switch {
+	case errors.Is(err, errCodeRaced):
 		p.revokeCodeGrants(ctx, ar)
 		return invalidGrant("code already used")
-	}
-	if err != nil {
+	case errors.Is(err, errUserGone):
+		return invalidGrant("the user no longer exists")
+	case errors.Is(err, errUserBlocked):
+		return invalidGrant("user is blocked")
+	case err != nil:
 		return p.serverError(ctx, "redeeming a code", err)
 	}
 	cr := claimsRequestFrom(ar.ClaimsRequest)
@@ -315,7 +338,24 @@ func (p *Provider) exchangeCode(w http.ResponseWriter, r *http.Request, app *ent
 	})
 }
 
-var errCodeRaced = errors.New("code redeemed concurrently")
+var (
+	errCodeRaced   = errors.New("code redeemed concurrently")
+	errUserGone    = errors.New("user deleted")
+	errUserBlocked = errors.New("user blocked")
+)
+
+// userActive matches auth requests of user id while that user exists and
+// is not blocked: the code is redeemed only if so, in the same statement.
+func userActive(id pulid.ID) predicate.AuthRequest {
+	return func(s *entsql.Selector) {
+		t := entsql.Table(user.Table)
+		s.Where(entsql.In(s.C(authrequest.FieldUserRef),
+			entsql.Select(t.C(user.FieldID)).From(t).Where(entsql.And(
+				entsql.EQ(t.C(user.FieldID), id),
+				entsql.EQ(t.C(user.FieldBlocked), false),
+			))))
+	}
+}
 
 // revokeCodeGrants revokes what a reused code issued.
 func (p *Provider) revokeCodeGrants(ctx context.Context, ar *ent.AuthRequest) {

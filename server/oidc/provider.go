@@ -367,8 +367,6 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	ctx := op.ContextWithIssuer(r.Context(), p.issuer)
-	r = r.WithContext(ctx)
 	switch rel {
 	case DiscoveryPath:
 		if !allowMethods(w, r, http.MethodGet, http.MethodHead) {

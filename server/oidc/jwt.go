@@ -2,7 +2,9 @@ package oidc
 
 import (
 	"context"
+	"crypto"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -22,11 +24,10 @@ const (
 	typeIDToken     = "JWT"
 )
 
-// signerCache keeps one jose.Signer per (key, typ): building a signer is
-// cheap but not free, and signers are safe for concurrent use. The RSA key
-// has its CRT values precomputed (KeySet.openPrivate).
+// signerCache keeps, per (key, typ), the encoded JWS protected header, so
+// signing is the RSA operation plus two base64 encodings.
 type signerCache struct {
-	m sync.Map // kid + "|" + typ → jose.Signer
+	m sync.Map // kid + "|" + typ → string: base64url(header) + "."
 	n atomic.Int32
 }
 
@@ -41,35 +42,54 @@ func (p *Provider) sign(ctx context.Context, typ string, claims map[string]any) 
 	return p.signPayload(ctx, typ, payload)
 }
 
-// signPayload signs a JSON payload with the active key and header typ.
+// jwsHeader is the protected header of our tokens, in the order go-jose
+// wrote it (sorted names).
+type jwsHeader struct {
+	Alg string `json:"alg"`
+	Kid string `json:"kid"`
+	Typ string `json:"typ"`
+}
+
+// signPayload returns the RS256 JWS compact serialisation of payload (JSON)
+// with the active key and header typ. The key has its CRT values
+// precomputed (KeySet.openPrivate).
 func (p *Provider) signPayload(ctx context.Context, typ string, payload []byte) (string, error) {
 	key, err := p.keys.Signer(ctx)
 	if err != nil {
 		return "", err
 	}
+	priv, ok := key.Key().(*rsa.PrivateKey)
+	if !ok {
+		return "", fmt.Errorf("signing key %s is not an RSA key", key.ID())
+	}
 	cacheKey := key.ID() + "|" + typ
-	var s jose.Signer
+	var head string
 	if v, ok := p.signers.m.Load(cacheKey); ok {
-		s = v.(jose.Signer)
+		head = v.(string)
 	} else {
-		s, err = jose.NewSigner(
-			jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key.Key(), KeyID: key.ID(), Algorithm: string(jose.RS256)}},
-			(&jose.SignerOptions{}).WithType(jose.ContentType(typ)),
-		)
+		h, err := json.Marshal(jwsHeader{Alg: string(jose.RS256), Kid: key.ID(), Typ: typ})
 		if err != nil {
 			return "", err
 		}
+		head = base64.RawURLEncoding.EncodeToString(h) + "."
 		if p.signers.n.Add(1) > 16 { // old keys after rotations
 			p.signers.m.Clear()
 			p.signers.n.Store(1)
 		}
-		p.signers.m.Store(cacheKey, s)
+		p.signers.m.Store(cacheKey, head)
 	}
-	jws, err := s.Sign(payload)
+	enc := base64.RawURLEncoding
+	buf := make([]byte, 0, len(head)+enc.EncodedLen(len(payload))+1+enc.EncodedLen(priv.Size()))
+	buf = append(buf, head...)
+	buf = enc.AppendEncode(buf, payload)
+	digest := sha256.Sum256(buf)
+	sig, err := rsa.SignPKCS1v15(nil, priv, crypto.SHA256, digest[:])
 	if err != nil {
 		return "", err
 	}
-	return jws.CompactSerialize()
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, sig)
+	return string(buf), nil
 }
 
 // errBadJWT is any token that is not one of ours.

@@ -401,7 +401,8 @@ func (p *Provider) complete(w http.ResponseWriter, r *http.Request, ar *ent.Auth
 	tgt := targetOf(ar)
 	// A password login in this request already read the user, and found it
 	// not blocked, while recording the session.
-	user, err := sessions.LoginUser(ctx, login.SessionID), error(nil)
+	var err error
+	user := sessions.LoginUser(ctx, login.SessionID)
 	if user == nil || user.ID != login.UserID {
 		user, err = p.db.User.Get(sys, login.UserID)
 	}

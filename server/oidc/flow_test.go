@@ -1047,16 +1047,20 @@ func testClaimsHook(t *testing.T, e *env) {
 			t.Errorf("hook set %s", k)
 		}
 	}
+	// With custom access token claims, even the /userinfo-only access token
+	// is a JWT that carries them (without, it is opaque: testServer).
+	at := claimsOf(t, tok.AccessToken)
+	if at["scope"] != "openid offline_access" || at["https://ns.example/roles"] == nil {
+		t.Errorf("access token custom claims %v", at)
+	}
 	if at := introspectAccess(t, e, r, tok.AccessToken); at["scope"] != "openid offline_access" {
 		t.Errorf("access token scope %v", at["scope"])
 	}
-	// Custom access token claims are for APIs: a JWT for an audience
-	// carries them (the opaque /userinfo token has no reader for them).
 	api := e.db.Ent.ResourceServer.Create().SetIdentifier("https://claims.example.com/").SetName("claims API").
 		SetTokenLifetime(600).SaveX(authz.SystemContext(e.ctx))
 	apiTok, _ := r.tokens(t, e.newBrowser(u), "openid", "audience", api.Identifier)
 	if at := claimsOf(t, apiTok.AccessToken); at["scope"] != "openid" || at["https://ns.example/roles"] == nil {
-		t.Errorf("access token custom claims %v", at)
+		t.Errorf("API access token custom claims %v", at)
 	}
 	next, err := r.cfg.TokenSource(context.Background(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
 	if err != nil {

@@ -573,10 +573,10 @@ func (p *Provider) respondTokens(ctx context.Context, w http.ResponseWriter, in 
 	exp := now.Add(lifetime)
 	var accessToken string
 	var err error
-	if in.api == nil {
+	if in.api == nil && (in.custom == nil || len(in.custom.AccessToken) == 0) {
 		// Good only at /userinfo: an opaque token (opaque.go), no
-		// signature. The claims hook's access token claims have no reader
-		// there and are not kept.
+		// signature. When the claims hook (rules) put claims in the access
+		// token, it stays a JWT so that they remain readable, as before.
 		accessToken, err = p.opaque.seal(&opaqueClaims{
 			Grant: string(in.grant.ID), JTI: newTokenID(), Subject: in.user.UserID, ClientID: in.app.ClientID,
 			Scope: strings.Join(in.scopes, " "), IssuedAt: now.Unix(), Expiry: exp.Unix(),

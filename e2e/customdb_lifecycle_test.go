@@ -26,6 +26,7 @@ import (
 	"github.com/authgraph/authgraph/connectors/customdb"
 	"github.com/authgraph/authgraph/connectors/customdb/customdbtest"
 	"github.com/authgraph/authgraph/ent"
+	"github.com/authgraph/authgraph/ent/predicate"
 	entuser "github.com/authgraph/authgraph/ent/user"
 	"github.com/authgraph/authgraph/internal/apitest"
 	"github.com/authgraph/authgraph/internal/testenv"
@@ -219,21 +220,14 @@ func (l *lifecycle) ph(i int) string {
 }
 
 // localUser returns Authgraph's user with user_id, nil when none.
-func (l *lifecycle) localUser(userID string) *ent.User {
-	l.t.Helper()
-	u, err := l.s.Deps.DB.Ent.User.Query().Where(entuser.UserID(userID)).WithIdentities().Only(authz.SystemContext(l.t.Context()))
-	if ent.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		l.t.Fatal(err)
-	}
-	return u
-}
+func (l *lifecycle) localUser(userID string) *ent.User { return l.findUser(entuser.UserID(userID)) }
 
-func (l *lifecycle) localUserByEmail(email string) *ent.User {
+// localUserByEmail returns Authgraph's user with email, nil when none.
+func (l *lifecycle) localUserByEmail(email string) *ent.User { return l.findUser(entuser.Email(email)) }
+
+func (l *lifecycle) findUser(pred predicate.User) *ent.User {
 	l.t.Helper()
-	u, err := l.s.Deps.DB.Ent.User.Query().Where(entuser.Email(email)).WithIdentities().Only(authz.SystemContext(l.t.Context()))
+	u, err := l.s.Deps.DB.Ent.User.Query().Where(pred).WithIdentities().Only(authz.SystemContext(l.t.Context()))
 	if ent.IsNotFound(err) {
 		return nil
 	}

@@ -113,6 +113,13 @@ var strategyOptions = map[string]map[string]spec{
 		"dsn":         {kind: kString, secret: true},
 		"import_mode": {kind: kBool},
 		"scripts":     {kind: kObject, secret: true},
+		// As for database connections: signups (the create script, or a
+		// local user in import mode) and the password policy applied to
+		// signups, resets and password changes before a script sees them.
+		"disable_signup":            {kind: kBool},
+		"passwordPolicy":            {kind: kString, enum: []string{"none", "low", "fair", "good", "excellent"}},
+		"password_dictionary":       {kind: kObject, check: object(map[string]kind{"enable": kBool, "dictionary": kStrings})},
+		"password_no_personal_info": {kind: kObject, check: object(map[string]kind{"enable": kBool})},
 	},
 }
 

@@ -184,7 +184,7 @@ func TestBruteForce(t *testing.T) {
 		if err := login(ctx, "bf@example.com", goodPW); !errors.Is(err, ErrTooManyAttempts) {
 			t.Fatalf("blocked again: %v", err)
 		}
-		if err := ChangePassword(sys, e.db, u, "N3w-Passw0rd"); err != nil {
+		if err := e.svc.ChangePassword(sys, e.db, u, "N3w-Passw0rd"); err != nil {
 			t.Fatal(err)
 		}
 		if err := login(ctx, "bf@example.com", "N3w-Passw0rd"); err != nil {

@@ -9,8 +9,6 @@ import (
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/dbauth/policy"
 	"github.com/authgraph/authgraph/ent"
-	"github.com/authgraph/authgraph/ent/connection"
-	entidentity "github.com/authgraph/authgraph/ent/identity"
 	"github.com/authgraph/authgraph/logs"
 	"github.com/authgraph/authgraph/passwords"
 	"github.com/authgraph/authgraph/sessions"
@@ -70,22 +68,19 @@ func inHistory(idn *ent.Identity, size int, password string) bool {
 // brute-force blocks of their email and username in that connection lifted,
 // last_password_reset set, and scp logged (fcp on failure). db may be a
 // transaction's client: ChangePassword opens none itself.
-func ChangePassword(ctx context.Context, db *ent.Client, u *ent.User, newPassword string) error {
-	sys := authz.SystemContext(ctx)
-	idn, err := db.Identity.Query().
-		Where(entidentity.OwnerID(u.ID), entidentity.HasConnectionWith(connection.StrategyEQ(connection.StrategyDatabase))).
-		WithConnection().
-		First(sys)
-	if ent.IsNotFound(err) {
-		return ErrNoDatabaseIdentity
-	}
+//
+// For a custom-database user the policy applies the same way; then the
+// change_password script changes the legacy password, or, in import mode,
+// the hash is stored here.
+func (s *Service) ChangePassword(ctx context.Context, db *ent.Client, u *ent.User, newPassword string) error {
+	idn, err := s.passwordIdentity(ctx, db, u.ID)
 	if err != nil {
 		return err
 	}
-	return changePassword(ctx, db, u, idn, idn.Edges.Connection, newPassword, "")
+	return s.changePassword(ctx, db, u, idn, idn.Edges.Connection, newPassword, "")
 }
 
-func changePassword(ctx context.Context, db *ent.Client, u *ent.User, idn *ent.Identity, conn *ent.Connection, pw, clientID string) error {
+func (s *Service) changePassword(ctx context.Context, db *ent.Client, u *ent.User, idn *ent.Identity, conn *ent.Connection, pw, clientID string) error {
 	ev := logs.Event{ClientID: clientID, Connection: conn.Name, ConnectionID: string(conn.ID),
 		Strategy: "auth0", StrategyType: "database", UserID: u.UserID, UserName: deref(u.Email)}
 	if err := CheckNewPassword(conn, PersonalOf(u), idn, pw); err != nil {
@@ -93,11 +88,33 @@ func changePassword(ctx context.Context, db *ent.Client, u *ent.User, idn *ent.I
 		_ = logs.Write(ctx, db, ev)
 		return err
 	}
-	if err := setPassword(ctx, db, u, idn, conn, pw); err != nil {
+	if err := s.storePassword(ctx, db, u, idn, conn, pw); err != nil {
+		ev.Type, ev.Description = logs.TypeFailedChangePwd, err.Error()
+		_ = logs.Write(ctx, db, ev)
 		return err
 	}
 	ev.Type, ev.Description = logs.TypeSuccessChangePwd, "Password changed"
 	return logs.Write(ctx, db, ev)
+}
+
+// storePassword sets the new password where it lives — the legacy
+// database of a custom-database connection without import mode (its
+// change_password script), else Authgraph's store — then revokes sessions
+// and brute-force blocks.
+func (s *Service) storePassword(ctx context.Context, db *ent.Client, u *ent.User, idn *ent.Identity, conn *ent.Connection, pw string) error {
+	if IsCustomDB(conn) {
+		if s.CustomDB == nil {
+			return ErrNoDatabaseIdentity
+		}
+		local, err := s.CustomDB.ChangePassword(ctx, conn, idn, deref(u.Email), pw)
+		if err != nil {
+			return err
+		}
+		if !local {
+			return passwordChanged(ctx, db, u, idn, conn)
+		}
+	}
+	return setPassword(ctx, db, u, idn, conn, pw)
 }
 
 // setPassword stores the new hash (rotating the history), and revokes
@@ -123,6 +140,13 @@ func setPassword(ctx context.Context, db *ent.Client, u *ent.User, idn *ent.Iden
 	if err := upd.Exec(sys); err != nil {
 		return fmt.Errorf("dbauth: storing password: %w", err)
 	}
+	return passwordChanged(ctx, db, u, idn, conn)
+}
+
+// passwordChanged stamps last_password_reset, ends the user's sessions and
+// lifts the brute-force blocks of their identifiers.
+func passwordChanged(ctx context.Context, db *ent.Client, u *ent.User, idn *ent.Identity, conn *ent.Connection) error {
+	sys := authz.SystemContext(ctx)
 	if err := db.User.UpdateOneID(u.ID).SetLastPasswordReset(time.Now()).Exec(sys); err != nil {
 		return err
 	}

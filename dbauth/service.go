@@ -83,6 +83,10 @@ type Service struct {
 	// ResetFloor is the minimum duration of RequestPasswordReset.
 	ResetFloor time.Duration
 	Now        func() time.Time
+	// CustomDB runs the scripts of custom-database connections (signup,
+	// reset, password change, verification: customdb.go); nil leaves
+	// those connections to their logins only.
+	CustomDB CustomDB
 
 	mailWG sync.WaitGroup
 }

@@ -24,11 +24,13 @@ type SignupInput struct {
 
 // Signup creates a user in a database connection (unless disable_signup),
 // after the connection's password policy; it logs ss (fs on failure) and
-// emails a verification link. Errors: ErrUnknownConnection,
+// emails a verification link. In a custom-database connection get_user
+// must not know the address, and the create script stores the user (in
+// import mode Authgraph stores it, as a migrated user). Errors: ErrUnknownConnection,
 // ErrSignupDisabled, *policy.Error, *identity.ValidationError, ErrUserExists.
 func (s *Service) Signup(ctx context.Context, in SignupInput) (*ent.User, error) {
 	sys := authz.SystemContext(ctx)
-	conn, err := s.Connection(ctx, in.Connection)
+	conn, err := s.PasswordConnection(ctx, in.Connection)
 	if err != nil {
 		return nil, err
 	}
@@ -56,11 +58,20 @@ func (s *Service) Signup(ctx context.Context, in SignupInput) (*ent.User, error)
 		ci.Username = &username
 	}
 	var u *ent.User
-	err = s.withTx(ctx, func(tx *ent.Client) error {
-		var err error
-		u, err = identity.Create(sys, tx, ci)
-		return err
-	})
+	if IsCustomDB(conn) {
+		// get_user, then the create script (or a local user in import
+		// mode): no transaction is held open while scripts run.
+		var nu *identity.NewUser
+		if nu, err = identity.PrepareCreate(sys, s.DB, ci); err == nil {
+			u, err = s.CustomDB.CreateUser(sys, s.DB, nu)
+		}
+	} else {
+		err = s.withTx(ctx, func(tx *ent.Client) error {
+			var err error
+			u, err = identity.Create(sys, tx, ci)
+			return err
+		})
+	}
 	if errors.Is(err, identity.ErrConflict) {
 		return fail(ErrUserExists)
 	}

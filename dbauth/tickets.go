@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -13,7 +14,6 @@ import (
 
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/ent"
-	"github.com/authgraph/authgraph/ent/connection"
 	entidentity "github.com/authgraph/authgraph/ent/identity"
 	"github.com/authgraph/authgraph/ent/ticket"
 	"github.com/authgraph/authgraph/identity"
@@ -139,10 +139,8 @@ func (s *Service) LookupTicket(ctx context.Context, kind ticket.Kind, token stri
 	}
 	info := &TicketInfo{Kind: t.Kind, User: t.Edges.User, ExpiresAt: t.ExpiresAt, ResultURL: t.ResultURL}
 	if kind == ticket.KindPasswordChange {
-		idn, err := s.DB.Identity.Query().
-			Where(entidentity.OwnerID(t.UserRef), entidentity.HasConnectionWith(connection.StrategyEQ(connection.StrategyDatabase))).
-			WithConnection().First(sys)
-		if ent.IsNotFound(err) {
+		idn, err := s.passwordIdentity(sys, s.DB, t.UserRef)
+		if errors.Is(err, ErrNoDatabaseIdentity) {
 			return nil, ErrTicketInvalid
 		}
 		if err != nil {
@@ -203,7 +201,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) 
 		}
 		resultURL = t.ResultURL
 		ev.ClientID = t.ClientID
-		if err := setPassword(ctx, tx, info.User, idn, conn, newPassword); err != nil {
+		if err := s.storePassword(ctx, tx, info.User, idn, conn, newPassword); err != nil {
 			return err
 		}
 		if t.MarkEmailVerified {
@@ -232,6 +230,19 @@ func (s *Service) VerifyEmail(ctx context.Context, token string) (string, error)
 		if err != nil {
 			return err
 		}
+		// A custom-database user's legacy row is verified too (the verify
+		// script); its failure leaves the ticket unused.
+		if s.CustomDB != nil && u.Email != nil {
+			idn, err := s.passwordIdentity(sys, tx, u.ID)
+			if err != nil && !errors.Is(err, ErrNoDatabaseIdentity) {
+				return err
+			}
+			if idn != nil && IsCustomDB(idn.Edges.Connection) {
+				if err := s.CustomDB.VerifyEmail(ctx, idn.Edges.Connection, *u.Email); err != nil {
+					return err
+				}
+			}
+		}
 		return logs.Write(ctx, tx, logs.Event{Type: "sv", Description: "Email verified", ClientID: t.ClientID,
 			UserID: u.UserID, UserName: deref(u.Email)})
 	})
@@ -257,14 +268,21 @@ func (s *Service) RequestPasswordReset(ctx context.Context, connName, email, cli
 		case <-ctx.Done():
 		}
 	}()
-	conn, err := s.Connection(ctx, connName)
+	conn, err := s.PasswordConnection(ctx, connName)
 	if err != nil {
 		return err
 	}
 	ident := NormalizeIdentifier(email)
 	ev := logs.Event{ClientID: clientID, Connection: conn.Name, ConnectionID: string(conn.ID),
 		Strategy: "auth0", StrategyType: "database", UserName: ident}
-	idn, err := s.findIdentity(authz.SystemContext(ctx), conn, ident)
+	var idn *ent.Identity
+	if IsCustomDB(conn) {
+		// The local user, else get_user's (not migrated yet, or never
+		// seen here): SPEC §5.
+		idn, err = s.CustomDB.FindUser(ctx, conn, ident)
+	} else {
+		idn, err = s.findIdentity(authz.SystemContext(ctx), conn, ident)
+	}
 	if err != nil {
 		return err
 	}

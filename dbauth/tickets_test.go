@@ -264,7 +264,7 @@ func TestChangePasswordPolicyAndHistory(t *testing.T) {
 		u = e.reload(u)
 		newSession(t, e, u.ID)
 		var pe *policy.Error
-		change := func(pw string) error { return ChangePassword(sys, e.db, e.reload(u), pw) }
+		change := func(pw string) error { return e.svc.ChangePassword(sys, e.db, e.reload(u), pw) }
 		if err := change("first-pass"); !errors.As(err, &pe) || pe.Code != policy.CodeHistory || pe.Message != "Password has previously been used" {
 			t.Fatalf("current password reused: %v", err)
 		}

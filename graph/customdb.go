@@ -10,9 +10,12 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/connectors"
 	"github.com/authgraph/authgraph/connectors/customdb"
 	"github.com/authgraph/authgraph/connectors/upstream"
+	"github.com/authgraph/authgraph/ent"
+	"github.com/authgraph/authgraph/ent/connection"
 	"github.com/authgraph/authgraph/graph/model"
 	"github.com/authgraph/authgraph/identity"
 )
@@ -69,4 +72,80 @@ func (r *Resolver) testConnectionScript(ctx context.Context, name string, script
 		res.Error = &model.ConnectionScriptError{Code: out.Err.Code, Message: out.Err.Message}
 	}
 	return res, nil
+}
+
+// createUser creates a user; in a custom-database connection its scripts
+// carry it out (get_user guard, then create, or a local user in import
+// mode) after Authgraph validated the input.
+func (r *Resolver) createUser(ctx context.Context, db *ent.Client, in identity.CreateInput) (*ent.User, error) {
+	nu, err := identity.PrepareCreate(ctx, db, in)
+	if err != nil {
+		return nil, err
+	}
+	if nu.Connection.Strategy != connection.StrategyCustomdb {
+		return nu.Store(ctx, db)
+	}
+	if r.Upstream == nil {
+		return nil, errors.New("createUser: no connector service for custom-database connections")
+	}
+	return r.Upstream.CreateUser(ctx, db, nu)
+}
+
+// legacyUser is the custom-database side of a user's update: the email
+// before the change, for the change_email script.
+type legacyUser struct {
+	cu       *upstream.CustomDBUser
+	oldEmail string
+}
+
+// customDBUser returns the custom-database identity of the user with id
+// when want is true and the user has one; nil otherwise (a nil
+// *legacyUser does nothing).
+func (r *Resolver) customDBUser(ctx context.Context, db *ent.Client, id string, want bool) (*legacyUser, error) {
+	if !want || r.Upstream == nil {
+		return nil, nil
+	}
+	u, err := identity.Resolve(authz.SystemContext(ctx), db, id)
+	if err != nil {
+		return nil, err
+	}
+	cu, err := r.Upstream.CustomDBUser(ctx, db, u)
+	if err != nil || cu == nil {
+		return nil, err
+	}
+	old := ""
+	if u.Email != nil {
+		old = *u.Email
+	}
+	return &legacyUser{cu: cu, oldEmail: old}, nil
+}
+
+// emailChanged runs the scripts of an email change that identity.Update
+// has validated and written in the mutation's transaction: an error rolls
+// it back.
+func (l *legacyUser) emailChanged(ctx context.Context, u *ent.User) error {
+	if l == nil || u.Email == nil || *u.Email == l.oldEmail {
+		return nil
+	}
+	return l.cu.ChangeEmail(ctx, l.oldEmail, *u.Email, u.EmailVerified)
+}
+
+// deleteUser deletes a user; a custom-database user's delete script runs
+// after the local delete, in the mutation's transaction, so its failure
+// keeps the user.
+func (r *Resolver) deleteUser(ctx context.Context, db *ent.Client, id string) (*ent.User, error) {
+	legacy, err := r.customDBUser(ctx, db, id, true)
+	if err != nil {
+		return nil, err
+	}
+	u, err := identity.Delete(ctx, db, id)
+	if err != nil {
+		return nil, err
+	}
+	if legacy != nil {
+		if err := legacy.cu.Delete(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return u, nil
 }

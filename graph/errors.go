@@ -13,6 +13,7 @@ import (
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/clients"
 	"github.com/authgraph/authgraph/connections"
+	"github.com/authgraph/authgraph/connectors/upstream"
 	"github.com/authgraph/authgraph/dbauth"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/identity"
@@ -26,6 +27,9 @@ const (
 	CodeBadUserInput    = "BAD_USER_INPUT"
 	CodeConflict        = "CONFLICT"
 	CodeInternal        = "INTERNAL_SERVER_ERROR"
+	// CodeUnavailable: a connection's script or upstream failed; nothing
+	// was written. Retrying later may succeed.
+	CodeUnavailable = "SERVICE_UNAVAILABLE"
 )
 
 // ErrorPresenter translates domain errors into typed GraphQL errors. Anything
@@ -63,6 +67,7 @@ func classify(err error) (code, msg string, ext map[string]any) {
 		operr  *connections.OptionError
 		gqlErr *gqlerror.Error
 		serr   *authz.ScopeError
+		sfe    *upstream.ScriptFailedError
 	)
 	switch {
 	case errors.As(err, &verr):
@@ -85,6 +90,8 @@ func classify(err error) (code, msg string, ext map[string]any) {
 			ext["scope"] = serr.Scope
 		}
 		return CodeForbidden, serr.Error(), ext
+	case errors.As(err, &sfe):
+		return CodeUnavailable, sfe.Error(), map[string]any{"connection": sfe.Connection, "script": sfe.Op}
 	case errors.Is(err, privacy.Deny):
 		return CodeForbidden, "forbidden", nil
 	case isPolicy(err):

@@ -10,7 +10,6 @@ import (
 
 	"entgo.io/contrib/entgql"
 	"github.com/authgraph/authgraph/authz"
-	"github.com/authgraph/authgraph/dbauth"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/graph/generated"
@@ -23,7 +22,7 @@ func (r *mutationResolver) CreateUser(ctx context.Context, input model.CreateUse
 	if err := requireScope(ctx, "create:users"); err != nil {
 		return nil, err
 	}
-	u, err := identity.Create(ctx, r.db(ctx), identity.CreateInput{
+	u, err := r.createUser(ctx, r.db(ctx), identity.CreateInput{
 		Connection:    input.Connection,
 		Email:         opt(input.Email),
 		Password:      opt(input.Password),
@@ -53,6 +52,11 @@ func (r *mutationResolver) UpdateUser(ctx context.Context, id pulid.ID, input mo
 		return nil, err
 	}
 	db := r.db(ctx)
+	// A custom-database user's email change runs its scripts (customdb.go).
+	legacy, err := r.customDBUser(ctx, db, string(id), input.Email.IsSet())
+	if err != nil {
+		return nil, err
+	}
 	u, err := identity.Update(ctx, db, string(id), identity.UpdateInput{
 		Email:         patch(input.Email),
 		Username:      patch(input.Username),
@@ -71,6 +75,9 @@ func (r *mutationResolver) UpdateUser(ctx context.Context, id pulid.ID, input mo
 	if err != nil {
 		return nil, err
 	}
+	if err := legacy.emailChanged(ctx, u); err != nil {
+		return nil, err
+	}
 	revoke := ""
 	if pw := patch(input.Password); pw.Set {
 		if pw.Value == nil {
@@ -78,7 +85,7 @@ func (r *mutationResolver) UpdateUser(ctx context.Context, id pulid.ID, input mo
 		}
 		// The connection's password policy, history and dictionary apply to
 		// administrators too; the change ends the user's sessions.
-		if err := dbauth.ChangePassword(ctx, db, u, *pw.Value); err != nil {
+		if err := r.Auth.ChangePassword(ctx, db, u, *pw.Value); err != nil {
 			return nil, err
 		}
 		revoke = identity.RevokePasswordChanged
@@ -103,7 +110,7 @@ func (r *mutationResolver) DeleteUser(ctx context.Context, id pulid.ID) (pulid.I
 	if err := requireScope(ctx, "delete:users"); err != nil {
 		return "", err
 	}
-	u, err := identity.Delete(ctx, r.db(ctx), string(id))
+	u, err := r.deleteUser(ctx, r.db(ctx), string(id))
 	if err != nil {
 		return "", err
 	}

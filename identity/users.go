@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"strings"
 
 	"github.com/authgraph/authgraph/authz"
@@ -58,14 +59,63 @@ type UpdateInput struct {
 	UserMetadata, AppMetadata Patch[map[string]any]
 }
 
-// Create validates in and stores the user with its database identity.
+// Create validates in and stores the user with its database identity. A
+// custom-database connection's users are created through its scripts
+// (connectors/upstream: PrepareCreate, then NewUser.Store).
 func Create(ctx context.Context, db *ent.Client, in CreateInput) (*ent.User, error) {
+	nu, err := PrepareCreate(ctx, db, in)
+	if err != nil {
+		return nil, err
+	}
+	if nu.Connection.Strategy != connection.StrategyDatabase {
+		return nil, invalid("connection", "users of %s connections are created through its scripts", nu.Connection.Strategy)
+	}
+	return nu.Store(ctx, db)
+}
+
+// NewUser is a validated CreateInput, not stored yet.
+type NewUser struct {
+	Connection *ent.Connection
+	// Email is lowercased, as database connections store it.
+	Email    string
+	Username *string
+	// Password is the clear password (nil: none); Store keeps only its
+	// hash, and none at all when KeepPassword is false.
+	Password     *string
+	KeepPassword bool
+	// UserID is "auth0|<UpstreamID>".
+	UserID, UpstreamID string
+	in                 CreateInput
+	nickname           *string
+	userMeta, appMeta  map[string]any
+}
+
+// SetUpstreamID gives the user the id a custom-database script returned:
+// user_id becomes auth0|<id>.
+func (n *NewUser) SetUpstreamID(id string) error {
+	if err := validateUserID("userId", id); err != nil {
+		return err
+	}
+	n.UpstreamID, n.UserID = id, DatabaseProvider+"|"+id
+	return nil
+}
+
+// UserMetadata and AppMetadata are the validated metadata.
+func (n *NewUser) UserMetadata() map[string]any { return n.userMeta }
+
+// AppMetadata is the validated app_metadata.
+func (n *NewUser) AppMetadata() map[string]any { return n.appMeta }
+
+// PrepareCreate validates in for a database or custom-database connection
+// and returns what Store will write: nothing is written yet, so a
+// custom-database script runs only for input Authgraph accepts.
+func PrepareCreate(ctx context.Context, db *ent.Client, in CreateInput) (*NewUser, error) {
 	conn, err := connectionByName(ctx, db, in.Connection)
 	if err != nil {
 		return nil, err
 	}
-	if conn.Strategy != connection.StrategyDatabase {
-		return nil, invalid("connection", "users can be created only in database connections; %q is %s", conn.Name, conn.Strategy)
+	if conn.Strategy != connection.StrategyDatabase && conn.Strategy != connection.StrategyCustomdb {
+		return nil, invalid("connection", "users can be created only in database and customdb connections; %q is %s", conn.Name, conn.Strategy)
 	}
 	opts := conn.Options
 
@@ -91,13 +141,10 @@ func Create(ctx context.Context, db *ent.Client, in CreateInput) (*ent.User, err
 	} else if connections.Bool(opts, "requires_username") {
 		return nil, invalid("username", "is required by connection %q", conn.Name)
 	}
-	var hash *string
 	if in.Password != nil {
 		if err := validatePassword("password", *in.Password); err != nil {
 			return nil, err
 		}
-		h := passwords.Hash(*in.Password)
-		hash = &h
 	}
 	userID, upstream, err := newDatabaseUserID(in.UserID)
 	if err != nil {
@@ -118,33 +165,66 @@ func Create(ctx context.Context, db *ent.Client, in CreateInput) (*ent.User, err
 		local := email[:strings.LastIndexByte(email, '@')]
 		nickname = &local
 	}
+	return &NewUser{Connection: conn, Email: email, Username: username, Password: in.Password, KeepPassword: true,
+		UserID: userID, UpstreamID: upstream, in: in, nickname: nickname, userMeta: userMeta, appMeta: appMeta}, nil
+}
 
+// Store writes the user and its identity of the connection (provider
+// auth0) in one transaction: db's own, or a new one when db is not a
+// transaction's client. Unique indexes turn duplicates into ConflictErrors.
+func (n *NewUser) Store(ctx context.Context, db *ent.Client) (*ent.User, error) {
+	tx, err := db.Tx(ctx)
+	if errors.Is(err, ent.ErrTxStarted) {
+		return n.store(ctx, db)
+	}
+	if err != nil {
+		return nil, err
+	}
+	u, err := n.store(ctx, tx.Client())
+	if err != nil {
+		_ = tx.Rollback()
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	// Later queries through u (its edges) go through db, not the closed tx.
+	return u.Unwrap(), nil
+}
+
+func (n *NewUser) store(ctx context.Context, db *ent.Client) (*ent.User, error) {
+	in := n.in
+	var hash *string
+	if n.Password != nil && n.KeepPassword {
+		h := passwords.Hash(*n.Password)
+		hash = &h
+	}
 	u, err := db.User.Create().
-		SetUserID(userID).
-		SetEmail(email).
+		SetUserID(n.UserID).
+		SetEmail(n.Email).
 		SetEmailVerified(deref(in.EmailVerified)).
-		SetNillableUsername(username).
+		SetNillableUsername(n.Username).
 		SetNillablePhoneNumber(in.PhoneNumber).
 		SetPhoneVerified(deref(in.PhoneVerified)).
 		SetNillableName(in.Name).
 		SetNillableGivenName(in.GivenName).
 		SetNillableFamilyName(in.FamilyName).
-		SetNillableNickname(nickname).
+		SetNillableNickname(n.nickname).
 		SetNillablePicture(in.Picture).
 		SetBlocked(deref(in.Blocked)).
-		SetUserMetadata(userMeta).
-		SetAppMetadata(appMeta).
+		SetUserMetadata(n.userMeta).
+		SetAppMetadata(n.appMeta).
 		Save(ctx)
 	if err != nil {
 		return nil, translateConstraint(err)
 	}
 	err = db.Identity.Create().
 		SetOwnerID(u.ID).
-		SetConnectionID(conn.ID).
+		SetConnectionID(n.Connection.ID).
 		SetProvider(DatabaseProvider).
-		SetUpstreamID(upstream).
-		SetEmailLower(email).
-		SetNillableUsername(username).
+		SetUpstreamID(n.UpstreamID).
+		SetEmailLower(n.Email).
+		SetNillableUsername(n.Username).
 		SetNillablePasswordHash(hash).
 		Exec(ctx)
 	if err != nil {
@@ -423,10 +503,12 @@ func connectionByName(ctx context.Context, db *ent.Client, name string) (*ent.Co
 	return c, err
 }
 
-// databaseIdentity returns the user's database-connection identity, if any.
+// databaseIdentity returns the user's identity of a database or
+// custom-database connection (the one holding the login email, username and
+// password), if any.
 func databaseIdentity(ctx context.Context, db *ent.Client, u *ent.User) (*ent.Identity, *ent.Connection, error) {
 	idn, err := db.Identity.Query().
-		Where(identity.OwnerID(u.ID), identity.HasConnectionWith(connection.StrategyEQ(connection.StrategyDatabase))).
+		Where(identity.OwnerID(u.ID), identity.HasConnectionWith(connection.StrategyIn(connection.StrategyDatabase, connection.StrategyCustomdb))).
 		WithConnection().
 		First(authz.SystemContext(ctx))
 	if ent.IsNotFound(err) {

@@ -151,6 +151,9 @@ func Handler(d *Deps) (http.Handler, error) {
 	// Upstream connections (LDAP, OIDC, SAML) log in through the same
 	// pages; server/upstream.go builds their service.
 	up := newUpstream(d)
+	// Signup, resets and password changes of custom-database connections
+	// run their scripts through it.
+	d.Auth.CustomDB = up
 	loginPages, err := login.New(login.Config{
 		Issuer: d.Config.Issuer, DB: d.DB.Ent, Handoff: provider,
 		Sessions: d.Sessions, Auth: d.Auth, Logger: d.Logger,

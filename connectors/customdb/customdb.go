@@ -302,3 +302,97 @@ func (c *Connector) GetUser(ctx context.Context, email string) (*connectors.Iden
 	id := p.Identity(raw)
 	return &id, nil
 }
+
+// HasScript reports whether the connection has a script for op.
+func (c *Connector) HasScript(op string) bool {
+	_, ok := c.modules[op]
+	return ok
+}
+
+// NewUser is the create script's user (SPEC §5; rules-sdk/ABI.md).
+type NewUser struct {
+	Email        string         `json:"email"`
+	Password     string         `json:"password"`
+	Username     string         `json:"username,omitempty"`
+	UserMetadata map[string]any `json:"user_metadata,omitempty"`
+	AppMetadata  map[string]any `json:"app_metadata,omitempty"`
+}
+
+// typedError returns the script's typed error as an error: a *ScriptError
+// for user_exists and validation (the caller's input was refused), one
+// wrapping ErrScript for the rest (system faults).
+func typedError(op string, e *ScriptError) error {
+	switch e.Code {
+	case CodeUserExists, CodeValidation:
+		return e
+	}
+	return fmt.Errorf("%w: %s: %v", ErrScript, op, e)
+}
+
+// Create runs the create script. A user_exists or validation refusal is a
+// *ScriptError; a failure wraps ErrScript; ErrNoScript without a script.
+func (c *Connector) Create(ctx context.Context, u NewUser) error {
+	out, err := c.Run(ctx, OpCreate, map[string]any{"user": u})
+	if err != nil {
+		return err
+	}
+	if out.Err != nil {
+		return typedError(OpCreate, out.Err)
+	}
+	return nil
+}
+
+// Verify runs the verify script: the legacy database marks email verified.
+func (c *Connector) Verify(ctx context.Context, email string) error {
+	ok, err := c.runBool(ctx, OpVerify, map[string]any{"email": email})
+	if err == nil && !ok {
+		err = fmt.Errorf("%w: verify: the script did not verify %s", ErrScript, email)
+	}
+	return err
+}
+
+// ChangePassword runs the change_password script; false when the script
+// changed no user.
+func (c *Connector) ChangePassword(ctx context.Context, email, newPassword string) (bool, error) {
+	return c.runBool(ctx, OpChangePassword, map[string]any{"email": email, "new_password": newPassword})
+}
+
+// ChangeEmail runs the change_email script; false when it changed no user.
+func (c *Connector) ChangeEmail(ctx context.Context, email, newEmail string, verified bool) (bool, error) {
+	return c.runBool(ctx, OpChangeEmail, map[string]any{"email": email, "new_email": newEmail, "verified": verified})
+}
+
+// Delete runs the delete script with the user's id without "auth0|".
+func (c *Connector) Delete(ctx context.Context, id string) error {
+	out, err := c.Run(ctx, OpDelete, map[string]any{"id": strings.TrimPrefix(id, Provider+"|")})
+	if err != nil {
+		return err
+	}
+	if out.Err != nil {
+		return typedError(OpDelete, out.Err)
+	}
+	return nil
+}
+
+// runBool runs a script whose result is true or false. SPEC §5's scripts
+// may also answer an object (change_password's {last_password_reset}),
+// which counts as true.
+func (c *Connector) runBool(ctx context.Context, op string, args map[string]any) (bool, error) {
+	out, err := c.Run(ctx, op, args)
+	if err != nil {
+		return false, err
+	}
+	if out.Err != nil {
+		return false, typedError(op, out.Err)
+	}
+	switch r := strings.TrimSpace(string(out.Result)); {
+	case r == "true":
+		return true, nil
+	case r == "false", r == "null":
+		return false, nil
+	case strings.HasPrefix(r, "{"):
+		return true, nil
+	default:
+		return false, fmt.Errorf("%w: %s: result must be true or false, got %.40s", ErrScript, op, r)
+	}
+}

@@ -104,12 +104,14 @@ func (d *DB) Flavor() string { return d.flavor }
 func (d *DB) Close() error { return d.db.Close() }
 
 // session returns a pooled connection whose statement timeout is set to the
-// time ctx has left (at most MaxStatementTime), a little under the client
-// deadline so that the server's own error comes first.
+// time ctx has left (at most MaxStatementTime), a tenth under the client
+// deadline (at least 20 ms) so that the server's own error comes first and
+// the script can still report it, also on a loaded machine.
 func (d *DB) session(ctx context.Context) (*sql.Conn, error) {
 	limit := MaxStatementTime
 	if dl, ok := ctx.Deadline(); ok {
-		limit = min(limit, time.Until(dl)-20*time.Millisecond)
+		left := time.Until(dl)
+		limit = min(limit, left-max(20*time.Millisecond, left/10))
 	}
 	if limit < time.Millisecond {
 		return nil, errors.New("no time left for a statement")

@@ -78,19 +78,31 @@ func (s *Service) customDBLogin(ctx context.Context, conn *ent.Connection, c *cu
 		return nil, err
 	}
 	res, err := s.complete(ctx, conn, id, ev, []string{"pwd"})
-	if err != nil || !c.ImportMode() {
-		return res, err
+	if err != nil {
+		return nil, err
 	}
-	// Migrated: keep the password (argon2id) so later logins stay local.
-	upd := s.DB.Identity.UpdateOne(res.Identity).SetPasswordHash(passwords.Hash(in.Password))
-	if id.Email != "" {
-		upd.SetEmailLower(strings.ToLower(id.Email))
+	// The identity keeps the login email and username, as a database
+	// identity does: password resets and duplicate checks look them up.
+	upd := s.DB.Identity.UpdateOne(res.Identity)
+	dirty := false
+	if e := strings.ToLower(id.Email); e != "" && (res.Identity.EmailLower == nil || *res.Identity.EmailLower != e) {
+		upd.SetEmailLower(e)
+		dirty = true
 	}
-	if id.Username != "" {
+	if id.Username != "" && (res.Identity.Username == nil || *res.Identity.Username != id.Username) {
 		upd.SetUsername(id.Username)
+		dirty = true
+	}
+	if c.ImportMode() {
+		// Migrated: keep the password (argon2id) so later logins stay local.
+		upd.SetPasswordHash(passwords.Hash(in.Password))
+		dirty = true
+	}
+	if !dirty {
+		return res, nil
 	}
 	if res.Identity, err = upd.Save(sys); err != nil {
-		return nil, fmt.Errorf("custom database: storing the migrated password: %w", err)
+		return nil, fmt.Errorf("custom database: storing the login's email and password: %w", err)
 	}
 	return res, nil
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authgraph/authgraph/connectors"
 	"github.com/authgraph/authgraph/dbauth"
 	"github.com/authgraph/authgraph/dbauth/policy"
 	"github.com/authgraph/authgraph/ent"
@@ -23,6 +24,7 @@ import (
 const (
 	msgBadRequest = "This login request is invalid or has expired. Return to the application and try again."
 	msgWrongCreds = "Wrong email or password."
+	msgTryLater   = "We cannot do this right now. Please try again in a moment."
 	msgWrongUser  = "Wrong email, username or password."
 	msgTooMany    = "Too many failed attempts to log in to this account from your network. Logging in is blocked for now: reset your password to unblock it, or ask an administrator."
 	msgBadTicket  = "This link is invalid, has already been used, or has expired."
@@ -294,15 +296,26 @@ func policyError(err error) (string, []string, bool) {
 	return pe.Message + ".", rules, true
 }
 
-// signupConn resolves the connection of a signup for req: enabled, database,
-// signups allowed.
+// pickPassword is pickDatabase that also accepts a named custom-database
+// connection: signup and forgot-password serve both.
+func pickPassword(req *loginflow.Request, name string) string {
+	if name != "" {
+		if c, ok := enabled(req, name); ok && c.Strategy == connection.StrategyCustomdb.String() {
+			return name
+		}
+	}
+	return pickDatabase(req, name)
+}
+
+// signupConn resolves the connection of a signup for req: enabled, database
+// or custom database, signups allowed.
 func (h *Handler) signupConn(w http.ResponseWriter, r *http.Request, req *loginflow.Request, name string) (*ent.Connection, bool) {
-	n := pickDatabase(req, name)
+	n := pickPassword(req, name)
 	if n == "" {
 		h.message(w, r, http.StatusBadRequest, "Sign up", "Choose a connection that is enabled for this application.", "", h.path("", vals(loginflow.ParamRequestID, req.ID)))
 		return nil, false
 	}
-	conn, err := h.cfg.Auth.Connection(r.Context(), n)
+	conn, err := h.cfg.Auth.PasswordConnection(r.Context(), n)
 	if err != nil {
 		h.serverError(w, r, err)
 		return nil, false
@@ -364,6 +377,10 @@ func (h *Handler) signupSubmit(w http.ResponseWriter, r *http.Request) {
 			p.Error = fieldLabel(ve.Field) + " " + ve.Message + "."
 		case errors.Is(err, dbauth.ErrUserExists):
 			p.Error = "We could not sign you up with these details. If you already have an account, log in or reset your password."
+		case errors.Is(err, connectors.ErrUnavailable):
+			p.Error = msgTryLater
+			h.render(w, r, http.StatusServiceUnavailable, "signup", p)
+			return
 		default:
 			h.serverError(w, r, err)
 			return
@@ -372,7 +389,11 @@ func (h *Handler) signupSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The new user logs in at once, through the ordinary login (s event,
-	// logins_count, session).
+	// logins_count, session): a custom database's through its connector.
+	if dbauth.IsCustomDB(conn) && h.cfg.Upstream != nil {
+		h.upstreamPasswordLogin(w, r, req, conn.Name, email, password)
+		return
+	}
 	res, err := h.cfg.Auth.Login(r.Context(), dbauth.LoginInput{
 		Connection: conn.Name, Identifier: email, Password: password, ClientID: req.ClientID, ClientName: req.ClientName,
 	})
@@ -400,14 +421,14 @@ func fieldLabel(f string) string {
 // database connection.
 func (h *Handler) forgotConn(ctx context.Context, req *loginflow.Request, name string) (*ent.Connection, error) {
 	if req != nil {
-		n := pickDatabase(req, name)
+		n := pickPassword(req, name)
 		if n == "" {
 			return nil, dbauth.ErrUnknownConnection
 		}
-		return h.cfg.Auth.Connection(ctx, n)
+		return h.cfg.Auth.PasswordConnection(ctx, n)
 	}
 	if name != "" {
-		return h.cfg.Auth.Connection(ctx, name)
+		return h.cfg.Auth.PasswordConnection(ctx, name)
 	}
 	conns, err := h.cfg.DB.Connection.Query().Where(connection.StrategyEQ(connection.StrategyDatabase)).Limit(2).All(systemCtx(ctx))
 	if err != nil {
@@ -485,6 +506,12 @@ func (h *Handler) forgotSubmit(w http.ResponseWriter, r *http.Request) {
 		clientID = req.ClientID
 	}
 	if err := h.cfg.Auth.RequestPasswordReset(r.Context(), conn.Name, email, clientID); err != nil {
+		if errors.Is(err, connectors.ErrUnavailable) {
+			// get_user failed: not an answer about the address either.
+			p.Error = msgTryLater
+			h.render(w, r, http.StatusServiceUnavailable, "forgot", p)
+			return
+		}
 		h.serverError(w, r, err)
 		return
 	}
@@ -551,6 +578,13 @@ func (h *Handler) resetSubmit(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, http.StatusBadRequest, "message", &page{Title: "Change your password", Error: msgBadTicket, ForgotURL: h.path("/forgot", nil)})
 		return
 	}
+	if errors.Is(err, connectors.ErrUnavailable) {
+		// A custom database's script failed; the ticket is still valid.
+		p := h.resetForm(info, token)
+		p.Error = msgTryLater
+		h.render(w, r, http.StatusServiceUnavailable, "reset", p)
+		return
+	}
 	if err != nil {
 		h.serverError(w, r, err)
 		return
@@ -590,6 +624,10 @@ func (h *Handler) verifySubmit(w http.ResponseWriter, r *http.Request) {
 	result, err := h.cfg.Auth.VerifyEmail(r.Context(), r.PostFormValue("ticket"))
 	if errors.Is(err, dbauth.ErrTicketInvalid) {
 		h.message(w, r, http.StatusBadRequest, "Verify your email", msgBadTicket, "", "")
+		return
+	}
+	if errors.Is(err, connectors.ErrUnavailable) {
+		h.message(w, r, http.StatusServiceUnavailable, "Verify your email", msgTryLater, "", "")
 		return
 	}
 	if err != nil {

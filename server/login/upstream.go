@@ -15,6 +15,7 @@ import (
 
 	"github.com/authgraph/authgraph/connectors"
 	"github.com/authgraph/authgraph/connectors/upstream"
+	"github.com/authgraph/authgraph/dbauth"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/connection"
 	"github.com/authgraph/authgraph/logs"
@@ -34,6 +35,20 @@ func (h *Handler) passwordForm(w http.ResponseWriter, r *http.Request, req *logi
 		return false
 	}
 	p.Form = &formData{Connection: c.Name, Username: username, UsernameLabel: "Username", RequiresUsername: true}
+	if c.Strategy == connection.StrategyCustomdb.String() {
+		// A custom database's users log in with their email and have the
+		// database connection's signup and forgot-password pages.
+		p.Form.UsernameLabel, p.Form.RequiresUsername = "Email", false
+		conn, err := h.cfg.Auth.PasswordConnection(r.Context(), c.Name)
+		if err != nil {
+			h.serverError(w, r, err)
+			return true
+		}
+		p.ForgotURL = h.path("/forgot", vals(loginflow.ParamRequestID, req.ID, "connection", conn.Name))
+		if dbauth.SignupAllowed(conn) {
+			p.SignupURL = h.path("/signup", vals(loginflow.ParamRequestID, req.ID, "connection", conn.Name))
+		}
+	}
 	h.render(w, r, status, "login", p)
 	return true
 }

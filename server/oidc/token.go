@@ -248,15 +248,9 @@ func (p *Provider) exchangeCode(w http.ResponseWriter, r *http.Request, app *ent
 	}
 	var err error
 	if user == nil || user.ID != *ar.UserRef {
-		user, err = p.db.User.Get(sys, *ar.UserRef)
-		if ent.IsNotFound(err) {
-			return invalidGrant("the user no longer exists")
-		}
-		if err != nil {
-			return p.serverError(ctx, "loading a user", err)
-		}
-		if user.Blocked {
-			return invalidGrant("user is blocked")
+		var oerr *oauthError
+		if user, oerr = p.liveUser(ctx, *ar.UserRef); oerr != nil {
+			return oerr
 		}
 	}
 	var api *API
@@ -446,15 +440,9 @@ func (p *Provider) refresh(w http.ResponseWriter, r *http.Request, app *ent.Appl
 	if now.After(rt.IdleExpiresAt) || now.After(g.ExpiresAt) {
 		return invalidGrant("refresh token expired")
 	}
-	user, err := p.db.User.Get(sys, g.UserRef)
-	if ent.IsNotFound(err) {
-		return invalidGrant("the user no longer exists")
-	}
-	if err != nil {
-		return p.serverError(ctx, "loading a user", err)
-	}
-	if user.Blocked {
-		return invalidGrant("user is blocked")
+	user, oerr := p.liveUser(ctx, g.UserRef)
+	if oerr != nil {
+		return oerr
 	}
 	scopes := g.Scopes
 	if s := r.PostForm.Get("scope"); s != "" {
@@ -516,6 +504,22 @@ func (p *Provider) refresh(w http.ResponseWriter, r *http.Request, app *ent.Appl
 }
 
 // refreshReused revokes the grant of a reused refresh token and logs ferrt.
+// liveUser loads the user a code or refresh token was issued to; a deleted
+// or blocked user is invalid_grant.
+func (p *Provider) liveUser(ctx context.Context, ref pulid.ID) (*ent.User, *oauthError) {
+	user, err := p.db.User.Get(authz.SystemContext(ctx), ref)
+	if ent.IsNotFound(err) {
+		return nil, invalidGrant("the user no longer exists")
+	}
+	if err != nil {
+		return nil, p.serverError(ctx, "loading a user", err)
+	}
+	if user.Blocked {
+		return nil, invalidGrant("user is blocked")
+	}
+	return user, nil
+}
+
 func (p *Provider) refreshReused(ctx context.Context, g *ent.Grant, app *ent.Application) {
 	sys := authz.SystemContext(ctx)
 	if err := p.revokeGrant(ctx, g.ID, ReasonRefreshTokenReuse); err != nil {

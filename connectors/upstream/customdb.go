@@ -18,7 +18,6 @@ import (
 	"github.com/authgraph/authgraph/connectors"
 	"github.com/authgraph/authgraph/connectors/customdb"
 	"github.com/authgraph/authgraph/ent"
-	"github.com/authgraph/authgraph/ent/connection"
 	entidentity "github.com/authgraph/authgraph/ent/identity"
 	"github.com/authgraph/authgraph/ent/user"
 	"github.com/authgraph/authgraph/identity"
@@ -163,16 +162,9 @@ func (s *Service) RunScript(ctx context.Context, name, op string, args map[strin
 	if err != nil {
 		return customdb.Outcome{}, err
 	}
-	if conn.Strategy != connection.StrategyCustomdb {
-		return customdb.Outcome{}, fmt.Errorf("%w: %s is a %s connection", ErrNotCustomDB, name, conn.Strategy)
-	}
-	built, err := s.Connector(conn)
+	c, err := s.customDB(conn)
 	if err != nil {
 		return customdb.Outcome{}, err
-	}
-	c, ok := built.(*customdb.Connector)
-	if !ok { // cannot happen: Connector builds customdb connectors for this strategy
-		return customdb.Outcome{}, fmt.Errorf("%w: %s", ErrNotCustomDB, name)
 	}
 	return c.Run(ctx, op, args)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/authgraph/authgraph/authz"
+	"github.com/authgraph/authgraph/clients"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/connection"
 	"github.com/authgraph/authgraph/ent/identity"
@@ -17,6 +18,7 @@ import (
 	idn "github.com/authgraph/authgraph/identity"
 	"github.com/authgraph/authgraph/logs"
 	"github.com/authgraph/authgraph/rules"
+	"github.com/authgraph/authgraph/store"
 )
 
 // Login is one token issuance the rules run for: an interactive login
@@ -189,15 +191,23 @@ func (s *Service) link(ctx context.Context, current *ent.User, target string) (*
 }
 
 // Enabled returns the enabled rules in order, with their modules and
-// secrets. It reads only ids, versions and timestamps per call; modules and
-// opened secrets are cached per (version, updated_at), so another node's
-// update is picked up at the next login, and its old version evicted.
+// secrets. The list of enabled rules (ids, versions, timestamps) comes from
+// a read cache that any rule change made through this process drops at once
+// and that another node's change reaches within clients.CacheTTL (as for
+// clients and connections): every login needs it, and it rarely changes.
+// Modules and opened secrets are cached per (version, updated_at), so an
+// update loads the new version and evicts the old one.
 func (s *Service) Enabled(ctx context.Context) ([]rules.RuleVersion, error) {
 	sys := authz.SystemContext(ctx)
-	heads, err := s.DB.Rule.Query().Where(rule.Enabled(true)).
-		Order(rule.ByOrder(), rule.ByCreatedAt(), rule.ByID()).
-		Select(rule.FieldID, rule.FieldName, rule.FieldVersion, rule.FieldUpdatedAt).
-		All(sys)
+	s.headsOnce.Do(func() {
+		s.heads = store.NewCache[struct{}, []*ent.Rule](s.DB, clients.CacheTTL, 1, ent.TypeRule)
+	})
+	heads, err := s.heads.Get(sys, struct{}{}, func(ctx context.Context) ([]*ent.Rule, error) {
+		return s.DB.Rule.Query().Where(rule.Enabled(true)).
+			Order(rule.ByOrder(), rule.ByCreatedAt(), rule.ByID()).
+			Select(rule.FieldID, rule.FieldName, rule.FieldVersion, rule.FieldUpdatedAt).
+			All(ctx)
+	})
 	if err != nil || len(heads) == 0 {
 		return nil, err
 	}

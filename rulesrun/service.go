@@ -29,6 +29,7 @@ import (
 	"github.com/authgraph/authgraph/identity"
 	"github.com/authgraph/authgraph/rules"
 	"github.com/authgraph/authgraph/secretbox"
+	"github.com/authgraph/authgraph/store"
 )
 
 // Secret limits (SPEC §4, Actions): key ≤ 128 characters, value ≤ 4096.
@@ -57,6 +58,9 @@ type Service struct {
 
 	mu    sync.Mutex
 	cache map[pulid.ID]*cachedRule // by rule id; entries hold one version
+
+	headsOnce sync.Once
+	heads     *store.Cache[struct{}, []*ent.Rule] // the enabled rules, in order (Enabled)
 }
 
 // cachedRule is a rule's module and opened secrets as of one update.

@@ -116,12 +116,15 @@ func Open(ctx context.Context, rawURL string, opts ...ent.Option) (*DB, error) {
 	drv := newCachingDriver(entsql.OpenDB(dia, db))
 	client := ent.NewClient(append([]ent.Option{ent.Driver(drv)}, opts...)...)
 	track(client) // for read caches (cache.go)
-	return &DB{Ent: client, SQL: db, Dialect: dia, Path: path, drv: drv}, nil
+	d := &DB{Ent: client, SQL: db, Dialect: dia, Path: path, drv: drv}
+	opened.Store(client, d) // for hand-written statements (raw.go)
+	return d, nil
 }
 
 // Close closes the database.
 func (d *DB) Close() error {
 	untrack(d.Ent)
+	opened.Delete(d.Ent)
 	return d.Ent.Close()
 }
 

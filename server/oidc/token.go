@@ -268,51 +268,8 @@ func (p *Provider) exchangeCode(w http.ResponseWriter, r *http.Request, app *ent
 	grantExpiry := now.Add(refreshAbsolute(app))
 	offline := slices.Contains(ar.Scopes, oidc.ScopeOfflineAccess)
 
-	var g *ent.Grant
-	var refresh string
-	err = p.tx(ctx, func(tx *ent.Tx) error {
-		n, err := tx.AuthRequest.Update().
-			Where(authrequest.ID(ar.ID), authrequest.CodeUsedAtIsNil(), userActive(user.ID)).
-			SetCodeUsedAt(now).
-			// Kept for the grant's lifetime: reuse detection and the
-			// `claims` parameter's userinfo member.
-			SetExpiresAt(grantExpiry).
-			Save(sys)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			// Used meanwhile, or the user was blocked or deleted.
-			switch u, err := tx.User.Get(sys, user.ID); {
-			case ent.IsNotFound(err):
-				return errUserGone
-			case err != nil:
-				return err
-			case u.Blocked:
-				return errUserBlocked
-			}
-			return errCodeRaced
-		}
-		c := tx.Grant.Create().
-			SetUserRef(user.ID).
-			SetClientID(app.ClientID).
-			SetAuthRequestRef(ar.ID).
-			SetScopes(ar.Scopes).
-			SetAudience(nonNilStrings(ar.Audience)).
-			SetAuthTime(authTime).
-			SetAmr(nonNilStrings(ar.Amr)).
-			SetExpiresAt(grantExpiry)
-		if ar.SessionRef != nil {
-			c.SetSessionRef(*ar.SessionRef)
-		}
-		if g, err = c.Save(sys); err != nil {
-			return err
-		}
-		if offline {
-			refresh, err = p.createRefreshToken(ctx, tx, g, app, now)
-		}
-		return err
-	})
+	g, refresh, err := p.redeem(sys, redemption{ar: ar, user: user, app: app, now: now, authTime: authTime,
+		ends: grantExpiry, offline: offline}) // redeem.go
 	switch {
 	case errors.Is(err, errCodeRaced):
 		p.revokeCodeGrants(ctx, ar)
@@ -381,14 +338,10 @@ func refreshIdle(app *ent.Application) time.Duration {
 // createRefreshToken stores a new refresh token of g and returns it.
 func (p *Provider) createRefreshToken(ctx context.Context, tx *ent.Tx, g *ent.Grant, app *ent.Application, now time.Time) (string, error) {
 	raw := newSecret()
-	idle := now.Add(refreshIdle(app))
-	if idle.After(g.ExpiresAt) {
-		idle = g.ExpiresAt
-	}
 	err := tx.RefreshToken.Create().
 		SetGrantRef(g.ID).
 		SetTokenHash(hashToken(raw)).
-		SetIdleExpiresAt(idle).
+		SetIdleExpiresAt(refreshIdleExpiry(app, now, g.ExpiresAt)).
 		Exec(authz.SystemContext(ctx))
 	return raw, err
 }

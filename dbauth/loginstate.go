@@ -89,7 +89,11 @@ func (s *Service) attempts(ctx context.Context, conn, ident, ip string) (blocked
 // (sessions.PrepareIn). Whether the user is blocked is decided by the
 // update itself, so a block made during the hash counts. It returns u and
 // idn as they now are. ctx is a system context.
-func (s *Service) recordLogin(ctx context.Context, ev logs.Event, u *ent.User, idn *ent.Identity, clear func(tx *ent.Client) error, upgrade string) (*ent.User, *ent.Identity, bool, error) {
+func (s *Service) recordLogin(ctx context.Context, ev logs.Event, u *ent.User, idn *ent.Identity, clear *attemptKey, upgrade string) (*ent.User, *ent.Identity, bool, error) {
+	if db := store.Of(s.DB); db.Postgres() && upgrade == "" {
+		v, blocked, err := s.recordLoginPostgres(ctx, db, ev, u, clear) // loginrecord.go
+		return v, idn, blocked, err
+	}
 	now := s.now()
 	realIP := truncate(logs.RequestFrom(ctx).IP, 64)
 	tx, err := s.DB.Tx(ctx)
@@ -125,7 +129,10 @@ func (s *Service) recordLogin(ctx context.Context, ev logs.Event, u *ent.User, i
 		return fail(err)
 	}
 	if clear != nil {
-		if err := clear(tx.Client()); err != nil {
+		_, err := tx.LoginAttempt.Delete().
+			Where(loginattempt.Connection(clear.conn), loginattempt.Identifier(clear.ident), loginattempt.IP(clear.ip)).
+			Exec(ctx)
+		if err != nil {
 			return fail(err)
 		}
 	}
@@ -138,7 +145,7 @@ func (s *Service) recordLogin(ctx context.Context, ev logs.Event, u *ent.User, i
 		idn = up
 	}
 	if blocked {
-		ev.Type, ev.Description = logs.TypeFailedLogin, "user is blocked"
+		ev.Type, ev.Description = logs.TypeFailedLogin, blockedDescription
 	} else {
 		ev.Type, ev.Description = logs.TypeSuccessLogin, ""
 	}

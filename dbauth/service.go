@@ -21,7 +21,6 @@ import (
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/connection"
 	entidentity "github.com/authgraph/authgraph/ent/identity"
-	"github.com/authgraph/authgraph/ent/loginattempt"
 	"github.com/authgraph/authgraph/logs"
 	"github.com/authgraph/authgraph/mail"
 	"github.com/authgraph/authgraph/passwords"
@@ -252,14 +251,9 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 	// starts over (when there is one; a failure counted concurrently may
 	// survive), an outdated hash is upgraded, and the login is recorded, in
 	// one transaction (loginstate.go).
-	var clear func(tx *ent.Client) error
+	var clear *attemptKey
 	if bf && counted {
-		clear = func(tx *ent.Client) error {
-			_, err := tx.LoginAttempt.Delete().
-				Where(loginattempt.Connection(conn.Name), loginattempt.Identifier(ident), loginattempt.IP(ip)).
-				Exec(sys)
-			return err
-		}
+		clear = &attemptKey{conn: conn.Name, ident: ident, ip: ip}
 	}
 	upgrade := ""
 	if upgradeHashes(conn) && passwords.NeedsRehash(*idn.PasswordHash) {

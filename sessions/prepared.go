@@ -130,25 +130,83 @@ func LoginUser(ctx context.Context, id pulid.ID) *ent.User {
 	return pl.user
 }
 
-// insert stores a new session of p through db and returns its cookie value.
-func (m *Manager) insert(ctx context.Context, db *ent.Client, p Params) (string, *ent.Session, error) {
+// Row is a prepared session that the login writes with its own statement
+// (dbauth's one-statement login on Postgres) instead of through PrepareIn's
+// transaction.
+type Row struct {
+	// Session is the row to insert, as Create would have inserted it.
+	Session *ent.Session
+	token   string
+	pl      *pendingLogin
+}
+
+// PrepareRow is PrepareIn for a caller that inserts the row itself: it
+// returns the session of the login that ctx's request is recording, nil
+// when ctx does not come from WithLogin or a session was already prepared.
+// Once the row is committed, the caller calls Written with the user as the
+// login left it.
+func PrepareRow(ctx context.Context, p Params) (*Row, error) {
+	pl, _ := ctx.Value(loginKey{}).(*pendingLogin)
+	if pl == nil {
+		return nil, nil
+	}
+	pl.mu.Lock()
+	done := pl.s != nil || pl.id != ""
+	pl.mu.Unlock()
+	if done {
+		return nil, nil
+	}
+	token, s, err := pl.m.newRow(p)
+	if err != nil {
+		return nil, err
+	}
+	return &Row{Session: s, token: token, pl: pl}, nil
+}
+
+// Written hands the committed row, of user, to the login page's Create.
+func (r *Row) Written(user *ent.User) {
+	r.Session.Edges.User = user
+	r.pl.mu.Lock()
+	r.pl.s, r.pl.token = r.Session, r.token
+	r.pl.mu.Unlock()
+}
+
+// newRow returns a new session of p, not stored yet, and its cookie value.
+func (m *Manager) newRow(p Params) (string, *ent.Session, error) {
 	var raw [32]byte
 	if _, err := rand.Read(raw[:]); err != nil {
 		return "", nil, err
 	}
 	token := base64.RawURLEncoding.EncodeToString(raw[:])
 	now := m.now()
+	return token, &ent.Session{
+		ID: pulid.MustNew("ses_"), CreatedAt: now, UpdatedAt: now,
+		UserRef: p.UserID, TokenHash: hash(token), AuthTime: p.AuthTime, Amr: nonNil(p.AMR),
+		Connection: p.Connection, IP: p.IP, UserAgent: truncateUA(p.UserAgent),
+		LastSeenAt: now, IdleExpiresAt: now.Add(m.idle()), ExpiresAt: now.Add(m.absolute()),
+	}, nil
+}
+
+// insert stores a new session of p through db and returns its cookie value.
+func (m *Manager) insert(ctx context.Context, db *ent.Client, p Params) (string, *ent.Session, error) {
+	token, r, err := m.newRow(p)
+	if err != nil {
+		return "", nil, err
+	}
 	s, err := db.Session.Create().
-		SetUserRef(p.UserID).
-		SetTokenHash(hash(token)).
-		SetAuthTime(p.AuthTime).
-		SetAmr(nonNil(p.AMR)).
-		SetConnection(p.Connection).
-		SetIP(p.IP).
-		SetUserAgent(truncateUA(p.UserAgent)).
-		SetLastSeenAt(now).
-		SetIdleExpiresAt(now.Add(m.idle())).
-		SetExpiresAt(now.Add(m.absolute())).
+		SetID(r.ID).
+		SetCreatedAt(r.CreatedAt).
+		SetUpdatedAt(r.UpdatedAt).
+		SetUserRef(r.UserRef).
+		SetTokenHash(r.TokenHash).
+		SetAuthTime(r.AuthTime).
+		SetAmr(r.Amr).
+		SetConnection(r.Connection).
+		SetIP(r.IP).
+		SetUserAgent(r.UserAgent).
+		SetLastSeenAt(r.LastSeenAt).
+		SetIdleExpiresAt(r.IdleExpiresAt).
+		SetExpiresAt(r.ExpiresAt).
 		Save(authz.SystemContext(ctx))
 	if err != nil {
 		return "", nil, err

@@ -58,8 +58,15 @@ func (c *changes) hook(next ent.Mutator) ent.Mutator {
 	})
 }
 
-func track(client *ent.Client) {
+func track(client *ent.Client) *changes {
 	c := &changes{}
+	trackAs(client, c)
+	return c
+}
+
+// trackAs counts client's mutations in c: a second client on the same
+// database (DB.Transient) shares the first one's generations.
+func trackAs(client *ent.Client, c *changes) {
 	client.Use(c.hook)
 	trackers.Store(client, c)
 }

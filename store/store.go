@@ -32,6 +32,10 @@ type DB struct {
 	Path string
 
 	drv *cachingDriver
+	// transient is the client for writes a crash may lose (transient.go);
+	// Ent itself on SQLite.
+	transient *ent.Client
+	tdrv      *cachingDriver
 }
 
 // Stats are counters of the statements sent through ent since Open.
@@ -46,23 +50,34 @@ type Stats struct {
 // ent from now on (nil stops). For diagnosis (bench -explain); fn must be
 // cheap and safe for concurrent use.
 func (d *DB) TraceStatements(fn func(query string, inTx bool)) {
-	if d.drv == nil {
-		return
+	for _, drv := range d.drivers() {
+		if fn == nil {
+			drv.trace.Store(nil)
+		} else {
+			drv.trace.Store(&fn)
+		}
 	}
-	if fn == nil {
-		d.drv.trace.Store(nil)
-		return
+}
+
+func (d *DB) drivers() []*cachingDriver {
+	var out []*cachingDriver
+	for _, drv := range []*cachingDriver{d.drv, d.tdrv} {
+		if drv != nil {
+			out = append(out, drv)
+		}
 	}
-	d.drv.trace.Store(&fn)
+	return out
 }
 
 // Stats returns the statement counters (benchmarks report statements per
 // operation with them).
 func (d *DB) Stats() Stats {
-	if d.drv == nil {
-		return Stats{}
+	var st Stats
+	for _, drv := range d.drivers() {
+		st.Statements += drv.nStmts.Load()
+		st.Transactions += drv.nTxs.Load()
 	}
-	return Stats{Statements: d.drv.nStmts.Load(), Transactions: d.drv.nTxs.Load()}
+	return st
 }
 
 // ErrBadURL is returned for a database URL Authgraph cannot use.
@@ -115,8 +130,18 @@ func Open(ctx context.Context, rawURL string, opts ...ent.Option) (*DB, error) {
 	}
 	drv := newCachingDriver(entsql.OpenDB(dia, db))
 	client := ent.NewClient(append([]ent.Option{ent.Driver(drv)}, opts...)...)
-	track(client) // for read caches (cache.go)
-	d := &DB{Ent: client, SQL: db, Dialect: dia, Path: path, drv: drv}
+	ch := track(client) // for read caches (cache.go)
+	d := &DB{Ent: client, SQL: db, Dialect: dia, Path: path, drv: drv, transient: client}
+	if dia == dialect.Postgres {
+		tdb, err := openTransient(rawURL) // transient.go
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		d.tdrv = newCachingDriver(entsql.OpenDB(dia, tdb))
+		d.transient = ent.NewClient(append([]ent.Option{ent.Driver(d.tdrv)}, opts...)...)
+		trackAs(d.transient, ch)
+	}
 	opened.Store(client, d) // for hand-written statements (raw.go)
 	return d, nil
 }
@@ -125,6 +150,10 @@ func Open(ctx context.Context, rawURL string, opts ...ent.Option) (*DB, error) {
 func (d *DB) Close() error {
 	untrack(d.Ent)
 	opened.Delete(d.Ent)
+	if d.transient != d.Ent {
+		untrack(d.transient)
+		d.transient.Close()
+	}
 	return d.Ent.Close()
 }
 

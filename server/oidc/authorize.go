@@ -216,7 +216,9 @@ func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	if api != nil {
 		aud = []string{api.Identifier}
 	}
-	create := p.db.AuthRequest.Create().
+	// A transient write (store/transient.go): lost in a crash, the request
+	// simply cannot be completed.
+	create := p.transient.AuthRequest.Create().
 		SetClientID(app.ClientID).
 		SetRedirectURI(redirectURI).
 		SetResponseType(string(oidc.ResponseTypeCode)).
@@ -478,7 +480,9 @@ func (p *Provider) complete(w http.ResponseWriter, r *http.Request, ar *ent.Auth
 	codeHash := hashToken(code)
 	now := p.now()
 	codeExpires := now.Add(CodeLifetime)
-	upd := p.db.AuthRequest.Update().
+	// A transient write: a code whose issuance a crash loses cannot be
+	// redeemed, and a redeemed one was made durable by the exchange.
+	upd := p.transient.AuthRequest.Update().
 		Where(authrequest.ID(ar.ID), authrequest.Done(false)).
 		SetDone(true).
 		SetUserRef(user.ID).

@@ -138,6 +138,7 @@ type Provider struct {
 	discovery []byte
 
 	db                 *ent.Client
+	transient          *ent.Client // db for the writes of a login in progress (store/transient.go)
 	sessions           *sessions.Manager
 	claimsHook         ClaimsHook
 	userAPIScopes      UserScopesFunc
@@ -231,6 +232,7 @@ func New(cfg Config) (*Provider, error) {
 		keys:                cfg.Keys,
 		log:                 log,
 		db:                  cfg.DB,
+		transient:           store.TransientOf(cfg.DB),
 		sessions:            sm,
 		claimsHook:          cfg.Claims,
 		userAPIScopes:       cfg.UserAPIScopes,

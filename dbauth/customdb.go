@@ -42,14 +42,10 @@ type CustomDB interface {
 // PasswordConnection returns the connection called name if its users have
 // passwords Authgraph's pages handle: database or customdb (the latter
 // only when the Service has a CustomDB).
+// It reads through the login's connection cache (loginstate.go): the
+// login page asks for it on every view.
 func (s *Service) PasswordConnection(ctx context.Context, name string) (*ent.Connection, error) {
-	c, err := s.DB.Connection.Query().
-		Where(connection.Name(name), connection.StrategyIn(s.passwordStrategies()...)).
-		Only(authz.SystemContext(ctx))
-	if ent.IsNotFound(err) {
-		return nil, ErrUnknownConnection
-	}
-	return c, err
+	return s.cachedConnection(ctx, name, s.passwordStrategies()...)
 }
 
 func (s *Service) passwordStrategies() []connection.Strategy {

@@ -2,6 +2,7 @@ package dbauth
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -30,17 +31,25 @@ var connCaches sync.Map // *ent.Client → *store.Cache[struct{}, []*ent.Connect
 // missing from the cached connections is looked up again before
 // ErrUnknownConnection.
 func (s *Service) loginConnection(ctx context.Context, name string) (*ent.Connection, error) {
+	return s.cachedConnection(ctx, name, connection.StrategyDatabase)
+}
+
+// cachedConnection returns the password connection (database or customdb)
+// called name from the cache, if its strategy is one of strategies.
+func (s *Service) cachedConnection(ctx context.Context, name string, strategies ...connection.Strategy) (*ent.Connection, error) {
 	c, ok := connCaches.Load(s.DB)
 	if !ok {
 		c, _ = connCaches.LoadOrStore(s.DB, store.NewCache[struct{}, []*ent.Connection](s.DB, clients.CacheTTL, 1, ent.TypeConnection))
 	}
 	cache := c.(*store.Cache[struct{}, []*ent.Connection])
 	load := func(ctx context.Context) ([]*ent.Connection, error) {
-		return s.DB.Connection.Query().Where(connection.StrategyEQ(connection.StrategyDatabase)).All(authz.SystemContext(ctx))
+		return s.DB.Connection.Query().
+			Where(connection.StrategyIn(connection.StrategyDatabase, connection.StrategyCustomdb)).
+			All(authz.SystemContext(ctx))
 	}
 	find := func(all []*ent.Connection) *ent.Connection {
 		for _, c := range all {
-			if c.Name == name {
+			if c.Name == name && slices.Contains(strategies, c.Strategy) {
 				return c
 			}
 		}

@@ -19,7 +19,6 @@ import (
 
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/ent"
-	"github.com/authgraph/authgraph/ent/connection"
 	entidentity "github.com/authgraph/authgraph/ent/identity"
 	"github.com/authgraph/authgraph/logs"
 	"github.com/authgraph/authgraph/mail"
@@ -125,15 +124,10 @@ func (s *Service) Wait() { s.mailWG.Wait() }
 // verifyDummy is passwords.VerifyDummy; tests count its calls.
 var verifyDummy = passwords.VerifyDummy
 
-// Connection returns the database connection called name.
+// Connection returns the database connection called name (through the
+// login's connection cache, loginstate.go).
 func (s *Service) Connection(ctx context.Context, name string) (*ent.Connection, error) {
-	c, err := s.DB.Connection.Query().
-		Where(connection.Name(name), connection.StrategyEQ(connection.StrategyDatabase)).
-		Only(authz.SystemContext(ctx))
-	if ent.IsNotFound(err) {
-		return nil, ErrUnknownConnection
-	}
-	return c, err
+	return s.loginConnection(ctx, name)
 }
 
 // SignupAllowed reports whether conn accepts self-service signups.

@@ -59,28 +59,18 @@ func (m *Manager) WithLogin(ctx context.Context) context.Context {
 // false, doing nothing, when ctx does not come from WithLogin or a session
 // was already prepared.
 func PrepareIn(ctx context.Context, tx *ent.Tx, user *ent.User, p Params) (bool, error) {
-	pl, _ := ctx.Value(loginKey{}).(*pendingLogin)
-	if pl == nil {
-		return false, nil
-	}
-	pl.mu.Lock()
-	done := pl.s != nil || pl.id != ""
-	pl.mu.Unlock()
-	if done {
-		return false, nil
-	}
-	token, s, err := pl.m.insert(ctx, tx.Client(), p)
-	if err != nil {
+	row, err := PrepareRow(ctx, p)
+	if err != nil || row == nil {
 		return false, err
 	}
-	s.Edges.User = user
+	if row.Session, err = save(ctx, tx.Client(), row.Session); err != nil {
+		return false, err
+	}
 	tx.OnCommit(func(next ent.Committer) ent.Committer {
 		return ent.CommitFunc(func(ctx context.Context, tx *ent.Tx) error {
 			err := next.Commit(ctx, tx)
 			if err == nil {
-				pl.mu.Lock()
-				pl.s, pl.token = s, token
-				pl.mu.Unlock()
+				row.Written(user)
 			}
 			return err
 		})
@@ -193,7 +183,16 @@ func (m *Manager) insert(ctx context.Context, db *ent.Client, p Params) (string,
 	if err != nil {
 		return "", nil, err
 	}
-	s, err := db.Session.Create().
+	s, err := save(ctx, db, r)
+	if err != nil {
+		return "", nil, err
+	}
+	return token, s, nil
+}
+
+// save inserts the session row r through db.
+func save(ctx context.Context, db *ent.Client, r *ent.Session) (*ent.Session, error) {
+	return db.Session.Create().
 		SetID(r.ID).
 		SetCreatedAt(r.CreatedAt).
 		SetUpdatedAt(r.UpdatedAt).
@@ -208,10 +207,6 @@ func (m *Manager) insert(ctx context.Context, db *ent.Client, p Params) (string,
 		SetIdleExpiresAt(r.IdleExpiresAt).
 		SetExpiresAt(r.ExpiresAt).
 		Save(authz.SystemContext(ctx))
-	if err != nil {
-		return "", nil, err
-	}
-	return token, s, nil
 }
 
 func truncateUA(ua string) string {

@@ -36,9 +36,5 @@ func (d *DB) Postgres() bool { return d != nil && d.Dialect == dialect.Postgres 
 // policies: callers write only tables no read cache watches, from code that
 // has already decided what may be written.
 func (d *DB) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	d.drv.count(query, false)
-	if s := d.drv.stmt(ctx, query); s != nil {
-		return s.QueryRowContext(ctx, args...)
-	}
-	return d.SQL.QueryRowContext(ctx, query, args...)
+	return d.drv.queryRow(ctx, query, args...)
 }

@@ -88,6 +88,15 @@ func (d *cachingDriver) Query(ctx context.Context, query string, args, v any) er
 	return queryStmt(ctx, s, argv, rows)
 }
 
+// queryRow runs a hand-written statement (DB.QueryRow) through the cache.
+func (d *cachingDriver) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	d.count(query, false)
+	if s := d.stmt(ctx, query); s != nil {
+		return s.QueryRowContext(ctx, args...)
+	}
+	return d.DB().QueryRowContext(ctx, query, args...)
+}
+
 // Close closes the cached statements and the database.
 func (d *cachingDriver) Close() error {
 	d.mu.Lock()

@@ -101,10 +101,8 @@ func Open(ctx context.Context, rawURL string, opts ...ent.Option) (*DB, error) {
 		if err == nil {
 			// Enough connections for two cores' worth of concurrent requests
 			// without exhausting Postgres' default max_connections (100) when a
-			// few nodes share it.
-			db.SetMaxOpenConns(20)
-			db.SetMaxIdleConns(20)
-			db.SetConnMaxIdleTime(5 * time.Minute)
+			// few nodes share it (with the transient pool's 10).
+			limitPool(db, 20)
 		}
 	case strings.HasPrefix(rawURL, "sqlite:"):
 		path = strings.TrimPrefix(rawURL, "sqlite:")
@@ -144,6 +142,14 @@ func Open(ctx context.Context, rawURL string, opts ...ent.Option) (*DB, error) {
 	}
 	opened.Store(client, d) // for hand-written statements (raw.go)
 	return d, nil
+}
+
+// limitPool keeps up to conns connections of a Postgres pool open, idle
+// ones for five minutes.
+func limitPool(db *sql.DB, conns int) {
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
+	db.SetConnMaxIdleTime(5 * time.Minute)
 }
 
 // Close closes the database.

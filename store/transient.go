@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"net/url"
-	"time"
 
 	"github.com/authgraph/authgraph/ent"
 )
@@ -46,9 +45,7 @@ func openTransient(rawURL string) (*sql.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db.SetMaxOpenConns(10)
-	db.SetMaxIdleConns(10)
-	db.SetConnMaxIdleTime(5 * time.Minute)
+	limitPool(db, 10) // a login's few writes; the main pool keeps 20
 	return db, nil
 }
 
@@ -71,9 +68,5 @@ func (d *DB) QueryRowTransient(ctx context.Context, query string, args ...any) *
 	if d.tdrv == nil {
 		return d.QueryRow(ctx, query, args...)
 	}
-	d.tdrv.count(query, false)
-	if s := d.tdrv.stmt(ctx, query); s != nil {
-		return s.QueryRowContext(ctx, args...)
-	}
-	return d.tdrv.DB().QueryRowContext(ctx, query, args...)
+	return d.tdrv.queryRow(ctx, query, args...)
 }

@@ -24,7 +24,7 @@ var managementScopes = []string{
 }
 
 // Self-service scopes: a signed-in user's token for the management API may
-// read their own profile and edit their own user_metadata (SPEC §6).
+// read their own profile and edit their own user_metadata (docs/MANAGEMENT.md).
 const (
 	ScopeReadCurrentUser           = "read:current_user"
 	ScopeUpdateCurrentUserMetadata = "update:current_user_metadata"

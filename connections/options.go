@@ -1,4 +1,4 @@
-// Package connections validates connection options (SPEC §10) and splits the
+// Package connections validates connection options (docs/CONNECTIONS.md) and splits the
 // secret ones from the rest. Option names follow Auth0's, so exported Auth0
 // configurations carry over.
 package connections

@@ -20,7 +20,7 @@ type ScriptValidator interface {
 	ValidateScript(ctx context.Context, module []byte) error
 }
 
-// CustomDBScripts are the keys of options.scripts, in SPEC order (the
+// CustomDBScripts are the keys of options.scripts, in the documented order (docs/CUSTOM_DATABASE.md) (the
 // operations of connectors/customdb, which checks that the lists agree).
 var CustomDBScripts = []string{"login", "get_user", "create", "verify", "change_password", "delete", "change_email"}
 

@@ -11,7 +11,7 @@ import (
 	"github.com/authgraph/authgraph/logs"
 )
 
-// Brute-force protection (SPEC §7, mode count_per_identifier_and_ip, shield
+// Brute-force protection (docs/DATABASE_CONNECTIONS.md, mode count_per_identifier_and_ip, shield
 // block): each failed login of (connection, identifier, IP) is counted,
 // whether or not the identifier exists (counting only real accounts would
 // reveal them). The MaxAttempts-th failure blocks that triple for BlockFor;

@@ -1,6 +1,6 @@
 package dbauth
 
-// Custom-database connections (strategy customdb, SPEC §5) share the
+// Custom-database connections (strategy customdb, docs/CUSTOM_DATABASE.md) share the
 // database connection's pages and flows — signup, forgot-password, reset
 // and verification tickets, password changes — while their users live in a
 // legacy database reached through scripts. What a script does is

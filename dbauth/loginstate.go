@@ -91,7 +91,7 @@ func (s *Service) attempts(ctx context.Context, conn, ident, ip string) (blocked
 }
 
 // recordLogin records a correct password in one transaction: the user's
-// last_login, last_ip and logins_count (also for a blocked user, SPEC §1),
+// last_login, last_ip and logins_count (also for a blocked user, docs/PROFILE.md),
 // the end of this (identifier, IP)'s failure counter when there is one, a
 // re-hashed password when upgrade is set, the log event (s, or f when the
 // user is blocked) and, when the login page asked for it, the session

@@ -1,5 +1,5 @@
 // Package dbauth authenticates users of database connections (strategy
-// `database`, SPEC §7): password login by email or username, signup,
+// `database`, docs/DATABASE_CONNECTIONS.md): password login by email or username, signup,
 // password changes with the connection's policy and history, single-use
 // password-change and email-verification tickets, forgot-password, and
 // brute-force protection per (identifier, IP).
@@ -49,7 +49,7 @@ var (
 	ErrNoDatabaseIdentity = errors.New("user has no database identity")
 )
 
-// Brute-force defaults (SPEC §7).
+// Brute-force defaults (docs/DATABASE_CONNECTIONS.md).
 const (
 	DefaultMaxAttempts = 10
 	DefaultBlockFor    = 30 * 24 * time.Hour
@@ -177,7 +177,7 @@ type LoginResult struct {
 // user or a wrong password (the unknown user costs one dummy hash
 // verification, so both take the same time), and ErrBlocked only after the
 // correct password of a blocked user. A correct password bumps last_login,
-// last_ip and logins_count, also for a blocked user (SPEC §1), and upgrades
+// last_ip and logins_count, also for a blocked user (docs/PROFILE.md), and upgrades
 // a bcrypt or outdated argon2id hash. Events: s, f, fp, fu, limit_wc.
 func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error) {
 	sys := authz.SystemContext(ctx)

@@ -278,7 +278,7 @@ func (s *Service) RequestPasswordReset(ctx context.Context, connName, email, cli
 	var idn *ent.Identity
 	if IsCustomDB(conn) {
 		// The local user, else get_user's (not migrated yet, or never
-		// seen here): SPEC §5.
+		// seen here): docs/CUSTOM_DATABASE.md.
 		idn, err = s.CustomDB.FindUser(ctx, conn, ident)
 	} else {
 		idn, err = s.findIdentity(authz.SystemContext(ctx), conn, ident)

@@ -25,7 +25,7 @@ func baseUser(email string) map[string]any {
 	}
 }
 
-// TestUpdateUserMergeTable: SPEC §1 PATCH semantics, one case per rule.
+// TestUpdateUserMergeTable: docs/PROFILE.md PATCH semantics, one case per rule.
 func TestUpdateUserMergeTable(t *testing.T) {
 	type want func(t *testing.T, before, after gqlUser)
 	metaIs := func(field string, exp string) want {

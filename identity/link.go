@@ -12,7 +12,7 @@ import (
 	"github.com/authgraph/authgraph/ent/user"
 )
 
-// Link makes secondary's identities part of primary (SPEC §6): primary keeps
+// Link makes secondary's identities part of primary (docs/MANAGEMENT.md): primary keeps
 // its user_id, root profile and metadata; each of secondary's identities
 // moves to primary with secondary's profile in its profile_data
 // (profileData); secondary's metadata is discarded and the secondary user

@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// Metadata limits (SPEC §1).
+// Metadata limits (docs/PROFILE.md).
 const (
 	// MaxMetadataBytes caps each metadata object (serialized JSON).
 	MaxMetadataBytes = 10 * 1024

@@ -38,7 +38,7 @@ type UpstreamLogin struct {
 // SyncResult is the user an upstream login resolved to.
 type SyncResult struct {
 	// User is the owner of the identity: the primary user when the identity
-	// was linked to another account (SPEC §6).
+	// was linked to another account (docs/MANAGEMENT.md).
 	User     *ent.User
 	Identity *ent.Identity
 	Created  bool

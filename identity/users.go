@@ -48,7 +48,7 @@ type Patch[T any] struct {
 	Value *T
 }
 
-// UpdateInput is a PATCH of a user with SPEC §1 semantics.
+// UpdateInput is a PATCH of a user with docs/PROFILE.md semantics.
 type UpdateInput struct {
 	// Passwords change through dbauth.ChangePassword (policy, history,
 	// session revocation), not here.
@@ -122,7 +122,7 @@ func PrepareCreate(ctx context.Context, db *ent.Client, in CreateInput) (*NewUse
 	if in.Email == nil {
 		return nil, invalid("email", "is required for database connections")
 	}
-	// Database connections store emails lowercased (SPEC §1).
+	// Database connections store emails lowercased (docs/PROFILE.md).
 	email := strings.ToLower(strings.TrimSpace(*in.Email))
 	if err := validateEmail("email", email); err != nil {
 		return nil, err
@@ -479,7 +479,7 @@ func Resolve(ctx context.Context, db *ent.Client, id string) (*ent.User, error) 
 
 // ByEmail returns the users with exactly this email. Database users' emails
 // are stored lowercased, so for them the match is case-insensitive; other
-// users keep their IdP's case and match exactly (SPEC §6).
+// users keep their IdP's case and match exactly (docs/MANAGEMENT.md).
 func ByEmail(ctx context.Context, db *ent.Client, email string) ([]*ent.User, error) {
 	lower := strings.ToLower(email)
 	pred := user.Email(email)

@@ -1,5 +1,5 @@
 // Package logs writes the tenant log: Auth0's event fields and type codes
-// (SPEC §8), so dashboards and alerting written for Auth0 read it as is.
+// (docs/LOGS.md), so dashboards and alerting written for Auth0 read it as is.
 // Entries never carry a password, token, secret or a full metadata blob.
 package logs
 
@@ -10,7 +10,7 @@ import (
 	"github.com/authgraph/authgraph/ent"
 )
 
-// Type codes used by Authgraph (SPEC §8).
+// Type codes used by Authgraph (docs/LOGS.md).
 const (
 	TypeSuccessLogin     = "s"
 	TypeFailedLogin      = "f"

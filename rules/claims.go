@@ -8,7 +8,7 @@ import (
 
 // restrictedClaims can never be set by a rule, namespaced or not: they are
 // the registered JWT/OIDC claims and the names that carry authorization
-// (SPEC §3). Setting them would let a rule widen or forge a token.
+// (docs/SCOPES.md). Setting them would let a rule widen or forge a token.
 var restrictedClaims = map[string]struct{}{}
 
 func init() {

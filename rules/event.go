@@ -17,7 +17,7 @@ type Event struct {
 	Rule        RuleInfo          `json:"rule"`
 }
 
-// User is the normalized profile (SPEC §1). Nil metadata maps are sent as {}.
+// User is the normalized profile (docs/PROFILE.md). Nil metadata maps are sent as {}.
 type User struct {
 	UserID        string         `json:"user_id"`
 	Email         string         `json:"email,omitempty"`

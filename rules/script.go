@@ -1,6 +1,6 @@
 package rules
 
-// Custom-database scripts (SPEC §5, rules-sdk/ABI.md "Custom-database
+// Custom-database scripts (docs/CUSTOM_DATABASE.md, rules-sdk/ABI.md "Custom-database
 // scripts"): modules run by the same engine, pools and limits as rules, but
 // entered through on_script and allowed the idp database and password host
 // functions (scripthost.go). The connection's database is reached through a

@@ -32,7 +32,7 @@ import (
 	"github.com/authgraph/authgraph/store"
 )
 
-// Secret limits (SPEC §4, Actions): key ≤ 128 characters, value ≤ 4096.
+// Secret limits (docs/RULES.md): key ≤ 128 characters, value ≤ 4096.
 const (
 	MaxSecretKey   = 128
 	MaxSecretValue = 4096

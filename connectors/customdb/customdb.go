@@ -1,4 +1,4 @@
-// Package customdb is the custom-database connection (SPEC §5, issue 6): a
+// Package customdb is the custom-database connection (docs/CUSTOM_DATABASE.md, issue 6): a
 // password connector whose lifecycle (login, get_user, create, verify,
 // change_password, delete, change_email) is carried out by WebAssembly
 // scripts run by the rules engine (rules.Engine.InvokeScript), reaching the
@@ -38,7 +38,7 @@ const (
 	OpChangeEmail    = "change_email"
 )
 
-// Ops lists the operations in SPEC order.
+// Ops lists the operations in the documented order (docs/CUSTOM_DATABASE.md).
 var Ops = []string{OpLogin, OpGetUser, OpCreate, OpVerify, OpChangePassword, OpDelete, OpChangeEmail}
 
 // Error codes a script returns in {"error": {"code": …}}.
@@ -282,7 +282,7 @@ func (p *Profile) Identity(raw map[string]any) connectors.Identity {
 }
 
 // GetUser runs the get_user script: the user of the legacy database with
-// this email, or nil when there is none (SPEC §5: what guards signup,
+// this email, or nil when there is none (docs/CUSTOM_DATABASE.md: what guards signup,
 // password reset and email change against duplicates). The identity is
 // auth0|<returned user_id>. A typed error the script returned, or its
 // failure, is an error wrapping ErrScript; ErrNoScript when the connection
@@ -309,7 +309,7 @@ func (c *Connector) HasScript(op string) bool {
 	return ok
 }
 
-// NewUser is the create script's user (SPEC §5; rules-sdk/ABI.md).
+// NewUser is the create script's user (docs/CUSTOM_DATABASE.md; rules-sdk/ABI.md).
 type NewUser struct {
 	Email        string         `json:"email"`
 	Password     string         `json:"password"`
@@ -374,7 +374,7 @@ func (c *Connector) Delete(ctx context.Context, id string) error {
 	return nil
 }
 
-// runBool runs a script whose result is true or false. SPEC §5's scripts
+// runBool runs a script whose result is true or false. The scripts
 // may also answer an object (change_password's {last_password_reset}),
 // which counts as true.
 func (c *Connector) runBool(ctx context.Context, op string, args map[string]any) (bool, error) {

@@ -35,7 +35,7 @@ const (
 	PresetActiveDirectory = "active_directory"
 )
 
-// Config is an `ldap` connection's options (SPEC §10). Example:
+// Config is an `ldap` connection's options (docs/CONNECTIONS.md). Example:
 //
 //	{
 //	  "url": "ldaps://ldap.corp.example:636",

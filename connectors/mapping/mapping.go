@@ -1,5 +1,5 @@
 // Package mapping is the one normalization engine of upstream profiles
-// (SPEC §2): a default table per strategy, mapping each normalized field to
+// (docs/PROFILE.md): a default table per strategy, mapping each normalized field to
 // the upstream attributes that may hold it (first non-empty wins, up to 4
 // fallbacks), per-connection overrides on top (SAML fieldsMap, LDAP
 // attribute names), Auth0-style OIDC attribute_map templates, and the

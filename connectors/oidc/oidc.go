@@ -46,7 +46,7 @@ const (
 	ProviderGoogle = "google-oauth2"
 )
 
-// Config is an `oidc` connection's options (SPEC §10). Example:
+// Config is an `oidc` connection's options (docs/CONNECTIONS.md). Example:
 //
 //	{
 //	  "issuer": "https://idp.corp.example/",

@@ -37,7 +37,7 @@ import (
 // Provider is the provider of SAML users: user_id "samlp|<connection>|<id>".
 const Provider = "samlp"
 
-// Config is a `saml` connection's options (SPEC §10) plus what the server
+// Config is a `saml` connection's options (docs/CONNECTIONS.md) plus what the server
 // knows. Example options:
 //
 //	{

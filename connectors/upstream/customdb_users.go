@@ -1,6 +1,6 @@
 package upstream
 
-// The lifecycle of custom-database users besides login (SPEC §5): signup
+// The lifecycle of custom-database users besides login (docs/CUSTOM_DATABASE.md): signup
 // and createUser, password reset and change, email change and
 // verification, deletion. Authgraph validates first and writes its own
 // store in the caller's transaction; the script runs after, so a script
@@ -93,7 +93,7 @@ func (s *Service) scriptError(conn *ent.Connection, op, field string, err error)
 	return &ScriptFailedError{Connection: conn.Name, Op: op, Err: err}
 }
 
-// guardEmail is SPEC §5's duplicate check: get_user must not know email.
+// guardEmail is the duplicate check of docs/CUSTOM_DATABASE.md: get_user must not know email.
 // It runs before every signup and email change, in both modes, because in
 // import mode the legacy database still holds users not migrated yet.
 func (s *Service) guardEmail(ctx context.Context, conn *ent.Connection, c *customdb.Connector, email string) error {

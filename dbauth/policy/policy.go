@@ -1,5 +1,5 @@
 // Package policy checks new passwords of database connections against the
-// connection's password options (SPEC §7): the strength levels of Auth0's
+// connection's password options (docs/DATABASE_CONNECTIONS.md): the strength levels of Auth0's
 // password-sheriff (none, low, fair, good, excellent), a dictionary of common
 // passwords plus the connection's own entries, and the personal-information
 // rule. Password history needs the stored hashes and lives in dbauth.

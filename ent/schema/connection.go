@@ -30,7 +30,7 @@ func (Connection) Fields() []ent.Field {
 		field.String("name").NotEmpty().MaxLen(128).Unique().Immutable().
 			Annotations(entgql.OrderField("NAME")),
 		field.Enum("strategy").Values("database", "oidc", "saml", "ldap", "customdb").Immutable(),
-		// options holds the non-secret strategy options (SPEC §10).
+		// options holds the non-secret strategy options (docs/CONNECTIONS.md).
 		field.JSON("options", map[string]any{}).Default(map[string]any{}).SchemaType(jsonb),
 		// secrets_sealed holds the secret options, sealed with the master key;
 		// write-only through the API.

@@ -14,7 +14,7 @@ import (
 )
 
 // LogEvent is one entry of the tenant log, with Auth0's fields and type codes
-// (SPEC §8): s, f, fp, fu, ss, fs, sapi, limit_wc…
+// (docs/LOGS.md): s, f, fp, fu, ss, fs, sapi, limit_wc…
 type LogEvent struct{ ent.Schema }
 
 // Mixin implements ent.Schema.

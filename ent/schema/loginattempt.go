@@ -12,7 +12,7 @@ import (
 )
 
 // LoginAttempt counts failed logins per (identifier, IP) for brute-force
-// protection (SPEC §7). It is kept for unknown identifiers too: counting only
+// protection (docs/DATABASE_CONNECTIONS.md). It is kept for unknown identifiers too: counting only
 // real accounts would reveal which exist.
 type LoginAttempt struct{ ent.Schema }
 

@@ -17,7 +17,7 @@ import (
 	"github.com/authgraph/authgraph/ent/user"
 )
 
-// User is one normalized profile (SPEC §1): one per unique person, whatever
+// User is one normalized profile (docs/PROFILE.md): one per unique person, whatever
 // connections they sign in through.
 type User struct{ ent.Schema }
 

@@ -2159,7 +2159,7 @@ extend type Mutation {
   rotateClientSecret(id: ID!): ClientWithSecret!
 }
 `, BuiltIn: false},
-	{Name: "../schema/connections.graphqls", Input: `"A source of identities (SPEC §10)."
+	{Name: "../schema/connections.graphqls", Input: `"A source of identities (docs/CONNECTIONS.md)."
 type Connection implements Node {
   id: ID!
   name: String!
@@ -2263,7 +2263,7 @@ extend type Mutation {
   testConnectionScript(connection: String!, script: CustomDBScript!, args: Map!): ConnectionScriptResult!
 }
 `, BuiltIn: false},
-	{Name: "../schema/linking.graphqls", Input: `# Account linking (SPEC §6) and upstream IdP tokens.
+	{Name: "../schema/linking.graphqls", Input: `# Account linking (docs/MANAGEMENT.md) and upstream IdP tokens.
 
 extend type Mutation {
   """
@@ -2532,7 +2532,7 @@ extend type Mutation {
   unblockUserAttempts(identifier: String!): Int!
 }
 `, BuiltIn: false},
-	{Name: "../schema/users.graphqls", Input: `"A normalized user profile (SPEC §1)."
+	{Name: "../schema/users.graphqls", Input: `"A normalized user profile (docs/PROFILE.md)."
 type User implements Node {
   "Node id (usr_…)."
   id: ID!

@@ -12,11 +12,11 @@ import (
 	"github.com/authgraph/authgraph/ent"
 )
 
-// oidcScopes are the OpenID Connect scopes the provider knows (SPEC §3).
+// oidcScopes are the OpenID Connect scopes the provider knows (docs/SCOPES.md).
 var oidcScopes = []string{"openid", "profile", "email", "phone", "address", "offline_access"}
 
 // scopeClaims maps each OIDC scope to the standard claims it releases (OIDC
-// Core §5.4, SPEC §3). Filtering is strict: a standard claim is released only
+// Core §5.4, docs/SCOPES.md). Filtering is strict: a standard claim is released only
 // when its scope was granted or the `claims` parameter asked for it by name.
 var scopeClaims = map[string][]string{
 	"profile": {"name", "family_name", "given_name", "middle_name", "nickname", "preferred_username",
@@ -38,7 +38,7 @@ var standardClaimScope = func() map[string]string {
 }()
 
 // reservedClaims may never be set by the claims hook: registered JWT and
-// OIDC claims, the provider's own, and Auth0's restricted names (SPEC §3).
+// OIDC claims, the provider's own, and Auth0's restricted names (docs/SCOPES.md).
 // Standard profile claims are reserved too (standardClaimScope).
 var reservedClaims = map[string]bool{
 	"iss": true, "sub": true, "aud": true, "exp": true, "nbf": true, "iat": true, "jti": true,
@@ -48,7 +48,7 @@ var reservedClaims = map[string]bool{
 	"org_id": true, "org_name": true, "internalService": true, "x5t#S256": true,
 }
 
-// maxCustomClaimsBytes bounds the custom claims of one token (SPEC §3).
+// maxCustomClaimsBytes bounds the custom claims of one token (docs/SCOPES.md).
 const maxCustomClaimsBytes = 100 << 10
 
 // Protocols passed to the claims hook (Auth0's event.transaction.protocol).

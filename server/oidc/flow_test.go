@@ -23,7 +23,7 @@ import (
 	"github.com/authgraph/authgraph/identity"
 )
 
-// TestOIDC runs the OpenID Foundation Basic OP modules (SPEC §9), each as a
+// TestOIDC runs the OpenID Foundation Basic OP modules (docs/OPENID_PROVIDER.md), each as a
 // subtest named after its module, and the provider's own behaviours, on
 // SQLite and Postgres.
 func TestOIDC(t *testing.T) {

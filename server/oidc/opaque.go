@@ -13,7 +13,7 @@ import (
 )
 
 // Opaque access tokens. A user access token without an `audience` is good
-// only at /userinfo (SPEC §3: Auth0 issues an opaque token then), so no
+// only at /userinfo (docs/SCOPES.md: Auth0 issues an opaque token then), so no
 // resource server ever needs to read it: unless the rules added access token
 // claims (which clients may read), it is not a JWT but a value only this
 // issuer can open. That saves an RSA signature per login and refresh

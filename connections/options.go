@@ -83,6 +83,10 @@ var strategyOptions = map[string]map[string]spec{
 		"authorization_endpoint": {kind: kURL},
 		"token_endpoint":         {kind: kURL},
 		"userinfo_endpoint":      {kind: kURL},
+		// allow_private_network (default false) lets the provider's
+		// endpoints be on loopback or a private network, plain http
+		// included: test providers and intranets (package outbound).
+		"allow_private_network": {kind: kBool},
 	},
 	StrategySAML: {
 		"metadataXml":       {kind: kString},
@@ -94,6 +98,8 @@ var strategyOptions = map[string]map[string]spec{
 		"signSAMLRequest":   {kind: kBool},
 		"idpinitiated":      {kind: kObject, check: object(map[string]kind{"enabled": kBool})},
 		"allow_sha1":        {kind: kBool},
+		// As for oidc: metadataUrl may be on a private network.
+		"allow_private_network": {kind: kBool},
 	},
 	StrategyLDAP: {
 		"url":                 {kind: kURL},

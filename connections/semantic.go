@@ -1,6 +1,7 @@
 package connections
 
 import (
+	"net/netip"
 	"net/url"
 	"strings"
 )
@@ -37,14 +38,46 @@ func checkComplete(strategy string, public, secret map[string]any) error {
 		if str("client_id") == "" {
 			return &OptionError{Key: "client_id", Message: "is required"}
 		}
+		for _, k := range []string{"discovery_url", "issuer", "authorization_endpoint", "token_endpoint", "userinfo_endpoint"} {
+			if err := checkFetchedURL(k, str(k), Bool(public, "allow_private_network")); err != nil {
+				return err
+			}
+		}
 	case StrategySAML:
 		if str("metadataXml") == "" && str("metadataUrl") == "" && (str("signInEndpoint") == "" || str("signingCert") == "") {
 			return &OptionError{Key: "metadataXml", Message: "is required (or metadataUrl, or signInEndpoint with signingCert)"}
+		}
+		if err := checkFetchedURL("metadataUrl", str("metadataUrl"), Bool(public, "allow_private_network")); err != nil {
+			return err
 		}
 	case StrategyCustomDB:
 		if dsn := str("dsn"); dsn != "" && !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") && !strings.HasPrefix(dsn, "mysql://") {
 			return &OptionError{Key: "dsn", Message: "must be a postgres:// or mysql:// URL"}
 		}
+	}
+	return nil
+}
+
+// checkFetchedURL refuses, when it is saved, a URL the server would fetch
+// but the outbound client would refuse: plain http, or a host that is
+// loopback or a private address literal, without allow_private_network.
+// (Names are checked where they resolve, at every connection.)
+func checkFetchedURL(key, raw string, allowPrivate bool) error {
+	if raw == "" || allowPrivate {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return &OptionError{Key: key, Message: "must be an absolute URL"}
+	}
+	if u.Scheme != "https" {
+		return &OptionError{Key: key, Message: "must be an https URL (allow_private_network permits http on a private network)"}
+	}
+	host := u.Hostname()
+	ip, err := netip.ParseAddr(host)
+	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") ||
+		(err == nil && (!ip.Unmap().IsGlobalUnicast() || ip.Unmap().IsPrivate() || ip.Unmap().IsLoopback())) {
+		return &OptionError{Key: key, Message: "points to a loopback, private or reserved address (allow_private_network permits private networks)"}
 	}
 	return nil
 }

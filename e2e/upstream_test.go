@@ -110,7 +110,8 @@ func TestLoginThroughAnotherAuthgraph(t *testing.T) {
 		rpID, rpSecret := registerClient(t, s, "--name", "Notebook", "--type", "regular_web", "--redirect-uri", redirectURI)
 		createConnection(t, s, "navy", "oidc", map[string]any{
 			"issuer": idp.Issuer, "client_id": upID, "client_secret": upSecret, "scope": "openid profile email",
-			"attribute_map": map[string]any{"mapping_mode": "use_map", "attributes": map[string]any{"given_name": "${context.tokenset.nickname}"}},
+			"allow_private_network": true, // A runs on loopback, over http
+			"attribute_map":         map[string]any{"mapping_mode": "use_map", "attributes": map[string]any{"given_name": "${context.tokenset.nickname}"}},
 		}, rpID)
 		relying := newRP(t, s, rpID, rpSecret, oidc.ScopeOpenID, "profile", "email")
 

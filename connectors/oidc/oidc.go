@@ -24,13 +24,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
 	"github.com/authgraph/authgraph/connectors"
 	"github.com/authgraph/authgraph/connectors/mapping"
+	"github.com/authgraph/authgraph/outbound"
 )
 
 // Presets.
@@ -82,8 +82,12 @@ type Config struct {
 	Preset             string
 	// Endpoint overrides (tests point presets at in-process fakes).
 	AuthorizationEndpoint, TokenEndpoint, UserinfoEndpoint string
-	// HTTPClient reaches the provider (default: 10 s timeout).
-	HTTPClient *http.Client
+	// AllowPrivateNetwork lets the provider's endpoints be on loopback or a
+	// private network, over plain http too (option allow_private_network;
+	// see package outbound).
+	AllowPrivateNetwork bool
+	// Failures is shared by the connectors of one service (outbound).
+	Failures *outbound.FailureCache
 }
 
 // FromOptions builds a Config from a connection's options and secrets.
@@ -98,6 +102,7 @@ func FromOptions(name string, opts, secrets map[string]any) Config {
 		UserinfoEndpoint: s(opts, "userinfo_endpoint"),
 	}
 	cfg.TrustEmailVerified, _ = opts["trust_email_verified"].(bool)
+	cfg.AllowPrivateNetwork, _ = opts["allow_private_network"].(bool)
 	if sc := s(opts, "scope"); sc != "" {
 		cfg.Scopes = strings.Fields(sc)
 	}
@@ -161,10 +166,9 @@ func New(cfg Config) (*Connector, error) {
 			}
 		}
 	}
-	client := cfg.HTTPClient
-	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
-	}
+	// Discovery, JWKS, token, userinfo and the GitHub API all go through
+	// this client (c.ctx hands it to go-oidc and x/oauth2).
+	client := outbound.New(outbound.Options{AllowPrivateNetwork: cfg.AllowPrivateNetwork, Failures: cfg.Failures})
 	return &Connector{cfg: cfg, client: client}, nil
 }
 
@@ -371,7 +375,7 @@ func (c *Connector) getJSON(ctx context.Context, url, accessToken string, v any)
 		return connectors.Unavailable(err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	body, err := io.ReadAll(resp.Body) // capped by the outbound client (ErrTooLarge)
 	if err != nil {
 		return connectors.Unavailable(err)
 	}

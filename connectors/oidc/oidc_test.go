@@ -13,12 +13,14 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/authgraph/authgraph/connectors"
+	"github.com/authgraph/authgraph/outbound"
 )
 
 // fakeIdP is an independent OpenID Provider written for these tests with
@@ -157,7 +159,8 @@ func login(t *testing.T, c *Connector) (connectors.Identity, error) {
 }
 
 func newConn(t *testing.T, f *fakeIdP, mod func(*Config)) *Connector {
-	cfg := Config{Connection: "corp", ClientID: "cid", ClientSecret: "csecret"}
+	// The fakes run on loopback over plain http.
+	cfg := Config{Connection: "corp", ClientID: "cid", ClientSecret: "csecret", AllowPrivateNetwork: true}
 	if f.srv != nil {
 		cfg.Issuer = f.srv.URL
 	}
@@ -250,6 +253,50 @@ func TestOIDCRefusesBadTokens(t *testing.T) {
 	if !errors.Is(err, connectors.ErrInvalidResponse) {
 		t.Fatalf("provider error: %v", err)
 	}
+}
+
+// Without allow_private_network, a provider on loopback is never reached:
+// not its discovery document, nor (GitHub preset, no discovery) its token
+// endpoint or API.
+func TestLoopbackProviderRefused(t *testing.T) {
+	f := newFakeIdP(t)
+	var hits atomic.Int32
+	f.srv.Config.Handler = countHits(&hits, f.srv.Config.Handler)
+	c := newConn(t, f, func(cfg *Config) { cfg.AllowPrivateNetwork = false })
+	_, _, err := c.LoginURL(context.Background(), "https://a/cb", "s")
+	if !errors.Is(err, connectors.ErrUnavailable) || !errors.Is(err, outbound.ErrSchemeRefused) {
+		t.Fatalf("discovery of a loopback provider: %v", err)
+	}
+	// https to loopback is refused by address.
+	c = newConn(t, f, func(cfg *Config) {
+		cfg.AllowPrivateNetwork, cfg.Issuer = false, strings.Replace(f.srv.URL, "http:", "https:", 1)
+	})
+	if _, _, err = c.LoginURL(context.Background(), "https://a/cb", "s"); !errors.Is(err, outbound.ErrAddressRefused) {
+		t.Fatalf("https discovery of a loopback provider: %v", err)
+	}
+
+	gh := fakeGitHub(t, `[]`)
+	gh.Config.Handler = countHits(&hits, gh.Config.Handler)
+	c = newConn(t, &fakeIdP{}, func(cfg *Config) {
+		cfg.Issuer, cfg.Preset, cfg.AllowPrivateNetwork = "", PresetGitHub, false
+		cfg.AuthorizationEndpoint, cfg.TokenEndpoint, cfg.UserinfoEndpoint = gh.URL+"/login/oauth/authorize", gh.URL+"/login/oauth/access_token", gh.URL+"/api/user"
+	})
+	_, pending, err := c.LoginURL(context.Background(), "https://authgraph.test/login/callback", "s")
+	if err != nil {
+		t.Fatal(err) // nothing fetched yet: the browser goes to the authorize URL
+	}
+	_, err = c.HandleCallback(context.Background(), "https://authgraph.test/login/callback", pending,
+		httptest.NewRequest("GET", "/cb?code=gh-code&state=s", nil))
+	if !errors.Is(err, connectors.ErrUnavailable) || !errors.Is(err, outbound.ErrSchemeRefused) {
+		t.Fatalf("token endpoint on loopback: %v", err)
+	}
+	if n := hits.Load(); n != 0 {
+		t.Fatalf("loopback upstreams reached %d times", n)
+	}
+}
+
+func countHits(n *atomic.Int32, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { n.Add(1); h.ServeHTTP(w, r) })
 }
 
 func TestProviderDown(t *testing.T) {

@@ -24,7 +24,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
+	"sync"
 
 	"github.com/beevik/etree"
 	crewjam "github.com/crewjam/saml"
@@ -32,6 +32,7 @@ import (
 
 	"github.com/authgraph/authgraph/connectors"
 	"github.com/authgraph/authgraph/connectors/mapping"
+	"github.com/authgraph/authgraph/outbound"
 )
 
 // Provider is the provider of SAML users: user_id "samlp|<connection>|<id>".
@@ -74,7 +75,12 @@ type Config struct {
 	DomainAliases []string
 	// ReplayCache records accepted assertion IDs (required).
 	ReplayCache crewjam.AssertionReplayCache
-	HTTPClient  *http.Client
+	// AllowPrivateNetwork lets metadataUrl be on loopback or a private
+	// network, over plain http too (option allow_private_network; see
+	// package outbound).
+	AllowPrivateNetwork bool
+	// Failures is shared by the connectors of one service (outbound).
+	Failures *outbound.FailureCache
 	// Clock is for tests.
 	Clock *dsig.Clock
 }
@@ -92,20 +98,31 @@ func FromOptions(name string, opts map[string]any) Config {
 		SignInEndpoint: s("signInEndpoint"), SigningCert: s("signingCert"), FieldsMap: fm,
 		UserIDAttribute: s("user_id_attribute"), SignRequest: b("signSAMLRequest"),
 		AllowIDPInitiated: idpInit, AllowSHA1: b("allow_sha1"), DomainAliases: mapping.Strings(opts["domain_aliases"]),
+		AllowPrivateNetwork: b("allow_private_network"),
 	}
 }
 
 // Connector is a SAMLConnector.
 type Connector struct {
-	cfg   Config
-	sp    *crewjam.ServiceProvider
-	table mapping.Table
+	cfg    Config
+	table  mapping.Table
+	acs    url.URL
+	meta   url.URL
+	client *http.Client
+
+	// mu guards sp, the ServiceProvider with the IdP's metadata: known from
+	// the start for metadataXml and signInEndpoint, fetched on first use
+	// (never by the SP metadata endpoint) and kept for metadataUrl.
+	mu sync.Mutex
+	sp *crewjam.ServiceProvider
 }
 
 var _ connectors.SAMLConnector = (*Connector)(nil)
 
-// New builds the ServiceProvider; IdP metadata given by URL is fetched now.
-func New(ctx context.Context, cfg Config) (*Connector, error) {
+// New validates cfg. IdP metadata given inline is parsed now; metadata
+// given by URL is fetched at the first login that needs it, so that a
+// server starting, or the SP metadata being read, reaches no upstream.
+func New(_ context.Context, cfg Config) (*Connector, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: saml: %s", connectors.ErrConfig, fmt.Sprintf(format, args...))
 	}
@@ -120,41 +137,69 @@ func New(ctx context.Context, cfg Config) (*Connector, error) {
 	if err != nil || meta.Host == "" {
 		return nil, bad("metadata URL %q", cfg.MetadataURL)
 	}
-	idp, err := idpMetadata(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
 	table, err := mapping.Override(mapping.SAML, cfg.FieldsMap)
 	if err != nil {
 		return nil, err
 	}
+	if cfg.SignRequest && (cfg.Key == nil || cfg.Certificate == nil) {
+		return nil, bad("signSAMLRequest needs the server's SP key")
+	}
+	c := &Connector{cfg: cfg, table: table, acs: *acs, meta: *meta,
+		client: outbound.New(outbound.Options{AllowPrivateNetwork: cfg.AllowPrivateNetwork, MaxBody: maxMetadata, Failures: cfg.Failures})}
+	if cfg.IDPMetadataURL == "" || cfg.IDPMetadataXML != "" {
+		idp, err := idpMetadata(context.Background(), cfg, nil)
+		if err != nil {
+			return nil, err
+		}
+		c.sp = c.serviceProviderFor(idp)
+	}
+	return c, nil
+}
+
+// serviceProviderFor is crewjam's ServiceProvider for this connection; idp
+// is nil for the SP metadata alone.
+func (c *Connector) serviceProviderFor(idp *crewjam.EntityDescriptor) *crewjam.ServiceProvider {
 	sp := &crewjam.ServiceProvider{
-		EntityID: cfg.EntityID, AcsURL: *acs, MetadataURL: *meta, IDPMetadata: idp,
-		AllowIDPInitiated:                cfg.AllowIDPInitiated,
-		RejectSHA1Signatures:             !cfg.AllowSHA1,
-		ReplayCache:                      cfg.ReplayCache,
+		EntityID: c.cfg.EntityID, AcsURL: c.acs, MetadataURL: c.meta, IDPMetadata: idp,
+		AllowIDPInitiated:                c.cfg.AllowIDPInitiated,
+		RejectSHA1Signatures:             !c.cfg.AllowSHA1,
+		ReplayCache:                      c.cfg.ReplayCache,
 		AssertionConsumerServiceBindings: []string{crewjam.HTTPPostBinding},
 		AuthnNameIDFormat:                crewjam.UnspecifiedNameIDFormat,
-		HTTPClient:                       cfg.HTTPClient,
-		Clock:                            cfg.Clock,
+		HTTPClient:                       c.client,
+		Clock:                            c.cfg.Clock,
 		LimitRelayStateLength:            true,
 	}
-	if cfg.SignRequest {
-		if cfg.Key == nil || cfg.Certificate == nil {
-			return nil, bad("signSAMLRequest needs the server's SP key")
-		}
-		sp.Key, sp.Certificate = cfg.Key, cfg.Certificate
+	if c.cfg.SignRequest {
+		sp.Key, sp.Certificate = c.cfg.Key, c.cfg.Certificate
 		sp.SignatureMethod = dsig.RSASHA256SignatureMethod
-	} else if cfg.Certificate != nil {
-		sp.Certificate = cfg.Certificate // published in the metadata only
+	} else if c.cfg.Certificate != nil {
+		sp.Certificate = c.cfg.Certificate // published in the metadata only
 	}
-	return &Connector{cfg: cfg, sp: sp, table: table}, nil
+	return sp
+}
+
+// serviceProvider returns the ServiceProvider with the IdP's metadata,
+// fetching it (through the outbound client, whose failure cache spares the
+// IdP repeated attempts) the first time.
+func (c *Connector) serviceProvider(ctx context.Context) (*crewjam.ServiceProvider, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sp != nil {
+		return c.sp, nil
+	}
+	idp, err := idpMetadata(ctx, c.cfg, c.client)
+	if err != nil {
+		return nil, err
+	}
+	c.sp = c.serviceProviderFor(idp)
+	return c.sp, nil
 }
 
 // maxMetadata bounds fetched IdP metadata.
 const maxMetadata = 1 << 20
 
-func idpMetadata(ctx context.Context, cfg Config) (*crewjam.EntityDescriptor, error) {
+func idpMetadata(ctx context.Context, cfg Config, client *http.Client) (*crewjam.EntityDescriptor, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: saml: %s", connectors.ErrConfig, fmt.Sprintf(format, args...))
 	}
@@ -162,10 +207,6 @@ func idpMetadata(ctx context.Context, cfg Config) (*crewjam.EntityDescriptor, er
 	switch {
 	case len(raw) > 0:
 	case cfg.IDPMetadataURL != "":
-		client := cfg.HTTPClient
-		if client == nil {
-			client = &http.Client{Timeout: 10 * time.Second}
-		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, cfg.IDPMetadataURL, nil)
 		if err != nil {
 			return nil, bad("metadataUrl: %v", err)
@@ -178,8 +219,8 @@ func idpMetadata(ctx context.Context, cfg Config) (*crewjam.EntityDescriptor, er
 		if resp.StatusCode != http.StatusOK {
 			return nil, connectors.Unavailable(fmt.Errorf("saml: fetching IdP metadata: %s", resp.Status))
 		}
-		if raw, err = io.ReadAll(io.LimitReader(resp.Body, maxMetadata)); err != nil {
-			return nil, connectors.Unavailable(err)
+		if raw, err = io.ReadAll(resp.Body); err != nil { // capped at maxMetadata
+			return nil, connectors.Unavailable(fmt.Errorf("saml: fetching IdP metadata: %w", err))
 		}
 	case cfg.SignInEndpoint != "" && cfg.SigningCert != "":
 		der, err := certDER(cfg.SigningCert)
@@ -228,8 +269,9 @@ func certDER(s string) ([]byte, error) {
 // advertised: encrypted assertions are refused (the assertion's own
 // signature could only be checked after decryption), so IdPs must not
 // encrypt.
+// It is made from the configuration alone: reading it reaches no IdP.
 func (c *Connector) Metadata() ([]byte, error) {
-	md := c.sp.Metadata()
+	md := c.serviceProviderFor(nil).Metadata()
 	for i := range md.SPSSODescriptors {
 		var kds []crewjam.KeyDescriptor
 		for _, kd := range md.SPSSODescriptors[i].KeyDescriptors {
@@ -243,16 +285,20 @@ func (c *Connector) Metadata() ([]byte, error) {
 }
 
 // AuthnRequest implements connectors.SAMLConnector.
-func (c *Connector) AuthnRequest(_ context.Context, relayState string) (string, string, error) {
-	loc := c.sp.GetSSOBindingLocation(crewjam.HTTPRedirectBinding)
-	if loc == "" {
-		return "", "", fmt.Errorf("%w: saml: the IdP has no HTTP-Redirect SSO endpoint", connectors.ErrConfig)
-	}
-	req, err := c.sp.MakeAuthenticationRequest(loc, crewjam.HTTPRedirectBinding, crewjam.HTTPPostBinding)
+func (c *Connector) AuthnRequest(ctx context.Context, relayState string) (string, string, error) {
+	sp, err := c.serviceProvider(ctx)
 	if err != nil {
 		return "", "", err
 	}
-	u, err := req.Redirect(relayState, c.sp)
+	loc := sp.GetSSOBindingLocation(crewjam.HTTPRedirectBinding)
+	if loc == "" {
+		return "", "", fmt.Errorf("%w: saml: the IdP has no HTTP-Redirect SSO endpoint", connectors.ErrConfig)
+	}
+	req, err := sp.MakeAuthenticationRequest(loc, crewjam.HTTPRedirectBinding, crewjam.HTTPPostBinding)
+	if err != nil {
+		return "", "", err
+	}
+	u, err := req.Redirect(relayState, sp)
 	if err != nil {
 		return "", "", err
 	}
@@ -316,13 +362,18 @@ func checkAssertionSigned(encoded string) error {
 
 // HandleResponse implements connectors.SAMLConnector. r's form must be
 // parsed already (r.ParseForm), as crewjam reads r.PostForm.
-func (c *Connector) HandleResponse(_ context.Context, r *http.Request, possibleRequestIDs []string) (connectors.Identity, connectors.AssertionInfo, error) {
+func (c *Connector) HandleResponse(ctx context.Context, r *http.Request, possibleRequestIDs []string) (connectors.Identity, connectors.AssertionInfo, error) {
 	var none connectors.Identity
 	var info connectors.AssertionInfo
 	if r.PostForm == nil {
 		if err := r.ParseForm(); err != nil {
 			return none, info, connectors.Invalid("saml: form: %v", err)
 		}
+	}
+	// crewjam would resolve an artifact (a back-channel request to the
+	// IdP) for a SAMLart anywhere in the form or the query string.
+	if r.Form.Get("SAMLart") != "" {
+		return none, info, connectors.Invalid("saml: the HTTP-Artifact binding is not accepted")
 	}
 	encoded := r.PostForm.Get("SAMLResponse")
 	if encoded == "" {
@@ -334,7 +385,11 @@ func (c *Connector) HandleResponse(_ context.Context, r *http.Request, possibleR
 	if len(possibleRequestIDs) == 0 && !c.cfg.AllowIDPInitiated {
 		return none, info, connectors.Invalid("saml: IdP-initiated login is not enabled for this connection")
 	}
-	assertion, err := c.sp.ParseResponse(r, possibleRequestIDs)
+	sp, err := c.serviceProvider(ctx)
+	if err != nil {
+		return none, info, err
+	}
+	assertion, err := sp.ParseResponse(r, possibleRequestIDs)
 	if err != nil {
 		// PrivateErr says why; it goes to logs, never to the user.
 		var ire *crewjam.InvalidResponseError

@@ -8,6 +8,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/xml"
 	"errors"
+	"io"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,6 +25,7 @@ import (
 	dsig "github.com/russellhaering/goxmldsig"
 
 	"github.com/authgraph/authgraph/connectors"
+	"github.com/authgraph/authgraph/outbound"
 )
 
 type memCache struct {
@@ -380,4 +383,76 @@ func BenchmarkHandleResponse(b *testing.B) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}
+
+// IdP metadata given by URL is fetched through the outbound client, once,
+// at the first login, never for the SP metadata; a loopback URL is refused
+// without allow_private_network.
+func TestMetadataURL(t *testing.T) {
+	idp := newIdP(t)
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		io.WriteString(w, idp.metadataXML())
+	}))
+	defer srv.Close()
+	build := func(allow bool) *Connector {
+		c, err := New(context.Background(), Config{Connection: "corp", MetadataURL: "https://ag.test/saml/corp/metadata", ACSURL: acsURL,
+			IDPMetadataURL: srv.URL + "/metadata", ReplayCache: &memCache{}, AllowPrivateNetwork: allow})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+
+	strict := build(false)
+	if md, err := strict.Metadata(); err != nil || !strings.Contains(string(md), acsURL) {
+		t.Fatalf("SP metadata: %v", err)
+	}
+	if _, _, err := strict.AuthnRequest(context.Background(), "rs"); !errors.Is(err, connectors.ErrUnavailable) || !errors.Is(err, outbound.ErrSchemeRefused) {
+		t.Fatalf("loopback metadataUrl: %v", err)
+	}
+	if n := hits.Load(); n != 0 {
+		t.Fatalf("loopback IdP reached %d times", n)
+	}
+
+	c := build(true)
+	if _, err := c.Metadata(); err != nil || hits.Load() != 0 {
+		t.Fatalf("SP metadata fetched the IdP's: %v, %d hits", err, hits.Load())
+	}
+	md, _ := c.Metadata()
+	var ed crewjam.EntityDescriptor
+	if err := xml.Unmarshal(md, &ed); err != nil {
+		t.Fatal(err)
+	}
+	idp.idp.ServiceProviderProvider = spProvider{&ed}
+	for range 3 {
+		u, reqID := start(t, c)
+		if _, _, err := c.HandleResponse(context.Background(), idp.respond(u, ann, nil, true), []string{reqID}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := hits.Load(); n != 1 {
+		t.Fatalf("IdP metadata fetched %d times, want once", n)
+	}
+}
+
+// Only the HTTP-POST binding: a SAMLart (in the form or the query) would
+// make crewjam call the IdP's artifact service.
+func TestArtifactRefused(t *testing.T) {
+	idp := newIdP(t)
+	c, _ := newSP(t, idp, nil)
+	u, reqID := start(t, c)
+	post := idp.respond(u, ann, nil, true)
+	for _, target := range []string{acsURL + "?SAMLart=AAQAAM", acsURL} {
+		form := post.PostForm
+		if !strings.Contains(target, "?") {
+			form = url.Values{"SAMLResponse": form["SAMLResponse"], "RelayState": form["RelayState"], "SAMLart": {"AAQAAM"}}
+		}
+		r := httptest.NewRequest("POST", target, strings.NewReader(form.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.ParseForm()
+		_, _, err := c.HandleResponse(context.Background(), r, []string{reqID})
+		refused(t, err, "artifact")
+	}
 }

@@ -34,6 +34,7 @@ func (s *Service) samlConnector(conn *ent.Connection) (*saml.Connector, error) {
 	cfg.MetadataURL = s.Issuer + "saml/" + conn.Name + "/metadata"
 	cfg.ACSURL = s.Issuer + "saml/" + conn.Name + "/acs"
 	cfg.ReplayCache = &replayCache{s: s, conn: conn.Name}
+	cfg.Failures = &s.failures
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	if s.SPKey != nil {

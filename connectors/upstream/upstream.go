@@ -29,6 +29,7 @@ import (
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/identity"
 	"github.com/authgraph/authgraph/logs"
+	"github.com/authgraph/authgraph/outbound"
 	"github.com/authgraph/authgraph/rules"
 )
 
@@ -65,6 +66,10 @@ type Service struct {
 
 	mu    sync.Mutex
 	cache map[pulid.ID]cached
+	// failures is the outbound failure cache of every connector, kept
+	// across rebuilds: a connector whose upstream failed is rebuilt on the
+	// next login, and must not retry at once.
+	failures outbound.FailureCache
 }
 
 type cached struct {
@@ -118,7 +123,9 @@ func (s *Service) Connector(conn *ent.Connection) (any, error) {
 		}
 		built = c
 	case connection.StrategyOidc:
-		c, err := oidc.New(oidc.FromOptions(conn.Name, conn.Options, secrets))
+		cfg := oidc.FromOptions(conn.Name, conn.Options, secrets)
+		cfg.Failures = &s.failures
+		c, err := oidc.New(cfg)
 		if err != nil {
 			return nil, err
 		}

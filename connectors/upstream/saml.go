@@ -70,27 +70,29 @@ func (c *replayCache) Consume(id string, expiresAt time.Time) error {
 }
 
 // StartSAML sends the browser to conn's IdP with a new AuthnRequest whose ID
-// is kept server-side under the RelayState: the IdP's cross-site POST back
-// carries no Lax cookie.
-func (s *Service) StartSAML(ctx context.Context, connName, loginRequest string) (string, error) {
+// is kept server-side under the RelayState (the IdP's cross-site POST back
+// carries no Lax cookie). The returned State is that RelayState: the caller
+// binds it to the browser (a cookie the POST back does carry), and tells
+// ACS whether the browser posting a response holds it.
+func (s *Service) StartSAML(ctx context.Context, connName, loginRequest string) (*Redirect, error) {
 	sc, conn, err := s.samlFor(ctx, connName)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	relay := randomString()
 	u, reqID, err := sc.AuthnRequest(ctx, relay)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	now := s.now()
 	sys := authz.SystemContext(ctx)
 	err = s.DB.UpstreamState.Create().SetKind(upstreamstate.KindSamlRequest).SetKey(stateKey(relay)).
 		SetConnection(conn.Name).SetLoginRequest(loginRequest).SetData([]byte(reqID)).SetExpiresAt(now.Add(StateTTL)).Exec(sys)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	_, _ = s.DB.UpstreamState.Delete().Where(upstreamstate.ExpiresAtLT(now)).Exec(sys)
-	return u, nil
+	return &Redirect{URL: u, State: relay}, nil
 }
 
 // SAMLMetadata returns conn's SP metadata.
@@ -117,12 +119,24 @@ func (s *Service) samlFor(ctx context.Context, connName string) (*saml.Connector
 	return built.(*saml.Connector), conn, nil
 }
 
-// ACS handles a response POSTed to conn's ACS (r.ParseForm done). The
-// RelayState finds the pending AuthnRequest (consumed: single use); without
-// one the response is IdP-initiated, accepted only when the connection
-// enables it, and the returned login request is "". Nothing is written for a
-// refused response but its log event.
-func (s *Service) ACS(ctx context.Context, connName string, r *http.Request) (*Result, string, error) {
+// ErrOtherBrowser: an SP-initiated response was posted from a browser that
+// did not start its login (login CSRF: someone else's assertion, to sign
+// this browser in as them).
+var ErrOtherBrowser = errors.New("the SAML response belongs to a login started in another browser")
+
+// ACS handles a response POSTed to conn's ACS (r.ParseForm done).
+//
+// A RelayState naming a pending AuthnRequest makes the response
+// SP-initiated: the pending request is consumed (single use), and the
+// response is accepted only from the browser that started that login —
+// browserBound says whether the posting browser holds the binding of its
+// RelayState (ErrOtherBrowser otherwise) — and only as the answer to that
+// request (its InResponseTo, checked by crewjam against the request ID).
+// Without one, the response is IdP-initiated: accepted only when the
+// connection enables it and only if it answers no request, and the returned
+// login request is "". Nothing is written for a refused response but its
+// log event.
+func (s *Service) ACS(ctx context.Context, connName string, r *http.Request, browserBound bool) (*Result, string, error) {
 	sc, conn, err := s.samlFor(ctx, connName)
 	if err != nil {
 		return nil, "", err
@@ -130,6 +144,7 @@ func (s *Service) ACS(ctx context.Context, connName string, r *http.Request) (*R
 	sys := authz.SystemContext(ctx)
 	var ids []string
 	loginRequest := ""
+	ev := logs.Event{Connection: conn.Name, ConnectionID: string(conn.ID), Strategy: saml.Provider, StrategyType: "enterprise"}
 	if relay := r.PostForm.Get("RelayState"); relay != "" && len(relay) <= 256 {
 		st, err := s.DB.UpstreamState.Query().
 			Where(upstreamstate.KindEQ(upstreamstate.KindSamlRequest), upstreamstate.Key(stateKey(relay))).Only(sys)
@@ -137,12 +152,19 @@ func (s *Service) ACS(ctx context.Context, connName string, r *http.Request) (*R
 			return nil, "", err
 		}
 		if st != nil && st.Connection == conn.Name && s.now().Before(st.ExpiresAt) {
+			if !browserBound {
+				// Refused before anything is consumed: the browser that did
+				// start the login can still complete it.
+				ev.Type, ev.Description = logs.TypeFailedLogin, ErrOtherBrowser.Error()
+				s.logger().Warn("saml response refused", "connection", conn.Name, "err", ErrOtherBrowser)
+				s.writeLog(ctx, ev)
+				return nil, "", ErrOtherBrowser // the login request is not this browser's either
+			}
 			if err := s.DB.UpstreamState.DeleteOne(st).Exec(sys); err == nil {
 				ids, loginRequest = []string{string(st.Data)}, st.LoginRequest
 			}
 		}
 	}
-	ev := logs.Event{Connection: conn.Name, ConnectionID: string(conn.ID), Strategy: saml.Provider, StrategyType: "enterprise"}
 	id, _, err := sc.HandleResponse(ctx, r, ids)
 	if err != nil {
 		ev.Type, ev.Description = logs.TypeFailedLogin, truncate(err.Error(), 500)

@@ -86,11 +86,11 @@ func TestSAMLStateAndReplayCache(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			u, err := s.StartSAML(sys, "acme", "arq_1")
+			red, err := s.StartSAML(sys, "acme", "arq_1")
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := httptest.NewRequest("GET", u, nil)
+			r := httptest.NewRequest("GET", red.URL, nil)
 			req, err := crewjam.NewIdpAuthnRequest(idp, r)
 			if err == nil {
 				err = req.Validate()
@@ -113,7 +113,15 @@ func TestSAMLStateAndReplayCache(t *testing.T) {
 				p.ParseForm()
 				return p
 			}
-			res, loginReq, err := s.ACS(sys, "acme", post())
+			// Posted by a browser without the RelayState's binding: refused,
+			// and nothing consumed, so the right browser still completes.
+			if _, loginReq, err := s.ACS(sys, "acme", post(), false); !errors.Is(err, ErrOtherBrowser) || loginReq != "" {
+				t.Fatalf("unbound browser: %q %v", loginReq, err)
+			}
+			if n := db.Ent.User.Query().CountX(sys); n != 0 {
+				t.Fatalf("users after a refused response: %d", n)
+			}
+			res, loginReq, err := s.ACS(sys, "acme", post(), true)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -130,14 +138,14 @@ func TestSAMLStateAndReplayCache(t *testing.T) {
 			users := db.Ent.User.Query().CountX(sys)
 			// Again: the RelayState is used up (so it reads as IdP-initiated,
 			// which is off), and the assertion is in the replay cache.
-			_, loginReq, err = s.ACS(sys, "acme", post())
+			_, loginReq, err = s.ACS(sys, "acme", post(), true)
 			if !errors.Is(err, connectors.ErrInvalidResponse) || loginReq != "" {
 				t.Fatalf("second POST: %q %v", loginReq, err)
 			}
 			if n := db.Ent.User.Query().CountX(sys); n != users {
 				t.Fatalf("users %d -> %d", users, n)
 			}
-			if n := db.Ent.LogEvent.Query().Where(logevent.Type("f"), logevent.Connection("acme")).CountX(sys); n != 1 {
+			if n := db.Ent.LogEvent.Query().Where(logevent.Type("f"), logevent.Connection("acme")).CountX(sys); n != 2 {
 				t.Fatalf("f events: %d", n)
 			}
 			// Replay cache directly: a second Consume of one id fails.

@@ -7,7 +7,10 @@ package login
 // which only calls passwordForm, startFederated and upstreamSubmit.
 
 import (
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"strings"
@@ -79,7 +82,7 @@ const stateCookie = "ag_upstream_state"
 // a redirect flow here.
 func (h *Handler) startRedirect(w http.ResponseWriter, r *http.Request, req *loginflow.Request, c loginflow.Connection) bool {
 	if c.Strategy == connection.StrategySaml.String() {
-		u, err := h.cfg.Upstream.StartSAML(r.Context(), c.Name, req.ID)
+		red, err := h.cfg.Upstream.StartSAML(r.Context(), c.Name, req.ID)
 		if errors.Is(err, connectors.ErrUnavailable) {
 			h.showLogin(w, r, req, "", "", msgUnavailableIdP, http.StatusServiceUnavailable)
 			return true
@@ -88,7 +91,10 @@ func (h *Handler) startRedirect(w http.ResponseWriter, r *http.Request, req *log
 			h.serverError(w, r, err)
 			return true
 		}
-		http.Redirect(w, r, u, http.StatusSeeOther)
+		name, value := samlBinding(red.State)
+		http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: h.base + "saml/",
+			MaxAge: int(upstream.StateTTL / time.Second), HttpOnly: true, Secure: true, SameSite: http.SameSiteNoneMode})
+		http.Redirect(w, r, red.URL, http.StatusSeeOther)
 		return true
 	}
 	if c.Strategy != connection.StrategyOidc.String() {
@@ -112,6 +118,37 @@ func (h *Handler) startRedirect(w http.ResponseWriter, r *http.Request, req *log
 // callbackURL is {issuer}login/callback, as registered at the providers.
 func (h *Handler) callbackURL() string {
 	return strings.TrimSuffix(h.cfg.Issuer, "/") + "/login/callback"
+}
+
+// samlBinding is the cookie binding a SAML login's RelayState to the
+// browser that started it, so that a response posted from another browser
+// (login CSRF: an attacker's own assertion, to sign the victim in as the
+// attacker) is refused. The IdP's POST back is a cross-site request, which
+// carries only SameSite=None cookies, and those must be Secure: browsers,
+// and Go's cookie jar, keep Secure cookies on http only for localhost and
+// loopback addresses, which is where an http issuer is allowed to run. One
+// cookie per RelayState (named after its hash, holding another hash of it)
+// lets logins started in several tabs all complete; each lives as long as
+// the pending request, and only under {issuer}saml/.
+func samlBinding(relay string) (name, value string) {
+	sum := sha256.Sum256([]byte("saml-relay-binding:" + relay))
+	return "ag_saml_" + hex.EncodeToString(sum[:8]), base64.RawURLEncoding.EncodeToString(sum[8:])
+}
+
+// samlBound reports whether r's browser holds the binding of the RelayState
+// it posts, and clears that cookie (single use).
+func (h *Handler) samlBound(w http.ResponseWriter, r *http.Request) bool {
+	relay := r.PostForm.Get("RelayState")
+	if relay == "" {
+		return false
+	}
+	name, value := samlBinding(relay)
+	c, err := r.Cookie(name)
+	if err != nil {
+		return false
+	}
+	http.SetCookie(w, &http.Cookie{Name: name, Path: h.base + "saml/", MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteNoneMode})
+	return subtle.ConstantTimeCompare([]byte(c.Value), []byte(value)) == 1
 }
 
 const msgUnavailableIdP = "We cannot reach this identity provider right now (connection unavailable). Please try again in a moment."
@@ -264,7 +301,7 @@ func (h *Handler) samlACS(w http.ResponseWriter, r *http.Request) {
 		h.message(w, r, http.StatusBadRequest, "Log in", msgBadRequest, "", "")
 		return
 	}
-	res, reqID, err := h.cfg.Upstream.ACS(r.Context(), r.PathValue("connection"), r)
+	res, reqID, err := h.cfg.Upstream.ACS(r.Context(), r.PathValue("connection"), r, h.samlBound(w, r))
 	if errors.Is(err, upstream.ErrUnknownConnection) {
 		http.NotFound(w, r)
 		return
@@ -294,7 +331,7 @@ func (h *Handler) samlACS(w http.ResponseWriter, r *http.Request) {
 		h.cfg.Handoff.Fail(w, r, req.ID, "access_denied", "user is blocked")
 	case errors.Is(err, connectors.ErrUnavailable):
 		h.message(w, r, http.StatusServiceUnavailable, "Log in", msgUnavailableIdP, "", "")
-	case errors.Is(err, connectors.ErrInvalidResponse), errors.Is(err, upstream.ErrBlocked):
+	case errors.Is(err, connectors.ErrInvalidResponse), errors.Is(err, upstream.ErrBlocked), errors.Is(err, upstream.ErrOtherBrowser):
 		h.message(w, r, http.StatusBadRequest, "Log in", "We could not log you in with your organization's identity provider. Please try again.", "", "")
 	default:
 		h.serverError(w, r, err)

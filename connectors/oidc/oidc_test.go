@@ -37,6 +37,7 @@ type fakeIdP struct {
 	mode   string
 	claims map[string]any // extra ID token claims
 	ui     map[string]any // userinfo (sub added unless mode says)
+	jwks   string         // jwks_uri to advertise instead of its own
 }
 
 type authz struct{ challenge, nonce, redirect string }
@@ -50,8 +51,12 @@ func newFakeIdP(t *testing.T) *fakeIdP {
 	t.Cleanup(f.srv.Close)
 	iss := f.srv.URL
 	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
+		jwks := iss + "/jwks"
+		if f.jwks != "" {
+			jwks = f.jwks
+		}
 		json.NewEncoder(w).Encode(map[string]any{"issuer": iss, "authorization_endpoint": iss + "/authorize",
-			"token_endpoint": iss + "/token", "userinfo_endpoint": iss + "/userinfo", "jwks_uri": iss + "/jwks",
+			"token_endpoint": iss + "/token", "userinfo_endpoint": iss + "/userinfo", "jwks_uri": jwks,
 			"id_token_signing_alg_values_supported": []string{"RS256"}})
 	})
 	mux.HandleFunc("GET /jwks", func(w http.ResponseWriter, r *http.Request) {
@@ -292,6 +297,18 @@ func TestLoopbackProviderRefused(t *testing.T) {
 	}
 	if n := hits.Load(); n != 0 {
 		t.Fatalf("loopback upstreams reached %d times", n)
+	}
+}
+
+// The keys are fetched through the same client: a discovery document
+// sending them to the cloud metadata address fails the login, even with
+// allow_private_network.
+func TestJWKSThroughOutboundClient(t *testing.T) {
+	f := newFakeIdP(t)
+	f.jwks = "http://169.254.169.254/latest/meta-data/jwks"
+	_, err := login(t, newConn(t, f, nil))
+	if !errors.Is(err, connectors.ErrInvalidResponse) || !strings.Contains(err.Error(), outbound.ErrAddressRefused.Error()) {
+		t.Fatalf("JWKS at the metadata address: %v", err)
 	}
 }
 

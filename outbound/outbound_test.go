@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -62,7 +63,9 @@ func TestClassify(t *testing.T) {
 // tlsServer is an https server on loopback and the client options that
 // trust its certificate.
 func tlsServer(t *testing.T, h http.Handler) (*httptest.Server, Options) {
-	srv := httptest.NewTLSServer(h)
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // refused dials abort handshakes
+	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	tc := srv.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
 	return srv, Options{tlsConfig: tc}
@@ -128,6 +131,7 @@ func TestRedirectsAreChecked(t *testing.T) {
 	mux.HandleFunc("/loop", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/loop", http.StatusFound) })
 	mux.Handle("/ok", hello)
 	front := httptest.NewUnstartedServer(mux)
+	front.Config.ErrorLog = log.New(io.Discard, "", 0)
 	front.TLS = &tls.Config{Certificates: target.TLS.Certificates} // the certificate o trusts
 	front.StartTLS()
 	defer front.Close()

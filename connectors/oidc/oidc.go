@@ -24,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -116,6 +117,11 @@ type Connector struct {
 
 	mu       sync.Mutex
 	provider *gooidc.Provider // discovered lazily, so a provider down at startup does not break the server
+	// failed remembers a failed discovery, including a document that came
+	// back but is refused (issuer mismatch, bad JSON), which the outbound
+	// failure cache does not see.
+	failed     error
+	failedTill time.Time
 }
 
 var (
@@ -198,9 +204,16 @@ func (c *Connector) discover(ctx context.Context) (*gooidc.Provider, error) {
 	if c.provider != nil {
 		return c.provider, nil
 	}
+	if c.failed != nil && time.Now().Before(c.failedTill) {
+		return nil, c.failed
+	}
 	p, err := gooidc.NewProvider(c.ctx(ctx), c.cfg.Issuer)
 	if err != nil {
-		return nil, connectors.Unavailable(fmt.Errorf("oidc discovery of %s: %w", c.cfg.Issuer, err))
+		err = connectors.Unavailable(fmt.Errorf("oidc discovery of %s: %w", c.cfg.Issuer, err))
+		if ctx.Err() == nil { // the caller giving up is not the provider's failure
+			c.failed, c.failedTill = err, time.Now().Add(outbound.DefaultFailureTTL)
+		}
+		return nil, err
 	}
 	c.provider = p
 	return p, nil

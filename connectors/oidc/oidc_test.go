@@ -312,6 +312,23 @@ func TestJWKSThroughOutboundClient(t *testing.T) {
 	}
 }
 
+// A discovery document that comes back but is refused (here: another
+// issuer) is not fetched again at every login start.
+func TestFailedDiscoveryRemembered(t *testing.T) {
+	f := newFakeIdP(t)
+	var hits atomic.Int32
+	f.srv.Config.Handler = countHits(&hits, f.srv.Config.Handler)
+	c := newConn(t, f, func(cfg *Config) { cfg.Issuer = f.srv.URL + "/" }) // the document says no trailing slash
+	for range 3 {
+		if _, _, err := c.LoginURL(context.Background(), "https://a/cb", "s"); !errors.Is(err, connectors.ErrUnavailable) {
+			t.Fatalf("mismatched issuer: %v", err)
+		}
+	}
+	if n := hits.Load(); n != 1 {
+		t.Fatalf("discovery fetched %d times, want once", n)
+	}
+}
+
 func countHits(n *atomic.Int32, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { n.Add(1); h.ServeHTTP(w, r) })
 }

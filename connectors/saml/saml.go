@@ -25,6 +25,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/beevik/etree"
 	crewjam "github.com/crewjam/saml"
@@ -115,6 +116,10 @@ type Connector struct {
 	// (never by the SP metadata endpoint) and kept for metadataUrl.
 	mu sync.Mutex
 	sp *crewjam.ServiceProvider
+	// failed remembers a failed fetch, including metadata that came back
+	// but does not parse, which the outbound failure cache does not see.
+	failed     error
+	failedTill time.Time
 }
 
 var _ connectors.SAMLConnector = (*Connector)(nil)
@@ -188,8 +193,14 @@ func (c *Connector) serviceProvider(ctx context.Context) (*crewjam.ServiceProvid
 	if c.sp != nil {
 		return c.sp, nil
 	}
+	if c.failed != nil && time.Now().Before(c.failedTill) {
+		return nil, c.failed
+	}
 	idp, err := idpMetadata(ctx, c.cfg, c.client)
 	if err != nil {
+		if ctx.Err() == nil { // the caller giving up is not the IdP's failure
+			c.failed, c.failedTill = err, time.Now().Add(outbound.DefaultFailureTTL)
+		}
 		return nil, err
 	}
 	c.sp = c.serviceProviderFor(idp)

@@ -435,6 +435,28 @@ func TestMetadataURL(t *testing.T) {
 	if n := hits.Load(); n != 1 {
 		t.Fatalf("IdP metadata fetched %d times, want once", n)
 	}
+
+	// Metadata that comes back but does not parse is not fetched again at
+	// every login either.
+	var bad atomic.Int32
+	junk := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		bad.Add(1)
+		io.WriteString(w, "<html>not metadata</html>")
+	}))
+	defer junk.Close()
+	jc, err := New(context.Background(), Config{Connection: "corp", MetadataURL: "https://ag.test/saml/corp/metadata", ACSURL: acsURL,
+		IDPMetadataURL: junk.URL, ReplayCache: &memCache{}, AllowPrivateNetwork: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, _, err := jc.AuthnRequest(context.Background(), "rs"); !errors.Is(err, connectors.ErrConfig) {
+			t.Fatalf("unparsable metadata: %v", err)
+		}
+	}
+	if n := bad.Load(); n != 1 {
+		t.Fatalf("unparsable metadata fetched %d times, want once", n)
+	}
 }
 
 // Only the HTTP-POST binding: a SAMLart (in the form or the query) would

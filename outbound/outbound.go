@@ -165,6 +165,10 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, fmt.Errorf("%w: %s://%s", ErrSchemeRefused, req.URL.Scheme, req.URL.Host)
 	}
 	key := failureKey(req)
+	if t.o.AllowPrivateNetwork {
+		// A refusal under the strict policy says nothing about this one.
+		key = "private-network " + key
+	}
 	if err := t.o.Failures.recent(key); err != nil {
 		if req.Body != nil {
 			req.Body.Close()

@@ -263,7 +263,11 @@ func (p *projectFiles) asProject(kind, tpl string) {
 	} else {
 		p.add("event.json", p.ruleEvent(tpl))
 	}
-	p.add("assembly/index.ts", p.read(root+"/"+tpl+"/index.ts"))
+	// The entry moves to assembly/index.ts (where rules build looks), one
+	// level below the project like the template's was: its relative
+	// imports (../script) still hold; its build comment is updated.
+	entry := bytes.ReplaceAll(p.read(root+"/"+tpl+"/index.ts"), []byte("npx asc "+tpl+"/index.ts"), []byte("npx asc assembly/index.ts"))
+	p.add("assembly/index.ts", entry)
 	p.add("asconfig.json", p.read(root+"/asconfig.json"))
 	// The SDK package as npm would publish it: its package.json "files".
 	p.copyTree("assemblyscript", sdkDir, func(name string) bool {

@@ -61,6 +61,9 @@ func TestInitLayout(t *testing.T) {
 			if bytes.Contains(b, []byte("../../")) || bytes.Contains(b, []byte("authgraph-customdb-templates")) {
 				t.Errorf("%+v: %s refers outside the project:\n%s", c.opts, f, b)
 			}
+			if bytes.Contains(b, []byte("npx asc postgres/")) || bytes.Contains(b, []byte("npx asc mysql/")) {
+				t.Errorf("%+v: %s names the template's path, not the project's", c.opts, f)
+			}
 			if strings.HasSuffix(f, "_test.go") || strings.Contains(f, "node_modules") {
 				t.Errorf("%+v: wrote %s", c.opts, f)
 			}

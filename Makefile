@@ -32,10 +32,12 @@ test: test-setup
 test-setup: rules-fixtures
 	./scripts/test-deps.sh
 
-## generate: regenerate ent and gqlgen code (committed; CI checks it is up to date).
+## generate: regenerate ent and gqlgen code and the rules SDK archive the
+## binary embeds (committed; CI checks they are up to date).
 generate: dashboard-assets
 	$(GO) generate ./ent
 	$(GO) generate ./graph
+	$(GO) generate ./rules-sdk
 
 ## generate-check: fail if `make generate` changes any tracked file.
 generate-check: generate

@@ -34,9 +34,12 @@ func bootstrap(ctx context.Context, d *Deps, console io.Writer) error {
 			return err
 		}
 	}
-	if !d.Config.Serving && !first {
+	if !d.Config.Serving {
 		// A CLI command (clients create, admins …) may run with a default
-		// --issuer; only a serving node re-points issuer-bound records.
+		// --issuer: only a serving node registers or re-points issuer-bound
+		// records, so that their presence means a server recorded them
+		// (apis.ManagementAPIIdentifier), even on a database a CLI command
+		// initialised.
 		return d.Keys.Ensure(sys)
 	}
 	if err := apis.EnsureManagementAPI(sys, db, d.Config.Issuer); err != nil {
@@ -81,15 +84,21 @@ func firstStart(ctx context.Context, d *Deps, console io.Writer) error {
 	d.Logger.Info("bootstrapped an empty database",
 		"connection", connections.DefaultDatabase, "admin_client_id", created.Client.ClientID)
 	if d.Config.AdminClientSecret == "" {
+		// A CLI command's issuer may be a default rather than the one the
+		// server will run with: name the server's issuer instead of guessing.
+		issuer, where := d.Config.Issuer, ""
+		if !d.Config.Serving {
+			issuer, where = "${ISSUER}", " (ISSUER: the --issuer `authgraph serve` runs with, by default http://<its --listen address>/)"
+		}
 		// Printed once, to the console only: never into the structured log.
 		fmt.Fprintf(console, `
 Authgraph created its administrator client. Save the secret now: it is not shown again.
   client_id:     %s
   client_secret: %s
-Get a management token with:
+Get a management token from the server with%s:
   curl -s -u '%s:%s' -d grant_type=client_credentials %soauth/token
 
-`, created.Client.ClientID, created.Secret, created.Client.ClientID, created.Secret, d.Config.Issuer)
+`, created.Client.ClientID, created.Secret, where, created.Client.ClientID, created.Secret, issuer)
 	}
 	return nil
 }

@@ -33,6 +33,7 @@ func testConfig(dsn string) *Config {
 func TestSQLiteGeneratesAMasterKeyFileOnce(t *testing.T) {
 	dir := t.TempDir()
 	cfg := testConfig("sqlite:" + filepath.Join(dir, "a.db"))
+	cfg.Serving = true // a server's first start and restart
 	var console strings.Builder
 	d, err := Prepare(context.Background(), cfg, quiet, &console, MigrateIfEmpty)
 	if err != nil {
@@ -152,6 +153,7 @@ func TestServeRefusesAnOutdatedSchema(t *testing.T) {
 
 func TestHealthAndReadiness(t *testing.T) {
 	cfg := testConfig(testenv.SQLite(t))
+	cfg.Serving = true // a handler is built only by a serving node
 	d, err := Prepare(context.Background(), cfg, quiet, io.Discard, MigrateIfEmpty)
 	if err != nil {
 		t.Fatal(err)
@@ -226,5 +228,38 @@ func TestCLIPrepareKeepsIssuerBoundRecords(t *testing.T) {
 	}
 	if n := d.DB.Ent.ResourceServer.Query().Where(resourceserver.Identifier("https://id.example.com/api/v2/")).CountX(sys); n != 1 {
 		t.Fatalf("management API identifier changed by a CLI start")
+	}
+}
+
+// A CLI command bootstrapping an empty database does not know the issuer the
+// server will run with: it registers no issuer-bound record and prints no
+// token URL built from its own (possibly default) issuer.
+func TestCLIFirstStartRegistersNoIssuerBoundRecords(t *testing.T) {
+	dsn := testenv.SQLite(t)
+	var console strings.Builder
+	d, err := Prepare(context.Background(), testConfig(dsn), quiet, &console, MigrateIfEmpty)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys := authz.SystemContext(context.Background())
+	if n := d.DB.Ent.ResourceServer.Query().Where(resourceserver.System(true)).CountX(sys); n != 0 {
+		t.Fatalf("a CLI start registered the management API with its own issuer")
+	}
+	if n := d.DB.Ent.Application.Query().Where(application.Name(clients.DashboardClientName)).CountX(sys); n != 0 {
+		t.Fatalf("a CLI start registered the dashboard client with its own issuer")
+	}
+	if !strings.Contains(console.String(), "client_secret:") || strings.Contains(console.String(), "http://127.0.0.1:1/") {
+		t.Fatalf("console: %q", console.String())
+	}
+	d.Close()
+	// The serving node registers them with its issuer.
+	serving := testConfig(dsn)
+	serving.Issuer, serving.Serving = "https://id.example.com/", true
+	if d, err = Prepare(context.Background(), serving, quiet, io.Discard, MigrateIfEmpty); err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if n := d.DB.Ent.ResourceServer.Query().Where(resourceserver.System(true), resourceserver.Identifier("https://id.example.com/api/v2/")).CountX(sys); n != 1 {
+		t.Fatalf("the serving node did not register the management API")
 	}
 }

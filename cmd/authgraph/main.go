@@ -4,7 +4,8 @@
 //	authgraph serve [flags]                 run the server
 //	authgraph migrate [flags]               apply pending database migrations
 //	authgraph admins add|remove EMAIL | list      manage dashboard administrators
-//	authgraph rules build DIR -o OUT.wasm | rules test MODULE.wasm --event EVENT.json
+//	authgraph rules init DIR --lang go|assemblyscript [--template NAME] [--kind customdb --db postgres|mysql]
+//	authgraph rules build DIR -o OUT.wasm | rules test MODULE.wasm [--event EVENT.json] [--dsn DSN]
 //	authgraph clients create --name N --type m2m|spa|regular_web|native [--redirect-uri U]… [--web-origin O]… [--scopes "…"] [--json]
 package main
 
@@ -36,7 +37,8 @@ commands:
   serve            run the server (default database: sqlite:authgraph.db)
   migrate          apply pending database migrations
   clients create   register an application and print its credentials
-  rules            build DIR -o OUT.wasm, test MODULE.wasm --event EVENT.json: develop post-login rules
+  rules            init DIR --lang go|assemblyscript, build DIR -o OUT.wasm, test MODULE.wasm:
+                   write, build and try post-login rules and custom-database scripts
   admins           add|remove EMAIL, list: manage dashboard administrators
 
 Run 'authgraph <command> -h' for a command's flags.

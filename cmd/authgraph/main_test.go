@@ -19,7 +19,9 @@ func TestClientsCreateJSON(t *testing.T) {
 	dsn := testenv.SQLite(t)
 	t.Setenv("AUTHGRAPH_ADMIN_CLIENT_SECRET", "") // generated: printed to stderr, not stdout
 	var stdout, stderr bytes.Buffer
-	err := run(context.Background(), []string{"clients", "create", "--database", dsn,
+	// A database no server has run on: the issuer the server will run with
+	// is given (TestClientsCreateAudience covers the other cases).
+	err := run(context.Background(), []string{"clients", "create", "--database", dsn, "--issuer", "https://id.example.com/",
 		"--name", "Billing service", "--type", "m2m", "--scopes", "read:users update:users", "--json"}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
@@ -33,7 +35,7 @@ func TestClientsCreateJSON(t *testing.T) {
 	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
 		t.Fatalf("stdout is not the JSON object: %q", stdout.String())
 	}
-	if !strings.HasPrefix(out.ID, "cli_") || out.ClientID == "" || len(out.ClientSecret) < 43 || out.Audience != "http://127.0.0.1:8080/api/v2/" {
+	if !strings.HasPrefix(out.ID, "cli_") || out.ClientID == "" || len(out.ClientSecret) < 43 || out.Audience != "https://id.example.com/api/v2/" {
 		t.Fatalf("unexpected output %+v", out)
 	}
 	// The printed secret authenticates against the same database.

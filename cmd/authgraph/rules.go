@@ -5,23 +5,29 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/authgraph/authgraph/rules/rulecli"
 )
 
 const rulesUsage = `usage:
-  authgraph rules build DIR -o OUT.wasm              build a Go or AssemblyScript rule and validate it
-  authgraph rules test MODULE.wasm --event EVENT.json  run a module on an event with the server's engine and limits
+  authgraph rules init DIR --lang go|assemblyscript [--template NAME]       write a new rule project (SDK included)
+  authgraph rules init DIR --kind customdb --lang go|assemblyscript [--db postgres|mysql]
+                                                                           write a custom-database script project
+  authgraph rules build DIR -o OUT.wasm                                    build a rule or script and validate it
+  authgraph rules test MODULE.wasm [--event EVENT.json] [--dsn DSN]        run a module with the server's engine and limits
 `
 
-// cmdRules dispatches `authgraph rules build|test` (rules/rulecli does the
-// work).
+// cmdRules dispatches `authgraph rules init|build|test` (rules/rulecli does
+// the work).
 func cmdRules(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, rulesUsage)
 		return flag.ErrHelp
 	}
 	switch args[0] {
+	case "init":
+		return cmdRulesInit(args[1:], stdout, stderr)
 	case "build":
 		fs := flag.NewFlagSet("rules build", flag.ContinueOnError)
 		fs.SetOutput(stderr)
@@ -41,21 +47,84 @@ func cmdRules(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	case "test":
 		fs := flag.NewFlagSet("rules test", flag.ContinueOnError)
 		fs.SetOutput(stderr)
-		event := fs.String("event", "", "event JSON file (see rules-sdk/templates/events/login.json) (required)")
+		var opts rulecli.TestOptions
+		fs.StringVar(&opts.Event, "event", "", "event JSON file: a login event for a rule, {op, args, connection} for a custom-database script (default: a built-in sample)")
+		fs.StringVar(&opts.DSN, "dsn", "", "custom-database scripts: the database their queries reach, postgres://… or mysql://… (default none)")
 		pos, err := parseInterleaved(fs, args[1:])
 		if err != nil {
 			return err
 		}
-		if len(pos) != 1 || *event == "" {
-			return fmt.Errorf("usage: authgraph rules test MODULE.wasm --event EVENT.json")
+		if len(pos) != 1 {
+			return fmt.Errorf("usage: authgraph rules test MODULE.wasm [--event EVENT.json] [--dsn DSN]")
 		}
-		return rulecli.Test(pos[0], *event, stdout)
+		return rulecli.Test(pos[0], opts, stdout)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, rulesUsage)
 		return nil
 	}
 	fmt.Fprint(stderr, rulesUsage)
 	return fmt.Errorf("unknown rules command %q", args[0])
+}
+
+// cmdRulesInit writes a new rule or custom-database script project.
+func cmdRulesInit(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("rules init", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	lang := fs.String("lang", "", "go or assemblyscript (required)")
+	kind := fs.String("kind", rulecli.KindRule, "rule (a post-login rule) or customdb (a custom-database connection's scripts)")
+	tpl := fs.String("template", "", templatesHelp())
+	db := fs.String("db", "", "customdb: the database of the template, postgres or mysql (default postgres)")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || *lang == "" {
+		return fmt.Errorf("usage: authgraph rules init DIR --lang go|assemblyscript [--kind rule|customdb] [--template NAME] [--db postgres|mysql]")
+	}
+	name := *tpl
+	switch {
+	case *db != "" && *kind != rulecli.KindCustomDB:
+		return fmt.Errorf("--db is for --kind customdb")
+	case *db != "" && *tpl != "" && *db != *tpl:
+		return fmt.Errorf("--db %s and --template %s disagree: a custom-database template is its database", *db, *tpl)
+	case *db != "":
+		name = *db
+	}
+	dir := pos[0]
+	files, err := rulecli.Init(rulecli.InitOptions{Dir: dir, Language: rulecli.Language(*lang), Kind: *kind, Template: name})
+	if err != nil {
+		return err
+	}
+	if name == "" {
+		name = rulecli.DefaultTemplate(*kind)
+	}
+	fmt.Fprintf(stdout, "wrote %s: %s project (%s, template %s, %d files). Next:\n", dir, *kind, *lang, name, len(files))
+	fmt.Fprintf(stdout, "  cd %s\n", dir)
+	if rulecli.Language(*lang) == rulecli.AssemblyScript {
+		fmt.Fprintln(stdout, "  npm install")
+	}
+	if *kind == rulecli.KindCustomDB {
+		fmt.Fprintln(stdout, "  authgraph rules build . -o script.wasm")
+		fmt.Fprintln(stdout, "  authgraph rules test script.wasm --event event.json --dsn 'postgres://…'")
+		return nil
+	}
+	fmt.Fprintln(stdout, "  authgraph rules build . -o rule.wasm")
+	fmt.Fprintln(stdout, "  authgraph rules test rule.wasm --event event.json")
+	return nil
+}
+
+// templatesHelp lists the embedded templates for --template's help.
+func templatesHelp() string {
+	var b strings.Builder
+	b.WriteString("template to start from:")
+	for _, k := range []string{rulecli.KindRule, rulecli.KindCustomDB} {
+		names, err := rulecli.Templates(k, rulecli.Go)
+		if err != nil {
+			continue
+		}
+		fmt.Fprintf(&b, " %s: %s (default %s);", k, strings.Join(names, ", "), rulecli.DefaultTemplate(k))
+	}
+	return strings.TrimSuffix(b.String(), ";")
 }
 
 // parseInterleaved parses flags placed before, between or after positional

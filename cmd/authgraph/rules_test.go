@@ -63,7 +63,7 @@ func TestRulesCommandUsage(t *testing.T) {
 		{"rules"},
 		{"rules", "frobnicate"},
 		{"rules", "build", "dir"},            // no -o
-		{"rules", "test", "module.wasm"},     // no --event
+		{"rules", "test", "module.wasm"},     // no such module
 		{"rules", "build", "-o", "out.wasm"}, // no dir
 		{"rules", "test", "missing.wasm", "--event", sampleEvent},
 		{"rules", "build", t.TempDir(), "-o", filepath.Join(t.TempDir(), "x.wasm")}, // not a rule project

@@ -1,6 +1,7 @@
-// Package rulecli implements `authgraph rules build` and `authgraph rules
-// test`: building a rule from its source directory and running a module on
-// an event file with the real engine and limits.
+// Package rulecli implements `authgraph rules init`, `rules build` and `rules
+// test`: writing a self-contained rule or custom-database script project
+// (with the SDK the binary carries), building one from its source directory,
+// and running a module on an event with the real engine and limits.
 package rulecli
 
 import (
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/authgraph/authgraph/rules"
+	"github.com/tetratelabs/wazero"
 )
 
 // Errors callers may test for.
@@ -69,7 +71,8 @@ func Detect(dir string) (Project, error) {
 //
 // Go: GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared (a reactor; a
 // plain build would be a command that traps). AssemblyScript: npx asc with
-// the project's asconfig.json, release target; run `npm ci` first.
+// the project's asconfig.json, release target; run `npm install` first.
+// A module exporting on_script is validated as a custom-database script.
 func Build(dir, out string) error {
 	p, err := Detect(dir)
 	if err != nil {
@@ -87,17 +90,17 @@ func Build(dir, out string) error {
 	case Go:
 		goBin, err := exec.LookPath("go")
 		if err != nil {
-			return fmt.Errorf("%w: go is not on PATH", ErrToolMissing)
+			return fmt.Errorf("%w: go is not on PATH: a Go rule needs Go 1.24 or later (https://go.dev/dl/)", ErrToolMissing)
 		}
 		cmd = exec.Command(goBin, "build", "-buildmode=c-shared", "-trimpath", "-o", absOut, ".")
 		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
 	case AssemblyScript:
-		if !fileExists(filepath.Join(p.Root, "node_modules", "assemblyscript", "package.json")) {
-			return fmt.Errorf("%w: assemblyscript is not installed in %s: run `npm ci` there", ErrToolMissing, p.Root)
-		}
 		npx, err := exec.LookPath("npx")
 		if err != nil {
-			return fmt.Errorf("%w: npx (Node.js) is not on PATH", ErrToolMissing)
+			return fmt.Errorf("%w: npx is not on PATH: an AssemblyScript rule needs Node.js 20 or later (https://nodejs.org/)", ErrToolMissing)
+		}
+		if !fileExists(filepath.Join(p.Root, "node_modules", "assemblyscript", "package.json")) {
+			return fmt.Errorf("%w: the AssemblyScript compiler is not installed in %s: run `npm install` there", ErrToolMissing, p.Root)
 		}
 		cmd = exec.Command(npx, "--no-install", "asc", p.Entry,
 			"--config", filepath.Join(p.Root, "asconfig.json"), "--target", "release", "-o", absOut)
@@ -119,10 +122,28 @@ func Build(dir, out string) error {
 		return err
 	}
 	defer eng.Close(ctx)
-	if err := eng.Validate(ctx, module); err != nil {
-		return fmt.Errorf("%s built but the server would refuse it: %w", out, err)
+	validate, what := eng.Validate, "as a rule"
+	if isScript(ctx, module) {
+		validate, what = eng.ValidateScript, "as a custom-database script"
+	}
+	if err := validate(ctx, module); err != nil {
+		return fmt.Errorf("%s built but the server would refuse it %s: %w", out, what, err)
 	}
 	return nil
+}
+
+// isScript reports whether module is a custom-database script (it exports
+// on_script) rather than a rule; a module that does not compile is left to
+// the engine's validation to describe.
+func isScript(ctx context.Context, module []byte) bool {
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
+	defer rt.Close(ctx)
+	cm, err := rt.CompileModule(ctx, module)
+	if err != nil {
+		return false
+	}
+	_, ok := cm.ExportedFunctions()["on_script"]
+	return ok
 }
 
 // cacheDir shares wazero's compilation cache between CLI runs; "" (memory

@@ -41,7 +41,7 @@ func TestBuildAndTestGo(t *testing.T) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if err := Test(out, event, &buf); err != nil {
+	if err := Test(out, TestOptions{Event: event}, &buf); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"result    allowed", `id_token_claims {"https://example.com/roles":["admin","editor","billing"]}`, "warm median"} {
@@ -74,7 +74,7 @@ func TestBuildAndTestAssemblyScript(t *testing.T) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if err := Test(out, evPath, &buf); err != nil {
+	if err := Test(out, TestOptions{Event: evPath}, &buf); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"DENIED: access_denied: Please verify your email address", "| denied: unverified email for auth0|"} {
@@ -93,7 +93,7 @@ func TestTestReportsRuleFailure(t *testing.T) {
 		t.Skip("fixtures missing: run `make rules-fixtures`")
 	}
 	var buf bytes.Buffer
-	err := Test(mod, event, &buf)
+	err := Test(mod, TestOptions{Event: event}, &buf)
 	if !errors.Is(err, rules.ErrRuleFailed) || !strings.Contains(buf.String(), "panic: assignment to entry in nil map") {
 		t.Fatalf("err = %v, output:\n%s", err, buf.String())
 	}
@@ -109,5 +109,29 @@ func TestBuildRefusesBrokenSource(t *testing.T) {
 	}
 	if err := Build(dir, filepath.Join(dir, "out.wasm")); !errors.Is(err, ErrBuildFailed) || !strings.Contains(err.Error(), "undefined") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestTestWithoutEventUsesTheSample: no --event runs the built-in sample
+// login event; --dsn is refused for a rule.
+func TestTestWithoutEventUsesTheSample(t *testing.T) {
+	mod := "../testdata/build/tpl-as-roles-claim.wasm"
+	if _, err := os.Stat(mod); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("fixtures missing: run `make rules-fixtures`")
+		}
+		t.Skip("fixtures missing: run `make rules-fixtures`")
+	}
+	var buf bytes.Buffer
+	if err := Test(mod, TestOptions{}, &buf); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"built-in sample", "rule      tpl-as-roles-claim (", `"https://example.com/roles":["admin","editor","billing"]`} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, buf.String())
+		}
+	}
+	if err := Test(mod, TestOptions{DSN: "postgres://x@127.0.0.1/x"}, &buf); err == nil || !strings.Contains(err.Error(), "custom-database") {
+		t.Fatalf("--dsn on a rule: %v", err)
 	}
 }

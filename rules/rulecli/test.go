@@ -3,8 +3,10 @@ package rulecli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,28 +14,53 @@ import (
 	"time"
 
 	"github.com/authgraph/authgraph/rules"
+	rulessdk "github.com/authgraph/authgraph/rules-sdk"
 )
 
 // warmRuns is how many calls after the first one Test times.
 const warmRuns = 20
 
-// Test runs the module on the event in eventPath with the engine's default
-// limits and prints the commands, the logs and the timing to w. The event's
-// "secrets" are the rule's secrets (redacted from logs as on the server);
-// a missing "now" is the current time. It returns the rule's error, after
-// printing its logs, when the rule fails or exceeds a limit.
-func Test(modulePath, eventPath string, w io.Writer) error {
+// TestOptions say what Test runs a module on.
+type TestOptions struct {
+	// Event is the event file: a login event for a rule, one call
+	// ({op, args, connection}) for a custom-database script. "" runs the
+	// built-in sample of the module's kind.
+	Event string
+	// DSN is the database a custom-database script reaches ("" none: its
+	// queries fail). Rules have none.
+	DSN string
+}
+
+// Test runs the module on the event of opts with the engine's default
+// limits and prints the result, the logs and the timing to w. A module that
+// exports on_script runs as a custom-database script (testScript).
+//
+// For a rule, the event's "secrets" are the rule's secrets (redacted from
+// logs as on the server); a missing "now" is the current time. It returns
+// the rule's error, after printing its logs, when the rule fails or exceeds
+// a limit; a deny is a result.
+func Test(modulePath string, opts TestOptions, w io.Writer) error {
 	module, err := os.ReadFile(modulePath)
 	if err != nil {
 		return err
 	}
-	raw, err := os.ReadFile(eventPath)
+	ctx := context.Background()
+	if isScript(ctx, module) {
+		return testScript(ctx, modulePath, module, opts, w)
+	}
+	if opts.DSN != "" {
+		return errors.New("--dsn is for custom-database scripts: this module is a rule (it exports on_post_login, not on_script)")
+	}
+	raw, eventName, err := readEvent(opts.Event, ruleSampleEvent)
 	if err != nil {
 		return err
 	}
 	var ev rules.Event
 	if err := json.Unmarshal(raw, &ev); err != nil {
-		return fmt.Errorf("event %s: %w", eventPath, err)
+		return fmt.Errorf("event %s: %w", eventName, err)
+	}
+	if opts.Event == "" {
+		ev.Rule.Name = "" // the sample names a template; name the module instead
 	}
 	rv := rules.RuleVersion{
 		ID:      orElse(ev.Rule.ID, "rul_test"),
@@ -43,7 +70,6 @@ func Test(modulePath, eventPath string, w io.Writer) error {
 		Secrets: ev.Secrets,
 	}
 
-	ctx := context.Background()
 	eng, err := rules.New(ctx, rules.Config{CacheDir: cacheDir()})
 	if err != nil {
 		return err
@@ -59,6 +85,7 @@ func Test(modulePath, eventPath string, w io.Writer) error {
 	prepared := time.Since(start)
 
 	fmt.Fprintf(w, "rule      %s (%s, %s, ABI v1)\n", rv.Name, modulePath, humanBytes(len(module)))
+	fmt.Fprintf(w, "event     %s\n", eventName)
 	res, err := eng.RunPipeline(ctx, []rules.RuleVersion{rv}, ev)
 	if len(res.Runs) > 0 {
 		printRun(w, res.Runs[0])
@@ -142,4 +169,19 @@ func orElse(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// readEvent reads the event file, or the built-in sample (an archived file
+// of the embedded SDK) when path is "". It returns the name to show.
+func readEvent(path, sample string) ([]byte, string, error) {
+	if path != "" {
+		raw, err := os.ReadFile(path)
+		return raw, path, err
+	}
+	fsys, err := rulessdk.FS()
+	if err != nil {
+		return nil, "", err
+	}
+	raw, err := fs.ReadFile(fsys, sample)
+	return raw, "built-in sample (rules-sdk/" + sample + "; --event FILE to use yours)", err
 }

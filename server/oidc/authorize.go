@@ -207,6 +207,18 @@ func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	conns, err := p.connectionsFor(ctx, app.ClientID)
+	if err != nil {
+		p.serverErrorRedirect(w, r, tgt, "loading the client's connections", err)
+		return
+	}
+	connName := form.Get("connection")
+	if connName != "" && !slices.ContainsFunc(conns, func(c *ent.Connection) bool { return c.Name == connName }) {
+		// Auth0's answer, whether or not the connection exists: the client
+		// learns nothing about connections it may not use.
+		p.authError(w, r, tgt, "invalid_request", "the connection is not enabled")
+		return
+	}
 	var maxAge *int
 	if req.MaxAge != nil {
 		v := int(min(*req.MaxAge, 1<<31-1))
@@ -235,7 +247,7 @@ func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		SetAcrValues(nonNilStrings(req.ACRValues)).
 		SetIDTokenHintSubject(hintSub).
 		SetAudience(nonNilStrings(aud)).
-		SetConnection(truncate(form.Get("connection"), 128)).
+		SetConnection(connName).
 		SetClaimsRequest(cr.toMap()).
 		SetExpiresAt(p.now().Add(AuthRequestLifetime))
 	ar, err := create.Save(authz.SystemContext(ctx))
@@ -244,14 +256,15 @@ func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.requests.put(string(ar.ID), ar, nil, ar.ExpiresAt, p.now())
-	p.continueAuthorize(w, r, ar, app)
+	p.continueAuthorize(w, r, ar, app, conns)
 }
 
 // continueAuthorize uses the browser's SSO session when it satisfies the
-// request (no prompt=login/select_account, max_age, id_token_hint's user),
+// request (no prompt=login/select_account, max_age, id_token_hint's user,
+// a connection enabled for the client and, with connection=, that one),
 // answers login_required to prompt=none otherwise, and else sends the
 // browser to the login page, which gets only requests needing a login.
-func (p *Provider) continueAuthorize(w http.ResponseWriter, r *http.Request, ar *ent.AuthRequest, app *ent.Application) {
+func (p *Provider) continueAuthorize(w http.ResponseWriter, r *http.Request, ar *ent.AuthRequest, app *ent.Application, enabled []*ent.Connection) {
 	ctx := r.Context()
 	s, err := p.sessions.Current(ctx, r)
 	if err != nil && !errors.Is(err, sessions.ErrNoSession) {
@@ -262,7 +275,8 @@ func (p *Provider) continueAuthorize(w http.ResponseWriter, r *http.Request, ar 
 		!slices.Contains(ar.Prompt, oidc.PromptLogin) &&
 		!slices.Contains(ar.Prompt, oidc.PromptSelectAccount) &&
 		(ar.MaxAge == nil || p.now().Sub(s.AuthTime) <= time.Duration(*ar.MaxAge)*time.Second) &&
-		(ar.IDTokenHintSubject == "" || (s.Edges.User != nil && s.Edges.User.UserID == ar.IDTokenHintSubject))
+		(ar.IDTokenHintSubject == "" || (s.Edges.User != nil && s.Edges.User.UserID == ar.IDTokenHintSubject)) &&
+		sessionConnectionAllowed(s.Connection, ar.Connection, enabled)
 	if usable {
 		p.complete(w, r, ar, app, loginflow.Login{
 			UserID: s.UserRef, SessionID: s.ID, AuthTime: s.AuthTime, AMR: s.Amr, Connection: s.Connection,
@@ -274,6 +288,19 @@ func (p *Provider) continueAuthorize(w http.ResponseWriter, r *http.Request, ar 
 		return
 	}
 	http.Redirect(w, r, p.LoginURL(string(ar.ID)), http.StatusFound)
+}
+
+// sessionConnectionAllowed reports whether a session opened through
+// connection sessionConn may sign the user in to a client whose enabled
+// connections are enabled: the connection the user logged in with (for a
+// linked user, the identity actually used) must be one of them, and the one
+// the request named with connection= when it named one. A session of
+// unknown origin (no connection recorded) never qualifies.
+func sessionConnectionAllowed(sessionConn, requested string, enabled []*ent.Connection) bool {
+	if sessionConn == "" || (requested != "" && requested != sessionConn) {
+		return false
+	}
+	return slices.ContainsFunc(enabled, func(c *ent.Connection) bool { return c.Name == sessionConn })
 }
 
 // LoginURL is the hosted login page for an auth request:

@@ -58,14 +58,14 @@ func (e *env) fakeLogin(w http.ResponseWriter, r *http.Request) {
 		authTime = authTime.Add(-d)
 	}
 	s, err := e.sessions.Create(r.Context(), w, r, sessions.Params{
-		UserID: uid, AuthTime: authTime, AMR: []string{"pwd"}, Connection: "Username-Password-Authentication",
+		UserID: uid, AuthTime: authTime, AMR: []string{"pwd"}, Connection: testConnection,
 	})
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
 	e.provider.Complete(w, r, id, loginflow.Login{
-		UserID: uid, SessionID: s.ID, AuthTime: authTime, AMR: []string{"pwd"}, Connection: "Username-Password-Authentication",
+		UserID: uid, SessionID: s.ID, AuthTime: authTime, AMR: []string{"pwd"}, Connection: testConnection,
 	})
 }
 
@@ -361,7 +361,7 @@ func (b *browser) sessionCookie(t testing.TB, user *ent.User, age time.Duration)
 	t.Helper()
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(http.MethodGet, b.e.issuer, nil)
-	if _, err := b.e.sessions.Create(b.e.ctx, rec, req, sessions.Params{UserID: user.ID, AuthTime: time.Now().Add(-age), AMR: []string{"pwd"}}); err != nil {
+	if _, err := b.e.sessions.Create(b.e.ctx, rec, req, sessions.Params{UserID: user.ID, AuthTime: time.Now().Add(-age), AMR: []string{"pwd"}, Connection: testConnection}); err != nil {
 		t.Fatal(err)
 	}
 	u, _ := url.Parse(b.e.issuer)

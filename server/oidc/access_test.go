@@ -2,6 +2,8 @@ package oidc
 
 import (
 	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/authgraph/authgraph/authz"
@@ -65,6 +67,74 @@ func TestSessionConnectionMustBeEnabled(t *testing.T) {
 			}
 			if res, _ := appA.login(t, b, "openid", "connection", testConnection); res.sawLogin || res.params.Get("code") == "" {
 				t.Fatalf("connection= naming the session's connection: %+v", res)
+			}
+		})
+	}
+}
+
+// TestIntrospectionOnlyForTheIssuedClient: a confidential client learns
+// about its own tokens only; another client's tokens (opaque and JWT user
+// access tokens, refresh tokens, client_credentials tokens) answer exactly
+// {"active": false}, as an unknown token does. Revocation by another
+// client is a 200 without effect.
+func TestIntrospectionOnlyForTheIssuedClient(t *testing.T) {
+	for _, be := range backends() {
+		t.Run(be.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, be.dsn(t), "")
+			owner := e.newRP(t, clients.TypeRegularWeb)
+			other := e.newRP(t, clients.TypeRegularWeb)
+			u := e.newUser(t)
+			opaqueTok, _ := owner.tokens(t, e.newBrowser(u), "openid offline_access")
+			jwtTok, _ := owner.tokens(t, e.newBrowser(u), "openid", "audience", e.provider.managementAudience)
+			if strings.Count(jwtTok.AccessToken, ".") != 2 || strings.Count(opaqueTok.AccessToken, ".") == 2 {
+				t.Fatalf("want one opaque and one JWT access token: %q %q", opaqueTok.AccessToken, jwtTok.AccessToken)
+			}
+			m2m := e.client(clients.TypeM2M, "read:users")
+			m2mOther := e.client(clients.TypeM2M, "read:users")
+			cc := e.post(ccForm(m2m.Client.ClientID, m2m.Secret), "", "")
+			ccTok, _ := cc.json(t)["access_token"].(string)
+			if cc.status != 200 || ccTok == "" {
+				t.Fatalf("client_credentials: %d %s", cc.status, cc.body)
+			}
+			introspect := func(token, id, secret string) map[string]any {
+				t.Helper()
+				st, m := e.form(t, "oauth/introspect", url.Values{"token": {token}}, id, secret)
+				if st != 200 {
+					t.Fatalf("introspection: %d %v", st, m)
+				}
+				return m
+			}
+			for name, c := range map[string]struct {
+				token, ownerID, ownerSecret, otherID, otherSecret string
+			}{
+				"opaque access token":           {opaqueTok.AccessToken, owner.cfg.ClientID, owner.cfg.ClientSecret, other.cfg.ClientID, other.cfg.ClientSecret},
+				"JWT access token":              {jwtTok.AccessToken, owner.cfg.ClientID, owner.cfg.ClientSecret, other.cfg.ClientID, other.cfg.ClientSecret},
+				"refresh token":                 {opaqueTok.RefreshToken, owner.cfg.ClientID, owner.cfg.ClientSecret, other.cfg.ClientID, other.cfg.ClientSecret},
+				"machine token":                 {ccTok, m2m.Client.ClientID, m2m.Secret, m2mOther.Client.ClientID, m2mOther.Secret},
+				"machine token to a web client": {ccTok, m2m.Client.ClientID, m2m.Secret, other.cfg.ClientID, other.cfg.ClientSecret},
+			} {
+				if m := introspect(c.token, c.ownerID, c.ownerSecret); m["active"] != true {
+					t.Errorf("%s to its own client: %v", name, m)
+				}
+				if m := introspect(c.token, c.otherID, c.otherSecret); m["active"] != false || len(m) != 1 {
+					t.Errorf("%s to another client: %v", name, m)
+				}
+			}
+
+			// Revocation by another client: 200, nothing revoked.
+			for _, tok := range []string{opaqueTok.AccessToken, jwtTok.AccessToken, opaqueTok.RefreshToken} {
+				if st, _ := e.form(t, "oauth/revoke", url.Values{"token": {tok}}, other.cfg.ClientID, other.cfg.ClientSecret); st != 200 {
+					t.Errorf("foreign revoke: %d", st)
+				}
+			}
+			if st, _ := e.userinfo(t, opaqueTok.AccessToken); st != 200 {
+				t.Errorf("a foreign revocation took effect: %d", st)
+			}
+			for _, tok := range []string{jwtTok.AccessToken, opaqueTok.RefreshToken} {
+				if m := introspect(tok, owner.cfg.ClientID, owner.cfg.ClientSecret); m["active"] != true {
+					t.Errorf("a foreign revocation took effect: %v", m)
+				}
 			}
 		})
 	}

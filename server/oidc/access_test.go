@@ -139,3 +139,61 @@ func TestIntrospectionOnlyForTheIssuedClient(t *testing.T) {
 		})
 	}
 }
+
+// TestFailedExchangeConsumesTheCode: an exchange that presents a valid
+// code but fails a check (wrong PKCE verifier, none, another redirect_uri,
+// another client) consumes the code: the correct exchange that follows
+// fails with invalid_grant.
+func TestFailedExchangeConsumesTheCode(t *testing.T) {
+	for _, be := range backends() {
+		t.Run(be.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, be.dsn(t), "")
+			r := e.newRP(t, clients.TypeRegularWeb)
+			other := e.newRP(t, clients.TypeRegularWeb)
+			u := e.newUser(t)
+			exchange := func(code string, f *flow, id, secret string, kv ...string) tokenResponse {
+				form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {redirectURI}, "code_verifier": {f.verifier}}
+				for i := 0; i+1 < len(kv); i += 2 {
+					if kv[i+1] == "" {
+						form.Del(kv[i])
+					} else {
+						form.Set(kv[i], kv[i+1])
+					}
+				}
+				return e.post(form, id, secret)
+			}
+			for name, bad := range map[string]func(code string, f *flow) tokenResponse{
+				"wrong PKCE verifier": func(code string, f *flow) tokenResponse {
+					return exchange(code, f, r.cfg.ClientID, r.cfg.ClientSecret, "code_verifier", strings.Repeat("a", 43))
+				},
+				"no PKCE verifier": func(code string, f *flow) tokenResponse {
+					return exchange(code, f, r.cfg.ClientID, r.cfg.ClientSecret, "code_verifier", "")
+				},
+				"another redirect_uri": func(code string, f *flow) tokenResponse {
+					return exchange(code, f, r.cfg.ClientID, r.cfg.ClientSecret, "redirect_uri", "https://rp.example/other")
+				},
+				"another client": func(code string, f *flow) tokenResponse {
+					return exchange(code, f, other.cfg.ClientID, other.cfg.ClientSecret)
+				},
+			} {
+				res, f := r.login(t, e.newBrowser(u), "openid")
+				code := res.params.Get("code")
+				if code == "" {
+					t.Fatalf("%s: no code: %+v", name, res)
+				}
+				if got := bad(code, f); got.status != 400 || got.errorCode(t) != "invalid_grant" {
+					t.Errorf("%s: %d %s", name, got.status, got.body)
+				}
+				if got := exchange(code, f, r.cfg.ClientID, r.cfg.ClientSecret); got.status != 400 || got.errorCode(t) != "invalid_grant" {
+					t.Errorf("%s, then the correct exchange: %d %s", name, got.status, got.body)
+				}
+			}
+			// Without a failure first, the same exchange works.
+			res, f := r.login(t, e.newBrowser(u), "openid")
+			if got := exchange(res.params.Get("code"), f, r.cfg.ClientID, r.cfg.ClientSecret); got.status != 200 {
+				t.Fatalf("exchange: %d %s", got.status, got.body)
+			}
+		})
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/clients"
 	"github.com/authgraph/authgraph/ent/connection"
+	"github.com/authgraph/authgraph/internal/testenv"
 )
 
 // TestSessionConnectionMustBeEnabled: an SSO session opened through a
@@ -195,5 +196,55 @@ func TestFailedExchangeConsumesTheCode(t *testing.T) {
 				t.Fatalf("exchange: %d %s", got.status, got.body)
 			}
 		})
+	}
+}
+
+// TestUnsafeRegisteredURIsAreNotUsed: redirect URIs, logout URLs and web
+// origins stored before the registration rules and breaking them are not
+// used: no code to javascript: or plain-http redirect URIs, no logout
+// redirect to javascript:, no CORS for an http origin on another host.
+func TestUnsafeRegisteredURIsAreNotUsed(t *testing.T) {
+	e := newEnv(t, testenv.SQLite(t), "")
+	r := e.newRP(t, clients.TypeRegularWeb)
+	const evilOrigin = "http://evil.example"
+	e.db.Ent.Application.UpdateOne(r.c.Client).
+		SetRedirectUris([]string{redirectURI, "javascript:alert(document.domain)//", "http://app.example.com/cb"}).
+		SetLogoutUrls([]string{logoutURI, "javascript:alert(1)"}).
+		SetWebOrigins([]string{rpOrigin, evilOrigin}).
+		ExecX(authz.SystemContext(e.ctx))
+	u := e.newUser(t)
+	for _, uri := range []string{"javascript:alert(document.domain)//", "http://app.example.com/cb"} {
+		for _, mode := range []string{"query", "form_post"} {
+			res, _ := r.login(t, e.newBrowser(u), "openid", "redirect_uri", uri, "response_mode", mode)
+			if res.status != http.StatusBadRequest || res.location != "" || res.sawLogin || strings.Contains(res.body, "javascript:") {
+				t.Errorf("redirect_uri %s (%s): %+v", uri, mode, res)
+			}
+		}
+	}
+	if res, _ := r.login(t, e.newBrowser(u), "openid"); res.params.Get("code") == "" {
+		t.Fatalf("the safe redirect URI: %+v", res)
+	}
+	b := e.newBrowser(u)
+	tok, _ := r.tokens(t, b, "openid")
+	resp, err := b.hc.Get(e.issuer + "oidc/logout?" + url.Values{"id_token_hint": {tok.Extra("id_token").(string)}, "post_logout_redirect_uri": {"javascript:alert(1)"}}.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" {
+		t.Errorf("post_logout_redirect_uri javascript: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	for origin, allowed := range map[string]bool{rpOrigin: true, evilOrigin: false} {
+		req, _ := http.NewRequest(http.MethodOptions, e.tokenURL, nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("Access-Control-Allow-Origin") == origin; got != allowed {
+			t.Errorf("preflight from %s: %d allowed=%v", origin, resp.StatusCode, got)
+		}
 	}
 }

@@ -80,7 +80,11 @@ func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	redirectURI := form.Get("redirect_uri")
-	if redirectURI == "" || len(form["redirect_uri"]) > 1 || !slices.Contains(app.RedirectUris, redirectURI) {
+	// A URI registered before the registration rules (clients/redirecturi.go)
+	// that breaks them (javascript:, plain http to another host…) gets no
+	// code either.
+	if redirectURI == "" || len(form["redirect_uri"]) > 1 || !slices.Contains(app.RedirectUris, redirectURI) ||
+		clients.ValidateRedirectURI(clients.FieldRedirectURIs, redirectURI) != nil {
 		p.errorPage(w, http.StatusBadRequest, "The redirect_uri is missing or is not registered for this client.")
 		return
 	}

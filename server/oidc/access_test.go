@@ -69,6 +69,22 @@ func TestSessionConnectionMustBeEnabled(t *testing.T) {
 			if res, _ := appA.login(t, b, "openid", "connection", testConnection); res.sawLogin || res.params.Get("code") == "" {
 				t.Fatalf("connection= naming the session's connection: %+v", res)
 			}
+
+			// A login page that completes through a connection the client
+			// is not enabled for (or not the one connection= named) is
+			// refused by the provider: access_denied, no code.
+			lb := e.newBrowser(u)
+			lb.header.Set("X-Test-Connection", testConnection)
+			if res, f := appB.login(t, lb, "openid"); !res.sawLogin || res.params.Get("error") != "access_denied" || res.params.Get("state") != f.state {
+				t.Fatalf("login through %s for B: %+v", testConnection, res)
+			}
+			if res, _ := appA.login(t, lb, "openid", "connection", "gamma"); res.params.Get("error") != "access_denied" {
+				t.Fatalf("connection=gamma completed through %s: %+v", testConnection, res)
+			}
+			lb.header.Set("X-Test-Connection", "beta")
+			if res, _ := appB.login(t, lb, "openid"); res.params.Get("code") == "" {
+				t.Fatalf("login through beta for B: %+v", res)
+			}
 		})
 	}
 }

@@ -387,6 +387,20 @@ func (p *Provider) Complete(w http.ResponseWriter, r *http.Request, id string, l
 		p.handoffError(w, r, err)
 		return
 	}
+	// Whatever page did the login, it counts only through a connection the
+	// client is enabled for (and the one connection= named, if any): the
+	// same rule as for SSO sessions in continueAuthorize.
+	conns, err := p.connectionsFor(ctx, app.ClientID)
+	if err != nil {
+		p.serverErrorRedirect(w, r, targetOf(ar), "loading the client's connections", err)
+		return
+	}
+	if !sessionConnectionAllowed(login.Connection, ar.Connection, conns) {
+		p.log.WarnContext(ctx, "oidc: a login through a connection not enabled for the client was refused",
+			slog.String("client_id", app.ClientID), slog.String("connection", login.Connection))
+		p.finish(w, r, ar, "access_denied", "the connection is not enabled")
+		return
+	}
 	p.complete(w, r, ar, app, login)
 }
 

@@ -294,11 +294,11 @@ func (p *Provider) continueAuthorize(w http.ResponseWriter, r *http.Request, ar 
 	http.Redirect(w, r, p.LoginURL(string(ar.ID)), http.StatusFound)
 }
 
-// sessionConnectionAllowed reports whether a session opened through
-// connection sessionConn may sign the user in to a client whose enabled
-// connections are enabled: the connection the user logged in with (for a
-// linked user, the identity actually used) must be one of them, and the one
-// the request named with connection= when it named one. A session of
+// sessionConnectionAllowed reports whether a session or login through
+// connection sessionConn may sign the user in to a client enabled for the
+// connections in enabled: the connection the user logged in with (for a
+// linked user, the identity actually used) must be one of them, and be the
+// one the request named with connection= when it named one. A session of
 // unknown origin (no connection recorded) never qualifies.
 func sessionConnectionAllowed(sessionConn, requested string, enabled []*ent.Connection) bool {
 	if sessionConn == "" || (requested != "" && requested != sessionConn) {

@@ -11,7 +11,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 
@@ -129,20 +128,8 @@ func (p *Params) Validate() error {
 	default:
 		return fmt.Errorf("%w: type must be one of m2m, spa, regular_web, native", ErrInvalid)
 	}
-	for _, u := range p.RedirectURIs {
-		if err := checkURL(u, "redirect URI"); err != nil {
-			return err
-		}
-	}
-	for _, u := range p.LogoutURLs {
-		if err := checkURL(u, "logout URL"); err != nil {
-			return err
-		}
-	}
-	for _, o := range p.WebOrigins {
-		if err := checkOrigin(o); err != nil {
-			return err
-		}
+	if err := validateURIs(p.RedirectURIs, p.LogoutURLs, p.WebOrigins); err != nil { // redirecturi.go
+		return err
 	}
 	for _, s := range p.Scopes {
 		if !authz.IsManagementScope(s) {
@@ -157,22 +144,6 @@ func (p *Params) Validate() error {
 	}
 	if p.Secret != "" && len(p.Secret) < minSecretLen {
 		return fmt.Errorf("%w: a client secret must be at least %d characters", ErrInvalid, minSecretLen)
-	}
-	return nil
-}
-
-func checkURL(raw, what string) error {
-	u, err := url.Parse(raw)
-	if err != nil || u.Scheme == "" || u.Fragment != "" || (u.Host == "" && (u.Scheme == "http" || u.Scheme == "https")) {
-		return fmt.Errorf("%w: %s %q must be an absolute URL without a fragment", ErrInvalid, what, raw)
-	}
-	return nil
-}
-
-func checkOrigin(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-		return fmt.Errorf("%w: web origin %q must be scheme://host[:port]", ErrInvalid, raw)
 	}
 	return nil
 }

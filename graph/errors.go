@@ -68,6 +68,8 @@ func classify(err error) (code, msg string, ext map[string]any) {
 		gqlErr *gqlerror.Error
 		serr   *authz.ScopeError
 		sfe    *upstream.ScriptFailedError
+
+		clientField *clients.FieldError
 	)
 	switch {
 	case errors.As(err, &verr):
@@ -106,6 +108,8 @@ func classify(err error) (code, msg string, ext map[string]any) {
 		return CodeBadUserInput, err.Error(), nil
 	case errors.Is(err, clients.ErrSystemClient):
 		return CodeForbidden, err.Error(), nil
+	case errors.As(err, &clientField):
+		return CodeBadUserInput, err.Error(), map[string]any{"field": clientField.Field}
 	case errors.Is(err, clients.ErrInvalid):
 		return CodeBadUserInput, err.Error(), nil
 	case ent.IsNotFound(err):

@@ -599,3 +599,39 @@ func TestNewValidatesConfig(t *testing.T) {
 		t.Fatal("empty config accepted")
 	}
 }
+
+// TestSSOSessionAnswersOnlyItsConnection: a session from connection "db"
+// does not answer a request that names another enabled connection with
+// connection=, nor one for a client not enabled for "db".
+func TestSSOSessionAnswersOnlyItsConnection(t *testing.T) {
+	forEach(t, func(t *testing.T, e *env) {
+		e.conn("db", "database", nil)
+		e.conn("staff", "database", nil)
+		e.user("db", "alice@example.com", "Alice-pass-1")
+		both := func(r *loginflow.Request) {
+			r.EnabledConnections = []loginflow.Connection{{Name: "db", Strategy: "database"}, {Name: "staff", Strategy: "database"}}
+		}
+		b := browser()
+		id := e.request(both)
+		if ok := e.submit(b, e.get(b, "/login?connection=db&req="+id), url.Values{"username": {"alice@example.com"}, "password": {"Alice-pass-1"}}); ok.status != http.StatusFound {
+			t.Fatalf("login: %d\n%s", ok.status, ok.body)
+		}
+		id2 := e.request(func(r *loginflow.Request) { both(r); r.Connection = "staff" })
+		if p := e.get(b, "/login?req="+id2); p.status != http.StatusOK || !strings.Contains(p.body, `name="connection" value="staff"`) {
+			t.Fatalf("connection=staff answered by the db session: %d\n%s", p.status, p.body)
+		}
+		if _, _, done := e.op.outcome(id2); done {
+			t.Fatal("completed")
+		}
+		id3 := e.request(func(r *loginflow.Request) {
+			r.EnabledConnections = []loginflow.Connection{{Name: "staff", Strategy: "database"}}
+		})
+		if p := e.get(b, "/login?req="+id3); p.status != http.StatusOK {
+			t.Fatalf("client without db answered by the db session: %d", p.status)
+		}
+		id4 := e.request(func(r *loginflow.Request) { both(r); r.Connection = "db" })
+		if p := e.get(b, "/login?req="+id4); p.status != http.StatusFound {
+			t.Fatalf("connection=db with a db session: %d", p.status)
+		}
+	})
+}

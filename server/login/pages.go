@@ -63,7 +63,24 @@ func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
 		h.cfg.Handoff.Fail(w, r, req.ID, "login_required", "the user is not logged in")
 		return
 	}
+	name := r.URL.Query().Get("connection")
+	if name == "" {
+		name = req.Connection
+	}
+	// connection=NAME of a redirect connection (OIDC, SAML) goes straight
+	// to its provider, as Auth0 does: a chooser with one button is a click
+	// for nothing. Password connections (database, LDAP, custom database)
+	// get their form below.
+	if c, ok := enabled(req, name); ok && isRedirectStrategy(c.Strategy) && h.startFederated(w, r, req, c.Name) {
+		return
+	}
 	h.showLogin(w, r, req, r.URL.Query().Get("connection"), req.LoginHint, "", http.StatusOK)
+}
+
+// isRedirectStrategy reports whether logging in through a connection of
+// this strategy sends the browser to another provider.
+func isRedirectStrategy(strategy string) bool {
+	return strategy == connection.StrategyOidc.String() || strategy == connection.StrategySaml.String()
 }
 
 // trySSO completes the request with the browser's session when it is usable:
@@ -87,6 +104,11 @@ func (h *Handler) trySSO(w http.ResponseWriter, r *http.Request, req *loginflow.
 		return false
 	}
 	if !slices.ContainsFunc(req.EnabledConnections, func(c loginflow.Connection) bool { return c.Name == s.Connection }) {
+		return false
+	}
+	// connection= asks for a login through that connection: a session
+	// from another one does not answer it.
+	if req.Connection != "" && req.Connection != s.Connection {
 		return false
 	}
 	h.cfg.Handoff.Complete(w, r, req.ID, loginflow.Login{

@@ -80,7 +80,11 @@ func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	redirectURI := form.Get("redirect_uri")
-	if redirectURI == "" || len(form["redirect_uri"]) > 1 || !slices.Contains(app.RedirectUris, redirectURI) {
+	// A URI registered before the registration rules (clients/redirecturi.go)
+	// that breaks them (javascript:, plain http to another host…) gets no
+	// code either.
+	if redirectURI == "" || len(form["redirect_uri"]) > 1 || !slices.Contains(app.RedirectUris, redirectURI) ||
+		clients.ValidateRedirectURI(clients.FieldRedirectURIs, redirectURI) != nil {
 		p.errorPage(w, http.StatusBadRequest, "The redirect_uri is missing or is not registered for this client.")
 		return
 	}
@@ -207,6 +211,18 @@ func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	conns, err := p.connectionsFor(ctx, app.ClientID)
+	if err != nil {
+		p.serverErrorRedirect(w, r, tgt, "loading the client's connections", err)
+		return
+	}
+	connName := form.Get("connection")
+	if connName != "" && !slices.ContainsFunc(conns, func(c *ent.Connection) bool { return c.Name == connName }) {
+		// Auth0's answer, whether or not the connection exists: the client
+		// learns nothing about connections it may not use.
+		p.authError(w, r, tgt, "invalid_request", "the connection is not enabled")
+		return
+	}
 	var maxAge *int
 	if req.MaxAge != nil {
 		v := int(min(*req.MaxAge, 1<<31-1))
@@ -235,7 +251,7 @@ func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		SetAcrValues(nonNilStrings(req.ACRValues)).
 		SetIDTokenHintSubject(hintSub).
 		SetAudience(nonNilStrings(aud)).
-		SetConnection(truncate(form.Get("connection"), 128)).
+		SetConnection(connName).
 		SetClaimsRequest(cr.toMap()).
 		SetExpiresAt(p.now().Add(AuthRequestLifetime))
 	ar, err := create.Save(authz.SystemContext(ctx))
@@ -244,14 +260,15 @@ func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.requests.put(string(ar.ID), ar, nil, ar.ExpiresAt, p.now())
-	p.continueAuthorize(w, r, ar, app)
+	p.continueAuthorize(w, r, ar, app, conns)
 }
 
 // continueAuthorize uses the browser's SSO session when it satisfies the
-// request (no prompt=login/select_account, max_age, id_token_hint's user),
+// request (no prompt=login/select_account, max_age, id_token_hint's user,
+// a connection enabled for the client and, with connection=, that one),
 // answers login_required to prompt=none otherwise, and else sends the
 // browser to the login page, which gets only requests needing a login.
-func (p *Provider) continueAuthorize(w http.ResponseWriter, r *http.Request, ar *ent.AuthRequest, app *ent.Application) {
+func (p *Provider) continueAuthorize(w http.ResponseWriter, r *http.Request, ar *ent.AuthRequest, app *ent.Application, enabled []*ent.Connection) {
 	ctx := r.Context()
 	s, err := p.sessions.Current(ctx, r)
 	if err != nil && !errors.Is(err, sessions.ErrNoSession) {
@@ -262,7 +279,8 @@ func (p *Provider) continueAuthorize(w http.ResponseWriter, r *http.Request, ar 
 		!slices.Contains(ar.Prompt, oidc.PromptLogin) &&
 		!slices.Contains(ar.Prompt, oidc.PromptSelectAccount) &&
 		(ar.MaxAge == nil || p.now().Sub(s.AuthTime) <= time.Duration(*ar.MaxAge)*time.Second) &&
-		(ar.IDTokenHintSubject == "" || (s.Edges.User != nil && s.Edges.User.UserID == ar.IDTokenHintSubject))
+		(ar.IDTokenHintSubject == "" || (s.Edges.User != nil && s.Edges.User.UserID == ar.IDTokenHintSubject)) &&
+		sessionConnectionAllowed(s.Connection, ar.Connection, enabled)
 	if usable {
 		p.complete(w, r, ar, app, loginflow.Login{
 			UserID: s.UserRef, SessionID: s.ID, AuthTime: s.AuthTime, AMR: s.Amr, Connection: s.Connection,
@@ -274,6 +292,19 @@ func (p *Provider) continueAuthorize(w http.ResponseWriter, r *http.Request, ar 
 		return
 	}
 	http.Redirect(w, r, p.LoginURL(string(ar.ID)), http.StatusFound)
+}
+
+// sessionConnectionAllowed reports whether a session or login through
+// connection sessionConn may sign the user in to a client enabled for the
+// connections in enabled: the connection the user logged in with (for a
+// linked user, the identity actually used) must be one of them, and be the
+// one the request named with connection= when it named one. A session of
+// unknown origin (no connection recorded) never qualifies.
+func sessionConnectionAllowed(sessionConn, requested string, enabled []*ent.Connection) bool {
+	if sessionConn == "" || (requested != "" && requested != sessionConn) {
+		return false
+	}
+	return slices.ContainsFunc(enabled, func(c *ent.Connection) bool { return c.Name == sessionConn })
 }
 
 // LoginURL is the hosted login page for an auth request:
@@ -354,6 +385,20 @@ func (p *Provider) Complete(w http.ResponseWriter, r *http.Request, id string, l
 	}
 	if err != nil {
 		p.handoffError(w, r, err)
+		return
+	}
+	// Whatever page did the login, it counts only through a connection the
+	// client is enabled for (and the one connection= named, if any): the
+	// same rule as for SSO sessions in continueAuthorize.
+	conns, err := p.connectionsFor(ctx, app.ClientID)
+	if err != nil {
+		p.serverErrorRedirect(w, r, targetOf(ar), "loading the client's connections", err)
+		return
+	}
+	if !sessionConnectionAllowed(login.Connection, ar.Connection, conns) {
+		p.log.WarnContext(ctx, "oidc: a login through a connection not enabled for the client was refused",
+			slog.String("client_id", app.ClientID), slog.String("connection", login.Connection))
+		p.finish(w, r, ar, "access_denied", "the connection is not enabled")
 		return
 	}
 	p.complete(w, r, ar, app, login)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/authgraph/authgraph/authz"
+	"github.com/authgraph/authgraph/clients"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/application"
 )
@@ -71,6 +72,11 @@ func (c *originCache) allowed(ctx context.Context, origin string) (bool, error) 
 	set := map[string]bool{}
 	for _, a := range apps {
 		for _, w := range a.WebOrigins {
+			// An origin registered before the registration rules
+			// (clients/redirecturi.go) that breaks them is not trusted.
+			if clients.ValidateWebOrigin(w) != nil {
+				continue
+			}
 			if n := normalizeOrigin(w); n != "" {
 				set[n] = true
 			}

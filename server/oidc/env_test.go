@@ -16,6 +16,7 @@ import (
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/clients"
 	"github.com/authgraph/authgraph/ent"
+	"github.com/authgraph/authgraph/ent/connection"
 	"github.com/authgraph/authgraph/internal/testenv"
 	"github.com/authgraph/authgraph/secretbox"
 	"github.com/authgraph/authgraph/server/loginflow"
@@ -38,6 +39,9 @@ func backends() []backend {
 }
 
 var migrateMu sync.Mutex
+
+// testConnection is the connection of the test logins and sessions.
+const testConnection = "Username-Password-Authentication"
 
 // env is a running provider on a real HTTP server and database.
 type env struct {
@@ -78,6 +82,12 @@ func newEnv(t testing.TB, dsn, pathPrefix string) *env {
 	}
 	box, err := secretbox.New(secretbox.NewKey())
 	if err != nil {
+		t.Fatal(err)
+	}
+	// The database connection the stand-in login page signs users in
+	// through (flow_env_test.go); clients created later are enabled on it.
+	if err := db.Ent.Connection.Create().SetName(testConnection).SetStrategy(connection.StrategyDatabase).
+		Exec(authz.SystemContext(ctx)); err != nil {
 		t.Fatal(err)
 	}
 	keys := NewKeySet(db.Ent, box)

@@ -31,7 +31,8 @@ import (
 // built separately, so /login here is a stand-in that finds the pending
 // request through Handoff.Request and, when the browser names a user in
 // X-Test-User, creates an SSO session and calls Handoff.Complete (or
-// Handoff.Fail with X-Test-Fail). Without a user it shows a "form" (200).
+// Handoff.Fail with X-Test-Fail), through connection X-Test-Connection
+// (testConnection by default). Without a user it shows a "form" (200).
 func (e *env) fakeLogin(w http.ResponseWriter, r *http.Request) {
 	id := r.URL.Query().Get(loginflow.ParamRequestID)
 	req, err := e.provider.Request(r.Context(), id)
@@ -57,15 +58,19 @@ func (e *env) fakeLogin(w http.ResponseWriter, r *http.Request) {
 		d, _ := time.ParseDuration(s)
 		authTime = authTime.Add(-d)
 	}
+	conn := testConnection
+	if c := r.Header.Get("X-Test-Connection"); c != "" {
+		conn = c
+	}
 	s, err := e.sessions.Create(r.Context(), w, r, sessions.Params{
-		UserID: uid, AuthTime: authTime, AMR: []string{"pwd"}, Connection: "Username-Password-Authentication",
+		UserID: uid, AuthTime: authTime, AMR: []string{"pwd"}, Connection: conn,
 	})
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
 	e.provider.Complete(w, r, id, loginflow.Login{
-		UserID: uid, SessionID: s.ID, AuthTime: authTime, AMR: []string{"pwd"}, Connection: "Username-Password-Authentication",
+		UserID: uid, SessionID: s.ID, AuthTime: authTime, AMR: []string{"pwd"}, Connection: conn,
 	})
 }
 
@@ -361,7 +366,7 @@ func (b *browser) sessionCookie(t testing.TB, user *ent.User, age time.Duration)
 	t.Helper()
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(http.MethodGet, b.e.issuer, nil)
-	if _, err := b.e.sessions.Create(b.e.ctx, rec, req, sessions.Params{UserID: user.ID, AuthTime: time.Now().Add(-age), AMR: []string{"pwd"}}); err != nil {
+	if _, err := b.e.sessions.Create(b.e.ctx, rec, req, sessions.Params{UserID: user.ID, AuthTime: time.Now().Add(-age), AMR: []string{"pwd"}, Connection: testConnection}); err != nil {
 		t.Fatal(err)
 	}
 	u, _ := url.Parse(b.e.issuer)

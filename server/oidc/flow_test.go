@@ -374,11 +374,16 @@ func paramModule(k, v string) func(*testing.T, *env) {
 func testValidPKCE(t *testing.T, e *env) {
 	r := e.newRP(t, clients.TypeRegularWeb)
 	res, f := r.login(t, e.newBrowser(e.newUser(t)), "openid")
+	if _, err := r.exchange(res.params.Get("code"), f); err != nil {
+		t.Errorf("valid PKCE: %v", err)
+	}
+	// A wrong verifier fails and consumes the code.
+	res, f = r.login(t, e.newBrowser(e.newUser(t)), "openid")
 	if _, err := r.exchange(res.params.Get("code"), &flow{verifier: oauth2.GenerateVerifier()}); err == nil {
 		t.Error("wrong verifier accepted")
 	}
-	if _, err := r.exchange(res.params.Get("code"), f); err != nil {
-		t.Errorf("valid PKCE: %v", err)
+	if _, err := r.exchange(res.params.Get("code"), f); err == nil {
+		t.Error("the right verifier after a wrong one was accepted")
 	}
 }
 
@@ -708,14 +713,17 @@ func testPKCE(t *testing.T, e *env) {
 				t.Errorf("%s with method %q: %+v", typ, m, res)
 			}
 		}
-		// S256 works; a wrong or missing verifier fails.
+		// S256 works; a wrong or missing verifier fails (and consumes
+		// the code).
 		res, f := r.login(t, e.newBrowser(e.newUser(t)), "openid")
 		if _, err := r.exchange(res.params.Get("code"), &flow{verifier: oauth2.GenerateVerifier()}); err == nil {
 			t.Errorf("%s: wrong verifier accepted", typ)
 		}
+		res, f = r.login(t, e.newBrowser(e.newUser(t)), "openid")
 		if _, err := r.exchange(res.params.Get("code"), &flow{}); err == nil {
 			t.Errorf("%s: missing verifier accepted", typ)
 		}
+		res, f = r.login(t, e.newBrowser(e.newUser(t)), "openid")
 		if _, err := r.exchange(res.params.Get("code"), f); err != nil {
 			t.Errorf("%s: %v", typ, err)
 		}

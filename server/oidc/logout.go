@@ -13,6 +13,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
 	"github.com/authgraph/authgraph/authz"
+	"github.com/authgraph/authgraph/clients"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/application"
 	"github.com/authgraph/authgraph/ent/grant"
@@ -75,7 +76,10 @@ func (p *Provider) serveEndSession(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	postLogout := form.Get("post_logout_redirect_uri")
-	if postLogout != "" && (app == nil || !slices.Contains(app.LogoutUrls, postLogout)) {
+	// A URI registered before the registration rules (clients/redirecturi.go)
+	// that breaks them is not used either.
+	if postLogout != "" && (app == nil || !slices.Contains(app.LogoutUrls, postLogout) ||
+		clients.ValidateRedirectURI(clients.FieldLogoutURLs, postLogout) != nil) {
 		p.errorPage(w, http.StatusBadRequest, "The post_logout_redirect_uri is not registered for this client.")
 		return
 	}

@@ -127,8 +127,13 @@ func (p *Provider) grantOfToken(ctx context.Context, token, hint string) (pulid.
 	return pulid.ID(gid), nil
 }
 
-// serveIntrospect is RFC 7662 introspection for confidential clients. A
-// refresh token is reported only to the client it was issued to.
+// serveIntrospect is RFC 7662 introspection for confidential clients.
+// A token is reported only to the client it was issued to (its client_id):
+// any other caller, whatever the token, gets {"active": false}, the answer
+// for an unknown token, so introspection neither reveals another client's
+// tokens nor whether they exist (RFC 7662 §4). APIs (resource servers) are
+// not clients here: they validate access tokens themselves with the JWKS,
+// so no client is entitled to introspect tokens issued to others.
 func (p *Provider) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	if r.Method != http.MethodPost {
@@ -178,7 +183,10 @@ func introspection(claims map[string]any) map[string]any {
 
 func (p *Provider) introspect(ctx context.Context, app *ent.Application, token string) (map[string]any, error) {
 	sys := authz.SystemContext(ctx)
-	if _, err := p.opaque.open(token); err == nil {
+	if c, err := p.opaque.open(token); err == nil {
+		if c.ClientID != app.ClientID {
+			return inactive, nil
+		}
 		ut, err := p.checkAccessToken(ctx, token, "")
 		if errors.Is(err, errInactive) {
 			return inactive, nil
@@ -193,7 +201,7 @@ func (p *Provider) introspect(ctx context.Context, app *ent.Application, token s
 		if errors.Is(err, ErrKeysUnavailable) {
 			return nil, err
 		}
-		if err != nil {
+		if err != nil || t.str("client_id") != app.ClientID {
 			return inactive, nil
 		}
 		exp, ok := t.num("exp")

@@ -224,7 +224,11 @@ func (p *Provider) exchangeCode(w http.ResponseWriter, r *http.Request, app *ent
 			return p.serverError(ctx, "loading a code", err)
 		}
 	}
-	if ar.ClientID != app.ClientID || ar.UserRef == nil {
+	if ar.UserRef == nil {
+		return invalidGrant("invalid code")
+	}
+	if ar.ClientID != app.ClientID {
+		p.burnCode(ctx, ar)
 		return invalidGrant("invalid code")
 	}
 	now := p.now()
@@ -236,14 +240,17 @@ func (p *Provider) exchangeCode(w http.ResponseWriter, r *http.Request, app *ent
 		return invalidGrant("code expired")
 	}
 	if r.PostForm.Get("redirect_uri") != ar.RedirectURI {
+		p.burnCode(ctx, ar)
 		return invalidGrant("redirect_uri does not match the authorization request")
 	}
 	verifier := r.PostForm.Get("code_verifier")
 	if ar.CodeChallenge != "" {
 		if !validPKCEValue(verifier, 43, 128) || oidc.NewSHACodeChallenge(verifier) != ar.CodeChallenge {
+			p.burnCode(ctx, ar)
 			return invalidGrant("PKCE verification failed")
 		}
 	} else if verifier != "" {
+		p.burnCode(ctx, ar)
 		return invalidGrant("code_verifier sent for a request without code_challenge")
 	}
 	var err error
@@ -305,6 +312,22 @@ func userActive(id pulid.ID) predicate.AuthRequest {
 				entsql.EQ(t.C(user.FieldID), id),
 				entsql.EQ(t.C(user.FieldBlocked), false),
 			))))
+	}
+}
+
+// burnCode marks a live code used after an exchange that presented it but
+// failed a check (another client, another redirect_uri, a wrong or missing
+// PKCE verifier): whoever holds it gets no second try, so a verifier
+// cannot be guessed against one code and a code that leaked is dead once
+// misused (RFC 6749 §4.1.2, RFC 7636 §4.6; the OpenID conformance suite's
+// codereuse modules). A later exchange fails as a reused code does.
+func (p *Provider) burnCode(ctx context.Context, ar *ent.AuthRequest) {
+	_, err := p.db.AuthRequest.Update().
+		Where(authrequest.ID(ar.ID), authrequest.CodeUsedAtIsNil()).
+		SetCodeUsedAt(p.now()).
+		Save(authz.SystemContext(ctx))
+	if err != nil {
+		p.log.ErrorContext(ctx, "oidc: consuming a code after a failed exchange", slog.Any("error", err))
 	}
 }
 

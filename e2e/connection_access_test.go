@@ -86,6 +86,7 @@ func TestConnectionParameterGoesStraightToTheProvider(t *testing.T) {
 		otherID, _ := registerClient(t, s, "--name", "Other", "--type", "regular_web", "--redirect-uri", redirectURI)
 		createConnection(t, s, "navy", "oidc", map[string]any{
 			"issuer": upstreamOP.Issuer, "client_id": upID, "client_secret": upSecret, "scope": "openid profile email",
+			"allow_private_network": true, // the upstream runs on loopback, over http
 		}, rpID)
 		idp := newSAMLIdP(t, s.Issuer+"saml/acme/metadata")
 		idp.session = &saml.Session{ID: "x", NameID: "wile@acme.example", NameIDFormat: string(saml.EmailAddressNameIDFormat),

@@ -8,6 +8,7 @@ import (
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/admingrant"
+	"github.com/authgraph/authgraph/ent/identity"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/ent/user"
 )
@@ -67,4 +68,35 @@ func IsAdministrator(ctx context.Context, db *ent.Client, userIDs ...pulid.ID) (
 		return false, nil
 	}
 	return db.AdminGrant.Query().Where(admingrant.UserRefIn(userIDs...)).Exist(authz.SystemContext(ctx))
+}
+
+// RequireControlOfConnection is RequireControl for every administrator with
+// an identity in the connection (node id). Whoever changes how a connection
+// authenticates (its upstream, directory, scripts or password options),
+// runs its scripts against its user store, or deletes it, controls how its
+// administrators sign in, and so needs their scopes.
+func RequireControlOfConnection(ctx context.Context, db *ent.Client, connID pulid.ID) error {
+	if authz.FromContext(ctx).IsSystem() {
+		return nil
+	}
+	sys := authz.SystemContext(ctx)
+	refs, err := db.AdminGrant.Query().Select(admingrant.FieldUserRef).Strings(sys)
+	if err != nil || len(refs) == 0 {
+		return err
+	}
+	ids := make([]pulid.ID, len(refs))
+	for i, r := range refs {
+		ids[i] = pulid.ID(r)
+	}
+	owners, err := db.Identity.Query().
+		Where(identity.ConnectionID(connID), identity.OwnerIDIn(ids...)).
+		Unique(true).Select(identity.FieldOwnerID).Strings(sys)
+	if err != nil {
+		return err
+	}
+	ownerIDs := make([]pulid.ID, len(owners))
+	for i, o := range owners {
+		ownerIDs[i] = pulid.ID(o)
+	}
+	return RequireControl(ctx, db, ownerIDs...)
 }

@@ -6,6 +6,7 @@ package graph_test
 // in extensions.scope, and changes nothing.
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -15,10 +16,16 @@ import (
 	"time"
 
 	"github.com/authgraph/authgraph/admins"
+	"github.com/authgraph/authgraph/clients"
+	"github.com/authgraph/authgraph/connectors"
+	"github.com/authgraph/authgraph/connectors/customdb/customdbtest"
+	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/application"
+	"github.com/authgraph/authgraph/ent/connection"
 	"github.com/authgraph/authgraph/ent/loginattempt"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/ent/user"
+	"github.com/authgraph/authgraph/identity"
 	"github.com/authgraph/authgraph/internal/apitest"
 )
 
@@ -405,4 +412,84 @@ func introspectActive(t *testing.T, s *apitest.Server, clientID, secret, tok str
 	}
 	active, _ := body["active"].(bool)
 	return active
+}
+
+// Whoever reconfigures the connection an administrator signs in through
+// (points an OIDC connection at another issuer, rewrites a custom
+// database's scripts, weakens the password rules) or deletes it, or runs
+// its scripts against its user store, controls that administrator: it
+// needs every scope of their grant. Connections without administrators,
+// and enabling other applications, need only the operation's scope.
+func TestLesserCallerCannotReconfigureAnAdministratorsConnection(t *testing.T) {
+	legacy := customdbtest.Postgres(t)
+	module := base64.StdEncoding.EncodeToString(customdbtest.Templates(t)["postgres"])
+	apitest.ForEachBackend(t, func(t *testing.T, s *apitest.Server) {
+		admin := s.AdminToken(t)
+		kim := upstreamUser(t, s, "kim", nil) // in the OIDC connection "partner"
+		grant := []string{"read:users", "update:users"}
+		s.MustGraphQL(t, admin, `mutation($id: ID!, $s: [String!]!) { grantAdmin(userId: $id, scopes: $s) { id } }`,
+			map[string]any{"id": string(kim.ID), "s": grant}, nil)
+		var app struct {
+			CreateClient struct{ Client struct{ ClientID string } }
+		}
+		s.MustGraphQL(t, admin, `mutation { createClient(input: {name: "web", type: "regular_web", redirectUris: ["https://app.example.com/cb"]}) { client { clientId } } }`, nil, &app)
+		dash, err := clients.Dashboard(systemCtx(t), s.Deps.DB.Ent)
+		if err != nil {
+			t.Fatal(err)
+		}
+		partner := func() *ent.Connection {
+			return s.Deps.DB.Ent.Connection.Query().Where(connection.Name("partner")).OnlyX(systemCtx(t))
+		}
+		before := partner()
+		if !slices.Contains(before.EnabledClients, dash.ClientID) {
+			s.MustGraphQL(t, admin, `mutation($e: [String!]) { updateConnection(id: "partner", input: {enabledClients: $e}) { id } }`,
+				map[string]any{"e": append(slices.Clone(before.EnabledClients), dash.ClientID)}, nil)
+			before = partner()
+		}
+		caller := scopedToken(t, s, "update:connections", "delete:connections", "read:users")
+		for name, tc := range map[string]struct {
+			query string
+			vars  map[string]any
+		}{
+			"repoint the issuer": {`mutation { updateConnection(id: "partner", input: {options: {issuer: "https://evil.example/", client_id: "x"}}) { id } }`, nil},
+			"drop the dashboard": {`mutation { updateConnection(id: "partner", input: {enabledClients: []}) { id } }`, nil},
+			"delete":             {`mutation { deleteConnection(id: "partner") }`, nil},
+		} {
+			t.Run(name, func(t *testing.T) {
+				n := sapiCount(t, s)
+				expectEscalation(t, s, s.GraphQL(t, caller, tc.query, tc.vars), n)
+				after := partner()
+				if js(after.Options) != js(before.Options) || !slices.Equal(after.EnabledClients, before.EnabledClients) {
+					t.Fatalf("refused call changed the connection: %+v", after)
+				}
+			})
+		}
+		// Enabling another application: allowed.
+		s.MustGraphQL(t, caller, `mutation($e: [String!]) { updateConnection(id: "partner", input: {enabledClients: $e}) { id } }`,
+			map[string]any{"e": append(slices.Clone(before.EnabledClients), app.CreateClient.Client.ClientID)}, nil)
+		// A connection without administrators: allowed.
+		s.MustGraphQL(t, admin, `mutation { createConnection(input: {name: "plain", strategy: "oidc", options: {issuer: "https://idp.example/", client_id: "a"}}) { id } }`, nil, nil)
+		s.MustGraphQL(t, caller, `mutation { updateConnection(id: "plain", input: {options: {issuer: "https://idp2.example/", client_id: "a"}}) { id } }`, nil, nil)
+		s.MustGraphQL(t, caller, `mutation { deleteConnection(id: "plain") }`, nil, nil)
+
+		t.Run("custom database scripts", func(t *testing.T) {
+			var created struct{ CreateConnection struct{ ID string } }
+			s.MustGraphQL(t, admin, `mutation($o: Map) { createConnection(input: {name: "legacy", strategy: "customdb", options: $o}) { id } }`,
+				map[string]any{"o": map[string]any{"dsn": legacy.DSN, "scripts": map[string]any{"login": module, "get_user": module}}}, &created)
+			conn := s.Deps.DB.Ent.Connection.GetX(systemCtx(t), pulid.ID(created.CreateConnection.ID))
+			res, err := identity.SyncUpstream(systemCtx(t), s.Deps.DB.Ent, identity.UpstreamLogin{Connection: conn, Sealer: s.Deps.Box,
+				Identity: connectors.Identity{Provider: "auth0", UserID: "pg|1", Email: customdbtest.Seed[0].Email}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.MustGraphQL(t, admin, `mutation($id: ID!, $s: [String!]!) { grantAdmin(userId: $id, scopes: $s) { id } }`,
+				map[string]any{"id": string(res.User.ID), "s": grant}, nil)
+			n := sapiCount(t, s)
+			r := s.GraphQL(t, caller, testScriptQuery, map[string]any{"c": "legacy", "s": "GET_USER", "a": map[string]any{"email": customdbtest.Seed[0].Email}})
+			expectEscalation(t, s, r, n)
+			// Holding the administrator's scopes: allowed.
+			testScript(t, s, scopedToken(t, s, append([]string{"update:connections"}, grant...)...), "legacy", "GET_USER",
+				map[string]any{"email": customdbtest.Seed[0].Email})
+		})
+	})
 }

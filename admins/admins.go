@@ -32,12 +32,9 @@ var (
 	ErrAmbiguous = errors.New("not exactly one user with that verified email")
 )
 
-// EscalationError is returned when the caller would grant a scope it lacks.
-type EscalationError struct{ Scope string }
-
-func (e *EscalationError) Error() string {
-	return "cannot grant scope " + e.Scope + ": the caller does not hold it"
-}
+// EscalationError is returned when the caller would grant a scope it lacks,
+// or act on an administrator holding one (RequireControl).
+type EscalationError = authz.EscalationError
 
 // ReasonAdminRevoked is the revoked_reason of the dashboard grants ended by
 // Revoke.
@@ -67,6 +64,11 @@ func Grant(ctx context.Context, db *ent.Client, userID pulid.ID, scopes []string
 		}
 		return nil, err
 	}
+	// Replacing a grant changes its holder's power: the caller must hold
+	// the scopes it replaces as well as those it grants.
+	if err := RequireControl(ctx, db, userID); err != nil {
+		return nil, err
+	}
 	by := "system"
 	if v != nil && !v.IsSystem() {
 		by = v.Subject
@@ -89,8 +91,14 @@ func Grant(ctx context.Context, db *ent.Client, userID pulid.ID, scopes []string
 
 // Revoke removes the user's grant and ends the OIDC grants behind their
 // dashboard tokens, so those stop working at once (within the verifier's
-// few-second cache). It reports ErrNotFound when the user had no grant.
+// few-second cache). It reports ErrNotFound when the user had no grant, and
+// an *EscalationError when the caller lacks one of the grant's scopes.
 func Revoke(ctx context.Context, db *ent.Client, userID pulid.ID) error {
+	// Only a caller holding every scope of the grant may end it: a lesser
+	// administrator cannot remove a more powerful one.
+	if err := RequireControl(ctx, db, userID); err != nil {
+		return err
+	}
 	sys := authz.SystemContext(ctx)
 	n, err := db.AdminGrant.Delete().Where(admingrant.UserRef(userID)).Exec(sys)
 	if err != nil {

@@ -62,10 +62,19 @@ func TestGrantScopesRevoke(t *testing.T) {
 	if _, err := db.AdminGrant.Query().All(limited); err == nil {
 		t.Fatal("read grants without read:admins")
 	}
-	if err := admins.Revoke(ctx, db, u.ID); err != nil {
+	// Revoking needs a caller holding the grant's scopes; anonymous
+	// callers are refused.
+	var escRevoke *admins.EscalationError
+	if err := admins.Revoke(ctx, db, u.ID); !errors.As(err, &escRevoke) {
+		t.Fatalf("anonymous revoke: %v", err)
+	}
+	if err := admins.Revoke(limited, db, u.ID); !errors.As(err, &escRevoke) || escRevoke.Scope != "update:users" {
+		t.Fatalf("revoke by a caller lacking update:users: %v", err)
+	}
+	if err := admins.Revoke(sys, db, u.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := admins.Revoke(ctx, db, u.ID); !errors.Is(err, admins.ErrNotFound) {
+	if err := admins.Revoke(sys, db, u.ID); !errors.Is(err, admins.ErrNotFound) {
 		t.Fatalf("second revoke: %v", err)
 	}
 	if got, _ := admins.Scopes(ctx, db, u.ID); len(got) != 0 {

@@ -148,9 +148,17 @@ func (p *Params) Validate() error {
 	return nil
 }
 
-// Create registers a client with the caller's authority (ctx's viewer).
+// Create registers a client with the caller's authority (ctx's viewer),
+// which must hold every management scope the new client may be granted.
 func Create(ctx context.Context, db *ent.Client, p Params) (*Created, error) {
 	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	granted := p.Scopes
+	if p.AllScopes || p.System {
+		granted = authz.ManagementScopes()
+	}
+	if err := authz.RequireHeld(ctx, granted, ""); err != nil {
 		return nil, err
 	}
 	if p.ClientID == "" {
@@ -216,9 +224,32 @@ func enableOnAllConnections(ctx context.Context, db *ent.Client, clientID string
 	return nil
 }
 
+// Power returns the management scopes whoever controls app can obtain: its
+// grantable scopes, or every scope for built-in and all-scopes clients (the
+// bootstrap admin client, the dashboard administrators sign in through).
+func Power(app *ent.Application) []string {
+	if app.System || app.AllManagementScopes {
+		return authz.ManagementScopes()
+	}
+	return slices.Clone(app.ManagementScopes)
+}
+
+// RequireControl refuses (*authz.EscalationError) unless the caller holds
+// every scope of Power(app): rotating the secret of, editing or deleting a
+// client is taking or changing its power, so only a caller at least as
+// powerful may do it.
+func RequireControl(ctx context.Context, app *ent.Application) error {
+	return authz.RequireHeld(ctx, Power(app), "client "+app.ClientID)
+}
+
 // RotateSecret gives a confidential client a new secret; the old one stops
-// working at once.
+// working at once, and so do the access tokens issued with it (the OpenID
+// Provider binds each client_credentials token to the secret it was issued
+// with). The caller must control the client (RequireControl).
 func RotateSecret(ctx context.Context, db *ent.Client, app *ent.Application) (string, error) {
+	if err := RequireControl(ctx, app); err != nil {
+		return "", err
+	}
 	if !IsConfidential(string(app.Type)) {
 		return "", fmt.Errorf("%w: %s clients have no secret", ErrInvalid, app.Type)
 	}
@@ -282,10 +313,14 @@ type Changes struct {
 	Metadata map[string]string
 }
 
-// Update applies u to app. Built-in clients refuse every change.
+// Update applies u to app. Built-in clients refuse every change; the caller
+// must control app (RequireControl) and hold every scope u gives it.
 func Update(ctx context.Context, db *ent.Client, app *ent.Application, u Changes) (*ent.Application, error) {
 	if app.System {
 		return nil, ErrSystemClient
+	}
+	if err := RequireControl(ctx, app); err != nil {
+		return nil, err
 	}
 	p := Params{Name: app.Name, Type: string(app.Type), RedirectURIs: u.RedirectURIs, LogoutURLs: u.LogoutURLs,
 		WebOrigins: u.WebOrigins, Scopes: u.Scopes, Lifetimes: u.Lifetimes, Metadata: u.Metadata}
@@ -293,6 +328,9 @@ func Update(ctx context.Context, db *ent.Client, app *ent.Application, u Changes
 		p.Name = *u.Name
 	}
 	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	if err := authz.RequireHeld(ctx, u.Scopes, ""); err != nil {
 		return nil, err
 	}
 	upd := db.Application.UpdateOne(app).SetName(p.Name)
@@ -317,10 +355,14 @@ func Update(ctx context.Context, db *ent.Client, app *ent.Application, u Changes
 	return upd.Save(ctx)
 }
 
-// Delete removes a client; built-in clients refuse.
+// Delete removes a client; built-in clients refuse, and the caller must
+// control app (RequireControl). Its access tokens stop working at once.
 func Delete(ctx context.Context, db *ent.Client, app *ent.Application) error {
 	if app.System {
 		return ErrSystemClient
+	}
+	if err := RequireControl(ctx, app); err != nil {
+		return err
 	}
 	return db.Application.DeleteOne(app).Exec(ctx)
 }

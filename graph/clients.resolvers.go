@@ -27,9 +27,6 @@ func (r *mutationResolver) CreateClient(ctx context.Context, input model.CreateC
 	if err := requireScope(ctx, "create:clients"); err != nil {
 		return nil, err
 	}
-	if err := requireHeldScopes(ctx, optSlice(input.ManagementScopes)); err != nil {
-		return nil, err
-	}
 	md, err := clientMetadata(input.ClientMetadata.Value())
 	if err != nil {
 		return nil, err
@@ -64,9 +61,6 @@ func (r *mutationResolver) UpdateClient(ctx context.Context, id pulid.ID, input 
 	db := r.db(ctx)
 	app, err := findClient(authz.SystemContext(ctx), db, id)
 	if err != nil {
-		return nil, err
-	}
-	if err := requireHeldScopes(ctx, optSlice(input.ManagementScopes)); err != nil {
 		return nil, err
 	}
 	md, err := clientMetadata(input.ClientMetadata.Value())

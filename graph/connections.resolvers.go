@@ -9,6 +9,7 @@ import (
 	"context"
 
 	"entgo.io/contrib/entgql"
+	"github.com/authgraph/authgraph/admins"
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/connections"
 	"github.com/authgraph/authgraph/ent"
@@ -43,6 +44,9 @@ func (r *mutationResolver) UpdateConnection(ctx context.Context, id pulid.ID, in
 	if err != nil {
 		return nil, err
 	}
+	if err := requireConnectionControl(ctx, db, c, input.Options.IsSet(), optSlice(input.EnabledClients)); err != nil {
+		return nil, err
+	}
 	c, err = r.Connections.Update(ctx, db, c, connections.UpdateParams{
 		Options:        input.Options.Value(),
 		EnabledClients: optSlice(input.EnabledClients),
@@ -61,6 +65,9 @@ func (r *mutationResolver) DeleteConnection(ctx context.Context, id pulid.ID) (p
 	db := r.db(ctx)
 	c, err := findConnection(authz.SystemContext(ctx), db, id)
 	if err != nil {
+		return "", err
+	}
+	if err := admins.RequireControlOfConnection(ctx, db, c.ID); err != nil {
 		return "", err
 	}
 	if err := r.Connections.Delete(ctx, db, c); err != nil {

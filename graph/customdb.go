@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/authgraph/authgraph/admins"
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/connectors"
 	"github.com/authgraph/authgraph/connectors/customdb"
@@ -35,6 +36,15 @@ func (r *Resolver) testConnectionScript(ctx context.Context, name string, script
 	}
 	if args == nil {
 		args = map[string]any{}
+	}
+	// The scripts reach the user store behind the connection
+	// (change_password, create…): its administrators' accounts too.
+	if c, err := r.db(ctx).Connection.Query().Where(connection.Name(name)).Only(authz.SystemContext(ctx)); err == nil {
+		if err := admins.RequireControlOfConnection(ctx, r.db(ctx), c.ID); err != nil {
+			return nil, err
+		}
+	} else if !ent.IsNotFound(err) {
+		return nil, err
 	}
 	op := strings.ToLower(string(script))
 	out, err := r.Upstream.RunScript(ctx, name, op, args)

@@ -67,6 +67,7 @@ func classify(err error) (code, msg string, ext map[string]any) {
 		operr  *connections.OptionError
 		gqlErr *gqlerror.Error
 		serr   *authz.ScopeError
+		eerr   *authz.EscalationError
 		sfe    *upstream.ScriptFailedError
 
 		clientField *clients.FieldError
@@ -92,6 +93,8 @@ func classify(err error) (code, msg string, ext map[string]any) {
 			ext["scope"] = serr.Scope
 		}
 		return CodeForbidden, serr.Error(), ext
+	case errors.As(err, &eerr):
+		return CodeForbidden, eerr.Error(), map[string]any{"scope": eerr.Scope}
 	case errors.As(err, &sfe):
 		return CodeUnavailable, sfe.Error(), map[string]any{"connection": sfe.Connection, "script": sfe.Op}
 	case errors.Is(err, privacy.Deny):

@@ -18,6 +18,9 @@ func (r *mutationResolver) linkUser(ctx context.Context, primaryID, secondaryID 
 	if err := requireScope(ctx, "update:users"); err != nil {
 		return nil, err
 	}
+	if err := requireUserControl(ctx, r.db(ctx), primaryID, secondaryID); err != nil {
+		return nil, err
+	}
 	secondary, err := identity.Resolve(authz.SystemContext(ctx), r.db(ctx), secondaryID)
 	if err != nil {
 		return nil, err
@@ -31,6 +34,9 @@ func (r *mutationResolver) linkUser(ctx context.Context, primaryID, secondaryID 
 
 func (r *mutationResolver) unlinkIdentity(ctx context.Context, userID, conn, identityUserID string) (*ent.User, error) {
 	if err := requireScope(ctx, "update:users"); err != nil {
+		return nil, err
+	}
+	if err := requireUserControl(ctx, r.db(ctx), userID); err != nil {
 		return nil, err
 	}
 	u, err := identity.Unlink(ctx, r.db(ctx), userID, conn, identityUserID)

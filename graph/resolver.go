@@ -40,21 +40,6 @@ func requireScope(ctx context.Context, scope string) error {
 	return nil
 }
 
-// requireHeldScopes stops privilege escalation: nobody gives a client a
-// management scope they do not hold themselves.
-func requireHeldScopes(ctx context.Context, scopes []string) error {
-	v := authz.FromContext(ctx)
-	for _, s := range scopes {
-		// Unknown scopes are bad input, which clients.Validate reports.
-		if authz.IsManagementScope(s) && !v.HasScope(s) {
-			e := newError(CodeForbidden, "cannot grant scope "+s+": the caller does not hold it")
-			e.Extensions["scope"] = s
-			return e
-		}
-	}
-	return nil
-}
-
 // scopesInput converts GraphQL scope inputs to stored {value, description}.
 func scopesInput(in []*model.ResourceServerScopeInput) []map[string]string {
 	if in == nil {

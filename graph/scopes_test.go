@@ -58,6 +58,10 @@ type matrixCase struct {
 	// unchanged checks, with the admin token, that a denied call wrote
 	// nothing; nil for reads.
 	unchanged func(t *testing.T, s *apitest.Server, f fixtures)
+	// targetScopes are the scopes of the principal the operation acts on
+	// (the fixture client's): the caller must hold them as well, since
+	// nobody acts on a principal more powerful than themselves.
+	targetScopes []string
 }
 
 func matrixCases() []matrixCase {
@@ -149,10 +153,11 @@ func matrixCases() []matrixCase {
 				}
 			}},
 		{name: "updateClient", scope: "update:clients",
-			query:     `mutation($id: ID!) { updateClient(id: $id, input: {name: "changed"}) { id name } }`,
-			vars:      clientID,
-			unchanged: clientUnchanged},
-		{name: "rotateClientSecret", scope: "update:clients",
+			query:        `mutation($id: ID!) { updateClient(id: $id, input: {name: "changed"}) { id name } }`,
+			vars:         clientID,
+			unchanged:    clientUnchanged,
+			targetScopes: []string{"read:logs"}},
+		{name: "rotateClientSecret", scope: "update:clients", targetScopes: []string{"read:logs"},
 			query: `mutation($id: ID!) { rotateClientSecret(id: $id) { client { id } clientSecret } }`,
 			vars:  clientID,
 			unchanged: func(t *testing.T, s *apitest.Server, f fixtures) {
@@ -162,7 +167,7 @@ func matrixCases() []matrixCase {
 				}
 			}},
 		{name: "deleteClient", scope: "delete:clients", query: `mutation($id: ID!) { deleteClient(id: $id) }`,
-			vars: clientID, unchanged: clientUnchanged},
+			vars: clientID, unchanged: clientUnchanged, targetScopes: []string{"read:logs"}},
 		{name: "logs", scope: "read:logs", query: `{ logs(first: 5) { totalCount edges { node { id type } } } }`},
 	}
 }
@@ -198,7 +203,7 @@ func TestScopeMatrix(t *testing.T) {
 				})
 				t.Run("allowed", func(t *testing.T) {
 					var out map[string]any
-					s.MustGraphQL(t, scopedToken(t, s, tc.scope), tc.query, vars, &out)
+					s.MustGraphQL(t, scopedToken(t, s, append([]string{tc.scope}, tc.targetScopes...)...), tc.query, vars, &out)
 					if dataIsEmpty(mustJSON(out)) {
 						t.Fatalf("no data: %v", out)
 					}

@@ -8,12 +8,16 @@ package graph
 import (
 	"context"
 
+	"github.com/authgraph/authgraph/admins"
 	"github.com/authgraph/authgraph/graph/model"
 )
 
 // CreatePasswordChangeTicket is the resolver for the createPasswordChangeTicket field.
 func (r *mutationResolver) CreatePasswordChangeTicket(ctx context.Context, input model.PasswordChangeTicketInput) (*model.UserTicket, error) {
 	if err := requireScope(ctx, "create:user_tickets"); err != nil {
+		return nil, err
+	}
+	if err := requireUserControl(ctx, r.db(ctx), string(input.UserID)); err != nil {
 		return nil, err
 	}
 	opts, err := ticketOptions(input.TTLSec.Value(), input.ResultURL.Value(), input.ClientID.Value())
@@ -36,6 +40,9 @@ func (r *mutationResolver) CreateEmailVerificationTicket(ctx context.Context, in
 	if err := requireScope(ctx, "create:user_tickets"); err != nil {
 		return nil, err
 	}
+	if err := requireUserControl(ctx, r.db(ctx), string(input.UserID)); err != nil {
+		return nil, err
+	}
 	opts, err := ticketOptions(input.TTLSec.Value(), input.ResultURL.Value(), input.ClientID.Value())
 	if err != nil {
 		return nil, err
@@ -51,6 +58,9 @@ func (r *mutationResolver) CreateEmailVerificationTicket(ctx context.Context, in
 // UnblockUserAttempts is the resolver for the unblockUserAttempts field.
 func (r *mutationResolver) UnblockUserAttempts(ctx context.Context, identifier string) (int, error) {
 	if err := requireScope(ctx, "update:users"); err != nil {
+		return 0, err
+	}
+	if err := admins.RequireControlOfIdentifier(ctx, r.db(ctx), identifier); err != nil {
 		return 0, err
 	}
 	n, err := r.Auth.UnblockAttempts(ctx, identifier)

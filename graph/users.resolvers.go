@@ -52,6 +52,9 @@ func (r *mutationResolver) UpdateUser(ctx context.Context, id pulid.ID, input mo
 		return nil, err
 	}
 	db := r.db(ctx)
+	if err := requireUserControl(ctx, db, string(id)); err != nil {
+		return nil, err
+	}
 	// A custom-database user's email change runs its scripts (customdb.go).
 	legacy, err := r.customDBUser(ctx, db, string(id), input.Email.IsSet())
 	if err != nil {
@@ -108,6 +111,9 @@ func (r *mutationResolver) UpdateUser(ctx context.Context, id pulid.ID, input mo
 // DeleteUser is the resolver for the deleteUser field.
 func (r *mutationResolver) DeleteUser(ctx context.Context, id pulid.ID) (pulid.ID, error) {
 	if err := requireScope(ctx, "delete:users"); err != nil {
+		return "", err
+	}
+	if err := requireUserControl(ctx, r.db(ctx), string(id)); err != nil {
 		return "", err
 	}
 	u, err := r.deleteUser(ctx, r.db(ctx), string(id))

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authgraph/authgraph/admins"
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/clients"
 	"github.com/authgraph/authgraph/ent"
@@ -171,6 +172,9 @@ const ProtocolRefresh = "oauth2-refresh-token"
 // errLinkRefused explains why a link_to was not honoured.
 var errLinkRefused = errors.New("both users' emails must be verified and equal")
 
+// errLinkAdministrator refuses a link_to involving an administrator.
+var errLinkAdministrator = errors.New("administrators are linked only through the management API")
+
 // link honours a rule's link_to: the user who logged in becomes a secondary
 // of target, only when both emails are verified and equal (so a rule cannot
 // merge accounts that merely share an unverified address).
@@ -186,6 +190,15 @@ func (s *Service) link(ctx context.Context, current *ent.User, target string) (*
 	if current.Email == nil || primary.Email == nil || !current.EmailVerified || !primary.EmailVerified ||
 		!strings.EqualFold(*current.Email, *primary.Email) {
 		return nil, errLinkRefused
+	}
+	// An administrator's account changes hands only through a caller
+	// holding every scope of their grant (linkUser): a rule runs on nobody's
+	// behalf, and a user created with an administrator's verified email by
+	// a caller holding create:users would otherwise sign in as them.
+	if isAdmin, err := admins.IsAdministrator(ctx, s.DB, primary.ID, current.ID); err != nil {
+		return nil, err
+	} else if isAdmin {
+		return nil, errLinkAdministrator
 	}
 	return idn.Link(sys, s.DB, string(primary.ID), string(current.ID))
 }

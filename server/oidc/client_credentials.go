@@ -121,7 +121,7 @@ func (p *Provider) clientCredentials(w http.ResponseWriter, r *http.Request) {
 		GTY:      GrantTypeClientCredentialsClaim,
 		IssuedAt: now.Unix(),
 		Issuer:   p.issuer,
-		JTI:      newTokenID(),
+		JTI:      p.verifier.machines.jti(app),
 		NotBef:   now.Unix(),
 		Scope:    scope,
 		Subject:  app.ClientID + ClientSubjectSuffix,

@@ -260,6 +260,10 @@ func New(cfg Config) (*Provider, error) {
 	p.verifier = NewVerifier(cfg.Issuer, cfg.Keys)
 	p.verifier.grants = newGrantChecker(cfg.DB)
 	p.verifier.opaque = p.opaque
+	p.verifier.machines = &machineTokens{clients: p.clients}
+	if p.verifier.machines.key, err = hkdf.Key(sha256.New, cryptoKey[:], nil, "authgraph machine token secret binding", 32); err != nil {
+		return nil, err
+	}
 	p.discovery, err = json.Marshal(p.discoveryDocument())
 	if err != nil {
 		return nil, err

@@ -216,6 +216,12 @@ func (p *Provider) introspect(ctx context.Context, app *ent.Application, token s
 				return nil, err
 			}
 		case t.str("gty") == GrantTypeClientCredentialsClaim:
+			iat, _ := t.num("iat")
+			if ok, err := p.machineTokenActive(ctx, t.str("client_id"), t.str("jti"), iat); err != nil {
+				return nil, err
+			} else if !ok {
+				return inactive, nil
+			}
 		default:
 			return inactive, nil // an ID token is not an access token
 		}

@@ -79,6 +79,12 @@ func (p *Provider) checkAccessToken(ctx context.Context, raw, audience string) (
 	if g.RevokedAt != nil || g.ClientID != clientID {
 		return nil, errInactive
 	}
+	// A token dies with the client it was issued to.
+	if ok, err := p.verifier.machines.exists(ctx, clientID); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, errInactive
+	}
 	return &userToken{claims: claims, grant: g, scopes: strings.Fields(scope)}, nil
 }
 

@@ -66,6 +66,10 @@ type Verifier struct {
 	// opaque, when set (Provider.Verifier), recognises the provider's
 	// opaque /userinfo tokens, to refuse them as ErrTokenAudience.
 	opaque *opaqueSealer
+	// machines, when set (Provider.Verifier), refuses tokens of deleted
+	// clients and machine tokens issued before their client's last secret
+	// rotation (machine.go).
+	machines *machineTokens
 }
 
 // NewVerifier returns a verifier of management tokens from issuer, signed
@@ -95,6 +99,7 @@ type accessClaims struct {
 	ClientID string   `json:"client_id"`
 	AZP      string   `json:"azp"`
 	JTI      string   `json:"jti"`
+	GTY      string   `json:"gty"`
 }
 
 // audience is `aud`: a string or an array of strings.
@@ -206,8 +211,13 @@ func (v *Verifier) admit(ctx context.Context, c *accessClaims) (*authz.Viewer, e
 	if clientID == "" {
 		clientID = c.AZP
 	}
+	scopes := strings.Fields(c.Scope)
 	if gid, ok := grantFromJTI(c.JTI); ok && v.grants != nil {
 		live, err := v.grants.live(ctx, gid, clientID)
+		if err == nil && live && v.machines != nil {
+			// A user token dies with the client it was issued to.
+			live, err = v.machines.exists(ctx, clientID)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrGrantsUnavailable, err)
 		}
@@ -215,10 +225,24 @@ func (v *Verifier) admit(ctx context.Context, c *accessClaims) (*authz.Viewer, e
 			return nil, ErrTokenRevoked
 		}
 	}
+	if c.GTY == GrantTypeClientCredentialsClaim && v.machines != nil {
+		var iat int64
+		if c.IssuedAt != nil {
+			iat = c.IssuedAt.time().Unix()
+		}
+		app, err := v.machines.client(ctx, clientID, c.JTI, iat)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrGrantsUnavailable, err)
+		}
+		if app == nil {
+			return nil, ErrTokenRevoked
+		}
+		scopes = narrow(app, scopes)
+	}
 	return &authz.Viewer{
 		Subject:  c.Subject,
 		ClientID: clientID,
-		Scopes:   strings.Fields(c.Scope),
+		Scopes:   scopes,
 	}, nil
 }
 

@@ -17,6 +17,8 @@ import (
 
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/clients"
+	"github.com/authgraph/authgraph/ent"
+	"github.com/authgraph/authgraph/ent/application"
 	"github.com/authgraph/authgraph/ent/signingkey"
 	"github.com/authgraph/authgraph/internal/testenv"
 	"github.com/authgraph/authgraph/secretbox"
@@ -55,12 +57,26 @@ func mint(t testing.TB, alg jose.SignatureAlgorithm, key any, kid string, claims
 	return raw
 }
 
-// goodClaims are the claims of a valid management token from e.
+// goodClaims are the claims of a valid management token from e, issued to
+// the m2m client "abc" (created on first use) with its current secret.
 func goodClaims(e *env) map[string]any {
 	now := time.Now().Unix()
+	sys := authz.SystemContext(e.ctx)
+	app, err := e.db.Ent.Application.Query().Where(application.ClientID("abc")).Only(sys)
+	if ent.IsNotFound(err) {
+		var c *clients.Created
+		c, err = clients.Create(sys, e.db.Ent, clients.Params{Name: "abc", Type: clients.TypeM2M, ClientID: "abc",
+			Scopes: []string{"read:users", "read:logs"}})
+		if c != nil {
+			app = c.Client
+		}
+	}
+	if err != nil {
+		e.t.Fatal(err)
+	}
 	return map[string]any{
 		"iss": e.issuer, "sub": "abc@clients", "aud": []string{authz.ManagementAudience(e.issuer)},
-		"iat": now, "nbf": now, "exp": now + 3600, "jti": "j1",
+		"iat": now, "nbf": now, "exp": now + 3600, "jti": e.provider.verifier.machines.jti(app),
 		"scope": "read:users read:logs", "client_id": "abc", "azp": "abc", "gty": "client-credentials",
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
@@ -231,7 +232,7 @@ func term(t token) (predicate.User, error) {
 		return likeLower(user.FieldEmail, "%@"+escapeLike(strings.ToLower(value))), nil
 	case "user_id", "username", "phone_number":
 		if prefix {
-			return func(s *sql.Selector) { s.Where(sql.HasPrefix(s.C(field), value)) }, nil
+			return exactPrefix(field, value), nil
 		}
 		return func(s *sql.Selector) { s.Where(sql.EQ(s.C(field), value)) }, nil
 	case "blocked", "email_verified", "phone_verified":
@@ -365,6 +366,23 @@ func exists(field string) (predicate.User, error) {
 		}, nil
 	}
 	return nil, invalid("query", "_exists_: unknown field %q", field)
+}
+
+// exactPrefix matches values starting with value, case-sensitively on
+// every backend: SQLite's LIKE ignores ASCII case (username:jA* found "jane"
+// there and not on Postgres), so SQLite compares the leading characters.
+func exactPrefix(col, value string) predicate.User {
+	return func(s *sql.Selector) {
+		c := s.C(col)
+		if s.Dialect() == dialect.Postgres {
+			s.Where(sql.HasPrefix(c, value)) // LIKE, metacharacters escaped
+			return
+		}
+		s.Where(sql.P(func(b *sql.Builder) {
+			b.WriteString("SUBSTR(").WriteString(c).WriteString(", 1, ").Arg(utf8.RuneCountInString(value)).
+				WriteString(") = ").Arg(value)
+		}))
+	}
 }
 
 // foldMatch compares case-insensitively; Postgres serves it from the

@@ -30,7 +30,7 @@ var searchSeeds = []string{
 	`NOT (blocked:true OR email_verified:false)`, `user_id:"auth0|1"`, `username:ja*`, `phone_number:+15551234`,
 	`phone_verified:false`, `name:"100% _real_"`, `name:100%*`, `email.domain:x_y`, `name:"a\"b"`, `name:"unterminated`,
 	`((((((((((((name:x))))))))))))`, `NOT NOT NOT name:x`, `--name:x`, `OR`, `AND`, `)`, `(`, `name:`, `:x`, `bare`,
-	`name:a*b`, `name:*`, `email.domain:ex*`, `logins_count:x`, `blocked:maybe`, `unknown:x`, `app_metadata.:x`,
+	`name:a*b`, `name:*`, `username:jA*`, `user_id:auth0|*`, `username:j_*`, `email.domain:ex*`, `logins_count:x`, `blocked:maybe`, `unknown:x`, `app_metadata.:x`,
 	`app_metadata.a..b:x`, `_exists_:password_hash`, `app_metadata.n:1e3`, `app_metadata.plan:"1"`,
 	`app_metadata.pl'an:1`, `_exists_:app_metadata.x'y`, `name:\u212aim`,
 }
@@ -182,7 +182,7 @@ func buildSearchSQL(p predicate.User, d string) (string, []any) {
 var searchSQLWords = func() map[string]bool {
 	m := map[string]bool{}
 	for _, w := range strings.Fields(`SELECT FROM WHERE AND OR NOT LOWER LIKE ESCAPE COALESCE FALSE TRUE
-		EXISTS IS NULL JSON_EXTRACT JSON_TYPE IN text jsonb
+		EXISTS IS NULL JSON_EXTRACT JSON_TYPE IN text jsonb SUBSTR
 		users identities connections id owner_id connection_id name provider`) {
 		m[w] = true
 	}
@@ -232,6 +232,10 @@ func checkSearchSQL(d, text string, nargs int) error {
 				}
 			} else if !searchSQLWords[lit] {
 				return errors.New("identifier " + string(c) + lit + string(c) + " is not code-made")
+			}
+		case c >= '0' && c <= '9': // a number the code wrote (SUBSTR's 1)
+			for i < len(text) && text[i] >= '0' && text[i] <= '9' {
+				i++
 			}
 		case c == '_' || unicode.IsLetter(rune(c)):
 			j := i

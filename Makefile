@@ -5,7 +5,7 @@ PKGS    := ./...
 # Tests get a generous timeout: integration tests start real services.
 TESTFLAGS ?= -race -count=1 -timeout 20m
 
-.PHONY: run build test test-setup generate generate-check lint bench
+.PHONY: run build test test-setup generate generate-check lint bench fuzz
 
 # Rules engine fixtures (Go wasip1 and AssemblyScript via npm), its SDK checks.
 include mk/rules.mk
@@ -53,3 +53,23 @@ lint:
 bench: rules-fixtures
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 	$(GO) run ./bench -duration 10s
+
+## fuzz: run every Go fuzz target for $(FUZZTIME) each, one after the other
+## (docs/FUZZING.md). Not part of `make test`, which replays only the seed
+## corpora (testdata/fuzz). New failing inputs land in testdata/fuzz: commit
+## them with the fix. FUZZMINIMIZETIME bounds the minimization of each new
+## input, which otherwise stalls the slower targets for a minute at a time.
+FUZZTIME         ?= 60s
+FUZZMINIMIZETIME ?= 2s
+FUZZPARALLEL     ?= 1
+FUZZFLAGS         = -run '^$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) -parallel $(FUZZPARALLEL)
+FUZZ_TARGETS     := ./identity:FuzzSearch ./identity:FuzzMetadataMerge ./rules:FuzzInstrument ./connectors/saml:FuzzSAMLResponse
+FUZZ_SDK_TARGETS := ./rules:FuzzDecodeEvent ./rules:FuzzAppendResult
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t#*:}; echo "== $$name ($$pkg) for $(FUZZTIME)"; \
+		$(GO) test $(FUZZFLAGS) -fuzz "^$$name\$$" $$pkg; done
+	@set -e; cd rules-sdk/go && for t in $(FUZZ_SDK_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t#*:}; echo "== $$name (rules-sdk/go $$pkg) for $(FUZZTIME)"; \
+		$(GO) test $(FUZZFLAGS) -fuzz "^$$name\$$" $$pkg; done

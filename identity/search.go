@@ -1,12 +1,15 @@
 package identity
 
 import (
+	"encoding/json"
+	"math"
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
+	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
-	"entgo.io/ent/dialect/sql/sqljson"
 
 	"github.com/authgraph/authgraph/ent/connection"
 	"github.com/authgraph/authgraph/ent/identity"
@@ -30,6 +33,11 @@ import (
 func Search(q string) (predicate.User, error) {
 	if len(q) > 1024 {
 		return nil, invalid("query", "is longer than 1024 characters")
+	}
+	// Postgres refuses a NUL in a text parameter (a database error, not a
+	// bad query); no other control character has a use in a search either.
+	if strings.ContainsFunc(q, func(r rune) bool { return unicode.IsControl(r) && !unicode.IsSpace(r) }) {
+		return nil, invalid("query", "must not contain control characters")
 	}
 	p := &parser{toks: lex(q)}
 	if len(p.toks) == 0 {
@@ -224,7 +232,7 @@ func term(t token) (predicate.User, error) {
 		return likeLower(user.FieldEmail, "%@"+escapeLike(strings.ToLower(value))), nil
 	case "user_id", "username", "phone_number":
 		if prefix {
-			return func(s *sql.Selector) { s.Where(sql.HasPrefix(s.C(field), value)) }, nil
+			return exactPrefix(field, value), nil
 		}
 		return func(s *sql.Selector) { s.Where(sql.EQ(s.C(field), value)) }, nil
 	case "blocked", "email_verified", "phone_verified":
@@ -258,7 +266,7 @@ func metadataPath(field string) (col string, path []string, ok bool) {
 		if rest, found := strings.CutPrefix(field, c+"."); found && rest != "" {
 			parts := strings.Split(rest, ".")
 			for _, part := range parts {
-				if part == "" {
+				if part == "" || strings.ContainsAny(part, `"\`) {
 					return "", nil, false
 				}
 			}
@@ -269,20 +277,74 @@ func metadataPath(field string) (col string, path []string, ok bool) {
 }
 
 // metadataEQ matches a JSON value: the string, and unless quoted also the
-// number or boolean the text spells.
+// number or boolean the text spells, each only as a value of that JSON type
+// (a quoted "1" does not match the number 1, nor 1 the boolean true).
+//
+// The path's keys are bind parameters, never SQL text: ent's sqljson writes
+// them into quoted literals unescaped, so a key such as x'y broke out of the
+// literal (SQL injection through a search term).
 func metadataEQ(col string, path []string, value string, quoted bool) predicate.User {
 	return func(s *sql.Selector) {
-		preds := []*sql.Predicate{sqljson.ValueEQ(s.C(col), value, sqljson.Path(path...))}
+		c := s.C(col)
+		preds := []*sql.Predicate{jsonValueEQ(s.Dialect(), c, path, "text", value)}
 		if !quoted {
-			if n, err := strconv.ParseFloat(value, 64); err == nil {
-				preds = append(preds, sqljson.ValueEQ(s.C(col), n, sqljson.Path(path...)))
+			if n, err := strconv.ParseFloat(value, 64); err == nil && !math.IsInf(n, 0) && !math.IsNaN(n) {
+				preds = append(preds, jsonValueEQ(s.Dialect(), c, path, "number", n))
 			}
-			if b, err := strconv.ParseBool(value); err == nil && (value == "true" || value == "false") {
-				preds = append(preds, sqljson.ValueEQ(s.C(col), b, sqljson.Path(path...)))
+			if value == "true" || value == "false" {
+				preds = append(preds, jsonValueEQ(s.Dialect(), c, path, value, value == "true"))
 			}
 		}
 		s.Where(sql.Or(preds...))
 	}
+}
+
+// jsonValueEQ is "the JSON value at path in column c has type typ and equals
+// v" (typ: text, number, true or false, as SQLite's JSON_TYPE names them).
+func jsonValueEQ(d, c string, path []string, typ string, v any) *sql.Predicate {
+	return sql.P(func(b *sql.Builder) {
+		if d == dialect.Postgres {
+			// jsonb equality compares type and value (1 = 1.0, "1" != 1).
+			enc, _ := json.Marshal(v) // a string, a finite float64 or a bool
+			jsonPathPG(b, c, path)
+			b.WriteString(" = ").Arg(string(enc)).WriteString("::jsonb")
+			return
+		}
+		// SQLite's JSON_EXTRACT turns booleans into 1 and 0: check the type.
+		b.WriteString("JSON_TYPE(").WriteString(c).WriteString(", ").Arg(jsonPathSQLite(path)).WriteString(")")
+		switch typ {
+		case "number":
+			b.WriteString(" IN ('integer', 'real') AND JSON_EXTRACT(").WriteString(c).WriteString(", ").
+				Arg(jsonPathSQLite(path)).WriteString(") = ").Arg(v)
+		case "text":
+			b.WriteString(" = 'text' AND JSON_EXTRACT(").WriteString(c).WriteString(", ").
+				Arg(jsonPathSQLite(path)).WriteString(") = ").Arg(v)
+		default: // true, false
+			b.WriteString(" = ").Arg(typ)
+		}
+	})
+}
+
+// jsonPathPG writes c -> $1::text -> $2::text …: the value at path, or NULL.
+func jsonPathPG(b *sql.Builder, c string, path []string) {
+	b.WriteString("(").WriteString(c)
+	for _, k := range path {
+		b.WriteString(" -> ").Arg(k).WriteString("::text")
+	}
+	b.WriteString(")")
+}
+
+// jsonPathSQLite is the JSON path $."k1"."k2" (metadataPath refuses keys
+// holding a double quote, which the path syntax cannot escape).
+func jsonPathSQLite(path []string) string {
+	var sb strings.Builder
+	sb.WriteString("$")
+	for _, k := range path {
+		sb.WriteString(`."`)
+		sb.WriteString(k)
+		sb.WriteString(`"`)
+	}
+	return sb.String()
 }
 
 func exists(field string) (predicate.User, error) {
@@ -291,9 +353,36 @@ func exists(field string) (predicate.User, error) {
 		return func(s *sql.Selector) { s.Where(sql.NotNull(s.C(field))) }, nil
 	}
 	if col, path, ok := metadataPath(field); ok {
-		return func(s *sql.Selector) { s.Where(sqljson.HasKey(s.C(col), sqljson.Path(path...))) }, nil
+		return func(s *sql.Selector) {
+			c := s.C(col)
+			s.Where(sql.P(func(b *sql.Builder) {
+				if s.Dialect() == dialect.Postgres {
+					jsonPathPG(b, c, path)
+				} else {
+					b.WriteString("JSON_TYPE(").WriteString(c).WriteString(", ").Arg(jsonPathSQLite(path)).WriteString(")")
+				}
+				b.WriteString(" IS NOT NULL")
+			}))
+		}, nil
 	}
 	return nil, invalid("query", "_exists_: unknown field %q", field)
+}
+
+// exactPrefix matches values starting with value, case-sensitively on
+// every backend: SQLite's LIKE ignores ASCII case (username:jA* found "jane"
+// there and not on Postgres), so SQLite compares the leading characters.
+func exactPrefix(col, value string) predicate.User {
+	return func(s *sql.Selector) {
+		c := s.C(col)
+		if s.Dialect() == dialect.Postgres {
+			s.Where(sql.HasPrefix(c, value)) // LIKE, metacharacters escaped
+			return
+		}
+		s.Where(sql.P(func(b *sql.Builder) {
+			b.WriteString("SUBSTR(").WriteString(c).WriteString(", 1, ").Arg(utf8.RuneCountInString(value)).
+				WriteString(") = ").Arg(value)
+		}))
+	}
 }
 
 // foldMatch compares case-insensitively; Postgres serves it from the

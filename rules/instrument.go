@@ -903,6 +903,9 @@ func walkBody(body []byte, f func(instr) error) error {
 				return fmt.Errorf("unsupported instruction 0xfc %d", sub)
 			}
 			for range n {
+				if off > len(body) { // memory.init's data index may end the body
+					return errors.New("truncated instruction")
+				}
 				_, m, err := readU32(body[off:])
 				if err != nil {
 					return err

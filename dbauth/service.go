@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/authgraph/authgraph/authz"
+	"github.com/authgraph/authgraph/dbauth/lockout"
 	"github.com/authgraph/authgraph/ent"
 	entidentity "github.com/authgraph/authgraph/ent/identity"
 	"github.com/authgraph/authgraph/logs"
@@ -34,8 +35,9 @@ var (
 	// user (OAuth access_denied, "user is blocked").
 	ErrBlocked = errors.New("user is blocked")
 	// ErrTooManyAttempts: brute-force protection refuses this (identifier,
-	// IP) for now (HTTP 429 too_many_attempts).
-	ErrTooManyAttempts = errors.New("too many failed login attempts")
+	// IP) for now (HTTP 429 too_many_attempts); lockout's, shared with the
+	// other password strategies.
+	ErrTooManyAttempts = lockout.ErrTooManyAttempts
 	// ErrUnknownConnection: no database connection with this name.
 	ErrUnknownConnection = errors.New("unknown database connection")
 	// ErrSignupDisabled: the connection has disable_signup.
@@ -51,8 +53,8 @@ var (
 
 // Brute-force defaults (docs/DATABASE_CONNECTIONS.md).
 const (
-	DefaultMaxAttempts = 10
-	DefaultBlockFor    = 30 * 24 * time.Hour
+	DefaultMaxAttempts = lockout.DefaultMaxAttempts
+	DefaultBlockFor    = lockout.DefaultBlockFor
 )
 
 // DefaultTicketTTL is a ticket's lifetime when none is given: 432000 s
@@ -103,20 +105,6 @@ func (s *Service) logger() *slog.Logger {
 	return slog.Default()
 }
 
-func (s *Service) maxAttempts() int {
-	if s.MaxAttempts > 0 {
-		return s.MaxAttempts
-	}
-	return DefaultMaxAttempts
-}
-
-func (s *Service) blockFor() time.Duration {
-	if s.BlockFor > 0 {
-		return s.BlockFor
-	}
-	return DefaultBlockFor
-}
-
 // Wait blocks until the emails queued so far are handed to the Sender (for
 // shutdown and tests).
 func (s *Service) Wait() { s.mailWG.Wait() }
@@ -144,7 +132,7 @@ func RequiresUsername(conn *ent.Connection) bool {
 // BruteForceProtection reports whether conn counts failed logins (on unless
 // brute_force_protection is false).
 func BruteForceProtection(conn *ent.Connection) bool {
-	return boolOpt(conn.Options, "brute_force_protection", true)
+	return lockout.Enabled(conn.Options)
 }
 
 func boolOpt(opts map[string]any, key string, def bool) bool {
@@ -191,23 +179,25 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 	ip := clientIP(ctx)
 	bf := BruteForceProtection(conn)
 
-	counted := false // a failure counter exists for (identifier, IP)
+	// The attempt is counted before any password is checked, in one atomic
+	// statement (lockout.Reserve): parallel attempts cannot all pass a
+	// counter that still reads below the threshold.
+	var att *lockout.Attempt
 	if bf && ident != "" {
-		blocked, exists, err := s.attempts(sys, conn.Name, ident, ip)
-		if err != nil {
-			return nil, err
-		}
-		if blocked {
+		att, err = s.guard().Reserve(sys, lockout.Key{Connection: conn.Name, Identifier: ident, IP: ip})
+		if errors.Is(err, lockout.ErrTooManyAttempts) {
 			ev.Type, ev.Description = logs.TypeBruteForceBlock, "Too many failed login attempts for this identifier from this IP"
 			s.writeLog(ctx, ev)
 			return nil, ErrTooManyAttempts
 		}
-		counted = exists
+		if err != nil {
+			return nil, err
+		}
 	}
 	fail := func(typ, desc string) (*LoginResult, error) {
-		if bf && ident != "" {
-			if err := s.recordFailure(sys, conn.Name, ident, ip); err != nil {
-				return nil, err
+		if att != nil {
+			if err := att.Failed(sys); err != nil {
+				return nil, fmt.Errorf("dbauth: counting a failed login: %w", err)
 			}
 		}
 		ev.Type, ev.Description = typ, desc
@@ -242,11 +232,12 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 	}
 
 	// The password is right: the failure counter of this (identifier, IP)
-	// starts over (when there is one; a failure counted concurrently may
-	// survive), an outdated hash is upgraded, and the login is recorded, in
-	// one transaction (loginstate.go).
+	// starts over (a failure counted concurrently may survive), an
+	// outdated hash is upgraded, and the login is recorded, in one
+	// transaction (loginstate.go); on Postgres in the same statement as the
+	// rest of the bookkeeping, so the reservation above costs no statement.
 	var clear *attemptKey
-	if bf && counted {
+	if att != nil {
 		clear = &attemptKey{conn: conn.Name, ident: ident, ip: ip}
 	}
 	upgrade := ""

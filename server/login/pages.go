@@ -22,12 +22,13 @@ import (
 )
 
 const (
-	msgBadRequest = "This login request is invalid or has expired. Return to the application and try again."
-	msgWrongCreds = "Wrong email or password."
-	msgTryLater   = "We cannot do this right now. Please try again in a moment."
-	msgWrongUser  = "Wrong email, username or password."
-	msgTooMany    = "Too many failed attempts to log in to this account from your network. Logging in is blocked for now: reset your password to unblock it, or ask an administrator."
-	msgBadTicket  = "This link is invalid, has already been used, or has expired."
+	msgBadRequest      = "This login request is invalid or has expired. Return to the application and try again."
+	msgWrongCreds      = "Wrong email or password."
+	msgTryLater        = "We cannot do this right now. Please try again in a moment."
+	msgWrongUser       = "Wrong email, username or password."
+	msgTooMany         = "Too many failed attempts to log in to this account from your network. Logging in is blocked for now: reset your password to unblock it, or ask an administrator."
+	msgTooManyUpstream = "Too many failed attempts to log in to this account from your network. Logging in is blocked for now: ask an administrator to unblock it."
+	msgBadTicket       = "This link is invalid, has already been used, or has expired."
 )
 
 // request loads the pending /authorize, answering 400 when it is gone.
@@ -231,15 +232,24 @@ func (h *Handler) loginFailed(w http.ResponseWriter, r *http.Request, req *login
 		}
 		h.showLogin(w, r, req, connName, username, msg, http.StatusUnauthorized)
 	case errors.Is(err, dbauth.ErrTooManyAttempts):
-		h.render(w, r, http.StatusTooManyRequests, "message", &page{
-			Title: "Too many attempts", Client: req.ClientName, Error: msgTooMany, Code: "too_many_attempts",
-			ForgotURL: h.path("/forgot", vals(loginflow.ParamRequestID, req.ID, "connection", connName)),
-		})
+		h.tooManyAttempts(w, r, req, connName)
 	case errors.Is(err, dbauth.ErrBlocked):
 		h.cfg.Handoff.Fail(w, r, req.ID, "access_denied", "user is blocked")
 	default:
 		h.serverError(w, r, err)
 	}
+}
+
+// tooManyAttempts answers 429 too_many_attempts (brute-force protection),
+// with a link to reset the password when the connection's passwords are
+// Authgraph's (database and custom database; an LDAP directory's are not).
+func (h *Handler) tooManyAttempts(w http.ResponseWriter, r *http.Request, req *loginflow.Request, connName string) {
+	p := &page{Title: "Too many attempts", Client: req.ClientName, Error: msgTooManyUpstream, Code: "too_many_attempts"}
+	if c, ok := enabled(req, connName); !ok || c.Strategy == connection.StrategyDatabase.String() || c.Strategy == connection.StrategyCustomdb.String() {
+		p.Error = msgTooMany
+		p.ForgotURL = h.path("/forgot", vals(loginflow.ParamRequestID, req.ID, "connection", connName))
+	}
+	h.render(w, r, http.StatusTooManyRequests, "message", p)
 }
 
 // finish starts the SSO session and completes the request.

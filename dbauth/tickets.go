@@ -171,7 +171,7 @@ func (s *Service) useTicket(ctx context.Context, db *ent.Client, kind ticket.Kin
 
 // ResetPassword uses a password-change ticket to set a new password. A
 // refused password (*policy.Error) leaves the ticket usable; success uses
-// it, ends the user's sessions, lifts brute-force blocks, marks the email
+// it, ends the user's sessions and grants (identity.RevokeAccess), lifts brute-force blocks, marks the email
 // verified when the ticket says so, and logs scp. It returns the ticket's
 // result URL ("" when none).
 func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) (string, error) {

@@ -61,6 +61,20 @@ const (
 // (5 days), as Auth0's.
 const DefaultTicketTTL = 432000 * time.Second
 
+// DefaultResetTicketTTL is the lifetime of the links forgot-password
+// emails (the server's --reset-ticket-ttl). Tickets of the management API
+// keep DefaultTicketTTL, as Auth0's.
+const DefaultResetTicketTTL = time.Hour
+
+// Forgot-password and signup-notice limits (per address: emails sent to
+// it; per IP: forgot-password requests and signups of existing addresses
+// it makes), per ThrottleWindow.
+const (
+	DefaultResetPerAddress = 5
+	DefaultResetPerIP      = 20
+	ThrottleWindow         = time.Hour
+)
+
 // DefaultResetFloor is the least time RequestPasswordReset takes, so that
 // its answer time does not tell a known address (ticket written) from an
 // unknown one. The email itself is sent in the background.
@@ -82,13 +96,22 @@ type Service struct {
 	BlockFor time.Duration
 	// ResetFloor is the minimum duration of RequestPasswordReset.
 	ResetFloor time.Duration
-	Now        func() time.Time
+	// ResetTicketTTL is the lifetime of forgot-password links (default
+	// DefaultResetTicketTTL, 1 hour).
+	ResetTicketTTL time.Duration
+	// ResetPerAddress and ResetPerIP bound forgot-password requests and
+	// signup notices per ThrottleWindow (defaults DefaultResetPerAddress and
+	// DefaultResetPerIP); beyond them nothing is sent, and the answer is
+	// the same.
+	ResetPerAddress, ResetPerIP int
+	Now                         func() time.Time
 	// CustomDB runs the scripts of custom-database connections (signup,
 	// reset, password change, verification: customdb.go); nil leaves
 	// those connections to their logins only.
 	CustomDB CustomDB
 
-	mailWG sync.WaitGroup
+	mailWG   sync.WaitGroup
+	throttle throttle
 }
 
 func (s *Service) now() time.Time {
@@ -96,6 +119,29 @@ func (s *Service) now() time.Time {
 		return s.Now()
 	}
 	return time.Now()
+}
+
+func (s *Service) resetTicketTTL() time.Duration {
+	if s.ResetTicketTTL > 0 {
+		return s.ResetTicketTTL
+	}
+	return DefaultResetTicketTTL
+}
+
+// allowMail counts one email to address (and one request from the
+// client's IP) and reports whether both are within their limits.
+func (s *Service) allowMail(ctx context.Context, address string) bool {
+	perAddr, perIP := s.ResetPerAddress, s.ResetPerIP
+	if perAddr <= 0 {
+		perAddr = DefaultResetPerAddress
+	}
+	if perIP <= 0 {
+		perIP = DefaultResetPerIP
+	}
+	now := s.now()
+	addrOK := s.throttle.allow(now, perAddr, ThrottleWindow, "address\x00"+address)
+	ipOK := s.throttle.allow(now, perIP, ThrottleWindow, "ip\x00"+clientIP(ctx))
+	return addrOK && ipOK
 }
 
 func (s *Service) logger() *slog.Logger {

@@ -28,6 +28,7 @@ const (
 	msgWrongUser       = "Wrong email, username or password."
 	msgTooMany         = "Too many failed attempts to log in to this account from your network. Logging in is blocked for now: reset your password to unblock it, or ask an administrator."
 	msgTooManyUpstream = "Too many failed attempts to log in to this account from your network. Logging in is blocked for now: ask an administrator to unblock it."
+	msgInvalidSignup   = "Something went wrong, please try again later."
 	msgBadTicket       = "This link is invalid, has already been used, or has expired."
 )
 
@@ -386,7 +387,9 @@ func (h *Handler) signupSubmit(w http.ResponseWriter, r *http.Request) {
 		case errors.As(err, &ve):
 			p.Error = fieldLabel(ve.Field) + " " + ve.Message + "."
 		case errors.Is(err, dbauth.ErrUserExists):
-			p.Error = "We could not sign you up with these details. If you already have an account, log in or reset your password."
+			// As Auth0 answers (invalid_signup): nothing says the account
+			// exists; its owner is emailed instead (dbauth.Signup).
+			p.Error, p.Code = msgInvalidSignup, "invalid_signup"
 		case errors.Is(err, connectors.ErrUnavailable):
 			p.Error = msgTryLater
 			h.render(w, r, http.StatusServiceUnavailable, "signup", p)

@@ -2,8 +2,8 @@ package server
 
 import (
 	"flag"
-	"time"
 	"testing"
+	"time"
 )
 
 func load(t *testing.T, env map[string]string, args ...string) (*Config, error) {

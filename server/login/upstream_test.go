@@ -17,6 +17,7 @@ import (
 	"github.com/authgraph/authgraph/ent/connection"
 	"github.com/authgraph/authgraph/ent/identity"
 	"github.com/authgraph/authgraph/ent/logevent"
+	"github.com/authgraph/authgraph/ent/loginattempt"
 	"github.com/authgraph/authgraph/ent/user"
 	"github.com/authgraph/authgraph/internal/testenv"
 	"github.com/authgraph/authgraph/logs"
@@ -220,6 +221,17 @@ func TestLDAPBruteForce(t *testing.T) {
 			fp := e.db.LogEvent.Query().Where(logevent.Connection("corp"), logevent.UserName("bob"), logevent.TypeIn("fp", "fu")).CountX(sys)
 			if fp > dbauth.DefaultMaxAttempts || got[http.StatusUnauthorized] != fp || got[http.StatusUnauthorized]+got[http.StatusTooManyRequests] != 25 {
 				t.Fatalf("parallel attempts: statuses %v, %d passwords checked; want at most %d checked, the rest 429", got, fp, dbauth.DefaultMaxAttempts)
+			}
+
+			// The directory down: no verdict on the password, not counted.
+			slapd.Stop()
+			for range 2 {
+				if r := e.submit(br, form2, url.Values{"username": {"dave"}, "password": {"nope"}}); r.status != http.StatusServiceUnavailable {
+					t.Fatalf("directory down: %d", r.status)
+				}
+			}
+			if a, err := e.db.LoginAttempt.Query().Where(loginattempt.Identifier("dave")).Only(sys); err != nil || a.Failures != 0 {
+				t.Fatalf("attempts counted while the directory was down: %+v, %v", a, err)
 			}
 
 			// brute_force_protection false: never counted.

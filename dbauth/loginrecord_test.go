@@ -2,10 +2,10 @@ package dbauth
 
 import (
 	"errors"
-	"strings"
-	"sync"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,8 +13,8 @@ import (
 	"github.com/authgraph/authgraph/ent/loginattempt"
 	"github.com/authgraph/authgraph/ent/session"
 	"github.com/authgraph/authgraph/ent/user"
-	"github.com/authgraph/authgraph/logs"
 	"github.com/authgraph/authgraph/internal/testenv"
+	"github.com/authgraph/authgraph/logs"
 	"github.com/authgraph/authgraph/sessions"
 	"github.com/authgraph/authgraph/store"
 )

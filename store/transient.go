@@ -28,10 +28,10 @@ import (
 // row is gone is no session. Visibility is unaffected: other connections
 // and nodes see a transient write as soon as it commits. The count a login
 // attempt takes before its password is checked (dbauth/lockout) is
-// transient too: a crash of the database can forget the last few hundred
-// milliseconds of counts, never a block already durable. Everything else
-// (management writes, code exchange, refresh, revocation, blocks reaching
-// the threshold) commits synchronously.
+// transient too: a crash of the database can forget at most the last few
+// hundred milliseconds of counts. Everything else (management writes, code
+// exchange, refresh, revocation, the block a failure at the threshold
+// sets) commits synchronously.
 
 // openTransient opens the pool for transient writes: the same database as
 // rawURL, with synchronous_commit=off for its sessions (lib/pq sends

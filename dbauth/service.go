@@ -257,6 +257,9 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 
 	idn, err := s.findIdentity(sys, conn, ident)
 	if err != nil {
+		if att != nil {
+			_ = att.Release(sys) // no verdict on the password
+		}
 		return nil, err
 	}
 	if idn == nil || idn.PasswordHash == nil || *idn.PasswordHash == "" {

@@ -114,6 +114,9 @@ var strategyOptions = map[string]map[string]spec{
 		"preset":              {kind: kString, enum: []string{"openldap", "active_directory"}},
 		"ca_cert":             {kind: kString},
 		"allow_insecure":      {kind: kBool},
+		// As for database connections: failed logins are counted per
+		// (connection, username, IP) unless false.
+		"brute_force_protection": {kind: kBool},
 	},
 	StrategyCustomDB: {
 		"dsn":         {kind: kString, secret: true},
@@ -126,6 +129,7 @@ var strategyOptions = map[string]map[string]spec{
 		"passwordPolicy":            {kind: kString, enum: []string{"none", "low", "fair", "good", "excellent"}},
 		"password_dictionary":       {kind: kObject, check: object(map[string]kind{"enable": kBool, "dictionary": kStrings})},
 		"password_no_personal_info": {kind: kObject, check: object(map[string]kind{"enable": kBool})},
+		"brute_force_protection":    {kind: kBool},
 	},
 }
 

@@ -219,3 +219,49 @@ func TestBruteForceProtectionCanBeTurnedOff(t *testing.T) {
 		t.Fatalf("%d attempts counted with protection off", n)
 	}
 }
+
+// TestBruteForceParallelAttempts: 25 wrong passwords sent at once for one
+// (identifier, IP) with the threshold at 10 — each attempt is counted
+// before its password is checked, so at most 10 passwords are verified
+// (fp events) and the rest are refused with ErrTooManyAttempts (limit_wc).
+func TestBruteForceParallelAttempts(t *testing.T) {
+	forEach(t, func(t *testing.T, e *env) {
+		e.conn("db", nil)
+		e.user("db", "race@example.com", goodPW)
+		ctx := ipCtx("203.0.113.77")
+		const n = 25
+		errs := make(chan error, n)
+		start := make(chan struct{})
+		for range n {
+			go func() {
+				<-start
+				_, err := e.svc.Login(ctx, LoginInput{Connection: "db", Identifier: "race@example.com", Password: "wrong"})
+				errs <- err
+			}()
+		}
+		close(start)
+		var wrong, tooMany int
+		for range n {
+			switch err := <-errs; {
+			case errors.Is(err, ErrInvalidCredentials):
+				wrong++
+			case errors.Is(err, ErrTooManyAttempts):
+				tooMany++
+			default:
+				t.Errorf("attempt: %v", err)
+			}
+		}
+		types := e.logTypes()
+		fp := len(slices.DeleteFunc(slices.Clone(types), func(s string) bool { return s != "fp" }))
+		limited := len(slices.DeleteFunc(slices.Clone(types), func(s string) bool { return s != "limit_wc" }))
+		t.Logf("wrong %d, too many %d, fp %d, limit_wc %d", wrong, tooMany, fp, limited)
+		if wrong > DefaultMaxAttempts || fp > DefaultMaxAttempts || wrong+tooMany != n || limited != tooMany {
+			t.Fatalf("%d passwords evaluated (fp %d), %d refused (limit_wc %d); want at most %d evaluated, the rest refused",
+				wrong, fp, tooMany, limited, DefaultMaxAttempts)
+		}
+		// The block holds: the right password is refused now.
+		if _, err := e.svc.Login(ctx, LoginInput{Connection: "db", Identifier: "race@example.com", Password: goodPW}); !errors.Is(err, ErrTooManyAttempts) {
+			t.Fatalf("right password after the burst: %v", err)
+		}
+	})
+}

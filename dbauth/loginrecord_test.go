@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,8 +13,10 @@ import (
 	"github.com/authgraph/authgraph/ent/loginattempt"
 	"github.com/authgraph/authgraph/ent/session"
 	"github.com/authgraph/authgraph/ent/user"
+	"github.com/authgraph/authgraph/internal/testenv"
 	"github.com/authgraph/authgraph/logs"
 	"github.com/authgraph/authgraph/sessions"
+	"github.com/authgraph/authgraph/store"
 )
 
 // TestLoginRecordsSessionForLoginPage follows the login page: a password
@@ -104,4 +108,48 @@ func TestLoginRecordsSessionForLoginPage(t *testing.T) {
 			t.Fatal("the bookkeeping of a deleted user wrote something")
 		}
 	})
+}
+
+// TestLoginStatementsPostgres pins the statements a password login sends on
+// Postgres (docs/BENCHMARKS.md): counting the attempt before the hash
+// replaced reading the counter, and a correct password deletes the counter
+// inside the bookkeeping statement, so a successful login is still four —
+// the attempt's count, the identity, its user, the bookkeeping — with or
+// without earlier failures; a wrong password is four too (the count, the
+// identity, its user, the fp event).
+func TestLoginStatementsPostgres(t *testing.T) {
+	e := newEnv(t, testenv.Postgres(t))
+	e.conn("db", nil)
+	e.user("db", "count@example.com", goodPW)
+	db := store.Of(e.db)
+	ctx := ipCtx("198.51.100.40")
+	// The connection comes from the login's cache: fill it first.
+	if _, err := e.svc.Connection(ctx, "db"); err != nil {
+		t.Fatal(err)
+	}
+	statements := func(pw string) int64 {
+		var sent []string
+		var mu sync.Mutex
+		db.TraceStatements(func(q string, _ bool) { mu.Lock(); sent = append(sent, q); mu.Unlock() })
+		defer db.TraceStatements(nil)
+		before := db.Stats().Statements
+		_, _ = e.svc.Login(ctx, LoginInput{Connection: "db", Identifier: "count@example.com", Password: pw})
+		n := db.Stats().Statements - before
+		if n != 4 {
+			t.Logf("statements:\n%s", strings.Join(sent, "\n"))
+		}
+		return n
+	}
+	if n := statements(goodPW); n != 4 {
+		t.Fatalf("successful login: %d statements, want 4", n)
+	}
+	if n := statements("wrong"); n != 4 {
+		t.Fatalf("wrong password: %d statements, want 4", n)
+	}
+	if n := statements(goodPW); n != 4 {
+		t.Fatalf("successful login after a failure: %d statements, want 4", n)
+	}
+	if c := e.db.LoginAttempt.Query().CountX(sys); c != 0 {
+		t.Fatalf("counters left after a correct password: %d", c)
+	}
 }

@@ -71,25 +71,6 @@ func (s *Service) cachedConnection(ctx context.Context, name string, strategies 
 	return nil, ErrUnknownConnection
 }
 
-// attempts is isBlocked that also says whether a failure counter exists (a
-// successful login then has one to delete). ctx is a system context.
-func (s *Service) attempts(ctx context.Context, conn, ident, ip string) (blocked, exists bool, err error) {
-	a, err := s.DB.LoginAttempt.Query().
-		Where(loginattempt.Connection(conn), loginattempt.Identifier(ident), loginattempt.IP(ip)).
-		Only(ctx)
-	if ent.IsNotFound(err) {
-		return false, false, nil
-	}
-	if err != nil {
-		return false, false, err
-	}
-	now := s.now()
-	if now.Sub(a.LastFailureAt) >= s.blockFor() {
-		return false, false, s.DB.LoginAttempt.DeleteOne(a).Exec(ctx)
-	}
-	return a.BlockedUntil != nil && now.Before(*a.BlockedUntil), true, nil
-}
-
 // recordLogin records a correct password in one transaction: the user's
 // last_login, last_ip and logins_count (also for a blocked user, docs/PROFILE.md),
 // the end of this (identifier, IP)'s failure counter when there is one, a

@@ -9,9 +9,9 @@ import (
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/dbauth/policy"
 	"github.com/authgraph/authgraph/ent"
+	"github.com/authgraph/authgraph/identity"
 	"github.com/authgraph/authgraph/logs"
 	"github.com/authgraph/authgraph/passwords"
-	"github.com/authgraph/authgraph/sessions"
 )
 
 // CheckNewPassword applies conn's password policy to a new password for u
@@ -64,7 +64,7 @@ func inHistory(idn *ent.Identity, size int, password string) bool {
 
 // ChangePassword sets the password of u's database identity, as the
 // management API does (updateUser with a password): the connection's policy
-// and history apply; on success the user's sessions are revoked, the
+// and history apply; on success the user's sessions and grants are revoked, the
 // brute-force blocks of their email and username in that connection lifted,
 // last_password_reset set, and scp logged (fcp on failure). db may be a
 // transaction's client: ChangePassword opens none itself.
@@ -143,15 +143,18 @@ func setPassword(ctx context.Context, db *ent.Client, u *ent.User, idn *ent.Iden
 	return passwordChanged(ctx, db, u, idn, conn)
 }
 
-// passwordChanged stamps last_password_reset, ends the user's sessions and
-// lifts the brute-force blocks of their identifiers.
+// passwordChanged stamps last_password_reset, ends everything the user
+// holds — SSO sessions, grants, and so refresh and access tokens
+// (identity.RevokeAccess) — and lifts the brute-force blocks of their
+// identifiers. Every password change goes through here: a ticket,
+// forgot-password, the management API, a custom database's change_password.
 func passwordChanged(ctx context.Context, db *ent.Client, u *ent.User, idn *ent.Identity, conn *ent.Connection) error {
 	sys := authz.SystemContext(ctx)
 	if err := db.User.UpdateOneID(u.ID).SetLastPasswordReset(time.Now()).Exec(sys); err != nil {
 		return err
 	}
-	if err := sessions.RevokeUser(ctx, db, u.ID); err != nil {
-		return fmt.Errorf("dbauth: revoking sessions: %w", err)
+	if err := identity.RevokeAccess(ctx, db, u.ID, identity.RevokePasswordChanged); err != nil {
+		return fmt.Errorf("dbauth: revoking the user's sessions and grants: %w", err)
 	}
 	return clearIdentifiers(ctx, db, conn.Name, deref(idn.EmailLower), deref(idn.Username))
 }

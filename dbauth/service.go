@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/authgraph/authgraph/authz"
+	"github.com/authgraph/authgraph/dbauth/lockout"
 	"github.com/authgraph/authgraph/ent"
 	entidentity "github.com/authgraph/authgraph/ent/identity"
 	"github.com/authgraph/authgraph/logs"
@@ -34,8 +35,9 @@ var (
 	// user (OAuth access_denied, "user is blocked").
 	ErrBlocked = errors.New("user is blocked")
 	// ErrTooManyAttempts: brute-force protection refuses this (identifier,
-	// IP) for now (HTTP 429 too_many_attempts).
-	ErrTooManyAttempts = errors.New("too many failed login attempts")
+	// IP) for now (HTTP 429 too_many_attempts); lockout's, shared with the
+	// other password strategies.
+	ErrTooManyAttempts = lockout.ErrTooManyAttempts
 	// ErrUnknownConnection: no database connection with this name.
 	ErrUnknownConnection = errors.New("unknown database connection")
 	// ErrSignupDisabled: the connection has disable_signup.
@@ -51,13 +53,27 @@ var (
 
 // Brute-force defaults (docs/DATABASE_CONNECTIONS.md).
 const (
-	DefaultMaxAttempts = 10
-	DefaultBlockFor    = 30 * 24 * time.Hour
+	DefaultMaxAttempts = lockout.DefaultMaxAttempts
+	DefaultBlockFor    = lockout.DefaultBlockFor
 )
 
 // DefaultTicketTTL is a ticket's lifetime when none is given: 432000 s
 // (5 days), as Auth0's.
 const DefaultTicketTTL = 432000 * time.Second
+
+// DefaultResetTicketTTL is the lifetime of the links forgot-password
+// emails (the server's --reset-ticket-ttl). Tickets of the management API
+// keep DefaultTicketTTL, as Auth0's.
+const DefaultResetTicketTTL = time.Hour
+
+// Forgot-password and signup-notice limits (per address: emails sent to
+// it; per IP: forgot-password requests and signups of existing addresses
+// it makes), per ThrottleWindow.
+const (
+	DefaultResetPerAddress = 5
+	DefaultResetPerIP      = 20
+	ThrottleWindow         = time.Hour
+)
 
 // DefaultResetFloor is the least time RequestPasswordReset takes, so that
 // its answer time does not tell a known address (ticket written) from an
@@ -80,13 +96,22 @@ type Service struct {
 	BlockFor time.Duration
 	// ResetFloor is the minimum duration of RequestPasswordReset.
 	ResetFloor time.Duration
-	Now        func() time.Time
+	// ResetTicketTTL is the lifetime of forgot-password links (default
+	// DefaultResetTicketTTL, 1 hour).
+	ResetTicketTTL time.Duration
+	// ResetPerAddress and ResetPerIP bound forgot-password requests and
+	// signup notices per ThrottleWindow (defaults DefaultResetPerAddress and
+	// DefaultResetPerIP); beyond them nothing is sent, and the answer is
+	// the same.
+	ResetPerAddress, ResetPerIP int
+	Now                         func() time.Time
 	// CustomDB runs the scripts of custom-database connections (signup,
 	// reset, password change, verification: customdb.go); nil leaves
 	// those connections to their logins only.
 	CustomDB CustomDB
 
-	mailWG sync.WaitGroup
+	mailWG   sync.WaitGroup
+	throttle throttle
 }
 
 func (s *Service) now() time.Time {
@@ -96,25 +121,34 @@ func (s *Service) now() time.Time {
 	return time.Now()
 }
 
+func (s *Service) resetTicketTTL() time.Duration {
+	if s.ResetTicketTTL > 0 {
+		return s.ResetTicketTTL
+	}
+	return DefaultResetTicketTTL
+}
+
+// allowMail counts one email to address (and one request from the
+// client's IP) and reports whether both are within their limits.
+func (s *Service) allowMail(ctx context.Context, address string) bool {
+	perAddr, perIP := s.ResetPerAddress, s.ResetPerIP
+	if perAddr <= 0 {
+		perAddr = DefaultResetPerAddress
+	}
+	if perIP <= 0 {
+		perIP = DefaultResetPerIP
+	}
+	now := s.now()
+	addrOK := s.throttle.allow(now, perAddr, ThrottleWindow, "address\x00"+address)
+	ipOK := s.throttle.allow(now, perIP, ThrottleWindow, "ip\x00"+clientIP(ctx))
+	return addrOK && ipOK
+}
+
 func (s *Service) logger() *slog.Logger {
 	if s.Logger != nil {
 		return s.Logger
 	}
 	return slog.Default()
-}
-
-func (s *Service) maxAttempts() int {
-	if s.MaxAttempts > 0 {
-		return s.MaxAttempts
-	}
-	return DefaultMaxAttempts
-}
-
-func (s *Service) blockFor() time.Duration {
-	if s.BlockFor > 0 {
-		return s.BlockFor
-	}
-	return DefaultBlockFor
 }
 
 // Wait blocks until the emails queued so far are handed to the Sender (for
@@ -144,7 +178,7 @@ func RequiresUsername(conn *ent.Connection) bool {
 // BruteForceProtection reports whether conn counts failed logins (on unless
 // brute_force_protection is false).
 func BruteForceProtection(conn *ent.Connection) bool {
-	return boolOpt(conn.Options, "brute_force_protection", true)
+	return lockout.Enabled(conn.Options)
 }
 
 func boolOpt(opts map[string]any, key string, def bool) bool {
@@ -191,23 +225,25 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 	ip := clientIP(ctx)
 	bf := BruteForceProtection(conn)
 
-	counted := false // a failure counter exists for (identifier, IP)
+	// The attempt is counted before any password is checked, in one atomic
+	// statement (lockout.Reserve): parallel attempts cannot all pass a
+	// counter that still reads below the threshold.
+	var att *lockout.Attempt
 	if bf && ident != "" {
-		blocked, exists, err := s.attempts(sys, conn.Name, ident, ip)
-		if err != nil {
-			return nil, err
-		}
-		if blocked {
+		att, err = s.guard().Reserve(sys, lockout.Key{Connection: conn.Name, Identifier: ident, IP: ip})
+		if errors.Is(err, lockout.ErrTooManyAttempts) {
 			ev.Type, ev.Description = logs.TypeBruteForceBlock, "Too many failed login attempts for this identifier from this IP"
 			s.writeLog(ctx, ev)
 			return nil, ErrTooManyAttempts
 		}
-		counted = exists
+		if err != nil {
+			return nil, err
+		}
 	}
 	fail := func(typ, desc string) (*LoginResult, error) {
-		if bf && ident != "" {
-			if err := s.recordFailure(sys, conn.Name, ident, ip); err != nil {
-				return nil, err
+		if att != nil {
+			if err := att.Failed(sys); err != nil {
+				return nil, fmt.Errorf("dbauth: counting a failed login: %w", err)
 			}
 		}
 		ev.Type, ev.Description = typ, desc
@@ -221,6 +257,9 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 
 	idn, err := s.findIdentity(sys, conn, ident)
 	if err != nil {
+		if att != nil {
+			_ = att.Release(sys) // no verdict on the password
+		}
 		return nil, err
 	}
 	if idn == nil || idn.PasswordHash == nil || *idn.PasswordHash == "" {
@@ -242,11 +281,12 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 	}
 
 	// The password is right: the failure counter of this (identifier, IP)
-	// starts over (when there is one; a failure counted concurrently may
-	// survive), an outdated hash is upgraded, and the login is recorded, in
-	// one transaction (loginstate.go).
+	// starts over (a failure counted concurrently may survive), an
+	// outdated hash is upgraded, and the login is recorded, in one
+	// transaction (loginstate.go); on Postgres in the same statement as the
+	// rest of the bookkeeping, so the reservation above costs no statement.
 	var clear *attemptKey
-	if bf && counted {
+	if att != nil {
 		clear = &attemptKey{conn: conn.Name, ident: ident, ip: ip}
 	}
 	upgrade := ""

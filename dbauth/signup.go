@@ -3,6 +3,7 @@ package dbauth
 import (
 	"context"
 	"errors"
+	"net/url"
 	"strings"
 
 	"github.com/authgraph/authgraph/authz"
@@ -10,6 +11,7 @@ import (
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/identity"
 	"github.com/authgraph/authgraph/logs"
+	"github.com/authgraph/authgraph/mail"
 )
 
 // SignupInput is a self-service signup.
@@ -22,12 +24,29 @@ type SignupInput struct {
 	ClientID, ClientName string
 }
 
+// noticeExisting emails the owner of address that someone tried to sign up
+// with it, unless the mail limits are reached (logged).
+func (s *Service) noticeExisting(ctx context.Context, conn *ent.Connection, address string) {
+	if !s.allowMail(ctx, address) {
+		s.logger().Info("signup of an existing address: notice not sent (too many)", "connection", conn.Name)
+		return
+	}
+	base := s.Issuer
+	if !strings.HasSuffix(base, "/") {
+		base += "/"
+	}
+	link := base + ForgotPath + "?" + url.Values{"connection": {conn.Name}, "email": {address}}.Encode()
+	s.sendAsync(mail.AccountExistsEmail(mail.LinkData{Email: address, Link: link}))
+}
+
 // Signup creates a user in a database connection (unless disable_signup),
 // after the connection's password policy; it logs ss (fs on failure) and
 // emails a verification link. In a custom-database connection get_user
 // must not know the address, and the create script stores the user (in
 // import mode Authgraph stores it, as a migrated user). Errors: ErrUnknownConnection,
-// ErrSignupDisabled, *policy.Error, *identity.ValidationError, ErrUserExists.
+// ErrSignupDisabled, *policy.Error, *identity.ValidationError, ErrUserExists
+// (the edges must answer it as a generic refusal: the owner of a taken
+// address is emailed a notice instead).
 func (s *Service) Signup(ctx context.Context, in SignupInput) (*ent.User, error) {
 	sys := authz.SystemContext(ctx)
 	conn, err := s.PasswordConnection(ctx, in.Connection)
@@ -73,6 +92,15 @@ func (s *Service) Signup(ctx context.Context, in SignupInput) (*ent.User, error)
 		})
 	}
 	if errors.Is(err, identity.ErrConflict) {
+		// The page answers this as any refused signup (no confirmation
+		// that the account exists), after the same work as a signup that
+		// goes on to log in (its hash verification); the owner of the
+		// address is told instead, within the mail limits.
+		_ = verifyDummy(in.Password)
+		var ce *identity.ConflictError
+		if errors.As(err, &ce) && ce.Field == "email" {
+			s.noticeExisting(ctx, conn, email)
+		}
 		return fail(ErrUserExists)
 	}
 	if err != nil {

@@ -36,6 +36,7 @@ type TicketOptions struct {
 // Ticket paths under the issuer, served by server/login.
 const (
 	ResetPath  = "login/reset"
+	ForgotPath = "login/forgot"
 	VerifyPath = "login/verify"
 )
 
@@ -171,7 +172,7 @@ func (s *Service) useTicket(ctx context.Context, db *ent.Client, kind ticket.Kin
 
 // ResetPassword uses a password-change ticket to set a new password. A
 // refused password (*policy.Error) leaves the ticket usable; success uses
-// it, ends the user's sessions, lifts brute-force blocks, marks the email
+// it, ends the user's sessions and grants (identity.RevokeAccess), lifts brute-force blocks, marks the email
 // verified when the ticket says so, and logs scp. It returns the ticket's
 // result URL ("" when none).
 func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) (string, error) {
@@ -253,9 +254,12 @@ func (s *Service) VerifyEmail(ctx context.Context, token string) (string, error)
 }
 
 // RequestPasswordReset emails a password-change link to email's user in
-// connection (forgot-password). It answers the same (nil) whether or not the
-// address exists, and takes at least ResetFloor either way; the email goes
-// out in the background. Logs scpr when a link was sent, fcpr otherwise.
+// connection (forgot-password), valid for ResetTicketTTL (1 hour by
+// default). It answers the same (nil) whether or not the address exists
+// and whether or not the request is throttled (ResetPerAddress,
+// ResetPerIP), and takes at least ResetFloor either way; the email goes
+// out in the background. Logs scpr when a link was sent, fcpr otherwise
+// (the description says why: unknown address, or throttled).
 func (s *Service) RequestPasswordReset(ctx context.Context, connName, email, clientID string) error {
 	floor := s.ResetFloor
 	if floor <= 0 {
@@ -275,6 +279,11 @@ func (s *Service) RequestPasswordReset(ctx context.Context, connName, email, cli
 	ident := NormalizeIdentifier(email)
 	ev := logs.Event{ClientID: clientID, Connection: conn.Name, ConnectionID: string(conn.ID),
 		Strategy: "auth0", StrategyType: "database", UserName: ident}
+	if !s.allowMail(ctx, ident) {
+		ev.Type, ev.Description = "fcpr", "Too many password reset requests for this address or from this IP"
+		s.writeLog(ctx, ev)
+		return nil
+	}
 	var idn *ent.Identity
 	if IsCustomDB(conn) {
 		// The local user, else get_user's (not migrated yet, or never
@@ -292,7 +301,7 @@ func (s *Service) RequestPasswordReset(ctx context.Context, connName, email, cli
 		return nil
 	}
 	u := idn.Edges.User
-	link, expires, err := s.createTicket(ctx, s.DB, u, ticket.KindPasswordChange, TicketOptions{ClientID: clientID})
+	link, expires, err := s.createTicket(ctx, s.DB, u, ticket.KindPasswordChange, TicketOptions{ClientID: clientID, TTL: s.resetTicketTTL()})
 	if err != nil {
 		return err
 	}

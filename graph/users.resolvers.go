@@ -81,26 +81,25 @@ func (r *mutationResolver) UpdateUser(ctx context.Context, id pulid.ID, input mo
 	if err := legacy.emailChanged(ctx, u); err != nil {
 		return nil, err
 	}
-	revoke := ""
+	reread := false
 	if pw := patch(input.Password); pw.Set {
 		if pw.Value == nil {
 			return nil, &identity.ValidationError{Field: "password", Message: "cannot be null"}
 		}
 		// The connection's password policy, history and dictionary apply to
-		// administrators too; the change ends the user's sessions.
+		// administrators too; the change ends the user's sessions and
+		// grants (identity.RevokeAccess), as every password change does.
 		if err := r.Auth.ChangePassword(ctx, db, u, *pw.Value); err != nil {
 			return nil, err
 		}
-		revoke = identity.RevokePasswordChanged
+		reread = true // last_password_reset
 	}
 	if u.Blocked && input.Blocked.IsSet() {
-		revoke = identity.RevokeUserBlocked
-	}
-	if revoke != "" {
-		if err := identity.RevokeAccess(ctx, db, u.ID, revoke); err != nil {
+		if err := identity.RevokeAccess(ctx, db, u.ID, identity.RevokeUserBlocked); err != nil {
 			return nil, err
 		}
-		// Re-read: the password change stamped last_password_reset.
+	}
+	if reread {
 		if u, err = db.User.Get(authz.SystemContext(ctx), u.ID); err != nil {
 			return nil, err
 		}

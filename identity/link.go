@@ -86,7 +86,8 @@ var ErrPrimaryIdentity = errors.New("the primary identity cannot be unlinked")
 // Unlink detaches the identity (connection name, upstream id without
 // provider) from user and recreates it as a standalone user, without
 // metadata, with its profile from the identity's profileData; user_id is
-// provider|upstream id again. It returns the (primary) user.
+// provider|upstream id again. The user's sessions and grants are revoked
+// (RevokeAccess). It returns the (primary) user.
 func Unlink(ctx context.Context, db *ent.Client, userID, connName, identityUserID string) (*ent.User, error) {
 	var out *ent.User
 	err := inTx(ctx, db, func(c *ent.Client) error {
@@ -141,6 +142,11 @@ func Unlink(ctx context.Context, db *ent.Client, userID, connName, identityUserI
 			return translateConstraint(err)
 		}
 		if err := c.Identity.UpdateOne(idn).SetOwnerID(standalone.ID).Exec(sys); err != nil {
+			return err
+		}
+		// Sessions and tokens obtained through the identity that leaves
+		// were the user's: they end with everything the user holds.
+		if err := RevokeAccess(ctx, c, u.ID, RevokeIdentityUnlinked); err != nil {
 			return err
 		}
 		out, err = c.User.Get(sys, u.ID)

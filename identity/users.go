@@ -446,6 +446,13 @@ func Update(ctx context.Context, db *ent.Client, id string, in UpdateInput) (*en
 	if err != nil {
 		return nil, translateConstraint(err)
 	}
+	if !strings.EqualFold(deref(u.Email), deref(out.Email)) {
+		// Whoever signed in under the old address (perhaps the reason it
+		// changes) keeps nothing.
+		if err := RevokeAccess(ctx, db, u.ID, RevokeEmailChanged); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
 }
 

@@ -16,7 +16,7 @@ var (
 	htmlTemplates = htmltemplate.Must(htmltemplate.ParseFS(templateFS, "templates/*.html"))
 )
 
-// LinkData fills the verification and reset templates.
+// LinkData fills the templates.
 type LinkData struct {
 	// Email is the recipient's address.
 	Email string
@@ -37,6 +37,15 @@ func VerificationEmail(d LinkData) Message {
 // ResetEmail is the message carrying a password-reset link.
 func ResetEmail(d LinkData) Message {
 	return render("reset", "Reset your password", d)
+}
+
+// AccountExistsEmail tells the owner of an address that someone tried to
+// sign up with it: the signup page answers such an attempt as it answers
+// any refused signup, so that it does not confirm the account exists, and
+// the owner learns of it here instead. Link is the forgot-password page
+// (no ticket: an attempt must not create one).
+func AccountExistsEmail(d LinkData) Message {
+	return render("account_exists", "Someone tried to sign up with your email address", d)
 }
 
 func render(name, subject string, d LinkData) Message {

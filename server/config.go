@@ -57,6 +57,11 @@ type Config struct {
 	// SessionIdle and SessionLifetime bound SSO sessions (defaults 3 days
 	// idle, 7 days absolute).
 	SessionIdle, SessionLifetime time.Duration
+	// ResetTicketTTL (--reset-ticket-ttl, AUTHGRAPH_RESET_TICKET_TTL) is the
+	// lifetime of the password-reset links forgot-password emails (default
+	// 1h, at least 1m). Tickets made through the management API keep their
+	// ttlSec, by default 5 days as in Auth0.
+	ResetTicketTTL time.Duration
 }
 
 // FlagSet declares the shared flags on fs and returns a loader that applies
@@ -70,9 +75,10 @@ func FlagSet(fs *flag.FlagSet) func() (*Config, error) {
 	fs.StringVar(&proxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-* headers are believed (AUTHGRAPH_TRUSTED_PROXIES, default none)")
 	fs.StringVar(&c.LogFormat, "log-format", "", "json or text (AUTHGRAPH_LOG_FORMAT, default json)")
 	fs.StringVar(&c.RulesCacheDir, "rules-cache-dir", "", "rules compilation cache directory (AUTHGRAPH_RULES_CACHE_DIR, default beside the SQLite file or in the user cache directory)")
-	var idle, lifetime string
+	var idle, lifetime, resetTTL string
 	fs.StringVar(&idle, "session-idle", "", "SSO session idle timeout (AUTHGRAPH_SESSION_IDLE, default 72h)")
 	fs.StringVar(&lifetime, "session-lifetime", "", "SSO session absolute lifetime (AUTHGRAPH_SESSION_LIFETIME, default 168h)")
+	fs.StringVar(&resetTTL, "reset-ticket-ttl", "", "lifetime of forgot-password reset links (AUTHGRAPH_RESET_TICKET_TTL, default 1h)")
 	return func() (*Config, error) {
 		c.Listen = firstNonEmpty(c.Listen, os.Getenv("AUTHGRAPH_LISTEN"), "127.0.0.1:8080")
 		c.DatabaseURL = firstNonEmpty(c.DatabaseURL, os.Getenv("AUTHGRAPH_DATABASE_URL"), "sqlite:authgraph.db")
@@ -89,7 +95,8 @@ func FlagSet(fs *flag.FlagSet) func() (*Config, error) {
 			flag string
 			env  string
 			def  time.Duration
-		}{{&c.SessionIdle, idle, "AUTHGRAPH_SESSION_IDLE", 72 * time.Hour}, {&c.SessionLifetime, lifetime, "AUTHGRAPH_SESSION_LIFETIME", 168 * time.Hour}} {
+		}{{&c.SessionIdle, idle, "AUTHGRAPH_SESSION_IDLE", 72 * time.Hour}, {&c.SessionLifetime, lifetime, "AUTHGRAPH_SESSION_LIFETIME", 168 * time.Hour},
+			{&c.ResetTicketTTL, resetTTL, "AUTHGRAPH_RESET_TICKET_TTL", time.Hour}} {
 			raw := firstNonEmpty(d.flag, os.Getenv(d.env))
 			*d.dst = d.def
 			if raw != "" {

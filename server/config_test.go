@@ -3,11 +3,12 @@ package server
 import (
 	"flag"
 	"testing"
+	"time"
 )
 
 func load(t *testing.T, env map[string]string, args ...string) (*Config, error) {
 	t.Helper()
-	for _, k := range []string{"AUTHGRAPH_LISTEN", "AUTHGRAPH_DATABASE_URL", "AUTHGRAPH_ISSUER", "AUTHGRAPH_TRUSTED_PROXIES", "AUTHGRAPH_LOG_FORMAT", "AUTHGRAPH_MASTER_KEY"} {
+	for _, k := range []string{"AUTHGRAPH_LISTEN", "AUTHGRAPH_DATABASE_URL", "AUTHGRAPH_ISSUER", "AUTHGRAPH_TRUSTED_PROXIES", "AUTHGRAPH_LOG_FORMAT", "AUTHGRAPH_MASTER_KEY", "AUTHGRAPH_RESET_TICKET_TTL"} {
 		t.Setenv(k, env[k])
 	}
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
@@ -70,5 +71,21 @@ func TestConfigTrustedProxies(t *testing.T) {
 	}
 	if _, err := load(t, map[string]string{"AUTHGRAPH_TRUSTED_PROXIES": "nonsense"}); err == nil {
 		t.Fatal("bad CIDR accepted")
+	}
+}
+
+func TestConfigResetTicketTTL(t *testing.T) {
+	c, err := load(t, nil)
+	if err != nil || c.ResetTicketTTL != time.Hour {
+		t.Fatalf("default reset ticket lifetime = %v, %v; want 1h", c.ResetTicketTTL, err)
+	}
+	if c, err = load(t, map[string]string{"AUTHGRAPH_RESET_TICKET_TTL": "30m"}); err != nil || c.ResetTicketTTL != 30*time.Minute {
+		t.Fatalf("from the environment: %v, %v", c, err)
+	}
+	if c, err = load(t, map[string]string{"AUTHGRAPH_RESET_TICKET_TTL": "30m"}, "--reset-ticket-ttl", "2h"); err != nil || c.ResetTicketTTL != 2*time.Hour {
+		t.Fatalf("flag over environment: %v, %v", c, err)
+	}
+	if _, err = load(t, nil, "--reset-ticket-ttl", "10s"); err == nil {
+		t.Fatal("a 10s lifetime was accepted")
 	}
 }

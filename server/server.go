@@ -91,7 +91,7 @@ func Prepare(ctx context.Context, cfg *Config, logger *slog.Logger, console io.W
 		Config: cfg, DB: db, Box: box, MasterKey: key, Logger: logger,
 		Keys:        oidc.NewKeySet(db.Ent, box),
 		Connections: &connections.Service{Box: box},
-		Auth:        &dbauth.Service{DB: db.Ent, Mail: sender, Issuer: cfg.Issuer, Logger: logger},
+		Auth:        &dbauth.Service{DB: db.Ent, Mail: sender, Issuer: cfg.Issuer, Logger: logger, ResetTicketTTL: cfg.ResetTicketTTL},
 		Sessions: &sessions.Manager{DB: db.Ent, Secure: !cfg.InsecureIssuer(), Path: issuerPath(cfg.Issuer),
 			Idle: cfg.SessionIdle, Absolute: cfg.SessionLifetime},
 	}

@@ -26,9 +26,12 @@ import (
 // exchange yet, and all of them fail closed: an auth request or a code that
 // was never durably issued cannot be redeemed, and a session cookie whose
 // row is gone is no session. Visibility is unaffected: other connections
-// and nodes see a transient write as soon as it commits. Everything else
-// (management writes, code exchange, refresh, revocation, failure counters)
-// commits synchronously.
+// and nodes see a transient write as soon as it commits. The count a login
+// attempt takes before its password is checked (dbauth/lockout) is
+// transient too: a crash of the database can forget at most the last few
+// hundred milliseconds of counts. Everything else (management writes, code
+// exchange, refresh, revocation, the block a failure at the threshold
+// sets) commits synchronously.
 
 // openTransient opens the pool for transient writes: the same database as
 // rawURL, with synchronous_commit=off for its sessions (lib/pq sends

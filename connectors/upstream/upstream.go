@@ -24,6 +24,7 @@ import (
 	"github.com/authgraph/authgraph/connectors/ldap"
 	"github.com/authgraph/authgraph/connectors/mapping"
 	"github.com/authgraph/authgraph/connectors/oidc"
+	"github.com/authgraph/authgraph/dbauth/lockout"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/connection"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
@@ -63,6 +64,10 @@ type Service struct {
 	// Scripts runs custom-database scripts (the rules engine); nil refuses
 	// customdb connections (customdb.go).
 	Scripts *rules.Engine
+	// Lockout counts password attempts of LDAP and custom-database
+	// connections, as dbauth does for database ones (nil: the defaults on
+	// DB).
+	Lockout *lockout.Guard
 
 	mu    sync.Mutex
 	cache map[pulid.ID]cached
@@ -184,7 +189,9 @@ type Result struct {
 // Login checks a username and password against a password connection.
 // Errors: connectors.ErrInvalidCredentials (whatever the reason: the log
 // event carries it), connectors.ErrUnavailable (nothing written but the
-// log event), ErrBlocked, ErrUnknownConnection, connectors.ErrConfig.
+// log event), ErrBlocked, ErrUnknownConnection, connectors.ErrConfig, and
+// lockout.ErrTooManyAttempts (brute-force protection, before the upstream
+// is asked).
 func (s *Service) Login(ctx context.Context, in PasswordLogin) (*Result, error) {
 	conn, err := s.Connection(ctx, in.Connection)
 	if err != nil {
@@ -198,14 +205,25 @@ func (s *Service) Login(ctx context.Context, in PasswordLogin) (*Result, error) 
 	if !ok {
 		return nil, fmt.Errorf("%w: %s does not take passwords", ErrUnknownConnection, conn.Name)
 	}
-	ev0 := logs.Event{ClientID: in.ClientID, ClientName: in.ClientName, Connection: conn.Name,
-		ConnectionID: string(conn.ID), UserName: truncate(strings.TrimSpace(in.Username), 320)}
-	if cdb, ok := pc.(*customdb.Connector); ok { // scripts and import mode: customdb.go
-		return s.customDBLogin(ctx, conn, cdb, in, ev0)
+	// Brute-force protection, as for database connections: the attempt
+	// is counted before the upstream sees the password.
+	att, err := s.reserve(ctx, conn, in)
+	if err != nil {
+		return nil, err
 	}
-	ev := logs.Event{ClientID: in.ClientID, ClientName: in.ClientName, Connection: conn.Name,
-		ConnectionID: string(conn.ID), Strategy: providerOf(conn), StrategyType: "enterprise",
-		UserName: truncate(strings.TrimSpace(in.Username), 320)}
+	res, err := s.passwordLogin(ctx, conn, pc, in)
+	if att != nil {
+		s.settle(ctx, att, err)
+	}
+	return res, err
+}
+
+// passwordLogin is Login once the attempt is counted.
+func (s *Service) passwordLogin(ctx context.Context, conn *ent.Connection, pc connectors.PasswordConnector, in PasswordLogin) (*Result, error) {
+	if cdb, ok := pc.(*customdb.Connector); ok { // scripts and import mode: customdb.go
+		return s.customDBLogin(ctx, conn, cdb, in, s.event(conn, in))
+	}
+	ev := s.event(conn, in)
 	id, err := pc.Login(ctx, in.Username, in.Password)
 	if err != nil {
 		var ce *connectors.CredentialsError
@@ -227,6 +245,63 @@ func (s *Service) Login(ctx context.Context, in PasswordLogin) (*Result, error) 
 		return nil, err
 	}
 	return s.complete(ctx, conn, id, ev, []string{"pwd"})
+}
+
+// event is the log event of a password login through conn.
+func (s *Service) event(conn *ent.Connection, in PasswordLogin) logs.Event {
+	ev := logs.Event{ClientID: in.ClientID, ClientName: in.ClientName, Connection: conn.Name,
+		ConnectionID: string(conn.ID), Strategy: providerOf(conn), StrategyType: "enterprise",
+		UserName: truncate(strings.TrimSpace(in.Username), 320)}
+	if conn.Strategy == connection.StrategyCustomdb {
+		ev.Strategy, ev.StrategyType = "auth0", "database"
+	}
+	return ev
+}
+
+// reserve counts a password attempt of (connection, identifier, IP) when
+// the connection's brute_force_protection is on (the default). A blocked
+// triple is refused with lockout.ErrTooManyAttempts (log limit_wc) before
+// the upstream is asked.
+func (s *Service) reserve(ctx context.Context, conn *ent.Connection, in PasswordLogin) (*lockout.Attempt, error) {
+	ident := lockout.Normalize(in.Username)
+	if !lockout.Enabled(conn.Options) || ident == "" {
+		return nil, nil
+	}
+	g := s.Lockout
+	if g == nil {
+		g = &lockout.Guard{DB: s.DB, Now: s.Now}
+	}
+	ip := "unknown"
+	if v := logs.RequestFrom(ctx).IP; v != "" {
+		ip = truncate(v, 64)
+	}
+	att, err := g.Reserve(authz.SystemContext(ctx), lockout.Key{Connection: conn.Name, Identifier: ident, IP: ip})
+	if errors.Is(err, lockout.ErrTooManyAttempts) {
+		ev := s.event(conn, in)
+		ev.Type, ev.Description = logs.TypeBruteForceBlock, "Too many failed login attempts for this identifier from this IP"
+		s.writeLog(ctx, ev)
+	}
+	return att, err
+}
+
+// settle reports a counted attempt's outcome: a wrong or unknown
+// credential is a failure; a correct password (the user may still be
+// blocked) resets the counter; anything else (upstream unavailable, a
+// script or configuration error) gave no verdict on the password and is
+// uncounted.
+func (s *Service) settle(ctx context.Context, att *lockout.Attempt, loginErr error) {
+	var err error
+	switch {
+	case loginErr == nil, errors.Is(loginErr, ErrBlocked):
+		err = att.Succeeded(ctx)
+	case errors.Is(loginErr, connectors.ErrInvalidCredentials):
+		err = att.Failed(ctx)
+	default:
+		err = att.Release(ctx)
+	}
+	if err != nil {
+		s.logger().Error("counting a login attempt", "connection", att.Key.Connection, "err", err)
+	}
 }
 
 // complete syncs a vouched-for identity and writes the s or f event.

@@ -28,6 +28,7 @@ import (
 	"github.com/authgraph/authgraph/dbauth"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/connection"
+	"github.com/authgraph/authgraph/ent/logevent"
 	"github.com/authgraph/authgraph/identity"
 	"github.com/authgraph/authgraph/internal/testenv"
 	"github.com/authgraph/authgraph/logs"
@@ -489,12 +490,26 @@ func TestSignupPage(t *testing.T) {
 		if msgs[0].To[0] != "sam@example.com" {
 			t.Fatalf("verification mail to %v", msgs[0].To)
 		}
-		// Signing up again with the address.
+		// Signing up again with the address: a generic refusal, as Auth0's
+		// invalid_signup, that says nothing about an existing account; the
+		// owner gets a notice instead (no ticket, a forgot-password link).
 		id2 := e.request(nil)
 		b2 := browser()
-		again := e.submit(b2, e.get(b2, "/login/signup?req="+id2), url.Values{"email": {"sam@example.com"}, "password": {"Sam-is-great-9"}})
-		if again.status != 400 || !strings.Contains(again.body, "could not sign you up") {
-			t.Fatalf("duplicate signup: %d", again.status)
+		again := e.submit(b2, e.get(b2, "/login/signup?req="+id2), url.Values{"email": {"SAM@example.com"}, "password": {"Other-pass-word-7"}})
+		box := regexp.MustCompile(`(?s)id="form-error".*?</div>`).FindString(again.body)
+		text := strings.ToLower(box)
+		if again.status != 400 || !strings.Contains(again.body, "Something went wrong, please try again later.") ||
+			!strings.Contains(again.body, "invalid_signup") || strings.Contains(text, "already") || strings.Contains(text, "exist") {
+			t.Fatalf("duplicate signup: %d\n%s", again.status, again.body)
+		}
+		msgs = e.smtp.WaitForMessages(t, 2, 10*time.Second)
+		notice := string(msgs[1].Data)
+		if msgs[1].To[0] != "sam@example.com" || !strings.Contains(notice, "Someone tried to sign up with your email address") ||
+			!strings.Contains(notice, "/login/forgot?connection=3Ddb") || strings.Contains(notice, "ticket=") {
+			t.Fatalf("notice to the owner: %v\n%s", msgs[1].To, notice)
+		}
+		if n := e.db.Ticket.Query().CountX(sys); n != 1 {
+			t.Fatalf("tickets after the duplicate signup: %d, want the first signup's only", n)
 		}
 	})
 }
@@ -632,6 +647,56 @@ func TestSSOSessionAnswersOnlyItsConnection(t *testing.T) {
 		id4 := e.request(func(r *loginflow.Request) { both(r); r.Connection = "db" })
 		if p := e.get(b, "/login?req="+id4); p.status != http.StatusFound {
 			t.Fatalf("connection=db with a db session: %d", p.status)
+		}
+	})
+}
+
+// TestForgotPasswordThrottleAndLifetime: a forgot-password link lives one
+// hour (management tickets keep five days); past 5 requests for one
+// address, or 20 from one IP, within the hour nothing more is sent, with
+// the very same answer (whether the address exists or not), and an fcpr
+// event says why.
+func TestForgotPasswordThrottleAndLifetime(t *testing.T) {
+	forEach(t, func(t *testing.T, e *env) {
+		e.conn("db", "database", nil)
+		e.user("db", "tom@example.com", "Tom-pass-12")
+		b := browser()
+		forgot := e.get(b, "/login/forgot?connection=db")
+		var first string
+		ask := func(email string) {
+			t.Helper()
+			r := e.submit(b, forgot, url.Values{"email": {email}})
+			body := strings.ReplaceAll(normalize(r.body), email, "E")
+			if first == "" {
+				first = body
+			}
+			if r.status != 200 || body != first {
+				t.Fatalf("forgot for %s: %d, answer differs:\n%s\n---\n%s", email, r.status, body, first)
+			}
+		}
+		start := time.Now()
+		for range 7 {
+			ask("tom@example.com")
+		}
+		e.auth.Wait()
+		if n := len(e.smtp.WaitForMessages(t, dbauth.DefaultResetPerAddress, 10*time.Second)); n != dbauth.DefaultResetPerAddress {
+			t.Fatalf("%d reset emails to one address, want %d", n, dbauth.DefaultResetPerAddress)
+		}
+		tk := e.db.Ticket.Query().OnlyX(sys)
+		if life := tk.ExpiresAt.Sub(start); life < 59*time.Minute || life > 61*time.Minute {
+			t.Fatalf("forgot-password link lives %s, want 1h", life)
+		}
+		// Other addresses from the same IP: 20 requests in all per hour.
+		for i := range 15 {
+			ask(fmt.Sprintf("someone%d@example.com", i))
+		}
+		e.auth.Wait()
+		throttled := e.db.LogEvent.Query().Where(logevent.Type("fcpr"), logevent.DescriptionContains("Too many")).CountX(sys)
+		if throttled != 2+2 { // tom's 6th and 7th, then the 21st and 22nd requests from the IP
+			t.Fatalf("throttled fcpr events: %d, want 4", throttled)
+		}
+		if n := len(e.smtp.Messages()); n != dbauth.DefaultResetPerAddress {
+			t.Fatalf("%d emails, want %d (unknown addresses get none)", n, dbauth.DefaultResetPerAddress)
 		}
 	})
 }

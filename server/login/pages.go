@@ -22,12 +22,14 @@ import (
 )
 
 const (
-	msgBadRequest = "This login request is invalid or has expired. Return to the application and try again."
-	msgWrongCreds = "Wrong email or password."
-	msgTryLater   = "We cannot do this right now. Please try again in a moment."
-	msgWrongUser  = "Wrong email, username or password."
-	msgTooMany    = "Too many failed attempts to log in to this account from your network. Logging in is blocked for now: reset your password to unblock it, or ask an administrator."
-	msgBadTicket  = "This link is invalid, has already been used, or has expired."
+	msgBadRequest      = "This login request is invalid or has expired. Return to the application and try again."
+	msgWrongCreds      = "Wrong email or password."
+	msgTryLater        = "We cannot do this right now. Please try again in a moment."
+	msgWrongUser       = "Wrong email, username or password."
+	msgTooMany         = "Too many failed attempts to log in to this account from your network. Logging in is blocked for now: reset your password to unblock it, or ask an administrator."
+	msgTooManyUpstream = "Too many failed attempts to log in to this account from your network. Logging in is blocked for now: ask an administrator to unblock it."
+	msgInvalidSignup   = "Something went wrong, please try again later."
+	msgBadTicket       = "This link is invalid, has already been used, or has expired."
 )
 
 // request loads the pending /authorize, answering 400 when it is gone.
@@ -253,15 +255,24 @@ func (h *Handler) loginFailed(w http.ResponseWriter, r *http.Request, req *login
 		}
 		h.showLogin(w, r, req, connName, username, msg, http.StatusUnauthorized)
 	case errors.Is(err, dbauth.ErrTooManyAttempts):
-		h.render(w, r, http.StatusTooManyRequests, "message", &page{
-			Title: "Too many attempts", Client: req.ClientName, Error: msgTooMany, Code: "too_many_attempts",
-			ForgotURL: h.path("/forgot", vals(loginflow.ParamRequestID, req.ID, "connection", connName)),
-		})
+		h.tooManyAttempts(w, r, req, connName)
 	case errors.Is(err, dbauth.ErrBlocked):
 		h.cfg.Handoff.Fail(w, r, req.ID, "access_denied", "user is blocked")
 	default:
 		h.serverError(w, r, err)
 	}
+}
+
+// tooManyAttempts answers 429 too_many_attempts (brute-force protection),
+// with a link to reset the password when the connection's passwords are
+// Authgraph's (database and custom database; an LDAP directory's are not).
+func (h *Handler) tooManyAttempts(w http.ResponseWriter, r *http.Request, req *loginflow.Request, connName string) {
+	p := &page{Title: "Too many attempts", Client: req.ClientName, Error: msgTooManyUpstream, Code: "too_many_attempts"}
+	if c, ok := enabled(req, connName); !ok || c.Strategy == connection.StrategyDatabase.String() || c.Strategy == connection.StrategyCustomdb.String() {
+		p.Error = msgTooMany
+		p.ForgotURL = h.path("/forgot", vals(loginflow.ParamRequestID, req.ID, "connection", connName))
+	}
+	h.render(w, r, http.StatusTooManyRequests, "message", p)
 }
 
 // finish starts the SSO session and completes the request.
@@ -398,7 +409,9 @@ func (h *Handler) signupSubmit(w http.ResponseWriter, r *http.Request) {
 		case errors.As(err, &ve):
 			p.Error = fieldLabel(ve.Field) + " " + ve.Message + "."
 		case errors.Is(err, dbauth.ErrUserExists):
-			p.Error = "We could not sign you up with these details. If you already have an account, log in or reset your password."
+			// As Auth0 answers (invalid_signup): nothing says the account
+			// exists; its owner is emailed instead (dbauth.Signup).
+			p.Error, p.Code = msgInvalidSignup, "invalid_signup"
 		case errors.Is(err, connectors.ErrUnavailable):
 			p.Error = msgTryLater
 			h.render(w, r, http.StatusServiceUnavailable, "signup", p)

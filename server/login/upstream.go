@@ -244,6 +244,8 @@ func (h *Handler) upstreamPasswordLogin(w http.ResponseWriter, r *http.Request, 
 		h.showLogin(w, r, req, connName, username, msgUnavailable, http.StatusServiceUnavailable)
 	case errors.Is(err, upstream.ErrBlocked):
 		h.cfg.Handoff.Fail(w, r, req.ID, "access_denied", "user is blocked")
+	case errors.Is(err, dbauth.ErrTooManyAttempts):
+		h.tooManyAttempts(w, r, req, connName)
 	default:
 		h.serverError(w, r, err)
 	}

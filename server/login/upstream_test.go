@@ -14,8 +14,10 @@ import (
 	"github.com/authgraph/authgraph/connections"
 	"github.com/authgraph/authgraph/connectors/upstream"
 	"github.com/authgraph/authgraph/dbauth"
+	"github.com/authgraph/authgraph/ent/connection"
 	"github.com/authgraph/authgraph/ent/identity"
 	"github.com/authgraph/authgraph/ent/logevent"
+	"github.com/authgraph/authgraph/ent/loginattempt"
 	"github.com/authgraph/authgraph/ent/user"
 	"github.com/authgraph/authgraph/internal/testenv"
 	"github.com/authgraph/authgraph/logs"
@@ -157,6 +159,94 @@ func TestLDAPLoginThroughPage(t *testing.T) {
 			}
 			if after := e.db.User.Query().CountX(sys); after != before {
 				t.Fatalf("users written while the directory was down: %d -> %d", before, after)
+			}
+		})
+	}
+}
+
+// TestLDAPBruteForce: LDAP logins are counted per (connection, username,
+// IP) like database logins — 429 too_many_attempts once blocked, even with
+// the right password, a limit_wc event, unblockUserAttempts lifts it;
+// parallel attempts are counted before the directory is asked; an
+// unreachable directory does not count; brute_force_protection false turns
+// it off.
+func TestLDAPBruteForce(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			e, slapd := upstreamEnv(t, b.dsn(t))
+			br := browser()
+			id := e.request(withCorp)
+			form := e.get(br, "/login?connection=corp&req="+id)
+			for i := 1; i <= dbauth.DefaultMaxAttempts; i++ {
+				if r := e.submit(br, form, url.Values{"username": {"Alice"}, "password": {"nope"}}); r.status != http.StatusUnauthorized {
+					t.Fatalf("failure %d: %d\n%s", i, r.status, r.body)
+				}
+			}
+			r := e.submit(br, form, url.Values{"username": {"alice"}, "password": {"alice-pw"}})
+			if r.status != http.StatusTooManyRequests || !strings.Contains(r.body, "too_many_attempts") {
+				t.Fatalf("11th attempt with the right password: %d\n%s", r.status, r.body)
+			}
+			if n := e.db.LogEvent.Query().Where(logevent.Connection("corp"), logevent.Type("limit_wc")).CountX(sys); n != 1 {
+				t.Fatalf("limit_wc events: %d", n)
+			}
+			if n, err := e.auth.UnblockAttempts(sys, "ALICE"); err != nil || n != 1 {
+				t.Fatalf("UnblockAttempts = %d, %v", n, err)
+			}
+			if r := e.submit(br, form, url.Values{"username": {"alice"}, "password": {"alice-pw"}}); r.status != http.StatusFound {
+				t.Fatalf("after unblock: %d\n%s", r.status, r.body)
+			}
+
+			// 25 parallel wrong passwords: at most 10 reach the directory.
+			br = browser() // without the session of the login above
+			id2 := e.request(withCorp)
+			form2 := e.get(br, "/login?connection=corp&req="+id2)
+			fields := url.Values{"csrf_token": {csrfRE.FindStringSubmatch(form2.body)[1]}, "req": {id2}, "connection": {"corp"},
+				"username": {"bob"}, "password": {"nope"}}
+			statuses := make(chan int, 25)
+			for range 25 {
+				go func() {
+					res, err := br.PostForm(e.srv.URL+"/login?req="+id2, fields)
+					if err != nil {
+						statuses <- 0
+						return
+					}
+					res.Body.Close()
+					statuses <- res.StatusCode
+				}()
+			}
+			got := map[int]int{}
+			for range 25 {
+				got[<-statuses]++
+			}
+			fp := e.db.LogEvent.Query().Where(logevent.Connection("corp"), logevent.UserName("bob"), logevent.TypeIn("fp", "fu")).CountX(sys)
+			if fp > dbauth.DefaultMaxAttempts || got[http.StatusUnauthorized] != fp || got[http.StatusUnauthorized]+got[http.StatusTooManyRequests] != 25 {
+				t.Fatalf("parallel attempts: statuses %v, %d passwords checked; want at most %d checked, the rest 429", got, fp, dbauth.DefaultMaxAttempts)
+			}
+
+			// The directory down: no verdict on the password, not counted.
+			slapd.Stop()
+			for range 2 {
+				if r := e.submit(br, form2, url.Values{"username": {"dave"}, "password": {"nope"}}); r.status != http.StatusServiceUnavailable {
+					t.Fatalf("directory down: %d", r.status)
+				}
+			}
+			if a, err := e.db.LoginAttempt.Query().Where(loginattempt.Identifier("dave")).Only(sys); err != nil || a.Failures != 0 {
+				t.Fatalf("attempts counted while the directory was down: %+v, %v", a, err)
+			}
+
+			// brute_force_protection false: never counted.
+			if _, err := e.db.Connection.Update().Where(connection.Name("corp")).
+				SetOptions(map[string]any{"url": slapd.URL, "allow_insecure": true, "bind_dn": "cn=reader,ou=system," + slapd.Suffix,
+					"user_search_base": "ou=people," + slapd.Suffix, "user_search_filter": "(uid={username})", "brute_force_protection": false}).
+				Save(sys); err != nil {
+				t.Fatal(err)
+			}
+			before := e.db.LoginAttempt.Query().CountX(sys)
+			for range 3 {
+				e.submit(br, form2, url.Values{"username": {"carol"}, "password": {"nope"}})
+			}
+			if after := e.db.LoginAttempt.Query().CountX(sys); after != before {
+				t.Fatalf("counted with brute_force_protection false: %d -> %d", before, after)
 			}
 		})
 	}

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/authgraph/authgraph/authz"
@@ -16,6 +15,7 @@ import (
 	"github.com/authgraph/authgraph/ent/grant"
 	"github.com/authgraph/authgraph/ent/refreshtoken"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
+	"github.com/authgraph/authgraph/store"
 )
 
 // revokeGrant revokes one grant (its refresh tokens and access tokens).
@@ -260,17 +260,15 @@ func (p *Provider) introspect(ctx context.Context, app *ent.Application, token s
 }
 
 // grantChecker tells the management Verifier whether a user token's grant
-// is still live, caching answers for grantCacheTTL.
+// is still live, caching answers for grantCacheTTL. Any change to grants
+// or users made through this process (a logout, RFC 7009 revocation,
+// identity.RevokeAccess on a password change, block, email change…, a
+// deleted user whose grants go with it) drops
+// the cache at once (store.Cache's change tracking); one made by another
+// node is seen within grantCacheTTL.
 type grantChecker struct {
-	db  *ent.Client
-	mu  sync.Mutex
-	m   map[string]grantEntry
-	now func() time.Time
-}
-
-type grantEntry struct {
-	live bool
-	at   time.Time
+	db    *ent.Client
+	cache *store.Cache[string, bool]
 }
 
 // grantCacheTTL bounds how long a revocation made on another node may go
@@ -278,32 +276,19 @@ type grantEntry struct {
 const grantCacheTTL = 5 * time.Second
 
 func newGrantChecker(db *ent.Client) *grantChecker {
-	return &grantChecker{db: db, m: map[string]grantEntry{}, now: time.Now}
+	return &grantChecker{db: db, cache: store.NewCache[string, bool](db, grantCacheTTL, 100_000, ent.TypeGrant, ent.TypeUser)}
 }
 
 // live reports whether grant id exists, is not revoked and belongs to
 // clientID.
 func (c *grantChecker) live(ctx context.Context, id, clientID string) (bool, error) {
-	key := id + "|" + clientID
-	now := c.now()
-	c.mu.Lock()
-	e, ok := c.m[key]
-	c.mu.Unlock()
-	if ok && now.Sub(e.at) < grantCacheTTL {
-		return e.live, nil
-	}
-	g, err := c.db.Grant.Get(authz.SystemContext(ctx), pulid.ID(id))
-	if err != nil && !ent.IsNotFound(err) {
-		return false, err
-	}
-	live := err == nil && g.RevokedAt == nil && g.ClientID == clientID
-	c.mu.Lock()
-	if len(c.m) > 100_000 {
-		clear(c.m)
-	}
-	c.m[key] = grantEntry{live: live, at: now}
-	c.mu.Unlock()
-	return live, nil
+	return c.cache.Get(ctx, id+"|"+clientID, func(ctx context.Context) (bool, error) {
+		g, err := c.db.Grant.Get(authz.SystemContext(ctx), pulid.ID(id))
+		if err != nil && !ent.IsNotFound(err) {
+			return false, err
+		}
+		return err == nil && g.RevokedAt == nil && g.ClientID == clientID, nil
+	})
 }
 
 // forget drops the cache: revocations made by this node apply at once.
@@ -311,9 +296,7 @@ func (c *grantChecker) forget() {
 	if c == nil {
 		return
 	}
-	c.mu.Lock()
-	clear(c.m)
-	c.mu.Unlock()
+	c.cache.Forget()
 }
 
 func (p *Provider) logError(ctx context.Context, what string, err error) {

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/authgraph/authgraph/connections"
@@ -203,7 +204,8 @@ func Handler(d *Deps) (http.Handler, error) {
 	mux.Handle(base+"saml/", loginPages)
 	mux.Handle("/", provider)
 
-	return withRequestInfo(d.Config.TrustedProxies, mux), nil
+	hsts := strings.HasPrefix(d.Config.Issuer, "https://")
+	return withRequestInfo(d.Config.TrustedProxies, securityHeaders(hsts, mux)), nil
 }
 
 // maxGraphQLBody bounds a /graphql request body: 12 MiB carries a rule

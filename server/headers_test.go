@@ -207,4 +207,3 @@ func frameAncestorsNone(policies []string) bool {
 }
 
 func apitestSQLite(t *testing.T) string { return apitest.Backends()[0].DSN(t) }
-

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/authgraph/authgraph/authz"
+	"github.com/authgraph/authgraph/emailaddr"
 	"github.com/authgraph/authgraph/ent"
 	entidentity "github.com/authgraph/authgraph/ent/identity"
 	"github.com/authgraph/authgraph/logs"
@@ -283,9 +284,20 @@ func (s *Service) findIdentity(ctx context.Context, conn *ent.Connection, ident 
 }
 
 // NormalizeIdentifier trims and lowercases an email or username: database
-// connections store both lowercased.
+// connections store both lowercased. An email address is also put in the
+// form stored addresses have (emailaddr.Normalize: NFC, ASCII domain), so
+// that "alice@bücher.de" finds "alice@xn--bcher-kva.de" and brute-force
+// counters see one identifier. An identifier Normalize refuses (a
+// look-alike, or a username) is kept as typed: it matches no stored
+// address, and signup refuses it through identity.
 func NormalizeIdentifier(s string) string {
-	return truncate(strings.ToLower(strings.TrimSpace(s)), 320)
+	s = strings.ToLower(strings.TrimSpace(s))
+	if strings.Contains(s, "@") {
+		if n, err := emailaddr.Normalize(s); err == nil {
+			s = strings.ToLower(n)
+		}
+	}
+	return truncate(s, 320)
 }
 
 func clientIP(ctx context.Context) string {

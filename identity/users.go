@@ -123,8 +123,8 @@ func PrepareCreate(ctx context.Context, db *ent.Client, in CreateInput) (*NewUse
 		return nil, invalid("email", "is required for database connections")
 	}
 	// Database connections store emails lowercased (docs/PROFILE.md).
-	email := strings.ToLower(strings.TrimSpace(*in.Email))
-	if err := validateEmail("email", email); err != nil {
+	email, err := normalizeEmail("email", strings.ToLower(*in.Email))
+	if err != nil {
 		return nil, err
 	}
 	var username *string
@@ -315,11 +315,12 @@ func Update(ctx context.Context, db *ent.Client, id string, in UpdateInput) (*en
 			}
 			upd.ClearEmail()
 		} else {
-			email := strings.TrimSpace(*in.Email.Value)
+			email := *in.Email.Value
 			if dbIdent != nil {
 				email = strings.ToLower(email)
 			}
-			if err := validateEmail("email", email); err != nil {
+			email, err := normalizeEmail("email", email)
+			if err != nil {
 				return nil, err
 			}
 			if u.Email == nil || *u.Email != email {
@@ -480,7 +481,14 @@ func Resolve(ctx context.Context, db *ent.Client, id string) (*ent.User, error) 
 // ByEmail returns the users with exactly this email. Database users' emails
 // are stored lowercased, so for them the match is case-insensitive; other
 // users keep their IdP's case and match exactly (docs/MANAGEMENT.md).
+//
+// The address is normalized as stored ones are (NormalizeEmail); a
+// look-alike is refused (*ValidationError) rather than looked up.
 func ByEmail(ctx context.Context, db *ent.Client, email string) ([]*ent.User, error) {
+	email, err := normalizeEmail("email", email)
+	if err != nil {
+		return nil, err
+	}
 	lower := strings.ToLower(email)
 	pred := user.Email(email)
 	if lower != email {

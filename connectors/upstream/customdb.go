@@ -84,7 +84,10 @@ func (s *Service) customDBLogin(ctx context.Context, conn *ent.Connection, c *cu
 	// identity does: password resets and duplicate checks look them up.
 	upd := s.DB.Identity.UpdateOne(res.Identity)
 	dirty := false
-	if e := strings.ToLower(id.Email); e != "" && (res.Identity.EmailLower == nil || *res.Identity.EmailLower != e) {
+	// A refused (look-alike) address is not kept: SyncUpstream dropped it
+	// from the profile and complete logged it.
+	if e, err := identity.NormalizeEmail(strings.ToLower(id.Email)); id.Email != "" && err == nil &&
+		(res.Identity.EmailLower == nil || *res.Identity.EmailLower != e) {
 		upd.SetEmailLower(e)
 		dirty = true
 	}

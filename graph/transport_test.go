@@ -37,7 +37,6 @@ type unsized struct{ io.Reader }
 // body; a body over the cap is a 413; never a 500, and nothing is written.
 func TestMalformedGraphQLRequests(t *testing.T) {
 	apitest.ForEachBackend(t, func(t *testing.T, s *apitest.Server) {
-		admin := s.AdminToken(t)
 		createUser(t, s, map[string]any{"email": "transport@example.com"})
 		big := `{"query": "{ users { totalCount } }", "variables": {"x": "` + strings.Repeat("a", 13<<20) + `"}}`
 		cases := []struct {
@@ -88,12 +87,17 @@ func TestMalformedGraphQLRequests(t *testing.T) {
 				}
 			})
 		}
+		t.Run("GET is not a transport", func(t *testing.T) {
+			status, hdr, raw := rawGraphQL(t, s, http.MethodGet, "", nil, 0)
+			if status != http.StatusMethodNotAllowed || !strings.Contains(string(raw), `"BAD_REQUEST"`) || hdr.Get("Allow") == "" {
+				t.Fatalf("status %d, Allow %q: %s", status, hdr.Get("Allow"), raw)
+			}
+		})
 		t.Run("a well-formed request still runs", func(t *testing.T) {
 			status, _, raw := rawGraphQL(t, s, http.MethodPost, "application/json; charset=utf-8", strings.NewReader(`{"query": "query Q($n: Int) { users(first: $n) { totalCount } }", "operationName": "Q", "variables": {"n": 1}, "extensions": {}}`), -1)
 			if status != 200 || !strings.Contains(string(raw), `"totalCount"`) {
 				t.Fatalf("status %d: %s", status, raw)
 			}
 		})
-		_ = admin
 	})
 }

@@ -74,3 +74,22 @@ func TestNormalizeIsIdempotent(t *testing.T) {
 		}
 	}
 }
+
+// FuzzNormalize: Normalize never panics, and what it returns is a fixed
+// point (normalizing a stored address again changes nothing).
+func FuzzNormalize(f *testing.F) {
+	for _, s := range []string{"alice@example.com", "josé@bücher.de", "alice@example.com\u200b", "alice@ex\u0430mple.com",
+		"a@xn--bcher-kva.de", "@", "a@b", "алиса@пример.рф", "a@ｅｘａｍｐｌｅ.com", "\"a\"@[127.0.0.1]"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := emailaddr.Normalize(s)
+		if err != nil {
+			return
+		}
+		again, err := emailaddr.Normalize(n)
+		if err != nil || again != n {
+			t.Fatalf("Normalize(%q) = %q, but Normalize(%q) = %q, %v", s, n, n, again, err)
+		}
+	})
+}

@@ -41,11 +41,28 @@ func TestLookAlikeEmails(t *testing.T) {
 				sn.assertUnchanged(t, s)
 			})
 			t.Run("usersByEmail: "+name, func(t *testing.T) {
-				r := s.GraphQL(t, admin, `query($e: String!) { usersByEmail(email: $e) { id } }`, map[string]any{"e": email})
-				expectError(t, r, "BAD_USER_INPUT", "email")
+				// As for any string that is no stored address: an empty list
+				// (the lookup's contract), never alice.
+				var out struct{ UsersByEmail []struct{ ID string } }
+				s.MustGraphQL(t, admin, `query($e: String!) { usersByEmail(email: $e) { id } }`, map[string]any{"e": email}, &out)
+				if len(out.UsersByEmail) != 0 {
+					t.Fatalf("usersByEmail(%q) = %+v", email, out.UsersByEmail)
+				}
 			})
 		}
 
+		t.Run("an account stored before normalization is still found as typed", func(t *testing.T) {
+			legacy := "bob@example.com\u200b"
+			u, err := s.Deps.DB.Ent.User.Create().SetUserID("oidc|legacy|bob").SetEmail(legacy).Save(systemCtx(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out struct{ UsersByEmail []struct{ UserID string } }
+			s.MustGraphQL(t, admin, `query($e: String!) { usersByEmail(email: $e) { userId } }`, map[string]any{"e": legacy}, &out)
+			if len(out.UsersByEmail) != 1 || out.UsersByEmail[0].UserID != u.UserID {
+				t.Fatalf("usersByEmail(%q) = %+v", legacy, out.UsersByEmail)
+			}
+		})
 		t.Run("width variants are the address they imitate", func(t *testing.T) {
 			sn := takeSnapshot(t, s)
 			r := s.GraphQL(t, admin, createUserMutation, map[string]any{"in": map[string]any{"connection": defaultConn, "email": "alice@ｅｘａｍｐｌｅ.com"}})

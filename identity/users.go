@@ -13,6 +13,7 @@ import (
 	"github.com/authgraph/authgraph/ent/connection"
 	"github.com/authgraph/authgraph/ent/identity"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
+	"github.com/authgraph/authgraph/ent/predicate"
 	"github.com/authgraph/authgraph/ent/user"
 	"github.com/authgraph/authgraph/passwords"
 )
@@ -482,20 +483,24 @@ func Resolve(ctx context.Context, db *ent.Client, id string) (*ent.User, error) 
 // are stored lowercased, so for them the match is case-insensitive; other
 // users keep their IdP's case and match exactly (docs/MANAGEMENT.md).
 //
-// The address is normalized as stored ones are (NormalizeEmail); a
-// look-alike is refused (*ValidationError) rather than looked up.
+// Addresses are stored normalized (NormalizeEmail), so the typed address is
+// looked up in that form ("josé@bücher.de" finds "josé@xn--bcher-kva.de"),
+// and also as typed: that finds accounts stored before addresses were
+// normalized, look-alikes included, so that they can be cleaned up.
 func ByEmail(ctx context.Context, db *ent.Client, email string) ([]*ent.User, error) {
-	email, err := normalizeEmail("email", email)
-	if err != nil {
-		return nil, err
+	forms := []string{email}
+	if n, err := normalizeEmail("email", email); err == nil && n != email {
+		forms = append(forms, n)
 	}
-	lower := strings.ToLower(email)
-	pred := user.Email(email)
-	if lower != email {
-		pred = user.Or(pred, user.And(user.Email(lower),
-			user.HasIdentitiesWith(identity.HasConnectionWith(connection.StrategyEQ(connection.StrategyDatabase)))))
+	var preds []predicate.User
+	for _, e := range forms {
+		preds = append(preds, user.Email(e))
+		if lower := strings.ToLower(e); lower != e {
+			preds = append(preds, user.And(user.Email(lower),
+				user.HasIdentitiesWith(identity.HasConnectionWith(connection.StrategyEQ(connection.StrategyDatabase)))))
+		}
 	}
-	return db.User.Query().Where(pred).Order(ent.Asc(user.FieldCreatedAt)).Limit(100).All(ctx)
+	return db.User.Query().Where(user.Or(preds...)).Order(ent.Asc(user.FieldCreatedAt)).Limit(100).All(ctx)
 }
 
 // connectionByName looks a connection up for a write the caller is already

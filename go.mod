@@ -25,6 +25,8 @@ require (
 	modernc.org/sqlite v1.62.0
 )
 
+require golang.org/x/net v0.62.0 // indirect
+
 require (
 	ariga.io/atlas v0.32.1-0.20250325101103-175b25e1c1b9 // indirect
 	filippo.io/edwards25519 v1.2.0 // indirect

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/authgraph/authgraph/authz"
+	"github.com/authgraph/authgraph/emailaddr"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/admingrant"
 	"github.com/authgraph/authgraph/ent/grant"
@@ -154,6 +155,11 @@ func FindByEmail(ctx context.Context, db *ent.Client, email string) (*ent.User, 
 	email = strings.TrimSpace(email)
 	if email == "" {
 		return nil, fmt.Errorf("%w: empty email", ErrInvalid)
+	}
+	// As stored addresses are: a look-alike never names an administrator.
+	email, err := emailaddr.Normalize(email)
+	if err != nil {
+		return nil, fmt.Errorf("%w: email %w", ErrInvalid, err)
 	}
 	us, err := db.User.Query().
 		Where(user.EmailEqualFold(email), user.EmailVerified(true)).

@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -323,9 +322,16 @@ func (s *Service) findIdentity(ctx context.Context, conn *ent.Connection, ident 
 }
 
 // NormalizeIdentifier trims and lowercases an email or username: database
-// connections store both lowercased.
+// connections store both lowercased. An email address is also put in the
+// form stored addresses have (emailaddr.Normalize: NFC, ASCII domain), so
+// that "alice@bücher.de" finds "alice@xn--bcher-kva.de" and brute-force
+// counters see one identifier. An identifier Normalize refuses (a
+// look-alike, or a username) is kept as typed: it matches no stored
+// address, and signup refuses it through identity. It is lockout.Normalize,
+// so a login, its brute-force counter and an unblock see one identifier
+// whatever the strategy.
 func NormalizeIdentifier(s string) string {
-	return truncate(strings.ToLower(strings.TrimSpace(s)), 320)
+	return lockout.Normalize(s)
 }
 
 func clientIP(ctx context.Context) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 
 	"entgo.io/ent/privacy"
 	"github.com/99designs/gqlgen/graphql"
@@ -30,6 +31,11 @@ const (
 	// CodeUnavailable: a connection's script or upstream failed; nothing
 	// was written. Retrying later may succeed.
 	CodeUnavailable = "SERVICE_UNAVAILABLE"
+	// CodeBadRequest: the HTTP request is not one GraphQL request (malformed
+	// or batched JSON, wrong content type); it was not executed.
+	CodeBadRequest = "BAD_REQUEST"
+	// CodePayloadTooLarge: the request body is over the size cap (HTTP 413).
+	CodePayloadTooLarge = "PAYLOAD_TOO_LARGE"
 )
 
 // ErrorPresenter translates domain errors into typed GraphQL errors. Anything
@@ -44,7 +50,11 @@ func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 		}
 		code, msg, ext := classify(err)
 		if code == CodeInternal {
-			logger.ErrorContext(ctx, "graphql resolver failed", "path", gqlErr.Path.String(), "err", err)
+			if rec := internalErrorsFrom(ctx); rec != nil {
+				rec.add(gqlErr.Path.String(), err) // logged once per request
+			} else {
+				logger.ErrorContext(ctx, "graphql resolver failed", "path", gqlErr.Path.String(), "err", err)
+			}
 			msg = "internal error"
 		}
 		gqlErr.Message = msg
@@ -134,4 +144,56 @@ func newError(code, msg string) *gqlerror.Error {
 func isPolicy(err error) bool {
 	_, ok := dbauth.IsPolicyError(err)
 	return ok
+}
+
+// internalErrors collects a request's internal errors so that the request
+// logs one line however many of its fields fail (a list of 100 ids against
+// a failing database must not write 100 lines).
+type internalErrors struct {
+	mu    sync.Mutex
+	count int
+	path  string
+	first error
+}
+
+func (r *internalErrors) add(path string, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.count == 0 {
+		r.path, r.first = path, err
+	}
+	r.count++
+}
+
+type internalErrorsKey struct{}
+
+func internalErrorsFrom(ctx context.Context) *internalErrors {
+	r, _ := ctx.Value(internalErrorsKey{}).(*internalErrors)
+	return r
+}
+
+// requestErrorLog logs a request's internal errors as one line: how many,
+// and the first one with its path.
+type requestErrorLog struct{ logger *slog.Logger }
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.ResponseInterceptor
+} = requestErrorLog{}
+
+func (requestErrorLog) ExtensionName() string                   { return "RequestErrorLog" }
+func (requestErrorLog) Validate(graphql.ExecutableSchema) error { return nil }
+func (l requestErrorLog) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	rec := &internalErrors{}
+	resp := next(context.WithValue(ctx, internalErrorsKey{}, rec))
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if rec.count > 0 {
+		op := ""
+		if oc := graphql.GetOperationContext(ctx); oc != nil {
+			op = oc.OperationName
+		}
+		l.logger.ErrorContext(ctx, "graphql request failed", "errors", rec.count, "operation", op, "path", rec.path, "err", rec.first)
+	}
+	return resp
 }

@@ -35,6 +35,11 @@ const (
 	// MaxPageSize is the most one page may hold (Auth0's per_page cap).
 	DefaultPageSize = 50
 	MaxPageSize     = 100
+	// MaxListLength bounds every list argument, at the top level or inside
+	// an input object (nodes(ids:), reorderRules(ids:), a client's
+	// redirectUris…): no legitimate call needs more, and each item may
+	// cost a lookup.
+	MaxListLength = 100
 )
 
 // NewHandler returns the GraphQL HTTP handler. It expects the auth
@@ -66,12 +71,19 @@ func NewHandler(r *Resolver, logger *slog.Logger) http.Handler {
 		return pageCost(child, first, last)
 	}
 	cfg.Complexity.Query.UsersByEmail = func(child int, _ string) int { return 1 + child*10 }
+	// A list argument costs what its items do: each id is an object loaded.
+	cfg.Complexity.Query.Nodes = func(child int, ids []pulid.ID) int { return 1 + child*max(len(ids), 1) }
+	cfg.Complexity.Mutation.ReorderRules = func(child int, ids []pulid.ID) int { return 1 + child*max(len(ids), 1) }
+	cfg.Complexity.Mutation.GrantAdmin = func(child int, _ pulid.ID, scopes []string) int { return 1 + child + len(scopes) }
 
 	srv := handler.New(generated.NewExecutableSchema(cfg))
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(jsonPOST{})
+	srv.AddTransport(unsupportedRequest{}) // last: takes what the others do not
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.Use(extension.Introspection{})
+	// Oversized lists are refused before complexity is computed from them.
+	srv.Use(&listLimit{max: MaxListLength})
 	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
 	srv.Use(depthLimit{max: MaxDepth})
 	srv.Use(pageLimit{})
@@ -79,6 +91,7 @@ func NewHandler(r *Resolver, logger *slog.Logger) http.Handler {
 	// One transaction per mutation operation: a write and its sapi log
 	// commit together or not at all.
 	srv.Use(entgql.Transactioner{TxOpener: r.Ent, SkipTxFunc: onlyOwnTxFields})
+	srv.Use(requestErrorLog{logger: logger})
 	srv.SetErrorPresenter(ErrorPresenter(logger))
 	srv.SetRecoverFunc(func(ctx context.Context, err any) error {
 		logger.ErrorContext(ctx, "graphql panic", "panic", err)

@@ -6,7 +6,30 @@ import (
 	"regexp"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/authgraph/authgraph/emailaddr"
 )
+
+// normalizeEmail returns email in the one form Authgraph stores and
+// compares (emailaddr.Normalize: NFC, ASCII domain; look-alikes refused),
+// once it is a bare address within RFC 5321's lengths.
+func normalizeEmail(field, email string) (string, error) {
+	if strings.TrimSpace(email) == "" {
+		return "", invalid(field, "must not be empty")
+	}
+	n, err := emailaddr.Normalize(email)
+	if err != nil {
+		return "", invalid(field, "%s", err.Error())
+	}
+	if err := validateEmail(field, n); err != nil {
+		return "", err
+	}
+	return n, nil
+}
+
+// NormalizeEmail is normalizeEmail for callers outside the package
+// (imports, lookups): a *ValidationError on field "email" when refused.
+func NormalizeEmail(email string) (string, error) { return normalizeEmail("email", email) }
 
 // validateEmail accepts a bare address (no display name) within RFC 5321's
 // lengths: local part ≤ 64, whole address ≤ 254.

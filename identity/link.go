@@ -124,10 +124,13 @@ func Unlink(ctx context.Context, db *ent.Client, userID, connName, identityUserI
 		uc := c.User.Create().SetUserID(full).
 			SetNillableName(str("name", 300)).SetNillableGivenName(str("given_name", 150)).
 			SetNillableFamilyName(str("family_name", 150)).SetNillableNickname(str("nickname", 350))
-		if e := str("email", 254); e != nil && validateEmail("email", *e) == nil {
-			uc.SetEmail(*e)
-			if v, ok := p["email_verified"].(bool); ok {
-				uc.SetEmailVerified(v)
+		if e := str("email", 254); e != nil {
+			// A profile's look-alike address is dropped with its verification.
+			if email, err := normalizeEmail("email", *e); err == nil {
+				uc.SetEmail(email)
+				if v, ok := p["email_verified"].(bool); ok {
+					uc.SetEmailVerified(v)
+				}
 			}
 		}
 		if pic := str("picture", 2048); pic != nil && validatePicture("picture", *pic) == nil {

@@ -11,6 +11,7 @@ import (
 	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
 
+	"github.com/authgraph/authgraph/emailaddr"
 	"github.com/authgraph/authgraph/ent/connection"
 	"github.com/authgraph/authgraph/ent/identity"
 	"github.com/authgraph/authgraph/ent/predicate"
@@ -228,6 +229,11 @@ func term(t token) (predicate.User, error) {
 	case "email.domain":
 		if prefix {
 			return nil, invalid("query", "email.domain does not take wildcards")
+		}
+		// Stored domains are ASCII (emailaddr): "bücher.de" finds
+		// "xn--bcher-kva.de". A value that is no domain is matched as typed.
+		if d, err := emailaddr.Domain(value); err == nil {
+			value = d
 		}
 		return likeLower(user.FieldEmail, "%@"+escapeLike(strings.ToLower(value))), nil
 	case "user_id", "username", "phone_number":

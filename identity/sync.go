@@ -42,6 +42,10 @@ type SyncResult struct {
 	User     *ent.User
 	Identity *ent.Identity
 	Created  bool
+	// RefusedEmail, when not nil, is why the upstream's email was not
+	// stored (a look-alike or malformed address): the login goes on
+	// without it, and the caller logs it.
+	RefusedEmail error
 }
 
 // rootAttributes are the profile fields set_user_root_attributes governs.
@@ -101,7 +105,7 @@ func syncOnce(ctx context.Context, db *ent.Client, in UpstreamLogin) (*SyncResul
 	if mode == "" {
 		mode = connections.SyncMode(conn.Options)
 	}
-	root := rootValues(id, denied)
+	root, refusedEmail := rootValues(id, denied)
 
 	tx, err := db.Tx(sys)
 	if err != nil {
@@ -116,7 +120,7 @@ func syncOnce(ctx context.Context, db *ent.Client, in UpstreamLogin) (*SyncResul
 	if err != nil && !ent.IsNotFound(err) {
 		return nil, err
 	}
-	res := &SyncResult{}
+	res := &SyncResult{RefusedEmail: refusedEmail}
 	var sealed []byte
 	if id.Tokens != nil && in.Sealer != nil {
 		b, _ := json.Marshal(id.Tokens)
@@ -233,8 +237,10 @@ func isSocial(provider string) bool {
 
 // rootValues are the identity's root fields that may be stored: present,
 // not denied, and valid for the profile's column limits (an IdP's oversized
-// or malformed value is dropped, never a reason to fail the login).
-func rootValues(id connectors.Identity, denied []string) map[string]string {
+// or malformed value is dropped, never a reason to fail the login). The
+// email is stored normalized (NormalizeEmail); a refused one is dropped, the
+// user then has no email (so none verified), and refusedEmail says why.
+func rootValues(id connectors.Identity, denied []string) (_ map[string]string, refusedEmail error) {
 	out := map[string]string{}
 	put := func(field, v string, maxLen int) {
 		if v == "" || slices.Contains(denied, field) || utf8.RuneCountInString(v) > maxLen {
@@ -242,8 +248,12 @@ func rootValues(id connectors.Identity, denied []string) map[string]string {
 		}
 		out[field] = v
 	}
-	if validateEmail("email", id.Email) == nil {
-		put("email", id.Email, 254)
+	if id.Email != "" {
+		if email, err := normalizeEmail("email", id.Email); err == nil {
+			put("email", email, 254)
+		} else {
+			refusedEmail = err
+		}
 	}
 	put("name", id.Name, 300)
 	put("given_name", id.GivenName, 150)
@@ -252,7 +262,7 @@ func rootValues(id connectors.Identity, denied []string) map[string]string {
 	if u, err := url.Parse(id.Picture); err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" {
 		put("picture", id.Picture, 2048)
 	}
-	return out
+	return out, refusedEmail
 }
 
 func setRoot[T any](root map[string]string, name, given, family, nick, pic func(string) T) {

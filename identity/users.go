@@ -12,6 +12,7 @@ import (
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/connection"
 	"github.com/authgraph/authgraph/ent/identity"
+	"github.com/authgraph/authgraph/ent/predicate"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/ent/user"
 	"github.com/authgraph/authgraph/passwords"
@@ -123,8 +124,8 @@ func PrepareCreate(ctx context.Context, db *ent.Client, in CreateInput) (*NewUse
 		return nil, invalid("email", "is required for database connections")
 	}
 	// Database connections store emails lowercased (docs/PROFILE.md).
-	email := strings.ToLower(strings.TrimSpace(*in.Email))
-	if err := validateEmail("email", email); err != nil {
+	email, err := normalizeEmail("email", strings.ToLower(*in.Email))
+	if err != nil {
 		return nil, err
 	}
 	var username *string
@@ -315,11 +316,12 @@ func Update(ctx context.Context, db *ent.Client, id string, in UpdateInput) (*en
 			}
 			upd.ClearEmail()
 		} else {
-			email := strings.TrimSpace(*in.Email.Value)
+			email := *in.Email.Value
 			if dbIdent != nil {
 				email = strings.ToLower(email)
 			}
-			if err := validateEmail("email", email); err != nil {
+			email, err := normalizeEmail("email", email)
+			if err != nil {
 				return nil, err
 			}
 			if u.Email == nil || *u.Email != email {
@@ -487,14 +489,25 @@ func Resolve(ctx context.Context, db *ent.Client, id string) (*ent.User, error) 
 // ByEmail returns the users with exactly this email. Database users' emails
 // are stored lowercased, so for them the match is case-insensitive; other
 // users keep their IdP's case and match exactly (docs/MANAGEMENT.md).
+//
+// Addresses are stored normalized (NormalizeEmail), so the typed address is
+// looked up in that form ("josé@bücher.de" finds "josé@xn--bcher-kva.de"),
+// and also as typed: that finds accounts stored before addresses were
+// normalized, look-alikes included, so that they can be cleaned up.
 func ByEmail(ctx context.Context, db *ent.Client, email string) ([]*ent.User, error) {
-	lower := strings.ToLower(email)
-	pred := user.Email(email)
-	if lower != email {
-		pred = user.Or(pred, user.And(user.Email(lower),
-			user.HasIdentitiesWith(identity.HasConnectionWith(connection.StrategyEQ(connection.StrategyDatabase)))))
+	forms := []string{email}
+	if n, err := normalizeEmail("email", email); err == nil && n != email {
+		forms = append(forms, n)
 	}
-	return db.User.Query().Where(pred).Order(ent.Asc(user.FieldCreatedAt)).Limit(100).All(ctx)
+	var preds []predicate.User
+	for _, e := range forms {
+		preds = append(preds, user.Email(e))
+		if lower := strings.ToLower(e); lower != e {
+			preds = append(preds, user.And(user.Email(lower),
+				user.HasIdentitiesWith(identity.HasConnectionWith(connection.StrategyEQ(connection.StrategyDatabase)))))
+		}
+	}
+	return db.User.Query().Where(user.Or(preds...)).Order(ent.Asc(user.FieldCreatedAt)).Limit(100).All(ctx)
 }
 
 // connectionByName looks a connection up for a write the caller is already

@@ -1,8 +1,11 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -10,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/authgraph/authgraph/authz"
+	"github.com/authgraph/authgraph/graph"
 	"github.com/authgraph/authgraph/logs"
 	"github.com/authgraph/authgraph/server/oidc"
 )
@@ -74,11 +78,69 @@ func unauthenticated(w http.ResponseWriter, msg, reason string) {
 
 func quote(s string) string { return `"` + strings.NewReplacer(`"`, `'`, `\`, ``).Replace(s) + `"` }
 
-func limitBody(n int64, next http.Handler) http.Handler {
+// Request body caps. The OP's endpoints and the login pages also cap their
+// own forms at maxFormBody (server/oidc, server/login): the cap here makes
+// an oversized body a 413 everywhere, before any handler parses it.
+const (
+	// maxGraphQLBody bounds a /graphql request body: 12 MiB carries a rule
+	// module (at most 8 MiB, base64-encoded) in createRule/updateRule.
+	maxGraphQLBody = 12 << 20
+	// maxSAMLBody bounds a SAMLResponse posted to an ACS (many attributes).
+	maxSAMLBody = 1 << 20
+	// maxFormBody bounds every other body: OAuth requests and login forms.
+	maxFormBody = 64 << 10
+)
+
+// capBodies refuses a request body over its route's cap with a 413, before
+// the handler runs: at once when Content-Length announces it, otherwise
+// (chunked) after reading at most cap+1 bytes. The handler then reads a
+// body that cannot grow past the cap.
+func capBodies(base string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, n)
+		limit := int64(maxFormBody)
+		switch {
+		case r.URL.Path == base+"graphql":
+			limit = maxGraphQLBody
+		case strings.HasPrefix(r.URL.Path, base+"saml/"):
+			limit = maxSAMLBody
+		}
+		if r.ContentLength > limit {
+			tooLarge(w, r, base, limit)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		if r.ContentLength < 0 && r.Body != http.NoBody {
+			body, err := io.ReadAll(r.Body)
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				tooLarge(w, r, base, limit)
+				return
+			}
+			if err != nil {
+				http.Error(w, "the request body could not be read", http.StatusBadRequest)
+				return
+			}
+			r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// tooLarge answers 413 in the shape the route's clients read: a GraphQL
+// error on /graphql, an OAuth error elsewhere.
+func tooLarge(w http.ResponseWriter, r *http.Request, base string, limit int64) {
+	msg := fmt.Sprintf("the request body exceeds %d bytes", limit)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Connection", "close") // the rest of the body is not read
+	w.WriteHeader(http.StatusRequestEntityTooLarge)
+	if r.URL.Path == base+"graphql" {
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"errors": []any{map[string]any{"message": msg, "extensions": map[string]any{"code": graph.CodePayloadTooLarge}}},
+			"data":   nil,
+		})
+		return
+	}
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": "invalid_request", "error_description": msg})
 }
 
 // withRequestInfo records the client IP and user agent for log events. The
@@ -139,4 +201,78 @@ func issuerPath(issuer string) string {
 		return u.Path + "/"
 	}
 	return u.Path
+}
+
+// securityHeaders sets the headers every response needs, whoever writes
+// it: HSTS when the issuer is https (browsers ignore it over http, and it
+// would pin a loopback development host to https), nosniff, and a
+// Referrer-Policy of no-referrer (login, reset and verification pages carry
+// codes and tickets in their URLs). HTML responses also refuse framing, with
+// X-Frame-Options for old browsers and CSP frame-ancestors for the others:
+// a handler's own Content-Security-Policy is kept and completed.
+// Handlers may override Referrer-Policy; nothing may drop the rest.
+func securityHeaders(hsts bool, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		if hsts {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		next.ServeHTTP(&frameGuard{ResponseWriter: w}, r)
+	})
+}
+
+// frameGuard adds the anti-framing headers to an HTML response just before
+// its header is written, when its Content-Type is known.
+type frameGuard struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (g *frameGuard) WriteHeader(code int) {
+	g.guard(nil)
+	g.ResponseWriter.WriteHeader(code)
+}
+
+func (g *frameGuard) Write(p []byte) (int, error) {
+	g.guard(p)
+	return g.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the connection (flush, deadlines).
+func (g *frameGuard) Unwrap() http.ResponseWriter { return g.ResponseWriter }
+
+func (g *frameGuard) Flush() {
+	g.guard(nil)
+	_ = http.NewResponseController(g.ResponseWriter).Flush()
+}
+
+func (g *frameGuard) guard(first []byte) {
+	if g.wrote {
+		return
+	}
+	g.wrote = true
+	h := g.Header()
+	ct := h.Get("Content-Type")
+	if ct == "" && first != nil {
+		// What net/http would sniff: set it now so it can be checked.
+		ct = http.DetectContentType(first)
+		h.Set("Content-Type", ct)
+	}
+	if !strings.HasPrefix(strings.ToLower(ct), "text/html") {
+		return
+	}
+	h.Set("X-Frame-Options", "DENY")
+	csp := h.Values("Content-Security-Policy")
+	for _, p := range csp {
+		if strings.Contains(p, "frame-ancestors") {
+			return
+		}
+	}
+	if len(csp) == 0 {
+		h.Set("Content-Security-Policy", "frame-ancestors 'none'")
+		return
+	}
+	csp[0] = strings.TrimRight(strings.TrimSpace(csp[0]), ";") + "; frame-ancestors 'none'"
 }

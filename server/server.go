@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/authgraph/authgraph/connections"
@@ -187,7 +188,8 @@ func Handler(d *Deps) (http.Handler, error) {
 		}
 		_, _ = io.WriteString(w, `{"status":"ok","database":"ok"}`)
 	})
-	mux.Handle(base+"graphql", provider.CORS(limitBody(maxGraphQLBody, requireManagementToken(verifier, gql)), http.MethodPost))
+	// capBodies (below) bounds its body at maxGraphQLBody.
+	mux.Handle(base+"graphql", provider.CORS(requireManagementToken(verifier, gql), http.MethodPost))
 	// The admin dashboard ({issuer}dashboard/) and the GraphQL playground
 	// ({issuer}playground): static pages that sign in through /authorize
 	// with the built-in dashboard client and call only /graphql above.
@@ -203,12 +205,9 @@ func Handler(d *Deps) (http.Handler, error) {
 	mux.Handle(base+"saml/", loginPages)
 	mux.Handle("/", provider)
 
-	return withRequestInfo(d.Config.TrustedProxies, mux), nil
+	hsts := strings.HasPrefix(d.Config.Issuer, "https://")
+	return withRequestInfo(d.Config.TrustedProxies, securityHeaders(hsts, capBodies(base, mux))), nil
 }
-
-// maxGraphQLBody bounds a /graphql request body: 12 MiB carries a rule
-// module (at most 8 MiB, base64-encoded) in createRule/updateRule.
-const maxGraphQLBody = 12 << 20
 
 // Serve runs the server until ctx is cancelled, then shuts down gracefully.
 func Serve(ctx context.Context, d *Deps, ready func(addr string)) error {

@@ -84,7 +84,10 @@ func (s *Service) customDBLogin(ctx context.Context, conn *ent.Connection, c *cu
 	// identity does: password resets and duplicate checks look them up.
 	upd := s.DB.Identity.UpdateOne(res.Identity)
 	dirty := false
-	if e := strings.ToLower(id.Email); e != "" && (res.Identity.EmailLower == nil || *res.Identity.EmailLower != e) {
+	// A refused (look-alike) address is not kept: SyncUpstream dropped it
+	// from the profile and complete logged it.
+	if e, err := identity.NormalizeEmail(strings.ToLower(id.Email)); id.Email != "" && err == nil &&
+		(res.Identity.EmailLower == nil || *res.Identity.EmailLower != e) {
 		upd.SetEmailLower(e)
 		dirty = true
 	}
@@ -111,8 +114,14 @@ func (s *Service) customDBLogin(ctx context.Context, conn *ent.Connection, c *cu
 func (s *Service) localLogin(ctx context.Context, conn *ent.Connection, in PasswordLogin, ev logs.Event) (*Result, bool, error) {
 	sys := authz.SystemContext(ctx)
 	name := strings.TrimSpace(in.Username)
+	// Login emails are stored normalized (identity.NormalizeEmail): look
+	// the typed address up in that form; a username is kept as typed.
+	email := strings.ToLower(name)
+	if n, err := identity.NormalizeEmail(email); err == nil {
+		email = n
+	}
 	idn, err := s.DB.Identity.Query().Where(entidentity.ConnectionID(conn.ID), entidentity.PasswordHashNotNil(),
-		entidentity.Or(entidentity.EmailLower(strings.ToLower(name)), entidentity.Username(name))).
+		entidentity.Or(entidentity.EmailLower(email), entidentity.Username(name))).
 		WithUser().First(sys)
 	if ent.IsNotFound(err) {
 		return nil, false, nil

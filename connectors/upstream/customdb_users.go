@@ -166,7 +166,10 @@ func (s *Service) CreateUser(ctx context.Context, db *ent.Client, nu *identity.N
 // it creates so that a ticket can name it. nil when neither knows email.
 func (s *Service) FindUser(ctx context.Context, conn *ent.Connection, email string) (*ent.Identity, error) {
 	sys := authz.SystemContext(ctx)
-	email = strings.ToLower(strings.TrimSpace(email))
+	email, err := identity.NormalizeEmail(strings.ToLower(email))
+	if err != nil {
+		return nil, nil // a look-alike names no user
+	}
 	find := func() (*ent.Identity, error) {
 		idn, err := s.DB.Identity.Query().
 			Where(entidentity.ConnectionID(conn.ID), entidentity.EmailLower(email)).WithUser().First(sys)

@@ -312,6 +312,11 @@ func (s *Service) complete(ctx context.Context, conn *ent.Connection, id connect
 	if err != nil {
 		return nil, err
 	}
+	if res.RefusedEmail != nil {
+		// Kept out of the profile (a look-alike or malformed address); the
+		// login itself goes on.
+		s.logger().WarnContext(ctx, "upstream email refused", "connection", conn.Name, "user_id", res.User.UserID, "err", res.RefusedEmail)
+	}
 	ev.UserID = res.User.UserID
 	if res.User.Blocked {
 		ev.Type, ev.Description = logs.TypeFailedLogin, "user is blocked"

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/authgraph/authgraph/authz"
+	"github.com/authgraph/authgraph/emailaddr"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/loginattempt"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
@@ -57,6 +58,15 @@ func Enabled(options map[string]any) bool {
 // bounds it to the column's size.
 func Normalize(s string) string {
 	s = strings.ToLower(strings.TrimSpace(s))
+	if strings.Contains(s, "@") {
+		// One counter per address however it is written: the form stored
+		// addresses have (NFC, ASCII domain), so "alice@bücher.de" and
+		// "alice@xn--bcher-kva.de" share a counter and an unblock. An
+		// address Normalize refuses (a look-alike) is kept as typed.
+		if n, err := emailaddr.Normalize(s); err == nil {
+			s = strings.ToLower(n)
+		}
+	}
 	if len(s) > 320 {
 		s = s[:320]
 	}

@@ -51,6 +51,7 @@ type Server struct {
 
 	mu     sync.Mutex
 	tokens map[string]string
+	logs   *logRecorder
 }
 
 // AdminSecretForTests is the bootstrap admin secret the harness sets.
@@ -77,7 +78,8 @@ func Start(t testing.TB, dsn string) *Server {
 		LogFormat:         "text",
 		Serving:           true,
 	}
-	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	logs := &logRecorder{}
+	logger := slog.New(slog.NewTextHandler(testWriter{t, logs}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	deps, err := server.Prepare(context.Background(), cfg, logger, io.Discard, server.MigrateIfEmpty)
 	if err != nil {
 		t.Fatalf("preparing server: %v", err)
@@ -97,14 +99,42 @@ func Start(t testing.TB, dsn string) *Server {
 	return &Server{
 		URL: ts.URL, Issuer: cfg.Issuer, Deps: deps,
 		AdminID: cfg.AdminClientID, AdminSecret: cfg.AdminClientSecret,
-		HTTP: ts.Client(), tokens: map[string]string{},
+		HTTP: ts.Client(), tokens: map[string]string{}, logs: logs,
 	}
 }
 
-type testWriter struct{ t testing.TB }
+// logRecorder keeps the server's log lines (warnings and errors) for tests
+// that assert on what a request logs.
+type logRecorder struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logRecorder) add(line string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, line)
+	return len(l.lines)
+}
+
+// LogLines returns the server's log lines (level warning and above) so far.
+func (s *Server) LogLines() []string {
+	s.logs.mu.Lock()
+	defer s.logs.mu.Unlock()
+	return append([]string(nil), s.logs.lines...)
+}
+
+type testWriter struct {
+	t    testing.TB
+	logs *logRecorder
+}
 
 func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
+	line := strings.TrimSpace(string(p))
+	// A request that floods the log must not flood the test output too.
+	if n := w.logs.add(line); n <= 200 {
+		w.t.Log(line)
+	}
 	return len(p), nil
 }
 

@@ -1,6 +1,6 @@
 package e2e
 
-// The lifecycle of custom-database users besides login (issue 6, docs/CUSTOM_DATABASE.md):
+// The lifecycle of custom-database users besides login (docs/CUSTOM_DATABASE.md):
 // signup through the hosted page and createUser, forgot-password and reset,
 // password and email changes, email verification and deletion through the
 // management API — each against a real legacy database with the templates,

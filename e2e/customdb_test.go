@@ -1,6 +1,6 @@
 package e2e
 
-// Custom-database connections end to end (issue 6): lazy migration from a
+// Custom-database connections end to end: lazy migration from a
 // real legacy PostgreSQL database through the hosted login page and the
 // OIDC flow. The first login runs the template's login script and migrates
 // the user; the second succeeds with the legacy table emptied, as the same

@@ -32,7 +32,7 @@ import (
 )
 
 // Caps of the password helpers: a hostile hash or request must not exhaust
-// the host (issue 6).
+// the host.
 const (
 	MaxBcryptCost       = 14
 	MaxPBKDF2Iterations = 2_000_000

@@ -14,7 +14,7 @@ import (
 // BenchmarkLegacyLogin measures logins through the PostgreSQL template
 // (query the legacy table, bcrypt-10 verification in the host) against the
 // raw bcrypt-10 rate at the same parallelism: the ceiling a legacy login can
-// approach (issue 6 target: ≥ 95 %).
+// approach (target: ≥ 95 %).
 func BenchmarkLegacyLogin(b *testing.B) {
 	ctx := context.Background()
 	eng, err := rules.New(ctx, rules.Config{})

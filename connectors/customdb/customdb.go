@@ -1,4 +1,4 @@
-// Package customdb is the custom-database connection (docs/CUSTOM_DATABASE.md, issue 6): a
+// Package customdb is the custom-database connection (docs/CUSTOM_DATABASE.md): a
 // password connector whose lifecycle (login, get_user, create, verify,
 // change_password, delete, change_email) is carried out by WebAssembly
 // scripts run by the rules engine (rules.Engine.InvokeScript), reaching the

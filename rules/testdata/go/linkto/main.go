@@ -1,5 +1,5 @@
 // Fixture linkto: asks to link the user who logged in to the primary user
-// named by the rule's secret "primary" (issue 5's link_to command).
+// named by the rule's secret "primary" (the link_to command).
 package main
 
 import "github.com/authgraph/authgraph/rules-sdk/go/rules"

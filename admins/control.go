@@ -6,9 +6,11 @@ import (
 	"strings"
 
 	"github.com/authgraph/authgraph/authz"
+	"github.com/authgraph/authgraph/emailaddr"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/admingrant"
 	"github.com/authgraph/authgraph/ent/identity"
+	"github.com/authgraph/authgraph/ent/predicate"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/ent/user"
 )
@@ -51,9 +53,14 @@ func RequireControlOfIdentifier(ctx context.Context, db *ent.Client, identifier 
 	if identifier == "" || authz.FromContext(ctx).IsSystem() {
 		return nil
 	}
-	ids, err := db.User.Query().
-		Where(user.Or(user.EmailEqualFold(identifier), user.UsernameEqualFold(identifier))).
-		IDs(authz.SystemContext(ctx))
+	match := []predicate.User{user.EmailEqualFold(identifier), user.UsernameEqualFold(identifier)}
+	// Blocks are kept under the address's normal form (NFC, ASCII domain):
+	// "alice@bücher.de" unblocks the administrator stored as
+	// "alice@xn--bcher-kva.de", so it must meet this check too.
+	if n, err := emailaddr.Normalize(identifier); err == nil && n != identifier {
+		match = append(match, user.EmailEqualFold(n))
+	}
+	ids, err := db.User.Query().Where(user.Or(match...)).IDs(authz.SystemContext(ctx))
 	if err != nil {
 		return err
 	}

@@ -24,6 +24,7 @@ func TestHSTSOnlyWithAnHTTPSIssuer(t *testing.T) {
 		t.Run(c.issuer, func(t *testing.T) {
 			cfg := testConfig(testenv.SQLite(t))
 			cfg.Issuer = c.issuer
+			cfg.Serving = true // a serving node registers the dashboard client
 			d, err := Prepare(context.Background(), cfg, quiet, io.Discard, MigrateIfEmpty)
 			if err != nil {
 				t.Fatal(err)

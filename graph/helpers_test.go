@@ -355,23 +355,7 @@ func scopedToken(t testing.TB, s *apitest.Server, scopes ...string) string {
 		if err != nil {
 			t.Fatalf("creating client: %v", err)
 		}
-		form := url.Values{"grant_type": {"client_credentials"}, "scope": {strings.Join(scopes, " ")}}
-		req, _ := http.NewRequest(http.MethodPost, s.URL+"/oauth/token", strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.SetBasicAuth(url.QueryEscape(created.Client.ClientID), url.QueryEscape(created.Secret))
-		resp, err := s.HTTP.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var body struct {
-			AccessToken string `json:"access_token"`
-			Scope       string `json:"scope"`
-		}
-		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body.AccessToken == "" {
-			t.Fatalf("token request: status %d, %v", resp.StatusCode, err)
-		}
-		tok = body.AccessToken
+		tok = s.ClientCredentials(t, created.Client.ClientID, created.Secret, url.Values{"scope": {strings.Join(scopes, " ")}})
 		if got := jwtClaims(t, tok)["scope"]; got != strings.Join(scopes, " ") {
 			t.Fatalf("token scope %q, want %q", got, strings.Join(scopes, " "))
 		}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -78,24 +77,7 @@ func TestClientsCreateAudience(t *testing.T) {
 // clientCredentials gets a management token for c with its printed audience.
 func clientCredentials(t *testing.T, s *apitest.Server, c createdClient) string {
 	t.Helper()
-	form := url.Values{"grant_type": {"client_credentials"}, "audience": {c.Audience}}
-	req, _ := http.NewRequest(http.MethodPost, s.URL+"/oauth/token", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(url.QueryEscape(c.ClientID), url.QueryEscape(c.ClientSecret))
-	resp, err := s.HTTP.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var body struct {
-		AccessToken string `json:"access_token"`
-		Error       string `json:"error"`
-		Description string `json:"error_description"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusOK || body.AccessToken == "" {
-		t.Fatalf("token request with audience %q: status %d, %s: %s (%v)", c.Audience, resp.StatusCode, body.Error, body.Description, err)
-	}
-	return body.AccessToken
+	return s.ClientCredentials(t, c.ClientID, c.ClientSecret, url.Values{"audience": {c.Audience}})
 }
 
 // TestClientsCreateRefusesAnUnknownAudience: on a database no server has

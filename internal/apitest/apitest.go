@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -169,10 +170,24 @@ func (s *Server) Token(t testing.TB, scopes ...string) string {
 
 func (s *Server) tokenFor(t testing.TB, id, secret, scope string) string {
 	t.Helper()
-	form := url.Values{"grant_type": {"client_credentials"}}
+	form := url.Values{}
 	if scope != "" {
 		form.Set("scope", scope)
 	}
+	return s.ClientCredentials(t, id, secret, form)
+}
+
+// ClientCredentials asks /oauth/token for a client_credentials token the way
+// an OAuth client library does (client_secret_basic, form-encoded), with
+// form's extra parameters (scope, audience), and fails the test unless a
+// token comes back.
+func (s *Server) ClientCredentials(t testing.TB, id, secret string, form url.Values) string {
+	t.Helper()
+	form = maps.Clone(form)
+	if form == nil {
+		form = url.Values{}
+	}
+	form.Set("grant_type", "client_credentials")
 	req, _ := http.NewRequest(http.MethodPost, s.URL+"/oauth/token", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
@@ -184,9 +199,10 @@ func (s *Server) tokenFor(t testing.TB, id, secret, scope string) string {
 	var body struct {
 		AccessToken string `json:"access_token"`
 		Error       string `json:"error"`
+		Description string `json:"error_description"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body.AccessToken == "" {
-		t.Fatalf("token request failed: status %d, error %q, %v", resp.StatusCode, body.Error, err)
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusOK || body.AccessToken == "" {
+		t.Fatalf("token request (%s): status %d, %s: %s (%v)", form.Encode(), resp.StatusCode, body.Error, body.Description, err)
 	}
 	return body.AccessToken
 }

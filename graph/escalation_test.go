@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -397,14 +396,7 @@ func TestMachineTokensDieWithTheirClientAndSecret(t *testing.T) {
 // client clientID, whether tok is active.
 func introspectActive(t *testing.T, s *apitest.Server, clientID, secret, tok string) bool {
 	t.Helper()
-	form := url.Values{"token": {tok}}
-	req, _ := http.NewRequest(http.MethodPost, s.URL+"/oauth/introspect", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(url.QueryEscape(clientID), url.QueryEscape(secret))
-	resp, err := s.HTTP.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := s.ClientPost(t, "/oauth/introspect", clientID, secret, url.Values{"token": {tok}})
 	defer resp.Body.Close()
 	var body map[string]any
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusOK {

@@ -15,7 +15,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/url"
 	"reflect"
 	"slices"
@@ -274,14 +273,7 @@ func validClaims(s *apitest.Server) map[string]any {
 // returns the HTTP status and the token ("" on failure).
 func requestToken(t testing.TB, s *apitest.Server, clientID, secret string) (int, string) {
 	t.Helper()
-	form := url.Values{"grant_type": {"client_credentials"}}
-	req, _ := http.NewRequest(http.MethodPost, s.URL+"/oauth/token", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(url.QueryEscape(clientID), url.QueryEscape(secret))
-	resp, err := s.HTTP.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := s.ClientPost(t, "/oauth/token", clientID, secret, url.Values{"grant_type": {"client_credentials"}})
 	defer resp.Body.Close()
 	var body struct {
 		AccessToken string `json:"access_token"`

@@ -177,6 +177,22 @@ func (s *Server) tokenFor(t testing.TB, id, secret, scope string) string {
 	return s.ClientCredentials(t, id, secret, form)
 }
 
+// ClientPost posts form to path (an OAuth endpoint such as /oauth/token or
+// /oauth/introspect) authenticated as the confidential client id with
+// client_secret_basic, as OAuth client libraries do. The caller closes the
+// response body.
+func (s *Server) ClientPost(t testing.TB, path, id, secret string, form url.Values) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, s.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
+	resp, err := s.HTTP.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
 // ClientCredentials asks /oauth/token for a client_credentials token the way
 // an OAuth client library does (client_secret_basic, form-encoded), with
 // form's extra parameters (scope, audience), and fails the test unless a
@@ -188,13 +204,7 @@ func (s *Server) ClientCredentials(t testing.TB, id, secret string, form url.Val
 		form = url.Values{}
 	}
 	form.Set("grant_type", "client_credentials")
-	req, _ := http.NewRequest(http.MethodPost, s.URL+"/oauth/token", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
-	resp, err := s.HTTP.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := s.ClientPost(t, "/oauth/token", id, secret, form)
 	defer resp.Body.Close()
 	var body struct {
 		AccessToken string `json:"access_token"`

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -54,27 +53,32 @@ func TestLoginSuccessWrongPasswordUnknownUser(t *testing.T) {
 	})
 }
 
-// TestUnknownUserTakesAsLongAsWrongPassword compares medians with generous
-// bounds: the point is that the unknown path does hash work at all.
+// TestUnknownUserTakesAsLongAsWrongPassword checks that the unknown-user path
+// does the same hash work as a wrong password. Samples alternate between the
+// two paths and each side keeps its minimum: load from other test processes
+// only ever adds time, so the minimum is the work itself, and alternating
+// spreads any slow period over both sides. The bounds stay generous; the
+// dummy-verification count in TestLoginSuccessWrongPasswordUnknownUser is
+// the exact check.
 func TestUnknownUserTakesAsLongAsWrongPassword(t *testing.T) {
 	e := newEnv(t, "sqlite:"+t.TempDir()+"/t.db")
 	e.conn("db", map[string]any{"brute_force_protection": false})
 	e.user("db", "ann@example.com", goodPW)
-	median := func(id string) time.Duration {
-		var d []time.Duration
-		for range 5 {
-			start := time.Now()
-			_, _ = e.svc.Login(ipCtx("192.0.2.1"), LoginInput{Connection: "db", Identifier: id, Password: "wrong"})
-			d = append(d, time.Since(start))
-		}
-		sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
-		return d[2]
+	once := func(id string) time.Duration {
+		start := time.Now()
+		_, _ = e.svc.Login(ipCtx("192.0.2.1"), LoginInput{Connection: "db", Identifier: id, Password: "wrong"})
+		return time.Since(start)
 	}
-	known, unknown := median("ann@example.com"), median("nobody@example.com")
+	once("ann@example.com") // warm-up: first statement preparation, page cache
+	known, unknown := time.Duration(1<<62), time.Duration(1<<62)
+	for range 9 {
+		known = min(known, once("ann@example.com"))
+		unknown = min(unknown, once("nobody@example.com"))
+	}
 	ratio := float64(unknown) / float64(known)
-	t.Logf("wrong password %v, unknown user %v, ratio %.2f", known, unknown, ratio)
-	if ratio < 0.4 || ratio > 2.5 {
-		t.Fatalf("unknown/known time ratio %.2f outside [0.4, 2.5]", ratio)
+	t.Logf("fastest wrong password %v, fastest unknown user %v, ratio %.2f", known, unknown, ratio)
+	if ratio < 0.5 || ratio > 2 {
+		t.Fatalf("unknown/known time ratio %.2f outside [0.5, 2]", ratio)
 	}
 }
 

@@ -141,22 +141,25 @@ func TestConfigRefusesPlainLDAP(t *testing.T) {
 	}
 }
 
+// TestUnknownUserTakesAsLongAsWrongPassword alternates the two paths and
+// compares each side's fastest answer: load from other processes only adds
+// time, so the minimum is the work itself.
 func TestUnknownUserTakesAsLongAsWrongPassword(t *testing.T) {
 	s := testenv.StartSlapd(t, testenv.SlapdOptions{})
 	ctx := context.Background()
 	c := newConnector(t, config(s))
 	c.Login(ctx, "alice", "warm-up")
-	measure := func(user string) time.Duration {
-		var total time.Duration
-		for range 20 {
-			start := time.Now()
-			c.Login(ctx, user, "nope")
-			total += time.Since(start)
-		}
-		return total / 20
+	once := func(user string) time.Duration {
+		start := time.Now()
+		c.Login(ctx, user, "nope")
+		return time.Since(start)
 	}
-	wrong, unknown := measure("alice"), measure("nobody")
-	t.Logf("wrong password %v, unknown user %v", wrong, unknown)
+	wrong, unknown := time.Duration(1<<62), time.Duration(1<<62)
+	for range 20 {
+		wrong = min(wrong, once("alice"))
+		unknown = min(unknown, once("nobody"))
+	}
+	t.Logf("fastest wrong password %v, fastest unknown user %v", wrong, unknown)
 	if unknown < wrong/2 {
 		t.Fatalf("unknown user answered in %v, wrong password in %v", unknown, wrong)
 	}

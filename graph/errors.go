@@ -6,18 +6,10 @@ import (
 	"log/slog"
 	"sync"
 
-	"entgo.io/ent/privacy"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
-	"github.com/authgraph/authgraph/apis"
-	"github.com/authgraph/authgraph/authz"
-	"github.com/authgraph/authgraph/clients"
-	"github.com/authgraph/authgraph/connections"
-	"github.com/authgraph/authgraph/connectors/upstream"
-	"github.com/authgraph/authgraph/dbauth"
-	"github.com/authgraph/authgraph/ent"
-	"github.com/authgraph/authgraph/identity"
+	"github.com/authgraph/authgraph/apierror"
 )
 
 // Error codes in extensions.code.
@@ -69,71 +61,44 @@ func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 	}
 }
 
+// classify maps a use case's error (apierror.Classify) to a GraphQL code.
+// Errors GraphQL itself raised keep their code.
 func classify(err error) (code, msg string, ext map[string]any) {
-	var (
-		verr   *identity.ValidationError
-		cerr   *identity.ConflictError
-		nerr   *identity.NotFoundError
-		operr  *connections.OptionError
-		gqlErr *gqlerror.Error
-		serr   *authz.ScopeError
-		eerr   *authz.EscalationError
-		sfe    *upstream.ScriptFailedError
-
-		clientField *clients.FieldError
-	)
-	switch {
-	case errors.As(err, &verr):
-		return CodeBadUserInput, verr.Error(), map[string]any{"field": verr.Field}
-	case errors.As(err, &operr):
-		return CodeBadUserInput, operr.Error(), map[string]any{"field": operr.Key}
-	case errors.As(err, &cerr):
-		ext := map[string]any{}
-		if cerr.Field != "" {
-			ext["field"] = cerr.Field
-		}
-		return CodeConflict, cerr.Message, ext
-	case errors.Is(err, connections.ErrNameTaken):
-		return CodeConflict, err.Error(), map[string]any{"field": "name"}
-	case errors.As(err, &nerr):
-		return CodeNotFound, nerr.Error(), nil
-	case errors.As(err, &serr):
-		ext := map[string]any{}
-		if serr.Scope != "" {
-			ext["scope"] = serr.Scope
-		}
-		return CodeForbidden, serr.Error(), ext
-	case errors.As(err, &eerr):
-		return CodeForbidden, eerr.Error(), map[string]any{"scope": eerr.Scope}
-	case errors.As(err, &sfe):
-		return CodeUnavailable, sfe.Error(), map[string]any{"connection": sfe.Connection, "script": sfe.Op}
-	case errors.Is(err, privacy.Deny):
-		return CodeForbidden, "forbidden", nil
-	case isPolicy(err):
-		return CodeBadUserInput, err.Error(), map[string]any{"field": "password"}
-	case errors.Is(err, dbauth.ErrNoDatabaseIdentity):
-		return CodeBadUserInput, "the user has no database identity to hold a password", map[string]any{"field": "userId"}
-	case errors.Is(err, apis.ErrSystem):
-		return CodeForbidden, err.Error(), nil
-	case errors.Is(err, apis.ErrTaken):
-		return CodeConflict, err.Error(), map[string]any{"field": "identifier"}
-	case errors.Is(err, apis.ErrInvalid):
-		return CodeBadUserInput, err.Error(), nil
-	case errors.Is(err, clients.ErrSystemClient):
-		return CodeForbidden, err.Error(), nil
-	case errors.As(err, &clientField):
-		return CodeBadUserInput, err.Error(), map[string]any{"field": clientField.Field}
-	case errors.Is(err, clients.ErrInvalid):
-		return CodeBadUserInput, err.Error(), nil
-	case ent.IsNotFound(err):
-		return CodeNotFound, "not found", nil
-	case ent.IsConstraintError(err):
-		return CodeConflict, "the change conflicts with an existing record", nil
-	case errors.As(err, &gqlErr) && gqlErr.Extensions["code"] != nil:
-		c, _ := gqlErr.Extensions["code"].(string)
-		return c, gqlErr.Message, nil
+	var gqlErr *gqlerror.Error
+	c := apierror.Classify(err)
+	if c.Kind == apierror.Internal && errors.As(err, &gqlErr) && gqlErr.Extensions["code"] != nil {
+		code, _ := gqlErr.Extensions["code"].(string)
+		return code, gqlErr.Message, nil
 	}
-	return CodeInternal, err.Error(), nil
+	ext = map[string]any{}
+	switch c.Kind {
+	case apierror.Invalid:
+		code = CodeBadUserInput
+		if c.Field != "" {
+			ext["field"] = c.Field
+		}
+	case apierror.Conflict:
+		code = CodeConflict
+		if c.Field != "" {
+			ext["field"] = c.Field
+		}
+	case apierror.NotFound:
+		code = CodeNotFound
+	case apierror.Forbidden:
+		code = CodeForbidden
+		if c.Scope != "" {
+			ext["scope"] = c.Scope
+		}
+	case apierror.Unavailable:
+		code = CodeUnavailable
+		ext["connection"], ext["script"] = c.Connection, c.Script
+	default:
+		code = CodeInternal
+	}
+	if len(ext) == 0 {
+		ext = nil
+	}
+	return code, c.Message, ext
 }
 
 // newError returns a typed GraphQL error.
@@ -141,10 +106,6 @@ func newError(code, msg string) *gqlerror.Error {
 	return &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": code}}
 }
 
-func isPolicy(err error) bool {
-	_, ok := dbauth.IsPolicyError(err)
-	return ok
-}
 
 // internalErrors collects a request's internal errors so that the request
 // logs one line however many of its fields fail (a list of 100 ids against

@@ -8,8 +8,11 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/authgraph/authgraph/server/apiv2"
 )
 
 // Config is the server's configuration. Every field has a flag and an
@@ -62,6 +65,11 @@ type Config struct {
 	// 1h, at least 1m). Tickets made through the management API keep their
 	// ttlSec, by default 5 days as in Auth0.
 	ResetTicketTTL time.Duration
+	// APIRateLimit (--api-rate-limit, AUTHGRAPH_API_RATE_LIMIT) is the
+	// sustained requests per second each client may make to the REST
+	// management API on one node (burst twice that); "off" disables it.
+	// Default 500.
+	APIRateLimit apiv2.RateLimit
 }
 
 // FlagSet declares the shared flags on fs and returns a loader that applies
@@ -75,7 +83,8 @@ func FlagSet(fs *flag.FlagSet) func() (*Config, error) {
 	fs.StringVar(&proxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-* headers are believed (AUTHGRAPH_TRUSTED_PROXIES, default none)")
 	fs.StringVar(&c.LogFormat, "log-format", "", "json or text (AUTHGRAPH_LOG_FORMAT, default json)")
 	fs.StringVar(&c.RulesCacheDir, "rules-cache-dir", "", "rules compilation cache directory (AUTHGRAPH_RULES_CACHE_DIR, default beside the SQLite file or in the user cache directory)")
-	var idle, lifetime, resetTTL string
+	var idle, lifetime, resetTTL, rate string
+	fs.StringVar(&rate, "api-rate-limit", "", "requests per second per client on the REST management API, or off (AUTHGRAPH_API_RATE_LIMIT, default 500)")
 	fs.StringVar(&idle, "session-idle", "", "SSO session idle timeout (AUTHGRAPH_SESSION_IDLE, default 72h)")
 	fs.StringVar(&lifetime, "session-lifetime", "", "SSO session absolute lifetime (AUTHGRAPH_SESSION_LIFETIME, default 168h)")
 	fs.StringVar(&resetTTL, "reset-ticket-ttl", "", "lifetime of forgot-password reset links (AUTHGRAPH_RESET_TICKET_TTL, default 1h)")
@@ -106,6 +115,15 @@ func FlagSet(fs *flag.FlagSet) func() (*Config, error) {
 				}
 				*d.dst = v
 			}
+		}
+		if raw := firstNonEmpty(rate, os.Getenv("AUTHGRAPH_API_RATE_LIMIT")); raw == "off" {
+			c.APIRateLimit.PerSecond = -1
+		} else if raw != "" {
+			v, err := strconv.ParseFloat(raw, 64)
+			if err != nil || v <= 0 || v > 1e6 {
+				return nil, fmt.Errorf("AUTHGRAPH_API_RATE_LIMIT: %q is not a positive number of requests per second or off", raw)
+			}
+			c.APIRateLimit.PerSecond = v
 		}
 		if c.SessionIdle > c.SessionLifetime {
 			return nil, fmt.Errorf("the session idle timeout cannot exceed the session lifetime")

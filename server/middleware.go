@@ -87,6 +87,10 @@ const (
 	maxGraphQLBody = 12 << 20
 	// maxSAMLBody bounds a SAMLResponse posted to an ACS (many attributes).
 	maxSAMLBody = 1 << 20
+	// maxRESTBody bounds a management API v2 request (a user with its
+	// metadata, a connection's options and scripts); its rules endpoints
+	// take maxGraphQLBody, for the same rule modules.
+	maxRESTBody = 1 << 20
 	// maxFormBody bounds every other body: OAuth requests and login forms.
 	maxFormBody = 64 << 10
 )
@@ -103,6 +107,10 @@ func capBodies(base string, next http.Handler) http.Handler {
 			limit = maxGraphQLBody
 		case strings.HasPrefix(r.URL.Path, base+"saml/"):
 			limit = maxSAMLBody
+		case strings.HasPrefix(r.URL.Path, base+"api/v2/rules"), strings.HasPrefix(r.URL.Path, "/api/v2/rules"):
+			limit = maxGraphQLBody
+		case strings.HasPrefix(r.URL.Path, base+"api/v2/"), strings.HasPrefix(r.URL.Path, "/api/v2/"):
+			limit = maxRESTBody
 		}
 		if r.ContentLength > limit {
 			tooLarge(w, r, base, limit)
@@ -138,6 +146,11 @@ func tooLarge(w http.ResponseWriter, r *http.Request, base string, limit int64) 
 			"errors": []any{map[string]any{"message": msg, "extensions": map[string]any{"code": graph.CodePayloadTooLarge}}},
 			"data":   nil,
 		})
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, base+"api/v2/") || strings.HasPrefix(r.URL.Path, "/api/v2/") { // Auth0's error shape
+		_ = json.NewEncoder(w).Encode(map[string]any{"statusCode": http.StatusRequestEntityTooLarge,
+			"error": "Request Entity Too Large", "message": msg, "errorCode": "payload_too_large"})
 		return
 	}
 	_ = json.NewEncoder(w).Encode(map[string]string{"error": "invalid_request", "error_description": msg})

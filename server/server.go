@@ -15,12 +15,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authgraph/authgraph/accounts"
 	"github.com/authgraph/authgraph/connections"
 	"github.com/authgraph/authgraph/dbauth"
 	"github.com/authgraph/authgraph/graph"
 	"github.com/authgraph/authgraph/mail"
 	"github.com/authgraph/authgraph/rulesrun"
 	"github.com/authgraph/authgraph/secretbox"
+	"github.com/authgraph/authgraph/server/apiv2"
 	"github.com/authgraph/authgraph/server/dashboard"
 	"github.com/authgraph/authgraph/server/login"
 	"github.com/authgraph/authgraph/server/oidc"
@@ -188,6 +190,21 @@ func Handler(d *Deps) (http.Handler, error) {
 		}
 		_, _ = io.WriteString(w, `{"status":"ok","database":"ok"}`)
 	})
+	// Auth0's Management API v2 as REST, over the same use cases and
+	// tokens as GraphQL (server/apiv2).
+	accts := &accounts.Service{DB: d.DB.Ent, Auth: d.Auth, Upstream: up}
+	rest := apiv2.New(apiv2.Config{
+		Issuer: d.Config.Issuer, DB: d.DB.Ent, Logger: d.Logger,
+		Verify: verifier.Verify,
+		Unavailable: func(err error) bool {
+			return errors.Is(err, oidc.ErrGrantsUnavailable) || errors.Is(err, oidc.ErrKeysUnavailable)
+		},
+		Accounts: accts, Connections: d.Connections, Auth: d.Auth, Rules: d.Rules, Keys: d.Keys,
+		RateLimit: d.Config.APIRateLimit,
+	})
+	for _, prefix := range rest.Prefixes() {
+		mux.Handle(prefix, provider.CORS(rest, http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete))
+	}
 	// capBodies (below) bounds its body at maxGraphQLBody.
 	mux.Handle(base+"graphql", provider.CORS(requireManagementToken(verifier, gql), http.MethodPost))
 	// The admin dashboard ({issuer}dashboard/) and the GraphQL playground

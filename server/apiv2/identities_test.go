@@ -25,6 +25,8 @@ import (
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/clients"
 	"github.com/authgraph/authgraph/ent/connection"
+	entidentity "github.com/authgraph/authgraph/ent/identity"
+	"github.com/authgraph/authgraph/identity"
 	"github.com/authgraph/authgraph/internal/apitest"
 )
 
@@ -222,5 +224,34 @@ func TestLinkAndUnlink(t *testing.T) {
 		}
 		_, err = m.User.Read(ctx, third.GetID())
 		uExpectStatus(t, err, http.StatusNotFound, "secondary linked with link_with")
+	})
+}
+
+func TestIdentityTokensNeedReadUserIdPTokens(t *testing.T) {
+	apitest.ForEachBackend(t, func(t *testing.T, s *apitest.Server) {
+		ctx := context.Background()
+		m := uAdmin(t, s)
+		u := uCreate(t, m, &management.User{Email: auth0.String("tokens@example.com")})
+		upstream := strings.TrimPrefix(u.GetID(), "auth0|")
+		// An identity holding upstream tokens, sealed as logins seal them.
+		sealed := s.Deps.Connections.Box.Seal([]byte(`{"access_token":"up-access","refresh_token":"up-refresh"}`),
+			identity.TokensAD(uConn, upstream))
+		if _, err := s.Deps.DB.Ent.Identity.Update().Where(entidentity.UpstreamID(upstream)).SetTokensSealed(sealed).
+			Save(authz.SystemContext(ctx)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := m.User.Read(ctx, u.GetID())
+		if err != nil || got.Identities[0].GetAccessToken() != "up-access" || got.Identities[0].GetRefreshToken() != "up-refresh" {
+			t.Fatalf("with read:user_idp_tokens: %+v %v", got.Identities, err)
+		}
+		id, secret := s.ScopedClient(t, "read:users")
+		got, err = uMgmt(t, s, id, secret).User.Read(ctx, u.GetID())
+		if err != nil || got.Identities[0].AccessToken != nil || got.Identities[0].RefreshToken != nil {
+			t.Fatalf("without read:user_idp_tokens: %+v %v", got.Identities, err)
+		}
+		l, err := uMgmt(t, s, id, secret).User.List(ctx)
+		if err != nil || len(l.Users) != 1 || l.Users[0].Identities[0].AccessToken != nil {
+			t.Fatalf("list without read:user_idp_tokens: %v", err)
+		}
 	})
 }

@@ -11,7 +11,6 @@ import (
 	"entgo.io/ent/dialect/sql"
 
 	"github.com/authgraph/authgraph/accounts"
-	"github.com/authgraph/authgraph/apierror"
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/connection"
@@ -158,10 +157,9 @@ func (a *API) listUsers(r *Request) (any, error) {
 	q := a.cfg.DB.User.Query()
 	if v := qs.Get("q"); v != "" {
 		pred, err := identity.Search(v)
-		if err != nil {
-			if c := apierror.Classify(err); c.Kind == apierror.Invalid {
-				return nil, badQuery("q: %s", c.Message)
-			}
+		if ve := new(identity.ValidationError); errors.As(err, &ve) {
+			return nil, badQuery("q: %s", ve.Message)
+		} else if err != nil {
 			return nil, err
 		}
 		if pred != nil {

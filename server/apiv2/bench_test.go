@@ -31,16 +31,16 @@ import (
 //
 //	go test -run '^$' -bench 'GetUser|ListUsers|CreateUser|UsersByEmail' -benchtime 2000x ./server/apiv2/
 
-const benchUsers = 1000
+const uBenchUsers = 1000
 
-type benchEnv struct {
+type uBenchEnv struct {
 	s     *apitest.Server
 	http  *http.Client
 	token string
 	ids   []string // user_ids of the seeded users
 }
 
-func benchDSN(b *testing.B) string {
+func uBenchDSN(b *testing.B) string {
 	if os.Getenv(testenv.EnvPostgresURL) != "" {
 		return testenv.Postgres(b)
 	}
@@ -51,22 +51,22 @@ func benchDSN(b *testing.B) string {
 	return testenv.SQLite(b)
 }
 
-// newBenchEnv starts a server and seeds benchUsers database users
+// uNewBenchEnv starts a server and seeds uBenchUsers database users
 // (user00000@bench.test…), each with its identity, straight into the
 // database.
-func newBenchEnv(b *testing.B) *benchEnv {
+func uNewBenchEnv(b *testing.B) *uBenchEnv {
 	b.Helper()
-	s := apitest.StartWith(b, benchDSN(b), func(c *server.Config) { c.APIRateLimit.PerSecond = -1 })
+	s := apitest.StartWith(b, uBenchDSN(b), func(c *server.Config) { c.APIRateLimit.PerSecond = -1 })
 	ctx := authz.SystemContext(context.Background())
 	db := s.Deps.DB.Ent
 	conn, err := db.Connection.Query().Where(connection.Name(uConn)).Only(ctx)
 	if err != nil {
 		b.Fatal(err)
 	}
-	env := &benchEnv{s: s, token: s.AdminToken(b),
+	env := &uBenchEnv{s: s, token: s.AdminToken(b),
 		http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
 	const batch = 200
-	for start := 0; start < benchUsers; start += batch {
+	for start := 0; start < uBenchUsers; start += batch {
 		users := make([]*ent.UserCreate, batch)
 		for i := range batch {
 			n := start + i
@@ -93,7 +93,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 }
 
 // do sends one request and fails unless the status is want.
-func (e *benchEnv) do(b *testing.B, method, path string, body []byte, want int) {
+func (e *uBenchEnv) do(b *testing.B, method, path string, body []byte, want int) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -115,8 +115,8 @@ func (e *benchEnv) do(b *testing.B, method, path string, body []byte, want int) 
 	}
 }
 
-// parallel runs op from 8 goroutines in all.
-func parallel(b *testing.B, op func()) {
+// uParallel runs op from 8 goroutines in all.
+func uParallel(b *testing.B, op func()) {
 	b.SetParallelism(max(1, 8/runtime.GOMAXPROCS(0)))
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -128,33 +128,33 @@ func parallel(b *testing.B, op func()) {
 }
 
 func BenchmarkGetUser(b *testing.B) {
-	e := newBenchEnv(b)
-	parallel(b, func() {
+	e := uNewBenchEnv(b)
+	uParallel(b, func() {
 		e.do(b, http.MethodGet, "/api/v2/users/"+url.PathEscape(e.ids[rand.IntN(len(e.ids))]), nil, http.StatusOK)
 	})
 }
 
 func BenchmarkListUsers(b *testing.B) {
-	e := newBenchEnv(b)
-	parallel(b, func() {
-		e.do(b, http.MethodGet, fmt.Sprintf("/api/v2/users?per_page=100&page=%d&include_totals=true&search_engine=v3", rand.IntN(benchUsers/100)),
+	e := uNewBenchEnv(b)
+	uParallel(b, func() {
+		e.do(b, http.MethodGet, fmt.Sprintf("/api/v2/users?per_page=100&page=%d&include_totals=true&search_engine=v3", rand.IntN(uBenchUsers/100)),
 			nil, http.StatusOK)
 	})
 }
 
 func BenchmarkCreateUser(b *testing.B) {
-	e := newBenchEnv(b)
+	e := uNewBenchEnv(b)
 	var n atomic.Int64
 	run := time.Now().UnixNano()
-	parallel(b, func() {
+	uParallel(b, func() {
 		body := fmt.Appendf(nil, `{"connection":%q,"email":"new%d-%d@bench.test","name":"New User"}`, uConn, run, n.Add(1))
 		e.do(b, http.MethodPost, "/api/v2/users", body, http.StatusCreated)
 	})
 }
 
 func BenchmarkUsersByEmail(b *testing.B) {
-	e := newBenchEnv(b)
-	parallel(b, func() {
-		e.do(b, http.MethodGet, fmt.Sprintf("/api/v2/users-by-email?email=user%05d%%40bench.test", rand.IntN(benchUsers)), nil, http.StatusOK)
+	e := uNewBenchEnv(b)
+	uParallel(b, func() {
+		e.do(b, http.MethodGet, fmt.Sprintf("/api/v2/users-by-email?email=user%05d%%40bench.test", rand.IntN(uBenchUsers)), nil, http.StatusOK)
 	})
 }

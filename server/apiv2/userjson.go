@@ -1,9 +1,9 @@
 package apiv2
 
 import (
-	"cmp"
 	"context"
 	"slices"
+	"strings"
 
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/connectors"
@@ -123,7 +123,10 @@ func (a *API) identities(u *ent.User, idents []*ent.Identity, withTokens bool) (
 			}
 			return 1
 		}
-		return cmp.Or(x.CreatedAt.Compare(y.CreatedAt), cmp.Compare(x.ID, y.ID))
+		if c := x.CreatedAt.Compare(y.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(string(x.ID), string(y.ID))
 	})
 	out := make([]UserIdentity, 0, len(idents))
 	for _, idn := range idents {

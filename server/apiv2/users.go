@@ -12,6 +12,7 @@ import (
 
 	"github.com/authgraph/authgraph/accounts"
 	"github.com/authgraph/authgraph/authz"
+	"github.com/authgraph/authgraph/dbauth"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/connection"
 	"github.com/authgraph/authgraph/ent/logevent"
@@ -302,7 +303,8 @@ func (a *API) createUser(r *Request) (any, error) {
 // writeErr maps a user write's error to Auth0's: a duplicate is 409 with
 // Auth0's message and errorCode, an unknown connection 400
 // inexistent_connection, an invalid field 400 invalid_body naming the
-// property as Auth0 spells it (user_metadata, not userMetadata).
+// property as Auth0 spells it (user_metadata, not userMetadata), a refused
+// password 400 with the policy's code and message.
 func writeErr(err error) error {
 	var nf *identity.NotFoundError
 	var ve *identity.ValidationError
@@ -313,6 +315,11 @@ func writeErr(err error) error {
 		return notFound("user")
 	case errors.As(err, &ve):
 		return badRequest("%s on property %s", ve.Message, snakeCase(ve.Field))
+	}
+	if pe, ok := dbauth.IsPolicyError(err); ok {
+		// Auth0's refusal of a password: "PasswordStrengthError: Password
+		// is too weak".
+		return &httpError{Status: http.StatusBadRequest, Message: pe.Code + ": " + pe.Message}
 	}
 	// Auth0 answers a duplicate user with errorCode auth0_idp_error (what
 	// node-auth0 and auth0-python users match on).

@@ -215,6 +215,11 @@ func TestUsersLifecycle(t *testing.T) {
 		}
 		// Refused patches write nothing.
 		before, _ := m.User.Read(ctx, ada.GetID())
+		err = m.User.Update(ctx, ada.GetID(), &management.User{Password: auth0.String("weak"), Name: auth0.String("Mallory")})
+		uExpectStatus(t, err, http.StatusBadRequest, "weak password")
+		if !strings.Contains(err.Error(), "PasswordStrengthError: Password is too weak") {
+			t.Fatalf("weak password message: %v", err)
+		}
 		for name, b := range map[string]string{
 			"unknown property": `{"name": "Mallory", "favourite_color": "red"}`,
 			"wrong type":       `{"name": 42}`,

@@ -25,7 +25,10 @@ require (
 	modernc.org/sqlite v1.62.0
 )
 
-require golang.org/x/net v0.62.0 // indirect
+require (
+	github.com/auth0/go-auth0 v1.45.0 // indirect
+	golang.org/x/net v0.62.0 // indirect
+)
 
 require (
 	ariga.io/atlas v0.32.1-0.20250325101103-175b25e1c1b9 // indirect

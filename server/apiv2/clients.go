@@ -2,6 +2,7 @@ package apiv2
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -281,7 +282,7 @@ func (a *API) createClient(r *Request) (any, error) {
 	}
 	created, err := clients.Manager{DB: a.cfg.DB}.Create(r.Ctx(), p)
 	if err != nil {
-		return nil, err
+		return nil, clientInputError(err)
 	}
 	return clientJSON(created.Client, created.Secret), nil
 }
@@ -308,7 +309,7 @@ func (a *API) updateClient(r *Request) (any, error) {
 	}
 	app, err := m.Update(r.Ctx(), id, c)
 	if err != nil {
-		return nil, err
+		return nil, clientInputError(err)
 	}
 	return clientJSON(app, ""), nil
 }
@@ -324,6 +325,29 @@ func (a *API) rotateClientSecret(r *Request) (any, error) {
 		return nil, err
 	}
 	return clientJSON(rotated.Client, rotated.Secret), nil
+}
+
+// clientFieldNames renames the use case's (GraphQL's) input names in its
+// messages to Auth0's property names.
+var clientFieldNames = strings.NewReplacer(
+	"invalid client parameters: ", "",
+	clients.FieldRedirectURIs, "callbacks",
+	clients.FieldLogoutURLs, "allowed_logout_urls",
+	clients.FieldWebOrigins, "web_origins",
+	"refreshTokenIdleLifetime", "refresh_token.idle_token_lifetime",
+	"refreshTokenLifetime", "refresh_token.token_lifetime",
+	"idTokenLifetime", "jwt_configuration.lifetime_in_seconds",
+	"clientMetadata", "client_metadata",
+	"managementScopes", "scopes",
+)
+
+// clientInputError turns a refused client parameter into a 400 naming
+// Auth0's property; other errors pass through.
+func clientInputError(err error) error {
+	if errors.Is(err, clients.ErrInvalid) {
+		return badRequest("%s", clientFieldNames.Replace(err.Error()))
+	}
+	return err
 }
 
 // clientJSON maps a client to Auth0's shape; secret is shown when given.

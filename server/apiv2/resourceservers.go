@@ -1,7 +1,9 @@
 package apiv2
 
 import (
+	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/authgraph/authgraph/apis"
 	"github.com/authgraph/authgraph/authz"
@@ -158,7 +160,7 @@ func (a *API) createResourceServer(r *Request) (any, error) {
 	p.Identifier = *b.Identifier
 	rs, err := a.apisManager().Create(r.Ctx(), p)
 	if err != nil {
-		return nil, asConflict(err, "conflict", "A resource server with the same identifier already exists.")
+		return nil, asConflict(apiInputError(err), "conflict", "A resource server with the same identifier already exists.")
 	}
 	return resourceServerJSON(rs), nil
 }
@@ -189,7 +191,7 @@ func (a *API) updateResourceServer(r *Request) (any, error) {
 	}
 	rs, err := a.apisManager().Update(r.Ctx(), id, p)
 	if err != nil {
-		return nil, err
+		return nil, apiInputError(err)
 	}
 	return resourceServerJSON(rs), nil
 }
@@ -216,6 +218,15 @@ func (b *ResourceServerBody) params() (apis.Params, error) {
 		}
 	}
 	return p, nil
+}
+
+// apiInputError turns a refused parameter into a 400 naming Auth0's
+// property; other errors pass through.
+func apiInputError(err error) error {
+	if errors.Is(err, apis.ErrInvalid) {
+		return badRequest("%s", strings.NewReplacer("invalid resource server: ", "", "tokenLifetime", "token_lifetime").Replace(err.Error()))
+	}
+	return err
 }
 
 func resourceServerJSON(rs *ent.ResourceServer) ResourceServer {

@@ -13,6 +13,7 @@ import (
 	"github.com/authgraph/authgraph/clients"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/application"
+	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/server/oidc"
 )
 
@@ -140,6 +141,8 @@ type ClientListQuery struct {
 	IncludeFields bool   `query:"include_fields" doc:"Whether the fields listed are included (true, default) or excluded (false)."`
 	AppType       string `query:"app_type" doc:"Comma-separated list of application types to return: spa, native, regular_web, non_interactive."`
 	IsFirstParty  bool   `query:"is_first_party" doc:"Every Authgraph client is first-party: false returns none."`
+	From          string `query:"from" doc:"Checkpoint paging: the next value of the previous answer."`
+	Take          int    `query:"take" doc:"Checkpoint paging: how many clients to return (at most 100, default 50)."`
 }
 
 // ClientReadQuery documents GET /clients/{id}.
@@ -155,6 +158,8 @@ type ClientList struct {
 	Length  int      `json:"length"`
 	Total   int      `json:"total"`
 	Clients []Client `json:"clients"`
+	// Next is the checkpoint cursor (with from/take): pass it as from.
+	Next string `json:"next,omitempty"`
 }
 
 func (a *API) clientRoutes() []*Route {
@@ -231,7 +236,10 @@ func (a *API) listClients(r *Request) (any, error) {
 		return nil, err
 	}
 	if !firstParty {
-		return clientPage(p, nil, 0, fields, include)
+		q.Where(application.ClientIDIn())
+	}
+	if qv := r.URL.Query(); qv.Has("take") || qv.Has("from") {
+		return clientCheckpoint(r, q, fields, include)
 	}
 	total, err := q.Clone().Count(r.Ctx())
 	if err != nil {
@@ -242,6 +250,45 @@ func (a *API) listClients(r *Request) (any, error) {
 		return nil, err
 	}
 	return clientPage(p, apps, total, fields, include)
+}
+
+// clientCheckpoint serves checkpoint paging: take (1–100, default 50)
+// clients after the one from names, and next (the last one's id) when
+// more follow. The cursor is the opaque node id, stable under inserts.
+func clientCheckpoint(r *Request, q *ent.ApplicationQuery, fields []string, include bool) (any, error) {
+	take := defaultPerPage
+	if v := r.URL.Query().Get("take"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxPerPage {
+			return nil, badQuery("take must be an integer between 1 and %d", maxPerPage)
+		}
+		take = n
+	}
+	if from := r.URL.Query().Get("from"); from != "" {
+		q.Where(application.IDGT(pulid.ID(from)))
+	}
+	apps, err := q.Order(ent.Asc(application.FieldID)).Limit(take + 1).All(r.Ctx())
+	if err != nil {
+		return nil, err
+	}
+	next := ""
+	if len(apps) > take {
+		apps = apps[:take]
+		next = string(apps[take-1].ID)
+	}
+	out := make([]Client, 0, len(apps))
+	for _, app := range apps {
+		out = append(out, clientJSON(app, ""))
+	}
+	items, err := Project(out, fields, include)
+	if err != nil {
+		return nil, err
+	}
+	body := map[string]any{"clients": items}
+	if next != "" {
+		body["next"] = next
+	}
+	return body, nil
 }
 
 func clientPage(p Page, apps []*ent.Application, total int, fields []string, include bool) (any, error) {

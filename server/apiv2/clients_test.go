@@ -251,6 +251,31 @@ func TestClientsLifecycle(t *testing.T) {
 		if len(seen) != total || !slices.Contains(seen, spa.GetClientID()) || !slices.Contains(seen, svc.GetClientID()) {
 			t.Errorf("paging one by one saw %d of %d clients", len(seen), total)
 		}
+		var checkpoint []string
+		for from := ""; ; {
+			opts := []management.RequestOption{management.Take(2)}
+			if from != "" {
+				opts = append(opts, management.From(from))
+			}
+			l, err := m.Client.ListWithCheckpointPagination(ctx, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range l.Clients {
+				checkpoint = append(checkpoint, c.GetClientID())
+			}
+			if !l.HasNext() {
+				break
+			}
+			from = l.Next
+		}
+		if !slices.Equal(checkpoint, seen) {
+			t.Errorf("checkpoint paging saw %v, offset paging %v", checkpoint, seen)
+		}
+		l, err = m.Client.List(ctx, management.Parameter("is_first_party", "false"))
+		if err != nil || l.Total != 0 || len(l.Clients) != 0 {
+			t.Errorf("is_first_party=false: %+v %v", l, err)
+		}
 		l, err = m.Client.List(ctx, management.Parameter("app_type", "spa,native"))
 		if err != nil {
 			t.Fatal(err)

@@ -366,6 +366,15 @@ func TestClientRotateSecret(t *testing.T) {
 		if a := crAudits(t, s); a[len(a)-1] != "rotateClientSecret" {
 			t.Errorf("audit operations %v", a)
 		}
+		// The entry is GraphQL's: same description, the caller's client_id.
+		last, err := s.Deps.DB.Ent.LogEvent.Query().Where(logevent.Type("sapi")).Order(logevent.ByDate(), logevent.ByID()).
+			All(authz.SystemContext(ctx))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := last[len(last)-1]; e.Description != "Rotate the secret of client "+c.GetClientID() || e.ClientID != s.AdminID {
+			t.Errorf("audit entry: %q by %q", e.Description, e.ClientID)
+		}
 
 		// A public client has no secret to rotate: 400, nothing written.
 		spa := &management.Client{Name: auth0.String("public"), AppType: auth0.String("spa")}

@@ -321,9 +321,10 @@ func writeErr(err error) error {
 		// is too weak".
 		return &httpError{Status: http.StatusBadRequest, Message: pe.Code + ": " + pe.Message}
 	}
-	// Auth0 answers a duplicate user with errorCode auth0_idp_error (what
-	// node-auth0 and auth0-python users match on).
-	return asConflict(err, "auth0_idp_error", "The user already exists.")
+	// Auth0's status and message ("The user already exists."), which is what
+	// the SDKs' users match on; the errorCode names the reason, user_exists,
+	// where Auth0's generic one is auth0_idp_error.
+	return asConflict(err, "user_exists", "The user already exists.")
 }
 
 // snakeCase turns the use cases' field names (GraphQL's camelCase) into

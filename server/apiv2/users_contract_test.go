@@ -170,7 +170,11 @@ func TestUsersContract(t *testing.T) {
 			t.Errorf("404 body: %s", body)
 		}
 		st, body = uRaw(t, s, admin, http.MethodPost, "/api/v2/users", map[string]any{"connection": uConn, "email": "JOHN.DOE@example.com"})
-		if got := uJSON(t, st, body, http.StatusConflict); !reflect.DeepEqual(got, uExample(t, "error_409_user.json")) {
+		// Auth0's body, but for errorCode: Authgraph names the reason
+		// user_exists where Auth0 says auth0_idp_error.
+		want409 := uExample(t, "error_409_user.json").(map[string]any)
+		want409["errorCode"] = "user_exists"
+		if got := uJSON(t, st, body, http.StatusConflict); !reflect.DeepEqual(got, want409) {
 			t.Errorf("409 body: %s", body)
 		}
 		st, body = uRaw(t, s, s.Token(t, "create:users"), http.MethodGet, path, nil)

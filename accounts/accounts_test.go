@@ -226,6 +226,14 @@ func testCreate(t *testing.T, e *env) {
 	if !errors.As(err, &ce) {
 		t.Fatalf("duplicate email: %v", err)
 	}
+	// The connection's password policy applies to a password an
+	// administrator sets, as to the user's own.
+	for _, weak := range []string{"x", "password1", "12345678"} {
+		_, err = e.svc.Create(as("create:users"), identity.CreateInput{Connection: conn, Email: ptr("weak@example.com"), Password: ptr(weak)})
+		if _, ok := dbauth.IsPolicyError(err); !ok {
+			t.Fatalf("password %q: %v, want a policy error", weak, err)
+		}
+	}
 	e.unchanged(t, before)
 }
 

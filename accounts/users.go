@@ -7,6 +7,8 @@ import (
 	"github.com/authgraph/authgraph/admins"
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/connectors/upstream"
+	"github.com/authgraph/authgraph/dbauth"
+	"github.com/authgraph/authgraph/dbauth/policy"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/connection"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
@@ -41,6 +43,14 @@ func (s *Service) Create(ctx context.Context, in identity.CreateInput) (*ent.Use
 			nu, err := identity.PrepareCreate(ctx, tx, in)
 			if err != nil {
 				return manage.Audit{}, err
+			}
+			// An administrator's password for a user meets the
+			// connection's policy like the user's own would (Auth0 refuses
+			// it too): otherwise the management API is the way around it.
+			if nu.Password != nil {
+				if err := dbauth.CheckNewPassword(nu.Connection, newUserPersonal(nu, in), nil, *nu.Password); err != nil {
+					return manage.Audit{}, err
+				}
 			}
 			if nu.Connection.Strategy != connection.StrategyCustomdb {
 				u, err = nu.Store(ctx, tx)
@@ -265,4 +275,19 @@ func detach(ctx context.Context, u *ent.User) (out *ent.User) {
 		}
 	}()
 	return u.Unwrap()
+}
+
+// newUserPersonal is the profile the policy's personal-information rule
+// compares a new user's password with.
+func newUserPersonal(nu *identity.NewUser, in identity.CreateInput) policy.Personal {
+	p := policy.Personal{Email: nu.Email, UserMetadata: in.UserMetadata}
+	for _, f := range []struct {
+		dst *string
+		src *string
+	}{{&p.Username, nu.Username}, {&p.Name, in.Name}, {&p.Nickname, in.Nickname}} {
+		if f.src != nil {
+			*f.dst = *f.src
+		}
+	}
+	return p
 }

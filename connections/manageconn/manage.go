@@ -40,9 +40,9 @@ type UpdateParams struct {
 	Options map[string]any
 	// ReplaceOptions makes Options the whole set of non-secret options (the
 	// REST API's PATCH, as Auth0 replaces options wholesale): stored
-	// non-secret options it omits are removed, and a scripts object given
-	// replaces the stored scripts. Secret options it omits are kept, since
-	// they are never read back and a read-modify-write could not carry them.
+	// non-secret options it omits are removed. Secret options it omits are
+	// kept, since they are never read back and a read-modify-write could not
+	// carry them; for the same reason scripts stay merged key by key.
 	ReplaceOptions bool
 	// EnabledClients, when non-nil, replaces the enabled clients.
 	EnabledClients []string
@@ -99,9 +99,7 @@ func Update(ctx context.Context, svc *connections.Service, db *ent.Client, idOrN
 			opts := p.Options
 			switch {
 			case opts != nil && p.ReplaceOptions:
-				if opts, err = replacing(svc, found, opts); err != nil {
-					return manage.Audit{}, err
-				}
+				opts = replacing(found, opts)
 			case len(opts) == 0:
 				// An empty patch (GraphQL's options: null or {}) changes no
 				// option, but was checked for control above all the same.
@@ -147,8 +145,10 @@ func Delete(ctx context.Context, svc *connections.Service, db *ent.Client, idOrN
 
 // replacing turns a whole-set options object into the key-by-key patch
 // connections.Service.Update applies: stored non-secret options it omits
-// become nulls, and so do stored scripts a given scripts object omits.
-func replacing(svc *connections.Service, c *ent.Connection, given map[string]any) (map[string]any, error) {
+// become nulls. Secret options it omits stay, and so do the scripts a given
+// scripts object omits (scripts are secret, and modules too large to send
+// together are uploaded one request at a time).
+func replacing(c *ent.Connection, given map[string]any) map[string]any {
 	out := make(map[string]any, len(given)+len(c.Options))
 	for k, v := range given {
 		out[k] = v
@@ -159,25 +159,7 @@ func replacing(svc *connections.Service, c *ent.Connection, given map[string]any
 			out[k] = nil
 		}
 	}
-	if scripts, ok := given["scripts"].(map[string]any); ok {
-		secrets, err := svc.Secrets(c)
-		if err != nil {
-			return nil, err
-		}
-		merged := make(map[string]any, len(scripts))
-		for k, v := range scripts {
-			merged[k] = v
-		}
-		if stored, ok := secrets["scripts"].(map[string]any); ok {
-			for k := range stored {
-				if _, ok := merged[k]; !ok {
-					merged[k] = nil
-				}
-			}
-		}
-		out["scripts"] = merged
-	}
-	return out, nil
+	return out
 }
 
 // requireControl refuses, before anything changes, a connection change

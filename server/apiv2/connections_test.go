@@ -3,6 +3,7 @@ package apiv2_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/clients"
+	"github.com/authgraph/authgraph/connectors/customdb/customdbtest"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/connection"
 	"github.com/authgraph/authgraph/ent/logevent"
@@ -323,6 +325,47 @@ func TestConnections(t *testing.T) {
 			if !strings.Contains(string(raw), `"issuer":"https://idp.example.com"`) {
 				t.Fatalf("raw read %s", raw)
 			}
+		})
+
+		t.Run("custom database scripts", func(t *testing.T) {
+			module := base64.StdEncoding.EncodeToString(customdbtest.Templates(t)["postgres"])
+			c := &management.Connection{
+				Name:     auth0.String("scripted-db"),
+				Strategy: auth0.String("auth0"),
+				Options: &management.ConnectionOptions{
+					EnabledDatabaseCustomization: auth0.Bool(true),
+					ImportMode:                   auth0.Bool(true),
+					CustomScripts:                &map[string]string{"login": module},
+				},
+			}
+			if err := m.Connection.Create(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+			// Scripts are secret: one given is added, the others stay, as
+			// a Go module each fills most of a request.
+			if err := m.Connection.Update(ctx, c.GetID(), &management.Connection{Options: &management.ConnectionOptions{
+				EnabledDatabaseCustomization: auth0.Bool(true), ImportMode: auth0.Bool(true),
+				CustomScripts: &map[string]string{"get_user": module},
+			}}); err != nil {
+				t.Fatal(err)
+			}
+			st, secrets := stored(t, s, "scripted-db")
+			scripts, _ := secrets["scripts"].(map[string]any)
+			if len(scripts) != 2 || scripts["login"] == nil || scripts["get_user"] == nil || st.Options["import_mode"] != true {
+				t.Fatalf("after adding get_user: scripts %d, options %v", len(scripts), st.Options)
+			}
+			// A null removes one.
+			if err := m.Request(ctx, http.MethodPatch, m.URI("connections", c.GetID()), &map[string]any{
+				"options": map[string]any{"enabledDatabaseCustomization": true, "customScripts": map[string]any{"login": nil}},
+			}); err != nil {
+				t.Fatal(err)
+			}
+			st, secrets = stored(t, s, "scripted-db")
+			scripts, _ = secrets["scripts"].(map[string]any)
+			if len(scripts) != 1 || scripts["get_user"] == nil || st.Options["import_mode"] != nil {
+				t.Fatalf("after removing login: scripts %v, options %v", len(scripts), st.Options)
+			}
+			rec.mustNotContain(t, module[:64])
 		})
 
 		t.Run("google-oauth2 is an oidc preset", func(t *testing.T) {

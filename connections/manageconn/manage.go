@@ -46,6 +46,10 @@ type UpdateParams struct {
 	ReplaceOptions bool
 	// EnabledClients, when non-nil, replaces the enabled clients.
 	EnabledClients []string
+	// EnableClients and DisableClients add clients to, and remove them
+	// from, the enabled clients as stored when the write runs (the REST
+	// API's PATCH /connections/{id}/clients); ignored with EnabledClients.
+	EnableClients, DisableClients []string
 }
 
 // Find resolves a node id (con_…) or a connection name with ctx's
@@ -93,7 +97,11 @@ func Update(ctx context.Context, svc *connections.Service, db *ent.Client, idOrN
 			if err != nil {
 				return manage.Audit{}, err
 			}
-			if err := requireControl(ctx, tx, found, p.Options != nil, p.EnabledClients); err != nil {
+			enabled := p.EnabledClients
+			if enabled == nil && len(p.EnableClients)+len(p.DisableClients) > 0 {
+				enabled = toggled(found.EnabledClients, p.EnableClients, p.DisableClients)
+			}
+			if err := requireControl(ctx, tx, found, p.Options != nil, enabled); err != nil {
 				return manage.Audit{}, err
 			}
 			opts := p.Options
@@ -105,7 +113,7 @@ func Update(ctx context.Context, svc *connections.Service, db *ent.Client, idOrN
 				// option, but was checked for control above all the same.
 				opts = nil
 			}
-			c, err = svc.Update(ctx, tx, found, connections.UpdateParams{Options: opts, EnabledClients: p.EnabledClients})
+			c, err = svc.Update(ctx, tx, found, connections.UpdateParams{Options: opts, EnabledClients: enabled})
 			if err != nil {
 				return manage.Audit{}, err
 			}
@@ -157,6 +165,17 @@ func replacing(c *ent.Connection, given map[string]any) map[string]any {
 	for k := range c.Options {
 		if _, ok := out[k]; !ok {
 			out[k] = nil
+		}
+	}
+	return out
+}
+
+// toggled is stored with enable added (in order, once) and disable removed.
+func toggled(stored, enable, disable []string) []string {
+	out := make([]string, 0, len(stored)+len(enable))
+	for _, id := range append(slices.Clone(stored), enable...) {
+		if !slices.Contains(out, id) && !slices.Contains(disable, id) {
+			out = append(out, id)
 		}
 	}
 	return out

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/authgraph/authgraph/authz"
@@ -66,6 +67,29 @@ type ConnectionList struct {
 	Connections []Connection `json:"connections"`
 }
 
+// ConnectionClientList is the body of GET /connections/{id}/clients.
+type ConnectionClientList struct {
+	Clients []ConnectionClient `json:"clients"`
+	Next    string             `json:"next,omitempty" doc:"The from value of the next page; absent on the last."`
+}
+
+// ConnectionClient is one enabled client.
+type ConnectionClient struct {
+	ClientID string `json:"client_id"`
+}
+
+// ConnectionClientStatus enables or disables the connection for a client.
+type ConnectionClientStatus struct {
+	ClientID string `json:"client_id"`
+	Status   *bool  `json:"status" doc:"true enables the connection for the client, false disables it."`
+}
+
+// ConnectionClientsQuery documents GET /connections/{id}/clients' paging.
+type ConnectionClientsQuery struct {
+	Take int    `query:"take" doc:"Number of results per page (1 to 100, default 50)."`
+	From string `query:"from" doc:"The next value of the previous page."`
+}
+
 // ConnectionsQuery documents GET /connections' parameters.
 type ConnectionsQuery struct {
 	PageQuery
@@ -115,6 +139,14 @@ func (a *API) connectionRoutes() []*Route {
 			Summary:     "Update a connection",
 			Description: "Replaces the non-secret options wholesale when options are given (secret options omitted are kept, a null removes one), and the enabled clients when given.",
 			Body:        ConnectionUpdate{}, Response: Connection{}, Handle: a.updateConnection},
+		{Method: http.MethodGet, Path: "/connections/{id}/clients", Scopes: read,
+			Summary:     "Get the enabled clients of a connection",
+			Description: "Lists the client ids of the applications the connection is enabled for, with checkpoint paging (take, from).",
+			Query:       ConnectionClientsQuery{}, Response: ConnectionClientList{}, Handle: a.getConnectionClients},
+		{Method: http.MethodPatch, Path: "/connections/{id}/clients", Scopes: update, Status: http.StatusNoContent,
+			Summary:     "Update the enabled clients of a connection",
+			Description: "Enables (status true) or disables (status false) the connection for each client listed; others are unchanged.",
+			Body:        []ConnectionClientStatus{}, Handle: a.patchConnectionClients},
 		{Method: http.MethodDelete, Path: "/connections/{id}", Scopes: del, Status: http.StatusNoContent,
 			Summary:     "Delete a connection",
 			Description: "Deletes a connection with its identities and the users left without any.",
@@ -430,4 +462,64 @@ func connectionError(err error) error {
 		}
 	}
 	return err
+}
+
+func (a *API) getConnectionClients(r *Request) (any, error) {
+	q := r.URL.Query()
+	take, from := defaultPerPage, 0
+	var err error
+	if v := q.Get("take"); v != "" {
+		if take, err = strconv.Atoi(v); err != nil || take < 1 || take > maxPerPage {
+			return nil, badQuery("take must be an integer between 1 and %d", maxPerPage)
+		}
+	}
+	if v := q.Get("from"); v != "" {
+		if from, err = strconv.Atoi(v); err != nil || from < 0 {
+			return nil, badQuery("from must be the next value of a previous page")
+		}
+	}
+	c, err := manageconn.Find(r.Ctx(), a.cfg.DB, r.Param("id"))
+	if err != nil {
+		return nil, err
+	}
+	ids := c.EnabledClients
+	out := ConnectionClientList{Clients: []ConnectionClient{}}
+	for _, id := range ids[min(from, len(ids)):min(from+take, len(ids))] {
+		out.Clients = append(out.Clients, ConnectionClient{ClientID: id})
+	}
+	if from+take < len(ids) {
+		out.Next = strconv.Itoa(from + take)
+	}
+	return out, nil
+}
+
+func (a *API) patchConnectionClients(r *Request) (any, error) {
+	var in []ConnectionClientStatus
+	if err := r.Decode(&in); err != nil {
+		return nil, err
+	}
+	var p manageconn.UpdateParams
+	seen := map[string]bool{}
+	for i, e := range in {
+		switch {
+		case e.ClientID == "":
+			return nil, badRequest("Missing required property: %d.client_id", i)
+		case e.Status == nil:
+			return nil, badRequest("Missing required property: %d.status", i)
+		case seen[e.ClientID]:
+			return nil, badRequest("client %s is listed twice", e.ClientID)
+		}
+		seen[e.ClientID] = true
+		if *e.Status {
+			p.EnableClients = append(p.EnableClients, e.ClientID)
+		} else {
+			p.DisableClients = append(p.DisableClients, e.ClientID)
+		}
+	}
+	if len(in) == 0 { // nothing to change, but an unknown connection is still 404
+		_, err := manageconn.Find(authz.SystemContext(r.Ctx()), a.cfg.DB, r.Param("id"))
+		return nil, err
+	}
+	_, err := manageconn.Update(r.Ctx(), a.cfg.Connections, a.cfg.DB, r.Param("id"), p)
+	return nil, connectionError(err)
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -395,6 +396,64 @@ func TestConnections(t *testing.T) {
 			rec.mustNotContain(t, "gsecret-value")
 		})
 
+		t.Run("enabled clients", func(t *testing.T) {
+			c := &management.Connection{Name: auth0.String("clients-db"), Strategy: auth0.String("auth0")}
+			if err := m.Connection.Create(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+			other, err := clients.Create(authz.SystemContext(ctx), s.Deps.DB.Ent, clients.Params{
+				Name: "conn app 2", Type: clients.TypeRegularWeb, RedirectURIs: []string{"https://app2.example.com/cb"},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			otherID := other.Client.ClientID
+			if err := m.Connection.UpdateEnabledClients(ctx, c.GetID(), []management.ConnectionEnabledClient{
+				{ClientID: auth0.String(appID), Status: auth0.Bool(true)},
+				{ClientID: auth0.String(otherID), Status: auth0.Bool(true)},
+			}); err != nil {
+				t.Fatal(err)
+			}
+			first, err := m.Connection.ReadEnabledClients(ctx, c.GetID(), management.Take(1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(first.GetClients()) != 1 || !first.HasNext() {
+				t.Fatalf("first page %+v", first)
+			}
+			second, err := m.Connection.ReadEnabledClients(ctx, c.GetID(), management.Take(1), management.From(first.Next))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(second.GetClients()) != 1 || second.HasNext() {
+				t.Fatalf("second page %+v", second)
+			}
+			// (The second application, created after the connection, was
+			// enabled on it already, as in Auth0.)
+			got := []string{first.GetClients()[0].GetClientID(), second.GetClients()[0].GetClientID()}
+			if !slices.Contains(got, appID) || !slices.Contains(got, otherID) {
+				t.Fatalf("pages hold %v, want %s and %s", got, appID, otherID)
+			}
+			if err := m.Connection.UpdateEnabledClients(ctx, c.GetID(), []management.ConnectionEnabledClient{
+				{ClientID: auth0.String(appID), Status: auth0.Bool(false)},
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if st, _ := stored(t, s, "clients-db"); len(st.EnabledClients) != 1 || st.EnabledClients[0] != otherID {
+				t.Fatalf("enabled after disabling: %v", st.EnabledClients)
+			}
+			err = m.Connection.UpdateEnabledClients(ctx, c.GetID(), []management.ConnectionEnabledClient{
+				{ClientID: auth0.String("no-such-client"), Status: auth0.Bool(true)},
+			})
+			wantStatus(t, err, http.StatusBadRequest)
+			if st, _ := stored(t, s, "clients-db"); len(st.EnabledClients) != 1 {
+				t.Fatalf("a refused change wrote: %v", st.EnabledClients)
+			}
+			wantStatus(t, m.Connection.UpdateEnabledClients(ctx, "con_01J0000000000000000000000", []management.ConnectionEnabledClient{
+				{ClientID: auth0.String(appID), Status: auth0.Bool(true)},
+			}), http.StatusNotFound)
+		})
+
 		t.Run("filters and paging", func(t *testing.T) {
 			for _, n := range []string{"page-a", "page-b", "page-c"} {
 				if err := m.Connection.Create(ctx, &management.Connection{Name: auth0.String(n), Strategy: auth0.String("auth0")}); err != nil {
@@ -465,6 +524,31 @@ func TestConnections(t *testing.T) {
 			}
 			if _, ok := excl["options"]; ok || excl["strategy"] != "samlp" {
 				t.Fatalf("excluded fields: %v", excl)
+			}
+		})
+
+		t.Run("OpenAPI documents the routes", func(t *testing.T) {
+			resp, err := http.Get(s.URL + "/api/v2/openapi.json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var doc struct {
+				Paths map[string]map[string]any
+			}
+			if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+				t.Fatal(err)
+			}
+			for path, methods := range map[string][]string{
+				"/connections":              {"get", "post"},
+				"/connections/{id}":         {"get", "patch", "delete"},
+				"/connections/{id}/clients": {"get", "patch"},
+			} {
+				for _, method := range methods {
+					if doc.Paths[path][method] == nil {
+						t.Errorf("%s %s not documented (paths: %d)", method, path, len(doc.Paths))
+					}
+				}
 			}
 		})
 

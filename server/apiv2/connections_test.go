@@ -574,6 +574,44 @@ func TestConnections(t *testing.T) {
 			wantStatus(t, err, http.StatusForbidden)
 		})
 
+		t.Run("403 without control of its administrators", func(t *testing.T) {
+			c := &management.Connection{Name: auth0.String("admins-db"), Strategy: auth0.String("auth0"),
+				Options: &management.ConnectionOptions{PasswordPolicy: auth0.String("good")}}
+			if err := m.Connection.Create(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+			admin := s.AdminToken(t)
+			var u struct{ CreateUser struct{ ID string } }
+			s.MustGraphQL(t, admin, `mutation { createUser(input: {connection: "admins-db", email: "kim@example.com", password: "Correct-Horse-9-Battery"}) { id } }`, nil, &u)
+			s.MustGraphQL(t, admin, `mutation($id: ID!) { grantAdmin(userId: $id, scopes: ["read:users", "update:users"]) { id } }`,
+				map[string]any{"id": u.CreateUser.ID}, nil)
+			dash, err := clients.Dashboard(authz.SystemContext(ctx), s.Deps.DB.Ent)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.Connection.UpdateEnabledClients(ctx, c.GetID(), []management.ConnectionEnabledClient{
+				{ClientID: auth0.String(dash.ClientID), Status: auth0.Bool(true)},
+			}); err != nil {
+				t.Fatal(err)
+			}
+			before, _ := stored(t, s, "admins-db")
+			lesser := scopedSDK(t, s, "read:connections", "update:connections", "delete:connections")
+			wantStatus(t, lesser.Connection.Update(ctx, c.GetID(), &management.Connection{
+				Options: &management.ConnectionOptions{PasswordPolicy: auth0.String("none")}}), http.StatusForbidden)
+			wantStatus(t, lesser.Connection.UpdateEnabledClients(ctx, c.GetID(), []management.ConnectionEnabledClient{
+				{ClientID: auth0.String(dash.ClientID), Status: auth0.Bool(false)}}), http.StatusForbidden)
+			wantStatus(t, lesser.Connection.Delete(ctx, c.GetID()), http.StatusForbidden)
+			after, _ := stored(t, s, "admins-db")
+			if after.Options["passwordPolicy"] != "good" || !slices.Equal(after.EnabledClients, before.EnabledClients) {
+				t.Fatalf("a refused call changed the connection: %v %v", after.Options, after.EnabledClients)
+			}
+			// Enabling another application needs no control.
+			if err := lesser.Connection.UpdateEnabledClients(ctx, c.GetID(), []management.ConnectionEnabledClient{
+				{ClientID: auth0.String(appID), Status: auth0.Bool(true)}}); err != nil {
+				t.Fatal(err)
+			}
+		})
+
 		t.Run("400 bad option writes nothing", func(t *testing.T) {
 			err := m.Connection.Create(ctx, &management.Connection{Name: auth0.String("bad-opt"), Strategy: auth0.String("auth0"),
 				Options: &management.ConnectionOptions{PasswordPolicy: auth0.String("weird")}})

@@ -3,11 +3,9 @@ package graph
 import (
 	"context"
 	"errors"
-	"slices"
 
 	"github.com/authgraph/authgraph/admins"
 	"github.com/authgraph/authgraph/authz"
-	"github.com/authgraph/authgraph/clients"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/identity"
@@ -75,25 +73,4 @@ func adminError(err error) error {
 		return newError(CodeNotFound, err.Error())
 	}
 	return err
-}
-
-// requireConnectionControl refuses, before anything changes, a connection
-// change that decides how its administrators sign in unless the caller
-// holds their scopes (admins.RequireControlOfConnection): new options
-// (upstream, directory, scripts, password rules), or adding or removing the
-// dashboard client, through which administrators use their grants.
-// Enabling other applications changes no administrator's power.
-func requireConnectionControl(ctx context.Context, db *ent.Client, c *ent.Connection, options bool, enabledClients []string) error {
-	touchesDashboard := false
-	if enabledClients != nil {
-		dash, err := clients.Dashboard(ctx, db)
-		if err != nil && !ent.IsNotFound(err) {
-			return err
-		}
-		touchesDashboard = dash != nil && slices.Contains(c.EnabledClients, dash.ClientID) != slices.Contains(enabledClients, dash.ClientID)
-	}
-	if !options && !touchesDashboard {
-		return nil
-	}
-	return admins.RequireControlOfConnection(ctx, db, c.ID)
 }

@@ -9,9 +9,8 @@ import (
 	"context"
 
 	"entgo.io/contrib/entgql"
-	"github.com/authgraph/authgraph/admins"
-	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/connections"
+	"github.com/authgraph/authgraph/connections/manageconn"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/graph/model"
@@ -19,61 +18,35 @@ import (
 
 // CreateConnection is the resolver for the createConnection field.
 func (r *mutationResolver) CreateConnection(ctx context.Context, input model.CreateConnectionInput) (*ent.Connection, error) {
-	if err := requireScope(ctx, "create:connections"); err != nil {
-		return nil, err
-	}
-	c, err := r.Connections.Create(ctx, r.db(ctx), connections.CreateParams{
+	return manageconn.Create(ctx, r.Connections, r.db(ctx), connections.CreateParams{
 		Name:           input.Name,
 		Strategy:       input.Strategy,
 		Options:        input.Options.Value(),
 		EnabledClients: optSlice(input.EnabledClients),
 	})
-	if err != nil {
-		return nil, err
-	}
-	return c, r.audit(ctx, "createConnection", "Create a connection "+c.Name, "")
 }
 
 // UpdateConnection is the resolver for the updateConnection field.
 func (r *mutationResolver) UpdateConnection(ctx context.Context, id pulid.ID, input model.UpdateConnectionInput) (*ent.Connection, error) {
-	if err := requireScope(ctx, "update:connections"); err != nil {
-		return nil, err
+	opts := input.Options.Value()
+	if input.Options.IsSet() && opts == nil {
+		// options: null changes nothing but still needs control, as any
+		// options given do.
+		opts = map[string]any{}
 	}
-	db := r.db(ctx)
-	c, err := findConnection(authz.SystemContext(ctx), db, id)
-	if err != nil {
-		return nil, err
-	}
-	if err := requireConnectionControl(ctx, db, c, input.Options.IsSet(), optSlice(input.EnabledClients)); err != nil {
-		return nil, err
-	}
-	c, err = r.Connections.Update(ctx, db, c, connections.UpdateParams{
-		Options:        input.Options.Value(),
+	return manageconn.Update(ctx, r.Connections, r.db(ctx), string(id), manageconn.UpdateParams{
+		Options:        opts,
 		EnabledClients: optSlice(input.EnabledClients),
 	})
-	if err != nil {
-		return nil, err
-	}
-	return c, r.audit(ctx, "updateConnection", "Update a connection "+c.Name, "")
 }
 
 // DeleteConnection is the resolver for the deleteConnection field.
 func (r *mutationResolver) DeleteConnection(ctx context.Context, id pulid.ID) (pulid.ID, error) {
-	if err := requireScope(ctx, "delete:connections"); err != nil {
-		return "", err
-	}
-	db := r.db(ctx)
-	c, err := findConnection(authz.SystemContext(ctx), db, id)
+	c, err := manageconn.Delete(ctx, r.Connections, r.db(ctx), string(id))
 	if err != nil {
 		return "", err
 	}
-	if err := admins.RequireControlOfConnection(ctx, db, c.ID); err != nil {
-		return "", err
-	}
-	if err := r.Connections.Delete(ctx, db, c); err != nil {
-		return "", err
-	}
-	return c.ID, r.audit(ctx, "deleteConnection", "Delete a connection "+c.Name, "")
+	return c.ID, nil
 }
 
 // Connections is the resolver for the connections field.

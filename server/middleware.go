@@ -88,8 +88,8 @@ const (
 	// maxSAMLBody bounds a SAMLResponse posted to an ACS (many attributes).
 	maxSAMLBody = 1 << 20
 	// maxRESTBody bounds a management API v2 request (a user with its
-	// metadata, a connection's options and scripts); its rules endpoints
-	// take maxGraphQLBody, for the same rule modules.
+	// metadata); its rules and connections endpoints take maxGraphQLBody,
+	// for rule modules and custom-database script modules.
 	maxRESTBody = 1 << 20
 	// maxFormBody bounds every other body: OAuth requests and login forms.
 	maxFormBody = 64 << 10
@@ -107,7 +107,8 @@ func capBodies(base string, next http.Handler) http.Handler {
 			limit = maxGraphQLBody
 		case strings.HasPrefix(r.URL.Path, base+"saml/"):
 			limit = maxSAMLBody
-		case strings.HasPrefix(r.URL.Path, base+"api/v2/rules"), strings.HasPrefix(r.URL.Path, "/api/v2/rules"):
+		case strings.HasPrefix(r.URL.Path, base+"api/v2/rules"), strings.HasPrefix(r.URL.Path, "/api/v2/rules"),
+			strings.HasPrefix(r.URL.Path, base+"api/v2/connections"), strings.HasPrefix(r.URL.Path, "/api/v2/connections"):
 			limit = maxGraphQLBody
 		case strings.HasPrefix(r.URL.Path, base+"api/v2/"), strings.HasPrefix(r.URL.Path, "/api/v2/"):
 			limit = maxRESTBody

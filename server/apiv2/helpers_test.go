@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/auth0/go-auth0/management"
@@ -117,12 +119,21 @@ func call(t testing.TB, s *apitest.Server, method, u, token string, body any) re
 func client(t testing.TB, s *apitest.Server, scopes ...string) (id, secret string) {
 	t.Helper()
 	c, err := clients.Create(authz.SystemContext(context.Background()), s.Deps.DB.Ent, clients.Params{
-		Name: "apiv2 test " + strings.Join(scopes, " "), Type: clients.TypeM2M, Scopes: scopes,
+		Name: fmt.Sprintf("apiv2 test %d", clientSeq.Add(1)), Type: clients.TypeM2M, Scopes: scopes,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c.Client.ClientID, c.Secret
+}
+
+var clientSeq atomic.Int64
+
+// token returns a management token holding exactly scopes.
+func token(t testing.TB, s *apitest.Server, scopes ...string) string {
+	t.Helper()
+	id, secret := client(t, s, scopes...)
+	return s.ClientCredentials(t, id, secret, nil)
 }
 
 // sdk is go-auth0 against s as id (the admin when empty), without retries

@@ -215,11 +215,11 @@ func TestEscapedIDs(t *testing.T) {
 		}
 	}
 	for path, want := range map[string]string{
-		"/api/v2/rules/auth0%7Cabc":                     "auth0|abc",
-		"/api/v2/rules/auth0|abc":                       "auth0|abc",
-		"/api/v2/rules/a%2Fb%20c+d%3Be%2Cf%3Fg@h:i":     "a/b c+d;e,f?g@h:i",
-		"/api/v2/rules/100%2525":                        "100%25",
-		"/api/v2/rules/auth0%7Cabc?fields=name":         "auth0|abc",
+		"/api/v2/rules/auth0%7Cabc":                       "auth0|abc",
+		"/api/v2/rules/auth0|abc":                         "auth0|abc",
+		"/api/v2/rules/a%2Fb%20c+d%3Be%2Cf%3Fg@h:i":       "a/b c+d;e,f?g@h:i",
+		"/api/v2/rules/100%2525":                          "100%25",
+		"/api/v2/rules/auth0%7Cabc?fields=name":           "auth0|abc",
 		"/api/v2/rules/a%2Fb%20c%2Bd%3Be%2Cf%3Fg%40h%3Ai": "a/b c+d;e,f?g@h:i",
 	} {
 		r := call(t, s, http.MethodGet, path, admin, nil)
@@ -365,7 +365,9 @@ func TestIssuerWithPath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var tok struct{ AccessToken string `json:"access_token"` }
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
 	_ = json.NewDecoder(res.Body).Decode(&tok)
 	res.Body.Close()
 	if tok.AccessToken == "" {

@@ -20,59 +20,33 @@ import (
 
 // CreateResourceServer is the resolver for the createResourceServer field.
 func (r *mutationResolver) CreateResourceServer(ctx context.Context, input model.CreateResourceServerInput) (*ent.ResourceServer, error) {
-	if err := requireScope(ctx, "create:resource_servers"); err != nil {
-		return nil, err
-	}
 	name := input.Name
-	rs, err := apis.Create(ctx, r.db(ctx), r.Issuer, apis.Params{
+	return apis.Manager{DB: r.Ent, Issuer: r.Issuer}.Create(ctx, apis.Params{
 		Identifier:         input.Identifier,
 		Name:               &name,
 		Scopes:             scopesInput(input.Scopes.Value()),
 		AllowOfflineAccess: opt(input.AllowOfflineAccess),
 		TokenLifetime:      opt(input.TokenLifetime),
 	})
-	if err != nil {
-		return nil, err
-	}
-	return rs, r.audit(ctx, "createResourceServer", "Create a resource server "+rs.Identifier, "")
 }
 
 // UpdateResourceServer is the resolver for the updateResourceServer field.
 func (r *mutationResolver) UpdateResourceServer(ctx context.Context, id pulid.ID, input model.UpdateResourceServerInput) (*ent.ResourceServer, error) {
-	if err := requireScope(ctx, "update:resource_servers"); err != nil {
-		return nil, err
-	}
-	db := r.db(ctx)
-	rs, err := findResourceServer(authz.SystemContext(ctx), db, id)
-	if err != nil {
-		return nil, err
-	}
-	rs, err = apis.Update(ctx, db, rs, apis.Params{
+	return apis.Manager{DB: r.Ent, Issuer: r.Issuer}.Update(ctx, string(id), apis.Params{
 		Name:               opt(input.Name),
 		Scopes:             scopesInput(input.Scopes.Value()),
 		AllowOfflineAccess: opt(input.AllowOfflineAccess),
 		TokenLifetime:      opt(input.TokenLifetime),
 	})
-	if err != nil {
-		return nil, err
-	}
-	return rs, r.audit(ctx, "updateResourceServer", "Update a resource server "+rs.Identifier, "")
 }
 
 // DeleteResourceServer is the resolver for the deleteResourceServer field.
 func (r *mutationResolver) DeleteResourceServer(ctx context.Context, id pulid.ID) (pulid.ID, error) {
-	if err := requireScope(ctx, "delete:resource_servers"); err != nil {
-		return "", err
-	}
-	db := r.db(ctx)
-	rs, err := findResourceServer(authz.SystemContext(ctx), db, id)
+	rs, err := apis.Manager{DB: r.Ent, Issuer: r.Issuer}.Delete(ctx, string(id))
 	if err != nil {
 		return "", err
 	}
-	if err := apis.Delete(ctx, db, rs); err != nil {
-		return "", err
-	}
-	return rs.ID, r.audit(ctx, "deleteResourceServer", "Delete a resource server "+rs.Identifier, "")
+	return rs.ID, nil
 }
 
 // RotateSigningKeys is the resolver for the rotateSigningKeys field.

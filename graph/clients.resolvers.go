@@ -9,7 +9,6 @@ import (
 	"context"
 
 	"entgo.io/contrib/entgql"
-	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/clients"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
@@ -24,14 +23,11 @@ func (r *clientResolver) ClientMetadata(ctx context.Context, obj *ent.Applicatio
 
 // CreateClient is the resolver for the createClient field.
 func (r *mutationResolver) CreateClient(ctx context.Context, input model.CreateClientInput) (*model.ClientWithSecret, error) {
-	if err := requireScope(ctx, "create:clients"); err != nil {
-		return nil, err
-	}
 	md, err := clientMetadata(input.ClientMetadata.Value())
 	if err != nil {
 		return nil, err
 	}
-	created, err := clients.Create(ctx, r.db(ctx), clients.Params{
+	created, err := clients.Manager{DB: r.Ent}.Create(ctx, clients.Params{
 		Name:         input.Name,
 		Type:         input.Type,
 		RedirectURIs: optSlice(input.RedirectUris),
@@ -50,24 +46,16 @@ func (r *mutationResolver) CreateClient(ctx context.Context, input model.CreateC
 	if created.Secret != "" {
 		out.ClientSecret = &created.Secret
 	}
-	return out, r.audit(ctx, "createClient", "Create a client "+created.Client.ClientID, "")
+	return out, nil
 }
 
 // UpdateClient is the resolver for the updateClient field.
 func (r *mutationResolver) UpdateClient(ctx context.Context, id pulid.ID, input model.UpdateClientInput) (*ent.Application, error) {
-	if err := requireScope(ctx, "update:clients"); err != nil {
-		return nil, err
-	}
-	db := r.db(ctx)
-	app, err := findClient(authz.SystemContext(ctx), db, id)
-	if err != nil {
-		return nil, err
-	}
 	md, err := clientMetadata(input.ClientMetadata.Value())
 	if err != nil {
 		return nil, err
 	}
-	app, err = clients.Update(ctx, db, app, clients.Changes{
+	return clients.Manager{DB: r.Ent}.Update(ctx, string(id), clients.Changes{
 		Name:         opt(input.Name),
 		RedirectURIs: optSlice(input.RedirectUris),
 		LogoutURLs:   optSlice(input.LogoutUrls),
@@ -78,44 +66,24 @@ func (r *mutationResolver) UpdateClient(ctx context.Context, id pulid.ID, input 
 		},
 		Metadata: md,
 	})
-	if err != nil {
-		return nil, err
-	}
-	return app, r.audit(ctx, "updateClient", "Update a client "+app.ClientID, "")
 }
 
 // DeleteClient is the resolver for the deleteClient field.
 func (r *mutationResolver) DeleteClient(ctx context.Context, id pulid.ID) (pulid.ID, error) {
-	if err := requireScope(ctx, "delete:clients"); err != nil {
-		return "", err
-	}
-	db := r.db(ctx)
-	app, err := findClient(authz.SystemContext(ctx), db, id)
+	app, err := clients.Manager{DB: r.Ent}.Delete(ctx, string(id))
 	if err != nil {
 		return "", err
 	}
-	if err := clients.Delete(ctx, db, app); err != nil {
-		return "", err
-	}
-	return app.ID, r.audit(ctx, "deleteClient", "Delete a client "+app.ClientID, "")
+	return app.ID, nil
 }
 
 // RotateClientSecret is the resolver for the rotateClientSecret field.
 func (r *mutationResolver) RotateClientSecret(ctx context.Context, id pulid.ID) (*model.ClientWithSecret, error) {
-	if err := requireScope(ctx, "update:clients"); err != nil {
-		return nil, err
-	}
-	db := r.db(ctx)
-	app, err := findClient(authz.SystemContext(ctx), db, id)
+	rotated, err := clients.Manager{DB: r.Ent}.RotateSecret(ctx, string(id))
 	if err != nil {
 		return nil, err
 	}
-	secret, err := clients.RotateSecret(ctx, db, app)
-	if err != nil {
-		return nil, err
-	}
-	return &model.ClientWithSecret{Client: app, ClientSecret: &secret},
-		r.audit(ctx, "rotateClientSecret", "Rotate the secret of client "+app.ClientID, "")
+	return &model.ClientWithSecret{Client: rotated.Client, ClientSecret: &rotated.Secret}, nil
 }
 
 // Clients is the resolver for the clients field.

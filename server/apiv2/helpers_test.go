@@ -18,10 +18,7 @@ import (
 	"github.com/authgraph/authgraph/clients"
 	"github.com/authgraph/authgraph/ent/logevent"
 	"github.com/authgraph/authgraph/internal/apitest"
-	"github.com/authgraph/authgraph/internal/testenv"
 )
-
-func TestMain(m *testing.M) { testenv.Main(m) }
 
 // resp is an answer of the API.
 type resp struct {

@@ -202,6 +202,8 @@ func Handler(d *Deps) (http.Handler, error) {
 			return errors.Is(err, oidc.ErrGrantsUnavailable) || errors.Is(err, oidc.ErrKeysUnavailable)
 		},
 		Accounts: accts, Connections: d.Connections, Auth: d.Auth, Rules: d.Rules, Keys: d.Keys,
+		VerifyIDToken: provider.VerifyIDToken, // account linking with link_with
+
 		RateLimit: d.Config.APIRateLimit,
 	})
 	for _, prefix := range rest.Prefixes() {

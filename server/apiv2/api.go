@@ -46,6 +46,10 @@ type Config struct {
 	Auth *dbauth.Service
 	// Rules stores post-login rules.
 	Rules *rulesrun.Service
+	// VerifyIDToken checks an ID token of this issuer, issued to one of
+	// its clients (account linking with link_with), and returns its
+	// subject. Nil: link_with is refused.
+	VerifyIDToken func(ctx context.Context, raw string) (sub string, err error)
 	// Keys rotates token signing keys.
 	Keys interface{ Rotate(context.Context) error }
 	// RateLimit bounds each client's request rate; zero values take the

@@ -1,0 +1,197 @@
+package apiv2
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/authgraph/authgraph/authz"
+	"github.com/authgraph/authgraph/connectors"
+	"github.com/authgraph/authgraph/ent"
+	entidentity "github.com/authgraph/authgraph/ent/identity"
+	"github.com/authgraph/authgraph/ent/schema/pulid"
+	"github.com/authgraph/authgraph/identity"
+)
+
+// scopeReadIdPTokens lets a caller read identities' upstream tokens (as
+// the GraphQL identity's accessToken and refreshToken).
+const scopeReadIdPTokens = "read:user_idp_tokens"
+
+// User is Auth0's user object. Absent values are omitted, never "" (the
+// SDKs cannot parse "" as a time); email_verified, logins_count, blocked
+// and both metadata objects are always present.
+type User struct {
+	UserID            string         `json:"user_id"`
+	Email             *string        `json:"email,omitempty"`
+	EmailVerified     bool           `json:"email_verified"`
+	Username          *string        `json:"username,omitempty"`
+	PhoneNumber       *string        `json:"phone_number,omitempty"`
+	PhoneVerified     *bool          `json:"phone_verified,omitempty" doc:"Present when the user has a phone number."`
+	Name              *string        `json:"name,omitempty"`
+	GivenName         *string        `json:"given_name,omitempty"`
+	FamilyName        *string        `json:"family_name,omitempty"`
+	Nickname          *string        `json:"nickname,omitempty"`
+	Picture           *string        `json:"picture,omitempty"`
+	CreatedAt         string         `json:"created_at" doc:"RFC 3339, UTC, milliseconds."`
+	UpdatedAt         string         `json:"updated_at"`
+	Identities        []UserIdentity `json:"identities"`
+	AppMetadata       map[string]any `json:"app_metadata"`
+	UserMetadata      map[string]any `json:"user_metadata"`
+	LastIP            *string        `json:"last_ip,omitempty"`
+	LastLogin         *string        `json:"last_login,omitempty" doc:"Absent until the first login."`
+	LastPasswordReset *string        `json:"last_password_reset,omitempty"`
+	LoginsCount       int            `json:"logins_count"`
+	Blocked           bool           `json:"blocked"`
+}
+
+// UserIdentity is one of a user's identities in Auth0's shape.
+type UserIdentity struct {
+	Connection string `json:"connection"`
+	// UserID is the id at the connection, without the provider prefix
+	// ("5457edea1b8f22891a000004" for "auth0|5457edea1b8f22891a000004").
+	UserID      string         `json:"user_id"`
+	Provider    string         `json:"provider"`
+	IsSocial    bool           `json:"isSocial"`
+	ProfileData map[string]any `json:"profileData,omitempty"`
+	// The upstream IdP's tokens, only for callers holding
+	// read:user_idp_tokens.
+	AccessToken  string `json:"access_token,omitempty"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+}
+
+// users renders us with their identities, loaded in one query. The
+// identities' connections are read as the system: a user's identities name
+// their connection whatever the caller may read of connections (the GraphQL
+// identity does the same).
+func (a *API) users(ctx context.Context, us []*ent.User) ([]User, error) {
+	out := make([]User, len(us))
+	if len(us) == 0 {
+		return out, nil
+	}
+	ids := make([]pulid.ID, len(us))
+	for i, u := range us {
+		ids[i] = u.ID
+	}
+	idents, err := a.cfg.DB.Identity.Query().Where(entidentity.OwnerIDIn(ids...)).WithConnection().
+		All(authz.SystemContext(ctx))
+	if err != nil {
+		return nil, err
+	}
+	byOwner := map[pulid.ID][]*ent.Identity{}
+	for _, idn := range idents {
+		byOwner[idn.OwnerID] = append(byOwner[idn.OwnerID], idn)
+	}
+	tokens := authz.FromContext(ctx).HasScope(scopeReadIdPTokens)
+	for i, u := range us {
+		out[i] = userJSON(u)
+		list, err := a.identities(u, byOwner[u.ID], tokens)
+		if err != nil {
+			return nil, err
+		}
+		out[i].Identities = list
+	}
+	return out, nil
+}
+
+// user renders one user.
+func (a *API) user(ctx context.Context, u *ent.User) (User, error) {
+	out, err := a.users(ctx, []*ent.User{u})
+	if err != nil {
+		return User{}, err
+	}
+	return out[0], nil
+}
+
+// userIdentities renders the identities of the user with node id id.
+func (a *API) userIdentities(ctx context.Context, u *ent.User) ([]UserIdentity, error) {
+	out, err := a.user(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	return out.Identities, nil
+}
+
+// identities renders a user's identities, the primary one (whose
+// provider|user_id is the user's user_id) first, as Auth0 lists them, then
+// by age.
+func (a *API) identities(u *ent.User, idents []*ent.Identity, withTokens bool) ([]UserIdentity, error) {
+	primary := func(idn *ent.Identity) bool { return idn.Provider+"|"+idn.UpstreamID == u.UserID }
+	slices.SortStableFunc(idents, func(x, y *ent.Identity) int {
+		if px, py := primary(x), primary(y); px != py {
+			if px {
+				return -1
+			}
+			return 1
+		}
+		if c := x.CreatedAt.Compare(y.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(string(x.ID), string(y.ID))
+	})
+	out := make([]UserIdentity, 0, len(idents))
+	for _, idn := range idents {
+		ui := UserIdentity{UserID: idn.UpstreamID, Provider: idn.Provider, IsSocial: idn.IsSocial}
+		if len(idn.ProfileData) > 0 {
+			ui.ProfileData = idn.ProfileData
+		}
+		if c := idn.Edges.Connection; c != nil {
+			ui.Connection = c.Name
+		}
+		if withTokens && ui.Connection != "" && a.cfg.Connections != nil && a.cfg.Connections.Box != nil {
+			toks, err := identity.OpenTokens(a.cfg.Connections.Box, ui.Connection, idn)
+			if err != nil {
+				return nil, err
+			}
+			if toks != nil {
+				ui.AccessToken, ui.RefreshToken = pick(toks)
+			}
+		}
+		out = append(out, ui)
+	}
+	return out, nil
+}
+
+func pick(t *connectors.Tokens) (access, refresh string) { return t.AccessToken, t.RefreshToken }
+
+// userJSON is u's root fields in Auth0's shape (identities aside).
+func userJSON(u *ent.User) User {
+	out := User{
+		UserID:        u.UserID,
+		Email:         u.Email,
+		EmailVerified: u.EmailVerified,
+		Username:      u.Username,
+		PhoneNumber:   u.PhoneNumber,
+		Name:          u.Name,
+		GivenName:     u.GivenName,
+		FamilyName:    u.FamilyName,
+		Nickname:      u.Nickname,
+		Picture:       u.Picture,
+		CreatedAt:     auth0Time(u.CreatedAt),
+		UpdatedAt:     auth0Time(u.UpdatedAt),
+		AppMetadata:   u.AppMetadata,
+		UserMetadata:  u.UserMetadata,
+		LastIP:        u.LastIP,
+		LoginsCount:   u.LoginsCount,
+		Blocked:       u.Blocked,
+		Identities:    []UserIdentity{},
+	}
+	if u.PhoneNumber != nil {
+		v := u.PhoneVerified
+		out.PhoneVerified = &v
+	}
+	if out.AppMetadata == nil {
+		out.AppMetadata = map[string]any{}
+	}
+	if out.UserMetadata == nil {
+		out.UserMetadata = map[string]any{}
+	}
+	if u.LastLogin != nil {
+		s := auth0Time(*u.LastLogin)
+		out.LastLogin = &s
+	}
+	if u.LastPasswordReset != nil {
+		s := auth0Time(*u.LastPasswordReset)
+		out.LastPasswordReset = &s
+	}
+	return out
+}

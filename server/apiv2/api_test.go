@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"html"
 	"io"
 	"net/http"
@@ -246,6 +247,36 @@ func TestEscapedIDs(t *testing.T) {
 			t.Errorf("SDK read %q: %+v %v", n, rl, err)
 		}
 	}
+	// User ids: "auth0|abc" arrives as auth0%7Cabc, an id holding "/" as
+	// %2F.
+	for i, local := range []string{"abc", "x/y+z"} {
+		r := call(t, s, http.MethodPost, "/api/v2/users", admin, map[string]any{"connection": "Username-Password-Authentication",
+			"email": fmt.Sprintf("esc%d@example.com", i), "password": "Escaped-Ids-2026!", "user_id": local})
+		if r.Status != http.StatusCreated {
+			t.Fatalf("create user %q: %d %s", local, r.Status, r.Body)
+		}
+	}
+	for path, want := range map[string]string{
+		"/api/v2/users/auth0%7Cabc":     "auth0|abc",
+		"/api/v2/users/auth0%7Cx%2Fy+z": "auth0|x/y+z",
+	} {
+		r := call(t, s, http.MethodGet, path, admin, nil)
+		var got struct {
+			UserID string `json:"user_id"`
+		}
+		if r.Status != http.StatusOK {
+			t.Errorf("%s: %d %s", path, r.Status, r.Body)
+			continue
+		}
+		if r.decode(t, &got); got.UserID != want {
+			t.Errorf("%s: user_id %q, want %q", path, got.UserID, want)
+		}
+		u, err := m.User.Read(context.Background(), want)
+		if err != nil || u.GetID() != want {
+			t.Errorf("SDK read %q: %v", want, err)
+		}
+	}
+	call(t, s, http.MethodGet, "/api/v2/users/auth0%7Cx/y+z", admin, nil).expectError(t, http.StatusNotFound, "")
 }
 
 func TestRateLimit(t *testing.T) {

@@ -64,6 +64,7 @@ type API struct {
 	base    string // the path prefix, "/…/api/v2"
 	routes  []*Route
 	limiter *limiter
+	doc     openapiDoc
 }
 
 // Route is one endpoint. Its description feeds the OpenAPI document, so the

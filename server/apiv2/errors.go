@@ -146,6 +146,8 @@ func decodeError(err error) error {
 	switch {
 	case errors.As(err, &mbe):
 		return err
+	case errors.As(err, &te) && te.Field == "": // the body itself
+		return badRequest("Expected type %s but found type %s.", jsonType(te.Type.Kind().String()), te.Value)
 	case errors.As(err, &te):
 		return badRequest("Expected type %s but found type %s on property %s.", jsonType(te.Type.Kind().String()), te.Value, te.Field)
 	case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):

@@ -26,15 +26,17 @@ func (a *API) docRoutes() []*Route {
 	}}
 }
 
-var (
-	openapiOnce sync.Once
-	openapiDoc  []byte
-)
+// openapiDoc is an API's document, built once: per API, since its servers
+// and token URL name the API's own issuer.
+type openapiDoc struct {
+	once sync.Once
+	doc  []byte
+}
 
 // OpenAPI returns the OpenAPI 3.1 document of the served endpoints.
 func (a *API) OpenAPI() []byte {
-	openapiOnce.Do(func() { openapiDoc, _ = json.MarshalIndent(a.openapi(), "", "  ") })
-	return openapiDoc
+	a.doc.once.Do(func() { a.doc.doc, _ = json.MarshalIndent(a.openapi(), "", "  ") })
+	return a.doc.doc
 }
 
 func (a *API) openapi() map[string]any {

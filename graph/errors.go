@@ -106,7 +106,6 @@ func newError(code, msg string) *gqlerror.Error {
 	return &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": code}}
 }
 
-
 // internalErrors collects a request's internal errors so that the request
 // logs one line however many of its fields fail (a list of 100 ids against
 // a failing database must not write 100 lines).

@@ -66,9 +66,9 @@ func (rec *recorder) mustNotContain(t *testing.T, secrets ...string) {
 	}
 }
 
-// sdk is a go-auth0 client for the server, as client id, recording the
+// connSDK is a go-auth0 client for the server, as client id, recording the
 // responses it gets.
-func sdk(t *testing.T, s *apitest.Server, id, secret string) (*management.Management, *recorder) {
+func connSDK(t *testing.T, s *apitest.Server, id, secret string) (*management.Management, *recorder) {
 	t.Helper()
 	rec := &recorder{}
 	m, err := management.New(strings.TrimPrefix(s.URL, "http://"),
@@ -91,7 +91,7 @@ func scopedSDK(t *testing.T, s *apitest.Server, scopes ...string) *management.Ma
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, _ := sdk(t, s, created.Client.ClientID, created.Secret)
+	m, _ := connSDK(t, s, created.Client.ClientID, created.Secret)
 	return m
 }
 
@@ -140,7 +140,7 @@ func stored(t *testing.T, s *apitest.Server, name string) (*ent.Connection, map[
 func TestConnections(t *testing.T) {
 	apitest.ForEachBackend(t, func(t *testing.T, s *apitest.Server) {
 		ctx := context.Background()
-		m, rec := sdk(t, s, s.AdminID, s.AdminSecret)
+		m, rec := connSDK(t, s, s.AdminID, s.AdminSecret)
 		app, err := clients.Create(authz.SystemContext(ctx), s.Deps.DB.Ent, clients.Params{
 			Name: "conn app", Type: clients.TypeRegularWeb, RedirectURIs: []string{"https://app.example.com/cb"},
 		})

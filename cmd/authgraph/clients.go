@@ -65,7 +65,9 @@ func cmdClientsCreate(ctx context.Context, args []string, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	created, err := clients.Create(authz.SystemContext(ctx), deps.DB.Ent, clients.Params{
+	// The same use case as the management APIs', so the creation is
+	// audited like theirs (a sapi entry without a client: the operator).
+	created, err := clients.Manager{DB: deps.DB.Ent}.Create(authz.SystemContext(ctx), clients.Params{
 		Name:         name,
 		Type:         typ,
 		RedirectURIs: redirects,

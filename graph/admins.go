@@ -77,22 +77,6 @@ func adminError(err error) error {
 	return err
 }
 
-// requireUserControl resolves users (node ids or user_ids) and refuses,
-// before anything changes, unless the caller holds every scope of their
-// admin grants (admins.RequireControl). An unknown user is NOT_FOUND, as the
-// operation itself would answer.
-func requireUserControl(ctx context.Context, db *ent.Client, ids ...string) error {
-	refs := make([]pulid.ID, 0, len(ids))
-	for _, id := range ids {
-		u, err := identity.Resolve(authz.SystemContext(ctx), db, id)
-		if err != nil {
-			return err
-		}
-		refs = append(refs, u.ID)
-	}
-	return admins.RequireControl(ctx, db, refs...)
-}
-
 // requireConnectionControl refuses, before anything changes, a connection
 // change that decides how its administrators sign in unless the caller
 // holds their scopes (admins.RequireControlOfConnection): new options

@@ -15,35 +15,11 @@ import (
 const ScopeReadIdPTokens = "read:user_idp_tokens"
 
 func (r *mutationResolver) linkUser(ctx context.Context, primaryID, secondaryID string) (*ent.User, error) {
-	if err := requireScope(ctx, "update:users"); err != nil {
-		return nil, err
-	}
-	if err := requireUserControl(ctx, r.db(ctx), primaryID, secondaryID); err != nil {
-		return nil, err
-	}
-	secondary, err := identity.Resolve(authz.SystemContext(ctx), r.db(ctx), secondaryID)
-	if err != nil {
-		return nil, err
-	}
-	u, err := identity.Link(ctx, r.db(ctx), primaryID, secondaryID)
-	if err != nil {
-		return nil, err
-	}
-	return u, r.audit(ctx, "linkUser", "Link "+secondary.UserID+" to a User", u.UserID)
+	return r.Accounts.Link(ctx, primaryID, secondaryID)
 }
 
 func (r *mutationResolver) unlinkIdentity(ctx context.Context, userID, conn, identityUserID string) (*ent.User, error) {
-	if err := requireScope(ctx, "update:users"); err != nil {
-		return nil, err
-	}
-	if err := requireUserControl(ctx, r.db(ctx), userID); err != nil {
-		return nil, err
-	}
-	u, err := identity.Unlink(ctx, r.db(ctx), userID, conn, identityUserID)
-	if err != nil {
-		return nil, err
-	}
-	return u, r.audit(ctx, "unlinkIdentity", "Unlink "+conn+"|"+identityUserID+" from a User", u.UserID)
+	return r.Accounts.Unlink(ctx, userID, conn, identityUserID)
 }
 
 // idpToken returns one of the identity's upstream tokens, only to callers

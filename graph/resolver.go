@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 
+	"github.com/authgraph/authgraph/accounts"
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/connections"
 	"github.com/authgraph/authgraph/connectors/upstream"
@@ -28,6 +29,9 @@ type Resolver struct {
 	// Upstream runs connections' connectors: testConnectionScript runs
 	// custom-database scripts through it.
 	Upstream *upstream.Service
+	// Accounts runs the user use cases (create, update, delete, link,
+	// unlink, tickets, unblock): their resolvers call it and nothing else.
+	Accounts *accounts.Service
 }
 
 // requireScope refuses a write before it looks anything up, so a caller

@@ -8,18 +8,11 @@ package graph
 import (
 	"context"
 
-	"github.com/authgraph/authgraph/admins"
 	"github.com/authgraph/authgraph/graph/model"
 )
 
 // CreatePasswordChangeTicket is the resolver for the createPasswordChangeTicket field.
 func (r *mutationResolver) CreatePasswordChangeTicket(ctx context.Context, input model.PasswordChangeTicketInput) (*model.UserTicket, error) {
-	if err := requireScope(ctx, "create:user_tickets"); err != nil {
-		return nil, err
-	}
-	if err := requireUserControl(ctx, r.db(ctx), string(input.UserID)); err != nil {
-		return nil, err
-	}
 	opts, err := ticketOptions(input.TTLSec.Value(), input.ResultURL.Value(), input.ClientID.Value())
 	if err != nil {
 		return nil, err
@@ -27,45 +20,27 @@ func (r *mutationResolver) CreatePasswordChangeTicket(ctx context.Context, input
 	if v := input.MarkEmailAsVerified.Value(); v != nil {
 		opts.MarkEmailVerified = *v
 	}
-	link, exp, err := r.Auth.CreatePasswordChangeTicket(ctx, string(input.UserID), opts)
+	link, exp, err := r.Accounts.PasswordChangeTicket(ctx, string(input.UserID), opts)
 	if err != nil {
 		return nil, err
 	}
-	return &model.UserTicket{Ticket: link, ExpiresAt: exp},
-		r.audit(ctx, "createPasswordChangeTicket", "Create a password change ticket", string(input.UserID))
+	return &model.UserTicket{Ticket: link, ExpiresAt: exp}, nil
 }
 
 // CreateEmailVerificationTicket is the resolver for the createEmailVerificationTicket field.
 func (r *mutationResolver) CreateEmailVerificationTicket(ctx context.Context, input model.EmailVerificationTicketInput) (*model.UserTicket, error) {
-	if err := requireScope(ctx, "create:user_tickets"); err != nil {
-		return nil, err
-	}
-	if err := requireUserControl(ctx, r.db(ctx), string(input.UserID)); err != nil {
-		return nil, err
-	}
 	opts, err := ticketOptions(input.TTLSec.Value(), input.ResultURL.Value(), input.ClientID.Value())
 	if err != nil {
 		return nil, err
 	}
-	link, exp, err := r.Auth.CreateEmailVerificationTicket(ctx, string(input.UserID), opts)
+	link, exp, err := r.Accounts.EmailVerificationTicket(ctx, string(input.UserID), opts)
 	if err != nil {
 		return nil, err
 	}
-	return &model.UserTicket{Ticket: link, ExpiresAt: exp},
-		r.audit(ctx, "createEmailVerificationTicket", "Create an email verification ticket", string(input.UserID))
+	return &model.UserTicket{Ticket: link, ExpiresAt: exp}, nil
 }
 
 // UnblockUserAttempts is the resolver for the unblockUserAttempts field.
 func (r *mutationResolver) UnblockUserAttempts(ctx context.Context, identifier string) (int, error) {
-	if err := requireScope(ctx, "update:users"); err != nil {
-		return 0, err
-	}
-	if err := admins.RequireControlOfIdentifier(ctx, r.db(ctx), identifier); err != nil {
-		return 0, err
-	}
-	n, err := r.Auth.UnblockAttempts(ctx, identifier)
-	if err != nil {
-		return 0, err
-	}
-	return n, r.audit(ctx, "unblockUserAttempts", "Unblock a user's login attempts", "")
+	return r.Accounts.UnblockAttempts(ctx, identifier)
 }

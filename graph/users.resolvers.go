@@ -9,7 +9,7 @@ import (
 	"context"
 
 	"entgo.io/contrib/entgql"
-	"github.com/authgraph/authgraph/authz"
+	"github.com/authgraph/authgraph/accounts"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/graph/generated"
@@ -19,10 +19,7 @@ import (
 
 // CreateUser is the resolver for the createUser field.
 func (r *mutationResolver) CreateUser(ctx context.Context, input model.CreateUserInput) (*ent.User, error) {
-	if err := requireScope(ctx, "create:users"); err != nil {
-		return nil, err
-	}
-	u, err := r.createUser(ctx, r.db(ctx), identity.CreateInput{
+	return r.Accounts.Create(ctx, identity.CreateInput{
 		Connection:    input.Connection,
 		Email:         opt(input.Email),
 		Password:      opt(input.Password),
@@ -40,86 +37,37 @@ func (r *mutationResolver) CreateUser(ctx context.Context, input model.CreateUse
 		UserMetadata:  input.UserMetadata.Value(),
 		AppMetadata:   input.AppMetadata.Value(),
 	})
-	if err != nil {
-		return nil, err
-	}
-	return u, r.audit(ctx, "createUser", "Create a User", u.UserID)
 }
 
 // UpdateUser is the resolver for the updateUser field.
 func (r *mutationResolver) UpdateUser(ctx context.Context, id pulid.ID, input model.UpdateUserInput) (*ent.User, error) {
-	if err := requireScope(ctx, "update:users"); err != nil {
-		return nil, err
-	}
-	db := r.db(ctx)
-	if err := requireUserControl(ctx, db, string(id)); err != nil {
-		return nil, err
-	}
-	// A custom-database user's email change runs its scripts (customdb.go).
-	legacy, err := r.customDBUser(ctx, db, string(id), input.Email.IsSet())
-	if err != nil {
-		return nil, err
-	}
-	u, err := identity.Update(ctx, db, string(id), identity.UpdateInput{
-		Email:         patch(input.Email),
-		Username:      patch(input.Username),
-		Name:          patch(input.Name),
-		GivenName:     patch(input.GivenName),
-		FamilyName:    patch(input.FamilyName),
-		Nickname:      patch(input.Nickname),
-		Picture:       patch(input.Picture),
-		PhoneNumber:   patch(input.PhoneNumber),
-		EmailVerified: patch(input.EmailVerified),
-		PhoneVerified: patch(input.PhoneVerified),
-		Blocked:       patch(input.Blocked),
-		UserMetadata:  mapPatch(input.UserMetadata),
-		AppMetadata:   mapPatch(input.AppMetadata),
+	return r.Accounts.Update(ctx, string(id), accounts.UpdateInput{
+		UpdateInput: identity.UpdateInput{
+			Email:         patch(input.Email),
+			Username:      patch(input.Username),
+			Name:          patch(input.Name),
+			GivenName:     patch(input.GivenName),
+			FamilyName:    patch(input.FamilyName),
+			Nickname:      patch(input.Nickname),
+			Picture:       patch(input.Picture),
+			PhoneNumber:   patch(input.PhoneNumber),
+			EmailVerified: patch(input.EmailVerified),
+			PhoneVerified: patch(input.PhoneVerified),
+			Blocked:       patch(input.Blocked),
+			UserMetadata:  mapPatch(input.UserMetadata),
+			AppMetadata:   mapPatch(input.AppMetadata),
+		},
+		Password: patch(input.Password),
 	})
-	if err != nil {
-		return nil, err
-	}
-	if err := legacy.emailChanged(ctx, u); err != nil {
-		return nil, err
-	}
-	reread := false
-	if pw := patch(input.Password); pw.Set {
-		if pw.Value == nil {
-			return nil, &identity.ValidationError{Field: "password", Message: "cannot be null"}
-		}
-		// The connection's password policy, history and dictionary apply to
-		// administrators too; the change ends the user's sessions and
-		// grants (identity.RevokeAccess), as every password change does.
-		if err := r.Auth.ChangePassword(ctx, db, u, *pw.Value); err != nil {
-			return nil, err
-		}
-		reread = true // last_password_reset
-	}
-	if u.Blocked && input.Blocked.IsSet() {
-		if err := identity.RevokeAccess(ctx, db, u.ID, identity.RevokeUserBlocked); err != nil {
-			return nil, err
-		}
-	}
-	if reread {
-		if u, err = db.User.Get(authz.SystemContext(ctx), u.ID); err != nil {
-			return nil, err
-		}
-	}
-	return u, r.audit(ctx, "updateUser", "Update a User", u.UserID)
 }
 
 // DeleteUser is the resolver for the deleteUser field.
 func (r *mutationResolver) DeleteUser(ctx context.Context, id pulid.ID) (pulid.ID, error) {
-	if err := requireScope(ctx, "delete:users"); err != nil {
-		return "", err
-	}
-	if err := requireUserControl(ctx, r.db(ctx), string(id)); err != nil {
-		return "", err
-	}
-	u, err := r.deleteUser(ctx, r.db(ctx), string(id))
+	u, err := r.Accounts.Delete(ctx, string(id))
 	if err != nil {
 		return "", err
 	}
-	return u.ID, r.audit(ctx, "deleteUser", "Delete a User", u.UserID)
+	return u.ID, nil
 }
 
 // Users is the resolver for the users field.

@@ -167,9 +167,12 @@ func Handler(d *Deps) (http.Handler, error) {
 	}
 	// The provider's verifier also rejects user tokens of revoked grants.
 	verifier := provider.Verifier()
+	// The user use cases GraphQL and the REST API v2 share.
+	accts := &accounts.Service{DB: d.DB.Ent, Auth: d.Auth, Upstream: up}
 	gql := graph.NewHandler(&graph.Resolver{
 		Ent: d.DB.Ent, Connections: d.Connections, Issuer: d.Config.Issuer, Keys: d.Keys, Auth: d.Auth, Rules: d.Rules,
 		Upstream: up, // testConnectionScript runs custom-database scripts
+		Accounts: accts,
 	}, d.Logger)
 
 	mux := http.NewServeMux()
@@ -192,7 +195,6 @@ func Handler(d *Deps) (http.Handler, error) {
 	})
 	// Auth0's Management API v2 as REST, over the same use cases and
 	// tokens as GraphQL (server/apiv2).
-	accts := &accounts.Service{DB: d.DB.Ent, Auth: d.Auth, Upstream: up}
 	rest := apiv2.New(apiv2.Config{
 		Issuer: d.Config.Issuer, DB: d.DB.Ent, Logger: d.Logger,
 		Verify: verifier.Verify,

@@ -250,5 +250,5 @@ func btMailedLink(t testing.TB, data, prefix string) string {
 }
 
 func btStr(s string) *string { return &s }
-func btInt(n int) *int          { return &n }
-func btBool(b bool) *bool       { return &b }
+func btInt(n int) *int       { return &n }
+func btBool(b bool) *bool    { return &b }

@@ -150,17 +150,14 @@ func (s *Service) Link(ctx context.Context, primaryID, secondaryID string) (*ent
 	var u *ent.User
 	err := manage.Write(ctx, s.DB, manage.Op{Scope: ScopeUpdate, Operation: "linkUser"},
 		func(tx *ent.Client) (manage.Audit, error) {
-			if err := requireControl(ctx, tx, primaryID, secondaryID); err != nil {
-				return manage.Audit{}, err
-			}
-			secondary, err := identity.Resolve(authz.SystemContext(ctx), tx, secondaryID)
+			us, err := resolveControlled(ctx, tx, primaryID, secondaryID)
 			if err != nil {
 				return manage.Audit{}, err
 			}
 			if u, err = identity.Link(ctx, tx, primaryID, secondaryID); err != nil {
 				return manage.Audit{}, err
 			}
-			return manage.Audit{UserID: u.UserID, Description: "Link " + secondary.UserID + " to a User"}, nil
+			return manage.Audit{UserID: u.UserID, Description: "Link " + us[1].UserID + " to a User"}, nil
 		})
 	if err != nil {
 		return nil, err

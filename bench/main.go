@@ -37,6 +37,7 @@ import (
 	"github.com/authgraph/authgraph/passwords"
 	"github.com/authgraph/authgraph/secretbox"
 	"github.com/authgraph/authgraph/server"
+	"github.com/authgraph/authgraph/server/apiv2"
 )
 
 func main() {
@@ -88,6 +89,9 @@ func run(duration time.Duration, conc int, dsn string, seed int) error {
 		MasterKey:     base64.StdEncoding.EncodeToString(secretbox.NewKey()),
 		AdminClientID: "bench-admin", AdminClientSecret: "bench-admin-secret-0123456789abcdefgh",
 		LogFormat: "text", Serving: true,
+		// The REST API's per-client rate limit would cap the generator's one
+		// client; the bench measures the server, not the limit.
+		APIRateLimit: apiv2.RateLimit{PerSecond: -1},
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	deps, err := server.Prepare(ctx, cfg, logger, io.Discard, server.MigrateIfEmpty)
@@ -111,11 +115,14 @@ func run(duration time.Duration, conc int, dsn string, seed int) error {
 	}
 
 	fmt.Fprintf(os.Stderr, "seeding %d users…\n", seed)
-	var ids, emails []string
+	var ids, userIDs, emails []string
 	for i := range seed {
 		email := fmt.Sprintf("seed%d@bench.example", i)
 		var out struct {
-			CreateUser struct{ ID string } `json:"createUser"`
+			CreateUser struct {
+				ID     string
+				UserID string `json:"userId"`
+			} `json:"createUser"`
 		}
 		if err := c.gql(createUser, map[string]any{"in": map[string]any{
 			"connection": "Username-Password-Authentication", "email": email, "name": fmt.Sprintf("Seed User %d", i),
@@ -124,6 +131,7 @@ func run(duration time.Duration, conc int, dsn string, seed int) error {
 			return err
 		}
 		ids = append(ids, out.CreateUser.ID)
+		userIDs = append(userIDs, url.PathEscape(out.CreateUser.UserID)) // as Auth0's SDKs send it
 		emails = append(emails, email)
 	}
 
@@ -149,6 +157,26 @@ func run(duration time.Duration, conc int, dsn string, seed int) error {
 				"connection": "Username-Password-Authentication",
 				"email":      fmt.Sprintf("new%d-%d@bench.example", time.Now().UnixNano(), n),
 			}}, nil)
+		}},
+		// The same operations through the REST Management API v2, as an
+		// Auth0 SDK calls them.
+		{"REST GET /api/v2/users/{id}", func(i int) error {
+			return c.rest(http.MethodGet, "/api/v2/users/"+userIDs[i%len(userIDs)], nil, http.StatusOK)
+		}},
+		{"REST GET /api/v2/users-by-email", func(i int) error {
+			return c.rest(http.MethodGet, "/api/v2/users-by-email?email="+url.QueryEscape(emails[i%len(emails)]), nil, http.StatusOK)
+		}},
+		{"REST GET /api/v2/users?per_page=100", func(i int) error {
+			// Auth0 caps a listing at 1,000 results: pages 0–9 of 100.
+			page := i % min(10, len(ids)/100+1)
+			return c.rest(http.MethodGet, fmt.Sprintf("/api/v2/users?per_page=100&page=%d&include_totals=true", page), nil, http.StatusOK)
+		}},
+		{"REST POST /api/v2/users (no password)", func(i int) error {
+			n := created.Add(1)
+			return c.rest(http.MethodPost, "/api/v2/users", map[string]any{
+				"connection": "Username-Password-Authentication",
+				"email":      fmt.Sprintf("rest%d-%d@bench.example", time.Now().UnixNano(), n),
+			}, http.StatusCreated)
 		}},
 	}
 
@@ -358,7 +386,7 @@ func opSelected(name string) bool {
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
 
-const createUser = `mutation($in: CreateUserInput!) { createUser(input: $in) { id } }`
+const createUser = `mutation($in: CreateUserInput!) { createUser(input: $in) { id userId } }`
 
 type result struct {
 	rate     float64
@@ -465,6 +493,33 @@ func (c *client) ccRequester(id, secret string) func(int) error {
 		}
 		return nil
 	}
+}
+
+// rest sends one REST management request and expects status want.
+func (c *client) rest(method, path string, body any, want int) error {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, c.base+path, rd)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != want {
+		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, b)
+	}
+	return nil
 }
 
 func (c *client) gql(query string, vars map[string]any, out any) error {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -120,20 +121,29 @@ func btUser(t testing.TB, s *apitest.Server, email string) string {
 // btLogin tries a password login from ip through the database
 // connection's service, as the login page does.
 func btLogin(s *apitest.Server, ip, identifier, password string) error {
+	return btLoginIn(s, btConn, ip, identifier, password)
+}
+
+func btLoginIn(s *apitest.Server, conn, ip, identifier, password string) error {
 	ctx := logs.WithRequest(context.Background(), logs.Request{IP: ip, UserAgent: "bt"})
-	_, err := s.Deps.Auth.Login(ctx, dbauth.LoginInput{Connection: btConn, Identifier: identifier, Password: password})
+	_, err := s.Deps.Auth.Login(ctx, dbauth.LoginInput{Connection: conn, Identifier: identifier, Password: password})
 	return err
 }
 
 // btBlock fails logins of identifier from ip until it is blocked.
 func btBlock(t testing.TB, s *apitest.Server, ip, identifier string) {
 	t.Helper()
+	btBlockIn(t, s, btConn, ip, identifier)
+}
+
+func btBlockIn(t testing.TB, s *apitest.Server, conn, ip, identifier string) {
+	t.Helper()
 	for i := range s.Deps.Auth.MaxAttempts {
-		if err := btLogin(s, ip, identifier, "wrong-password"); !errors.Is(err, dbauth.ErrInvalidCredentials) {
+		if err := btLoginIn(s, conn, ip, identifier, "wrong-password"); !errors.Is(err, dbauth.ErrInvalidCredentials) {
 			t.Fatalf("failed login %d: %v", i+1, err)
 		}
 	}
-	if err := btLogin(s, ip, identifier, btPassword); !errors.Is(err, dbauth.ErrTooManyAttempts) {
+	if err := btLoginIn(s, conn, ip, identifier, btPassword); !errors.Is(err, dbauth.ErrTooManyAttempts) {
 		t.Fatalf("after %d failures: %v, want a block", s.Deps.Auth.MaxAttempts, err)
 	}
 }
@@ -170,6 +180,24 @@ func btPairs(bs []*management.UserBlock) []btBlockPair {
 	return out
 }
 
+// btConnections lists the connections of GET /user-blocks?identifier=.
+func btConnections(t testing.TB, s *apitest.Server, identifier string) []string {
+	t.Helper()
+	status, raw := btRaw(t, s, "", http.MethodGet, "/user-blocks?identifier="+url.QueryEscape(identifier), "")
+	var out struct {
+		BlockedFor []struct{ Connection string } `json:"blocked_for"`
+	}
+	if status != http.StatusOK || json.Unmarshal(raw, &out) != nil {
+		t.Fatalf("%d %s", status, raw)
+	}
+	var conns []string
+	for _, b := range out.BlockedFor {
+		conns = append(conns, b.Connection)
+	}
+	slices.Sort(conns)
+	return conns
+}
+
 func TestUserBlocks(t *testing.T) {
 	apitest.ForEachBackend(t, func(t *testing.T, s *apitest.Server) {
 		ctx := context.Background()
@@ -180,15 +208,20 @@ func TestUserBlocks(t *testing.T) {
 		btBlock(t, s, "203.0.113.1", "alice@example.com")
 		btBlock(t, s, "203.0.113.2", "ALICE@example.com")
 		btBlock(t, s, "198.51.100.7", "bob@example.com")
+		// The same address in another database connection is another
+		// account (nobody's, here): counted and blocked all the same.
+		s.MustGraphQL(t, s.AdminToken(t), `mutation { createConnection(input: {name: "other-db", strategy: "database"}) { id } }`, nil, nil)
+		btBlockIn(t, s, "other-db", "203.0.113.4", "alice@example.com")
 		// Two failures from a third address: counted, not blocked.
 		for range 2 {
 			_ = btLogin(s, "203.0.113.3", "alice@example.com", "wrong-password")
 		}
 		wantAlice := []btBlockPair{{"alice@example.com", "203.0.113.1"}, {"alice@example.com", "203.0.113.2"}}
+		wantIdent := []btBlockPair{{"alice@example.com", "203.0.113.1"}, {"alice@example.com", "203.0.113.2"}, {"alice@example.com", "203.0.113.4"}}
 
 		t.Run("get", func(t *testing.T) {
 			bs, err := admin.User.BlocksByIdentifier(ctx, "Alice@Example.com")
-			if err != nil || !slices.Equal(btPairs(bs), wantAlice) {
+			if err != nil || !slices.Equal(btPairs(bs), wantIdent) {
 				t.Fatalf("by identifier: %v %v", btPairs(bs), err)
 			}
 			bs, err = admin.User.Blocks(ctx, alice)
@@ -254,13 +287,29 @@ func TestUserBlocks(t *testing.T) {
 			}
 		})
 
-		t.Run("unblock by identifier", func(t *testing.T) {
-			audits := btAudits(t, s, "unblockUserAttempts")
-			if err := admin.User.UnblockByIdentifier(ctx, "ALICE@example.com"); err != nil {
+		t.Run("unblock by user id leaves other accounts", func(t *testing.T) {
+			if got := btConnections(t, s, "alice@example.com"); !slices.Equal(got, []string{btConn, btConn, "other-db"}) {
+				t.Fatalf("connections before: %v", got)
+			}
+			if err := admin.User.Unblock(ctx, alice); err != nil {
 				t.Fatal(err)
 			}
 			if bs, err := admin.User.Blocks(ctx, alice); err != nil || len(bs) != 0 {
 				t.Fatalf("after unblock: %v %v", bs, err)
+			}
+			if got := btConnections(t, s, "alice@example.com"); !slices.Equal(got, []string{"other-db"}) {
+				t.Fatalf("connections after: %v", got)
+			}
+		})
+
+		t.Run("unblock by identifier", func(t *testing.T) {
+			btBlock(t, s, "203.0.113.1", "alice@example.com")
+			audits := btAudits(t, s, "unblockUserAttempts")
+			if err := admin.User.UnblockByIdentifier(ctx, "ALICE@example.com"); err != nil {
+				t.Fatal(err)
+			}
+			if bs, err := admin.User.BlocksByIdentifier(ctx, "alice@example.com"); err != nil || len(bs) != 0 {
+				t.Fatalf("after unblock: %v %v", btPairs(bs), err)
 			}
 			for _, ip := range []string{"203.0.113.1", "203.0.113.2"} {
 				if err := btLogin(s, ip, "alice@example.com", btPassword); err != nil {

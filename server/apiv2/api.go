@@ -18,10 +18,13 @@ import (
 
 	"github.com/authgraph/authgraph/accounts"
 	"github.com/authgraph/authgraph/authz"
+	"github.com/authgraph/authgraph/clients"
 	"github.com/authgraph/authgraph/connections"
 	"github.com/authgraph/authgraph/dbauth"
 	"github.com/authgraph/authgraph/ent"
+	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/rulesrun"
+	"github.com/authgraph/authgraph/store"
 )
 
 // Config holds the API's dependencies.
@@ -65,6 +68,8 @@ type API struct {
 	routes  []*Route
 	limiter *limiter
 	doc     openapiDoc
+	// connNames caches connection names for rendering users' identities.
+	connNames *store.Cache[struct{}, map[pulid.ID]string]
 }
 
 // Route is one endpoint. Its description feeds the OpenAPI document, so the
@@ -120,7 +125,8 @@ func New(cfg Config) *API {
 	if u != nil {
 		base = strings.TrimSuffix(u.Path, "/") + "/api/v2"
 	}
-	a := &API{cfg: cfg, base: base, limiter: newLimiter(cfg.RateLimit)}
+	a := &API{cfg: cfg, base: base, limiter: newLimiter(cfg.RateLimit),
+		connNames: store.NewCache[struct{}, map[pulid.ID]string](cfg.DB, clients.CacheTTL, 1, ent.TypeConnection)}
 	// One group of routes per resource, each in its own file.
 	for _, group := range [][]*Route{
 		a.userRoutes(),           // users.go

@@ -8,6 +8,7 @@ import (
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/connectors"
 	"github.com/authgraph/authgraph/ent"
+	"github.com/authgraph/authgraph/ent/connection"
 	entidentity "github.com/authgraph/authgraph/ent/identity"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/identity"
@@ -72,8 +73,12 @@ func (a *API) users(ctx context.Context, us []*ent.User) ([]User, error) {
 	for i, u := range us {
 		ids[i] = u.ID
 	}
-	idents, err := a.cfg.DB.Identity.Query().Where(entidentity.OwnerIDIn(ids...)).WithConnection().
-		All(authz.SystemContext(ctx))
+	sys := authz.SystemContext(ctx)
+	idents, err := a.cfg.DB.Identity.Query().Where(entidentity.OwnerIDIn(ids...)).All(sys)
+	if err != nil {
+		return nil, err
+	}
+	names, err := a.connectionNames(sys, idents)
 	if err != nil {
 		return nil, err
 	}
@@ -84,13 +89,41 @@ func (a *API) users(ctx context.Context, us []*ent.User) ([]User, error) {
 	tokens := authz.FromContext(ctx).HasScope(scopeReadIdPTokens)
 	for i, u := range us {
 		out[i] = userJSON(u)
-		list, err := a.identities(u, byOwner[u.ID], tokens)
+		list, err := a.identities(u, byOwner[u.ID], names, tokens)
 		if err != nil {
 			return nil, err
 		}
 		out[i].Identities = list
 	}
 	return out, nil
+}
+
+// connectionNames maps the connections of idents to their names, from a
+// cache of all connections: a tenant has few, a user read needs their names,
+// and a name never changes (a connection cannot be renamed). A connection
+// created since the cache was filled is a miss that refreshes it once.
+func (a *API) connectionNames(ctx context.Context, idents []*ent.Identity) (map[pulid.ID]string, error) {
+	load := func(ctx context.Context) (map[pulid.ID]string, error) {
+		cs, err := a.cfg.DB.Connection.Query().Select(connection.FieldID, connection.FieldName).All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		m := make(map[pulid.ID]string, len(cs))
+		for _, c := range cs {
+			m[c.ID] = c.Name
+		}
+		return m, nil
+	}
+	names, err := a.connNames.Get(ctx, struct{}{}, load)
+	if err != nil {
+		return nil, err
+	}
+	for _, idn := range idents {
+		if _, ok := names[idn.ConnectionID]; !ok {
+			return a.connNames.Refresh(ctx, struct{}{}, load)
+		}
+	}
+	return names, nil
 }
 
 // user renders one user.
@@ -114,7 +147,7 @@ func (a *API) userIdentities(ctx context.Context, u *ent.User) ([]UserIdentity, 
 // identities renders a user's identities, the primary one (whose
 // provider|user_id is the user's user_id) first, as Auth0 lists them, then
 // by age.
-func (a *API) identities(u *ent.User, idents []*ent.Identity, withTokens bool) ([]UserIdentity, error) {
+func (a *API) identities(u *ent.User, idents []*ent.Identity, names map[pulid.ID]string, withTokens bool) ([]UserIdentity, error) {
 	primary := func(idn *ent.Identity) bool { return idn.Provider+"|"+idn.UpstreamID == u.UserID }
 	slices.SortStableFunc(idents, func(x, y *ent.Identity) int {
 		if px, py := primary(x), primary(y); px != py {
@@ -134,9 +167,7 @@ func (a *API) identities(u *ent.User, idents []*ent.Identity, withTokens bool) (
 		if len(idn.ProfileData) > 0 {
 			ui.ProfileData = idn.ProfileData
 		}
-		if c := idn.Edges.Connection; c != nil {
-			ui.Connection = c.Name
-		}
+		ui.Connection = names[idn.ConnectionID]
 		if withTokens && ui.Connection != "" && a.cfg.Connections != nil && a.cfg.Connections.Box != nil {
 			toks, err := identity.OpenTokens(a.cfg.Connections.Box, ui.Connection, idn)
 			if err != nil {

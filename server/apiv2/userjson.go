@@ -74,7 +74,16 @@ func (a *API) users(ctx context.Context, us []*ent.User) ([]User, error) {
 		ids[i] = u.ID
 	}
 	sys := authz.SystemContext(ctx)
-	idents, err := a.cfg.DB.Identity.Query().Where(entidentity.OwnerIDIn(ids...)).All(sys)
+	tokens := authz.FromContext(ctx).HasScope(scopeReadIdPTokens)
+	// Only the columns the rendering reads: password hashes and their
+	// history are never rendered, and sealed upstream tokens only for a
+	// caller who may read them.
+	cols := []string{entidentity.FieldID, entidentity.FieldOwnerID, entidentity.FieldConnectionID, entidentity.FieldProvider,
+		entidentity.FieldUpstreamID, entidentity.FieldIsSocial, entidentity.FieldProfileData, entidentity.FieldCreatedAt}
+	if tokens {
+		cols = append(cols, entidentity.FieldTokensSealed)
+	}
+	idents, err := a.cfg.DB.Identity.Query().Where(entidentity.OwnerIDIn(ids...)).Select(cols...).All(sys)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +95,6 @@ func (a *API) users(ctx context.Context, us []*ent.User) ([]User, error) {
 	for _, idn := range idents {
 		byOwner[idn.OwnerID] = append(byOwner[idn.OwnerID], idn)
 	}
-	tokens := authz.FromContext(ctx).HasScope(scopeReadIdPTokens)
 	for i, u := range us {
 		out[i] = userJSON(u)
 		list, err := a.identities(u, byOwner[u.ID], names, tokens)

@@ -353,7 +353,7 @@ func fromAuth0Strategy(s string, opts map[string]any) (strategy, preset string, 
 
 // fromAuth0Options maps Auth0's option names onto Authgraph's for a
 // connection of strategy (Authgraph's) and preset. Most names are the same;
-// the differences are listed in docs/compat/connections.md.
+// the differences are listed in docs/AUTH0-COMPATIBILITY.md (Connections).
 func fromAuth0Options(strategy, preset string, in map[string]any) (map[string]any, error) {
 	out := make(map[string]any, len(in))
 	for k, v := range in {

@@ -72,8 +72,8 @@ func (s *Service) BlocksOfUser(ctx context.Context, id string) ([]Block, error) 
 // logs ublkdu when a block was lifted, and the audit entry.
 func (s *Service) UnblockUser(ctx context.Context, id string) (int, error) {
 	var lifted int
-	err := manage.Write(ctx, s.DB, manage.Op{Scope: ScopeUpdate, Operation: "unblockUserAttempts",
-		Description: "Unblock a user's login attempts"}, func(tx *ent.Client) (manage.Audit, error) {
+	err := manage.Write(ctx, s.DB, manage.Op{Scope: ScopeUpdate, Operation: "unblockUser",
+		Description: "Unblock a user's login attempts, all identifiers"}, func(tx *ent.Client) (manage.Audit, error) {
 		u, match, err := s.userAttempts(ctx, tx, id)
 		if err != nil {
 			return manage.Audit{}, err

@@ -47,38 +47,40 @@ type VerificationJob struct {
 // is how VerificationJob finds it again: there is no job queue, the work is
 // done when this returns.
 func (s *Service) SendVerificationEmail(ctx context.Context, userID string, o VerificationEmailOptions) (*VerificationJob, error) {
-	if err := needScope(ctx, ScopeUpdate); err != nil {
-		return nil, err
-	}
-	sys := authz.SystemContext(ctx)
-	u, err := identity.Resolve(sys, s.DB, userID)
+	var (
+		job     *VerificationJob
+		u       *ent.User
+		link    string
+		expires time.Time
+	)
+	// The ticket and the audit entry commit together; the email leaves
+	// only after that, so a rolled-back request sends no live link.
+	err := manage.Write(ctx, s.DB, manage.Op{Scope: ScopeUpdate, Operation: "sendVerificationEmail"},
+		func(tx *ent.Client) (manage.Audit, error) {
+			var err error
+			if u, err = identity.Resolve(authz.SystemContext(ctx), tx, userID); err != nil {
+				return manage.Audit{}, err
+			}
+			if err := admins.RequireControl(ctx, tx, u.ID); err != nil {
+				return manage.Audit{}, err
+			}
+			if err := checkOwnIdentity(u, o.Provider, o.IdentityUserID); err != nil {
+				return manage.Audit{}, err
+			}
+			if u.Email == nil || *u.Email == "" {
+				return manage.Audit{}, &identity.ValidationError{Field: "user_id", Message: "the user has no email address"}
+			}
+			job = &VerificationJob{ID: string(pulid.MustNew("job_")), UserID: u.UserID}
+			job.CreatedAt = jobTime(job.ID)
+			if link, expires, err = s.Auth.EmailVerificationTicket(ctx, tx, u, dbauth.TicketOptions{ClientID: o.ClientID}); err != nil {
+				return manage.Audit{}, err
+			}
+			return manage.Audit{UserID: u.UserID, Description: jobDescription(job.ID)}, nil
+		})
 	if err != nil {
 		return nil, err
 	}
-	if err := admins.RequireControl(ctx, s.DB, u.ID); err != nil {
-		return nil, err
-	}
-	if err := checkOwnIdentity(u, o.Provider, o.IdentityUserID); err != nil {
-		return nil, err
-	}
-	if u.Email == nil || *u.Email == "" {
-		return nil, &identity.ValidationError{Field: "user_id", Message: "the user has no email address"}
-	}
-	job := &VerificationJob{ID: string(pulid.MustNew("job_")), UserID: u.UserID}
-	job.CreatedAt = jobTime(job.ID)
-	// The ticket is written by dbauth on its own client (not this
-	// request's transaction: SQLite has one writer), so the audit entry
-	// follows it, as the GraphQL ticket mutations' do.
-	if err := s.Auth.SendVerificationEmail(ctx, u, dbauth.TicketOptions{ClientID: o.ClientID}); err != nil {
-		return nil, err
-	}
-	err = manage.Write(ctx, s.DB, manage.Op{Scope: ScopeUpdate, Operation: "sendVerificationEmail",
-		Description: jobDescription(job.ID)}, func(*ent.Client) (manage.Audit, error) {
-		return manage.Audit{UserID: u.UserID}, nil
-	})
-	if err != nil {
-		return nil, err
-	}
+	s.Auth.QueueVerificationEmail(u, link, expires)
 	return job, nil
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/ticket"
+	"github.com/authgraph/authgraph/mail"
 )
 
 // PasswordChangeTicket is CreatePasswordChangeTicket for a resolved user,
@@ -13,6 +14,16 @@ import (
 // commits with its audit entry or not at all.
 func (s *Service) PasswordChangeTicket(ctx context.Context, db *ent.Client, u *ent.User, o TicketOptions) (string, time.Time, error) {
 	return s.createTicket(ctx, db, u, ticket.KindPasswordChange, o)
+}
+
+// QueueVerificationEmail emails u the email-verification link in the
+// background; call it once the ticket's transaction has committed, so that
+// no email carries a link that a rollback voided.
+func (s *Service) QueueVerificationEmail(u *ent.User, link string, expires time.Time) {
+	if u.Email == nil {
+		return
+	}
+	s.sendAsync(mail.VerificationEmail(mail.LinkData{Email: *u.Email, Link: link, Expires: expires}))
 }
 
 // EmailVerificationTicket is CreateEmailVerificationTicket for a resolved

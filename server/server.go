@@ -201,7 +201,7 @@ func Handler(d *Deps) (http.Handler, error) {
 		Unavailable: func(err error) bool {
 			return errors.Is(err, oidc.ErrGrantsUnavailable) || errors.Is(err, oidc.ErrKeysUnavailable)
 		},
-		Accounts: accts, Connections: d.Connections, Auth: d.Auth, Rules: d.Rules, Keys: d.Keys,
+		Accounts: accts, Connections: d.Connections, Rules: d.Rules,
 		VerifyIDToken: provider.VerifyIDToken, // account linking with link_with
 
 		RateLimit: d.Config.APIRateLimit,

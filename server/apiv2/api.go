@@ -1,10 +1,12 @@
-// Package apiv2 serves the user-management part of Auth0's Management API v2
-// as REST under {issuer}api/v2/, so that code written against Auth0's SDKs
-// (node-auth0, go-auth0, auth0-python) works by changing the domain. It is a
-// transport: each handler parses Auth0's request shape, calls the same use
-// case the GraphQL API calls, and writes Auth0's response shape. Tokens and
-// scopes are the GraphQL API's: a client_credentials token for the audience
-// {issuer}api/v2/.
+// Package apiv2 serves Auth0's Management API v2 as REST under
+// {issuer}api/v2/ — users, identities, blocks, tickets, jobs, logs,
+// connections, clients, resource servers and rules — so that code written
+// against Auth0's SDKs (node-auth0, go-auth0, auth0-python) works by
+// changing the domain. It is a transport: each handler parses Auth0's
+// request shape, calls the same use case the GraphQL API calls, and writes
+// Auth0's response shape. Tokens and scopes are the GraphQL API's: any
+// access token for the audience {issuer}api/v2/ (a client's, or an
+// administrator's through the dashboard).
 package apiv2
 
 import (
@@ -20,7 +22,6 @@ import (
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/clients"
 	"github.com/authgraph/authgraph/connections"
-	"github.com/authgraph/authgraph/dbauth"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/rulesrun"
@@ -45,16 +46,12 @@ type Config struct {
 	Accounts *accounts.Service
 	// Connections manages connections and their options.
 	Connections *connections.Service
-	// Auth is the database connection's service (tickets, brute force).
-	Auth *dbauth.Service
 	// Rules stores post-login rules.
 	Rules *rulesrun.Service
 	// VerifyIDToken checks an ID token of this issuer, issued to one of
 	// its clients (account linking with link_with), and returns its
 	// subject. Nil: link_with is refused.
 	VerifyIDToken func(ctx context.Context, raw string) (sub string, err error)
-	// Keys rotates token signing keys.
-	Keys interface{ Rotate(context.Context) error }
 	// RateLimit bounds each client's request rate; zero values take the
 	// defaults, a negative PerSecond turns limiting off.
 	RateLimit RateLimit
@@ -195,7 +192,10 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, r, a.cfg.Logger, err)
 			return
 		}
-		if !a.limiter.allow(w, viewer.ClientID) {
+		// One bucket per client and subject: a machine client's tokens
+		// share one, while administrators signed in through the same
+		// dashboard client each get their own.
+		if !a.limiter.allow(w, viewer.ClientID+"\x00"+viewer.Subject) {
 			writeError(w, r, a.cfg.Logger, &httpError{Status: http.StatusTooManyRequests,
 				Message: "Global limit has been reached", ErrorCode: "too_many_requests"})
 			return

@@ -240,7 +240,7 @@ func TestUserBlocks(t *testing.T) {
 		})
 
 		t.Run("refused", func(t *testing.T) {
-			before, audits := btBlocked(t, s), btAudits(t, s, "unblockUserAttempts")
+			before, audits := btBlocked(t, s), btAudits(t, s, "unblockUserAttempts")+btAudits(t, s, "unblockUser")
 			readOnly := btSDK(t, s, "read:users")
 			_, err := btSDK(t, s, "update:users").User.BlocksByIdentifier(ctx, "alice@example.com")
 			btExpect(t, err, http.StatusForbidden, "get without read:users")
@@ -260,7 +260,7 @@ func TestUserBlocks(t *testing.T) {
 			_, err = admin.User.Blocks(ctx, "auth0|nobody")
 			btExpect(t, err, http.StatusNotFound, "blocks of an unknown user")
 			btExpect(t, admin.User.Unblock(ctx, "auth0|nobody"), http.StatusNotFound, "unblock an unknown user")
-			if n, a := btBlocked(t, s), btAudits(t, s, "unblockUserAttempts"); n != before || a != audits {
+			if n, a := btBlocked(t, s), btAudits(t, s, "unblockUserAttempts")+btAudits(t, s, "unblockUser"); n != before || a != audits {
 				t.Fatalf("refused requests wrote: counters %d→%d, audits %d→%d", before, n, audits, a)
 			}
 		})
@@ -291,6 +291,7 @@ func TestUserBlocks(t *testing.T) {
 			if got := btConnections(t, s, "alice@example.com"); !slices.Equal(got, []string{btConn, btConn, "other-db"}) {
 				t.Fatalf("connections before: %v", got)
 			}
+			audits := btAudits(t, s, "unblockUser")
 			if err := admin.User.Unblock(ctx, alice); err != nil {
 				t.Fatal(err)
 			}
@@ -299,6 +300,10 @@ func TestUserBlocks(t *testing.T) {
 			}
 			if got := btConnections(t, s, "alice@example.com"); !slices.Equal(got, []string{"other-db"}) {
 				t.Fatalf("connections after: %v", got)
+			}
+			// Audited apart from an unblock by identifier.
+			if a := btAudits(t, s, "unblockUser"); a != audits+1 {
+				t.Fatalf("unblockUser audits %d→%d", audits, a)
 			}
 		})
 

@@ -474,7 +474,7 @@ func (a *API) getConnectionClients(r *Request) (any, error) {
 		}
 	}
 	if v := q.Get("from"); v != "" {
-		if from, err = strconv.Atoi(v); err != nil || from < 0 {
+		if from, err = strconv.Atoi(v); err != nil || from < 0 || from > maxPage {
 			return nil, badQuery("from must be the next value of a previous page")
 		}
 	}

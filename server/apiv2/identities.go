@@ -5,11 +5,13 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/authgraph/authgraph/apierror"
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/ent"
 	entidentity "github.com/authgraph/authgraph/ent/identity"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/identity"
+	"github.com/authgraph/authgraph/server/oidc"
 )
 
 func (a *API) identityRoutes() []*Route {
@@ -62,6 +64,9 @@ func (a *API) linkIdentity(r *Request) (any, error) {
 			if a.cfg.Unavailable != nil && a.cfg.Unavailable(err) {
 				return nil, &httpError{Status: http.StatusServiceUnavailable, Message: "Temporarily unavailable", RetryAfter: 1}
 			}
+			if !errors.Is(err, oidc.ErrInvalidIDToken) {
+				return nil, err // our failure (the database), not the token's: 500
+			}
 			return nil, badRequest("link_with must be a valid ID token of this tenant")
 		}
 		secondary = sub
@@ -83,7 +88,7 @@ func (a *API) linkIdentity(r *Request) (any, error) {
 	}
 	u, err := a.cfg.Accounts.Link(ctx, r.Param("id"), secondary)
 	if err != nil {
-		return nil, writeErr(err)
+		return nil, linkErr(err)
 	}
 	return a.userIdentities(ctx, u)
 }
@@ -121,22 +126,38 @@ func (a *API) unlinkIdentity(r *Request) (any, error) {
 	// Auth0 names the identity by provider; Authgraph's use case by
 	// connection (a provider such as oidc has several): the user's
 	// identity of that provider and id says which.
-	idn, err := a.cfg.DB.Identity.Query().
+	// Two connections of one provider (two oidc connections to the same
+	// IdP) may each hold the id: Auth0's path cannot say which is meant.
+	idents, err := a.cfg.DB.Identity.Query().
 		Where(entidentity.OwnerID(u.ID), entidentity.Provider(provider), entidentity.UpstreamID(upstream)).
-		WithConnection().Only(sys)
-	if ent.IsNotFound(err) {
-		return nil, &httpError{Status: http.StatusNotFound, ErrorCode: "inexistent_identity", Message: "The identity does not exist."}
-	}
+		WithConnection().All(sys)
 	if err != nil {
 		return nil, err
 	}
+	if len(idents) == 0 {
+		return nil, &httpError{Status: http.StatusNotFound, ErrorCode: "inexistent_identity", Message: "The identity does not exist."}
+	}
+	if len(idents) > 1 {
+		return nil, badRequest("several connections of provider %s hold identity %s: unlink it with the GraphQL API's unlinkIdentity, which names the connection", provider, upstream)
+	}
+	idn := idents[0]
 	out, err := a.cfg.Accounts.Unlink(ctx, u.UserID, idn.Edges.Connection.Name, upstream)
 	var ve *identity.ValidationError
 	if errors.As(err, &ve) && ve.Message == identity.ErrPrimaryIdentity.Error() {
 		return nil, badRequest("The primary identity cannot be unlinked")
 	}
 	if err != nil {
-		return nil, writeErr(err)
+		return nil, linkErr(err)
 	}
 	return a.userIdentities(ctx, out)
+}
+
+// linkErr maps a link or unlink failure: a conflict keeps the use case's
+// own message (it is not "The user already exists."); the rest as for
+// users.
+func linkErr(err error) error {
+	if apierror.Classify(err).Kind == apierror.Conflict {
+		return err
+	}
+	return writeErr(err)
 }

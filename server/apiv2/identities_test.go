@@ -244,6 +244,11 @@ func TestIdentityTokensNeedReadUserIdPTokens(t *testing.T) {
 		if err != nil || got.Identities[0].GetAccessToken() != "up-access" || got.Identities[0].GetRefreshToken() != "up-refresh" {
 			t.Fatalf("with read:user_idp_tokens: %+v %v", got.Identities, err)
 		}
+		// Listings never carry them, whatever the caller holds: one
+		// request must not page out every identity's tokens.
+		if l, err := m.User.List(ctx); err != nil || len(l.Users) != 1 || l.Users[0].Identities[0].AccessToken != nil {
+			t.Fatalf("list with read:user_idp_tokens: %v", err)
+		}
 		id, secret := s.ScopedClient(t, "read:users")
 		got, err = uMgmt(t, s, id, secret).User.Read(ctx, u.GetID())
 		if err != nil || got.Identities[0].AccessToken != nil || got.Identities[0].RefreshToken != nil {

@@ -1,12 +1,14 @@
 package apiv2
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/oklog/ulid/v2"
 
@@ -108,17 +110,23 @@ func (a *API) listLogs(r *Request) (any, error) {
 	if pred != nil {
 		query.Where(pred)
 	}
+	// A search that scans a large log is bounded in time as well as in
+	// terms (logsearch.go).
+	ctx, cancel := context.WithTimeout(r.Ctx(), logSearchTimeout)
+	defer cancel()
 	total := 0
 	if p.IncludeTotals {
-		if total, err = query.Clone().Count(r.Ctx()); err != nil {
-			return nil, err
+		if total, err = query.Clone().Count(ctx); err != nil {
+			return nil, searchTimedOut(ctx, err)
 		}
+		// As for users: SDK paging loops stop at the last reachable page.
+		total = min(total, maxLogSearchResults)
 	}
 	// Ids are ULIDs, written in order: they break ties between equal dates.
 	rows, err := query.Order(order(logevent.FieldDate), order(logevent.FieldID)).
-		Offset(p.Offset()).Limit(p.PerPage).All(r.Ctx())
+		Offset(p.Offset()).Limit(p.PerPage).All(ctx)
 	if err != nil {
-		return nil, err
+		return nil, searchTimedOut(ctx, err)
 	}
 	items := logsJSON(rows)
 	if len(fields) == 0 {
@@ -195,4 +203,16 @@ func refuseUnknownQuery(r *Request, allowed ...string) error {
 		}
 	}
 	return nil
+}
+
+// logSearchTimeout bounds one log search's statements.
+const logSearchTimeout = 10 * time.Second
+
+// searchTimedOut turns a search stopped by its deadline into a 400 that
+// asks for a narrower query; other errors pass through.
+func searchTimedOut(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return badQuery("q: the search took too long; narrow it (a date range, an exact type or user_id)")
+	}
+	return err
 }

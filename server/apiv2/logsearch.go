@@ -42,8 +42,15 @@ var logSearchColumns = map[string]string{
 	"user_name": logevent.FieldUserName,
 }
 
-// maxLogQuery bounds q (and so the statement built from it).
-const maxLogQuery = 2048
+// Bounds on one search, so that a read:logs token cannot make the database
+// do unbounded work: q's length, its number of terms, how many of them
+// scan (a prefix or description term cannot use an index), and nesting.
+const (
+	maxLogQuery     = 2048
+	maxLogTerms     = 32
+	maxLogScanTerms = 4
+	maxLogDepth     = 16
+)
 
 // parseLogSearch turns q into a predicate (nil for an empty q).
 func parseLogSearch(q string) (predicate.LogEvent, error) {
@@ -249,8 +256,10 @@ func unquote(s string) string {
 }
 
 type logSearchParser struct {
-	toks []logTok
-	i    int
+	toks  []logTok
+	i     int
+	terms int // terms parsed so far
+	scans int // of which prefix or description terms
 }
 
 func (p *logSearchParser) peekOp(ops ...string) bool {
@@ -271,7 +280,7 @@ func (p *logSearchParser) peekOp(ops ...string) bool {
 
 // or: and-groups joined by OR or by juxtaposition (Lucene's default).
 func (p *logSearchParser) or(depth int) (predicate.LogEvent, error) {
-	if depth > 32 {
+	if depth > maxLogDepth {
 		return nil, fmt.Errorf("too deeply nested")
 	}
 	first, err := p.and(depth)
@@ -316,6 +325,9 @@ func (p *logSearchParser) and(depth int) (predicate.LogEvent, error) {
 }
 
 func (p *logSearchParser) unary(depth int) (predicate.LogEvent, error) {
+	if depth > maxLogDepth {
+		return nil, fmt.Errorf("too deeply nested")
+	}
 	if p.peekOp("NOT", "!") {
 		p.i++
 		inner, err := p.unary(depth + 1)
@@ -346,6 +358,14 @@ func (p *logSearchParser) unary(depth int) (predicate.LogEvent, error) {
 		return nil, fmt.Errorf("unexpected %q where a term was expected", t.text)
 	}
 	p.i++
+	if p.terms++; p.terms > maxLogTerms {
+		return nil, fmt.Errorf("at most %d terms", maxLogTerms)
+	}
+	if (t.wildcard && t.text != "") || t.field == "description" {
+		if p.scans++; p.scans > maxLogScanTerms {
+			return nil, fmt.Errorf("at most %d prefix (*) or description terms", maxLogScanTerms)
+		}
+	}
 	return logTerm(t)
 }
 

@@ -6,10 +6,12 @@ import (
 	"strings"
 )
 
-// Paging limits, as Auth0's.
+// Paging limits, as Auth0's. maxPage keeps page×per_page far from
+// overflowing an int (and from an OFFSET no database walks quickly).
 const (
 	defaultPerPage = 50
 	maxPerPage     = 100
+	maxPage        = 1_000_000
 )
 
 // Page is a list request's paging: page (0-based), per_page, include_totals.
@@ -34,8 +36,8 @@ func (r *Request) Paging() (Page, error) {
 	q := r.URL.Query()
 	var err error
 	if v := q.Get("page"); v != "" {
-		if p.Page, err = strconv.Atoi(v); err != nil || p.Page < 0 {
-			return p, badQuery("page must be an integer of at least 0")
+		if p.Page, err = strconv.Atoi(v); err != nil || p.Page < 0 || p.Page > maxPage {
+			return p, badQuery("page must be an integer between 0 and %d", maxPage)
 		}
 	}
 	if v := q.Get("per_page"); v != "" {

@@ -9,7 +9,7 @@ import (
 )
 
 // RateLimit bounds each client's request rate (a token bucket per client
-// id, per node). Every answer carries Auth0's X-RateLimit-Limit,
+// id and token subject, per node). Every answer carries Auth0's X-RateLimit-Limit,
 // X-RateLimit-Remaining and X-RateLimit-Reset (Unix seconds when the
 // bucket is full again); a refused request gets 429 with Retry-After, which
 // the Auth0 SDKs honour by waiting and retrying.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"time"
 
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/ent"
@@ -30,10 +29,10 @@ type Rule struct {
 	Stage   string `json:"stage" doc:"Always login_success: rules run after a user authenticated and on refresh."`
 	Version string `json:"version" doc:"The module's hex SHA-256: a new module makes a new version."`
 	// ModuleSize and SecretsSet stand in for what is never returned.
-	ModuleSize int       `json:"module_size" doc:"The module's size in bytes."`
-	SecretsSet []string  `json:"secrets_set" doc:"Names of the rule's secrets; their values are never returned."`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
+	ModuleSize int      `json:"module_size" doc:"The module's size in bytes."`
+	SecretsSet []string `json:"secrets_set" doc:"Names of the rule's secrets; their values are never returned."`
+	CreatedAt  string   `json:"created_at" doc:"RFC 3339, UTC, milliseconds."`
+	UpdatedAt  string   `json:"updated_at" doc:"RFC 3339, UTC, milliseconds."`
 }
 
 // RuleList is GET /rules with include_totals=true.
@@ -142,7 +141,7 @@ func toRule(r *ent.Rule) Rule {
 	return Rule{
 		ID: string(r.ID), Name: r.Name, Order: r.Order, Enabled: r.Enabled, Stage: stageLoginSuccess,
 		Version: r.Version, ModuleSize: r.ModuleSize, SecretsSet: secrets,
-		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+		CreatedAt: auth0Time(r.CreatedAt), UpdatedAt: auth0Time(r.UpdatedAt),
 	}
 }
 

@@ -63,8 +63,25 @@ type UserIdentity struct {
 // users renders us with their identities, loaded in one query. The
 // identities' connections are read as the system: a user's identities name
 // their connection whatever the caller may read of connections (the GraphQL
-// identity does the same).
+// identity does the same). Upstream tokens are never opened here: only a
+// read of one user shows them (userWithTokens), so that no listing pages out
+// every identity's tokens at once.
 func (a *API) users(ctx context.Context, us []*ent.User) ([]User, error) {
+	return a.render(ctx, us, false)
+}
+
+// userWithTokens renders one user, with the upstream IdP's tokens of each
+// identity when the caller holds read:user_idp_tokens (GET /users/{id}, as
+// Auth0 documents them).
+func (a *API) userWithTokens(ctx context.Context, u *ent.User) (User, error) {
+	out, err := a.render(ctx, []*ent.User{u}, authz.FromContext(ctx).HasScope(scopeReadIdPTokens))
+	if err != nil {
+		return User{}, err
+	}
+	return out[0], nil
+}
+
+func (a *API) render(ctx context.Context, us []*ent.User, tokens bool) ([]User, error) {
 	out := make([]User, len(us))
 	if len(us) == 0 {
 		return out, nil
@@ -74,7 +91,6 @@ func (a *API) users(ctx context.Context, us []*ent.User) ([]User, error) {
 		ids[i] = u.ID
 	}
 	sys := authz.SystemContext(ctx)
-	tokens := authz.FromContext(ctx).HasScope(scopeReadIdPTokens)
 	// Only the columns the rendering reads: password hashes and their
 	// history are never rendered, and sealed upstream tokens only for a
 	// caller who may read them.

@@ -252,7 +252,7 @@ func (a *API) getUser(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := a.user(r.Ctx(), u)
+	out, err := a.userWithTokens(r.Ctx(), u)
 	if err != nil {
 		return nil, err
 	}

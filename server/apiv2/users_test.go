@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -358,6 +359,17 @@ func TestUsersListSearchAndPaging(t *testing.T) {
 		} {
 			_, err := m.User.List(ctx, opts...)
 			uExpectStatus(t, err, http.StatusBadRequest, name)
+		}
+		// A listing renders metadata as stored (read raw), equal to a
+		// single read's (decoded through ent); an empty object stays {}.
+		l, err = m.User.List(ctx, management.Query("app_metadata.n:7"))
+		if err != nil || len(l.Users) != 1 {
+			t.Fatalf("n:7: %v", err)
+		}
+		one, err := m.User.Read(ctx, l.Users[0].GetID())
+		if err != nil || !reflect.DeepEqual(l.Users[0].AppMetadata, one.AppMetadata) || (*one.AppMetadata)["n"] != float64(7) ||
+			l.Users[0].UserMetadata == nil || len(*l.Users[0].UserMetadata) != 0 {
+			t.Fatalf("listed metadata %v / %v, read %v: %v", l.Users[0].AppMetadata, l.Users[0].UserMetadata, one.AppMetadata, err)
 		}
 		// The last page within the window is served.
 		if _, err := m.User.List(ctx, management.Page(9), management.PerPage(100)); err != nil {

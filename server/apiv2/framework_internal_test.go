@@ -9,6 +9,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -334,5 +335,24 @@ func TestMountedUnderIssuerPath(t *testing.T) {
 		if status != http.StatusOK && (json.Unmarshal(w.Body.Bytes(), &e) != nil || e.StatusCode != status) {
 			t.Errorf("%s: body %s", path, w.Body)
 		}
+	}
+}
+
+// TestUpdateUserBodyDocumentsWhatIsDecoded: PATCH /users/{id} decodes
+// userPatch (to tell absent from null) but documents UpdateUserBody; the two
+// must name the same properties, or the OpenAPI document drifts.
+func TestUpdateUserBodyDocumentsWhatIsDecoded(t *testing.T) {
+	names := func(v any) []string {
+		var out []string
+		typ := reflect.TypeOf(v)
+		for i := range typ.NumField() {
+			name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+			out = append(out, name)
+		}
+		sort.Strings(out)
+		return out
+	}
+	if doc, decoded := names(UpdateUserBody{}), names(userPatch{}); !slices.Equal(doc, decoded) {
+		t.Fatalf("documented %v, decoded %v", doc, decoded)
 	}
 }

@@ -46,6 +46,32 @@ func TestLogSearchSQL(t *testing.T) {
 	}
 }
 
+// TestLogSearchBounds: a search's cost is bounded in terms, unindexed
+// terms and nesting, NOT included; the limits themselves are accepted.
+func TestLogSearchBounds(t *testing.T) {
+	terms := func(n int, term string) string {
+		parts := make([]string, n)
+		for i := range parts {
+			parts[i] = term
+		}
+		return strings.Join(parts, " OR ")
+	}
+	for q, ok := range map[string]bool{
+		terms(maxLogTerms, "type:s"):                                 true,
+		terms(maxLogTerms+1, "type:s"):                               false,
+		terms(maxLogScanTerms, "user_name:a*"):                       true,
+		terms(maxLogScanTerms+1, "user_name:a*"):                     false,
+		terms(maxLogScanTerms+1, `description:"x"`):                  false,
+		strings.Repeat("NOT ", maxLogDepth) + "type:s":               true,
+		strings.Repeat("! ", 200) + "type:s":                         false,
+		strings.Repeat("(", 40) + "type:s" + strings.Repeat(")", 40): false,
+	} {
+		if _, err := parseLogSearch(q); (err == nil) != ok {
+			t.Errorf("%.60s…: %v, want accepted %v", q, err, ok)
+		}
+	}
+}
+
 // FuzzLogSearch: any q either parses into a predicate that renders on both
 // dialects, or is refused; nothing panics.
 func FuzzLogSearch(f *testing.F) {

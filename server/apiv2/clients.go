@@ -252,17 +252,13 @@ func (a *API) listClients(r *Request) (any, error) {
 	return clientPage(p, apps, total, fields, include)
 }
 
-// clientCheckpoint serves checkpoint paging: take (1–100, default 50)
+// clientCheckpoint serves checkpoint paging: take (default 50, at most 100)
 // clients after the one from names, and next (the last one's id) when
 // more follow. The cursor is the opaque node id, stable under inserts.
 func clientCheckpoint(r *Request, q *ent.ApplicationQuery, fields []string, include bool) (any, error) {
-	take := defaultPerPage
-	if v := r.URL.Query().Get("take"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxPerPage {
-			return nil, badQuery("take must be an integer between 1 and %d", maxPerPage)
-		}
-		take = n
+	take, err := r.Take()
+	if err != nil {
+		return nil, err
 	}
 	if from := r.URL.Query().Get("from"); from != "" {
 		q.Where(application.IDGT(pulid.ID(from)))

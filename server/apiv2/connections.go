@@ -466,12 +466,10 @@ func connectionError(err error) error {
 
 func (a *API) getConnectionClients(r *Request) (any, error) {
 	q := r.URL.Query()
-	take, from := defaultPerPage, 0
-	var err error
-	if v := q.Get("take"); v != "" {
-		if take, err = strconv.Atoi(v); err != nil || take < 1 || take > maxPerPage {
-			return nil, badQuery("take must be an integer between 1 and %d", maxPerPage)
-		}
+	from := 0
+	take, err := r.Take()
+	if err != nil {
+		return nil, err
 	}
 	if v := q.Get("from"); v != "" {
 		if from, err = strconv.Atoi(v); err != nil || from < 0 || from > maxPage {

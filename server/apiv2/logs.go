@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -17,13 +16,10 @@ import (
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 )
 
-// Log search limits, as Auth0's: a search reaches its first 1000 events;
-// checkpoint reads (from/take) are unlimited, 100 events per request.
-const (
-	maxLogSearchResults = 1000
-	defaultLogTake      = 50
-	maxLogTake          = 100
-)
+// maxLogSearchResults is Auth0's search window: a search reaches its first
+// 1000 events; checkpoint reads (from/take, Request.Take) are unlimited,
+// 100 events per request.
+const maxLogSearchResults = 1000
 
 // LogsQuery documents GET /logs's parameters.
 type LogsQuery struct {
@@ -148,13 +144,9 @@ func (a *API) listLogs(r *Request) (any, error) {
 // writers keep transactions short.)
 func (a *API) logsFromCheckpoint(r *Request) (any, error) {
 	q := r.URL.Query()
-	take := defaultLogTake
-	if v := q.Get("take"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return nil, badQuery("take must be a positive integer")
-		}
-		take = min(n, maxLogTake)
+	take, err := r.Take()
+	if err != nil {
+		return nil, err
 	}
 	query := a.cfg.DB.LogEvent.Query()
 	if from := q.Get("from"); from != "" {

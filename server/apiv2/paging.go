@@ -51,6 +51,20 @@ func (r *Request) Paging() (Page, error) {
 	return p, nil
 }
 
+// Take parses checkpoint paging's take: default 50, at least 1, and above
+// 100 it reads 100, as Auth0's checkpoint endpoints do.
+func (r *Request) Take() (int, error) {
+	v := r.URL.Query().Get("take")
+	if v == "" {
+		return defaultPerPage, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, badQuery("take must be a positive integer")
+	}
+	return min(n, maxPerPage), nil
+}
+
 // Bool parses a boolean query parameter ("true"/"false").
 func (r *Request) Bool(name string, def bool) (bool, error) {
 	v := r.URL.Query().Get(name)

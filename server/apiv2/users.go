@@ -445,10 +445,12 @@ func (a *API) updateUser(r *Request) (any, error) {
 	}
 	if in.UpdateInput == (identity.UpdateInput{}) && !in.Password.Set {
 		// Only modifiers (connection, client_id, verify_email): nothing
-		// changes, the user is returned as is.
-		u, err := a.getUserByID(r)
+		// changes, the user is returned as is — read as the system, as an
+		// update returns it, so update:users alone answers the same way
+		// whatever the body holds.
+		u, err := identity.Resolve(authz.SystemContext(ctx), a.cfg.DB, r.Param("id"))
 		if err != nil {
-			return nil, err
+			return nil, userNotFound(err)
 		}
 		return a.user(ctx, u)
 	}

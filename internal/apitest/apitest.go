@@ -6,13 +6,10 @@ package apitest
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"maps"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -21,7 +18,6 @@ import (
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/clients"
 	"github.com/authgraph/authgraph/internal/testenv"
-	"github.com/authgraph/authgraph/secretbox"
 	"github.com/authgraph/authgraph/server"
 )
 
@@ -61,47 +57,7 @@ const AdminSecretForTests = "apitest-admin-secret-0123456789abcdef"
 // Start runs a server on dsn (fresh database) until the test ends.
 func Start(t testing.TB, dsn string) *Server {
 	t.Helper()
-	var h http.Handler = http.NotFoundHandler()
-	var hmu sync.RWMutex
-	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hmu.RLock()
-		defer hmu.RUnlock()
-		h.ServeHTTP(w, r)
-	}))
-	addr := ts.Listener.Addr().String()
-	cfg := &server.Config{
-		Listen:            addr,
-		DatabaseURL:       dsn,
-		Issuer:            "http://" + addr + "/",
-		MasterKey:         base64.StdEncoding.EncodeToString(secretbox.NewKey()),
-		AdminClientID:     "apitest-admin",
-		AdminClientSecret: AdminSecretForTests,
-		LogFormat:         "text",
-		Serving:           true,
-	}
-	logs := &logRecorder{}
-	logger := slog.New(slog.NewTextHandler(testWriter{t, logs}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	deps, err := server.Prepare(context.Background(), cfg, logger, io.Discard, server.MigrateIfEmpty)
-	if err != nil {
-		t.Fatalf("preparing server: %v", err)
-	}
-	handler, err := server.Handler(deps)
-	if err != nil {
-		t.Fatalf("building handler: %v", err)
-	}
-	hmu.Lock()
-	h = handler
-	hmu.Unlock()
-	ts.Start()
-	t.Cleanup(func() {
-		ts.Close()
-		deps.Close()
-	})
-	return &Server{
-		URL: ts.URL, Issuer: cfg.Issuer, Deps: deps,
-		AdminID: cfg.AdminClientID, AdminSecret: cfg.AdminClientSecret,
-		HTTP: ts.Client(), tokens: map[string]string{}, logs: logs,
-	}
+	return StartWith(t, dsn, nil)
 }
 
 // logRecorder keeps the server's log lines (warnings and errors) for tests

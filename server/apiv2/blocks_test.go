@@ -14,7 +14,6 @@ import (
 	"github.com/auth0/go-auth0/management"
 
 	"github.com/authgraph/authgraph/authz"
-	"github.com/authgraph/authgraph/clients"
 	"github.com/authgraph/authgraph/dbauth"
 	"github.com/authgraph/authgraph/ent/logevent"
 	"github.com/authgraph/authgraph/internal/apitest"
@@ -28,48 +27,6 @@ const btConn = "Username-Password-Authentication"
 const btPassword = "Correct-Horse-Battery-9"
 
 var btSys = authz.SystemContext(context.Background())
-
-// btSDK is a go-auth0 client of s holding exactly scopes (every scope: the
-// bootstrap admin client, when none are given).
-func btSDK(t testing.TB, s *apitest.Server, scopes ...string) *management.Management {
-	t.Helper()
-	id, secret := s.AdminID, s.AdminSecret
-	if len(scopes) > 0 {
-		created, err := clients.Create(btSys, s.Deps.DB.Ent, clients.Params{
-			Name: "bt " + strings.Join(scopes, " "), Type: clients.TypeM2M, Scopes: scopes,
-		})
-		if err != nil {
-			t.Fatalf("creating client: %v", err)
-		}
-		id, secret = created.Client.ClientID, created.Secret
-	}
-	m, err := management.New(strings.TrimPrefix(s.URL, "http://"), management.WithInsecure(),
-		management.WithClientCredentials(context.Background(), id, secret), management.WithNoRetries())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
-// btStatus is the HTTP status of an SDK error (0 for none).
-func btStatus(t testing.TB, err error) int {
-	t.Helper()
-	if err == nil {
-		return 0
-	}
-	var me management.Error
-	if !errors.As(err, &me) {
-		t.Fatalf("not a management error: %v", err)
-	}
-	return me.Status()
-}
-
-func btExpect(t testing.TB, err error, want int, what string) {
-	t.Helper()
-	if got := btStatus(t, err); got != want {
-		t.Fatalf("%s: status %d (%v), want %d", what, got, err, want)
-	}
-}
 
 // btRaw sends a request with the admin token and returns status and body.
 func btRaw(t testing.TB, s *apitest.Server, token, method, path, body string) (int, []byte) {
@@ -202,7 +159,7 @@ func TestUserBlocks(t *testing.T) {
 	apitest.ForEachBackend(t, func(t *testing.T, s *apitest.Server) {
 		ctx := context.Background()
 		s.Deps.Auth.MaxAttempts = 3
-		admin := btSDK(t, s)
+		admin := scopedSDK(t, s)
 		alice := btUser(t, s, "alice@example.com")
 		bob := btUser(t, s, "bob@example.com")
 		btBlock(t, s, "203.0.113.1", "alice@example.com")
@@ -241,16 +198,16 @@ func TestUserBlocks(t *testing.T) {
 
 		t.Run("refused", func(t *testing.T) {
 			before, audits := btBlocked(t, s), btAudits(t, s, "unblockUserAttempts")+btAudits(t, s, "unblockUser")
-			readOnly := btSDK(t, s, "read:users")
-			_, err := btSDK(t, s, "update:users").User.BlocksByIdentifier(ctx, "alice@example.com")
-			btExpect(t, err, http.StatusForbidden, "get without read:users")
-			_, err = btSDK(t, s, "update:users").User.Blocks(ctx, alice)
-			btExpect(t, err, http.StatusForbidden, "get by id without read:users")
-			btExpect(t, readOnly.User.UnblockByIdentifier(ctx, "alice@example.com"), http.StatusForbidden, "unblock without update:users")
-			btExpect(t, readOnly.User.Unblock(ctx, alice), http.StatusForbidden, "unblock by id without update:users")
+			readOnly := scopedSDK(t, s, "read:users")
+			_, err := scopedSDK(t, s, "update:users").User.BlocksByIdentifier(ctx, "alice@example.com")
+			expectStatus(t, err, http.StatusForbidden, "get without read:users")
+			_, err = scopedSDK(t, s, "update:users").User.Blocks(ctx, alice)
+			expectStatus(t, err, http.StatusForbidden, "get by id without read:users")
+			expectStatus(t, readOnly.User.UnblockByIdentifier(ctx, "alice@example.com"), http.StatusForbidden, "unblock without update:users")
+			expectStatus(t, readOnly.User.Unblock(ctx, alice), http.StatusForbidden, "unblock by id without update:users")
 			_, err = admin.User.BlocksByIdentifier(ctx, "")
-			btExpect(t, err, http.StatusBadRequest, "empty identifier")
-			btExpect(t, admin.User.UnblockByIdentifier(ctx, ""), http.StatusBadRequest, "unblock empty identifier")
+			expectStatus(t, err, http.StatusBadRequest, "empty identifier")
+			expectStatus(t, admin.User.UnblockByIdentifier(ctx, ""), http.StatusBadRequest, "unblock empty identifier")
 			status, raw := btRaw(t, s, "", http.MethodDelete, "/user-blocks", "")
 			btRawError(t, status, raw, http.StatusBadRequest, "invalid_query_string")
 			status, raw = btRaw(t, s, "", http.MethodDelete, "/user-blocks?identifier=alice%40example.com&ip=203.0.113.1", "")
@@ -258,8 +215,8 @@ func TestUserBlocks(t *testing.T) {
 			status, raw = btRaw(t, s, "", http.MethodDelete, "/user-blocks/"+alice+"?x=1", "")
 			btRawError(t, status, raw, http.StatusBadRequest, "invalid_query_string")
 			_, err = admin.User.Blocks(ctx, "auth0|nobody")
-			btExpect(t, err, http.StatusNotFound, "blocks of an unknown user")
-			btExpect(t, admin.User.Unblock(ctx, "auth0|nobody"), http.StatusNotFound, "unblock an unknown user")
+			expectStatus(t, err, http.StatusNotFound, "blocks of an unknown user")
+			expectStatus(t, admin.User.Unblock(ctx, "auth0|nobody"), http.StatusNotFound, "unblock an unknown user")
 			if n, a := btBlocked(t, s), btAudits(t, s, "unblockUserAttempts")+btAudits(t, s, "unblockUser"); n != before || a != audits {
 				t.Fatalf("refused requests wrote: counters %d→%d, audits %d→%d", before, n, audits, a)
 			}
@@ -273,13 +230,13 @@ func TestUserBlocks(t *testing.T) {
 				map[string]any{"id": root}, nil)
 			btBlock(t, s, "203.0.113.9", "root@example.com")
 			before := btBlocked(t, s)
-			weak := btSDK(t, s, "update:users")
-			btExpect(t, weak.User.UnblockByIdentifier(ctx, "root@example.com"), http.StatusForbidden, "unblock an admin by identifier")
-			btExpect(t, weak.User.Unblock(ctx, root), http.StatusForbidden, "unblock an admin by id")
+			weak := scopedSDK(t, s, "update:users")
+			expectStatus(t, weak.User.UnblockByIdentifier(ctx, "root@example.com"), http.StatusForbidden, "unblock an admin by identifier")
+			expectStatus(t, weak.User.Unblock(ctx, root), http.StatusForbidden, "unblock an admin by id")
 			if n := btBlocked(t, s); n != before {
 				t.Fatalf("refused unblocks changed counters %d→%d", before, n)
 			}
-			if err := btSDK(t, s, "update:users", "read:users", "delete:users").User.Unblock(ctx, root); err != nil {
+			if err := scopedSDK(t, s, "update:users", "read:users", "delete:users").User.Unblock(ctx, root); err != nil {
 				t.Fatal(err)
 			}
 			if err := btLogin(s, "203.0.113.9", "root@example.com", btPassword); err != nil {

@@ -292,14 +292,7 @@ func clientPage(p Page, apps []*ent.Application, total int, fields []string, inc
 	for _, app := range apps {
 		out = append(out, clientJSON(app, ""))
 	}
-	items, err := Project(out, fields, include)
-	if err != nil {
-		return nil, err
-	}
-	if list, ok := items.([]map[string]json.RawMessage); ok {
-		return List(p, "clients", list, total), nil
-	}
-	return List(p, "clients", out, total), nil
+	return ProjectedList(p, "clients", out, total, fields, include)
 }
 
 func (a *API) readClient(r *Request) (any, error) {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -22,17 +21,6 @@ import (
 	"github.com/authgraph/authgraph/internal/apitest"
 )
 
-// crMgmt is a go-auth0 client authenticated as the client id/secret.
-func crMgmt(t testing.TB, s *apitest.Server, id, secret string) *management.Management {
-	t.Helper()
-	m, err := management.New(strings.TrimPrefix(s.URL, "http://"), management.WithInsecure(),
-		management.WithClientCredentials(context.Background(), id, secret), management.WithNoRetries())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
 // crM2M creates a machine client holding exactly scopes and returns its
 // credentials.
 func crM2M(t testing.TB, s *apitest.Server, name string, scopes ...string) (id, secret string) {
@@ -43,33 +31,6 @@ func crM2M(t testing.TB, s *apitest.Server, name string, scopes ...string) (id, 
 		t.Fatal(err)
 	}
 	return c.Client.ClientID, c.Secret
-}
-
-// crAs is a go-auth0 client for a new machine client holding scopes.
-func crAs(t testing.TB, s *apitest.Server, scopes ...string) *management.Management {
-	t.Helper()
-	id, secret := crM2M(t, s, "caller "+strings.Join(scopes, " "), scopes...)
-	return crMgmt(t, s, id, secret)
-}
-
-// crStatus is the HTTP status of an SDK error (0 for none).
-func crStatus(t testing.TB, err error) int {
-	t.Helper()
-	if err == nil {
-		return 0
-	}
-	var me management.Error
-	if !errors.As(err, &me) {
-		t.Fatalf("not a management.Error: %v", err)
-	}
-	return me.Status()
-}
-
-func crExpect(t testing.TB, err error, want int, what string) {
-	t.Helper()
-	if got := crStatus(t, err); got != want {
-		t.Fatalf("%s: status %d (%v), want %d", what, got, err, want)
-	}
 }
 
 // crRaw sends a request with the admin's token and returns status and body.
@@ -167,7 +128,7 @@ func crTokenStatus(t testing.TB, s *apitest.Server, id, secret string) int {
 func TestClientsLifecycle(t *testing.T) {
 	apitest.ForEachBackend(t, func(t *testing.T, s *apitest.Server) {
 		ctx := context.Background()
-		m := crMgmt(t, s, s.AdminID, s.AdminSecret)
+		m := sdkAs(t, s, s.AdminID, s.AdminSecret)
 
 		// A machine client: confidential, secret shown on create.
 		svc := &management.Client{Name: auth0.String("svc"), AppType: auth0.String("non_interactive"),
@@ -324,7 +285,7 @@ func TestClientsLifecycle(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = m.Client.Read(ctx, svc.GetClientID())
-		crExpect(t, err, http.StatusNotFound, "read after delete")
+		expectStatus(t, err, http.StatusNotFound, "read after delete")
 		if st := crTokenStatus(t, s, svc.GetClientID(), svc.GetClientSecret()); st == http.StatusOK {
 			t.Error("a deleted client still gets tokens")
 		}
@@ -338,7 +299,7 @@ func TestClientsLifecycle(t *testing.T) {
 func TestClientRotateSecret(t *testing.T) {
 	apitest.ForEachBackend(t, func(t *testing.T, s *apitest.Server) {
 		ctx := context.Background()
-		m := crMgmt(t, s, s.AdminID, s.AdminSecret)
+		m := sdkAs(t, s, s.AdminID, s.AdminSecret)
 		c := &management.Client{Name: auth0.String("rotating"), AppType: auth0.String("regular_web"),
 			Callbacks: &[]string{"https://web.example.com/cb"}}
 		if err := m.Client.Create(ctx, c); err != nil {
@@ -383,9 +344,9 @@ func TestClientRotateSecret(t *testing.T) {
 		}
 		before := crSnapshot(t, s)
 		_, err = m.Client.RotateSecret(ctx, spa.GetClientID())
-		crExpect(t, err, http.StatusBadRequest, "rotate a spa")
+		expectStatus(t, err, http.StatusBadRequest, "rotate a spa")
 		_, err = m.Client.RotateSecret(ctx, "no-such-client")
-		crExpect(t, err, http.StatusNotFound, "rotate an unknown client")
+		expectStatus(t, err, http.StatusNotFound, "rotate an unknown client")
 		before.unchanged(t, s, "refused rotations")
 	})
 }
@@ -396,14 +357,14 @@ func TestClientEscalationIsForbidden(t *testing.T) {
 	apitest.ForEachBackend(t, func(t *testing.T, s *apitest.Server) {
 		ctx := context.Background()
 		// Only update:clients: not the bootstrap admin client.
-		weak := crAs(t, s, "update:clients")
+		weak := scopedSDK(t, s, "update:clients")
 		before := crSnapshot(t, s)
 		_, err := weak.Client.RotateSecret(ctx, s.AdminID)
-		crExpect(t, err, http.StatusForbidden, "rotate the admin client")
+		expectStatus(t, err, http.StatusForbidden, "rotate the admin client")
 		err = weak.Client.Update(ctx, s.AdminID, &management.Client{Name: auth0.String("mine")})
-		crExpect(t, err, http.StatusForbidden, "rename the admin client")
+		expectStatus(t, err, http.StatusForbidden, "rename the admin client")
 		err = weak.Client.Update(ctx, s.AdminID, &management.Client{Callbacks: &[]string{"https://evil.example/cb"}})
-		crExpect(t, err, http.StatusForbidden, "redirect the admin client")
+		expectStatus(t, err, http.StatusForbidden, "redirect the admin client")
 		before.unchanged(t, s, "refused changes of the admin client")
 		if st := crTokenStatus(t, s, s.AdminID, s.AdminSecret); st != http.StatusOK {
 			t.Fatalf("the admin client's secret changed: %d", st)
@@ -417,7 +378,7 @@ func TestClientEscalationIsForbidden(t *testing.T) {
 			t.Fatal(err)
 		}
 		id := powerful.Client.ClientID
-		caller := crAs(t, s, "update:clients", "delete:clients", "read:users")
+		caller := scopedSDK(t, s, "update:clients", "delete:clients", "read:users")
 		before = crSnapshot(t, s)
 		for name, call := range map[string]func() error{
 			"rename": func() error { return caller.Client.Update(ctx, id, &management.Client{Name: auth0.String("mine")}) },
@@ -428,7 +389,7 @@ func TestClientEscalationIsForbidden(t *testing.T) {
 			"rotate": func() error { _, err := caller.Client.RotateSecret(ctx, id); return err },
 		} {
 			err := call()
-			crExpect(t, err, http.StatusForbidden, name)
+			expectStatus(t, err, http.StatusForbidden, name)
 			if !strings.Contains(err.Error(), "update:admins") {
 				t.Errorf("%s: the refusal does not name the missing scope: %v", name, err)
 			}
@@ -458,7 +419,7 @@ func TestClientEscalationIsForbidden(t *testing.T) {
 func TestClientErrors(t *testing.T) {
 	apitest.ForEachBackend(t, func(t *testing.T, s *apitest.Server) {
 		ctx := context.Background()
-		m := crMgmt(t, s, s.AdminID, s.AdminSecret)
+		m := sdkAs(t, s, s.AdminID, s.AdminSecret)
 		spa := &management.Client{Name: auth0.String("spa"), AppType: auth0.String("spa")}
 		if err := m.Client.Create(ctx, spa); err != nil {
 			t.Fatal(err)
@@ -481,7 +442,7 @@ func TestClientErrors(t *testing.T) {
 			"unknown property": {Name: auth0.String("x"), LogoURI: auth0.String("https://example.com/logo.png")},
 		} {
 			err := m.Client.Create(ctx, c)
-			crExpect(t, err, http.StatusBadRequest, "create: "+name)
+			expectStatus(t, err, http.StatusBadRequest, "create: "+name)
 		}
 		for name, c := range map[string]*management.Client{
 			"empty name":      {Name: auth0.String("")},
@@ -492,7 +453,7 @@ func TestClientErrors(t *testing.T) {
 			"auth method":     {TokenEndpointAuthMethod: auth0.String("client_secret_post")},
 		} {
 			err := m.Client.Update(ctx, id, c)
-			crExpect(t, err, http.StatusBadRequest, "update: "+name)
+			expectStatus(t, err, http.StatusBadRequest, "update: "+name)
 		}
 		// 400 for bodies the SDK cannot send.
 		for _, body := range []string{`{"name":`, `{"name": 5}`, `{"name": "x"} {}`, `[]`} {
@@ -504,24 +465,24 @@ func TestClientErrors(t *testing.T) {
 
 		// 404.
 		_, err := m.Client.Read(ctx, "no-such-client")
-		crExpect(t, err, http.StatusNotFound, "read unknown")
-		crExpect(t, m.Client.Update(ctx, "no-such-client", &management.Client{Name: auth0.String("x")}), http.StatusNotFound, "update unknown")
-		crExpect(t, m.Client.Delete(ctx, "no-such-client"), http.StatusNotFound, "delete unknown")
+		expectStatus(t, err, http.StatusNotFound, "read unknown")
+		expectStatus(t, m.Client.Update(ctx, "no-such-client", &management.Client{Name: auth0.String("x")}), http.StatusNotFound, "update unknown")
+		expectStatus(t, m.Client.Delete(ctx, "no-such-client"), http.StatusNotFound, "delete unknown")
 		if st, b := crRaw(t, s, http.MethodGet, "/clients/no-such-client", ""); st != http.StatusNotFound || !bytes.Contains(b, []byte(`"inexistent_client"`)) {
 			t.Errorf("404 body: %d %s", st, b)
 		}
 
 		// 403: built-in clients and missing scopes.
-		crExpect(t, m.Client.Delete(ctx, s.AdminID), http.StatusForbidden, "delete the admin client")
-		reader := crAs(t, s, "read:clients")
+		expectStatus(t, m.Client.Delete(ctx, s.AdminID), http.StatusForbidden, "delete the admin client")
+		reader := scopedSDK(t, s, "read:clients")
 		before = crSnapshot(t, s)
-		crExpect(t, reader.Client.Create(ctx, &management.Client{Name: auth0.String("x")}), http.StatusForbidden, "create without create:clients")
-		crExpect(t, reader.Client.Update(ctx, id, &management.Client{Name: auth0.String("x")}), http.StatusForbidden, "update without update:clients")
-		crExpect(t, reader.Client.Delete(ctx, id), http.StatusForbidden, "delete without delete:clients")
+		expectStatus(t, reader.Client.Create(ctx, &management.Client{Name: auth0.String("x")}), http.StatusForbidden, "create without create:clients")
+		expectStatus(t, reader.Client.Update(ctx, id, &management.Client{Name: auth0.String("x")}), http.StatusForbidden, "update without update:clients")
+		expectStatus(t, reader.Client.Delete(ctx, id), http.StatusForbidden, "delete without delete:clients")
 		_, err = reader.Client.RotateSecret(ctx, id)
-		crExpect(t, err, http.StatusForbidden, "rotate without update:clients")
+		expectStatus(t, err, http.StatusForbidden, "rotate without update:clients")
 		before.unchanged(t, s, "calls without the scope")
-		_, err = crAs(t, s, "read:users").Client.List(ctx)
-		crExpect(t, err, http.StatusForbidden, "list without read:clients")
+		_, err = scopedSDK(t, s, "read:users").Client.List(ctx)
+		expectStatus(t, err, http.StatusForbidden, "list without read:clients")
 	})
 }

@@ -1,7 +1,6 @@
 package apiv2
 
 import (
-	"encoding/json"
 	"errors"
 	"maps"
 	"net/http"
@@ -181,14 +180,7 @@ func (a *API) listConnections(r *Request) (any, error) {
 	}
 	total := len(items)
 	page := items[min(p.Offset(), total):min(p.Offset()+p.PerPage, total)]
-	if len(fields) == 0 {
-		return List(p, "connections", page, total), nil
-	}
-	projected, err := Project(page, fields, include)
-	if err != nil {
-		return nil, err
-	}
-	return List(p, "connections", projected.([]map[string]json.RawMessage), total), nil
+	return ProjectedList(p, "connections", page, total, fields, include)
 }
 
 func (a *API) getConnection(r *Request) (any, error) {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"slices"
@@ -80,38 +79,6 @@ func connSDK(t *testing.T, s *apitest.Server, id, secret string) (*management.Ma
 		t.Fatal(err)
 	}
 	return m, rec
-}
-
-// scopedSDK is a go-auth0 client holding only scopes.
-func scopedSDK(t *testing.T, s *apitest.Server, scopes ...string) *management.Management {
-	t.Helper()
-	created, err := clients.Create(authz.SystemContext(context.Background()), s.Deps.DB.Ent, clients.Params{
-		Name: "conn test " + strings.Join(scopes, " "), Type: clients.TypeM2M, Scopes: scopes,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, _ := connSDK(t, s, created.Client.ClientID, created.Secret)
-	return m
-}
-
-func status(t *testing.T, err error) int {
-	t.Helper()
-	var me management.Error
-	if !errors.As(err, &me) {
-		t.Fatalf("want a management.Error, got %v", err)
-	}
-	return me.Status()
-}
-
-func wantStatus(t *testing.T, err error, want int) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("want status %d, got success", want)
-	}
-	if got := status(t, err); got != want {
-		t.Fatalf("status %d, want %d (%v)", got, want, err)
-	}
 }
 
 func countConnections(t *testing.T, s *apitest.Server, name string) int {
@@ -217,14 +184,14 @@ func TestConnections(t *testing.T) {
 			if err := m.Connection.Update(ctx, c.GetID(), &management.Connection{Name: auth0.String("renamed")}); err == nil {
 				t.Fatal("renaming succeeded")
 			} else {
-				wantStatus(t, err, http.StatusBadRequest)
+				expectStatus(t, err, http.StatusBadRequest, "")
 			}
 
 			if err := m.Connection.Delete(ctx, c.GetID()); err != nil {
 				t.Fatal(err)
 			}
 			_, err = m.Connection.Read(ctx, c.GetID())
-			wantStatus(t, err, http.StatusNotFound)
+			expectStatus(t, err, http.StatusNotFound, "")
 			if countConnections(t, s, "db-crud") != 0 {
 				t.Fatal("still stored")
 			}
@@ -445,13 +412,13 @@ func TestConnections(t *testing.T) {
 			err = m.Connection.UpdateEnabledClients(ctx, c.GetID(), []management.ConnectionEnabledClient{
 				{ClientID: auth0.String("no-such-client"), Status: auth0.Bool(true)},
 			})
-			wantStatus(t, err, http.StatusBadRequest)
+			expectStatus(t, err, http.StatusBadRequest, "")
 			if st, _ := stored(t, s, "clients-db"); len(st.EnabledClients) != 1 {
 				t.Fatalf("a refused change wrote: %v", st.EnabledClients)
 			}
-			wantStatus(t, m.Connection.UpdateEnabledClients(ctx, "con_01J0000000000000000000000", []management.ConnectionEnabledClient{
+			expectStatus(t, m.Connection.UpdateEnabledClients(ctx, "con_01J0000000000000000000000", []management.ConnectionEnabledClient{
 				{ClientID: auth0.String(appID), Status: auth0.Bool(true)},
-			}), http.StatusNotFound)
+			}), http.StatusNotFound, "")
 		})
 
 		t.Run("filters and paging", func(t *testing.T) {
@@ -555,7 +522,7 @@ func TestConnections(t *testing.T) {
 		t.Run("403 without the scope", func(t *testing.T) {
 			reader := scopedSDK(t, s, "read:connections")
 			err := reader.Connection.Create(ctx, &management.Connection{Name: auth0.String("no-scope"), Strategy: auth0.String("auth0")})
-			wantStatus(t, err, http.StatusForbidden)
+			expectStatus(t, err, http.StatusForbidden, "")
 			if countConnections(t, s, "no-scope") != 0 {
 				t.Fatal("written without create:connections")
 			}
@@ -564,14 +531,14 @@ func TestConnections(t *testing.T) {
 				t.Fatal(err)
 			}
 			err = reader.Connection.Update(ctx, def.GetID(), &management.Connection{Options: &management.ConnectionOptions{PasswordPolicy: auth0.String("none")}})
-			wantStatus(t, err, http.StatusForbidden)
-			wantStatus(t, reader.Connection.Delete(ctx, def.GetID()), http.StatusForbidden)
+			expectStatus(t, err, http.StatusForbidden, "")
+			expectStatus(t, reader.Connection.Delete(ctx, def.GetID()), http.StatusForbidden, "")
 			if st, _ := stored(t, s, "Username-Password-Authentication"); st.Options["passwordPolicy"] == "none" {
 				t.Fatal("updated without update:connections")
 			}
 			users := scopedSDK(t, s, "read:users")
 			_, err = users.Connection.List(ctx)
-			wantStatus(t, err, http.StatusForbidden)
+			expectStatus(t, err, http.StatusForbidden, "")
 		})
 
 		t.Run("403 without control of its administrators", func(t *testing.T) {
@@ -596,11 +563,11 @@ func TestConnections(t *testing.T) {
 			}
 			before, _ := stored(t, s, "admins-db")
 			lesser := scopedSDK(t, s, "read:connections", "update:connections", "delete:connections")
-			wantStatus(t, lesser.Connection.Update(ctx, c.GetID(), &management.Connection{
-				Options: &management.ConnectionOptions{PasswordPolicy: auth0.String("none")}}), http.StatusForbidden)
-			wantStatus(t, lesser.Connection.UpdateEnabledClients(ctx, c.GetID(), []management.ConnectionEnabledClient{
-				{ClientID: auth0.String(dash.ClientID), Status: auth0.Bool(false)}}), http.StatusForbidden)
-			wantStatus(t, lesser.Connection.Delete(ctx, c.GetID()), http.StatusForbidden)
+			expectStatus(t, lesser.Connection.Update(ctx, c.GetID(), &management.Connection{
+				Options: &management.ConnectionOptions{PasswordPolicy: auth0.String("none")}}), http.StatusForbidden, "")
+			expectStatus(t, lesser.Connection.UpdateEnabledClients(ctx, c.GetID(), []management.ConnectionEnabledClient{
+				{ClientID: auth0.String(dash.ClientID), Status: auth0.Bool(false)}}), http.StatusForbidden, "")
+			expectStatus(t, lesser.Connection.Delete(ctx, c.GetID()), http.StatusForbidden, "")
 			after, _ := stored(t, s, "admins-db")
 			if after.Options["passwordPolicy"] != "good" || !slices.Equal(after.EnabledClients, before.EnabledClients) {
 				t.Fatalf("a refused call changed the connection: %v %v", after.Options, after.EnabledClients)
@@ -615,20 +582,20 @@ func TestConnections(t *testing.T) {
 		t.Run("400 bad option writes nothing", func(t *testing.T) {
 			err := m.Connection.Create(ctx, &management.Connection{Name: auth0.String("bad-opt"), Strategy: auth0.String("auth0"),
 				Options: &management.ConnectionOptions{PasswordPolicy: auth0.String("weird")}})
-			wantStatus(t, err, http.StatusBadRequest)
+			expectStatus(t, err, http.StatusBadRequest, "")
 			if !strings.Contains(err.Error(), "passwordPolicy") {
 				t.Fatalf("error does not name the option: %v", err)
 			}
 			err = m.Connection.Create(ctx, &management.Connection{Name: auth0.String("bad-script"), Strategy: auth0.String("auth0"),
 				Options: &management.ConnectionOptions{EnabledDatabaseCustomization: auth0.Bool(true), CustomScripts: &map[string]string{"bogus": "AGFzbQ=="}}})
-			wantStatus(t, err, http.StatusBadRequest)
+			expectStatus(t, err, http.StatusBadRequest, "")
 			if !strings.Contains(err.Error(), "customScripts.bogus") {
 				t.Fatalf("error does not name the script by Auth0's option: %v", err)
 			}
 			err = m.Connection.Create(ctx, &management.Connection{Name: auth0.String("bad-strategy"), Strategy: auth0.String("facebook")})
-			wantStatus(t, err, http.StatusBadRequest)
+			expectStatus(t, err, http.StatusBadRequest, "")
 			err = m.Connection.Create(ctx, &management.Connection{Name: auth0.String("bad-display"), Strategy: auth0.String("auth0"), DisplayName: auth0.String("Nice")})
-			wantStatus(t, err, http.StatusBadRequest)
+			expectStatus(t, err, http.StatusBadRequest, "")
 			for _, n := range []string{"bad-opt", "bad-script", "bad-strategy", "bad-display"} {
 				if countConnections(t, s, n) != 0 {
 					t.Fatalf("%s was written", n)
@@ -641,9 +608,9 @@ func TestConnections(t *testing.T) {
 				t.Fatal(err)
 			}
 			err = m.Connection.Update(ctx, c.GetID(), &management.Connection{Options: map[string]any{"passwordPolicy": "good", "no_such_option": true}})
-			wantStatus(t, err, http.StatusBadRequest)
+			expectStatus(t, err, http.StatusBadRequest, "")
 			err = m.Connection.Update(ctx, c.GetID(), &management.Connection{Options: &management.ConnectionOptions{EnabledDatabaseCustomization: auth0.Bool(true)}})
-			wantStatus(t, err, http.StatusBadRequest)
+			expectStatus(t, err, http.StatusBadRequest, "")
 			if st, _ := stored(t, s, "bad-upd"); st.Options["passwordPolicy"] != "fair" {
 				t.Fatalf("options changed by a refused PATCH: %v", st.Options)
 			}
@@ -652,11 +619,11 @@ func TestConnections(t *testing.T) {
 		t.Run("404 unknown", func(t *testing.T) {
 			const unknown = "con_01J0000000000000000000000"
 			_, err := m.Connection.Read(ctx, unknown)
-			wantStatus(t, err, http.StatusNotFound)
-			wantStatus(t, m.Connection.Update(ctx, unknown, &management.Connection{EnabledClients: &[]string{}}), http.StatusNotFound)
-			wantStatus(t, m.Connection.Delete(ctx, unknown), http.StatusNotFound)
+			expectStatus(t, err, http.StatusNotFound, "")
+			expectStatus(t, m.Connection.Update(ctx, unknown, &management.Connection{EnabledClients: &[]string{}}), http.StatusNotFound, "")
+			expectStatus(t, m.Connection.Delete(ctx, unknown), http.StatusNotFound, "")
 			_, err = m.Connection.ReadByName(ctx, "no-such-connection")
-			wantStatus(t, err, http.StatusNotFound)
+			expectStatus(t, err, http.StatusNotFound, "")
 		})
 
 		t.Run("409 duplicate name", func(t *testing.T) {
@@ -665,7 +632,7 @@ func TestConnections(t *testing.T) {
 			}
 			err := m.Connection.Create(ctx, &management.Connection{Name: auth0.String("dup"), Strategy: auth0.String("oidc"),
 				Options: &management.ConnectionOptionsOIDC{ClientID: auth0.String("x"), Issuer: auth0.String("https://idp.example.com")}})
-			wantStatus(t, err, http.StatusConflict)
+			expectStatus(t, err, http.StatusConflict, "")
 			st, _ := stored(t, s, "dup")
 			if st.Strategy != connection.StrategyDatabase {
 				t.Fatalf("the duplicate replaced the original: %s", st.Strategy)

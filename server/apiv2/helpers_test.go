@@ -4,18 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
+	"errors"
 	"io"
 	"net/http"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/auth0/go-auth0/management"
 
 	"github.com/authgraph/authgraph/authz"
-	"github.com/authgraph/authgraph/clients"
 	"github.com/authgraph/authgraph/ent/logevent"
 	"github.com/authgraph/authgraph/internal/apitest"
 )
@@ -115,16 +113,8 @@ func call(t testing.TB, s *apitest.Server, method, u, token string, body any) re
 // credentials.
 func client(t testing.TB, s *apitest.Server, scopes ...string) (id, secret string) {
 	t.Helper()
-	c, err := clients.Create(authz.SystemContext(context.Background()), s.Deps.DB.Ent, clients.Params{
-		Name: fmt.Sprintf("apiv2 test %d", clientSeq.Add(1)), Type: clients.TypeM2M, Scopes: scopes,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c.Client.ClientID, c.Secret
+	return s.ScopedClient(t, scopes...)
 }
-
-var clientSeq atomic.Int64
 
 // token returns a management token holding exactly scopes.
 func token(t testing.TB, s *apitest.Server, scopes ...string) string {
@@ -175,4 +165,43 @@ func audits(t testing.TB, s *apitest.Server) []string {
 		out = append(out, op)
 	}
 	return out
+}
+
+// sdkAs is go-auth0 against s as the client id (the admin when id is
+// empty), without retries.
+func sdkAs(t testing.TB, s *apitest.Server, id, secret string) *management.Management {
+	t.Helper()
+	return sdk(t, s, id, secret, false)
+}
+
+// scopedSDK is go-auth0 as a new client holding exactly scopes (the admin
+// when none are given), without retries.
+func scopedSDK(t testing.TB, s *apitest.Server, scopes ...string) *management.Management {
+	t.Helper()
+	if len(scopes) == 0 {
+		return sdkAs(t, s, "", "")
+	}
+	id, secret := client(t, s, scopes...)
+	return sdkAs(t, s, id, secret)
+}
+
+// errStatus is the HTTP status of a go-auth0 error (0 for none).
+func errStatus(t testing.TB, err error) int {
+	t.Helper()
+	if err == nil {
+		return 0
+	}
+	var me management.Error
+	if !errors.As(err, &me) {
+		t.Fatalf("not a management.Error: %T %v", err, err)
+	}
+	return me.Status()
+}
+
+// expectStatus fails unless err is a go-auth0 error of status want.
+func expectStatus(t testing.TB, err error, want int, what string) {
+	t.Helper()
+	if got := errStatus(t, err); got != want {
+		t.Fatalf("%s: status %d (%v), want %d", what, got, err, want)
+	}
 }

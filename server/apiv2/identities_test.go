@@ -132,7 +132,7 @@ func uIdentityIDs(ids []management.UserIdentity) []string {
 func TestLinkAndUnlink(t *testing.T) {
 	apitest.ForEachBackend(t, func(t *testing.T, s *apitest.Server) {
 		ctx := context.Background()
-		m := uAdmin(t, s)
+		m := sdkAs(t, s, "", "")
 		primary := uCreate(t, m, &management.User{Email: auth0.String("primary@example.com"), Password: auth0.String("Primary-Pass-2024"),
 			AppMetadata: &map[string]any{"plan": "gold"}})
 		second := uCreate(t, m, &management.User{Email: auth0.String("second@example.com"), Name: auth0.String("Second Self"),
@@ -147,7 +147,7 @@ func TestLinkAndUnlink(t *testing.T) {
 			t.Fatalf("link: %v %v", uIdentityIDs(ids), err)
 		}
 		_, err = m.User.Read(ctx, second.GetID())
-		uExpectStatus(t, err, http.StatusNotFound, "linked secondary")
+		expectStatus(t, err, http.StatusNotFound, "linked secondary")
 		got, _ := m.User.Read(ctx, primary.GetID())
 		if len(got.Identities) != 2 || (*got.AppMetadata)["plan"] != "gold" {
 			t.Fatalf("primary after link: %+v", got)
@@ -181,11 +181,11 @@ func TestLinkAndUnlink(t *testing.T) {
 		n := uCount(t, s)
 		primaryUpstream := strings.TrimPrefix(primary.GetID(), "auth0|")
 		_, err = m.User.Unlink(ctx, primary.GetID(), "auth0", primaryUpstream)
-		uExpectStatus(t, err, http.StatusBadRequest, "unlink the primary identity")
+		expectStatus(t, err, http.StatusBadRequest, "unlink the primary identity")
 		_, err = m.User.Unlink(ctx, primary.GetID(), "auth0", "nobody")
-		uExpectStatus(t, err, http.StatusNotFound, "unlink an unknown identity")
+		expectStatus(t, err, http.StatusNotFound, "unlink an unknown identity")
 		_, err = m.User.Unlink(ctx, "auth0|nobody", "auth0", secondUpstream)
-		uExpectStatus(t, err, http.StatusNotFound, "unlink from an unknown user")
+		expectStatus(t, err, http.StatusNotFound, "unlink from an unknown user")
 		for name, il := range map[string]*management.UserIdentityLink{
 			"self":              {Provider: auth0.String("auth0"), UserID: auth0.String(primary.GetID())},
 			"nothing":           {},
@@ -199,15 +199,15 @@ func TestLinkAndUnlink(t *testing.T) {
 			"access token": {LinkWith: auth0.String(s.AdminToken(t))},
 		} {
 			_, err := m.User.Link(ctx, primary.GetID(), il)
-			uExpectStatus(t, err, http.StatusBadRequest, name)
+			expectStatus(t, err, http.StatusBadRequest, name)
 		}
 		_, err = m.User.Link(ctx, primary.GetID(), &management.UserIdentityLink{Provider: auth0.String("auth0"), UserID: auth0.String("nobody")})
-		uExpectStatus(t, err, http.StatusNotFound, "link an unknown user")
+		expectStatus(t, err, http.StatusNotFound, "link an unknown user")
 		_, err = m.User.Link(ctx, "auth0|nobody", &management.UserIdentityLink{Provider: auth0.String("auth0"), UserID: auth0.String(second.GetID())})
-		uExpectStatus(t, err, http.StatusNotFound, "link to an unknown primary")
+		expectStatus(t, err, http.StatusNotFound, "link to an unknown primary")
 		id, secret := s.ScopedClient(t, "read:users")
-		_, err = uMgmt(t, s, id, secret).User.Link(ctx, primary.GetID(), &management.UserIdentityLink{Provider: auth0.String("auth0"), UserID: auth0.String(second.GetID())})
-		uExpectStatus(t, err, http.StatusForbidden, "link without update:users")
+		_, err = sdkAs(t, s, id, secret).User.Link(ctx, primary.GetID(), &management.UserIdentityLink{Provider: auth0.String("auth0"), UserID: auth0.String(second.GetID())})
+		expectStatus(t, err, http.StatusForbidden, "link without update:users")
 		if got := uCount(t, s); got != n {
 			t.Fatalf("refused links changed the users: %d → %d", n, got)
 		}
@@ -223,14 +223,14 @@ func TestLinkAndUnlink(t *testing.T) {
 			t.Fatalf("link_with: %v %v", uIdentityIDs(ids), err)
 		}
 		_, err = m.User.Read(ctx, third.GetID())
-		uExpectStatus(t, err, http.StatusNotFound, "secondary linked with link_with")
+		expectStatus(t, err, http.StatusNotFound, "secondary linked with link_with")
 	})
 }
 
 func TestIdentityTokensNeedReadUserIdPTokens(t *testing.T) {
 	apitest.ForEachBackend(t, func(t *testing.T, s *apitest.Server) {
 		ctx := context.Background()
-		m := uAdmin(t, s)
+		m := sdkAs(t, s, "", "")
 		u := uCreate(t, m, &management.User{Email: auth0.String("tokens@example.com")})
 		upstream := strings.TrimPrefix(u.GetID(), "auth0|")
 		// An identity holding upstream tokens, sealed as logins seal them.
@@ -250,11 +250,11 @@ func TestIdentityTokensNeedReadUserIdPTokens(t *testing.T) {
 			t.Fatalf("list with read:user_idp_tokens: %v", err)
 		}
 		id, secret := s.ScopedClient(t, "read:users")
-		got, err = uMgmt(t, s, id, secret).User.Read(ctx, u.GetID())
+		got, err = sdkAs(t, s, id, secret).User.Read(ctx, u.GetID())
 		if err != nil || got.Identities[0].AccessToken != nil || got.Identities[0].RefreshToken != nil {
 			t.Fatalf("without read:user_idp_tokens: %+v %v", got.Identities, err)
 		}
-		l, err := uMgmt(t, s, id, secret).User.List(ctx)
+		l, err := sdkAs(t, s, id, secret).User.List(ctx)
 		if err != nil || len(l.Users) != 1 || l.Users[0].Identities[0].AccessToken != nil {
 			t.Fatalf("list without read:user_idp_tokens: %v", err)
 		}

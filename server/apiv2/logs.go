@@ -2,7 +2,6 @@ package apiv2
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"slices"
 	"sort"
@@ -124,16 +123,7 @@ func (a *API) listLogs(r *Request) (any, error) {
 	if err != nil {
 		return nil, searchTimedOut(ctx, err)
 	}
-	items := logsJSON(rows)
-	if len(fields) == 0 {
-		return List(p, "logs", items, total), nil
-	}
-	projected, err := Project(items, fields, include)
-	if err != nil {
-		return nil, err
-	}
-	list, _ := projected.([]map[string]json.RawMessage)
-	return List(p, "logs", list, total), nil
+	return ProjectedList(p, "logs", logsJSON(rows), total, fields, include)
 }
 
 // logsFromCheckpoint is Auth0's checkpoint paging: the take events after

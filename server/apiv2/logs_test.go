@@ -55,7 +55,7 @@ func btCount(t testing.TB, s *apitest.Server, ps ...func(*ent.LogEventQuery)) in
 func TestLogs(t *testing.T) {
 	apitest.ForEachBackend(t, func(t *testing.T, s *apitest.Server) {
 		ctx := context.Background()
-		admin := btSDK(t, s, "read:logs")
+		admin := scopedSDK(t, s, "read:logs")
 		btSeedLogs(t, s, 0, 260)
 
 		t.Run("checkpoint paging", func(t *testing.T) {
@@ -219,7 +219,7 @@ func TestLogs(t *testing.T) {
 			}
 			for _, id := range []string{"log_01JNOPE0000000000000000000", "nope", "usr_01JNOPE0000000000000000000"} {
 				_, err := admin.Log.Read(ctx, id)
-				btExpect(t, err, http.StatusNotFound, "unknown log "+id)
+				expectStatus(t, err, http.StatusNotFound, "unknown log "+id)
 			}
 			status, raw := btRaw(t, s, "", http.MethodGet, "/logs/log_01JNOPE0000000000000000000", "")
 			btRawError(t, status, raw, http.StatusNotFound, "inexistent_log")
@@ -227,16 +227,16 @@ func TestLogs(t *testing.T) {
 
 		t.Run("refused", func(t *testing.T) {
 			before := btCount(t, s)
-			noLogs := btSDK(t, s, "read:users", "update:users")
+			noLogs := scopedSDK(t, s, "read:users", "update:users")
 			_, err := noLogs.Log.List(ctx)
-			btExpect(t, err, http.StatusForbidden, "list without read:logs")
+			expectStatus(t, err, http.StatusForbidden, "list without read:logs")
 			_, err = noLogs.Log.Read(ctx, "log_01JNOPE0000000000000000000")
-			btExpect(t, err, http.StatusForbidden, "read without read:logs")
+			expectStatus(t, err, http.StatusForbidden, "read without read:logs")
 			for _, q := range []string{"type:", "type:fp AND", "(type:fp", "type:fp)", "bogus:x", "hostname:x", "organization_id:x",
 				"fp", "type:f?", "type:f*p", "type:fp~", "date:yesterday", "date:[2026-01-01 TO]", "user_id:[a TO b]", `user_id:"auth0|u1`,
 				"NOT", "AND type:fp", strings.Repeat("(", 40) + "type:fp" + strings.Repeat(")", 40), strings.Repeat("type:fp OR ", 300) + "type:s"} {
 				_, err := admin.Log.List(ctx, management.Query(q))
-				btExpect(t, err, http.StatusBadRequest, "q="+q)
+				expectStatus(t, err, http.StatusBadRequest, "q="+q)
 			}
 			for _, query := range []string{"sort=user_id:1", "sort=date", "take=0", "take=x", "from=nope", "from=12345",
 				"per_page=101", "per_page=0", "page=-1", "page=10&per_page=100", "include_totals=maybe", "include_fields=maybe", "foo=bar"} {

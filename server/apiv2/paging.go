@@ -96,6 +96,20 @@ func List[T any](p Page, key string, items []T, total int) any {
 	}
 }
 
+// ProjectedList is List of items with fields/include_fields applied to
+// each (Project): the one way every listing renders a page.
+func ProjectedList[T any](p Page, key string, items []T, total int, fields []string, include bool) (any, error) {
+	if len(fields) == 0 {
+		return List(p, key, items, total), nil
+	}
+	projected, err := Project(items, fields, include)
+	if err != nil {
+		return nil, err
+	}
+	list, _ := projected.([]map[string]json.RawMessage)
+	return List(p, key, list, total), nil
+}
+
 // Fields parses fields and include_fields: the top-level properties to keep
 // (include_fields true, the default) or to drop.
 func (r *Request) Fields() (fields []string, include bool, err error) {

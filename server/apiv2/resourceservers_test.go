@@ -64,7 +64,7 @@ func rsScopes(rs *management.ResourceServer) []string {
 func TestResourceServersLifecycle(t *testing.T) {
 	apitest.ForEachBackend(t, func(t *testing.T, s *apitest.Server) {
 		ctx := context.Background()
-		m := crMgmt(t, s, s.AdminID, s.AdminSecret)
+		m := sdkAs(t, s, s.AdminID, s.AdminSecret)
 
 		rs := &management.ResourceServer{Name: auth0.String("Orders"), Identifier: auth0.String("https://orders.example.com/"),
 			Scopes: &[]management.ResourceServerScope{
@@ -139,7 +139,7 @@ func TestResourceServersLifecycle(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = m.ResourceServer.Read(ctx, rs.GetID())
-		crExpect(t, err, http.StatusNotFound, "read after delete")
+		expectStatus(t, err, http.StatusNotFound, "read after delete")
 		want := []string{"createResourceServer", "updateResourceServer", "updateResourceServer", "deleteResourceServer"}
 		if a := crAudits(t, s); !slices.Equal(a[len(a)-len(want):], want) {
 			t.Errorf("audit operations %v, want them to end with %v", a, want)
@@ -150,7 +150,7 @@ func TestResourceServersLifecycle(t *testing.T) {
 func TestResourceServerErrors(t *testing.T) {
 	apitest.ForEachBackend(t, func(t *testing.T, s *apitest.Server) {
 		ctx := context.Background()
-		m := crMgmt(t, s, s.AdminID, s.AdminSecret)
+		m := sdkAs(t, s, s.AdminID, s.AdminSecret)
 		rs := &management.ResourceServer{Name: auth0.String("Orders"), Identifier: auth0.String("urn:orders")}
 		if err := m.ResourceServer.Create(ctx, rs); err != nil {
 			t.Fatal(err)
@@ -161,7 +161,7 @@ func TestResourceServerErrors(t *testing.T) {
 		// 409: the identifier is taken (the management API's too).
 		for _, ident := range []string{"urn:orders", mgmtAPI} {
 			err := m.ResourceServer.Create(ctx, &management.ResourceServer{Name: auth0.String("again"), Identifier: auth0.String(ident)})
-			crExpect(t, err, http.StatusConflict, "duplicate "+ident)
+			expectStatus(t, err, http.StatusConflict, "duplicate "+ident)
 		}
 
 		// 400.
@@ -176,7 +176,7 @@ func TestResourceServerErrors(t *testing.T) {
 			"unknown property": {Name: auth0.String("x"), Identifier: auth0.String("urn:x"), SigningSecret: auth0.String("s3cret-s3cret-s3cret")},
 			"is_system":        {Name: auth0.String("x"), Identifier: auth0.String("urn:x"), IsSystem: auth0.Bool(true)},
 		} {
-			crExpect(t, m.ResourceServer.Create(ctx, c), http.StatusBadRequest, "create: "+name)
+			expectStatus(t, m.ResourceServer.Create(ctx, c), http.StatusBadRequest, "create: "+name)
 		}
 		for name, c := range map[string]*management.ResourceServer{
 			"identifier":     {Identifier: auth0.String("urn:other")},
@@ -185,7 +185,7 @@ func TestResourceServerErrors(t *testing.T) {
 			"twice a scope":  {Scopes: &[]management.ResourceServerScope{{Value: auth0.String("a")}, {Value: auth0.String("a")}}},
 			"offline online": {AllowOnlineAccess: auth0.Bool(true)},
 		} {
-			crExpect(t, m.ResourceServer.Update(ctx, rs.GetID(), c), http.StatusBadRequest, "update: "+name)
+			expectStatus(t, m.ResourceServer.Update(ctx, rs.GetID(), c), http.StatusBadRequest, "update: "+name)
 		}
 		if st, b := crRaw(t, s, http.MethodPost, "/resource-servers", `{"name": "x", "identifier": "urn:x", "token_lifetime": "long"}`); st != http.StatusBadRequest ||
 			!bytes.Contains(b, []byte("token_lifetime")) {
@@ -193,28 +193,28 @@ func TestResourceServerErrors(t *testing.T) {
 		}
 
 		// 403: the built-in management API is read-only.
-		crExpect(t, m.ResourceServer.Update(ctx, mgmtAPI, &management.ResourceServer{Name: auth0.String("mine")}), http.StatusForbidden, "rename the management API")
-		crExpect(t, m.ResourceServer.Delete(ctx, mgmtAPI), http.StatusForbidden, "delete the management API")
+		expectStatus(t, m.ResourceServer.Update(ctx, mgmtAPI, &management.ResourceServer{Name: auth0.String("mine")}), http.StatusForbidden, "rename the management API")
+		expectStatus(t, m.ResourceServer.Delete(ctx, mgmtAPI), http.StatusForbidden, "delete the management API")
 		sysAPI, err := m.ResourceServer.Read(ctx, mgmtAPI)
 		if err != nil || !sysAPI.GetIsSystem() {
 			t.Fatalf("management API: %+v %v", sysAPI, err)
 		}
-		crExpect(t, m.ResourceServer.Delete(ctx, sysAPI.GetID()), http.StatusForbidden, "delete the management API by id")
+		expectStatus(t, m.ResourceServer.Delete(ctx, sysAPI.GetID()), http.StatusForbidden, "delete the management API by id")
 
 		// 403 without the scope, 404 for unknown APIs.
-		reader := crAs(t, s, "read:resource_servers")
-		crExpect(t, reader.ResourceServer.Create(ctx, &management.ResourceServer{Name: auth0.String("x"), Identifier: auth0.String("urn:x")}),
+		reader := scopedSDK(t, s, "read:resource_servers")
+		expectStatus(t, reader.ResourceServer.Create(ctx, &management.ResourceServer{Name: auth0.String("x"), Identifier: auth0.String("urn:x")}),
 			http.StatusForbidden, "create without create:resource_servers")
-		crExpect(t, reader.ResourceServer.Update(ctx, rs.GetID(), &management.ResourceServer{Name: auth0.String("x")}),
+		expectStatus(t, reader.ResourceServer.Update(ctx, rs.GetID(), &management.ResourceServer{Name: auth0.String("x")}),
 			http.StatusForbidden, "update without update:resource_servers")
-		crExpect(t, reader.ResourceServer.Delete(ctx, rs.GetID()), http.StatusForbidden, "delete without delete:resource_servers")
-		_, err = crAs(t, s, "read:clients").ResourceServer.List(ctx)
-		crExpect(t, err, http.StatusForbidden, "list without read:resource_servers")
+		expectStatus(t, reader.ResourceServer.Delete(ctx, rs.GetID()), http.StatusForbidden, "delete without delete:resource_servers")
+		_, err = scopedSDK(t, s, "read:clients").ResourceServer.List(ctx)
+		expectStatus(t, err, http.StatusForbidden, "list without read:resource_servers")
 		for _, id := range []string{"api_01HZZZZZZZZZZZZZZZZZZZZZZZ", "urn:nothing"} {
 			_, err := m.ResourceServer.Read(ctx, id)
-			crExpect(t, err, http.StatusNotFound, "read "+id)
-			crExpect(t, m.ResourceServer.Update(ctx, id, &management.ResourceServer{Name: auth0.String("x")}), http.StatusNotFound, "update "+id)
-			crExpect(t, m.ResourceServer.Delete(ctx, id), http.StatusNotFound, "delete "+id)
+			expectStatus(t, err, http.StatusNotFound, "read "+id)
+			expectStatus(t, m.ResourceServer.Update(ctx, id, &management.ResourceServer{Name: auth0.String("x")}), http.StatusNotFound, "update "+id)
+			expectStatus(t, m.ResourceServer.Delete(ctx, id), http.StatusNotFound, "delete "+id)
 		}
 		if st, b := crRaw(t, s, http.MethodGet, "/resource-servers/urn:nothing", ""); st != http.StatusNotFound ||
 			!bytes.Contains(b, []byte(`"inexistent_resource_server"`)) {

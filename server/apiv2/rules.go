@@ -170,14 +170,7 @@ func (a *API) listRules(r *Request) (any, error) {
 	for i, rl := range found {
 		items[i] = toRule(rl)
 	}
-	if len(fields) == 0 {
-		return List(p, "rules", items, total), nil
-	}
-	projected, err := Project(items, fields, include)
-	if err != nil {
-		return nil, err
-	}
-	return List(p, "rules", projected.([]map[string]json.RawMessage), total), nil
+	return ProjectedList(p, "rules", items, total, fields, include)
 }
 
 func (a *API) getRule(r *Request) (any, error) {

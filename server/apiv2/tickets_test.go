@@ -39,7 +39,7 @@ func btTickets(t testing.TB, s *apitest.Server) int {
 func TestTickets(t *testing.T) {
 	apitest.ForEachBackend(t, func(t *testing.T, s *apitest.Server) {
 		ctx := context.Background()
-		admin := btSDK(t, s)
+		admin := scopedSDK(t, s)
 		uid := btUser(t, s, "carol@example.com")
 		conn := s.Deps.DB.Ent.Connection.Query().Where(connection.Name(btConn)).OnlyX(btSys)
 
@@ -97,9 +97,9 @@ func TestTickets(t *testing.T) {
 		t.Run("refused", func(t *testing.T) {
 			tickets := btTickets(t, s)
 			audits := btAudits(t, s, "createPasswordChangeTicket") + btAudits(t, s, "createEmailVerificationTicket")
-			noScope := btSDK(t, s, "read:users", "update:users")
-			btExpect(t, noScope.Ticket.ChangePassword(ctx, &management.Ticket{UserID: &uid}), http.StatusForbidden, "password change without create:user_tickets")
-			btExpect(t, noScope.Ticket.VerifyEmail(ctx, &management.Ticket{UserID: &uid}), http.StatusForbidden, "verification without create:user_tickets")
+			noScope := scopedSDK(t, s, "read:users", "update:users")
+			expectStatus(t, noScope.Ticket.ChangePassword(ctx, &management.Ticket{UserID: &uid}), http.StatusForbidden, "password change without create:user_tickets")
+			expectStatus(t, noScope.Ticket.VerifyEmail(ctx, &management.Ticket{UserID: &uid}), http.StatusForbidden, "verification without create:user_tickets")
 			bad := map[string]*management.Ticket{
 				"no user":                  {},
 				"email without connection": {Email: btStr("carol@example.com")},
@@ -113,12 +113,12 @@ func TestTickets(t *testing.T) {
 				"organization":             {UserID: &uid, OrganizationID: btStr("org_1")},
 			}
 			for name, tk := range bad {
-				btExpect(t, admin.Ticket.ChangePassword(ctx, tk), http.StatusBadRequest, "password change, "+name)
+				expectStatus(t, admin.Ticket.ChangePassword(ctx, tk), http.StatusBadRequest, "password change, "+name)
 			}
 			for _, name := range []string{"no user", "ttl too short", "relative result_url", "organization"} {
-				btExpect(t, admin.Ticket.VerifyEmail(ctx, bad[name]), http.StatusBadRequest, "verification, "+name)
+				expectStatus(t, admin.Ticket.VerifyEmail(ctx, bad[name]), http.StatusBadRequest, "verification, "+name)
 			}
-			btExpect(t, admin.Ticket.VerifyEmail(ctx, &management.Ticket{UserID: &uid, MarkEmailAsVerified: btBool(true)}),
+			expectStatus(t, admin.Ticket.VerifyEmail(ctx, &management.Ticket{UserID: &uid, MarkEmailAsVerified: btBool(true)}),
 				http.StatusBadRequest, "verification with mark_email_as_verified")
 			for _, body := range []string{`{"user_id":"` + uid + `","extra":1}`, `{"user_id":5}`, `{"user_id":"` + uid + `"`, ``} {
 				status, raw := btRaw(t, s, "", http.MethodPost, "/tickets/password-change", body)
@@ -127,11 +127,11 @@ func TestTickets(t *testing.T) {
 			status, raw := btRaw(t, s, "", http.MethodPost, "/tickets/email-verification",
 				`{"user_id":"`+uid+`","identity":{"user_id":"other","provider":"google-oauth2"}}`)
 			btRawError(t, status, raw, http.StatusBadRequest, "invalid_body")
-			btExpect(t, admin.Ticket.ChangePassword(ctx, &management.Ticket{UserID: btStr("auth0|nobody")}), http.StatusNotFound, "unknown user")
-			btExpect(t, admin.Ticket.VerifyEmail(ctx, &management.Ticket{UserID: btStr("auth0|nobody")}), http.StatusNotFound, "unknown user")
-			btExpect(t, admin.Ticket.ChangePassword(ctx, &management.Ticket{Email: btStr("nobody@example.com"), ConnectionID: btStr(string(conn.ID))}),
+			expectStatus(t, admin.Ticket.ChangePassword(ctx, &management.Ticket{UserID: btStr("auth0|nobody")}), http.StatusNotFound, "unknown user")
+			expectStatus(t, admin.Ticket.VerifyEmail(ctx, &management.Ticket{UserID: btStr("auth0|nobody")}), http.StatusNotFound, "unknown user")
+			expectStatus(t, admin.Ticket.ChangePassword(ctx, &management.Ticket{Email: btStr("nobody@example.com"), ConnectionID: btStr(string(conn.ID))}),
 				http.StatusNotFound, "unknown email")
-			btExpect(t, admin.Ticket.ChangePassword(ctx, &management.Ticket{Email: btStr("carol@example.com"), ConnectionID: btStr("con_01JNOPE0000000000000000000")}),
+			expectStatus(t, admin.Ticket.ChangePassword(ctx, &management.Ticket{Email: btStr("carol@example.com"), ConnectionID: btStr("con_01JNOPE0000000000000000000")}),
 				http.StatusNotFound, "unknown connection")
 			now := btTickets(t, s)
 			nowAudits := btAudits(t, s, "createPasswordChangeTicket") + btAudits(t, s, "createEmailVerificationTicket")
@@ -151,14 +151,14 @@ func TestVerificationEmailJob(t *testing.T) {
 			t.Fatal(err)
 		}
 		s.Deps.Auth.Mail = sender
-		admin := btSDK(t, s)
+		admin := scopedSDK(t, s)
 		uid := btUser(t, s, "dave@example.com")
 
 		var jobID string
 		t.Run("send", func(t *testing.T) {
 			before := time.Now().Add(-time.Second)
 			job := &management.Job{UserID: &uid}
-			if err := btSDK(t, s, "update:users").Job.VerifyEmail(ctx, job); err != nil {
+			if err := scopedSDK(t, s, "update:users").Job.VerifyEmail(ctx, job); err != nil {
 				t.Fatal(err)
 			}
 			if !strings.HasPrefix(job.GetID(), "job_") || job.GetType() != "verification_email" || job.GetStatus() != "pending" ||
@@ -178,7 +178,7 @@ func TestVerificationEmailJob(t *testing.T) {
 				t.Fatalf("%d audit entries", n)
 			}
 
-			read, err := btSDK(t, s, "read:users").Job.Read(ctx, jobID)
+			read, err := scopedSDK(t, s, "read:users").Job.Read(ctx, jobID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -200,27 +200,27 @@ func TestVerificationEmailJob(t *testing.T) {
 			s.MustGraphQL(t, s.AdminToken(t), `mutation($id: ID!) { grantAdmin(userId: $id, scopes: ["read:users", "delete:users"]) { id } }`,
 				map[string]any{"id": root}, nil)
 			sent, tickets, audits := len(smtp.Messages()), btTickets(t, s), btAudits(t, s, "sendVerificationEmail")
-			btExpect(t, btSDK(t, s, "read:users", "create:user_tickets").Job.VerifyEmail(ctx, &management.Job{UserID: &uid}),
+			expectStatus(t, scopedSDK(t, s, "read:users", "create:user_tickets").Job.VerifyEmail(ctx, &management.Job{UserID: &uid}),
 				http.StatusForbidden, "without update:users")
-			_, err := btSDK(t, s, "update:users").Job.Read(ctx, jobID)
-			btExpect(t, err, http.StatusForbidden, "read without read:users")
-			btExpect(t, admin.Job.VerifyEmail(ctx, &management.Job{}), http.StatusBadRequest, "no user_id")
-			btExpect(t, admin.Job.VerifyEmail(ctx, &management.Job{UserID: &uid, OrganizationID: btStr("org_1")}),
+			_, err := scopedSDK(t, s, "update:users").Job.Read(ctx, jobID)
+			expectStatus(t, err, http.StatusForbidden, "read without read:users")
+			expectStatus(t, admin.Job.VerifyEmail(ctx, &management.Job{}), http.StatusBadRequest, "no user_id")
+			expectStatus(t, admin.Job.VerifyEmail(ctx, &management.Job{UserID: &uid, OrganizationID: btStr("org_1")}),
 				http.StatusBadRequest, "organization_id")
-			btExpect(t, admin.Job.VerifyEmail(ctx, &management.Job{UserID: &uid,
+			expectStatus(t, admin.Job.VerifyEmail(ctx, &management.Job{UserID: &uid,
 				Identity: &management.UserIdentity{UserID: btStr("123"), Provider: btStr("google-oauth2")}}),
 				http.StatusBadRequest, "another identity")
-			btExpect(t, admin.Job.VerifyEmail(ctx, &management.Job{UserID: &uid, Identity: &management.UserIdentity{Provider: btStr("auth0")}}),
+			expectStatus(t, admin.Job.VerifyEmail(ctx, &management.Job{UserID: &uid, Identity: &management.UserIdentity{Provider: btStr("auth0")}}),
 				http.StatusBadRequest, "identity without user_id")
-			btExpect(t, admin.Job.VerifyEmail(ctx, &management.Job{UserID: &uid, Format: btStr("csv")}),
+			expectStatus(t, admin.Job.VerifyEmail(ctx, &management.Job{UserID: &uid, Format: btStr("csv")}),
 				http.StatusBadRequest, "a users-export property")
-			btExpect(t, admin.Job.VerifyEmail(ctx, &management.Job{UserID: btStr("auth0|nobody")}), http.StatusNotFound, "unknown user")
+			expectStatus(t, admin.Job.VerifyEmail(ctx, &management.Job{UserID: btStr("auth0|nobody")}), http.StatusNotFound, "unknown user")
 			for _, id := range []string{"job_01JNOPE0000000000000000000", "job_nope", "usr_01JNOPE0000000000000000000"} {
 				_, err = admin.Job.Read(ctx, id)
-				btExpect(t, err, http.StatusNotFound, "unknown job "+id)
+				expectStatus(t, err, http.StatusNotFound, "unknown job "+id)
 			}
 			// An administrator's mailbox link needs the administrator's scopes.
-			btExpect(t, btSDK(t, s, "update:users").Job.VerifyEmail(ctx, &management.Job{UserID: &root}), http.StatusForbidden, "an administrator")
+			expectStatus(t, scopedSDK(t, s, "update:users").Job.VerifyEmail(ctx, &management.Job{UserID: &root}), http.StatusForbidden, "an administrator")
 			time.Sleep(200 * time.Millisecond) // a wrongly sent email would have arrived
 			if n, tk, a := len(smtp.Messages()), btTickets(t, s), btAudits(t, s, "sendVerificationEmail"); n != sent || tk != tickets || a != audits {
 				t.Fatalf("refused requests wrote: mails %d→%d, tickets %d→%d, audits %d→%d", sent, n, tickets, tk, audits, a)

@@ -197,31 +197,7 @@ func (a *API) listUsers(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	items, err := Project(out, fields, include)
-	if err != nil {
-		return nil, err
-	}
-	return List(p, "users", asList(items), total), nil
-}
-
-// asList turns Project's result (a []User or a projected list) into a slice
-// for List.
-func asList(v any) []any {
-	switch t := v.(type) {
-	case []User:
-		out := make([]any, len(t))
-		for i := range t {
-			out[i] = t[i]
-		}
-		return out
-	case []map[string]json.RawMessage:
-		out := make([]any, len(t))
-		for i := range t {
-			out[i] = t[i]
-		}
-		return out
-	}
-	return nil
+	return ProjectedList(p, "users", out, total, fields, include)
 }
 
 // getUserByID resolves {id} (user_id or node id) as the caller: unknown is

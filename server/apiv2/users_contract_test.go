@@ -129,7 +129,7 @@ func uJSON(t *testing.T, st int, body []byte, want int) any {
 func TestUsersContract(t *testing.T) {
 	apitest.ForEachBackend(t, func(t *testing.T, s *apitest.Server) {
 		ctx := context.Background()
-		m := uAdmin(t, s)
+		m := sdkAs(t, s, "", "")
 		admin := s.AdminToken(t)
 		u := uCreate(t, m, &management.User{Email: auth0.String("john.doe@example.com"), Password: auth0.String("John-Doe-Pass-2024"),
 			Name: auth0.String("John Doe"), GivenName: auth0.String("John"), FamilyName: auth0.String("Doe"),

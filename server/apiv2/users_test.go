@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,42 +21,6 @@ import (
 )
 
 const uConn = "Username-Password-Authentication"
-
-// uMgmt is go-auth0's management client for the server, authenticated as
-// the client id/secret (client_credentials, as applications do).
-func uMgmt(t testing.TB, s *apitest.Server, id, secret string) *management.Management {
-	t.Helper()
-	m, err := management.New(strings.TrimPrefix(s.URL, "http://"), management.WithInsecure(),
-		management.WithClientCredentials(context.Background(), id, secret), management.WithNoRetries())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
-func uAdmin(t testing.TB, s *apitest.Server) *management.Management {
-	return uMgmt(t, s, s.AdminID, s.AdminSecret)
-}
-
-// uStatus is the status of an SDK error, which must be a management.Error.
-func uStatus(t testing.TB, err error) int {
-	t.Helper()
-	var me management.Error
-	if !errors.As(err, &me) {
-		t.Fatalf("expected a management.Error, got %T %v", err, err)
-	}
-	return me.Status()
-}
-
-func uExpectStatus(t testing.TB, err error, want int, what string) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("%s: no error, want %d", what, want)
-	}
-	if got := uStatus(t, err); got != want {
-		t.Fatalf("%s: status %d (%v), want %d", what, got, err, want)
-	}
-}
 
 // uRaw sends a request with a bearer token and returns status and body.
 func uRaw(t testing.TB, s *apitest.Server, token, method, path string, body any) (int, []byte) {
@@ -111,7 +74,7 @@ func uCreate(t testing.TB, m *management.Management, u *management.User) *manage
 func TestUsersLifecycle(t *testing.T) {
 	apitest.ForEachBackend(t, func(t *testing.T, s *apitest.Server) {
 		ctx := context.Background()
-		m := uAdmin(t, s)
+		m := sdkAs(t, s, "", "")
 
 		// Create: 201 with the whole user, in Auth0's shape.
 		ada := uCreate(t, m, &management.User{
@@ -143,18 +106,18 @@ func TestUsersLifecycle(t *testing.T) {
 		// Duplicates: 409, nothing written.
 		err := m.User.Create(ctx, &management.User{Connection: auth0.String(uConn), Email: auth0.String("ADA@example.com"),
 			Password: auth0.String("Another-Pass-2024")})
-		uExpectStatus(t, err, http.StatusConflict, "duplicate email")
+		expectStatus(t, err, http.StatusConflict, "duplicate email")
 		if !strings.Contains(err.Error(), "The user already exists.") {
 			t.Fatalf("duplicate message: %v", err)
 		}
 		err = m.User.Create(ctx, &management.User{Connection: auth0.String(uConn), ID: auth0.String("custom-1"),
 			Email: auth0.String("other@example.com")})
-		uExpectStatus(t, err, http.StatusConflict, "duplicate user_id")
+		expectStatus(t, err, http.StatusConflict, "duplicate user_id")
 		// No connection, an unknown connection, an invalid field: 400.
-		uExpectStatus(t, m.User.Create(ctx, &management.User{Email: auth0.String("x@example.com")}), http.StatusBadRequest, "no connection")
-		uExpectStatus(t, m.User.Create(ctx, &management.User{Connection: auth0.String("nope"), Email: auth0.String("x@example.com")}),
+		expectStatus(t, m.User.Create(ctx, &management.User{Email: auth0.String("x@example.com")}), http.StatusBadRequest, "no connection")
+		expectStatus(t, m.User.Create(ctx, &management.User{Connection: auth0.String("nope"), Email: auth0.String("x@example.com")}),
 			http.StatusBadRequest, "unknown connection")
-		uExpectStatus(t, m.User.Create(ctx, &management.User{Connection: auth0.String(uConn), Email: auth0.String("x@example.com"),
+		expectStatus(t, m.User.Create(ctx, &management.User{Connection: auth0.String(uConn), Email: auth0.String("x@example.com"),
 			Picture: auth0.String("not a url")}), http.StatusBadRequest, "bad picture")
 		if got := uCount(t, s); got != n {
 			t.Fatalf("refused creates wrote users: %d → %d", n, got)
@@ -167,7 +130,7 @@ func TestUsersLifecycle(t *testing.T) {
 			t.Fatalf("read: %+v %v", got, err)
 		}
 		_, err = m.User.Read(ctx, "auth0|nobody")
-		uExpectStatus(t, err, http.StatusNotFound, "read unknown")
+		expectStatus(t, err, http.StatusNotFound, "read unknown")
 		if !strings.Contains(err.Error(), "The user does not exist.") {
 			t.Fatalf("404 message: %v", err)
 		}
@@ -217,7 +180,7 @@ func TestUsersLifecycle(t *testing.T) {
 		// Refused patches write nothing.
 		before, _ := m.User.Read(ctx, ada.GetID())
 		err = m.User.Update(ctx, ada.GetID(), &management.User{Password: auth0.String("weak"), Name: auth0.String("Mallory")})
-		uExpectStatus(t, err, http.StatusBadRequest, "weak password")
+		expectStatus(t, err, http.StatusBadRequest, "weak password")
 		if !strings.Contains(err.Error(), "PasswordStrengthError: Password is too weak") {
 			t.Fatalf("weak password message: %v", err)
 		}
@@ -241,19 +204,19 @@ func TestUsersLifecycle(t *testing.T) {
 		// fields: refused, as Auth0 does.
 		roundTrip, _ := m.User.Read(ctx, ada.GetID())
 		roundTrip.Name = auth0.String("Mallory")
-		uExpectStatus(t, m.User.Update(ctx, ada.GetID(), roundTrip), http.StatusBadRequest, "round trip")
+		expectStatus(t, m.User.Update(ctx, ada.GetID(), roundTrip), http.StatusBadRequest, "round trip")
 		after, _ := m.User.Read(ctx, ada.GetID())
 		if after.GetName() != before.GetName() || !after.UpdatedAt.Equal(*before.UpdatedAt) {
 			t.Fatalf("refused patches changed the user: %+v → %+v", before, after)
 		}
-		uExpectStatus(t, m.User.Update(ctx, "auth0|nobody", &management.User{Name: auth0.String("x")}), http.StatusNotFound, "patch unknown")
+		expectStatus(t, m.User.Update(ctx, "auth0|nobody", &management.User{Name: auth0.String("x")}), http.StatusNotFound, "patch unknown")
 
 		// Delete: 204, then 404 on read; deleting again is 204 too.
 		if err := m.User.Delete(ctx, ada.GetID()); err != nil {
 			t.Fatal(err)
 		}
 		_, err = m.User.Read(ctx, ada.GetID())
-		uExpectStatus(t, err, http.StatusNotFound, "read deleted")
+		expectStatus(t, err, http.StatusNotFound, "read deleted")
 		if err := m.User.Delete(ctx, ada.GetID()); err != nil {
 			t.Fatalf("second delete: %v", err)
 		}
@@ -275,7 +238,7 @@ func uKeys(m map[string]any) []string {
 func TestUsersListSearchAndPaging(t *testing.T) {
 	apitest.ForEachBackend(t, func(t *testing.T, s *apitest.Server) {
 		ctx := context.Background()
-		m := uAdmin(t, s)
+		m := sdkAs(t, s, "", "")
 		for i := range 25 {
 			group := "odd"
 			if i%2 == 0 {
@@ -358,7 +321,7 @@ func TestUsersListSearchAndPaging(t *testing.T) {
 			"negative page":   {management.Page(-1)},
 		} {
 			_, err := m.User.List(ctx, opts...)
-			uExpectStatus(t, err, http.StatusBadRequest, name)
+			expectStatus(t, err, http.StatusBadRequest, name)
 		}
 		// A listing renders metadata as stored (read raw), equal to a
 		// single read's (decoded through ent); an empty object stays {}.
@@ -425,7 +388,7 @@ func uEmails(l *management.UserList) []string {
 func TestUserLogs(t *testing.T) {
 	apitest.ForEachBackend(t, func(t *testing.T, s *apitest.Server) {
 		ctx := context.Background()
-		m := uAdmin(t, s)
+		m := sdkAs(t, s, "", "")
 		u := uCreate(t, m, &management.User{Email: auth0.String("logged@example.com"), Password: auth0.String("Logged-Pass-2024")})
 		other := uCreate(t, m, &management.User{Email: auth0.String("other@example.com")})
 		for _, name := range []string{"One", "Two", "Three"} {
@@ -473,38 +436,38 @@ func TestUserLogs(t *testing.T) {
 			t.Fatalf("deleted user's logs: %d %v", len(gone), err)
 		}
 		_, err = m.User.GetUserLogs(ctx, u.GetID(), management.Sort("type:1"))
-		uExpectStatus(t, err, http.StatusBadRequest, "sort by type")
+		expectStatus(t, err, http.StatusBadRequest, "sort by type")
 		// read:logs is the scope; read:users is not enough.
 		id, secret := s.ScopedClient(t, "read:users")
-		_, err = uMgmt(t, s, id, secret).User.GetUserLogs(ctx, u.GetID())
-		uExpectStatus(t, err, http.StatusForbidden, "logs without read:logs")
+		_, err = sdkAs(t, s, id, secret).User.GetUserLogs(ctx, u.GetID())
+		expectStatus(t, err, http.StatusForbidden, "logs without read:logs")
 	})
 }
 
 func TestUsersAuthErrors(t *testing.T) {
 	apitest.ForEachBackend(t, func(t *testing.T, s *apitest.Server) {
 		ctx := context.Background()
-		admin := uAdmin(t, s)
+		admin := sdkAs(t, s, "", "")
 		u := uCreate(t, admin, &management.User{Email: auth0.String("target@example.com")})
 		n := uCount(t, s)
 
 		// 403: each route wants its scope.
 		id, secret := s.ScopedClient(t, "create:users")
-		creator := uMgmt(t, s, id, secret)
+		creator := sdkAs(t, s, id, secret)
 		_, err := creator.User.Read(ctx, u.GetID())
-		uExpectStatus(t, err, http.StatusForbidden, "read without read:users")
+		expectStatus(t, err, http.StatusForbidden, "read without read:users")
 		if !strings.Contains(err.Error(), "Insufficient scope, expected any of: read:users") {
 			t.Fatalf("403 message: %v", err)
 		}
 		_, err = creator.User.List(ctx)
-		uExpectStatus(t, err, http.StatusForbidden, "list without read:users")
+		expectStatus(t, err, http.StatusForbidden, "list without read:users")
 		_, err = creator.User.ListByEmail(ctx, "target@example.com")
-		uExpectStatus(t, err, http.StatusForbidden, "by email without read:users")
-		uExpectStatus(t, creator.User.Update(ctx, u.GetID(), &management.User{Name: auth0.String("x")}), http.StatusForbidden, "update")
-		uExpectStatus(t, creator.User.Delete(ctx, u.GetID()), http.StatusForbidden, "delete")
+		expectStatus(t, err, http.StatusForbidden, "by email without read:users")
+		expectStatus(t, creator.User.Update(ctx, u.GetID(), &management.User{Name: auth0.String("x")}), http.StatusForbidden, "update")
+		expectStatus(t, creator.User.Delete(ctx, u.GetID()), http.StatusForbidden, "delete")
 		id, secret = s.ScopedClient(t, "read:users")
-		reader := uMgmt(t, s, id, secret)
-		uExpectStatus(t, reader.User.Create(ctx, &management.User{Connection: auth0.String(uConn), Email: auth0.String("new@example.com")}),
+		reader := sdkAs(t, s, id, secret)
+		expectStatus(t, reader.User.Create(ctx, &management.User{Connection: auth0.String(uConn), Email: auth0.String("new@example.com")}),
 			http.StatusForbidden, "create without create:users")
 		if got := uCount(t, s); got != n {
 			t.Fatalf("forbidden calls wrote: %d → %d", n, got)
@@ -530,6 +493,6 @@ func TestUsersAuthErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = static.User.Read(ctx, u.GetID())
-		uExpectStatus(t, err, http.StatusUnauthorized, "SDK with another audience's token")
+		expectStatus(t, err, http.StatusUnauthorized, "SDK with another audience's token")
 	})
 }

@@ -46,7 +46,18 @@ type Params struct {
 	Scopes             []Scope
 	AllowOfflineAccess *bool
 	TokenLifetime      *int
+	// EnforcePolicies turns RBAC on (package rbac decides the scopes).
+	EnforcePolicies *bool
+	// TokenDialect is one of TokenDialects.
+	TokenDialect *string
+	// IntrospectionClients are client_ids allowed to introspect this API's
+	// access tokens besides each token's own client.
+	IntrospectionClients []string
 }
+
+// TokenDialects are Auth0's access-token dialects; the _authz ones add a
+// permissions claim and need EnforcePolicies.
+var TokenDialects = []string{"access_token", "access_token_authz", "rfc9068_profile", "rfc9068_profile_authz"}
 
 func validate(p *Params, creating bool) error {
 	if creating {

@@ -21,6 +21,9 @@ var managementScopes = []string{
 	"read:user_idp_tokens", // upstream IdP tokens on identities (graph/linking.go)
 	"read:rules", "create:rules", "update:rules", "delete:rules",
 	"read:admins", "update:admins",
+	"read:roles", "create:roles", "update:roles", "delete:roles",
+	"read:role_members", "create:role_members", "delete:role_members",
+	"read:client_grants", "create:client_grants", "update:client_grants", "delete:client_grants",
 }
 
 // Self-service scopes: a signed-in user's token for the management API may

@@ -15,6 +15,7 @@ import (
 	"github.com/authgraph/authgraph/ent/admingrant"
 	"github.com/authgraph/authgraph/ent/application"
 	"github.com/authgraph/authgraph/ent/authrequest"
+	"github.com/authgraph/authgraph/ent/clientgrant"
 	"github.com/authgraph/authgraph/ent/connection"
 	"github.com/authgraph/authgraph/ent/grant"
 	"github.com/authgraph/authgraph/ent/identity"
@@ -22,12 +23,16 @@ import (
 	"github.com/authgraph/authgraph/ent/loginattempt"
 	"github.com/authgraph/authgraph/ent/refreshtoken"
 	"github.com/authgraph/authgraph/ent/resourceserver"
+	"github.com/authgraph/authgraph/ent/role"
+	"github.com/authgraph/authgraph/ent/rolepermission"
 	"github.com/authgraph/authgraph/ent/rule"
 	"github.com/authgraph/authgraph/ent/session"
 	"github.com/authgraph/authgraph/ent/signingkey"
 	"github.com/authgraph/authgraph/ent/ticket"
 	"github.com/authgraph/authgraph/ent/upstreamstate"
 	"github.com/authgraph/authgraph/ent/user"
+	"github.com/authgraph/authgraph/ent/userpermission"
+	"github.com/authgraph/authgraph/ent/userrole"
 )
 
 // ent aliases to avoid import conflicts in user's code.
@@ -91,6 +96,7 @@ func checkColumn(t, c string) error {
 			admingrant.Table:     admingrant.ValidColumn,
 			application.Table:    application.ValidColumn,
 			authrequest.Table:    authrequest.ValidColumn,
+			clientgrant.Table:    clientgrant.ValidColumn,
 			connection.Table:     connection.ValidColumn,
 			grant.Table:          grant.ValidColumn,
 			identity.Table:       identity.ValidColumn,
@@ -98,12 +104,16 @@ func checkColumn(t, c string) error {
 			loginattempt.Table:   loginattempt.ValidColumn,
 			refreshtoken.Table:   refreshtoken.ValidColumn,
 			resourceserver.Table: resourceserver.ValidColumn,
+			role.Table:           role.ValidColumn,
+			rolepermission.Table: rolepermission.ValidColumn,
 			rule.Table:           rule.ValidColumn,
 			session.Table:        session.ValidColumn,
 			signingkey.Table:     signingkey.ValidColumn,
 			ticket.Table:         ticket.ValidColumn,
 			upstreamstate.Table:  upstreamstate.ValidColumn,
 			user.Table:           user.ValidColumn,
+			userpermission.Table: userpermission.ValidColumn,
+			userrole.Table:       userrole.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

@@ -6,6 +6,7 @@ import (
 	"github.com/authgraph/authgraph/ent/admingrant"
 	"github.com/authgraph/authgraph/ent/application"
 	"github.com/authgraph/authgraph/ent/authrequest"
+	"github.com/authgraph/authgraph/ent/clientgrant"
 	"github.com/authgraph/authgraph/ent/connection"
 	"github.com/authgraph/authgraph/ent/grant"
 	"github.com/authgraph/authgraph/ent/identity"
@@ -14,12 +15,16 @@ import (
 	"github.com/authgraph/authgraph/ent/predicate"
 	"github.com/authgraph/authgraph/ent/refreshtoken"
 	"github.com/authgraph/authgraph/ent/resourceserver"
+	"github.com/authgraph/authgraph/ent/role"
+	"github.com/authgraph/authgraph/ent/rolepermission"
 	"github.com/authgraph/authgraph/ent/rule"
 	"github.com/authgraph/authgraph/ent/session"
 	"github.com/authgraph/authgraph/ent/signingkey"
 	"github.com/authgraph/authgraph/ent/ticket"
 	"github.com/authgraph/authgraph/ent/upstreamstate"
 	"github.com/authgraph/authgraph/ent/user"
+	"github.com/authgraph/authgraph/ent/userpermission"
+	"github.com/authgraph/authgraph/ent/userrole"
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
@@ -29,7 +34,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 16)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 21)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   admingrant.Table,
@@ -122,6 +127,24 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[3] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   clientgrant.Table,
+			Columns: clientgrant.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: clientgrant.FieldID,
+			},
+		},
+		Type: "ClientGrant",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			clientgrant.FieldCreatedAt:         {Type: field.TypeTime, Column: clientgrant.FieldCreatedAt},
+			clientgrant.FieldUpdatedAt:         {Type: field.TypeTime, Column: clientgrant.FieldUpdatedAt},
+			clientgrant.FieldClientRef:         {Type: field.TypeString, Column: clientgrant.FieldClientRef},
+			clientgrant.FieldResourceServerRef: {Type: field.TypeString, Column: clientgrant.FieldResourceServerRef},
+			clientgrant.FieldScopes:            {Type: field.TypeJSON, Column: clientgrant.FieldScopes},
+		},
+	}
+	graph.Nodes[4] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   connection.Table,
 			Columns: connection.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -142,7 +165,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			connection.FieldSyncMode:       {Type: field.TypeEnum, Column: connection.FieldSyncMode},
 		},
 	}
-	graph.Nodes[4] = &sqlgraph.Node{
+	graph.Nodes[5] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   grant.Table,
 			Columns: grant.Columns,
@@ -168,7 +191,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			grant.FieldRevokedReason:  {Type: field.TypeString, Column: grant.FieldRevokedReason},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   identity.Table,
 			Columns: identity.Columns,
@@ -194,7 +217,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			identity.FieldTokensSealed:    {Type: field.TypeBytes, Column: identity.FieldTokensSealed},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   logevent.Table,
 			Columns: logevent.Columns,
@@ -221,7 +244,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			logevent.FieldDetails:      {Type: field.TypeJSON, Column: logevent.FieldDetails},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   loginattempt.Table,
 			Columns: loginattempt.Columns,
@@ -242,7 +265,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			loginattempt.FieldBlockedUntil:  {Type: field.TypeTime, Column: loginattempt.FieldBlockedUntil},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refreshtoken.Table,
 			Columns: refreshtoken.Columns,
@@ -261,7 +284,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refreshtoken.FieldUsedAt:        {Type: field.TypeTime, Column: refreshtoken.FieldUsedAt},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   resourceserver.Table,
 			Columns: resourceserver.Columns,
@@ -272,17 +295,55 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "ResourceServer",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			resourceserver.FieldCreatedAt:          {Type: field.TypeTime, Column: resourceserver.FieldCreatedAt},
-			resourceserver.FieldUpdatedAt:          {Type: field.TypeTime, Column: resourceserver.FieldUpdatedAt},
-			resourceserver.FieldIdentifier:         {Type: field.TypeString, Column: resourceserver.FieldIdentifier},
-			resourceserver.FieldName:               {Type: field.TypeString, Column: resourceserver.FieldName},
-			resourceserver.FieldScopes:             {Type: field.TypeJSON, Column: resourceserver.FieldScopes},
-			resourceserver.FieldAllowOfflineAccess: {Type: field.TypeBool, Column: resourceserver.FieldAllowOfflineAccess},
-			resourceserver.FieldTokenLifetime:      {Type: field.TypeInt, Column: resourceserver.FieldTokenLifetime},
-			resourceserver.FieldSystem:             {Type: field.TypeBool, Column: resourceserver.FieldSystem},
+			resourceserver.FieldCreatedAt:            {Type: field.TypeTime, Column: resourceserver.FieldCreatedAt},
+			resourceserver.FieldUpdatedAt:            {Type: field.TypeTime, Column: resourceserver.FieldUpdatedAt},
+			resourceserver.FieldIdentifier:           {Type: field.TypeString, Column: resourceserver.FieldIdentifier},
+			resourceserver.FieldName:                 {Type: field.TypeString, Column: resourceserver.FieldName},
+			resourceserver.FieldScopes:               {Type: field.TypeJSON, Column: resourceserver.FieldScopes},
+			resourceserver.FieldAllowOfflineAccess:   {Type: field.TypeBool, Column: resourceserver.FieldAllowOfflineAccess},
+			resourceserver.FieldTokenLifetime:        {Type: field.TypeInt, Column: resourceserver.FieldTokenLifetime},
+			resourceserver.FieldSystem:               {Type: field.TypeBool, Column: resourceserver.FieldSystem},
+			resourceserver.FieldEnforcePolicies:      {Type: field.TypeBool, Column: resourceserver.FieldEnforcePolicies},
+			resourceserver.FieldTokenDialect:         {Type: field.TypeEnum, Column: resourceserver.FieldTokenDialect},
+			resourceserver.FieldIntrospectionClients: {Type: field.TypeJSON, Column: resourceserver.FieldIntrospectionClients},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   role.Table,
+			Columns: role.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: role.FieldID,
+			},
+		},
+		Type: "Role",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			role.FieldCreatedAt:   {Type: field.TypeTime, Column: role.FieldCreatedAt},
+			role.FieldUpdatedAt:   {Type: field.TypeTime, Column: role.FieldUpdatedAt},
+			role.FieldName:        {Type: field.TypeString, Column: role.FieldName},
+			role.FieldDescription: {Type: field.TypeString, Column: role.FieldDescription},
+		},
+	}
+	graph.Nodes[12] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   rolepermission.Table,
+			Columns: rolepermission.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: rolepermission.FieldID,
+			},
+		},
+		Type: "RolePermission",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			rolepermission.FieldCreatedAt:         {Type: field.TypeTime, Column: rolepermission.FieldCreatedAt},
+			rolepermission.FieldUpdatedAt:         {Type: field.TypeTime, Column: rolepermission.FieldUpdatedAt},
+			rolepermission.FieldRoleRef:           {Type: field.TypeString, Column: rolepermission.FieldRoleRef},
+			rolepermission.FieldResourceServerRef: {Type: field.TypeString, Column: rolepermission.FieldResourceServerRef},
+			rolepermission.FieldPermissionName:    {Type: field.TypeString, Column: rolepermission.FieldPermissionName},
+		},
+	}
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   rule.Table,
 			Columns: rule.Columns,
@@ -305,7 +366,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			rule.FieldSecretsSet:    {Type: field.TypeJSON, Column: rule.FieldSecretsSet},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
@@ -331,7 +392,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldRevokedAt:     {Type: field.TypeTime, Column: session.FieldRevokedAt},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   signingkey.Table,
 			Columns: signingkey.Columns,
@@ -351,7 +412,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			signingkey.FieldRetiredAt:     {Type: field.TypeTime, Column: signingkey.FieldRetiredAt},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticket.Table,
 			Columns: ticket.Columns,
@@ -374,7 +435,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticket.FieldUsedAt:            {Type: field.TypeTime, Column: ticket.FieldUsedAt},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   upstreamstate.Table,
 			Columns: upstreamstate.Columns,
@@ -395,7 +456,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			upstreamstate.FieldExpiresAt:    {Type: field.TypeTime, Column: upstreamstate.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -428,6 +489,41 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldLastPasswordReset: {Type: field.TypeTime, Column: user.FieldLastPasswordReset},
 		},
 	}
+	graph.Nodes[19] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   userpermission.Table,
+			Columns: userpermission.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: userpermission.FieldID,
+			},
+		},
+		Type: "UserPermission",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			userpermission.FieldCreatedAt:         {Type: field.TypeTime, Column: userpermission.FieldCreatedAt},
+			userpermission.FieldUpdatedAt:         {Type: field.TypeTime, Column: userpermission.FieldUpdatedAt},
+			userpermission.FieldUserRef:           {Type: field.TypeString, Column: userpermission.FieldUserRef},
+			userpermission.FieldResourceServerRef: {Type: field.TypeString, Column: userpermission.FieldResourceServerRef},
+			userpermission.FieldPermissionName:    {Type: field.TypeString, Column: userpermission.FieldPermissionName},
+		},
+	}
+	graph.Nodes[20] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   userrole.Table,
+			Columns: userrole.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: userrole.FieldID,
+			},
+		},
+		Type: "UserRole",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			userrole.FieldCreatedAt: {Type: field.TypeTime, Column: userrole.FieldCreatedAt},
+			userrole.FieldUpdatedAt: {Type: field.TypeTime, Column: userrole.FieldUpdatedAt},
+			userrole.FieldUserRef:   {Type: field.TypeString, Column: userrole.FieldUserRef},
+			userrole.FieldRoleRef:   {Type: field.TypeString, Column: userrole.FieldRoleRef},
+		},
+	}
 	graph.MustAddE(
 		"user",
 		&sqlgraph.EdgeSpec{
@@ -439,6 +535,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"AdminGrant",
 		"User",
+	)
+	graph.MustAddE(
+		"client",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   clientgrant.ClientTable,
+			Columns: []string{clientgrant.ClientColumn},
+			Bidi:    false,
+		},
+		"ClientGrant",
+		"Application",
+	)
+	graph.MustAddE(
+		"resource_server",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   clientgrant.ResourceServerTable,
+			Columns: []string{clientgrant.ResourceServerColumn},
+			Bidi:    false,
+		},
+		"ClientGrant",
+		"ResourceServer",
 	)
 	graph.MustAddE(
 		"identities",
@@ -513,6 +633,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"Grant",
 	)
 	graph.MustAddE(
+		"role",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   rolepermission.RoleTable,
+			Columns: []string{rolepermission.RoleColumn},
+			Bidi:    false,
+		},
+		"RolePermission",
+		"Role",
+	)
+	graph.MustAddE(
+		"resource_server",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   rolepermission.ResourceServerTable,
+			Columns: []string{rolepermission.ResourceServerColumn},
+			Bidi:    false,
+		},
+		"RolePermission",
+		"ResourceServer",
+	)
+	graph.MustAddE(
 		"user",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -583,6 +727,54 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"User",
 		"Ticket",
+	)
+	graph.MustAddE(
+		"user",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   userpermission.UserTable,
+			Columns: []string{userpermission.UserColumn},
+			Bidi:    false,
+		},
+		"UserPermission",
+		"User",
+	)
+	graph.MustAddE(
+		"resource_server",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   userpermission.ResourceServerTable,
+			Columns: []string{userpermission.ResourceServerColumn},
+			Bidi:    false,
+		},
+		"UserPermission",
+		"ResourceServer",
+	)
+	graph.MustAddE(
+		"user",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   userrole.UserTable,
+			Columns: []string{userrole.UserColumn},
+			Bidi:    false,
+		},
+		"UserRole",
+		"User",
+	)
+	graph.MustAddE(
+		"role",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   userrole.RoleTable,
+			Columns: []string{userrole.RoleColumn},
+			Bidi:    false,
+		},
+		"UserRole",
+		"Role",
 	)
 	return graph
 }()
@@ -983,6 +1175,99 @@ func (f *AuthRequestFilter) WhereExpiresAt(p entql.TimeP) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *ClientGrantQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ClientGrantQuery builder.
+func (_q *ClientGrantQuery) Filter() *ClientGrantFilter {
+	return &ClientGrantFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ClientGrantMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ClientGrantMutation builder.
+func (m *ClientGrantMutation) Filter() *ClientGrantFilter {
+	return &ClientGrantFilter{config: m.config, predicateAdder: m}
+}
+
+// ClientGrantFilter provides a generic filtering capability at runtime for ClientGrantQuery.
+type ClientGrantFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ClientGrantFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *ClientGrantFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(clientgrant.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ClientGrantFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(clientgrant.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *ClientGrantFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(clientgrant.FieldUpdatedAt))
+}
+
+// WhereClientRef applies the entql string predicate on the client_ref field.
+func (f *ClientGrantFilter) WhereClientRef(p entql.StringP) {
+	f.Where(p.Field(clientgrant.FieldClientRef))
+}
+
+// WhereResourceServerRef applies the entql string predicate on the resource_server_ref field.
+func (f *ClientGrantFilter) WhereResourceServerRef(p entql.StringP) {
+	f.Where(p.Field(clientgrant.FieldResourceServerRef))
+}
+
+// WhereScopes applies the entql json.RawMessage predicate on the scopes field.
+func (f *ClientGrantFilter) WhereScopes(p entql.BytesP) {
+	f.Where(p.Field(clientgrant.FieldScopes))
+}
+
+// WhereHasClient applies a predicate to check if query has an edge client.
+func (f *ClientGrantFilter) WhereHasClient() {
+	f.Where(entql.HasEdge("client"))
+}
+
+// WhereHasClientWith applies a predicate to check if query has an edge client with a given conditions (other predicates).
+func (f *ClientGrantFilter) WhereHasClientWith(preds ...predicate.Application) {
+	f.Where(entql.HasEdgeWith("client", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasResourceServer applies a predicate to check if query has an edge resource_server.
+func (f *ClientGrantFilter) WhereHasResourceServer() {
+	f.Where(entql.HasEdge("resource_server"))
+}
+
+// WhereHasResourceServerWith applies a predicate to check if query has an edge resource_server with a given conditions (other predicates).
+func (f *ClientGrantFilter) WhereHasResourceServerWith(preds ...predicate.ResourceServer) {
+	f.Where(entql.HasEdgeWith("resource_server", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *ConnectionQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1011,7 +1296,7 @@ type ConnectionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ConnectionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1110,7 +1395,7 @@ type GrantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *GrantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1243,7 +1528,7 @@ type IdentityFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *IdentityFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1376,7 +1661,7 @@ type LogEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LogEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1486,7 +1771,7 @@ type LoginAttemptFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LoginAttemptFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1566,7 +1851,7 @@ type RefreshTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefreshTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1650,7 +1935,7 @@ type ResourceServerFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ResourceServerFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1701,6 +1986,174 @@ func (f *ResourceServerFilter) WhereSystem(p entql.BoolP) {
 	f.Where(p.Field(resourceserver.FieldSystem))
 }
 
+// WhereEnforcePolicies applies the entql bool predicate on the enforce_policies field.
+func (f *ResourceServerFilter) WhereEnforcePolicies(p entql.BoolP) {
+	f.Where(p.Field(resourceserver.FieldEnforcePolicies))
+}
+
+// WhereTokenDialect applies the entql string predicate on the token_dialect field.
+func (f *ResourceServerFilter) WhereTokenDialect(p entql.StringP) {
+	f.Where(p.Field(resourceserver.FieldTokenDialect))
+}
+
+// WhereIntrospectionClients applies the entql json.RawMessage predicate on the introspection_clients field.
+func (f *ResourceServerFilter) WhereIntrospectionClients(p entql.BytesP) {
+	f.Where(p.Field(resourceserver.FieldIntrospectionClients))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *RoleQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the RoleQuery builder.
+func (_q *RoleQuery) Filter() *RoleFilter {
+	return &RoleFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *RoleMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the RoleMutation builder.
+func (m *RoleMutation) Filter() *RoleFilter {
+	return &RoleFilter{config: m.config, predicateAdder: m}
+}
+
+// RoleFilter provides a generic filtering capability at runtime for RoleQuery.
+type RoleFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *RoleFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *RoleFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(role.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *RoleFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(role.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *RoleFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(role.FieldUpdatedAt))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *RoleFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(role.FieldName))
+}
+
+// WhereDescription applies the entql string predicate on the description field.
+func (f *RoleFilter) WhereDescription(p entql.StringP) {
+	f.Where(p.Field(role.FieldDescription))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *RolePermissionQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the RolePermissionQuery builder.
+func (_q *RolePermissionQuery) Filter() *RolePermissionFilter {
+	return &RolePermissionFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *RolePermissionMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the RolePermissionMutation builder.
+func (m *RolePermissionMutation) Filter() *RolePermissionFilter {
+	return &RolePermissionFilter{config: m.config, predicateAdder: m}
+}
+
+// RolePermissionFilter provides a generic filtering capability at runtime for RolePermissionQuery.
+type RolePermissionFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *RolePermissionFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *RolePermissionFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(rolepermission.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *RolePermissionFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(rolepermission.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *RolePermissionFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(rolepermission.FieldUpdatedAt))
+}
+
+// WhereRoleRef applies the entql string predicate on the role_ref field.
+func (f *RolePermissionFilter) WhereRoleRef(p entql.StringP) {
+	f.Where(p.Field(rolepermission.FieldRoleRef))
+}
+
+// WhereResourceServerRef applies the entql string predicate on the resource_server_ref field.
+func (f *RolePermissionFilter) WhereResourceServerRef(p entql.StringP) {
+	f.Where(p.Field(rolepermission.FieldResourceServerRef))
+}
+
+// WherePermissionName applies the entql string predicate on the permission_name field.
+func (f *RolePermissionFilter) WherePermissionName(p entql.StringP) {
+	f.Where(p.Field(rolepermission.FieldPermissionName))
+}
+
+// WhereHasRole applies a predicate to check if query has an edge role.
+func (f *RolePermissionFilter) WhereHasRole() {
+	f.Where(entql.HasEdge("role"))
+}
+
+// WhereHasRoleWith applies a predicate to check if query has an edge role with a given conditions (other predicates).
+func (f *RolePermissionFilter) WhereHasRoleWith(preds ...predicate.Role) {
+	f.Where(entql.HasEdgeWith("role", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasResourceServer applies a predicate to check if query has an edge resource_server.
+func (f *RolePermissionFilter) WhereHasResourceServer() {
+	f.Where(entql.HasEdge("resource_server"))
+}
+
+// WhereHasResourceServerWith applies a predicate to check if query has an edge resource_server with a given conditions (other predicates).
+func (f *RolePermissionFilter) WhereHasResourceServerWith(preds ...predicate.ResourceServer) {
+	f.Where(entql.HasEdgeWith("resource_server", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *RuleQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -1730,7 +2183,7 @@ type RuleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RuleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1820,7 +2273,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1939,7 +2392,7 @@ type SigningKeyFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SigningKeyFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2014,7 +2467,7 @@ type TicketFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2118,7 +2571,7 @@ type UpstreamStateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UpstreamStateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2198,7 +2651,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2359,6 +2812,187 @@ func (f *UserFilter) WhereHasTickets() {
 // WhereHasTicketsWith applies a predicate to check if query has an edge tickets with a given conditions (other predicates).
 func (f *UserFilter) WhereHasTicketsWith(preds ...predicate.Ticket) {
 	f.Where(entql.HasEdgeWith("tickets", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *UserPermissionQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the UserPermissionQuery builder.
+func (_q *UserPermissionQuery) Filter() *UserPermissionFilter {
+	return &UserPermissionFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *UserPermissionMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the UserPermissionMutation builder.
+func (m *UserPermissionMutation) Filter() *UserPermissionFilter {
+	return &UserPermissionFilter{config: m.config, predicateAdder: m}
+}
+
+// UserPermissionFilter provides a generic filtering capability at runtime for UserPermissionQuery.
+type UserPermissionFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *UserPermissionFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *UserPermissionFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(userpermission.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *UserPermissionFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(userpermission.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *UserPermissionFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(userpermission.FieldUpdatedAt))
+}
+
+// WhereUserRef applies the entql string predicate on the user_ref field.
+func (f *UserPermissionFilter) WhereUserRef(p entql.StringP) {
+	f.Where(p.Field(userpermission.FieldUserRef))
+}
+
+// WhereResourceServerRef applies the entql string predicate on the resource_server_ref field.
+func (f *UserPermissionFilter) WhereResourceServerRef(p entql.StringP) {
+	f.Where(p.Field(userpermission.FieldResourceServerRef))
+}
+
+// WherePermissionName applies the entql string predicate on the permission_name field.
+func (f *UserPermissionFilter) WherePermissionName(p entql.StringP) {
+	f.Where(p.Field(userpermission.FieldPermissionName))
+}
+
+// WhereHasUser applies a predicate to check if query has an edge user.
+func (f *UserPermissionFilter) WhereHasUser() {
+	f.Where(entql.HasEdge("user"))
+}
+
+// WhereHasUserWith applies a predicate to check if query has an edge user with a given conditions (other predicates).
+func (f *UserPermissionFilter) WhereHasUserWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("user", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasResourceServer applies a predicate to check if query has an edge resource_server.
+func (f *UserPermissionFilter) WhereHasResourceServer() {
+	f.Where(entql.HasEdge("resource_server"))
+}
+
+// WhereHasResourceServerWith applies a predicate to check if query has an edge resource_server with a given conditions (other predicates).
+func (f *UserPermissionFilter) WhereHasResourceServerWith(preds ...predicate.ResourceServer) {
+	f.Where(entql.HasEdgeWith("resource_server", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *UserRoleQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the UserRoleQuery builder.
+func (_q *UserRoleQuery) Filter() *UserRoleFilter {
+	return &UserRoleFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *UserRoleMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the UserRoleMutation builder.
+func (m *UserRoleMutation) Filter() *UserRoleFilter {
+	return &UserRoleFilter{config: m.config, predicateAdder: m}
+}
+
+// UserRoleFilter provides a generic filtering capability at runtime for UserRoleQuery.
+type UserRoleFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *UserRoleFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *UserRoleFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(userrole.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *UserRoleFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(userrole.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *UserRoleFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(userrole.FieldUpdatedAt))
+}
+
+// WhereUserRef applies the entql string predicate on the user_ref field.
+func (f *UserRoleFilter) WhereUserRef(p entql.StringP) {
+	f.Where(p.Field(userrole.FieldUserRef))
+}
+
+// WhereRoleRef applies the entql string predicate on the role_ref field.
+func (f *UserRoleFilter) WhereRoleRef(p entql.StringP) {
+	f.Where(p.Field(userrole.FieldRoleRef))
+}
+
+// WhereHasUser applies a predicate to check if query has an edge user.
+func (f *UserRoleFilter) WhereHasUser() {
+	f.Where(entql.HasEdge("user"))
+}
+
+// WhereHasUserWith applies a predicate to check if query has an edge user with a given conditions (other predicates).
+func (f *UserRoleFilter) WhereHasUserWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("user", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasRole applies a predicate to check if query has an edge role.
+func (f *UserRoleFilter) WhereHasRole() {
+	f.Where(entql.HasEdge("role"))
+}
+
+// WhereHasRoleWith applies a predicate to check if query has an edge role with a given conditions (other predicates).
+func (f *UserRoleFilter) WhereHasRoleWith(preds ...predicate.Role) {
+	f.Where(entql.HasEdgeWith("role", sqlgraph.WrapFunc(func(s *sql.Selector) {
 		for _, p := range preds {
 			p(s)
 		}

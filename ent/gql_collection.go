@@ -12,6 +12,7 @@ import (
 	"github.com/authgraph/authgraph/ent/identity"
 	"github.com/authgraph/authgraph/ent/logevent"
 	"github.com/authgraph/authgraph/ent/resourceserver"
+	"github.com/authgraph/authgraph/ent/role"
 	"github.com/authgraph/authgraph/ent/rule"
 	"github.com/authgraph/authgraph/ent/user"
 )
@@ -671,6 +672,21 @@ func (_q *ResourceServerQuery) collectField(ctx context.Context, oneNode bool, o
 				selectedFields = append(selectedFields, resourceserver.FieldSystem)
 				fieldSeen[resourceserver.FieldSystem] = struct{}{}
 			}
+		case "enforcePolicies":
+			if _, ok := fieldSeen[resourceserver.FieldEnforcePolicies]; !ok {
+				selectedFields = append(selectedFields, resourceserver.FieldEnforcePolicies)
+				fieldSeen[resourceserver.FieldEnforcePolicies] = struct{}{}
+			}
+		case "tokenDialect":
+			if _, ok := fieldSeen[resourceserver.FieldTokenDialect]; !ok {
+				selectedFields = append(selectedFields, resourceserver.FieldTokenDialect)
+				fieldSeen[resourceserver.FieldTokenDialect] = struct{}{}
+			}
+		case "introspectionClients":
+			if _, ok := fieldSeen[resourceserver.FieldIntrospectionClients]; !ok {
+				selectedFields = append(selectedFields, resourceserver.FieldIntrospectionClients)
+				fieldSeen[resourceserver.FieldIntrospectionClients] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:
@@ -725,6 +741,107 @@ func newResourceServerPaginateArgs(rv map[string]any) *resourceserverPaginateArg
 		case *ResourceServerOrder:
 			if v != nil {
 				args.opts = append(args.opts, WithResourceServerOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *RoleQuery) CollectFields(ctx context.Context, satisfies ...string) (*RoleQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *RoleQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(role.Columns))
+		selectedFields = []string{role.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[role.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, role.FieldCreatedAt)
+				fieldSeen[role.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[role.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, role.FieldUpdatedAt)
+				fieldSeen[role.FieldUpdatedAt] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[role.FieldName]; !ok {
+				selectedFields = append(selectedFields, role.FieldName)
+				fieldSeen[role.FieldName] = struct{}{}
+			}
+		case "description":
+			if _, ok := fieldSeen[role.FieldDescription]; !ok {
+				selectedFields = append(selectedFields, role.FieldDescription)
+				fieldSeen[role.FieldDescription] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type rolePaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []RolePaginateOption
+}
+
+func newRolePaginateArgs(rv map[string]any) *rolePaginateArgs {
+	args := &rolePaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &RoleOrder{Field: &RoleOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithRoleOrder(order))
+			}
+		case *RoleOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithRoleOrder(v))
 			}
 		}
 	}

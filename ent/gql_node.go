@@ -13,6 +13,7 @@ import (
 	"github.com/authgraph/authgraph/ent/identity"
 	"github.com/authgraph/authgraph/ent/logevent"
 	"github.com/authgraph/authgraph/ent/resourceserver"
+	"github.com/authgraph/authgraph/ent/role"
 	"github.com/authgraph/authgraph/ent/rule"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/ent/user"
@@ -48,6 +49,11 @@ var resourceserverImplementors = []string{"ResourceServer", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*ResourceServer) IsNode() {}
+
+var roleImplementors = []string{"Role", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Role) IsNode() {}
 
 var ruleImplementors = []string{"Rule", "Node"}
 
@@ -178,6 +184,19 @@ func (c *Client) noder(ctx context.Context, table string, id pulid.ID) (Noder, e
 			Where(resourceserver.ID(uid))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, resourceserverImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case role.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.Role.Query().
+			Where(role.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, roleImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -349,6 +368,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []pulid.ID) ([]No
 		query := c.ResourceServer.Query().
 			Where(resourceserver.IDIn(ids...))
 		query, err := query.CollectFields(ctx, resourceserverImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case role.Table:
+		query := c.Role.Query().
+			Where(role.IDIn(ids...))
+		query, err := query.CollectFields(ctx, roleImplementors...)
 		if err != nil {
 			return nil, err
 		}

@@ -34,8 +34,14 @@ type ResourceServer struct {
 	// TokenLifetime holds the value of the "token_lifetime" field.
 	TokenLifetime int `json:"token_lifetime,omitempty"`
 	// System holds the value of the "system" field.
-	System       bool `json:"system,omitempty"`
-	selectValues sql.SelectValues
+	System bool `json:"system,omitempty"`
+	// EnforcePolicies holds the value of the "enforce_policies" field.
+	EnforcePolicies bool `json:"enforce_policies,omitempty"`
+	// TokenDialect holds the value of the "token_dialect" field.
+	TokenDialect resourceserver.TokenDialect `json:"token_dialect,omitempty"`
+	// IntrospectionClients holds the value of the "introspection_clients" field.
+	IntrospectionClients []string `json:"introspection_clients,omitempty"`
+	selectValues         sql.SelectValues
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -43,15 +49,15 @@ func (*ResourceServer) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case resourceserver.FieldScopes:
+		case resourceserver.FieldScopes, resourceserver.FieldIntrospectionClients:
 			values[i] = new([]byte)
 		case resourceserver.FieldID:
 			values[i] = new(pulid.ID)
-		case resourceserver.FieldAllowOfflineAccess, resourceserver.FieldSystem:
+		case resourceserver.FieldAllowOfflineAccess, resourceserver.FieldSystem, resourceserver.FieldEnforcePolicies:
 			values[i] = new(sql.NullBool)
 		case resourceserver.FieldTokenLifetime:
 			values[i] = new(sql.NullInt64)
-		case resourceserver.FieldIdentifier, resourceserver.FieldName:
+		case resourceserver.FieldIdentifier, resourceserver.FieldName, resourceserver.FieldTokenDialect:
 			values[i] = new(sql.NullString)
 		case resourceserver.FieldCreatedAt, resourceserver.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
@@ -126,6 +132,26 @@ func (_m *ResourceServer) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.System = value.Bool
 			}
+		case resourceserver.FieldEnforcePolicies:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field enforce_policies", values[i])
+			} else if value.Valid {
+				_m.EnforcePolicies = value.Bool
+			}
+		case resourceserver.FieldTokenDialect:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field token_dialect", values[i])
+			} else if value.Valid {
+				_m.TokenDialect = resourceserver.TokenDialect(value.String)
+			}
+		case resourceserver.FieldIntrospectionClients:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field introspection_clients", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.IntrospectionClients); err != nil {
+					return fmt.Errorf("unmarshal field introspection_clients: %w", err)
+				}
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -185,6 +211,15 @@ func (_m *ResourceServer) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("system=")
 	builder.WriteString(fmt.Sprintf("%v", _m.System))
+	builder.WriteString(", ")
+	builder.WriteString("enforce_policies=")
+	builder.WriteString(fmt.Sprintf("%v", _m.EnforcePolicies))
+	builder.WriteString(", ")
+	builder.WriteString("token_dialect=")
+	builder.WriteString(fmt.Sprintf("%v", _m.TokenDialect))
+	builder.WriteString(", ")
+	builder.WriteString("introspection_clients=")
+	builder.WriteString(fmt.Sprintf("%v", _m.IntrospectionClients))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -112,6 +112,40 @@ func (_c *ResourceServerCreate) SetNillableSystem(v *bool) *ResourceServerCreate
 	return _c
 }
 
+// SetEnforcePolicies sets the "enforce_policies" field.
+func (_c *ResourceServerCreate) SetEnforcePolicies(v bool) *ResourceServerCreate {
+	_c.mutation.SetEnforcePolicies(v)
+	return _c
+}
+
+// SetNillableEnforcePolicies sets the "enforce_policies" field if the given value is not nil.
+func (_c *ResourceServerCreate) SetNillableEnforcePolicies(v *bool) *ResourceServerCreate {
+	if v != nil {
+		_c.SetEnforcePolicies(*v)
+	}
+	return _c
+}
+
+// SetTokenDialect sets the "token_dialect" field.
+func (_c *ResourceServerCreate) SetTokenDialect(v resourceserver.TokenDialect) *ResourceServerCreate {
+	_c.mutation.SetTokenDialect(v)
+	return _c
+}
+
+// SetNillableTokenDialect sets the "token_dialect" field if the given value is not nil.
+func (_c *ResourceServerCreate) SetNillableTokenDialect(v *resourceserver.TokenDialect) *ResourceServerCreate {
+	if v != nil {
+		_c.SetTokenDialect(*v)
+	}
+	return _c
+}
+
+// SetIntrospectionClients sets the "introspection_clients" field.
+func (_c *ResourceServerCreate) SetIntrospectionClients(v []string) *ResourceServerCreate {
+	_c.mutation.SetIntrospectionClients(v)
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *ResourceServerCreate) SetID(v pulid.ID) *ResourceServerCreate {
 	_c.mutation.SetID(v)
@@ -193,6 +227,18 @@ func (_c *ResourceServerCreate) defaults() error {
 		v := resourceserver.DefaultSystem
 		_c.mutation.SetSystem(v)
 	}
+	if _, ok := _c.mutation.EnforcePolicies(); !ok {
+		v := resourceserver.DefaultEnforcePolicies
+		_c.mutation.SetEnforcePolicies(v)
+	}
+	if _, ok := _c.mutation.TokenDialect(); !ok {
+		v := resourceserver.DefaultTokenDialect
+		_c.mutation.SetTokenDialect(v)
+	}
+	if _, ok := _c.mutation.IntrospectionClients(); !ok {
+		v := resourceserver.DefaultIntrospectionClients
+		_c.mutation.SetIntrospectionClients(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if resourceserver.DefaultID == nil {
 			return fmt.Errorf("ent: uninitialized resourceserver.DefaultID (forgotten import ent/runtime?)")
@@ -243,6 +289,20 @@ func (_c *ResourceServerCreate) check() error {
 	}
 	if _, ok := _c.mutation.System(); !ok {
 		return &ValidationError{Name: "system", err: errors.New(`ent: missing required field "ResourceServer.system"`)}
+	}
+	if _, ok := _c.mutation.EnforcePolicies(); !ok {
+		return &ValidationError{Name: "enforce_policies", err: errors.New(`ent: missing required field "ResourceServer.enforce_policies"`)}
+	}
+	if _, ok := _c.mutation.TokenDialect(); !ok {
+		return &ValidationError{Name: "token_dialect", err: errors.New(`ent: missing required field "ResourceServer.token_dialect"`)}
+	}
+	if v, ok := _c.mutation.TokenDialect(); ok {
+		if err := resourceserver.TokenDialectValidator(v); err != nil {
+			return &ValidationError{Name: "token_dialect", err: fmt.Errorf(`ent: validator failed for field "ResourceServer.token_dialect": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.IntrospectionClients(); !ok {
+		return &ValidationError{Name: "introspection_clients", err: errors.New(`ent: missing required field "ResourceServer.introspection_clients"`)}
 	}
 	return nil
 }
@@ -311,6 +371,18 @@ func (_c *ResourceServerCreate) createSpec() (*ResourceServer, *sqlgraph.CreateS
 	if value, ok := _c.mutation.System(); ok {
 		_spec.SetField(resourceserver.FieldSystem, field.TypeBool, value)
 		_node.System = value
+	}
+	if value, ok := _c.mutation.EnforcePolicies(); ok {
+		_spec.SetField(resourceserver.FieldEnforcePolicies, field.TypeBool, value)
+		_node.EnforcePolicies = value
+	}
+	if value, ok := _c.mutation.TokenDialect(); ok {
+		_spec.SetField(resourceserver.FieldTokenDialect, field.TypeEnum, value)
+		_node.TokenDialect = value
+	}
+	if value, ok := _c.mutation.IntrospectionClients(); ok {
+		_spec.SetField(resourceserver.FieldIntrospectionClients, field.TypeJSON, value)
+		_node.IntrospectionClients = value
 	}
 	return _node, _spec
 }
@@ -439,6 +511,42 @@ func (u *ResourceServerUpsert) SetSystem(v bool) *ResourceServerUpsert {
 // UpdateSystem sets the "system" field to the value that was provided on create.
 func (u *ResourceServerUpsert) UpdateSystem() *ResourceServerUpsert {
 	u.SetExcluded(resourceserver.FieldSystem)
+	return u
+}
+
+// SetEnforcePolicies sets the "enforce_policies" field.
+func (u *ResourceServerUpsert) SetEnforcePolicies(v bool) *ResourceServerUpsert {
+	u.Set(resourceserver.FieldEnforcePolicies, v)
+	return u
+}
+
+// UpdateEnforcePolicies sets the "enforce_policies" field to the value that was provided on create.
+func (u *ResourceServerUpsert) UpdateEnforcePolicies() *ResourceServerUpsert {
+	u.SetExcluded(resourceserver.FieldEnforcePolicies)
+	return u
+}
+
+// SetTokenDialect sets the "token_dialect" field.
+func (u *ResourceServerUpsert) SetTokenDialect(v resourceserver.TokenDialect) *ResourceServerUpsert {
+	u.Set(resourceserver.FieldTokenDialect, v)
+	return u
+}
+
+// UpdateTokenDialect sets the "token_dialect" field to the value that was provided on create.
+func (u *ResourceServerUpsert) UpdateTokenDialect() *ResourceServerUpsert {
+	u.SetExcluded(resourceserver.FieldTokenDialect)
+	return u
+}
+
+// SetIntrospectionClients sets the "introspection_clients" field.
+func (u *ResourceServerUpsert) SetIntrospectionClients(v []string) *ResourceServerUpsert {
+	u.Set(resourceserver.FieldIntrospectionClients, v)
+	return u
+}
+
+// UpdateIntrospectionClients sets the "introspection_clients" field to the value that was provided on create.
+func (u *ResourceServerUpsert) UpdateIntrospectionClients() *ResourceServerUpsert {
+	u.SetExcluded(resourceserver.FieldIntrospectionClients)
 	return u
 }
 
@@ -584,6 +692,48 @@ func (u *ResourceServerUpsertOne) SetSystem(v bool) *ResourceServerUpsertOne {
 func (u *ResourceServerUpsertOne) UpdateSystem() *ResourceServerUpsertOne {
 	return u.Update(func(s *ResourceServerUpsert) {
 		s.UpdateSystem()
+	})
+}
+
+// SetEnforcePolicies sets the "enforce_policies" field.
+func (u *ResourceServerUpsertOne) SetEnforcePolicies(v bool) *ResourceServerUpsertOne {
+	return u.Update(func(s *ResourceServerUpsert) {
+		s.SetEnforcePolicies(v)
+	})
+}
+
+// UpdateEnforcePolicies sets the "enforce_policies" field to the value that was provided on create.
+func (u *ResourceServerUpsertOne) UpdateEnforcePolicies() *ResourceServerUpsertOne {
+	return u.Update(func(s *ResourceServerUpsert) {
+		s.UpdateEnforcePolicies()
+	})
+}
+
+// SetTokenDialect sets the "token_dialect" field.
+func (u *ResourceServerUpsertOne) SetTokenDialect(v resourceserver.TokenDialect) *ResourceServerUpsertOne {
+	return u.Update(func(s *ResourceServerUpsert) {
+		s.SetTokenDialect(v)
+	})
+}
+
+// UpdateTokenDialect sets the "token_dialect" field to the value that was provided on create.
+func (u *ResourceServerUpsertOne) UpdateTokenDialect() *ResourceServerUpsertOne {
+	return u.Update(func(s *ResourceServerUpsert) {
+		s.UpdateTokenDialect()
+	})
+}
+
+// SetIntrospectionClients sets the "introspection_clients" field.
+func (u *ResourceServerUpsertOne) SetIntrospectionClients(v []string) *ResourceServerUpsertOne {
+	return u.Update(func(s *ResourceServerUpsert) {
+		s.SetIntrospectionClients(v)
+	})
+}
+
+// UpdateIntrospectionClients sets the "introspection_clients" field to the value that was provided on create.
+func (u *ResourceServerUpsertOne) UpdateIntrospectionClients() *ResourceServerUpsertOne {
+	return u.Update(func(s *ResourceServerUpsert) {
+		s.UpdateIntrospectionClients()
 	})
 }
 
@@ -896,6 +1046,48 @@ func (u *ResourceServerUpsertBulk) SetSystem(v bool) *ResourceServerUpsertBulk {
 func (u *ResourceServerUpsertBulk) UpdateSystem() *ResourceServerUpsertBulk {
 	return u.Update(func(s *ResourceServerUpsert) {
 		s.UpdateSystem()
+	})
+}
+
+// SetEnforcePolicies sets the "enforce_policies" field.
+func (u *ResourceServerUpsertBulk) SetEnforcePolicies(v bool) *ResourceServerUpsertBulk {
+	return u.Update(func(s *ResourceServerUpsert) {
+		s.SetEnforcePolicies(v)
+	})
+}
+
+// UpdateEnforcePolicies sets the "enforce_policies" field to the value that was provided on create.
+func (u *ResourceServerUpsertBulk) UpdateEnforcePolicies() *ResourceServerUpsertBulk {
+	return u.Update(func(s *ResourceServerUpsert) {
+		s.UpdateEnforcePolicies()
+	})
+}
+
+// SetTokenDialect sets the "token_dialect" field.
+func (u *ResourceServerUpsertBulk) SetTokenDialect(v resourceserver.TokenDialect) *ResourceServerUpsertBulk {
+	return u.Update(func(s *ResourceServerUpsert) {
+		s.SetTokenDialect(v)
+	})
+}
+
+// UpdateTokenDialect sets the "token_dialect" field to the value that was provided on create.
+func (u *ResourceServerUpsertBulk) UpdateTokenDialect() *ResourceServerUpsertBulk {
+	return u.Update(func(s *ResourceServerUpsert) {
+		s.UpdateTokenDialect()
+	})
+}
+
+// SetIntrospectionClients sets the "introspection_clients" field.
+func (u *ResourceServerUpsertBulk) SetIntrospectionClients(v []string) *ResourceServerUpsertBulk {
+	return u.Update(func(s *ResourceServerUpsert) {
+		s.SetIntrospectionClients(v)
+	})
+}
+
+// UpdateIntrospectionClients sets the "introspection_clients" field to the value that was provided on create.
+func (u *ResourceServerUpsertBulk) UpdateIntrospectionClients() *ResourceServerUpsertBulk {
+	return u.Update(func(s *ResourceServerUpsert) {
+		s.UpdateIntrospectionClients()
 	})
 }
 

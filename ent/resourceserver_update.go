@@ -110,6 +110,46 @@ func (_u *ResourceServerUpdate) SetNillableSystem(v *bool) *ResourceServerUpdate
 	return _u
 }
 
+// SetEnforcePolicies sets the "enforce_policies" field.
+func (_u *ResourceServerUpdate) SetEnforcePolicies(v bool) *ResourceServerUpdate {
+	_u.mutation.SetEnforcePolicies(v)
+	return _u
+}
+
+// SetNillableEnforcePolicies sets the "enforce_policies" field if the given value is not nil.
+func (_u *ResourceServerUpdate) SetNillableEnforcePolicies(v *bool) *ResourceServerUpdate {
+	if v != nil {
+		_u.SetEnforcePolicies(*v)
+	}
+	return _u
+}
+
+// SetTokenDialect sets the "token_dialect" field.
+func (_u *ResourceServerUpdate) SetTokenDialect(v resourceserver.TokenDialect) *ResourceServerUpdate {
+	_u.mutation.SetTokenDialect(v)
+	return _u
+}
+
+// SetNillableTokenDialect sets the "token_dialect" field if the given value is not nil.
+func (_u *ResourceServerUpdate) SetNillableTokenDialect(v *resourceserver.TokenDialect) *ResourceServerUpdate {
+	if v != nil {
+		_u.SetTokenDialect(*v)
+	}
+	return _u
+}
+
+// SetIntrospectionClients sets the "introspection_clients" field.
+func (_u *ResourceServerUpdate) SetIntrospectionClients(v []string) *ResourceServerUpdate {
+	_u.mutation.SetIntrospectionClients(v)
+	return _u
+}
+
+// AppendIntrospectionClients appends value to the "introspection_clients" field.
+func (_u *ResourceServerUpdate) AppendIntrospectionClients(v []string) *ResourceServerUpdate {
+	_u.mutation.AppendIntrospectionClients(v)
+	return _u
+}
+
 // Mutation returns the ResourceServerMutation object of the builder.
 func (_u *ResourceServerUpdate) Mutation() *ResourceServerMutation {
 	return _u.mutation
@@ -169,6 +209,11 @@ func (_u *ResourceServerUpdate) check() error {
 			return &ValidationError{Name: "token_lifetime", err: fmt.Errorf(`ent: validator failed for field "ResourceServer.token_lifetime": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.TokenDialect(); ok {
+		if err := resourceserver.TokenDialectValidator(v); err != nil {
+			return &ValidationError{Name: "token_dialect", err: fmt.Errorf(`ent: validator failed for field "ResourceServer.token_dialect": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -209,6 +254,20 @@ func (_u *ResourceServerUpdate) sqlSave(ctx context.Context) (_node int, err err
 	}
 	if value, ok := _u.mutation.System(); ok {
 		_spec.SetField(resourceserver.FieldSystem, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.EnforcePolicies(); ok {
+		_spec.SetField(resourceserver.FieldEnforcePolicies, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.TokenDialect(); ok {
+		_spec.SetField(resourceserver.FieldTokenDialect, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.IntrospectionClients(); ok {
+		_spec.SetField(resourceserver.FieldIntrospectionClients, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedIntrospectionClients(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, resourceserver.FieldIntrospectionClients, value)
+		})
 	}
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -311,6 +370,46 @@ func (_u *ResourceServerUpdateOne) SetNillableSystem(v *bool) *ResourceServerUpd
 	return _u
 }
 
+// SetEnforcePolicies sets the "enforce_policies" field.
+func (_u *ResourceServerUpdateOne) SetEnforcePolicies(v bool) *ResourceServerUpdateOne {
+	_u.mutation.SetEnforcePolicies(v)
+	return _u
+}
+
+// SetNillableEnforcePolicies sets the "enforce_policies" field if the given value is not nil.
+func (_u *ResourceServerUpdateOne) SetNillableEnforcePolicies(v *bool) *ResourceServerUpdateOne {
+	if v != nil {
+		_u.SetEnforcePolicies(*v)
+	}
+	return _u
+}
+
+// SetTokenDialect sets the "token_dialect" field.
+func (_u *ResourceServerUpdateOne) SetTokenDialect(v resourceserver.TokenDialect) *ResourceServerUpdateOne {
+	_u.mutation.SetTokenDialect(v)
+	return _u
+}
+
+// SetNillableTokenDialect sets the "token_dialect" field if the given value is not nil.
+func (_u *ResourceServerUpdateOne) SetNillableTokenDialect(v *resourceserver.TokenDialect) *ResourceServerUpdateOne {
+	if v != nil {
+		_u.SetTokenDialect(*v)
+	}
+	return _u
+}
+
+// SetIntrospectionClients sets the "introspection_clients" field.
+func (_u *ResourceServerUpdateOne) SetIntrospectionClients(v []string) *ResourceServerUpdateOne {
+	_u.mutation.SetIntrospectionClients(v)
+	return _u
+}
+
+// AppendIntrospectionClients appends value to the "introspection_clients" field.
+func (_u *ResourceServerUpdateOne) AppendIntrospectionClients(v []string) *ResourceServerUpdateOne {
+	_u.mutation.AppendIntrospectionClients(v)
+	return _u
+}
+
 // Mutation returns the ResourceServerMutation object of the builder.
 func (_u *ResourceServerUpdateOne) Mutation() *ResourceServerMutation {
 	return _u.mutation
@@ -383,6 +482,11 @@ func (_u *ResourceServerUpdateOne) check() error {
 			return &ValidationError{Name: "token_lifetime", err: fmt.Errorf(`ent: validator failed for field "ResourceServer.token_lifetime": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.TokenDialect(); ok {
+		if err := resourceserver.TokenDialectValidator(v); err != nil {
+			return &ValidationError{Name: "token_dialect", err: fmt.Errorf(`ent: validator failed for field "ResourceServer.token_dialect": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -440,6 +544,20 @@ func (_u *ResourceServerUpdateOne) sqlSave(ctx context.Context) (_node *Resource
 	}
 	if value, ok := _u.mutation.System(); ok {
 		_spec.SetField(resourceserver.FieldSystem, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.EnforcePolicies(); ok {
+		_spec.SetField(resourceserver.FieldEnforcePolicies, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.TokenDialect(); ok {
+		_spec.SetField(resourceserver.FieldTokenDialect, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.IntrospectionClients(); ok {
+		_spec.SetField(resourceserver.FieldIntrospectionClients, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedIntrospectionClients(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, resourceserver.FieldIntrospectionClients, value)
+		})
 	}
 	_node = &ResourceServer{config: _u.config}
 	_spec.Assign = _node.assignValues

@@ -20,6 +20,8 @@ type Tx struct {
 	Application *ApplicationClient
 	// AuthRequest is the client for interacting with the AuthRequest builders.
 	AuthRequest *AuthRequestClient
+	// ClientGrant is the client for interacting with the ClientGrant builders.
+	ClientGrant *ClientGrantClient
 	// Connection is the client for interacting with the Connection builders.
 	Connection *ConnectionClient
 	// Grant is the client for interacting with the Grant builders.
@@ -34,6 +36,10 @@ type Tx struct {
 	RefreshToken *RefreshTokenClient
 	// ResourceServer is the client for interacting with the ResourceServer builders.
 	ResourceServer *ResourceServerClient
+	// Role is the client for interacting with the Role builders.
+	Role *RoleClient
+	// RolePermission is the client for interacting with the RolePermission builders.
+	RolePermission *RolePermissionClient
 	// Rule is the client for interacting with the Rule builders.
 	Rule *RuleClient
 	// Session is the client for interacting with the Session builders.
@@ -46,6 +52,10 @@ type Tx struct {
 	UpstreamState *UpstreamStateClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
+	// UserPermission is the client for interacting with the UserPermission builders.
+	UserPermission *UserPermissionClient
+	// UserRole is the client for interacting with the UserRole builders.
+	UserRole *UserRoleClient
 
 	// lazily loaded.
 	client     *Client
@@ -180,6 +190,7 @@ func (tx *Tx) init() {
 	tx.AdminGrant = NewAdminGrantClient(tx.config)
 	tx.Application = NewApplicationClient(tx.config)
 	tx.AuthRequest = NewAuthRequestClient(tx.config)
+	tx.ClientGrant = NewClientGrantClient(tx.config)
 	tx.Connection = NewConnectionClient(tx.config)
 	tx.Grant = NewGrantClient(tx.config)
 	tx.Identity = NewIdentityClient(tx.config)
@@ -187,12 +198,16 @@ func (tx *Tx) init() {
 	tx.LoginAttempt = NewLoginAttemptClient(tx.config)
 	tx.RefreshToken = NewRefreshTokenClient(tx.config)
 	tx.ResourceServer = NewResourceServerClient(tx.config)
+	tx.Role = NewRoleClient(tx.config)
+	tx.RolePermission = NewRolePermissionClient(tx.config)
 	tx.Rule = NewRuleClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)
 	tx.SigningKey = NewSigningKeyClient(tx.config)
 	tx.Ticket = NewTicketClient(tx.config)
 	tx.UpstreamState = NewUpstreamStateClient(tx.config)
 	tx.User = NewUserClient(tx.config)
+	tx.UserPermission = NewUserPermissionClient(tx.config)
+	tx.UserRole = NewUserRoleClient(tx.config)
 }
 
 // txDriver wraps the given dialect.Tx with a nop dialect.Driver implementation.

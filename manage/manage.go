@@ -21,6 +21,9 @@ type Op struct {
 	// Scope the caller must hold; checked before fn runs, so a caller
 	// without it learns nothing about what exists.
 	Scope string
+	// Scopes the caller must also hold (Auth0 asks two for some writes:
+	// assigning roles to a user needs update:users and create:role_members).
+	Scopes []string
 	// Operation names the write in the audit entry's details (the GraphQL
 	// mutation name: createUser, rotateClientSecret…), whatever transport
 	// called it, so one query over the log finds every instance.
@@ -43,8 +46,11 @@ type Audit struct {
 // Write checks op.Scope, then runs fn in a transaction (or in the caller's
 // when ctx or db already carries one) and records the audit entry in it.
 func Write(ctx context.Context, db *ent.Client, op Op, fn func(tx *ent.Client) (Audit, error)) error {
-	if op.Scope != "" && !authz.FromContext(ctx).HasScope(op.Scope) {
-		return &authz.ScopeError{Scope: op.Scope}
+	v := authz.FromContext(ctx)
+	for _, s := range append([]string{op.Scope}, op.Scopes...) {
+		if s != "" && !v.HasScope(s) {
+			return &authz.ScopeError{Scope: s}
+		}
 	}
 	return InTx(ctx, db, func(tx *ent.Client) error {
 		a, err := fn(tx)

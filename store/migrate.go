@@ -53,6 +53,7 @@ var migrations = []migration{
 	{Version: 4, Name: "rules", Up: entSchema},
 	{Version: 5, Name: "upstream login state: OIDC/SAML pending logins, SAML assertion replay cache", Up: entSchema},
 	{Version: 6, Name: "client metadata", Up: entSchema},
+	{Version: 7, Name: "roles, permissions and client grants; API RBAC settings", Up: entSchema},
 }
 
 var migrateMu sync.Mutex

@@ -104,6 +104,47 @@ var (
 			},
 		},
 	}
+	// ClientGrantsColumns holds the columns for the "client_grants" table.
+	ClientGrantsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "scopes", Type: field.TypeJSON},
+		{Name: "client_ref", Type: field.TypeString},
+		{Name: "resource_server_ref", Type: field.TypeString},
+	}
+	// ClientGrantsTable holds the schema information for the "client_grants" table.
+	ClientGrantsTable = &schema.Table{
+		Name:       "client_grants",
+		Columns:    ClientGrantsColumns,
+		PrimaryKey: []*schema.Column{ClientGrantsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "client_grants_applications_client",
+				Columns:    []*schema.Column{ClientGrantsColumns[4]},
+				RefColumns: []*schema.Column{ApplicationsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
+				Symbol:     "client_grants_resource_servers_resource_server",
+				Columns:    []*schema.Column{ClientGrantsColumns[5]},
+				RefColumns: []*schema.Column{ResourceServersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "clientgrant_client_ref_resource_server_ref",
+				Unique:  true,
+				Columns: []*schema.Column{ClientGrantsColumns[4], ClientGrantsColumns[5]},
+			},
+			{
+				Name:    "clientgrant_resource_server_ref",
+				Unique:  false,
+				Columns: []*schema.Column{ClientGrantsColumns[5]},
+			},
+		},
+	}
 	// ConnectionsColumns holds the columns for the "connections" table.
 	ConnectionsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -336,12 +377,70 @@ var (
 		{Name: "allow_offline_access", Type: field.TypeBool, Default: false},
 		{Name: "token_lifetime", Type: field.TypeInt, Default: 86400},
 		{Name: "system", Type: field.TypeBool, Default: false},
+		{Name: "enforce_policies", Type: field.TypeBool, Default: false},
+		{Name: "token_dialect", Type: field.TypeEnum, Enums: []string{"access_token", "access_token_authz", "rfc9068_profile", "rfc9068_profile_authz"}, Default: "access_token"},
+		{Name: "introspection_clients", Type: field.TypeJSON},
 	}
 	// ResourceServersTable holds the schema information for the "resource_servers" table.
 	ResourceServersTable = &schema.Table{
 		Name:       "resource_servers",
 		Columns:    ResourceServersColumns,
 		PrimaryKey: []*schema.Column{ResourceServersColumns[0]},
+	}
+	// RolesColumns holds the columns for the "roles" table.
+	RolesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "name", Type: field.TypeString, Unique: true, Size: 200},
+		{Name: "description", Type: field.TypeString, Size: 1000, Default: ""},
+	}
+	// RolesTable holds the schema information for the "roles" table.
+	RolesTable = &schema.Table{
+		Name:       "roles",
+		Columns:    RolesColumns,
+		PrimaryKey: []*schema.Column{RolesColumns[0]},
+	}
+	// RolePermissionsColumns holds the columns for the "role_permissions" table.
+	RolePermissionsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "permission_name", Type: field.TypeString, Size: 280},
+		{Name: "role_ref", Type: field.TypeString},
+		{Name: "resource_server_ref", Type: field.TypeString},
+	}
+	// RolePermissionsTable holds the schema information for the "role_permissions" table.
+	RolePermissionsTable = &schema.Table{
+		Name:       "role_permissions",
+		Columns:    RolePermissionsColumns,
+		PrimaryKey: []*schema.Column{RolePermissionsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "role_permissions_roles_role",
+				Columns:    []*schema.Column{RolePermissionsColumns[4]},
+				RefColumns: []*schema.Column{RolesColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
+				Symbol:     "role_permissions_resource_servers_resource_server",
+				Columns:    []*schema.Column{RolePermissionsColumns[5]},
+				RefColumns: []*schema.Column{ResourceServersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "rolepermission_role_ref_resource_server_ref_permission_name",
+				Unique:  true,
+				Columns: []*schema.Column{RolePermissionsColumns[4], RolePermissionsColumns[5], RolePermissionsColumns[3]},
+			},
+			{
+				Name:    "rolepermission_resource_server_ref_permission_name",
+				Unique:  false,
+				Columns: []*schema.Column{RolePermissionsColumns[5], RolePermissionsColumns[3]},
+			},
+		},
 	}
 	// RulesColumns holds the columns for the "rules" table.
 	RulesColumns = []*schema.Column{
@@ -537,11 +636,93 @@ var (
 			},
 		},
 	}
+	// UserPermissionsColumns holds the columns for the "user_permissions" table.
+	UserPermissionsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "permission_name", Type: field.TypeString, Size: 280},
+		{Name: "user_ref", Type: field.TypeString},
+		{Name: "resource_server_ref", Type: field.TypeString},
+	}
+	// UserPermissionsTable holds the schema information for the "user_permissions" table.
+	UserPermissionsTable = &schema.Table{
+		Name:       "user_permissions",
+		Columns:    UserPermissionsColumns,
+		PrimaryKey: []*schema.Column{UserPermissionsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "user_permissions_users_user",
+				Columns:    []*schema.Column{UserPermissionsColumns[4]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
+				Symbol:     "user_permissions_resource_servers_resource_server",
+				Columns:    []*schema.Column{UserPermissionsColumns[5]},
+				RefColumns: []*schema.Column{ResourceServersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "userpermission_user_ref_resource_server_ref_permission_name",
+				Unique:  true,
+				Columns: []*schema.Column{UserPermissionsColumns[4], UserPermissionsColumns[5], UserPermissionsColumns[3]},
+			},
+			{
+				Name:    "userpermission_resource_server_ref_permission_name",
+				Unique:  false,
+				Columns: []*schema.Column{UserPermissionsColumns[5], UserPermissionsColumns[3]},
+			},
+		},
+	}
+	// UserRolesColumns holds the columns for the "user_roles" table.
+	UserRolesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "user_ref", Type: field.TypeString},
+		{Name: "role_ref", Type: field.TypeString},
+	}
+	// UserRolesTable holds the schema information for the "user_roles" table.
+	UserRolesTable = &schema.Table{
+		Name:       "user_roles",
+		Columns:    UserRolesColumns,
+		PrimaryKey: []*schema.Column{UserRolesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "user_roles_users_user",
+				Columns:    []*schema.Column{UserRolesColumns[3]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
+				Symbol:     "user_roles_roles_role",
+				Columns:    []*schema.Column{UserRolesColumns[4]},
+				RefColumns: []*schema.Column{RolesColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "userrole_user_ref_role_ref",
+				Unique:  true,
+				Columns: []*schema.Column{UserRolesColumns[3], UserRolesColumns[4]},
+			},
+			{
+				Name:    "userrole_role_ref_user_ref",
+				Unique:  false,
+				Columns: []*schema.Column{UserRolesColumns[4], UserRolesColumns[3]},
+			},
+		},
+	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		AdminGrantsTable,
 		ApplicationsTable,
 		AuthRequestsTable,
+		ClientGrantsTable,
 		ConnectionsTable,
 		GrantsTable,
 		IdentitiesTable,
@@ -549,21 +730,33 @@ var (
 		LoginAttemptsTable,
 		RefreshTokensTable,
 		ResourceServersTable,
+		RolesTable,
+		RolePermissionsTable,
 		RulesTable,
 		SessionsTable,
 		SigningKeysTable,
 		TicketsTable,
 		UpstreamStatesTable,
 		UsersTable,
+		UserPermissionsTable,
+		UserRolesTable,
 	}
 )
 
 func init() {
 	AdminGrantsTable.ForeignKeys[0].RefTable = UsersTable
+	ClientGrantsTable.ForeignKeys[0].RefTable = ApplicationsTable
+	ClientGrantsTable.ForeignKeys[1].RefTable = ResourceServersTable
 	GrantsTable.ForeignKeys[0].RefTable = UsersTable
 	IdentitiesTable.ForeignKeys[0].RefTable = ConnectionsTable
 	IdentitiesTable.ForeignKeys[1].RefTable = UsersTable
 	RefreshTokensTable.ForeignKeys[0].RefTable = GrantsTable
+	RolePermissionsTable.ForeignKeys[0].RefTable = RolesTable
+	RolePermissionsTable.ForeignKeys[1].RefTable = ResourceServersTable
 	SessionsTable.ForeignKeys[0].RefTable = UsersTable
 	TicketsTable.ForeignKeys[0].RefTable = UsersTable
+	UserPermissionsTable.ForeignKeys[0].RefTable = UsersTable
+	UserPermissionsTable.ForeignKeys[1].RefTable = ResourceServersTable
+	UserRolesTable.ForeignKeys[0].RefTable = UsersTable
+	UserRolesTable.ForeignKeys[1].RefTable = RolesTable
 }

@@ -15,6 +15,9 @@ type Application func(*sql.Selector)
 // AuthRequest is the predicate function for authrequest builders.
 type AuthRequest func(*sql.Selector)
 
+// ClientGrant is the predicate function for clientgrant builders.
+type ClientGrant func(*sql.Selector)
+
 // Connection is the predicate function for connection builders.
 type Connection func(*sql.Selector)
 
@@ -36,6 +39,12 @@ type RefreshToken func(*sql.Selector)
 // ResourceServer is the predicate function for resourceserver builders.
 type ResourceServer func(*sql.Selector)
 
+// Role is the predicate function for role builders.
+type Role func(*sql.Selector)
+
+// RolePermission is the predicate function for rolepermission builders.
+type RolePermission func(*sql.Selector)
+
 // Rule is the predicate function for rule builders.
 type Rule func(*sql.Selector)
 
@@ -53,3 +62,9 @@ type UpstreamState func(*sql.Selector)
 
 // User is the predicate function for user builders.
 type User func(*sql.Selector)
+
+// UserPermission is the predicate function for userpermission builders.
+type UserPermission func(*sql.Selector)
+
+// UserRole is the predicate function for userrole builders.
+type UserRole func(*sql.Selector)

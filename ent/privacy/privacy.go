@@ -183,6 +183,30 @@ func (f AuthRequestMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mut
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.AuthRequestMutation", m)
 }
 
+// The ClientGrantQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ClientGrantQueryRuleFunc func(context.Context, *ent.ClientGrantQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ClientGrantQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ClientGrantQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ClientGrantQuery", q)
+}
+
+// The ClientGrantMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ClientGrantMutationRuleFunc func(context.Context, *ent.ClientGrantMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ClientGrantMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ClientGrantMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ClientGrantMutation", m)
+}
+
 // The ConnectionQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type ConnectionQueryRuleFunc func(context.Context, *ent.ConnectionQuery) error
@@ -351,6 +375,54 @@ func (f ResourceServerMutationRuleFunc) EvalMutation(ctx context.Context, m ent.
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ResourceServerMutation", m)
 }
 
+// The RoleQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type RoleQueryRuleFunc func(context.Context, *ent.RoleQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f RoleQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.RoleQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.RoleQuery", q)
+}
+
+// The RoleMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type RoleMutationRuleFunc func(context.Context, *ent.RoleMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f RoleMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.RoleMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.RoleMutation", m)
+}
+
+// The RolePermissionQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type RolePermissionQueryRuleFunc func(context.Context, *ent.RolePermissionQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f RolePermissionQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.RolePermissionQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.RolePermissionQuery", q)
+}
+
+// The RolePermissionMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type RolePermissionMutationRuleFunc func(context.Context, *ent.RolePermissionMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f RolePermissionMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.RolePermissionMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.RolePermissionMutation", m)
+}
+
 // The RuleQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type RuleQueryRuleFunc func(context.Context, *ent.RuleQuery) error
@@ -495,6 +567,54 @@ func (f UserMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) 
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.UserMutation", m)
 }
 
+// The UserPermissionQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type UserPermissionQueryRuleFunc func(context.Context, *ent.UserPermissionQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f UserPermissionQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.UserPermissionQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.UserPermissionQuery", q)
+}
+
+// The UserPermissionMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type UserPermissionMutationRuleFunc func(context.Context, *ent.UserPermissionMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f UserPermissionMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.UserPermissionMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.UserPermissionMutation", m)
+}
+
+// The UserRoleQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type UserRoleQueryRuleFunc func(context.Context, *ent.UserRoleQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f UserRoleQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.UserRoleQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.UserRoleQuery", q)
+}
+
+// The UserRoleMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type UserRoleMutationRuleFunc func(context.Context, *ent.UserRoleMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f UserRoleMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.UserRoleMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.UserRoleMutation", m)
+}
+
 type (
 	// Filter is the interface that wraps the Where function
 	// for filtering nodes in queries and mutations.
@@ -536,6 +656,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.AuthRequestQuery:
 		return q.Filter(), nil
+	case *ent.ClientGrantQuery:
+		return q.Filter(), nil
 	case *ent.ConnectionQuery:
 		return q.Filter(), nil
 	case *ent.GrantQuery:
@@ -550,6 +672,10 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.ResourceServerQuery:
 		return q.Filter(), nil
+	case *ent.RoleQuery:
+		return q.Filter(), nil
+	case *ent.RolePermissionQuery:
+		return q.Filter(), nil
 	case *ent.RuleQuery:
 		return q.Filter(), nil
 	case *ent.SessionQuery:
@@ -561,6 +687,10 @@ func queryFilter(q ent.Query) (Filter, error) {
 	case *ent.UpstreamStateQuery:
 		return q.Filter(), nil
 	case *ent.UserQuery:
+		return q.Filter(), nil
+	case *ent.UserPermissionQuery:
+		return q.Filter(), nil
+	case *ent.UserRoleQuery:
 		return q.Filter(), nil
 	default:
 		return nil, Denyf("ent/privacy: unexpected query type %T for query filter", q)
@@ -574,6 +704,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.ApplicationMutation:
 		return m.Filter(), nil
 	case *ent.AuthRequestMutation:
+		return m.Filter(), nil
+	case *ent.ClientGrantMutation:
 		return m.Filter(), nil
 	case *ent.ConnectionMutation:
 		return m.Filter(), nil
@@ -589,6 +721,10 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.ResourceServerMutation:
 		return m.Filter(), nil
+	case *ent.RoleMutation:
+		return m.Filter(), nil
+	case *ent.RolePermissionMutation:
+		return m.Filter(), nil
 	case *ent.RuleMutation:
 		return m.Filter(), nil
 	case *ent.SessionMutation:
@@ -600,6 +736,10 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.UpstreamStateMutation:
 		return m.Filter(), nil
 	case *ent.UserMutation:
+		return m.Filter(), nil
+	case *ent.UserPermissionMutation:
+		return m.Filter(), nil
+	case *ent.UserRoleMutation:
 		return m.Filter(), nil
 	default:
 		return nil, Denyf("ent/privacy: unexpected mutation type %T for mutation filter", m)

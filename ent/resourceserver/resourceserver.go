@@ -3,6 +3,9 @@
 package resourceserver
 
 import (
+	"fmt"
+	"io"
+	"strconv"
 	"time"
 
 	"entgo.io/ent"
@@ -31,6 +34,12 @@ const (
 	FieldTokenLifetime = "token_lifetime"
 	// FieldSystem holds the string denoting the system field in the database.
 	FieldSystem = "system"
+	// FieldEnforcePolicies holds the string denoting the enforce_policies field in the database.
+	FieldEnforcePolicies = "enforce_policies"
+	// FieldTokenDialect holds the string denoting the token_dialect field in the database.
+	FieldTokenDialect = "token_dialect"
+	// FieldIntrospectionClients holds the string denoting the introspection_clients field in the database.
+	FieldIntrospectionClients = "introspection_clients"
 	// Table holds the table name of the resourceserver in the database.
 	Table = "resource_servers"
 )
@@ -46,6 +55,9 @@ var Columns = []string{
 	FieldAllowOfflineAccess,
 	FieldTokenLifetime,
 	FieldSystem,
+	FieldEnforcePolicies,
+	FieldTokenDialect,
+	FieldIntrospectionClients,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -86,9 +98,41 @@ var (
 	TokenLifetimeValidator func(int) error
 	// DefaultSystem holds the default value on creation for the "system" field.
 	DefaultSystem bool
+	// DefaultEnforcePolicies holds the default value on creation for the "enforce_policies" field.
+	DefaultEnforcePolicies bool
+	// DefaultIntrospectionClients holds the default value on creation for the "introspection_clients" field.
+	DefaultIntrospectionClients []string
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() pulid.ID
 )
+
+// TokenDialect defines the type for the "token_dialect" enum field.
+type TokenDialect string
+
+// TokenDialectAccessToken is the default value of the TokenDialect enum.
+const DefaultTokenDialect = TokenDialectAccessToken
+
+// TokenDialect values.
+const (
+	TokenDialectAccessToken         TokenDialect = "access_token"
+	TokenDialectAccessTokenAuthz    TokenDialect = "access_token_authz"
+	TokenDialectRfc9068Profile      TokenDialect = "rfc9068_profile"
+	TokenDialectRfc9068ProfileAuthz TokenDialect = "rfc9068_profile_authz"
+)
+
+func (td TokenDialect) String() string {
+	return string(td)
+}
+
+// TokenDialectValidator is a validator for the "token_dialect" field enum values. It is called by the builders before save.
+func TokenDialectValidator(td TokenDialect) error {
+	switch td {
+	case TokenDialectAccessToken, TokenDialectAccessTokenAuthz, TokenDialectRfc9068Profile, TokenDialectRfc9068ProfileAuthz:
+		return nil
+	default:
+		return fmt.Errorf("resourceserver: invalid enum value for token_dialect field: %q", td)
+	}
+}
 
 // OrderOption defines the ordering options for the ResourceServer queries.
 type OrderOption func(*sql.Selector)
@@ -131,4 +175,32 @@ func ByTokenLifetime(opts ...sql.OrderTermOption) OrderOption {
 // BySystem orders the results by the system field.
 func BySystem(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldSystem, opts...).ToFunc()
+}
+
+// ByEnforcePolicies orders the results by the enforce_policies field.
+func ByEnforcePolicies(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldEnforcePolicies, opts...).ToFunc()
+}
+
+// ByTokenDialect orders the results by the token_dialect field.
+func ByTokenDialect(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTokenDialect, opts...).ToFunc()
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (e TokenDialect) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(e.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (e *TokenDialect) UnmarshalGQL(val interface{}) error {
+	str, ok := val.(string)
+	if !ok {
+		return fmt.Errorf("enum %T must be a string", val)
+	}
+	*e = TokenDialect(str)
+	if err := TokenDialectValidator(*e); err != nil {
+		return fmt.Errorf("%s is not a valid TokenDialect", str)
+	}
+	return nil
 }

@@ -90,6 +90,11 @@ func System(v bool) predicate.ResourceServer {
 	return predicate.ResourceServer(sql.FieldEQ(FieldSystem, v))
 }
 
+// EnforcePolicies applies equality check predicate on the "enforce_policies" field. It's identical to EnforcePoliciesEQ.
+func EnforcePolicies(v bool) predicate.ResourceServer {
+	return predicate.ResourceServer(sql.FieldEQ(FieldEnforcePolicies, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.ResourceServer {
 	return predicate.ResourceServer(sql.FieldEQ(FieldCreatedAt, v))
@@ -358,6 +363,36 @@ func SystemEQ(v bool) predicate.ResourceServer {
 // SystemNEQ applies the NEQ predicate on the "system" field.
 func SystemNEQ(v bool) predicate.ResourceServer {
 	return predicate.ResourceServer(sql.FieldNEQ(FieldSystem, v))
+}
+
+// EnforcePoliciesEQ applies the EQ predicate on the "enforce_policies" field.
+func EnforcePoliciesEQ(v bool) predicate.ResourceServer {
+	return predicate.ResourceServer(sql.FieldEQ(FieldEnforcePolicies, v))
+}
+
+// EnforcePoliciesNEQ applies the NEQ predicate on the "enforce_policies" field.
+func EnforcePoliciesNEQ(v bool) predicate.ResourceServer {
+	return predicate.ResourceServer(sql.FieldNEQ(FieldEnforcePolicies, v))
+}
+
+// TokenDialectEQ applies the EQ predicate on the "token_dialect" field.
+func TokenDialectEQ(v TokenDialect) predicate.ResourceServer {
+	return predicate.ResourceServer(sql.FieldEQ(FieldTokenDialect, v))
+}
+
+// TokenDialectNEQ applies the NEQ predicate on the "token_dialect" field.
+func TokenDialectNEQ(v TokenDialect) predicate.ResourceServer {
+	return predicate.ResourceServer(sql.FieldNEQ(FieldTokenDialect, v))
+}
+
+// TokenDialectIn applies the In predicate on the "token_dialect" field.
+func TokenDialectIn(vs ...TokenDialect) predicate.ResourceServer {
+	return predicate.ResourceServer(sql.FieldIn(FieldTokenDialect, vs...))
+}
+
+// TokenDialectNotIn applies the NotIn predicate on the "token_dialect" field.
+func TokenDialectNotIn(vs ...TokenDialect) predicate.ResourceServer {
+	return predicate.ResourceServer(sql.FieldNotIn(FieldTokenDialect, vs...))
 }
 
 // And groups predicates with the AND operator between them.

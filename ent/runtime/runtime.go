@@ -9,6 +9,7 @@ import (
 	"github.com/authgraph/authgraph/ent/admingrant"
 	"github.com/authgraph/authgraph/ent/application"
 	"github.com/authgraph/authgraph/ent/authrequest"
+	"github.com/authgraph/authgraph/ent/clientgrant"
 	"github.com/authgraph/authgraph/ent/connection"
 	"github.com/authgraph/authgraph/ent/grant"
 	"github.com/authgraph/authgraph/ent/identity"
@@ -16,6 +17,8 @@ import (
 	"github.com/authgraph/authgraph/ent/loginattempt"
 	"github.com/authgraph/authgraph/ent/refreshtoken"
 	"github.com/authgraph/authgraph/ent/resourceserver"
+	"github.com/authgraph/authgraph/ent/role"
+	"github.com/authgraph/authgraph/ent/rolepermission"
 	"github.com/authgraph/authgraph/ent/rule"
 	"github.com/authgraph/authgraph/ent/schema"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
@@ -24,6 +27,8 @@ import (
 	"github.com/authgraph/authgraph/ent/ticket"
 	"github.com/authgraph/authgraph/ent/upstreamstate"
 	"github.com/authgraph/authgraph/ent/user"
+	"github.com/authgraph/authgraph/ent/userpermission"
+	"github.com/authgraph/authgraph/ent/userrole"
 
 	"entgo.io/ent"
 	"entgo.io/ent/privacy"
@@ -249,6 +254,40 @@ func init() {
 	authrequestDescID := authrequestMixinFields0[0].Descriptor()
 	// authrequest.DefaultID holds the default value on creation for the id field.
 	authrequest.DefaultID = authrequestDescID.Default.(func() pulid.ID)
+	clientgrantMixin := schema.ClientGrant{}.Mixin()
+	clientgrant.Policy = privacy.NewPolicies(schema.ClientGrant{})
+	clientgrant.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := clientgrant.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	clientgrantMixinFields0 := clientgrantMixin[0].Fields()
+	_ = clientgrantMixinFields0
+	clientgrantMixinFields1 := clientgrantMixin[1].Fields()
+	_ = clientgrantMixinFields1
+	clientgrantFields := schema.ClientGrant{}.Fields()
+	_ = clientgrantFields
+	// clientgrantDescCreatedAt is the schema descriptor for created_at field.
+	clientgrantDescCreatedAt := clientgrantMixinFields1[0].Descriptor()
+	// clientgrant.DefaultCreatedAt holds the default value on creation for the created_at field.
+	clientgrant.DefaultCreatedAt = clientgrantDescCreatedAt.Default.(func() time.Time)
+	// clientgrantDescUpdatedAt is the schema descriptor for updated_at field.
+	clientgrantDescUpdatedAt := clientgrantMixinFields1[1].Descriptor()
+	// clientgrant.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	clientgrant.DefaultUpdatedAt = clientgrantDescUpdatedAt.Default.(func() time.Time)
+	// clientgrant.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	clientgrant.UpdateDefaultUpdatedAt = clientgrantDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// clientgrantDescScopes is the schema descriptor for scopes field.
+	clientgrantDescScopes := clientgrantFields[2].Descriptor()
+	// clientgrant.DefaultScopes holds the default value on creation for the scopes field.
+	clientgrant.DefaultScopes = clientgrantDescScopes.Default.([]string)
+	// clientgrantDescID is the schema descriptor for id field.
+	clientgrantDescID := clientgrantMixinFields0[0].Descriptor()
+	// clientgrant.DefaultID holds the default value on creation for the id field.
+	clientgrant.DefaultID = clientgrantDescID.Default.(func() pulid.ID)
 	connectionMixin := schema.Connection{}.Mixin()
 	connection.Policy = privacy.NewPolicies(schema.Connection{})
 	connection.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -691,10 +730,120 @@ func init() {
 	resourceserverDescSystem := resourceserverFields[5].Descriptor()
 	// resourceserver.DefaultSystem holds the default value on creation for the system field.
 	resourceserver.DefaultSystem = resourceserverDescSystem.Default.(bool)
+	// resourceserverDescEnforcePolicies is the schema descriptor for enforce_policies field.
+	resourceserverDescEnforcePolicies := resourceserverFields[6].Descriptor()
+	// resourceserver.DefaultEnforcePolicies holds the default value on creation for the enforce_policies field.
+	resourceserver.DefaultEnforcePolicies = resourceserverDescEnforcePolicies.Default.(bool)
+	// resourceserverDescIntrospectionClients is the schema descriptor for introspection_clients field.
+	resourceserverDescIntrospectionClients := resourceserverFields[8].Descriptor()
+	// resourceserver.DefaultIntrospectionClients holds the default value on creation for the introspection_clients field.
+	resourceserver.DefaultIntrospectionClients = resourceserverDescIntrospectionClients.Default.([]string)
 	// resourceserverDescID is the schema descriptor for id field.
 	resourceserverDescID := resourceserverMixinFields0[0].Descriptor()
 	// resourceserver.DefaultID holds the default value on creation for the id field.
 	resourceserver.DefaultID = resourceserverDescID.Default.(func() pulid.ID)
+	roleMixin := schema.Role{}.Mixin()
+	role.Policy = privacy.NewPolicies(schema.Role{})
+	role.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := role.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	roleMixinFields0 := roleMixin[0].Fields()
+	_ = roleMixinFields0
+	roleMixinFields1 := roleMixin[1].Fields()
+	_ = roleMixinFields1
+	roleFields := schema.Role{}.Fields()
+	_ = roleFields
+	// roleDescCreatedAt is the schema descriptor for created_at field.
+	roleDescCreatedAt := roleMixinFields1[0].Descriptor()
+	// role.DefaultCreatedAt holds the default value on creation for the created_at field.
+	role.DefaultCreatedAt = roleDescCreatedAt.Default.(func() time.Time)
+	// roleDescUpdatedAt is the schema descriptor for updated_at field.
+	roleDescUpdatedAt := roleMixinFields1[1].Descriptor()
+	// role.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	role.DefaultUpdatedAt = roleDescUpdatedAt.Default.(func() time.Time)
+	// role.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	role.UpdateDefaultUpdatedAt = roleDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// roleDescName is the schema descriptor for name field.
+	roleDescName := roleFields[0].Descriptor()
+	// role.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	role.NameValidator = func() func(string) error {
+		validators := roleDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// roleDescDescription is the schema descriptor for description field.
+	roleDescDescription := roleFields[1].Descriptor()
+	// role.DefaultDescription holds the default value on creation for the description field.
+	role.DefaultDescription = roleDescDescription.Default.(string)
+	// role.DescriptionValidator is a validator for the "description" field. It is called by the builders before save.
+	role.DescriptionValidator = roleDescDescription.Validators[0].(func(string) error)
+	// roleDescID is the schema descriptor for id field.
+	roleDescID := roleMixinFields0[0].Descriptor()
+	// role.DefaultID holds the default value on creation for the id field.
+	role.DefaultID = roleDescID.Default.(func() pulid.ID)
+	rolepermissionMixin := schema.RolePermission{}.Mixin()
+	rolepermission.Policy = privacy.NewPolicies(schema.RolePermission{})
+	rolepermission.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := rolepermission.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	rolepermissionMixinFields0 := rolepermissionMixin[0].Fields()
+	_ = rolepermissionMixinFields0
+	rolepermissionMixinFields1 := rolepermissionMixin[1].Fields()
+	_ = rolepermissionMixinFields1
+	rolepermissionFields := schema.RolePermission{}.Fields()
+	_ = rolepermissionFields
+	// rolepermissionDescCreatedAt is the schema descriptor for created_at field.
+	rolepermissionDescCreatedAt := rolepermissionMixinFields1[0].Descriptor()
+	// rolepermission.DefaultCreatedAt holds the default value on creation for the created_at field.
+	rolepermission.DefaultCreatedAt = rolepermissionDescCreatedAt.Default.(func() time.Time)
+	// rolepermissionDescUpdatedAt is the schema descriptor for updated_at field.
+	rolepermissionDescUpdatedAt := rolepermissionMixinFields1[1].Descriptor()
+	// rolepermission.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	rolepermission.DefaultUpdatedAt = rolepermissionDescUpdatedAt.Default.(func() time.Time)
+	// rolepermission.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	rolepermission.UpdateDefaultUpdatedAt = rolepermissionDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// rolepermissionDescPermissionName is the schema descriptor for permission_name field.
+	rolepermissionDescPermissionName := rolepermissionFields[2].Descriptor()
+	// rolepermission.PermissionNameValidator is a validator for the "permission_name" field. It is called by the builders before save.
+	rolepermission.PermissionNameValidator = func() func(string) error {
+		validators := rolepermissionDescPermissionName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(permission_name string) error {
+			for _, fn := range fns {
+				if err := fn(permission_name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// rolepermissionDescID is the schema descriptor for id field.
+	rolepermissionDescID := rolepermissionMixinFields0[0].Descriptor()
+	// rolepermission.DefaultID holds the default value on creation for the id field.
+	rolepermission.DefaultID = rolepermissionDescID.Default.(func() pulid.ID)
 	ruleMixin := schema.Rule{}.Mixin()
 	rule.Policy = privacy.NewPolicies(schema.Rule{})
 	rule.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -1063,6 +1212,84 @@ func init() {
 	userDescID := userMixinFields0[0].Descriptor()
 	// user.DefaultID holds the default value on creation for the id field.
 	user.DefaultID = userDescID.Default.(func() pulid.ID)
+	userpermissionMixin := schema.UserPermission{}.Mixin()
+	userpermission.Policy = privacy.NewPolicies(schema.UserPermission{})
+	userpermission.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := userpermission.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	userpermissionMixinFields0 := userpermissionMixin[0].Fields()
+	_ = userpermissionMixinFields0
+	userpermissionMixinFields1 := userpermissionMixin[1].Fields()
+	_ = userpermissionMixinFields1
+	userpermissionFields := schema.UserPermission{}.Fields()
+	_ = userpermissionFields
+	// userpermissionDescCreatedAt is the schema descriptor for created_at field.
+	userpermissionDescCreatedAt := userpermissionMixinFields1[0].Descriptor()
+	// userpermission.DefaultCreatedAt holds the default value on creation for the created_at field.
+	userpermission.DefaultCreatedAt = userpermissionDescCreatedAt.Default.(func() time.Time)
+	// userpermissionDescUpdatedAt is the schema descriptor for updated_at field.
+	userpermissionDescUpdatedAt := userpermissionMixinFields1[1].Descriptor()
+	// userpermission.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	userpermission.DefaultUpdatedAt = userpermissionDescUpdatedAt.Default.(func() time.Time)
+	// userpermission.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	userpermission.UpdateDefaultUpdatedAt = userpermissionDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// userpermissionDescPermissionName is the schema descriptor for permission_name field.
+	userpermissionDescPermissionName := userpermissionFields[2].Descriptor()
+	// userpermission.PermissionNameValidator is a validator for the "permission_name" field. It is called by the builders before save.
+	userpermission.PermissionNameValidator = func() func(string) error {
+		validators := userpermissionDescPermissionName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(permission_name string) error {
+			for _, fn := range fns {
+				if err := fn(permission_name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// userpermissionDescID is the schema descriptor for id field.
+	userpermissionDescID := userpermissionMixinFields0[0].Descriptor()
+	// userpermission.DefaultID holds the default value on creation for the id field.
+	userpermission.DefaultID = userpermissionDescID.Default.(func() pulid.ID)
+	userroleMixin := schema.UserRole{}.Mixin()
+	userrole.Policy = privacy.NewPolicies(schema.UserRole{})
+	userrole.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := userrole.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	userroleMixinFields0 := userroleMixin[0].Fields()
+	_ = userroleMixinFields0
+	userroleMixinFields1 := userroleMixin[1].Fields()
+	_ = userroleMixinFields1
+	userroleFields := schema.UserRole{}.Fields()
+	_ = userroleFields
+	// userroleDescCreatedAt is the schema descriptor for created_at field.
+	userroleDescCreatedAt := userroleMixinFields1[0].Descriptor()
+	// userrole.DefaultCreatedAt holds the default value on creation for the created_at field.
+	userrole.DefaultCreatedAt = userroleDescCreatedAt.Default.(func() time.Time)
+	// userroleDescUpdatedAt is the schema descriptor for updated_at field.
+	userroleDescUpdatedAt := userroleMixinFields1[1].Descriptor()
+	// userrole.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	userrole.DefaultUpdatedAt = userroleDescUpdatedAt.Default.(func() time.Time)
+	// userrole.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	userrole.UpdateDefaultUpdatedAt = userroleDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// userroleDescID is the schema descriptor for id field.
+	userroleDescID := userroleMixinFields0[0].Descriptor()
+	// userrole.DefaultID holds the default value on creation for the id field.
+	userrole.DefaultID = userroleDescID.Default.(func() pulid.ID)
 }
 
 const (

@@ -30,6 +30,18 @@ func (ResourceServer) Fields() []ent.Field {
 		// token_lifetime in seconds (default 86,400).
 		field.Int("token_lifetime").Default(86400).Positive(),
 		field.Bool("system").Default(false),
+		// enforce_policies turns RBAC on for this API: a user's token carries
+		// only the requested scopes the user holds as permissions (directly
+		// or through roles; package rbac).
+		field.Bool("enforce_policies").Default(false),
+		// token_dialect is Auth0's: the _authz dialects add a permissions
+		// claim listing every permission the user holds for this API.
+		field.Enum("token_dialect").
+			Values("access_token", "access_token_authz", "rfc9068_profile", "rfc9068_profile_authz").
+			Default("access_token"),
+		// introspection_clients are the client_ids (besides a token's own
+		// client) that may introspect access tokens issued for this API.
+		field.Strings("introspection_clients").Default([]string{}),
 	}
 }
 

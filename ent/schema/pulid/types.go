@@ -25,6 +25,11 @@ var Types = map[string]string{
 	"rul_": "rules",
 	"adm_": "admin_grants",
 	"ust_": "upstream_states",
+	"rol_": "roles",
+	"rpm_": "role_permissions",
+	"uro_": "user_roles",
+	"upm_": "user_permissions",
+	"cgr_": "client_grants",
 }
 
 // ErrUnknownPrefix is returned for ids whose prefix names no type.

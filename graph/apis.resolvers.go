@@ -7,6 +7,7 @@ package graph
 
 import (
 	"context"
+	"fmt"
 
 	"entgo.io/contrib/entgql"
 	"github.com/authgraph/authgraph/apis"
@@ -86,6 +87,11 @@ func (r *resourceServerResolver) Scopes(ctx context.Context, obj *ent.ResourceSe
 		out = append(out, &model.ResourceServerScope{Value: s["value"], Description: s["description"]})
 	}
 	return out, nil
+}
+
+// TokenDialect is the resolver for the tokenDialect field.
+func (r *resourceServerResolver) TokenDialect(ctx context.Context, obj *ent.ResourceServer) (string, error) {
+	panic(fmt.Errorf("not implemented: TokenDialect - tokenDialect"))
 }
 
 // ResourceServer returns generated.ResourceServerResolver implementation.

@@ -98,4 +98,10 @@ func (r *queryResolver) UsersByEmail(ctx context.Context, email string) ([]*ent.
 // Identity returns generated.IdentityResolver implementation.
 func (r *Resolver) Identity() generated.IdentityResolver { return &identityResolver{r} }
 
-type identityResolver struct{ *Resolver }
+// User returns generated.UserResolver implementation.
+func (r *Resolver) User() generated.UserResolver { return &userResolver{r} }
+
+type (
+	identityResolver struct{ *Resolver }
+	userResolver     struct{ *Resolver }
+)

@@ -20,6 +20,7 @@ import (
 	"github.com/authgraph/authgraph/ent/connection"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/graph/model"
+	"github.com/authgraph/authgraph/rbac"
 	"github.com/authgraph/authgraph/rulesrun"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -37,11 +38,14 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	AdminGrant() AdminGrantResolver
 	Client() ClientResolver
+	ClientGrant() ClientGrantResolver
 	Identity() IdentityResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
 	ResourceServer() ResourceServerResolver
+	Role() RoleResolver
 	RuleTestResult() RuleTestResultResolver
+	User() UserResolver
 }
 
 type DirectiveRoot struct {
@@ -86,6 +90,15 @@ type ComplexityRoot struct {
 	ClientEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	ClientGrant struct {
+		Audience  func(childComplexity int) int
+		ClientID  func(childComplexity int) int
+		CreatedAt func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Scopes    func(childComplexity int) int
+		UpdatedAt func(childComplexity int) int
 	}
 
 	ClientWithSecret struct {
@@ -168,20 +181,31 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
+		AddRolePermissions            func(childComplexity int, id pulid.ID, permissions []*model.PermissionInput) int
+		AddUserPermissions            func(childComplexity int, userID pulid.ID, permissions []*model.PermissionInput) int
+		AssignRoleUsers               func(childComplexity int, id pulid.ID, userIds []pulid.ID) int
+		AssignUserRoles               func(childComplexity int, userID pulid.ID, roleIds []pulid.ID) int
 		CreateClient                  func(childComplexity int, input model.CreateClientInput) int
+		CreateClientGrant             func(childComplexity int, input model.CreateClientGrantInput) int
 		CreateConnection              func(childComplexity int, input model.CreateConnectionInput) int
 		CreateEmailVerificationTicket func(childComplexity int, input model.EmailVerificationTicketInput) int
 		CreatePasswordChangeTicket    func(childComplexity int, input model.PasswordChangeTicketInput) int
 		CreateResourceServer          func(childComplexity int, input model.CreateResourceServerInput) int
+		CreateRole                    func(childComplexity int, input model.CreateRoleInput) int
 		CreateRule                    func(childComplexity int, input model.CreateRuleInput) int
 		CreateUser                    func(childComplexity int, input model.CreateUserInput) int
 		DeleteClient                  func(childComplexity int, id pulid.ID) int
+		DeleteClientGrant             func(childComplexity int, id pulid.ID) int
 		DeleteConnection              func(childComplexity int, id pulid.ID) int
 		DeleteResourceServer          func(childComplexity int, id pulid.ID) int
+		DeleteRole                    func(childComplexity int, id pulid.ID) int
 		DeleteRule                    func(childComplexity int, id pulid.ID) int
 		DeleteUser                    func(childComplexity int, id pulid.ID) int
 		GrantAdmin                    func(childComplexity int, userID pulid.ID, scopes []string) int
 		LinkUser                      func(childComplexity int, primaryID pulid.ID, secondaryID pulid.ID) int
+		RemoveRolePermissions         func(childComplexity int, id pulid.ID, permissions []*model.PermissionInput) int
+		RemoveUserPermissions         func(childComplexity int, userID pulid.ID, permissions []*model.PermissionInput) int
+		RemoveUserRoles               func(childComplexity int, userID pulid.ID, roleIds []pulid.ID) int
 		ReorderRules                  func(childComplexity int, ids []pulid.ID) int
 		RevokeAdmin                   func(childComplexity int, userID pulid.ID) int
 		RotateClientSecret            func(childComplexity int, id pulid.ID) int
@@ -191,9 +215,11 @@ type ComplexityRoot struct {
 		UnblockUserAttempts           func(childComplexity int, identifier string) int
 		UnlinkIdentity                func(childComplexity int, userID pulid.ID, connection string, identityUserID string) int
 		UpdateClient                  func(childComplexity int, id pulid.ID, input model.UpdateClientInput) int
+		UpdateClientGrant             func(childComplexity int, id pulid.ID, scopes []string) int
 		UpdateConnection              func(childComplexity int, id pulid.ID, input model.UpdateConnectionInput) int
 		UpdateMe                      func(childComplexity int, input model.UpdateMeInput) int
 		UpdateResourceServer          func(childComplexity int, id pulid.ID, input model.UpdateResourceServerInput) int
+		UpdateRole                    func(childComplexity int, id pulid.ID, input model.UpdateRoleInput) int
 		UpdateRule                    func(childComplexity int, id pulid.ID, input model.UpdateRuleInput) int
 		UpdateUser                    func(childComplexity int, id pulid.ID, input model.UpdateUserInput) int
 	}
@@ -205,9 +231,24 @@ type ComplexityRoot struct {
 		StartCursor     func(childComplexity int) int
 	}
 
+	Permission struct {
+		Description              func(childComplexity int) int
+		PermissionName           func(childComplexity int) int
+		ResourceServerIdentifier func(childComplexity int) int
+		ResourceServerName       func(childComplexity int) int
+		Sources                  func(childComplexity int) int
+	}
+
+	PermissionSource struct {
+		RoleID   func(childComplexity int) int
+		RoleName func(childComplexity int) int
+		Type     func(childComplexity int) int
+	}
+
 	Query struct {
 		Admins          func(childComplexity int) int
 		Client          func(childComplexity int, id pulid.ID) int
+		ClientGrants    func(childComplexity int, audience *string, clientID *string) int
 		Clients         func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.ApplicationOrder) int
 		Connection      func(childComplexity int, id pulid.ID) int
 		Connections     func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.ConnectionOrder) int
@@ -217,6 +258,8 @@ type ComplexityRoot struct {
 		Nodes           func(childComplexity int, ids []pulid.ID) int
 		ResourceServer  func(childComplexity int, id pulid.ID) int
 		ResourceServers func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int) int
+		Role            func(childComplexity int, id pulid.ID) int
+		Roles           func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, nameFilter *string) int
 		Rule            func(childComplexity int, id pulid.ID) int
 		Rules           func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.RuleOrder) int
 		User            func(childComplexity int, id pulid.ID) int
@@ -225,15 +268,18 @@ type ComplexityRoot struct {
 	}
 
 	ResourceServer struct {
-		AllowOfflineAccess func(childComplexity int) int
-		CreatedAt          func(childComplexity int) int
-		ID                 func(childComplexity int) int
-		Identifier         func(childComplexity int) int
-		Name               func(childComplexity int) int
-		Scopes             func(childComplexity int) int
-		System             func(childComplexity int) int
-		TokenLifetime      func(childComplexity int) int
-		UpdatedAt          func(childComplexity int) int
+		AllowOfflineAccess   func(childComplexity int) int
+		CreatedAt            func(childComplexity int) int
+		EnforcePolicies      func(childComplexity int) int
+		ID                   func(childComplexity int) int
+		Identifier           func(childComplexity int) int
+		IntrospectionClients func(childComplexity int) int
+		Name                 func(childComplexity int) int
+		Scopes               func(childComplexity int) int
+		System               func(childComplexity int) int
+		TokenDialect         func(childComplexity int) int
+		TokenLifetime        func(childComplexity int) int
+		UpdatedAt            func(childComplexity int) int
 	}
 
 	ResourceServerConnection struct {
@@ -250,6 +296,27 @@ type ComplexityRoot struct {
 	ResourceServerScope struct {
 		Description func(childComplexity int) int
 		Value       func(childComplexity int) int
+	}
+
+	Role struct {
+		CreatedAt   func(childComplexity int) int
+		Description func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Name        func(childComplexity int) int
+		Permissions func(childComplexity int) int
+		UpdatedAt   func(childComplexity int) int
+		Users       func(childComplexity int, first *int, after *entgql.Cursor[pulid.ID]) int
+	}
+
+	RoleConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	RoleEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	Rule struct {
@@ -311,9 +378,11 @@ type ComplexityRoot struct {
 		LoginsCount       func(childComplexity int) int
 		Name              func(childComplexity int) int
 		Nickname          func(childComplexity int) int
+		Permissions       func(childComplexity int, audience *string) int
 		PhoneNumber       func(childComplexity int) int
 		PhoneVerified     func(childComplexity int) int
 		Picture           func(childComplexity int) int
+		Roles             func(childComplexity int) int
 		UpdatedAt         func(childComplexity int) int
 		UserID            func(childComplexity int) int
 		UserMetadata      func(childComplexity int) int
@@ -347,6 +416,9 @@ type AdminGrantResolver interface {
 type ClientResolver interface {
 	ClientMetadata(ctx context.Context, obj *ent.Application) (map[string]any, error)
 }
+type ClientGrantResolver interface {
+	ID(ctx context.Context, obj *rbac.ClientGrant) (pulid.ID, error)
+}
 type IdentityResolver interface {
 	AccessToken(ctx context.Context, obj *ent.Identity) (*string, error)
 	RefreshToken(ctx context.Context, obj *ent.Identity) (*string, error)
@@ -369,6 +441,19 @@ type MutationResolver interface {
 	LinkUser(ctx context.Context, primaryID pulid.ID, secondaryID pulid.ID) (*ent.User, error)
 	UnlinkIdentity(ctx context.Context, userID pulid.ID, connection string, identityUserID string) (*ent.User, error)
 	UpdateMe(ctx context.Context, input model.UpdateMeInput) (*ent.User, error)
+	CreateRole(ctx context.Context, input model.CreateRoleInput) (*ent.Role, error)
+	UpdateRole(ctx context.Context, id pulid.ID, input model.UpdateRoleInput) (*ent.Role, error)
+	DeleteRole(ctx context.Context, id pulid.ID) (pulid.ID, error)
+	AddRolePermissions(ctx context.Context, id pulid.ID, permissions []*model.PermissionInput) (*ent.Role, error)
+	RemoveRolePermissions(ctx context.Context, id pulid.ID, permissions []*model.PermissionInput) (*ent.Role, error)
+	AssignRoleUsers(ctx context.Context, id pulid.ID, userIds []pulid.ID) (*ent.Role, error)
+	AssignUserRoles(ctx context.Context, userID pulid.ID, roleIds []pulid.ID) (*ent.User, error)
+	RemoveUserRoles(ctx context.Context, userID pulid.ID, roleIds []pulid.ID) (*ent.User, error)
+	AddUserPermissions(ctx context.Context, userID pulid.ID, permissions []*model.PermissionInput) (*ent.User, error)
+	RemoveUserPermissions(ctx context.Context, userID pulid.ID, permissions []*model.PermissionInput) (*ent.User, error)
+	CreateClientGrant(ctx context.Context, input model.CreateClientGrantInput) (*rbac.ClientGrant, error)
+	UpdateClientGrant(ctx context.Context, id pulid.ID, scopes []string) (*rbac.ClientGrant, error)
+	DeleteClientGrant(ctx context.Context, id pulid.ID) (pulid.ID, error)
 	CreateRule(ctx context.Context, input model.CreateRuleInput) (*ent.Rule, error)
 	UpdateRule(ctx context.Context, id pulid.ID, input model.UpdateRuleInput) (*ent.Rule, error)
 	DeleteRule(ctx context.Context, id pulid.ID) (pulid.ID, error)
@@ -393,6 +478,9 @@ type QueryResolver interface {
 	Connection(ctx context.Context, id pulid.ID) (*ent.Connection, error)
 	Logs(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, where *model.LogFilter) (*ent.LogEventConnection, error)
 	Me(ctx context.Context) (*ent.User, error)
+	Roles(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, nameFilter *string) (*ent.RoleConnection, error)
+	Role(ctx context.Context, id pulid.ID) (*ent.Role, error)
+	ClientGrants(ctx context.Context, audience *string, clientID *string) ([]*rbac.ClientGrant, error)
 	Rules(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.RuleOrder) (*ent.RuleConnection, error)
 	Rule(ctx context.Context, id pulid.ID) (*ent.Rule, error)
 	Users(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.UserOrder, query *string) (*ent.UserConnection, error)
@@ -401,9 +489,19 @@ type QueryResolver interface {
 }
 type ResourceServerResolver interface {
 	Scopes(ctx context.Context, obj *ent.ResourceServer) ([]*model.ResourceServerScope, error)
+
+	TokenDialect(ctx context.Context, obj *ent.ResourceServer) (string, error)
+}
+type RoleResolver interface {
+	Permissions(ctx context.Context, obj *ent.Role) ([]*model.Permission, error)
+	Users(ctx context.Context, obj *ent.Role, first *int, after *entgql.Cursor[pulid.ID]) (*ent.UserConnection, error)
 }
 type RuleTestResultResolver interface {
 	DurationMs(ctx context.Context, obj *rulesrun.TestResult) (float64, error)
+}
+type UserResolver interface {
+	Roles(ctx context.Context, obj *ent.User) ([]*ent.Role, error)
+	Permissions(ctx context.Context, obj *ent.User, audience *string) ([]*model.Permission, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -595,6 +693,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ClientEdge.Node(childComplexity), true
+
+	case "ClientGrant.audience":
+		if e.ComplexityRoot.ClientGrant.Audience == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClientGrant.Audience(childComplexity), true
+	case "ClientGrant.clientId":
+		if e.ComplexityRoot.ClientGrant.ClientID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClientGrant.ClientID(childComplexity), true
+	case "ClientGrant.createdAt":
+		if e.ComplexityRoot.ClientGrant.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClientGrant.CreatedAt(childComplexity), true
+	case "ClientGrant.id":
+		if e.ComplexityRoot.ClientGrant.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClientGrant.ID(childComplexity), true
+	case "ClientGrant.scopes":
+		if e.ComplexityRoot.ClientGrant.Scopes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClientGrant.Scopes(childComplexity), true
+	case "ClientGrant.updatedAt":
+		if e.ComplexityRoot.ClientGrant.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClientGrant.UpdatedAt(childComplexity), true
 
 	case "ClientWithSecret.client":
 		if e.ComplexityRoot.ClientWithSecret.Client == nil {
@@ -900,6 +1035,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.LogEventEdge.Node(childComplexity), true
 
+	case "Mutation.addRolePermissions":
+		if e.ComplexityRoot.Mutation.AddRolePermissions == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addRolePermissions_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddRolePermissions(childComplexity, args["id"].(pulid.ID), args["permissions"].([]*model.PermissionInput)), true
+	case "Mutation.addUserPermissions":
+		if e.ComplexityRoot.Mutation.AddUserPermissions == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addUserPermissions_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddUserPermissions(childComplexity, args["userId"].(pulid.ID), args["permissions"].([]*model.PermissionInput)), true
+	case "Mutation.assignRoleUsers":
+		if e.ComplexityRoot.Mutation.AssignRoleUsers == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_assignRoleUsers_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AssignRoleUsers(childComplexity, args["id"].(pulid.ID), args["userIds"].([]pulid.ID)), true
+	case "Mutation.assignUserRoles":
+		if e.ComplexityRoot.Mutation.AssignUserRoles == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_assignUserRoles_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AssignUserRoles(childComplexity, args["userId"].(pulid.ID), args["roleIds"].([]pulid.ID)), true
 	case "Mutation.createClient":
 		if e.ComplexityRoot.Mutation.CreateClient == nil {
 			break
@@ -911,6 +1090,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateClient(childComplexity, args["input"].(model.CreateClientInput)), true
+	case "Mutation.createClientGrant":
+		if e.ComplexityRoot.Mutation.CreateClientGrant == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createClientGrant_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateClientGrant(childComplexity, args["input"].(model.CreateClientGrantInput)), true
 	case "Mutation.createConnection":
 		if e.ComplexityRoot.Mutation.CreateConnection == nil {
 			break
@@ -955,6 +1145,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateResourceServer(childComplexity, args["input"].(model.CreateResourceServerInput)), true
+	case "Mutation.createRole":
+		if e.ComplexityRoot.Mutation.CreateRole == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createRole_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateRole(childComplexity, args["input"].(model.CreateRoleInput)), true
 	case "Mutation.createRule":
 		if e.ComplexityRoot.Mutation.CreateRule == nil {
 			break
@@ -988,6 +1189,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteClient(childComplexity, args["id"].(pulid.ID)), true
+	case "Mutation.deleteClientGrant":
+		if e.ComplexityRoot.Mutation.DeleteClientGrant == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteClientGrant_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteClientGrant(childComplexity, args["id"].(pulid.ID)), true
 	case "Mutation.deleteConnection":
 		if e.ComplexityRoot.Mutation.DeleteConnection == nil {
 			break
@@ -1010,6 +1222,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteResourceServer(childComplexity, args["id"].(pulid.ID)), true
+	case "Mutation.deleteRole":
+		if e.ComplexityRoot.Mutation.DeleteRole == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteRole_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteRole(childComplexity, args["id"].(pulid.ID)), true
 	case "Mutation.deleteRule":
 		if e.ComplexityRoot.Mutation.DeleteRule == nil {
 			break
@@ -1054,6 +1277,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.LinkUser(childComplexity, args["primaryId"].(pulid.ID), args["secondaryId"].(pulid.ID)), true
+	case "Mutation.removeRolePermissions":
+		if e.ComplexityRoot.Mutation.RemoveRolePermissions == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_removeRolePermissions_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RemoveRolePermissions(childComplexity, args["id"].(pulid.ID), args["permissions"].([]*model.PermissionInput)), true
+	case "Mutation.removeUserPermissions":
+		if e.ComplexityRoot.Mutation.RemoveUserPermissions == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_removeUserPermissions_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RemoveUserPermissions(childComplexity, args["userId"].(pulid.ID), args["permissions"].([]*model.PermissionInput)), true
+	case "Mutation.removeUserRoles":
+		if e.ComplexityRoot.Mutation.RemoveUserRoles == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_removeUserRoles_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RemoveUserRoles(childComplexity, args["userId"].(pulid.ID), args["roleIds"].([]pulid.ID)), true
 	case "Mutation.reorderRules":
 		if e.ComplexityRoot.Mutation.ReorderRules == nil {
 			break
@@ -1148,6 +1404,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateClient(childComplexity, args["id"].(pulid.ID), args["input"].(model.UpdateClientInput)), true
+	case "Mutation.updateClientGrant":
+		if e.ComplexityRoot.Mutation.UpdateClientGrant == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateClientGrant_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateClientGrant(childComplexity, args["id"].(pulid.ID), args["scopes"].([]string)), true
 	case "Mutation.updateConnection":
 		if e.ComplexityRoot.Mutation.UpdateConnection == nil {
 			break
@@ -1181,6 +1448,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateResourceServer(childComplexity, args["id"].(pulid.ID), args["input"].(model.UpdateResourceServerInput)), true
+	case "Mutation.updateRole":
+		if e.ComplexityRoot.Mutation.UpdateRole == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateRole_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateRole(childComplexity, args["id"].(pulid.ID), args["input"].(model.UpdateRoleInput)), true
 	case "Mutation.updateRule":
 		if e.ComplexityRoot.Mutation.UpdateRule == nil {
 			break
@@ -1229,6 +1507,56 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
 
+	case "Permission.description":
+		if e.ComplexityRoot.Permission.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Permission.Description(childComplexity), true
+	case "Permission.permissionName":
+		if e.ComplexityRoot.Permission.PermissionName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Permission.PermissionName(childComplexity), true
+	case "Permission.resourceServerIdentifier":
+		if e.ComplexityRoot.Permission.ResourceServerIdentifier == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Permission.ResourceServerIdentifier(childComplexity), true
+	case "Permission.resourceServerName":
+		if e.ComplexityRoot.Permission.ResourceServerName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Permission.ResourceServerName(childComplexity), true
+	case "Permission.sources":
+		if e.ComplexityRoot.Permission.Sources == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Permission.Sources(childComplexity), true
+
+	case "PermissionSource.roleId":
+		if e.ComplexityRoot.PermissionSource.RoleID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PermissionSource.RoleID(childComplexity), true
+	case "PermissionSource.roleName":
+		if e.ComplexityRoot.PermissionSource.RoleName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PermissionSource.RoleName(childComplexity), true
+	case "PermissionSource.type":
+		if e.ComplexityRoot.PermissionSource.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PermissionSource.Type(childComplexity), true
+
 	case "Query.admins":
 		if e.ComplexityRoot.Query.Admins == nil {
 			break
@@ -1246,6 +1574,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Client(childComplexity, args["id"].(pulid.ID)), true
+	case "Query.clientGrants":
+		if e.ComplexityRoot.Query.ClientGrants == nil {
+			break
+		}
+
+		args, err := ec.field_Query_clientGrants_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ClientGrants(childComplexity, args["audience"].(*string), args["clientId"].(*string)), true
 	case "Query.clients":
 		if e.ComplexityRoot.Query.Clients == nil {
 			break
@@ -1341,6 +1680,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.ResourceServers(childComplexity, args["after"].(*entgql.Cursor[pulid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[pulid.ID]), args["last"].(*int)), true
+	case "Query.role":
+		if e.ComplexityRoot.Query.Role == nil {
+			break
+		}
+
+		args, err := ec.field_Query_role_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Role(childComplexity, args["id"].(pulid.ID)), true
+	case "Query.roles":
+		if e.ComplexityRoot.Query.Roles == nil {
+			break
+		}
+
+		args, err := ec.field_Query_roles_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Roles(childComplexity, args["after"].(*entgql.Cursor[pulid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["nameFilter"].(*string)), true
 	case "Query.rule":
 		if e.ComplexityRoot.Query.Rule == nil {
 			break
@@ -1409,6 +1770,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ResourceServer.CreatedAt(childComplexity), true
+	case "ResourceServer.enforcePolicies":
+		if e.ComplexityRoot.ResourceServer.EnforcePolicies == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResourceServer.EnforcePolicies(childComplexity), true
 	case "ResourceServer.id":
 		if e.ComplexityRoot.ResourceServer.ID == nil {
 			break
@@ -1421,6 +1788,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ResourceServer.Identifier(childComplexity), true
+	case "ResourceServer.introspectionClients":
+		if e.ComplexityRoot.ResourceServer.IntrospectionClients == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResourceServer.IntrospectionClients(childComplexity), true
 	case "ResourceServer.name":
 		if e.ComplexityRoot.ResourceServer.Name == nil {
 			break
@@ -1439,6 +1812,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ResourceServer.System(childComplexity), true
+	case "ResourceServer.tokenDialect":
+		if e.ComplexityRoot.ResourceServer.TokenDialect == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResourceServer.TokenDialect(childComplexity), true
 	case "ResourceServer.tokenLifetime":
 		if e.ComplexityRoot.ResourceServer.TokenLifetime == nil {
 			break
@@ -1496,6 +1875,86 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ResourceServerScope.Value(childComplexity), true
+
+	case "Role.createdAt":
+		if e.ComplexityRoot.Role.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Role.CreatedAt(childComplexity), true
+	case "Role.description":
+		if e.ComplexityRoot.Role.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Role.Description(childComplexity), true
+	case "Role.id":
+		if e.ComplexityRoot.Role.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Role.ID(childComplexity), true
+	case "Role.name":
+		if e.ComplexityRoot.Role.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Role.Name(childComplexity), true
+	case "Role.permissions":
+		if e.ComplexityRoot.Role.Permissions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Role.Permissions(childComplexity), true
+	case "Role.updatedAt":
+		if e.ComplexityRoot.Role.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Role.UpdatedAt(childComplexity), true
+	case "Role.users":
+		if e.ComplexityRoot.Role.Users == nil {
+			break
+		}
+
+		args, err := ec.field_Role_users_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Role.Users(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[pulid.ID])), true
+
+	case "RoleConnection.edges":
+		if e.ComplexityRoot.RoleConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoleConnection.Edges(childComplexity), true
+	case "RoleConnection.pageInfo":
+		if e.ComplexityRoot.RoleConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoleConnection.PageInfo(childComplexity), true
+	case "RoleConnection.totalCount":
+		if e.ComplexityRoot.RoleConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoleConnection.TotalCount(childComplexity), true
+
+	case "RoleEdge.cursor":
+		if e.ComplexityRoot.RoleEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoleEdge.Cursor(childComplexity), true
+	case "RoleEdge.node":
+		if e.ComplexityRoot.RoleEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoleEdge.Node(childComplexity), true
 
 	case "Rule.createdAt":
 		if e.ComplexityRoot.Rule.CreatedAt == nil {
@@ -1760,6 +2219,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.Nickname(childComplexity), true
+	case "User.permissions":
+		if e.ComplexityRoot.User.Permissions == nil {
+			break
+		}
+
+		args, err := ec.field_User_permissions_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.User.Permissions(childComplexity, args["audience"].(*string)), true
 	case "User.phoneNumber":
 		if e.ComplexityRoot.User.PhoneNumber == nil {
 			break
@@ -1778,6 +2248,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.Picture(childComplexity), true
+	case "User.roles":
+		if e.ComplexityRoot.User.Roles == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.Roles(childComplexity), true
 	case "User.updatedAt":
 		if e.ComplexityRoot.User.UpdatedAt == nil {
 			break
@@ -1859,20 +2335,24 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("ClientOrder", ec.unmarshalInputClientOrder),
 			graphql.NewInputUnmarshaler("ConnectionOrder", ec.unmarshalInputConnectionOrder),
+			graphql.NewInputUnmarshaler("CreateClientGrantInput", ec.unmarshalInputCreateClientGrantInput),
 			graphql.NewInputUnmarshaler("CreateClientInput", ec.unmarshalInputCreateClientInput),
 			graphql.NewInputUnmarshaler("CreateConnectionInput", ec.unmarshalInputCreateConnectionInput),
 			graphql.NewInputUnmarshaler("CreateResourceServerInput", ec.unmarshalInputCreateResourceServerInput),
+			graphql.NewInputUnmarshaler("CreateRoleInput", ec.unmarshalInputCreateRoleInput),
 			graphql.NewInputUnmarshaler("CreateRuleInput", ec.unmarshalInputCreateRuleInput),
 			graphql.NewInputUnmarshaler("CreateUserInput", ec.unmarshalInputCreateUserInput),
 			graphql.NewInputUnmarshaler("EmailVerificationTicketInput", ec.unmarshalInputEmailVerificationTicketInput),
 			graphql.NewInputUnmarshaler("LogFilter", ec.unmarshalInputLogFilter),
 			graphql.NewInputUnmarshaler("PasswordChangeTicketInput", ec.unmarshalInputPasswordChangeTicketInput),
+			graphql.NewInputUnmarshaler("PermissionInput", ec.unmarshalInputPermissionInput),
 			graphql.NewInputUnmarshaler("ResourceServerScopeInput", ec.unmarshalInputResourceServerScopeInput),
 			graphql.NewInputUnmarshaler("RuleOrder", ec.unmarshalInputRuleOrder),
 			graphql.NewInputUnmarshaler("UpdateClientInput", ec.unmarshalInputUpdateClientInput),
 			graphql.NewInputUnmarshaler("UpdateConnectionInput", ec.unmarshalInputUpdateConnectionInput),
 			graphql.NewInputUnmarshaler("UpdateMeInput", ec.unmarshalInputUpdateMeInput),
 			graphql.NewInputUnmarshaler("UpdateResourceServerInput", ec.unmarshalInputUpdateResourceServerInput),
+			graphql.NewInputUnmarshaler("UpdateRoleInput", ec.unmarshalInputUpdateRoleInput),
 			graphql.NewInputUnmarshaler("UpdateRuleInput", ec.unmarshalInputUpdateRuleInput),
 			graphql.NewInputUnmarshaler("UpdateUserInput", ec.unmarshalInputUpdateUserInput),
 			graphql.NewInputUnmarshaler("UserOrder", ec.unmarshalInputUserOrder),
@@ -1997,6 +2477,15 @@ type ResourceServer implements Node {
   tokenLifetime: Int!
   "The built-in management API cannot be changed or deleted."
   system: Boolean!
+  "RBAC: a user's token carries only the requested scopes the user holds as permissions."
+  enforcePolicies: Boolean!
+  """
+  Auth0's access-token dialect: access_token, access_token_authz, rfc9068_profile or
+  rfc9068_profile_authz; the _authz dialects add a ` + "`" + `permissions` + "`" + ` claim and need enforcePolicies.
+  """
+  tokenDialect: String!
+  "Client ids that may introspect this API's access tokens besides each token's own client."
+  introspectionClients: [String!]!
   createdAt: Time!
   updatedAt: Time!
 }
@@ -2028,6 +2517,9 @@ input CreateResourceServerInput {
   scopes: [ResourceServerScopeInput!]
   allowOfflineAccess: Boolean
   tokenLifetime: Int
+  enforcePolicies: Boolean
+  tokenDialect: String
+  introspectionClients: [String!]
 }
 
 input UpdateResourceServerInput {
@@ -2035,6 +2527,9 @@ input UpdateResourceServerInput {
   scopes: [ResourceServerScopeInput!]
   allowOfflineAccess: Boolean
   tokenLifetime: Int
+  enforcePolicies: Boolean
+  tokenDialect: String
+  introspectionClients: [String!]
 }
 
 "A token signing key's public part."
@@ -2358,6 +2853,142 @@ extend type Query {
 extend type Mutation {
   "Updates the signed-in user's own profile (scope update:current_user_metadata)."
   updateMe(input: UpdateMeInput!): User!
+}
+`, BuiltIn: false},
+	{Name: "../schema/rbac.graphqls", Input: `"""
+A role: a named set of permissions (scopes of APIs) that users are assigned.
+With ` + "`" + `enforcePolicies` + "`" + ` on an API, a user's access token for it carries only the
+requested scopes the user holds as permissions, directly or through roles.
+"""
+type Role implements Node {
+  "Node id (rol_…)."
+  id: ID!
+  "Unique name."
+  name: String!
+  description: String!
+  "The role's permissions (needs read:roles)."
+  permissions: [Permission!]!
+  "The role's members in node id order (needs read:users and read:role_members)."
+  users(first: Int, after: Cursor): UserConnection!
+  createdAt: Time!
+  updatedAt: Time!
+}
+
+type RoleConnection {
+  edges: [RoleEdge]
+  pageInfo: PageInfo!
+  totalCount: Int!
+}
+
+type RoleEdge {
+  node: Role
+  cursor: Cursor!
+}
+
+"A permission: a scope an API (resource server) declares."
+type Permission {
+  "The API's identifier (its ` + "`" + `audience` + "`" + `)."
+  resourceServerIdentifier: String!
+  "The scope's value."
+  permissionName: String!
+  resourceServerName: String!
+  "The API's description of the scope."
+  description: String!
+  "Where a user holds the permission from; empty on a role's permissions."
+  sources: [PermissionSource!]!
+}
+
+enum PermissionSourceType {
+  "Assigned to the user directly."
+  DIRECT
+  "Held through a role."
+  ROLE
+}
+
+type PermissionSource {
+  type: PermissionSourceType!
+  "The role, for ROLE sources."
+  roleId: ID
+  roleName: String
+}
+
+input PermissionInput {
+  resourceServerIdentifier: String!
+  permissionName: String!
+}
+
+input CreateRoleInput {
+  name: String!
+  description: String
+}
+
+input UpdateRoleInput {
+  name: String
+  description: String
+}
+
+"""
+A client grant: the scopes of an API a client may obtain with the
+client_credentials grant. The management API's grant is the client's
+management scopes (id cgr_mgmt_…).
+"""
+type ClientGrant {
+  id: ID!
+  "The client's client_id."
+  clientId: String!
+  "The API's identifier."
+  audience: String!
+  scopes: [String!]!
+  createdAt: Time!
+  updatedAt: Time!
+}
+
+input CreateClientGrantInput {
+  "The client's client_id."
+  clientId: String!
+  "The API's identifier."
+  audience: String!
+  scopes: [String!]!
+}
+
+extend type User {
+  "The user's roles by name (needs read:roles)."
+  roles: [Role!]!
+  "The user's effective permissions, direct and through roles, for one API when ` + "`" + `audience` + "`" + ` is given."
+  permissions(audience: String): [Permission!]!
+}
+
+extend type Query {
+  "Roles by name; ` + "`" + `nameFilter` + "`" + ` keeps names containing it (case-insensitive)."
+  roles(after: Cursor, first: Int, before: Cursor, last: Int, nameFilter: String): RoleConnection!
+  "A role by node id (rol_…)."
+  role(id: ID!): Role!
+  "Client grants, optionally of one API or one client (client_id)."
+  clientGrants(audience: String, clientId: String): [ClientGrant!]!
+}
+
+extend type Mutation {
+  createRole(input: CreateRoleInput!): Role!
+  updateRole(id: ID!, input: UpdateRoleInput!): Role!
+  "Deletes the role with its permissions and assignments; returns the node id."
+  deleteRole(id: ID!): ID!
+  "Adds permissions to a role; each must be a scope its API declares."
+  addRolePermissions(id: ID!, permissions: [PermissionInput!]!): Role!
+  removeRolePermissions(id: ID!, permissions: [PermissionInput!]!): Role!
+  "Assigns the role to users (node ids or user_ids)."
+  assignRoleUsers(id: ID!, userIds: [ID!]!): Role!
+  "Assigns roles to the user (node id or user_id)."
+  assignUserRoles(userId: ID!, roleIds: [ID!]!): User!
+  removeUserRoles(userId: ID!, roleIds: [ID!]!): User!
+  "Assigns permissions to the user directly."
+  addUserPermissions(userId: ID!, permissions: [PermissionInput!]!): User!
+  "Removes directly assigned permissions; those held through roles stay."
+  removeUserPermissions(userId: ID!, permissions: [PermissionInput!]!): User!
+  createClientGrant(input: CreateClientGrantInput!): ClientGrant!
+  "Replaces a client grant's scopes."
+  updateClientGrant(id: ID!, scopes: [String!]!): ClientGrant!
+  "Deletes a client grant; returns its id."
+  deleteClientGrant(id: ID!): ID!
 }
 `, BuiltIn: false},
 	{Name: "../schema/relay.graphqls", Input: `"Arbitrary JSON object (user_metadata, app_metadata, options)."
@@ -2745,6 +3376,24 @@ func (ec *executionContext) childFields_ClientEdge(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type ClientEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_ClientGrant(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ClientGrant_id(ctx, field)
+	case "clientId":
+		return ec.fieldContext_ClientGrant_clientId(ctx, field)
+	case "audience":
+		return ec.fieldContext_ClientGrant_audience(ctx, field)
+	case "scopes":
+		return ec.fieldContext_ClientGrant_scopes(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ClientGrant_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_ClientGrant_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ClientGrant", field.Name)
+}
+
 func (ec *executionContext) childFields_ClientWithSecret(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "client":
@@ -2917,6 +3566,34 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
 }
 
+func (ec *executionContext) childFields_Permission(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "resourceServerIdentifier":
+		return ec.fieldContext_Permission_resourceServerIdentifier(ctx, field)
+	case "permissionName":
+		return ec.fieldContext_Permission_permissionName(ctx, field)
+	case "resourceServerName":
+		return ec.fieldContext_Permission_resourceServerName(ctx, field)
+	case "description":
+		return ec.fieldContext_Permission_description(ctx, field)
+	case "sources":
+		return ec.fieldContext_Permission_sources(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Permission", field.Name)
+}
+
+func (ec *executionContext) childFields_PermissionSource(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "type":
+		return ec.fieldContext_PermissionSource_type(ctx, field)
+	case "roleId":
+		return ec.fieldContext_PermissionSource_roleId(ctx, field)
+	case "roleName":
+		return ec.fieldContext_PermissionSource_roleName(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PermissionSource", field.Name)
+}
+
 func (ec *executionContext) childFields_ResourceServer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -2933,6 +3610,12 @@ func (ec *executionContext) childFields_ResourceServer(ctx context.Context, fiel
 		return ec.fieldContext_ResourceServer_tokenLifetime(ctx, field)
 	case "system":
 		return ec.fieldContext_ResourceServer_system(ctx, field)
+	case "enforcePolicies":
+		return ec.fieldContext_ResourceServer_enforcePolicies(ctx, field)
+	case "tokenDialect":
+		return ec.fieldContext_ResourceServer_tokenDialect(ctx, field)
+	case "introspectionClients":
+		return ec.fieldContext_ResourceServer_introspectionClients(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_ResourceServer_createdAt(ctx, field)
 	case "updatedAt":
@@ -2971,6 +3654,48 @@ func (ec *executionContext) childFields_ResourceServerScope(ctx context.Context,
 		return ec.fieldContext_ResourceServerScope_description(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ResourceServerScope", field.Name)
+}
+
+func (ec *executionContext) childFields_Role(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Role_id(ctx, field)
+	case "name":
+		return ec.fieldContext_Role_name(ctx, field)
+	case "description":
+		return ec.fieldContext_Role_description(ctx, field)
+	case "permissions":
+		return ec.fieldContext_Role_permissions(ctx, field)
+	case "users":
+		return ec.fieldContext_Role_users(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Role_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Role_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Role", field.Name)
+}
+
+func (ec *executionContext) childFields_RoleConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_RoleConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_RoleConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_RoleConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RoleConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_RoleEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_RoleEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_RoleEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RoleEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_Rule(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3105,6 +3830,10 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_loginsCount(ctx, field)
 	case "lastPasswordReset":
 		return ec.fieldContext_User_lastPasswordReset(ctx, field)
+	case "roles":
+		return ec.fieldContext_User_roles(ctx, field)
+	case "permissions":
+		return ec.fieldContext_User_permissions(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type User", field.Name)
 }
@@ -3257,6 +3986,108 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) field_Mutation_addRolePermissions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "permissions",
+		func(ctx context.Context, v any) ([]*model.PermissionInput, error) {
+			return ec.unmarshalNPermissionInput2ᚕᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐPermissionInputᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["permissions"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_addUserPermissions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "userId",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["userId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "permissions",
+		func(ctx context.Context, v any) ([]*model.PermissionInput, error) {
+			return ec.unmarshalNPermissionInput2ᚕᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐPermissionInputᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["permissions"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_assignRoleUsers_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "userIds",
+		func(ctx context.Context, v any) ([]pulid.ID, error) {
+			return ec.unmarshalNID2ᚕgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["userIds"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_assignUserRoles_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "userId",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["userId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "roleIds",
+		func(ctx context.Context, v any) ([]pulid.ID, error) {
+			return ec.unmarshalNID2ᚕgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["roleIds"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createClientGrant_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateClientGrantInput, error) {
+			return ec.unmarshalNCreateClientGrantInput2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐCreateClientGrantInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createClient_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3327,6 +4158,20 @@ func (ec *executionContext) field_Mutation_createResourceServer_args(ctx context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createRole_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateRoleInput, error) {
+			return ec.unmarshalNCreateRoleInput2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐCreateRoleInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createRule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3352,6 +4197,20 @@ func (ec *executionContext) field_Mutation_createUser_args(ctx context.Context, 
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteClientGrant_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -3384,6 +4243,20 @@ func (ec *executionContext) field_Mutation_deleteConnection_args(ctx context.Con
 }
 
 func (ec *executionContext) field_Mutation_deleteResourceServer_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteRole_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
@@ -3466,6 +4339,72 @@ func (ec *executionContext) field_Mutation_linkUser_args(ctx context.Context, ra
 		return nil, err
 	}
 	args["secondaryId"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_removeRolePermissions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "permissions",
+		func(ctx context.Context, v any) ([]*model.PermissionInput, error) {
+			return ec.unmarshalNPermissionInput2ᚕᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐPermissionInputᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["permissions"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_removeUserPermissions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "userId",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["userId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "permissions",
+		func(ctx context.Context, v any) ([]*model.PermissionInput, error) {
+			return ec.unmarshalNPermissionInput2ᚕᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐPermissionInputᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["permissions"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_removeUserRoles_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "userId",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["userId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "roleIds",
+		func(ctx context.Context, v any) ([]pulid.ID, error) {
+			return ec.unmarshalNID2ᚕgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["roleIds"] = arg1
 	return args, nil
 }
 
@@ -3631,6 +4570,28 @@ func (ec *executionContext) field_Mutation_unlinkIdentity_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_updateClientGrant_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "scopes",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNString2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["scopes"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_updateClient_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3711,6 +4672,28 @@ func (ec *executionContext) field_Mutation_updateResourceServer_args(ctx context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_updateRole_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateRoleInput, error) {
+			return ec.unmarshalNUpdateRoleInput2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐUpdateRoleInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_updateRule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3766,6 +4749,28 @@ func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["name"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_clientGrants_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "audience",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["audience"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "clientId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["clientId"] = arg1
 	return args, nil
 }
 
@@ -4015,6 +5020,66 @@ func (ec *executionContext) field_Query_resourceServers_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_role_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_roles_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "nameFilter",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["nameFilter"] = arg4
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_rule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4154,6 +5219,42 @@ func (ec *executionContext) field_Query_users_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["query"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Role_users_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_User_permissions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "audience",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["audience"] = arg0
 	return args, nil
 }
 
@@ -4895,6 +5996,144 @@ func (ec *executionContext) _ClientEdge_cursor(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_ClientEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ClientEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _ClientGrant_id(ctx context.Context, field graphql.CollectedField, obj *rbac.ClientGrant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClientGrant_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ClientGrant().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClientGrant_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ClientGrant", field, true, true, "ID")
+}
+
+func (ec *executionContext) _ClientGrant_clientId(ctx context.Context, field graphql.CollectedField, obj *rbac.ClientGrant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClientGrant_clientId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClientGrant_clientId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ClientGrant", field, false, false, "String")
+}
+
+func (ec *executionContext) _ClientGrant_audience(ctx context.Context, field graphql.CollectedField, obj *rbac.ClientGrant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClientGrant_audience(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Audience, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClientGrant_audience(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ClientGrant", field, false, false, "String")
+}
+
+func (ec *executionContext) _ClientGrant_scopes(ctx context.Context, field graphql.CollectedField, obj *rbac.ClientGrant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClientGrant_scopes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Scopes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClientGrant_scopes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ClientGrant", field, false, false, "String")
+}
+
+func (ec *executionContext) _ClientGrant_createdAt(ctx context.Context, field graphql.CollectedField, obj *rbac.ClientGrant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClientGrant_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClientGrant_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ClientGrant", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ClientGrant_updatedAt(ctx context.Context, field graphql.CollectedField, obj *rbac.ClientGrant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClientGrant_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClientGrant_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ClientGrant", field, false, false, "Time")
 }
 
 func (ec *executionContext) _ClientWithSecret_client(ctx context.Context, field graphql.CollectedField, obj *model.ClientWithSecret) (ret graphql.Marshaler) {
@@ -6841,6 +8080,578 @@ func (ec *executionContext) fieldContext_Mutation_updateMe(ctx context.Context, 
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createRole(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createRole(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateRole(ctx, fc.Args["input"].(model.CreateRoleInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Role) graphql.Marshaler {
+			return ec.marshalNRole2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐRole(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createRole(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Role(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createRole_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateRole(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateRole(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateRole(ctx, fc.Args["id"].(pulid.ID), fc.Args["input"].(model.UpdateRoleInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Role) graphql.Marshaler {
+			return ec.marshalNRole2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐRole(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateRole(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Role(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateRole_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteRole(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteRole(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteRole(ctx, fc.Args["id"].(pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteRole(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type ID does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteRole_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_addRolePermissions(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_addRolePermissions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AddRolePermissions(ctx, fc.Args["id"].(pulid.ID), fc.Args["permissions"].([]*model.PermissionInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Role) graphql.Marshaler {
+			return ec.marshalNRole2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐRole(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_addRolePermissions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Role(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_addRolePermissions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_removeRolePermissions(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_removeRolePermissions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RemoveRolePermissions(ctx, fc.Args["id"].(pulid.ID), fc.Args["permissions"].([]*model.PermissionInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Role) graphql.Marshaler {
+			return ec.marshalNRole2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐRole(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_removeRolePermissions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Role(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_removeRolePermissions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_assignRoleUsers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_assignRoleUsers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AssignRoleUsers(ctx, fc.Args["id"].(pulid.ID), fc.Args["userIds"].([]pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Role) graphql.Marshaler {
+			return ec.marshalNRole2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐRole(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_assignRoleUsers(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Role(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_assignRoleUsers_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_assignUserRoles(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_assignUserRoles(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AssignUserRoles(ctx, fc.Args["userId"].(pulid.ID), fc.Args["roleIds"].([]pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_assignUserRoles(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_assignUserRoles_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_removeUserRoles(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_removeUserRoles(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RemoveUserRoles(ctx, fc.Args["userId"].(pulid.ID), fc.Args["roleIds"].([]pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_removeUserRoles(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_removeUserRoles_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_addUserPermissions(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_addUserPermissions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AddUserPermissions(ctx, fc.Args["userId"].(pulid.ID), fc.Args["permissions"].([]*model.PermissionInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_addUserPermissions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_addUserPermissions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_removeUserPermissions(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_removeUserPermissions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RemoveUserPermissions(ctx, fc.Args["userId"].(pulid.ID), fc.Args["permissions"].([]*model.PermissionInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_removeUserPermissions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_removeUserPermissions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createClientGrant(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createClientGrant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateClientGrant(ctx, fc.Args["input"].(model.CreateClientGrantInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *rbac.ClientGrant) graphql.Marshaler {
+			return ec.marshalNClientGrant2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋrbacᚐClientGrant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createClientGrant(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ClientGrant(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createClientGrant_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateClientGrant(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateClientGrant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateClientGrant(ctx, fc.Args["id"].(pulid.ID), fc.Args["scopes"].([]string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *rbac.ClientGrant) graphql.Marshaler {
+			return ec.marshalNClientGrant2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋrbacᚐClientGrant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateClientGrant(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ClientGrant(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateClientGrant_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteClientGrant(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteClientGrant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteClientGrant(ctx, fc.Args["id"].(pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteClientGrant(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type ID does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteClientGrant_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createRule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7417,6 +9228,199 @@ func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, f
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _Permission_resourceServerIdentifier(ctx context.Context, field graphql.CollectedField, obj *model.Permission) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Permission_resourceServerIdentifier(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResourceServerIdentifier, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Permission_resourceServerIdentifier(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Permission", field, false, false, "String")
+}
+
+func (ec *executionContext) _Permission_permissionName(ctx context.Context, field graphql.CollectedField, obj *model.Permission) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Permission_permissionName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PermissionName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Permission_permissionName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Permission", field, false, false, "String")
+}
+
+func (ec *executionContext) _Permission_resourceServerName(ctx context.Context, field graphql.CollectedField, obj *model.Permission) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Permission_resourceServerName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResourceServerName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Permission_resourceServerName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Permission", field, false, false, "String")
+}
+
+func (ec *executionContext) _Permission_description(ctx context.Context, field graphql.CollectedField, obj *model.Permission) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Permission_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Permission_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Permission", field, false, false, "String")
+}
+
+func (ec *executionContext) _Permission_sources(ctx context.Context, field graphql.CollectedField, obj *model.Permission) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Permission_sources(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sources, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.PermissionSource) graphql.Marshaler {
+			return ec.marshalNPermissionSource2ᚕᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐPermissionSourceᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Permission_sources(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Permission",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PermissionSource(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PermissionSource_type(ctx context.Context, field graphql.CollectedField, obj *model.PermissionSource) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PermissionSource_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PermissionSourceType) graphql.Marshaler {
+			return ec.marshalNPermissionSourceType2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐPermissionSourceType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PermissionSource_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PermissionSource", field, false, false, "PermissionSourceType")
+}
+
+func (ec *executionContext) _PermissionSource_roleId(ctx context.Context, field graphql.CollectedField, obj *model.PermissionSource) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PermissionSource_roleId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RoleID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *pulid.ID) graphql.Marshaler {
+			return ec.marshalOID2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PermissionSource_roleId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PermissionSource", field, false, false, "ID")
+}
+
+func (ec *executionContext) _PermissionSource_roleName(ctx context.Context, field graphql.CollectedField, obj *model.PermissionSource) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PermissionSource_roleName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RoleName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PermissionSource_roleName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PermissionSource", field, false, false, "String")
+}
+
 func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7873,6 +9877,138 @@ func (ec *executionContext) fieldContext_Query_me(_ context.Context, field graph
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_User(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_roles(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_roles(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Roles(ctx, fc.Args["after"].(*entgql.Cursor[pulid.ID]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[pulid.ID]), fc.Args["last"].(*int), fc.Args["nameFilter"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RoleConnection) graphql.Marshaler {
+			return ec.marshalNRoleConnection2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐRoleConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_roles(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RoleConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_roles_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_role(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_role(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Role(ctx, fc.Args["id"].(pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Role) graphql.Marshaler {
+			return ec.marshalNRole2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐRole(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_role(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Role(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_role_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_clientGrants(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_clientGrants(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ClientGrants(ctx, fc.Args["audience"].(*string), fc.Args["clientId"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*rbac.ClientGrant) graphql.Marshaler {
+			return ec.marshalNClientGrant2ᚕᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋrbacᚐClientGrantᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_clientGrants(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ClientGrant(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_clientGrants_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -8343,6 +10479,75 @@ func (ec *executionContext) fieldContext_ResourceServer_system(_ context.Context
 	return graphql.NewScalarFieldContext("ResourceServer", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _ResourceServer_enforcePolicies(ctx context.Context, field graphql.CollectedField, obj *ent.ResourceServer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResourceServer_enforcePolicies(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EnforcePolicies, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResourceServer_enforcePolicies(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ResourceServer", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ResourceServer_tokenDialect(ctx context.Context, field graphql.CollectedField, obj *ent.ResourceServer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResourceServer_tokenDialect(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ResourceServer().TokenDialect(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResourceServer_tokenDialect(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ResourceServer", field, true, true, "String")
+}
+
+func (ec *executionContext) _ResourceServer_introspectionClients(ctx context.Context, field graphql.CollectedField, obj *ent.ResourceServer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResourceServer_introspectionClients(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IntrospectionClients, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResourceServer_introspectionClients(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ResourceServer", field, false, false, "String")
+}
+
 func (ec *executionContext) _ResourceServer_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.ResourceServer) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8575,6 +10780,339 @@ func (ec *executionContext) _ResourceServerScope_description(ctx context.Context
 }
 func (ec *executionContext) fieldContext_ResourceServerScope_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ResourceServerScope", field, false, false, "String")
+}
+
+func (ec *executionContext) _Role_id(ctx context.Context, field graphql.CollectedField, obj *ent.Role) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Role_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Role_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Role", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Role_name(ctx context.Context, field graphql.CollectedField, obj *ent.Role) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Role_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Role_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Role", field, false, false, "String")
+}
+
+func (ec *executionContext) _Role_description(ctx context.Context, field graphql.CollectedField, obj *ent.Role) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Role_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Role_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Role", field, false, false, "String")
+}
+
+func (ec *executionContext) _Role_permissions(ctx context.Context, field graphql.CollectedField, obj *ent.Role) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Role_permissions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Role().Permissions(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Permission) graphql.Marshaler {
+			return ec.marshalNPermission2ᚕᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐPermissionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Role_permissions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Role",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Permission(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Role_users(ctx context.Context, field graphql.CollectedField, obj *ent.Role) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Role_users(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Role().Users(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[pulid.ID]))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.UserConnection) graphql.Marshaler {
+			return ec.marshalNUserConnection2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐUserConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Role_users(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Role",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Role_users_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Role_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Role) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Role_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Role_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Role", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Role_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Role) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Role_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Role_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Role", field, false, false, "Time")
+}
+
+func (ec *executionContext) _RoleConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.RoleConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoleConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.RoleEdge) graphql.Marshaler {
+			return ec.marshalORoleEdge2ᚕᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐRoleEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RoleConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RoleConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RoleEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RoleConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.RoleConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoleConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[pulid.ID]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoleConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RoleConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RoleConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.RoleConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoleConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoleConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoleConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RoleEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.RoleEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoleEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Role) graphql.Marshaler {
+			return ec.marshalORole2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐRole(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RoleEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RoleEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Role(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RoleEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.RoleEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoleEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[pulid.ID]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoleEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoleEdge", field, false, false, "Cursor")
 }
 
 func (ec *executionContext) _Rule_id(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
@@ -9761,6 +12299,82 @@ func (ec *executionContext) _User_lastPasswordReset(ctx context.Context, field g
 }
 func (ec *executionContext) fieldContext_User_lastPasswordReset(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, false, false, "Time")
+}
+
+func (ec *executionContext) _User_roles(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_roles(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.User().Roles(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Role) graphql.Marshaler {
+			return ec.marshalNRole2ᚕᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐRoleᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_User_roles(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "User",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Role(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _User_permissions(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_permissions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.User().Permissions(ctx, obj, fc.Args["audience"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Permission) graphql.Marshaler {
+			return ec.marshalNPermission2ᚕᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐPermissionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_User_permissions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "User",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Permission(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_User_permissions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _UserConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.UserConnection) (ret graphql.Marshaler) {
@@ -11116,6 +13730,62 @@ func UnmarshalConnectionOrder(ctx context.Context, raw any) (ent.ConnectionOrder
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCreateClientGrantInput(ctx context.Context, obj any) (model.CreateClientGrantInput, error) {
+	var it model.CreateClientGrantInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"clientId", "audience", "scopes"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "clientId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientID = data
+		case "audience":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("audience"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Audience = data
+		case "scopes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scopes"))
+			data, err := ec.unmarshalNString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Scopes = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateClientGrantInput unmarshals raw into the CreateClientGrantInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateClientGrantInput(ctx context.Context, raw any) (model.CreateClientGrantInput, error) {
+	var out model.CreateClientGrantInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateClientGrantInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCreateClientInput(ctx context.Context, obj any) (model.CreateClientInput, error) {
 	var it model.CreateClientInput
 	if obj == nil {
@@ -11295,7 +13965,7 @@ func (ec *executionContext) unmarshalInputCreateResourceServerInput(ctx context.
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"identifier", "name", "scopes", "allowOfflineAccess", "tokenLifetime"}
+	fieldsInOrder := [...]string{"identifier", "name", "scopes", "allowOfflineAccess", "tokenLifetime", "enforcePolicies", "tokenDialect", "introspectionClients"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -11337,6 +14007,27 @@ func (ec *executionContext) unmarshalInputCreateResourceServerInput(ctx context.
 				return it, err
 			}
 			it.TokenLifetime = graphql.OmittableOf(data)
+		case "enforcePolicies":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enforcePolicies"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnforcePolicies = graphql.OmittableOf(data)
+		case "tokenDialect":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tokenDialect"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TokenDialect = graphql.OmittableOf(data)
+		case "introspectionClients":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("introspectionClients"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IntrospectionClients = graphql.OmittableOf(data)
 		}
 	}
 	return it, nil
@@ -11351,6 +14042,55 @@ func (ec *executionContext) unmarshalInputCreateResourceServerInput(ctx context.
 func UnmarshalCreateResourceServerInput(ctx context.Context, raw any) (model.CreateResourceServerInput, error) {
 	var out model.CreateResourceServerInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateResourceServerInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreateRoleInput(ctx context.Context, obj any) (model.CreateRoleInput, error) {
+	var it model.CreateRoleInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "description"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = graphql.OmittableOf(data)
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateRoleInput unmarshals raw into the CreateRoleInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateRoleInput(ctx context.Context, raw any) (model.CreateRoleInput, error) {
+	var out model.CreateRoleInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateRoleInput", raw, &out)
 	return out, err
 }
 
@@ -11767,6 +14507,55 @@ func UnmarshalPasswordChangeTicketInput(ctx context.Context, raw any) (model.Pas
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputPermissionInput(ctx context.Context, obj any) (model.PermissionInput, error) {
+	var it model.PermissionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"resourceServerIdentifier", "permissionName"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "resourceServerIdentifier":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resourceServerIdentifier"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResourceServerIdentifier = data
+		case "permissionName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("permissionName"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PermissionName = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalPermissionInput unmarshals raw into the PermissionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPermissionInput(ctx context.Context, raw any) (model.PermissionInput, error) {
+	var out model.PermissionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PermissionInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputResourceServerScopeInput(ctx context.Context, obj any) (model.ResourceServerScopeInput, error) {
 	var it model.ResourceServerScopeInput
 	if obj == nil {
@@ -12104,7 +14893,7 @@ func (ec *executionContext) unmarshalInputUpdateResourceServerInput(ctx context.
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "scopes", "allowOfflineAccess", "tokenLifetime"}
+	fieldsInOrder := [...]string{"name", "scopes", "allowOfflineAccess", "tokenLifetime", "enforcePolicies", "tokenDialect", "introspectionClients"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -12139,6 +14928,27 @@ func (ec *executionContext) unmarshalInputUpdateResourceServerInput(ctx context.
 				return it, err
 			}
 			it.TokenLifetime = graphql.OmittableOf(data)
+		case "enforcePolicies":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enforcePolicies"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnforcePolicies = graphql.OmittableOf(data)
+		case "tokenDialect":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tokenDialect"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TokenDialect = graphql.OmittableOf(data)
+		case "introspectionClients":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("introspectionClients"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IntrospectionClients = graphql.OmittableOf(data)
 		}
 	}
 	return it, nil
@@ -12153,6 +14963,55 @@ func (ec *executionContext) unmarshalInputUpdateResourceServerInput(ctx context.
 func UnmarshalUpdateResourceServerInput(ctx context.Context, raw any) (model.UpdateResourceServerInput, error) {
 	var out model.UpdateResourceServerInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateResourceServerInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUpdateRoleInput(ctx context.Context, obj any) (model.UpdateRoleInput, error) {
+	var it model.UpdateRoleInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "description"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = graphql.OmittableOf(data)
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = graphql.OmittableOf(data)
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateRoleInput unmarshals raw into the UpdateRoleInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateRoleInput(ctx context.Context, raw any) (model.UpdateRoleInput, error) {
+	var out model.UpdateRoleInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateRoleInput", raw, &out)
 	return out, err
 }
 
@@ -12430,6 +15289,11 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Rule(ctx, sel, obj)
+	case *ent.Role:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Role(ctx, sel, obj)
 	case *ent.ResourceServer:
 		if obj == nil {
 			return graphql.Null
@@ -12699,6 +15563,65 @@ func (ec *executionContext) _ClientEdge(ctx context.Context, sel ast.SelectionSe
 			out.Values[i] = ec._ClientEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var clientGrantImplementors = []string{"ClientGrant"}
+
+func (ec *executionContext) _ClientGrant(ctx context.Context, sel ast.SelectionSet, obj *rbac.ClientGrant) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, clientGrantImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ClientGrant")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ClientGrant_id(ctx, field, obj)
+				})
+		case "clientId":
+			out.Values[i] = ec._ClientGrant_clientId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "audience":
+			out.Values[i] = ec._ClientGrant_audience(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "scopes":
+			out.Values[i] = ec._ClientGrant_scopes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._ClientGrant_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._ClientGrant_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -13383,6 +16306,97 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "createRole":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createRole(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateRole":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateRole(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteRole":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteRole(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "addRolePermissions":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_addRolePermissions(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removeRolePermissions":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_removeRolePermissions(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "assignRoleUsers":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_assignRoleUsers(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "assignUserRoles":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_assignUserRoles(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removeUserRoles":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_removeUserRoles(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "addUserPermissions":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_addUserPermissions(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removeUserPermissions":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_removeUserPermissions(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createClientGrant":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createClientGrant(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateClientGrant":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateClientGrant(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteClientGrant":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteClientGrant(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createRule":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createRule(ctx, field)
@@ -13525,6 +16539,102 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var permissionImplementors = []string{"Permission"}
+
+func (ec *executionContext) _Permission(ctx context.Context, sel ast.SelectionSet, obj *model.Permission) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, permissionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Permission")
+		case "resourceServerIdentifier":
+			out.Values[i] = ec._Permission_resourceServerIdentifier(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "permissionName":
+			out.Values[i] = ec._Permission_permissionName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resourceServerName":
+			out.Values[i] = ec._Permission_resourceServerName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "description":
+			out.Values[i] = ec._Permission_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sources":
+			out.Values[i] = ec._Permission_sources(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var permissionSourceImplementors = []string{"PermissionSource"}
+
+func (ec *executionContext) _PermissionSource(ctx context.Context, sel ast.SelectionSet, obj *model.PermissionSource) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, permissionSourceImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PermissionSource")
+		case "type":
+			out.Values[i] = ec._PermissionSource_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "roleId":
+			out.Values[i] = ec._PermissionSource_roleId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "roleName":
+			out.Values[i] = ec._PermissionSource_roleName(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var queryImplementors = []string{"Query"}
 
 func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -13609,6 +16719,24 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_me(ctx, field)
+				})
+		case "roles":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_roles(ctx, field)
+				})
+		case "role":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_role(ctx, field)
+				})
+		case "clientGrants":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_clientGrants(ctx, field)
 				})
 		case "rules":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -13715,6 +16843,22 @@ func (ec *executionContext) _ResourceServer(ctx context.Context, sel ast.Selecti
 			}
 		case "system":
 			out.Values[i] = ec._ResourceServer_system(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "enforcePolicies":
+			out.Values[i] = ec._ResourceServer_enforcePolicies(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "tokenDialect":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ResourceServer_tokenDialect(ctx, field, obj)
+				})
+		case "introspectionClients":
+			out.Values[i] = ec._ResourceServer_introspectionClients(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -13844,6 +16988,152 @@ func (ec *executionContext) _ResourceServerScope(ctx context.Context, sel ast.Se
 			}
 		case "description":
 			out.Values[i] = ec._ResourceServerScope_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var roleImplementors = []string{"Role", "Node"}
+
+func (ec *executionContext) _Role(ctx context.Context, sel ast.SelectionSet, obj *ent.Role) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, roleImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Role")
+		case "id":
+			out.Values[i] = ec._Role_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._Role_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "description":
+			out.Values[i] = ec._Role_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "permissions":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Role_permissions(ctx, field, obj)
+				})
+		case "users":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Role_users(ctx, field, obj)
+				})
+		case "createdAt":
+			out.Values[i] = ec._Role_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._Role_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var roleConnectionImplementors = []string{"RoleConnection"}
+
+func (ec *executionContext) _RoleConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.RoleConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, roleConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RoleConnection")
+		case "edges":
+			out.Values[i] = ec._RoleConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._RoleConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._RoleConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var roleEdgeImplementors = []string{"RoleEdge"}
+
+func (ec *executionContext) _RoleEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.RoleEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, roleEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RoleEdge")
+		case "node":
+			out.Values[i] = ec._RoleEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._RoleEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -14267,6 +17557,18 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "roles":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_roles(ctx, field, obj)
+				})
+		case "permissions":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_permissions(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -14819,6 +18121,30 @@ func (ec *executionContext) marshalNClientConnection2ᚖgithubᚗcomᚋauthgraph
 	return ec._ClientConnection(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNClientGrant2ᚕᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋrbacᚐClientGrantᚄ(ctx context.Context, sel ast.SelectionSet, v []*rbac.ClientGrant) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNClientGrant2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋrbacᚐClientGrant(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNClientGrant2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋrbacᚐClientGrant(ctx context.Context, sel ast.SelectionSet, v *rbac.ClientGrant) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ClientGrant!")
+		return graphql.Null
+	}
+	return ec._ClientGrant(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNClientOrderField2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐApplicationOrderField(ctx context.Context, v any) (*ent.ApplicationOrderField, error) {
 	var res = new(ent.ApplicationOrderField)
 	err := res.UnmarshalGQL(v)
@@ -14879,6 +18205,11 @@ func (ec *executionContext) marshalNConnectionScriptResult2ᚖgithubᚗcomᚋaut
 	return ec._ConnectionScriptResult(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNCreateClientGrantInput2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐCreateClientGrantInput(ctx context.Context, v any) (model.CreateClientGrantInput, error) {
+	res, err := ec.unmarshalInputCreateClientGrantInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNCreateClientInput2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐCreateClientInput(ctx context.Context, v any) (model.CreateClientInput, error) {
 	res, err := ec.unmarshalInputCreateClientInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -14891,6 +18222,11 @@ func (ec *executionContext) unmarshalNCreateConnectionInput2githubᚗcomᚋauthg
 
 func (ec *executionContext) unmarshalNCreateResourceServerInput2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐCreateResourceServerInput(ctx context.Context, v any) (model.CreateResourceServerInput, error) {
 	res, err := ec.unmarshalInputCreateResourceServerInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCreateRoleInput2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐCreateRoleInput(ctx context.Context, v any) (model.CreateRoleInput, error) {
+	res, err := ec.unmarshalInputCreateRoleInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -15075,6 +18411,83 @@ func (ec *executionContext) unmarshalNPasswordChangeTicketInput2githubᚗcomᚋa
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNPermission2ᚕᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐPermissionᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Permission) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPermission2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐPermission(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPermission2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐPermission(ctx context.Context, sel ast.SelectionSet, v *model.Permission) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Permission!")
+		return graphql.Null
+	}
+	return ec._Permission(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNPermissionInput2ᚕᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐPermissionInputᚄ(ctx context.Context, v any) ([]*model.PermissionInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.PermissionInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNPermissionInput2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐPermissionInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNPermissionInput2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐPermissionInput(ctx context.Context, v any) (*model.PermissionInput, error) {
+	res, err := ec.unmarshalInputPermissionInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPermissionSource2ᚕᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐPermissionSourceᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.PermissionSource) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPermissionSource2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐPermissionSource(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPermissionSource2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐPermissionSource(ctx context.Context, sel ast.SelectionSet, v *model.PermissionSource) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PermissionSource!")
+		return graphql.Null
+	}
+	return ec._PermissionSource(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNPermissionSourceType2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐPermissionSourceType(ctx context.Context, v any) (model.PermissionSourceType, error) {
+	var res model.PermissionSourceType
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPermissionSourceType2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐPermissionSourceType(ctx context.Context, sel ast.SelectionSet, v model.PermissionSourceType) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNResourceServer2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐResourceServer(ctx context.Context, sel ast.SelectionSet, v *ent.ResourceServer) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ResourceServer!")
@@ -15118,6 +18531,38 @@ func (ec *executionContext) marshalNResourceServerScope2ᚖgithubᚗcomᚋauthgr
 func (ec *executionContext) unmarshalNResourceServerScopeInput2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐResourceServerScopeInput(ctx context.Context, v any) (*model.ResourceServerScopeInput, error) {
 	res, err := ec.unmarshalInputResourceServerScopeInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRole2ᚕᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐRoleᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Role) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRole2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐRole(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRole2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐRole(ctx context.Context, sel ast.SelectionSet, v *ent.Role) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Role!")
+		return graphql.Null
+	}
+	return ec._Role(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRoleConnection2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐRoleConnection(ctx context.Context, sel ast.SelectionSet, v *ent.RoleConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RoleConnection!")
+		return graphql.Null
+	}
+	return ec._RoleConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNRule2ᚕᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐRuleᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Rule) graphql.Marshaler {
@@ -15276,6 +18721,11 @@ func (ec *executionContext) unmarshalNUpdateMeInput2githubᚗcomᚋauthgraphᚋa
 
 func (ec *executionContext) unmarshalNUpdateResourceServerInput2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐUpdateResourceServerInput(ctx context.Context, v any) (model.UpdateResourceServerInput, error) {
 	res, err := ec.unmarshalInputUpdateResourceServerInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateRoleInput2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐUpdateRoleInput(ctx context.Context, v any) (model.UpdateRoleInput, error) {
+	res, err := ec.unmarshalInputUpdateRoleInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -15749,6 +19199,33 @@ func (ec *executionContext) unmarshalOResourceServerScopeInput2ᚕᚖgithubᚗco
 		}
 	}
 	return res, nil
+}
+
+func (ec *executionContext) marshalORole2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐRole(ctx context.Context, sel ast.SelectionSet, v *ent.Role) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Role(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalORoleEdge2ᚕᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐRoleEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.RoleEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalORoleEdge2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐRoleEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalORoleEdge2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐRoleEdge(ctx context.Context, sel ast.SelectionSet, v *ent.RoleEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._RoleEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalORule2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐRule(ctx context.Context, sel ast.SelectionSet, v *ent.Rule) graphql.Marshaler {

@@ -41,6 +41,14 @@ type ConnectionScriptResult struct {
 	DurationMs float64  `json:"durationMs"`
 }
 
+type CreateClientGrantInput struct {
+	// The client's client_id.
+	ClientID string `json:"clientId"`
+	// The API's identifier.
+	Audience string   `json:"audience"`
+	Scopes   []string `json:"scopes"`
+}
+
 type CreateClientInput struct {
 	Name string `json:"name"`
 	// m2m | spa | regular_web | native
@@ -64,11 +72,19 @@ type CreateConnectionInput struct {
 }
 
 type CreateResourceServerInput struct {
-	Identifier         string                                         `json:"identifier"`
-	Name               string                                         `json:"name"`
-	Scopes             graphql.Omittable[[]*ResourceServerScopeInput] `json:"scopes,omitempty"`
-	AllowOfflineAccess graphql.Omittable[*bool]                       `json:"allowOfflineAccess,omitempty"`
-	TokenLifetime      graphql.Omittable[*int]                        `json:"tokenLifetime,omitempty"`
+	Identifier           string                                         `json:"identifier"`
+	Name                 string                                         `json:"name"`
+	Scopes               graphql.Omittable[[]*ResourceServerScopeInput] `json:"scopes,omitempty"`
+	AllowOfflineAccess   graphql.Omittable[*bool]                       `json:"allowOfflineAccess,omitempty"`
+	TokenLifetime        graphql.Omittable[*int]                        `json:"tokenLifetime,omitempty"`
+	EnforcePolicies      graphql.Omittable[*bool]                       `json:"enforcePolicies,omitempty"`
+	TokenDialect         graphql.Omittable[*string]                     `json:"tokenDialect,omitempty"`
+	IntrospectionClients graphql.Omittable[[]string]                    `json:"introspectionClients,omitempty"`
+}
+
+type CreateRoleInput struct {
+	Name        string                     `json:"name"`
+	Description graphql.Omittable[*string] `json:"description,omitempty"`
 }
 
 type CreateRuleInput struct {
@@ -136,6 +152,31 @@ type PasswordChangeTicketInput struct {
 	MarkEmailAsVerified graphql.Omittable[*bool] `json:"markEmailAsVerified,omitempty"`
 }
 
+// A permission: a scope an API (resource server) declares.
+type Permission struct {
+	// The API's identifier (its `audience`).
+	ResourceServerIdentifier string `json:"resourceServerIdentifier"`
+	// The scope's value.
+	PermissionName     string `json:"permissionName"`
+	ResourceServerName string `json:"resourceServerName"`
+	// The API's description of the scope.
+	Description string `json:"description"`
+	// Where a user holds the permission from; empty on a role's permissions.
+	Sources []*PermissionSource `json:"sources"`
+}
+
+type PermissionInput struct {
+	ResourceServerIdentifier string `json:"resourceServerIdentifier"`
+	PermissionName           string `json:"permissionName"`
+}
+
+type PermissionSource struct {
+	Type PermissionSourceType `json:"type"`
+	// The role, for ROLE sources.
+	RoleID   *pulid.ID `json:"roleId,omitempty"`
+	RoleName *string   `json:"roleName,omitempty"`
+}
+
 type ResourceServerScope struct {
 	Value       string `json:"value"`
 	Description string `json:"description"`
@@ -187,10 +228,18 @@ type UpdateMeInput struct {
 }
 
 type UpdateResourceServerInput struct {
-	Name               graphql.Omittable[*string]                     `json:"name,omitempty"`
-	Scopes             graphql.Omittable[[]*ResourceServerScopeInput] `json:"scopes,omitempty"`
-	AllowOfflineAccess graphql.Omittable[*bool]                       `json:"allowOfflineAccess,omitempty"`
-	TokenLifetime      graphql.Omittable[*int]                        `json:"tokenLifetime,omitempty"`
+	Name                 graphql.Omittable[*string]                     `json:"name,omitempty"`
+	Scopes               graphql.Omittable[[]*ResourceServerScopeInput] `json:"scopes,omitempty"`
+	AllowOfflineAccess   graphql.Omittable[*bool]                       `json:"allowOfflineAccess,omitempty"`
+	TokenLifetime        graphql.Omittable[*int]                        `json:"tokenLifetime,omitempty"`
+	EnforcePolicies      graphql.Omittable[*bool]                       `json:"enforcePolicies,omitempty"`
+	TokenDialect         graphql.Omittable[*string]                     `json:"tokenDialect,omitempty"`
+	IntrospectionClients graphql.Omittable[[]string]                    `json:"introspectionClients,omitempty"`
+}
+
+type UpdateRoleInput struct {
+	Name        graphql.Omittable[*string] `json:"name,omitempty"`
+	Description graphql.Omittable[*string] `json:"description,omitempty"`
 }
 
 // Absent fields are left as they are. Secrets given replace stored ones key by key; a null value removes a key.
@@ -289,6 +338,63 @@ func (e *CustomDBScript) UnmarshalJSON(b []byte) error {
 }
 
 func (e CustomDBScript) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type PermissionSourceType string
+
+const (
+	// Assigned to the user directly.
+	PermissionSourceTypeDirect PermissionSourceType = "DIRECT"
+	// Held through a role.
+	PermissionSourceTypeRole PermissionSourceType = "ROLE"
+)
+
+var AllPermissionSourceType = []PermissionSourceType{
+	PermissionSourceTypeDirect,
+	PermissionSourceTypeRole,
+}
+
+func (e PermissionSourceType) IsValid() bool {
+	switch e {
+	case PermissionSourceTypeDirect, PermissionSourceTypeRole:
+		return true
+	}
+	return false
+}
+
+func (e PermissionSourceType) String() string {
+	return string(e)
+}
+
+func (e *PermissionSourceType) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = PermissionSourceType(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid PermissionSourceType", str)
+	}
+	return nil
+}
+
+func (e PermissionSourceType) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *PermissionSourceType) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e PermissionSourceType) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -114,7 +114,9 @@ func TestRBACFlow(t *testing.T) {
 		writer := createRole(t, s, "Order Writer")
 		expectError(t, s.GraphQL(t, admin, `mutation { createRole(input: {name: "Order Reader"}) { id } }`, nil), "CONFLICT", "")
 
-		var upd struct{ UpdateRole struct{ Name, Description string } }
+		var upd struct {
+			UpdateRole struct{ Name, Description string }
+		}
 		s.MustGraphQL(t, admin, `mutation($id: ID!) { updateRole(id: $id, input: {description: "Writes orders"}) { name description } }`,
 			map[string]any{"id": writer}, &upd)
 		if upd.UpdateRole.Name != "Order Writer" || upd.UpdateRole.Description != "Writes orders" {
@@ -380,10 +382,14 @@ func TestRBACScopes(t *testing.T) {
 		{name: "deleteRole", scopes: []string{"delete:roles"}, write: true, query: `mutation($id: ID!) { deleteRole(id: $id) }`, vars: roleA},
 		{name: "addRolePermissions", scopes: []string{"update:roles"}, write: true,
 			query: `mutation($id: ID!, $p: [PermissionInput!]!) { addRolePermissions(id: $id, permissions: $p) { id name } }`,
-			vars:  func(f rbacFixtures) map[string]any { return map[string]any{"id": f.roleB, "p": []any{perm(f.api, "write:x")}} }},
+			vars: func(f rbacFixtures) map[string]any {
+				return map[string]any{"id": f.roleB, "p": []any{perm(f.api, "write:x")}}
+			}},
 		{name: "removeRolePermissions", scopes: []string{"update:roles"}, write: true,
 			query: `mutation($id: ID!, $p: [PermissionInput!]!) { removeRolePermissions(id: $id, permissions: $p) { id } }`,
-			vars:  func(f rbacFixtures) map[string]any { return map[string]any{"id": f.roleA, "p": []any{perm(f.api, "read:x")}} }},
+			vars: func(f rbacFixtures) map[string]any {
+				return map[string]any{"id": f.roleA, "p": []any{perm(f.api, "read:x")}}
+			}},
 		{name: "assignRoleUsers", scopes: []string{"update:users", "create:role_members"}, write: true,
 			query: `mutation($id: ID!, $u: [ID!]!) { assignRoleUsers(id: $id, userIds: $u) { id } }`,
 			vars:  func(f rbacFixtures) map[string]any { return map[string]any{"id": f.roleB, "u": []string{f.user}} }},
@@ -395,10 +401,14 @@ func TestRBACScopes(t *testing.T) {
 			vars:  func(f rbacFixtures) map[string]any { return map[string]any{"u": f.user, "r": []string{f.roleA}} }},
 		{name: "addUserPermissions", scopes: []string{"update:users"}, write: true,
 			query: `mutation($u: ID!, $p: [PermissionInput!]!) { addUserPermissions(userId: $u, permissions: $p) { id } }`,
-			vars:  func(f rbacFixtures) map[string]any { return map[string]any{"u": f.user, "p": []any{perm(f.api2, "read:y")}} }},
+			vars: func(f rbacFixtures) map[string]any {
+				return map[string]any{"u": f.user, "p": []any{perm(f.api2, "read:y")}}
+			}},
 		{name: "removeUserPermissions", scopes: []string{"update:users"}, write: true,
 			query: `mutation($u: ID!, $p: [PermissionInput!]!) { removeUserPermissions(userId: $u, permissions: $p) { id } }`,
-			vars:  func(f rbacFixtures) map[string]any { return map[string]any{"u": f.user, "p": []any{perm(f.api, "write:x")}} }},
+			vars: func(f rbacFixtures) map[string]any {
+				return map[string]any{"u": f.user, "p": []any{perm(f.api, "write:x")}}
+			}},
 		{name: "clientGrants", scopes: []string{"read:client_grants"},
 			query: `query($c: String) { clientGrants(clientId: $c) { id clientId audience scopes } }`,
 			vars:  func(f rbacFixtures) map[string]any { return map[string]any{"c": f.clientID} }},
@@ -568,7 +578,9 @@ func TestClientGrants(t *testing.T) {
 		// Updating the management grant updates the client's scopes.
 		s.MustGraphQL(t, admin, `mutation($id: ID!) { updateClientGrant(id: $id, scopes: ["read:logs", "read:users"]) { id } }`,
 			map[string]any{"id": "cgr_mgmt_" + cli.ID}, nil)
-		var cl struct{ Client struct{ ManagementScopes []string } }
+		var cl struct {
+			Client struct{ ManagementScopes []string }
+		}
 		s.MustGraphQL(t, admin, `query($id: ID!) { client(id: $id) { managementScopes } }`, map[string]any{"id": cli.ID}, &cl)
 		if got := slices.Sorted(slices.Values(cl.Client.ManagementScopes)); !slices.Equal(got, []string{"read:logs", "read:users"}) {
 			t.Fatalf("management scopes after updating the grant: %v", got)

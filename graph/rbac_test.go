@@ -161,6 +161,7 @@ func TestRBACFlow(t *testing.T) {
 		if list.Roles.TotalCount != 1 || list.Roles.Edges[0].Node.ID != writer {
 			t.Fatalf("roles(nameFilter): %+v", list)
 		}
+		expectError(t, s.GraphQL(t, admin, `{ roles(first: 101) { totalCount } }`, nil), "BAD_USER_INPUT", "first")
 		var node struct{ Node struct{ ID, Name string } }
 		s.MustGraphQL(t, admin, `query($id: ID!) { node(id: $id) { id ... on Role { name } } }`, map[string]any{"id": reader}, &node)
 		if node.Node.Name != "Order Reader" {

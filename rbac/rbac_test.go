@@ -139,6 +139,7 @@ func TestRBAC(t *testing.T) {
 		t.Run("scopes and refusals", func(t *testing.T) { testRefusals(t, e) })
 		t.Run("roles", func(t *testing.T) { testRoles(t, e) })
 		t.Run("client grants", func(t *testing.T) { testClientGrants(t, e) })
+		t.Run("listings", func(t *testing.T) { testListings(t, e) })
 	})
 }
 
@@ -507,5 +508,86 @@ func testClientGrants(t *testing.T, e *env) {
 	}
 	if _, err := e.m.DeleteClientGrant(caller, g.ID); !errors.As(err, &nf) {
 		t.Fatalf("deleting again: %v, want not found", err)
+	}
+}
+
+func testListings(t *testing.T, e *env) {
+	rs := e.api(t, "read", "write")
+	u1, u2, u3 := e.user(t), e.user(t), e.user(t)
+	r := e.role(t, p(rs, "write", "read")...)
+	r.Name = "Listing role " + e.uniq("x")
+	_, err := e.m.UpdateRole(sys, string(r.ID), rbac.RoleParams{Name: ptr(r.Name)})
+	must(t, err)
+	other := e.role(t, p(rs, "write")...)
+	must(t, e.m.AssignRoleUsers(sys, string(r.ID), []string{u1.UserID, string(u2.ID), u3.UserID}))
+	must(t, e.m.AssignUserRoles(sys, u1.UserID, []string{string(other.ID)}))
+	must(t, e.m.AddUserPermissions(sys, u1.UserID, p(rs, "write")))
+
+	roles, total, err := e.m.Roles(as("read:roles"), "listing ROLE", rbac.Page{})
+	must(t, err)
+	if total != 1 || len(roles) != 1 || roles[0].ID != r.ID {
+		t.Fatalf("name_filter: %d %v", total, roles)
+	}
+	if _, _, err := e.m.Roles(as("read:users"), "", rbac.Page{}); err == nil {
+		t.Fatal("listed roles without read:roles")
+	}
+
+	perms, total, err := e.m.RolePermissions(as("read:roles"), string(r.ID), rbac.Page{Limit: 1, Offset: 1})
+	must(t, err)
+	if total != 2 || len(perms) != 1 || perms[0].PermissionName != "write" || perms[0].Description != "can write" ||
+		perms[0].ResourceServerIdentifier != rs.Identifier || perms[0].ResourceServerName != "API" {
+		t.Fatalf("role permissions page 2: %d %+v", total, perms)
+	}
+
+	members := as("read:users", "read:role_members")
+	var seen []string
+	after := ""
+	for {
+		us, total, err := e.m.RoleUsers(members, string(r.ID), after, 2)
+		must(t, err)
+		if total != 3 {
+			t.Fatalf("member count %d", total)
+		}
+		if len(us) == 0 {
+			break
+		}
+		for _, u := range us {
+			seen = append(seen, string(u.ID))
+		}
+		after = string(us[len(us)-1].ID)
+	}
+	want := []string{string(u1.ID), string(u2.ID), string(u3.ID)}
+	slices.Sort(want)
+	if !slices.Equal(seen, want) {
+		t.Fatalf("members by keyset %v, want %v", seen, want)
+	}
+	us, _, err := e.m.RoleUsersPage(members, string(r.ID), rbac.Page{Offset: 2, Limit: 2})
+	must(t, err)
+	if len(us) != 1 || string(us[0].ID) != want[2] {
+		t.Fatalf("members page 2: %v", us)
+	}
+	if _, _, err := e.m.RoleUsers(as("read:users"), string(r.ID), "", 10); err == nil {
+		t.Fatal("listed members without read:role_members")
+	}
+
+	ur, total, err := e.m.UserRoles(as("read:users", "read:roles"), string(u1.ID), rbac.Page{})
+	must(t, err)
+	if total != 2 || len(ur) != 2 || ur[0].ID != r.ID || ur[1].ID != other.ID {
+		t.Fatalf("user roles %d %v", total, ur)
+	}
+
+	up, total, err := e.m.UserPermissions(as("read:users"), u1.UserID, rs.Identifier, rbac.Page{})
+	must(t, err)
+	if total != 2 || up[0].PermissionName != "read" || up[1].PermissionName != "write" {
+		t.Fatalf("user permissions %d %+v", total, up)
+	}
+	if s := up[0].Sources; len(s) != 1 || s[0].Type != "ROLE" || s[0].RoleID != r.ID || s[0].RoleName != r.Name {
+		t.Fatalf("sources of read: %+v", s)
+	}
+	if s := up[1].Sources; len(s) != 3 || s[0].Type != "DIRECT" || s[1].Type != "ROLE" || s[2].Type != "ROLE" {
+		t.Fatalf("sources of write: %+v", s)
+	}
+	if _, _, err := e.m.UserPermissions(as("read:roles"), u1.UserID, "", rbac.Page{}); err == nil {
+		t.Fatal("listed user permissions without read:users")
 	}
 }

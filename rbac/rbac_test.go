@@ -140,6 +140,7 @@ func TestRBAC(t *testing.T) {
 		t.Run("roles", func(t *testing.T) { testRoles(t, e) })
 		t.Run("client grants", func(t *testing.T) { testClientGrants(t, e) })
 		t.Run("listings", func(t *testing.T) { testListings(t, e) })
+		t.Run("search roles:", func(t *testing.T) { testSearch(t, e) })
 	})
 }
 
@@ -589,5 +590,48 @@ func testListings(t *testing.T, e *env) {
 	}
 	if _, _, err := e.m.UserPermissions(as("read:roles"), u1.UserID, "", rbac.Page{}); err == nil {
 		t.Fatal("listed user permissions without read:users")
+	}
+}
+
+func testSearch(t *testing.T, e *env) {
+	u1, u2, u3 := e.user(t), e.user(t), e.user(t)
+	agents, err := e.m.CreateRole(sys, rbac.RoleParams{Name: ptr("Support agent")})
+	must(t, err)
+	leads, err := e.m.CreateRole(sys, rbac.RoleParams{Name: ptr("Support")})
+	must(t, err)
+	must(t, e.m.AssignRoleUsers(sys, string(agents.ID), []string{u1.UserID, u2.UserID}))
+	must(t, e.m.AssignRoleUsers(sys, string(leads.ID), []string{u2.UserID, u3.UserID}))
+	search := func(q string) []string {
+		t.Helper()
+		pred, err := identity.Search(q)
+		must(t, err)
+		us, err := e.db.User.Query().Where(pred).All(sys)
+		must(t, err)
+		var ids []string
+		for _, u := range us {
+			ids = append(ids, u.UserID)
+		}
+		slices.Sort(ids)
+		return ids
+	}
+	sorted := func(ids ...string) []string { slices.Sort(ids); return ids }
+	cases := []struct {
+		q    string
+		want []string
+	}{
+		{`roles:"Support agent"`, sorted(u1.UserID, u2.UserID)},
+		{`roles:Support`, sorted(u2.UserID, u3.UserID)}, // exact, not a prefix
+		{`roles:support`, nil},                          // names are case-sensitive, as they are unique
+		{`roles:Support AND NOT roles:"Support agent"`, []string{u3.UserID}},
+		{`roles:Support AND email:` + *u1.Email, nil},
+		{`roles:"Support agent" OR roles:Support`, sorted(u1.UserID, u2.UserID, u3.UserID)},
+	}
+	for _, c := range cases {
+		if got := search(c.q); !slices.Equal(got, c.want) {
+			t.Errorf("%s: %v, want %v", c.q, got, c.want)
+		}
+	}
+	if _, err := identity.Search(`roles:Supp*`); err == nil {
+		t.Error("roles: accepted a wildcard")
 	}
 }

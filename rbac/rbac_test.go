@@ -65,7 +65,7 @@ func (e *env) api(t *testing.T, scopes ...string) *ent.ResourceServer {
 	return rs
 }
 
-func (e *env) user(t *testing.T) *ent.User {
+func (e *env) user(t testing.TB) *ent.User {
 	t.Helper()
 	email := e.uniq("user") + "@example.com"
 	u, err := identity.Create(sys, e.db, identity.CreateInput{Connection: connections.DefaultDatabase, Email: &email,

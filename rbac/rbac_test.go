@@ -345,6 +345,27 @@ func testRefusals(t *testing.T, e *env) {
 		{"too many", func() error { return e.m.AssignUserRoles(sys, uid, many) }, new(*identity.ValidationError)},
 		{"none", func() error { return e.m.AddUserPermissions(sys, uid, nil) }, new(*identity.ValidationError)},
 	}
+	// An administrator's roles and permissions change only for a caller
+	// holding every scope of their grant.
+	admin := e.user(t)
+	e.db.AdminGrant.Create().SetUserRef(admin.ID).SetScopes([]string{"delete:users"}).SaveX(sys)
+	lesser := as("update:users", "create:role_members", "delete:role_members")
+	var esc *authz.EscalationError
+	for name, run := range map[string]func() error{
+		"assignUserRoles":       func() error { return e.m.AssignUserRoles(lesser, admin.UserID, []string{rid}) },
+		"assignRoleUsers":       func() error { return e.m.AssignRoleUsers(lesser, rid, []string{uid, admin.UserID}) },
+		"removeUserRoles":       func() error { return e.m.RemoveUserRoles(lesser, admin.UserID, []string{rid}) },
+		"addUserPermissions":    func() error { return e.m.AddUserPermissions(lesser, admin.UserID, p(rs, "read")) },
+		"removeUserPermissions": func() error { return e.m.RemoveUserPermissions(lesser, admin.UserID, p(rs, "read")) },
+	} {
+		before := e.snap()
+		if err := run(); !errors.As(err, &esc) || esc.Scope != "delete:users" {
+			t.Fatalf("%s on an administrator: %v, want an escalation error", name, err)
+		}
+		e.unchanged(t, before)
+	}
+	must(t, e.m.AssignUserRoles(as("update:users", "create:role_members", "delete:users"), admin.UserID, []string{rid}))
+
 	for _, b := range bad {
 		before := e.snap()
 		err := b.run()

@@ -691,3 +691,44 @@ func TestResourceServerRBACSettings(t *testing.T) {
 			map[string]any{"id": id}, nil)
 	})
 }
+
+// TestLesserCallerCannotChangeAnAdministratorsRoles: a caller holding the RBAC
+// scopes but not every scope of an administrator's grant cannot change the
+// administrator's roles or permissions, from the user's side or the role's.
+func TestLesserCallerCannotChangeAnAdministratorsRoles(t *testing.T) {
+	apitest.ForEachBackend(t, func(t *testing.T, s *apitest.Server) {
+		adm := newAdminFixture(t, s)
+		f := newRBACFixtures(t, s, "esc")
+		s.MustGraphQL(t, s.AdminToken(t), `mutation($u: ID!, $r: [ID!]!) { assignUserRoles(userId: $u, roleIds: $r) { id } }`,
+			map[string]any{"u": adm.adminID, "r": []string{f.roleA}}, nil)
+		read := func() string {
+			var out map[string]any
+			s.MustGraphQL(t, s.AdminToken(t), `query($u: ID!) { user(id: $u) { roles { id } permissions { permissionName sources { type roleId } } } }`,
+				map[string]any{"u": adm.adminID}, &out)
+			return js(out)
+		}
+		before := read()
+		tok := scopedToken(t, s, "read:users", "update:users", "read:roles", "create:role_members", "delete:role_members")
+		for _, q := range []string{
+			`mutation($u: ID!, $b: ID!) { assignUserRoles(userId: $u, roleIds: [$b]) { id } }`,
+			`mutation($u: ID!, $b: ID!) { assignRoleUsers(id: $b, userIds: [$u]) { id } }`,
+			`mutation($u: ID!, $a: ID!) { removeUserRoles(userId: $u, roleIds: [$a]) { id } }`,
+			`mutation($u: ID!, $p: [PermissionInput!]!) { addUserPermissions(userId: $u, permissions: $p) { id } }`,
+		} {
+			vars := map[string]any{}
+			for k, v := range map[string]any{"u": adm.adminID, "a": f.roleA, "b": f.roleB, "p": []any{perm(f.api, "write:x")}} {
+				if strings.Contains(q, "$"+k+":") {
+					vars[k] = v
+				}
+			}
+			sapi := sapiCount(t, s)
+			expectEscalation(t, s, s.GraphQL(t, tok, q, vars), sapi)
+		}
+		if after := read(); after != before {
+			t.Fatalf("refused calls changed the administrator's roles or permissions:\n%s\n%s", before, after)
+		}
+		// The same caller may change a user who is not an administrator.
+		s.MustGraphQL(t, tok, `mutation($u: ID!, $b: ID!) { assignUserRoles(userId: $u, roleIds: [$b]) { id } }`,
+			map[string]any{"u": adm.plainID, "b": f.roleB}, nil)
+	})
+}

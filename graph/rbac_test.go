@@ -714,6 +714,7 @@ func TestLesserCallerCannotChangeAnAdministratorsRoles(t *testing.T) {
 			`mutation($u: ID!, $b: ID!) { assignRoleUsers(id: $b, userIds: [$u]) { id } }`,
 			`mutation($u: ID!, $a: ID!) { removeUserRoles(userId: $u, roleIds: [$a]) { id } }`,
 			`mutation($u: ID!, $p: [PermissionInput!]!) { addUserPermissions(userId: $u, permissions: $p) { id } }`,
+			`mutation($u: ID!, $p: [PermissionInput!]!) { removeUserPermissions(userId: $u, permissions: $p) { id } }`,
 		} {
 			vars := map[string]any{}
 			for k, v := range map[string]any{"u": adm.adminID, "a": f.roleA, "b": f.roleB, "p": []any{perm(f.api, "write:x")}} {

@@ -153,9 +153,18 @@ func testMatrix(t *testing.T, e *env) {
 	// Direct: visible on the next call (the cache watches the tables).
 	must(t, e.m.AddUserPermissions(sys, u.UserID, p(rs, "read")))
 	e.perms(t, u, rs, "read")
-	// Idempotent.
+	// Idempotent: nothing written, nothing audited.
 	must(t, e.m.AddUserPermissions(sys, uid, p(rs, "read")))
 	e.perms(t, u, rs, "read")
+	n := 0
+	for _, l := range e.db.LogEvent.Query().AllX(sys) {
+		if l.Details["operation"] == "addUserPermissions" && l.UserID == u.UserID {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d addUserPermissions audit entries for the user, want 1", n)
+	}
 
 	// Through one role, then two overlapping ones.
 	r1 := e.role(t, p(rs, "read", "write")...)

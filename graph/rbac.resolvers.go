@@ -183,8 +183,12 @@ func (r *roleResolver) Users(ctx context.Context, obj *ent.Role, first *int, aft
 	if after != nil {
 		from = string(after.ID)
 	}
-	// One row more than the page tells whether another page follows.
-	users, total, err := r.rbac(ctx).RoleUsers(ctx, string(obj.ID), from, limit+1)
+	// One row more than the page tells whether another page follows; a
+	// full-size page (rbac reads at most MaxPage rows) asks for one row
+	// after it instead.
+	m := r.rbac(ctx)
+	take := min(limit+1, rbac.MaxPage)
+	users, total, err := m.RoleUsers(ctx, string(obj.ID), from, take)
 	if err != nil {
 		return nil, err
 	}
@@ -193,6 +197,12 @@ func (r *roleResolver) Users(ctx context.Context, obj *ent.Role, first *int, aft
 	if len(users) > limit {
 		conn.PageInfo.HasNextPage = true
 		users = users[:limit]
+	} else if take == limit && len(users) == limit {
+		next, _, err := m.RoleUsers(ctx, string(obj.ID), string(users[limit-1].ID), 1)
+		if err != nil {
+			return nil, err
+		}
+		conn.PageInfo.HasNextPage = len(next) > 0
 	}
 	conn.Edges = make([]*ent.UserEdge, len(users))
 	for i, u := range users {

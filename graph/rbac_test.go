@@ -733,3 +733,54 @@ func TestLesserCallerCannotChangeAnAdministratorsRoles(t *testing.T) {
 			map[string]any{"u": adm.plainID, "b": f.roleB}, nil)
 	})
 }
+
+// TestRoleUsersFullPages: pages of the largest size (100) still tell
+// whether another page follows, and first: 0 gives the count alone.
+func TestRoleUsersFullPages(t *testing.T) {
+	apitest.ForEachBackend(t, func(t *testing.T, s *apitest.Server) {
+		admin := s.AdminToken(t)
+		role := createRole(t, s, "Many")
+		ids := batchCreateUsers(t, s, 101, func(i int) string { return fmt.Sprintf("many%d@example.com", i) })
+		page := func(first int, after any) (n int, next bool, end string) {
+			var out struct {
+				Role struct {
+					Users struct {
+						TotalCount int
+						PageInfo   struct {
+							HasNextPage bool
+							EndCursor   *string
+						}
+						Edges []struct{ Node struct{ ID string } }
+					}
+				}
+			}
+			s.MustGraphQL(t, admin, `query($id: ID!, $f: Int, $a: Cursor) { role(id: $id) { users(first: $f, after: $a) {
+				totalCount pageInfo { hasNextPage endCursor } edges { node { id } } } } }`,
+				map[string]any{"id": role, "f": first, "a": after}, &out)
+			u := out.Role.Users
+			if u.PageInfo.EndCursor != nil {
+				end = *u.PageInfo.EndCursor
+			}
+			return len(u.Edges), u.PageInfo.HasNextPage, end
+		}
+		assign := func(users []string) {
+			s.MustGraphQL(t, admin, `mutation($id: ID!, $u: [ID!]!) { assignRoleUsers(id: $id, userIds: $u) { id } }`,
+				map[string]any{"id": role, "u": users}, nil)
+		}
+		assign(ids[:100])
+		if n, next, _ := page(100, nil); n != 100 || next {
+			t.Fatalf("100 members, first: 100: %d edges, hasNextPage %v", n, next)
+		}
+		assign(ids[100:])
+		n, next, end := page(100, nil)
+		if n != 100 || !next {
+			t.Fatalf("101 members, first: 100: %d edges, hasNextPage %v", n, next)
+		}
+		if n, next, _ := page(100, end); n != 1 || next {
+			t.Fatalf("page 2: %d edges, hasNextPage %v", n, next)
+		}
+		if n, next, _ := page(0, nil); n != 0 || !next {
+			t.Fatalf("first: 0: %d edges, hasNextPage %v", n, next)
+		}
+	})
+}

@@ -36,11 +36,11 @@ func (r *mutationResolver) UpdateRole(ctx context.Context, id pulid.ID, input mo
 
 // DeleteRole is the resolver for the deleteRole field.
 func (r *mutationResolver) DeleteRole(ctx context.Context, id pulid.ID) (pulid.ID, error) {
-	role, err := r.rbac(ctx).DeleteRole(ctx, string(id))
+	deleted, err := r.rbac(ctx).DeleteRole(ctx, string(id))
 	if err != nil {
 		return "", err
 	}
-	return role.ID, nil
+	return deleted.ID, nil
 }
 
 // AddRolePermissions is the resolver for the addRolePermissions field.

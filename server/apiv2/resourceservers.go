@@ -244,7 +244,7 @@ func (b *ResourceServerBody) params() (apis.Params, error) {
 func apiInputError(err error) error {
 	if errors.Is(err, apis.ErrInvalid) {
 		return badRequest("%s", strings.NewReplacer("invalid resource server: ", "", "tokenLifetime", "token_lifetime",
-		"enforcePolicies", "enforce_policies", "tokenDialect", "token_dialect", "introspectionClients", "introspection_clients").Replace(err.Error()))
+			"enforcePolicies", "enforce_policies", "tokenDialect", "token_dialect", "introspectionClients", "introspection_clients").Replace(err.Error()))
 	}
 	return err
 }

@@ -1,10 +1,10 @@
 // Package apiv2 serves Auth0's Management API v2 as REST under
 // {issuer}api/v2/ — users, identities, blocks, tickets, jobs, logs,
-// connections, clients, resource servers and rules — so that code written
-// against Auth0's SDKs (node-auth0, go-auth0, auth0-python) works by
-// changing the domain. It is a transport: each handler parses Auth0's
-// request shape, calls the same use case the GraphQL API calls, and writes
-// Auth0's response shape. Tokens and scopes are the GraphQL API's: any
+// connections, clients, resource servers, roles, permissions, client
+// grants and rules — so that code written against Auth0's SDKs
+// (node-auth0, go-auth0, auth0-python) works by changing the domain. It is
+// a transport: each handler parses Auth0's request shape, calls the same
+// use case the GraphQL API calls, and writes Auth0's response shape. Tokens and scopes are the GraphQL API's: any
 // access token for the audience {issuer}api/v2/ (a client's, or an
 // administrator's through the dashboard).
 package apiv2

@@ -103,6 +103,22 @@ func TestClientGrantsLifecycle(t *testing.T) {
 			t.Errorf("management grant after update: %v", got.GetScope())
 		}
 
+		// Deleting the management API's grant empties the client's
+		// management scopes; creating it again sets them.
+		if err := m.ClientGrant.Delete(ctx, mg.GetID()); err != nil {
+			t.Fatal(err)
+		}
+		if l, err = m.ClientGrant.List(ctx, management.Parameter("client_id", mid)); err != nil || len(l.ClientGrants) != 0 {
+			t.Errorf("management grant after delete: %v %v", grantIDs(l), err)
+		}
+		mg2 := &management.ClientGrant{ClientID: auth0.String(mid), Audience: auth0.String(s.Issuer + "api/v2/"), Scope: &[]string{"read:roles"}}
+		if err := m.ClientGrant.Create(ctx, mg2); err != nil {
+			t.Fatal(err)
+		}
+		if mg2.GetID() != mg.GetID() || !slices.Equal(mg2.GetScope(), []string{"read:roles"}) {
+			t.Errorf("management grant created again: %+v", mg2)
+		}
+
 		// Delete: 204, then gone; deleting again is 204 too, as Auth0.
 		if err := m.ClientGrant.Delete(ctx, g.GetID()); err != nil {
 			t.Fatal(err)
@@ -156,6 +172,14 @@ func TestClientGrantsRefused(t *testing.T) {
 			Audience: auth0.String("urn:other"), Scope: &[]string{}, SubjectType: auth0.String("user")}))
 		refuse("changing the audience", http.StatusBadRequest, m.ClientGrant.Update(ctx, g.GetID(),
 			&management.ClientGrant{Audience: auth0.String("urn:other"), Scope: &[]string{"read:orders"}}))
+		refuse("unknown client", http.StatusNotFound, m.ClientGrant.Create(ctx,
+			&management.ClientGrant{ClientID: auth0.String("no-such-client"), Audience: auth0.String(ordersAPI), Scope: &[]string{"read:orders"}}))
+		refuse("unknown API", http.StatusNotFound, m.ClientGrant.Create(ctx,
+			&management.ClientGrant{ClientID: app.ClientID, Audience: auth0.String("urn:nowhere"), Scope: &[]string{}}))
+		mid, _ := client(t, s, "read:users")
+		before = rbacSnapshot(t, s)
+		refuse("second management API grant", http.StatusConflict, m.ClientGrant.Create(ctx,
+			&management.ClientGrant{ClientID: auth0.String(mid), Audience: auth0.String(s.Issuer + "api/v2/"), Scope: &[]string{"read:roles"}}))
 		_, err := m.ClientGrant.Read(ctx, "cgr_01JAAAAAAAAAAAAAAAAAAAAAAA")
 		refuse("read unknown grant", http.StatusNotFound, err)
 		refuse("update unknown grant", http.StatusNotFound, m.ClientGrant.Update(ctx, "cgr_01JAAAAAAAAAAAAAAAAAAAAAAA", &management.ClientGrant{Scope: &[]string{"read:orders"}}))

@@ -435,6 +435,9 @@ func TestRolesRefused(t *testing.T) {
 			{http.MethodPost, "/api/v2/roles/" + viewer.GetID() + "/permissions", `{}`},
 			{http.MethodPost, "/api/v2/roles/" + viewer.GetID() + "/permissions", `{"permissions":[{"permission_name":"read:orders"}]}`},
 			{http.MethodPost, "/api/v2/roles/" + viewer.GetID() + "/permissions", `{"permissions":[{"resource_server_identifier":"` + ordersAPI + `","permission_name":"read:orders","x":1}]}`},
+			{http.MethodPost, "/api/v2/roles/" + viewer.GetID() + "/permissions", `{"permissions":[` +
+				strings.Repeat(`{"resource_server_identifier":"`+ordersAPI+`","permission_name":"read:orders"},`, 100) +
+				`{"resource_server_identifier":"` + ordersAPI + `","permission_name":"read:orders"}]}`},
 			{http.MethodPost, "/api/v2/roles/" + viewer.GetID() + "/users", `{"users":[]}`},
 			{http.MethodPost, "/api/v2/roles/" + viewer.GetID() + "/users", `{"users":"auth0|x"}`},
 			{http.MethodPost, "/api/v2/roles/" + viewer.GetID() + "/users", `{"users":["` + u.GetID() + `"],"roles":[]}`},

@@ -65,7 +65,7 @@ func (e *env) api(t *testing.T, scopes ...string) *ent.ResourceServer {
 	return rs
 }
 
-func (e *env) user(t *testing.T) *ent.User {
+func (e *env) user(t testing.TB) *ent.User {
 	t.Helper()
 	email := e.uniq("user") + "@example.com"
 	u, err := identity.Create(sys, e.db, identity.CreateInput{Connection: connections.DefaultDatabase, Email: &email,
@@ -140,6 +140,7 @@ func TestRBAC(t *testing.T) {
 		t.Run("roles", func(t *testing.T) { testRoles(t, e) })
 		t.Run("client grants", func(t *testing.T) { testClientGrants(t, e) })
 		t.Run("listings", func(t *testing.T) { testListings(t, e) })
+		t.Run("search roles:", func(t *testing.T) { testSearch(t, e) })
 	})
 }
 
@@ -152,9 +153,18 @@ func testMatrix(t *testing.T, e *env) {
 	// Direct: visible on the next call (the cache watches the tables).
 	must(t, e.m.AddUserPermissions(sys, u.UserID, p(rs, "read")))
 	e.perms(t, u, rs, "read")
-	// Idempotent.
+	// Idempotent: nothing written, nothing audited.
 	must(t, e.m.AddUserPermissions(sys, uid, p(rs, "read")))
 	e.perms(t, u, rs, "read")
+	n := 0
+	for _, l := range e.db.LogEvent.Query().AllX(sys) {
+		if l.Details["operation"] == "addUserPermissions" && l.UserID == u.UserID {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d addUserPermissions audit entries for the user, want 1", n)
+	}
 
 	// Through one role, then two overlapping ones.
 	r1 := e.role(t, p(rs, "read", "write")...)
@@ -344,6 +354,27 @@ func testRefusals(t *testing.T, e *env) {
 		{"too many", func() error { return e.m.AssignUserRoles(sys, uid, many) }, new(*identity.ValidationError)},
 		{"none", func() error { return e.m.AddUserPermissions(sys, uid, nil) }, new(*identity.ValidationError)},
 	}
+	// An administrator's roles and permissions change only for a caller
+	// holding every scope of their grant.
+	admin := e.user(t)
+	e.db.AdminGrant.Create().SetUserRef(admin.ID).SetScopes([]string{"delete:users"}).SaveX(sys)
+	lesser := as("update:users", "create:role_members", "delete:role_members")
+	var esc *authz.EscalationError
+	for name, run := range map[string]func() error{
+		"assignUserRoles":       func() error { return e.m.AssignUserRoles(lesser, admin.UserID, []string{rid}) },
+		"assignRoleUsers":       func() error { return e.m.AssignRoleUsers(lesser, rid, []string{uid, admin.UserID}) },
+		"removeUserRoles":       func() error { return e.m.RemoveUserRoles(lesser, admin.UserID, []string{rid}) },
+		"addUserPermissions":    func() error { return e.m.AddUserPermissions(lesser, admin.UserID, p(rs, "read")) },
+		"removeUserPermissions": func() error { return e.m.RemoveUserPermissions(lesser, admin.UserID, p(rs, "read")) },
+	} {
+		before := e.snap()
+		if err := run(); !errors.As(err, &esc) || esc.Scope != "delete:users" {
+			t.Fatalf("%s on an administrator: %v, want an escalation error", name, err)
+		}
+		e.unchanged(t, before)
+	}
+	must(t, e.m.AssignUserRoles(as("update:users", "create:role_members", "delete:users"), admin.UserID, []string{rid}))
+
 	for _, b := range bad {
 		before := e.snap()
 		err := b.run()
@@ -589,5 +620,48 @@ func testListings(t *testing.T, e *env) {
 	}
 	if _, _, err := e.m.UserPermissions(as("read:roles"), u1.UserID, "", rbac.Page{}); err == nil {
 		t.Fatal("listed user permissions without read:users")
+	}
+}
+
+func testSearch(t *testing.T, e *env) {
+	u1, u2, u3 := e.user(t), e.user(t), e.user(t)
+	agents, err := e.m.CreateRole(sys, rbac.RoleParams{Name: ptr("Support agent")})
+	must(t, err)
+	leads, err := e.m.CreateRole(sys, rbac.RoleParams{Name: ptr("Support")})
+	must(t, err)
+	must(t, e.m.AssignRoleUsers(sys, string(agents.ID), []string{u1.UserID, u2.UserID}))
+	must(t, e.m.AssignRoleUsers(sys, string(leads.ID), []string{u2.UserID, u3.UserID}))
+	search := func(q string) []string {
+		t.Helper()
+		pred, err := identity.Search(q)
+		must(t, err)
+		us, err := e.db.User.Query().Where(pred).All(sys)
+		must(t, err)
+		var ids []string
+		for _, u := range us {
+			ids = append(ids, u.UserID)
+		}
+		slices.Sort(ids)
+		return ids
+	}
+	sorted := func(ids ...string) []string { slices.Sort(ids); return ids }
+	cases := []struct {
+		q    string
+		want []string
+	}{
+		{`roles:"Support agent"`, sorted(u1.UserID, u2.UserID)},
+		{`roles:Support`, sorted(u2.UserID, u3.UserID)}, // exact, not a prefix
+		{`roles:support`, nil},                          // names are case-sensitive, as they are unique
+		{`roles:Support AND NOT roles:"Support agent"`, []string{u3.UserID}},
+		{`roles:Support AND email:` + *u1.Email, nil},
+		{`roles:"Support agent" OR roles:Support`, sorted(u1.UserID, u2.UserID, u3.UserID)},
+	}
+	for _, c := range cases {
+		if got := search(c.q); !slices.Equal(got, c.want) {
+			t.Errorf("%s: %v, want %v", c.q, got, c.want)
+		}
+	}
+	if _, err := identity.Search(`roles:Supp*`); err == nil {
+		t.Error("roles: accepted a wildcard")
 	}
 }

@@ -1,10 +1,10 @@
 // Package apiv2 serves Auth0's Management API v2 as REST under
 // {issuer}api/v2/ — users, identities, blocks, tickets, jobs, logs,
-// connections, clients, resource servers and rules — so that code written
-// against Auth0's SDKs (node-auth0, go-auth0, auth0-python) works by
-// changing the domain. It is a transport: each handler parses Auth0's
-// request shape, calls the same use case the GraphQL API calls, and writes
-// Auth0's response shape. Tokens and scopes are the GraphQL API's: any
+// connections, clients, resource servers, roles, permissions, client
+// grants and rules — so that code written against Auth0's SDKs
+// (node-auth0, go-auth0, auth0-python) works by changing the domain. It is
+// a transport: each handler parses Auth0's request shape, calls the same
+// use case the GraphQL API calls, and writes Auth0's response shape. Tokens and scopes are the GraphQL API's: any
 // access token for the audience {issuer}api/v2/ (a client's, or an
 // administrator's through the dashboard).
 package apiv2
@@ -79,6 +79,9 @@ type Route struct {
 	// Scopes: the caller must hold one of them (Auth0 says "expected any
 	// of"); empty means any valid token.
 	Scopes []string
+	// AllScopes makes Scopes all required: Auth0 asks two for some calls
+	// (a role's members: read:users and read:role_members).
+	AllScopes bool
 	// Summary and Description document the endpoint.
 	Summary, Description string
 	// Query documents the query parameters: a struct whose fields carry
@@ -132,6 +135,9 @@ func New(cfg Config) *API {
 		a.connectionRoutes(),     // connections.go
 		a.clientRoutes(),         // clients.go
 		a.resourceServerRoutes(), // resourceservers.go
+		a.roleRoutes(),           // roles.go
+		a.userRBACRoutes(),       // roles.go
+		a.clientGrantRoutes(),    // clientgrants.go
 		a.logRoutes(),            // logs.go
 		a.ticketRoutes(),         // tickets.go
 		a.jobRoutes(),            // jobs.go
@@ -198,6 +204,12 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !a.limiter.allow(w, viewer.ClientID+"\x00"+viewer.Subject) {
 			writeError(w, r, a.cfg.Logger, &httpError{Status: http.StatusTooManyRequests,
 				Message: "Global limit has been reached", ErrorCode: "too_many_requests"})
+			return
+		}
+		if rt.AllScopes && !holdsAll(viewer, rt.Scopes) {
+			writeError(w, r, a.cfg.Logger, &httpError{Status: http.StatusForbidden,
+				Message:   "Insufficient scope, expected all of: " + strings.Join(rt.Scopes, ","),
+				ErrorCode: "insufficient_scope"})
 			return
 		}
 		if len(rt.Scopes) > 0 && !holdsAny(viewer, rt.Scopes) {
@@ -290,6 +302,15 @@ func holdsAny(v *authz.Viewer, scopes []string) bool {
 		}
 	}
 	return false
+}
+
+func holdsAll(v *authz.Viewer, scopes []string) bool {
+	for _, s := range scopes {
+		if !v.HasScope(s) {
+			return false
+		}
+	}
+	return true
 }
 
 func writeJSON(w http.ResponseWriter, status int, body any) {

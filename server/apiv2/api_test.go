@@ -40,6 +40,8 @@ type operation struct {
 	Method, Path string
 	Scopes       []string
 	Secured      bool
+	// AllScopes: the route needs every one of Scopes, not any.
+	AllScopes bool
 }
 
 // openapiOps fetches and checks the served OpenAPI document and lists its
@@ -66,6 +68,8 @@ func openapiOps(t *testing.T, s *apitest.Server, base string) (map[string]any, [
 			o := raw.(map[string]any)
 			if sec, ok := o["security"].([]any); ok {
 				op.Secured = true
+				// One requirement of several scopes: all are needed.
+				op.AllScopes = len(sec) == 1 && len(sec[0].(map[string]any)["oauth2"].([]any)) > 1
 				for _, req := range sec {
 					for _, scopes := range req.(map[string]any) {
 						for _, sc := range scopes.([]any) {
@@ -131,14 +135,26 @@ func TestEveryRouteChecksItsScope(t *testing.T) {
 			tok := token(t, s, everyScopeBut(op.Scopes...)...)
 			r := call(t, s, op.Method, u, tok, bodyFor(op.Method))
 			e := r.expectError(t, http.StatusForbidden, "insufficient_scope")
-			if want := "Insufficient scope, expected any of: " + strings.Join(op.Scopes, ","); e.Message != want {
+			want, enough := "Insufficient scope, expected any of: ", op.Scopes[:1]
+			if op.AllScopes {
+				want, enough = "Insufficient scope, expected all of: ", op.Scopes
+			}
+			if want += strings.Join(op.Scopes, ","); e.Message != want {
 				t.Errorf("message %q, want %q", e.Message, want)
 			}
-			// Any one of the route's scopes passes the check (the handler
-			// then answers for the missing object or the empty body).
-			r = call(t, s, op.Method, u, token(t, s, op.Scopes[0]), bodyFor(op.Method))
+			if op.AllScopes {
+				// One of them is not enough.
+				for _, sc := range op.Scopes {
+					r := call(t, s, op.Method, u, token(t, s, everyScopeBut(sc)...), bodyFor(op.Method))
+					r.expectError(t, http.StatusForbidden, "insufficient_scope")
+				}
+			}
+			// Any one of the route's scopes (all of them, where all are
+			// needed) passes the check (the handler then answers for the
+			// missing object or the empty body).
+			r = call(t, s, op.Method, u, token(t, s, enough...), bodyFor(op.Method))
 			if r.Status == http.StatusForbidden || r.Status == http.StatusUnauthorized {
-				t.Errorf("with %s: %d %s", op.Scopes[0], r.Status, r.Body)
+				t.Errorf("with %v: %d %s", enough, r.Status, r.Body)
 			}
 			if got := audits(t, s); len(got) != len(before) {
 				t.Errorf("refused requests wrote audit entries: %v", got[len(before):])

@@ -83,7 +83,16 @@ func (a *API) openapi() map[string]any {
 		}
 		op["responses"] = responses
 		if rt.Path != "/openapi.json" {
-			op["security"] = []map[string]any{{"oauth2": orEmpty(rt.Scopes)}}
+			// One security requirement holding every scope when all are
+			// needed; one requirement per scope when any will do.
+			sec := []map[string]any{{"oauth2": orEmpty(rt.Scopes)}}
+			if !rt.AllScopes && len(rt.Scopes) > 1 {
+				sec = nil
+				for _, s := range rt.Scopes {
+					sec = append(sec, map[string]any{"oauth2": []string{s}})
+				}
+			}
+			op["security"] = sec
 			for _, s := range rt.Scopes {
 				scopes[s] = s
 			}

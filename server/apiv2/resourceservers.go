@@ -27,6 +27,17 @@ type ResourceServer struct {
 	// TokenLifetime is the access token lifetime in seconds.
 	TokenLifetime int  `json:"token_lifetime"`
 	IsSystem      bool `json:"is_system"`
+	// EnforcePolicies turns RBAC on: users get the permissions their roles
+	// and direct assignments give them, clients those of their grant.
+	EnforcePolicies bool `json:"enforce_policies"`
+	// TokenDialect is access_token, access_token_authz, rfc9068_profile or
+	// rfc9068_profile_authz (the _authz ones add a permissions claim and
+	// need enforce_policies).
+	TokenDialect string `json:"token_dialect"`
+	// IntrospectionClients is an Authgraph extension: the client_ids that
+	// may introspect this API's access tokens besides each token's own
+	// client.
+	IntrospectionClients []string `json:"introspection_clients" doc:"Authgraph extension (not in Auth0): the client_ids allowed to introspect this API's access tokens, besides each token's own client."`
 }
 
 // ResourceServerScope is one permission an API defines.
@@ -50,6 +61,10 @@ type ResourceServerBody struct {
 	SigningAlg         *string                    `json:"signing_alg,omitempty"`
 	AllowOfflineAccess *bool                      `json:"allow_offline_access,omitempty"`
 	TokenLifetime      *int                       `json:"token_lifetime,omitempty"`
+	EnforcePolicies    *bool                      `json:"enforce_policies,omitempty"`
+	TokenDialect       *string                    `json:"token_dialect,omitempty" doc:"access_token (default), access_token_authz, rfc9068_profile or rfc9068_profile_authz; the _authz ones need enforce_policies."`
+	// IntrospectionClients replaces the list (an Authgraph extension).
+	IntrospectionClients *[]string `json:"introspection_clients,omitempty" doc:"Authgraph extension (not in Auth0): the client_ids allowed to introspect this API's access tokens, besides each token's own client; replaces the list."`
 }
 
 // ResourceServerScopeBody is a scope in a request; value is required.
@@ -203,7 +218,11 @@ func (a *API) deleteResourceServer(r *Request) (any, error) {
 
 // params converts the changeable properties of a body.
 func (b *ResourceServerBody) params() (apis.Params, error) {
-	p := apis.Params{Name: b.Name, AllowOfflineAccess: b.AllowOfflineAccess, TokenLifetime: b.TokenLifetime}
+	p := apis.Params{Name: b.Name, AllowOfflineAccess: b.AllowOfflineAccess, TokenLifetime: b.TokenLifetime,
+		EnforcePolicies: b.EnforcePolicies, TokenDialect: b.TokenDialect}
+	if b.IntrospectionClients != nil {
+		p.IntrospectionClients = nonNilStrings(*b.IntrospectionClients)
+	}
 	if b.SigningAlg != nil && *b.SigningAlg != "RS256" {
 		return p, badRequest("access tokens are signed with RS256 on property signing_alg")
 	}
@@ -224,7 +243,8 @@ func (b *ResourceServerBody) params() (apis.Params, error) {
 // property; other errors pass through.
 func apiInputError(err error) error {
 	if errors.Is(err, apis.ErrInvalid) {
-		return badRequest("%s", strings.NewReplacer("invalid resource server: ", "", "tokenLifetime", "token_lifetime").Replace(err.Error()))
+		return badRequest("%s", strings.NewReplacer("invalid resource server: ", "", "tokenLifetime", "token_lifetime",
+			"enforcePolicies", "enforce_policies", "tokenDialect", "token_dialect", "introspectionClients", "introspection_clients").Replace(err.Error()))
 	}
 	return err
 }
@@ -234,6 +254,20 @@ func resourceServerJSON(rs *ent.ResourceServer) ResourceServer {
 	for _, s := range rs.Scopes {
 		scopes = append(scopes, ResourceServerScope{Value: s["value"], Description: s["description"]})
 	}
+	dialect := string(rs.TokenDialect)
+	if dialect == "" {
+		dialect = string(resourceserver.DefaultTokenDialect)
+	}
 	return ResourceServer{ID: string(rs.ID), Name: rs.Name, Identifier: rs.Identifier, Scopes: scopes,
-		SigningAlg: "RS256", AllowOfflineAccess: rs.AllowOfflineAccess, TokenLifetime: rs.TokenLifetime, IsSystem: rs.System}
+		SigningAlg: "RS256", AllowOfflineAccess: rs.AllowOfflineAccess, TokenLifetime: rs.TokenLifetime, IsSystem: rs.System,
+		EnforcePolicies: rs.EnforcePolicies, TokenDialect: dialect, IntrospectionClients: nonNilStrings(rs.IntrospectionClients)}
+}
+
+// nonNilStrings is s, or an empty list: a list property is [] rather than
+// null, and an empty list given replaces the stored one.
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }

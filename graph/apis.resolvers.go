@@ -7,7 +7,6 @@ package graph
 
 import (
 	"context"
-	"fmt"
 
 	"entgo.io/contrib/entgql"
 	"github.com/authgraph/authgraph/apis"
@@ -23,21 +22,27 @@ import (
 func (r *mutationResolver) CreateResourceServer(ctx context.Context, input model.CreateResourceServerInput) (*ent.ResourceServer, error) {
 	name := input.Name
 	return apis.Manager{DB: r.Ent, Issuer: r.Issuer}.Create(ctx, apis.Params{
-		Identifier:         input.Identifier,
-		Name:               &name,
-		Scopes:             scopesInput(input.Scopes.Value()),
-		AllowOfflineAccess: opt(input.AllowOfflineAccess),
-		TokenLifetime:      opt(input.TokenLifetime),
+		Identifier:           input.Identifier,
+		Name:                 &name,
+		Scopes:               scopesInput(input.Scopes.Value()),
+		AllowOfflineAccess:   opt(input.AllowOfflineAccess),
+		TokenLifetime:        opt(input.TokenLifetime),
+		EnforcePolicies:      opt(input.EnforcePolicies),
+		TokenDialect:         opt(input.TokenDialect),
+		IntrospectionClients: optSlice(input.IntrospectionClients),
 	})
 }
 
 // UpdateResourceServer is the resolver for the updateResourceServer field.
 func (r *mutationResolver) UpdateResourceServer(ctx context.Context, id pulid.ID, input model.UpdateResourceServerInput) (*ent.ResourceServer, error) {
 	return apis.Manager{DB: r.Ent, Issuer: r.Issuer}.Update(ctx, string(id), apis.Params{
-		Name:               opt(input.Name),
-		Scopes:             scopesInput(input.Scopes.Value()),
-		AllowOfflineAccess: opt(input.AllowOfflineAccess),
-		TokenLifetime:      opt(input.TokenLifetime),
+		Name:                 opt(input.Name),
+		Scopes:               scopesInput(input.Scopes.Value()),
+		AllowOfflineAccess:   opt(input.AllowOfflineAccess),
+		TokenLifetime:        opt(input.TokenLifetime),
+		EnforcePolicies:      opt(input.EnforcePolicies),
+		TokenDialect:         opt(input.TokenDialect),
+		IntrospectionClients: optSlice(input.IntrospectionClients),
 	})
 }
 
@@ -91,7 +96,7 @@ func (r *resourceServerResolver) Scopes(ctx context.Context, obj *ent.ResourceSe
 
 // TokenDialect is the resolver for the tokenDialect field.
 func (r *resourceServerResolver) TokenDialect(ctx context.Context, obj *ent.ResourceServer) (string, error) {
-	panic(fmt.Errorf("not implemented: TokenDialect - tokenDialect"))
+	return string(obj.TokenDialect), nil
 }
 
 // ResourceServer returns generated.ResourceServerResolver implementation.

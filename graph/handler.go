@@ -70,6 +70,12 @@ func NewHandler(r *Resolver, logger *slog.Logger) http.Handler {
 	cfg.Complexity.Query.Rules = func(child int, _ *entgql.Cursor[pulid.ID], first *int, _ *entgql.Cursor[pulid.ID], last *int, _ *ent.RuleOrder) int {
 		return pageCost(child, first, last)
 	}
+	cfg.Complexity.Query.Roles = func(child int, _ *entgql.Cursor[pulid.ID], first *int, _ *entgql.Cursor[pulid.ID], last *int, _ *string) int {
+		return pageCost(child, first, last)
+	}
+	cfg.Complexity.Role.Users = func(child int, first *int, _ *entgql.Cursor[pulid.ID]) int {
+		return pageCost(child, first, nil)
+	}
 	cfg.Complexity.Query.UsersByEmail = func(child int, _ string) int { return 1 + child*10 }
 	// A list argument costs what its items do: each id is an object loaded.
 	cfg.Complexity.Query.Nodes = func(child int, ids []pulid.ID) int { return 1 + child*max(len(ids), 1) }
@@ -160,7 +166,7 @@ func (pageLimit) InterceptField(ctx context.Context, next graphql.Resolver) (any
 		return next(ctx)
 	}
 	switch fc.Field.Name {
-	case "users", "connections", "clients", "logs", "resourceServers", "rules":
+	case "users", "connections", "clients", "logs", "resourceServers", "rules", "roles":
 	default:
 		return next(ctx)
 	}

@@ -14,7 +14,7 @@ import (
 // graphNodePrefixes are the id prefixes of types the GraphQL Node interface
 // has. Other ent types (identities, signing keys, sessions…) are not nodes:
 // an id of theirs must answer NOT_FOUND, never reach gqlgen's type switch.
-var graphNodePrefixes = map[string]bool{"usr_": true, "con_": true, "cli_": true, "log_": true, "api_": true, "rul_": true}
+var graphNodePrefixes = map[string]bool{"usr_": true, "con_": true, "cli_": true, "log_": true, "api_": true, "rul_": true, "rol_": true}
 
 // graphNodeType is pulid.IDToType restricted to graphNodePrefixes.
 func graphNodeType(ctx context.Context, id pulid.ID) (string, error) {

@@ -11,115 +11,219 @@ import (
 
 	"entgo.io/contrib/entgql"
 	"github.com/authgraph/authgraph/ent"
+	"github.com/authgraph/authgraph/ent/role"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/graph/generated"
 	"github.com/authgraph/authgraph/graph/model"
+	"github.com/authgraph/authgraph/identity"
 	"github.com/authgraph/authgraph/rbac"
 )
 
 // ID is the resolver for the id field.
 func (r *clientGrantResolver) ID(ctx context.Context, obj *rbac.ClientGrant) (pulid.ID, error) {
-	panic(fmt.Errorf("not implemented: ID - id"))
+	return pulid.ID(obj.ID), nil
 }
 
 // CreateRole is the resolver for the createRole field.
 func (r *mutationResolver) CreateRole(ctx context.Context, input model.CreateRoleInput) (*ent.Role, error) {
-	panic(fmt.Errorf("not implemented: CreateRole - createRole"))
+	return r.rbac(ctx).CreateRole(ctx, rbac.RoleParams{Name: &input.Name, Description: opt(input.Description)})
 }
 
 // UpdateRole is the resolver for the updateRole field.
 func (r *mutationResolver) UpdateRole(ctx context.Context, id pulid.ID, input model.UpdateRoleInput) (*ent.Role, error) {
-	panic(fmt.Errorf("not implemented: UpdateRole - updateRole"))
+	return r.rbac(ctx).UpdateRole(ctx, string(id), rbac.RoleParams{Name: opt(input.Name), Description: opt(input.Description)})
 }
 
 // DeleteRole is the resolver for the deleteRole field.
 func (r *mutationResolver) DeleteRole(ctx context.Context, id pulid.ID) (pulid.ID, error) {
-	panic(fmt.Errorf("not implemented: DeleteRole - deleteRole"))
+	role, err := r.rbac(ctx).DeleteRole(ctx, string(id))
+	if err != nil {
+		return "", err
+	}
+	return role.ID, nil
 }
 
 // AddRolePermissions is the resolver for the addRolePermissions field.
 func (r *mutationResolver) AddRolePermissions(ctx context.Context, id pulid.ID, permissions []*model.PermissionInput) (*ent.Role, error) {
-	panic(fmt.Errorf("not implemented: AddRolePermissions - addRolePermissions"))
+	if err := r.rbac(ctx).AddRolePermissions(ctx, string(id), permissionsInput(permissions)); err != nil {
+		return nil, err
+	}
+	return rbac.FindRole(ctx, r.db(ctx), string(id))
 }
 
 // RemoveRolePermissions is the resolver for the removeRolePermissions field.
 func (r *mutationResolver) RemoveRolePermissions(ctx context.Context, id pulid.ID, permissions []*model.PermissionInput) (*ent.Role, error) {
-	panic(fmt.Errorf("not implemented: RemoveRolePermissions - removeRolePermissions"))
+	if err := r.rbac(ctx).RemoveRolePermissions(ctx, string(id), permissionsInput(permissions)); err != nil {
+		return nil, err
+	}
+	return rbac.FindRole(ctx, r.db(ctx), string(id))
 }
 
 // AssignRoleUsers is the resolver for the assignRoleUsers field.
 func (r *mutationResolver) AssignRoleUsers(ctx context.Context, id pulid.ID, userIds []pulid.ID) (*ent.Role, error) {
-	panic(fmt.Errorf("not implemented: AssignRoleUsers - assignRoleUsers"))
+	if err := r.rbac(ctx).AssignRoleUsers(ctx, string(id), idStrings(userIds)); err != nil {
+		return nil, err
+	}
+	return rbac.FindRole(ctx, r.db(ctx), string(id))
 }
 
 // AssignUserRoles is the resolver for the assignUserRoles field.
 func (r *mutationResolver) AssignUserRoles(ctx context.Context, userID pulid.ID, roleIds []pulid.ID) (*ent.User, error) {
-	panic(fmt.Errorf("not implemented: AssignUserRoles - assignUserRoles"))
+	if err := r.rbac(ctx).AssignUserRoles(ctx, string(userID), idStrings(roleIds)); err != nil {
+		return nil, err
+	}
+	return identity.Resolve(ctx, r.db(ctx), string(userID))
 }
 
 // RemoveUserRoles is the resolver for the removeUserRoles field.
 func (r *mutationResolver) RemoveUserRoles(ctx context.Context, userID pulid.ID, roleIds []pulid.ID) (*ent.User, error) {
-	panic(fmt.Errorf("not implemented: RemoveUserRoles - removeUserRoles"))
+	if err := r.rbac(ctx).RemoveUserRoles(ctx, string(userID), idStrings(roleIds)); err != nil {
+		return nil, err
+	}
+	return identity.Resolve(ctx, r.db(ctx), string(userID))
 }
 
 // AddUserPermissions is the resolver for the addUserPermissions field.
 func (r *mutationResolver) AddUserPermissions(ctx context.Context, userID pulid.ID, permissions []*model.PermissionInput) (*ent.User, error) {
-	panic(fmt.Errorf("not implemented: AddUserPermissions - addUserPermissions"))
+	if err := r.rbac(ctx).AddUserPermissions(ctx, string(userID), permissionsInput(permissions)); err != nil {
+		return nil, err
+	}
+	return identity.Resolve(ctx, r.db(ctx), string(userID))
 }
 
 // RemoveUserPermissions is the resolver for the removeUserPermissions field.
 func (r *mutationResolver) RemoveUserPermissions(ctx context.Context, userID pulid.ID, permissions []*model.PermissionInput) (*ent.User, error) {
-	panic(fmt.Errorf("not implemented: RemoveUserPermissions - removeUserPermissions"))
+	if err := r.rbac(ctx).RemoveUserPermissions(ctx, string(userID), permissionsInput(permissions)); err != nil {
+		return nil, err
+	}
+	return identity.Resolve(ctx, r.db(ctx), string(userID))
 }
 
 // CreateClientGrant is the resolver for the createClientGrant field.
 func (r *mutationResolver) CreateClientGrant(ctx context.Context, input model.CreateClientGrantInput) (*rbac.ClientGrant, error) {
-	panic(fmt.Errorf("not implemented: CreateClientGrant - createClientGrant"))
+	g, err := r.rbac(ctx).CreateClientGrant(ctx, input.ClientID, input.Audience, input.Scopes)
+	if err != nil {
+		return nil, err
+	}
+	return &g, nil
 }
 
 // UpdateClientGrant is the resolver for the updateClientGrant field.
 func (r *mutationResolver) UpdateClientGrant(ctx context.Context, id pulid.ID, scopes []string) (*rbac.ClientGrant, error) {
-	panic(fmt.Errorf("not implemented: UpdateClientGrant - updateClientGrant"))
+	g, err := r.rbac(ctx).UpdateClientGrant(ctx, string(id), scopes)
+	if err != nil {
+		return nil, err
+	}
+	return &g, nil
 }
 
 // DeleteClientGrant is the resolver for the deleteClientGrant field.
 func (r *mutationResolver) DeleteClientGrant(ctx context.Context, id pulid.ID) (pulid.ID, error) {
-	panic(fmt.Errorf("not implemented: DeleteClientGrant - deleteClientGrant"))
+	g, err := r.rbac(ctx).DeleteClientGrant(ctx, string(id))
+	if err != nil {
+		return "", err
+	}
+	return pulid.ID(g.ID), nil
 }
 
 // Roles is the resolver for the roles field.
 func (r *queryResolver) Roles(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, nameFilter *string) (*ent.RoleConnection, error) {
-	panic(fmt.Errorf("not implemented: Roles - roles"))
+	q := r.Ent.Role.Query()
+	if nameFilter != nil && *nameFilter != "" {
+		q.Where(role.NameContainsFold(*nameFilter))
+	}
+	return q.Paginate(ctx, after, first, before, last,
+		ent.WithRoleOrder(&ent.RoleOrder{Direction: entgql.OrderDirectionAsc, Field: ent.RoleOrderFieldName}))
 }
 
 // Role is the resolver for the role field.
 func (r *queryResolver) Role(ctx context.Context, id pulid.ID) (*ent.Role, error) {
-	panic(fmt.Errorf("not implemented: Role - role"))
+	return rbac.FindRole(ctx, r.Ent, string(id))
 }
 
 // ClientGrants is the resolver for the clientGrants field.
 func (r *queryResolver) ClientGrants(ctx context.Context, audience *string, clientID *string) ([]*rbac.ClientGrant, error) {
-	panic(fmt.Errorf("not implemented: ClientGrants - clientGrants"))
+	f := rbac.ClientGrantFilter{}
+	if audience != nil {
+		f.Audience = *audience
+	}
+	if clientID != nil {
+		f.ClientID = *clientID
+	}
+	m := r.rbac(ctx)
+	return allPages(func(p rbac.Page) ([]*rbac.ClientGrant, int, error) {
+		gs, total, err := m.ClientGrants(ctx, f, p)
+		out := make([]*rbac.ClientGrant, len(gs))
+		for i := range gs {
+			out[i] = &gs[i]
+		}
+		return out, total, err
+	})
 }
 
 // Permissions is the resolver for the permissions field.
 func (r *roleResolver) Permissions(ctx context.Context, obj *ent.Role) ([]*model.Permission, error) {
-	panic(fmt.Errorf("not implemented: Permissions - permissions"))
+	m := r.rbac(ctx)
+	return allPages(func(p rbac.Page) ([]*model.Permission, int, error) {
+		ps, total, err := m.RolePermissions(ctx, string(obj.ID), p)
+		return permissionsOutput(ps), total, err
+	})
 }
 
 // Users is the resolver for the users field.
 func (r *roleResolver) Users(ctx context.Context, obj *ent.Role, first *int, after *entgql.Cursor[pulid.ID]) (*ent.UserConnection, error) {
-	panic(fmt.Errorf("not implemented: Users - users"))
+	limit := DefaultPageSize
+	if first != nil {
+		if *first < 0 || *first > MaxPageSize {
+			return nil, &identity.ValidationError{Field: "first", Message: fmt.Sprintf("must be between 0 and %d", MaxPageSize)}
+		}
+		limit = *first
+	}
+	from := ""
+	if after != nil {
+		from = string(after.ID)
+	}
+	// One row more than the page tells whether another page follows.
+	users, total, err := r.rbac(ctx).RoleUsers(ctx, string(obj.ID), from, limit+1)
+	if err != nil {
+		return nil, err
+	}
+	conn := &ent.UserConnection{TotalCount: total}
+	conn.PageInfo.HasPreviousPage = after != nil
+	if len(users) > limit {
+		conn.PageInfo.HasNextPage = true
+		users = users[:limit]
+	}
+	conn.Edges = make([]*ent.UserEdge, len(users))
+	for i, u := range users {
+		conn.Edges[i] = &ent.UserEdge{Node: u, Cursor: ent.Cursor{ID: u.ID}}
+	}
+	if n := len(conn.Edges); n > 0 {
+		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
+		conn.PageInfo.EndCursor = &conn.Edges[n-1].Cursor
+	}
+	return conn, nil
 }
 
 // Roles is the resolver for the roles field.
 func (r *userResolver) Roles(ctx context.Context, obj *ent.User) ([]*ent.Role, error) {
-	panic(fmt.Errorf("not implemented: Roles - roles"))
+	m := r.rbac(ctx)
+	return allPages(func(p rbac.Page) ([]*ent.Role, int, error) {
+		return m.UserRoles(ctx, string(obj.ID), p)
+	})
 }
 
 // Permissions is the resolver for the permissions field.
 func (r *userResolver) Permissions(ctx context.Context, obj *ent.User, audience *string) ([]*model.Permission, error) {
-	panic(fmt.Errorf("not implemented: Permissions - permissions"))
+	aud := ""
+	if audience != nil {
+		aud = *audience
+	}
+	m := r.rbac(ctx)
+	return allPages(func(p rbac.Page) ([]*model.Permission, int, error) {
+		ps, total, err := m.UserPermissions(ctx, string(obj.ID), aud, p)
+		return permissionsOutput(ps), total, err
+	})
 }
 
 // ClientGrant returns generated.ClientGrantResolver implementation.

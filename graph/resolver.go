@@ -11,6 +11,7 @@ import (
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/graph/model"
 	"github.com/authgraph/authgraph/logs"
+	"github.com/authgraph/authgraph/rbac"
 	"github.com/authgraph/authgraph/rulesrun"
 )
 
@@ -32,6 +33,13 @@ type Resolver struct {
 	// Accounts runs the user use cases (create, update, delete, link,
 	// unlink, tickets, unblock): their resolvers call it and nothing else.
 	Accounts *accounts.Service
+}
+
+// rbac returns the RBAC use cases over the operation's transaction, if any:
+// a mutation's answer (a role's permissions, a user's roles) must show its
+// own uncommitted write.
+func (r *Resolver) rbac(ctx context.Context) rbac.Manager {
+	return rbac.Manager{DB: r.db(ctx), Issuer: r.Issuer}
 }
 
 // requireScope refuses a write before it looks anything up, so a caller

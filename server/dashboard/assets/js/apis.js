@@ -77,12 +77,12 @@ export async function apiPage(id) {
 }
 
 function renderAPI(page, a) {
-  page.replaceChildren(
-    h("p", h("a", { href: "#/apis" }, "← APIs")),
+  page.replaceChildren(h("p", h("a", { href: "#/apis" }, "← APIs")));
+  page.append(
     h("h1", a.name, a.system ? h("span.badge", " built in") : null),
-    a.system ? h("p.muted", "The management API is built in: it cannot be changed, and its scopes are granted to administrators and clients, never through roles.") : null,
+    h("p.muted", a.system ? "The management API is built in: it cannot be changed, and its scopes are granted to administrators and clients, never through roles." : null),
     h("div.grid", settingsCard(page, a), permissionsCard(page, a)),
-    a.system ? null : deleteCard(a));
+    a.system ? h("div") : deleteCard(a));
 }
 
 function settingsCard(page, a) {

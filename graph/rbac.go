@@ -1,8 +1,13 @@
 package graph
 
 import (
+	"context"
+
+	"github.com/authgraph/authgraph/authz"
+	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/graph/model"
+	"github.com/authgraph/authgraph/identity"
 	"github.com/authgraph/authgraph/rbac"
 )
 
@@ -64,4 +69,19 @@ func allPages[T any](list func(rbac.Page) ([]T, int, error)) ([]T, error) {
 			return out, nil
 		}
 	}
+}
+
+// writtenRole reads back the role a write just changed. The write's scope
+// is the authorisation (Auth0 answers a role update with the role to a
+// caller holding update:roles alone), so it reads as the system, inside the
+// operation's transaction; the role's permissions and members still check
+// their own scopes.
+func (r *Resolver) writtenRole(ctx context.Context, id pulid.ID) (*ent.Role, error) {
+	return rbac.FindRole(authz.SystemContext(ctx), r.db(ctx), string(id))
+}
+
+// writtenUser reads back the user a write just changed, as writtenRole does
+// (updateUser answers a caller holding update:users alone the same way).
+func (r *Resolver) writtenUser(ctx context.Context, id pulid.ID) (*ent.User, error) {
+	return identity.Resolve(authz.SystemContext(ctx), r.db(ctx), string(id))
 }

@@ -48,7 +48,7 @@ func (r *mutationResolver) AddRolePermissions(ctx context.Context, id pulid.ID, 
 	if err := r.rbac(ctx).AddRolePermissions(ctx, string(id), permissionsInput(permissions)); err != nil {
 		return nil, err
 	}
-	return rbac.FindRole(ctx, r.db(ctx), string(id))
+	return r.writtenRole(ctx, id)
 }
 
 // RemoveRolePermissions is the resolver for the removeRolePermissions field.
@@ -56,7 +56,7 @@ func (r *mutationResolver) RemoveRolePermissions(ctx context.Context, id pulid.I
 	if err := r.rbac(ctx).RemoveRolePermissions(ctx, string(id), permissionsInput(permissions)); err != nil {
 		return nil, err
 	}
-	return rbac.FindRole(ctx, r.db(ctx), string(id))
+	return r.writtenRole(ctx, id)
 }
 
 // AssignRoleUsers is the resolver for the assignRoleUsers field.
@@ -64,7 +64,7 @@ func (r *mutationResolver) AssignRoleUsers(ctx context.Context, id pulid.ID, use
 	if err := r.rbac(ctx).AssignRoleUsers(ctx, string(id), idStrings(userIds)); err != nil {
 		return nil, err
 	}
-	return rbac.FindRole(ctx, r.db(ctx), string(id))
+	return r.writtenRole(ctx, id)
 }
 
 // AssignUserRoles is the resolver for the assignUserRoles field.
@@ -72,7 +72,7 @@ func (r *mutationResolver) AssignUserRoles(ctx context.Context, userID pulid.ID,
 	if err := r.rbac(ctx).AssignUserRoles(ctx, string(userID), idStrings(roleIds)); err != nil {
 		return nil, err
 	}
-	return identity.Resolve(ctx, r.db(ctx), string(userID))
+	return r.writtenUser(ctx, userID)
 }
 
 // RemoveUserRoles is the resolver for the removeUserRoles field.
@@ -80,7 +80,7 @@ func (r *mutationResolver) RemoveUserRoles(ctx context.Context, userID pulid.ID,
 	if err := r.rbac(ctx).RemoveUserRoles(ctx, string(userID), idStrings(roleIds)); err != nil {
 		return nil, err
 	}
-	return identity.Resolve(ctx, r.db(ctx), string(userID))
+	return r.writtenUser(ctx, userID)
 }
 
 // AddUserPermissions is the resolver for the addUserPermissions field.
@@ -88,7 +88,7 @@ func (r *mutationResolver) AddUserPermissions(ctx context.Context, userID pulid.
 	if err := r.rbac(ctx).AddUserPermissions(ctx, string(userID), permissionsInput(permissions)); err != nil {
 		return nil, err
 	}
-	return identity.Resolve(ctx, r.db(ctx), string(userID))
+	return r.writtenUser(ctx, userID)
 }
 
 // RemoveUserPermissions is the resolver for the removeUserPermissions field.
@@ -96,7 +96,7 @@ func (r *mutationResolver) RemoveUserPermissions(ctx context.Context, userID pul
 	if err := r.rbac(ctx).RemoveUserPermissions(ctx, string(userID), permissionsInput(permissions)); err != nil {
 		return nil, err
 	}
-	return identity.Resolve(ctx, r.db(ctx), string(userID))
+	return r.writtenUser(ctx, userID)
 }
 
 // CreateClientGrant is the resolver for the createClientGrant field.

@@ -27,7 +27,7 @@ export function permissionPicker(apis, held, onAdd, allowed, label) {
     const free = a ? a.scopes.filter((s) => !held.has(a.identifier + " " + s.value)) : [];
     scope.replaceChildren(
       h("option", { value: "" }, !a ? "Choose an API first" : free.length ? "Choose a scope…" : "No scopes left to add"),
-      free.map((s) => h("option", { value: s.value }, s.value + (s.description ? " — " + s.description : ""))));
+      ...free.map((s) => h("option", { value: s.value }, s.value + (s.description ? " — " + s.description : ""))));
     scope.disabled = !free.length;
     add.disabled = true;
   };

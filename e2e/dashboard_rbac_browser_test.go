@@ -148,6 +148,22 @@ func TestDashboardRBACInBrowser(t *testing.T) {
 		t.Fatalf("effective permission through GraphQL: %+v", p)
 	}
 
+	// The same permission assigned directly: one row, both sources; taking
+	// the direct one away leaves the role's.
+	c.choose(`#user-permissions select[name=api]`, aud)
+	c.choose(`#user-permissions select[name=scope]`, "read:invoices")
+	c.click(`#user-permissions form button[type=submit]`)
+	c.waitJS(`(() => { const rows = [...document.querySelectorAll("#user-permissions tbody tr")];
+		return rows.length === 1 && !!rows[0].querySelector('[data-source="direct"]') && !!rows[0].querySelector('[data-source="role"]') })()`)
+	u = userRBAC{}
+	s.MustGraphQL(t, f.admin, userQ, map[string]any{"id": f.carolID}, &u)
+	if len(u.User.Permissions) != 1 || len(u.User.Permissions[0].Sources) != 2 {
+		t.Fatalf("a permission held directly and through a role: %+v", u)
+	}
+	c.click(`#user-permissions tbody button.danger`)
+	c.waitJS(`(() => { const rows = [...document.querySelectorAll("#user-permissions tbody tr")];
+		return rows.length === 1 && !rows[0].querySelector('[data-source="direct"]') && !!rows[0].querySelector('[data-source="role"]') && !rows[0].querySelector("button") })()`)
+
 	// The role's page lists the new member.
 	c.click(`#user-roles tbody a`)
 	c.waitJS(`(document.querySelector("#member-count") || {}).textContent === "1 member" && document.querySelector("#role-members tbody").textContent.includes("carol@example.com")`)
@@ -166,6 +182,49 @@ func TestDashboardRBACInBrowser(t *testing.T) {
 	s.MustGraphQL(t, f.admin, `query($id: ID!) { role(id: $id) { name permissions { resourceServerIdentifier permissionName } } }`, map[string]any{"id": roleID}, &role)
 	if len(role.Role.Permissions) != 1 || role.Role.Permissions[0].PermissionName != "read:invoices" {
 		t.Fatalf("the role lost its permission: %+v", role)
+	}
+
+	// 6. Members from the role's page: add by email, remove.
+	c.run(chromedp.Navigate(s.Issuer + "dashboard/#/roles/" + roleID))
+	c.waitJS(`(document.querySelector("#member-count") || {}).textContent === "0 members"`)
+	c.setText(`#role-members input[name=member]`, "nobody@example.com")
+	c.click(`#role-members form button[type=submit]`)
+	c.waitJS(`document.querySelector("#role-members input[name=member]").getAttribute("aria-invalid") === "true"`)
+	c.setText(`#role-members input[name=member]`, "bob@example.com")
+	c.click(`#role-members form button[type=submit]`)
+	c.waitJS(`document.querySelector("#member-count").textContent === "1 member" && document.querySelector("#role-members tbody").textContent.includes("bob@example.com")`)
+	var members struct {
+		Role struct {
+			Users struct {
+				TotalCount int
+				Edges      []struct{ Node struct{ Email string } }
+			}
+		}
+	}
+	const membersQ = `query($id: ID!) { role(id: $id) { users(first: 10) { totalCount edges { node { email } } } } }`
+	s.MustGraphQL(t, f.admin, membersQ, map[string]any{"id": roleID}, &members)
+	if members.Role.Users.TotalCount != 1 || members.Role.Users.Edges[0].Node.Email != "bob@example.com" {
+		t.Fatalf("members through GraphQL: %+v", members)
+	}
+	c.click(`#role-members tbody button.danger`)
+	c.waitJS(`document.querySelector("#member-count").textContent === "0 members"`)
+	members.Role.Users.Edges = nil
+	s.MustGraphQL(t, f.admin, membersQ, map[string]any{"id": roleID}, &members)
+	if members.Role.Users.TotalCount != 0 {
+		t.Fatalf("members after removal: %+v", members)
+	}
+
+	// 7. The list filters by name; deleting the role returns to it.
+	c.run(chromedp.Navigate(s.Issuer + "dashboard/#/roles?q=CLERK"))
+	c.waitJS(`(document.querySelector("#role-count") || {}).textContent === "1 role match"`)
+	c.run(chromedp.Navigate(s.Issuer + "dashboard/#/roles?q=auditor"))
+	c.waitJS(`(document.querySelector("#role-count") || {}).textContent === "0 roles match"`)
+	c.run(chromedp.Navigate(s.Issuer + "dashboard/#/roles/" + roleID))
+	c.waitJS(`!!document.querySelector("#delete-role")`)
+	c.click(`#delete-role`)
+	c.waitJS(`(document.querySelector("#role-count") || {}).textContent === "0 roles"`)
+	if r := s.GraphQL(t, f.admin, `query($id: ID!) { role(id: $id) { id } }`, map[string]any{"id": roleID}); len(r.Errors) != 1 || r.Errors[0].Code() != "NOT_FOUND" {
+		t.Fatalf("the deleted role: %+v", r)
 	}
 }
 

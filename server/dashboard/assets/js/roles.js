@@ -70,7 +70,7 @@ export async function rolesPage() {
 export async function rolePage(id) {
   const [r, apis] = await Promise.all([
     gql(`query R($id: ID!) { role(id: $id) { ${ROLE_FIELDS} } }`, { id }).then((d) => d.role),
-    loadAPIs(),
+    loadAPIs().catch(() => null), // needs read:resource_servers, for the picker only
   ]);
   const page = h("section");
   renderRole(page, r, apis);
@@ -155,7 +155,7 @@ function permissionsCard(page, r, apis) {
       h("thead", h("tr", ["Permission", "API", "Description"].concat(ro ? [] : [""]).map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", rows.length ? rows : h("tr", h("td", { colspan: 4 }, "No permissions yet."))))),
     status,
-    ro ? null : permissionPicker(apis, held, (perm) => change("addRolePermissions", perm, "Permission " + perm.permissionName + " added."), true));
+    ro || !apis ? null : permissionPicker(apis, held, (perm) => change("addRolePermissions", perm, "Permission " + perm.permissionName + " added."), true));
 }
 
 // membersCard pages through the role's users (forward only, as the API

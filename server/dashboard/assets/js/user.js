@@ -274,10 +274,12 @@ const RBAC = `query UserRBAC($id: ID!) { user(id: $id) { id userId email name bl
   permissions { ${PERMISSION_FIELDS} sources { type roleId roleName } } } }`;
 
 async function userRolesPage(id) {
+  // The pickers' lists need read:resource_servers and read:roles; without
+  // them the tab still shows what the user holds.
   const [u, apis, roles] = await Promise.all([
     gql(RBAC, { id }).then((d) => d.user),
-    loadAPIs(),
-    gql(`{ roles(first: 100) { totalCount edges { node { id name } } } }`).then((d) => d.roles),
+    loadAPIs().catch(() => null),
+    gql(`{ roles(first: 100) { totalCount edges { node { id name } } } }`).then((d) => d.roles).catch(() => null),
   ]);
   const page = h("section");
   renderRoles(page, u, apis, roles);
@@ -315,7 +317,7 @@ function userRolesCard(u, roles, refresh) {
     canRemove ? h("td", h("button.danger", { type: "button", "aria-label": "Remove the role " + r.name,
       onclick: () => call("removeUserRoles", r.id, "Role " + r.name + " removed.") }, "Remove")) : null));
   const assigned = new Set(u.roles.map((r) => r.id));
-  const free = roles.edges.map((e) => e.node).filter((r) => !assigned.has(r.id));
+  const free = (roles ? roles.edges : []).map((e) => e.node).filter((r) => !assigned.has(r.id));
   const pick = h("select", { name: "role" },
     h("option", { value: "" }, free.length ? "Choose a role…" : "No other roles"),
     free.map((r) => h("option", { value: r.id }, r.name)));
@@ -326,14 +328,14 @@ function userRolesCard(u, roles, refresh) {
     if (!pick.value) return;
     assign.disabled = true;
     call("assignUserRoles", pick.value, "Role " + pick.selectedOptions[0].textContent + " assigned.");
-  } }, field("Role", pick, roles.totalCount > roles.edges.length ? "The first " + roles.edges.length + " roles by name; assign others from the role's page." : null), assign);
+  } }, field("Role", pick, roles && roles.totalCount > roles.edges.length ? "The first " + roles.edges.length + " roles by name; assign others from the role's page." : null), assign);
   return h("section.card", { "aria-labelledby": "user-roles-h", id: "user-roles" },
     h("h2#user-roles-h", "Roles"),
     h("div.table-wrap", h("table",
       h("thead", h("tr", ["Role", "Description"].concat(canRemove ? [""] : []).map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", rows.length ? rows : h("tr", h("td", { colspan: 3 }, "No roles."))))),
     status,
-    canAssign ? form : null);
+    canAssign && roles ? form : null);
 }
 
 function userPermissionsCard(u, apis, refresh) {
@@ -368,5 +370,5 @@ function userPermissionsCard(u, apis, refresh) {
       h("thead", h("tr", ["Permission", "API", "Description", "Sources"].concat(ro ? [] : [""]).map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", rows.length ? rows : h("tr", h("td", { colspan: 5 }, "No permissions."))))),
     status,
-    ro ? null : permissionPicker(apis, held, (perm) => call("addUserPermissions", perm, "Permission " + perm.permissionName + " assigned directly."), true, "Assign directly"));
+    ro || !apis ? null : permissionPicker(apis, held, (perm) => call("addUserPermissions", perm, "Permission " + perm.permissionName + " assigned directly."), true, "Assign directly"));
 }

@@ -65,7 +65,7 @@ func (e *env) api(t *testing.T, scopes ...string) *ent.ResourceServer {
 	return rs
 }
 
-func (e *env) user(t *testing.T) *ent.User {
+func (e *env) user(t testing.TB) *ent.User {
 	t.Helper()
 	email := e.uniq("user") + "@example.com"
 	u, err := identity.Create(sys, e.db, identity.CreateInput{Connection: connections.DefaultDatabase, Email: &email,
@@ -139,6 +139,8 @@ func TestRBAC(t *testing.T) {
 		t.Run("scopes and refusals", func(t *testing.T) { testRefusals(t, e) })
 		t.Run("roles", func(t *testing.T) { testRoles(t, e) })
 		t.Run("client grants", func(t *testing.T) { testClientGrants(t, e) })
+		t.Run("listings", func(t *testing.T) { testListings(t, e) })
+		t.Run("search roles:", func(t *testing.T) { testSearch(t, e) })
 	})
 }
 
@@ -343,6 +345,27 @@ func testRefusals(t *testing.T, e *env) {
 		{"too many", func() error { return e.m.AssignUserRoles(sys, uid, many) }, new(*identity.ValidationError)},
 		{"none", func() error { return e.m.AddUserPermissions(sys, uid, nil) }, new(*identity.ValidationError)},
 	}
+	// An administrator's roles and permissions change only for a caller
+	// holding every scope of their grant.
+	admin := e.user(t)
+	e.db.AdminGrant.Create().SetUserRef(admin.ID).SetScopes([]string{"delete:users"}).SaveX(sys)
+	lesser := as("update:users", "create:role_members", "delete:role_members")
+	var esc *authz.EscalationError
+	for name, run := range map[string]func() error{
+		"assignUserRoles":       func() error { return e.m.AssignUserRoles(lesser, admin.UserID, []string{rid}) },
+		"assignRoleUsers":       func() error { return e.m.AssignRoleUsers(lesser, rid, []string{uid, admin.UserID}) },
+		"removeUserRoles":       func() error { return e.m.RemoveUserRoles(lesser, admin.UserID, []string{rid}) },
+		"addUserPermissions":    func() error { return e.m.AddUserPermissions(lesser, admin.UserID, p(rs, "read")) },
+		"removeUserPermissions": func() error { return e.m.RemoveUserPermissions(lesser, admin.UserID, p(rs, "read")) },
+	} {
+		before := e.snap()
+		if err := run(); !errors.As(err, &esc) || esc.Scope != "delete:users" {
+			t.Fatalf("%s on an administrator: %v, want an escalation error", name, err)
+		}
+		e.unchanged(t, before)
+	}
+	must(t, e.m.AssignUserRoles(as("update:users", "create:role_members", "delete:users"), admin.UserID, []string{rid}))
+
 	for _, b := range bad {
 		before := e.snap()
 		err := b.run()
@@ -507,5 +530,129 @@ func testClientGrants(t *testing.T, e *env) {
 	}
 	if _, err := e.m.DeleteClientGrant(caller, g.ID); !errors.As(err, &nf) {
 		t.Fatalf("deleting again: %v, want not found", err)
+	}
+}
+
+func testListings(t *testing.T, e *env) {
+	rs := e.api(t, "read", "write")
+	u1, u2, u3 := e.user(t), e.user(t), e.user(t)
+	r := e.role(t, p(rs, "write", "read")...)
+	r.Name = "Listing role " + e.uniq("x")
+	_, err := e.m.UpdateRole(sys, string(r.ID), rbac.RoleParams{Name: ptr(r.Name)})
+	must(t, err)
+	other := e.role(t, p(rs, "write")...)
+	must(t, e.m.AssignRoleUsers(sys, string(r.ID), []string{u1.UserID, string(u2.ID), u3.UserID}))
+	must(t, e.m.AssignUserRoles(sys, u1.UserID, []string{string(other.ID)}))
+	must(t, e.m.AddUserPermissions(sys, u1.UserID, p(rs, "write")))
+
+	roles, total, err := e.m.Roles(as("read:roles"), "listing ROLE", rbac.Page{})
+	must(t, err)
+	if total != 1 || len(roles) != 1 || roles[0].ID != r.ID {
+		t.Fatalf("name_filter: %d %v", total, roles)
+	}
+	if _, _, err := e.m.Roles(as("read:users"), "", rbac.Page{}); err == nil {
+		t.Fatal("listed roles without read:roles")
+	}
+
+	perms, total, err := e.m.RolePermissions(as("read:roles"), string(r.ID), rbac.Page{Limit: 1, Offset: 1})
+	must(t, err)
+	if total != 2 || len(perms) != 1 || perms[0].PermissionName != "write" || perms[0].Description != "can write" ||
+		perms[0].ResourceServerIdentifier != rs.Identifier || perms[0].ResourceServerName != "API" {
+		t.Fatalf("role permissions page 2: %d %+v", total, perms)
+	}
+
+	members := as("read:users", "read:role_members")
+	var seen []string
+	after := ""
+	for {
+		us, total, err := e.m.RoleUsers(members, string(r.ID), after, 2)
+		must(t, err)
+		if total != 3 {
+			t.Fatalf("member count %d", total)
+		}
+		if len(us) == 0 {
+			break
+		}
+		for _, u := range us {
+			seen = append(seen, string(u.ID))
+		}
+		after = string(us[len(us)-1].ID)
+	}
+	want := []string{string(u1.ID), string(u2.ID), string(u3.ID)}
+	slices.Sort(want)
+	if !slices.Equal(seen, want) {
+		t.Fatalf("members by keyset %v, want %v", seen, want)
+	}
+	us, _, err := e.m.RoleUsersPage(members, string(r.ID), rbac.Page{Offset: 2, Limit: 2})
+	must(t, err)
+	if len(us) != 1 || string(us[0].ID) != want[2] {
+		t.Fatalf("members page 2: %v", us)
+	}
+	if _, _, err := e.m.RoleUsers(as("read:users"), string(r.ID), "", 10); err == nil {
+		t.Fatal("listed members without read:role_members")
+	}
+
+	ur, total, err := e.m.UserRoles(as("read:users", "read:roles"), string(u1.ID), rbac.Page{})
+	must(t, err)
+	if total != 2 || len(ur) != 2 || ur[0].ID != r.ID || ur[1].ID != other.ID {
+		t.Fatalf("user roles %d %v", total, ur)
+	}
+
+	up, total, err := e.m.UserPermissions(as("read:users"), u1.UserID, rs.Identifier, rbac.Page{})
+	must(t, err)
+	if total != 2 || up[0].PermissionName != "read" || up[1].PermissionName != "write" {
+		t.Fatalf("user permissions %d %+v", total, up)
+	}
+	if s := up[0].Sources; len(s) != 1 || s[0].Type != "ROLE" || s[0].RoleID != r.ID || s[0].RoleName != r.Name {
+		t.Fatalf("sources of read: %+v", s)
+	}
+	if s := up[1].Sources; len(s) != 3 || s[0].Type != "DIRECT" || s[1].Type != "ROLE" || s[2].Type != "ROLE" {
+		t.Fatalf("sources of write: %+v", s)
+	}
+	if _, _, err := e.m.UserPermissions(as("read:roles"), u1.UserID, "", rbac.Page{}); err == nil {
+		t.Fatal("listed user permissions without read:users")
+	}
+}
+
+func testSearch(t *testing.T, e *env) {
+	u1, u2, u3 := e.user(t), e.user(t), e.user(t)
+	agents, err := e.m.CreateRole(sys, rbac.RoleParams{Name: ptr("Support agent")})
+	must(t, err)
+	leads, err := e.m.CreateRole(sys, rbac.RoleParams{Name: ptr("Support")})
+	must(t, err)
+	must(t, e.m.AssignRoleUsers(sys, string(agents.ID), []string{u1.UserID, u2.UserID}))
+	must(t, e.m.AssignRoleUsers(sys, string(leads.ID), []string{u2.UserID, u3.UserID}))
+	search := func(q string) []string {
+		t.Helper()
+		pred, err := identity.Search(q)
+		must(t, err)
+		us, err := e.db.User.Query().Where(pred).All(sys)
+		must(t, err)
+		var ids []string
+		for _, u := range us {
+			ids = append(ids, u.UserID)
+		}
+		slices.Sort(ids)
+		return ids
+	}
+	sorted := func(ids ...string) []string { slices.Sort(ids); return ids }
+	cases := []struct {
+		q    string
+		want []string
+	}{
+		{`roles:"Support agent"`, sorted(u1.UserID, u2.UserID)},
+		{`roles:Support`, sorted(u2.UserID, u3.UserID)}, // exact, not a prefix
+		{`roles:support`, nil},                          // names are case-sensitive, as they are unique
+		{`roles:Support AND NOT roles:"Support agent"`, []string{u3.UserID}},
+		{`roles:Support AND email:` + *u1.Email, nil},
+		{`roles:"Support agent" OR roles:Support`, sorted(u1.UserID, u2.UserID, u3.UserID)},
+	}
+	for _, c := range cases {
+		if got := search(c.q); !slices.Equal(got, c.want) {
+			t.Errorf("%s: %v, want %v", c.q, got, c.want)
+		}
+	}
+	if _, err := identity.Search(`roles:Supp*`); err == nil {
+		t.Error("roles: accepted a wildcard")
 	}
 }

@@ -161,6 +161,7 @@ func TestRBACFlow(t *testing.T) {
 		if list.Roles.TotalCount != 1 || list.Roles.Edges[0].Node.ID != writer {
 			t.Fatalf("roles(nameFilter): %+v", list)
 		}
+		expectError(t, s.GraphQL(t, admin, `{ roles(first: 101) { totalCount } }`, nil), "BAD_USER_INPUT", "first")
 		var node struct{ Node struct{ ID, Name string } }
 		s.MustGraphQL(t, admin, `query($id: ID!) { node(id: $id) { id ... on Role { name } } }`, map[string]any{"id": reader}, &node)
 		if node.Node.Name != "Order Reader" {
@@ -309,9 +310,9 @@ func rbacState(t testing.TB, s *apitest.Server, f rbacFixtures) string {
 	t.Helper()
 	var out map[string]any
 	s.MustGraphQL(t, s.AdminToken(t), `query($tag: String!, $u: ID!, $c: String!) {
-		roles(first: 100, nameFilter: $tag) { totalCount edges { node { id name description updatedAt
+		roles(first: 10, nameFilter: $tag) { totalCount edges { node { id name description updatedAt
 			permissions { resourceServerIdentifier permissionName }
-			users(first: 100) { totalCount edges { node { id } } } } } }
+			users(first: 10) { totalCount edges { node { id } } } } } }
 		user(id: $u) { roles { id } permissions { resourceServerIdentifier permissionName sources { type roleId } } }
 		clientGrants(clientId: $c) { id audience scopes updatedAt } }`,
 		map[string]any{"tag": f.tag, "u": f.user, "c": f.clientID}, &out)
@@ -500,11 +501,14 @@ func TestRBACRefusesBadPermissions(t *testing.T) {
 		for _, q := range []struct{ query, id string }{
 			{`mutation($id: ID!) { updateRole(id: $id, input: {name: "x"}) { id } }`, "rol_01H0000000000000000000000X"},
 			{`mutation($id: ID!) { assignUserRoles(userId: $id, roleIds: ["rol_01H0000000000000000000000X"]) { id } }`, f.user},
-			{`mutation($id: ID!) { assignUserRoles(userId: $id, roleIds: []) { id } }`, "auth0|nobody"},
+			{`mutation($id: ID!) { assignUserRoles(userId: $id, roleIds: ["` + f.roleB + `"]) { id } }`, "auth0|nobody"},
+			{`mutation($id: ID!) { assignRoleUsers(id: $id, userIds: ["auth0|nobody"]) { id } }`, f.roleB},
 			{`mutation($id: ID!) { deleteClientGrant(id: $id) }`, "cgr_01H0000000000000000000000X"},
 		} {
 			expectError(t, s.GraphQL(t, admin, q.query, map[string]any{"id": q.id}), "NOT_FOUND", "")
 		}
+		expectError(t, s.GraphQL(t, admin, `mutation($id: ID!) { assignUserRoles(userId: $id, roleIds: []) { id } }`,
+			map[string]any{"id": f.user}), "BAD_USER_INPUT", "roles")
 		expectError(t, s.GraphQL(t, admin, `mutation($id: ID!) { updateRole(id: $id, input: {name: ""}) { id } }`,
 			map[string]any{"id": f.roleA}), "BAD_USER_INPUT", "")
 		expectError(t, s.GraphQL(t, admin, `mutation($id: ID!) { updateRole(id: $id, input: {name: "bad-B"}) { id } }`,
@@ -640,10 +644,15 @@ func TestResourceServerRBACSettings(t *testing.T) {
 		if d := def.CreateResourceServer; d.EnforcePolicies || d.TokenDialect != "access_token" || len(d.IntrospectionClients) != 0 {
 			t.Fatalf("defaults: %+v", d)
 		}
+		var k struct {
+			CreateClient struct{ Client struct{ ClientID string } }
+		}
+		s.MustGraphQL(t, admin, `mutation { createClient(input: {name: "introspector", type: "m2m"}) { client { clientId } } }`, nil, &k)
+		introspector := k.CreateClient.Client.ClientID
 		var c struct{ CreateResourceServer rs }
-		s.MustGraphQL(t, admin, `mutation { createResourceServer(input: {identifier: "urn:rbac", name: "RBAC",
-			enforcePolicies: true, tokenDialect: "access_token_authz", introspectionClients: ["some-client"]}) { `+fields+` } }`, nil, &c)
-		if got := c.CreateResourceServer; !got.EnforcePolicies || got.TokenDialect != "access_token_authz" || !slices.Equal(got.IntrospectionClients, []string{"some-client"}) {
+		s.MustGraphQL(t, admin, `mutation($c: String!) { createResourceServer(input: {identifier: "urn:rbac", name: "RBAC",
+			enforcePolicies: true, tokenDialect: "access_token_authz", introspectionClients: [$c]}) { `+fields+` } }`, map[string]any{"c": introspector}, &c)
+		if got := c.CreateResourceServer; !got.EnforcePolicies || got.TokenDialect != "access_token_authz" || !slices.Equal(got.IntrospectionClients, []string{introspector}) {
 			t.Fatalf("create: %+v", got)
 		}
 		id := c.CreateResourceServer.ID
@@ -667,6 +676,8 @@ func TestResourceServerRBACSettings(t *testing.T) {
 		expectError(t, s.GraphQL(t, admin, `mutation($id: ID!) { updateResourceServer(id: $id, input: {enforcePolicies: false}) { id } }`,
 			map[string]any{"id": id}), "BAD_USER_INPUT", "")
 		expectError(t, s.GraphQL(t, admin, `mutation($id: ID!) { updateResourceServer(id: $id, input: {tokenDialect: "jwt"}) { id } }`,
+			map[string]any{"id": id}), "BAD_USER_INPUT", "")
+		expectError(t, s.GraphQL(t, admin, `mutation($id: ID!) { updateResourceServer(id: $id, input: {introspectionClients: ["no-such-client"]}) { id } }`,
 			map[string]any{"id": id}), "BAD_USER_INPUT", "")
 		s.MustGraphQL(t, admin, `query($id: ID!) { resourceServer(id: $id) { `+fields+` } }`, map[string]any{"id": id}, &read)
 		if !sameJSON(read.ResourceServer, u.UpdateResourceServer) {

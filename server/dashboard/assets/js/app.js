@@ -8,10 +8,16 @@ import { connectionsPage, connectionPage } from "./connections.js";
 import { applicationsPage } from "./applications.js";
 import { logsPage } from "./logs.js";
 import { rulesPage } from "./rules.js";
+import { rolesPage, rolePage } from "./roles.js";
+import { apisPage, apiPage } from "./apis.js";
 
 const routes = [
   [/^#\/users\/(.+)$/, (m) => userPage(decodeURIComponent(m[1])), "users"],
   [/^#\/users$/, () => usersPage(), "users"],
+  [/^#\/roles\/(.+)$/, (m) => rolePage(decodeURIComponent(m[1])), "roles"],
+  [/^#\/roles$/, () => rolesPage(), "roles"],
+  [/^#\/apis\/(.+)$/, (m) => apiPage(decodeURIComponent(m[1])), "apis"],
+  [/^#\/apis$/, () => apisPage(), "apis"],
   [/^#\/connections\/(.+)$/, (m) => connectionPage(decodeURIComponent(m[1])), "connections"],
   [/^#\/connections$/, () => connectionsPage(), "connections"],
   [/^#\/applications$/, () => applicationsPage(), "applications"],

@@ -1,7 +1,8 @@
 import { gql, ApiError } from "./api.js";
-import { h, field, setFieldError, fmtDate, json, toast, errorBox, go } from "./dom.js";
+import { h, field, setFieldError, fmtDate, json, toast, errorBox, go, params } from "./dom.js";
 import { mergeMetadata, parsePatch } from "./metadata.js";
 import { can } from "./auth.js";
+import { PERMISSION_FIELDS, loadAPIs, permKey, permissionPicker } from "./perms.js";
 
 const USER_FIELDS = `id userId email emailVerified username phoneNumber phoneVerified name givenName familyName
   nickname picture blocked userMetadata appMetadata createdAt updatedAt lastLogin lastIp loginsCount lastPasswordReset
@@ -13,16 +14,26 @@ const LOGS = `query UserLogs($userId: String!) { logs(first: 10, where: {userId:
 const UPDATE = `mutation UpdateUser($id: ID!, $input: UpdateUserInput!) { updateUser(id: $id, input: $input) { ${USER_FIELDS} } }`;
 
 export async function userPage(id) {
+  if (params().get("tab") === "roles") return userRolesPage(id);
   const u = (await gql(USER, { id })).user;
   const page = h("section");
   renderUser(page, u);
   return page;
 }
 
+// tabs links the user's pages: details and roles/permissions.
+function tabs(u, current) {
+  const href = "#/users/" + encodeURIComponent(u.id);
+  return h("nav.tabs", { "aria-label": "User sections" },
+    h("a", { href, "aria-current": current === "details" ? "page" : null }, "Details"),
+    h("a", { href: href + "?tab=roles", "aria-current": current === "roles" ? "page" : null, "data-tab": "roles" }, "Roles"));
+}
+
 function renderUser(page, u) {
   page.replaceChildren(
     h("p", h("a", { href: "#/users" }, "← Users")),
     h("h1", u.email || u.name || u.userId, u.blocked ? h("span.badge.danger", " blocked") : null),
+    tabs(u, "details"),
     h("div.grid",
       profileCard(u),
       actionsCard(page, u)),
@@ -254,4 +265,110 @@ function logsCard(u) {
     h("p", h("a", { href: "#/logs?user=" + encodeURIComponent(u.userId) }, "All events of this user →")));
   }).catch((err) => body.replaceChildren(errorBox(err)));
   return h("section.card", { "aria-labelledby": "logs-h" }, h("h2#logs-h", "Recent events"), body);
+}
+
+// The Roles tab: the user's roles, and their effective permissions with
+// where each comes from (assigned directly or through a role).
+const RBAC = `query UserRBAC($id: ID!) { user(id: $id) { id userId email name blocked
+  roles { id name description }
+  permissions { ${PERMISSION_FIELDS} sources { type roleId roleName } } } }`;
+
+async function userRolesPage(id) {
+  // The pickers' lists need read:resource_servers and read:roles; without
+  // them the tab still shows what the user holds.
+  const [u, apis, roles] = await Promise.all([
+    gql(RBAC, { id }).then((d) => d.user),
+    loadAPIs().catch(() => null),
+    gql(`{ roles(first: 100) { totalCount edges { node { id name } } } }`).then((d) => d.roles).catch(() => null),
+  ]);
+  const page = h("section");
+  renderRoles(page, u, apis, roles);
+  return page;
+}
+
+function renderRoles(page, u, apis, roles) {
+  const refresh = async (done) => {
+    const nu = (await gql(RBAC, { id: u.id })).user;
+    toast(done);
+    renderRoles(page, nu, apis, roles);
+  };
+  page.replaceChildren(
+    h("p", h("a", { href: "#/users" }, "← Users")),
+    h("h1", u.email || u.name || u.userId, u.blocked ? h("span.badge.danger", " blocked") : null),
+    tabs(u, "roles"),
+    userRolesCard(u, roles, refresh),
+    userPermissionsCard(u, apis, refresh));
+}
+
+function userRolesCard(u, roles, refresh) {
+  const status = h("div", { "aria-live": "polite" });
+  const canRemove = can("update:users") && can("delete:role_members");
+  const canAssign = can("update:users") && can("create:role_members");
+  const call = async (mutation, roleId, done) => {
+    status.replaceChildren();
+    try {
+      await gql(`mutation M($u: ID!, $r: [ID!]!) { ${mutation}(userId: $u, roleIds: $r) { id } }`, { u: u.id, r: [roleId] });
+      await refresh(done);
+    } catch (err) { status.replaceChildren(errorBox(err)); }
+  };
+  const rows = u.roles.map((r) => h("tr",
+    h("td", h("a", { href: "#/roles/" + encodeURIComponent(r.id) }, r.name)),
+    h("td", r.description || "—"),
+    canRemove ? h("td", h("button.danger", { type: "button", "aria-label": "Remove the role " + r.name,
+      onclick: () => call("removeUserRoles", r.id, "Role " + r.name + " removed.") }, "Remove")) : null));
+  const assigned = new Set(u.roles.map((r) => r.id));
+  const free = (roles ? roles.edges : []).map((e) => e.node).filter((r) => !assigned.has(r.id));
+  const pick = h("select", { name: "role" },
+    h("option", { value: "" }, free.length ? "Choose a role…" : "No other roles"),
+    free.map((r) => h("option", { value: r.id }, r.name)));
+  const assign = h("button", { type: "submit", disabled: true }, "Assign role");
+  pick.addEventListener("change", () => { assign.disabled = !pick.value; });
+  const form = h("form.inline", { "aria-label": "Assign a role", onsubmit: (e) => {
+    e.preventDefault();
+    if (!pick.value) return;
+    assign.disabled = true;
+    call("assignUserRoles", pick.value, "Role " + pick.selectedOptions[0].textContent + " assigned.");
+  } }, field("Role", pick, roles && roles.totalCount > roles.edges.length ? "The first " + roles.edges.length + " roles by name; assign others from the role's page." : null), assign);
+  return h("section.card", { "aria-labelledby": "user-roles-h", id: "user-roles" },
+    h("h2#user-roles-h", "Roles"),
+    h("div.table-wrap", h("table",
+      h("thead", h("tr", ["Role", "Description"].concat(canRemove ? [""] : []).map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", rows.length ? rows : h("tr", h("td", { colspan: 3 }, "No roles."))))),
+    status,
+    canAssign && roles ? form : null);
+}
+
+function userPermissionsCard(u, apis, refresh) {
+  const status = h("div", { "aria-live": "polite" });
+  const ro = !can("update:users");
+  const call = async (mutation, perm, done) => {
+    status.replaceChildren();
+    try {
+      await gql(`mutation M($u: ID!, $p: [PermissionInput!]!) { ${mutation}(userId: $u, permissions: $p) { id } }`, { u: u.id, p: [perm] });
+      await refresh(done);
+    } catch (err) { status.replaceChildren(errorBox(err)); }
+  };
+  const source = (s) => s.type === "ROLE"
+    ? h("span.badge", { "data-source": "role" }, "Role: ", s.roleId ? h("a", { href: "#/roles/" + encodeURIComponent(s.roleId) }, s.roleName || s.roleId) : s.roleName)
+    : h("span.badge", { "data-source": "direct" }, "Direct");
+  const rows = u.permissions.map((p) => {
+    const direct = p.sources.some((s) => s.type === "DIRECT");
+    return h("tr",
+      h("td", h("code", p.permissionName)),
+      h("td", p.resourceServerName, h("br"), h("span.mono.muted", p.resourceServerIdentifier)),
+      h("td", p.description || "—"),
+      h("td.sources", p.sources.map(source)),
+      ro ? null : h("td", direct ? h("button.danger", { type: "button", "aria-label": "Remove the direct permission " + p.permissionName,
+        onclick: () => call("removeUserPermissions", { resourceServerIdentifier: p.resourceServerIdentifier, permissionName: p.permissionName },
+          "Direct permission " + p.permissionName + " removed.") }, "Remove direct") : ""));
+  });
+  const held = new Set(u.permissions.filter((p) => p.sources.some((s) => s.type === "DIRECT")).map(permKey));
+  return h("section.card", { "aria-labelledby": "user-perms-h", id: "user-permissions" },
+    h("h2#user-perms-h", "Permissions"),
+    h("p.hint", "Effective permissions: assigned directly or held through roles. Removing a direct permission keeps the same permission held through a role; remove the role for that."),
+    h("div.table-wrap", h("table",
+      h("thead", h("tr", ["Permission", "API", "Description", "Sources"].concat(ro ? [] : [""]).map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", rows.length ? rows : h("tr", h("td", { colspan: 5 }, "No permissions."))))),
+    status,
+    ro || !apis ? null : permissionPicker(apis, held, (perm) => call("addUserPermissions", perm, "Permission " + perm.permissionName + " assigned directly."), true, "Assign directly"));
 }

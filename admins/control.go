@@ -6,10 +6,13 @@ import (
 	"strings"
 
 	"github.com/authgraph/authgraph/authz"
+	"github.com/authgraph/authgraph/dbauth/lockout"
 	"github.com/authgraph/authgraph/emailaddr"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/admingrant"
+	"github.com/authgraph/authgraph/ent/connection"
 	"github.com/authgraph/authgraph/ent/identity"
+	"github.com/authgraph/authgraph/ent/loginattempt"
 	"github.com/authgraph/authgraph/ent/predicate"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/ent/user"
@@ -60,11 +63,36 @@ func RequireControlOfIdentifier(ctx context.Context, db *ent.Client, identifier 
 	if n, err := emailaddr.Normalize(identifier); err == nil && n != identifier {
 		match = append(match, user.EmailEqualFold(n))
 	}
-	ids, err := db.User.Query().Where(user.Or(match...)).IDs(authz.SystemContext(ctx))
+	sys := authz.SystemContext(ctx)
+	ids, err := db.User.Query().Where(user.Or(match...)).IDs(sys)
 	if err != nil {
 		return err
 	}
-	return RequireControl(ctx, db, ids...)
+	if err := RequireControl(ctx, db, ids...); err != nil {
+		return err
+	}
+	// LDAP and custom-database logins are counted under the login name the
+	// user typed, which need not be any stored email or username (a
+	// directory uid): the users above may miss an administrator whose
+	// directory password is being guessed. Lifting a block counted in such
+	// a connection needs control of every administrator who signs in
+	// through it.
+	names, err := db.LoginAttempt.Query().Where(loginattempt.Identifier(lockout.Normalize(identifier))).
+		Unique(true).Select(loginattempt.FieldConnection).Strings(sys)
+	if err != nil || len(names) == 0 {
+		return err
+	}
+	conns, err := db.Connection.Query().
+		Where(connection.NameIn(names...), connection.StrategyNEQ(connection.StrategyDatabase)).IDs(sys)
+	if err != nil {
+		return err
+	}
+	for _, id := range conns {
+		if err := RequireControlOfConnection(ctx, db, id); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // IsAdministrator reports whether any of the users (node ids) holds an admin

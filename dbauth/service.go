@@ -127,8 +127,10 @@ func (s *Service) resetTicketTTL() time.Duration {
 	return DefaultResetTicketTTL
 }
 
-// allowMail counts one email to address (and one request from the
-// client's IP) and reports whether both are within their limits.
+// allowMail counts one request from the client's IP and, when the IP is
+// within its limit, one email to address; it reports whether both are
+// within their limits. An IP over its limit adds no address count, so it
+// cannot fill the throttle's memory with addresses.
 func (s *Service) allowMail(ctx context.Context, address string) bool {
 	perAddr, perIP := s.ResetPerAddress, s.ResetPerIP
 	if perAddr <= 0 {
@@ -138,9 +140,10 @@ func (s *Service) allowMail(ctx context.Context, address string) bool {
 		perIP = DefaultResetPerIP
 	}
 	now := s.now()
-	addrOK := s.throttle.allow(now, perAddr, ThrottleWindow, "address\x00"+address)
-	ipOK := s.throttle.allow(now, perIP, ThrottleWindow, "ip\x00"+clientIP(ctx))
-	return addrOK && ipOK
+	if !s.throttle.allow(now, perIP, ThrottleWindow, ipKeyPrefix+clientIP(ctx)) {
+		return false
+	}
+	return s.throttle.allow(now, perAddr, ThrottleWindow, "address\x00"+address)
 }
 
 func (s *Service) logger() *slog.Logger {

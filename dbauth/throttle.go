@@ -1,6 +1,7 @@
 package dbauth
 
 import (
+	"strings"
 	"sync"
 	"time"
 )
@@ -21,8 +22,14 @@ type throttleWindow struct {
 }
 
 // maxThrottleKeys bounds the map; beyond it, expired windows are dropped,
-// and if that is not enough everything starts over.
+// and if that is not enough the address counts start over. IP counts are
+// kept: dropping them would let one client that sends many addresses
+// reset its own allowance (and allowMail counts no address for an IP over
+// its limit, so one IP cannot fill the map either).
 const maxThrottleKeys = 100_000
+
+// ipKeyPrefix starts the keys of per-IP counts, which eviction keeps.
+const ipKeyPrefix = "ip\x00"
 
 // allow counts one event of each key and reports whether every key is
 // still within limit events per window. Every key is counted, allowed or
@@ -40,7 +47,11 @@ func (t *throttle) allow(now time.Time, limit int, window time.Duration, keys ..
 			}
 		}
 		if len(t.m) >= maxThrottleKeys {
-			clear(t.m)
+			for k := range t.m {
+				if !strings.HasPrefix(k, ipKeyPrefix) {
+					delete(t.m, k)
+				}
+			}
 		}
 	}
 	ok := true

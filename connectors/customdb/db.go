@@ -13,8 +13,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/authgraph/authgraph/outbound"
 	"github.com/go-sql-driver/mysql"
-	_ "github.com/lib/pq" // postgres:// DSNs
+	"github.com/lib/pq"
 )
 
 // Limits of the legacy database as scripts reach it (db_query, db_exec).
@@ -50,6 +51,12 @@ type DB struct {
 	mariadb bool
 }
 
+// dialTimeout bounds connecting to the database server. The dialer refuses
+// link-local and metadata addresses (outbound.ServiceDialer): a DSN is
+// written by whoever holds the connection scopes, and must not reach the
+// cloud's metadata service from this host.
+const dialTimeout = 10 * time.Second
+
 // OpenDB opens (lazily: no connection is made yet) a pool for dsn, a
 // postgres:// (or postgresql://) or mysql:// URL.
 func OpenDB(dsn string) (*DB, error) {
@@ -61,7 +68,11 @@ func OpenDB(dsn string) (*DB, error) {
 	switch u.Scheme {
 	case "postgres", "postgresql":
 		d.flavor = FlavorPostgres
-		d.db, err = sql.Open("postgres", dsn)
+		var c *pq.Connector
+		if c, err = pq.NewConnector(dsn); err == nil {
+			c.Dialer(outbound.NewServiceDialer(dialTimeout))
+			d.db = sql.OpenDB(c)
+		}
 	case "mysql":
 		d.flavor = FlavorMySQL
 		cfg := mysql.NewConfig()
@@ -80,6 +91,8 @@ func OpenDB(dsn string) (*DB, error) {
 				return nil, fmt.Errorf("dsn: unsupported mysql parameter %q", k)
 			}
 		}
+		sd := outbound.NewServiceDialer(dialTimeout)
+		cfg.DialFunc = sd.DialContext
 		if c, cerr := mysql.NewConnector(cfg); cerr == nil {
 			d.db = sql.OpenDB(c)
 		} else {

@@ -12,7 +12,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"regexp"
 	"strings"
@@ -20,10 +19,10 @@ import (
 	"time"
 	"unicode/utf8"
 
-	goldap "github.com/go-ldap/ldap/v3"
-
 	"github.com/authgraph/authgraph/connectors"
 	"github.com/authgraph/authgraph/connectors/mapping"
+	"github.com/authgraph/authgraph/outbound"
+	goldap "github.com/go-ldap/ldap/v3"
 )
 
 // Provider is the provider of LDAP/AD users: user_id "ad|<connection>|<id>".
@@ -201,7 +200,9 @@ func (c *Connector) Close() {
 
 // dial opens a connection, upgraded with StartTLS when configured.
 func (c *Connector) dial(ctx context.Context) (*goldap.Conn, error) {
-	d := &net.Dialer{Timeout: c.cfg.Timeout}
+	// The directory may be private, never a metadata or link-local address.
+	sd := outbound.NewServiceDialer(c.cfg.Timeout)
+	d := &sd.Dialer
 	if dl, ok := ctx.Deadline(); ok {
 		d.Deadline = dl
 	}

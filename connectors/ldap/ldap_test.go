@@ -10,6 +10,7 @@ import (
 
 	"github.com/authgraph/authgraph/connectors"
 	"github.com/authgraph/authgraph/internal/testenv"
+	"github.com/authgraph/authgraph/outbound"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -231,5 +232,16 @@ func BenchmarkLogin(b *testing.B) {
 		if _, err := c.Login(ctx, "alice", "alice-pw"); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// A connection's url is written by whoever holds the connection scopes: it
+// may name a private directory, never the cloud's metadata service.
+func TestMetadataAddressIsNeverDialed(t *testing.T) {
+	cfg := Config{Connection: "corp", URL: "ldap://169.254.169.254:389", AllowInsecure: true,
+		UserSearchBase: "ou=people,dc=example,dc=com", Timeout: 2 * time.Second}
+	_, err := newConnector(t, cfg).Login(context.Background(), "alice", "alice-pw")
+	if !errors.Is(err, outbound.ErrAddressRefused) || !errors.Is(err, connectors.ErrUnavailable) {
+		t.Fatalf("metadata address: %v", err)
 	}
 }

@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/ent"
+	"github.com/authgraph/authgraph/ent/application"
 	"github.com/authgraph/authgraph/ent/resourceserver"
 )
 
@@ -22,6 +24,8 @@ const (
 	MinTokenLifetime     = 60
 	MaxTokenLifetime     = 30 * 86400
 	maxScopes            = 500
+	// MaxIntrospectionClients bounds an API's introspection clients.
+	MaxIntrospectionClients = 20
 )
 
 // Errors.
@@ -86,6 +90,45 @@ func validate(p *Params, creating bool) error {
 	if p.TokenLifetime != nil && (*p.TokenLifetime < MinTokenLifetime || *p.TokenLifetime > MaxTokenLifetime) {
 		return fmt.Errorf("%w: tokenLifetime must be %d to %d seconds", ErrInvalid, MinTokenLifetime, MaxTokenLifetime)
 	}
+	if p.TokenDialect != nil && !slices.Contains(TokenDialects, *p.TokenDialect) {
+		return fmt.Errorf("%w: tokenDialect must be one of %s", ErrInvalid, strings.Join(TokenDialects, ", "))
+	}
+	if len(p.IntrospectionClients) > MaxIntrospectionClients {
+		return fmt.Errorf("%w: at most %d introspection clients", ErrInvalid, MaxIntrospectionClients)
+	}
+	for i, c := range p.IntrospectionClients {
+		if slices.Contains(p.IntrospectionClients[:i], c) {
+			return fmt.Errorf("%w: introspection client %q is listed twice", ErrInvalid, c)
+		}
+	}
+	return nil
+}
+
+// checkState checks what an API becomes: an _authz dialect puts the user's
+// permissions in the token, which only means something when RBAC decides
+// them (Auth0 refuses it otherwise too).
+func checkState(enforce bool, dialect string) error {
+	if strings.HasSuffix(dialect, "_authz") && !enforce {
+		return fmt.Errorf("%w: tokenDialect %s needs enforcePolicies: the permissions claim lists RBAC permissions", ErrInvalid, dialect)
+	}
+	return nil
+}
+
+// checkClients refuses introspection clients that do not exist.
+func checkClients(ctx context.Context, db *ent.Client, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	found, err := db.Application.Query().Where(application.ClientIDIn(ids...)).
+		Select(application.FieldClientID).Strings(authz.SystemContext(ctx))
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if !slices.Contains(found, id) {
+			return fmt.Errorf("%w: introspection client %q does not exist", ErrInvalid, id)
+		}
+	}
 	return nil
 }
 
@@ -100,8 +143,20 @@ func Create(ctx context.Context, db *ent.Client, issuer string, p Params) (*ent.
 	if p.Name == nil {
 		return nil, fmt.Errorf("%w: name is required", ErrInvalid)
 	}
+	enforce, dialect := p.EnforcePolicies != nil && *p.EnforcePolicies, string(resourceserver.DefaultTokenDialect)
+	if p.TokenDialect != nil {
+		dialect = *p.TokenDialect
+	}
+	if err := checkState(enforce, dialect); err != nil {
+		return nil, err
+	}
+	if err := checkClients(ctx, db, p.IntrospectionClients); err != nil {
+		return nil, err
+	}
 	c := db.ResourceServer.Create().SetIdentifier(p.Identifier).SetName(*p.Name).
-		SetScopes(nonNil(p.Scopes)).SetTokenLifetime(DefaultTokenLifetime)
+		SetScopes(nonNil(p.Scopes)).SetTokenLifetime(DefaultTokenLifetime).
+		SetEnforcePolicies(enforce).SetTokenDialect(resourceserver.TokenDialect(dialect)).
+		SetIntrospectionClients(nonNilStrings(p.IntrospectionClients))
 	if p.AllowOfflineAccess != nil {
 		c.SetAllowOfflineAccess(*p.AllowOfflineAccess)
 	}
@@ -115,7 +170,9 @@ func Create(ctx context.Context, db *ent.Client, issuer string, p Params) (*ent.
 	return rs, err
 }
 
-// Update changes an API; the built-in one refuses.
+// Update changes an API; the built-in one refuses. Scopes it no longer
+// declares are taken from every role and user holding them
+// (PrunePermissions), in db's transaction when db is one.
 func Update(ctx context.Context, db *ent.Client, rs *ent.ResourceServer, p Params) (*ent.ResourceServer, error) {
 	if rs.System {
 		return nil, ErrSystem
@@ -123,12 +180,35 @@ func Update(ctx context.Context, db *ent.Client, rs *ent.ResourceServer, p Param
 	if err := validate(&p, false); err != nil {
 		return nil, err
 	}
-	u := db.ResourceServer.UpdateOne(rs)
+	enforce, dialect := rs.EnforcePolicies, string(rs.TokenDialect)
+	if p.EnforcePolicies != nil {
+		enforce = *p.EnforcePolicies
+	}
+	if p.TokenDialect != nil {
+		dialect = *p.TokenDialect
+	}
+	if err := checkState(enforce, dialect); err != nil {
+		return nil, err
+	}
+	if err := checkClients(ctx, db, p.IntrospectionClients); err != nil {
+		return nil, err
+	}
+	u := db.ResourceServer.UpdateOne(rs).SetEnforcePolicies(enforce).SetTokenDialect(resourceserver.TokenDialect(dialect))
+	if p.IntrospectionClients != nil {
+		u.SetIntrospectionClients(p.IntrospectionClients)
+	}
 	if p.Name != nil {
 		u.SetName(*p.Name)
 	}
 	if p.Scopes != nil {
 		u.SetScopes(p.Scopes)
+		keep := make([]string, len(p.Scopes))
+		for i, s := range p.Scopes {
+			keep[i] = s["value"]
+		}
+		if err := PrunePermissions(ctx, db, rs, keep); err != nil {
+			return nil, err
+		}
 	}
 	if p.AllowOfflineAccess != nil {
 		u.SetAllowOfflineAccess(*p.AllowOfflineAccess)
@@ -174,6 +254,13 @@ func EnsureManagementAPI(ctx context.Context, db *ent.Client, issuer string) err
 		return err
 	}
 	return db.ResourceServer.UpdateOne(existing).SetScopes(scopes).SetSystem(true).Exec(sys)
+}
+
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 func nonNil(s []Scope) []Scope {

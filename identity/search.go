@@ -15,7 +15,9 @@ import (
 	"github.com/authgraph/authgraph/ent/connection"
 	"github.com/authgraph/authgraph/ent/identity"
 	"github.com/authgraph/authgraph/ent/predicate"
+	"github.com/authgraph/authgraph/ent/role"
 	"github.com/authgraph/authgraph/ent/user"
+	"github.com/authgraph/authgraph/ent/userrole"
 )
 
 // Search turns a user-search query in Auth0's Lucene subset into an ent
@@ -27,6 +29,7 @@ import (
 //	name:"Jane Doe"            exact
 //	app_metadata.plan:gold     metadata value (string, number or boolean)
 //	identities.connection:"Username-Password-Authentication"
+//	roles:"Support agent"      holds the role of exactly this name (RBAC)
 //	_exists_:phone_number      field present
 //	a AND b, a OR b, NOT a, -a, (…)   terms side by side mean AND
 //
@@ -257,6 +260,11 @@ func term(t token) (predicate.User, error) {
 		return user.HasIdentitiesWith(identity.HasConnectionWith(connection.Name(value))), nil
 	case "identities.provider":
 		return user.HasIdentitiesWith(identity.Provider(value)), nil
+	case "roles":
+		if prefix {
+			return nil, invalid("query", "roles takes an exact role name, without wildcards")
+		}
+		return hasRole(value), nil
 	}
 	if col, path, ok := metadataPath(field); ok {
 		if prefix {
@@ -265,6 +273,19 @@ func term(t token) (predicate.User, error) {
 		return metadataEQ(col, path, value, t.quoted), nil
 	}
 	return nil, invalid("query", "unknown or unsearchable field %q", field)
+}
+
+// hasRole keeps the users assigned the role named name. Assignments are
+// rows of user_roles (package rbac), found through the unique role name and
+// the (role_ref, user_ref) index.
+func hasRole(name string) predicate.User {
+	return func(s *sql.Selector) {
+		ur, r := sql.Table(userrole.Table), sql.Table(role.Table)
+		members := sql.Select(ur.C(userrole.FieldUserRef)).From(ur).
+			Join(r).On(ur.C(userrole.FieldRoleRef), r.C(role.FieldID)).
+			Where(sql.EQ(r.C(role.FieldName), name))
+		s.Where(sql.In(s.C(user.FieldID), members))
+	}
 }
 
 func metadataPath(field string) (col string, path []string, ok bool) {

@@ -1,0 +1,75 @@
+package apis_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/authgraph/authgraph/apis"
+	"github.com/authgraph/authgraph/authz"
+	"github.com/authgraph/authgraph/clients"
+	"github.com/authgraph/authgraph/internal/apitest"
+	"github.com/authgraph/authgraph/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+func ptr[T any](v T) *T { return &v }
+
+// The RBAC settings of an API: dialect, enforcement, introspection clients.
+func TestRBACSettings(t *testing.T) {
+	apitest.ForEachBackend(t, func(t *testing.T, s *apitest.Server) {
+		sys := authz.SystemContext(context.Background())
+		m := apis.Manager{DB: s.Deps.DB.Ent, Issuer: s.Issuer}
+		app, err := clients.Create(sys, s.Deps.DB.Ent, clients.Params{Name: "introspector", Type: clients.TypeM2M})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cid := app.Client.ClientID
+
+		rs, err := m.Create(sys, apis.Params{Identifier: "https://rbac.example.com/", Name: ptr("RBAC")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rs.EnforcePolicies || rs.TokenDialect != "access_token" || len(rs.IntrospectionClients) != 0 {
+			t.Fatalf("defaults: %v %v %v", rs.EnforcePolicies, rs.TokenDialect, rs.IntrospectionClients)
+		}
+		refused := []struct {
+			name string
+			p    apis.Params
+			msg  string
+		}{
+			{"unknown dialect", apis.Params{TokenDialect: ptr("jwt")}, "tokenDialect must be one of"},
+			{"authz dialect without enforcement", apis.Params{TokenDialect: ptr("access_token_authz")}, "needs enforcePolicies"},
+			{"unknown introspection client", apis.Params{IntrospectionClients: []string{cid, "nobody"}}, `"nobody" does not exist`},
+			{"duplicate introspection client", apis.Params{IntrospectionClients: []string{cid, cid}}, "listed twice"},
+			{"too many introspection clients", apis.Params{IntrospectionClients: make([]string, 21)}, "at most 20"},
+		}
+		for _, r := range refused {
+			if _, err := m.Update(sys, rs.Identifier, r.p); !errors.Is(err, apis.ErrInvalid) || !strings.Contains(err.Error(), r.msg) {
+				t.Fatalf("%s: %v, want ErrInvalid with %q", r.name, err, r.msg)
+			}
+		}
+		if _, err := m.Create(sys, apis.Params{Identifier: "https://other.example.com/", Name: ptr("x"),
+			TokenDialect: ptr("rfc9068_profile_authz")}); !errors.Is(err, apis.ErrInvalid) {
+			t.Fatalf("creating an authz dialect without enforcement: %v", err)
+		}
+
+		rs, err = m.Update(sys, rs.Identifier, apis.Params{EnforcePolicies: ptr(true), TokenDialect: ptr("rfc9068_profile_authz"),
+			IntrospectionClients: []string{cid}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !rs.EnforcePolicies || rs.TokenDialect != "rfc9068_profile_authz" || len(rs.IntrospectionClients) != 1 {
+			t.Fatalf("after update: %v %v %v", rs.EnforcePolicies, rs.TokenDialect, rs.IntrospectionClients)
+		}
+		// Turning enforcement off while the dialect needs it is refused.
+		if _, err := m.Update(sys, rs.Identifier, apis.Params{EnforcePolicies: ptr(false)}); !errors.Is(err, apis.ErrInvalid) {
+			t.Fatalf("enforcement off under an authz dialect: %v", err)
+		}
+		if _, err := m.Update(sys, rs.Identifier, apis.Params{EnforcePolicies: ptr(false), TokenDialect: ptr("access_token")}); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

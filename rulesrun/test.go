@@ -10,8 +10,8 @@ import (
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/application"
 	"github.com/authgraph/authgraph/ent/role"
-	"github.com/authgraph/authgraph/ent/userrole"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
+	"github.com/authgraph/authgraph/ent/userrole"
 	"github.com/authgraph/authgraph/identity"
 	"github.com/authgraph/authgraph/rules"
 )

@@ -174,8 +174,9 @@ type Authorization interface {
 }
 
 // UserScopesFunc decides which requested API scopes a user is granted.
-// requested holds only scopes the API defines. It is the extension point for
-// administrator-assigned permissions (RBAC); an error fails the login.
+// requested holds only scopes the API defines; an error fails the login. It
+// is not asked for APIs that enforce policies when Config.Authorization is
+// set: the user's permissions decide there.
 type UserScopesFunc func(ctx context.Context, user *ent.User, client *ent.Application, api *API, requested []string) ([]string, error)
 
 // DefaultUserAPIScopes grants, for the management API, only the self-service

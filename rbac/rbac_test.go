@@ -65,7 +65,7 @@ func (e *env) api(t *testing.T, scopes ...string) *ent.ResourceServer {
 	return rs
 }
 
-func (e *env) user(t *testing.T) *ent.User {
+func (e *env) user(t testing.TB) *ent.User {
 	t.Helper()
 	email := e.uniq("user") + "@example.com"
 	u, err := identity.Create(sys, e.db, identity.CreateInput{Connection: connections.DefaultDatabase, Email: &email,
@@ -153,9 +153,18 @@ func testMatrix(t *testing.T, e *env) {
 	// Direct: visible on the next call (the cache watches the tables).
 	must(t, e.m.AddUserPermissions(sys, u.UserID, p(rs, "read")))
 	e.perms(t, u, rs, "read")
-	// Idempotent.
+	// Idempotent: nothing written, nothing audited.
 	must(t, e.m.AddUserPermissions(sys, uid, p(rs, "read")))
 	e.perms(t, u, rs, "read")
+	n := 0
+	for _, l := range e.db.LogEvent.Query().AllX(sys) {
+		if l.Details["operation"] == "addUserPermissions" && l.UserID == u.UserID {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d addUserPermissions audit entries for the user, want 1", n)
+	}
 
 	// Through one role, then two overlapping ones.
 	r1 := e.role(t, p(rs, "read", "write")...)
@@ -345,6 +354,27 @@ func testRefusals(t *testing.T, e *env) {
 		{"too many", func() error { return e.m.AssignUserRoles(sys, uid, many) }, new(*identity.ValidationError)},
 		{"none", func() error { return e.m.AddUserPermissions(sys, uid, nil) }, new(*identity.ValidationError)},
 	}
+	// An administrator's roles and permissions change only for a caller
+	// holding every scope of their grant.
+	admin := e.user(t)
+	e.db.AdminGrant.Create().SetUserRef(admin.ID).SetScopes([]string{"delete:users"}).SaveX(sys)
+	lesser := as("update:users", "create:role_members", "delete:role_members")
+	var esc *authz.EscalationError
+	for name, run := range map[string]func() error{
+		"assignUserRoles":       func() error { return e.m.AssignUserRoles(lesser, admin.UserID, []string{rid}) },
+		"assignRoleUsers":       func() error { return e.m.AssignRoleUsers(lesser, rid, []string{uid, admin.UserID}) },
+		"removeUserRoles":       func() error { return e.m.RemoveUserRoles(lesser, admin.UserID, []string{rid}) },
+		"addUserPermissions":    func() error { return e.m.AddUserPermissions(lesser, admin.UserID, p(rs, "read")) },
+		"removeUserPermissions": func() error { return e.m.RemoveUserPermissions(lesser, admin.UserID, p(rs, "read")) },
+	} {
+		before := e.snap()
+		if err := run(); !errors.As(err, &esc) || esc.Scope != "delete:users" {
+			t.Fatalf("%s on an administrator: %v, want an escalation error", name, err)
+		}
+		e.unchanged(t, before)
+	}
+	must(t, e.m.AssignUserRoles(as("update:users", "create:role_members", "delete:users"), admin.UserID, []string{rid}))
+
 	for _, b := range bad {
 		before := e.snap()
 		err := b.run()

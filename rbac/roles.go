@@ -6,6 +6,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/authgraph/authgraph/admins"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/role"
 	"github.com/authgraph/authgraph/ent/rolepermission"
@@ -383,6 +384,9 @@ func (m Manager) AssignRoleUsers(ctx context.Context, roleID string, userIDs []s
 		refs := make([]pulid.ID, len(us))
 		for i, u := range us {
 			refs[i] = u.ID
+		}
+		if err := admins.RequireControl(ctx, tx, refs...); err != nil { // see userForWrite
+			return manage.Audit{}, err
 		}
 		held, err := tx.UserRole.Query().Where(userrole.RoleRef(r.ID), userrole.UserRefIn(refs...)).All(sys(ctx))
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/authgraph/authgraph/admins"
 	"github.com/authgraph/authgraph/apis"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/role"
@@ -19,6 +20,18 @@ import (
 // findUser resolves a user (user_id or node id) as the system.
 func findUser(ctx context.Context, db *ent.Client, id string) (*ent.User, error) {
 	return identity.Resolve(sys(ctx), db, id)
+}
+
+// userForWrite resolves the user a write changes. An administrator's roles
+// and permissions are theirs to keep: only a caller holding every scope of
+// their admin grant may change them (admins.RequireControl), as for every
+// other change of an administrator's account.
+func userForWrite(ctx context.Context, db *ent.Client, id string) (*ent.User, error) {
+	u, err := findUser(ctx, db, id)
+	if err != nil {
+		return nil, err
+	}
+	return u, admins.RequireControl(ctx, db, u.ID)
 }
 
 // UserRoles lists a user's roles by name (read:users and read:roles); the
@@ -59,7 +72,7 @@ func (m Manager) AssignUserRoles(ctx context.Context, userID string, roleIDs []s
 		if err := checkCount("roles", len(roleIDs)); err != nil {
 			return manage.Audit{}, err
 		}
-		u, err := findUser(ctx, tx, userID)
+		u, err := userForWrite(ctx, tx, userID)
 		if err != nil {
 			return manage.Audit{}, err
 		}
@@ -105,7 +118,7 @@ func (m Manager) RemoveUserRoles(ctx context.Context, userID string, roleIDs []s
 		if err := checkCount("roles", len(roleIDs)); err != nil {
 			return manage.Audit{}, err
 		}
-		u, err := findUser(ctx, tx, userID)
+		u, err := userForWrite(ctx, tx, userID)
 		if err != nil {
 			return manage.Audit{}, err
 		}
@@ -220,7 +233,7 @@ func (m Manager) UserPermissions(ctx context.Context, userID, audience string, p
 func (m Manager) AddUserPermissions(ctx context.Context, userID string, perms []Permission) error {
 	return manage.Write(ctx, m.DB, manage.Op{Scope: "update:users", Operation: "addUserPermissions"},
 		func(tx *ent.Client) (manage.Audit, error) {
-			u, err := findUser(ctx, tx, userID)
+			u, err := userForWrite(ctx, tx, userID)
 			if err != nil {
 				return manage.Audit{}, err
 			}
@@ -256,7 +269,7 @@ func (m Manager) AddUserPermissions(ctx context.Context, userID string, perms []
 func (m Manager) RemoveUserPermissions(ctx context.Context, userID string, perms []Permission) error {
 	return manage.Write(ctx, m.DB, manage.Op{Scope: "update:users", Operation: "removeUserPermissions"},
 		func(tx *ent.Client) (manage.Audit, error) {
-			u, err := findUser(ctx, tx, userID)
+			u, err := userForWrite(ctx, tx, userID)
 			if err != nil {
 				return manage.Audit{}, err
 			}

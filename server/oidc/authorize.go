@@ -657,9 +657,9 @@ func (p *Provider) permissions(ctx context.Context, user *ent.User, api *API, ro
 }
 
 // roleNames returns the user's role names for the claims hook; nil without
-// RBAC.
+// RBAC or without a hook.
 func (p *Provider) roleNames(ctx context.Context, user *ent.User) ([]string, error) {
-	if p.authorization == nil {
+	if p.authorization == nil || p.claimsHook == nil {
 		return nil, nil
 	}
 	roles, err := p.authorization.RoleNames(ctx, user.ID)

@@ -335,6 +335,17 @@ func TestRBACTokens(t *testing.T) {
 			t.Fatal(err)
 		}
 		check(rfcAuthz, again.AccessToken, []string{"openid", "offline_access", "write:x"}, []string{"delete:x", "write:x"})
+
+		// testRule on a real user shows the user's stored roles.
+		if err := m.AssignUserRoles(sys, ada.CreateUser.ID, []string{reader}); err != nil {
+			t.Fatal(err)
+		}
+		var tested struct{ TestRule struct{ AccessTokenClaims map[string]any } }
+		s.MustGraphQL(t, admin, `mutation($u: ID) { testRule(id: "record", userId: $u) { accessTokenClaims } }`,
+			map[string]any{"u": ada.CreateUser.UserID}, &tested)
+		if got := strs(tested.TestRule.AccessTokenClaims["https://example.com/roles"]); !slices.Equal(got, []string{"reader"}) {
+			t.Fatalf("testRule saw roles %v", got)
+		}
 	})
 }
 

@@ -340,7 +340,9 @@ func TestRBACTokens(t *testing.T) {
 		if err := m.AssignUserRoles(sys, ada.CreateUser.ID, []string{reader}); err != nil {
 			t.Fatal(err)
 		}
-		var tested struct{ TestRule struct{ AccessTokenClaims map[string]any } }
+		var tested struct {
+			TestRule struct{ AccessTokenClaims map[string]any }
+		}
 		s.MustGraphQL(t, admin, `mutation($u: ID) { testRule(id: "record", userId: $u) { accessTokenClaims } }`,
 			map[string]any{"u": ada.CreateUser.UserID}, &tested)
 		if got := strs(tested.TestRule.AccessTokenClaims["https://example.com/roles"]); !slices.Equal(got, []string{"reader"}) {

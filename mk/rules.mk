@@ -10,8 +10,8 @@
 GO            ?= go
 NPM           ?= npm
 RULES_BUILD   := rules/testdata/build
-RULES_GO_FIX  := roles counter panic wasiopen loop oom linkto
-RULES_AS_FIX  := roles counter loop recurse memgrow badimport dbimport bigoutput abort logspam noexport badjson
+RULES_GO_FIX  := roles counter panic wasiopen loop oom linkto addrole
+RULES_AS_FIX  := roles addrole counter loop recurse memgrow badimport dbimport bigoutput abort logspam noexport badjson
 RULES_TPLS    := roles-claim deny-unverified first-login domain-allowlist strategy-claim
 RULES_WASM    := GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared
 

@@ -6,15 +6,18 @@ import "time"
 // rules-sdk/schema/event.schema.json (schema_test.go keeps them in step).
 // The pipeline fills Secrets and Rule per rule, and Now when it is zero.
 type Event struct {
-	User        User              `json:"user"`
-	Client      Client            `json:"client"`
-	Connection  Connection        `json:"connection"`
-	Request     Request           `json:"request"`
-	Transaction Transaction       `json:"transaction"`
-	Stats       Stats             `json:"stats"`
-	Secrets     map[string]string `json:"secrets"`
-	Now         time.Time         `json:"now"`
-	Rule        RuleInfo          `json:"rule"`
+	User        User        `json:"user"`
+	Client      Client      `json:"client"`
+	Connection  Connection  `json:"connection"`
+	Request     Request     `json:"request"`
+	Transaction Transaction `json:"transaction"`
+	Stats       Stats       `json:"stats"`
+	// Authorization (additive to ABI v1) holds the user's roles, as a
+	// rule's roles command left them for the rules after it.
+	Authorization Authorization     `json:"authorization"`
+	Secrets       map[string]string `json:"secrets"`
+	Now           time.Time         `json:"now"`
+	Rule          RuleInfo          `json:"rule"`
 }
 
 // User is the normalized profile (docs/PROFILE.md). Nil metadata maps are sent as {}.
@@ -77,6 +80,12 @@ type Transaction struct {
 	RedirectURI     string   `json:"redirect_uri"`
 }
 
+// Authorization is Auth0's event.authorization: the names of the user's
+// roles (RBAC).
+type Authorization struct {
+	Roles []string `json:"roles"`
+}
+
 // Stats holds login statistics.
 type Stats struct {
 	LoginsCount int64 `json:"logins_count"`
@@ -108,5 +117,8 @@ func (e *Event) normalize() {
 	}
 	if e.Secrets == nil {
 		e.Secrets = map[string]string{}
+	}
+	if e.Authorization.Roles == nil {
+		e.Authorization.Roles = []string{}
 	}
 }

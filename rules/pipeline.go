@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"time"
 )
 
@@ -51,6 +52,9 @@ type PipelineResult struct {
 	AppMetadata  map[string]any
 	UserMetadata map[string]any
 	LinkTo       *LinkRequest
+	// Roles is the user's role set after the rules' roles commands, nil
+	// when no rule changed it. It holds for this login only.
+	Roles []string
 	// User is the event's user with the metadata updates applied.
 	User     User
 	Runs     []RuleRun
@@ -101,7 +105,7 @@ func (e *Engine) RunPipeline(ctx context.Context, rules []RuleVersion, event Eve
 	res.User, res.Duration = event.User, time.Since(start)
 	if res.Deny != nil {
 		res.IDTokenClaims, res.AccessTokenClaims = map[string]any{}, map[string]any{}
-		res.AppMetadata, res.UserMetadata, res.LinkTo = map[string]any{}, map[string]any{}, nil
+		res.AppMetadata, res.UserMetadata, res.LinkTo, res.Roles = map[string]any{}, map[string]any{}, nil, nil
 		return res, nil
 	}
 	if lastClaims >= 0 {
@@ -160,7 +164,26 @@ func (e *Engine) runOne(ctx context.Context, rv *RuleVersion, event *Event, res 
 	if r.LinkTo != nil {
 		res.LinkTo = &LinkRequest{RuleID: rv.ID, UserID: r.LinkTo.UserID}
 	}
+	if r.Roles != nil {
+		// Later rules see the changed list (event.authorization.roles).
+		event.Authorization.Roles = changeRoles(event.Authorization.Roles, r.Roles)
+		res.Roles = slices.Clone(event.Authorization.Roles)
+	}
 	return run, nil
+}
+
+// changeRoles applies a roles command: adds first, then removes, keeping the
+// list sorted and without duplicates.
+func changeRoles(roles []string, c *RolesChange) []string {
+	out := slices.Clone(roles)
+	for _, n := range c.Add {
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	out = slices.DeleteFunc(out, func(n string) bool { return slices.Contains(c.Remove, n) })
+	slices.Sort(out)
+	return append([]string{}, out...)
 }
 
 func checkClaimsSize(id, access map[string]any) error {

@@ -4,7 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"unicode/utf8"
 )
+
+// MaxRoleName bounds a role name in the roles command, in characters (a
+// role's name is at most 200).
+const MaxRoleName = 200
 
 // Result is one rule's commands, the host side of
 // rules-sdk/schema/result.schema.json. Unknown members are ignored so that
@@ -20,8 +26,19 @@ type Result struct {
 	// LinkTo (additive to ABI v1) is reported to the caller, which decides
 	// whether to link (rulesrun: only verified, equal emails); the engine
 	// itself never acts on it.
-	LinkTo *LinkTo      `json:"link_to,omitempty"`
-	Error  *ResultError `json:"error,omitempty"`
+	LinkTo *LinkTo `json:"link_to,omitempty"`
+	// Roles (additive to ABI v1) changes the user's roles for this login
+	// only: nothing is stored.
+	Roles *RolesChange `json:"roles,omitempty"`
+	Error *ResultError `json:"error,omitempty"`
+}
+
+// RolesChange adds and removes roles by name for this login; a name in both
+// is removed. Names that match no role change the event's list but grant
+// nothing.
+type RolesChange struct {
+	Add    []string `json:"add,omitempty"`
+	Remove []string `json:"remove,omitempty"`
 }
 
 // Deny refuses the login with access_denied.
@@ -53,6 +70,13 @@ func decodeResult(out []byte) (*Result, error) {
 	}
 	if r.LinkTo != nil && r.LinkTo.UserID == "" {
 		return nil, fmt.Errorf("%w: link_to.user_id is empty", ErrBadResult)
+	}
+	if r.Roles != nil {
+		for _, n := range append(slices.Clone(r.Roles.Add), r.Roles.Remove...) {
+			if n == "" || utf8.RuneCountInString(n) > MaxRoleName {
+				return nil, fmt.Errorf("%w: a role name in roles must be 1 to %d characters", ErrBadResult, MaxRoleName)
+			}
+		}
 	}
 	return &r, nil
 }

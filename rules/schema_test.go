@@ -274,6 +274,7 @@ func TestResultMatchesSchema(t *testing.T) {
 		AppMetadata:       map[string]any{"plan": "pro", "old": nil},
 		UserMetadata:      map[string]any{"theme": "dark"},
 		LinkTo:            &LinkTo{UserID: "github|1"},
+		Roles:             &RolesChange{Add: []string{"editor"}, Remove: []string{"viewer"}},
 		Error:             &ResultError{Message: "m"},
 	}
 	b := mustJSON(t, full)
@@ -302,6 +303,7 @@ func TestResultMatchesSchema(t *testing.T) {
 		`{"app_metadata":{"a.b":1}}`,
 		`{"user_metadata":{"$set":1}}`,
 		`{"link_to":{"user_id":""}}`,
+		`{"roles":{"add":[""]}}`,
 		`{"id_token_claims":[]}`,
 		`[]`,
 	} {

@@ -35,6 +35,8 @@ type Login struct {
 	RedirectURI     string
 	// Audience is the API the access token is for ("" for /userinfo only).
 	Audience string
+	// Roles are the names of the user's roles (event.authorization.roles).
+	Roles []string
 }
 
 // Outcome is what the rules add to the tokens. Their metadata updates have
@@ -46,6 +48,9 @@ type Outcome struct {
 	// Primary is set when a rule's link_to was honoured: the user who logged
 	// in is now a secondary of Primary, and the login continues as Primary.
 	Primary *ent.User
+	// Roles, when not nil, are the user's roles after the rules' roles
+	// commands, for this login only (nothing is stored).
+	Roles []string
 }
 
 // DeniedError is a rule's refusal: the login fails with access_denied and
@@ -146,6 +151,7 @@ func (s *Service) Run(ctx context.Context, in Login) (*Outcome, error) {
 		IDTokenClaims:     res.IDTokenClaims,
 		AccessTokenClaims: rules.ClaimsForAudience(res.AccessTokenClaims, in.Audience, s.ProtectedAudiences...),
 		Runs:              res.Runs,
+		Roles:             res.Roles,
 	}
 	if res.LinkTo != nil && in.Protocol != ProtocolRefresh {
 		primary, err := s.link(ctx, in.User, res.LinkTo.UserID)
@@ -294,7 +300,8 @@ func (s *Service) BuildEvent(ctx context.Context, in Login) (rules.Event, *ent.C
 		Transaction: rules.Transaction{
 			Protocol: in.Protocol, RequestedScopes: in.RequestedScopes, RedirectURI: in.RedirectURI,
 		},
-		Stats: rules.Stats{LoginsCount: int64(u.LoginsCount)},
+		Stats:         rules.Stats{LoginsCount: int64(u.LoginsCount)},
+		Authorization: rules.Authorization{Roles: in.Roles},
 	}
 	if in.Client != nil {
 		ev.Client = rules.Client{ClientID: in.Client.ClientID, Name: in.Client.Name, Metadata: in.Client.Metadata}

@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/application"
+	"github.com/authgraph/authgraph/ent/role"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
+	"github.com/authgraph/authgraph/ent/userrole"
 	"github.com/authgraph/authgraph/identity"
 	"github.com/authgraph/authgraph/rules"
 )
@@ -82,6 +85,11 @@ func (s *Service) Test(ctx context.Context, db *ent.Client, p TestParams) (*Test
 			return nil, err
 		}
 		in := Login{User: u, Protocol: "oidc-basic-profile", RequestedScopes: []string{"openid", "profile", "email"}}
+		// The user's roles, as a login would show them.
+		if in.Roles, err = db.UserRole.Query().Where(userrole.UserRef(u.ID)).QueryRole().
+			Order(role.ByName()).Select(role.FieldName).Strings(authz.SystemContext(ctx)); err != nil {
+			return nil, err
+		}
 		if p.ClientID != "" {
 			q := db.Application.Query()
 			if pulid.ID(p.ClientID).Prefix() == "cli_" {

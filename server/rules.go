@@ -87,6 +87,7 @@ func rulesClaimsHook(svc *rulesrun.Service, logger *slog.Logger) oidc.ClaimsHook
 		out, err := svc.Run(ctx, rulesrun.Login{
 			User: ev.User, Client: ev.Client, Connection: ev.Connection, Protocol: ev.Protocol,
 			RequestedScopes: ev.RequestedScopes, RedirectURI: ev.RedirectURI, Audience: ev.Audience,
+			Roles: ev.Roles,
 		})
 		var (
 			denied *rulesrun.DeniedError
@@ -103,6 +104,6 @@ func rulesClaimsHook(svc *rulesrun.Service, logger *slog.Logger) oidc.ClaimsHook
 		if len(out.Runs) > 0 {
 			logger.DebugContext(ctx, "rules ran", "rules", len(out.Runs), "protocol", ev.Protocol)
 		}
-		return &oidc.CustomClaims{IDToken: out.IDTokenClaims, AccessToken: out.AccessTokenClaims, Primary: out.Primary}, nil
+		return &oidc.CustomClaims{IDToken: out.IDTokenClaims, AccessToken: out.AccessTokenClaims, Primary: out.Primary, Roles: out.Roles}, nil
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/authgraph/authgraph/dbauth"
 	"github.com/authgraph/authgraph/graph"
 	"github.com/authgraph/authgraph/mail"
+	"github.com/authgraph/authgraph/rbac"
 	"github.com/authgraph/authgraph/rulesrun"
 	"github.com/authgraph/authgraph/secretbox"
 	"github.com/authgraph/authgraph/server/apiv2"
@@ -147,6 +148,9 @@ func Handler(d *Deps) (http.Handler, error) {
 		// Administrators (package admins) get their granted management
 		// scopes, through the built-in dashboard client only.
 		UserAPIScopes: dashboard.UserAPIScopes(d.DB.Ent),
+		// Roles and permissions for APIs that enforce policies, client
+		// grants for machine tokens of registered APIs.
+		Authorization: rbac.NewAuthorizer(d.DB.Ent),
 	})
 	if err != nil {
 		return nil, err

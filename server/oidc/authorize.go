@@ -481,9 +481,14 @@ func (p *Provider) complete(w http.ResponseWriter, r *http.Request, ar *ent.Auth
 			return
 		}
 	}
-	granted, err := p.grantScopes(ctx, user, app, api, ar.Scopes)
+	granted, err := p.grantScopes(ctx, user, app, api, ar.Scopes, nil)
 	if err != nil {
 		p.serverErrorRedirect(w, r, tgt, "deciding scopes", err)
+		return
+	}
+	roles, err := p.roleNames(ctx, user)
+	if err != nil {
+		p.serverErrorRedirect(w, r, tgt, "loading the user's roles", err)
 		return
 	}
 	authTime := login.AuthTime
@@ -493,7 +498,7 @@ func (p *Provider) complete(w http.ResponseWriter, r *http.Request, ar *ent.Auth
 	custom, err := p.runClaimsHook(ctx, &ClaimsEvent{
 		User: user, Client: app, Scopes: granted, Audience: first(ar.Audience),
 		Protocol: ProtocolOIDCBasicProfile, Connection: login.Connection, AuthTime: authTime, AMR: login.AMR,
-		RequestedScopes: ar.Scopes, RedirectURI: ar.RedirectURI,
+		RequestedScopes: ar.Scopes, RedirectURI: ar.RedirectURI, Roles: roles,
 	})
 	var deny *DenyError
 	if errors.As(err, &deny) {
@@ -512,13 +517,25 @@ func (p *Provider) complete(w http.ResponseWriter, r *http.Request, ar *ent.Auth
 			p.finish(w, r, ar, "unauthorized", "user is blocked")
 			return
 		}
-		if granted, err = p.grantScopes(ctx, user, app, api, ar.Scopes); err != nil {
+		if granted, err = p.grantScopes(ctx, user, app, api, ar.Scopes, custom.Roles); err != nil {
+			p.serverErrorRedirect(w, r, tgt, "deciding scopes", err)
+			return
+		}
+	} else if custom.Roles != nil {
+		// A rule changed the roles for this login: the API scopes follow.
+		if granted, err = p.grantScopes(ctx, user, app, api, ar.Scopes, custom.Roles); err != nil {
 			p.serverErrorRedirect(w, r, tgt, "deciding scopes", err)
 			return
 		}
 	}
 	cr := claimsRequestFrom(ar.ClaimsRequest)
 	cr.CustomID, cr.CustomAccess = custom.IDToken, custom.AccessToken
+	if custom.Roles != nil {
+		// Kept with the code so that the permissions computed at the
+		// exchange use them too.
+		rs := slices.Clone(custom.Roles)
+		cr.Roles = &rs
+	}
 
 	claims := cr.toMap()
 	code := newSecret()
@@ -592,8 +609,10 @@ func requestScopes(app *ent.Application, requested []string, api *API) []string 
 }
 
 // grantScopes splits the request's scopes into OIDC scopes (granted as
-// requested) and API scopes (decided by UserAPIScopes).
-func (p *Provider) grantScopes(ctx context.Context, user *ent.User, app *ent.Application, api *API, scopes []string) ([]string, error) {
+// requested) and API scopes: for an API that enforces policies, those among
+// the user's permissions (computed with roles when not nil, see
+// Authorization.Permissions); otherwise those UserAPIScopes decides.
+func (p *Provider) grantScopes(ctx context.Context, user *ent.User, app *ent.Application, api *API, scopes, roles []string) ([]string, error) {
 	var out, apiReq []string
 	for _, s := range scopes {
 		if slices.Contains(oidcScopes, s) {
@@ -603,7 +622,13 @@ func (p *Provider) grantScopes(ctx context.Context, user *ent.User, app *ent.App
 		}
 	}
 	if api != nil && len(apiReq) > 0 {
-		got, err := p.userAPIScopes(ctx, user, app, api, apiReq)
+		var got []string
+		var err error
+		if p.enforced(api) {
+			got, err = p.permissions(ctx, user, api, roles)
+		} else {
+			got, err = p.userAPIScopes(ctx, user, app, api, apiReq)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -617,6 +642,29 @@ func (p *Provider) grantScopes(ctx context.Context, user *ent.User, app *ent.App
 }
 
 var errUnknownAPI = errors.New("unknown API")
+
+// enforced reports whether a user token's scopes for api are limited to the
+// user's permissions (RBAC).
+func (p *Provider) enforced(api *API) bool {
+	return p.authorization != nil && api != nil && !api.Management && api.EnforcePolicies && api.ID != ""
+}
+
+// permissions returns the user's effective permissions on api, never nil;
+// roles, when not nil, replace the user's stored roles.
+func (p *Provider) permissions(ctx context.Context, user *ent.User, api *API, roles []string) ([]string, error) {
+	perms, err := p.authorization.Permissions(ctx, user.ID, api.ID, roles)
+	return nonNilStrings(perms), err
+}
+
+// roleNames returns the user's role names for the claims hook; nil without
+// RBAC or without a hook.
+func (p *Provider) roleNames(ctx context.Context, user *ent.User) ([]string, error) {
+	if p.authorization == nil || p.claimsHook == nil {
+		return nil, nil
+	}
+	roles, err := p.authorization.RoleNames(ctx, user.ID)
+	return nonNilStrings(roles), err
+}
 
 // resolveAPI finds the API an audience names: a registered ResourceServer,
 // or the built-in management API.
@@ -635,6 +683,7 @@ func (p *Provider) resolveAPI(ctx context.Context, identifier string) (*API, err
 		if rs != nil {
 			api.AllowOfflineAccess = rs.AllowOfflineAccess
 			api.TokenLifetime = time.Duration(rs.TokenLifetime) * time.Second
+			api.ID = rs.ID
 		}
 		return api, nil
 	}
@@ -642,9 +691,13 @@ func (p *Provider) resolveAPI(ctx context.Context, identifier string) (*API, err
 		return nil, errUnknownAPI
 	}
 	api := &API{
-		Identifier:         rs.Identifier,
-		AllowOfflineAccess: rs.AllowOfflineAccess,
-		TokenLifetime:      time.Duration(rs.TokenLifetime) * time.Second,
+		Identifier:           rs.Identifier,
+		AllowOfflineAccess:   rs.AllowOfflineAccess,
+		TokenLifetime:        time.Duration(rs.TokenLifetime) * time.Second,
+		ID:                   rs.ID,
+		EnforcePolicies:      rs.EnforcePolicies,
+		TokenDialect:         string(rs.TokenDialect),
+		IntrospectionClients: rs.IntrospectionClients,
 	}
 	for _, s := range rs.Scopes {
 		if v := s["value"]; v != "" {

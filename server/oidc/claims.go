@@ -10,6 +10,7 @@ import (
 
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/ent"
+	"github.com/authgraph/authgraph/ent/schema/pulid"
 )
 
 // oidcScopes are the OpenID Connect scopes the provider knows (docs/SCOPES.md).
@@ -78,6 +79,9 @@ type ClaimsEvent struct {
 	// RedirectURI is the authorization request's redirect_uri ("" at
 	// refresh).
 	RedirectURI string
+	// Roles are the names of the roles assigned to the user (Auth0's
+	// event.authorization.roles); nil without RBAC (Config.Authorization).
+	Roles []string
 }
 
 // CustomClaims are the claims the hook adds. Names must be namespaced (a URL
@@ -90,6 +94,10 @@ type CustomClaims struct {
 	// Primary, at login only, continues the login as another user: the one
 	// the user who authenticated was just linked to (a rule's link_to).
 	Primary *ent.User
+	// Roles, when not nil, replace the user's roles for this issuance only
+	// (a rule's roles command): the token's API scopes and permissions are
+	// computed with them; nothing is stored.
+	Roles []string
 }
 
 // ClaimsHook is the rules engine's extension point: it runs once per login
@@ -114,11 +122,61 @@ type API struct {
 	TokenLifetime      time.Duration
 	// Management is true for the built-in management API ({issuer}api/v2/).
 	Management bool
+	// ID is the resource server's node id ("" for the management API
+	// without a stored row).
+	ID pulid.ID
+	// EnforcePolicies limits a user token's API scopes to the user's
+	// permissions (RBAC, Config.Authorization).
+	EnforcePolicies bool
+	// TokenDialect is the access token's shape: DialectAccessToken (the
+	// default), DialectAccessTokenAuthz, DialectRFC9068 or
+	// DialectRFC9068Authz.
+	TokenDialect string
+	// IntrospectionClients are the client_ids besides a token's own client
+	// that may introspect tokens issued for this API.
+	IntrospectionClients []string
+}
+
+// Token dialects (Auth0's token_dialect). Every dialect is an RFC 9068
+// token (header typ at+jwt, client_id, iss, sub, aud, exp, iat, jti,
+// scope); the access_token dialects add azp (the client_id) as Auth0's
+// classic tokens do, and the _authz dialects add permissions.
+const (
+	DialectAccessToken      = "access_token"
+	DialectAccessTokenAuthz = "access_token_authz"
+	DialectRFC9068          = "rfc9068_profile"
+	DialectRFC9068Authz     = "rfc9068_profile_authz"
+)
+
+// withPermissions reports whether the API's tokens carry a permissions
+// claim.
+func (a *API) withPermissions() bool {
+	return a != nil && !a.Management && a.EnforcePolicies &&
+		(a.TokenDialect == DialectAccessTokenAuthz || a.TokenDialect == DialectRFC9068Authz)
+}
+
+// withAZP reports whether the API's user tokens carry azp.
+func (a *API) withAZP() bool {
+	return a != nil && !a.Management && (a.TokenDialect == "" || a.TokenDialect == DialectAccessToken || a.TokenDialect == DialectAccessTokenAuthz)
+}
+
+// Authorization answers the token endpoint's RBAC questions (package rbac's
+// Authorizer). Ids are node ids (user, resource server, application).
+type Authorization interface {
+	// RoleNames returns the names of the user's roles.
+	RoleNames(ctx context.Context, user pulid.ID) ([]string, error)
+	// Permissions returns the user's effective permissions on the API;
+	// roles, when not nil, replace the user's stored roles by name.
+	Permissions(ctx context.Context, user, api pulid.ID, roles []string) ([]string, error)
+	// ClientScopes returns the scopes the client's grant for the API gives;
+	// ok is false without a grant.
+	ClientScopes(ctx context.Context, client, api pulid.ID) (scopes []string, ok bool, err error)
 }
 
 // UserScopesFunc decides which requested API scopes a user is granted.
-// requested holds only scopes the API defines. It is the extension point for
-// administrator-assigned permissions (RBAC); an error fails the login.
+// requested holds only scopes the API defines; an error fails the login. It
+// is not asked for APIs that enforce policies when Config.Authorization is
+// set: the user's permissions decide there.
 type UserScopesFunc func(ctx context.Context, user *ent.User, client *ent.Application, api *API, requested []string) ([]string, error)
 
 // DefaultUserAPIScopes grants, for the management API, only the self-service
@@ -187,6 +245,9 @@ type claimsRequest struct {
 	// Custom is the claims hook's output at login.
 	CustomID     map[string]any `json:"custom_id_token,omitempty"`
 	CustomAccess map[string]any `json:"custom_access_token,omitempty"`
+	// Roles are the roles a rule set for this login (nil: the user's
+	// stored roles), for the permissions computed at the code exchange.
+	Roles *[]string `json:"roles,omitempty"`
 }
 
 var errBadClaimsParam = errors.New("claims parameter must be a JSON object with userinfo and/or id_token objects")
@@ -283,5 +344,5 @@ func (p *Provider) runClaimsHook(ctx context.Context, ev *ClaimsEvent) (*CustomC
 	if c == nil {
 		return &CustomClaims{}, nil
 	}
-	return &CustomClaims{IDToken: filterCustom(c.IDToken), AccessToken: filterCustom(c.AccessToken), Primary: c.Primary}, nil
+	return &CustomClaims{IDToken: filterCustom(c.IDToken), AccessToken: filterCustom(c.AccessToken), Primary: c.Primary, Roles: c.Roles}, nil
 }

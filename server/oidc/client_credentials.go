@@ -1,6 +1,7 @@
 package oidc
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -41,8 +42,11 @@ type ccClaims struct {
 	Issuer   string   `json:"iss"`
 	JTI      string   `json:"jti"`
 	NotBef   int64    `json:"nbf"`
-	Scope    string   `json:"scope"`
-	Subject  string   `json:"sub"`
+	// Permissions are the granted scopes, for an API whose dialect is an
+	// _authz one.
+	Permissions *[]string `json:"permissions,omitempty"`
+	Scope       string    `json:"scope"`
+	Subject     string    `json:"sub"`
 }
 
 // ccResponse is the token response (op's oidc.AccessTokenResponse fields).
@@ -105,26 +109,45 @@ func (p *Provider) clientCredentials(w http.ResponseWriter, r *http.Request) {
 		requested = strings.Split(vs[len(vs)-1], " ")
 	}
 	audiences := append(slices.Clone(r.PostForm["audience"]), r.PostForm["resource"]...)
-	scopes, oe := p.clientCredentialsScopes(app, audiences, requested)
+	var (
+		scopes      []string
+		oe          *oauthError
+		audience    = p.managementAudience
+		lifetime    = p.accessTokenLifetime
+		permissions *[]string
+	)
+	if customAudience(audiences, p.managementAudience) {
+		var api *API
+		api, scopes, oe = p.clientCredentialsAPI(ctx, app, audiences, requested)
+		if oe == nil {
+			audience, lifetime = api.Identifier, api.TokenLifetime
+			if api.withPermissions() {
+				permissions = &scopes
+			}
+		}
+	} else {
+		scopes, oe = p.clientCredentialsScopes(app, audiences, requested)
+	}
 	if oe != nil {
 		p.ccError(w, r, hasBasic, oe)
 		return
 	}
 	now := p.now().UTC()
-	exp := now.Add(p.accessTokenLifetime)
+	exp := now.Add(lifetime)
 	scope := strings.Join(scopes, " ")
 	payload, err := json.Marshal(&ccClaims{
-		Audience: []string{p.managementAudience},
-		AZP:      app.ClientID,
-		ClientID: app.ClientID,
-		Expiry:   exp.Unix(),
-		GTY:      GrantTypeClientCredentialsClaim,
-		IssuedAt: now.Unix(),
-		Issuer:   p.issuer,
-		JTI:      p.verifier.machines.jti(app),
-		NotBef:   now.Unix(),
-		Scope:    scope,
-		Subject:  app.ClientID + ClientSubjectSuffix,
+		Audience:    []string{audience},
+		Permissions: permissions,
+		AZP:         app.ClientID,
+		ClientID:    app.ClientID,
+		Expiry:      exp.Unix(),
+		GTY:         GrantTypeClientCredentialsClaim,
+		IssuedAt:    now.Unix(),
+		Issuer:      p.issuer,
+		JTI:         p.verifier.machines.jti(app),
+		NotBef:      now.Unix(),
+		Scope:       scope,
+		Subject:     app.ClientID + ClientSubjectSuffix,
 	})
 	var token string
 	if err == nil {
@@ -162,19 +185,75 @@ func (p *Provider) ccError(w http.ResponseWriter, r *http.Request, basic bool, e
 	writeJSON(w, e.status, e)
 }
 
+// customAudience reports whether the request names an audience other than
+// the management API (only string comparisons: the management path reads
+// nothing more).
+func customAudience(audiences []string, management string) bool {
+	for _, a := range audiences {
+		if a != management {
+			return true
+		}
+	}
+	return false
+}
+
+// clientCredentialsAPI decides the API and scopes of a client_credentials
+// token for a registered API (Auth0's client grants):
+//   - audience: one registered API; several different ones, or an unknown
+//     one, are invalid_target (RFC 8707);
+//   - the client needs a client grant for the API, else access_denied (403,
+//     as Auth0);
+//   - scope: omitted means every scope of the grant; a requested scope
+//     outside it is invalid_scope.
+func (p *Provider) clientCredentialsAPI(ctx context.Context, app *ent.Application, audiences, requested []string) (*API, []string, *oauthError) {
+	identifier := audiences[0]
+	for _, a := range audiences[1:] {
+		if a != identifier {
+			return nil, nil, newOAuthError(http.StatusBadRequest, "invalid_target", "a token is for one audience")
+		}
+	}
+	api, err := p.resolveAPI(ctx, identifier)
+	if errors.Is(err, errUnknownAPI) {
+		return nil, nil, newOAuthError(http.StatusBadRequest, "invalid_target", "unknown audience")
+	}
+	if err != nil {
+		return nil, nil, p.serverError(ctx, "resolving an audience", err)
+	}
+	var grant []string
+	ok := false
+	if p.authorization != nil && api.ID != "" {
+		if grant, ok, err = p.authorization.ClientScopes(ctx, app.ID, api.ID); err != nil {
+			return nil, nil, p.serverError(ctx, "loading a client grant", err)
+		}
+	}
+	if !ok {
+		return nil, nil, newOAuthError(http.StatusForbidden, "access_denied",
+			`Client is not authorized to access "`+identifier+`". You need to create a "client-grant" associated to this API.`)
+	}
+	if requested == nil {
+		return api, nonNilStrings(slices.Clone(grant)), nil
+	}
+	var granted []string
+	for _, sc := range requested {
+		if sc == "" || slices.Contains(granted, sc) {
+			continue
+		}
+		if !slices.Contains(grant, sc) {
+			return nil, nil, newOAuthError(http.StatusBadRequest, "invalid_scope", "a requested scope is unknown or not granted to this client")
+		}
+		granted = append(granted, sc)
+	}
+	if len(granted) == 0 {
+		return nil, nil, newOAuthError(http.StatusBadRequest, "invalid_scope", "empty scope")
+	}
+	return api, granted, nil
+}
+
 // clientCredentialsScopes decides the scopes of a client_credentials token
-// for an authenticated client:
-//   - audience: omitted means the management API; any other value is
-//     invalid_target (RFC 8707) until resource servers take machine tokens;
+// for the management API (audience omitted or the management API's):
 //   - scope: omitted means every scope the client may be granted (none at
 //     all is access_denied); a requested scope outside them is invalid_scope.
 func (p *Provider) clientCredentialsScopes(app *ent.Application, audiences, requested []string) ([]string, *oauthError) {
-	for _, a := range audiences {
-		if a != p.managementAudience {
-			return nil, newOAuthError(http.StatusBadRequest, "invalid_target",
-				"unknown audience: the only API is the management API "+p.managementAudience)
-		}
-	}
 	grantable := grantableScopes(app)
 	if requested == nil {
 		if len(grantable) == 0 {

@@ -100,6 +100,11 @@ type Config struct {
 	// UserAPIScopes decides which of the requested API scopes a user gets
 	// (nil: DefaultUserAPIScopes). See UserScopesFunc.
 	UserAPIScopes UserScopesFunc
+	// Authorization is RBAC (package rbac's Authorizer): a user's roles and
+	// permissions for APIs that enforce policies, client grants for machine
+	// tokens of registered APIs. Nil: no RBAC (an API's scopes go to every
+	// user who asks, and machine tokens are for the management API only).
+	Authorization Authorization
 }
 
 // DeriveCryptoKey derives op's crypto key from the master key (HKDF-SHA256,
@@ -142,6 +147,7 @@ type Provider struct {
 	sessions           *sessions.Manager
 	claimsHook         ClaimsHook
 	userAPIScopes      UserScopesFunc
+	authorization      Authorization
 	managementAudience string
 	userinfoAudience   string
 	// accessTokenLifetime is client_credentials tokens' (Config).
@@ -236,6 +242,7 @@ func New(cfg Config) (*Provider, error) {
 		sessions:            sm,
 		claimsHook:          cfg.Claims,
 		userAPIScopes:       cfg.UserAPIScopes,
+		authorization:       cfg.Authorization,
 		managementAudience:  authz.ManagementAudience(cfg.Issuer),
 		userinfoAudience:    cfg.Issuer + "userinfo",
 		accessTokenLifetime: lifetime,

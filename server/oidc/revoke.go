@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -128,12 +129,15 @@ func (p *Provider) grantOfToken(ctx context.Context, token, hint string) (pulid.
 }
 
 // serveIntrospect is RFC 7662 introspection for confidential clients.
-// A token is reported only to the client it was issued to (its client_id):
-// any other caller, whatever the token, gets {"active": false}, the answer
-// for an unknown token, so introspection neither reveals another client's
-// tokens nor whether they exist (RFC 7662 §4). APIs (resource servers) are
-// not clients here: they validate access tokens themselves with the JWKS,
-// so no client is entitled to introspect tokens issued to others.
+// A token is reported to the client it was issued to (its client_id) and,
+// for an access token whose audience is a registered API, to the clients
+// that API lists in introspection_clients (the API's own client, typically:
+// a resource server that wants revocation checks rather than validating
+// tokens with the JWKS alone). Any other caller, whatever the token, gets
+// {"active": false}, the answer for an unknown token, so introspection
+// neither reveals other clients' tokens nor whether they exist (RFC 7662
+// §4). Refresh tokens and the opaque /userinfo tokens are reported only to
+// their own client.
 func (p *Provider) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	if r.Method != http.MethodPost {
@@ -173,7 +177,7 @@ var inactive = map[string]any{"active": false}
 // introspection is the answer for an active access token with claims.
 func introspection(claims map[string]any) map[string]any {
 	out := map[string]any{"active": true, "token_type": "Bearer"}
-	for _, k := range []string{"iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope"} {
+	for _, k := range []string{"iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope", "permissions"} {
 		if v, ok := claims[k]; ok {
 			out[k] = v
 		}
@@ -201,8 +205,15 @@ func (p *Provider) introspect(ctx context.Context, app *ent.Application, token s
 		if errors.Is(err, ErrKeysUnavailable) {
 			return nil, err
 		}
-		if err != nil || t.str("client_id") != app.ClientID {
+		if err != nil {
 			return inactive, nil
+		}
+		if t.str("client_id") != app.ClientID {
+			if ok, err := p.introspectsFor(ctx, app, t.audiences()); err != nil {
+				return nil, err
+			} else if !ok {
+				return inactive, nil
+			}
 		}
 		exp, ok := t.num("exp")
 		if !ok || p.now().Unix() >= exp {
@@ -257,6 +268,24 @@ func (p *Provider) introspect(ctx context.Context, app *ent.Application, token s
 		"iat":        rt.CreatedAt.Unix(),
 		"iss":        p.issuer,
 	}, nil
+}
+
+// introspectsFor reports whether app is an introspection client of an API
+// among a token's audiences.
+func (p *Provider) introspectsFor(ctx context.Context, app *ent.Application, audiences []string) (bool, error) {
+	for _, aud := range audiences {
+		if aud == p.userinfoAudience || aud == p.managementAudience {
+			continue
+		}
+		rs, err := p.resourceServer(ctx, aud)
+		if err != nil {
+			return false, err
+		}
+		if rs != nil && slices.Contains(rs.IntrospectionClients, app.ClientID) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // grantChecker tells the management Verifier whether a user token's grant

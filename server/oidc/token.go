@@ -289,10 +289,14 @@ func (p *Provider) exchangeCode(w http.ResponseWriter, r *http.Request, app *ent
 		return p.serverError(ctx, "redeeming a code", err)
 	}
 	cr := claimsRequestFrom(ar.ClaimsRequest)
+	var roles []string
+	if cr.Roles != nil {
+		roles = nonNilStrings(*cr.Roles)
+	}
 	return p.respondTokens(ctx, w, &issue{
 		app: app, user: user, grant: g, scopes: ar.Scopes, api: api, nonce: ar.Nonce, authTime: authTime,
 		idTokenClaims: cr.IDToken, custom: &CustomClaims{IDToken: cr.CustomID, AccessToken: cr.CustomAccess},
-		refresh: refresh,
+		refresh: refresh, roles: roles,
 	})
 }
 
@@ -440,9 +444,13 @@ func (p *Provider) refresh(w http.ResponseWriter, r *http.Request, app *ent.Appl
 			return p.serverError(ctx, "resolving an audience", err)
 		}
 	}
+	roles, err := p.roleNames(ctx, user)
+	if err != nil {
+		return p.serverError(ctx, "loading the user's roles", err)
+	}
 	custom, err := p.runClaimsHook(ctx, &ClaimsEvent{
 		User: user, Client: app, Scopes: scopes, Audience: first(g.Audience),
-		Protocol: ProtocolRefreshToken, AuthTime: g.AuthTime, AMR: g.Amr, RequestedScopes: scopes,
+		Protocol: ProtocolRefreshToken, AuthTime: g.AuthTime, AMR: g.Amr, RequestedScopes: scopes, Roles: roles,
 	})
 	var deny *DenyError
 	if errors.As(err, &deny) {
@@ -475,7 +483,7 @@ func (p *Provider) refresh(w http.ResponseWriter, r *http.Request, app *ent.Appl
 	}
 	return p.respondTokens(ctx, w, &issue{
 		app: app, user: user, grant: g, scopes: scopes, api: api, authTime: g.AuthTime,
-		custom: custom, refresh: next,
+		custom: custom, refresh: next, roles: custom.Roles,
 	})
 }
 
@@ -534,11 +542,29 @@ type issue struct {
 	idTokenClaims []string
 	custom        *CustomClaims
 	refresh       string
+	// roles, when not nil, replace the user's stored roles (a rule's roles
+	// command) for the permissions of an API that enforces policies.
+	roles []string
 }
 
 // respondTokens signs the access token (and the ID token when openid was
 // granted) and writes the token response.
+//
+// For an API that enforces policies the user's permissions are read again
+// at every issuance: the token's API scopes are the grant's that are still
+// permissions (a permission or role removed since the login is gone from
+// the next refreshed token), and the _authz dialects carry them all.
 func (p *Provider) respondTokens(ctx context.Context, w http.ResponseWriter, in *issue) *oauthError {
+	var perms []string
+	if p.enforced(in.api) {
+		var err error
+		if perms, err = p.permissions(ctx, in.user, in.api, in.roles); err != nil {
+			return p.serverError(ctx, "loading the user's permissions", err)
+		}
+		in.scopes = slices.DeleteFunc(slices.Clone(in.scopes), func(s string) bool {
+			return !slices.Contains(oidcScopes, s) && !slices.Contains(perms, s)
+		})
+	}
 	now := p.now()
 	lifetime := DefaultAccessTokenLifetime
 	var aud []string
@@ -579,6 +605,12 @@ func (p *Provider) respondTokens(ctx context.Context, w http.ResponseWriter, in 
 		at["jti"] = grantJTI(string(in.grant.ID))
 		at["client_id"] = in.app.ClientID
 		at["scope"] = strings.Join(in.scopes, " ")
+		if in.api.withAZP() {
+			at["azp"] = in.app.ClientID
+		}
+		if perms != nil && in.api.withPermissions() {
+			at["permissions"] = perms
+		}
 		accessToken, err = p.sign(ctx, typeAccessToken, at)
 		if err != nil {
 			return p.serverError(ctx, "signing an access token", err)

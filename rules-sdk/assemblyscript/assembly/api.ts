@@ -30,6 +30,8 @@ export function toValue<T>(v: T): Value {
 
 export class API {
   result: Value = Value.newObject();
+  private rolesAdded: string[] = [];
+  private rolesRemoved: string[] = [];
 
   /** Fails the login with access_denied; later rules do not run. */
   deny(reason: string): void {
@@ -68,6 +70,26 @@ export class API {
     this.result.set("link_to", Value.newObject().set("user_id", Value.ofString(userId)));
   }
 
+  /**
+   * Gives the user the role named name for this login only: later rules see
+   * it in event.authorization.roles and the token's API scopes and
+   * permissions count it. Nothing is stored; an unknown name grants nothing.
+   */
+  addRole(name: string): void {
+    this.rolesAdded = without(this.rolesAdded, name);
+    this.rolesAdded.push(name);
+    this.rolesRemoved = without(this.rolesRemoved, name);
+    this.writeRoles();
+  }
+
+  /** Takes the role named name from the user for this login only. */
+  removeRole(name: string): void {
+    this.rolesRemoved = without(this.rolesRemoved, name);
+    this.rolesRemoved.push(name);
+    this.rolesAdded = without(this.rolesAdded, name);
+    this.writeRoles();
+  }
+
   /** Fails the login with rule_failed (AssemblyScript has no exceptions). */
   fail(message: string): void {
     this.result.set("error", Value.newObject().set("message", Value.ofString(message)));
@@ -79,6 +101,13 @@ export class API {
     idp_log(changetype<usize>(buf), <usize>buf.byteLength);
   }
 
+  private writeRoles(): void {
+    const r = Value.newObject();
+    if (this.rolesAdded.length > 0) r.set("add", Value.ofStrings(this.rolesAdded));
+    if (this.rolesRemoved.length > 0) r.set("remove", Value.ofStrings(this.rolesRemoved));
+    this.result.set("roles", r);
+  }
+
   private section(name: string): Value {
     let v = this.result.get(name);
     if (!v.isObject()) {
@@ -87,4 +116,12 @@ export class API {
     }
     return v;
   }
+}
+
+function without(a: string[], s: string): string[] {
+  const out = new Array<string>();
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] != s) out.push(a[i]);
+  }
+  return out;
 }

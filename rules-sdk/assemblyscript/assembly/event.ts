@@ -62,6 +62,12 @@ export class Stats {
   loginsCount: i64 = 0;
 }
 
+/** Auth0's event.authorization (empty from hosts before it). */
+export class Authorization {
+  /** Names of the user's roles, sorted, as earlier rules' role commands left them. */
+  roles: string[] = [];
+}
+
 export class RuleInfo {
   id: string = "";
   name: string = "";
@@ -74,6 +80,7 @@ export class Event {
   request: Request = new Request();
   transaction: Transaction = new Transaction();
   stats: Stats = new Stats();
+  authorization: Authorization = new Authorization();
   /** This rule's secrets: secrets.get("NAME").asString(). */
   secrets: Value = Value.newObject();
   /** RFC 3339 time from the host clock (the guest clock is fake). */
@@ -143,6 +150,7 @@ export class Event {
     e.transaction.redirectUri = t.get("redirect_uri").asString();
 
     e.stats.loginsCount = <i64>v.get("stats").get("logins_count").asNumber();
+    e.authorization.roles = v.get("authorization").get("roles").asStrings();
     e.secrets = objectOrEmpty(v.get("secrets"));
     e.now = v.get("now").asString();
     e.rule.id = v.get("rule").get("id").asString();

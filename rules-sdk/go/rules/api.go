@@ -41,6 +41,51 @@ func (a *API) LinkTo(userID string) {
 	a.res.LinkTo = &LinkTo{UserID: userID}
 }
 
+// AddRole gives the user the role named name for this login only: later
+// rules see it in event.Authorization.Roles and the token's API scopes and
+// permissions count it. Nothing is stored; an unknown name grants nothing.
+func (a *API) AddRole(name string) {
+	r := a.roles()
+	r.Add = appendNew(r.Add, name)
+	r.Remove = remove(r.Remove, name)
+}
+
+// RemoveRole takes the role named name from the user for this login only.
+func (a *API) RemoveRole(name string) {
+	r := a.roles()
+	r.Remove = appendNew(r.Remove, name)
+	r.Add = remove(r.Add, name)
+}
+
+func (a *API) roles() *Roles {
+	if a.res.Roles == nil {
+		a.res.Roles = &Roles{}
+	}
+	return a.res.Roles
+}
+
+func appendNew(a []string, s string) []string {
+	for _, x := range a {
+		if x == s {
+			return a
+		}
+	}
+	return append(a, s)
+}
+
+func remove(a []string, s string) []string {
+	out := a[:0]
+	for _, x := range a {
+		if x != s {
+			out = append(out, x)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
 // Log writes a line to the rule's log. Lines are capped in size and number,
 // and the rule's secret values are redacted by the host.
 func (a *API) Log(msg string) {

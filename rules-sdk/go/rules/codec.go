@@ -553,7 +553,7 @@ func (d *decoder) strings(p *[]string) bool {
 }
 
 var (
-	eventKeys       = []string{"user", "client", "connection", "request", "transaction", "stats", "secrets", "now", "rule"}
+	eventKeys       = []string{"user", "client", "connection", "request", "transaction", "stats", "secrets", "now", "rule", "authorization"}
 	userKeys        = []string{"user_id", "email", "email_verified", "username", "phone_number", "phone_verified", "name", "given_name", "family_name", "nickname", "picture", "blocked", "identities", "user_metadata", "app_metadata", "created_at", "updated_at", "last_login", "logins_count"}
 	identityKeys    = []string{"connection", "provider", "user_id", "is_social", "profile_data"}
 	clientKeys      = []string{"client_id", "name", "metadata"}
@@ -562,6 +562,7 @@ var (
 	transactionKeys = []string{"protocol", "requested_scopes", "redirect_uri"}
 	statsKeys       = []string{"logins_count"}
 	ruleKeys        = []string{"id", "name"}
+	authzKeys       = []string{"roles"}
 )
 
 func (d *decoder) event(e *Event) bool {
@@ -619,11 +620,13 @@ func (d *decoder) event(e *Event) bool {
 			return d.stringMap(&e.Secrets)
 		case 7:
 			return d.time(&e.Now)
-		default:
+		case 8:
 			r := &e.Rule
 			return d.object(2, ruleKeys, func(k int) bool {
 				return d.string([]*string{&r.ID, &r.Name}[k])
 			})
+		default:
+			return d.object(2, authzKeys, func(int) bool { return d.strings(&e.Authorization.Roles) })
 		}
 	})
 }
@@ -750,6 +753,22 @@ func appendResult(dst []byte, r *Result) ([]byte, bool) {
 		e.str(r.LinkTo.UserID)
 		e.b = append(e.b, '}')
 	}
+	if r.Roles != nil {
+		field("roles")
+		e.b = append(e.b, '{')
+		if len(r.Roles.Add) > 0 {
+			e.b = append(e.b, `"add":`...)
+			e.strs(r.Roles.Add)
+		}
+		if len(r.Roles.Remove) > 0 {
+			if len(r.Roles.Add) > 0 {
+				e.b = append(e.b, ',')
+			}
+			e.b = append(e.b, `"remove":`...)
+			e.strs(r.Roles.Remove)
+		}
+		e.b = append(e.b, '}')
+	}
 	if r.Error != nil {
 		field("error")
 		e.b = append(e.b, `{"message":`...)
@@ -767,6 +786,18 @@ type encoder struct {
 }
 
 const hexDigits = "0123456789abcdef"
+
+// strs appends a JSON array of strings.
+func (e *encoder) strs(a []string) {
+	e.b = append(e.b, '[')
+	for i, s := range a {
+		if i > 0 {
+			e.b = append(e.b, ',')
+		}
+		e.str(s)
+	}
+	e.b = append(e.b, ']')
+}
 
 // str appends s as encoding/json does (HTML characters, U+2028 and U+2029
 // escaped, invalid UTF-8 replaced).

@@ -92,6 +92,8 @@ func TestAppendResultLikeEncodingJSON(t *testing.T) {
 			{IDTokenClaims: map[string]any{"https://example.com/v": v}},
 			{Deny: &Deny{Reason: "no <way>"}, AppMetadata: map[string]any{"k": v, "gone": nil}, Error: &Error{Message: "e\n"}},
 			{AccessTokenClaims: map[string]any{"b": v, "a": 1.0}, UserMetadata: map[string]any{}, LinkTo: &LinkTo{UserID: "u"}},
+			{IDTokenClaims: map[string]any{"v": v}, Roles: &Roles{Add: []string{"a<b", "\u00e9"}, Remove: []string{"c"}}},
+			{Roles: &Roles{Remove: []string{"c"}}}, {Roles: &Roles{Add: []string{}}},
 			{},
 		} {
 			want, wantErr := json.Marshal(&r)

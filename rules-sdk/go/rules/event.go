@@ -4,15 +4,18 @@ import "time"
 
 // Event is the post-login event (rules-sdk/schema/event.schema.json).
 type Event struct {
-	User        User              `json:"user"`
-	Client      Client            `json:"client"`
-	Connection  Connection        `json:"connection"`
-	Request     Request           `json:"request"`
-	Transaction Transaction       `json:"transaction"`
-	Stats       Stats             `json:"stats"`
-	Secrets     map[string]string `json:"secrets"`
-	Now         time.Time         `json:"now"`
-	Rule        RuleInfo          `json:"rule"`
+	User        User        `json:"user"`
+	Client      Client      `json:"client"`
+	Connection  Connection  `json:"connection"`
+	Request     Request     `json:"request"`
+	Transaction Transaction `json:"transaction"`
+	Stats       Stats       `json:"stats"`
+	// Authorization holds the user's roles (additive to ABI v1: empty from
+	// hosts before it).
+	Authorization Authorization     `json:"authorization"`
+	Secrets       map[string]string `json:"secrets"`
+	Now           time.Time         `json:"now"`
+	Rule          RuleInfo          `json:"rule"`
 }
 
 // User is the normalized user profile.
@@ -78,6 +81,13 @@ type Transaction struct {
 // Stats holds login statistics.
 type Stats struct {
 	LoginsCount int64 `json:"logins_count"`
+}
+
+// Authorization is Auth0's event.authorization.
+type Authorization struct {
+	// Roles are the names of the user's roles, sorted, as the roles
+	// commands of earlier rules left them.
+	Roles []string `json:"roles"`
 }
 
 // RuleInfo identifies the running rule.

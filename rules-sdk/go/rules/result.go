@@ -9,6 +9,7 @@ type Result struct {
 	AppMetadata       map[string]any `json:"app_metadata,omitempty"`
 	UserMetadata      map[string]any `json:"user_metadata,omitempty"`
 	LinkTo            *LinkTo        `json:"link_to,omitempty"`
+	Roles             *Roles         `json:"roles,omitempty"`
 	Error             *Error         `json:"error,omitempty"`
 }
 
@@ -20,6 +21,12 @@ type Deny struct {
 // LinkTo is reserved in ABI v1: see rules-sdk/ABI.md.
 type LinkTo struct {
 	UserID string `json:"user_id"`
+}
+
+// Roles changes the user's roles for this login only (see [API.AddRole]).
+type Roles struct {
+	Add    []string `json:"add,omitempty"`
+	Remove []string `json:"remove,omitempty"`
 }
 
 // Error reports a rule failure to the host.

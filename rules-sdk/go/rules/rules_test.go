@@ -58,3 +58,22 @@ func TestProcess(t *testing.T) {
 		t.Fatal(out)
 	}
 }
+
+func TestRoleCommands(t *testing.T) {
+	var a API
+	a.AddRole("editor")
+	a.AddRole("editor")
+	a.RemoveRole("viewer")
+	a.AddRole("viewer")
+	a.RemoveRole("admin")
+	got := a.Result().Roles
+	if got == nil || !reflect.DeepEqual(got.Add, []string{"editor", "viewer"}) || !reflect.DeepEqual(got.Remove, []string{"admin"}) {
+		t.Fatalf("roles command %+v", got)
+	}
+	var b API
+	b.AddRole("x")
+	b.RemoveRole("x")
+	if r := b.Result().Roles; r.Add != nil || !reflect.DeepEqual(r.Remove, []string{"x"}) {
+		t.Fatalf("the last call must win: %+v", r)
+	}
+}

@@ -140,7 +140,7 @@ func (s *Service) allowMail(ctx context.Context, address string) bool {
 		perIP = DefaultResetPerIP
 	}
 	now := s.now()
-	if !s.throttle.allow(now, perIP, ThrottleWindow, ipKeyPrefix+clientIP(ctx)) {
+	if !s.throttle.allow(now, perIP, ThrottleWindow, ipThrottleKey(clientIP(ctx))) {
 		return false
 	}
 	return s.throttle.allow(now, perAddr, ThrottleWindow, "address\x00"+address)

@@ -1,7 +1,7 @@
 package dbauth
 
 import (
-	"strings"
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -11,9 +11,17 @@ import (
 // one address, and how many such requests one IP may make. (Several nodes
 // each apply the limit; login lockout, which must hold across nodes, is
 // lockout's, in the database.) Safe for concurrent use.
+//
+// Memory is bounded by maxThrottleKeys. When the map is full of windows
+// still running, a new key is refused rather than an old one forgotten:
+// forgetting would let a client that sends many addresses reset its own
+// allowance, and sweeping the whole map on every call would let it stall
+// every caller behind the lock. Expired windows are swept at most once per
+// throttleSweepEvery.
 type throttle struct {
-	mu sync.Mutex
-	m  map[string]*throttleWindow
+	mu        sync.Mutex
+	m         map[string]*throttleWindow
+	lastSweep time.Time
 }
 
 type throttleWindow struct {
@@ -21,50 +29,59 @@ type throttleWindow struct {
 	n     int
 }
 
-// maxThrottleKeys bounds the map; beyond it, expired windows are dropped,
-// and if that is not enough the address counts start over. IP counts are
-// kept: dropping them would let one client that sends many addresses
-// reset its own allowance (and allowMail counts no address for an IP over
-// its limit, so one IP cannot fill the map either).
-const maxThrottleKeys = 100_000
+const (
+	maxThrottleKeys    = 100_000
+	throttleSweepEvery = time.Minute
+)
 
-// ipKeyPrefix starts the keys of per-IP counts, which eviction keeps.
+// ipKeyPrefix starts the keys of per-IP counts.
 const ipKeyPrefix = "ip\x00"
 
-// allow counts one event of each key and reports whether every key is
-// still within limit events per window. Every key is counted, allowed or
-// not, so a refused request still uses up its IP's allowance.
-func (t *throttle) allow(now time.Time, limit int, window time.Duration, keys ...string) bool {
+// allow counts one event of key and reports whether it is still within
+// limit events per window. A key that cannot be stored (the map is full of
+// running windows) is refused.
+func (t *throttle) allow(now time.Time, limit int, window time.Duration, key string) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.m == nil {
 		t.m = map[string]*throttleWindow{}
 	}
-	if len(t.m) >= maxThrottleKeys {
-		for k, w := range t.m {
-			if now.Sub(w.start) >= window {
-				delete(t.m, k)
-			}
-		}
+	w := t.m[key]
+	if w == nil && len(t.m) >= maxThrottleKeys {
+		t.sweep(now, window)
 		if len(t.m) >= maxThrottleKeys {
-			for k := range t.m {
-				if !strings.HasPrefix(k, ipKeyPrefix) {
-					delete(t.m, k)
-				}
-			}
+			return false
 		}
 	}
-	ok := true
-	for _, k := range keys {
-		w := t.m[k]
-		if w == nil || now.Sub(w.start) >= window {
-			w = &throttleWindow{start: now}
-			t.m[k] = w
-		}
-		w.n++
-		if w.n > limit {
-			ok = false
+	if w == nil || now.Sub(w.start) >= window {
+		w = &throttleWindow{start: now}
+		t.m[key] = w
+	}
+	w.n++
+	return w.n <= limit
+}
+
+// sweep drops expired windows, at most once per throttleSweepEvery.
+func (t *throttle) sweep(now time.Time, window time.Duration) {
+	if now.Sub(t.lastSweep) < throttleSweepEvery {
+		return
+	}
+	t.lastSweep = now
+	for k, w := range t.m {
+		if now.Sub(w.start) >= window {
+			delete(t.m, k)
 		}
 	}
-	return ok
+}
+
+// ipThrottleKey is the per-IP key of ip. IPv6 addresses count per /64:
+// one subscriber usually holds a whole /64, and counting each address
+// would give them 2^64 allowances.
+func ipThrottleKey(ip string) string {
+	if a, err := netip.ParseAddr(ip); err == nil && a.Is6() && !a.Is4In6() {
+		if p, err := a.Prefix(64); err == nil {
+			return ipKeyPrefix + p.String()
+		}
+	}
+	return ipKeyPrefix + ip
 }

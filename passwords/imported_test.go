@@ -447,6 +447,28 @@ func TestArgon2RFC9106(t *testing.T) {
 	}
 }
 
+// TestArgon2dReferenceLibrary verifies argon2d (and argon2i) PHC strings
+// made by the reference C implementation (libargon2's
+// argon2{d,i}_hash_encoded).
+func TestArgon2dReferenceLibrary(t *testing.T) {
+	for _, c := range []struct{ pw, phc string }{
+		{"Corr3ct-Horse", "$argon2d$v=19$m=1024,t=2,p=2$c2FsdHNhbHRzYWx0c2FsdA$xLrp1iNNXscuburLsf9elVsJ3PcR6MUEn+2xSpyBgUY"},
+		{"Tr0ub4dor&3-ünï", "$argon2d$v=19$m=4096,t=3,p=1$MDEyMzQ1Njc4OWFiY2RlZg$QnNP15vM3SpzT85XHbD6cJjm4U3TdNkwuSVL92xUS+4"},
+		{"Corr3ct-Horse", "$argon2i$v=19$m=1024,t=2,p=2$c2FsdHNhbHRzYWx0c2FsdA$r411uAorz6l9Ph2oFKFDCvMGuFoF+//C6ZSPzkzaK5s"},
+	} {
+		stored, err := FromAuth0Custom(json.RawMessage(fmt.Sprintf(`{"algorithm":"argon2","hash":{"value":%q}}`, c.phc)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := Verify(stored, c.pw); err != nil {
+			t.Errorf("%s: %v", c.phc, err)
+		}
+		if err := Verify(stored, c.pw+"x"); !errors.Is(err, ErrMismatch) {
+			t.Errorf("%s wrong password: %v", c.phc, err)
+		}
+	}
+}
+
 func BenchmarkVerifyImported(b *testing.B) {
 	pw := "Tr0ub4dor&3-ünï"
 	seen := map[string]bool{}

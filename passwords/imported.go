@@ -34,8 +34,8 @@ const importedPrefix = "$auth0$"
 
 // Ceilings of imported key-derivation functions, checked when the hash is
 // imported and again at every Verify, so that a hostile import file cannot
-// make one login cost more than about a second of CPU or 256 MiB of memory
-// (the argon2 and bcrypt ceilings above are of the same order).
+// make one login cost more than bcrypt at the cost ceiling does (about a
+// second of CPU) or more than 256 MiB of memory.
 const (
 	// maxPBKDF2Iterations bounds i; maxPBKDF2Work bounds i × the number of
 	// digest blocks the key length needs (each block repeats the iterations).
@@ -43,14 +43,14 @@ const (
 	maxPBKDF2Work       = 4_000_000
 	maxPBKDF2KeyLen     = 256
 	// maxScryptWork bounds N·r·p (time); with p ≥ 1 it also bounds the
-	// memory 128·N·r to 256 MiB.
-	maxScryptWork   = 1 << 21
+	// memory 128·N·r to 128 MiB (N=131072, r=8).
+	maxScryptWork   = 1 << 20
 	maxScryptKeyLen = 256
 	maxArgonLanes   = 16
 	// maxArgonWork bounds m·t (KiB × passes) of imported argon2 hashes, on
-	// top of the native ceilings on m and t: 1 GiB of memory passes, e.g.
-	// 256 MiB × 4 or 64 MiB × 16.
-	maxArgonWork = 1 << 20
+	// top of the native ceilings on m and t: 512 MiB of memory passes, e.g.
+	// 256 MiB × 2 or 64 MiB × 8.
+	maxArgonWork = 1 << 19
 	maxValueLen  = 4096 // hash.value, salt.value, key.value in characters
 	maxSaltBytes = 1024
 	maxKeyBytes  = 1024

@@ -470,8 +470,10 @@ func compile(c *customHash) (*compiled, *ImportError) {
 		}
 		x.n, x.r, x.p = intOr(c.Cost, 16384), intOr(c.BlockSize, 8), intOr(c.Parallelization, 1)
 		switch {
-		case *c.Keylen < 1 || *c.Keylen > maxScryptKeyLen:
-			return nil, importErr(CodeMinimum, root+".keylen", "must be between 1 and %d", maxScryptKeyLen)
+		case *c.Keylen < 1:
+			return nil, importErr(CodeMinimum, root+".keylen", "must be an integer greater than zero")
+		case *c.Keylen > maxScryptKeyLen:
+			return nil, importErr(CodeMaximum, root+".keylen", "must be at most %d", maxScryptKeyLen)
 		case x.n < 2 || x.n&(x.n-1) != 0:
 			return nil, importErr(CodeInvalidFormat, root+".cost", "must be a power of two greater than one")
 		case x.r < 1:

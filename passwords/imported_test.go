@@ -294,6 +294,9 @@ func TestImportErrors(t *testing.T) {
 		{`{"algorithm":"scrypt","hash":{"value":"00","encoding":"hex"},"keylen":1,"cost":16384,"parallelization":1000000}`, CodeMaximum, "custom_password_hash"},
 		{`{"algorithm":"scrypt","hash":{"value":"00","encoding":"hex"},"keylen":1,"cost":1000}`, CodeInvalidFormat, "custom_password_hash.cost"},
 		{`{"algorithm":"scrypt","hash":{"value":"00","encoding":"hex"},"keylen":0}`, CodeMinimum, "custom_password_hash.keylen"},
+		{`{"algorithm":"scrypt","hash":{"value":"00","encoding":"hex"},"keylen":257}`, CodeMaximum, "custom_password_hash.keylen"},
+		{`{"algorithm":"scrypt","hash":{"value":"00","encoding":"hex"},"keylen":1,"blockSize":0}`, CodeMinimum, "custom_password_hash.blockSize"},
+		{`{"algorithm":"scrypt","hash":{"value":"00","encoding":"hex"},"keylen":1,"parallelization":-1}`, CodeMinimum, "custom_password_hash.parallelization"},
 		{`{"algorithm":"scrypt","hash":{"value":"00","encoding":"hex"},"keylen":1.5}`, CodeInvalidType, "custom_password_hash.keylen"},
 		{`{"algorithm":"scrypt","hash":{"value":"0000","encoding":"hex"},"keylen":1}`, CodeInvalidFormat, "custom_password_hash.hash.value"},
 	} {

@@ -327,6 +327,7 @@ type compiled struct {
 	newHash    func() hash.Hash // md*, sha*, hmac, ldap, pbkdf2
 	key        []byte           // hmac
 	iter       int              // pbkdf2
+	keyLen     int              // pbkdf2
 	n, r, p    int              // scrypt
 	bcrypt     []byte
 	argon      argonParams
@@ -618,7 +619,7 @@ func (x *compiled) compilePBKDF2(v string) *ImportError {
 		return importErr(CodeInvalidFormat, path, "unknown pbkdf2 digest %q", name)
 	}
 	x.newHash = digests[d]
-	x.iter, x.n = 100000, 64 // x.n holds the key length
+	x.iter, x.keyLen = 100000, 64
 	if len(parts) == 5 {
 		for _, kv := range strings.Split(parts[2], ",") {
 			k, val, _ := strings.Cut(kv, "=")
@@ -630,7 +631,7 @@ func (x *compiled) compilePBKDF2(v string) *ImportError {
 			case "i":
 				x.iter = n
 			case "l":
-				x.n = n
+				x.keyLen = n
 			default:
 				return importErr(CodeInvalidFormat, path, "unknown pbkdf2 parameter %q (i, l)", k)
 			}
@@ -641,14 +642,14 @@ func (x *compiled) compilePBKDF2(v string) *ImportError {
 	if err1 != nil || err2 != nil || len(salt) > maxSaltBytes {
 		return importErr(CodeInvalidFormat, path, "salt and hash must be base64")
 	}
-	blocks := (x.n + x.newHash().Size() - 1) / x.newHash().Size()
+	blocks := (x.keyLen + x.newHash().Size() - 1) / x.newHash().Size()
 	switch {
-	case x.n > maxPBKDF2KeyLen:
-		return importErr(CodeMaximum, path, "pbkdf2 key length %d is above the maximum %d", x.n, maxPBKDF2KeyLen)
+	case x.keyLen > maxPBKDF2KeyLen:
+		return importErr(CodeMaximum, path, "pbkdf2 key length %d is above the maximum %d", x.keyLen, maxPBKDF2KeyLen)
 	case x.iter > maxPBKDF2Iterations || x.iter*blocks > maxPBKDF2Work:
 		return importErr(CodeMaximum, path, "pbkdf2 iterations %d are above the maximum (%d, and %d × blocks of the digest)", x.iter, maxPBKDF2Iterations, maxPBKDF2Work)
-	case len(want) != x.n:
-		return importErr(CodeInvalidFormat, path, "the hash is %d bytes, l says %d", len(want), x.n)
+	case len(want) != x.keyLen:
+		return importErr(CodeInvalidFormat, path, "the hash is %d bytes, l says %d", len(want), x.keyLen)
 	}
 	x.salt, x.want = salt, want
 	return nil
@@ -770,7 +771,7 @@ func verifyImported(stored, password string) error {
 		got = m.Sum(nil)
 	case "pbkdf2":
 		var err error
-		if got, err = pbkdf2.Key(x.newHash, string(pw), x.salt, x.iter, x.n); err != nil {
+		if got, err = pbkdf2.Key(x.newHash, string(pw), x.salt, x.iter, x.keyLen); err != nil {
 			return ErrUnsupported
 		}
 	case "scrypt":

@@ -543,3 +543,43 @@ func BenchmarkVerifyAtCeilings(b *testing.B) {
 		})
 	}
 }
+
+// FuzzFromAuth0Custom: any custom_password_hash either imports or is
+// refused with an *ImportError on a custom_password_hash property; an
+// imported one verifies any password to nil or ErrMismatch (never
+// ErrUnsupported: what import accepts, login accepts) and exports back to
+// an object that imports to the same stored string.
+func FuzzFromAuth0Custom(f *testing.F) {
+	withoutDummy := func() func() {
+		orig := dummyWork
+		dummyWork = func(string) {}
+		return func() { dummyWork = orig }
+	}
+	defer withoutDummy()()
+	for _, c := range importCases(f) {
+		f.Add(c.custom, c.pw)
+	}
+	f.Add(`{"algorithm":"scrypt","hash":{"value":"097f6197e1b41538f723e32aa7a68e8d76227d8e432ce5faa4882a913032db29","encoding":"hex"},"salt":{"value":"abc123","encoding":"utf8"},"keylen":32,"cost":4096}`, "password")
+	f.Add(`{"algorithm":"ldap","hash":{"value":"{SSHA384}/cgEjdoZh85DhurDeOQEMO1rMlAur93SVPbYe5XSD4lF7nNuvrBju5hUeg9A6agRemgSXGl5YuE="}}`, "x")
+	f.Add(`{"algorithm":"md5","hash":{"value":"","encoding":"base64"},"salt":null}`, "")
+	f.Fuzz(func(t *testing.T, custom, pw string) {
+		stored, err := FromAuth0Custom(json.RawMessage(custom))
+		if err != nil {
+			var ie *ImportError
+			if !errors.As(err, &ie) || ie.Code == "" || !strings.HasPrefix(ie.Path, "custom_password_hash") {
+				t.Fatalf("refusal %#v", err)
+			}
+			return
+		}
+		if err := Verify(stored, pw); err != nil && !errors.Is(err, ErrMismatch) {
+			t.Fatalf("Verify of an accepted hash: %v", err)
+		}
+		ph, exported := Export(stored)
+		if ph != "" || exported == nil {
+			t.Fatalf("Export = %q, %s", ph, exported)
+		}
+		if again, err := FromAuth0Custom(exported); err != nil || again != stored {
+			t.Fatalf("re-import of %s: %v", exported, err)
+		}
+	})
+}

@@ -482,6 +482,9 @@ func TestRolesRefused(t *testing.T) {
 			{http.MethodDelete, "/api/v2/users/" + uid + "/roles", `{"roles":["` + editor.GetID() + `"]}`, []string{"delete:role_members"}},
 			{http.MethodDelete, "/api/v2/users/" + uid + "/roles", `{"roles":["` + editor.GetID() + `"]}`, []string{"update:users"}},
 			{http.MethodGet, "/api/v2/users/" + uid + "/permissions", "", []string{"read:users"}},
+			// A roles: search shows who holds a role: the member scopes too.
+			{http.MethodGet, "/api/v2/users?q=" + url.QueryEscape("roles:editor"), "", []string{"read:roles"}},
+			{http.MethodGet, "/api/v2/users?q=" + url.QueryEscape("email:refused* OR roles:editor"), "", []string{"read:role_members"}},
 			{http.MethodPost, "/api/v2/users/" + uid + "/permissions", perms, []string{"update:users"}},
 			{http.MethodDelete, "/api/v2/users/" + uid + "/permissions", perms, []string{"update:users"}},
 		} {
@@ -503,6 +506,10 @@ func TestRolesRefused(t *testing.T) {
 		r := call(t, s, http.MethodGet, "/api/v2/roles/"+editor.GetID()+"/users", token(t, s, "read:users", "read:role_members"), nil)
 		if r.Status != http.StatusOK || !strings.Contains(string(r.Body), u.GetID()) {
 			t.Errorf("read:users and read:role_members: %d %s", r.Status, r.Body)
+		}
+		r = call(t, s, http.MethodGet, "/api/v2/users?q="+url.QueryEscape("roles:editor"), token(t, s, "read:users", "read:roles", "read:role_members"), nil)
+		if r.Status != http.StatusOK || !strings.Contains(string(r.Body), u.GetID()) {
+			t.Errorf("roles: search with the member scopes: %d %s", r.Status, r.Body)
 		}
 	})
 }

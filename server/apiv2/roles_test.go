@@ -572,3 +572,58 @@ func TestResourceServerRBACSettings(t *testing.T) {
 type ResourceServerJSON struct {
 	IntrospectionClients []string `json:"introspection_clients"`
 }
+
+// Checkpoint paging at the largest page (take=100) over more members than
+// fit: a full page with next, then the rest without.
+func TestRoleUsersTakeMax(t *testing.T) {
+	apitest.ForEachBackend(t, func(t *testing.T, s *apitest.Server) {
+		admin := s.AdminToken(t)
+		var b strings.Builder
+		b.WriteString("mutation {")
+		for i := 0; i < 101; i++ {
+			fmt.Fprintf(&b, " u%d: createUser(input: {connection: \"Username-Password-Authentication\", email: \"take%d@example.com\"}) { id }", i, i)
+		}
+		b.WriteString(" }")
+		var users map[string]struct{ ID string }
+		s.MustGraphQL(t, admin, b.String(), nil, &users)
+		var role struct{ CreateRole struct{ ID string } }
+		s.MustGraphQL(t, admin, `mutation { createRole(input: {name: "many"}) { id } }`, nil, &role)
+		ids := make([]string, 0, len(users))
+		for _, u := range users {
+			ids = append(ids, u.ID)
+		}
+		s.MustGraphQL(t, admin, `mutation($id: ID!, $u: [ID!]!) { assignRoleUsers(id: $id, userIds: $u) { id } }`,
+			map[string]any{"id": role.CreateRole.ID, "u": ids[:100]}, nil)
+		s.MustGraphQL(t, admin, `mutation($id: ID!, $u: [ID!]!) { assignRoleUsers(id: $id, userIds: $u) { id } }`,
+			map[string]any{"id": role.CreateRole.ID, "u": ids[100:]}, nil)
+
+		page := func(from string) (int, string) {
+			t.Helper()
+			path := "/api/v2/roles/" + role.CreateRole.ID + "/users?take=100"
+			if from != "" {
+				path += "&from=" + url.QueryEscape(from)
+			}
+			r := call(t, s, http.MethodGet, path, admin, nil)
+			if r.Status != http.StatusOK {
+				t.Fatalf("GET %s: %d %s", path, r.Status, r.Body)
+			}
+			var body struct {
+				Users []struct {
+					UserID string `json:"user_id"`
+				}
+				Next string
+			}
+			if err := json.Unmarshal(r.Body, &body); err != nil {
+				t.Fatal(err)
+			}
+			return len(body.Users), body.Next
+		}
+		n, next := page("")
+		if n != 100 || next == "" {
+			t.Fatalf("first page: %d users, next %q", n, next)
+		}
+		if n, next = page(next); n != 1 || next != "" {
+			t.Fatalf("second page: %d users, next %q", n, next)
+		}
+	})
+}

@@ -294,14 +294,6 @@ func (m Manager) RemoveUserPermissions(ctx context.Context, userID string, perms
 		})
 }
 
-// PrunePermissions deletes, in the caller's transaction, every role and
-// user permission of the API rs that is not among the scopes it keeps: the
-// API's update calls it when scopes are removed. It lives in package apis
-// (which cannot import this one); this is the same function.
-func PrunePermissions(ctx context.Context, tx *ent.Client, rs *ent.ResourceServer, keep []string) error {
-	return apis.PrunePermissions(ctx, tx, rs, keep)
-}
-
 // SearchUsers parses a user search (identity.Search) for the caller. A
 // "roles:" term discloses who holds a role, which the role-member listing
 // guards with read:roles and read:role_members; the search asks the same,

@@ -388,10 +388,11 @@ func usersInOrder(ctx context.Context, db *ent.Client, rows []*ent.UserRole) ([]
 	return out, nil
 }
 
-// AssignRoleUsers assigns a role to users (update:users and
-// create:role_members); users given by user_id or node id.
+// AssignRoleUsers assigns a role to users (update:roles and
+// create:role_members, as Auth0's POST /roles/{id}/users); users given by
+// user_id or node id.
 func (m Manager) AssignRoleUsers(ctx context.Context, roleID string, userIDs []string) error {
-	op := manage.Op{Scope: "update:users", Scopes: []string{"create:role_members"}, Operation: "assignRoleUsers"}
+	op := manage.Op{Scope: "update:roles", Scopes: []string{"create:role_members"}, Operation: "assignRoleUsers"}
 	return manage.Write(ctx, m.DB, op, func(tx *ent.Client) (manage.Audit, error) {
 		if err := checkCount("users", len(userIDs)); err != nil {
 			return manage.Audit{}, err

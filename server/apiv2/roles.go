@@ -189,7 +189,7 @@ func (a *API) roleRoutes() []*Route {
 			Handle: a.roleUsers,
 		},
 		{
-			Method: http.MethodPost, Path: "/roles/{id}/users", Scopes: []string{"update:users", "create:role_members"}, AllScopes: true,
+			Method: http.MethodPost, Path: "/roles/{id}/users", Scopes: []string{"update:roles", "create:role_members"}, AllScopes: true,
 			Summary:     "Assign users to a role",
 			Description: "Users are given by user_id (or node id); users that have the role already keep it. 200 with {}, as Auth0 answers.",
 			Body:        RoleUsersBody{}, Response: emptyObject{},

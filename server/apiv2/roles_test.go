@@ -475,7 +475,7 @@ func TestRolesRefused(t *testing.T) {
 			{http.MethodGet, "/api/v2/roles/" + editor.GetID() + "/users", "", []string{"read:users"}},
 			{http.MethodGet, "/api/v2/roles/" + editor.GetID() + "/users", "", []string{"read:role_members"}},
 			{http.MethodPost, "/api/v2/roles/" + viewer.GetID() + "/users", `{"users":["` + u.GetID() + `"]}`, []string{"create:role_members"}},
-			{http.MethodPost, "/api/v2/roles/" + viewer.GetID() + "/users", `{"users":["` + u.GetID() + `"]}`, []string{"update:users"}},
+			{http.MethodPost, "/api/v2/roles/" + viewer.GetID() + "/users", `{"users":["` + u.GetID() + `"]}`, []string{"update:roles"}},
 			{http.MethodGet, "/api/v2/users/" + uid + "/roles", "", []string{"read:roles"}},
 			{http.MethodGet, "/api/v2/users/" + uid + "/roles", "", []string{"read:users"}},
 			{http.MethodPost, "/api/v2/users/" + uid + "/roles", `{"roles":["` + viewer.GetID() + `"]}`, []string{"create:role_members"}},

@@ -3,6 +3,7 @@ package apis_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -70,6 +71,45 @@ func TestRBACSettings(t *testing.T) {
 		}
 		if _, err := m.Update(sys, rs.Identifier, apis.Params{EnforcePolicies: ptr(false), TokenDialect: ptr("access_token")}); err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// Removing a scope from an API takes it from the roles, users and client
+// grants that held it, in the same update; the other scopes stay.
+func TestScopeRemovalPrunesGrants(t *testing.T) {
+	apitest.ForEachBackend(t, func(t *testing.T, s *apitest.Server) {
+		sys := authz.SystemContext(context.Background())
+		db := s.Deps.DB.Ent
+		m := apis.Manager{DB: db, Issuer: s.Issuer}
+		rs, err := m.Create(sys, apis.Params{Identifier: "https://prune.example.com/", Name: ptr("Prune"),
+			Scopes: []apis.Scope{{"value": "read:x"}, {"value": "write:x"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		app, err := clients.Create(sys, db, clients.Params{Name: "machine", Type: clients.TypeM2M})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := db.ClientGrant.Create().SetClientRef(app.Client.ID).SetResourceServerRef(rs.ID).SetScopes([]string{"read:x", "write:x"}).SaveX(sys)
+		r := db.Role.Create().SetName("writer").SaveX(sys)
+		db.RolePermission.Create().SetRoleRef(r.ID).SetResourceServerRef(rs.ID).SetPermissionName("write:x").SaveX(sys)
+
+		if _, err := m.Update(sys, rs.Identifier, apis.Params{Scopes: []apis.Scope{{"value": "read:x"}}}); err != nil {
+			t.Fatal(err)
+		}
+		if got := db.ClientGrant.GetX(sys, g.ID).Scopes; !slices.Equal(got, []string{"read:x"}) {
+			t.Fatalf("grant scopes after removing write:x: %v", got)
+		}
+		if n := db.RolePermission.Query().CountX(sys); n != 0 {
+			t.Fatalf("%d role permissions left", n)
+		}
+		// The last scope goes: the grant stays, empty.
+		if _, err := m.Update(sys, rs.Identifier, apis.Params{Scopes: []apis.Scope{}}); err != nil {
+			t.Fatal(err)
+		}
+		if got := db.ClientGrant.GetX(sys, g.ID).Scopes; len(got) != 0 {
+			t.Fatalf("grant scopes after removing every scope: %v", got)
 		}
 	})
 }

@@ -2,12 +2,17 @@ package e2e
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/authgraph/authgraph/apis"
+	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/internal/apitest"
+	"github.com/authgraph/authgraph/rbac"
 )
 
 // A rule's link_to links the user who logged in to a primary user when both
@@ -87,4 +92,95 @@ func userExists(t *testing.T, s *apitest.Server, id string) bool {
 	t.Helper()
 	r := s.GraphQL(t, s.AdminToken(t), `query($id: ID!) { user(id: $id) { id } }`, map[string]any{"id": id})
 	return len(r.Errors) == 0
+}
+
+// A rule that changes roles and links: the tokens carry the primary's own
+// roles changed by the rule, never the roles of the identity that logged in.
+func TestRuleRolesFollowTheLinkedPrimary(t *testing.T) {
+	apitest.ForEachBackend(t, func(t *testing.T, s *apitest.Server) {
+		ctx := oidc.ClientContext(context.Background(), s.HTTP)
+		sys := authz.SystemContext(ctx)
+		db := s.Deps.DB.Ent
+		m := rbac.Manager{DB: db, Issuer: s.Issuer}
+		admin := s.AdminToken(t)
+		s.MustGraphQL(t, admin, `mutation { createConnection(input: {name: "Other-DB", strategy: "database", options: {passwordPolicy: "low"}}) { id } }`, nil, nil)
+		mk := func(conn string) (id, userID string) {
+			var out struct{ CreateUser struct{ ID, UserID string } }
+			s.MustGraphQL(t, admin, `mutation($in: CreateUserInput!) { createUser(input: $in) { id userId } }`,
+				map[string]any{"in": map[string]any{"connection": conn, "email": "sam@example.com", "password": "Linking-Works-42!", "emailVerified": true}}, &out)
+			return out.CreateUser.ID, out.CreateUser.UserID
+		}
+		primaryID, primaryUserID := mk("Username-Password-Authentication")
+		secondaryID, _ := mk("Other-DB")
+
+		const api = "urn:linked-roles"
+		name, dialect, yes := "Linked", "access_token_authz", true
+		if _, err := apis.Create(sys, db, s.Issuer, apis.Params{
+			Identifier: api, Name: &name, AllowOfflineAccess: &yes, EnforcePolicies: &yes, TokenDialect: &dialect,
+			Scopes: []apis.Scope{{"value": "read:x"}, {"value": "write:x"}, {"value": "delete:x"}},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		roleOf := func(name, perm string) string {
+			r, err := m.CreateRole(sys, rbac.RoleParams{Name: &name})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.AddRolePermissions(sys, string(r.ID), []rbac.Permission{{ResourceServerIdentifier: api, PermissionName: perm}}); err != nil {
+				t.Fatal(err)
+			}
+			return string(r.ID)
+		}
+		reader, other := roleOf("reader", "read:x"), roleOf("other", "delete:x")
+		roleOf("writer", "write:x")
+		if err := m.AssignUserRoles(sys, primaryID, []string{reader}); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.AssignUserRoles(sys, secondaryID, []string{other}); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range []struct {
+			name, module string
+			secrets      map[string]any
+		}{{"link", "go-linkto", map[string]any{"primary": primaryUserID}}, {"add writer", "go-addrole", map[string]any{"add": "writer"}}} {
+			s.MustGraphQL(t, admin, `mutation($n: String!, $m: String!, $s: Map) { createRule(input: {name: $n, module: $m, secrets: $s}) { id } }`,
+				map[string]any{"n": r.name, "m": wasm(t, r.module), "s": r.secrets}, nil)
+		}
+
+		id, secret := registerClient(t, s, "--name", "Web", "--type", "regular_web", "--redirect-uri", redirectURI)
+		relying := newRP(t, s, id, secret, oidc.ScopeOpenID, oidc.ScopeOfflineAccess, "read:x", "write:x", "delete:x")
+		check := func(what, raw string) {
+			t.Helper()
+			_, claims := jwtParts(t, ctx, s, raw)
+			if claims["sub"] != primaryUserID {
+				t.Fatalf("%s: sub %v, want the primary %s", what, claims["sub"], primaryUserID)
+			}
+			if got := strings.Fields(claims["scope"].(string)); !slices.Equal(sorted(got), []string{"offline_access", "openid", "read:x", "write:x"}) {
+				t.Fatalf("%s: scope %v: want the primary's reader and the rule's writer only", what, got)
+			}
+			if got := strs(claims["permissions"]); !slices.Equal(got, []string{"read:x", "write:x"}) {
+				t.Fatalf("%s: permissions %v: want the primary's reader and the rule's writer only", what, got)
+			}
+		}
+		b := newBrowser(t)
+		verifier := oauth2.GenerateVerifier()
+		done := b.login(b.get(relying.conf.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier),
+			oauth2.SetAuthURLParam("connection", "Other-DB"), oauth2.SetAuthURLParam("audience", api))), "sam@example.com", "Linking-Works-42!")
+		if done.location == nil || done.location.Query().Get("code") == "" {
+			t.Fatalf("login failed: %d %v %.300s", done.status, done.location, done.body)
+		}
+		tok, err := relying.conf.Exchange(ctx, done.location.Query().Get("code"), oauth2.VerifierOption(verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		check("code exchange", tok.AccessToken)
+		again, err := relying.conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		check("refresh", again.AccessToken)
+		if roles, _, err := m.UserRoles(sys, primaryID, rbac.Page{}); err != nil || len(roles) != 1 || roles[0].Name != "reader" {
+			t.Fatalf("the primary's stored roles changed: %v %v", roles, err)
+		}
+	})
 }

@@ -51,7 +51,7 @@ const redirectURI = "http://127.0.0.1:9/callback" // never contacted: the browse
 
 // registerClient runs `authgraph clients create … --json` against the
 // server's database.
-func registerClient(t *testing.T, s *apitest.Server, args ...string) (id, secret string) {
+func registerClient(t testing.TB, s *apitest.Server, args ...string) (id, secret string) {
 	t.Helper()
 	cmd := exec.Command(authgraphBin, append([]string{"clients", "create", "--json", "--database", s.Deps.Config.DatabaseURL, "--issuer", s.Issuer}, args...)...)
 	cmd.Env = append(os.Environ(), "AUTHGRAPH_MASTER_KEY="+s.Deps.Config.MasterKey, "AUTHGRAPH_ADMIN_CLIENT_SECRET=")
@@ -72,11 +72,11 @@ func registerClient(t *testing.T, s *apitest.Server, args ...string) (id, secret
 // browser is an HTTP client with cookies that stops at the client's
 // redirect URI, as a browser hands that URL to the app.
 type browser struct {
-	t    *testing.T
+	t    testing.TB
 	http *http.Client
 }
 
-func newBrowser(t *testing.T) *browser {
+func newBrowser(t testing.TB) *browser {
 	jar, _ := cookiejar.New(nil)
 	return &browser{t: t, http: &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, _ []*http.Request) error {
 		if strings.HasPrefix(req.URL.String(), redirectURI) {
@@ -140,7 +140,7 @@ type rp struct {
 	provider *oidc.Provider
 }
 
-func newRP(t *testing.T, s *apitest.Server, id, secret string, scopes ...string) *rp {
+func newRP(t testing.TB, s *apitest.Server, id, secret string, scopes ...string) *rp {
 	ctx := oidc.ClientContext(context.Background(), s.HTTP)
 	p, err := oidc.NewProvider(ctx, s.Issuer)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/authgraph/authgraph/apis"
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/ent/application"
+	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/internal/apitest"
 	"github.com/authgraph/authgraph/rbac"
 )
@@ -355,4 +356,44 @@ func sorted(a []string) []string {
 	out := slices.Clone(a)
 	slices.Sort(out)
 	return out
+}
+
+// A machine token carries only scopes the API declares when it is issued,
+// whatever a stored grant says: a grant written before a scope left the API
+// does not issue it.
+func TestMachineTokenScopesAreTheAPIs(t *testing.T) {
+	apitest.ForEachBackend(t, func(t *testing.T, s *apitest.Server) {
+		sys := authz.SystemContext(context.Background())
+		db := s.Deps.DB.Ent
+		m := rbac.Manager{DB: db, Issuer: s.Issuer}
+		const api = "urn:stale-grant"
+		name := "Stale"
+		if _, err := apis.Create(sys, db, s.Issuer, apis.Params{Identifier: api, Name: &name,
+			Scopes: []apis.Scope{{"value": "read:x"}, {"value": "write:x"}}}); err != nil {
+			t.Fatal(err)
+		}
+		id, secret := registerClient(t, s, "--name", "Machine", "--type", "m2m")
+		g, err := m.CreateClientGrant(sys, id, api, []string{"read:x", "write:x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A grant left with a scope the API no longer declares (as stored
+		// before grants were pruned with the API's scopes).
+		db.ClientGrant.UpdateOneID(pulid.ID(g.ID)).SetScopes([]string{"read:x", "write:x", "gone:x"}).ExecX(sys)
+		cc := func(form url.Values) (int, map[string]any) {
+			form.Set("grant_type", "client_credentials")
+			form.Set("audience", api)
+			return oauthPost(t, s, "/oauth/token", id, secret, form)
+		}
+		status, body := cc(url.Values{})
+		if status != http.StatusOK {
+			t.Fatalf("client_credentials: %d %v", status, body)
+		}
+		if got := sorted(strings.Fields(body["scope"].(string))); !slices.Equal(got, []string{"read:x", "write:x"}) {
+			t.Fatalf("scope %v: want the API's scopes only", got)
+		}
+		if status, body := cc(url.Values{"scope": {"gone:x"}}); status != http.StatusBadRequest || body["error"] != "invalid_scope" {
+			t.Fatalf("asking for the undeclared scope: %d %v", status, body)
+		}
+	})
 }

@@ -183,26 +183,18 @@ func (r *roleResolver) Users(ctx context.Context, obj *ent.Role, first *int, aft
 	if after != nil {
 		from = string(after.ID)
 	}
-	// One row more than the page tells whether another page follows; a
-	// full-size page (rbac reads at most MaxPage rows) asks for one row
-	// after it instead.
-	m := r.rbac(ctx)
-	take := min(limit+1, rbac.MaxPage)
-	users, total, err := m.RoleUsers(ctx, string(obj.ID), from, take)
+	// first: 0 lists nobody but still tells whether members follow.
+	page, err := r.rbac(ctx).RoleMembers(ctx, string(obj.ID), from, max(limit, 1))
 	if err != nil {
 		return nil, err
 	}
-	conn := &ent.UserConnection{TotalCount: total}
+	users := page.Users
+	conn := &ent.UserConnection{TotalCount: page.Total}
 	conn.PageInfo.HasPreviousPage = after != nil
-	if len(users) > limit {
-		conn.PageInfo.HasNextPage = true
-		users = users[:limit]
-	} else if take == limit && len(users) == limit {
-		next, _, err := m.RoleUsers(ctx, string(obj.ID), string(users[limit-1].ID), 1)
-		if err != nil {
-			return nil, err
-		}
-		conn.PageInfo.HasNextPage = len(next) > 0
+	conn.PageInfo.HasNextPage = page.Next != ""
+	if limit == 0 {
+		conn.PageInfo.HasNextPage = len(users) > 0 || page.Next != ""
+		users = nil
 	}
 	conn.Edges = make([]*ent.UserEdge, len(users))
 	for i, u := range users {

@@ -374,6 +374,9 @@ func TestRBACScopes(t *testing.T) {
 		{name: "Role.users", scopes: []string{"read:roles", "read:users", "read:role_members"},
 			query: `query($id: ID!) { role(id: $id) { users { totalCount edges { node { id } } } } }`, vars: roleA},
 		{name: "User.roles", scopes: []string{"read:users", "read:roles"}, query: `query($u: ID!) { user(id: $u) { roles { id } } }`, vars: user},
+		{name: "users(query: roles:)", scopes: []string{"read:users", "read:roles", "read:role_members"},
+			query: `query($q: String) { users(query: $q) { totalCount edges { node { id } } } }`,
+			vars:  func(f rbacFixtures) map[string]any { return map[string]any{"q": `roles:"` + f.tag + `-A"`} }},
 		{name: "User.permissions", scopes: []string{"read:users"}, query: `query($u: ID!) { user(id: $u) { permissions { permissionName } } }`, vars: user},
 		{name: "createRole", scopes: []string{"create:roles"}, write: true,
 			query: `mutation($n: String!) { createRole(input: {name: $n}) { id } }`,
@@ -391,7 +394,7 @@ func TestRBACScopes(t *testing.T) {
 			vars: func(f rbacFixtures) map[string]any {
 				return map[string]any{"id": f.roleA, "p": []any{perm(f.api, "read:x")}}
 			}},
-		{name: "assignRoleUsers", scopes: []string{"update:users", "create:role_members"}, write: true,
+		{name: "assignRoleUsers", scopes: []string{"update:roles", "create:role_members"}, write: true,
 			query: `mutation($id: ID!, $u: [ID!]!) { assignRoleUsers(id: $id, userIds: $u) { id } }`,
 			vars:  func(f rbacFixtures) map[string]any { return map[string]any{"id": f.roleB, "u": []string{f.user}} }},
 		{name: "assignUserRoles", scopes: []string{"update:users", "create:role_members"}, write: true,
@@ -708,7 +711,7 @@ func TestLesserCallerCannotChangeAnAdministratorsRoles(t *testing.T) {
 			return js(out)
 		}
 		before := read()
-		tok := scopedToken(t, s, "read:users", "update:users", "read:roles", "create:role_members", "delete:role_members")
+		tok := scopedToken(t, s, "read:users", "update:users", "update:roles", "read:roles", "create:role_members", "delete:role_members")
 		for _, q := range []string{
 			`mutation($u: ID!, $b: ID!) { assignUserRoles(userId: $u, roleIds: [$b]) { id } }`,
 			`mutation($u: ID!, $b: ID!) { assignRoleUsers(id: $b, userIds: [$u]) { id } }`,

@@ -15,6 +15,7 @@ import (
 	"github.com/authgraph/authgraph/graph/generated"
 	"github.com/authgraph/authgraph/graph/model"
 	"github.com/authgraph/authgraph/identity"
+	"github.com/authgraph/authgraph/rbac"
 )
 
 // CreateUser is the resolver for the createUser field.
@@ -74,7 +75,7 @@ func (r *mutationResolver) DeleteUser(ctx context.Context, id pulid.ID) (pulid.I
 func (r *queryResolver) Users(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.UserOrder, query *string) (*ent.UserConnection, error) {
 	q := r.Ent.User.Query()
 	if query != nil {
-		pred, err := identity.Search(*query)
+		pred, err := rbac.SearchUsers(ctx, *query)
 		if err != nil {
 			return nil, err
 		}

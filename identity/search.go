@@ -3,6 +3,7 @@ package identity
 import (
 	"encoding/json"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -35,26 +36,35 @@ import (
 //
 // Errors are ValidationErrors on field "query".
 func Search(q string) (predicate.User, error) {
+	pred, _, err := SearchFields(q)
+	return pred, err
+}
+
+// SearchFields is Search that also reports the fields the query names (each
+// once, in order of appearance), so callers can ask for the scopes a field
+// reveals: "roles" discloses role membership, which read:users alone does
+// not show.
+func SearchFields(q string) (predicate.User, []string, error) {
 	if len(q) > 1024 {
-		return nil, invalid("query", "is longer than 1024 characters")
+		return nil, nil, invalid("query", "is longer than 1024 characters")
 	}
 	// Postgres refuses a NUL in a text parameter (a database error, not a
 	// bad query); no other control character has a use in a search either.
 	if strings.ContainsFunc(q, func(r rune) bool { return unicode.IsControl(r) && !unicode.IsSpace(r) }) {
-		return nil, invalid("query", "must not contain control characters")
+		return nil, nil, invalid("query", "must not contain control characters")
 	}
 	p := &parser{toks: lex(q)}
 	if len(p.toks) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	pred, err := p.or(0)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if p.pos < len(p.toks) {
-		return nil, invalid("query", "unexpected %q", p.toks[p.pos].text)
+		return nil, nil, invalid("query", "unexpected %q", p.toks[p.pos].text)
 	}
-	return pred, nil
+	return pred, p.fields, nil
 }
 
 type token struct {
@@ -102,8 +112,9 @@ func lex(q string) []token {
 }
 
 type parser struct {
-	toks []token
-	pos  int
+	toks   []token
+	pos    int
+	fields []string
 }
 
 const maxDepth = 10
@@ -198,6 +209,9 @@ func (p *parser) unary(depth int) (predicate.User, error) {
 		return inner, nil
 	}
 	p.pos++
+	if field, _, ok := strings.Cut(t.text, ":"); ok && !slices.Contains(p.fields, field) {
+		p.fields = append(p.fields, field)
+	}
 	return term(t)
 }
 

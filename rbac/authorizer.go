@@ -30,12 +30,11 @@ var watched = []string{ent.TypeRole, ent.TypeRolePermission, ent.TypeUserRole, e
 
 // Authorizer answers the token endpoint: a user's roles and effective
 // permissions per API, and a client's grant for an API. Answers are cached
-// per user (and per role, per client) and dropped whenever a role,
+// per user (and per (user, API), per (client, API)) and dropped whenever a role,
 // permission, assignment, client grant or API changes (store.Cache).
 type Authorizer struct {
 	db        *ent.Client
 	users     *store.Cache[pulid.ID, *userEntry]
-	roles     *store.Cache[pulid.ID, map[pulid.ID][]string]
 	names     *store.Cache[struct{}, map[string]pulid.ID]
 	effective *store.Cache[[2]pulid.ID, []string]
 	grants    *store.Cache[[2]pulid.ID, grantEntry]
@@ -58,7 +57,6 @@ func NewAuthorizer(db *ent.Client) *Authorizer {
 	return &Authorizer{
 		db:        db,
 		users:     store.NewCache[pulid.ID, *userEntry](db, clients.CacheTTL, cacheSize, watched...),
-		roles:     store.NewCache[pulid.ID, map[pulid.ID][]string](db, clients.CacheTTL, cacheSize, watched...),
 		names:     store.NewCache[struct{}, map[string]pulid.ID](db, clients.CacheTTL, 1, watched...),
 		effective: store.NewCache[[2]pulid.ID, []string](db, clients.CacheTTL, cacheSize, watched...),
 		grants:    store.NewCache[[2]pulid.ID, grantEntry](db, clients.CacheTTL, cacheSize, watched...),
@@ -88,20 +86,6 @@ func (a *Authorizer) user(ctx context.Context, id pulid.ID) (*userEntry, error) 
 			e.direct[p.ResourceServerRef] = append(e.direct[p.ResourceServerRef], p.PermissionName)
 		}
 		return e, nil
-	})
-}
-
-func (a *Authorizer) role(ctx context.Context, id pulid.ID) (map[pulid.ID][]string, error) {
-	return a.roles.Get(ctx, id, func(ctx context.Context) (map[pulid.ID][]string, error) {
-		rows, err := a.db.RolePermission.Query().Where(rolepermission.RoleRef(id)).All(authz.SystemContext(ctx))
-		if err != nil {
-			return nil, err
-		}
-		out := map[pulid.ID][]string{}
-		for _, p := range rows {
-			out[p.ResourceServerRef] = append(out[p.ResourceServerRef], p.PermissionName)
-		}
-		return out, nil
 	})
 }
 
@@ -159,18 +143,23 @@ func (a *Authorizer) Permissions(ctx context.Context, user, api pulid.ID, roles 
 }
 
 // compute is direct ∪ the roles' permissions on api, sorted, deduplicated.
+// The roles' permissions come in one query however many roles there are:
+// every cached answer is dropped on any change (watched), so this runs cold
+// on the token path after each edit.
 func (a *Authorizer) compute(ctx context.Context, user, api pulid.ID, roleIDs []pulid.ID) ([]string, error) {
 	e, err := a.user(ctx, user)
 	if err != nil {
 		return nil, err
 	}
 	out := slices.Clone(e.direct[api])
-	for _, id := range roleIDs {
-		rp, err := a.role(ctx, id)
+	if len(roleIDs) > 0 {
+		names, err := a.db.RolePermission.Query().
+			Where(rolepermission.RoleRefIn(roleIDs...), rolepermission.ResourceServerRef(api)).
+			Select(rolepermission.FieldPermissionName).Strings(authz.SystemContext(ctx))
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, rp[api]...)
+		out = append(out, names...)
 	}
 	slices.Sort(out)
 	out = slices.Compact(out)

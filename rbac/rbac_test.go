@@ -274,7 +274,7 @@ func testRefusals(t *testing.T, e *env) {
 		{"removeRolePermissions", []string{"update:roles"}, func(ctx context.Context) error {
 			return e.m.RemoveRolePermissions(ctx, rid, p(rs, "read"))
 		}},
-		{"assignRoleUsers", []string{"update:users", "create:role_members"}, func(ctx context.Context) error {
+		{"assignRoleUsers", []string{"update:roles", "create:role_members"}, func(ctx context.Context) error {
 			return e.m.AssignRoleUsers(ctx, rid, []string{uid})
 		}},
 		{"assignUserRoles", []string{"update:users", "create:role_members"}, func(ctx context.Context) error {
@@ -358,7 +358,7 @@ func testRefusals(t *testing.T, e *env) {
 	// holding every scope of their grant.
 	admin := e.user(t)
 	e.db.AdminGrant.Create().SetUserRef(admin.ID).SetScopes([]string{"delete:users"}).SaveX(sys)
-	lesser := as("update:users", "create:role_members", "delete:role_members")
+	lesser := as("update:users", "update:roles", "create:role_members", "delete:role_members")
 	var esc *authz.EscalationError
 	for name, run := range map[string]func() error{
 		"assignUserRoles":       func() error { return e.m.AssignUserRoles(lesser, admin.UserID, []string{rid}) },

@@ -290,29 +290,52 @@ func (m Manager) RemoveRolePermissions(ctx context.Context, roleID string, perms
 // user node id order, after the given user node id ("" from the start),
 // at most limit of them; total is the member count.
 func (m Manager) RoleUsers(ctx context.Context, roleID, after string, limit int) (users []*ent.User, total int, err error) {
+	p, err := m.RoleMembers(ctx, roleID, after, limit)
+	return p.Users, p.Total, err
+}
+
+// MemberPage is a page of a role's members by cursor.
+type MemberPage struct {
+	Users []*ent.User
+	// Next is the cursor of the following page (the page's last member's
+	// user node id), "" on the last page. It follows the assignment rows,
+	// so a member whose user the caller cannot see does not end paging.
+	Next  string
+	Total int
+}
+
+// RoleMembers is RoleUsers with the cursor of the next page: checkpoint
+// paging for REST (take/from) and GraphQL (first/after) alike.
+func (m Manager) RoleMembers(ctx context.Context, roleID, after string, limit int) (MemberPage, error) {
 	if err := needScopes(ctx, "read:users", "read:role_members"); err != nil {
-		return nil, 0, err
+		return MemberPage{}, err
 	}
 	if limit <= 0 || limit > MaxPage {
-		return nil, 0, &identity.ValidationError{Field: "take", Message: fmt.Sprintf("must be 1 to %d", MaxPage)}
+		return MemberPage{}, &identity.ValidationError{Field: "take", Message: fmt.Sprintf("must be 1 to %d", MaxPage)}
 	}
 	r, err := findRole(ctx, m.DB, roleID)
 	if err != nil {
-		return nil, 0, err
+		return MemberPage{}, err
 	}
+	var p MemberPage
 	members := m.DB.UserRole.Query().Where(userrole.RoleRef(r.ID))
-	if total, err = members.Clone().Count(sys(ctx)); err != nil {
-		return nil, 0, err
+	if p.Total, err = members.Clone().Count(sys(ctx)); err != nil {
+		return MemberPage{}, err
 	}
 	if after != "" {
 		members.Where(userrole.UserRefGT(pulid.ID(after)))
 	}
-	rows, err := members.Order(ent.Asc(userrole.FieldUserRef)).Limit(limit).All(sys(ctx))
+	// One row more than the page tells whether another page follows.
+	rows, err := members.Order(ent.Asc(userrole.FieldUserRef)).Limit(limit + 1).All(sys(ctx))
 	if err != nil {
-		return nil, 0, err
+		return MemberPage{}, err
 	}
-	users, err = usersInOrder(ctx, m.DB, rows)
-	return users, total, err
+	if len(rows) > limit {
+		rows = rows[:limit]
+		p.Next = string(rows[limit-1].UserRef)
+	}
+	p.Users, err = usersInOrder(ctx, m.DB, rows)
+	return p, err
 }
 
 // RoleUsersPage is RoleUsers by offset (Auth0's page/per_page).
@@ -365,10 +388,11 @@ func usersInOrder(ctx context.Context, db *ent.Client, rows []*ent.UserRole) ([]
 	return out, nil
 }
 
-// AssignRoleUsers assigns a role to users (update:users and
-// create:role_members); users given by user_id or node id.
+// AssignRoleUsers assigns a role to users (update:roles and
+// create:role_members, as Auth0's POST /roles/{id}/users); users given by
+// user_id or node id.
 func (m Manager) AssignRoleUsers(ctx context.Context, roleID string, userIDs []string) error {
-	op := manage.Op{Scope: "update:users", Scopes: []string{"create:role_members"}, Operation: "assignRoleUsers"}
+	op := manage.Op{Scope: "update:roles", Scopes: []string{"create:role_members"}, Operation: "assignRoleUsers"}
 	return manage.Write(ctx, m.DB, op, func(tx *ent.Client) (manage.Audit, error) {
 		if err := checkCount("users", len(userIDs)); err != nil {
 			return manage.Audit{}, err

@@ -8,6 +8,7 @@ import (
 	"github.com/authgraph/authgraph/admins"
 	"github.com/authgraph/authgraph/apis"
 	"github.com/authgraph/authgraph/ent"
+	"github.com/authgraph/authgraph/ent/predicate"
 	"github.com/authgraph/authgraph/ent/role"
 	"github.com/authgraph/authgraph/ent/rolepermission"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
@@ -293,10 +294,20 @@ func (m Manager) RemoveUserPermissions(ctx context.Context, userID string, perms
 		})
 }
 
-// PrunePermissions deletes, in the caller's transaction, every role and
-// user permission of the API rs that is not among the scopes it keeps: the
-// API's update calls it when scopes are removed. It lives in package apis
-// (which cannot import this one); this is the same function.
-func PrunePermissions(ctx context.Context, tx *ent.Client, rs *ent.ResourceServer, keep []string) error {
-	return apis.PrunePermissions(ctx, tx, rs, keep)
+// SearchUsers parses a user search (identity.Search) for the caller. A
+// "roles:" term discloses who holds a role, which the role-member listing
+// guards with read:roles and read:role_members; the search asks the same,
+// since its subquery reads the assignment table directly, past the ent
+// policy that would otherwise refuse it.
+func SearchUsers(ctx context.Context, q string) (predicate.User, error) {
+	pred, fields, err := identity.SearchFields(q)
+	if err != nil {
+		return nil, err
+	}
+	if slices.Contains(fields, "roles") {
+		if err := needScopes(ctx, "read:roles", "read:role_members"); err != nil {
+			return nil, err
+		}
+	}
+	return pred, nil
 }

@@ -55,6 +55,11 @@ type PipelineResult struct {
 	// Roles is the user's role set after the rules' roles commands, nil
 	// when no rule changed it. It holds for this login only.
 	Roles []string
+	// RolesChange is the net effect of the rules' roles commands (nil when
+	// no rule changed roles): applied to a role set S it gives
+	// (S ∪ Add) \ Remove. Callers that end up issuing for another user than
+	// the event's (a link_to) apply it to that user's own roles.
+	RolesChange *RolesChange
 	// User is the event's user with the metadata updates applied.
 	User     User
 	Runs     []RuleRun
@@ -105,7 +110,7 @@ func (e *Engine) RunPipeline(ctx context.Context, rules []RuleVersion, event Eve
 	res.User, res.Duration = event.User, time.Since(start)
 	if res.Deny != nil {
 		res.IDTokenClaims, res.AccessTokenClaims = map[string]any{}, map[string]any{}
-		res.AppMetadata, res.UserMetadata, res.LinkTo, res.Roles = map[string]any{}, map[string]any{}, nil, nil
+		res.AppMetadata, res.UserMetadata, res.LinkTo, res.Roles, res.RolesChange = map[string]any{}, map[string]any{}, nil, nil, nil
 		return res, nil
 	}
 	if lastClaims >= 0 {
@@ -168,6 +173,7 @@ func (e *Engine) runOne(ctx context.Context, rv *RuleVersion, event *Event, res 
 		// Later rules see the changed list (event.authorization.roles).
 		event.Authorization.Roles = changeRoles(event.Authorization.Roles, r.Roles)
 		res.Roles = slices.Clone(event.Authorization.Roles)
+		res.RolesChange = composeRoles(res.RolesChange, r.Roles)
 	}
 	return run, nil
 }
@@ -185,6 +191,33 @@ func changeRoles(roles []string, c *RolesChange) []string {
 	slices.Sort(out)
 	return append([]string{}, out...)
 }
+
+// composeRoles returns the net change of applying net, then c. Add and
+// Remove of the result are disjoint and sorted.
+func composeRoles(net, c *RolesChange) *RolesChange {
+	var add, remove []string
+	if net != nil {
+		add, remove = slices.Clone(net.Add), slices.Clone(net.Remove)
+	}
+	for _, n := range c.Add {
+		if !slices.Contains(add, n) {
+			add = append(add, n)
+		}
+	}
+	remove = slices.DeleteFunc(remove, func(n string) bool { return slices.Contains(c.Add, n) })
+	for _, n := range c.Remove {
+		if !slices.Contains(remove, n) {
+			remove = append(remove, n)
+		}
+	}
+	add = slices.DeleteFunc(add, func(n string) bool { return slices.Contains(c.Remove, n) })
+	slices.Sort(add)
+	slices.Sort(remove)
+	return &RolesChange{Add: add, Remove: remove}
+}
+
+// Apply returns roles changed by c, sorted and without duplicates.
+func (c *RolesChange) Apply(roles []string) []string { return changeRoles(roles, c) }
 
 func checkClaimsSize(id, access map[string]any) error {
 	a, err := json.Marshal(id)

@@ -50,3 +50,27 @@ func TestRolesCommand(t *testing.T) {
 		})
 	}
 }
+
+// The net change of several roles commands, applied to any role set, gives
+// what applying them one after the other gives: callers apply it to another
+// user's roles after a link.
+func TestComposeRoles(t *testing.T) {
+	cmds := []*RolesChange{
+		{Add: []string{"a", "b"}, Remove: []string{"c"}},
+		{Add: []string{"c"}, Remove: []string{"a", "d"}},
+		{Add: []string{"d", "e"}, Remove: []string{"e"}},
+	}
+	var net *RolesChange
+	for _, c := range cmds {
+		net = composeRoles(net, c)
+	}
+	for _, start := range [][]string{nil, {"a"}, {"c", "d"}, {"a", "b", "c", "d", "e", "f"}} {
+		want := start
+		for _, c := range cmds {
+			want = changeRoles(want, c)
+		}
+		if got := net.Apply(start); !reflect.DeepEqual(got, want) {
+			t.Errorf("from %v: net %+v gives %v, want %v", start, net, got, want)
+		}
+	}
+}

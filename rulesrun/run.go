@@ -48,9 +48,10 @@ type Outcome struct {
 	// Primary is set when a rule's link_to was honoured: the user who logged
 	// in is now a secondary of Primary, and the login continues as Primary.
 	Primary *ent.User
-	// Roles, when not nil, are the user's roles after the rules' roles
-	// commands, for this login only (nothing is stored).
-	Roles []string
+	// Roles, when not nil, is the net change the rules' roles commands make
+	// to the roles of whoever the login ends up as (Primary after a link),
+	// for this login only (nothing is stored).
+	Roles *rules.RolesChange
 }
 
 // DeniedError is a rule's refusal: the login fails with access_denied and
@@ -151,7 +152,7 @@ func (s *Service) Run(ctx context.Context, in Login) (*Outcome, error) {
 		IDTokenClaims:     res.IDTokenClaims,
 		AccessTokenClaims: rules.ClaimsForAudience(res.AccessTokenClaims, in.Audience, s.ProtectedAudiences...),
 		Runs:              res.Runs,
-		Roles:             res.Roles,
+		Roles:             res.RolesChange,
 	}
 	if res.LinkTo != nil && in.Protocol != ProtocolRefresh {
 		primary, err := s.link(ctx, in.User, res.LinkTo.UserID)

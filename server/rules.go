@@ -104,6 +104,10 @@ func rulesClaimsHook(svc *rulesrun.Service, logger *slog.Logger) oidc.ClaimsHook
 		if len(out.Runs) > 0 {
 			logger.DebugContext(ctx, "rules ran", "rules", len(out.Runs), "protocol", ev.Protocol)
 		}
-		return &oidc.CustomClaims{IDToken: out.IDTokenClaims, AccessToken: out.AccessTokenClaims, Primary: out.Primary, Roles: out.Roles}, nil
+		custom := &oidc.CustomClaims{IDToken: out.IDTokenClaims, AccessToken: out.AccessTokenClaims, Primary: out.Primary}
+		if out.Roles != nil {
+			custom.Roles = &oidc.RolesChange{Add: out.Roles.Add, Remove: out.Roles.Remove}
+		}
+		return custom, nil
 	}
 }

@@ -189,7 +189,7 @@ func (a *API) roleRoutes() []*Route {
 			Handle: a.roleUsers,
 		},
 		{
-			Method: http.MethodPost, Path: "/roles/{id}/users", Scopes: []string{"update:users", "create:role_members"}, AllScopes: true,
+			Method: http.MethodPost, Path: "/roles/{id}/users", Scopes: []string{"update:roles", "create:role_members"}, AllScopes: true,
 			Summary:     "Assign users to a role",
 			Description: "Users are given by user_id (or node id); users that have the role already keep it. 200 with {}, as Auth0 answers.",
 			Body:        RoleUsersBody{}, Response: emptyObject{},
@@ -472,17 +472,11 @@ func (a *API) roleUsers(r *Request) (any, error) {
 		if from != "" && !strings.HasPrefix(from, "usr_") {
 			return nil, badQuery("from must be the next value of a previous answer")
 		}
-		us, _, err := a.rbac().RoleUsers(r.Ctx(), r.Param("id"), from, take+1)
+		page, err := a.rbac().RoleMembers(r.Ctx(), r.Param("id"), from, take)
 		if err != nil {
 			return nil, err
 		}
-		body := RoleUserList{}
-		if len(us) > take {
-			us = us[:take]
-			body.Next = string(us[take-1].ID)
-		}
-		body.Users = roleUsersJSON(us)
-		return body, nil
+		return RoleUserList{Users: roleUsersJSON(page.Users), Next: page.Next}, nil
 	}
 	p, err := r.Paging()
 	if err != nil {

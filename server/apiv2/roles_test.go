@@ -475,13 +475,16 @@ func TestRolesRefused(t *testing.T) {
 			{http.MethodGet, "/api/v2/roles/" + editor.GetID() + "/users", "", []string{"read:users"}},
 			{http.MethodGet, "/api/v2/roles/" + editor.GetID() + "/users", "", []string{"read:role_members"}},
 			{http.MethodPost, "/api/v2/roles/" + viewer.GetID() + "/users", `{"users":["` + u.GetID() + `"]}`, []string{"create:role_members"}},
-			{http.MethodPost, "/api/v2/roles/" + viewer.GetID() + "/users", `{"users":["` + u.GetID() + `"]}`, []string{"update:users"}},
+			{http.MethodPost, "/api/v2/roles/" + viewer.GetID() + "/users", `{"users":["` + u.GetID() + `"]}`, []string{"update:roles"}},
 			{http.MethodGet, "/api/v2/users/" + uid + "/roles", "", []string{"read:roles"}},
 			{http.MethodGet, "/api/v2/users/" + uid + "/roles", "", []string{"read:users"}},
 			{http.MethodPost, "/api/v2/users/" + uid + "/roles", `{"roles":["` + viewer.GetID() + `"]}`, []string{"create:role_members"}},
 			{http.MethodDelete, "/api/v2/users/" + uid + "/roles", `{"roles":["` + editor.GetID() + `"]}`, []string{"delete:role_members"}},
 			{http.MethodDelete, "/api/v2/users/" + uid + "/roles", `{"roles":["` + editor.GetID() + `"]}`, []string{"update:users"}},
 			{http.MethodGet, "/api/v2/users/" + uid + "/permissions", "", []string{"read:users"}},
+			// A roles: search shows who holds a role: the member scopes too.
+			{http.MethodGet, "/api/v2/users?q=" + url.QueryEscape("roles:editor"), "", []string{"read:roles"}},
+			{http.MethodGet, "/api/v2/users?q=" + url.QueryEscape("email:refused* OR roles:editor"), "", []string{"read:role_members"}},
 			{http.MethodPost, "/api/v2/users/" + uid + "/permissions", perms, []string{"update:users"}},
 			{http.MethodDelete, "/api/v2/users/" + uid + "/permissions", perms, []string{"update:users"}},
 		} {
@@ -503,6 +506,10 @@ func TestRolesRefused(t *testing.T) {
 		r := call(t, s, http.MethodGet, "/api/v2/roles/"+editor.GetID()+"/users", token(t, s, "read:users", "read:role_members"), nil)
 		if r.Status != http.StatusOK || !strings.Contains(string(r.Body), u.GetID()) {
 			t.Errorf("read:users and read:role_members: %d %s", r.Status, r.Body)
+		}
+		r = call(t, s, http.MethodGet, "/api/v2/users?q="+url.QueryEscape("roles:editor"), token(t, s, "read:users", "read:roles", "read:role_members"), nil)
+		if r.Status != http.StatusOK || !strings.Contains(string(r.Body), u.GetID()) {
+			t.Errorf("roles: search with the member scopes: %d %s", r.Status, r.Body)
 		}
 	})
 }
@@ -564,4 +571,59 @@ func TestResourceServerRBACSettings(t *testing.T) {
 // ResourceServerJSON reads the properties go-auth0 lacks.
 type ResourceServerJSON struct {
 	IntrospectionClients []string `json:"introspection_clients"`
+}
+
+// Checkpoint paging at the largest page (take=100) over more members than
+// fit: a full page with next, then the rest without.
+func TestRoleUsersTakeMax(t *testing.T) {
+	apitest.ForEachBackend(t, func(t *testing.T, s *apitest.Server) {
+		admin := s.AdminToken(t)
+		var b strings.Builder
+		b.WriteString("mutation {")
+		for i := 0; i < 101; i++ {
+			fmt.Fprintf(&b, " u%d: createUser(input: {connection: \"Username-Password-Authentication\", email: \"take%d@example.com\"}) { id }", i, i)
+		}
+		b.WriteString(" }")
+		var users map[string]struct{ ID string }
+		s.MustGraphQL(t, admin, b.String(), nil, &users)
+		var role struct{ CreateRole struct{ ID string } }
+		s.MustGraphQL(t, admin, `mutation { createRole(input: {name: "many"}) { id } }`, nil, &role)
+		ids := make([]string, 0, len(users))
+		for _, u := range users {
+			ids = append(ids, u.ID)
+		}
+		s.MustGraphQL(t, admin, `mutation($id: ID!, $u: [ID!]!) { assignRoleUsers(id: $id, userIds: $u) { id } }`,
+			map[string]any{"id": role.CreateRole.ID, "u": ids[:100]}, nil)
+		s.MustGraphQL(t, admin, `mutation($id: ID!, $u: [ID!]!) { assignRoleUsers(id: $id, userIds: $u) { id } }`,
+			map[string]any{"id": role.CreateRole.ID, "u": ids[100:]}, nil)
+
+		page := func(from string) (int, string) {
+			t.Helper()
+			path := "/api/v2/roles/" + role.CreateRole.ID + "/users?take=100"
+			if from != "" {
+				path += "&from=" + url.QueryEscape(from)
+			}
+			r := call(t, s, http.MethodGet, path, admin, nil)
+			if r.Status != http.StatusOK {
+				t.Fatalf("GET %s: %d %s", path, r.Status, r.Body)
+			}
+			var body struct {
+				Users []struct {
+					UserID string `json:"user_id"`
+				}
+				Next string
+			}
+			if err := json.Unmarshal(r.Body, &body); err != nil {
+				t.Fatal(err)
+			}
+			return len(body.Users), body.Next
+		}
+		n, next := page("")
+		if n != 100 || next == "" {
+			t.Fatalf("first page: %d users, next %q", n, next)
+		}
+		if n, next = page(next); n != 1 || next != "" {
+			t.Fatalf("second page: %d users, next %q", n, next)
+		}
+	})
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/authgraph/authgraph/ent/logevent"
 	"github.com/authgraph/authgraph/ent/user"
 	"github.com/authgraph/authgraph/identity"
+	"github.com/authgraph/authgraph/rbac"
 )
 
 // searchLimit is how far Auth0 lets a search page: the first 1,000 results
@@ -157,7 +158,7 @@ func (a *API) listUsers(r *Request) (any, error) {
 	}
 	q := a.cfg.DB.User.Query()
 	if v := qs.Get("q"); v != "" {
-		pred, err := identity.Search(v)
+		pred, err := rbac.SearchUsers(r.Ctx(), v)
 		if ve := new(identity.ValidationError); errors.As(err, &ve) {
 			return nil, badQuery("q: %s", ve.Message)
 		} else if err != nil {

@@ -495,6 +495,7 @@ func (p *Provider) complete(w http.ResponseWriter, r *http.Request, ar *ent.Auth
 	if authTime.IsZero() {
 		authTime = p.now()
 	}
+	loginUser := user.ID
 	custom, err := p.runClaimsHook(ctx, &ClaimsEvent{
 		User: user, Client: app, Scopes: granted, Audience: first(ar.Audience),
 		Protocol: ProtocolOIDCBasicProfile, Connection: login.Connection, AuthTime: authTime, AMR: login.AMR,
@@ -511,31 +512,36 @@ func (p *Provider) complete(w http.ResponseWriter, r *http.Request, ar *ent.Auth
 	}
 	if custom.Primary != nil && custom.Primary.ID != user.ID {
 		// A rule linked this user to a primary: the login continues as the
-		// primary, with the primary's own standing and grants.
+		// primary, with the primary's own standing, roles and grants.
 		user = custom.Primary
 		if user.Blocked {
 			p.finish(w, r, ar, "unauthorized", "user is blocked")
 			return
 		}
-		if granted, err = p.grantScopes(ctx, user, app, api, ar.Scopes, custom.Roles); err != nil {
-			p.serverErrorRedirect(w, r, tgt, "deciding scopes", err)
-			return
+	}
+	if user.ID != loginUser || custom.Roles != nil {
+		// The API scopes follow the roles of whoever the login ends up as,
+		// changed by the rules for this login: their delta applies to the
+		// primary's own roles after a link, not to the event's list.
+		var roles []string
+		if custom.Roles != nil {
+			stored, err := p.roleNames(ctx, user)
+			if err != nil {
+				p.serverErrorRedirect(w, r, tgt, "loading the user's roles", err)
+				return
+			}
+			roles = custom.Roles.apply(stored)
 		}
-	} else if custom.Roles != nil {
-		// A rule changed the roles for this login: the API scopes follow.
-		if granted, err = p.grantScopes(ctx, user, app, api, ar.Scopes, custom.Roles); err != nil {
+		if granted, err = p.grantScopes(ctx, user, app, api, ar.Scopes, roles); err != nil {
 			p.serverErrorRedirect(w, r, tgt, "deciding scopes", err)
 			return
 		}
 	}
 	cr := claimsRequestFrom(ar.ClaimsRequest)
 	cr.CustomID, cr.CustomAccess = custom.IDToken, custom.AccessToken
-	if custom.Roles != nil {
-		// Kept with the code so that the permissions computed at the
-		// exchange use them too.
-		rs := slices.Clone(custom.Roles)
-		cr.Roles = &rs
-	}
+	// Kept with the code so that the permissions computed at the exchange
+	// apply the same change to the user's roles.
+	cr.Roles = custom.Roles
 
 	claims := cr.toMap()
 	code := newSecret()

@@ -94,10 +94,32 @@ type CustomClaims struct {
 	// Primary, at login only, continues the login as another user: the one
 	// the user who authenticated was just linked to (a rule's link_to).
 	Primary *ent.User
-	// Roles, when not nil, replace the user's roles for this issuance only
-	// (a rule's roles command): the token's API scopes and permissions are
-	// computed with them; nothing is stored.
-	Roles []string
+	// Roles, when not nil, changes the roles of the user the tokens are
+	// issued to (the Primary after a link, whose own roles it changes, not
+	// those of the user who authenticated) for this issuance only (a rule's
+	// roles command): the token's API scopes and permissions are computed
+	// with them; nothing is stored.
+	Roles *RolesChange
+}
+
+// RolesChange adds and removes roles by name: applied to a role set S it
+// gives (S ∪ Add) \ Remove.
+type RolesChange struct {
+	Add    []string `json:"add,omitempty"`
+	Remove []string `json:"remove,omitempty"`
+}
+
+// apply returns roles changed by c, sorted, without duplicates, never nil.
+func (c *RolesChange) apply(roles []string) []string {
+	out := slices.Clone(roles)
+	for _, n := range c.Add {
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	out = slices.DeleteFunc(out, func(n string) bool { return slices.Contains(c.Remove, n) })
+	slices.Sort(out)
+	return nonNilStrings(out)
 }
 
 // ClaimsHook is the rules engine's extension point: it runs once per login
@@ -245,9 +267,10 @@ type claimsRequest struct {
 	// Custom is the claims hook's output at login.
 	CustomID     map[string]any `json:"custom_id_token,omitempty"`
 	CustomAccess map[string]any `json:"custom_access_token,omitempty"`
-	// Roles are the roles a rule set for this login (nil: the user's
-	// stored roles), for the permissions computed at the code exchange.
-	Roles *[]string `json:"roles,omitempty"`
+	// Roles is the change a rule made to the roles for this login (nil: the
+	// user's stored roles), applied at the code exchange to the user's roles
+	// as stored then, for the permissions computed there.
+	Roles *RolesChange `json:"roles_change,omitempty"`
 }
 
 var errBadClaimsParam = errors.New("claims parameter must be a JSON object with userinfo and/or id_token objects")

@@ -230,8 +230,11 @@ func (p *Provider) clientCredentialsAPI(ctx context.Context, app *ent.Applicatio
 		return nil, nil, newOAuthError(http.StatusForbidden, "access_denied",
 			`Client is not authorized to access "`+identifier+`". You need to create a "client-grant" associated to this API.`)
 	}
+	// Only scopes the API declares now: a grant written before a scope was
+	// removed from the API must not issue it (nor a later namesake).
+	grant = slices.DeleteFunc(slices.Clone(grant), func(s string) bool { return !slices.Contains(api.Scopes, s) })
 	if requested == nil {
-		return api, nonNilStrings(slices.Clone(grant)), nil
+		return api, nonNilStrings(grant), nil
 	}
 	var granted []string
 	for _, sc := range requested {

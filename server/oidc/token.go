@@ -291,7 +291,11 @@ func (p *Provider) exchangeCode(w http.ResponseWriter, r *http.Request, app *ent
 	cr := claimsRequestFrom(ar.ClaimsRequest)
 	var roles []string
 	if cr.Roles != nil {
-		roles = nonNilStrings(*cr.Roles)
+		stored, err := p.roleNames(ctx, user)
+		if err != nil {
+			return p.serverError(ctx, "loading the user's roles", err)
+		}
+		roles = cr.Roles.apply(stored)
 	}
 	return p.respondTokens(ctx, w, &issue{
 		app: app, user: user, grant: g, scopes: ar.Scopes, api: api, nonce: ar.Nonce, authTime: authTime,
@@ -459,6 +463,10 @@ func (p *Provider) refresh(w http.ResponseWriter, r *http.Request, app *ent.Appl
 	if err != nil {
 		return p.serverError(ctx, "running the claims hook", err)
 	}
+	var refreshRoles []string
+	if custom.Roles != nil {
+		refreshRoles = custom.Roles.apply(roles)
+	}
 	var next string
 	err = p.tx(ctx, func(tx *ent.Tx) error {
 		n, err := tx.RefreshToken.Update().
@@ -483,7 +491,7 @@ func (p *Provider) refresh(w http.ResponseWriter, r *http.Request, app *ent.Appl
 	}
 	return p.respondTokens(ctx, w, &issue{
 		app: app, user: user, grant: g, scopes: scopes, api: api, authTime: g.AuthTime,
-		custom: custom, refresh: next, roles: custom.Roles,
+		custom: custom, refresh: next, roles: refreshRoles,
 	})
 }
 

@@ -202,6 +202,23 @@ func (m Manager) CreateClientGrant(ctx context.Context, clientID, audience strin
 	return out, err
 }
 
+// ClientGrant reads one grant by id (read:client_grants), the management
+// API's included; *identity.NotFoundError when there is none.
+func (m Manager) ClientGrant(ctx context.Context, id string) (ClientGrant, error) {
+	if err := needScopes(ctx, "read:client_grants"); err != nil {
+		return ClientGrant{}, err
+	}
+	app, g, rs, err := m.findGrant(ctx, m.DB, id)
+	if err != nil {
+		return ClientGrant{}, err
+	}
+	if g == nil {
+		out, _ := m.managementGrant(app)
+		return out, nil
+	}
+	return storedGrant(g, app, rs), nil
+}
+
 // findGrant resolves a grant id: a management API grant (its client) or a
 // stored one.
 func (m Manager) findGrant(ctx context.Context, tx *ent.Client, id string) (*ent.Application, *ent.ClientGrant, *ent.ResourceServer, error) {

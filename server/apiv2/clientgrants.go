@@ -5,11 +5,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/authgraph/authgraph/authz"
-	"github.com/authgraph/authgraph/clients"
-	"github.com/authgraph/authgraph/ent"
-	"github.com/authgraph/authgraph/ent/clientgrant"
-	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/identity"
 	"github.com/authgraph/authgraph/rbac"
 )
@@ -18,9 +13,6 @@ import (
 // client_credentials, one grant per (client, API), as Auth0. The management
 // API's grant of a client is its management_scopes, shown as a grant with
 // the id cgr_mgmt_<client node id>; changing it changes them.
-
-// mgmtGrantPrefix starts the ids of the management API's grants.
-const mgmtGrantPrefix = "cgr_mgmt_"
 
 // ClientGrant is Auth0's client grant object.
 type ClientGrant struct {
@@ -175,40 +167,14 @@ func (a *API) createClientGrant(r *Request) (any, error) {
 	return clientGrantJSON(g), nil
 }
 
-// findClientGrant reads the grant id names through the listing use case,
-// which shapes grants (the management API's virtual ones included): the
-// id's client and API narrow the listing to that one grant.
+// findClientGrant reads the grant id names (rbac.Manager.ClientGrant),
+// answering Auth0's 404 when there is none.
 func (a *API) findClientGrant(r *Request, id string) (rbac.ClientGrant, error) {
-	none := &httpError{Status: http.StatusNotFound, ErrorCode: "inexistent_client_grant", Message: "The grant does not exist."}
-	sys := authz.SystemContext(r.Ctx())
-	var f rbac.ClientGrantFilter
-	if node, ok := strings.CutPrefix(id, mgmtGrantPrefix); ok {
-		app, err := clients.Find(sys, a.cfg.DB, node)
-		if ent.IsNotFound(err) || errors.As(err, new(*identity.NotFoundError)) {
-			return rbac.ClientGrant{}, none
-		} else if err != nil {
-			return rbac.ClientGrant{}, err
-		}
-		f = rbac.ClientGrantFilter{ClientID: app.ClientID, Audience: authz.ManagementAudience(a.cfg.Issuer)}
-	} else {
-		g, err := a.cfg.DB.ClientGrant.Query().Where(clientgrant.ID(pulid.ID(id))).WithClient().WithResourceServer().Only(sys)
-		if ent.IsNotFound(err) {
-			return rbac.ClientGrant{}, none
-		} else if err != nil {
-			return rbac.ClientGrant{}, err
-		}
-		f = rbac.ClientGrantFilter{ClientID: g.Edges.Client.ClientID, Audience: g.Edges.ResourceServer.Identifier}
+	g, err := a.rbac().ClientGrant(r.Ctx(), id)
+	if errors.As(err, new(*identity.NotFoundError)) {
+		return rbac.ClientGrant{}, &httpError{Status: http.StatusNotFound, ErrorCode: "inexistent_client_grant", Message: "The grant does not exist."}
 	}
-	gs, _, err := a.rbac().ClientGrants(r.Ctx(), f, rbac.Page{Limit: rbac.MaxPage})
-	if err != nil {
-		return rbac.ClientGrant{}, err
-	}
-	for _, g := range gs {
-		if g.ID == id {
-			return g, nil
-		}
-	}
-	return rbac.ClientGrant{}, none
+	return g, err
 }
 
 func (a *API) readClientGrant(r *Request) (any, error) {

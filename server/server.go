@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/authgraph/authgraph/accounts"
+	"github.com/authgraph/authgraph/bulkexport"
 	"github.com/authgraph/authgraph/connections"
 	"github.com/authgraph/authgraph/dbauth"
 	"github.com/authgraph/authgraph/graph"
@@ -209,6 +210,9 @@ func Handler(d *Deps) (http.Handler, error) {
 	for _, prefix := range rest.Prefixes() {
 		mux.Handle(prefix, provider.CORS(rest, http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete))
 	}
+	// Completed user exports, downloaded with the token of the job's
+	// location (server/apiv2/exportjobs.go).
+	mux.Handle("GET "+base+"exports/{file}", bulkexport.DownloadHandler(d.DB.Ent, d.Logger))
 	// capBodies (below) bounds its body at maxGraphQLBody.
 	mux.Handle(base+"graphql", provider.CORS(requireManagementToken(verifier, gql), http.MethodPost))
 	// The admin dashboard ({issuer}dashboard/) and the GraphQL playground

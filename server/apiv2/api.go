@@ -141,6 +141,7 @@ func New(cfg Config) *API {
 		a.logRoutes(),            // logs.go
 		a.ticketRoutes(),         // tickets.go
 		a.jobRoutes(),            // jobs.go
+		a.exportJobRoutes(),      // exportjobs.go
 		a.ruleRoutes(),           // rules.go
 		a.docRoutes(),            // openapi.go
 	} {

@@ -71,12 +71,21 @@ func (a *API) jobRoutes() []*Route {
 		{
 			Method: http.MethodGet, Path: "/jobs/{id}", Scopes: []string{"create:users", "read:users"},
 			Summary: "Get a job",
-			Description: "Returns a verification-email job. Jobs run while their creating request is served, so a " +
-				"job read back is completed. Other job types (user imports and exports) are not served.",
+			Description: "Returns a job. A verification-email job runs while its creating request is served, so it " +
+				"reads back completed. A users_export job reports its progress, and once completed its location: " +
+				"a download URL valid for one hour (issued to callers holding read:users).",
 			Response: Job{},
 			Handle: func(r *Request) (any, error) {
 				if err := refuseUnknownQuery(r); err != nil {
 					return nil, err
+				}
+				// Export jobs are rows; verification-email jobs are not.
+				ej, err := a.exportJob(r.Ctx(), r.Param("id"))
+				if err != nil {
+					return nil, err
+				}
+				if ej != nil {
+					return a.exportJobJSON(r.Ctx(), ej, true)
 				}
 				j, err := a.cfg.Accounts.VerificationJob(r.Ctx(), r.Param("id"))
 				if err != nil {

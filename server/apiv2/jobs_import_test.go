@@ -53,14 +53,14 @@ func TestImportUsersGoAuth0(t *testing.T) {
 				"app_metadata": map[string]any{"plan": "gold"}, "password_hash": bcryptHash},
 			{"email": "Bob@Example.com", "name": "Bob", "blocked": true,
 				"mfa_factors": []any{map[string]any{"totp": map[string]any{"secret": "JBSWY3DPEHPK3PXP"}}}},
-			{"name": "no email"},                                        // ANY_OF_MISSING
+			{"name": "no email"}, // ANY_OF_MISSING
 			{"email": "unknown@example.com", "favourite_colour": "blue"}, // OBJECT_ADDITIONAL_PROPERTIES
-			{"email": "not-an-email"},                                   // INVALID_FORMAT
-			{"email": "taken@example.com"},                              // CONFLICT_EMAIL
-			{"email": "ann@example.com"},                                // DUPLICATED_USER
-			{"email": "id@example.com", "user_id": "ann-1"},             // CONFLICT (user_id)
-			{"email": "hash@example.com", "password_hash": "plain"},     // PATTERN
-			{"email": 42},                                               // INVALID_TYPE
+			{"email": "not-an-email"},                                    // INVALID_FORMAT
+			{"email": "taken@example.com"},                               // CONFLICT_EMAIL
+			{"email": "ann@example.com"},                                 // DUPLICATED_USER
+			{"email": "id@example.com", "user_id": "ann-1"},              // CONFLICT (user_id)
+			{"email": "hash@example.com", "password_hash": "plain"},      // PATTERN
+			{"email": 42}, // INVALID_TYPE
 		}
 		j := &management.Job{ConnectionID: conn.ID, Users: users, Upsert: auth0.Bool(false),
 			ExternalID: auth0.String("migration-1"), SendCompletionEmail: auth0.Bool(false)}

@@ -3,8 +3,9 @@
 // New hashes are argon2id with OWASP's minimum recommended parameters
 // (m=19 MiB, t=2, p=1: about 20 ms on a 2-core machine), encoded as a PHC
 // string so parameters can be raised later without breaking old hashes.
-// bcrypt hashes ($2a$, $2b$, $2y$) from imported users verify too, and
-// NeedsRehash tells the login path to upgrade them to argon2id.
+// bcrypt hashes ($2a$, $2b$, $2y$) from imported users verify too, as do
+// the hashes of Auth0's custom_password_hash (imported.go), and NeedsRehash
+// tells the login path to upgrade them to argon2id.
 package passwords
 
 import (
@@ -55,12 +56,15 @@ func Hash(password string) string {
 		argon2.Version, MemoryKiB, Iterations, Parallelism, b64.EncodeToString(salt), b64.EncodeToString(key))
 }
 
-// Verify checks password against an argon2id or bcrypt hash in constant time.
+// Verify checks password against an argon2id or bcrypt hash, or a hash
+// imported from Auth0 (FromAuth0Custom), in constant time.
 func Verify(hash, password string) error {
 	switch {
 	case strings.HasPrefix(hash, "$argon2id$"):
 		return verifyArgon2id(hash, password)
-	case strings.HasPrefix(hash, "$2a$"), strings.HasPrefix(hash, "$2b$"), strings.HasPrefix(hash, "$2y$"):
+	case strings.HasPrefix(hash, importedPrefix):
+		return verifyImported(hash, password)
+	case isBcrypt(hash):
 		cost, err := bcrypt.Cost([]byte(hash))
 		if err != nil || cost > maxBcryptCost {
 			return ErrUnsupported

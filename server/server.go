@@ -17,8 +17,10 @@ import (
 
 	"github.com/authgraph/authgraph/accounts"
 	"github.com/authgraph/authgraph/bulkexport"
+	"github.com/authgraph/authgraph/bulkimport"
 	"github.com/authgraph/authgraph/connections"
 	"github.com/authgraph/authgraph/dbauth"
+	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/graph"
 	"github.com/authgraph/authgraph/mail"
 	"github.com/authgraph/authgraph/rulesrun"
@@ -45,6 +47,8 @@ type Deps struct {
 	// Rules stores and runs post-login rules (server/rules.go); its engine
 	// is closed by Close.
 	Rules *rulesrun.Service
+	// Imports creates and reads user import jobs; StartJobs runs them.
+	Imports *bulkimport.Service
 }
 
 // Close flushes queued email and releases the database.
@@ -98,6 +102,7 @@ func Prepare(ctx context.Context, cfg *Config, logger *slog.Logger, console io.W
 		Auth:        &dbauth.Service{DB: db.Ent, Mail: sender, Issuer: cfg.Issuer, Logger: logger, ResetTicketTTL: cfg.ResetTicketTTL},
 		Sessions: &sessions.Manager{DB: db.Ent, Secure: !cfg.InsecureIssuer(), Path: issuerPath(cfg.Issuer),
 			Idle: cfg.SessionIdle, Absolute: cfg.SessionLifetime},
+		Imports: bulkimport.NewService(db.Ent),
 	}
 	err = db.WithLock(ctx, func(ctx context.Context) error {
 		version, err := db.Version(ctx)
@@ -202,7 +207,7 @@ func Handler(d *Deps) (http.Handler, error) {
 		Unavailable: func(err error) bool {
 			return errors.Is(err, oidc.ErrGrantsUnavailable) || errors.Is(err, oidc.ErrKeysUnavailable)
 		},
-		Accounts: accts, Connections: d.Connections, Rules: d.Rules,
+		Accounts: accts, Connections: d.Connections, Rules: d.Rules, Imports: d.Imports,
 		VerifyIDToken: provider.VerifyIDToken, // account linking with link_with
 
 		RateLimit: d.Config.APIRateLimit,
@@ -260,6 +265,8 @@ func Serve(ctx context.Context, d *Deps, ready func(addr string)) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	go cleanupLoop(ctx, d)
+	stopJobs := StartJobs(ctx, d)
+	defer stopJobs()
 	select {
 	case err := <-errc:
 		return err
@@ -271,6 +278,26 @@ func Serve(ctx context.Context, d *Deps, ready func(addr string)) error {
 		return err
 	}
 	return nil
+}
+
+// StartJobs runs the import job runner until ctx ends or stop is called
+// (stop waits for it: a batch in flight rolls back and the job's lease is
+// released, so another node or the next start resumes it). Every node runs
+// one: a job's claim is a conditional update, so no two run the same job.
+func StartJobs(ctx context.Context, d *Deps) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	host, _ := os.Hostname()
+	r := &bulkimport.Runner{DB: d.DB.Ent, Owner: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), pulid.MustNew("job_")[4:]),
+		Wake: d.Imports.Wake(), Logger: d.Logger}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = r.Run(ctx)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }
 
 // NewLogger returns the process logger.

@@ -47,9 +47,13 @@ const (
 	maxScryptWork   = 1 << 21
 	maxScryptKeyLen = 256
 	maxArgonLanes   = 16
-	maxValueLen     = 4096 // hash.value, salt.value, key.value in characters
-	maxSaltBytes    = 1024
-	maxKeyBytes     = 1024
+	// maxArgonWork bounds m·t (KiB × passes) of imported argon2 hashes, on
+	// top of the native ceilings on m and t: 1 GiB of memory passes, e.g.
+	// 256 MiB × 4 or 64 MiB × 16.
+	maxArgonWork = 1 << 20
+	maxValueLen  = 4096 // hash.value, salt.value, key.value in characters
+	maxSaltBytes = 1024
+	maxKeyBytes  = 1024
 )
 
 // Auth0's row error codes (the JSON-schema validator's names).
@@ -258,7 +262,7 @@ func decodeCustom(raw json.RawMessage) (*customHash, *ImportError) {
 // object decodes an object whose properties must be among allowed.
 func object(raw json.RawMessage, path string, allowed ...string) (map[string]json.RawMessage, *ImportError) {
 	var m map[string]json.RawMessage
-	if len(bytes.TrimSpace(raw)) == 0 || raw[0] != '{' && bytes.TrimSpace(raw)[0] != '{' || json.Unmarshal(raw, &m) != nil || m == nil {
+	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' || json.Unmarshal(t, &m) != nil {
 		return nil, importErr(CodeInvalidType, path, "expected type object")
 	}
 	var extra []string
@@ -694,8 +698,8 @@ func (x *compiled) compileArgon2(v string) *ImportError {
 		return importErr(CodeInvalidFormat, path, "salt and hash must be base64 without padding, the salt 8 to 64 bytes")
 	case len(key) < 16 || len(key) > 64:
 		return importErr(CodeInvalidFormat, path, "the hash must be 16 to 64 bytes")
-	case m > maxMemoryKiB || t > maxIterations || p > maxArgonLanes:
-		return importErr(CodeMaximum, path, "argon2 cost is above the maximum (m=%d, t=%d, p=%d)", maxMemoryKiB, maxIterations, maxArgonLanes)
+	case m > maxMemoryKiB || t > maxIterations || p > maxArgonLanes || m*t > maxArgonWork:
+		return importErr(CodeMaximum, path, "argon2 cost is above the maximum (m ≤ %d, t ≤ %d, m·t ≤ %d, p ≤ %d)", maxMemoryKiB, maxIterations, maxArgonWork, maxArgonLanes)
 	case m < 8*p:
 		return importErr(CodeInvalidFormat, path, "argon2 m must be at least 8×p")
 	}

@@ -278,6 +278,7 @@ func TestImportErrors(t *testing.T) {
 		{`{"algorithm":"bcrypt","hash":{"value":"$2b$10$nFguVi9LsCAcvTZFKQlRKeLVydo8ETv483lkNsSFI/Wl1Rz1Ypo1K","encoding":"hex"}}`, CodeEnumMismatch, "custom_password_hash.hash.encoding"},
 		{`{"algorithm":"argon2","hash":{"value":"$argon2id$v=19$m=1048576,t=2,p=1$c2FsdHNhbHQ$a2V5a2V5a2V5a2V5a2V5a2V5"}}`, CodeMaximum, "custom_password_hash.hash.value"},
 		{`{"algorithm":"argon2","hash":{"value":"$argon2id$v=19$m=4096,t=64,p=1$c2FsdHNhbHQ$a2V5a2V5a2V5a2V5a2V5a2V5"}}`, CodeMaximum, "custom_password_hash.hash.value"},
+		{`{"algorithm":"argon2","hash":{"value":"$argon2id$v=19$m=262144,t=5,p=1$c2FsdHNhbHQ$a2V5a2V5a2V5a2V5a2V5a2V5"}}`, CodeMaximum, "custom_password_hash.hash.value"},
 		{`{"algorithm":"argon2","hash":{"value":"$argon2id$v=19$m=4096,t=2,p=64$c2FsdHNhbHQ$a2V5a2V5a2V5a2V5a2V5a2V5"}}`, CodeMaximum, "custom_password_hash.hash.value"},
 		{`{"algorithm":"argon2","hash":{"value":"$argon2id$v=16$m=4096,t=2,p=1$c2FsdHNhbHQ$a2V5a2V5a2V5a2V5a2V5a2V5"}}`, CodeInvalidFormat, "custom_password_hash.hash.value"},
 		{`{"algorithm":"argon2","hash":{"value":"$argon2x$v=19$m=4096,t=2,p=1$c2FsdHNhbHQ$a2V5a2V5a2V5a2V5a2V5a2V5"}}`, CodePattern, "custom_password_hash.hash.value"},
@@ -447,6 +448,28 @@ func TestArgon2RFC9106(t *testing.T) {
 	}
 }
 
+// TestArgon2dReferenceLibrary verifies argon2d (and argon2i) PHC strings
+// made by the reference C implementation (libargon2's
+// argon2{d,i}_hash_encoded).
+func TestArgon2dReferenceLibrary(t *testing.T) {
+	for _, c := range []struct{ pw, phc string }{
+		{"Corr3ct-Horse", "$argon2d$v=19$m=1024,t=2,p=2$c2FsdHNhbHRzYWx0c2FsdA$xLrp1iNNXscuburLsf9elVsJ3PcR6MUEn+2xSpyBgUY"},
+		{"Tr0ub4dor&3-ünï", "$argon2d$v=19$m=4096,t=3,p=1$MDEyMzQ1Njc4OWFiY2RlZg$QnNP15vM3SpzT85XHbD6cJjm4U3TdNkwuSVL92xUS+4"},
+		{"Corr3ct-Horse", "$argon2i$v=19$m=1024,t=2,p=2$c2FsdHNhbHRzYWx0c2FsdA$r411uAorz6l9Ph2oFKFDCvMGuFoF+//C6ZSPzkzaK5s"},
+	} {
+		stored, err := FromAuth0Custom(json.RawMessage(fmt.Sprintf(`{"algorithm":"argon2","hash":{"value":%q}}`, c.phc)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := Verify(stored, c.pw); err != nil {
+			t.Errorf("%s: %v", c.phc, err)
+		}
+		if err := Verify(stored, c.pw+"x"); !errors.Is(err, ErrMismatch) {
+			t.Errorf("%s wrong password: %v", c.phc, err)
+		}
+	}
+}
+
 func BenchmarkVerifyImported(b *testing.B) {
 	pw := "Tr0ub4dor&3-ünï"
 	seen := map[string]bool{}
@@ -472,6 +495,34 @@ func BenchmarkVerifyImported(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				if err := Verify(stored, pw); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkVerifyAtCeilings verifies hashes at the import ceilings: the
+// most a hostile import file can make one login cost.
+func BenchmarkVerifyAtCeilings(b *testing.B) {
+	pw, salt := "ceiling", []byte("0123456789abcdef")
+	bc, _ := bcrypt.GenerateFromPassword([]byte(pw), maxBcryptCost)
+	sc, _ := scrypt.Key([]byte(pw), salt, 1<<18, 8, 1, 32)
+	for _, c := range []struct{ name, custom string }{
+		{"bcrypt cost 14", fmt.Sprintf(`{"algorithm":"bcrypt","hash":{"value":%q}}`, bc)},
+		{"pbkdf2-sha1 i=2000000 l=20", fmt.Sprintf(`{"algorithm":"pbkdf2","hash":{"value":"$pbkdf2-sha1$i=2000000,l=20$%s$%s"}}`, b64raw(salt), b64raw(xpbkdf2.Key([]byte(pw), salt, 2000000, 20, sha1.New)))},
+		{"pbkdf2-sha256 i=2000000 l=64", fmt.Sprintf(`{"algorithm":"pbkdf2","hash":{"value":"$pbkdf2-sha256$i=2000000,l=64$%s$%s"}}`, b64raw(salt), b64raw(xpbkdf2.Key([]byte(pw), salt, 2000000, 64, sha256.New)))},
+		{"scrypt N=262144 r=8 p=1", fmt.Sprintf(`{"algorithm":"scrypt","hash":{"value":%q,"encoding":"base64"},"salt":{"value":%q},"keylen":32,"cost":262144}`, b64std(sc), salt)},
+		{"argon2id m=262144 t=4 p=1", fmt.Sprintf(`{"algorithm":"argon2","hash":{"value":"$argon2id$v=19$m=262144,t=4,p=1$%s$%s"}}`, b64raw(salt), b64raw(argon2.IDKey([]byte(pw), salt, 4, 262144, 1, 32)))},
+		{"argon2d m=262144 t=4 p=1", fmt.Sprintf(`{"algorithm":"argon2","hash":{"value":"$argon2d$v=19$m=262144,t=4,p=1$%s$%s"}}`, b64raw(salt), b64raw(argon2dKey([]byte(pw), salt, nil, nil, 4, 262144, 1, 32)))},
+	} {
+		stored, err := FromAuth0Custom(json.RawMessage(c.custom))
+		if err != nil {
+			b.Fatalf("%s: %v", c.name, err)
+		}
+		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {
 				if err := Verify(stored, pw); err != nil {
 					b.Fatal(err)

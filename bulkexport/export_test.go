@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -18,6 +19,8 @@ import (
 	"github.com/authgraph/authgraph/bulkexport"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/connection"
+	"github.com/authgraph/authgraph/ent/job"
+	"github.com/authgraph/authgraph/ent/jobchunk"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/identity"
 	"github.com/authgraph/authgraph/internal/apitest"
@@ -254,6 +257,65 @@ func TestExport(t *testing.T) {
 			}
 			if _, ok := users["auth0|u001"]["password_hash"]; ok {
 				t.Errorf("a user without a password has a hash: %v", users["auth0|u001"])
+			}
+		})
+
+		t.Run("job resumed after a crash", func(t *testing.T) {
+			j, err := bulkexport.CreateJob(f.ctx, f.db, "tester", bulkexport.Options{Format: bulkexport.JSON, Fields: []bulkexport.Field{{Name: "user_id"}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Another runner holds it: nothing happens.
+			f.db.Job.UpdateOneID(j.ID).SetStatus(job.StatusProcessing).SetLeaseOwner("other").
+				SetLeaseUntil(time.Now().Add(time.Minute)).ExecX(f.ctx)
+			if err := bulkexport.RunJob(f.ctx, f.db, j.ID, nil); err != nil {
+				t.Fatal(err)
+			}
+			if got := f.db.Job.GetX(f.ctx, j.ID); got.Status != job.StatusProcessing || got.LeaseOwner != "other" {
+				t.Fatalf("a held job was taken: %+v", got)
+			}
+			// Its runner died mid-way, leaving a partial file.
+			f.db.Job.UpdateOneID(j.ID).SetLeaseUntil(time.Now().Add(-time.Second)).SetRowsDone(10).ExecX(f.ctx)
+			f.db.JobChunk.Create().SetJobRef(j.ID).SetKind(jobchunk.KindOutput).SetSeq(0).SetData([]byte("partial")).ExecX(f.ctx)
+			n, err := bulkexport.ResumeJobs(f.ctx, f.db, nil)
+			if err != nil || n != 1 {
+				t.Fatalf("resumed %d: %v", n, err)
+			}
+			got := f.db.Job.GetX(f.ctx, j.ID)
+			if got.Status != job.StatusCompleted || got.RowsDone != 27 || got.TotalRows != 27 || got.Summary["total"] != 27 {
+				t.Fatalf("job after resume: %+v", got)
+			}
+			tok, _, err := bulkexport.IssueDownload(f.ctx, f.db, j.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := bulkexport.OpenDownload(f.ctx, f.db, j.ID, tok+"x"); !errors.Is(err, bulkexport.ErrDownloadRefused) {
+				t.Fatalf("wrong token: %v", err)
+			}
+			if _, err := bulkexport.OpenDownload(f.ctx, f.db, j.ID, tok); err != nil {
+				t.Fatal(err)
+			}
+			var file []byte
+			for seq := 0; ; seq++ {
+				b, err := bulkexport.Chunk(f.ctx, f.db, j.ID, seq)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if b == nil {
+					break
+				}
+				file = append(file, b...)
+			}
+			zr, err := gzip.NewReader(bytes.NewReader(file))
+			if err != nil {
+				t.Fatalf("output: %v", err)
+			}
+			raw, _ := io.ReadAll(zr)
+			if rows := byUserID(t, ndjson(t, raw), "user_id"); len(rows) != 27 {
+				t.Fatalf("%d users in the resumed export", len(rows))
+			}
+			if n, _ := bulkexport.ResumeJobs(f.ctx, f.db, nil); n != 0 {
+				t.Fatalf("a completed job ran again")
 			}
 		})
 

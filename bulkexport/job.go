@@ -20,6 +20,7 @@ import (
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/job"
 	"github.com/authgraph/authgraph/ent/jobchunk"
+	"github.com/authgraph/authgraph/ent/predicate"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/identity"
 )
@@ -96,11 +97,7 @@ func RunJob(ctx context.Context, db *ent.Client, id pulid.ID, log *slog.Logger) 
 	}
 	sys := authz.SystemContext(ctx)
 	now := time.Now()
-	n, err := db.Job.Update().
-		Where(job.ID(id), job.TypeEQ(job.TypeUsersExport), job.Or(
-			job.StatusEQ(job.StatusPending),
-			job.And(job.StatusEQ(job.StatusProcessing), job.Or(job.LeaseUntilIsNil(), job.LeaseUntilLT(now))),
-		)).
+	n, err := db.Job.Update().Where(job.ID(id), runnable(now)).
 		SetStatus(job.StatusProcessing).SetLeaseOwner(runnerID).SetLeaseUntil(now.Add(leaseTTL)).
 		SetStartedAt(now).SetRowsDone(0).Save(sys)
 	if err != nil || n == 0 {
@@ -274,4 +271,31 @@ func Chunk(ctx context.Context, db *ent.Client, id pulid.ID, seq int) ([]byte, e
 		return nil, err
 	}
 	return c.Data, nil
+}
+
+// runnable selects export jobs no runner holds: pending, or processing
+// with the lease run out (their runner stopped or crashed).
+func runnable(now time.Time) predicate.Job {
+	return job.And(job.TypeEQ(job.TypeUsersExport), job.Or(
+		job.StatusEQ(job.StatusPending),
+		job.And(job.StatusEQ(job.StatusProcessing), job.Or(job.LeaseUntilIsNil(), job.LeaseUntilLT(now)))))
+}
+
+// ResumeJobs runs, one after the other, the export jobs no runner holds:
+// those whose process stopped before they completed. Jobs are normally
+// run as soon as they are created (the API starts them); this picks up
+// the rest after a restart. It returns the number of jobs it ran.
+func ResumeJobs(ctx context.Context, db *ent.Client, log *slog.Logger) (int, error) {
+	ids, err := db.Job.Query().Where(runnable(time.Now())).Order(ent.Asc(job.FieldCreatedAt)).Limit(10).
+		IDs(authz.SystemContext(ctx))
+	if err != nil {
+		return 0, err
+	}
+	for i, id := range ids {
+		if err := ctx.Err(); err != nil {
+			return i, err
+		}
+		_ = RunJob(ctx, db, id, log)
+	}
+	return len(ids), nil
 }

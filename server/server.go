@@ -280,7 +280,8 @@ func Serve(ctx context.Context, d *Deps, ready func(addr string)) error {
 	return nil
 }
 
-// StartJobs runs the import job runner until ctx ends or stop is called
+// StartJobs runs the import job runner (and resumes unfinished export
+// jobs) until ctx ends or stop is called
 // (stop waits for it: a batch in flight rolls back and the job's lease is
 // released, so another node or the next start resumes it). Every node runs
 // one: a job's claim is a conditional update, so no two run the same job.
@@ -289,13 +290,31 @@ func StartJobs(ctx context.Context, d *Deps) (stop func()) {
 	host, _ := os.Hostname()
 	r := &bulkimport.Runner{DB: d.DB.Ent, Owner: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), pulid.MustNew("job_")[4:]),
 		Wake: d.Imports.Wake(), Logger: d.Logger}
-	done := make(chan struct{})
+	done := make(chan struct{}, 2)
 	go func() {
-		defer close(done)
+		defer func() { done <- struct{}{} }()
 		_ = r.Run(ctx)
+	}()
+	// Export jobs start when created (server/apiv2); this resumes those a
+	// stopped process left unfinished.
+	go func() {
+		defer func() { done <- struct{}{} }()
+		t := time.NewTicker(30 * time.Second)
+		defer t.Stop()
+		for {
+			if _, err := bulkexport.ResumeJobs(ctx, d.DB.Ent, d.Logger); err != nil && ctx.Err() == nil {
+				d.Logger.Error("resuming export jobs", "error", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
 	}()
 	return func() {
 		cancel()
+		<-done
 		<-done
 	}
 }

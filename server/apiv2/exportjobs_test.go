@@ -22,26 +22,14 @@ import (
 	"github.com/authgraph/authgraph/internal/apitest"
 )
 
-// waitJob reads job id until it is completed (or failed).
-func waitJob(t *testing.T, m *management.Management, id string) *management.Job {
+// waitExport waits for export job id to complete.
+func waitExport(t *testing.T, m *management.Management, id string) *management.Job {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		j, err := m.Job.Read(context.Background(), id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		switch j.GetStatus() {
-		case "completed":
-			return j
-		case "failed":
-			t.Fatalf("job failed: %+v", j)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("job still %s", j.GetStatus())
-		}
-		time.Sleep(50 * time.Millisecond)
+	j := waitJob(t, m, id) // jobs_import_test.go
+	if j.GetStatus() != "completed" {
+		t.Fatalf("export job: %+v", j)
 	}
+	return j
 }
 
 // download fetches a location without credentials and gunzips it.
@@ -95,7 +83,7 @@ func TestUsersExportJob(t *testing.T) {
 				j.GetFormat() != "json" || len(j.Fields) == 0 || j.GetCreatedAt().Before(before) || j.GetLocation() != "" {
 				t.Fatalf("created %+v", j)
 			}
-			done := waitJob(t, reader, j.GetID())
+			done := waitExport(t, reader, j.GetID())
 			if done.GetPercentageDone() != 100 || !strings.HasPrefix(done.GetLocation(), s.Issuer+"exports/"+j.GetID()+".json.gz?token=") {
 				t.Fatalf("completed %+v", done)
 			}
@@ -181,7 +169,7 @@ func TestUsersExportJob(t *testing.T) {
 			if j.GetConnectionID() != c.GetID() || j.GetLimit() != 2 || len(j.Fields) != 4 || j.Fields[1]["export_as"] != "provider" {
 				t.Fatalf("created %+v", j)
 			}
-			done := waitJob(t, reader, j.GetID())
+			done := waitExport(t, reader, j.GetID())
 			st, body := download(t, s, done.GetLocation())
 			if st != http.StatusOK {
 				t.Fatalf("download: %d %s", st, body)

@@ -42,22 +42,34 @@ var roots = map[string]bool{
 	"password_hash": true, "custom_password_hash": true,
 }
 
-// DefaultFields is the field set of an export that names none: the
-// profile fields Auth0's bulk import reads, so that the file re-imports.
-// JSON exports carry the whole identities and metadata objects; CSV cells
-// cannot hold objects the way Auth0 writes CSV, so a CSV export names the
-// primary identity's connection instead.
+// DefaultFields is the field set of an export that names none.
+//
+// JSON: exactly the properties of Auth0's bulk-import schema, so that the
+// file imports as is (the importer refuses any other property, as Auth0's
+// does). user_id is the primary identity's id without its provider
+// prefix ("abc" for "auth0|abc"), because an import gives the id it is
+// given its own provider prefix: a database user re-imported into a
+// database connection keeps its user_id. With IncludePasswordHashes,
+// password_hash and custom_password_hash follow.
+//
+// CSV, which imports do not read, is for people: the profile, its
+// timestamps and counters, and the primary identity's connection (objects
+// and arrays are exported by path, as Auth0's CSV export does).
 func DefaultFields(f Format) []Field {
-	out := []Field{
-		{Name: "user_id"}, {Name: "email"}, {Name: "email_verified"}, {Name: "username"},
-		{Name: "phone_number"}, {Name: "phone_verified"}, {Name: "name"}, {Name: "given_name"},
-		{Name: "family_name"}, {Name: "nickname"}, {Name: "picture"}, {Name: "blocked"},
-		{Name: "created_at"}, {Name: "updated_at"}, {Name: "last_login"}, {Name: "logins_count"},
-	}
 	if f == CSV {
-		return append(out, Field{Name: "identities[0].connection", ExportAs: "connection"})
+		return []Field{
+			{Name: "user_id"}, {Name: "email"}, {Name: "email_verified"}, {Name: "username"},
+			{Name: "phone_number"}, {Name: "name"}, {Name: "given_name"}, {Name: "family_name"},
+			{Name: "nickname"}, {Name: "picture"}, {Name: "blocked"}, {Name: "created_at"},
+			{Name: "updated_at"}, {Name: "last_login"}, {Name: "logins_count"},
+			{Name: "identities[0].connection", ExportAs: "connection"},
+		}
 	}
-	return append(out, Field{Name: "identities"}, Field{Name: "app_metadata"}, Field{Name: "user_metadata"})
+	return []Field{
+		{Name: "identities[0].user_id", ExportAs: "user_id"}, {Name: "email"}, {Name: "email_verified"},
+		{Name: "username"}, {Name: "given_name"}, {Name: "family_name"}, {Name: "name"}, {Name: "nickname"},
+		{Name: "picture"}, {Name: "blocked"}, {Name: "app_metadata"}, {Name: "user_metadata"},
+	}
 }
 
 // step is one element of a parsed path: a key, or an array index.

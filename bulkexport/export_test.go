@@ -323,6 +323,21 @@ func TestExport(t *testing.T) {
 			}
 		})
 
+		t.Run("job of a deleted connection exports nobody", func(t *testing.T) {
+			gone := f.db.Connection.Create().SetName("gone").SetStrategy(connection.StrategyOidc).SaveX(f.ctx)
+			j, err := bulkexport.CreateJob(f.ctx, f.db, "tester", bulkexport.Options{ConnectionID: gone.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.db.Connection.DeleteOne(gone).ExecX(f.ctx)
+			if err := bulkexport.RunJob(f.ctx, f.db, j.ID, nil); err != nil {
+				t.Fatal(err)
+			}
+			if got := f.db.Job.GetX(f.ctx, j.ID); got.Status != job.StatusCompleted || got.RowsDone != 0 || got.ConnectionRef != nil {
+				t.Fatalf("job: %+v", got)
+			}
+		})
+
 		t.Run("bad input", func(t *testing.T) {
 			for _, o := range []bulkexport.Options{
 				{Format: "xml"},

@@ -52,6 +52,12 @@ func CreateJob(ctx context.Context, db *ent.Client, createdBy string, o Options)
 	if o.Limit > 0 {
 		params["limit"] = o.Limit
 	}
+	if o.ConnectionID != "" {
+		// Kept in the params too: connection_ref is cleared if the
+		// connection is deleted, and the job must then export nobody,
+		// not everybody.
+		params["connection_id"] = string(o.ConnectionID)
+	}
 	// Store the params as plain JSON values, as they read back.
 	raw, _ := json.Marshal(params)
 	var stored map[string]any
@@ -66,17 +72,14 @@ func CreateJob(ctx context.Context, db *ent.Client, createdBy string, o Options)
 // JobOptions reads back the options an export job was created with.
 func JobOptions(j *ent.Job) Options {
 	var p struct {
-		Format string  `json:"format"`
-		Fields []Field `json:"fields"`
-		Limit  int     `json:"limit"`
+		Format       string  `json:"format"`
+		Fields       []Field `json:"fields"`
+		Limit        int     `json:"limit"`
+		ConnectionID string  `json:"connection_id"`
 	}
 	raw, _ := json.Marshal(j.Params)
 	_ = json.Unmarshal(raw, &p)
-	o := Options{Format: Format(p.Format), Fields: p.Fields, Limit: p.Limit}
-	if j.ConnectionRef != nil {
-		o.ConnectionID = *j.ConnectionRef
-	}
-	return o
+	return Options{Format: Format(p.Format), Fields: p.Fields, Limit: p.Limit, ConnectionID: pulid.ID(p.ConnectionID)}
 }
 
 // runnerID names this process in job leases.

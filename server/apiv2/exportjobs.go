@@ -118,8 +118,8 @@ func (a *API) exportJobJSON(ctx context.Context, j *ent.Job, withLocation bool) 
 	o := bulkexport.JobOptions(j)
 	out := ExportJob{ID: string(j.ID), Type: "users_export", Status: string(j.Status), CreatedAt: auth0Time(j.CreatedAt),
 		Format: string(o.Format), Limit: o.Limit, Fields: o.Fields, Error: j.Error}
+	out.ConnectionID = string(o.ConnectionID)
 	if j.ConnectionRef != nil {
-		out.ConnectionID = string(*j.ConnectionRef)
 		if c, err := a.cfg.DB.Connection.Get(authz.SystemContext(ctx), *j.ConnectionRef); err == nil {
 			out.Connection = c.Name
 		}

@@ -284,7 +284,7 @@ func StartJobs(ctx context.Context, d *Deps) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	host, _ := os.Hostname()
 	r := &bulkimport.Runner{DB: d.DB.Ent, Owner: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), pulid.MustNew("job_")[4:]),
-		Wake: d.Imports.Wake(), Logger: d.Logger}
+		Wake: d.Imports.Wake(), Logger: d.Logger, Dialect: d.DB.Dialect}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

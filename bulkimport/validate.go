@@ -145,7 +145,7 @@ func validate(conn *ent.Connection, index int, raw json.RawMessage) parsed {
 	if ph := str("password_hash"); ph != nil {
 		h, err := passwords.FromAuth0Bcrypt(*ph)
 		if err != nil {
-			add(importCode(err, CodePattern), "password_hash", "%s", err.Error())
+			errs = append(errs, hashError(err, "password_hash"))
 		} else {
 			r.hash = &h
 		}
@@ -154,7 +154,7 @@ func validate(conn *ent.Connection, index int, raw json.RawMessage) parsed {
 		if r.has["password_hash"] {
 			add(CodeInvalidFormat, "custom_password_hash", "password_hash and custom_password_hash cannot both be given")
 		} else if h, err := passwords.FromAuth0Custom(c); err != nil {
-			add(importCode(err, CodeInvalidFormat), "custom_password_hash", "%s", err.Error())
+			errs = append(errs, hashError(err, "custom_password_hash"))
 		} else {
 			r.hash = &h
 		}
@@ -193,13 +193,17 @@ func validate(conn *ent.Connection, index int, raw json.RawMessage) parsed {
 	return p
 }
 
-// importCode is the Auth0 code a passwords.ImportError carries.
-func importCode(err error, def string) string {
+// hashError is the row error of a refused password hash: the
+// passwords.ImportError's code, path and message (never the hash).
+func hashError(err error, path string) RowError {
 	var ie *passwords.ImportError
-	if errors.As(err, &ie) && ie.Code != "" {
-		return ie.Code
+	if errors.As(err, &ie) {
+		if ie.Path != "" {
+			path = ie.Path
+		}
+		return RowError{Code: ie.Code, Message: ie.Message, Path: path}
 	}
-	return def
+	return RowError{Code: CodeInvalidFormat, Message: "the password hash is not valid", Path: path}
 }
 
 // fieldError maps identity's validation of a field to Auth0's code and

@@ -178,7 +178,7 @@ func Handler(d *Deps) (http.Handler, error) {
 	gql := graph.NewHandler(&graph.Resolver{
 		Ent: d.DB.Ent, Connections: d.Connections, Issuer: d.Config.Issuer, Keys: d.Keys, Auth: d.Auth, Rules: d.Rules,
 		Upstream: up, // testConnectionScript runs custom-database scripts
-		Accounts: accts,
+		Accounts: accts, Imports: d.Imports,
 	}, d.Logger)
 
 	mux := http.NewServeMux()
@@ -289,7 +289,7 @@ func StartJobs(ctx context.Context, d *Deps) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	host, _ := os.Hostname()
 	r := &bulkimport.Runner{DB: d.DB.Ent, Owner: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), pulid.MustNew("job_")[4:]),
-		Wake: d.Imports.Wake(), Logger: d.Logger}
+		Wake: d.Imports.Wake(), Logger: d.Logger, Dialect: d.DB.Dialect}
 	done := make(chan struct{}, 2)
 	go func() {
 		defer func() { done <- struct{}{} }()

@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"hash"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -186,7 +188,8 @@ func BenchmarkImportedFirstLogin(b *testing.B) {
 	}
 	hashes := importedHashes(b, goodPW)
 	hashes["argon2id (current, no upgrade)"] = ""
-	for alg, custom := range hashes {
+	for _, alg := range slices.Sorted(maps.Keys(hashes)) {
+		custom := hashes[alg]
 		email := "bench-" + strings.NewReplacer(" ", "", "(", "", ")", "", ",", "").Replace(alg) + "@example.com"
 		pw := goodPW
 		u, err := identity.Create(sys, db.Ent, identity.CreateInput{Connection: "db", Email: &email, Password: &pw})

@@ -34,8 +34,8 @@ const importedPrefix = "$auth0$"
 
 // Ceilings of imported key-derivation functions, checked when the hash is
 // imported and again at every Verify, so that a hostile import file cannot
-// make one login cost more than about a second of CPU or 256 MiB of memory
-// (the argon2 and bcrypt ceilings above are of the same order).
+// make one login cost more than bcrypt at the cost ceiling does (about a
+// second of CPU) or more than 256 MiB of memory.
 const (
 	// maxPBKDF2Iterations bounds i; maxPBKDF2Work bounds i × the number of
 	// digest blocks the key length needs (each block repeats the iterations).
@@ -43,14 +43,14 @@ const (
 	maxPBKDF2Work       = 4_000_000
 	maxPBKDF2KeyLen     = 256
 	// maxScryptWork bounds N·r·p (time); with p ≥ 1 it also bounds the
-	// memory 128·N·r to 256 MiB.
-	maxScryptWork   = 1 << 21
+	// memory 128·N·r to 128 MiB (N=131072, r=8).
+	maxScryptWork   = 1 << 20
 	maxScryptKeyLen = 256
 	maxArgonLanes   = 16
 	// maxArgonWork bounds m·t (KiB × passes) of imported argon2 hashes, on
-	// top of the native ceilings on m and t: 1 GiB of memory passes, e.g.
-	// 256 MiB × 4 or 64 MiB × 16.
-	maxArgonWork = 1 << 20
+	// top of the native ceilings on m and t: 512 MiB of memory passes, e.g.
+	// 256 MiB × 2 or 64 MiB × 8.
+	maxArgonWork = 1 << 19
 	maxValueLen  = 4096 // hash.value, salt.value, key.value in characters
 	maxSaltBytes = 1024
 	maxKeyBytes  = 1024
@@ -327,6 +327,7 @@ type compiled struct {
 	newHash    func() hash.Hash // md*, sha*, hmac, ldap, pbkdf2
 	key        []byte           // hmac
 	iter       int              // pbkdf2
+	keyLen     int              // pbkdf2
 	n, r, p    int              // scrypt
 	bcrypt     []byte
 	argon      argonParams
@@ -470,8 +471,10 @@ func compile(c *customHash) (*compiled, *ImportError) {
 		}
 		x.n, x.r, x.p = intOr(c.Cost, 16384), intOr(c.BlockSize, 8), intOr(c.Parallelization, 1)
 		switch {
-		case *c.Keylen < 1 || *c.Keylen > maxScryptKeyLen:
-			return nil, importErr(CodeMinimum, root+".keylen", "must be between 1 and %d", maxScryptKeyLen)
+		case *c.Keylen < 1:
+			return nil, importErr(CodeMinimum, root+".keylen", "must be an integer greater than zero")
+		case *c.Keylen > maxScryptKeyLen:
+			return nil, importErr(CodeMaximum, root+".keylen", "must be at most %d", maxScryptKeyLen)
 		case x.n < 2 || x.n&(x.n-1) != 0:
 			return nil, importErr(CodeInvalidFormat, root+".cost", "must be a power of two greater than one")
 		case x.r < 1:
@@ -616,7 +619,7 @@ func (x *compiled) compilePBKDF2(v string) *ImportError {
 		return importErr(CodeInvalidFormat, path, "unknown pbkdf2 digest %q", name)
 	}
 	x.newHash = digests[d]
-	x.iter, x.n = 100000, 64 // x.n holds the key length
+	x.iter, x.keyLen = 100000, 64
 	if len(parts) == 5 {
 		for _, kv := range strings.Split(parts[2], ",") {
 			k, val, _ := strings.Cut(kv, "=")
@@ -628,7 +631,7 @@ func (x *compiled) compilePBKDF2(v string) *ImportError {
 			case "i":
 				x.iter = n
 			case "l":
-				x.n = n
+				x.keyLen = n
 			default:
 				return importErr(CodeInvalidFormat, path, "unknown pbkdf2 parameter %q (i, l)", k)
 			}
@@ -639,14 +642,14 @@ func (x *compiled) compilePBKDF2(v string) *ImportError {
 	if err1 != nil || err2 != nil || len(salt) > maxSaltBytes {
 		return importErr(CodeInvalidFormat, path, "salt and hash must be base64")
 	}
-	blocks := (x.n + x.newHash().Size() - 1) / x.newHash().Size()
+	blocks := (x.keyLen + x.newHash().Size() - 1) / x.newHash().Size()
 	switch {
-	case x.n > maxPBKDF2KeyLen:
-		return importErr(CodeMaximum, path, "pbkdf2 key length %d is above the maximum %d", x.n, maxPBKDF2KeyLen)
+	case x.keyLen > maxPBKDF2KeyLen:
+		return importErr(CodeMaximum, path, "pbkdf2 key length %d is above the maximum %d", x.keyLen, maxPBKDF2KeyLen)
 	case x.iter > maxPBKDF2Iterations || x.iter*blocks > maxPBKDF2Work:
 		return importErr(CodeMaximum, path, "pbkdf2 iterations %d are above the maximum (%d, and %d × blocks of the digest)", x.iter, maxPBKDF2Iterations, maxPBKDF2Work)
-	case len(want) != x.n:
-		return importErr(CodeInvalidFormat, path, "the hash is %d bytes, l says %d", len(want), x.n)
+	case len(want) != x.keyLen:
+		return importErr(CodeInvalidFormat, path, "the hash is %d bytes, l says %d", len(want), x.keyLen)
 	}
 	x.salt, x.want = salt, want
 	return nil
@@ -768,7 +771,7 @@ func verifyImported(stored, password string) error {
 		got = m.Sum(nil)
 	case "pbkdf2":
 		var err error
-		if got, err = pbkdf2.Key(x.newHash, string(pw), x.salt, x.iter, x.n); err != nil {
+		if got, err = pbkdf2.Key(x.newHash, string(pw), x.salt, x.iter, x.keyLen); err != nil {
 			return ErrUnsupported
 		}
 	case "scrypt":

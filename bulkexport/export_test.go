@@ -321,6 +321,27 @@ func TestExport(t *testing.T) {
 			if n, _ := bulkexport.ResumeJobs(f.ctx, f.db, nil); n != 0 {
 				t.Fatalf("a completed job ran again")
 			}
+
+			// Past the retention, the file is deleted and no URL works.
+			if n, err := bulkexport.PurgeFiles(f.ctx, f.db); err != nil || n != 0 {
+				t.Fatalf("purged a fresh export: %d %v", n, err)
+			}
+			f.db.Job.UpdateOneID(j.ID).SetFinishedAt(time.Now().Add(-bulkexport.Retention - time.Minute)).ExecX(f.ctx)
+			if _, err := bulkexport.OpenDownload(f.ctx, f.db, j.ID, tok); !errors.Is(err, bulkexport.ErrDownloadRefused) {
+				t.Fatalf("download past retention: %v", err)
+			}
+			if _, _, err := bulkexport.IssueDownload(f.ctx, f.db, j.ID); err == nil {
+				t.Fatal("a URL was issued past retention")
+			}
+			if n, err := bulkexport.PurgeFiles(f.ctx, f.db); err != nil || n != 1 {
+				t.Fatalf("purge: %d %v", n, err)
+			}
+			if b, err := bulkexport.Chunk(f.ctx, f.db, j.ID, 0); b != nil || err != nil {
+				t.Fatalf("the file survived the purge: %d bytes, %v", len(b), err)
+			}
+			if got := f.db.Job.GetX(f.ctx, j.ID); got.Location != nil || got.Status != job.StatusCompleted {
+				t.Fatalf("job after purge: %+v", got)
+			}
 		})
 
 		t.Run("job of a deleted connection exports nobody", func(t *testing.T) {

@@ -207,7 +207,8 @@ func FileName(j *ent.Job) string {
 
 // IssueDownload gives a completed export job a new download token, valid
 // DownloadTTL; only its SHA-256 is stored (with its expiry), and it
-// replaces the previous one.
+// replaces the previous one. A job whose file is past Retention gets none
+// (NotFoundError).
 func IssueDownload(ctx context.Context, db *ent.Client, id pulid.ID) (token string, expires time.Time, err error) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
@@ -215,7 +216,8 @@ func IssueDownload(ctx context.Context, db *ent.Client, id pulid.ID) (token stri
 	}
 	token = base64.RawURLEncoding.EncodeToString(b)
 	expires = time.Now().Add(DownloadTTL)
-	n, err := db.Job.Update().Where(job.ID(id), job.TypeEQ(job.TypeUsersExport), job.StatusEQ(job.StatusCompleted)).
+	n, err := db.Job.Update().Where(job.ID(id), job.TypeEQ(job.TypeUsersExport), job.StatusEQ(job.StatusCompleted),
+		job.FinishedAtGT(time.Now().Add(-Retention))).
 		SetLocation(locationRecord(token, expires)).Save(authz.SystemContext(ctx))
 	if err != nil {
 		return "", time.Time{}, err
@@ -248,7 +250,7 @@ func OpenDownload(ctx context.Context, db *ent.Client, id pulid.ID, token string
 		}
 		return nil, err
 	}
-	if j.Location == nil || token == "" {
+	if j.Location == nil || token == "" || !FileKept(j) {
 		return nil, ErrDownloadRefused
 	}
 	hash, exp, ok := strings.Cut(*j.Location, ":")
@@ -301,4 +303,31 @@ func ResumeJobs(ctx context.Context, db *ent.Client, log *slog.Logger) (int, err
 		_ = RunJob(ctx, db, id, log)
 	}
 	return len(ids), nil
+}
+
+// Retention is how long a completed export's file is kept: after it the
+// file (personal data, outside the users table) is deleted and the job
+// gives no location any more.
+const Retention = 24 * time.Hour
+
+// FileKept reports whether a completed job's file is still kept.
+func FileKept(j *ent.Job) bool {
+	return j.FinishedAt != nil && time.Since(*j.FinishedAt) < Retention
+}
+
+// PurgeFiles deletes the files of exports finished more than Retention
+// ago (and of failed exports' partial output), returning how many jobs'
+// files it deleted. Every node may run it: the deletes are idempotent.
+func PurgeFiles(ctx context.Context, db *ent.Client) (int, error) {
+	sys := authz.SystemContext(ctx)
+	ids, err := db.Job.Query().Where(job.TypeEQ(job.TypeUsersExport), job.StatusIn(job.StatusCompleted, job.StatusFailed),
+		job.FinishedAtLT(time.Now().Add(-Retention)), job.HasChunks()).IDs(sys)
+	if err != nil || len(ids) == 0 {
+		return 0, err
+	}
+	if _, err := db.JobChunk.Delete().Where(jobchunk.JobRefIn(ids...), jobchunk.KindEQ(jobchunk.KindOutput)).Exec(sys); err != nil {
+		return 0, err
+	}
+	_, err = db.Job.Update().Where(job.IDIn(ids...)).ClearLocation().Save(sys)
+	return len(ids), err
 }

@@ -335,14 +335,17 @@ func mustDerive(master []byte) []byte {
 	return k
 }
 
-// cleanupLoop purges expired login state (auth requests, old grants) every
-// hour. Every node may run it: the deletes are idempotent.
+// cleanupLoop purges expired login state (auth requests, old grants) and
+// user export files past their retention every hour. Every node may run it: the deletes are idempotent.
 func cleanupLoop(ctx context.Context, d *Deps) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
 		if _, err := oidc.Cleanup(ctx, d.DB.Ent); err != nil && ctx.Err() == nil {
 			d.Logger.Warn("cleaning up expired login state", "err", err)
+		}
+		if _, err := bulkexport.PurgeFiles(ctx, d.DB.Ent); err != nil && ctx.Err() == nil {
+			d.Logger.Warn("deleting old user export files", "err", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -137,7 +137,7 @@ func (a *API) exportJobJSON(ctx context.Context, j *ent.Job, withLocation bool) 
 		left := int(elapsed / float64(j.RowsDone) * float64(j.TotalRows-j.RowsDone))
 		out.TimeLeftSeconds = &left
 	}
-	if withLocation && j.Status == job.StatusCompleted && authz.FromContext(ctx).HasScope("read:users") {
+	if withLocation && j.Status == job.StatusCompleted && bulkexport.FileKept(j) && authz.FromContext(ctx).HasScope("read:users") {
 		token, _, err := bulkexport.IssueDownload(ctx, a.cfg.DB, j.ID)
 		if err != nil {
 			return out, err

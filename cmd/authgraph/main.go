@@ -40,6 +40,7 @@ commands:
   rules            init DIR --lang go|assemblyscript, build DIR -o OUT.wasm, test MODULE.wasm:
                    write, build and try post-login rules and custom-database scripts
   admins           add|remove EMAIL, list: manage dashboard administrators
+  users import     FILE --connection NAME [--upsert]: import Auth0's bulk-import file, with progress
 
 Run 'authgraph <command> -h' for a command's flags.
 `
@@ -63,6 +64,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdAdmins(ctx, args[1:], stdout, stderr)
 	case "rules":
 		return cmdRules(ctx, args[1:], stdout, stderr)
+	case "users":
+		return cmdUsers(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil

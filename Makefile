@@ -63,7 +63,7 @@ FUZZTIME         ?= 60s
 FUZZMINIMIZETIME ?= 2s
 FUZZPARALLEL     ?= 1
 FUZZFLAGS         = -run '^$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) -parallel $(FUZZPARALLEL)
-FUZZ_TARGETS     := ./emailaddr:FuzzNormalize ./server/apiv2:FuzzLogSearch ./identity:FuzzSearch ./identity:FuzzMetadataMerge ./rules:FuzzInstrument ./connectors/saml:FuzzSAMLResponse
+FUZZ_TARGETS     := ./emailaddr:FuzzNormalize ./server/apiv2:FuzzLogSearch ./identity:FuzzSearch ./identity:FuzzMetadataMerge ./rules:FuzzInstrument ./connectors/saml:FuzzSAMLResponse ./passwords:FuzzFromAuth0Custom
 FUZZ_SDK_TARGETS := ./rules:FuzzDecodeEvent ./rules:FuzzAppendResult
 
 fuzz:

@@ -34,8 +34,8 @@ const importedPrefix = "$auth0$"
 
 // Ceilings of imported key-derivation functions, checked when the hash is
 // imported and again at every Verify, so that a hostile import file cannot
-// make one login cost more than about a second of CPU or 256 MiB of memory
-// (the argon2 and bcrypt ceilings above are of the same order).
+// make one login cost more than bcrypt at the cost ceiling does (about a
+// second of CPU) or more than 256 MiB of memory.
 const (
 	// maxPBKDF2Iterations bounds i; maxPBKDF2Work bounds i × the number of
 	// digest blocks the key length needs (each block repeats the iterations).
@@ -43,13 +43,17 @@ const (
 	maxPBKDF2Work       = 4_000_000
 	maxPBKDF2KeyLen     = 256
 	// maxScryptWork bounds N·r·p (time); with p ≥ 1 it also bounds the
-	// memory 128·N·r to 256 MiB.
-	maxScryptWork   = 1 << 21
+	// memory 128·N·r to 128 MiB (N=131072, r=8).
+	maxScryptWork   = 1 << 20
 	maxScryptKeyLen = 256
 	maxArgonLanes   = 16
-	maxValueLen     = 4096 // hash.value, salt.value, key.value in characters
-	maxSaltBytes    = 1024
-	maxKeyBytes     = 1024
+	// maxArgonWork bounds m·t (KiB × passes) of imported argon2 hashes, on
+	// top of the native ceilings on m and t: 512 MiB of memory passes, e.g.
+	// 256 MiB × 2 or 64 MiB × 8.
+	maxArgonWork = 1 << 19
+	maxValueLen  = 4096 // hash.value, salt.value, key.value in characters
+	maxSaltBytes = 1024
+	maxKeyBytes  = 1024
 )
 
 // Auth0's row error codes (the JSON-schema validator's names).
@@ -258,7 +262,7 @@ func decodeCustom(raw json.RawMessage) (*customHash, *ImportError) {
 // object decodes an object whose properties must be among allowed.
 func object(raw json.RawMessage, path string, allowed ...string) (map[string]json.RawMessage, *ImportError) {
 	var m map[string]json.RawMessage
-	if len(bytes.TrimSpace(raw)) == 0 || raw[0] != '{' && bytes.TrimSpace(raw)[0] != '{' || json.Unmarshal(raw, &m) != nil || m == nil {
+	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' || json.Unmarshal(t, &m) != nil {
 		return nil, importErr(CodeInvalidType, path, "expected type object")
 	}
 	var extra []string
@@ -323,6 +327,7 @@ type compiled struct {
 	newHash    func() hash.Hash // md*, sha*, hmac, ldap, pbkdf2
 	key        []byte           // hmac
 	iter       int              // pbkdf2
+	keyLen     int              // pbkdf2
 	n, r, p    int              // scrypt
 	bcrypt     []byte
 	argon      argonParams
@@ -466,8 +471,10 @@ func compile(c *customHash) (*compiled, *ImportError) {
 		}
 		x.n, x.r, x.p = intOr(c.Cost, 16384), intOr(c.BlockSize, 8), intOr(c.Parallelization, 1)
 		switch {
-		case *c.Keylen < 1 || *c.Keylen > maxScryptKeyLen:
-			return nil, importErr(CodeMinimum, root+".keylen", "must be between 1 and %d", maxScryptKeyLen)
+		case *c.Keylen < 1:
+			return nil, importErr(CodeMinimum, root+".keylen", "must be an integer greater than zero")
+		case *c.Keylen > maxScryptKeyLen:
+			return nil, importErr(CodeMaximum, root+".keylen", "must be at most %d", maxScryptKeyLen)
 		case x.n < 2 || x.n&(x.n-1) != 0:
 			return nil, importErr(CodeInvalidFormat, root+".cost", "must be a power of two greater than one")
 		case x.r < 1:
@@ -612,7 +619,7 @@ func (x *compiled) compilePBKDF2(v string) *ImportError {
 		return importErr(CodeInvalidFormat, path, "unknown pbkdf2 digest %q", name)
 	}
 	x.newHash = digests[d]
-	x.iter, x.n = 100000, 64 // x.n holds the key length
+	x.iter, x.keyLen = 100000, 64
 	if len(parts) == 5 {
 		for _, kv := range strings.Split(parts[2], ",") {
 			k, val, _ := strings.Cut(kv, "=")
@@ -624,7 +631,7 @@ func (x *compiled) compilePBKDF2(v string) *ImportError {
 			case "i":
 				x.iter = n
 			case "l":
-				x.n = n
+				x.keyLen = n
 			default:
 				return importErr(CodeInvalidFormat, path, "unknown pbkdf2 parameter %q (i, l)", k)
 			}
@@ -635,14 +642,14 @@ func (x *compiled) compilePBKDF2(v string) *ImportError {
 	if err1 != nil || err2 != nil || len(salt) > maxSaltBytes {
 		return importErr(CodeInvalidFormat, path, "salt and hash must be base64")
 	}
-	blocks := (x.n + x.newHash().Size() - 1) / x.newHash().Size()
+	blocks := (x.keyLen + x.newHash().Size() - 1) / x.newHash().Size()
 	switch {
-	case x.n > maxPBKDF2KeyLen:
-		return importErr(CodeMaximum, path, "pbkdf2 key length %d is above the maximum %d", x.n, maxPBKDF2KeyLen)
+	case x.keyLen > maxPBKDF2KeyLen:
+		return importErr(CodeMaximum, path, "pbkdf2 key length %d is above the maximum %d", x.keyLen, maxPBKDF2KeyLen)
 	case x.iter > maxPBKDF2Iterations || x.iter*blocks > maxPBKDF2Work:
 		return importErr(CodeMaximum, path, "pbkdf2 iterations %d are above the maximum (%d, and %d × blocks of the digest)", x.iter, maxPBKDF2Iterations, maxPBKDF2Work)
-	case len(want) != x.n:
-		return importErr(CodeInvalidFormat, path, "the hash is %d bytes, l says %d", len(want), x.n)
+	case len(want) != x.keyLen:
+		return importErr(CodeInvalidFormat, path, "the hash is %d bytes, l says %d", len(want), x.keyLen)
 	}
 	x.salt, x.want = salt, want
 	return nil
@@ -694,8 +701,8 @@ func (x *compiled) compileArgon2(v string) *ImportError {
 		return importErr(CodeInvalidFormat, path, "salt and hash must be base64 without padding, the salt 8 to 64 bytes")
 	case len(key) < 16 || len(key) > 64:
 		return importErr(CodeInvalidFormat, path, "the hash must be 16 to 64 bytes")
-	case m > maxMemoryKiB || t > maxIterations || p > maxArgonLanes:
-		return importErr(CodeMaximum, path, "argon2 cost is above the maximum (m=%d, t=%d, p=%d)", maxMemoryKiB, maxIterations, maxArgonLanes)
+	case m > maxMemoryKiB || t > maxIterations || p > maxArgonLanes || m*t > maxArgonWork:
+		return importErr(CodeMaximum, path, "argon2 cost is above the maximum (m ≤ %d, t ≤ %d, m·t ≤ %d, p ≤ %d)", maxMemoryKiB, maxIterations, maxArgonWork, maxArgonLanes)
 	case m < 8*p:
 		return importErr(CodeInvalidFormat, path, "argon2 m must be at least 8×p")
 	}
@@ -764,7 +771,7 @@ func verifyImported(stored, password string) error {
 		got = m.Sum(nil)
 	case "pbkdf2":
 		var err error
-		if got, err = pbkdf2.Key(x.newHash, string(pw), x.salt, x.iter, x.n); err != nil {
+		if got, err = pbkdf2.Key(x.newHash, string(pw), x.salt, x.iter, x.keyLen); err != nil {
 			return ErrUnsupported
 		}
 	case "scrypt":

@@ -278,6 +278,7 @@ func TestImportErrors(t *testing.T) {
 		{`{"algorithm":"bcrypt","hash":{"value":"$2b$10$nFguVi9LsCAcvTZFKQlRKeLVydo8ETv483lkNsSFI/Wl1Rz1Ypo1K","encoding":"hex"}}`, CodeEnumMismatch, "custom_password_hash.hash.encoding"},
 		{`{"algorithm":"argon2","hash":{"value":"$argon2id$v=19$m=1048576,t=2,p=1$c2FsdHNhbHQ$a2V5a2V5a2V5a2V5a2V5a2V5"}}`, CodeMaximum, "custom_password_hash.hash.value"},
 		{`{"algorithm":"argon2","hash":{"value":"$argon2id$v=19$m=4096,t=64,p=1$c2FsdHNhbHQ$a2V5a2V5a2V5a2V5a2V5a2V5"}}`, CodeMaximum, "custom_password_hash.hash.value"},
+		{`{"algorithm":"argon2","hash":{"value":"$argon2id$v=19$m=262144,t=3,p=1$c2FsdHNhbHQ$a2V5a2V5a2V5a2V5a2V5a2V5"}}`, CodeMaximum, "custom_password_hash.hash.value"},
 		{`{"algorithm":"argon2","hash":{"value":"$argon2id$v=19$m=4096,t=2,p=64$c2FsdHNhbHQ$a2V5a2V5a2V5a2V5a2V5a2V5"}}`, CodeMaximum, "custom_password_hash.hash.value"},
 		{`{"algorithm":"argon2","hash":{"value":"$argon2id$v=16$m=4096,t=2,p=1$c2FsdHNhbHQ$a2V5a2V5a2V5a2V5a2V5a2V5"}}`, CodeInvalidFormat, "custom_password_hash.hash.value"},
 		{`{"algorithm":"argon2","hash":{"value":"$argon2x$v=19$m=4096,t=2,p=1$c2FsdHNhbHQ$a2V5a2V5a2V5a2V5a2V5a2V5"}}`, CodePattern, "custom_password_hash.hash.value"},
@@ -289,10 +290,13 @@ func TestImportErrors(t *testing.T) {
 		{`{"algorithm":"pbkdf2","hash":{"value":"$pbkdf2-sha256$i=1000,r=2$c2FsdA$` + b64raw(make([]byte, 64)) + `"}}`, CodeInvalidFormat, "custom_password_hash.hash.value"},
 		{`{"algorithm":"pbkdf2","hash":{"value":"pbkdf2_sha256$1000$salt$hash"}}`, CodePattern, "custom_password_hash.hash.value"},
 		{`{"algorithm":"scrypt","hash":{"value":"00","encoding":"hex"}}`, CodeRequired, "custom_password_hash"},
-		{`{"algorithm":"scrypt","hash":{"value":"00","encoding":"hex"},"keylen":1,"cost":1048576,"blockSize":8}`, CodeMaximum, "custom_password_hash"},
+		{`{"algorithm":"scrypt","hash":{"value":"00","encoding":"hex"},"keylen":1,"cost":262144,"blockSize":8}`, CodeMaximum, "custom_password_hash"},
 		{`{"algorithm":"scrypt","hash":{"value":"00","encoding":"hex"},"keylen":1,"cost":16384,"parallelization":1000000}`, CodeMaximum, "custom_password_hash"},
 		{`{"algorithm":"scrypt","hash":{"value":"00","encoding":"hex"},"keylen":1,"cost":1000}`, CodeInvalidFormat, "custom_password_hash.cost"},
 		{`{"algorithm":"scrypt","hash":{"value":"00","encoding":"hex"},"keylen":0}`, CodeMinimum, "custom_password_hash.keylen"},
+		{`{"algorithm":"scrypt","hash":{"value":"00","encoding":"hex"},"keylen":257}`, CodeMaximum, "custom_password_hash.keylen"},
+		{`{"algorithm":"scrypt","hash":{"value":"00","encoding":"hex"},"keylen":1,"blockSize":0}`, CodeMinimum, "custom_password_hash.blockSize"},
+		{`{"algorithm":"scrypt","hash":{"value":"00","encoding":"hex"},"keylen":1,"parallelization":-1}`, CodeMinimum, "custom_password_hash.parallelization"},
 		{`{"algorithm":"scrypt","hash":{"value":"00","encoding":"hex"},"keylen":1.5}`, CodeInvalidType, "custom_password_hash.keylen"},
 		{`{"algorithm":"scrypt","hash":{"value":"0000","encoding":"hex"},"keylen":1}`, CodeInvalidFormat, "custom_password_hash.hash.value"},
 	} {
@@ -447,31 +451,54 @@ func TestArgon2RFC9106(t *testing.T) {
 	}
 }
 
+// TestArgon2dReferenceLibrary verifies argon2d (and argon2i) PHC strings
+// made by the reference C implementation (libargon2's
+// argon2{d,i}_hash_encoded).
+func TestArgon2dReferenceLibrary(t *testing.T) {
+	for _, c := range []struct{ pw, phc string }{
+		{"Corr3ct-Horse", "$argon2d$v=19$m=1024,t=2,p=2$c2FsdHNhbHRzYWx0c2FsdA$xLrp1iNNXscuburLsf9elVsJ3PcR6MUEn+2xSpyBgUY"},
+		{"Tr0ub4dor&3-ünï", "$argon2d$v=19$m=4096,t=3,p=1$MDEyMzQ1Njc4OWFiY2RlZg$QnNP15vM3SpzT85XHbD6cJjm4U3TdNkwuSVL92xUS+4"},
+		{"Corr3ct-Horse", "$argon2i$v=19$m=1024,t=2,p=2$c2FsdHNhbHRzYWx0c2FsdA$r411uAorz6l9Ph2oFKFDCvMGuFoF+//C6ZSPzkzaK5s"},
+	} {
+		stored, err := FromAuth0Custom(json.RawMessage(fmt.Sprintf(`{"algorithm":"argon2","hash":{"value":%q}}`, c.phc)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := Verify(stored, c.pw); err != nil {
+			t.Errorf("%s: %v", c.phc, err)
+		}
+		if err := Verify(stored, c.pw+"x"); !errors.Is(err, ErrMismatch) {
+			t.Errorf("%s wrong password: %v", c.phc, err)
+		}
+	}
+}
+
+// BenchmarkVerifyImported verifies the right password against imported
+// hashes at common parameters (Auth0's defaults and examples, OWASP's
+// minimums). The fast digests include the dummy argon2id they spend.
 func BenchmarkVerifyImported(b *testing.B) {
-	pw := "Tr0ub4dor&3-ünï"
-	seen := map[string]bool{}
-	for _, c := range importCases(b) {
-		var alg struct {
-			Algorithm string
-			Hash      struct{ Digest string }
-		}
-		_ = json.Unmarshal([]byte(c.custom), &alg)
-		name := alg.Algorithm
-		if alg.Hash.Digest != "" {
-			name += "-" + alg.Hash.Digest
-		}
-		switch {
-		case name == "pbkdf2" || name == "scrypt" || name == "argon2" || name == "bcrypt":
-			name = c.name
-		case seen[name]:
-			continue
-		}
-		seen[name] = true
+	pw, salt := "Tr0ub4dor&3", []byte("0123456789abcdef")
+	bc, _ := bcrypt.GenerateFromPassword([]byte(pw), 10)
+	sc, _ := scrypt.Key([]byte(pw), salt, 16384, 8, 1, 64)
+	for _, c := range []struct{ name, custom string }{
+		{"md5", fmt.Sprintf(`{"algorithm":"md5","hash":{"value":%q,"encoding":"hex"}}`, hex.EncodeToString(digest(md5.New, []byte(pw))))},
+		{"sha256 salted", fmt.Sprintf(`{"algorithm":"sha256","hash":{"value":%q,"encoding":"hex"},"salt":{"value":%q}}`, hex.EncodeToString(digest(sha256.New, salt, []byte(pw))), salt)},
+		{"hmac-sha256", fmt.Sprintf(`{"algorithm":"hmac","hash":{"value":%q,"encoding":"hex","digest":"sha256","key":{"value":"k"}}}`, hex.EncodeToString(mac(sha256.New, []byte("k"), []byte(pw))))},
+		{"ldap {SSHA}", fmt.Sprintf(`{"algorithm":"ldap","hash":{"value":%q}}`, "{SSHA}"+b64std(append(digest(sha1.New, []byte(pw), salt), salt...)))},
+		{"bcrypt cost 10", fmt.Sprintf(`{"algorithm":"bcrypt","hash":{"value":%q}}`, bc)},
+		{"pbkdf2-sha1 i=10000 l=20", fmt.Sprintf(`{"algorithm":"pbkdf2","hash":{"value":"$pbkdf2-sha1$i=10000,l=20$%s$%s"}}`, b64raw(salt), b64raw(xpbkdf2.Key([]byte(pw), salt, 10000, 20, sha1.New)))},
+		{"pbkdf2-sha256 i=600000 l=32", fmt.Sprintf(`{"algorithm":"pbkdf2","hash":{"value":"$pbkdf2-sha256$i=600000,l=32$%s$%s"}}`, b64raw(salt), b64raw(xpbkdf2.Key([]byte(pw), salt, 600000, 32, sha256.New)))},
+		{"pbkdf2-sha512 i=100000 l=64", fmt.Sprintf(`{"algorithm":"pbkdf2","hash":{"value":"$pbkdf2-sha512$i=100000,l=64$%s$%s"}}`, b64raw(salt), b64raw(xpbkdf2.Key([]byte(pw), salt, 100000, 64, sha512.New)))},
+		{"scrypt N=16384 r=8 p=1", fmt.Sprintf(`{"algorithm":"scrypt","hash":{"value":%q,"encoding":"base64"},"salt":{"value":%q},"keylen":64}`, b64std(sc), salt)},
+		{"argon2id m=65536 t=2 p=1", fmt.Sprintf(`{"algorithm":"argon2","hash":{"value":"$argon2id$v=19$m=65536,t=2,p=1$%s$%s"}}`, b64raw(salt), b64raw(argon2.IDKey([]byte(pw), salt, 2, 65536, 1, 32)))},
+		{"argon2i m=65536 t=2 p=1", fmt.Sprintf(`{"algorithm":"argon2","hash":{"value":"$argon2i$v=19$m=65536,t=2,p=1$%s$%s"}}`, b64raw(salt), b64raw(argon2.Key([]byte(pw), salt, 2, 65536, 1, 32)))},
+		{"argon2d m=65536 t=2 p=1", fmt.Sprintf(`{"algorithm":"argon2","hash":{"value":"$argon2d$v=19$m=65536,t=2,p=1$%s$%s"}}`, b64raw(salt), b64raw(argon2dKey([]byte(pw), salt, nil, nil, 2, 65536, 1, 32)))},
+	} {
 		stored, err := FromAuth0Custom(json.RawMessage(c.custom))
 		if err != nil {
-			b.Fatal(err)
+			b.Fatalf("%s: %v", c.name, err)
 		}
-		b.Run(name, func(b *testing.B) {
+		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {
 				if err := Verify(stored, pw); err != nil {
 					b.Fatal(err)
@@ -479,4 +506,80 @@ func BenchmarkVerifyImported(b *testing.B) {
 			}
 		})
 	}
+	native := Hash(pw)
+	b.Run("native argon2id (reference)", func(b *testing.B) {
+		for b.Loop() {
+			if err := Verify(native, pw); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkVerifyAtCeilings verifies hashes at the import ceilings: the
+// most a hostile import file can make one login cost.
+func BenchmarkVerifyAtCeilings(b *testing.B) {
+	pw, salt := "ceiling", []byte("0123456789abcdef")
+	bc, _ := bcrypt.GenerateFromPassword([]byte(pw), maxBcryptCost)
+	sc, _ := scrypt.Key([]byte(pw), salt, 1<<17, 8, 1, 32)
+	for _, c := range []struct{ name, custom string }{
+		{"bcrypt cost 14", fmt.Sprintf(`{"algorithm":"bcrypt","hash":{"value":%q}}`, bc)},
+		{"pbkdf2-sha1 i=2000000 l=20", fmt.Sprintf(`{"algorithm":"pbkdf2","hash":{"value":"$pbkdf2-sha1$i=2000000,l=20$%s$%s"}}`, b64raw(salt), b64raw(xpbkdf2.Key([]byte(pw), salt, 2000000, 20, sha1.New)))},
+		{"pbkdf2-sha256 i=2000000 l=64", fmt.Sprintf(`{"algorithm":"pbkdf2","hash":{"value":"$pbkdf2-sha256$i=2000000,l=64$%s$%s"}}`, b64raw(salt), b64raw(xpbkdf2.Key([]byte(pw), salt, 2000000, 64, sha256.New)))},
+		{"scrypt N=131072 r=8 p=1", fmt.Sprintf(`{"algorithm":"scrypt","hash":{"value":%q,"encoding":"base64"},"salt":{"value":%q},"keylen":32,"cost":131072}`, b64std(sc), salt)},
+		{"argon2id m=262144 t=2 p=1", fmt.Sprintf(`{"algorithm":"argon2","hash":{"value":"$argon2id$v=19$m=262144,t=2,p=1$%s$%s"}}`, b64raw(salt), b64raw(argon2.IDKey([]byte(pw), salt, 2, 262144, 1, 32)))},
+		{"argon2d m=262144 t=2 p=1", fmt.Sprintf(`{"algorithm":"argon2","hash":{"value":"$argon2d$v=19$m=262144,t=2,p=1$%s$%s"}}`, b64raw(salt), b64raw(argon2dKey([]byte(pw), salt, nil, nil, 2, 262144, 1, 32)))},
+	} {
+		stored, err := FromAuth0Custom(json.RawMessage(c.custom))
+		if err != nil {
+			b.Fatalf("%s: %v", c.name, err)
+		}
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if err := Verify(stored, pw); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// FuzzFromAuth0Custom: any custom_password_hash either imports or is
+// refused with an *ImportError on a custom_password_hash property; an
+// imported one verifies any password to nil or ErrMismatch (never
+// ErrUnsupported: what import accepts, login accepts) and exports back to
+// an object that imports to the same stored string.
+func FuzzFromAuth0Custom(f *testing.F) {
+	withoutDummy := func() func() {
+		orig := dummyWork
+		dummyWork = func(string) {}
+		return func() { dummyWork = orig }
+	}
+	defer withoutDummy()()
+	for _, c := range importCases(f) {
+		f.Add(c.custom, c.pw)
+	}
+	f.Add(`{"algorithm":"scrypt","hash":{"value":"097f6197e1b41538f723e32aa7a68e8d76227d8e432ce5faa4882a913032db29","encoding":"hex"},"salt":{"value":"abc123","encoding":"utf8"},"keylen":32,"cost":4096}`, "password")
+	f.Add(`{"algorithm":"ldap","hash":{"value":"{SSHA384}/cgEjdoZh85DhurDeOQEMO1rMlAur93SVPbYe5XSD4lF7nNuvrBju5hUeg9A6agRemgSXGl5YuE="}}`, "x")
+	f.Add(`{"algorithm":"md5","hash":{"value":"","encoding":"base64"},"salt":null}`, "")
+	f.Fuzz(func(t *testing.T, custom, pw string) {
+		stored, err := FromAuth0Custom(json.RawMessage(custom))
+		if err != nil {
+			var ie *ImportError
+			if !errors.As(err, &ie) || ie.Code == "" || !strings.HasPrefix(ie.Path, "custom_password_hash") {
+				t.Fatalf("refusal %#v", err)
+			}
+			return
+		}
+		if err := Verify(stored, pw); err != nil && !errors.Is(err, ErrMismatch) {
+			t.Fatalf("Verify of an accepted hash: %v", err)
+		}
+		ph, exported := Export(stored)
+		if ph != "" || exported == nil {
+			t.Fatalf("Export = %q, %s", ph, exported)
+		}
+		if again, err := FromAuth0Custom(exported); err != nil || again != stored {
+			t.Fatalf("re-import of %s: %v", exported, err)
+		}
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -48,7 +49,10 @@ func forEachStore(t *testing.T, fn func(t *testing.T, d *server.Deps)) {
 	}
 }
 
-var sys = authz.SystemContext(context.Background())
+var (
+	sys         = authz.SystemContext(context.Background())
+	jsonMarshal = json.Marshal
+)
 
 // file writes n rows; every 7th row repeats the email of the row 150
 // before it (a duplicate across batches) and every 11th has no email.

@@ -41,6 +41,7 @@ commands:
   rules            init DIR --lang go|assemblyscript, build DIR -o OUT.wasm, test MODULE.wasm:
                    write, build and try post-login rules and custom-database scripts
   admins           add|remove EMAIL, list: manage dashboard administrators
+  users import     FILE --connection NAME [--upsert]: import Auth0's bulk-import file, with progress
   users export     --format ndjson|csv -o FILE: export users (gzip, Auth0's format)
 
 Run 'authgraph <command> -h' for a command's flags.
@@ -69,7 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if len(args) > 1 && args[1] == "export" {
 			return cmdUsersExport(ctx, args[2:], stdout, stderr)
 		}
-		return fmt.Errorf("usage: authgraph users export --format ndjson|csv -o FILE")
+		return cmdUsers(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil

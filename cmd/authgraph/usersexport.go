@@ -79,7 +79,7 @@ func cmdUsersExport(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	p := newProgress(stderr, total)
+	p := newExportProgress(stderr, total)
 	o.Progress = p.update
 
 	var w io.Writer = stdout
@@ -120,9 +120,9 @@ func cmdUsersExport(ctx context.Context, args []string, stdout, stderr io.Writer
 	return nil
 }
 
-// progress reports an export's rate: one rewritten line on a terminal,
+// exportProgress reports an export's rate: one rewritten line on a terminal,
 // plain lines (at most every two seconds) otherwise.
-type progress struct {
+type exportProgress struct {
 	w     io.Writer
 	tty   bool
 	total int
@@ -130,7 +130,7 @@ type progress struct {
 	last  time.Time
 }
 
-func newProgress(w io.Writer, total int) *progress {
+func newExportProgress(w io.Writer, total int) *exportProgress {
 	tty := false
 	if f, ok := w.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
@@ -138,10 +138,10 @@ func newProgress(w io.Writer, total int) *progress {
 		}
 	}
 	now := time.Now()
-	return &progress{w: w, tty: tty, total: total, start: now, last: now}
+	return &exportProgress{w: w, tty: tty, total: total, start: now, last: now}
 }
 
-func (p *progress) rate(n int) float64 {
+func (p *exportProgress) rate(n int) float64 {
 	el := time.Since(p.start).Seconds()
 	if el <= 0 {
 		return 0
@@ -149,7 +149,7 @@ func (p *progress) rate(n int) float64 {
 	return float64(n) / el
 }
 
-func (p *progress) update(n int) {
+func (p *exportProgress) update(n int) {
 	now := time.Now()
 	if p.tty {
 		if now.Sub(p.last) < 100*time.Millisecond && n < p.total {
@@ -169,7 +169,7 @@ func (p *progress) update(n int) {
 	p.last = now
 }
 
-func (p *progress) done(n int, out string) {
+func (p *exportProgress) done(n int, out string) {
 	if p.tty {
 		fmt.Fprint(p.w, "\r\033[K")
 	}

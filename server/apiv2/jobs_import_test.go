@@ -206,6 +206,25 @@ func TestImportUsersNDJSONAndRefusals(t *testing.T) {
 		if errs, err := m.Job.ReadErrors(context.Background(), j.ID); err != nil || len(errs) != 0 {
 			t.Fatalf("errors %v %v", errs, err)
 		}
+		// A file well beyond the REST body cap (1 MiB) and Auth0's 500 KB.
+		var big bytes.Buffer
+		for i := 0; i < 20000; i++ {
+			fmt.Fprintf(&big, "{\"email\":\"big%d@example.com\",\"user_metadata\":{\"pad\":\"%040d\"}}\n", i, i)
+		}
+		if big.Len() < 3<<19 {
+			t.Fatalf("file of %d bytes", big.Len())
+		}
+		r = importMultipart(t, s, tok, map[string]string{"connection_id": uConn}, big.Bytes())
+		var bj struct {
+			ID string
+		}
+		r.decode(t, &bj)
+		if r.Status != http.StatusCreated {
+			t.Fatalf("big file: %d %s", r.Status, r.Body)
+		}
+		if done := waitJob(t, m, bj.ID); done.GetSummary().GetInserted() != 20000 {
+			t.Fatalf("big file %+v", done.GetSummary())
+		}
 		// A malformed file is refused whole, nothing stays.
 		importMultipart(t, s, tok, map[string]string{"connection_id": uConn}, []byte(`[{"email":"x@example.com"},`)).
 			expectError(t, http.StatusBadRequest, "")

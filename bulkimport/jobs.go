@@ -9,7 +9,6 @@ package bulkimport
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -364,8 +363,6 @@ func marshalErrors(es []RowError) []map[string]string {
 	}
 	return out
 }
-
-var jsonUnmarshal = json.Unmarshal
 
 // NewService returns the import use cases over db.
 func NewService(db *ent.Client) *Service {

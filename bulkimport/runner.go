@@ -3,6 +3,7 @@ package bulkimport
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -222,7 +223,7 @@ func (r *Runner) run(ctx context.Context, j *ent.Job) error {
 		batches++
 		var counts map[string]int
 		for attempt := 0; ; attempt++ {
-			counts, err = r.commit(ctx, j.ID, conn, upsert, batch, seen, done, summary)
+			counts, err = r.commit(ctx, j.ID, conn, upsert, batch, seen, summary)
 			if err == nil || !ent.IsConstraintError(err) || attempt == 3 {
 				break
 			}
@@ -273,12 +274,12 @@ func (r *Runner) analyze(ctx context.Context) {
 
 // commit writes one batch and the job's progress in one transaction.
 func (r *Runner) commit(ctx context.Context, id pulid.ID, conn *ent.Connection, upsert bool,
-	batch []parsed, seen map[[16]byte]struct{}, done int, summary map[string]int) (map[string]int, error) {
+	batch []parsed, seen map[[16]byte]struct{}, summary map[string]int) (map[string]int, error) {
 	tx, err := r.DB.Tx(ctx)
 	if err != nil {
 		return nil, err
 	}
-	counts, err := r.write(ctx, tx.Client(), id, conn, upsert, batch, seen, done, summary)
+	counts, err := r.write(ctx, tx.Client(), id, conn, upsert, batch, seen, summary)
 	if err != nil {
 		_ = tx.Rollback()
 		return nil, err
@@ -287,7 +288,7 @@ func (r *Runner) commit(ctx context.Context, id pulid.ID, conn *ent.Connection, 
 }
 
 func (r *Runner) write(ctx context.Context, db *ent.Client, id pulid.ID, conn *ent.Connection, upsert bool,
-	batch []parsed, seen map[[16]byte]struct{}, done int, summary map[string]int) (map[string]int, error) {
+	batch []parsed, seen map[[16]byte]struct{}, summary map[string]int) (map[string]int, error) {
 	// Renewing the lease first locks the job's row: a runner that lost it
 	// commits nothing.
 	n, err := db.Job.Update().Where(job.ID(id), job.LeaseOwner(r.Owner), job.StatusEQ(job.StatusProcessing)).
@@ -424,7 +425,6 @@ func (r *Runner) write(ctx context.Context, db *ent.Client, id pulid.ID, conn *e
 	if _, err := db.Job.UpdateOneID(id).AddRowsDone(len(batch)).SetSummary(counts).Save(ctx); err != nil {
 		return nil, err
 	}
-	_ = done
 	return counts, nil
 }
 
@@ -471,7 +471,7 @@ func rowEmail(raw []byte) string {
 	var m struct {
 		Email any `json:"email"`
 	}
-	if err := jsonUnmarshal(raw, &m); err != nil {
+	if err := json.Unmarshal(raw, &m); err != nil {
 		return ""
 	}
 	s, ok := m.Email.(string)

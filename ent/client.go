@@ -23,6 +23,9 @@ import (
 	"github.com/authgraph/authgraph/ent/connection"
 	"github.com/authgraph/authgraph/ent/grant"
 	"github.com/authgraph/authgraph/ent/identity"
+	"github.com/authgraph/authgraph/ent/job"
+	"github.com/authgraph/authgraph/ent/jobchunk"
+	"github.com/authgraph/authgraph/ent/joberror"
 	"github.com/authgraph/authgraph/ent/logevent"
 	"github.com/authgraph/authgraph/ent/loginattempt"
 	"github.com/authgraph/authgraph/ent/refreshtoken"
@@ -60,6 +63,12 @@ type Client struct {
 	Grant *GrantClient
 	// Identity is the client for interacting with the Identity builders.
 	Identity *IdentityClient
+	// Job is the client for interacting with the Job builders.
+	Job *JobClient
+	// JobChunk is the client for interacting with the JobChunk builders.
+	JobChunk *JobChunkClient
+	// JobError is the client for interacting with the JobError builders.
+	JobError *JobErrorClient
 	// LogEvent is the client for interacting with the LogEvent builders.
 	LogEvent *LogEventClient
 	// LoginAttempt is the client for interacting with the LoginAttempt builders.
@@ -106,6 +115,9 @@ func (c *Client) init() {
 	c.Connection = NewConnectionClient(c.config)
 	c.Grant = NewGrantClient(c.config)
 	c.Identity = NewIdentityClient(c.config)
+	c.Job = NewJobClient(c.config)
+	c.JobChunk = NewJobChunkClient(c.config)
+	c.JobError = NewJobErrorClient(c.config)
 	c.LogEvent = NewLogEventClient(c.config)
 	c.LoginAttempt = NewLoginAttemptClient(c.config)
 	c.RefreshToken = NewRefreshTokenClient(c.config)
@@ -219,6 +231,9 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Connection:     NewConnectionClient(cfg),
 		Grant:          NewGrantClient(cfg),
 		Identity:       NewIdentityClient(cfg),
+		Job:            NewJobClient(cfg),
+		JobChunk:       NewJobChunkClient(cfg),
+		JobError:       NewJobErrorClient(cfg),
 		LogEvent:       NewLogEventClient(cfg),
 		LoginAttempt:   NewLoginAttemptClient(cfg),
 		RefreshToken:   NewRefreshTokenClient(cfg),
@@ -259,6 +274,9 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Connection:     NewConnectionClient(cfg),
 		Grant:          NewGrantClient(cfg),
 		Identity:       NewIdentityClient(cfg),
+		Job:            NewJobClient(cfg),
+		JobChunk:       NewJobChunkClient(cfg),
+		JobError:       NewJobErrorClient(cfg),
 		LogEvent:       NewLogEventClient(cfg),
 		LoginAttempt:   NewLoginAttemptClient(cfg),
 		RefreshToken:   NewRefreshTokenClient(cfg),
@@ -303,9 +321,9 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.AdminGrant, c.Application, c.AuthRequest, c.ClientGrant, c.Connection,
-		c.Grant, c.Identity, c.LogEvent, c.LoginAttempt, c.RefreshToken,
-		c.ResourceServer, c.Role, c.RolePermission, c.Rule, c.Session, c.SigningKey,
-		c.Ticket, c.UpstreamState, c.User, c.UserPermission, c.UserRole,
+		c.Grant, c.Identity, c.Job, c.JobChunk, c.JobError, c.LogEvent, c.LoginAttempt,
+		c.RefreshToken, c.ResourceServer, c.Role, c.RolePermission, c.Rule, c.Session,
+		c.SigningKey, c.Ticket, c.UpstreamState, c.User, c.UserPermission, c.UserRole,
 	} {
 		n.Use(hooks...)
 	}
@@ -316,9 +334,9 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.AdminGrant, c.Application, c.AuthRequest, c.ClientGrant, c.Connection,
-		c.Grant, c.Identity, c.LogEvent, c.LoginAttempt, c.RefreshToken,
-		c.ResourceServer, c.Role, c.RolePermission, c.Rule, c.Session, c.SigningKey,
-		c.Ticket, c.UpstreamState, c.User, c.UserPermission, c.UserRole,
+		c.Grant, c.Identity, c.Job, c.JobChunk, c.JobError, c.LogEvent, c.LoginAttempt,
+		c.RefreshToken, c.ResourceServer, c.Role, c.RolePermission, c.Rule, c.Session,
+		c.SigningKey, c.Ticket, c.UpstreamState, c.User, c.UserPermission, c.UserRole,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -341,6 +359,12 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Grant.mutate(ctx, m)
 	case *IdentityMutation:
 		return c.Identity.mutate(ctx, m)
+	case *JobMutation:
+		return c.Job.mutate(ctx, m)
+	case *JobChunkMutation:
+		return c.JobChunk.mutate(ctx, m)
+	case *JobErrorMutation:
+		return c.JobError.mutate(ctx, m)
 	case *LogEventMutation:
 		return c.LogEvent.mutate(ctx, m)
 	case *LoginAttemptMutation:
@@ -1437,6 +1461,488 @@ func (c *IdentityClient) mutate(ctx context.Context, m *IdentityMutation) (Value
 		return (&IdentityDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Identity mutation op: %q", m.Op())
+	}
+}
+
+// JobClient is a client for the Job schema.
+type JobClient struct {
+	config
+}
+
+// NewJobClient returns a client for the Job from the given config.
+func NewJobClient(c config) *JobClient {
+	return &JobClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `job.Hooks(f(g(h())))`.
+func (c *JobClient) Use(hooks ...Hook) {
+	c.hooks.Job = append(c.hooks.Job, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `job.Intercept(f(g(h())))`.
+func (c *JobClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Job = append(c.inters.Job, interceptors...)
+}
+
+// Create returns a builder for creating a Job entity.
+func (c *JobClient) Create() *JobCreate {
+	mutation := newJobMutation(c.config, OpCreate)
+	return &JobCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Job entities.
+func (c *JobClient) CreateBulk(builders ...*JobCreate) *JobCreateBulk {
+	return &JobCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *JobClient) MapCreateBulk(slice any, setFunc func(*JobCreate, int)) *JobCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &JobCreateBulk{err: fmt.Errorf("calling to JobClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*JobCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &JobCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Job.
+func (c *JobClient) Update() *JobUpdate {
+	mutation := newJobMutation(c.config, OpUpdate)
+	return &JobUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *JobClient) UpdateOne(_m *Job) *JobUpdateOne {
+	mutation := newJobMutation(c.config, OpUpdateOne, withJob(_m))
+	return &JobUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *JobClient) UpdateOneID(id pulid.ID) *JobUpdateOne {
+	mutation := newJobMutation(c.config, OpUpdateOne, withJobID(id))
+	return &JobUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Job.
+func (c *JobClient) Delete() *JobDelete {
+	mutation := newJobMutation(c.config, OpDelete)
+	return &JobDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *JobClient) DeleteOne(_m *Job) *JobDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *JobClient) DeleteOneID(id pulid.ID) *JobDeleteOne {
+	builder := c.Delete().Where(job.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &JobDeleteOne{builder}
+}
+
+// Query returns a query builder for Job.
+func (c *JobClient) Query() *JobQuery {
+	return &JobQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeJob},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Job entity by its id.
+func (c *JobClient) Get(ctx context.Context, id pulid.ID) (*Job, error) {
+	return c.Query().Where(job.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *JobClient) GetX(ctx context.Context, id pulid.ID) *Job {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryConnection queries the connection edge of a Job.
+func (c *JobClient) QueryConnection(_m *Job) *ConnectionQuery {
+	query := (&ConnectionClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(job.Table, job.FieldID, id),
+			sqlgraph.To(connection.Table, connection.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, job.ConnectionTable, job.ConnectionColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryErrors queries the errors edge of a Job.
+func (c *JobClient) QueryErrors(_m *Job) *JobErrorQuery {
+	query := (&JobErrorClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(job.Table, job.FieldID, id),
+			sqlgraph.To(joberror.Table, joberror.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, true, job.ErrorsTable, job.ErrorsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryChunks queries the chunks edge of a Job.
+func (c *JobClient) QueryChunks(_m *Job) *JobChunkQuery {
+	query := (&JobChunkClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(job.Table, job.FieldID, id),
+			sqlgraph.To(jobchunk.Table, jobchunk.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, true, job.ChunksTable, job.ChunksColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *JobClient) Hooks() []Hook {
+	hooks := c.hooks.Job
+	return append(hooks[:len(hooks):len(hooks)], job.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *JobClient) Interceptors() []Interceptor {
+	return c.inters.Job
+}
+
+func (c *JobClient) mutate(ctx context.Context, m *JobMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&JobCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&JobUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&JobUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&JobDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Job mutation op: %q", m.Op())
+	}
+}
+
+// JobChunkClient is a client for the JobChunk schema.
+type JobChunkClient struct {
+	config
+}
+
+// NewJobChunkClient returns a client for the JobChunk from the given config.
+func NewJobChunkClient(c config) *JobChunkClient {
+	return &JobChunkClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `jobchunk.Hooks(f(g(h())))`.
+func (c *JobChunkClient) Use(hooks ...Hook) {
+	c.hooks.JobChunk = append(c.hooks.JobChunk, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `jobchunk.Intercept(f(g(h())))`.
+func (c *JobChunkClient) Intercept(interceptors ...Interceptor) {
+	c.inters.JobChunk = append(c.inters.JobChunk, interceptors...)
+}
+
+// Create returns a builder for creating a JobChunk entity.
+func (c *JobChunkClient) Create() *JobChunkCreate {
+	mutation := newJobChunkMutation(c.config, OpCreate)
+	return &JobChunkCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of JobChunk entities.
+func (c *JobChunkClient) CreateBulk(builders ...*JobChunkCreate) *JobChunkCreateBulk {
+	return &JobChunkCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *JobChunkClient) MapCreateBulk(slice any, setFunc func(*JobChunkCreate, int)) *JobChunkCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &JobChunkCreateBulk{err: fmt.Errorf("calling to JobChunkClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*JobChunkCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &JobChunkCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for JobChunk.
+func (c *JobChunkClient) Update() *JobChunkUpdate {
+	mutation := newJobChunkMutation(c.config, OpUpdate)
+	return &JobChunkUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *JobChunkClient) UpdateOne(_m *JobChunk) *JobChunkUpdateOne {
+	mutation := newJobChunkMutation(c.config, OpUpdateOne, withJobChunk(_m))
+	return &JobChunkUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *JobChunkClient) UpdateOneID(id pulid.ID) *JobChunkUpdateOne {
+	mutation := newJobChunkMutation(c.config, OpUpdateOne, withJobChunkID(id))
+	return &JobChunkUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for JobChunk.
+func (c *JobChunkClient) Delete() *JobChunkDelete {
+	mutation := newJobChunkMutation(c.config, OpDelete)
+	return &JobChunkDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *JobChunkClient) DeleteOne(_m *JobChunk) *JobChunkDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *JobChunkClient) DeleteOneID(id pulid.ID) *JobChunkDeleteOne {
+	builder := c.Delete().Where(jobchunk.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &JobChunkDeleteOne{builder}
+}
+
+// Query returns a query builder for JobChunk.
+func (c *JobChunkClient) Query() *JobChunkQuery {
+	return &JobChunkQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeJobChunk},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a JobChunk entity by its id.
+func (c *JobChunkClient) Get(ctx context.Context, id pulid.ID) (*JobChunk, error) {
+	return c.Query().Where(jobchunk.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *JobChunkClient) GetX(ctx context.Context, id pulid.ID) *JobChunk {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryJob queries the job edge of a JobChunk.
+func (c *JobChunkClient) QueryJob(_m *JobChunk) *JobQuery {
+	query := (&JobClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(jobchunk.Table, jobchunk.FieldID, id),
+			sqlgraph.To(job.Table, job.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, jobchunk.JobTable, jobchunk.JobColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *JobChunkClient) Hooks() []Hook {
+	hooks := c.hooks.JobChunk
+	return append(hooks[:len(hooks):len(hooks)], jobchunk.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *JobChunkClient) Interceptors() []Interceptor {
+	return c.inters.JobChunk
+}
+
+func (c *JobChunkClient) mutate(ctx context.Context, m *JobChunkMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&JobChunkCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&JobChunkUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&JobChunkUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&JobChunkDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown JobChunk mutation op: %q", m.Op())
+	}
+}
+
+// JobErrorClient is a client for the JobError schema.
+type JobErrorClient struct {
+	config
+}
+
+// NewJobErrorClient returns a client for the JobError from the given config.
+func NewJobErrorClient(c config) *JobErrorClient {
+	return &JobErrorClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `joberror.Hooks(f(g(h())))`.
+func (c *JobErrorClient) Use(hooks ...Hook) {
+	c.hooks.JobError = append(c.hooks.JobError, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `joberror.Intercept(f(g(h())))`.
+func (c *JobErrorClient) Intercept(interceptors ...Interceptor) {
+	c.inters.JobError = append(c.inters.JobError, interceptors...)
+}
+
+// Create returns a builder for creating a JobError entity.
+func (c *JobErrorClient) Create() *JobErrorCreate {
+	mutation := newJobErrorMutation(c.config, OpCreate)
+	return &JobErrorCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of JobError entities.
+func (c *JobErrorClient) CreateBulk(builders ...*JobErrorCreate) *JobErrorCreateBulk {
+	return &JobErrorCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *JobErrorClient) MapCreateBulk(slice any, setFunc func(*JobErrorCreate, int)) *JobErrorCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &JobErrorCreateBulk{err: fmt.Errorf("calling to JobErrorClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*JobErrorCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &JobErrorCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for JobError.
+func (c *JobErrorClient) Update() *JobErrorUpdate {
+	mutation := newJobErrorMutation(c.config, OpUpdate)
+	return &JobErrorUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *JobErrorClient) UpdateOne(_m *JobError) *JobErrorUpdateOne {
+	mutation := newJobErrorMutation(c.config, OpUpdateOne, withJobError(_m))
+	return &JobErrorUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *JobErrorClient) UpdateOneID(id pulid.ID) *JobErrorUpdateOne {
+	mutation := newJobErrorMutation(c.config, OpUpdateOne, withJobErrorID(id))
+	return &JobErrorUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for JobError.
+func (c *JobErrorClient) Delete() *JobErrorDelete {
+	mutation := newJobErrorMutation(c.config, OpDelete)
+	return &JobErrorDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *JobErrorClient) DeleteOne(_m *JobError) *JobErrorDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *JobErrorClient) DeleteOneID(id pulid.ID) *JobErrorDeleteOne {
+	builder := c.Delete().Where(joberror.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &JobErrorDeleteOne{builder}
+}
+
+// Query returns a query builder for JobError.
+func (c *JobErrorClient) Query() *JobErrorQuery {
+	return &JobErrorQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeJobError},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a JobError entity by its id.
+func (c *JobErrorClient) Get(ctx context.Context, id pulid.ID) (*JobError, error) {
+	return c.Query().Where(joberror.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *JobErrorClient) GetX(ctx context.Context, id pulid.ID) *JobError {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryJob queries the job edge of a JobError.
+func (c *JobErrorClient) QueryJob(_m *JobError) *JobQuery {
+	query := (&JobClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(joberror.Table, joberror.FieldID, id),
+			sqlgraph.To(job.Table, job.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, joberror.JobTable, joberror.JobColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *JobErrorClient) Hooks() []Hook {
+	hooks := c.hooks.JobError
+	return append(hooks[:len(hooks):len(hooks)], joberror.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *JobErrorClient) Interceptors() []Interceptor {
+	return c.inters.JobError
+}
+
+func (c *JobErrorClient) mutate(ctx context.Context, m *JobErrorMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&JobErrorCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&JobErrorUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&JobErrorUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&JobErrorDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown JobError mutation op: %q", m.Op())
 	}
 }
 
@@ -3528,15 +4034,15 @@ func (c *UserRoleClient) mutate(ctx context.Context, m *UserRoleMutation) (Value
 type (
 	hooks struct {
 		AdminGrant, Application, AuthRequest, ClientGrant, Connection, Grant, Identity,
-		LogEvent, LoginAttempt, RefreshToken, ResourceServer, Role, RolePermission,
-		Rule, Session, SigningKey, Ticket, UpstreamState, User, UserPermission,
-		UserRole []ent.Hook
+		Job, JobChunk, JobError, LogEvent, LoginAttempt, RefreshToken, ResourceServer,
+		Role, RolePermission, Rule, Session, SigningKey, Ticket, UpstreamState, User,
+		UserPermission, UserRole []ent.Hook
 	}
 	inters struct {
 		AdminGrant, Application, AuthRequest, ClientGrant, Connection, Grant, Identity,
-		LogEvent, LoginAttempt, RefreshToken, ResourceServer, Role, RolePermission,
-		Rule, Session, SigningKey, Ticket, UpstreamState, User, UserPermission,
-		UserRole []ent.Interceptor
+		Job, JobChunk, JobError, LogEvent, LoginAttempt, RefreshToken, ResourceServer,
+		Role, RolePermission, Rule, Session, SigningKey, Ticket, UpstreamState, User,
+		UserPermission, UserRole []ent.Interceptor
 	}
 )
 

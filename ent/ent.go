@@ -19,6 +19,9 @@ import (
 	"github.com/authgraph/authgraph/ent/connection"
 	"github.com/authgraph/authgraph/ent/grant"
 	"github.com/authgraph/authgraph/ent/identity"
+	"github.com/authgraph/authgraph/ent/job"
+	"github.com/authgraph/authgraph/ent/jobchunk"
+	"github.com/authgraph/authgraph/ent/joberror"
 	"github.com/authgraph/authgraph/ent/logevent"
 	"github.com/authgraph/authgraph/ent/loginattempt"
 	"github.com/authgraph/authgraph/ent/refreshtoken"
@@ -100,6 +103,9 @@ func checkColumn(t, c string) error {
 			connection.Table:     connection.ValidColumn,
 			grant.Table:          grant.ValidColumn,
 			identity.Table:       identity.ValidColumn,
+			job.Table:            job.ValidColumn,
+			jobchunk.Table:       jobchunk.ValidColumn,
+			joberror.Table:       joberror.ValidColumn,
 			logevent.Table:       logevent.ValidColumn,
 			loginattempt.Table:   loginattempt.ValidColumn,
 			refreshtoken.Table:   refreshtoken.ValidColumn,

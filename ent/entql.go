@@ -10,6 +10,9 @@ import (
 	"github.com/authgraph/authgraph/ent/connection"
 	"github.com/authgraph/authgraph/ent/grant"
 	"github.com/authgraph/authgraph/ent/identity"
+	"github.com/authgraph/authgraph/ent/job"
+	"github.com/authgraph/authgraph/ent/jobchunk"
+	"github.com/authgraph/authgraph/ent/joberror"
 	"github.com/authgraph/authgraph/ent/logevent"
 	"github.com/authgraph/authgraph/ent/loginattempt"
 	"github.com/authgraph/authgraph/ent/predicate"
@@ -34,7 +37,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 21)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 24)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   admingrant.Table,
@@ -219,6 +222,76 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   job.Table,
+			Columns: job.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: job.FieldID,
+			},
+		},
+		Type: "Job",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			job.FieldCreatedAt:     {Type: field.TypeTime, Column: job.FieldCreatedAt},
+			job.FieldUpdatedAt:     {Type: field.TypeTime, Column: job.FieldUpdatedAt},
+			job.FieldType:          {Type: field.TypeEnum, Column: job.FieldType},
+			job.FieldStatus:        {Type: field.TypeEnum, Column: job.FieldStatus},
+			job.FieldConnectionRef: {Type: field.TypeString, Column: job.FieldConnectionRef},
+			job.FieldCreatedBy:     {Type: field.TypeString, Column: job.FieldCreatedBy},
+			job.FieldParams:        {Type: field.TypeJSON, Column: job.FieldParams},
+			job.FieldSummary:       {Type: field.TypeJSON, Column: job.FieldSummary},
+			job.FieldRowsDone:      {Type: field.TypeInt, Column: job.FieldRowsDone},
+			job.FieldTotalRows:     {Type: field.TypeInt, Column: job.FieldTotalRows},
+			job.FieldInputSize:     {Type: field.TypeInt64, Column: job.FieldInputSize},
+			job.FieldInputComplete: {Type: field.TypeBool, Column: job.FieldInputComplete},
+			job.FieldLocation:      {Type: field.TypeString, Column: job.FieldLocation},
+			job.FieldError:         {Type: field.TypeString, Column: job.FieldError},
+			job.FieldLeaseOwner:    {Type: field.TypeString, Column: job.FieldLeaseOwner},
+			job.FieldLeaseUntil:    {Type: field.TypeTime, Column: job.FieldLeaseUntil},
+			job.FieldStartedAt:     {Type: field.TypeTime, Column: job.FieldStartedAt},
+			job.FieldFinishedAt:    {Type: field.TypeTime, Column: job.FieldFinishedAt},
+		},
+	}
+	graph.Nodes[8] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   jobchunk.Table,
+			Columns: jobchunk.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: jobchunk.FieldID,
+			},
+		},
+		Type: "JobChunk",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			jobchunk.FieldJobRef:    {Type: field.TypeString, Column: jobchunk.FieldJobRef},
+			jobchunk.FieldKind:      {Type: field.TypeEnum, Column: jobchunk.FieldKind},
+			jobchunk.FieldSeq:       {Type: field.TypeInt, Column: jobchunk.FieldSeq},
+			jobchunk.FieldData:      {Type: field.TypeBytes, Column: jobchunk.FieldData},
+			jobchunk.FieldCreatedAt: {Type: field.TypeTime, Column: jobchunk.FieldCreatedAt},
+		},
+	}
+	graph.Nodes[9] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   joberror.Table,
+			Columns: joberror.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: joberror.FieldID,
+			},
+		},
+		Type: "JobError",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			joberror.FieldCreatedAt: {Type: field.TypeTime, Column: joberror.FieldCreatedAt},
+			joberror.FieldUpdatedAt: {Type: field.TypeTime, Column: joberror.FieldUpdatedAt},
+			joberror.FieldJobRef:    {Type: field.TypeString, Column: joberror.FieldJobRef},
+			joberror.FieldRow:       {Type: field.TypeInt, Column: joberror.FieldRow},
+			joberror.FieldCode:      {Type: field.TypeString, Column: joberror.FieldCode},
+			joberror.FieldMessage:   {Type: field.TypeString, Column: joberror.FieldMessage},
+			joberror.FieldErrors:    {Type: field.TypeJSON, Column: joberror.FieldErrors},
+			joberror.FieldRowJSON:   {Type: field.TypeJSON, Column: joberror.FieldRowJSON},
+		},
+	}
+	graph.Nodes[10] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   logevent.Table,
 			Columns: logevent.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -244,7 +317,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			logevent.FieldDetails:      {Type: field.TypeJSON, Column: logevent.FieldDetails},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   loginattempt.Table,
 			Columns: loginattempt.Columns,
@@ -265,7 +338,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			loginattempt.FieldBlockedUntil:  {Type: field.TypeTime, Column: loginattempt.FieldBlockedUntil},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refreshtoken.Table,
 			Columns: refreshtoken.Columns,
@@ -284,7 +357,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refreshtoken.FieldUsedAt:        {Type: field.TypeTime, Column: refreshtoken.FieldUsedAt},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   resourceserver.Table,
 			Columns: resourceserver.Columns,
@@ -308,7 +381,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			resourceserver.FieldIntrospectionClients: {Type: field.TypeJSON, Column: resourceserver.FieldIntrospectionClients},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   role.Table,
 			Columns: role.Columns,
@@ -325,7 +398,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			role.FieldDescription: {Type: field.TypeString, Column: role.FieldDescription},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   rolepermission.Table,
 			Columns: rolepermission.Columns,
@@ -343,7 +416,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			rolepermission.FieldPermissionName:    {Type: field.TypeString, Column: rolepermission.FieldPermissionName},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   rule.Table,
 			Columns: rule.Columns,
@@ -366,7 +439,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			rule.FieldSecretsSet:    {Type: field.TypeJSON, Column: rule.FieldSecretsSet},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
@@ -392,7 +465,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldRevokedAt:     {Type: field.TypeTime, Column: session.FieldRevokedAt},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   signingkey.Table,
 			Columns: signingkey.Columns,
@@ -412,7 +485,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			signingkey.FieldRetiredAt:     {Type: field.TypeTime, Column: signingkey.FieldRetiredAt},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticket.Table,
 			Columns: ticket.Columns,
@@ -435,7 +508,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticket.FieldUsedAt:            {Type: field.TypeTime, Column: ticket.FieldUsedAt},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   upstreamstate.Table,
 			Columns: upstreamstate.Columns,
@@ -456,7 +529,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			upstreamstate.FieldExpiresAt:    {Type: field.TypeTime, Column: upstreamstate.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -489,7 +562,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldLastPasswordReset: {Type: field.TypeTime, Column: user.FieldLastPasswordReset},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   userpermission.Table,
 			Columns: userpermission.Columns,
@@ -507,7 +580,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			userpermission.FieldPermissionName:    {Type: field.TypeString, Column: userpermission.FieldPermissionName},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   userrole.Table,
 			Columns: userrole.Columns,
@@ -619,6 +692,66 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Identity",
 		"Connection",
+	)
+	graph.MustAddE(
+		"connection",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   job.ConnectionTable,
+			Columns: []string{job.ConnectionColumn},
+			Bidi:    false,
+		},
+		"Job",
+		"Connection",
+	)
+	graph.MustAddE(
+		"errors",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   job.ErrorsTable,
+			Columns: []string{job.ErrorsColumn},
+			Bidi:    false,
+		},
+		"Job",
+		"JobError",
+	)
+	graph.MustAddE(
+		"chunks",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   job.ChunksTable,
+			Columns: []string{job.ChunksColumn},
+			Bidi:    false,
+		},
+		"Job",
+		"JobChunk",
+	)
+	graph.MustAddE(
+		"job",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   jobchunk.JobTable,
+			Columns: []string{jobchunk.JobColumn},
+			Bidi:    false,
+		},
+		"JobChunk",
+		"Job",
+	)
+	graph.MustAddE(
+		"job",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   joberror.JobTable,
+			Columns: []string{joberror.JobColumn},
+			Bidi:    false,
+		},
+		"JobError",
+		"Job",
 	)
 	graph.MustAddE(
 		"grant",
@@ -1633,6 +1766,351 @@ func (f *IdentityFilter) WhereHasConnectionWith(preds ...predicate.Connection) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *JobQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the JobQuery builder.
+func (_q *JobQuery) Filter() *JobFilter {
+	return &JobFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *JobMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the JobMutation builder.
+func (m *JobMutation) Filter() *JobFilter {
+	return &JobFilter{config: m.config, predicateAdder: m}
+}
+
+// JobFilter provides a generic filtering capability at runtime for JobQuery.
+type JobFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *JobFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *JobFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(job.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *JobFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(job.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *JobFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(job.FieldUpdatedAt))
+}
+
+// WhereType applies the entql string predicate on the type field.
+func (f *JobFilter) WhereType(p entql.StringP) {
+	f.Where(p.Field(job.FieldType))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *JobFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(job.FieldStatus))
+}
+
+// WhereConnectionRef applies the entql string predicate on the connection_ref field.
+func (f *JobFilter) WhereConnectionRef(p entql.StringP) {
+	f.Where(p.Field(job.FieldConnectionRef))
+}
+
+// WhereCreatedBy applies the entql string predicate on the created_by field.
+func (f *JobFilter) WhereCreatedBy(p entql.StringP) {
+	f.Where(p.Field(job.FieldCreatedBy))
+}
+
+// WhereParams applies the entql json.RawMessage predicate on the params field.
+func (f *JobFilter) WhereParams(p entql.BytesP) {
+	f.Where(p.Field(job.FieldParams))
+}
+
+// WhereSummary applies the entql json.RawMessage predicate on the summary field.
+func (f *JobFilter) WhereSummary(p entql.BytesP) {
+	f.Where(p.Field(job.FieldSummary))
+}
+
+// WhereRowsDone applies the entql int predicate on the rows_done field.
+func (f *JobFilter) WhereRowsDone(p entql.IntP) {
+	f.Where(p.Field(job.FieldRowsDone))
+}
+
+// WhereTotalRows applies the entql int predicate on the total_rows field.
+func (f *JobFilter) WhereTotalRows(p entql.IntP) {
+	f.Where(p.Field(job.FieldTotalRows))
+}
+
+// WhereInputSize applies the entql int64 predicate on the input_size field.
+func (f *JobFilter) WhereInputSize(p entql.Int64P) {
+	f.Where(p.Field(job.FieldInputSize))
+}
+
+// WhereInputComplete applies the entql bool predicate on the input_complete field.
+func (f *JobFilter) WhereInputComplete(p entql.BoolP) {
+	f.Where(p.Field(job.FieldInputComplete))
+}
+
+// WhereLocation applies the entql string predicate on the location field.
+func (f *JobFilter) WhereLocation(p entql.StringP) {
+	f.Where(p.Field(job.FieldLocation))
+}
+
+// WhereError applies the entql string predicate on the error field.
+func (f *JobFilter) WhereError(p entql.StringP) {
+	f.Where(p.Field(job.FieldError))
+}
+
+// WhereLeaseOwner applies the entql string predicate on the lease_owner field.
+func (f *JobFilter) WhereLeaseOwner(p entql.StringP) {
+	f.Where(p.Field(job.FieldLeaseOwner))
+}
+
+// WhereLeaseUntil applies the entql time.Time predicate on the lease_until field.
+func (f *JobFilter) WhereLeaseUntil(p entql.TimeP) {
+	f.Where(p.Field(job.FieldLeaseUntil))
+}
+
+// WhereStartedAt applies the entql time.Time predicate on the started_at field.
+func (f *JobFilter) WhereStartedAt(p entql.TimeP) {
+	f.Where(p.Field(job.FieldStartedAt))
+}
+
+// WhereFinishedAt applies the entql time.Time predicate on the finished_at field.
+func (f *JobFilter) WhereFinishedAt(p entql.TimeP) {
+	f.Where(p.Field(job.FieldFinishedAt))
+}
+
+// WhereHasConnection applies a predicate to check if query has an edge connection.
+func (f *JobFilter) WhereHasConnection() {
+	f.Where(entql.HasEdge("connection"))
+}
+
+// WhereHasConnectionWith applies a predicate to check if query has an edge connection with a given conditions (other predicates).
+func (f *JobFilter) WhereHasConnectionWith(preds ...predicate.Connection) {
+	f.Where(entql.HasEdgeWith("connection", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasErrors applies a predicate to check if query has an edge errors.
+func (f *JobFilter) WhereHasErrors() {
+	f.Where(entql.HasEdge("errors"))
+}
+
+// WhereHasErrorsWith applies a predicate to check if query has an edge errors with a given conditions (other predicates).
+func (f *JobFilter) WhereHasErrorsWith(preds ...predicate.JobError) {
+	f.Where(entql.HasEdgeWith("errors", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasChunks applies a predicate to check if query has an edge chunks.
+func (f *JobFilter) WhereHasChunks() {
+	f.Where(entql.HasEdge("chunks"))
+}
+
+// WhereHasChunksWith applies a predicate to check if query has an edge chunks with a given conditions (other predicates).
+func (f *JobFilter) WhereHasChunksWith(preds ...predicate.JobChunk) {
+	f.Where(entql.HasEdgeWith("chunks", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *JobChunkQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the JobChunkQuery builder.
+func (_q *JobChunkQuery) Filter() *JobChunkFilter {
+	return &JobChunkFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *JobChunkMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the JobChunkMutation builder.
+func (m *JobChunkMutation) Filter() *JobChunkFilter {
+	return &JobChunkFilter{config: m.config, predicateAdder: m}
+}
+
+// JobChunkFilter provides a generic filtering capability at runtime for JobChunkQuery.
+type JobChunkFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *JobChunkFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *JobChunkFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(jobchunk.FieldID))
+}
+
+// WhereJobRef applies the entql string predicate on the job_ref field.
+func (f *JobChunkFilter) WhereJobRef(p entql.StringP) {
+	f.Where(p.Field(jobchunk.FieldJobRef))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *JobChunkFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(jobchunk.FieldKind))
+}
+
+// WhereSeq applies the entql int predicate on the seq field.
+func (f *JobChunkFilter) WhereSeq(p entql.IntP) {
+	f.Where(p.Field(jobchunk.FieldSeq))
+}
+
+// WhereData applies the entql []byte predicate on the data field.
+func (f *JobChunkFilter) WhereData(p entql.BytesP) {
+	f.Where(p.Field(jobchunk.FieldData))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *JobChunkFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(jobchunk.FieldCreatedAt))
+}
+
+// WhereHasJob applies a predicate to check if query has an edge job.
+func (f *JobChunkFilter) WhereHasJob() {
+	f.Where(entql.HasEdge("job"))
+}
+
+// WhereHasJobWith applies a predicate to check if query has an edge job with a given conditions (other predicates).
+func (f *JobChunkFilter) WhereHasJobWith(preds ...predicate.Job) {
+	f.Where(entql.HasEdgeWith("job", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *JobErrorQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the JobErrorQuery builder.
+func (_q *JobErrorQuery) Filter() *JobErrorFilter {
+	return &JobErrorFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *JobErrorMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the JobErrorMutation builder.
+func (m *JobErrorMutation) Filter() *JobErrorFilter {
+	return &JobErrorFilter{config: m.config, predicateAdder: m}
+}
+
+// JobErrorFilter provides a generic filtering capability at runtime for JobErrorQuery.
+type JobErrorFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *JobErrorFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *JobErrorFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(joberror.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *JobErrorFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(joberror.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *JobErrorFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(joberror.FieldUpdatedAt))
+}
+
+// WhereJobRef applies the entql string predicate on the job_ref field.
+func (f *JobErrorFilter) WhereJobRef(p entql.StringP) {
+	f.Where(p.Field(joberror.FieldJobRef))
+}
+
+// WhereRow applies the entql int predicate on the row field.
+func (f *JobErrorFilter) WhereRow(p entql.IntP) {
+	f.Where(p.Field(joberror.FieldRow))
+}
+
+// WhereCode applies the entql string predicate on the code field.
+func (f *JobErrorFilter) WhereCode(p entql.StringP) {
+	f.Where(p.Field(joberror.FieldCode))
+}
+
+// WhereMessage applies the entql string predicate on the message field.
+func (f *JobErrorFilter) WhereMessage(p entql.StringP) {
+	f.Where(p.Field(joberror.FieldMessage))
+}
+
+// WhereErrors applies the entql json.RawMessage predicate on the errors field.
+func (f *JobErrorFilter) WhereErrors(p entql.BytesP) {
+	f.Where(p.Field(joberror.FieldErrors))
+}
+
+// WhereRowJSON applies the entql json.RawMessage predicate on the row_json field.
+func (f *JobErrorFilter) WhereRowJSON(p entql.BytesP) {
+	f.Where(p.Field(joberror.FieldRowJSON))
+}
+
+// WhereHasJob applies a predicate to check if query has an edge job.
+func (f *JobErrorFilter) WhereHasJob() {
+	f.Where(entql.HasEdge("job"))
+}
+
+// WhereHasJobWith applies a predicate to check if query has an edge job with a given conditions (other predicates).
+func (f *JobErrorFilter) WhereHasJobWith(preds ...predicate.Job) {
+	f.Where(entql.HasEdgeWith("job", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *LogEventQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1661,7 +2139,7 @@ type LogEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LogEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1771,7 +2249,7 @@ type LoginAttemptFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LoginAttemptFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1851,7 +2329,7 @@ type RefreshTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefreshTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1935,7 +2413,7 @@ type ResourceServerFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ResourceServerFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2030,7 +2508,7 @@ type RoleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RoleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2090,7 +2568,7 @@ type RolePermissionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RolePermissionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2183,7 +2661,7 @@ type RuleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RuleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2273,7 +2751,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2392,7 +2870,7 @@ type SigningKeyFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SigningKeyFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2467,7 +2945,7 @@ type TicketFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2571,7 +3049,7 @@ type UpstreamStateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UpstreamStateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2651,7 +3129,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2847,7 +3325,7 @@ type UserPermissionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserPermissionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2940,7 +3418,7 @@ type UserRoleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserRoleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

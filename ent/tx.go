@@ -28,6 +28,12 @@ type Tx struct {
 	Grant *GrantClient
 	// Identity is the client for interacting with the Identity builders.
 	Identity *IdentityClient
+	// Job is the client for interacting with the Job builders.
+	Job *JobClient
+	// JobChunk is the client for interacting with the JobChunk builders.
+	JobChunk *JobChunkClient
+	// JobError is the client for interacting with the JobError builders.
+	JobError *JobErrorClient
 	// LogEvent is the client for interacting with the LogEvent builders.
 	LogEvent *LogEventClient
 	// LoginAttempt is the client for interacting with the LoginAttempt builders.
@@ -194,6 +200,9 @@ func (tx *Tx) init() {
 	tx.Connection = NewConnectionClient(tx.config)
 	tx.Grant = NewGrantClient(tx.config)
 	tx.Identity = NewIdentityClient(tx.config)
+	tx.Job = NewJobClient(tx.config)
+	tx.JobChunk = NewJobChunkClient(tx.config)
+	tx.JobError = NewJobErrorClient(tx.config)
 	tx.LogEvent = NewLogEventClient(tx.config)
 	tx.LoginAttempt = NewLoginAttemptClient(tx.config)
 	tx.RefreshToken = NewRefreshTokenClient(tx.config)

@@ -84,6 +84,10 @@ func NewHandler(r *Resolver, logger *slog.Logger) http.Handler {
 
 	srv := handler.New(generated.NewExecutableSchema(cfg))
 	srv.AddTransport(transport.Options{})
+	// Multipart requests carry importUsers' file. The body cap
+	// (server/middleware.go) is maxImportBody for them; parts beyond
+	// MaxMemory are spooled to temporary files, never held in memory.
+	srv.AddTransport(transport.MultipartForm{MaxUploadSize: 1 << 30, MaxMemory: 8 << 20})
 	srv.AddTransport(jsonPOST{})
 	srv.AddTransport(unsupportedRequest{}) // last: takes what the others do not
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))

@@ -5,6 +5,7 @@ import (
 
 	"github.com/authgraph/authgraph/accounts"
 	"github.com/authgraph/authgraph/authz"
+	"github.com/authgraph/authgraph/bulkimport"
 	"github.com/authgraph/authgraph/connections"
 	"github.com/authgraph/authgraph/connectors/upstream"
 	"github.com/authgraph/authgraph/dbauth"
@@ -33,6 +34,8 @@ type Resolver struct {
 	// Accounts runs the user use cases (create, update, delete, link,
 	// unlink, tickets, unblock): their resolvers call it and nothing else.
 	Accounts *accounts.Service
+	// Imports creates and reads user import jobs.
+	Imports *bulkimport.Service
 }
 
 // rbac returns the RBAC use cases over the operation's transaction, if any:

@@ -115,6 +115,13 @@ func PrepareCreate(ctx context.Context, db *ent.Client, in CreateInput) (*NewUse
 	if err != nil {
 		return nil, err
 	}
+	return PrepareIn(conn, in)
+}
+
+// PrepareIn is PrepareCreate for a connection already looked up (bulk
+// imports validate many rows against one connection): it validates in and
+// writes nothing.
+func PrepareIn(conn *ent.Connection, in CreateInput) (*NewUser, error) {
 	if conn.Strategy != connection.StrategyDatabase && conn.Strategy != connection.StrategyCustomdb {
 		return nil, invalid("connection", "users can be created only in database and customdb connections; %q is %s", conn.Name, conn.Strategy)
 	}
@@ -194,13 +201,27 @@ func (n *NewUser) Store(ctx context.Context, db *ent.Client) (*ent.User, error) 
 }
 
 func (n *NewUser) store(ctx context.Context, db *ent.Client) (*ent.User, error) {
-	in := n.in
 	var hash *string
 	if n.Password != nil && n.KeepPassword {
 		h := passwords.Hash(*n.Password)
 		hash = &h
 	}
-	u, err := db.User.Create().
+	u, err := n.UserCreate(db).Save(ctx)
+	if err != nil {
+		return nil, translateConstraint(err)
+	}
+	err = n.IdentityCreate(db, u.ID, hash).Exec(ctx)
+	if err != nil {
+		return nil, translateConstraint(err)
+	}
+	return u, nil
+}
+
+// UserCreate is the user row of n, for callers that batch many users in
+// one statement (imports).
+func (n *NewUser) UserCreate(db *ent.Client) *ent.UserCreate {
+	in := n.in
+	return db.User.Create().
 		SetUserID(n.UserID).
 		SetEmail(n.Email).
 		SetEmailVerified(deref(in.EmailVerified)).
@@ -214,25 +235,25 @@ func (n *NewUser) store(ctx context.Context, db *ent.Client) (*ent.User, error) 
 		SetNillablePicture(in.Picture).
 		SetBlocked(deref(in.Blocked)).
 		SetUserMetadata(n.userMeta).
-		SetAppMetadata(n.appMeta).
-		Save(ctx)
-	if err != nil {
-		return nil, translateConstraint(err)
-	}
-	err = db.Identity.Create().
-		SetOwnerID(u.ID).
+		SetAppMetadata(n.appMeta)
+}
+
+// IdentityCreate is the identity row of n for the user with node id owner,
+// holding the password hash given (nil: none).
+func (n *NewUser) IdentityCreate(db *ent.Client, owner pulid.ID, hash *string) *ent.IdentityCreate {
+	return db.Identity.Create().
+		SetOwnerID(owner).
 		SetConnectionID(n.Connection.ID).
 		SetProvider(DatabaseProvider).
 		SetUpstreamID(n.UpstreamID).
 		SetEmailLower(n.Email).
 		SetNillableUsername(n.Username).
-		SetNillablePasswordHash(hash).
-		Exec(ctx)
-	if err != nil {
-		return nil, translateConstraint(err)
-	}
-	return u, nil
+		SetNillablePasswordHash(hash)
 }
+
+// TranslateConstraint turns a unique-index violation into a ConflictError
+// naming the field (email, username, userId); other errors pass through.
+func TranslateConstraint(err error) error { return translateConstraint(err) }
 
 // newDatabaseUserID returns the user_id and upstream id of a database user:
 // a given "provider|id" is kept as is (imports keep their ids, so tokens'

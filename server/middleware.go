@@ -93,6 +93,11 @@ const (
 	maxRESTBody = 1 << 20
 	// maxFormBody bounds every other body: OAuth requests and login forms.
 	maxFormBody = 64 << 10
+	// maxImportBody bounds a users file uploaded for import (REST
+	// /jobs/users-imports, or a GraphQL multipart request): far beyond
+	// Auth0's 500 KB, as migrations need. These bodies are streamed into
+	// storage, never held in memory.
+	maxImportBody = 1 << 30
 )
 
 // capBodies refuses a request body over its route's cap with a 413, before
@@ -102,7 +107,11 @@ const (
 func capBodies(base string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		limit := int64(maxFormBody)
+		streamed := false
 		switch {
+		case r.URL.Path == base+"api/v2/jobs/users-imports", r.URL.Path == "/api/v2/jobs/users-imports",
+			r.URL.Path == base+"graphql" && strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data"):
+			limit, streamed = maxImportBody, true
 		case r.URL.Path == base+"graphql":
 			limit = maxGraphQLBody
 		case strings.HasPrefix(r.URL.Path, base+"saml/"):
@@ -118,7 +127,7 @@ func capBodies(base string, next http.Handler) http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
-		if r.ContentLength < 0 && r.Body != http.NoBody {
+		if r.ContentLength < 0 && r.Body != http.NoBody && !streamed {
 			body, err := io.ReadAll(r.Body)
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {

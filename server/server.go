@@ -16,8 +16,11 @@ import (
 	"time"
 
 	"github.com/authgraph/authgraph/accounts"
+	"github.com/authgraph/authgraph/bulkexport"
+	"github.com/authgraph/authgraph/bulkimport"
 	"github.com/authgraph/authgraph/connections"
 	"github.com/authgraph/authgraph/dbauth"
+	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/graph"
 	"github.com/authgraph/authgraph/mail"
 	"github.com/authgraph/authgraph/rbac"
@@ -45,6 +48,8 @@ type Deps struct {
 	// Rules stores and runs post-login rules (server/rules.go); its engine
 	// is closed by Close.
 	Rules *rulesrun.Service
+	// Imports creates and reads user import jobs; StartJobs runs them.
+	Imports *bulkimport.Service
 }
 
 // Close flushes queued email and releases the database.
@@ -98,6 +103,7 @@ func Prepare(ctx context.Context, cfg *Config, logger *slog.Logger, console io.W
 		Auth:        &dbauth.Service{DB: db.Ent, Mail: sender, Issuer: cfg.Issuer, Logger: logger, ResetTicketTTL: cfg.ResetTicketTTL},
 		Sessions: &sessions.Manager{DB: db.Ent, Secure: !cfg.InsecureIssuer(), Path: issuerPath(cfg.Issuer),
 			Idle: cfg.SessionIdle, Absolute: cfg.SessionLifetime},
+		Imports: bulkimport.NewService(db.Ent),
 	}
 	err = db.WithLock(ctx, func(ctx context.Context) error {
 		version, err := db.Version(ctx)
@@ -176,7 +182,7 @@ func Handler(d *Deps) (http.Handler, error) {
 	gql := graph.NewHandler(&graph.Resolver{
 		Ent: d.DB.Ent, Connections: d.Connections, Issuer: d.Config.Issuer, Keys: d.Keys, Auth: d.Auth, Rules: d.Rules,
 		Upstream: up, // testConnectionScript runs custom-database scripts
-		Accounts: accts,
+		Accounts: accts, Imports: d.Imports,
 	}, d.Logger)
 
 	mux := http.NewServeMux()
@@ -205,7 +211,7 @@ func Handler(d *Deps) (http.Handler, error) {
 		Unavailable: func(err error) bool {
 			return errors.Is(err, oidc.ErrGrantsUnavailable) || errors.Is(err, oidc.ErrKeysUnavailable)
 		},
-		Accounts: accts, Connections: d.Connections, Rules: d.Rules,
+		Accounts: accts, Connections: d.Connections, Rules: d.Rules, Imports: d.Imports,
 		VerifyIDToken: provider.VerifyIDToken, // account linking with link_with
 
 		RateLimit: d.Config.APIRateLimit,
@@ -213,6 +219,9 @@ func Handler(d *Deps) (http.Handler, error) {
 	for _, prefix := range rest.Prefixes() {
 		mux.Handle(prefix, provider.CORS(rest, http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete))
 	}
+	// Completed user exports, downloaded with the token of the job's
+	// location (server/apiv2/exportjobs.go).
+	mux.Handle("GET "+base+"exports/{file}", bulkexport.DownloadHandler(d.DB.Ent, d.Logger))
 	// capBodies (below) bounds its body at maxGraphQLBody.
 	mux.Handle(base+"graphql", provider.CORS(requireManagementToken(verifier, gql), http.MethodPost))
 	// The admin dashboard ({issuer}dashboard/) and the GraphQL playground
@@ -260,6 +269,8 @@ func Serve(ctx context.Context, d *Deps, ready func(addr string)) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	go cleanupLoop(ctx, d)
+	stopJobs := StartJobs(ctx, d)
+	defer stopJobs()
 	select {
 	case err := <-errc:
 		return err
@@ -271,6 +282,45 @@ func Serve(ctx context.Context, d *Deps, ready func(addr string)) error {
 		return err
 	}
 	return nil
+}
+
+// StartJobs runs the import job runner (and resumes unfinished export
+// jobs) until ctx ends or stop is called
+// (stop waits for it: a batch in flight rolls back and the job's lease is
+// released, so another node or the next start resumes it). Every node runs
+// one: a job's claim is a conditional update, so no two run the same job.
+func StartJobs(ctx context.Context, d *Deps) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	host, _ := os.Hostname()
+	r := &bulkimport.Runner{DB: d.DB.Ent, Owner: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), pulid.MustNew("job_")[4:]),
+		Wake: d.Imports.Wake(), Logger: d.Logger, Dialect: d.DB.Dialect}
+	done := make(chan struct{}, 2)
+	go func() {
+		defer func() { done <- struct{}{} }()
+		_ = r.Run(ctx)
+	}()
+	// Export jobs start when created (server/apiv2); this resumes those a
+	// stopped process left unfinished.
+	go func() {
+		defer func() { done <- struct{}{} }()
+		t := time.NewTicker(30 * time.Second)
+		defer t.Stop()
+		for {
+			if _, err := bulkexport.ResumeJobs(ctx, d.DB.Ent, d.Logger); err != nil && ctx.Err() == nil {
+				d.Logger.Error("resuming export jobs", "error", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+		<-done
+	}
 }
 
 // NewLogger returns the process logger.
@@ -289,14 +339,17 @@ func mustDerive(master []byte) []byte {
 	return k
 }
 
-// cleanupLoop purges expired login state (auth requests, old grants) every
-// hour. Every node may run it: the deletes are idempotent.
+// cleanupLoop purges expired login state (auth requests, old grants) and
+// user export files past their retention every hour. Every node may run it: the deletes are idempotent.
 func cleanupLoop(ctx context.Context, d *Deps) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
 		if _, err := oidc.Cleanup(ctx, d.DB.Ent); err != nil && ctx.Err() == nil {
 			d.Logger.Warn("cleaning up expired login state", "err", err)
+		}
+		if _, err := bulkexport.PurgeFiles(ctx, d.DB.Ent); err != nil && ctx.Err() == nil {
+			d.Logger.Warn("deleting old user export files", "err", err)
 		}
 		select {
 		case <-ctx.Done():

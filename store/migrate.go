@@ -54,6 +54,7 @@ var migrations = []migration{
 	{Version: 5, Name: "upstream login state: OIDC/SAML pending logins, SAML assertion replay cache", Up: entSchema},
 	{Version: 6, Name: "client metadata", Up: entSchema},
 	{Version: 7, Name: "roles, permissions and client grants; API RBAC settings", Up: entSchema},
+	{Version: 8, Name: "jobs: bulk user imports and exports, their stored data and row errors", Up: entSchema},
 }
 
 var migrateMu sync.Mutex

@@ -6,6 +6,7 @@
 //	authgraph admins add|remove EMAIL | list      manage dashboard administrators
 //	authgraph rules init DIR --lang go|assemblyscript [--template NAME] [--kind customdb --db postgres|mysql]
 //	authgraph rules build DIR -o OUT.wasm | rules test MODULE.wasm [--event EVENT.json] [--dsn DSN]
+//	authgraph users export --format ndjson|csv -o FILE [--fields F,…] [--connection NAME] [--include-password-hashes]
 //	authgraph clients create --name N --type m2m|spa|regular_web|native [--redirect-uri U]… [--web-origin O]… [--scopes "…"] [--json]
 package main
 
@@ -40,6 +41,8 @@ commands:
   rules            init DIR --lang go|assemblyscript, build DIR -o OUT.wasm, test MODULE.wasm:
                    write, build and try post-login rules and custom-database scripts
   admins           add|remove EMAIL, list: manage dashboard administrators
+  users import     FILE --connection NAME [--upsert]: import Auth0's bulk-import file, with progress
+  users export     --format ndjson|csv -o FILE: export users (gzip, Auth0's format)
 
 Run 'authgraph <command> -h' for a command's flags.
 `
@@ -63,6 +66,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdAdmins(ctx, args[1:], stdout, stderr)
 	case "rules":
 		return cmdRules(ctx, args[1:], stdout, stderr)
+	case "users":
+		if len(args) > 1 && args[1] == "export" {
+			return cmdUsersExport(ctx, args[2:], stdout, stderr)
+		}
+		return cmdUsers(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -93,6 +93,42 @@ func (f IdentityFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, er
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.IdentityMutation", m)
 }
 
+// The JobFunc type is an adapter to allow the use of ordinary
+// function as Job mutator.
+type JobFunc func(context.Context, *ent.JobMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f JobFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.JobMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.JobMutation", m)
+}
+
+// The JobChunkFunc type is an adapter to allow the use of ordinary
+// function as JobChunk mutator.
+type JobChunkFunc func(context.Context, *ent.JobChunkMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f JobChunkFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.JobChunkMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.JobChunkMutation", m)
+}
+
+// The JobErrorFunc type is an adapter to allow the use of ordinary
+// function as JobError mutator.
+type JobErrorFunc func(context.Context, *ent.JobErrorMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f JobErrorFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.JobErrorMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.JobErrorMutation", m)
+}
+
 // The LogEventFunc type is an adapter to allow the use of ordinary
 // function as LogEvent mutator.
 type LogEventFunc func(context.Context, *ent.LogEventMutation) (ent.Value, error)

@@ -15,6 +15,9 @@ import (
 	"github.com/authgraph/authgraph/ent/connection"
 	"github.com/authgraph/authgraph/ent/grant"
 	"github.com/authgraph/authgraph/ent/identity"
+	"github.com/authgraph/authgraph/ent/job"
+	"github.com/authgraph/authgraph/ent/jobchunk"
+	"github.com/authgraph/authgraph/ent/joberror"
 	"github.com/authgraph/authgraph/ent/logevent"
 	"github.com/authgraph/authgraph/ent/loginattempt"
 	"github.com/authgraph/authgraph/ent/predicate"
@@ -275,6 +278,87 @@ func (f TraverseIdentity) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.IdentityQuery", q)
+}
+
+// The JobFunc type is an adapter to allow the use of ordinary function as a Querier.
+type JobFunc func(context.Context, *ent.JobQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f JobFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.JobQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.JobQuery", q)
+}
+
+// The TraverseJob type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseJob func(context.Context, *ent.JobQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseJob) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseJob) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.JobQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.JobQuery", q)
+}
+
+// The JobChunkFunc type is an adapter to allow the use of ordinary function as a Querier.
+type JobChunkFunc func(context.Context, *ent.JobChunkQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f JobChunkFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.JobChunkQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.JobChunkQuery", q)
+}
+
+// The TraverseJobChunk type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseJobChunk func(context.Context, *ent.JobChunkQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseJobChunk) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseJobChunk) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.JobChunkQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.JobChunkQuery", q)
+}
+
+// The JobErrorFunc type is an adapter to allow the use of ordinary function as a Querier.
+type JobErrorFunc func(context.Context, *ent.JobErrorQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f JobErrorFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.JobErrorQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.JobErrorQuery", q)
+}
+
+// The TraverseJobError type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseJobError func(context.Context, *ent.JobErrorQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseJobError) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseJobError) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.JobErrorQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.JobErrorQuery", q)
 }
 
 // The LogEventFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -672,6 +756,12 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.GrantQuery, predicate.Grant, grant.OrderOption]{typ: ent.TypeGrant, tq: q}, nil
 	case *ent.IdentityQuery:
 		return &query[*ent.IdentityQuery, predicate.Identity, identity.OrderOption]{typ: ent.TypeIdentity, tq: q}, nil
+	case *ent.JobQuery:
+		return &query[*ent.JobQuery, predicate.Job, job.OrderOption]{typ: ent.TypeJob, tq: q}, nil
+	case *ent.JobChunkQuery:
+		return &query[*ent.JobChunkQuery, predicate.JobChunk, jobchunk.OrderOption]{typ: ent.TypeJobChunk, tq: q}, nil
+	case *ent.JobErrorQuery:
+		return &query[*ent.JobErrorQuery, predicate.JobError, joberror.OrderOption]{typ: ent.TypeJobError, tq: q}, nil
 	case *ent.LogEventQuery:
 		return &query[*ent.LogEventQuery, predicate.LogEvent, logevent.OrderOption]{typ: ent.TypeLogEvent, tq: q}, nil
 	case *ent.LoginAttemptQuery:

@@ -271,6 +271,112 @@ var (
 			},
 		},
 	}
+	// JobsColumns holds the columns for the "jobs" table.
+	JobsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "type", Type: field.TypeEnum, Enums: []string{"users_import", "users_export"}},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"pending", "processing", "completed", "failed"}, Default: "pending"},
+		{Name: "created_by", Type: field.TypeString, Size: 255, Default: ""},
+		{Name: "params", Type: field.TypeJSON, SchemaType: map[string]string{"postgres": "jsonb"}},
+		{Name: "summary", Type: field.TypeJSON, SchemaType: map[string]string{"postgres": "jsonb"}},
+		{Name: "rows_done", Type: field.TypeInt, Default: 0},
+		{Name: "total_rows", Type: field.TypeInt, Default: 0},
+		{Name: "input_size", Type: field.TypeInt64, Default: 0},
+		{Name: "input_complete", Type: field.TypeBool, Default: false},
+		{Name: "location", Type: field.TypeString, Nullable: true},
+		{Name: "error", Type: field.TypeString, Size: 2048, Default: ""},
+		{Name: "lease_owner", Type: field.TypeString, Size: 128, Default: ""},
+		{Name: "lease_until", Type: field.TypeTime, Nullable: true},
+		{Name: "started_at", Type: field.TypeTime, Nullable: true},
+		{Name: "finished_at", Type: field.TypeTime, Nullable: true},
+		{Name: "connection_ref", Type: field.TypeString, Nullable: true},
+	}
+	// JobsTable holds the schema information for the "jobs" table.
+	JobsTable = &schema.Table{
+		Name:       "jobs",
+		Columns:    JobsColumns,
+		PrimaryKey: []*schema.Column{JobsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "jobs_connections_connection",
+				Columns:    []*schema.Column{JobsColumns[18]},
+				RefColumns: []*schema.Column{ConnectionsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "job_status_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{JobsColumns[4], JobsColumns[1]},
+			},
+		},
+	}
+	// JobChunksColumns holds the columns for the "job_chunks" table.
+	JobChunksColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"input", "output"}, Default: "input"},
+		{Name: "seq", Type: field.TypeInt},
+		{Name: "data", Type: field.TypeBytes},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "job_ref", Type: field.TypeString},
+	}
+	// JobChunksTable holds the schema information for the "job_chunks" table.
+	JobChunksTable = &schema.Table{
+		Name:       "job_chunks",
+		Columns:    JobChunksColumns,
+		PrimaryKey: []*schema.Column{JobChunksColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "job_chunks_jobs_job",
+				Columns:    []*schema.Column{JobChunksColumns[5]},
+				RefColumns: []*schema.Column{JobsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "jobchunk_job_ref_kind_seq",
+				Unique:  true,
+				Columns: []*schema.Column{JobChunksColumns[5], JobChunksColumns[1], JobChunksColumns[2]},
+			},
+		},
+	}
+	// JobErrorsColumns holds the columns for the "job_errors" table.
+	JobErrorsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "row", Type: field.TypeInt},
+		{Name: "code", Type: field.TypeString, Size: 64},
+		{Name: "message", Type: field.TypeString, Size: 2048},
+		{Name: "errors", Type: field.TypeJSON, Nullable: true},
+		{Name: "row_json", Type: field.TypeJSON, Nullable: true},
+		{Name: "job_ref", Type: field.TypeString},
+	}
+	// JobErrorsTable holds the schema information for the "job_errors" table.
+	JobErrorsTable = &schema.Table{
+		Name:       "job_errors",
+		Columns:    JobErrorsColumns,
+		PrimaryKey: []*schema.Column{JobErrorsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "job_errors_jobs_job",
+				Columns:    []*schema.Column{JobErrorsColumns[8]},
+				RefColumns: []*schema.Column{JobsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "joberror_job_ref_row",
+				Unique:  false,
+				Columns: []*schema.Column{JobErrorsColumns[8], JobErrorsColumns[3]},
+			},
+		},
+	}
 	// LogEventsColumns holds the columns for the "log_events" table.
 	LogEventsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -726,6 +832,9 @@ var (
 		ConnectionsTable,
 		GrantsTable,
 		IdentitiesTable,
+		JobsTable,
+		JobChunksTable,
+		JobErrorsTable,
 		LogEventsTable,
 		LoginAttemptsTable,
 		RefreshTokensTable,
@@ -750,6 +859,9 @@ func init() {
 	GrantsTable.ForeignKeys[0].RefTable = UsersTable
 	IdentitiesTable.ForeignKeys[0].RefTable = ConnectionsTable
 	IdentitiesTable.ForeignKeys[1].RefTable = UsersTable
+	JobsTable.ForeignKeys[0].RefTable = ConnectionsTable
+	JobChunksTable.ForeignKeys[0].RefTable = JobsTable
+	JobErrorsTable.ForeignKeys[0].RefTable = JobsTable
 	RefreshTokensTable.ForeignKeys[0].RefTable = GrantsTable
 	RolePermissionsTable.ForeignKeys[0].RefTable = RolesTable
 	RolePermissionsTable.ForeignKeys[1].RefTable = ResourceServersTable

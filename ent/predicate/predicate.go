@@ -27,6 +27,15 @@ type Grant func(*sql.Selector)
 // Identity is the predicate function for identity builders.
 type Identity func(*sql.Selector)
 
+// Job is the predicate function for job builders.
+type Job func(*sql.Selector)
+
+// JobChunk is the predicate function for jobchunk builders.
+type JobChunk func(*sql.Selector)
+
+// JobError is the predicate function for joberror builders.
+type JobError func(*sql.Selector)
+
 // LogEvent is the predicate function for logevent builders.
 type LogEvent func(*sql.Selector)
 

@@ -279,6 +279,78 @@ func (f IdentityMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutati
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.IdentityMutation", m)
 }
 
+// The JobQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type JobQueryRuleFunc func(context.Context, *ent.JobQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f JobQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.JobQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.JobQuery", q)
+}
+
+// The JobMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type JobMutationRuleFunc func(context.Context, *ent.JobMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f JobMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.JobMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.JobMutation", m)
+}
+
+// The JobChunkQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type JobChunkQueryRuleFunc func(context.Context, *ent.JobChunkQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f JobChunkQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.JobChunkQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.JobChunkQuery", q)
+}
+
+// The JobChunkMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type JobChunkMutationRuleFunc func(context.Context, *ent.JobChunkMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f JobChunkMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.JobChunkMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.JobChunkMutation", m)
+}
+
+// The JobErrorQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type JobErrorQueryRuleFunc func(context.Context, *ent.JobErrorQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f JobErrorQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.JobErrorQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.JobErrorQuery", q)
+}
+
+// The JobErrorMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type JobErrorMutationRuleFunc func(context.Context, *ent.JobErrorMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f JobErrorMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.JobErrorMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.JobErrorMutation", m)
+}
+
 // The LogEventQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type LogEventQueryRuleFunc func(context.Context, *ent.LogEventQuery) error
@@ -664,6 +736,12 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.IdentityQuery:
 		return q.Filter(), nil
+	case *ent.JobQuery:
+		return q.Filter(), nil
+	case *ent.JobChunkQuery:
+		return q.Filter(), nil
+	case *ent.JobErrorQuery:
+		return q.Filter(), nil
 	case *ent.LogEventQuery:
 		return q.Filter(), nil
 	case *ent.LoginAttemptQuery:
@@ -712,6 +790,12 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.GrantMutation:
 		return m.Filter(), nil
 	case *ent.IdentityMutation:
+		return m.Filter(), nil
+	case *ent.JobMutation:
+		return m.Filter(), nil
+	case *ent.JobChunkMutation:
+		return m.Filter(), nil
+	case *ent.JobErrorMutation:
 		return m.Filter(), nil
 	case *ent.LogEventMutation:
 		return m.Filter(), nil

@@ -13,6 +13,9 @@ import (
 	"github.com/authgraph/authgraph/ent/connection"
 	"github.com/authgraph/authgraph/ent/grant"
 	"github.com/authgraph/authgraph/ent/identity"
+	"github.com/authgraph/authgraph/ent/job"
+	"github.com/authgraph/authgraph/ent/jobchunk"
+	"github.com/authgraph/authgraph/ent/joberror"
 	"github.com/authgraph/authgraph/ent/logevent"
 	"github.com/authgraph/authgraph/ent/loginattempt"
 	"github.com/authgraph/authgraph/ent/refreshtoken"
@@ -458,6 +461,152 @@ func init() {
 	identityDescID := identityMixinFields0[0].Descriptor()
 	// identity.DefaultID holds the default value on creation for the id field.
 	identity.DefaultID = identityDescID.Default.(func() pulid.ID)
+	jobMixin := schema.Job{}.Mixin()
+	job.Policy = privacy.NewPolicies(schema.Job{})
+	job.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := job.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	jobMixinFields0 := jobMixin[0].Fields()
+	_ = jobMixinFields0
+	jobMixinFields1 := jobMixin[1].Fields()
+	_ = jobMixinFields1
+	jobFields := schema.Job{}.Fields()
+	_ = jobFields
+	// jobDescCreatedAt is the schema descriptor for created_at field.
+	jobDescCreatedAt := jobMixinFields1[0].Descriptor()
+	// job.DefaultCreatedAt holds the default value on creation for the created_at field.
+	job.DefaultCreatedAt = jobDescCreatedAt.Default.(func() time.Time)
+	// jobDescUpdatedAt is the schema descriptor for updated_at field.
+	jobDescUpdatedAt := jobMixinFields1[1].Descriptor()
+	// job.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	job.DefaultUpdatedAt = jobDescUpdatedAt.Default.(func() time.Time)
+	// job.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	job.UpdateDefaultUpdatedAt = jobDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// jobDescCreatedBy is the schema descriptor for created_by field.
+	jobDescCreatedBy := jobFields[3].Descriptor()
+	// job.DefaultCreatedBy holds the default value on creation for the created_by field.
+	job.DefaultCreatedBy = jobDescCreatedBy.Default.(string)
+	// job.CreatedByValidator is a validator for the "created_by" field. It is called by the builders before save.
+	job.CreatedByValidator = jobDescCreatedBy.Validators[0].(func(string) error)
+	// jobDescParams is the schema descriptor for params field.
+	jobDescParams := jobFields[4].Descriptor()
+	// job.DefaultParams holds the default value on creation for the params field.
+	job.DefaultParams = jobDescParams.Default.(map[string]interface{})
+	// jobDescSummary is the schema descriptor for summary field.
+	jobDescSummary := jobFields[5].Descriptor()
+	// job.DefaultSummary holds the default value on creation for the summary field.
+	job.DefaultSummary = jobDescSummary.Default.(map[string]int)
+	// jobDescRowsDone is the schema descriptor for rows_done field.
+	jobDescRowsDone := jobFields[6].Descriptor()
+	// job.DefaultRowsDone holds the default value on creation for the rows_done field.
+	job.DefaultRowsDone = jobDescRowsDone.Default.(int)
+	// job.RowsDoneValidator is a validator for the "rows_done" field. It is called by the builders before save.
+	job.RowsDoneValidator = jobDescRowsDone.Validators[0].(func(int) error)
+	// jobDescTotalRows is the schema descriptor for total_rows field.
+	jobDescTotalRows := jobFields[7].Descriptor()
+	// job.DefaultTotalRows holds the default value on creation for the total_rows field.
+	job.DefaultTotalRows = jobDescTotalRows.Default.(int)
+	// job.TotalRowsValidator is a validator for the "total_rows" field. It is called by the builders before save.
+	job.TotalRowsValidator = jobDescTotalRows.Validators[0].(func(int) error)
+	// jobDescInputSize is the schema descriptor for input_size field.
+	jobDescInputSize := jobFields[8].Descriptor()
+	// job.DefaultInputSize holds the default value on creation for the input_size field.
+	job.DefaultInputSize = jobDescInputSize.Default.(int64)
+	// job.InputSizeValidator is a validator for the "input_size" field. It is called by the builders before save.
+	job.InputSizeValidator = jobDescInputSize.Validators[0].(func(int64) error)
+	// jobDescInputComplete is the schema descriptor for input_complete field.
+	jobDescInputComplete := jobFields[9].Descriptor()
+	// job.DefaultInputComplete holds the default value on creation for the input_complete field.
+	job.DefaultInputComplete = jobDescInputComplete.Default.(bool)
+	// jobDescError is the schema descriptor for error field.
+	jobDescError := jobFields[11].Descriptor()
+	// job.DefaultError holds the default value on creation for the error field.
+	job.DefaultError = jobDescError.Default.(string)
+	// job.ErrorValidator is a validator for the "error" field. It is called by the builders before save.
+	job.ErrorValidator = jobDescError.Validators[0].(func(string) error)
+	// jobDescLeaseOwner is the schema descriptor for lease_owner field.
+	jobDescLeaseOwner := jobFields[12].Descriptor()
+	// job.DefaultLeaseOwner holds the default value on creation for the lease_owner field.
+	job.DefaultLeaseOwner = jobDescLeaseOwner.Default.(string)
+	// job.LeaseOwnerValidator is a validator for the "lease_owner" field. It is called by the builders before save.
+	job.LeaseOwnerValidator = jobDescLeaseOwner.Validators[0].(func(string) error)
+	// jobDescID is the schema descriptor for id field.
+	jobDescID := jobMixinFields0[0].Descriptor()
+	// job.DefaultID holds the default value on creation for the id field.
+	job.DefaultID = jobDescID.Default.(func() pulid.ID)
+	jobchunkMixin := schema.JobChunk{}.Mixin()
+	jobchunk.Policy = privacy.NewPolicies(schema.JobChunk{})
+	jobchunk.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := jobchunk.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	jobchunkMixinFields0 := jobchunkMixin[0].Fields()
+	_ = jobchunkMixinFields0
+	jobchunkFields := schema.JobChunk{}.Fields()
+	_ = jobchunkFields
+	// jobchunkDescSeq is the schema descriptor for seq field.
+	jobchunkDescSeq := jobchunkFields[2].Descriptor()
+	// jobchunk.SeqValidator is a validator for the "seq" field. It is called by the builders before save.
+	jobchunk.SeqValidator = jobchunkDescSeq.Validators[0].(func(int) error)
+	// jobchunkDescCreatedAt is the schema descriptor for created_at field.
+	jobchunkDescCreatedAt := jobchunkFields[4].Descriptor()
+	// jobchunk.DefaultCreatedAt holds the default value on creation for the created_at field.
+	jobchunk.DefaultCreatedAt = jobchunkDescCreatedAt.Default.(func() time.Time)
+	// jobchunkDescID is the schema descriptor for id field.
+	jobchunkDescID := jobchunkMixinFields0[0].Descriptor()
+	// jobchunk.DefaultID holds the default value on creation for the id field.
+	jobchunk.DefaultID = jobchunkDescID.Default.(func() pulid.ID)
+	joberrorMixin := schema.JobError{}.Mixin()
+	joberror.Policy = privacy.NewPolicies(schema.JobError{})
+	joberror.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := joberror.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	joberrorMixinFields0 := joberrorMixin[0].Fields()
+	_ = joberrorMixinFields0
+	joberrorMixinFields1 := joberrorMixin[1].Fields()
+	_ = joberrorMixinFields1
+	joberrorFields := schema.JobError{}.Fields()
+	_ = joberrorFields
+	// joberrorDescCreatedAt is the schema descriptor for created_at field.
+	joberrorDescCreatedAt := joberrorMixinFields1[0].Descriptor()
+	// joberror.DefaultCreatedAt holds the default value on creation for the created_at field.
+	joberror.DefaultCreatedAt = joberrorDescCreatedAt.Default.(func() time.Time)
+	// joberrorDescUpdatedAt is the schema descriptor for updated_at field.
+	joberrorDescUpdatedAt := joberrorMixinFields1[1].Descriptor()
+	// joberror.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	joberror.DefaultUpdatedAt = joberrorDescUpdatedAt.Default.(func() time.Time)
+	// joberror.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	joberror.UpdateDefaultUpdatedAt = joberrorDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// joberrorDescRow is the schema descriptor for row field.
+	joberrorDescRow := joberrorFields[1].Descriptor()
+	// joberror.RowValidator is a validator for the "row" field. It is called by the builders before save.
+	joberror.RowValidator = joberrorDescRow.Validators[0].(func(int) error)
+	// joberrorDescCode is the schema descriptor for code field.
+	joberrorDescCode := joberrorFields[2].Descriptor()
+	// joberror.CodeValidator is a validator for the "code" field. It is called by the builders before save.
+	joberror.CodeValidator = joberrorDescCode.Validators[0].(func(string) error)
+	// joberrorDescMessage is the schema descriptor for message field.
+	joberrorDescMessage := joberrorFields[3].Descriptor()
+	// joberror.MessageValidator is a validator for the "message" field. It is called by the builders before save.
+	joberror.MessageValidator = joberrorDescMessage.Validators[0].(func(string) error)
+	// joberrorDescID is the schema descriptor for id field.
+	joberrorDescID := joberrorMixinFields0[0].Descriptor()
+	// joberror.DefaultID holds the default value on creation for the id field.
+	joberror.DefaultID = joberrorDescID.Default.(func() pulid.ID)
 	logeventMixin := schema.LogEvent{}.Mixin()
 	logevent.Policy = privacy.NewPolicies(schema.LogEvent{})
 	logevent.Hooks[0] = func(next ent.Mutator) ent.Mutator {

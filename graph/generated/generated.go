@@ -40,6 +40,7 @@ type ResolverRoot interface {
 	Client() ClientResolver
 	ClientGrant() ClientGrantResolver
 	Identity() IdentityResolver
+	Job() JobResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
 	ResourceServer() ResourceServerResolver
@@ -151,6 +152,42 @@ type ComplexityRoot struct {
 		UpstreamID   func(childComplexity int) int
 	}
 
+	Job struct {
+		Connection      func(childComplexity int) int
+		ConnectionID    func(childComplexity int) int
+		CreatedAt       func(childComplexity int) int
+		Error           func(childComplexity int) int
+		Errors          func(childComplexity int, first *int, afterRow *int) int
+		ExternalID      func(childComplexity int) int
+		ID              func(childComplexity int) int
+		PercentageDone  func(childComplexity int) int
+		RowsDone        func(childComplexity int) int
+		Status          func(childComplexity int) int
+		Summary         func(childComplexity int) int
+		TimeLeftSeconds func(childComplexity int) int
+		Type            func(childComplexity int) int
+		Upsert          func(childComplexity int) int
+	}
+
+	JobErrorDetail struct {
+		Code    func(childComplexity int) int
+		Message func(childComplexity int) int
+		Path    func(childComplexity int) int
+	}
+
+	JobRowError struct {
+		Errors func(childComplexity int) int
+		Row    func(childComplexity int) int
+		User   func(childComplexity int) int
+	}
+
+	JobSummary struct {
+		Failed   func(childComplexity int) int
+		Inserted func(childComplexity int) int
+		Total    func(childComplexity int) int
+		Updated  func(childComplexity int) int
+	}
+
 	LogEvent struct {
 		ClientID     func(childComplexity int) int
 		ClientName   func(childComplexity int) int
@@ -202,6 +239,7 @@ type ComplexityRoot struct {
 		DeleteRule                    func(childComplexity int, id pulid.ID) int
 		DeleteUser                    func(childComplexity int, id pulid.ID) int
 		GrantAdmin                    func(childComplexity int, userID pulid.ID, scopes []string) int
+		ImportUsers                   func(childComplexity int, connection string, upsert *bool, externalID *string, file graphql.Upload) int
 		LinkUser                      func(childComplexity int, primaryID pulid.ID, secondaryID pulid.ID) int
 		RemoveRolePermissions         func(childComplexity int, id pulid.ID, permissions []*model.PermissionInput) int
 		RemoveUserPermissions         func(childComplexity int, userID pulid.ID, permissions []*model.PermissionInput) int
@@ -252,6 +290,7 @@ type ComplexityRoot struct {
 		Clients         func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.ApplicationOrder) int
 		Connection      func(childComplexity int, id pulid.ID) int
 		Connections     func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.ConnectionOrder) int
+		Job             func(childComplexity int, id pulid.ID) int
 		Logs            func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, where *model.LogFilter) int
 		Me              func(childComplexity int) int
 		Node            func(childComplexity int, id pulid.ID) int
@@ -423,6 +462,9 @@ type IdentityResolver interface {
 	AccessToken(ctx context.Context, obj *ent.Identity) (*string, error)
 	RefreshToken(ctx context.Context, obj *ent.Identity) (*string, error)
 }
+type JobResolver interface {
+	Errors(ctx context.Context, obj *model.Job, first *int, afterRow *int) ([]*model.JobRowError, error)
+}
 type MutationResolver interface {
 	GrantAdmin(ctx context.Context, userID pulid.ID, scopes []string) (*ent.AdminGrant, error)
 	RevokeAdmin(ctx context.Context, userID pulid.ID) (pulid.ID, error)
@@ -438,6 +480,7 @@ type MutationResolver interface {
 	UpdateConnection(ctx context.Context, id pulid.ID, input model.UpdateConnectionInput) (*ent.Connection, error)
 	DeleteConnection(ctx context.Context, id pulid.ID) (pulid.ID, error)
 	TestConnectionScript(ctx context.Context, connection string, script model.CustomDBScript, args map[string]any) (*model.ConnectionScriptResult, error)
+	ImportUsers(ctx context.Context, connection string, upsert *bool, externalID *string, file graphql.Upload) (*model.Job, error)
 	LinkUser(ctx context.Context, primaryID pulid.ID, secondaryID pulid.ID) (*ent.User, error)
 	UnlinkIdentity(ctx context.Context, userID pulid.ID, connection string, identityUserID string) (*ent.User, error)
 	UpdateMe(ctx context.Context, input model.UpdateMeInput) (*ent.User, error)
@@ -476,6 +519,7 @@ type QueryResolver interface {
 	Client(ctx context.Context, id pulid.ID) (*ent.Application, error)
 	Connections(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.ConnectionOrder) (*ent.ConnectionConnection, error)
 	Connection(ctx context.Context, id pulid.ID) (*ent.Connection, error)
+	Job(ctx context.Context, id pulid.ID) (*model.Job, error)
 	Logs(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, where *model.LogFilter) (*ent.LogEventConnection, error)
 	Me(ctx context.Context) (*ent.User, error)
 	Roles(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, nameFilter *string) (*ent.RoleConnection, error)
@@ -912,6 +956,159 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Identity.UpstreamID(childComplexity), true
 
+	case "Job.connection":
+		if e.ComplexityRoot.Job.Connection == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Job.Connection(childComplexity), true
+	case "Job.connectionId":
+		if e.ComplexityRoot.Job.ConnectionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Job.ConnectionID(childComplexity), true
+	case "Job.createdAt":
+		if e.ComplexityRoot.Job.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Job.CreatedAt(childComplexity), true
+	case "Job.error":
+		if e.ComplexityRoot.Job.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Job.Error(childComplexity), true
+	case "Job.errors":
+		if e.ComplexityRoot.Job.Errors == nil {
+			break
+		}
+
+		args, err := ec.field_Job_errors_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Job.Errors(childComplexity, args["first"].(*int), args["afterRow"].(*int)), true
+	case "Job.externalId":
+		if e.ComplexityRoot.Job.ExternalID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Job.ExternalID(childComplexity), true
+	case "Job.id":
+		if e.ComplexityRoot.Job.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Job.ID(childComplexity), true
+	case "Job.percentageDone":
+		if e.ComplexityRoot.Job.PercentageDone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Job.PercentageDone(childComplexity), true
+	case "Job.rowsDone":
+		if e.ComplexityRoot.Job.RowsDone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Job.RowsDone(childComplexity), true
+	case "Job.status":
+		if e.ComplexityRoot.Job.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Job.Status(childComplexity), true
+	case "Job.summary":
+		if e.ComplexityRoot.Job.Summary == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Job.Summary(childComplexity), true
+	case "Job.timeLeftSeconds":
+		if e.ComplexityRoot.Job.TimeLeftSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Job.TimeLeftSeconds(childComplexity), true
+	case "Job.type":
+		if e.ComplexityRoot.Job.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Job.Type(childComplexity), true
+	case "Job.upsert":
+		if e.ComplexityRoot.Job.Upsert == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Job.Upsert(childComplexity), true
+
+	case "JobErrorDetail.code":
+		if e.ComplexityRoot.JobErrorDetail.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JobErrorDetail.Code(childComplexity), true
+	case "JobErrorDetail.message":
+		if e.ComplexityRoot.JobErrorDetail.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JobErrorDetail.Message(childComplexity), true
+	case "JobErrorDetail.path":
+		if e.ComplexityRoot.JobErrorDetail.Path == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JobErrorDetail.Path(childComplexity), true
+
+	case "JobRowError.errors":
+		if e.ComplexityRoot.JobRowError.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JobRowError.Errors(childComplexity), true
+	case "JobRowError.row":
+		if e.ComplexityRoot.JobRowError.Row == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JobRowError.Row(childComplexity), true
+	case "JobRowError.user":
+		if e.ComplexityRoot.JobRowError.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JobRowError.User(childComplexity), true
+
+	case "JobSummary.failed":
+		if e.ComplexityRoot.JobSummary.Failed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JobSummary.Failed(childComplexity), true
+	case "JobSummary.inserted":
+		if e.ComplexityRoot.JobSummary.Inserted == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JobSummary.Inserted(childComplexity), true
+	case "JobSummary.total":
+		if e.ComplexityRoot.JobSummary.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JobSummary.Total(childComplexity), true
+	case "JobSummary.updated":
+		if e.ComplexityRoot.JobSummary.Updated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JobSummary.Updated(childComplexity), true
+
 	case "LogEvent.clientId":
 		if e.ComplexityRoot.LogEvent.ClientID == nil {
 			break
@@ -1266,6 +1463,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.GrantAdmin(childComplexity, args["userId"].(pulid.ID), args["scopes"].([]string)), true
+	case "Mutation.importUsers":
+		if e.ComplexityRoot.Mutation.ImportUsers == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_importUsers_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ImportUsers(childComplexity, args["connection"].(string), args["upsert"].(*bool), args["externalId"].(*string), args["file"].(graphql.Upload)), true
 	case "Mutation.linkUser":
 		if e.ComplexityRoot.Mutation.LinkUser == nil {
 			break
@@ -1619,6 +1827,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Connections(childComplexity, args["after"].(*entgql.Cursor[pulid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["orderBy"].(*ent.ConnectionOrder)), true
 
+	case "Query.job":
+		if e.ComplexityRoot.Query.Job == nil {
+			break
+		}
+
+		args, err := ec.field_Query_job_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Job(childComplexity, args["id"].(pulid.ID)), true
 	case "Query.logs":
 		if e.ComplexityRoot.Query.Logs == nil {
 			break
@@ -2758,6 +2977,81 @@ extend type Mutation {
   testConnectionScript(connection: String!, script: CustomDBScript!, args: Map!): ConnectionScriptResult!
 }
 `, BuiltIn: false},
+	{Name: "../schema/jobs.graphqls", Input: `"A file uploaded with a multipart request (the GraphQL multipart request specification)."
+scalar Upload
+
+"""
+A background job over users: an import of Auth0's bulk-import file. Its rows are
+committed in batches; a job interrupted by a restart resumes where it stopped.
+"""
+type Job {
+  "job_…"
+  id: ID!
+  "users_import or users_export."
+  type: String!
+  "pending, processing, completed or failed."
+  status: String!
+  "The connection's name."
+  connection: String
+  connectionId: ID
+  externalId: String
+  upsert: Boolean
+  "0–100, from the rows committed."
+  percentageDone: Int!
+  "An estimate from the pace so far (0 when unknown or done)."
+  timeLeftSeconds: Int!
+  "Rows of the file processed so far."
+  rowsDone: Int!
+  summary: JobSummary!
+  "Why a failed job failed."
+  error: String
+  createdAt: Time!
+  """
+  The refused rows in file order (at most 1,000 per page): each row as given, with its
+  password hashes and MFA secrets masked, and its errors with Auth0's codes.
+  """
+  errors(first: Int = 100, afterRow: Int = -1): [JobRowError!]!
+}
+
+"Auth0's job summary."
+type JobSummary {
+  inserted: Int!
+  updated: Int!
+  failed: Int!
+  total: Int!
+}
+
+"A refused row of an import."
+type JobRowError {
+  "The row's 0-based index in the file."
+  row: Int!
+  "The row as given, hashes masked."
+  user: Map!
+  errors: [JobErrorDetail!]!
+}
+
+"One error of a row: Auth0's code (ANY_OF_MISSING, CONFLICT_EMAIL, DUPLICATED_USER…), its message and the property."
+type JobErrorDetail {
+  code: String!
+  message: String!
+  path: String!
+}
+
+extend type Query {
+  "A user import or export job (scope read:users or create:users)."
+  job(id: ID!): Job
+}
+
+extend type Mutation {
+  """
+  Imports users from Auth0's bulk-import file (a JSON array or NDJSON) into a database
+  connection, in the background (scope create:users). A malformed file is refused whole.
+  With upsert, users whose email exists in the connection are updated (only the properties
+  given; metadata replaced).
+  """
+  importUsers(connection: String!, upsert: Boolean, externalId: String, file: Upload!): Job!
+}
+`, BuiltIn: false},
 	{Name: "../schema/linking.graphqls", Input: `# Account linking (docs/MANAGEMENT.md) and upstream IdP tokens.
 
 extend type Mutation {
@@ -3494,6 +3788,78 @@ func (ec *executionContext) childFields_Identity(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type Identity", field.Name)
 }
 
+func (ec *executionContext) childFields_Job(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Job_id(ctx, field)
+	case "type":
+		return ec.fieldContext_Job_type(ctx, field)
+	case "status":
+		return ec.fieldContext_Job_status(ctx, field)
+	case "connection":
+		return ec.fieldContext_Job_connection(ctx, field)
+	case "connectionId":
+		return ec.fieldContext_Job_connectionId(ctx, field)
+	case "externalId":
+		return ec.fieldContext_Job_externalId(ctx, field)
+	case "upsert":
+		return ec.fieldContext_Job_upsert(ctx, field)
+	case "percentageDone":
+		return ec.fieldContext_Job_percentageDone(ctx, field)
+	case "timeLeftSeconds":
+		return ec.fieldContext_Job_timeLeftSeconds(ctx, field)
+	case "rowsDone":
+		return ec.fieldContext_Job_rowsDone(ctx, field)
+	case "summary":
+		return ec.fieldContext_Job_summary(ctx, field)
+	case "error":
+		return ec.fieldContext_Job_error(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Job_createdAt(ctx, field)
+	case "errors":
+		return ec.fieldContext_Job_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Job", field.Name)
+}
+
+func (ec *executionContext) childFields_JobErrorDetail(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "code":
+		return ec.fieldContext_JobErrorDetail_code(ctx, field)
+	case "message":
+		return ec.fieldContext_JobErrorDetail_message(ctx, field)
+	case "path":
+		return ec.fieldContext_JobErrorDetail_path(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type JobErrorDetail", field.Name)
+}
+
+func (ec *executionContext) childFields_JobRowError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "row":
+		return ec.fieldContext_JobRowError_row(ctx, field)
+	case "user":
+		return ec.fieldContext_JobRowError_user(ctx, field)
+	case "errors":
+		return ec.fieldContext_JobRowError_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type JobRowError", field.Name)
+}
+
+func (ec *executionContext) childFields_JobSummary(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "inserted":
+		return ec.fieldContext_JobSummary_inserted(ctx, field)
+	case "updated":
+		return ec.fieldContext_JobSummary_updated(ctx, field)
+	case "failed":
+		return ec.fieldContext_JobSummary_failed(ctx, field)
+	case "total":
+		return ec.fieldContext_JobSummary_total(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type JobSummary", field.Name)
+}
+
 func (ec *executionContext) childFields_LogEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -3986,6 +4352,28 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) field_Job_errors_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "afterRow",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["afterRow"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_addRolePermissions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4317,6 +4705,44 @@ func (ec *executionContext) field_Mutation_grantAdmin_args(ctx context.Context, 
 		return nil, err
 	}
 	args["scopes"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_importUsers_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "connection",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["connection"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "upsert",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["upsert"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "externalId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["externalId"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "file",
+		func(ctx context.Context, v any) (graphql.Upload, error) {
+			return ec.unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["file"] = arg3
 	return args, nil
 }
 
@@ -4891,6 +5317,20 @@ func (ec *executionContext) field_Query_connections_args(ctx context.Context, ra
 		return nil, err
 	}
 	args["orderBy"] = arg4
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_job_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -6857,6 +7297,597 @@ func (ec *executionContext) fieldContext_Identity_refreshToken(_ context.Context
 	return graphql.NewScalarFieldContext("Identity", field, true, true, "String")
 }
 
+func (ec *executionContext) _Job_id(ctx context.Context, field graphql.CollectedField, obj *model.Job) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Job_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Job_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Job", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Job_type(ctx context.Context, field graphql.CollectedField, obj *model.Job) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Job_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Job_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Job", field, false, false, "String")
+}
+
+func (ec *executionContext) _Job_status(ctx context.Context, field graphql.CollectedField, obj *model.Job) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Job_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Job_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Job", field, false, false, "String")
+}
+
+func (ec *executionContext) _Job_connection(ctx context.Context, field graphql.CollectedField, obj *model.Job) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Job_connection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Connection, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Job_connection(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Job", field, false, false, "String")
+}
+
+func (ec *executionContext) _Job_connectionId(ctx context.Context, field graphql.CollectedField, obj *model.Job) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Job_connectionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConnectionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *pulid.ID) graphql.Marshaler {
+			return ec.marshalOID2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Job_connectionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Job", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Job_externalId(ctx context.Context, field graphql.CollectedField, obj *model.Job) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Job_externalId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExternalID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Job_externalId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Job", field, false, false, "String")
+}
+
+func (ec *executionContext) _Job_upsert(ctx context.Context, field graphql.CollectedField, obj *model.Job) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Job_upsert(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Upsert, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
+			return ec.marshalOBoolean2ᚖbool(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Job_upsert(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Job", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Job_percentageDone(ctx context.Context, field graphql.CollectedField, obj *model.Job) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Job_percentageDone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PercentageDone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Job_percentageDone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Job", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Job_timeLeftSeconds(ctx context.Context, field graphql.CollectedField, obj *model.Job) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Job_timeLeftSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TimeLeftSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Job_timeLeftSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Job", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Job_rowsDone(ctx context.Context, field graphql.CollectedField, obj *model.Job) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Job_rowsDone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RowsDone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Job_rowsDone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Job", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Job_summary(ctx context.Context, field graphql.CollectedField, obj *model.Job) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Job_summary(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Summary, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.JobSummary) graphql.Marshaler {
+			return ec.marshalNJobSummary2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐJobSummary(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Job_summary(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Job",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_JobSummary(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Job_error(ctx context.Context, field graphql.CollectedField, obj *model.Job) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Job_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Job_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Job", field, false, false, "String")
+}
+
+func (ec *executionContext) _Job_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.Job) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Job_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Job_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Job", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Job_errors(ctx context.Context, field graphql.CollectedField, obj *model.Job) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Job_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Job().Errors(ctx, obj, fc.Args["first"].(*int), fc.Args["afterRow"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.JobRowError) graphql.Marshaler {
+			return ec.marshalNJobRowError2ᚕᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐJobRowErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Job_errors(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Job",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_JobRowError(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Job_errors_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _JobErrorDetail_code(ctx context.Context, field graphql.CollectedField, obj *model.JobErrorDetail) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JobErrorDetail_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JobErrorDetail_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JobErrorDetail", field, false, false, "String")
+}
+
+func (ec *executionContext) _JobErrorDetail_message(ctx context.Context, field graphql.CollectedField, obj *model.JobErrorDetail) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JobErrorDetail_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JobErrorDetail_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JobErrorDetail", field, false, false, "String")
+}
+
+func (ec *executionContext) _JobErrorDetail_path(ctx context.Context, field graphql.CollectedField, obj *model.JobErrorDetail) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JobErrorDetail_path(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Path, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JobErrorDetail_path(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JobErrorDetail", field, false, false, "String")
+}
+
+func (ec *executionContext) _JobRowError_row(ctx context.Context, field graphql.CollectedField, obj *model.JobRowError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JobRowError_row(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Row, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JobRowError_row(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JobRowError", field, false, false, "Int")
+}
+
+func (ec *executionContext) _JobRowError_user(ctx context.Context, field graphql.CollectedField, obj *model.JobRowError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JobRowError_user(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.User, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
+			return ec.marshalNMap2map(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JobRowError_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JobRowError", field, false, false, "Map")
+}
+
+func (ec *executionContext) _JobRowError_errors(ctx context.Context, field graphql.CollectedField, obj *model.JobRowError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JobRowError_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.JobErrorDetail) graphql.Marshaler {
+			return ec.marshalNJobErrorDetail2ᚕᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐJobErrorDetailᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JobRowError_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "JobRowError",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_JobErrorDetail(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _JobSummary_inserted(ctx context.Context, field graphql.CollectedField, obj *model.JobSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JobSummary_inserted(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Inserted, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JobSummary_inserted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JobSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _JobSummary_updated(ctx context.Context, field graphql.CollectedField, obj *model.JobSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JobSummary_updated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Updated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JobSummary_updated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JobSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _JobSummary_failed(ctx context.Context, field graphql.CollectedField, obj *model.JobSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JobSummary_failed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Failed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JobSummary_failed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JobSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _JobSummary_total(ctx context.Context, field graphql.CollectedField, obj *model.JobSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JobSummary_total(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Total, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JobSummary_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JobSummary", field, false, false, "Int")
+}
+
 func (ec *executionContext) _LogEvent_id(ctx context.Context, field graphql.CollectedField, obj *ent.LogEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7942,6 +8973,50 @@ func (ec *executionContext) fieldContext_Mutation_testConnectionScript(ctx conte
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_testConnectionScript_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_importUsers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_importUsers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ImportUsers(ctx, fc.Args["connection"].(string), fc.Args["upsert"].(*bool), fc.Args["externalId"].(*string), fc.Args["file"].(graphql.Upload))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Job) graphql.Marshaler {
+			return ec.marshalNJob2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐJob(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_importUsers(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Job(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_importUsers_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -9799,6 +10874,50 @@ func (ec *executionContext) fieldContext_Query_connection(ctx context.Context, f
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_connection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_job(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_job(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Job(ctx, fc.Args["id"].(pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Job) graphql.Marshaler {
+			return ec.marshalOJob2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐJob(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_job(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Job(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_job_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -15984,6 +17103,239 @@ func (ec *executionContext) _Identity(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var jobImplementors = []string{"Job"}
+
+func (ec *executionContext) _Job(ctx context.Context, sel ast.SelectionSet, obj *model.Job) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, jobImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Job")
+		case "id":
+			out.Values[i] = ec._Job_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "type":
+			out.Values[i] = ec._Job_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._Job_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "connection":
+			out.Values[i] = ec._Job_connection(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "connectionId":
+			out.Values[i] = ec._Job_connectionId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "externalId":
+			out.Values[i] = ec._Job_externalId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "upsert":
+			out.Values[i] = ec._Job_upsert(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "percentageDone":
+			out.Values[i] = ec._Job_percentageDone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "timeLeftSeconds":
+			out.Values[i] = ec._Job_timeLeftSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "rowsDone":
+			out.Values[i] = ec._Job_rowsDone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "summary":
+			out.Values[i] = ec._Job_summary(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "error":
+			out.Values[i] = ec._Job_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._Job_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "errors":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Job_errors(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var jobErrorDetailImplementors = []string{"JobErrorDetail"}
+
+func (ec *executionContext) _JobErrorDetail(ctx context.Context, sel ast.SelectionSet, obj *model.JobErrorDetail) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, jobErrorDetailImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("JobErrorDetail")
+		case "code":
+			out.Values[i] = ec._JobErrorDetail_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._JobErrorDetail_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "path":
+			out.Values[i] = ec._JobErrorDetail_path(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var jobRowErrorImplementors = []string{"JobRowError"}
+
+func (ec *executionContext) _JobRowError(ctx context.Context, sel ast.SelectionSet, obj *model.JobRowError) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, jobRowErrorImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("JobRowError")
+		case "row":
+			out.Values[i] = ec._JobRowError_row(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "user":
+			out.Values[i] = ec._JobRowError_user(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._JobRowError_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var jobSummaryImplementors = []string{"JobSummary"}
+
+func (ec *executionContext) _JobSummary(ctx context.Context, sel ast.SelectionSet, obj *model.JobSummary) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, jobSummaryImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("JobSummary")
+		case "inserted":
+			out.Values[i] = ec._JobSummary_inserted(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updated":
+			out.Values[i] = ec._JobSummary_updated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "failed":
+			out.Values[i] = ec._JobSummary_failed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "total":
+			out.Values[i] = ec._JobSummary_total(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var logEventImplementors = []string{"LogEvent", "Node"}
 
 func (ec *executionContext) _LogEvent(ctx context.Context, sel ast.SelectionSet, obj *ent.LogEvent) graphql.Marshaler {
@@ -16281,6 +17633,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "testConnectionScript":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_testConnectionScript(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "importUsers":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_importUsers(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -16707,6 +18066,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_connection(ctx, field)
+				})
+		case "job":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_job(ctx, field)
 				})
 		case "logs":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -18356,6 +19721,70 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 	return res
 }
 
+func (ec *executionContext) marshalNJob2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐJob(ctx context.Context, sel ast.SelectionSet, v *model.Job) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Job!")
+		return graphql.Null
+	}
+	return ec._Job(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNJobErrorDetail2ᚕᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐJobErrorDetailᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.JobErrorDetail) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNJobErrorDetail2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐJobErrorDetail(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNJobErrorDetail2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐJobErrorDetail(ctx context.Context, sel ast.SelectionSet, v *model.JobErrorDetail) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "JobErrorDetail!")
+		return graphql.Null
+	}
+	return ec._JobErrorDetail(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNJobRowError2ᚕᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐJobRowErrorᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.JobRowError) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNJobRowError2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐJobRowError(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNJobRowError2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐJobRowError(ctx context.Context, sel ast.SelectionSet, v *model.JobRowError) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "JobRowError!")
+		return graphql.Null
+	}
+	return ec._JobRowError(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNJobSummary2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐJobSummary(ctx context.Context, sel ast.SelectionSet, v *model.JobSummary) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "JobSummary!")
+		return graphql.Null
+	}
+	return ec._JobSummary(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNLogEventConnection2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐLogEventConnection(ctx context.Context, sel ast.SelectionSet, v *ent.LogEventConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "LogEventConnection!")
@@ -18739,6 +20168,20 @@ func (ec *executionContext) unmarshalNUpdateUserInput2githubᚗcomᚋauthgraph�
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, v any) (graphql.Upload, error) {
+	res, err := graphql.UnmarshalUpload(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, sel ast.SelectionSet, v graphql.Upload) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalUpload(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Upload!")
+	}
+	return res
+}
+
 func (ec *executionContext) marshalNUser2ᚕᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.User) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -19095,6 +20538,13 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	_ = ctx
 	res := graphql.MarshalInt(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOJob2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐJob(ctx context.Context, sel ast.SelectionSet, v *model.Job) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Job(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOLogEvent2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐLogEvent(ctx context.Context, sel ast.SelectionSet, v *ent.LogEvent) graphql.Marshaler {

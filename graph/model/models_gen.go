@@ -129,6 +129,30 @@ type EmailVerificationTicketInput struct {
 	ClientID  graphql.Omittable[*string] `json:"clientId,omitempty"`
 }
 
+// One error of a row: Auth0's code (ANY_OF_MISSING, CONFLICT_EMAIL, DUPLICATED_USER…), its message and the property.
+type JobErrorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Path    string `json:"path"`
+}
+
+// A refused row of an import.
+type JobRowError struct {
+	// The row's 0-based index in the file.
+	Row int `json:"row"`
+	// The row as given, hashes masked.
+	User   map[string]any    `json:"user"`
+	Errors []*JobErrorDetail `json:"errors"`
+}
+
+// Auth0's job summary.
+type JobSummary struct {
+	Inserted int `json:"inserted"`
+	Updated  int `json:"updated"`
+	Failed   int `json:"failed"`
+	Total    int `json:"total"`
+}
+
 type LogFilter struct {
 	// Type code, e.g. sapi.
 	Type graphql.Omittable[*string] `json:"type,omitempty"`

@@ -55,8 +55,10 @@ func StartWith(t testing.TB, dsn string, configure func(*server.Config)) *Server
 	h = handler
 	hmu.Unlock()
 	ts.Start()
+	stopJobs := server.StartJobs(context.Background(), deps)
 	t.Cleanup(func() {
 		ts.Close()
+		stopJobs()
 		deps.Close()
 	})
 	return &Server{

@@ -20,6 +20,7 @@ import (
 
 	"github.com/authgraph/authgraph/accounts"
 	"github.com/authgraph/authgraph/authz"
+	"github.com/authgraph/authgraph/bulkimport"
 	"github.com/authgraph/authgraph/clients"
 	"github.com/authgraph/authgraph/connections"
 	"github.com/authgraph/authgraph/ent"
@@ -48,6 +49,8 @@ type Config struct {
 	Connections *connections.Service
 	// Rules stores post-login rules.
 	Rules *rulesrun.Service
+	// Imports runs user import jobs.
+	Imports *bulkimport.Service
 	// VerifyIDToken checks an ID token of this issuer, issued to one of
 	// its clients (account linking with link_with), and returns its
 	// subject. Nil: link_with is refused.
@@ -141,6 +144,7 @@ func New(cfg Config) *API {
 		a.logRoutes(),            // logs.go
 		a.ticketRoutes(),         // tickets.go
 		a.jobRoutes(),            // jobs.go
+		a.exportJobRoutes(),      // exportjobs.go
 		a.ruleRoutes(),           // rules.go
 		a.docRoutes(),            // openapi.go
 	} {

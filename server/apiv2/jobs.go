@@ -1,9 +1,17 @@
 package apiv2
 
 import (
+	"errors"
+	"io"
+	"mime"
 	"net/http"
+	"os"
+	"strconv"
+	"strings"
 
 	"github.com/authgraph/authgraph/accounts"
+	"github.com/authgraph/authgraph/bulkimport"
+	"github.com/authgraph/authgraph/identity"
 )
 
 // VerificationEmailJobBody is POST /jobs/verification-email's body, as
@@ -23,14 +31,42 @@ type JobIdentity struct {
 	Provider string `json:"provider"`
 }
 
-// Job is Auth0's job object, for the jobs served (verification emails).
+// Job is Auth0's job object: verification emails, user imports and
+// exports.
 type Job struct {
 	ID     string `json:"id" doc:"job_… (a ULID: its time is created_at)."`
-	Type   string `json:"type" doc:"verification_email."`
-	Status string `json:"status" doc:"pending when created (the email is being sent in the background), completed when read back."`
+	Type   string `json:"type" doc:"verification_email, users_import or users_export."`
+	Status string `json:"status" doc:"pending, processing, completed or failed. A verification-email job is pending when created (the email leaves in the background) and completed when read back."`
 	// CreatedAt is RFC 3339 with milliseconds, as Auth0's.
-	CreatedAt string `json:"created_at"`
+	CreatedAt       string      `json:"created_at"`
+	ConnectionID    string      `json:"connection_id,omitempty" doc:"The connection imported into."`
+	Connection      string      `json:"connection,omitempty" doc:"Its name."`
+	ExternalID      string      `json:"external_id,omitempty" doc:"The caller's reference given at creation."`
+	Upsert          *bool       `json:"upsert,omitempty"`
+	PercentageDone  *int        `json:"percentage_done,omitempty" doc:"0–100, from the rows committed."`
+	TimeLeftSeconds *int        `json:"time_left_seconds,omitempty" doc:"An estimate from the pace so far."`
+	Summary         *JobSummary `json:"summary,omitempty" doc:"Rows inserted, updated and failed, and the file's total."`
+	// Error says why a failed job failed (not Auth0's: its jobs fail silently).
+	Error string `json:"error,omitempty"`
 }
+
+// JobSummary is Auth0's import summary.
+type JobSummary struct {
+	Inserted int `json:"inserted"`
+	Updated  int `json:"updated"`
+	Failed   int `json:"failed"`
+	Total    int `json:"total"`
+}
+
+// JobErrorRow is one refused row of an import: the row as given (password
+// hashes and MFA secrets masked) and its errors.
+type JobErrorRow struct {
+	User   map[string]any        `json:"user"`
+	Errors []bulkimport.RowError `json:"errors"`
+}
+
+// maxJobErrors caps GET /jobs/{id}/errors (Auth0 does not page it).
+const maxJobErrors = 10000
 
 func (a *API) jobRoutes() []*Route {
 	return []*Route{
@@ -71,21 +107,201 @@ func (a *API) jobRoutes() []*Route {
 		{
 			Method: http.MethodGet, Path: "/jobs/{id}", Scopes: []string{"create:users", "read:users"},
 			Summary: "Get a job",
-			Description: "Returns a verification-email job. Jobs run while their creating request is served, so a " +
-				"job read back is completed. Other job types (user imports and exports) are not served.",
+			Description: "Returns a job: a user import or export (its status, percentage_done, time_left_seconds " +
+				"and summary; a completed export's location, a download URL valid for one hour, issued to callers " +
+				"holding read:users), or a verification-email job (sent while its creating request was served, so " +
+				"completed when read back).",
 			Response: Job{},
 			Handle: func(r *Request) (any, error) {
 				if err := refuseUnknownQuery(r); err != nil {
 					return nil, err
 				}
-				j, err := a.cfg.Accounts.VerificationJob(r.Ctx(), r.Param("id"))
+				ej, err := a.exportJob(r.Ctx(), r.Param("id"))
 				if err != nil {
 					return nil, err
 				}
-				return jobJSON(j, "completed"), nil
+				if ej != nil {
+					return a.exportJobJSON(r.Ctx(), ej, true)
+				}
+				j, err := a.cfg.Imports.Job(r.Ctx(), r.Param("id"))
+				if err == nil {
+					return importJobJSON(j), nil
+				}
+				if !errors.Is(err, identity.ErrNotFound) {
+					return nil, err
+				}
+				// Verification-email jobs have no row: their audit entry is
+				// the record.
+				v, err := a.cfg.Accounts.VerificationJob(r.Ctx(), r.Param("id"))
+				if err != nil {
+					return nil, err
+				}
+				return jobJSON(v, "completed"), nil
+			},
+		},
+		{
+			Method: http.MethodPost, Path: "/jobs/users-imports", Scopes: []string{"create:users"},
+			Summary: "Create an import users job",
+			Description: "Imports users from Auth0's bulk-import file (multipart/form-data: users — a JSON array " +
+				"or NDJSON; connection_id — a database connection's id or name; upsert; external_id; " +
+				"send_completion_email, recorded, no email is sent). The file is streamed into storage and " +
+				"checked to be well-formed JSON (a malformed file is refused whole); its rows are validated " +
+				"and committed in the background, in batches. Files may be far larger than Auth0's 500 KB. " +
+				"With upsert the caller must also control every administrator of the connection.",
+			Response: Job{}, Status: http.StatusCreated,
+			Handle: func(r *Request) (any, error) {
+				if err := refuseUnknownQuery(r); err != nil {
+					return nil, err
+				}
+				in, cleanup, err := importForm(r)
+				if cleanup != nil {
+					defer cleanup()
+				}
+				if err != nil {
+					return nil, err
+				}
+				j, err := a.cfg.Imports.CreateImport(r.Ctx(), in)
+				if err != nil {
+					var tooBig *http.MaxBytesError
+					if errors.As(err, &tooBig) {
+						return nil, &httpError{Status: http.StatusRequestEntityTooLarge, ErrorCode: "request_entity_too_large",
+							Message: "the users file is over " + strconv.FormatInt(tooBig.Limit, 10) + " bytes"}
+					}
+					return nil, err
+				}
+				return importJobJSON(j), nil
+			},
+		},
+		{
+			Method: http.MethodGet, Path: "/jobs/{id}/errors", Scopes: []string{"create:users", "read:users"},
+			Summary: "Get job error details",
+			Description: "The refused rows of an import, in file order: each row as given, with password hashes " +
+				"and MFA secrets replaced by [REDACTED], and its errors [{code, message, path}] with Auth0's codes. " +
+				"An empty array when no row was refused. At most 10,000 rows.",
+			Response: []JobErrorRow{},
+			Handle: func(r *Request) (any, error) {
+				if err := refuseUnknownQuery(r); err != nil {
+					return nil, err
+				}
+				rows, err := a.cfg.Imports.Errors(r.Ctx(), r.Param("id"), -1, maxJobErrors)
+				if err != nil {
+					return nil, err
+				}
+				out := make([]JobErrorRow, len(rows))
+				for i, e := range rows {
+					out[i] = JobErrorRow{User: e.User, Errors: e.Errors}
+				}
+				return out, nil
 			},
 		},
 	}
+}
+
+// importForm reads POST /jobs/users-imports' multipart form as a stream.
+// go-auth0 (and Auth0's documentation) send the fields before the file;
+// a file sent before its fields is spooled to a temporary file until they
+// are read.
+func importForm(r *Request) (in bulkimport.ImportInput, cleanup func(), err error) {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct != "multipart/form-data" {
+		return in, nil, badRequest("the body must be multipart/form-data with a users file")
+	}
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return in, nil, badRequest("%v", err)
+	}
+	var spool *os.File
+	cleanup = func() {
+		if spool != nil {
+			spool.Close()
+			os.Remove(spool.Name())
+		}
+	}
+	boolField := func(name, v string) (bool, error) {
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		if err != nil {
+			return false, badRequest("%s must be true or false", name)
+		}
+		return b, nil
+	}
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return in, cleanup, badRequest("%v", err)
+		}
+		name := part.FormName()
+		if name == "users" {
+			if in.Connection != "" || spool != nil {
+				// The fields came first (or the file twice): stream it.
+				if spool != nil {
+					return in, cleanup, badRequest("users is given twice")
+				}
+				in.File = part
+				break
+			}
+			if spool, err = os.CreateTemp("", "authgraph-import-*"); err != nil {
+				return in, cleanup, err
+			}
+			if _, err := io.Copy(spool, part); err != nil {
+				return in, cleanup, err
+			}
+			if _, err := spool.Seek(0, io.SeekStart); err != nil {
+				return in, cleanup, err
+			}
+			in.File = spool
+			continue
+		}
+		v, err := io.ReadAll(io.LimitReader(part, 4096))
+		if err != nil {
+			return in, cleanup, badRequest("%v", err)
+		}
+		switch name {
+		case "connection_id":
+			in.Connection = strings.TrimSpace(string(v))
+		case "external_id":
+			in.ExternalID = string(v)
+		case "upsert":
+			if in.Upsert, err = boolField(name, string(v)); err != nil {
+				return in, cleanup, err
+			}
+		case "send_completion_email":
+			if in.SendCompletionEmail, err = boolField(name, string(v)); err != nil {
+				return in, cleanup, err
+			}
+		default:
+			return in, cleanup, badRequest("Additional properties not allowed: %s", name)
+		}
+	}
+	if in.File == nil {
+		return in, cleanup, badRequest("Missing required property: users")
+	}
+	if in.Connection == "" {
+		return in, cleanup, badRequest("Missing required property: connection_id")
+	}
+	return in, cleanup, nil
+}
+
+func importJobJSON(j *bulkimport.Job) Job {
+	out := Job{ID: string(j.ID), Type: string(j.Type), Status: string(j.Status), CreatedAt: auth0Time(j.CreatedAt),
+		Connection: j.Connection, ExternalID: j.Param("external_id"), Error: j.Job.Error}
+	if j.ConnectionRef != nil {
+		out.ConnectionID = string(*j.ConnectionRef)
+	}
+	if up, ok := j.Params["upsert"].(bool); ok {
+		out.Upsert = &up
+	}
+	if j.Status != "pending" {
+		p, t := j.PercentageDone, j.TimeLeftSeconds
+		out.PercentageDone, out.TimeLeftSeconds = &p, &t
+	}
+	if j.Status == "completed" || j.Status == "processing" || j.Status == "failed" {
+		s := j.Summary()
+		out.Summary = &JobSummary{Inserted: s.Inserted, Updated: s.Updated, Failed: s.Failed, Total: s.Total}
+	}
+	return out
 }
 
 func jobJSON(j *accounts.VerificationJob, status string) Job {

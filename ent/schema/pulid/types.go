@@ -30,6 +30,11 @@ var Types = map[string]string{
 	"uro_": "user_roles",
 	"upm_": "user_permissions",
 	"cgr_": "client_grants",
+	// job_ also names verification-email jobs, which have no row (they are
+	// found by their audit entry): a job id absent from jobs may be one.
+	"job_": "jobs",
+	"jer_": "job_errors",
+	"jch_": "job_chunks",
 }
 
 // ErrUnknownPrefix is returned for ids whose prefix names no type.

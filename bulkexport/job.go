@@ -1,0 +1,333 @@
+package bulkexport
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/authgraph/authgraph/authz"
+	"github.com/authgraph/authgraph/ent"
+	"github.com/authgraph/authgraph/ent/job"
+	"github.com/authgraph/authgraph/ent/jobchunk"
+	"github.com/authgraph/authgraph/ent/predicate"
+	"github.com/authgraph/authgraph/ent/schema/pulid"
+	"github.com/authgraph/authgraph/identity"
+)
+
+// DownloadTTL is how long an export's download URL works after it is
+// issued. Every read of a completed job issues a new URL and ends the
+// previous one, so a leaked URL is good for an hour at most.
+const DownloadTTL = time.Hour
+
+// chunkSize is the size of the pieces an export's file is stored in.
+const chunkSize = 1 << 20
+
+// leaseTTL is how long a runner's claim on a job lasts without progress;
+// each batch renews it. A job whose runner died is claimable again after.
+const leaseTTL = 2 * time.Minute
+
+// CreateJob records an export job (pending) for o, after validating it.
+// The API never exports password hashes: o.IncludePasswordHashes is
+// refused here. ctx needs no particular viewer: jobs are system rows.
+func CreateJob(ctx context.Context, db *ent.Client, createdBy string, o Options) (*ent.Job, error) {
+	if o.IncludePasswordHashes {
+		return nil, &identity.ValidationError{Field: "fields", Message: "password hashes are exported only by the command line tool"}
+	}
+	o, err := Prepare(o)
+	if err != nil {
+		return nil, err
+	}
+	params := map[string]any{"format": string(o.Format), "fields": o.Fields}
+	if o.Limit > 0 {
+		params["limit"] = o.Limit
+	}
+	if o.ConnectionID != "" {
+		// Kept in the params too: connection_ref is cleared if the
+		// connection is deleted, and the job must then export nobody,
+		// not everybody.
+		params["connection_id"] = string(o.ConnectionID)
+	}
+	// Store the params as plain JSON values, as they read back.
+	raw, _ := json.Marshal(params)
+	var stored map[string]any
+	_ = json.Unmarshal(raw, &stored)
+	c := db.Job.Create().SetType(job.TypeUsersExport).SetParams(stored).SetCreatedBy(createdBy)
+	if o.ConnectionID != "" {
+		c = c.SetConnectionRef(o.ConnectionID)
+	}
+	return c.Save(authz.SystemContext(ctx))
+}
+
+// JobOptions reads back the options an export job was created with.
+func JobOptions(j *ent.Job) Options {
+	var p struct {
+		Format       string  `json:"format"`
+		Fields       []Field `json:"fields"`
+		Limit        int     `json:"limit"`
+		ConnectionID string  `json:"connection_id"`
+	}
+	raw, _ := json.Marshal(j.Params)
+	_ = json.Unmarshal(raw, &p)
+	return Options{Format: Format(p.Format), Fields: p.Fields, Limit: p.Limit, ConnectionID: pulid.ID(p.ConnectionID)}
+}
+
+// runnerID names this process in job leases.
+var runnerID = func() string {
+	h, _ := os.Hostname()
+	return fmt.Sprintf("%s/%d", h, os.Getpid())
+}()
+
+// RunJob claims export job id and runs it: the file is written to the
+// job's output chunks and the job ends completed (or failed, with the
+// reason). It claims a pending job, or a processing one whose runner's
+// lease ran out (a crashed node): an export restarts from the beginning,
+// replacing any partial output. It returns nil without running when
+// another runner holds the job.
+func RunJob(ctx context.Context, db *ent.Client, id pulid.ID, log *slog.Logger) error {
+	if log == nil {
+		log = slog.Default()
+	}
+	sys := authz.SystemContext(ctx)
+	now := time.Now()
+	n, err := db.Job.Update().Where(job.ID(id), runnable(now)).
+		SetStatus(job.StatusProcessing).SetLeaseOwner(runnerID).SetLeaseUntil(now.Add(leaseTTL)).
+		SetStartedAt(now).SetRowsDone(0).Save(sys)
+	if err != nil || n == 0 {
+		return err
+	}
+	j, err := db.Job.Get(sys, id)
+	if err != nil {
+		return err
+	}
+	rows, err := runJob(sys, db, j)
+	if err != nil {
+		log.Error("users export failed", "job", id, "err", err)
+		msg := "the export failed"
+		if ve := new(identity.ValidationError); errors.As(err, &ve) {
+			msg = ve.Message
+		}
+		// A fresh context: the job's own may be what ended.
+		if uerr := db.Job.UpdateOneID(id).SetStatus(job.StatusFailed).SetError(msg).SetFinishedAt(time.Now()).
+			SetLeaseOwner("").ClearLeaseUntil().Exec(authz.SystemContext(context.WithoutCancel(ctx))); uerr != nil {
+			log.Error("recording a failed users export", "job", id, "err", uerr)
+		}
+		return err
+	}
+	return db.Job.UpdateOneID(id).SetStatus(job.StatusCompleted).SetRowsDone(rows).SetTotalRows(rows).
+		SetSummary(map[string]int{"total": rows}).SetFinishedAt(time.Now()).SetLeaseOwner("").ClearLeaseUntil().Exec(sys)
+}
+
+func runJob(ctx context.Context, db *ent.Client, j *ent.Job) (int, error) {
+	if _, err := db.JobChunk.Delete().Where(jobchunk.JobRef(j.ID), jobchunk.KindEQ(jobchunk.KindOutput)).Exec(ctx); err != nil {
+		return 0, err
+	}
+	o := JobOptions(j)
+	total, err := Count(ctx, db, o)
+	if err != nil {
+		return 0, err
+	}
+	if err := db.Job.UpdateOneID(j.ID).SetTotalRows(total).Exec(ctx); err != nil {
+		return 0, err
+	}
+	var perr error
+	o.Progress = func(done int) {
+		// Progress and the lease commit with each batch.
+		if err := db.Job.UpdateOneID(j.ID).SetRowsDone(done).SetLeaseUntil(time.Now().Add(leaseTTL)).Exec(ctx); err != nil && perr == nil {
+			perr = err
+		}
+	}
+	cw := &chunkWriter{ctx: ctx, db: db, job: j.ID}
+	res, err := Export(ctx, db, cw, o)
+	if err == nil {
+		err = perr
+	}
+	if err == nil {
+		err = cw.Close()
+	}
+	return res.Rows, err
+}
+
+// chunkWriter stores what is written as the job's output chunks.
+type chunkWriter struct {
+	ctx context.Context
+	db  *ent.Client
+	job pulid.ID
+	buf []byte
+	seq int
+}
+
+func (w *chunkWriter) Write(p []byte) (int, error) {
+	w.buf = append(w.buf, p...)
+	for len(w.buf) >= chunkSize {
+		if err := w.store(w.buf[:chunkSize]); err != nil {
+			return 0, err
+		}
+		w.buf = append(w.buf[:0], w.buf[chunkSize:]...)
+	}
+	return len(p), nil
+}
+
+func (w *chunkWriter) store(b []byte) error {
+	err := w.db.JobChunk.Create().SetJobRef(w.job).SetKind(jobchunk.KindOutput).SetSeq(w.seq).
+		SetData(append([]byte(nil), b...)).Exec(w.ctx)
+	w.seq++
+	return err
+}
+
+// Close stores what remains.
+func (w *chunkWriter) Close() error {
+	if len(w.buf) == 0 {
+		return nil
+	}
+	err := w.store(w.buf)
+	w.buf = nil
+	return err
+}
+
+// FileName is the name of a completed export's file: job_….json.gz or
+// job_….csv.gz.
+func FileName(j *ent.Job) string {
+	f := JobOptions(j).Format
+	if f == "" {
+		f = JSON
+	}
+	return string(j.ID) + "." + string(f) + ".gz"
+}
+
+// IssueDownload gives a completed export job a new download token, valid
+// DownloadTTL; only its SHA-256 is stored (with its expiry), and it
+// replaces the previous one. A job whose file is past Retention gets none
+// (NotFoundError).
+func IssueDownload(ctx context.Context, db *ent.Client, id pulid.ID) (token string, expires time.Time, err error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", time.Time{}, err
+	}
+	token = base64.RawURLEncoding.EncodeToString(b)
+	expires = time.Now().Add(DownloadTTL)
+	n, err := db.Job.Update().Where(job.ID(id), job.TypeEQ(job.TypeUsersExport), job.StatusEQ(job.StatusCompleted),
+		job.FinishedAtGT(time.Now().Add(-Retention))).
+		SetLocation(locationRecord(token, expires)).Save(authz.SystemContext(ctx))
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	if n == 0 {
+		return "", time.Time{}, &identity.NotFoundError{What: "completed export job", ID: string(id)}
+	}
+	return token, expires, nil
+}
+
+// locationRecord is what the job's location column holds: the token's
+// SHA-256 (hex) and its expiry (Unix seconds).
+func locationRecord(token string, expires time.Time) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:]) + ":" + strconv.FormatInt(expires.Unix(), 10)
+}
+
+// ErrDownloadRefused is a download with a missing, wrong or expired token,
+// or of a job that is not a completed export: one error for all, so that
+// a caller without the token learns nothing about the job.
+var ErrDownloadRefused = errors.New("the download link is invalid or has expired")
+
+// OpenDownload checks token for export job id and returns the job.
+func OpenDownload(ctx context.Context, db *ent.Client, id pulid.ID, token string) (*ent.Job, error) {
+	sys := authz.SystemContext(ctx)
+	j, err := db.Job.Query().Where(job.ID(id), job.TypeEQ(job.TypeUsersExport), job.StatusEQ(job.StatusCompleted)).Only(sys)
+	if err != nil {
+		if ent.IsNotFound(err) {
+			return nil, ErrDownloadRefused
+		}
+		return nil, err
+	}
+	if j.Location == nil || token == "" || !FileKept(j) {
+		return nil, ErrDownloadRefused
+	}
+	hash, exp, ok := strings.Cut(*j.Location, ":")
+	unix, perr := strconv.ParseInt(exp, 10, 64)
+	if !ok || perr != nil || time.Now().Unix() >= unix {
+		return nil, ErrDownloadRefused
+	}
+	sum := sha256.Sum256([]byte(token))
+	if subtle.ConstantTimeCompare([]byte(hex.EncodeToString(sum[:])), []byte(hash)) != 1 {
+		return nil, ErrDownloadRefused
+	}
+	return j, nil
+}
+
+// Chunk returns output chunk seq of job id (nil after the last).
+func Chunk(ctx context.Context, db *ent.Client, id pulid.ID, seq int) ([]byte, error) {
+	c, err := db.JobChunk.Query().Where(jobchunk.JobRef(id), jobchunk.KindEQ(jobchunk.KindOutput), jobchunk.Seq(seq)).
+		Only(authz.SystemContext(ctx))
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return c.Data, nil
+}
+
+// runnable selects export jobs no runner holds: pending, or processing
+// with the lease run out (their runner stopped or crashed).
+func runnable(now time.Time) predicate.Job {
+	return job.And(job.TypeEQ(job.TypeUsersExport), job.Or(
+		job.StatusEQ(job.StatusPending),
+		job.And(job.StatusEQ(job.StatusProcessing), job.Or(job.LeaseUntilIsNil(), job.LeaseUntilLT(now)))))
+}
+
+// ResumeJobs runs, one after the other, the export jobs no runner holds:
+// those whose process stopped before they completed. Jobs are normally
+// run as soon as they are created (the API starts them); this picks up
+// the rest after a restart. It returns the number of jobs it ran.
+func ResumeJobs(ctx context.Context, db *ent.Client, log *slog.Logger) (int, error) {
+	ids, err := db.Job.Query().Where(runnable(time.Now())).Order(ent.Asc(job.FieldCreatedAt)).Limit(10).
+		IDs(authz.SystemContext(ctx))
+	if err != nil {
+		return 0, err
+	}
+	for i, id := range ids {
+		if err := ctx.Err(); err != nil {
+			return i, err
+		}
+		_ = RunJob(ctx, db, id, log)
+	}
+	return len(ids), nil
+}
+
+// Retention is how long a completed export's file is kept: after it the
+// file (personal data, outside the users table) is deleted and the job
+// gives no location any more.
+const Retention = 24 * time.Hour
+
+// FileKept reports whether a completed job's file is still kept.
+func FileKept(j *ent.Job) bool {
+	return j.FinishedAt != nil && time.Since(*j.FinishedAt) < Retention
+}
+
+// PurgeFiles deletes the files of exports finished more than Retention
+// ago (and of failed exports' partial output), returning how many jobs'
+// files it deleted. Every node may run it: the deletes are idempotent.
+func PurgeFiles(ctx context.Context, db *ent.Client) (int, error) {
+	sys := authz.SystemContext(ctx)
+	ids, err := db.Job.Query().Where(job.TypeEQ(job.TypeUsersExport), job.StatusIn(job.StatusCompleted, job.StatusFailed),
+		job.FinishedAtLT(time.Now().Add(-Retention)), job.HasChunks()).IDs(sys)
+	if err != nil || len(ids) == 0 {
+		return 0, err
+	}
+	if _, err := db.JobChunk.Delete().Where(jobchunk.JobRefIn(ids...), jobchunk.KindEQ(jobchunk.KindOutput)).Exec(sys); err != nil {
+		return 0, err
+	}
+	_, err = db.Job.Update().Where(job.IDIn(ids...)).ClearLocation().Save(sys)
+	return len(ids), err
+}

@@ -229,3 +229,38 @@ func TestLargeFile(t *testing.T) {
 		check(t, db, string(j.ID), n)
 	})
 }
+
+// TestConcurrentRunners runs three runners at once, as three nodes would:
+// the job is run by one runner at a time, and every row lands once.
+func TestConcurrentRunners(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *ent.Client) {
+		const n = 1500
+		j1 := newJob(t, db, file(n, false))
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		done := make(chan struct{})
+		for i := 0; i < 3; i++ {
+			r := &bulkimport.Runner{DB: db, Owner: fmt.Sprintf("r%d", i), BatchSize: 50, Poll: 10 * time.Millisecond}
+			go func() {
+				_ = r.Run(ctx)
+				done <- struct{}{}
+			}()
+		}
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			got, err := db.Job.Get(sys, j1.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status == job.StatusCompleted || got.Status == job.StatusFailed || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		cancel()
+		for i := 0; i < 3; i++ {
+			<-done
+		}
+		check(t, db, string(j1.ID), n)
+	})
+}

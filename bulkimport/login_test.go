@@ -34,7 +34,9 @@ func TestImportedUsersLogIn(t *testing.T) {
 		rows := fmt.Sprintf(`[
 {"email":"bc@example.com","password_hash":%q},
 {"email":"sha@example.com","custom_password_hash":{"algorithm":"sha256","hash":{"value":%q,"encoding":"hex"},"salt":{"value":"salt","position":"prefix"}}},
-{"email":"bad@example.com","custom_password_hash":{"algorithm":"sha256","hash":{"value":"secret-value","encoding":"hex"}}}
+{"email":"bad@example.com","custom_password_hash":{"algorithm":"sha256","hash":{"value":"secret-value","encoding":"hex"}}},
+{"email":"mfa@example.com","mfa_factors":[{"totp":{"secret":"JBSWY3DPEHPK3PXP"}},{"phone":{"value":"+14155550123"}}]},
+{"email":"mfa-bad@example.com","mfa_factors":[{"totp":{"secret":"not base32!"}}]}
 ]`, bc, hex.EncodeToString(sum[:]))
 		j, err := bulkimport.NewService(db).CreateImport(sys, bulkimport.ImportInput{Connection: conn, File: strings.NewReader(rows)})
 		if err != nil {
@@ -43,7 +45,17 @@ func TestImportedUsersLogIn(t *testing.T) {
 		if _, err := (&bulkimport.Runner{DB: db}).RunOnce(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		e, err := db.JobError.Query().Where(joberror.JobRef(j.ID)).Only(sys)
+		done, err := bulkimport.NewService(db).Job(sys, string(j.ID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := done.Summary(); s.Inserted != 3 || s.Failed != 2 || !strings.HasPrefix(done.Param("mfa_factors"), "kept for MFA: 1 imported rows") {
+			t.Fatalf("summary %+v, params %v", s, done.Params)
+		}
+		if _, ok := done.Job.Summary["mfa_factor_rows"]; ok {
+			t.Fatalf("summary keeps the internal counter: %v", done.Job.Summary)
+		}
+		e, err := db.JobError.Query().Where(joberror.JobRef(j.ID)).Order(joberror.ByRow()).First(sys)
 		if err != nil || e.Row != 2 || !strings.HasPrefix(e.Errors[0]["path"], "custom_password_hash") {
 			t.Fatalf("error %+v %v", e, err)
 		}

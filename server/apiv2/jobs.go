@@ -38,14 +38,16 @@ type Job struct {
 	Type   string `json:"type" doc:"verification_email, users_import or users_export."`
 	Status string `json:"status" doc:"pending, processing, completed or failed. A verification-email job is pending when created (the email leaves in the background) and completed when read back."`
 	// CreatedAt is RFC 3339 with milliseconds, as Auth0's.
-	CreatedAt       string      `json:"created_at"`
-	ConnectionID    string      `json:"connection_id,omitempty" doc:"The connection imported into."`
-	Connection      string      `json:"connection,omitempty" doc:"Its name."`
-	ExternalID      string      `json:"external_id,omitempty" doc:"The caller's reference given at creation."`
-	Upsert          *bool       `json:"upsert,omitempty"`
-	PercentageDone  *int        `json:"percentage_done,omitempty" doc:"0–100, from the rows committed."`
-	TimeLeftSeconds *int        `json:"time_left_seconds,omitempty" doc:"An estimate from the pace so far."`
-	Summary         *JobSummary `json:"summary,omitempty" doc:"Rows inserted, updated and failed, and the file's total."`
+	CreatedAt    string `json:"created_at"`
+	ConnectionID string `json:"connection_id,omitempty" doc:"The connection imported into."`
+	Connection   string `json:"connection,omitempty" doc:"Its name."`
+	ExternalID   string `json:"external_id,omitempty" doc:"The caller's reference given at creation."`
+	Upsert       *bool  `json:"upsert,omitempty"`
+	// SendCompletionEmail is recorded as given; no email is sent.
+	SendCompletionEmail *bool       `json:"send_completion_email,omitempty"`
+	PercentageDone      *int        `json:"percentage_done,omitempty" doc:"0–100, from the rows committed."`
+	TimeLeftSeconds     *int        `json:"time_left_seconds,omitempty" doc:"An estimate from the pace so far."`
+	Summary             *JobSummary `json:"summary,omitempty" doc:"Rows inserted, updated and failed, and the file's total."`
 	// Error says why a failed job failed (not Auth0's: its jobs fail silently).
 	Error string `json:"error,omitempty"`
 }
@@ -292,6 +294,9 @@ func importJobJSON(j *bulkimport.Job) Job {
 	}
 	if up, ok := j.Params["upsert"].(bool); ok {
 		out.Upsert = &up
+	}
+	if sc, ok := j.Params["send_completion_email"].(bool); ok {
+		out.SendCompletionEmail = &sc
 	}
 	if j.Status != "pending" {
 		p, t := j.PercentageDone, j.TimeLeftSeconds

@@ -241,3 +241,52 @@ func TestImportUsersNDJSONAndRefusals(t *testing.T) {
 		}
 	})
 }
+
+// TestImportFieldsAfterFile checks that fields sent after the users file
+// (Auth0 accepts any order) are honoured: upsert=true after the file
+// updates the existing user instead of refusing it.
+func TestImportFieldsAfterFile(t *testing.T) {
+	apitest.ForEachBackend(t, func(t *testing.T, s *apitest.Server) {
+		ctx := context.Background()
+		m := sdk(t, s, "", "", false)
+		id := createUser(t, m, "after@example.com")
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		_ = mw.WriteField("connection_id", uConn)
+		w, _ := mw.CreateFormFile("users", "users.json")
+		_, _ = w.Write([]byte(`[{"email":"after@example.com","name":"Upserted"}]`))
+		_ = mw.WriteField("upsert", "true")
+		_ = mw.WriteField("external_id", "late-fields")
+		_ = mw.Close()
+		req, _ := http.NewRequest(http.MethodPost, s.URL+"/api/v2/jobs/users-imports", &body)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		req.Header.Set("Authorization", "Bearer "+s.AdminToken(t))
+		res, err := s.HTTP.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		_, _ = b.ReadFrom(res.Body)
+		res.Body.Close()
+		r := resp{Status: res.StatusCode, Header: res.Header, Body: b.Bytes()}
+		if r.Status != http.StatusCreated {
+			t.Fatalf("%d %s", r.Status, r.Body)
+		}
+		var j struct {
+			ID         string `json:"id"`
+			Upsert     bool   `json:"upsert"`
+			ExternalID string `json:"external_id"`
+		}
+		r.decode(t, &j)
+		if !j.Upsert || j.ExternalID != "late-fields" {
+			t.Fatalf("job %s", r.Body)
+		}
+		done := waitJob(t, m, j.ID)
+		if s := done.GetSummary(); s.GetUpdated() != 1 || s.GetFailed() != 0 {
+			t.Fatalf("summary %+v", s)
+		}
+		if u, err := m.User.Read(ctx, id); err != nil || u.GetName() != "Upserted" {
+			t.Fatalf("user %+v %v", u, err)
+		}
+	})
+}

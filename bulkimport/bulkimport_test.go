@@ -264,3 +264,29 @@ func TestConcurrentRunners(t *testing.T) {
 		check(t, db, string(j1.ID), n)
 	})
 }
+
+// TestFailedJobDeletesUpload checks that a failed import deletes its stored
+// upload (it holds password hashes and TOTP secrets) as a completed one does.
+func TestFailedJobDeletesUpload(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *ent.Client) {
+		j := newJob(t, db, file(10, true))
+		if c, _ := db.JobChunk.Query().Where(jobchunk.JobRef(j.ID)).Count(sys); c == 0 {
+			t.Fatal("no input chunks stored")
+		}
+		// The connection goes away before the job runs: the job fails.
+		if err := db.Connection.DeleteOneID(*j.ConnectionRef).Exec(sys); err != nil {
+			t.Fatal(err)
+		}
+		r := &bulkimport.Runner{DB: db, Owner: "f"}
+		if worked, err := r.RunOnce(context.Background()); !worked || err != nil {
+			t.Fatalf("%v %v", worked, err)
+		}
+		got, err := db.Job.Get(sys, j.ID)
+		if err != nil || got.Status != job.StatusFailed {
+			t.Fatalf("job %+v %v", got, err)
+		}
+		if c, _ := db.JobChunk.Query().Where(jobchunk.JobRef(j.ID)).Count(sys); c != 0 {
+			t.Fatalf("%d input chunks left after failure", c)
+		}
+	})
+}

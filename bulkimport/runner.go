@@ -114,9 +114,15 @@ func (r *Runner) RunOnce(ctx context.Context) (worked bool, err error) {
 	}
 	if err != nil {
 		r.Logger.Error("import job failed", "job", j.ID, "error", err)
-		_, uerr := r.DB.Job.Update().Where(job.ID(j.ID), job.LeaseOwner(r.Owner)).
+		n, uerr := r.DB.Job.Update().Where(job.ID(j.ID), job.LeaseOwner(r.Owner)).
 			SetStatus(job.StatusFailed).SetError(truncate(err.Error(), 2048)).SetFinishedAt(time.Now()).
 			SetLeaseOwner("").ClearLeaseUntil().Save(sys)
+		if uerr != nil || n == 0 {
+			return true, uerr
+		}
+		// A failed job is never run again, and its upload holds password
+		// hashes and TOTP secrets: it goes as on completion.
+		_, uerr = r.DB.JobChunk.Delete().Where(jobchunk.JobRef(j.ID), jobchunk.KindEQ(jobchunk.KindInput)).Exec(sys)
 		return true, uerr
 	}
 	return true, nil

@@ -14,6 +14,8 @@ import (
 	"entgo.io/ent/dialect"
 
 	"github.com/authgraph/authgraph/authz"
+	"github.com/authgraph/authgraph/dbauth/lockout"
+	"github.com/authgraph/authgraph/dbauth/policy"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/identity"
 	"github.com/authgraph/authgraph/ent/job"
@@ -408,7 +410,7 @@ func (r *Runner) write(ctx context.Context, db *ent.Client, id pulid.ID, conn *e
 		case dup:
 			fail(p, RowError{Code: CodeDuplicatedUser, Message: "the email appears more than once in the file", Path: "email"})
 		case byEmail[nu.Email] != nil && upsert:
-			if err := update(ctx, db, byEmail[nu.Email], p.row); err != nil {
+			if err := update(ctx, db, conn, byEmail[nu.Email], p.row); err != nil {
 				return nil, err
 			}
 			counts["updated"]++
@@ -458,8 +460,12 @@ func (r *Runner) write(ctx context.Context, db *ent.Client, id pulid.ID, conn *e
 }
 
 // update applies an upsert row to the user owning idt: only the
-// properties the row gives, metadata replaced whole, as Auth0.
-func update(ctx context.Context, db *ent.Client, idt *ent.Identity, r *row) error {
+// properties the row gives, metadata replaced whole, as Auth0. A replaced
+// password hash is a password change like any other (history rotated,
+// last_password_reset stamped, sessions, grants and tokens revoked,
+// brute-force blocks lifted), and blocking a user ends what they hold, all
+// in the batch's transaction.
+func update(ctx context.Context, db *ent.Client, conn *ent.Connection, idt *ent.Identity, r *row) error {
 	u := db.User.UpdateOneID(idt.OwnerID)
 	if r.emailVerified != nil {
 		u.SetEmailVerified(*r.emailVerified)
@@ -486,11 +492,47 @@ func update(ctx context.Context, db *ent.Client, idt *ent.Identity, r *row) erro
 	if r.has["app_metadata"] {
 		u.SetAppMetadata(r.nu.AppMetadata())
 	}
+	changed := r.hash != nil && (idt.PasswordHash == nil || *idt.PasswordHash != *r.hash)
+	if changed {
+		u.SetLastPasswordReset(time.Now())
+	}
 	if err := u.Exec(ctx); err != nil {
 		return err
 	}
-	if r.hash != nil {
-		return db.Identity.UpdateOneID(idt.ID).SetPasswordHash(*r.hash).Exec(ctx)
+	if changed {
+		upd := db.Identity.UpdateOneID(idt.ID).SetPasswordHash(*r.hash)
+		if opts := policy.FromConnection(conn.Options); opts.History > 1 {
+			// The current password plus History-1 previous ones are kept.
+			var hist []string
+			if idt.PasswordHash != nil && *idt.PasswordHash != "" {
+				hist = append(hist, *idt.PasswordHash)
+			}
+			hist = append(hist, idt.PasswordHistory...)
+			if len(hist) > opts.History-1 {
+				hist = hist[:opts.History-1]
+			}
+			upd.SetPasswordHistory(hist)
+		} else {
+			upd.ClearPasswordHistory()
+		}
+		if err := upd.Exec(ctx); err != nil {
+			return err
+		}
+		if err := idn.RevokeAccess(ctx, db, idt.OwnerID, idn.RevokePasswordChanged); err != nil {
+			return err
+		}
+		var idents []string
+		for _, v := range []*string{idt.EmailLower, idt.Username} {
+			if v != nil && *v != "" {
+				idents = append(idents, *v)
+			}
+		}
+		if err := lockout.Clear(ctx, db, conn.Name, idents...); err != nil {
+			return err
+		}
+	}
+	if r.blocked != nil && *r.blocked && !changed {
+		return idn.RevokeAccess(ctx, db, idt.OwnerID, idn.RevokeUserBlocked)
 	}
 	return nil
 }

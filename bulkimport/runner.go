@@ -13,10 +13,12 @@ import (
 
 	"entgo.io/ent/dialect"
 
+	"github.com/authgraph/authgraph/admins"
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/dbauth/lockout"
 	"github.com/authgraph/authgraph/dbauth/policy"
 	"github.com/authgraph/authgraph/ent"
+	"github.com/authgraph/authgraph/ent/admingrant"
 	"github.com/authgraph/authgraph/ent/identity"
 	"github.com/authgraph/authgraph/ent/job"
 	"github.com/authgraph/authgraph/ent/jobchunk"
@@ -182,6 +184,7 @@ func (r *Runner) run(ctx context.Context, j *ent.Job) error {
 		return err
 	}
 	upsert, _ := j.Params["upsert"].(bool)
+	creator := creatorContext(ctx, j)
 	rr, err := newRowReader(&chunkReader{ctx: ctx, db: r.DB, job: j.ID})
 	if err != nil {
 		return err
@@ -231,7 +234,7 @@ func (r *Runner) run(ctx context.Context, j *ent.Job) error {
 		batches++
 		var counts map[string]int
 		for attempt := 0; ; attempt++ {
-			counts, err = r.commit(ctx, j.ID, conn, upsert, batch, seen, summary)
+			counts, err = r.commit(ctx, creator, j.ID, conn, upsert, batch, seen, summary)
 			if err == nil || !ent.IsConstraintError(err) || attempt == 3 {
 				break
 			}
@@ -298,13 +301,13 @@ func (r *Runner) analyze(ctx context.Context) {
 }
 
 // commit writes one batch and the job's progress in one transaction.
-func (r *Runner) commit(ctx context.Context, id pulid.ID, conn *ent.Connection, upsert bool,
+func (r *Runner) commit(ctx, creator context.Context, id pulid.ID, conn *ent.Connection, upsert bool,
 	batch []parsed, seen map[[16]byte]struct{}, summary map[string]int) (map[string]int, error) {
 	tx, err := r.DB.Tx(ctx)
 	if err != nil {
 		return nil, err
 	}
-	counts, err := r.write(ctx, tx.Client(), id, conn, upsert, batch, seen, summary)
+	counts, err := r.write(ctx, creator, tx.Client(), id, conn, upsert, batch, seen, summary)
 	if err != nil {
 		_ = tx.Rollback()
 		return nil, err
@@ -312,7 +315,7 @@ func (r *Runner) commit(ctx context.Context, id pulid.ID, conn *ent.Connection, 
 	return counts, tx.Commit()
 }
 
-func (r *Runner) write(ctx context.Context, db *ent.Client, id pulid.ID, conn *ent.Connection, upsert bool,
+func (r *Runner) write(ctx, creator context.Context, db *ent.Client, id pulid.ID, conn *ent.Connection, upsert bool,
 	batch []parsed, seen map[[16]byte]struct{}, summary map[string]int) (map[string]int, error) {
 	// Renewing the lease first locks the job's row: a runner that lost it
 	// commits nothing.
@@ -342,6 +345,32 @@ func (r *Runner) write(ctx context.Context, db *ent.Client, id pulid.ID, conn *e
 		}
 		for _, i := range ids {
 			byEmail[*i.EmailLower] = i
+		}
+	}
+	// The job may run long after it was created: an administrator granted
+	// since then must not be overwritten by a caller who does not hold
+	// their scopes. Control is checked again, per batch, with the scopes
+	// the creator held.
+	uncontrolled := map[pulid.ID]bool{}
+	if upsert && len(byEmail) > 0 && !authz.FromContext(creator).IsSystem() {
+		owners := make([]pulid.ID, 0, len(byEmail))
+		for _, i := range byEmail {
+			owners = append(owners, i.OwnerID)
+		}
+		refs, err := db.AdminGrant.Query().Where(admingrant.UserRefIn(owners...)).
+			Unique(true).Select(admingrant.FieldUserRef).Strings(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, ref := range refs {
+			err := admins.RequireControl(creator, db, pulid.ID(ref))
+			var esc *authz.EscalationError
+			switch {
+			case errors.As(err, &esc):
+				uncontrolled[pulid.ID(ref)] = true
+			case err != nil:
+				return nil, err
+			}
 		}
 	}
 	takenUser := map[string]bool{}
@@ -409,6 +438,9 @@ func (r *Runner) write(ctx context.Context, db *ent.Client, id pulid.ID, conn *e
 		switch {
 		case dup:
 			fail(p, RowError{Code: CodeDuplicatedUser, Message: "the email appears more than once in the file", Path: "email"})
+		case byEmail[nu.Email] != nil && upsert && uncontrolled[byEmail[nu.Email].OwnerID]:
+			fail(p, RowError{Code: CodeForbidden, Path: "email",
+				Message: "the user is an administrator whose scopes the job's creator does not hold"})
 		case byEmail[nu.Email] != nil && upsert:
 			if err := update(ctx, db, conn, byEmail[nu.Email], p.row); err != nil {
 				return nil, err
@@ -457,6 +489,27 @@ func (r *Runner) write(ctx context.Context, db *ent.Client, id pulid.ID, conn *e
 		return nil, err
 	}
 	return counts, nil
+}
+
+// creatorContext carries the viewer who created job j, for the checks
+// that run with their rights: the system (the CLI, internal work), or the
+// management scopes they held when they created it.
+func creatorContext(ctx context.Context, j *ent.Job) context.Context {
+	if sys, _ := j.Params[paramSystem].(bool); sys {
+		return authz.SystemContext(ctx)
+	}
+	var scopes []string
+	switch v := j.Params[paramCreatorScopes].(type) {
+	case []string:
+		scopes = v
+	case []any:
+		for _, s := range v {
+			if s, ok := s.(string); ok {
+				scopes = append(scopes, s)
+			}
+		}
+	}
+	return authz.NewContext(ctx, &authz.Viewer{Subject: j.CreatedBy, Scopes: scopes})
 }
 
 // update applies an upsert row to the user owning idt: only the

@@ -35,6 +35,9 @@ const (
 	CodeConflictUsername  = "CONFLICT_USERNAME"
 	CodeDuplicatedUser    = "DUPLICATED_USER"
 	CodeMFAFactorsInvalid = "MFA_FACTORS_FAILED"
+	// CodeForbidden refuses an upsert of an administrator whose scopes the
+	// job's creator does not hold.
+	CodeForbidden = "FORBIDDEN"
 )
 
 // allowed are the properties of Auth0's bulk-import schema.

@@ -177,8 +177,8 @@ func (a *API) jobRoutes() []*Route {
 		{
 			Method: http.MethodGet, Path: "/jobs/{id}/errors", Scopes: []string{"create:users", "read:users"},
 			Summary: "Get job error details",
-			Description: "The refused rows of an import, in file order: each row as given, with password hashes " +
-				"and MFA secrets replaced by [REDACTED], and its errors [{code, message, path}] with Auth0's codes. " +
+			Description: "The refused rows of an import, in file order: each row as given, with password hashes, " +
+				"MFA secrets and the values of unknown properties replaced by [REDACTED], and its errors [{code, message, path}] with Auth0's codes. " +
 				"An empty array when no row was refused. At most 10,000 rows.",
 			Response: []JobErrorRow{},
 			Handle: func(r *Request) (any, error) {

@@ -266,3 +266,77 @@ func TestConcurrentRunners(t *testing.T) {
 		check(t, db, string(j1.ID), n)
 	})
 }
+
+// TestFailedJobDeletesUpload checks that a failed import deletes its stored
+// upload (it holds password hashes and TOTP secrets) as a completed one does.
+func TestFailedJobDeletesUpload(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *ent.Client) {
+		j := newJob(t, db, file(10, true))
+		if c, _ := db.JobChunk.Query().Where(jobchunk.JobRef(j.ID)).Count(sys); c == 0 {
+			t.Fatal("no input chunks stored")
+		}
+		// The connection goes away before the job runs: the job fails.
+		if err := db.Connection.DeleteOneID(*j.ConnectionRef).Exec(sys); err != nil {
+			t.Fatal(err)
+		}
+		r := &bulkimport.Runner{DB: db, Owner: "f"}
+		if worked, err := r.RunOnce(context.Background()); !worked || err != nil {
+			t.Fatalf("%v %v", worked, err)
+		}
+		got, err := db.Job.Get(sys, j.ID)
+		if err != nil || got.Status != job.StatusFailed {
+			t.Fatalf("job %+v %v", got, err)
+		}
+		if c, _ := db.JobChunk.Query().Where(jobchunk.JobRef(j.ID)).Count(sys); c != 0 {
+			t.Fatalf("%d input chunks left after failure", c)
+		}
+	})
+}
+
+// TestUpsertRechecksAdminControl checks that an upsert job created by a
+// caller with create:users alone does not overwrite a user who became an
+// administrator after the job was created: that row is refused (FORBIDDEN),
+// the others are updated.
+func TestUpsertRechecksAdminControl(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *ent.Client) {
+		seed := newJob(t, db, []byte(`[{"email":"adm@example.com","name":"Admin"},{"email":"plain@example.com","name":"Plain"}]`))
+		r := &bulkimport.Runner{DB: db, Owner: "s"}
+		if worked, err := r.RunOnce(context.Background()); !worked || err != nil {
+			t.Fatalf("%v %v", worked, err)
+		}
+		if s, _ := bulkimport.NewService(db).Job(sys, string(seed.ID)); s.Summary().Inserted != 2 {
+			t.Fatalf("seed %+v", s.Summary())
+		}
+		lesser := authz.NewContext(context.Background(), &authz.Viewer{Subject: "lesser@clients", Scopes: []string{"create:users"}})
+		j, err := bulkimport.NewService(db).CreateImport(lesser, bulkimport.ImportInput{Connection: conn, Upsert: true,
+			File: bytes.NewReader([]byte(`[{"email":"adm@example.com","name":"Taken over"},{"email":"plain@example.com","name":"Updated"}]`))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Granted after the job was created, before it runs.
+		adm, err := db.User.Query().Where(user.EmailEQ("adm@example.com")).Only(sys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.AdminGrant.Create().SetUserRef(adm.ID).SetScopes([]string{"read:users", "update:users", "create:users", "delete:users"}).Exec(sys); err != nil {
+			t.Fatal(err)
+		}
+		if worked, err := r.RunOnce(context.Background()); !worked || err != nil {
+			t.Fatalf("%v %v", worked, err)
+		}
+		got, err := bulkimport.NewService(db).Job(sys, string(j.ID))
+		if err != nil || got.Status != job.StatusCompleted || got.Summary().Updated != 1 || got.Summary().Failed != 1 {
+			t.Fatalf("job %+v %v", got, err)
+		}
+		e, err := db.JobError.Query().Where(joberror.JobRef(j.ID)).Only(sys)
+		if err != nil || e.Code != "FORBIDDEN" || e.Row != 0 {
+			t.Fatalf("error row %+v %v", e, err)
+		}
+		if u, _ := db.User.Get(sys, adm.ID); u.Name == nil || *u.Name != "Admin" {
+			t.Fatalf("administrator overwritten: %+v", u)
+		}
+		if u, _ := db.User.Query().Where(user.EmailEQ("plain@example.com")).Only(sys); u.Name == nil || *u.Name != "Updated" {
+			t.Fatalf("plain user not updated: %+v", u)
+		}
+	})
+}

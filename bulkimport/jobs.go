@@ -85,6 +85,13 @@ func (j *Job) Param(name string) string {
 	return ""
 }
 
+// Job parameters recording who created an upsert job: the system, or the
+// management scopes of its creator.
+const (
+	paramSystem        = "system"
+	paramCreatorScopes = "creator_scopes"
+)
+
 // CreateImport stores the file and creates a pending users_import job, in
 // one audited transaction: a file that is not a JSON array or NDJSON of
 // JSON values is refused whole (a ValidationError on "users") and nothing
@@ -113,6 +120,21 @@ func (s *Service) CreateImport(ctx context.Context, in ImportInput) (*Job, error
 				creator = v.Subject
 			}
 			params := map[string]any{"upsert": in.Upsert, "send_completion_email": in.SendCompletionEmail}
+			if in.Upsert {
+				// The runner checks control of matched administrators again
+				// with these, when the rows are written.
+				if v := authz.FromContext(ctx); v.IsSystem() {
+					params[paramSystem] = true
+				} else if v != nil {
+					var scopes []string
+					for _, sc := range v.Scopes {
+						if authz.IsManagementScope(sc) {
+							scopes = append(scopes, sc)
+						}
+					}
+					params[paramCreatorScopes] = scopes
+				}
+			}
 			if in.ExternalID != "" {
 				params["external_id"] = in.ExternalID
 			}

@@ -24,6 +24,38 @@ type rowReader struct {
 // values; the whole file is refused.
 var ErrFormat = errors.New("bulkimport: malformed users file")
 
+// MaxRowBytes caps one row of the file (Auth0's whole file is 500 KB): the
+// decoder holds a row whole, so without a cap one row the size of the body
+// limit would be held in memory several times over.
+const MaxRowBytes = 1 << 20
+
+// rowChunk is the most the decoder is given per read, which bounds how far
+// past the cap it can buffer before the cap is noticed.
+const rowChunk = 64 << 10
+
+var errRowTooBig = errors.New("row too big")
+
+// capReader feeds the decoder and fails once the decoder holds more than a
+// row's cap (plus one read) of unconsumed input, so a huge row is refused
+// before it is read whole; next checks the exact cap on the decoded row.
+type capReader struct {
+	r    io.Reader
+	dec  *json.Decoder
+	read int64
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if c.dec != nil && c.read-c.dec.InputOffset() > MaxRowBytes+rowChunk {
+		return 0, errRowTooBig
+	}
+	if len(p) > rowChunk {
+		p = p[:rowChunk]
+	}
+	n, err := c.r.Read(p)
+	c.read += int64(n)
+	return n, err
+}
+
 func newRowReader(r io.Reader) (*rowReader, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	for {
@@ -46,7 +78,9 @@ func newRowReader(r io.Reader) (*rowReader, error) {
 		if err := br.UnreadByte(); err != nil {
 			return nil, err
 		}
-		rr := &rowReader{dec: json.NewDecoder(br), array: b == '['}
+		cr := &capReader{r: br}
+		rr := &rowReader{dec: json.NewDecoder(cr), array: b == '['}
+		cr.dec = rr.dec
 		rr.dec.UseNumber()
 		if rr.array {
 			if _, err := rr.dec.Token(); err != nil {
@@ -79,7 +113,13 @@ func (r *rowReader) next() (json.RawMessage, error) {
 			r.done = true
 			return nil, io.EOF
 		}
+		if errors.Is(err, errRowTooBig) {
+			return nil, fmt.Errorf("%w: row %d is over %d MiB", ErrFormat, r.n, MaxRowBytes>>20)
+		}
 		return nil, fmt.Errorf("%w: row %d: %v", ErrFormat, r.n, err)
+	}
+	if len(raw) > MaxRowBytes {
+		return nil, fmt.Errorf("%w: row %d is over %d MiB", ErrFormat, r.n, MaxRowBytes>>20)
 	}
 	r.n++
 	return raw, nil

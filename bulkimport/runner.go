@@ -13,8 +13,12 @@ import (
 
 	"entgo.io/ent/dialect"
 
+	"github.com/authgraph/authgraph/admins"
 	"github.com/authgraph/authgraph/authz"
+	"github.com/authgraph/authgraph/dbauth/lockout"
+	"github.com/authgraph/authgraph/dbauth/policy"
 	"github.com/authgraph/authgraph/ent"
+	"github.com/authgraph/authgraph/ent/admingrant"
 	"github.com/authgraph/authgraph/ent/identity"
 	"github.com/authgraph/authgraph/ent/job"
 	"github.com/authgraph/authgraph/ent/jobchunk"
@@ -114,9 +118,15 @@ func (r *Runner) RunOnce(ctx context.Context) (worked bool, err error) {
 	}
 	if err != nil {
 		r.Logger.Error("import job failed", "job", j.ID, "error", err)
-		_, uerr := r.DB.Job.Update().Where(job.ID(j.ID), job.LeaseOwner(r.Owner)).
+		n, uerr := r.DB.Job.Update().Where(job.ID(j.ID), job.LeaseOwner(r.Owner)).
 			SetStatus(job.StatusFailed).SetError(truncate(err.Error(), 2048)).SetFinishedAt(time.Now()).
 			SetLeaseOwner("").ClearLeaseUntil().Save(sys)
+		if uerr != nil || n == 0 {
+			return true, uerr
+		}
+		// A failed job is never run again, and its upload holds password
+		// hashes and TOTP secrets: it goes as on completion.
+		_, uerr = r.DB.JobChunk.Delete().Where(jobchunk.JobRef(j.ID), jobchunk.KindEQ(jobchunk.KindInput)).Exec(sys)
 		return true, uerr
 	}
 	return true, nil
@@ -174,6 +184,7 @@ func (r *Runner) run(ctx context.Context, j *ent.Job) error {
 		return err
 	}
 	upsert, _ := j.Params["upsert"].(bool)
+	creator := creatorContext(ctx, j)
 	rr, err := newRowReader(&chunkReader{ctx: ctx, db: r.DB, job: j.ID})
 	if err != nil {
 		return err
@@ -223,7 +234,7 @@ func (r *Runner) run(ctx context.Context, j *ent.Job) error {
 		batches++
 		var counts map[string]int
 		for attempt := 0; ; attempt++ {
-			counts, err = r.commit(ctx, j.ID, conn, upsert, batch, seen, summary)
+			counts, err = r.commit(ctx, creator, j.ID, conn, upsert, batch, seen, summary)
 			if err == nil || !ent.IsConstraintError(err) || attempt == 3 {
 				break
 			}
@@ -290,13 +301,13 @@ func (r *Runner) analyze(ctx context.Context) {
 }
 
 // commit writes one batch and the job's progress in one transaction.
-func (r *Runner) commit(ctx context.Context, id pulid.ID, conn *ent.Connection, upsert bool,
+func (r *Runner) commit(ctx, creator context.Context, id pulid.ID, conn *ent.Connection, upsert bool,
 	batch []parsed, seen map[[16]byte]struct{}, summary map[string]int) (map[string]int, error) {
 	tx, err := r.DB.Tx(ctx)
 	if err != nil {
 		return nil, err
 	}
-	counts, err := r.write(ctx, tx.Client(), id, conn, upsert, batch, seen, summary)
+	counts, err := r.write(ctx, creator, tx.Client(), id, conn, upsert, batch, seen, summary)
 	if err != nil {
 		_ = tx.Rollback()
 		return nil, err
@@ -304,7 +315,7 @@ func (r *Runner) commit(ctx context.Context, id pulid.ID, conn *ent.Connection, 
 	return counts, tx.Commit()
 }
 
-func (r *Runner) write(ctx context.Context, db *ent.Client, id pulid.ID, conn *ent.Connection, upsert bool,
+func (r *Runner) write(ctx, creator context.Context, db *ent.Client, id pulid.ID, conn *ent.Connection, upsert bool,
 	batch []parsed, seen map[[16]byte]struct{}, summary map[string]int) (map[string]int, error) {
 	// Renewing the lease first locks the job's row: a runner that lost it
 	// commits nothing.
@@ -334,6 +345,32 @@ func (r *Runner) write(ctx context.Context, db *ent.Client, id pulid.ID, conn *e
 		}
 		for _, i := range ids {
 			byEmail[*i.EmailLower] = i
+		}
+	}
+	// The job may run long after it was created: an administrator granted
+	// since then must not be overwritten by a caller who does not hold
+	// their scopes. Control is checked again, per batch, with the scopes
+	// the creator held.
+	uncontrolled := map[pulid.ID]bool{}
+	if upsert && len(byEmail) > 0 && !authz.FromContext(creator).IsSystem() {
+		owners := make([]pulid.ID, 0, len(byEmail))
+		for _, i := range byEmail {
+			owners = append(owners, i.OwnerID)
+		}
+		refs, err := db.AdminGrant.Query().Where(admingrant.UserRefIn(owners...)).
+			Unique(true).Select(admingrant.FieldUserRef).Strings(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, ref := range refs {
+			err := admins.RequireControl(creator, db, pulid.ID(ref))
+			var esc *authz.EscalationError
+			switch {
+			case errors.As(err, &esc):
+				uncontrolled[pulid.ID(ref)] = true
+			case err != nil:
+				return nil, err
+			}
 		}
 	}
 	takenUser := map[string]bool{}
@@ -401,8 +438,11 @@ func (r *Runner) write(ctx context.Context, db *ent.Client, id pulid.ID, conn *e
 		switch {
 		case dup:
 			fail(p, RowError{Code: CodeDuplicatedUser, Message: "the email appears more than once in the file", Path: "email"})
+		case byEmail[nu.Email] != nil && upsert && uncontrolled[byEmail[nu.Email].OwnerID]:
+			fail(p, RowError{Code: CodeForbidden, Path: "email",
+				Message: "the user is an administrator whose scopes the job's creator does not hold"})
 		case byEmail[nu.Email] != nil && upsert:
-			if err := update(ctx, db, byEmail[nu.Email], p.row); err != nil {
+			if err := update(ctx, db, conn, byEmail[nu.Email], p.row); err != nil {
 				return nil, err
 			}
 			counts["updated"]++
@@ -451,9 +491,34 @@ func (r *Runner) write(ctx context.Context, db *ent.Client, id pulid.ID, conn *e
 	return counts, nil
 }
 
+// creatorContext carries the viewer who created job j, for the checks
+// that run with their rights: the system (the CLI, internal work), or the
+// management scopes they held when they created it.
+func creatorContext(ctx context.Context, j *ent.Job) context.Context {
+	if sys, _ := j.Params[paramSystem].(bool); sys {
+		return authz.SystemContext(ctx)
+	}
+	var scopes []string
+	switch v := j.Params[paramCreatorScopes].(type) {
+	case []string:
+		scopes = v
+	case []any:
+		for _, s := range v {
+			if s, ok := s.(string); ok {
+				scopes = append(scopes, s)
+			}
+		}
+	}
+	return authz.NewContext(ctx, &authz.Viewer{Subject: j.CreatedBy, Scopes: scopes})
+}
+
 // update applies an upsert row to the user owning idt: only the
-// properties the row gives, metadata replaced whole, as Auth0.
-func update(ctx context.Context, db *ent.Client, idt *ent.Identity, r *row) error {
+// properties the row gives, metadata replaced whole, as Auth0. A replaced
+// password hash is a password change like any other (history rotated,
+// last_password_reset stamped, sessions, grants and tokens revoked,
+// brute-force blocks lifted), and blocking a user ends what they hold, all
+// in the batch's transaction.
+func update(ctx context.Context, db *ent.Client, conn *ent.Connection, idt *ent.Identity, r *row) error {
 	u := db.User.UpdateOneID(idt.OwnerID)
 	if r.emailVerified != nil {
 		u.SetEmailVerified(*r.emailVerified)
@@ -480,11 +545,47 @@ func update(ctx context.Context, db *ent.Client, idt *ent.Identity, r *row) erro
 	if r.has["app_metadata"] {
 		u.SetAppMetadata(r.nu.AppMetadata())
 	}
+	changed := r.hash != nil && (idt.PasswordHash == nil || *idt.PasswordHash != *r.hash)
+	if changed {
+		u.SetLastPasswordReset(time.Now())
+	}
 	if err := u.Exec(ctx); err != nil {
 		return err
 	}
-	if r.hash != nil {
-		return db.Identity.UpdateOneID(idt.ID).SetPasswordHash(*r.hash).Exec(ctx)
+	if changed {
+		upd := db.Identity.UpdateOneID(idt.ID).SetPasswordHash(*r.hash)
+		if opts := policy.FromConnection(conn.Options); opts.History > 1 {
+			// The current password plus History-1 previous ones are kept.
+			var hist []string
+			if idt.PasswordHash != nil && *idt.PasswordHash != "" {
+				hist = append(hist, *idt.PasswordHash)
+			}
+			hist = append(hist, idt.PasswordHistory...)
+			if len(hist) > opts.History-1 {
+				hist = hist[:opts.History-1]
+			}
+			upd.SetPasswordHistory(hist)
+		} else {
+			upd.ClearPasswordHistory()
+		}
+		if err := upd.Exec(ctx); err != nil {
+			return err
+		}
+		if err := idn.RevokeAccess(ctx, db, idt.OwnerID, idn.RevokePasswordChanged); err != nil {
+			return err
+		}
+		var idents []string
+		for _, v := range []*string{idt.EmailLower, idt.Username} {
+			if v != nil && *v != "" {
+				idents = append(idents, *v)
+			}
+		}
+		if err := lockout.Clear(ctx, db, conn.Name, idents...); err != nil {
+			return err
+		}
+	}
+	if r.blocked != nil && *r.blocked && !changed {
+		return idn.RevokeAccess(ctx, db, idt.OwnerID, idn.RevokeUserBlocked)
 	}
 	return nil
 }

@@ -35,6 +35,9 @@ const (
 	CodeConflictUsername  = "CONFLICT_USERNAME"
 	CodeDuplicatedUser    = "DUPLICATED_USER"
 	CodeMFAFactorsInvalid = "MFA_FACTORS_FAILED"
+	// CodeForbidden refuses an upsert of an administrator whose scopes the
+	// job's creator does not hold.
+	CodeForbidden = "FORBIDDEN"
 )
 
 // allowed are the properties of Auth0's bulk-import schema.
@@ -290,42 +293,66 @@ func jsonType(v json.RawMessage) string {
 	return "number"
 }
 
-// mask returns the row for the job's errors with its hashes (and MFA
-// secrets) replaced by "[REDACTED]".
+// mask returns the row for the job's errors with every secret replaced by
+// "[REDACTED]". Rows are stored exactly when they are malformed, so masking
+// must not rely on their shape: all of custom_password_hash but a string
+// algorithm, password_hash, any TOTP value and the values of unknown
+// properties (a plaintext "password", say) are redacted whatever they hold.
 func mask(raw json.RawMessage) map[string]any {
+	const red = "[REDACTED]"
 	var m map[string]any
 	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
-		return map[string]any{"value": "[REDACTED]"}
+		return map[string]any{"value": red}
 	}
-	const red = "[REDACTED]"
-	if _, ok := m["password_hash"]; ok {
-		m["password_hash"] = red
-	}
-	if c, ok := m["custom_password_hash"].(map[string]any); ok {
-		if h, ok := c["hash"].(map[string]any); ok {
-			if _, ok := h["value"]; ok {
-				h["value"] = red
+	for k, v := range m {
+		switch {
+		case !allowed[k], k == "password_hash":
+			m[k] = red
+		case k == "custom_password_hash":
+			c, ok := v.(map[string]any)
+			if !ok {
+				m[k] = red
+				continue
 			}
-			if k, ok := h["key"].(map[string]any); ok {
-				k["value"] = red
-			}
-		}
-		if s, ok := c["salt"].(map[string]any); ok {
-			if _, ok := s["value"]; ok {
-				s["value"] = red
-			}
-		}
-	} else if _, ok := m["custom_password_hash"]; ok {
-		m["custom_password_hash"] = red
-	}
-	if fs, ok := m["mfa_factors"].([]any); ok {
-		for _, f := range fs {
-			if fm, ok := f.(map[string]any); ok {
-				if t, ok := fm["totp"].(map[string]any); ok {
-					t["secret"] = red
+			for ck, cv := range c {
+				if s, ok := cv.(string); ck == "algorithm" && ok && len(s) <= 32 {
+					continue
 				}
+				c[ck] = red
 			}
+		case k == "mfa_factors":
+			m[k] = maskFactors(v)
 		}
 	}
 	return m
+}
+
+// maskFactors redacts every TOTP entry of mfa_factors, and anything whose
+// shape is not a list of factor objects (it may be a bare secret).
+func maskFactors(v any) any {
+	const red = "[REDACTED]"
+	maskOne := func(f any) any {
+		fm, ok := f.(map[string]any)
+		if !ok {
+			return red
+		}
+		for fk := range fm {
+			if fk != "email" && fk != "phone" {
+				fm[fk] = red
+			}
+		}
+		return fm
+	}
+	switch fs := v.(type) {
+	case []any:
+		for i, f := range fs {
+			fs[i] = maskOne(f)
+		}
+		return fs
+	case map[string]any:
+		return maskOne(fs)
+	case nil:
+		return nil
+	}
+	return red
 }

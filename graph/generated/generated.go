@@ -3008,7 +3008,7 @@ type Job {
   createdAt: Time!
   """
   The refused rows in file order (at most 1,000 per page): each row as given, with its
-  password hashes and MFA secrets masked, and its errors with Auth0's codes.
+  password hashes, MFA secrets and the values of unknown properties masked, and its errors with Auth0's codes.
   """
   errors(first: Int = 100, afterRow: Int = -1): [JobRowError!]!
 }
@@ -3025,7 +3025,7 @@ type JobSummary {
 type JobRowError {
   "The row's 0-based index in the file."
   row: Int!
-  "The row as given, hashes masked."
+  "The row as given, its hashes, MFA secrets and unknown properties' values masked."
   user: Map!
   errors: [JobErrorDetail!]!
 }

@@ -140,7 +140,7 @@ type JobErrorDetail struct {
 type JobRowError struct {
 	// The row's 0-based index in the file.
 	Row int `json:"row"`
-	// The row as given, hashes masked.
+	// The row as given, its hashes, MFA secrets and unknown properties' values masked.
 	User   map[string]any    `json:"user"`
 	Errors []*JobErrorDetail `json:"errors"`
 }

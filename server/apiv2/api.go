@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/authgraph/authgraph/accounts"
 	"github.com/authgraph/authgraph/authz"
@@ -110,6 +111,18 @@ type Request struct {
 	// Params are the path's {name} values, unescaped.
 	Params map[string]string
 	api    *API
+	w      http.ResponseWriter
+}
+
+// ExtendReadDeadline lets a route that takes a large upload read its body
+// for longer than the server's ReadTimeout; it is called after the caller
+// is authenticated and authorized, so anonymous clients cannot hold a
+// connection open. It is best effort: a writer that cannot set deadlines
+// keeps the server's.
+func (r *Request) ExtendReadDeadline(d time.Duration) {
+	if r.w != nil {
+		_ = http.NewResponseController(r.w).SetReadDeadline(time.Now().Add(d))
+	}
 }
 
 // Ctx is the request context, carrying the caller's viewer.
@@ -224,7 +237,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		ctx = authz.NewContext(ctx, viewer)
 	}
-	req := &Request{Request: r.WithContext(ctx), Params: params, api: a}
+	req := &Request{Request: r.WithContext(ctx), Params: params, api: a, w: w}
 	body, err := rt.Handle(req)
 	if err != nil {
 		writeError(w, r, a.cfg.Logger, err)

@@ -70,6 +70,18 @@ var (
 // ID token the code exchange yields, with the application's client id.
 func uLoginIDToken(t *testing.T, s *apitest.Server, email, password string) (idToken, clientID string) {
 	t.Helper()
+	tok, conf := uLogin(t, s, email, password, "openid", "profile", "email")
+	raw, _ := tok.Extra("id_token").(string)
+	if raw == "" {
+		t.Fatal("no ID token")
+	}
+	return raw, conf.ClientID
+}
+
+// uLogin logs the user in through the login form with a new web
+// application, and returns the tokens and the application's config.
+func uLogin(t *testing.T, s *apitest.Server, email, password string, scopes ...string) (*oauth2.Token, *oauth2.Config) {
+	t.Helper()
 	ctx := context.Background()
 	created, err := clients.Create(authz.SystemContext(ctx), s.Deps.DB.Ent, clients.Params{
 		Name: "linking app", Type: "regular_web", RedirectURIs: []string{uRedirect},
@@ -78,7 +90,7 @@ func uLoginIDToken(t *testing.T, s *apitest.Server, email, password string) (idT
 		t.Fatal(err)
 	}
 	conf := oauth2.Config{ClientID: created.Client.ClientID, ClientSecret: created.Secret, RedirectURL: uRedirect,
-		Scopes:   []string{"openid", "profile", "email"},
+		Scopes:   scopes,
 		Endpoint: oauth2.Endpoint{AuthURL: s.Issuer + "authorize", TokenURL: s.Issuer + "oauth/token"}}
 	jar, _ := cookiejar.New(nil)
 	b := &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, _ []*http.Request) error {
@@ -114,11 +126,7 @@ func uLoginIDToken(t *testing.T, s *apitest.Server, email, password string) (idT
 	if err != nil {
 		t.Fatalf("exchange: %v", err)
 	}
-	raw, _ := tok.Extra("id_token").(string)
-	if raw == "" {
-		t.Fatal("no ID token")
-	}
-	return raw, created.Client.ClientID
+	return tok, &conf
 }
 
 func uIdentityIDs(ids []management.UserIdentity) []string {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/authgraph/authgraph/accounts"
 	"github.com/authgraph/authgraph/bulkimport"
@@ -166,8 +167,7 @@ func (a *API) jobRoutes() []*Route {
 				if err != nil {
 					var tooBig *http.MaxBytesError
 					if errors.As(err, &tooBig) {
-						return nil, &httpError{Status: http.StatusRequestEntityTooLarge, ErrorCode: "request_entity_too_large",
-							Message: "the users file is over " + strconv.FormatInt(tooBig.Limit, 10) + " bytes"}
+						return nil, readError(err)
 					}
 					return nil, err
 				}
@@ -177,8 +177,8 @@ func (a *API) jobRoutes() []*Route {
 		{
 			Method: http.MethodGet, Path: "/jobs/{id}/errors", Scopes: []string{"create:users", "read:users"},
 			Summary: "Get job error details",
-			Description: "The refused rows of an import, in file order: each row as given, with password hashes " +
-				"and MFA secrets replaced by [REDACTED], and its errors [{code, message, path}] with Auth0's codes. " +
+			Description: "The refused rows of an import, in file order: each row as given, with password hashes, " +
+				"MFA secrets and the values of unknown properties replaced by [REDACTED], and its errors [{code, message, path}] with Auth0's codes. " +
 				"An empty array when no row was refused. At most 10,000 rows.",
 			Response: []JobErrorRow{},
 			Handle: func(r *Request) (any, error) {
@@ -199,10 +199,16 @@ func (a *API) jobRoutes() []*Route {
 	}
 }
 
-// importForm reads POST /jobs/users-imports' multipart form as a stream.
-// go-auth0 (and Auth0's documentation) send the fields before the file;
-// a file sent before its fields is spooled to a temporary file until they
-// are read.
+// importUploadTimeout is how long a users file may take to upload: the
+// server's ReadTimeout (30 s) would cut files far smaller than the body cap on
+// ordinary links.
+const importUploadTimeout = 30 * time.Minute
+
+// importForm reads POST /jobs/users-imports' multipart form, in any order
+// of its parts. The file is always spooled to a temporary file first, so
+// the network upload never happens inside the database transaction that
+// stores it (on SQLite that would hold the write lock for the whole upload),
+// and every field is read whether it comes before or after the file.
 func importForm(r *Request) (in bulkimport.ImportInput, cleanup func(), err error) {
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if ct != "multipart/form-data" {
@@ -212,6 +218,7 @@ func importForm(r *Request) (in bulkimport.ImportInput, cleanup func(), err erro
 	if err != nil {
 		return in, nil, badRequest("%v", err)
 	}
+	r.ExtendReadDeadline(importUploadTimeout)
 	var spool *os.File
 	cleanup = func() {
 		if spool != nil {
@@ -232,23 +239,18 @@ func importForm(r *Request) (in bulkimport.ImportInput, cleanup func(), err erro
 			break
 		}
 		if err != nil {
-			return in, cleanup, badRequest("%v", err)
+			return in, cleanup, readError(err)
 		}
 		name := part.FormName()
 		if name == "users" {
-			if in.Connection != "" || spool != nil {
-				// The fields came first (or the file twice): stream it.
-				if spool != nil {
-					return in, cleanup, badRequest("users is given twice")
-				}
-				in.File = part
-				break
+			if spool != nil {
+				return in, cleanup, badRequest("users is given twice")
 			}
 			if spool, err = os.CreateTemp("", "authgraph-import-*"); err != nil {
 				return in, cleanup, err
 			}
 			if _, err := io.Copy(spool, part); err != nil {
-				return in, cleanup, err
+				return in, cleanup, readError(err)
 			}
 			if _, err := spool.Seek(0, io.SeekStart); err != nil {
 				return in, cleanup, err
@@ -284,6 +286,17 @@ func importForm(r *Request) (in bulkimport.ImportInput, cleanup func(), err erro
 		return in, cleanup, badRequest("Missing required property: connection_id")
 	}
 	return in, cleanup, nil
+}
+
+// readError reports a failed read of the upload: a body over its cap is a
+// 413, anything else (a broken or malformed multipart body) a 400.
+func readError(err error) error {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return &httpError{Status: http.StatusRequestEntityTooLarge, ErrorCode: "request_entity_too_large",
+			Message: "the users file is over " + strconv.FormatInt(tooBig.Limit, 10) + " bytes"}
+	}
+	return badRequest("%v", err)
 }
 
 func importJobJSON(j *bulkimport.Job) Job {

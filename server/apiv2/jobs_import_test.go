@@ -12,6 +12,7 @@ import (
 
 	"github.com/auth0/go-auth0"
 	"github.com/auth0/go-auth0/management"
+	"golang.org/x/oauth2"
 
 	"github.com/authgraph/authgraph/internal/apitest"
 )
@@ -238,6 +239,103 @@ func TestImportUsersNDJSONAndRefusals(t *testing.T) {
 			expectError(t, http.StatusBadRequest, "")
 		if _, err := m.User.ListByEmail(context.Background(), "x@example.com"); err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// TestImportFieldsAfterFile checks that fields sent after the users file
+// (Auth0 accepts any order) are honoured: upsert=true after the file
+// updates the existing user instead of refusing it.
+func TestImportFieldsAfterFile(t *testing.T) {
+	apitest.ForEachBackend(t, func(t *testing.T, s *apitest.Server) {
+		ctx := context.Background()
+		m := sdk(t, s, "", "", false)
+		id := createUser(t, m, "after@example.com")
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		_ = mw.WriteField("connection_id", uConn)
+		w, _ := mw.CreateFormFile("users", "users.json")
+		_, _ = w.Write([]byte(`[{"email":"after@example.com","name":"Upserted"}]`))
+		_ = mw.WriteField("upsert", "true")
+		_ = mw.WriteField("external_id", "late-fields")
+		_ = mw.Close()
+		req, _ := http.NewRequest(http.MethodPost, s.URL+"/api/v2/jobs/users-imports", &body)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		req.Header.Set("Authorization", "Bearer "+s.AdminToken(t))
+		res, err := s.HTTP.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		_, _ = b.ReadFrom(res.Body)
+		res.Body.Close()
+		r := resp{Status: res.StatusCode, Header: res.Header, Body: b.Bytes()}
+		if r.Status != http.StatusCreated {
+			t.Fatalf("%d %s", r.Status, r.Body)
+		}
+		var j struct {
+			ID         string `json:"id"`
+			Upsert     bool   `json:"upsert"`
+			ExternalID string `json:"external_id"`
+		}
+		r.decode(t, &j)
+		if !j.Upsert || j.ExternalID != "late-fields" {
+			t.Fatalf("job %s", r.Body)
+		}
+		done := waitJob(t, m, j.ID)
+		if s := done.GetSummary(); s.GetUpdated() != 1 || s.GetFailed() != 0 {
+			t.Fatalf("summary %+v", s)
+		}
+		if u, err := m.User.Read(ctx, id); err != nil || u.GetName() != "Upserted" {
+			t.Fatalf("user %+v %v", u, err)
+		}
+	})
+}
+
+// TestImportUpsertPasswordRevokes checks that an upsert replacing a user's
+// password hash ends what the user holds, as every password change does: the
+// refresh token of an existing session stops working.
+func TestImportUpsertPasswordRevokes(t *testing.T) {
+	apitest.ForEachBackend(t, func(t *testing.T, s *apitest.Server) {
+		ctx := context.Background()
+		m := sdk(t, s, "", "", false)
+		conn, err := m.Connection.ReadByName(ctx, uConn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := createUser(t, m, "rotate@example.com")
+		tok, conf := uLogin(t, s, "rotate@example.com", "Correct-Horse-9", "openid", "offline_access")
+		if tok.RefreshToken == "" {
+			t.Fatal("no refresh token")
+		}
+		hc := context.WithValue(ctx, oauth2.HTTPClient, s.HTTP)
+		rt := tok.RefreshToken
+		refresh := func() error {
+			// Refresh tokens may rotate: keep the newest.
+			nt, err := conf.TokenSource(hc, &oauth2.Token{RefreshToken: rt}).Token()
+			if err == nil && nt.RefreshToken != "" {
+				rt = nt.RefreshToken
+			}
+			return err
+		}
+		if err := refresh(); err != nil {
+			t.Fatalf("refresh before the import: %v", err)
+		}
+		j := &management.Job{ConnectionID: conn.ID, Upsert: auth0.Bool(true), Users: []map[string]any{
+			{"email": "rotate@example.com", "password_hash": "$2b$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy"},
+		}}
+		if err := m.Job.ImportUsers(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+		if s := waitJob(t, m, j.GetID()).GetSummary(); s.GetUpdated() != 1 {
+			t.Fatalf("summary %+v", s)
+		}
+		if err := refresh(); err == nil {
+			t.Fatal("the refresh token still works after the password was replaced")
+		}
+		u, err := m.User.Read(ctx, id)
+		if err != nil || u.LastPasswordReset == nil {
+			t.Fatalf("last_password_reset not set: %+v %v", u, err)
 		}
 	})
 }

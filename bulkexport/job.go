@@ -88,6 +88,10 @@ var runnerID = func() string {
 	return fmt.Sprintf("%s/%d", h, os.Getpid())
 }()
 
+// errLeaseLost ends a run whose claim another runner took over (its lease
+// ran out while it stalled): from then on it writes nothing.
+var errLeaseLost = errors.New("bulkexport: the job's lease was taken over")
+
 // RunJob claims export job id and runs it: the file is written to the
 // job's output chunks and the job ends completed (or failed, with the
 // reason). It claims a pending job, or a processing one whose runner's
@@ -95,61 +99,126 @@ var runnerID = func() string {
 // replacing any partial output. It returns nil without running when
 // another runner holds the job.
 func RunJob(ctx context.Context, db *ent.Client, id pulid.ID, log *slog.Logger) error {
+	owner, j, err := claim(ctx, db, id)
+	if err != nil || j == nil {
+		return err
+	}
+	return execute(ctx, db, j, owner, log)
+}
+
+// claim takes job id for a new run. The owner token is unique to this
+// claim, not to the process: two runs in one process (the API's and the
+// sweep's) must not pass for each other.
+func claim(ctx context.Context, db *ent.Client, id pulid.ID) (owner string, j *ent.Job, err error) {
+	sys := authz.SystemContext(ctx)
+	owner = runnerID + "/" + string(pulid.MustNew("run_"))[4:]
+	now := time.Now()
+	n, err := db.Job.Update().Where(job.ID(id), runnable(now)).
+		SetStatus(job.StatusProcessing).SetLeaseOwner(owner).SetLeaseUntil(now.Add(leaseTTL)).
+		SetStartedAt(now).SetRowsDone(0).Save(sys)
+	if err != nil || n == 0 {
+		return "", nil, err
+	}
+	j, err = db.Job.Get(sys, id)
+	return owner, j, err
+}
+
+// fenced selects job id while owner's claim holds.
+func fenced(id pulid.ID, owner string) predicate.Job {
+	return job.And(job.ID(id), job.LeaseOwner(owner), job.StatusEQ(job.StatusProcessing))
+}
+
+// execute runs claimed job j. Every write is conditional on owner's
+// lease, so a runner that lost its claim changes nothing.
+func execute(ctx context.Context, db *ent.Client, j *ent.Job, owner string, log *slog.Logger) error {
 	if log == nil {
 		log = slog.Default()
 	}
 	sys := authz.SystemContext(ctx)
-	now := time.Now()
-	n, err := db.Job.Update().Where(job.ID(id), runnable(now)).
-		SetStatus(job.StatusProcessing).SetLeaseOwner(runnerID).SetLeaseUntil(now.Add(leaseTTL)).
-		SetStartedAt(now).SetRowsDone(0).Save(sys)
-	if err != nil || n == 0 {
-		return err
+	rows, err := runJob(sys, db, j, owner)
+	if errors.Is(err, errLeaseLost) {
+		log.Warn("users export taken over by another runner", "job", j.ID)
+		return nil
 	}
-	j, err := db.Job.Get(sys, id)
 	if err != nil {
-		return err
-	}
-	rows, err := runJob(sys, db, j)
-	if err != nil {
-		log.Error("users export failed", "job", id, "err", err)
+		log.Error("users export failed", "job", j.ID, "err", err)
 		msg := "the export failed"
 		if ve := new(identity.ValidationError); errors.As(err, &ve) {
 			msg = ve.Message
 		}
 		// A fresh context: the job's own may be what ended.
-		if uerr := db.Job.UpdateOneID(id).SetStatus(job.StatusFailed).SetError(msg).SetFinishedAt(time.Now()).
-			SetLeaseOwner("").ClearLeaseUntil().Exec(authz.SystemContext(context.WithoutCancel(ctx))); uerr != nil {
-			log.Error("recording a failed users export", "job", id, "err", uerr)
+		if _, uerr := db.Job.Update().Where(fenced(j.ID, owner)).SetStatus(job.StatusFailed).SetError(msg).SetFinishedAt(time.Now()).
+			SetLeaseOwner("").ClearLeaseUntil().Save(authz.SystemContext(context.WithoutCancel(ctx))); uerr != nil {
+			log.Error("recording a failed users export", "job", j.ID, "err", uerr)
 		}
 		return err
 	}
-	return db.Job.UpdateOneID(id).SetStatus(job.StatusCompleted).SetRowsDone(rows).SetTotalRows(rows).
-		SetSummary(map[string]int{"total": rows}).SetFinishedAt(time.Now()).SetLeaseOwner("").ClearLeaseUntil().Exec(sys)
+	n, err := db.Job.Update().Where(fenced(j.ID, owner)).SetStatus(job.StatusCompleted).SetRowsDone(rows).SetTotalRows(rows).
+		SetSummary(map[string]int{"total": rows}).SetFinishedAt(time.Now()).SetLeaseOwner("").ClearLeaseUntil().Save(sys)
+	if err == nil && n == 0 {
+		log.Warn("users export taken over by another runner", "job", j.ID)
+	}
+	return err
 }
 
-func runJob(ctx context.Context, db *ent.Client, j *ent.Job) (int, error) {
-	if _, err := db.JobChunk.Delete().Where(jobchunk.JobRef(j.ID), jobchunk.KindEQ(jobchunk.KindOutput)).Exec(ctx); err != nil {
-		return 0, err
+// renew extends owner's lease on job id inside tx-bound db, locking the
+// job's row so that what follows in the transaction commits only while
+// the claim holds.
+func renew(ctx context.Context, db *ent.Client, id pulid.ID, owner string) error {
+	n, err := db.Job.Update().Where(fenced(id, owner)).SetLeaseUntil(time.Now().Add(leaseTTL)).Save(ctx)
+	if err != nil {
+		return err
 	}
+	if n == 0 {
+		return errLeaseLost
+	}
+	return nil
+}
+
+// inTx runs f in a transaction that first renews owner's lease.
+func inTx(ctx context.Context, db *ent.Client, id pulid.ID, owner string, f func(*ent.Client) error) error {
+	tx, err := db.Tx(ctx)
+	if err != nil {
+		return err
+	}
+	if err := renew(ctx, tx.Client(), id, owner); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := f(tx.Client()); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func runJob(ctx context.Context, db *ent.Client, j *ent.Job, owner string) (int, error) {
 	o := JobOptions(j)
 	total, err := Count(ctx, db, o)
 	if err != nil {
 		return 0, err
 	}
-	if err := db.Job.UpdateOneID(j.ID).SetTotalRows(total).Exec(ctx); err != nil {
+	// A previous run's partial output goes with the new run's total.
+	if err := inTx(ctx, db, j.ID, owner, func(tx *ent.Client) error {
+		if _, err := tx.JobChunk.Delete().Where(jobchunk.JobRef(j.ID), jobchunk.KindEQ(jobchunk.KindOutput)).Exec(ctx); err != nil {
+			return err
+		}
+		return tx.Job.UpdateOneID(j.ID).SetTotalRows(total).Exec(ctx)
+	}); err != nil {
 		return 0, err
 	}
 	var perr error
 	o.Progress = func(done int) {
 		// Progress and the lease commit with each batch.
-		if err := db.Job.UpdateOneID(j.ID).SetRowsDone(done).SetLeaseUntil(time.Now().Add(leaseTTL)).Exec(ctx); err != nil && perr == nil {
+		if err := inTx(ctx, db, j.ID, owner, func(tx *ent.Client) error {
+			return tx.Job.UpdateOneID(j.ID).SetRowsDone(done).Exec(ctx)
+		}); err != nil && perr == nil {
 			perr = err
 		}
 	}
-	cw := &chunkWriter{ctx: ctx, db: db, job: j.ID}
-	res, err := Export(ctx, db, cw, o)
-	if err == nil {
+	cw := &chunkWriter{ctx: ctx, db: db, job: j.ID, owner: owner}
+	res, err := Export(ctx, db, &abortWriter{w: cw, err: &perr}, o)
+	if perr != nil {
 		err = perr
 	}
 	if err == nil {
@@ -158,13 +227,28 @@ func runJob(ctx context.Context, db *ent.Client, j *ent.Job) (int, error) {
 	return res.Rows, err
 }
 
+// abortWriter fails writes once progress could not be recorded (the lease
+// was lost), so the export stops instead of running to its end.
+type abortWriter struct {
+	w   *chunkWriter
+	err *error
+}
+
+func (a *abortWriter) Write(p []byte) (int, error) {
+	if *a.err != nil {
+		return 0, *a.err
+	}
+	return a.w.Write(p)
+}
+
 // chunkWriter stores what is written as the job's output chunks.
 type chunkWriter struct {
-	ctx context.Context
-	db  *ent.Client
-	job pulid.ID
-	buf []byte
-	seq int
+	ctx   context.Context
+	db    *ent.Client
+	job   pulid.ID
+	owner string
+	buf   []byte
+	seq   int
 }
 
 func (w *chunkWriter) Write(p []byte) (int, error) {
@@ -179,8 +263,10 @@ func (w *chunkWriter) Write(p []byte) (int, error) {
 }
 
 func (w *chunkWriter) store(b []byte) error {
-	err := w.db.JobChunk.Create().SetJobRef(w.job).SetKind(jobchunk.KindOutput).SetSeq(w.seq).
-		SetData(append([]byte(nil), b...)).Exec(w.ctx)
+	err := inTx(w.ctx, w.db, w.job, w.owner, func(tx *ent.Client) error {
+		return tx.JobChunk.Create().SetJobRef(w.job).SetKind(jobchunk.KindOutput).SetSeq(w.seq).
+			SetData(append([]byte(nil), b...)).Exec(w.ctx)
+	})
 	w.seq++
 	return err
 }

@@ -408,6 +408,30 @@ func TestExport(t *testing.T) {
 			}
 		})
 
+		t.Run("a node runs at most MaxRunning exports", func(t *testing.T) {
+			j, err := bulkexport.CreateJob(f.ctx, f.db, "tester", bulkexport.Options{Fields: []bulkexport.Field{{Name: "user_id"}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			release := bulkexport.Occupy(bulkexport.MaxRunning)
+			if err := bulkexport.RunJob(f.ctx, f.db, j.ID, nil); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := bulkexport.ResumeJobs(f.ctx, f.db, nil); err != nil || n != 0 {
+				t.Fatalf("the sweep ran %d jobs past the limit: %v", n, err)
+			}
+			if got := f.db.Job.GetX(f.ctx, j.ID); got.Status != job.StatusPending || got.LeaseOwner != "" {
+				t.Fatalf("a job ran past the limit: %+v", got)
+			}
+			release()
+			if n, err := bulkexport.ResumeJobs(f.ctx, f.db, nil); err != nil || n != 1 {
+				t.Fatalf("the sweep ran %d jobs: %v", n, err)
+			}
+			if got := f.db.Job.GetX(f.ctx, j.ID); got.Status != job.StatusCompleted || got.RowsDone != 27 {
+				t.Fatalf("the pending job: %+v", got)
+			}
+		})
+
 		t.Run("job of a deleted connection exports nobody", func(t *testing.T) {
 			gone := f.db.Connection.Create().SetName("gone").SetStrategy(connection.StrategyOidc).SaveX(f.ctx)
 			j, err := bulkexport.CreateJob(f.ctx, f.db, "tester", bulkexport.Options{ConnectionID: gone.ID})

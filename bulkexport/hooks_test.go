@@ -6,3 +6,16 @@ var (
 	Claim   = claim
 	Execute = execute
 )
+
+// Occupy takes n of this process's export slots until the returned
+// function is called.
+func Occupy(n int) (release func()) {
+	for range n {
+		slots <- struct{}{}
+	}
+	return func() {
+		for range n {
+			<-slots
+		}
+	}
+}

@@ -37,6 +37,24 @@ const chunkSize = 1 << 20
 // each batch renews it. A job whose runner died is claimable again after.
 const leaseTTL = 2 * time.Minute
 
+// MaxRunning is how many export jobs one node runs at once. An export
+// reads the whole users table and holds a database connection; more at
+// once would starve logins. Jobs beyond it stay pending and are run by a
+// later sweep (ResumeJobs) or the next free runner.
+const MaxRunning = 2
+
+// MaxActive is how many export jobs may be pending or processing at once
+// across all nodes; CreateJob refuses more with ErrTooManyJobs, as Auth0
+// limits the export jobs a tenant has in flight.
+const MaxActive = 4
+
+// ErrTooManyJobs refuses an export job while MaxActive others are pending
+// or processing.
+var ErrTooManyJobs = fmt.Errorf("there are already %d export jobs pending or processing; wait for one to complete", MaxActive)
+
+// slots bounds the exports this process runs at once (MaxRunning).
+var slots = make(chan struct{}, MaxRunning)
+
 // CreateJob records an export job (pending) for o, after validating it.
 // The API never exports password hashes: o.IncludePasswordHashes is
 // refused here. ctx needs no particular viewer: jobs are system rows.
@@ -62,6 +80,14 @@ func CreateJob(ctx context.Context, db *ent.Client, createdBy string, o Options)
 	raw, _ := json.Marshal(params)
 	var stored map[string]any
 	_ = json.Unmarshal(raw, &stored)
+	active, err := db.Job.Query().Where(job.TypeEQ(job.TypeUsersExport), job.StatusIn(job.StatusPending, job.StatusProcessing)).
+		Count(authz.SystemContext(ctx))
+	if err != nil {
+		return nil, err
+	}
+	if active >= MaxActive {
+		return nil, ErrTooManyJobs
+	}
 	c := db.Job.Create().SetType(job.TypeUsersExport).SetParams(stored).SetCreatedBy(createdBy)
 	if o.ConnectionID != "" {
 		c = c.SetConnectionRef(o.ConnectionID)
@@ -97,13 +123,26 @@ var errLeaseLost = errors.New("bulkexport: the job's lease was taken over")
 // reason). It claims a pending job, or a processing one whose runner's
 // lease ran out (a crashed node): an export restarts from the beginning,
 // replacing any partial output. It returns nil without running when
-// another runner holds the job.
+// another runner holds the job, or when this node already runs
+// MaxRunning exports (the job stays pending for a later sweep).
 func RunJob(ctx context.Context, db *ent.Client, id pulid.ID, log *slog.Logger) error {
+	_, err := run(ctx, db, id, log)
+	return err
+}
+
+// run is RunJob; ran reports whether this call ran the job.
+func run(ctx context.Context, db *ent.Client, id pulid.ID, log *slog.Logger) (ran bool, err error) {
+	select {
+	case slots <- struct{}{}:
+		defer func() { <-slots }()
+	default:
+		return false, nil
+	}
 	owner, j, err := claim(ctx, db, id)
 	if err != nil || j == nil {
-		return err
+		return false, err
 	}
-	return execute(ctx, db, j, owner, log)
+	return true, execute(ctx, db, j, owner, log)
 }
 
 // claim takes job id for a new run. The owner token is unique to this
@@ -373,22 +412,26 @@ func runnable(now time.Time) predicate.Job {
 }
 
 // ResumeJobs runs, one after the other, the export jobs no runner holds:
-// those whose process stopped before they completed. Jobs are normally
-// run as soon as they are created (the API starts them); this picks up
-// the rest after a restart. It returns the number of jobs it ran.
+// those whose process stopped before they completed, and those left
+// pending while MaxRunning others ran. Jobs are normally run as soon as
+// they are created (the API starts them); this picks up the rest. It
+// returns the number of jobs it ran.
 func ResumeJobs(ctx context.Context, db *ent.Client, log *slog.Logger) (int, error) {
 	ids, err := db.Job.Query().Where(runnable(time.Now())).Order(ent.Asc(job.FieldCreatedAt)).Limit(10).
 		IDs(authz.SystemContext(ctx))
 	if err != nil {
 		return 0, err
 	}
-	for i, id := range ids {
+	n := 0
+	for _, id := range ids {
 		if err := ctx.Err(); err != nil {
-			return i, err
+			return n, err
 		}
-		_ = RunJob(ctx, db, id, log)
+		if ran, _ := run(ctx, db, id, log); ran {
+			n++
+		}
 	}
-	return len(ids), nil
+	return n, nil
 }
 
 // Retention is how long a completed export's file is kept: after it the

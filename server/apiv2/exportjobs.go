@@ -2,6 +2,7 @@ package apiv2
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"time"
@@ -87,6 +88,9 @@ func (a *API) exportJobRoutes() []*Route {
 				by = v.Subject
 			}
 			j, err := bulkexport.CreateJob(r.Ctx(), a.cfg.DB, by, o)
+			if errors.Is(err, bulkexport.ErrTooManyJobs) {
+				return nil, &httpError{Status: http.StatusTooManyRequests, ErrorCode: "too_many_requests", Message: err.Error(), RetryAfter: 60}
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -96,10 +100,14 @@ func (a *API) exportJobRoutes() []*Route {
 	}}
 }
 
-// startExport runs an export job in the background.
+// startExport runs an export job in the background, then the jobs left
+// pending meanwhile (this node was running its maximum), so that they do
+// not wait for the periodic sweep.
 func (a *API) startExport(id pulid.ID) {
 	go func() {
-		_ = bulkexport.RunJob(context.Background(), a.cfg.DB, id, a.cfg.Logger)
+		ctx := context.Background()
+		_ = bulkexport.RunJob(ctx, a.cfg.DB, id, a.cfg.Logger)
+		_, _ = bulkexport.ResumeJobs(ctx, a.cfg.DB, a.cfg.Logger)
 	}()
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/auth0/go-auth0/management"
 
 	"github.com/authgraph/authgraph/authz"
+	"github.com/authgraph/authgraph/bulkexport"
 	"github.com/authgraph/authgraph/ent/job"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/internal/apitest"
@@ -210,6 +211,41 @@ func TestUsersExportJob(t *testing.T) {
 			n := s.Deps.DB.Ent.Job.Query().Where(job.TypeEQ(job.TypeUsersExport)).CountX(authz.SystemContext(ctx))
 			if n != 2 {
 				t.Fatalf("%d export jobs: refused requests created some", n)
+			}
+		})
+
+		t.Run("too many jobs in flight", func(t *testing.T) {
+			sys := authz.SystemContext(ctx)
+			db := s.Deps.DB.Ent
+			var queued []pulid.ID
+			for range bulkexport.MaxActive {
+				j, err := bulkexport.CreateJob(sys, db, "tester", bulkexport.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				queued = append(queued, j.ID)
+			}
+			before := db.Job.Query().Where(job.TypeEQ(job.TypeUsersExport)).CountX(sys)
+			call(t, s, http.MethodPost, "/api/v2/jobs/users-exports", s.AdminToken(t), map[string]any{}).
+				expectError(t, http.StatusTooManyRequests, "too_many_requests")
+			if n := db.Job.Query().Where(job.TypeEQ(job.TypeUsersExport)).CountX(sys); n != before {
+				t.Fatalf("a refused export created a job: %d, were %d", n, before)
+			}
+			// Once one completes, a new export is accepted again.
+			if err := bulkexport.RunJob(sys, db, queued[0], nil); err != nil {
+				t.Fatal(err)
+			}
+			r := call(t, s, http.MethodPost, "/api/v2/jobs/users-exports", s.AdminToken(t), map[string]any{})
+			if r.Status != http.StatusCreated {
+				t.Fatalf("after one completed: %d %s", r.Status, r.Body)
+			}
+			var created struct{ ID string }
+			r.decode(t, &created)
+			waitExport(t, reader, created.ID)
+			for _, id := range queued[1:] {
+				if j := waitExport(t, reader, string(id)); j.GetStatus() != "completed" {
+					t.Fatalf("a queued job was not run: %+v", j)
+				}
 			}
 		})
 	})

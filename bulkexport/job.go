@@ -23,6 +23,7 @@ import (
 	"github.com/authgraph/authgraph/ent/predicate"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/identity"
+	"github.com/authgraph/authgraph/manage"
 )
 
 // DownloadTTL is how long an export's download URL works after it is
@@ -57,7 +58,9 @@ var slots = make(chan struct{}, MaxRunning)
 
 // CreateJob records an export job (pending) for o, after validating it.
 // The API never exports password hashes: o.IncludePasswordHashes is
-// refused here. ctx needs no particular viewer: jobs are system rows.
+// refused here. The caller needs read:users; the job's creation is
+// audited (sapi, operation exportUsers), as the export is a bulk read of
+// personal data.
 func CreateJob(ctx context.Context, db *ent.Client, createdBy string, o Options) (*ent.Job, error) {
 	if o.IncludePasswordHashes {
 		return nil, &identity.ValidationError{Field: "fields", Message: "password hashes are exported only by the command line tool"}
@@ -80,19 +83,41 @@ func CreateJob(ctx context.Context, db *ent.Client, createdBy string, o Options)
 	raw, _ := json.Marshal(params)
 	var stored map[string]any
 	_ = json.Unmarshal(raw, &stored)
-	active, err := db.Job.Query().Where(job.TypeEQ(job.TypeUsersExport), job.StatusIn(job.StatusPending, job.StatusProcessing)).
-		Count(authz.SystemContext(ctx))
+	desc := "Export users as " + string(o.Format)
+	if o.ConnectionID != "" {
+		desc += " of connection " + string(o.ConnectionID)
+	}
+	names := make([]string, len(o.Fields))
+	for i, f := range o.Fields {
+		names[i] = f.Name
+	}
+	desc += " (fields: " + strings.Join(names, ", ") + ")"
+	var out *ent.Job
+	err = manage.Write(ctx, db, manage.Op{Scope: "read:users", Operation: "exportUsers", Description: desc},
+		func(tx *ent.Client) (manage.Audit, error) {
+			sys := authz.SystemContext(ctx)
+			active, err := tx.Job.Query().Where(job.TypeEQ(job.TypeUsersExport), job.StatusIn(job.StatusPending, job.StatusProcessing)).
+				Count(sys)
+			if err != nil {
+				return manage.Audit{}, err
+			}
+			if active >= MaxActive {
+				return manage.Audit{}, ErrTooManyJobs
+			}
+			c := tx.Job.Create().SetType(job.TypeUsersExport).SetParams(stored).SetCreatedBy(createdBy)
+			if o.ConnectionID != "" {
+				c = c.SetConnectionRef(o.ConnectionID)
+			}
+			out, err = c.Save(sys)
+			if err != nil {
+				return manage.Audit{}, err
+			}
+			return manage.Audit{Description: desc + ": job " + string(out.ID)}, nil
+		})
 	if err != nil {
 		return nil, err
 	}
-	if active >= MaxActive {
-		return nil, ErrTooManyJobs
-	}
-	c := db.Job.Create().SetType(job.TypeUsersExport).SetParams(stored).SetCreatedBy(createdBy)
-	if o.ConnectionID != "" {
-		c = c.SetConnectionRef(o.ConnectionID)
-	}
-	return c.Save(authz.SystemContext(ctx))
+	return out, nil
 }
 
 // JobOptions reads back the options an export job was created with.

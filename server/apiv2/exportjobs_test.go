@@ -19,6 +19,7 @@ import (
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/bulkexport"
 	"github.com/authgraph/authgraph/ent/job"
+	"github.com/authgraph/authgraph/ent/logevent"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/internal/apitest"
 )
@@ -155,6 +156,41 @@ func TestUsersExportJob(t *testing.T) {
 			}
 		})
 
+		t.Run("audited", func(t *testing.T) {
+			sys := authz.SystemContext(ctx)
+			j := &management.Job{Format: btStr("csv"), Fields: []map[string]interface{}{{"name": "email"}}}
+			if err := reader.Job.ExportUsers(ctx, j); err != nil {
+				t.Fatal(err)
+			}
+			created := s.Deps.DB.Ent.LogEvent.Query().Where(logevent.Type("sapi"), logevent.DescriptionContains(j.GetID())).AllX(sys)
+			if len(created) != 1 || created[0].Details["operation"] != "exportUsers" || created[0].ClientID == "" ||
+				!strings.Contains(created[0].Description, "csv") || !strings.Contains(created[0].Description, "email") {
+				t.Fatalf("creation audit: %+v", created)
+			}
+			done := waitExport(t, reader, j.GetID())
+			downloads := func() int {
+				n := 0
+				for _, e := range s.Deps.DB.Ent.LogEvent.Query().Where(logevent.Type("mgmt_api_read")).AllX(sys) {
+					if e.Details["job_id"] == j.GetID() && e.Details["operation"] == "downloadUsersExport" {
+						n++
+					}
+				}
+				return n
+			}
+			if n := downloads(); n != 0 {
+				t.Fatalf("%d downloads logged before any", n)
+			}
+			if st, _ := download(t, s, done.GetLocation()+"x"); st != http.StatusForbidden {
+				t.Fatalf("bad token: %d", st)
+			}
+			if st, body := download(t, s, done.GetLocation()); st != http.StatusOK {
+				t.Fatalf("download: %d %s", st, body)
+			}
+			if n := downloads(); n != 1 {
+				t.Fatalf("%d downloads logged, want 1", n)
+			}
+		})
+
 		t.Run("csv with fields and a connection", func(t *testing.T) {
 			c, err := admin.Connection.ReadByName(ctx, conn)
 			if err != nil {
@@ -209,7 +245,7 @@ func TestUsersExportJob(t *testing.T) {
 			call(t, s, http.MethodPost, "/api/v2/jobs/users-exports", token(t, s, "create:users", "update:users"), map[string]any{}).
 				expectError(t, http.StatusForbidden, "")
 			n := s.Deps.DB.Ent.Job.Query().Where(job.TypeEQ(job.TypeUsersExport)).CountX(authz.SystemContext(ctx))
-			if n != 2 {
+			if n != 3 {
 				t.Fatalf("%d export jobs: refused requests created some", n)
 			}
 		})

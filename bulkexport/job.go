@@ -23,6 +23,7 @@ import (
 	"github.com/authgraph/authgraph/ent/predicate"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/identity"
+	"github.com/authgraph/authgraph/internal/jobstore"
 	"github.com/authgraph/authgraph/manage"
 )
 
@@ -139,10 +140,6 @@ var runnerID = func() string {
 	return fmt.Sprintf("%s/%d", h, os.Getpid())
 }()
 
-// errLeaseLost ends a run whose claim another runner took over (its lease
-// ran out while it stalled): from then on it writes nothing.
-var errLeaseLost = errors.New("bulkexport: the job's lease was taken over")
-
 // RunJob claims export job id and runs it: the file is written to the
 // job's output chunks and the job ends completed (or failed, with the
 // reason). It claims a pending job, or a processing one whose runner's
@@ -187,11 +184,6 @@ func claim(ctx context.Context, db *ent.Client, id pulid.ID) (owner string, j *e
 	return owner, j, err
 }
 
-// fenced selects job id while owner's claim holds.
-func fenced(id pulid.ID, owner string) predicate.Job {
-	return job.And(job.ID(id), job.LeaseOwner(owner), job.StatusEQ(job.StatusProcessing))
-}
-
 // execute runs claimed job j. Every write is conditional on owner's
 // lease, so a runner that lost its claim changes nothing.
 func execute(ctx context.Context, db *ent.Client, j *ent.Job, owner string, log *slog.Logger) error {
@@ -200,7 +192,7 @@ func execute(ctx context.Context, db *ent.Client, j *ent.Job, owner string, log 
 	}
 	sys := authz.SystemContext(ctx)
 	rows, err := runJob(sys, db, j, owner)
-	if errors.Is(err, errLeaseLost) {
+	if errors.Is(err, jobstore.ErrLeaseLost) {
 		log.Warn("users export taken over by another runner", "job", j.ID)
 		return nil
 	}
@@ -211,32 +203,18 @@ func execute(ctx context.Context, db *ent.Client, j *ent.Job, owner string, log 
 			msg = ve.Message
 		}
 		// A fresh context: the job's own may be what ended.
-		if _, uerr := db.Job.Update().Where(fenced(j.ID, owner)).SetStatus(job.StatusFailed).SetError(msg).SetFinishedAt(time.Now()).
+		if _, uerr := db.Job.Update().Where(jobstore.Held(j.ID, owner)).SetStatus(job.StatusFailed).SetError(msg).SetFinishedAt(time.Now()).
 			SetLeaseOwner("").ClearLeaseUntil().Save(authz.SystemContext(context.WithoutCancel(ctx))); uerr != nil {
 			log.Error("recording a failed users export", "job", j.ID, "err", uerr)
 		}
 		return err
 	}
-	n, err := db.Job.Update().Where(fenced(j.ID, owner)).SetStatus(job.StatusCompleted).SetRowsDone(rows).SetTotalRows(rows).
+	n, err := db.Job.Update().Where(jobstore.Held(j.ID, owner)).SetStatus(job.StatusCompleted).SetRowsDone(rows).SetTotalRows(rows).
 		SetSummary(map[string]int{"total": rows}).SetFinishedAt(time.Now()).SetLeaseOwner("").ClearLeaseUntil().Save(sys)
 	if err == nil && n == 0 {
 		log.Warn("users export taken over by another runner", "job", j.ID)
 	}
 	return err
-}
-
-// renew extends owner's lease on job id inside tx-bound db, locking the
-// job's row so that what follows in the transaction commits only while
-// the claim holds.
-func renew(ctx context.Context, db *ent.Client, id pulid.ID, owner string) error {
-	n, err := db.Job.Update().Where(fenced(id, owner)).SetLeaseUntil(time.Now().Add(leaseTTL)).Save(ctx)
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return errLeaseLost
-	}
-	return nil
 }
 
 // inTx runs f in a transaction that first renews owner's lease.
@@ -245,7 +223,7 @@ func inTx(ctx context.Context, db *ent.Client, id pulid.ID, owner string, f func
 	if err != nil {
 		return err
 	}
-	if err := renew(ctx, tx.Client(), id, owner); err != nil {
+	if err := jobstore.Renew(ctx, tx.Client(), id, owner, leaseTTL); err != nil {
 		_ = tx.Rollback()
 		return err
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/authgraph/authgraph/ent/joberror"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/identity"
+	"github.com/authgraph/authgraph/internal/jobstore"
 	"github.com/authgraph/authgraph/manage"
 )
 
@@ -229,17 +230,7 @@ func (s *Service) view(ctx context.Context, j *ent.Job) *Job {
 			out.Connection = c.Name
 		}
 	}
-	switch {
-	case j.Status == job.StatusCompleted:
-		out.PercentageDone = 100
-	case j.TotalRows > 0:
-		out.PercentageDone = j.RowsDone * 100 / j.TotalRows
-	}
-	if j.Status == job.StatusProcessing && j.StartedAt != nil && j.RowsDone > 0 && j.TotalRows > j.RowsDone {
-		elapsed := time.Since(*j.StartedAt)
-		left := time.Duration(float64(elapsed) * float64(j.TotalRows-j.RowsDone) / float64(j.RowsDone))
-		out.TimeLeftSeconds = int(left.Seconds() + 0.5)
-	}
+	out.PercentageDone, out.TimeLeftSeconds, _ = jobstore.Progress(j, time.Now())
 	return out
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/job"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
+	"github.com/authgraph/authgraph/internal/jobstore"
 )
 
 // UsersExportJobBody is POST /jobs/users-exports's body, Auth0's.
@@ -132,17 +133,9 @@ func (a *API) exportJobJSON(ctx context.Context, j *ent.Job, withLocation bool) 
 			out.Connection = c.Name
 		}
 	}
-	pct := 0
-	switch {
-	case j.Status == job.StatusCompleted:
-		pct = 100
-	case j.TotalRows > 0:
-		pct = min(99, j.RowsDone*100/j.TotalRows)
-	}
+	pct, left, hasLeft := jobstore.Progress(j, time.Now())
 	out.PercentageDone = &pct
-	if j.Status == job.StatusProcessing && j.StartedAt != nil && j.RowsDone > 0 && j.TotalRows > j.RowsDone {
-		elapsed := time.Since(*j.StartedAt).Seconds()
-		left := int(elapsed / float64(j.RowsDone) * float64(j.TotalRows-j.RowsDone))
+	if hasLeft {
 		out.TimeLeftSeconds = &left
 	}
 	if withLocation && j.Status == job.StatusCompleted && bulkexport.FileKept(j) && authz.FromContext(ctx).HasScope("read:users") {

@@ -32,9 +32,6 @@ import (
 // previous one, so a leaked URL is good for an hour at most.
 const DownloadTTL = time.Hour
 
-// chunkSize is the size of the pieces an export's file is stored in.
-const chunkSize = 1 << 20
-
 // leaseTTL is how long a runner's claim on a job lasts without progress;
 // each batch renews it. A job whose runner died is claimable again after.
 const leaseTTL = 2 * time.Minute
@@ -258,13 +255,14 @@ func runJob(ctx context.Context, db *ent.Client, j *ent.Job, owner string) (int,
 			perr = err
 		}
 	}
-	cw := &chunkWriter{ctx: ctx, db: db, job: j.ID, owner: owner}
+	cw := &jobstore.ChunkWriter{Ctx: ctx, DB: db, Job: j.ID, Kind: jobchunk.KindOutput,
+		Fence: func(tx *ent.Client) error { return jobstore.Renew(ctx, tx, j.ID, owner, leaseTTL) }}
 	res, err := Export(ctx, db, &abortWriter{w: cw, err: &perr}, o)
 	if perr != nil {
 		err = perr
 	}
 	if err == nil {
-		err = cw.Close()
+		err = cw.Flush()
 	}
 	return res.Rows, err
 }
@@ -272,7 +270,7 @@ func runJob(ctx context.Context, db *ent.Client, j *ent.Job, owner string) (int,
 // abortWriter fails writes once progress could not be recorded (the lease
 // was lost), so the export stops instead of running to its end.
 type abortWriter struct {
-	w   *chunkWriter
+	w   *jobstore.ChunkWriter
 	err *error
 }
 
@@ -281,46 +279,6 @@ func (a *abortWriter) Write(p []byte) (int, error) {
 		return 0, *a.err
 	}
 	return a.w.Write(p)
-}
-
-// chunkWriter stores what is written as the job's output chunks.
-type chunkWriter struct {
-	ctx   context.Context
-	db    *ent.Client
-	job   pulid.ID
-	owner string
-	buf   []byte
-	seq   int
-}
-
-func (w *chunkWriter) Write(p []byte) (int, error) {
-	w.buf = append(w.buf, p...)
-	for len(w.buf) >= chunkSize {
-		if err := w.store(w.buf[:chunkSize]); err != nil {
-			return 0, err
-		}
-		w.buf = append(w.buf[:0], w.buf[chunkSize:]...)
-	}
-	return len(p), nil
-}
-
-func (w *chunkWriter) store(b []byte) error {
-	err := inTx(w.ctx, w.db, w.job, w.owner, func(tx *ent.Client) error {
-		return tx.JobChunk.Create().SetJobRef(w.job).SetKind(jobchunk.KindOutput).SetSeq(w.seq).
-			SetData(append([]byte(nil), b...)).Exec(w.ctx)
-	})
-	w.seq++
-	return err
-}
-
-// Close stores what remains.
-func (w *chunkWriter) Close() error {
-	if len(w.buf) == 0 {
-		return nil
-	}
-	err := w.store(w.buf)
-	w.buf = nil
-	return err
 }
 
 // FileName is the name of a completed export's file: job_….json.gz or

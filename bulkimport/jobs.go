@@ -34,9 +34,6 @@ const (
 	ScopeRead   = "read:users"
 )
 
-// chunkSize is the size of the stored pieces of an upload.
-const chunkSize = 1 << 20
-
 // Service runs the import use cases.
 type Service struct {
 	DB   *ent.Client
@@ -122,7 +119,7 @@ func (s *Service) CreateImport(ctx context.Context, in ImportInput) (*Job, error
 			if err != nil {
 				return manage.Audit{}, err
 			}
-			w := &chunkWriter{ctx: sys, db: tx, job: j.ID}
+			w := &jobstore.ChunkWriter{Ctx: sys, DB: tx, Job: j.ID, Kind: jobchunk.KindInput}
 			rr, err := newRowReader(io.TeeReader(in.File, w))
 			if err != nil {
 				return manage.Audit{}, fileError(err)
@@ -141,13 +138,13 @@ func (s *Service) CreateImport(ctx context.Context, in ImportInput) (*Job, error
 			if _, err := io.Copy(io.Discard, io.TeeReader(in.File, w)); err != nil {
 				return manage.Audit{}, fileError(err)
 			}
-			if err := w.flush(); err != nil {
+			if err := w.Flush(); err != nil {
 				return manage.Audit{}, err
 			}
 			if rows == 0 {
 				return manage.Audit{}, &identity.ValidationError{Field: "users", Message: "the file has no users"}
 			}
-			j, err = j.Update().SetTotalRows(rows).SetInputSize(w.size).SetInputComplete(true).
+			j, err = j.Update().SetTotalRows(rows).SetInputSize(w.Size()).SetInputComplete(true).
 				SetSummary(map[string]int{"inserted": 0, "updated": 0, "failed": 0, "total": rows}).Save(sys)
 			if err != nil {
 				return manage.Audit{}, err
@@ -271,45 +268,6 @@ func needReadScope(ctx context.Context) error {
 		return nil
 	}
 	return &authz.ScopeError{Scope: ScopeRead}
-}
-
-// chunkWriter stores what is written to it as job chunks of chunkSize.
-type chunkWriter struct {
-	ctx  context.Context
-	db   *ent.Client
-	job  pulid.ID
-	buf  []byte
-	seq  int
-	size int64
-}
-
-func (w *chunkWriter) Write(p []byte) (int, error) {
-	n := len(p)
-	for len(p) > 0 {
-		take := min(chunkSize-len(w.buf), len(p))
-		w.buf = append(w.buf, p[:take]...)
-		p = p[take:]
-		if len(w.buf) == chunkSize {
-			if err := w.flush(); err != nil {
-				return 0, err
-			}
-		}
-	}
-	return n, nil
-}
-
-func (w *chunkWriter) flush() error {
-	if len(w.buf) == 0 {
-		return nil
-	}
-	err := w.db.JobChunk.Create().SetJobRef(w.job).SetKind(jobchunk.KindInput).SetSeq(w.seq).SetData(w.buf).Exec(w.ctx)
-	if err != nil {
-		return err
-	}
-	w.seq++
-	w.size += int64(len(w.buf))
-	w.buf = w.buf[:0]
-	return nil
 }
 
 // chunkReader reads a job's stored input back, one chunk in memory at a

@@ -10,6 +10,7 @@ import (
 
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
+	"github.com/authgraph/authgraph/logs"
 )
 
 // DownloadHandler serves completed exports at …/exports/{job_id}.{json|csv}.gz
@@ -40,6 +41,15 @@ func DownloadHandler(db *ent.Client, log *slog.Logger) http.Handler {
 				return
 			}
 			log.Error("export download", "err", err)
+			refuse(http.StatusInternalServerError, "Internal error")
+			return
+		}
+		// The download is the moment personal data leaves: it is logged
+		// before a byte is sent, and not served when it cannot be.
+		if err := logs.Write(r.Context(), db, logs.Event{Type: logs.TypeManagementRead,
+			Description: "Download a users export " + string(j.ID),
+			Details:     map[string]any{"operation": "downloadUsersExport", "job_id": string(j.ID), "created_by": j.CreatedBy}}); err != nil {
+			log.Error("export download", "job", j.ID, "err", err)
 			refuse(http.StatusInternalServerError, "Internal error")
 			return
 		}

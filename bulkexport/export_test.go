@@ -344,6 +344,94 @@ func TestExport(t *testing.T) {
 			}
 		})
 
+		t.Run("a runner that lost its lease writes nothing", func(t *testing.T) {
+			j, err := bulkexport.CreateJob(f.ctx, f.db, "tester", bulkexport.Options{Format: bulkexport.JSON, Fields: []bulkexport.Field{{Name: "user_id"}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Runner a claims the job, then stalls past its lease.
+			ownerA, ja, err := bulkexport.Claim(f.ctx, f.db, j.ID)
+			if err != nil || ja == nil {
+				t.Fatalf("claim: %v", err)
+			}
+			f.db.Job.UpdateOneID(j.ID).SetLeaseUntil(time.Now().Add(-time.Second)).ExecX(f.ctx)
+			// Runner b (same process) takes it over and completes it.
+			if err := bulkexport.RunJob(f.ctx, f.db, j.ID, nil); err != nil {
+				t.Fatal(err)
+			}
+			done := f.db.Job.GetX(f.ctx, j.ID)
+			if done.Status != job.StatusCompleted || done.RowsDone != 27 {
+				t.Fatalf("job after b: %+v", done)
+			}
+			chunks := f.db.JobChunk.Query().Where(jobchunk.JobRef(j.ID)).IDsX(f.ctx)
+			// a wakes up and runs: nothing it does may reach the job.
+			if err := bulkexport.Execute(f.ctx, f.db, ja, ownerA, nil); err != nil {
+				t.Fatalf("a: %v", err)
+			}
+			after := f.db.Job.GetX(f.ctx, j.ID)
+			if after.Status != job.StatusCompleted || after.RowsDone != 27 || !after.FinishedAt.Equal(*done.FinishedAt) ||
+				after.TotalRows != 27 || after.Error != "" {
+				t.Fatalf("a wrote to the job: %+v", after)
+			}
+			if got := f.db.JobChunk.Query().Where(jobchunk.JobRef(j.ID)).IDsX(f.ctx); fmt.Sprint(got) != fmt.Sprint(chunks) {
+				t.Fatalf("a rewrote the output: chunks %v, were %v", got, chunks)
+			}
+
+			// A claim taken over before the stalled runner's first write.
+			j2, err := bulkexport.CreateJob(f.ctx, f.db, "tester", bulkexport.Options{Format: bulkexport.JSON, Fields: []bulkexport.Field{{Name: "user_id"}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ownerA, ja, err = bulkexport.Claim(f.ctx, f.db, j2.ID)
+			if err != nil || ja == nil {
+				t.Fatalf("claim: %v", err)
+			}
+			f.db.Job.UpdateOneID(j2.ID).SetLeaseUntil(time.Now().Add(-time.Second)).ExecX(f.ctx)
+			ownerB, jb, err := bulkexport.Claim(f.ctx, f.db, j2.ID)
+			if err != nil || jb == nil || ownerB == ownerA {
+				t.Fatalf("claim b: %v (owners %q %q)", err, ownerA, ownerB)
+			}
+			if err := bulkexport.Execute(f.ctx, f.db, ja, ownerA, nil); err != nil {
+				t.Fatalf("a: %v", err)
+			}
+			if got := f.db.Job.GetX(f.ctx, j2.ID); got.Status != job.StatusProcessing || got.LeaseOwner != ownerB || got.RowsDone != 0 {
+				t.Fatalf("a wrote to b's job: %+v", got)
+			}
+			if n := f.db.JobChunk.Query().Where(jobchunk.JobRef(j2.ID)).CountX(f.ctx); n != 0 {
+				t.Fatalf("a stored %d chunks in b's job", n)
+			}
+			if err := bulkexport.Execute(f.ctx, f.db, jb, ownerB, nil); err != nil {
+				t.Fatal(err)
+			}
+			if got := f.db.Job.GetX(f.ctx, j2.ID); got.Status != job.StatusCompleted || got.RowsDone != 27 {
+				t.Fatalf("b's job: %+v", got)
+			}
+		})
+
+		t.Run("a node runs at most MaxRunning exports", func(t *testing.T) {
+			j, err := bulkexport.CreateJob(f.ctx, f.db, "tester", bulkexport.Options{Fields: []bulkexport.Field{{Name: "user_id"}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			release := bulkexport.Occupy(bulkexport.MaxRunning)
+			if err := bulkexport.RunJob(f.ctx, f.db, j.ID, nil); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := bulkexport.ResumeJobs(f.ctx, f.db, nil); err != nil || n != 0 {
+				t.Fatalf("the sweep ran %d jobs past the limit: %v", n, err)
+			}
+			if got := f.db.Job.GetX(f.ctx, j.ID); got.Status != job.StatusPending || got.LeaseOwner != "" {
+				t.Fatalf("a job ran past the limit: %+v", got)
+			}
+			release()
+			if n, err := bulkexport.ResumeJobs(f.ctx, f.db, nil); err != nil || n != 1 {
+				t.Fatalf("the sweep ran %d jobs: %v", n, err)
+			}
+			if got := f.db.Job.GetX(f.ctx, j.ID); got.Status != job.StatusCompleted || got.RowsDone != 27 {
+				t.Fatalf("the pending job: %+v", got)
+			}
+		})
+
 		t.Run("job of a deleted connection exports nobody", func(t *testing.T) {
 			gone := f.db.Connection.Create().SetName("gone").SetStrategy(connection.StrategyOidc).SaveX(f.ctx)
 			j, err := bulkexport.CreateJob(f.ctx, f.db, "tester", bulkexport.Options{ConnectionID: gone.ID})

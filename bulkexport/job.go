@@ -23,6 +23,8 @@ import (
 	"github.com/authgraph/authgraph/ent/predicate"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/identity"
+	"github.com/authgraph/authgraph/internal/jobstore"
+	"github.com/authgraph/authgraph/manage"
 )
 
 // DownloadTTL is how long an export's download URL works after it is
@@ -30,16 +32,33 @@ import (
 // previous one, so a leaked URL is good for an hour at most.
 const DownloadTTL = time.Hour
 
-// chunkSize is the size of the pieces an export's file is stored in.
-const chunkSize = 1 << 20
-
 // leaseTTL is how long a runner's claim on a job lasts without progress;
 // each batch renews it. A job whose runner died is claimable again after.
 const leaseTTL = 2 * time.Minute
 
+// MaxRunning is how many export jobs one node runs at once. An export
+// reads the whole users table and holds a database connection; more at
+// once would starve logins. Jobs beyond it stay pending and are run by a
+// later sweep (ResumeJobs) or the next free runner.
+const MaxRunning = 2
+
+// MaxActive is how many export jobs may be pending or processing at once
+// across all nodes; CreateJob refuses more with ErrTooManyJobs, as Auth0
+// limits the export jobs a tenant has in flight.
+const MaxActive = 4
+
+// ErrTooManyJobs refuses an export job while MaxActive others are pending
+// or processing.
+var ErrTooManyJobs = fmt.Errorf("there are already %d export jobs pending or processing; wait for one to complete", MaxActive)
+
+// slots bounds the exports this process runs at once (MaxRunning).
+var slots = make(chan struct{}, MaxRunning)
+
 // CreateJob records an export job (pending) for o, after validating it.
 // The API never exports password hashes: o.IncludePasswordHashes is
-// refused here. ctx needs no particular viewer: jobs are system rows.
+// refused here. The caller needs read:users; the job's creation is
+// audited (sapi, operation exportUsers), as the export is a bulk read of
+// personal data.
 func CreateJob(ctx context.Context, db *ent.Client, createdBy string, o Options) (*ent.Job, error) {
 	if o.IncludePasswordHashes {
 		return nil, &identity.ValidationError{Field: "fields", Message: "password hashes are exported only by the command line tool"}
@@ -62,11 +81,41 @@ func CreateJob(ctx context.Context, db *ent.Client, createdBy string, o Options)
 	raw, _ := json.Marshal(params)
 	var stored map[string]any
 	_ = json.Unmarshal(raw, &stored)
-	c := db.Job.Create().SetType(job.TypeUsersExport).SetParams(stored).SetCreatedBy(createdBy)
+	desc := "Export users as " + string(o.Format)
 	if o.ConnectionID != "" {
-		c = c.SetConnectionRef(o.ConnectionID)
+		desc += " of connection " + string(o.ConnectionID)
 	}
-	return c.Save(authz.SystemContext(ctx))
+	names := make([]string, len(o.Fields))
+	for i, f := range o.Fields {
+		names[i] = f.Name
+	}
+	desc += " (fields: " + strings.Join(names, ", ") + ")"
+	var out *ent.Job
+	err = manage.Write(ctx, db, manage.Op{Scope: "read:users", Operation: "exportUsers", Description: desc},
+		func(tx *ent.Client) (manage.Audit, error) {
+			sys := authz.SystemContext(ctx)
+			active, err := tx.Job.Query().Where(job.TypeEQ(job.TypeUsersExport), job.StatusIn(job.StatusPending, job.StatusProcessing)).
+				Count(sys)
+			if err != nil {
+				return manage.Audit{}, err
+			}
+			if active >= MaxActive {
+				return manage.Audit{}, ErrTooManyJobs
+			}
+			c := tx.Job.Create().SetType(job.TypeUsersExport).SetParams(stored).SetCreatedBy(createdBy)
+			if o.ConnectionID != "" {
+				c = c.SetConnectionRef(o.ConnectionID)
+			}
+			out, err = c.Save(sys)
+			if err != nil {
+				return manage.Audit{}, err
+			}
+			return manage.Audit{Description: desc + ": job " + string(out.ID)}, nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // JobOptions reads back the options an export job was created with.
@@ -93,106 +142,143 @@ var runnerID = func() string {
 // reason). It claims a pending job, or a processing one whose runner's
 // lease ran out (a crashed node): an export restarts from the beginning,
 // replacing any partial output. It returns nil without running when
-// another runner holds the job.
+// another runner holds the job, or when this node already runs
+// MaxRunning exports (the job stays pending for a later sweep).
 func RunJob(ctx context.Context, db *ent.Client, id pulid.ID, log *slog.Logger) error {
+	_, err := run(ctx, db, id, log)
+	return err
+}
+
+// run is RunJob; ran reports whether this call ran the job.
+func run(ctx context.Context, db *ent.Client, id pulid.ID, log *slog.Logger) (ran bool, err error) {
+	select {
+	case slots <- struct{}{}:
+		defer func() { <-slots }()
+	default:
+		return false, nil
+	}
+	owner, j, err := claim(ctx, db, id)
+	if err != nil || j == nil {
+		return false, err
+	}
+	return true, execute(ctx, db, j, owner, log)
+}
+
+// claim takes job id for a new run. The owner token is unique to this
+// claim, not to the process: two runs in one process (the API's and the
+// sweep's) must not pass for each other.
+func claim(ctx context.Context, db *ent.Client, id pulid.ID) (owner string, j *ent.Job, err error) {
+	sys := authz.SystemContext(ctx)
+	owner = runnerID + "/" + string(pulid.MustNew("run_"))[4:]
+	now := time.Now()
+	n, err := db.Job.Update().Where(job.ID(id), runnable(now)).
+		SetStatus(job.StatusProcessing).SetLeaseOwner(owner).SetLeaseUntil(now.Add(leaseTTL)).
+		SetStartedAt(now).SetRowsDone(0).Save(sys)
+	if err != nil || n == 0 {
+		return "", nil, err
+	}
+	j, err = db.Job.Get(sys, id)
+	return owner, j, err
+}
+
+// execute runs claimed job j. Every write is conditional on owner's
+// lease, so a runner that lost its claim changes nothing.
+func execute(ctx context.Context, db *ent.Client, j *ent.Job, owner string, log *slog.Logger) error {
 	if log == nil {
 		log = slog.Default()
 	}
 	sys := authz.SystemContext(ctx)
-	now := time.Now()
-	n, err := db.Job.Update().Where(job.ID(id), runnable(now)).
-		SetStatus(job.StatusProcessing).SetLeaseOwner(runnerID).SetLeaseUntil(now.Add(leaseTTL)).
-		SetStartedAt(now).SetRowsDone(0).Save(sys)
-	if err != nil || n == 0 {
-		return err
+	rows, err := runJob(sys, db, j, owner)
+	if errors.Is(err, jobstore.ErrLeaseLost) {
+		log.Warn("users export taken over by another runner", "job", j.ID)
+		return nil
 	}
-	j, err := db.Job.Get(sys, id)
 	if err != nil {
-		return err
-	}
-	rows, err := runJob(sys, db, j)
-	if err != nil {
-		log.Error("users export failed", "job", id, "err", err)
+		log.Error("users export failed", "job", j.ID, "err", err)
 		msg := "the export failed"
 		if ve := new(identity.ValidationError); errors.As(err, &ve) {
 			msg = ve.Message
 		}
 		// A fresh context: the job's own may be what ended.
-		if uerr := db.Job.UpdateOneID(id).SetStatus(job.StatusFailed).SetError(msg).SetFinishedAt(time.Now()).
-			SetLeaseOwner("").ClearLeaseUntil().Exec(authz.SystemContext(context.WithoutCancel(ctx))); uerr != nil {
-			log.Error("recording a failed users export", "job", id, "err", uerr)
+		if _, uerr := db.Job.Update().Where(jobstore.Held(j.ID, owner)).SetStatus(job.StatusFailed).SetError(msg).SetFinishedAt(time.Now()).
+			SetLeaseOwner("").ClearLeaseUntil().Save(authz.SystemContext(context.WithoutCancel(ctx))); uerr != nil {
+			log.Error("recording a failed users export", "job", j.ID, "err", uerr)
 		}
 		return err
 	}
-	return db.Job.UpdateOneID(id).SetStatus(job.StatusCompleted).SetRowsDone(rows).SetTotalRows(rows).
-		SetSummary(map[string]int{"total": rows}).SetFinishedAt(time.Now()).SetLeaseOwner("").ClearLeaseUntil().Exec(sys)
+	n, err := db.Job.Update().Where(jobstore.Held(j.ID, owner)).SetStatus(job.StatusCompleted).SetRowsDone(rows).SetTotalRows(rows).
+		SetSummary(map[string]int{"total": rows}).SetFinishedAt(time.Now()).SetLeaseOwner("").ClearLeaseUntil().Save(sys)
+	if err == nil && n == 0 {
+		log.Warn("users export taken over by another runner", "job", j.ID)
+	}
+	return err
 }
 
-func runJob(ctx context.Context, db *ent.Client, j *ent.Job) (int, error) {
-	if _, err := db.JobChunk.Delete().Where(jobchunk.JobRef(j.ID), jobchunk.KindEQ(jobchunk.KindOutput)).Exec(ctx); err != nil {
-		return 0, err
+// inTx runs f in a transaction that first renews owner's lease.
+func inTx(ctx context.Context, db *ent.Client, id pulid.ID, owner string, f func(*ent.Client) error) error {
+	tx, err := db.Tx(ctx)
+	if err != nil {
+		return err
 	}
+	if err := jobstore.Renew(ctx, tx.Client(), id, owner, leaseTTL); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := f(tx.Client()); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func runJob(ctx context.Context, db *ent.Client, j *ent.Job, owner string) (int, error) {
 	o := JobOptions(j)
 	total, err := Count(ctx, db, o)
 	if err != nil {
 		return 0, err
 	}
-	if err := db.Job.UpdateOneID(j.ID).SetTotalRows(total).Exec(ctx); err != nil {
+	// A previous run's partial output goes with the new run's total.
+	if err := inTx(ctx, db, j.ID, owner, func(tx *ent.Client) error {
+		if _, err := tx.JobChunk.Delete().Where(jobchunk.JobRef(j.ID), jobchunk.KindEQ(jobchunk.KindOutput)).Exec(ctx); err != nil {
+			return err
+		}
+		return tx.Job.UpdateOneID(j.ID).SetTotalRows(total).Exec(ctx)
+	}); err != nil {
 		return 0, err
 	}
 	var perr error
 	o.Progress = func(done int) {
 		// Progress and the lease commit with each batch.
-		if err := db.Job.UpdateOneID(j.ID).SetRowsDone(done).SetLeaseUntil(time.Now().Add(leaseTTL)).Exec(ctx); err != nil && perr == nil {
+		if err := inTx(ctx, db, j.ID, owner, func(tx *ent.Client) error {
+			return tx.Job.UpdateOneID(j.ID).SetRowsDone(done).Exec(ctx)
+		}); err != nil && perr == nil {
 			perr = err
 		}
 	}
-	cw := &chunkWriter{ctx: ctx, db: db, job: j.ID}
-	res, err := Export(ctx, db, cw, o)
-	if err == nil {
+	cw := &jobstore.ChunkWriter{Ctx: ctx, DB: db, Job: j.ID, Kind: jobchunk.KindOutput,
+		Fence: func(tx *ent.Client) error { return jobstore.Renew(ctx, tx, j.ID, owner, leaseTTL) }}
+	res, err := Export(ctx, db, &abortWriter{w: cw, err: &perr}, o)
+	if perr != nil {
 		err = perr
 	}
 	if err == nil {
-		err = cw.Close()
+		err = cw.Flush()
 	}
 	return res.Rows, err
 }
 
-// chunkWriter stores what is written as the job's output chunks.
-type chunkWriter struct {
-	ctx context.Context
-	db  *ent.Client
-	job pulid.ID
-	buf []byte
-	seq int
+// abortWriter fails writes once progress could not be recorded (the lease
+// was lost), so the export stops instead of running to its end.
+type abortWriter struct {
+	w   *jobstore.ChunkWriter
+	err *error
 }
 
-func (w *chunkWriter) Write(p []byte) (int, error) {
-	w.buf = append(w.buf, p...)
-	for len(w.buf) >= chunkSize {
-		if err := w.store(w.buf[:chunkSize]); err != nil {
-			return 0, err
-		}
-		w.buf = append(w.buf[:0], w.buf[chunkSize:]...)
+func (a *abortWriter) Write(p []byte) (int, error) {
+	if *a.err != nil {
+		return 0, *a.err
 	}
-	return len(p), nil
-}
-
-func (w *chunkWriter) store(b []byte) error {
-	err := w.db.JobChunk.Create().SetJobRef(w.job).SetKind(jobchunk.KindOutput).SetSeq(w.seq).
-		SetData(append([]byte(nil), b...)).Exec(w.ctx)
-	w.seq++
-	return err
-}
-
-// Close stores what remains.
-func (w *chunkWriter) Close() error {
-	if len(w.buf) == 0 {
-		return nil
-	}
-	err := w.store(w.buf)
-	w.buf = nil
-	return err
+	return a.w.Write(p)
 }
 
 // FileName is the name of a completed export's file: job_….json.gz or
@@ -287,22 +373,26 @@ func runnable(now time.Time) predicate.Job {
 }
 
 // ResumeJobs runs, one after the other, the export jobs no runner holds:
-// those whose process stopped before they completed. Jobs are normally
-// run as soon as they are created (the API starts them); this picks up
-// the rest after a restart. It returns the number of jobs it ran.
+// those whose process stopped before they completed, and those left
+// pending while MaxRunning others ran. Jobs are normally run as soon as
+// they are created (the API starts them); this picks up the rest. It
+// returns the number of jobs it ran.
 func ResumeJobs(ctx context.Context, db *ent.Client, log *slog.Logger) (int, error) {
 	ids, err := db.Job.Query().Where(runnable(time.Now())).Order(ent.Asc(job.FieldCreatedAt)).Limit(10).
 		IDs(authz.SystemContext(ctx))
 	if err != nil {
 		return 0, err
 	}
-	for i, id := range ids {
+	n := 0
+	for _, id := range ids {
 		if err := ctx.Err(); err != nil {
-			return i, err
+			return n, err
 		}
-		_ = RunJob(ctx, db, id, log)
+		if ran, _ := run(ctx, db, id, log); ran {
+			n++
+		}
 	}
-	return len(ids), nil
+	return n, nil
 }
 
 // Retention is how long a completed export's file is kept: after it the

@@ -24,6 +24,7 @@ import (
 	"github.com/authgraph/authgraph/ent/joberror"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/identity"
+	"github.com/authgraph/authgraph/internal/jobstore"
 	"github.com/authgraph/authgraph/manage"
 )
 
@@ -32,9 +33,6 @@ const (
 	ScopeCreate = "create:users"
 	ScopeRead   = "read:users"
 )
-
-// chunkSize is the size of the stored pieces of an upload.
-const chunkSize = 1 << 20
 
 // Service runs the import use cases.
 type Service struct {
@@ -143,7 +141,7 @@ func (s *Service) CreateImport(ctx context.Context, in ImportInput) (*Job, error
 			if err != nil {
 				return manage.Audit{}, err
 			}
-			w := &chunkWriter{ctx: sys, db: tx, job: j.ID}
+			w := &jobstore.ChunkWriter{Ctx: sys, DB: tx, Job: j.ID, Kind: jobchunk.KindInput}
 			rr, err := newRowReader(io.TeeReader(in.File, w))
 			if err != nil {
 				return manage.Audit{}, fileError(err)
@@ -162,13 +160,13 @@ func (s *Service) CreateImport(ctx context.Context, in ImportInput) (*Job, error
 			if _, err := io.Copy(io.Discard, io.TeeReader(in.File, w)); err != nil {
 				return manage.Audit{}, fileError(err)
 			}
-			if err := w.flush(); err != nil {
+			if err := w.Flush(); err != nil {
 				return manage.Audit{}, err
 			}
 			if rows == 0 {
 				return manage.Audit{}, &identity.ValidationError{Field: "users", Message: "the file has no users"}
 			}
-			j, err = j.Update().SetTotalRows(rows).SetInputSize(w.size).SetInputComplete(true).
+			j, err = j.Update().SetTotalRows(rows).SetInputSize(w.Size()).SetInputComplete(true).
 				SetSummary(map[string]int{"inserted": 0, "updated": 0, "failed": 0, "total": rows}).Save(sys)
 			if err != nil {
 				return manage.Audit{}, err
@@ -251,17 +249,7 @@ func (s *Service) view(ctx context.Context, j *ent.Job) *Job {
 			out.Connection = c.Name
 		}
 	}
-	switch {
-	case j.Status == job.StatusCompleted:
-		out.PercentageDone = 100
-	case j.TotalRows > 0:
-		out.PercentageDone = j.RowsDone * 100 / j.TotalRows
-	}
-	if j.Status == job.StatusProcessing && j.StartedAt != nil && j.RowsDone > 0 && j.TotalRows > j.RowsDone {
-		elapsed := time.Since(*j.StartedAt)
-		left := time.Duration(float64(elapsed) * float64(j.TotalRows-j.RowsDone) / float64(j.RowsDone))
-		out.TimeLeftSeconds = int(left.Seconds() + 0.5)
-	}
+	out.PercentageDone, out.TimeLeftSeconds, _ = jobstore.Progress(j, time.Now())
 	return out
 }
 
@@ -302,45 +290,6 @@ func needReadScope(ctx context.Context) error {
 		return nil
 	}
 	return &authz.ScopeError{Scope: ScopeRead}
-}
-
-// chunkWriter stores what is written to it as job chunks of chunkSize.
-type chunkWriter struct {
-	ctx  context.Context
-	db   *ent.Client
-	job  pulid.ID
-	buf  []byte
-	seq  int
-	size int64
-}
-
-func (w *chunkWriter) Write(p []byte) (int, error) {
-	n := len(p)
-	for len(p) > 0 {
-		take := min(chunkSize-len(w.buf), len(p))
-		w.buf = append(w.buf, p[:take]...)
-		p = p[take:]
-		if len(w.buf) == chunkSize {
-			if err := w.flush(); err != nil {
-				return 0, err
-			}
-		}
-	}
-	return n, nil
-}
-
-func (w *chunkWriter) flush() error {
-	if len(w.buf) == 0 {
-		return nil
-	}
-	err := w.db.JobChunk.Create().SetJobRef(w.job).SetKind(jobchunk.KindInput).SetSeq(w.seq).SetData(w.buf).Exec(w.ctx)
-	if err != nil {
-		return err
-	}
-	w.seq++
-	w.size += int64(len(w.buf))
-	w.buf = w.buf[:0]
-	return nil
 }
 
 // chunkReader reads a job's stored input back, one chunk in memory at a

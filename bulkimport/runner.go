@@ -25,6 +25,7 @@ import (
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/ent/user"
 	idn "github.com/authgraph/authgraph/identity"
+	"github.com/authgraph/authgraph/internal/jobstore"
 )
 
 // Runner claims pending import jobs (and jobs whose runner stopped
@@ -113,7 +114,7 @@ func (r *Runner) RunOnce(ctx context.Context) (worked bool, err error) {
 			ClearLeaseUntil().SetLeaseOwner("").Save(release)
 		return true, ctx.Err()
 	}
-	if errors.Is(err, errLeaseLost) {
+	if errors.Is(err, jobstore.ErrLeaseLost) {
 		return true, nil
 	}
 	if err != nil {
@@ -131,8 +132,6 @@ func (r *Runner) RunOnce(ctx context.Context) (worked bool, err error) {
 	}
 	return true, nil
 }
-
-var errLeaseLost = errors.New("bulkimport: the job's lease was taken over")
 
 // claim takes the oldest runnable import job: pending, or processing with
 // its lease run out or released.
@@ -271,7 +270,7 @@ func (r *Runner) run(ctx context.Context, j *ent.Job) error {
 		return err
 	}
 	if n == 0 {
-		return errLeaseLost
+		return jobstore.ErrLeaseLost
 	}
 	// The upload holds password hashes: it goes once the job is done.
 	_, err = r.DB.JobChunk.Delete().Where(jobchunk.JobRef(j.ID), jobchunk.KindEQ(jobchunk.KindInput)).Exec(ctx)
@@ -319,13 +318,8 @@ func (r *Runner) write(ctx, creator context.Context, db *ent.Client, id pulid.ID
 	batch []parsed, seen map[[16]byte]struct{}, summary map[string]int) (map[string]int, error) {
 	// Renewing the lease first locks the job's row: a runner that lost it
 	// commits nothing.
-	n, err := db.Job.Update().Where(job.ID(id), job.LeaseOwner(r.Owner), job.StatusEQ(job.StatusProcessing)).
-		SetLeaseUntil(time.Now().Add(r.Lease)).Save(ctx)
-	if err != nil {
+	if err := jobstore.Renew(ctx, db, id, r.Owner, r.Lease); err != nil {
 		return nil, err
-	}
-	if n == 0 {
-		return nil, errLeaseLost
 	}
 	var emails, usernames, userIDs []string
 	for _, p := range batch {

@@ -21,6 +21,7 @@ const (
 	TypeSuccessChangePwd = "scp"
 	TypeFailedChangePwd  = "fcp"
 	TypeManagementWrite  = "sapi"
+	TypeManagementRead   = "mgmt_api_read"
 	TypeBruteForceBlock  = "limit_wc"
 )
 

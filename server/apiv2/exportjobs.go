@@ -2,6 +2,7 @@ package apiv2
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/job"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
+	"github.com/authgraph/authgraph/internal/jobstore"
 )
 
 // UsersExportJobBody is POST /jobs/users-exports's body, Auth0's.
@@ -87,6 +89,9 @@ func (a *API) exportJobRoutes() []*Route {
 				by = v.Subject
 			}
 			j, err := bulkexport.CreateJob(r.Ctx(), a.cfg.DB, by, o)
+			if errors.Is(err, bulkexport.ErrTooManyJobs) {
+				return nil, &httpError{Status: http.StatusTooManyRequests, ErrorCode: "too_many_requests", Message: err.Error(), RetryAfter: 60}
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -96,10 +101,14 @@ func (a *API) exportJobRoutes() []*Route {
 	}}
 }
 
-// startExport runs an export job in the background.
+// startExport runs an export job in the background, then the jobs left
+// pending meanwhile (this node was running its maximum), so that they do
+// not wait for the periodic sweep.
 func (a *API) startExport(id pulid.ID) {
 	go func() {
-		_ = bulkexport.RunJob(context.Background(), a.cfg.DB, id, a.cfg.Logger)
+		ctx := context.Background()
+		_ = bulkexport.RunJob(ctx, a.cfg.DB, id, a.cfg.Logger)
+		_, _ = bulkexport.ResumeJobs(ctx, a.cfg.DB, a.cfg.Logger)
 	}()
 }
 
@@ -124,17 +133,9 @@ func (a *API) exportJobJSON(ctx context.Context, j *ent.Job, withLocation bool) 
 			out.Connection = c.Name
 		}
 	}
-	pct := 0
-	switch {
-	case j.Status == job.StatusCompleted:
-		pct = 100
-	case j.TotalRows > 0:
-		pct = min(99, j.RowsDone*100/j.TotalRows)
-	}
+	pct, left, hasLeft := jobstore.Progress(j, time.Now())
 	out.PercentageDone = &pct
-	if j.Status == job.StatusProcessing && j.StartedAt != nil && j.RowsDone > 0 && j.TotalRows > j.RowsDone {
-		elapsed := time.Since(*j.StartedAt).Seconds()
-		left := int(elapsed / float64(j.RowsDone) * float64(j.TotalRows-j.RowsDone))
+	if hasLeft {
 		out.TimeLeftSeconds = &left
 	}
 	if withLocation && j.Status == job.StatusCompleted && bulkexport.FileKept(j) && authz.FromContext(ctx).HasScope("read:users") {

@@ -17,7 +17,9 @@ import (
 	"github.com/auth0/go-auth0/management"
 
 	"github.com/authgraph/authgraph/authz"
+	"github.com/authgraph/authgraph/bulkexport"
 	"github.com/authgraph/authgraph/ent/job"
+	"github.com/authgraph/authgraph/ent/logevent"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/internal/apitest"
 )
@@ -154,6 +156,41 @@ func TestUsersExportJob(t *testing.T) {
 			}
 		})
 
+		t.Run("audited", func(t *testing.T) {
+			sys := authz.SystemContext(ctx)
+			j := &management.Job{Format: btStr("csv"), Fields: []map[string]interface{}{{"name": "email"}}}
+			if err := reader.Job.ExportUsers(ctx, j); err != nil {
+				t.Fatal(err)
+			}
+			created := s.Deps.DB.Ent.LogEvent.Query().Where(logevent.Type("sapi"), logevent.DescriptionContains(j.GetID())).AllX(sys)
+			if len(created) != 1 || created[0].Details["operation"] != "exportUsers" || created[0].ClientID == "" ||
+				!strings.Contains(created[0].Description, "csv") || !strings.Contains(created[0].Description, "email") {
+				t.Fatalf("creation audit: %+v", created)
+			}
+			done := waitExport(t, reader, j.GetID())
+			downloads := func() int {
+				n := 0
+				for _, e := range s.Deps.DB.Ent.LogEvent.Query().Where(logevent.Type("mgmt_api_read")).AllX(sys) {
+					if e.Details["job_id"] == j.GetID() && e.Details["operation"] == "downloadUsersExport" {
+						n++
+					}
+				}
+				return n
+			}
+			if n := downloads(); n != 0 {
+				t.Fatalf("%d downloads logged before any", n)
+			}
+			if st, _ := download(t, s, done.GetLocation()+"x"); st != http.StatusForbidden {
+				t.Fatalf("bad token: %d", st)
+			}
+			if st, body := download(t, s, done.GetLocation()); st != http.StatusOK {
+				t.Fatalf("download: %d %s", st, body)
+			}
+			if n := downloads(); n != 1 {
+				t.Fatalf("%d downloads logged, want 1", n)
+			}
+		})
+
 		t.Run("csv with fields and a connection", func(t *testing.T) {
 			c, err := admin.Connection.ReadByName(ctx, conn)
 			if err != nil {
@@ -208,8 +245,43 @@ func TestUsersExportJob(t *testing.T) {
 			call(t, s, http.MethodPost, "/api/v2/jobs/users-exports", token(t, s, "create:users", "update:users"), map[string]any{}).
 				expectError(t, http.StatusForbidden, "")
 			n := s.Deps.DB.Ent.Job.Query().Where(job.TypeEQ(job.TypeUsersExport)).CountX(authz.SystemContext(ctx))
-			if n != 2 {
+			if n != 3 {
 				t.Fatalf("%d export jobs: refused requests created some", n)
+			}
+		})
+
+		t.Run("too many jobs in flight", func(t *testing.T) {
+			sys := authz.SystemContext(ctx)
+			db := s.Deps.DB.Ent
+			var queued []pulid.ID
+			for range bulkexport.MaxActive {
+				j, err := bulkexport.CreateJob(sys, db, "tester", bulkexport.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				queued = append(queued, j.ID)
+			}
+			before := db.Job.Query().Where(job.TypeEQ(job.TypeUsersExport)).CountX(sys)
+			call(t, s, http.MethodPost, "/api/v2/jobs/users-exports", s.AdminToken(t), map[string]any{}).
+				expectError(t, http.StatusTooManyRequests, "too_many_requests")
+			if n := db.Job.Query().Where(job.TypeEQ(job.TypeUsersExport)).CountX(sys); n != before {
+				t.Fatalf("a refused export created a job: %d, were %d", n, before)
+			}
+			// Once one completes, a new export is accepted again.
+			if err := bulkexport.RunJob(sys, db, queued[0], nil); err != nil {
+				t.Fatal(err)
+			}
+			r := call(t, s, http.MethodPost, "/api/v2/jobs/users-exports", s.AdminToken(t), map[string]any{})
+			if r.Status != http.StatusCreated {
+				t.Fatalf("after one completed: %d %s", r.Status, r.Body)
+			}
+			var created struct{ ID string }
+			r.decode(t, &created)
+			waitExport(t, reader, created.ID)
+			for _, id := range queued[1:] {
+				if j := waitExport(t, reader, string(id)); j.GetStatus() != "completed" {
+					t.Fatalf("a queued job was not run: %+v", j)
+				}
 			}
 		})
 	})

@@ -46,10 +46,16 @@ type Server struct {
 	AdminSecret string
 	HTTP        *http.Client
 
-	mu     sync.Mutex
-	tokens map[string]string
-	logs   *logRecorder
+	mu       sync.Mutex
+	tokens   map[string]string
+	logs     *logRecorder
+	stopJobs func()
 }
+
+// StopJobs stops the background job runners (imports, export sweeps) for
+// the rest of the test: a test that counts the database statements of one
+// request must not count their polling.
+func (s *Server) StopJobs() { s.stopJobs() }
 
 // AdminSecretForTests is the bootstrap admin secret the harness sets.
 const AdminSecretForTests = "apitest-admin-secret-0123456789abcdef"

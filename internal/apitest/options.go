@@ -55,7 +55,7 @@ func StartWith(t testing.TB, dsn string, configure func(*server.Config)) *Server
 	h = handler
 	hmu.Unlock()
 	ts.Start()
-	stopJobs := server.StartJobs(context.Background(), deps)
+	stopJobs := sync.OnceFunc(server.StartJobs(context.Background(), deps))
 	t.Cleanup(func() {
 		ts.Close()
 		stopJobs()
@@ -64,6 +64,6 @@ func StartWith(t testing.TB, dsn string, configure func(*server.Config)) *Server
 	return &Server{
 		URL: ts.URL, Issuer: cfg.Issuer, Deps: deps,
 		AdminID: cfg.AdminClientID, AdminSecret: cfg.AdminClientSecret,
-		HTTP: ts.Client(), tokens: map[string]string{}, logs: logs,
+		HTTP: ts.Client(), tokens: map[string]string{}, logs: logs, stopJobs: stopJobs,
 	}
 }

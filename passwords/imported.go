@@ -571,17 +571,18 @@ func (x *compiled) compileLDAP(v string) *ImportError {
 	scheme := strings.ToUpper(v[1:end])
 	s, ok := ldapSchemes[scheme]
 	if !ok {
-		return importErr(CodeInvalidFormat, path, "LDAP scheme {%s} is not supported (MD5, SMD5, SHA, SSHA, SHA224/256/384/512 and their salted forms)", v[1:end])
+		// The braces may hold most of a malformed hash: never echo them.
+		return importErr(CodeInvalidFormat, path, "the LDAP scheme is not supported (MD5, SMD5, SHA, SSHA, SHA224/256/384/512 and their salted forms)")
 	}
 	b, err := decodeB64(v[end+1:])
 	if err != nil {
-		return importErr(CodeInvalidFormat, path, "the digest after {%s} is not valid base64", v[1:end])
+		return importErr(CodeInvalidFormat, path, "the digest after {%s} is not valid base64", scheme)
 	}
 	x.newHash = digests[s.digest]
 	size := x.newHash().Size()
 	switch {
 	case !s.salted && len(b) != size, s.salted && (len(b) <= size || len(b)-size > maxSaltBytes):
-		return importErr(CodeInvalidFormat, path, "a {%s} value has the wrong length", v[1:end])
+		return importErr(CodeInvalidFormat, path, "a {%s} value has the wrong length", scheme)
 	}
 	x.want, x.salt, x.saltSuffix = b[:size], b[size:], true
 	return nil

@@ -583,3 +583,13 @@ func FuzzFromAuth0Custom(f *testing.F) {
 		}
 	})
 }
+
+// A malformed LDAP value must not come back in the error, which is stored
+// with the job's row errors and returned by the API.
+func TestLDAPErrorDoesNotEchoTheValue(t *testing.T) {
+	secret := "c2VjcmV0LWhhc2gtYnl0ZXMtdGhhdC1tdXN0LW5vdC1sZWFr"
+	_, err := FromAuth0Custom(json.RawMessage(`{"algorithm":"ldap","hash":{"value":"{` + secret + `}x"}}`))
+	if err == nil || strings.Contains(err.Error(), secret) {
+		t.Fatalf("error %v echoes the value", err)
+	}
+}

@@ -22,8 +22,25 @@ type migration struct {
 }
 
 func entSchema(ctx context.Context, d *DB) error {
-	return d.Ent.Schema.Create(ctx, schema.WithDropColumn(false), schema.WithDropIndex(false))
+	applied, _ := ctx.Value(schemaAppliedKey{}).(*bool)
+	if applied != nil && *applied {
+		return nil
+	}
+	if err := d.Ent.Schema.Create(ctx, schema.WithDropColumn(false), schema.WithDropIndex(false)); err != nil {
+		return err
+	}
+	if applied != nil {
+		*applied = true
+	}
+	return nil
 }
+
+// schemaAppliedKey marks, within one Migrate call, that ent's schema diff has
+// run. The diff always brings the database to this binary's whole schema, so
+// once it has run every later version's diff finds nothing to do, yet still
+// inspects every table: on an empty database that repeated inspection was
+// most of the migration's time.
+type schemaAppliedKey struct{}
 
 // searchIndexes serve user search's case-insensitive matches (LOWER(col) =
 // and LIKE 'prefix%'), which plain column indexes cannot.
@@ -103,6 +120,7 @@ func (d *DB) Migrate(ctx context.Context) ([]int, error) {
 	if current > LatestVersion() {
 		return nil, fmt.Errorf("database schema version %d is newer than this binary's %d: upgrade authgraph", current, LatestVersion())
 	}
+	ctx = context.WithValue(ctx, schemaAppliedKey{}, new(bool))
 	var applied []int
 	for _, m := range migrations {
 		if m.Version <= current {

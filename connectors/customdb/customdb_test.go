@@ -20,7 +20,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 func newEngine(t *testing.T) *rules.Engine {
 	t.Helper()
-	eng, err := rules.New(context.Background(), rules.Config{})
+	eng, err := rules.New(context.Background(), rules.Config{CacheDir: testenv.RulesCacheDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/authgraph/authgraph/internal/testenv"
 	"github.com/authgraph/authgraph/secretbox"
 	"github.com/authgraph/authgraph/server"
 )
@@ -37,6 +38,7 @@ func StartWith(t testing.TB, dsn string, configure func(*server.Config)) *Server
 		AdminClientSecret: AdminSecretForTests,
 		LogFormat:         "text",
 		Serving:           true,
+		RulesCacheDir:     testenv.RulesCacheDir(), // compiled modules shared by all tests
 	}
 	if configure != nil {
 		configure(cfg)

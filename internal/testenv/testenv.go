@@ -160,3 +160,13 @@ func stopAll() []error {
 	stops = nil
 	return errs
 }
+
+// RulesCacheDir is the rules engine's compilation cache shared by every test
+// server and engine, in every test binary: compiling a Go-built rule or
+// script module takes seconds (tens under -race), and with a cache per test
+// (in memory, or beside each test's SQLite file) every test compiled the same
+// modules again. wazero's file cache keys entries by module content and its
+// own version and writes them atomically, so sharing it is safe.
+func RulesCacheDir() string {
+	return filepath.Join(os.TempDir(), "authgraph-test-rules-cache")
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode"
@@ -182,9 +183,14 @@ func buildSearchSQL(p predicate.User, d string) (string, []any) {
 var searchSQLWords = func() map[string]bool {
 	m := map[string]bool{}
 	for _, w := range strings.Fields(`SELECT FROM WHERE AND OR NOT LOWER LIKE ESCAPE COALESCE FALSE TRUE
-		EXISTS IS NULL JSON_EXTRACT JSON_TYPE IN text jsonb SUBSTR
-		users identities connections id owner_id connection_id name provider`) {
+		EXISTS IS NULL JSON_EXTRACT JSON_TYPE IN text jsonb SUBSTR INSTR split_part jsonpath
+		json_each json_type json_array_length CASE WHEN THEN ELSE END AS key type value
+		users identities connections id owner_id connection_id name provider upstream_id
+		user_roles roles role_ref user_ref JOIN ON`) {
 		m[w] = true
+	}
+	for i := 1; i <= maxMetadataDepth; i++ {
+		m["m"+strconv.Itoa(i)], m["e"+strconv.Itoa(i)] = true, true
 	}
 	for _, c := range user.Columns {
 		m[c] = true
@@ -194,7 +200,8 @@ var searchSQLWords = func() map[string]bool {
 
 // searchSQLLiterals are the string literals it may hold: LIKE's escape
 // character and SQLite's JSON type names.
-var searchSQLLiterals = map[string]bool{`\`: true, "integer": true, "real": true, "text": true}
+var searchSQLLiterals = map[string]bool{`\`: true, "integer": true, "real": true, "text": true,
+	"@": true, "object": true, "array": true, "[0]": true}
 
 // checkSearchSQL lexes text as SQL and refuses anything the code did not
 // write: a word or identifier outside searchSQLWords, a string literal
@@ -204,7 +211,10 @@ func checkSearchSQL(d, text string, nargs int) error {
 	for i := 0; i < len(text); {
 		c := text[i]
 		switch {
-		case c == ' ' || c == '(' || c == ')' || c == ',' || c == '=' || c == '.' || c == '<' || c == '>' || c == '-' || c == ':':
+		case c == ' ' || c == '(' || c == ')' || c == ',' || c == '=' || c == '.' || c == '<' || c == '>' || c == '-' || c == ':' || c == '+':
+			i++
+		case d == dialect.Postgres && (c == '~' || c == '@'): // ~>=~ and friends, @@
+			i++
 			i++
 		case c == '?' && d == dialect.SQLite:
 			placeholders++

@@ -41,6 +41,71 @@ func searchIndexes(ctx context.Context, d *DB) error {
 	return nil
 }
 
+// searchIndexesV9 serve every shape of user search (docs/SEARCH.md) also
+// under a generic plan (cached prepared statements bind every value):
+// trigram GIN indexes for LIKE '%son' on the case-insensitive fields, the
+// email domain's expression, jsonb_path_ops GIN indexes for metadata @@
+// jsonpath, and (column, id) btrees for date and count ranges, which keyset
+// pagination shares. username and phone_number get byte-ordered btrees for
+// equality and prefixes.
+//
+// Postgres builds them CONCURRENTLY (a large users table stays writable),
+// which cannot run in a transaction: migrations run outside one.
+func searchIndexesV9(ctx context.Context, d *DB) error {
+	type ix struct{ name, pg, sqlite string }
+	var idx []ix
+	for _, col := range []string{"email", "name", "given_name", "family_name", "nickname"} {
+		idx = append(idx, ix{"users_trgm_" + col, "USING gin (LOWER(" + col + ") gin_trgm_ops)", ""})
+	}
+	idx = append(idx,
+		ix{"users_email_domain", "(LOWER(split_part(email, '@', 2)))", ""},
+		ix{"users_username_pattern", "(username text_pattern_ops)", "(username)"},
+		ix{"users_phone_number_pattern", "(phone_number text_pattern_ops)", "(phone_number)"},
+		ix{"users_app_metadata_path", "USING gin (app_metadata jsonb_path_ops)", ""},
+		ix{"users_user_metadata_path", "USING gin (user_metadata jsonb_path_ops)", ""},
+		ix{"users_created_at_id", "(created_at, id)", "(created_at, id)"},
+		ix{"users_updated_at_id", "(updated_at, id)", "(updated_at, id)"},
+		ix{"users_last_login_id", "(last_login, id)", "(last_login, id)"},
+		ix{"users_logins_count_id", "(logins_count, id)", "(logins_count, id)"},
+	)
+	if d.Dialect != dialect.Postgres {
+		for _, i := range idx {
+			if i.sqlite == "" {
+				continue
+			}
+			if _, err := d.SQL.ExecContext(ctx, "CREATE INDEX IF NOT EXISTS "+i.name+" ON users "+i.sqlite); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// pg_trgm is a trusted extension (PostgreSQL 13+): the database owner,
+	// or any role with CREATE on the database, may create it.
+	if _, err := d.SQL.ExecContext(ctx, "CREATE EXTENSION IF NOT EXISTS pg_trgm"); err != nil {
+		return fmt.Errorf("user search needs the pg_trgm extension, which could not be created (%w): "+
+			"run CREATE EXTENSION pg_trgm in this database as its owner or a superuser, then start authgraph again", err)
+	}
+	for _, i := range idx {
+		// An interrupted CONCURRENTLY build leaves an invalid index that IF
+		// NOT EXISTS would keep: drop it and build again.
+		var valid sql.NullBool
+		err := d.SQL.QueryRowContext(ctx, `SELECT x.indisvalid FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid
+			WHERE c.relname = $1 AND c.relnamespace = current_schema()::regnamespace`, i.name).Scan(&valid)
+		if err != nil && err != sql.ErrNoRows {
+			return err
+		}
+		if valid.Valid && !valid.Bool {
+			if _, err := d.SQL.ExecContext(ctx, "DROP INDEX CONCURRENTLY IF EXISTS "+i.name); err != nil {
+				return err
+			}
+		}
+		if _, err := d.SQL.ExecContext(ctx, "CREATE INDEX CONCURRENTLY IF NOT EXISTS "+i.name+" ON users "+i.pg); err != nil {
+			return fmt.Errorf("creating index %s: %w", i.name, err)
+		}
+	}
+	return nil
+}
+
 var migrations = []migration{
 	{Version: 1, Name: "initial schema", Up: func(ctx context.Context, d *DB) error {
 		if err := entSchema(ctx, d); err != nil {
@@ -55,6 +120,7 @@ var migrations = []migration{
 	{Version: 6, Name: "client metadata", Up: entSchema},
 	{Version: 7, Name: "roles, permissions and client grants; API RBAC settings", Up: entSchema},
 	{Version: 8, Name: "jobs: bulk user imports and exports, their stored data and row errors", Up: entSchema},
+	{Version: 9, Name: "user search indexes: trigram, email domain, metadata jsonpath, date and count ranges", Up: searchIndexesV9},
 }
 
 var migrateMu sync.Mutex

@@ -267,8 +267,22 @@ func textMatch(t *termNode, fold bool) (predicate.User, error) {
 		}), nil
 	case kindSuffix:
 		return pred(func(s *sql.Selector, b *sql.Builder) {
+			if s.Dialect() == dialect.Postgres && fold {
+				// A prefix of the reversed text, served by the
+				// reverse(LOWER(col)) indexes under any plan.
+				r := reverse(v)
+				hi, ok := successor(r)
+				b.WriteString("reverse(")
+				expr(s, b)
+				b.WriteString(") ~>=~ ").Arg(r)
+				if ok {
+					b.WriteString(" AND reverse(")
+					expr(s, b)
+					b.WriteString(") ~<~ ").Arg(hi)
+				}
+				return
+			}
 			if s.Dialect() == dialect.Postgres {
-				// The trigram indexes serve LIKE '%son' from a parameter.
 				expr(s, b)
 				b.WriteString(" LIKE ").Arg("%" + escapeLike(v))
 				return
@@ -325,6 +339,16 @@ func rangePred(cmp func(s *sql.Selector, b *sql.Builder, op string, arg any), co
 			cmp(s, b, op, val(hi))
 		}
 	})
+}
+
+// reverse is s with its characters (code points) in reverse order, as
+// Postgres's reverse() makes them.
+func reverse(s string) string {
+	rs := []rune(s)
+	for i, j := 0, len(rs)-1; i < j; i, j = i+1, j-1 {
+		rs[i], rs[j] = rs[j], rs[i]
+	}
+	return string(rs)
 }
 
 // successor is the least string greater than every string starting with p:
@@ -403,9 +427,20 @@ func intMatch(t *termNode) (predicate.User, error) {
 				}
 			}
 		}
+		// An open end is the type's extreme, so that Postgres sees a
+		// range (estimated narrow) rather than one inequality (estimated
+		// as a third of the table) when it plans without the values.
+		lo, hi := t.lo, t.hi
+		if lo.open != hi.open {
+			if lo.open {
+				lo = bound{value: strconv.FormatInt(math.MinInt64, 10), incl: true}
+			} else {
+				hi = bound{value: strconv.FormatInt(math.MaxInt64, 10), incl: true}
+			}
+		}
 		return rangePred(func(s *sql.Selector, b *sql.Builder, op string, arg any) {
 			b.WriteString(s.C(col) + " " + op + " ").Arg(arg)
-		}, col, t.lo, t.hi, func(b bound) any { n, _ := num(b.value); return n }), nil
+		}, col, lo, hi, func(b bound) any { n, _ := num(b.value); return n }), nil
 	}
 	return nil, termError(t, "takes an integer or a range, without wildcards")
 }
@@ -457,20 +492,27 @@ func timeMatch(t *termNode) (predicate.User, error) {
 				*e.out = &end
 			}
 		}
+		// An open end is the first or last representable day (see intMatch).
+		if lo == nil {
+			lo = &minTime
+		}
+		if hi == nil {
+			hi = &maxTime
+		}
 		return pred(func(s *sql.Selector, b *sql.Builder) {
-			if lo != nil {
-				cmp(s, b, ">=", *lo)
-			}
-			if hi != nil {
-				if lo != nil {
-					b.WriteString(" AND ")
-				}
-				cmp(s, b, "<", *hi)
-			}
+			cmp(s, b, ">=", *lo)
+			b.WriteString(" AND ")
+			cmp(s, b, "<", *hi)
 		}), nil
 	}
 	return nil, termError(t, "takes a date (2026, 2026-01, 2026-01-15 or RFC 3339) or a range of dates")
 }
+
+// The open ends of date ranges: years both databases store.
+var (
+	minTime = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+)
 
 // period is the interval [start, end) a date names: a year, a month, a day,
 // or an RFC 3339 instant (to the microsecond the databases keep).

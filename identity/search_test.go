@@ -3,6 +3,7 @@ package identity
 import (
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -141,10 +142,12 @@ func bulkIDs() []string {
 
 // searchSemantics are queries and the exact users each selects (docs/SEARCH.md
 // shows many of them; TestSearchDocExamples checks that it shows none other).
-var searchSemantics = []struct {
+type searchCase struct {
 	q    string
 	want []string
-}{
+}
+
+var searchSemantics = []searchCase{
 	// Case-insensitive fields, exact.
 	{`email:jane.doe@example.com`, []string{"u01"}},
 	{`email:JANE.DOE@EXAMPLE.COM`, []string{"u01"}},
@@ -153,6 +156,7 @@ var searchSemantics = []struct {
 	{`name:"Jane Doe"`, []string{"u01"}},
 	{`name:"jane doe"`, []string{"u01"}},
 	{`name:Jane`, nil},
+	{`name:jane*`, []string{"u01"}},
 	{`given_name:jane`, []string{"u01"}},
 	{`nickname:CARLITO`, []string{"u08"}},
 	// Domains.
@@ -266,6 +270,7 @@ var searchSemantics = []struct {
 	{`+name:jo* +logins_count:0`, []string{"u03"}},
 	{`!blocked:true AND email.domain:other.io`, nil},
 	{`name:jo* name:*son`, []string{"u02"}},
+	{`created_at:[2026-01 TO 2026-06] logins_count:[10 TO *]`, []string{"u02", "u04", "u08"}},
 	{`email.domain:bulk.test`, bulkIDs()},
 	{`email.domain:bulk.test -app_metadata.n:[13 TO *]`, []string{"b12"}},
 }
@@ -301,41 +306,81 @@ func TestSearchSemantics(t *testing.T) {
 	}
 }
 
+// searchErrorCases are refused queries and their messages.
+var searchErrorCases = []struct{ q, msg string }{
+	{`name:jo)`, `unexpected ")" at position 8`},
+	{`(name:jo OR name:x))`, `unexpected ")" at position 20`},
+	{`(name:jo`, `missing ) for the ( at position 1`},
+	{`name:jo AND`, `unexpected end of query at position 12`},
+	{`name:jo OR OR name:x`, `unexpected "OR" at position 12`},
+	{`AND name:jo`, `unexpected "AND" at position 1`},
+	{`name:"jo`, `unterminated quote at position 6`},
+	{`name:*so`, `name: a leading * needs at least 3 more characters at position 6`},
+	{`name:j*o`, `name: only a leading or a trailing * is supported (escape a literal * as \*) at position 6`},
+	{`logins_count:[1 TO`, `unterminated range at position 14`},
+	{`logins_count:[1 2]`, `expected TO in the range at position 17`},
+	{`logins_count:[a TO 2]`, `logins_count: takes an integer at position 14`},
+	{`bare`, `"bare" must be field:value (bare terms are not supported) at position 1`},
+	{`name:jo OR unknown:x`, `unknown or unsearchable field "unknown" at position 12`},
+	{`created_at:2026-13`, `created_at: "2026-13" is no date (2026, 2026-01, 2026-01-15 or RFC 3339) at position 12`},
+	{`name:(jo OR x)`, `field groups such as name:(a OR b) are not supported at position 6`},
+	{`name:`, `name: the value is empty at position 6`},
+	{`:x`, `expected a field name before ":" at position 1`},
+	{`email.domain:ex*`, `email.domain: takes a domain, without wildcards or ranges at position 14`},
+	{`blocked:maybe`, `blocked: takes true or false at position 9`},
+	{`roles:sup*`, `roles: takes an exact role name, without wildcards at position 7`},
+	{`- name:x`, `unexpected "-" at position 1`},
+	{strings.Repeat("(", 12) + "name:x" + strings.Repeat(")", 12), `the query nests deeper than 10 levels at position 12`},
+	{`app_metadata.a.b.c.d.e.f.g.h.i.j.k:x`, `app_metadata.a.b.c.d.e.f.g.h.i.j.k: metadata paths have at most 10 keys at position 1`},
+	{strings.Repeat("x", 1025), `is longer than 1024 characters`},
+	{"name:a\x01", `must not contain control characters`},
+}
+
 // TestSearchErrors: a query that cannot be read is a ValidationError on
 // "query" naming the 1-based column of the problem.
 func TestSearchErrors(t *testing.T) {
-	for _, tc := range []struct{ q, msg string }{
-		{`name:jo)`, `unexpected ")" at position 8`},
-		{`(name:jo OR name:x))`, `unexpected ")" at position 20`},
-		{`(name:jo`, `missing ) for the ( at position 1`},
-		{`name:jo AND`, `unexpected end of query at position 12`},
-		{`name:jo OR OR name:x`, `unexpected "OR" at position 12`},
-		{`AND name:jo`, `unexpected "AND" at position 1`},
-		{`name:"jo`, `unterminated quote at position 6`},
-		{`name:*so`, `name: a leading * needs at least 3 more characters at position 6`},
-		{`name:j*o`, `name: only a leading or a trailing * is supported (escape a literal * as \*) at position 6`},
-		{`logins_count:[1 TO`, `unterminated range at position 14`},
-		{`logins_count:[1 2]`, `expected TO in the range at position 17`},
-		{`logins_count:[a TO 2]`, `logins_count: takes an integer at position 14`},
-		{`bare`, `"bare" must be field:value (bare terms are not supported) at position 1`},
-		{`name:jo OR unknown:x`, `unknown or unsearchable field "unknown" at position 12`},
-		{`created_at:2026-13`, `created_at: "2026-13" is no date (2026, 2026-01, 2026-01-15 or RFC 3339) at position 12`},
-		{`name:(jo OR x)`, `field groups such as name:(a OR b) are not supported at position 6`},
-		{`name:`, `name: the value is empty at position 6`},
-		{`:x`, `expected a field name before ":" at position 1`},
-		{`email.domain:ex*`, `email.domain: takes a domain, without wildcards or ranges at position 14`},
-		{`blocked:maybe`, `blocked: takes true or false at position 9`},
-		{`roles:sup*`, `roles: takes an exact role name, without wildcards at position 7`},
-		{`- name:x`, `unexpected "-" at position 1`},
-		{strings.Repeat("(", 12) + "name:x" + strings.Repeat(")", 12), `the query nests deeper than 10 levels at position 12`},
-		{`app_metadata.a.b.c.d.e.f.g.h.i.j.k:x`, `app_metadata.a.b.c.d.e.f.g.h.i.j.k: metadata paths have at most 10 keys at position 1`},
-		{strings.Repeat("x", 1025), `is longer than 1024 characters`},
-		{"name:a\x01", `must not contain control characters`},
-	} {
+	for _, tc := range searchErrorCases {
 		_, err := Search(tc.q)
 		var ve *ValidationError
 		if !errors.As(err, &ve) || ve.Field != "query" || ve.Message != tc.msg {
 			t.Errorf("Search(%q) = %v, want query: %s", tc.q, err, tc.msg)
 		}
+	}
+}
+
+// TestSearchDocExamples: every example in docs/SEARCH.md is a query of
+// searchSemantics (run on both databases) or of searchErrorCases with the
+// message the page shows.
+func TestSearchDocExamples(t *testing.T) {
+	doc, err := os.ReadFile("../docs/SEARCH.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, n := "", 0
+	for _, line := range strings.Split(string(doc), "\n") {
+		switch {
+		case strings.HasPrefix(line, "```"):
+			if block == "" {
+				block = strings.TrimPrefix(line, "```")
+			} else {
+				block = ""
+			}
+			continue
+		case block == "query":
+			n++
+			if !slices.ContainsFunc(searchSemantics, func(c searchCase) bool { return c.q == line }) {
+				t.Errorf("docs/SEARCH.md example %q is not in searchSemantics", line)
+			}
+		case block == "error":
+			n++
+			q, msg, _ := strings.Cut(line, "  ")
+			msg = strings.TrimSpace(msg)
+			if !slices.ContainsFunc(searchErrorCases, func(c struct{ q, msg string }) bool { return c.q == q && c.msg == msg }) {
+				t.Errorf("docs/SEARCH.md error example %q → %q is not in searchErrorCases", q, msg)
+			}
+		}
+	}
+	if n < 20 {
+		t.Fatalf("found %d examples in docs/SEARCH.md", n)
 	}
 }

@@ -126,7 +126,7 @@ func term(t *termNode) (predicate.User, error) {
 		if t.kind != kindExact || t.quoted {
 			return nil, termError(t, "takes a field name")
 		}
-		p, err := lexField(t.value, t.vpos)
+		p, err := lexField(t.raw, t.vpos)
 		if err != nil {
 			return nil, err
 		}

@@ -253,6 +253,8 @@ var searchSemantics = []searchCase{
 	// Hostile keys and values are data, never SQL or jsonpath.
 	{`name:"Robert'); DROP TABLE users;--"`, []string{"u11"}},
 	{`app_metadata.a\.b:dot`, []string{"u11"}},
+	{`_exists_:app_metadata.a\.b`, []string{"u11"}},
+	{`_exists_:app_metadata.a`, nil},
 	{`app_metadata.q\"k:"quote\"v"`, []string{"u11"}},
 	{`app_metadata.back\\slash:"\\"`, []string{"u11"}},
 	{`app_metadata.sp\ ace:"x y"`, []string{"u11"}},

@@ -37,6 +37,7 @@ type termNode struct {
 	vpos   int      // column of the value
 	kind   termKind
 	value  string // exact, prefix, suffix: the text without its wildcard
+	raw    string // the value as written, escapes kept
 	quoted bool
 	lo, hi bound // kindRange
 }
@@ -217,6 +218,7 @@ func (l *lexer) term() (*termNode, error) {
 	if l.i < len(l.rs) && !endsWord(l.rs[l.i]) {
 		return nil, syntaxError(l.i+1, "unexpected %q", string(l.rs[l.i]))
 	}
+	t.raw = string(l.rs[t.vpos-1 : l.i])
 	return t, nil
 }
 

@@ -131,6 +131,9 @@ func LatestVersion() int { return migrations[len(migrations)-1].Version }
 // advisory locks ("authgrph" in ASCII).
 const advisoryLockID = 0x6175746867727068
 
+// lockPoll is how often a node waiting for another's migration retries.
+const lockPoll = 200 * time.Millisecond
+
 // WithLock runs fn while holding the cluster-wide migration lock, so two nodes
 // starting together neither migrate nor bootstrap twice. SQLite is
 // single-node; its own write lock covers it.
@@ -143,8 +146,23 @@ func (d *DB) WithLock(ctx context.Context, fn func(ctx context.Context) error) e
 		return err
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", int64(advisoryLockID)); err != nil {
-		return fmt.Errorf("taking the migration lock: %w", err)
+	// Poll rather than block in pg_advisory_lock: a session blocked in a
+	// statement holds a snapshot, and CREATE INDEX CONCURRENTLY (migration
+	// 9) waits for every older snapshot to end, so the holder's migration
+	// would wait for the waiters while they wait for it, undetected.
+	for {
+		var got bool
+		if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1)", int64(advisoryLockID)).Scan(&got); err != nil {
+			return fmt.Errorf("taking the migration lock: %w", err)
+		}
+		if got {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("taking the migration lock: %w", ctx.Err())
+		case <-time.After(lockPoll):
+		}
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", int64(advisoryLockID)) //nolint:errcheck
 	return fn(ctx)

@@ -114,6 +114,7 @@ func sqlLiteral(t *testing.T, a any) string {
 // id LIMIT n).
 func TestSearchPlans(t *testing.T) {
 	ctx := context.Background()
+	t0 := time.Now()
 	db, err := store.Open(ctx, testenv.Postgres(t))
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +123,9 @@ func TestSearchPlans(t *testing.T) {
 	if _, err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
+	t1 := time.Now()
 	seedExplainUsers(t, db.SQL, 20000)
+	t.Logf("database and migration %v, 20,000 users %v", t1.Sub(t0), time.Since(t1))
 	drv := &captureDriver{Driver: entsql.OpenDB(dialect.Postgres, db.SQL)}
 	client := ent.NewClient(ent.Driver(drv))
 	conn, err := db.SQL.Conn(ctx)

@@ -47,6 +47,14 @@ func TestSearchIndexes(t *testing.T) {
 	if bad := invalid(); len(bad) != 1 {
 		t.Fatalf("invalid = %v, want users_email_domain", bad)
 	}
+	// 10,000 users make the migration build CONCURRENTLY, as on a large
+	// installation (a small table is indexed in place).
+	if _, err := db.SQL.ExecContext(ctx, `INSERT INTO users (id, user_id, email_verified, phone_verified, blocked,
+			user_metadata, app_metadata, logins_count, created_at, updated_at)
+		SELECT 'usr_' || lpad(g::text, 26, '0'), 'auth0|' || g, false, false, false, '{}', '{}', 0, now(), now()
+		FROM generate_series(1, 10000) g`); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := db.SQL.ExecContext(ctx, `DELETE FROM authgraph_schema_migrations WHERE version = 9`); err != nil {
 		t.Fatal(err)
 	}

@@ -87,6 +87,12 @@ func TestSearch(t *testing.T) {
 			{`_exists_:name`, []string{alice, jo, joan, john_, under}},
 			{`_exists_:app_metadata.level`, []string{jo}},
 			{`user_id:"` + john.UserID + `"`, []string{john_}},
+			// Once refused, now supported: * alone (the field exists),
+			// metadata wildcards, suffixes, ranges.
+			{`name:*`, []string{alice, jo, joan, john_, under}},
+			{`app_metadata.plan:go*`, []string{jo, john_}},
+			{`email:*@acme.io`, []string{alice, joan, john_}},
+			{`app_metadata.level:[1 TO 5]`, []string{jo}},
 		}
 		for _, tc := range cases {
 			t.Run(tc.q, func(t *testing.T) {
@@ -97,8 +103,8 @@ func TestSearch(t *testing.T) {
 		}
 
 		for _, q := range []string{
-			`name:(jo`, `(name:jo`, `name:jo)`, `name:`, `:jo`, `bare`, `unknown_field:x`, `name:*`, `name:j*o`,
-			`email.domain:acme*`, `AND`, `name:jo OR`, `NOT`, `app_metadata.plan:go*`, `blocked:maybe`,
+			`name:(jo`, `(name:jo`, `name:jo)`, `name:`, `:jo`, `bare`, `unknown_field:x`, `name:j*o`,
+			`email.domain:acme*`, `AND`, `name:jo OR`, `NOT`, `name:*on`, `blocked:maybe`,
 			`logins_count:many`, strings.Repeat("(", 20) + "name:jo" + strings.Repeat(")", 20), strings.Repeat("name:jo ", 200),
 		} {
 			t.Run("malformed "+q[:min(len(q), 30)], func(t *testing.T) {

@@ -1,11 +1,13 @@
 package identity
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -21,20 +23,20 @@ import (
 	"github.com/authgraph/authgraph/ent/userrole"
 )
 
-// Search turns a user-search query in Auth0's Lucene subset into an ent
-// predicate:
+// Search turns a user-search query in Auth0's v3 Lucene syntax into an ent
+// predicate (docs/SEARCH.md has the language and the indexes that serve it):
 //
 //	email:"jane@example.com"   exact, case-insensitive
 //	email.domain:example.com   by domain
-//	name:jo*                   prefix (case-insensitive for names and email)
-//	name:"Jane Doe"            exact
-//	app_metadata.plan:gold     metadata value (string, number or boolean)
-//	identities.connection:"Username-Password-Authentication"
+//	name:jo*  name:*son        prefix, suffix (case-insensitive for names and email)
+//	app_metadata.tags:admin    metadata value at any depth, arrays skipped
+//	logins_count:[10 TO *]     ranges; created_at:[2026-01 TO 2026-06] rounds dates
 //	roles:"Support agent"      holds the role of exactly this name (RBAC)
 //	_exists_:phone_number      field present
 //	a AND b, a OR b, NOT a, -a, (…)   terms side by side mean AND
 //
-// Errors are ValidationErrors on field "query".
+// Errors are ValidationErrors on field "query"; a syntax error names its
+// 1-based character position.
 func Search(q string) (predicate.User, error) {
 	pred, _, err := SearchFields(q)
 	return pred, err
@@ -53,240 +55,148 @@ func SearchFields(q string) (predicate.User, []string, error) {
 	if strings.ContainsFunc(q, func(r rune) bool { return unicode.IsControl(r) && !unicode.IsSpace(r) }) {
 		return nil, nil, invalid("query", "must not contain control characters")
 	}
-	p := &parser{toks: lex(q)}
-	if len(p.toks) == 0 {
-		return nil, nil, nil
+	n, fields, err := parse(q)
+	if err != nil || n == nil {
+		return nil, nil, err
 	}
-	pred, err := p.or(0)
+	pred, err := build(n)
 	if err != nil {
 		return nil, nil, err
 	}
-	if p.pos < len(p.toks) {
-		return nil, nil, invalid("query", "unexpected %q", p.toks[p.pos].text)
-	}
-	return pred, p.fields, nil
+	return pred, fields, nil
 }
 
-type token struct {
-	text   string
-	quoted bool
-}
-
-// lex splits on spaces, keeping quoted strings and parentheses apart. A
-// "field:" prefix stays glued to its value.
-func lex(q string) []token {
-	var toks []token
-	rs := []rune(q)
-	for i := 0; i < len(rs); {
-		r := rs[i]
-		switch {
-		case unicode.IsSpace(r):
-			i++
-		case r == '(' || r == ')':
-			toks = append(toks, token{text: string(r)})
-			i++
-		default:
-			var b strings.Builder
-			quoted := false
-			for i < len(rs) && !unicode.IsSpace(rs[i]) && rs[i] != '(' && rs[i] != ')' {
-				if rs[i] == '"' {
-					quoted = true
-					i++
-					for i < len(rs) && rs[i] != '"' {
-						if rs[i] == '\\' && i+1 < len(rs) {
-							i++
-						}
-						b.WriteRune(rs[i])
-						i++
-					}
-					i++ // closing quote
-					continue
-				}
-				b.WriteRune(rs[i])
-				i++
+func build(n node) (predicate.User, error) {
+	switch n := n.(type) {
+	case *andNode, *orNode:
+		var kids []node
+		if a, ok := n.(*andNode); ok {
+			kids = a.kids
+		} else {
+			kids = n.(*orNode).kids
+		}
+		preds := make([]predicate.User, len(kids))
+		for i, k := range kids {
+			p, err := build(k)
+			if err != nil {
+				return nil, err
 			}
-			toks = append(toks, token{text: b.String(), quoted: quoted})
+			preds[i] = p
 		}
-	}
-	return toks
-}
-
-type parser struct {
-	toks   []token
-	pos    int
-	fields []string
-}
-
-const maxDepth = 10
-
-func (p *parser) peek() (token, bool) {
-	if p.pos >= len(p.toks) {
-		return token{}, false
-	}
-	return p.toks[p.pos], true
-}
-
-func (p *parser) or(depth int) (predicate.User, error) {
-	left, err := p.and(depth)
-	if err != nil {
-		return nil, err
-	}
-	terms := []predicate.User{left}
-	for {
-		t, ok := p.peek()
-		if !ok || t.quoted || t.text != "OR" {
-			break
+		if _, ok := n.(*andNode); ok {
+			return user.And(preds...), nil
 		}
-		p.pos++
-		right, err := p.and(depth)
+		return user.Or(preds...), nil
+	case *notNode:
+		p, err := build(n.kid)
 		if err != nil {
 			return nil, err
 		}
-		terms = append(terms, right)
+		return not(p), nil
+	case *termNode:
+		return term(n)
 	}
-	if len(terms) == 1 {
-		return left, nil
-	}
-	return user.Or(terms...), nil
+	panic("search: unknown node")
 }
 
-func (p *parser) and(depth int) (predicate.User, error) {
-	var terms []predicate.User
-	for {
-		t, ok := p.peek()
-		if !ok || (!t.quoted && (t.text == "OR" || t.text == ")")) {
-			break
-		}
-		if !t.quoted && t.text == "AND" {
-			p.pos++
-			continue
-		}
-		term, err := p.unary(depth)
-		if err != nil {
-			return nil, err
-		}
-		terms = append(terms, term)
-	}
-	switch len(terms) {
-	case 0:
-		return nil, invalid("query", "expected a term")
-	case 1:
-		return terms[0], nil
-	}
-	return user.And(terms...), nil
+// termError is a ValidationError about one term's value.
+func termError(t *termNode, format string, args ...any) error {
+	return syntaxError(t.vpos, "%s: %s", t.field, strFmt(format, args...))
 }
 
-func (p *parser) unary(depth int) (predicate.User, error) {
-	if depth > maxDepth {
-		return nil, invalid("query", "nests deeper than %d levels", maxDepth)
+func strFmt(format string, args ...any) string {
+	if len(args) == 0 {
+		return format
 	}
-	t, _ := p.peek()
-	switch {
-	case !t.quoted && t.text == "NOT":
-		p.pos++
-		inner, err := p.unary(depth + 1)
-		if err != nil {
-			return nil, err
-		}
-		return not(inner), nil
-	case !t.quoted && strings.HasPrefix(t.text, "-") && len(t.text) > 1:
-		p.toks[p.pos].text = t.text[1:]
-		inner, err := p.unary(depth + 1)
-		if err != nil {
-			return nil, err
-		}
-		return not(inner), nil
-	case !t.quoted && t.text == "(":
-		p.pos++
-		inner, err := p.or(depth + 1)
-		if err != nil {
-			return nil, err
-		}
-		if t, ok := p.peek(); !ok || t.text != ")" {
-			return nil, invalid("query", "missing )")
-		}
-		p.pos++
-		return inner, nil
-	}
-	p.pos++
-	if field, _, ok := strings.Cut(t.text, ":"); ok && !slices.Contains(p.fields, field) {
-		p.fields = append(p.fields, field)
-	}
-	return term(t)
+	return fmt.Sprintf(format, args...)
 }
+
+// Fields by kind of match.
+var (
+	foldFields  = []string{"email", "name", "given_name", "family_name", "nickname"}    // case-insensitive
+	exactFields = []string{"user_id", "username", "phone_number", "picture", "last_ip"} // case-sensitive
+	boolFields  = []string{"email_verified", "phone_verified", "blocked"}               //
+	timeFields  = []string{"created_at", "updated_at", "last_login"}                    //
+	nullable    = []string{"email", "username", "phone_number", "name", "given_name", "family_name", "nickname", "picture", "last_login", "last_ip"}
+)
 
 // term builds the predicate of one field:value.
-func term(t token) (predicate.User, error) {
-	field, value, ok := strings.Cut(t.text, ":")
-	if !ok || field == "" {
-		return nil, invalid("query", "%q must be field:value (bare terms are not supported)", t.text)
-	}
-	if t.quoted && strings.Contains(field, "\"") {
-		return nil, invalid("query", "field names cannot be quoted")
-	}
-	if value == "" {
-		return nil, invalid("query", "%s: value is empty", field)
-	}
-	prefix := !t.quoted && strings.HasSuffix(value, "*")
-	if prefix {
-		value = strings.TrimSuffix(value, "*")
-		if value == "" || strings.Contains(value, "*") {
-			return nil, invalid("query", "%s: only a trailing * (prefix match) is supported", field)
+func term(t *termNode) (predicate.User, error) {
+	if t.field == "_exists_" {
+		if t.kind != kindExact || t.quoted {
+			return nil, termError(t, "takes a field name")
 		}
+		p, err := lexField(t.raw, t.vpos)
+		if err != nil {
+			return nil, err
+		}
+		p.kind = kindExists
+		return term(p)
 	}
-	if !t.quoted && strings.Contains(value, "*") {
-		return nil, invalid("query", "%s: only a trailing * (prefix match) is supported", field)
+	f := t.field
+	switch {
+	case containsString(foldFields, f):
+		if f == "email" {
+			if d, ok := domainSuffix(t); ok {
+				return emailDomain(d), nil
+			}
+		}
+		return textMatch(t, true)
+	case containsString(exactFields, f):
+		return textMatch(t, false)
+	case f == "email.domain":
+		if t.kind != kindExact {
+			return nil, termError(t, "takes a domain, without wildcards or ranges")
+		}
+		return emailDomain(t.value), nil
+	case containsString(boolFields, f):
+		if t.kind == kindExists {
+			return exists(f), nil
+		}
+		b, err := strconv.ParseBool(t.value)
+		if err != nil || t.kind != kindExact || (t.value != "true" && t.value != "false") {
+			return nil, termError(t, "takes true or false")
+		}
+		return func(s *sql.Selector) { s.Where(sql.EQ(s.C(f), b)) }, nil
+	case f == "logins_count":
+		return intMatch(t)
+	case containsString(timeFields, f):
+		return timeMatch(t)
+	case f == "identities.connection", f == "identities.provider", f == "identities.user_id":
+		if t.kind != kindExact {
+			return nil, termError(t, "takes an exact value")
+		}
+		switch f {
+		case "identities.connection":
+			return user.HasIdentitiesWith(identity.HasConnectionWith(connection.Name(t.value))), nil
+		case "identities.provider":
+			return user.HasIdentitiesWith(identity.Provider(t.value)), nil
+		}
+		return user.HasIdentitiesWith(identity.UpstreamID(t.value)), nil
+	case f == "roles":
+		if t.kind != kindExact {
+			return nil, termError(t, "takes an exact role name, without wildcards")
+		}
+		return hasRole(t.value), nil
 	}
+	if col, path, ok := metadataPath(t); ok {
+		if len(path) > maxMetadataDepth {
+			return nil, syntaxError(t.pos, "%s: metadata paths have at most %d keys", t.field, maxMetadataDepth)
+		}
+		return metadataMatch(t, col, path)
+	}
+	return nil, syntaxError(t.pos, "unknown or unsearchable field %q", t.field)
+}
 
-	switch field {
-	case "_exists_":
-		return exists(value)
-	case "email", "name", "given_name", "family_name", "nickname":
-		return foldMatch(field, value, prefix), nil
-	case "email.domain":
-		if prefix {
-			return nil, invalid("query", "email.domain does not take wildcards")
-		}
-		// Stored domains are ASCII (emailaddr): "bücher.de" finds
-		// "xn--bcher-kva.de". A value that is no domain is matched as typed.
-		if d, err := emailaddr.Domain(value); err == nil {
-			value = d
-		}
-		return likeLower(user.FieldEmail, "%@"+escapeLike(strings.ToLower(value))), nil
-	case "user_id", "username", "phone_number":
-		if prefix {
-			return exactPrefix(field, value), nil
-		}
-		return func(s *sql.Selector) { s.Where(sql.EQ(s.C(field), value)) }, nil
-	case "blocked", "email_verified", "phone_verified":
-		b, err := strconv.ParseBool(value)
-		if err != nil || prefix {
-			return nil, invalid("query", "%s takes true or false", field)
-		}
-		return func(s *sql.Selector) { s.Where(sql.EQ(s.C(field), b)) }, nil
-	case "logins_count":
-		n, err := strconv.Atoi(value)
-		if err != nil || prefix {
-			return nil, invalid("query", "logins_count takes an integer")
-		}
-		return user.LoginsCount(n), nil
-	case "identities.connection":
-		return user.HasIdentitiesWith(identity.HasConnectionWith(connection.Name(value))), nil
-	case "identities.provider":
-		return user.HasIdentitiesWith(identity.Provider(value)), nil
-	case "roles":
-		if prefix {
-			return nil, invalid("query", "roles takes an exact role name, without wildcards")
-		}
-		return hasRole(value), nil
+// lexField reads the field name of _exists_:name as a term's field.
+func lexField(name string, pos int) (*termNode, error) {
+	l := &lexer{rs: []rune(name + ":*")}
+	t, err := l.term()
+	if err != nil || l.i != len(l.rs) {
+		return nil, syntaxError(pos, "_exists_ takes a field name")
 	}
-	if col, path, ok := metadataPath(field); ok {
-		if prefix {
-			return nil, invalid("query", "%s: metadata does not take wildcards", field)
-		}
-		return metadataEQ(col, path, value, t.quoted), nil
-	}
-	return nil, invalid("query", "unknown or unsearchable field %q", field)
+	t.pos, t.vpos = pos, pos
+	return t, nil
 }
 
 // hasRole keeps the users assigned the role named name. Assignments are
@@ -302,150 +212,326 @@ func hasRole(name string) predicate.User {
 	}
 }
 
-func metadataPath(field string) (col string, path []string, ok bool) {
-	for _, c := range []string{user.FieldAppMetadata, user.FieldUserMetadata} {
-		if rest, found := strings.CutPrefix(field, c+"."); found && rest != "" {
-			parts := strings.Split(rest, ".")
-			for _, part := range parts {
-				if part == "" || strings.ContainsAny(part, `"\`) {
-					return "", nil, false
-				}
-			}
-			return c, parts, true
-		}
-	}
-	return "", nil, false
+// exists is "the column is set".
+func exists(col string) predicate.User {
+	return func(s *sql.Selector) { s.Where(sql.NotNull(s.C(col))) }
 }
 
-// metadataEQ matches a JSON value: the string, and unless quoted also the
-// number or boolean the text spells, each only as a value of that JSON type
-// (a quoted "1" does not match the number 1, nor 1 the boolean true).
-//
-// The path's keys are bind parameters, never SQL text: ent's sqljson writes
-// them into quoted literals unescaped, so a key such as x'y broke out of the
-// literal (SQL injection through a search term).
-func metadataEQ(col string, path []string, value string, quoted bool) predicate.User {
+// pred is a predicate written by hand; every value goes through b.Arg.
+func pred(fn func(s *sql.Selector, b *sql.Builder)) predicate.User {
 	return func(s *sql.Selector) {
-		c := s.C(col)
-		preds := []*sql.Predicate{jsonValueEQ(s.Dialect(), c, path, "text", value)}
-		if !quoted {
-			if n, err := strconv.ParseFloat(value, 64); err == nil && !math.IsInf(n, 0) && !math.IsNaN(n) {
-				preds = append(preds, jsonValueEQ(s.Dialect(), c, path, "number", n))
-			}
-			if value == "true" || value == "false" {
-				preds = append(preds, jsonValueEQ(s.Dialect(), c, path, value, value == "true"))
-			}
-		}
-		s.Where(sql.Or(preds...))
+		s.Where(sql.P(func(b *sql.Builder) { fn(s, b) }))
 	}
 }
 
-// jsonValueEQ is "the JSON value at path in column c has type typ and equals
-// v" (typ: text, number, true or false, as SQLite's JSON_TYPE names them).
-func jsonValueEQ(d, c string, path []string, typ string, v any) *sql.Predicate {
-	return sql.P(func(b *sql.Builder) {
-		if d == dialect.Postgres {
-			// jsonb equality compares type and value (1 = 1.0, "1" != 1).
-			enc, _ := json.Marshal(v) // a string, a finite float64 or a bool
-			jsonPathPG(b, c, path)
-			b.WriteString(" = ").Arg(string(enc)).WriteString("::jsonb")
-			return
+// textMatch matches a text column: exactly, by prefix or suffix, by range,
+// or present. fold compares LOWER(col) with the lowered value (Postgres
+// serves it from the LOWER(…) indexes).
+//
+// Prefixes are ranges [p, successor(p)) rather than LIKE 'p%': a LIKE with a
+// bound pattern cannot use a btree under a generic plan (cached prepared
+// statements), a range can. Postgres compares with the ~<~ family, which
+// orders by bytes like the text_pattern_ops indexes, whatever the
+// collation; SQLite's default BINARY collation already does.
+func textMatch(t *termNode, fold bool) (predicate.User, error) {
+	col := t.field
+	v := t.value
+	if fold {
+		v = strings.ToLower(v)
+	}
+	expr := func(s *sql.Selector, b *sql.Builder) {
+		if fold {
+			b.WriteString("LOWER(").WriteString(s.C(col)).WriteString(")")
+		} else {
+			b.WriteString(s.C(col))
 		}
-		// SQLite's JSON_EXTRACT turns booleans into 1 and 0: check the type.
-		b.WriteString("JSON_TYPE(").WriteString(c).WriteString(", ").Arg(jsonPathSQLite(path)).WriteString(")")
-		switch typ {
-		case "number":
-			b.WriteString(" IN ('integer', 'real') AND JSON_EXTRACT(").WriteString(c).WriteString(", ").
-				Arg(jsonPathSQLite(path)).WriteString(") = ").Arg(v)
-		case "text":
-			b.WriteString(" = 'text' AND JSON_EXTRACT(").WriteString(c).WriteString(", ").
-				Arg(jsonPathSQLite(path)).WriteString(") = ").Arg(v)
-		default: // true, false
-			b.WriteString(" = ").Arg(typ)
+	}
+	switch t.kind {
+	case kindExists:
+		return exists(col), nil
+	case kindExact:
+		return pred(func(s *sql.Selector, b *sql.Builder) {
+			expr(s, b)
+			b.WriteString(" = ").Arg(v)
+		}), nil
+	case kindPrefix:
+		hi, ok := successor(v)
+		return pred(func(s *sql.Selector, b *sql.Builder) {
+			expr(s, b)
+			b.WriteString(" " + textOp(s, ">=") + " ").Arg(v)
+			if ok {
+				b.WriteString(" AND ")
+				expr(s, b)
+				b.WriteString(" " + textOp(s, "<") + " ").Arg(hi)
+			}
+		}), nil
+	case kindSuffix:
+		return pred(func(s *sql.Selector, b *sql.Builder) {
+			if s.Dialect() == dialect.Postgres && fold {
+				// A prefix of the reversed text, served by the
+				// reverse(LOWER(col)) indexes under any plan.
+				r := reverse(v)
+				hi, ok := successor(r)
+				b.WriteString("reverse(")
+				expr(s, b)
+				b.WriteString(") ~>=~ ").Arg(r)
+				if ok {
+					b.WriteString(" AND reverse(")
+					expr(s, b)
+					b.WriteString(") ~<~ ").Arg(hi)
+				}
+				return
+			}
+			if s.Dialect() == dialect.Postgres {
+				expr(s, b)
+				b.WriteString(" LIKE ").Arg("%" + escapeLike(v))
+				return
+			}
+			// SQLite's LIKE ignores ASCII case: compare the last characters.
+			b.WriteString("SUBSTR(")
+			expr(s, b)
+			b.WriteString(", ").Arg(-utf8.RuneCountInString(v)).WriteString(") = ").Arg(v)
+		}), nil
+	}
+	lo, hi := t.lo, t.hi
+	if fold {
+		lo.value, hi.value = strings.ToLower(lo.value), strings.ToLower(hi.value)
+	}
+	return rangePred(func(s *sql.Selector, b *sql.Builder, op string, arg any) {
+		expr(s, b)
+		b.WriteString(" " + textOp(s, op) + " ").Arg(arg)
+	}, col, lo, hi, func(b bound) any { return b.value }), nil
+}
+
+// textOp is op comparing text by bytes (code points): Postgres's pattern
+// operators, SQLite's plain ones.
+func textOp(s *sql.Selector, op string) string {
+	if s.Dialect() == dialect.Postgres {
+		return "~" + op + "~"
+	}
+	return op
+}
+
+// rangePred writes lo/hi as comparisons of the column (cmp); both open is
+// "present".
+func rangePred(cmp func(s *sql.Selector, b *sql.Builder, op string, arg any), col string, lo, hi bound, val func(bound) any) predicate.User {
+	if lo.open && hi.open {
+		return exists(col)
+	}
+	return pred(func(s *sql.Selector, b *sql.Builder) {
+		and := false
+		if !lo.open {
+			op := ">"
+			if lo.incl {
+				op = ">="
+			}
+			cmp(s, b, op, val(lo))
+			and = true
+		}
+		if !hi.open {
+			if and {
+				b.WriteString(" AND ")
+			}
+			op := "<"
+			if hi.incl {
+				op = "<="
+			}
+			cmp(s, b, op, val(hi))
 		}
 	})
 }
 
-// jsonPathPG writes c -> $1::text -> $2::text …: the value at path, or NULL.
-func jsonPathPG(b *sql.Builder, c string, path []string) {
-	b.WriteString("(").WriteString(c)
-	for _, k := range path {
-		b.WriteString(" -> ").Arg(k).WriteString("::text")
+// reverse is s with its characters (code points) in reverse order, as
+// Postgres's reverse() makes them.
+func reverse(s string) string {
+	rs := []rune(s)
+	for i, j := 0, len(rs)-1; i < j; i, j = i+1, j-1 {
+		rs[i], rs[j] = rs[j], rs[i]
 	}
-	b.WriteString(")")
+	return string(rs)
 }
 
-// jsonPathSQLite is the JSON path $."k1"."k2" (metadataPath refuses keys
-// holding a double quote, which the path syntax cannot escape).
-func jsonPathSQLite(path []string) string {
-	var sb strings.Builder
-	sb.WriteString("$")
-	for _, k := range path {
-		sb.WriteString(`."`)
-		sb.WriteString(k)
-		sb.WriteString(`"`)
+// successor is the least string greater than every string starting with p:
+// p with its last code point incremented (dropping trailing U+10FFFF).
+// UTF-8 orders by code point, so [p, successor(p)) is exactly "starts with p".
+func successor(p string) (string, bool) {
+	rs := []rune(p)
+	for len(rs) > 0 {
+		last := rs[len(rs)-1]
+		if last < unicode.MaxRune {
+			last++
+			if last >= 0xD800 && last <= 0xDFFF { // surrogates are no characters
+				last = 0xE000
+			}
+			rs[len(rs)-1] = last
+			return string(rs), true
+		}
+		rs = rs[:len(rs)-1]
 	}
-	return sb.String()
+	return "", false
 }
 
-func exists(field string) (predicate.User, error) {
-	switch field {
-	case "email", "username", "phone_number", "name", "given_name", "family_name", "nickname", "picture", "last_login", "last_ip":
-		return func(s *sql.Selector) { s.Where(sql.NotNull(s.C(field))) }, nil
+// domainSuffix recognizes email:*@example.com, which is email.domain:example.com
+// (addresses hold one @) and so uses the domain index.
+func domainSuffix(t *termNode) (string, bool) {
+	if t.kind != kindSuffix || !strings.HasPrefix(t.value, "@") || strings.Count(t.value, "@") != 1 {
+		return "", false
 	}
-	if col, path, ok := metadataPath(field); ok {
-		return func(s *sql.Selector) {
-			c := s.C(col)
-			s.Where(sql.P(func(b *sql.Builder) {
-				if s.Dialect() == dialect.Postgres {
-					jsonPathPG(b, c, path)
-				} else {
-					b.WriteString("JSON_TYPE(").WriteString(c).WriteString(", ").Arg(jsonPathSQLite(path)).WriteString(")")
-				}
-				b.WriteString(" IS NOT NULL")
-			}))
-		}, nil
-	}
-	return nil, invalid("query", "_exists_: unknown field %q", field)
+	return t.value[1:], true
 }
 
-// exactPrefix matches values starting with value, case-sensitively on
-// every backend: SQLite's LIKE ignores ASCII case (username:jA* found "jane"
-// there and not on Postgres), so SQLite compares the leading characters.
-func exactPrefix(col, value string) predicate.User {
-	return func(s *sql.Selector) {
-		c := s.C(col)
+// emailDomain matches the part of the address after the @,
+// case-insensitively. Stored domains are ASCII (emailaddr): "bücher.de"
+// finds "xn--bcher-kva.de". A value that is no domain is matched as typed.
+func emailDomain(value string) predicate.User {
+	if d, err := emailaddr.Domain(value); err == nil {
+		value = d
+	}
+	value = strings.ToLower(value)
+	return pred(func(s *sql.Selector, b *sql.Builder) {
+		c := s.C(user.FieldEmail)
 		if s.Dialect() == dialect.Postgres {
-			s.Where(sql.HasPrefix(c, value)) // LIKE, metacharacters escaped
+			// The expression of the users_email_domain index, verbatim.
+			b.WriteString("LOWER(split_part(").WriteString(c).WriteString(", '@', 2)) = ").Arg(value)
 			return
 		}
-		s.Where(sql.P(func(b *sql.Builder) {
-			b.WriteString("SUBSTR(").WriteString(c).WriteString(", 1, ").Arg(utf8.RuneCountInString(value)).
-				WriteString(") = ").Arg(value)
-		}))
-	}
+		b.WriteString("INSTR(").WriteString(c).WriteString(", '@') > 0 AND LOWER(SUBSTR(").WriteString(c).
+			WriteString(", INSTR(").WriteString(c).WriteString(", '@') + 1)) = ").Arg(value)
+	})
 }
 
-// foldMatch compares case-insensitively; Postgres serves it from the
-// LOWER(…) expression indexes the migration creates.
-func foldMatch(col, value string, prefix bool) predicate.User {
-	v := strings.ToLower(value)
-	if prefix {
-		return likeLower(col, escapeLike(v)+"%")
+// intMatch is logins_count: a number or a range of numbers.
+func intMatch(t *termNode) (predicate.User, error) {
+	col := t.field
+	num := func(v string) (int64, error) {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, termError(t, "takes an integer")
+		}
+		return n, nil
 	}
-	return func(s *sql.Selector) {
-		s.Where(sql.P(func(b *sql.Builder) {
-			b.WriteString("LOWER(").WriteString(s.C(col)).WriteString(") = ").Arg(v)
-		}))
+	switch t.kind {
+	case kindExists:
+		return exists(col), nil
+	case kindExact:
+		n, err := num(t.value)
+		if err != nil {
+			return nil, err
+		}
+		return func(s *sql.Selector) { s.Where(sql.EQ(s.C(col), n)) }, nil
+	case kindRange:
+		for _, b := range []bound{t.lo, t.hi} {
+			if !b.open {
+				if _, err := num(b.value); err != nil {
+					return nil, err
+				}
+			}
+		}
+		// An open end is the type's extreme, so that Postgres sees a
+		// range (estimated narrow) rather than one inequality (estimated
+		// as a third of the table) when it plans without the values.
+		lo, hi := t.lo, t.hi
+		if lo.open != hi.open {
+			if lo.open {
+				lo = bound{value: strconv.FormatInt(math.MinInt64, 10), incl: true}
+			} else {
+				hi = bound{value: strconv.FormatInt(math.MaxInt64, 10), incl: true}
+			}
+		}
+		return rangePred(func(s *sql.Selector, b *sql.Builder, op string, arg any) {
+			b.WriteString(s.C(col) + " " + op + " ").Arg(arg)
+		}, col, lo, hi, func(b bound) any { n, _ := num(b.value); return n }), nil
 	}
+	return nil, termError(t, "takes an integer or a range, without wildcards")
 }
 
-func likeLower(col, pattern string) predicate.User {
-	return func(s *sql.Selector) {
-		s.Where(sql.P(func(b *sql.Builder) {
-			b.WriteString("LOWER(").WriteString(s.C(col)).WriteString(") LIKE ").Arg(pattern).WriteString(` ESCAPE '\'`)
-		}))
+// timeMatch is a date field. A partial date is the whole period it names
+// (created_at:2026-01 is January); range ends round as Elasticsearch does:
+// [2026-01 starts with January, {2026-01 after it; 2026-06] ends after June,
+// 2026-06} before it.
+func timeMatch(t *termNode) (predicate.User, error) {
+	col := t.field
+	cmp := func(s *sql.Selector, b *sql.Builder, op string, arg any) {
+		b.WriteString(s.C(col) + " " + op + " ").Arg(arg)
 	}
+	switch t.kind {
+	case kindExists:
+		return exists(col), nil
+	case kindExact:
+		start, end, err := period(t, t.value)
+		if err != nil {
+			return nil, err
+		}
+		return pred(func(s *sql.Selector, b *sql.Builder) {
+			cmp(s, b, ">=", start)
+			b.WriteString(" AND ")
+			cmp(s, b, "<", end)
+		}), nil
+	case kindRange:
+		// Every end becomes >= or <: [x is >= start(x), {x is >= end(x),
+		// x] is < end(x), x} is < start(x).
+		if t.lo.open && t.hi.open {
+			return exists(col), nil
+		}
+		var lo, hi *time.Time
+		for _, e := range []struct {
+			b     bound
+			out   **time.Time
+			lower bool
+		}{{t.lo, &lo, true}, {t.hi, &hi, false}} {
+			if e.b.open {
+				continue
+			}
+			start, end, err := period(t, e.b.value)
+			if err != nil {
+				return nil, err
+			}
+			if e.lower == e.b.incl {
+				*e.out = &start
+			} else {
+				*e.out = &end
+			}
+		}
+		// An open end is the first or last representable day (see intMatch).
+		if lo == nil {
+			lo = &minTime
+		}
+		if hi == nil {
+			hi = &maxTime
+		}
+		return pred(func(s *sql.Selector, b *sql.Builder) {
+			cmp(s, b, ">=", *lo)
+			b.WriteString(" AND ")
+			cmp(s, b, "<", *hi)
+		}), nil
+	}
+	return nil, termError(t, "takes a date (2026, 2026-01, 2026-01-15 or RFC 3339) or a range of dates")
+}
+
+// The open ends of date ranges: years both databases store.
+var (
+	minTime = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+)
+
+// period is the interval [start, end) a date names: a year, a month, a day,
+// or an RFC 3339 instant (to the microsecond the databases keep).
+func period(t *termNode, v string) (start, end time.Time, err error) {
+	for _, f := range []struct {
+		layout string
+		next   func(time.Time) time.Time
+	}{
+		{"2006", func(x time.Time) time.Time { return x.AddDate(1, 0, 0) }},
+		{"2006-01", func(x time.Time) time.Time { return x.AddDate(0, 1, 0) }},
+		{"2006-01-02", func(x time.Time) time.Time { return x.AddDate(0, 0, 1) }},
+		{time.RFC3339Nano, func(x time.Time) time.Time { return x.Add(time.Microsecond) }},
+	} {
+		if x, err := time.Parse(f.layout, v); err == nil {
+			x = x.UTC().Truncate(time.Microsecond)
+			return x, f.next(x), nil
+		}
+	}
+	return time.Time{}, time.Time{}, termError(t, "%q is no date (2026, 2026-01, 2026-01-15 or RFC 3339)", v)
 }
 
 func escapeLike(s string) string {
@@ -466,4 +552,19 @@ func not(p predicate.User) predicate.User {
 			b.WriteString("COALESCE(").Join(s2.P()).WriteString(", FALSE)")
 		})))
 	}
+}
+
+// jsonString is s as a JSON (and jsonpath) string literal.
+func jsonString(s string) string {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s) // a string always encodes
+	return strings.TrimSuffix(buf.String(), "\n")
+}
+
+// finite parses an unquoted value as a JSON number.
+func finite(v string) (float64, bool) {
+	n, err := strconv.ParseFloat(v, 64)
+	return n, err == nil && !math.IsInf(n, 0) && !math.IsNaN(n)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode"
@@ -33,6 +34,10 @@ var searchSeeds = []string{
 	`name:a*b`, `name:*`, `username:jA*`, `user_id:auth0|*`, `username:j_*`, `email.domain:ex*`, `logins_count:x`, `blocked:maybe`, `unknown:x`, `app_metadata.:x`,
 	`app_metadata.a..b:x`, `_exists_:password_hash`, `app_metadata.n:1e3`, `app_metadata.plan:"1"`,
 	`app_metadata.pl'an:1`, `_exists_:app_metadata.x'y`, `name:\u212aim`,
+	`app_metadata.tags:a`, `app_metadata.tags:[a TO b]`, `app_metadata.n:[1 TO 1.5}`, `app_metadata.nested:*`,
+	`app_metadata.tags:*`, `name:*ien`, `family_name:*ien`, `email:*@x_y`, `created_at:[* TO *]`, `last_login:*`,
+	`logins_count:{3 TO *]`, `user_id:*1`, `user_id:*|x`, `name:[a TO *]`, `name:"a\\b"`, `app_metadata.a\"b:c`,
+	`app_metadata.x:\*`, `name:\*`, `name:\(x\)`, `phone_number:+1555*`, `NOT (app_metadata.n:[1 TO *])`,
 }
 
 // searchBackend is one database holding searchUsers.
@@ -127,6 +132,12 @@ func FuzzSearch(f *testing.F) {
 	for _, q := range searchSeeds {
 		f.Add(q)
 	}
+	for _, c := range searchSemantics {
+		f.Add(c.q)
+	}
+	for _, c := range searchErrorCases {
+		f.Add(c.q)
+	}
 	backends := searchBackends(f)
 	f.Fuzz(func(t *testing.T, q string) {
 		pred, err := Search(q)
@@ -182,9 +193,14 @@ func buildSearchSQL(p predicate.User, d string) (string, []any) {
 var searchSQLWords = func() map[string]bool {
 	m := map[string]bool{}
 	for _, w := range strings.Fields(`SELECT FROM WHERE AND OR NOT LOWER LIKE ESCAPE COALESCE FALSE TRUE
-		EXISTS IS NULL JSON_EXTRACT JSON_TYPE IN text jsonb SUBSTR
-		users identities connections id owner_id connection_id name provider`) {
+		EXISTS IS NULL JSON_EXTRACT JSON_TYPE IN text jsonb SUBSTR INSTR split_part jsonpath
+		json_each json_type json_array_length CASE WHEN THEN ELSE END AS key type value
+		users identities connections id owner_id connection_id name provider upstream_id
+		user_roles roles role_ref user_ref JOIN ON t1 reverse identities_connection`) {
 		m[w] = true
+	}
+	for i := 1; i <= maxMetadataDepth; i++ {
+		m["m"+strconv.Itoa(i)], m["e"+strconv.Itoa(i)] = true, true
 	}
 	for _, c := range user.Columns {
 		m[c] = true
@@ -194,7 +210,8 @@ var searchSQLWords = func() map[string]bool {
 
 // searchSQLLiterals are the string literals it may hold: LIKE's escape
 // character and SQLite's JSON type names.
-var searchSQLLiterals = map[string]bool{`\`: true, "integer": true, "real": true, "text": true}
+var searchSQLLiterals = map[string]bool{`\`: true, "integer": true, "real": true, "text": true,
+	"@": true, "object": true, "array": true, "[0]": true}
 
 // checkSearchSQL lexes text as SQL and refuses anything the code did not
 // write: a word or identifier outside searchSQLWords, a string literal
@@ -204,7 +221,10 @@ func checkSearchSQL(d, text string, nargs int) error {
 	for i := 0; i < len(text); {
 		c := text[i]
 		switch {
-		case c == ' ' || c == '(' || c == ')' || c == ',' || c == '=' || c == '.' || c == '<' || c == '>' || c == '-' || c == ':':
+		case c == ' ' || c == '(' || c == ')' || c == ',' || c == '=' || c == '.' || c == '<' || c == '>' || c == '-' || c == ':' || c == '+':
+			i++
+		case d == dialect.Postgres && (c == '~' || c == '@'): // ~>=~ and friends, @@
+			i++
 			i++
 		case c == '?' && d == dialect.SQLite:
 			placeholders++

@@ -58,6 +58,82 @@ func searchIndexes(ctx context.Context, d *DB) error {
 	return nil
 }
 
+// searchIndexesV9 serve every shape of user search (docs/SEARCH.md) also
+// under a generic plan, where every value is a bound parameter (the
+// statement cache): byte-ordered btrees on reverse(LOWER(col)) turn a
+// suffix (name:*son) into a range like a prefix, the email domain's
+// expression serves email.domain, jsonb_path_ops GIN indexes serve metadata
+// @@ jsonpath, and (column, id) btrees serve date and count ranges (keyset
+// pagination shares them). username and phone_number get byte-ordered
+// btrees for equality and prefixes.
+//
+// Trigram indexes were measured and not used: a GIN index cannot estimate
+// LIKE $1 without the pattern, so generic plans fell back to sequential
+// scans.
+//
+// Postgres builds them CONCURRENTLY on a large users table (it stays
+// writable), which cannot run in a transaction: migrations run outside one.
+func searchIndexesV9(ctx context.Context, d *DB) error {
+	type ix struct{ name, pg, sqlite string }
+	var idx []ix
+	for _, col := range []string{"email", "name", "given_name", "family_name", "nickname"} {
+		idx = append(idx, ix{"users_reverse_" + col, "(reverse(LOWER(" + col + ")) text_pattern_ops)", ""})
+	}
+	idx = append(idx,
+		ix{"users_email_domain", "(LOWER(split_part(email, '@', 2)))", ""},
+		ix{"users_username_pattern", "(username text_pattern_ops)", "(username)"},
+		ix{"users_phone_number_pattern", "(phone_number text_pattern_ops)", "(phone_number)"},
+		ix{"users_app_metadata_path", "USING gin (app_metadata jsonb_path_ops)", ""},
+		ix{"users_user_metadata_path", "USING gin (user_metadata jsonb_path_ops)", ""},
+		ix{"users_created_at_id", "(created_at, id)", "(created_at, id)"},
+		ix{"users_updated_at_id", "(updated_at, id)", "(updated_at, id)"},
+		ix{"users_last_login_id", "(last_login, id)", "(last_login, id)"},
+		ix{"users_logins_count_id", "(logins_count, id)", "(logins_count, id)"},
+	)
+	if d.Dialect != dialect.Postgres {
+		for _, i := range idx {
+			if i.sqlite == "" {
+				continue
+			}
+			if _, err := d.SQL.ExecContext(ctx, "CREATE INDEX IF NOT EXISTS "+i.name+" ON users "+i.sqlite); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// A small table (a new install, every test database) is indexed in
+	// place: a CONCURRENTLY build waits out every open transaction in
+	// three phases, which costs more than blocking writes to a few
+	// thousand rows for milliseconds.
+	var small bool
+	if err := d.SQL.QueryRowContext(ctx, `SELECT COUNT(*) < 10000 FROM (SELECT 1 FROM users LIMIT 10000) s`).Scan(&small); err != nil {
+		return err
+	}
+	concurrently := " CONCURRENTLY"
+	if small {
+		concurrently = ""
+	}
+	for _, i := range idx {
+		// An interrupted CONCURRENTLY build leaves an invalid index that IF
+		// NOT EXISTS would keep: drop it and build again.
+		var valid sql.NullBool
+		err := d.SQL.QueryRowContext(ctx, `SELECT x.indisvalid FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid
+			WHERE c.relname = $1 AND c.relnamespace = current_schema()::regnamespace`, i.name).Scan(&valid)
+		if err != nil && err != sql.ErrNoRows {
+			return err
+		}
+		if valid.Valid && !valid.Bool {
+			if _, err := d.SQL.ExecContext(ctx, "DROP INDEX CONCURRENTLY IF EXISTS "+i.name); err != nil {
+				return err
+			}
+		}
+		if _, err := d.SQL.ExecContext(ctx, "CREATE INDEX"+concurrently+" IF NOT EXISTS "+i.name+" ON users "+i.pg); err != nil {
+			return fmt.Errorf("creating index %s: %w", i.name, err)
+		}
+	}
+	return nil
+}
+
 var migrations = []migration{
 	{Version: 1, Name: "initial schema", Up: func(ctx context.Context, d *DB) error {
 		if err := entSchema(ctx, d); err != nil {
@@ -72,6 +148,7 @@ var migrations = []migration{
 	{Version: 6, Name: "client metadata", Up: entSchema},
 	{Version: 7, Name: "roles, permissions and client grants; API RBAC settings", Up: entSchema},
 	{Version: 8, Name: "jobs: bulk user imports and exports, their stored data and row errors", Up: entSchema},
+	{Version: 9, Name: "user search indexes: reversed names for suffixes, email domain, metadata jsonpath, date and count ranges", Up: searchIndexesV9},
 }
 
 var migrateMu sync.Mutex
@@ -82,6 +159,9 @@ func LatestVersion() int { return migrations[len(migrations)-1].Version }
 // advisoryLockID identifies Authgraph's migration lock among Postgres
 // advisory locks ("authgrph" in ASCII).
 const advisoryLockID = 0x6175746867727068
+
+// lockPoll is how often a node waiting for another's migration retries.
+const lockPoll = 200 * time.Millisecond
 
 // WithLock runs fn while holding the cluster-wide migration lock, so two nodes
 // starting together neither migrate nor bootstrap twice. SQLite is
@@ -95,8 +175,23 @@ func (d *DB) WithLock(ctx context.Context, fn func(ctx context.Context) error) e
 		return err
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", int64(advisoryLockID)); err != nil {
-		return fmt.Errorf("taking the migration lock: %w", err)
+	// Poll rather than block in pg_advisory_lock: a session blocked in a
+	// statement holds a snapshot, and CREATE INDEX CONCURRENTLY (migration
+	// 9) waits for every older snapshot to end, so the holder's migration
+	// would wait for the waiters while they wait for it, undetected.
+	for {
+		var got bool
+		if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1)", int64(advisoryLockID)).Scan(&got); err != nil {
+			return fmt.Errorf("taking the migration lock: %w", err)
+		}
+		if got {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("taking the migration lock: %w", ctx.Err())
+		case <-time.After(lockPoll):
+		}
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", int64(advisoryLockID)) //nolint:errcheck
 	return fn(ctx)

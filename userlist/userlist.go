@@ -311,3 +311,18 @@ func (o Order) String() string {
 	}
 	return fmt.Sprintf("%s:%s", o.Column.Name, d)
 }
+
+// OrderBy orders a whole (offset-paged) query as Page does: NULLs last in
+// both directions, ties by id in the order's direction.
+func OrderBy(o Order) func(*sql.Selector) {
+	opts := []sql.OrderTermOption{}
+	if o.Desc {
+		opts = append(opts, sql.OrderDesc())
+	}
+	return func(s *sql.Selector) {
+		if o.Column.Name != "" {
+			sql.OrderByField(o.Column.Name, append([]sql.OrderTermOption{sql.OrderNullsLast()}, opts...)...).ToFunc()(s)
+		}
+		sql.OrderByField(user.FieldID, opts...).ToFunc()(s)
+	}
+}

@@ -32,7 +32,7 @@ func TestDashboardImportInBrowser(t *testing.T) {
 	if got := c.eval(`document.querySelector("form.import select[name=connection]").value`); got != "Username-Password-Authentication" {
 		t.Fatalf("connection choice: %q", got)
 	}
-	c.run(chromedp.SetUploadFiles(`form.import input[type=file]`, []string{file}, chromedp.ByQuery))
+	c.run(chromedp.SetUploadFiles(chromedp.CSS(`form.import input[type=file]`), []string{file}))
 	c.run(chromedp.Click(chromedp.CSS(`form.import button[type=submit]`)))
 
 	// The page follows the job until it completes.

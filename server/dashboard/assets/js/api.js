@@ -38,7 +38,7 @@ export async function gqlUpload(query, variables, files) {
   return send(null, form); // the browser sets the multipart boundary
 }
 
-async function send(contentType, body) {
+async function send(contentType, payload) {
   const s = session();
   if (!s) { signIn(); throw new ApiError([{ message: "signed out" }]); }
   const headers = { Authorization: "Bearer " + s.accessToken };
@@ -46,7 +46,7 @@ async function send(contentType, body) {
   const resp = await fetch(endpoint, {
     method: "POST",
     headers,
-    body,
+    body: payload,
     credentials: "omit",
     cache: "no-store",
   });

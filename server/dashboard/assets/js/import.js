@@ -24,7 +24,7 @@ async function importForm() {
     h("p.muted", "Upload an Auth0 bulk-import file: a JSON array of users or one user per line (NDJSON), optionally gzipped."));
   let conns;
   try {
-    conns = (await gql(CONNECTIONS)).connections.edges.map((e) => e.node).filter((c) => c.strategy === "auth0");
+    conns = (await gql(CONNECTIONS)).connections.edges.map((e) => e.node).filter((c) => c.strategy === "database");
   } catch (err) {
     page.append(errorBox(err));
     return page;

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"bytes"
+	"compress/gzip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,16 +14,21 @@ import (
 // TestDashboardImportInBrowser uploads a small Auth0 bulk-import file from
 // the Import page (a multipart GraphQL request) and follows the job to its
 // end: the new user is inserted, the row without an identifier is listed
-// among the refused rows.
+// among the refused rows. The file is gzipped.
 func TestDashboardImportInBrowser(t *testing.T) {
 	f := setupDashboard(t)
 	s := f.s
 	c := newChrome(t, s)
 
-	file := filepath.Join(t.TempDir(), "users.ndjson")
+	// Gzipped, as exports and large files often are: the page unpacks it.
+	file := filepath.Join(t.TempDir(), "users.ndjson.gz")
 	rows := `{"email": "erin@example.com", "email_verified": true, "name": "Erin"}` + "\n" +
 		`{"name": "Nobody", "app_metadata": {"plan": "gold"}}` + "\n"
-	if err := os.WriteFile(file, []byte(rows), 0o600); err != nil {
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(rows))
+	zw.Close()
+	if err := os.WriteFile(file, gz.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}
 

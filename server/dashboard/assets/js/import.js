@@ -45,7 +45,8 @@ async function importForm() {
     submit.disabled = true;
     status.replaceChildren(h("p.muted", "Uploading…"));
     try {
-      const d = await gqlUpload(IMPORT, { connection: conn.value, upsert: upsert.checked }, { file: file.files[0] });
+      const upload = await plainFile(file.files[0]);
+      const d = await gqlUpload(IMPORT, { connection: conn.value, upsert: upsert.checked }, { file: upload });
       go("#/import", { job: d.importUsers.id });
     } catch (err) {
       const fe = err.fieldErrors ? err.fieldErrors() : {};
@@ -60,6 +61,15 @@ async function importForm() {
   h("div.actions", submit), status);
   page.append(form);
   return page;
+}
+
+// plainFile returns file, gunzipped in the browser when it is gzip (the
+// server takes the JSON itself); the browser may keep a large result on disk.
+async function plainFile(file) {
+  const head = new Uint8Array(await file.slice(0, 2).arrayBuffer());
+  if (head[0] !== 0x1f || head[1] !== 0x8b) return file;
+  const blob = await new Response(file.stream().pipeThrough(new DecompressionStream("gzip"))).blob();
+  return new File([blob], file.name.replace(/\.gz$/i, ""), { type: "application/json" });
 }
 
 async function jobView(id) {

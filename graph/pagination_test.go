@@ -3,6 +3,8 @@ package graph_test
 import (
 	"fmt"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -164,6 +166,69 @@ func TestPagination(t *testing.T) {
 				t.Fatalf("totalCount %d edges %d", p.TotalCount, len(p.Edges))
 			}
 		})
+		t.Run("counts only when totalCount is selected", func(t *testing.T) {
+			s.StopJobs()
+			var mu sync.Mutex
+			var counts int
+			s.Deps.DB.TraceStatements(func(q string, _ bool) {
+				if strings.Contains(strings.ToLower(q), "count(") {
+					mu.Lock()
+					counts++
+					mu.Unlock()
+				}
+			})
+			defer s.Deps.DB.TraceStatements(nil)
+			var out struct{ Users page }
+			s.MustGraphQL(t, s.AdminToken(t), `{ users(first: 10) { pageInfo { hasNextPage endCursor } edges { cursor } } }`, nil, &out)
+			if counts != 0 || !out.Users.PageInfo.HasNextPage || len(out.Users.Edges) != 10 {
+				t.Fatalf("page without totalCount: %d counts, %+v", counts, out.Users.PageInfo)
+			}
+			var tc struct {
+				Users struct {
+					TotalCount           int
+					TotalCountIsEstimate bool
+				}
+			}
+			s.MustGraphQL(t, s.AdminToken(t), `{ users(first: 1) { totalCount totalCountIsEstimate } }`, nil, &tc)
+			if counts != 1 || tc.Users.TotalCount != n || tc.Users.TotalCountIsEstimate {
+				t.Fatalf("totalCount: %d counts, %+v", counts, tc.Users)
+			}
+		})
+		t.Run("last login, users without one last both ways", func(t *testing.T) {
+			for i, id := range ids[:10] {
+				if err := s.Deps.DB.Ent.User.UpdateOneID(pulid.ID(id)).SetLastLogin(time.Date(2026, 1, 1, i%3, 0, 0, 0, time.UTC)).Exec(systemCtx(t)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, dir := range []string{"ASC", "DESC"} {
+				var got []string
+				var after any
+				for {
+					p := usersPage(t, s, map[string]any{"first": 4, "after": after, "orderBy": []any{map[string]any{"field": "LAST_LOGIN", "direction": dir}}})
+					got = append(got, p.ids()...)
+					if !p.PageInfo.HasNextPage {
+						break
+					}
+					after = *p.PageInfo.EndCursor
+				}
+				if len(got) != n || !slices.Equal(got[10:], ids[10:]) && !slices.Equal(got[10:], reversed(ids[10:])) {
+					t.Fatalf("LAST_LOGIN %s: %v", dir, got)
+				}
+				if dir == "DESC" && !slices.Equal(got[10:], reversed(ids[10:])) {
+					t.Fatalf("LAST_LOGIN DESC: NULLs not by id descending: %v", got[10:])
+				}
+			}
+		})
+		t.Run("bad cursors and orders", func(t *testing.T) {
+			p := usersPage(t, s, map[string]any{"first": 1, "orderBy": []any{map[string]any{"field": "LOGINS_COUNT"}}})
+			// A cursor of the count order holds a number, not a time.
+			r := s.GraphQL(t, s.AdminToken(t), pageQuery, map[string]any{"first": 1, "after": p.Edges[0].Cursor,
+				"orderBy": []any{map[string]any{"field": "CREATED_AT"}}})
+			expectError(t, r, "BAD_USER_INPUT", "after")
+			r = s.GraphQL(t, s.AdminToken(t), pageQuery, map[string]any{"first": 1, "orderBy": []any{
+				map[string]any{"field": "CREATED_AT"}, map[string]any{"field": "LOGINS_COUNT"}}})
+			expectError(t, r, "BAD_USER_INPUT", "orderBy")
+		})
 		t.Run("limits", func(t *testing.T) {
 			for _, tc := range []struct {
 				vars  map[string]any
@@ -202,4 +267,10 @@ func TestPagination(t *testing.T) {
 			}
 		})
 	})
+}
+
+func reversed(s []string) []string {
+	out := slices.Clone(s)
+	slices.Reverse(out)
+	return out
 }

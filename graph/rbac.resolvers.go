@@ -171,7 +171,7 @@ func (r *roleResolver) Permissions(ctx context.Context, obj *ent.Role) ([]*model
 }
 
 // Users is the resolver for the users field.
-func (r *roleResolver) Users(ctx context.Context, obj *ent.Role, first *int, after *entgql.Cursor[pulid.ID]) (*ent.UserConnection, error) {
+func (r *roleResolver) Users(ctx context.Context, obj *ent.Role, first *int, after *entgql.Cursor[pulid.ID]) (*model.UserConnection, error) {
 	limit := DefaultPageSize
 	if first != nil {
 		if *first < 0 || *first > MaxPageSize {
@@ -189,7 +189,8 @@ func (r *roleResolver) Users(ctx context.Context, obj *ent.Role, first *int, aft
 		return nil, err
 	}
 	users := page.Users
-	conn := &ent.UserConnection{TotalCount: page.Total}
+	total := page.Total
+	conn := model.NewUserConnection(func(context.Context) (int, bool, error) { return total, false, nil })
 	conn.PageInfo.HasPreviousPage = after != nil
 	conn.PageInfo.HasNextPage = page.Next != ""
 	if limit == 0 {

@@ -72,7 +72,7 @@ func (r *mutationResolver) DeleteUser(ctx context.Context, id pulid.ID) (pulid.I
 }
 
 // Users is the resolver for the users field.
-func (r *queryResolver) Users(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.UserOrder, query *string) (*ent.UserConnection, error) {
+func (r *queryResolver) Users(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.UserOrder, query *string) (*model.UserConnection, error) {
 	q := r.Ent.User.Query()
 	if query != nil {
 		pred, err := rbac.SearchUsers(ctx, *query)
@@ -83,7 +83,7 @@ func (r *queryResolver) Users(ctx context.Context, after *entgql.Cursor[pulid.ID
 			q.Where(pred)
 		}
 	}
-	return q.Paginate(ctx, after, first, before, last, ent.WithUserOrder(orderBy))
+	return pageUsers(ctx, r.Ent, q, after, first, before, last, orderBy)
 }
 
 // User is the resolver for the user field.
@@ -96,13 +96,31 @@ func (r *queryResolver) UsersByEmail(ctx context.Context, email string) ([]*ent.
 	return identity.ByEmail(ctx, r.Ent, email)
 }
 
+// TotalCount is the resolver for the totalCount field.
+func (r *userConnectionResolver) TotalCount(ctx context.Context, obj *model.UserConnection) (int, error) {
+	n, _, err := obj.Total(ctx)
+	return n, err
+}
+
+// TotalCountIsEstimate is the resolver for the totalCountIsEstimate field.
+func (r *userConnectionResolver) TotalCountIsEstimate(ctx context.Context, obj *model.UserConnection) (bool, error) {
+	_, estimate, err := obj.Total(ctx)
+	return estimate, err
+}
+
 // Identity returns generated.IdentityResolver implementation.
 func (r *Resolver) Identity() generated.IdentityResolver { return &identityResolver{r} }
 
 // User returns generated.UserResolver implementation.
 func (r *Resolver) User() generated.UserResolver { return &userResolver{r} }
 
+// UserConnection returns generated.UserConnectionResolver implementation.
+func (r *Resolver) UserConnection() generated.UserConnectionResolver {
+	return &userConnectionResolver{r}
+}
+
 type (
-	identityResolver struct{ *Resolver }
-	userResolver     struct{ *Resolver }
+	identityResolver       struct{ *Resolver }
+	userResolver           struct{ *Resolver }
+	userConnectionResolver struct{ *Resolver }
 )

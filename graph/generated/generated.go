@@ -47,6 +47,7 @@ type ResolverRoot interface {
 	Role() RoleResolver
 	RuleTestResult() RuleTestResultResolver
 	User() UserResolver
+	UserConnection() UserConnectionResolver
 }
 
 type DirectiveRoot struct {
@@ -429,9 +430,10 @@ type ComplexityRoot struct {
 	}
 
 	UserConnection struct {
-		Edges      func(childComplexity int) int
-		PageInfo   func(childComplexity int) int
-		TotalCount func(childComplexity int) int
+		Edges                func(childComplexity int) int
+		PageInfo             func(childComplexity int) int
+		TotalCount           func(childComplexity int) int
+		TotalCountIsEstimate func(childComplexity int) int
 	}
 
 	UserEdge struct {
@@ -527,7 +529,7 @@ type QueryResolver interface {
 	ClientGrants(ctx context.Context, audience *string, clientID *string) ([]*rbac.ClientGrant, error)
 	Rules(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.RuleOrder) (*ent.RuleConnection, error)
 	Rule(ctx context.Context, id pulid.ID) (*ent.Rule, error)
-	Users(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.UserOrder, query *string) (*ent.UserConnection, error)
+	Users(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.UserOrder, query *string) (*model.UserConnection, error)
 	User(ctx context.Context, id pulid.ID) (*ent.User, error)
 	UsersByEmail(ctx context.Context, email string) ([]*ent.User, error)
 }
@@ -538,7 +540,7 @@ type ResourceServerResolver interface {
 }
 type RoleResolver interface {
 	Permissions(ctx context.Context, obj *ent.Role) ([]*model.Permission, error)
-	Users(ctx context.Context, obj *ent.Role, first *int, after *entgql.Cursor[pulid.ID]) (*ent.UserConnection, error)
+	Users(ctx context.Context, obj *ent.Role, first *int, after *entgql.Cursor[pulid.ID]) (*model.UserConnection, error)
 }
 type RuleTestResultResolver interface {
 	DurationMs(ctx context.Context, obj *rulesrun.TestResult) (float64, error)
@@ -546,6 +548,10 @@ type RuleTestResultResolver interface {
 type UserResolver interface {
 	Roles(ctx context.Context, obj *ent.User) ([]*ent.Role, error)
 	Permissions(ctx context.Context, obj *ent.User, audience *string) ([]*model.Permission, error)
+}
+type UserConnectionResolver interface {
+	TotalCount(ctx context.Context, obj *model.UserConnection) (int, error)
+	TotalCountIsEstimate(ctx context.Context, obj *model.UserConnection) (bool, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -2516,6 +2522,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.UserConnection.TotalCount(childComplexity), true
+	case "UserConnection.totalCountIsEstimate":
+		if e.ComplexityRoot.UserConnection.TotalCountIsEstimate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserConnection.TotalCountIsEstimate(childComplexity), true
 
 	case "UserEdge.cursor":
 		if e.ComplexityRoot.UserEdge.Cursor == nil {
@@ -3496,10 +3508,23 @@ type Identity {
   profileData: Map
 }
 
+"""
+A page of users. Cursors are keyset positions (the order's value and the
+node id): a page starts right after (or ends right before) its cursor's
+user, so pages neither skip nor repeat users when others are created or
+deleted meanwhile.
+"""
 type UserConnection {
   edges: [UserEdge]
   pageInfo: PageInfo!
+  """
+  The number of users the query matches, counted only when selected: exact
+  up to 10,000; beyond, on Postgres, the planner's estimate
+  (totalCountIsEstimate tells).
+  """
   totalCount: Int!
+  "Whether totalCount is an estimate (more than 10,000 users, on Postgres)."
+  totalCountIsEstimate: Boolean!
 }
 
 type UserEdge {
@@ -3565,7 +3590,9 @@ input UpdateUserInput {
 
 extend type Query {
   """
-  Users, newest last by default. ` + "`" + `query` + "`" + ` takes Auth0's search syntax subset:
+  Users, newest last by default. orderBy takes at most one field; ties are
+  broken by node id, and users without the field (no last login) come last in
+  both directions. ` + "`" + `query` + "`" + ` takes Auth0's search syntax subset:
   email:, email.domain:, name:jo* (prefix) or name:"Jo Doe" (exact),
   app_metadata.<key>:<value>, identities.connection:, _exists_:, AND/OR/NOT.
   """
@@ -4212,6 +4239,8 @@ func (ec *executionContext) childFields_UserConnection(ctx context.Context, fiel
 		return ec.fieldContext_UserConnection_pageInfo(ctx, field)
 	case "totalCount":
 		return ec.fieldContext_UserConnection_totalCount(ctx, field)
+	case "totalCountIsEstimate":
+		return ec.fieldContext_UserConnection_totalCountIsEstimate(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type UserConnection", field.Name)
 }
@@ -11233,8 +11262,8 @@ func (ec *executionContext) _Query_users(ctx context.Context, field graphql.Coll
 			return ec.Resolvers.Query().Users(ctx, fc.Args["after"].(*entgql.Cursor[pulid.ID]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[pulid.ID]), fc.Args["last"].(*int), fc.Args["orderBy"].([]*ent.UserOrder), fc.Args["query"].(*string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *ent.UserConnection) graphql.Marshaler {
-			return ec.marshalNUserConnection2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐUserConnection(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.UserConnection) graphql.Marshaler {
+			return ec.marshalNUserConnection2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐUserConnection(ctx, selections, v)
 		},
 		true,
 		true,
@@ -12015,8 +12044,8 @@ func (ec *executionContext) _Role_users(ctx context.Context, field graphql.Colle
 			return ec.Resolvers.Role().Users(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[pulid.ID]))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *ent.UserConnection) graphql.Marshaler {
-			return ec.marshalNUserConnection2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐUserConnection(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.UserConnection) graphql.Marshaler {
+			return ec.marshalNUserConnection2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐUserConnection(ctx, selections, v)
 		},
 		true,
 		true,
@@ -13496,7 +13525,7 @@ func (ec *executionContext) fieldContext_User_permissions(ctx context.Context, f
 	return fc, nil
 }
 
-func (ec *executionContext) _UserConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.UserConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _UserConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.UserConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -13528,7 +13557,7 @@ func (ec *executionContext) fieldContext_UserConnection_edges(_ context.Context,
 	return fc, nil
 }
 
-func (ec *executionContext) _UserConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.UserConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _UserConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.UserConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -13560,7 +13589,7 @@ func (ec *executionContext) fieldContext_UserConnection_pageInfo(_ context.Conte
 	return fc, nil
 }
 
-func (ec *executionContext) _UserConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.UserConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _UserConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.UserConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -13569,7 +13598,7 @@ func (ec *executionContext) _UserConnection_totalCount(ctx context.Context, fiel
 			return ec.fieldContext_UserConnection_totalCount(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.TotalCount, nil
+			return ec.Resolvers.UserConnection().TotalCount(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
@@ -13580,7 +13609,30 @@ func (ec *executionContext) _UserConnection_totalCount(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_UserConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("UserConnection", field, false, false, "Int")
+	return graphql.NewScalarFieldContext("UserConnection", field, true, true, "Int")
+}
+
+func (ec *executionContext) _UserConnection_totalCountIsEstimate(ctx context.Context, field graphql.CollectedField, obj *model.UserConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UserConnection_totalCountIsEstimate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.UserConnection().TotalCountIsEstimate(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UserConnection_totalCountIsEstimate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UserConnection", field, true, true, "Boolean")
 }
 
 func (ec *executionContext) _UserEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.UserEdge) (ret graphql.Marshaler) {
@@ -18953,7 +19005,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 
 var userConnectionImplementors = []string{"UserConnection"}
 
-func (ec *executionContext) _UserConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.UserConnection) graphql.Marshaler {
+func (ec *executionContext) _UserConnection(ctx context.Context, sel ast.SelectionSet, obj *model.UserConnection) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, userConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -18965,18 +19017,25 @@ func (ec *executionContext) _UserConnection(ctx context.Context, sel ast.Selecti
 		case "edges":
 			out.Values[i] = ec._UserConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "pageInfo":
 			out.Values[i] = ec._UserConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "totalCount":
-			out.Values[i] = ec._UserConnection_totalCount(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._UserConnection_totalCount(ctx, field, obj)
+				})
+		case "totalCountIsEstimate":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._UserConnection_totalCountIsEstimate(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -20206,7 +20265,7 @@ func (ec *executionContext) marshalNUser2ᚖgithubᚗcomᚋauthgraphᚋauthgraph
 	return ec._User(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNUserConnection2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐUserConnection(ctx context.Context, sel ast.SelectionSet, v *ent.UserConnection) graphql.Marshaler {
+func (ec *executionContext) marshalNUserConnection2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐUserConnection(ctx context.Context, sel ast.SelectionSet, v *model.UserConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "UserConnection!")
 		return graphql.Null

@@ -19,12 +19,14 @@ import (
 	"github.com/authgraph/authgraph/ent/user"
 	"github.com/authgraph/authgraph/identity"
 	"github.com/authgraph/authgraph/rbac"
+	"github.com/authgraph/authgraph/userlist"
 )
 
-// searchLimit is how far Auth0 lets a search page: the first 1,000 results
-// (page*per_page + per_page ≤ 1000). A list's total is capped at it too, so
-// an SDK paging loop (HasNext: total > start+limit) stops at the last page
-// it may fetch instead of running into the 400.
+// searchLimit is how far Auth0 lets a user's logs page: the first 1,000
+// results (page*per_page + per_page ≤ 1000). The total is capped at it too,
+// so an SDK paging loop (HasNext: total > start+limit) stops at the last
+// page it may fetch instead of running into the 400. GET /users has no such
+// window (docs/AUTH0-COMPATIBILITY.md).
 const searchLimit = 1000
 
 func (a *API) userRoutes() []*Route {
@@ -33,7 +35,9 @@ func (a *API) userRoutes() []*Route {
 			Method: http.MethodGet, Path: "/users", Scopes: []string{"read:users"},
 			Summary: "List or search users",
 			Description: "q takes Auth0's user-search (v3) Lucene subset as documented in docs/MANAGEMENT.md (field:value terms, " +
-				"AND/OR/NOT, parentheses, trailing * prefixes, _exists_); only the first 1,000 results can be paged through.",
+				"AND/OR/NOT, parentheses, trailing * prefixes, _exists_). page/per_page reach every result (no 1,000-result window); " +
+				"with include_totals, total is exact up to 10,000 and beyond it may be Postgres' estimate, flagged by total_is_estimate: true. " +
+				"take/from page by checkpoint in sort's order: the answer is {users, next}, next absent on the last page.",
 			Query: ListUsersQuery{}, Response: UserList{}, Handle: a.listUsers,
 		},
 		{
@@ -85,6 +89,8 @@ type FieldsQuery struct {
 type ListUsersQuery struct {
 	PageQuery
 	FieldsQuery
+	Take         int    `query:"take" doc:"Checkpoint paging: number of users to return (default 50, at most 100); page, per_page and include_totals are then ignored."`
+	From         string `query:"from" doc:"Checkpoint paging: the next value of the previous answer; users follow it in sort's order."`
 	Q            string `query:"q" doc:"Query in Auth0's user-search (v3) syntax, e.g. email:\"jane@example.com\" or app_metadata.plan:gold."`
 	SearchEngine string `query:"search_engine" doc:"v3 (the default and only engine; v1 and v2 are refused)."`
 	Sort         string `query:"sort" doc:"field:1 (ascending) or field:-1 (descending): created_at, updated_at, last_login, email, name, given_name, family_name, nickname, username, user_id, logins_count."`
@@ -102,13 +108,19 @@ type UserLogsQuery struct {
 	Sort string `query:"sort" doc:"date:-1 (newest first, the default) or date:1."`
 }
 
-// UserList is GET /users's envelope (include_totals=true).
+// UserList is GET /users's envelope (include_totals=true, or take/from).
 type UserList struct {
-	Start  int    `json:"start"`
-	Limit  int    `json:"limit"`
-	Length int    `json:"length"`
-	Total  int    `json:"total"`
-	Users  []User `json:"users"`
+	Start  int `json:"start,omitempty"`
+	Limit  int `json:"limit,omitempty"`
+	Length int `json:"length,omitempty"`
+	Total  int `json:"total,omitempty"`
+	// TotalIsEstimate is present (true) only when total is Postgres'
+	// estimate: beyond 10,000 matching users.
+	TotalIsEstimate bool   `json:"total_is_estimate,omitempty"`
+	Users           []User `json:"users"`
+	// Next is the checkpoint after this page (take/from): pass it as from.
+	// Absent on the last page.
+	Next string `json:"next,omitempty"`
 }
 
 // userSortColumns are the fields GET /users sorts by.
@@ -129,7 +141,8 @@ func parseSort(v string, allowed map[string]string) (col string, desc bool, err 
 	return col, dir == "-1", nil
 }
 
-// searchPage checks a search's page against Auth0's 1,000-result window.
+// searchPage checks a page of a user's logs against Auth0's 1,000-result
+// window.
 func searchPage(p Page) error {
 	if (p.Page+1)*p.PerPage > searchLimit {
 		return &httpError{Status: http.StatusBadRequest, ErrorCode: "invalid_paging",
@@ -139,13 +152,6 @@ func searchPage(p Page) error {
 }
 
 func (a *API) listUsers(r *Request) (any, error) {
-	p, err := r.Paging()
-	if err != nil {
-		return nil, err
-	}
-	if err := searchPage(p); err != nil {
-		return nil, err
-	}
 	fields, include, err := r.Fields()
 	if err != nil {
 		return nil, err
@@ -168,28 +174,34 @@ func (a *API) listUsers(r *Request) (any, error) {
 			q.Where(pred)
 		}
 	}
-	ctx := r.Ctx()
-	total := 0
-	if p.IncludeTotals {
-		if total, err = q.Clone().Count(ctx); err != nil {
-			return nil, err
-		}
-		total = min(total, searchLimit)
-	}
-	col, desc := user.FieldCreatedAt, false
-	if v := qs.Get("sort"); v != "" {
-		if col, desc, err = parseSort(v, userSortColumns); err != nil {
-			return nil, err
-		}
-	}
-	// Users without the field (no last login, no name) come last either
-	// way, on every backend; the node id (a ULID) breaks ties, so pages
+	// Users without the sort field (no last login, no name) come last
+	// either way; the node id breaks ties in the same direction, so pages
 	// neither overlap nor skip.
-	opts := []sql.OrderTermOption{sql.OrderNullsLast()}
-	if desc {
-		opts = append(opts, sql.OrderDesc())
+	order := userlist.Order{Column: userlist.Columns[user.FieldCreatedAt]}
+	if v := qs.Get("sort"); v != "" {
+		col, desc, err := parseSort(v, userSortColumns)
+		if err != nil {
+			return nil, err
+		}
+		order = userlist.Order{Column: userlist.Columns[col], Desc: desc}
 	}
-	q.Order(sql.OrderByField(col, opts...).ToFunc(), user.ByID())
+	if qs.Has("take") || qs.Has("from") {
+		return a.userCheckpoint(r, q, order, fields, include)
+	}
+	p, err := r.Paging()
+	if err != nil {
+		return nil, err
+	}
+	ctx := r.Ctx()
+	total, estimate := 0, false
+	if p.IncludeTotals {
+		if total, estimate, err = userlist.Count(ctx, a.cfg.DB, q.Clone(), userlist.ExactCountBound); err != nil {
+			return nil, err
+		}
+	}
+	// Offset paging has no window (Auth0 stops at 1,000 results), but a
+	// deep page costs the rows before it: from/take does not.
+	q.Order(userlist.OrderBy(order))
 	us, err := q.Offset(p.Offset()).Limit(p.PerPage).All(ctx)
 	if err != nil {
 		return nil, err
@@ -198,7 +210,51 @@ func (a *API) listUsers(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ProjectedList(p, "users", out, total, fields, include)
+	list, err := ProjectedList(p, "users", out, total, fields, include)
+	if m, ok := list.(map[string]any); ok && estimate {
+		m["total_is_estimate"] = true
+	}
+	return list, err
+}
+
+// userCheckpoint serves GET /users?take=&from=: take users (default 50, at
+// most 100) after the checkpoint from, in sort's order, and next when more
+// follow. The checkpoint is the last user's position (sort value and id),
+// so a walk neither skips nor repeats users created or deleted meanwhile.
+func (a *API) userCheckpoint(r *Request, q *ent.UserQuery, order userlist.Order, fields []string, include bool) (any, error) {
+	// page, per_page and include_totals are ignored, as on Auth0's
+	// checkpoint endpoints: the SDKs' list calls send them by default.
+	qs := r.URL.Query()
+	take, err := r.Take()
+	if err != nil {
+		return nil, err
+	}
+	req := userlist.Request{Order: order, Limit: take}
+	if from := qs.Get("from"); from != "" {
+		k, err := userlist.DecodeCheckpoint(from, order)
+		if err != nil {
+			return nil, badQuery("from is not a checkpoint of this listing and sort")
+		}
+		req.After = &k
+	}
+	ctx := r.Ctx()
+	res, err := userlist.Page(ctx, q, req)
+	if err != nil {
+		return nil, err
+	}
+	out, err := a.users(ctx, res.Users)
+	if err != nil {
+		return nil, err
+	}
+	items, err := Project(out, fields, include)
+	if err != nil {
+		return nil, err
+	}
+	body := map[string]any{"users": items}
+	if res.More {
+		body["next"] = userlist.EncodeCheckpoint(userlist.KeyOf(res.Users[len(res.Users)-1], order), order)
+	}
+	return body, nil
 }
 
 // getUserByID resolves {id} (user_id or node id) as the caller: unknown is

@@ -126,6 +126,8 @@ func New(ctx context.Context, cfg Config) (*Handler, error) {
 		"playground":  cfg.Issuer + PlaygroundPath,
 		"dashboard":   cfg.Issuer + DashboardPath,
 		"scopes":      authz.ManagementScopes(),
+		// The search box's examples (examples.go).
+		"searchExamples": SearchExamples,
 	})
 	if err != nil {
 		return nil, err

@@ -22,12 +22,31 @@ let endpoint = "graphql";
 export function setEndpoint(url) { endpoint = url; }
 
 export async function gql(query, variables) {
+  return send("application/json", JSON.stringify({ query, variables: variables || {} }));
+}
+
+// gqlUpload sends an operation with files as a GraphQL multipart request:
+// files maps variable names to File objects (the variables hold null there).
+export async function gqlUpload(query, variables, files) {
+  const vars = Object.assign({}, variables);
+  const map = {};
+  const form = new FormData();
+  Object.keys(files).forEach((name, i) => { vars[name] = null; map[String(i)] = ["variables." + name]; });
+  form.append("operations", JSON.stringify({ query, variables: vars }));
+  form.append("map", JSON.stringify(map));
+  Object.values(files).forEach((file, i) => form.append(String(i), file, file.name));
+  return send(null, form); // the browser sets the multipart boundary
+}
+
+async function send(contentType, payload) {
   const s = session();
   if (!s) { signIn(); throw new ApiError([{ message: "signed out" }]); }
+  const headers = { Authorization: "Bearer " + s.accessToken };
+  if (contentType) headers["Content-Type"] = contentType;
   const resp = await fetch(endpoint, {
     method: "POST",
-    headers: { "Content-Type": "application/json", Authorization: "Bearer " + s.accessToken },
-    body: JSON.stringify({ query, variables: variables || {} }),
+    headers,
+    body: payload,
     credentials: "omit",
     cache: "no-store",
   });

@@ -10,10 +10,12 @@ import { logsPage } from "./logs.js";
 import { rulesPage } from "./rules.js";
 import { rolesPage, rolePage } from "./roles.js";
 import { apisPage, apiPage } from "./apis.js";
+import { importPage } from "./import.js";
 
 const routes = [
   [/^#\/users\/(.+)$/, (m) => userPage(decodeURIComponent(m[1])), "users"],
   [/^#\/users$/, () => usersPage(), "users"],
+  [/^#\/import$/, () => importPage(), "import"],
   [/^#\/roles\/(.+)$/, (m) => rolePage(decodeURIComponent(m[1])), "roles"],
   [/^#\/roles$/, () => rolesPage(), "roles"],
   [/^#\/apis\/(.+)$/, (m) => apiPage(decodeURIComponent(m[1])), "apis"],

@@ -7,6 +7,9 @@ let cfg = null;
 
 export function configure(c) { cfg = c; }
 
+// The user-search examples the server vouches for (dashboard/examples.go).
+export function searchExamples() { return (cfg && cfg.searchExamples) || []; }
+
 export function session() {
   try {
     const s = JSON.parse(sessionStorage.getItem(KEY) || "null");

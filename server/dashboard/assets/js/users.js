@@ -1,12 +1,13 @@
 import { gql } from "./api.js";
 import { h, field, fmtDate, errorBox, params, go } from "./dom.js";
+import { searchExamples } from "./auth.js";
 
 const PAGE = 20;
 
 const USERS = `query Users($q: String, $first: Int, $after: Cursor, $last: Int, $before: Cursor) {
   users(query: $q, first: $first, after: $after, last: $last, before: $before,
         orderBy: [{field: CREATED_AT, direction: DESC}]) {
-    totalCount
+    totalCount totalCountIsEstimate
     pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
     edges { node { id userId email name blocked lastLogin loginsCount identities { provider } } }
   }
@@ -19,9 +20,18 @@ export async function usersPage() {
   if (p.get("before")) Object.assign(vars, { last: PAGE, before: p.get("before") });
   else Object.assign(vars, { first: PAGE, after: p.get("after") || null });
 
-  const input = h("input", { type: "search", name: "q", value: q, placeholder: 'email:*@example.com AND app_metadata.plan:gold', autocomplete: "off", spellcheck: "false" });
+  // Every example shown comes from the server's list, which the search
+  // tests run (server/dashboard/examples.go).
+  const examples = searchExamples();
+  const input = h("input", { type: "search", name: "q", value: q, placeholder: examples[0] || "", autocomplete: "off", spellcheck: "false" });
+  const hint = h("span", { id: "search-examples" }, "Examples: ");
+  examples.forEach((ex, i) => {
+    if (i > 0) hint.append(", ");
+    hint.append(h("code", ex));
+  });
+  hint.append(". Terms combine with AND / OR / NOT.");
   const form = h("form.search", { role: "search", onsubmit: (e) => { e.preventDefault(); go("#/users", { q: input.value.trim() }); } },
-    field("Search users", input, h("span", "Search syntax: ", h("code", "email:"), ", ", h("code", "email.domain:"), ", ", h("code", "name:jo*"), ", ", h("code", 'name:"Jo Doe"'), ", ", h("code", "app_metadata.KEY:VALUE"), ", ", h("code", "identities.connection:"), ", ", h("code", "_exists_:"), ", AND / OR / NOT.")),
+    field("Search users", input, hint),
     h("button", { type: "submit" }, "Search"));
 
   const page = h("section", h("h1", "Users"), form);
@@ -34,7 +44,9 @@ export async function usersPage() {
     if (fe.query) input.setAttribute("aria-invalid", "true");
     return page;
   }
-  page.append(h("p.muted", { id: "result-count" }, `${data.totalCount} user${data.totalCount === 1 ? "" : "s"}${q ? " match" : ""}`));
+  // Beyond 10,000 users Postgres estimates the count rather than counting.
+  const count = (data.totalCountIsEstimate ? "about " : "") + data.totalCount.toLocaleString("en");
+  page.append(h("p.muted", { id: "result-count" }, `${count} user${data.totalCount === 1 ? "" : "s"}${q ? " match" : ""}`));
   const rows = data.edges.map(({ node: u }) => h("tr",
     h("td", h("a", { href: "#/users/" + encodeURIComponent(u.id) }, u.email || u.name || u.userId)),
     h("td.mono", u.userId),

@@ -16,6 +16,7 @@ import (
 	"github.com/authgraph/authgraph/graph/model"
 	"github.com/authgraph/authgraph/identity"
 	"github.com/authgraph/authgraph/rbac"
+	"github.com/authgraph/authgraph/store"
 )
 
 // CreateUser is the resolver for the createUser field.
@@ -81,6 +82,8 @@ func (r *queryResolver) Users(ctx context.Context, after *entgql.Cursor[pulid.ID
 		}
 		if pred != nil {
 			q.Where(pred)
+			// Planned with its values, not as a cached generic plan.
+			ctx = store.Unprepared(ctx)
 		}
 	}
 	return pageUsers(ctx, r.Ent, q, after, first, before, last, orderBy)

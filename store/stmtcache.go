@@ -42,7 +42,24 @@ func newCachingDriver(d *entsql.Driver) *cachingDriver {
 	return &cachingDriver{Driver: d, stmts: make(map[string]*sql.Stmt)}
 }
 
+// Unprepared marks ctx so that ent's statements run under it skip the
+// statement cache: each is sent unnamed and planned with its values. User
+// searches run so. Their shapes are many (one per query structure, which
+// would crowd the cache), and a cached statement soon gets Postgres's generic
+// plan, which estimates a search's selectivity without its values: a
+// metadata term AND a name prefix was planned as a BitmapAnd of two large
+// index scans (190 ms at a million users) where the plan for the actual
+// values takes a few milliseconds.
+func Unprepared(ctx context.Context) context.Context {
+	return context.WithValue(ctx, unpreparedKey{}, true)
+}
+
+type unpreparedKey struct{}
+
 func (d *cachingDriver) stmt(ctx context.Context, query string) *sql.Stmt {
+	if ctx.Value(unpreparedKey{}) != nil {
+		return nil
+	}
 	d.mu.RLock()
 	s, ok := d.stmts[query]
 	d.mu.RUnlock()

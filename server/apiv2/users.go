@@ -19,6 +19,7 @@ import (
 	"github.com/authgraph/authgraph/ent/user"
 	"github.com/authgraph/authgraph/identity"
 	"github.com/authgraph/authgraph/rbac"
+	"github.com/authgraph/authgraph/store"
 	"github.com/authgraph/authgraph/userlist"
 )
 
@@ -172,6 +173,8 @@ func (a *API) listUsers(r *Request) (any, error) {
 		}
 		if pred != nil {
 			q.Where(pred)
+			// Planned with its values, not as a cached generic plan.
+			r.Request = r.WithContext(store.Unprepared(r.Ctx()))
 		}
 	}
 	// Users without the sort field (no last login, no name) come last

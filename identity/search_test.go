@@ -206,6 +206,7 @@ var searchSemantics = []searchCase{
 	{`created_at:{2026-01 TO 2026-06}`, []string{"u02", "u08"}},
 	{`created_at:[2026-01-15 TO 2026-06-01}`, []string{"u01", "u02", "u08"}},
 	{`created_at:[2025 TO 2025]`, []string{"u03"}},
+	{`created_at:{9999 TO *]`, nil},
 	{`created_at:{2026-01-01T00:00:00Z TO 2026-01-15T10:00:00Z]`, []string{"u01"}},
 	{`created_at:[2027 TO *]`, []string{"u10"}},
 	{`updated_at:2026-05-05`, []string{"u01"}},
@@ -335,6 +336,7 @@ var searchErrorCases = []struct{ q, msg string }{
 	{strings.Repeat("(", 12) + "name:x" + strings.Repeat(")", 12), `the query nests deeper than 10 levels at position 12`},
 	{`app_metadata.a.b.c.d.e.f.g.h.i.j.k:x`, `app_metadata.a.b.c.d.e.f.g.h.i.j.k: metadata paths have at most 10 keys at position 1`},
 	{strings.Repeat("x", 1025), `is longer than 1024 characters`},
+	{strings.Repeat("app_metadata.a.b.c.d.e.f.g.h.i:x ", 3), `names 27 metadata keys; a query may name at most 24`},
 	{"name:a\x01", `must not contain control characters`},
 }
 

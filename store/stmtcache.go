@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
@@ -85,6 +87,7 @@ func (d *cachingDriver) stmt(ctx context.Context, query string) *sql.Stmt {
 // Exec implements dialect.ExecQuerier.
 func (d *cachingDriver) Exec(ctx context.Context, query string, args, v any) error {
 	d.count(query, false)
+	args = utcArgs(d.Dialect(), args)
 	argv, ok := args.([]any)
 	s := d.stmt(ctx, query)
 	if !ok || s == nil {
@@ -96,6 +99,7 @@ func (d *cachingDriver) Exec(ctx context.Context, query string, args, v any) err
 // Query implements dialect.ExecQuerier.
 func (d *cachingDriver) Query(ctx context.Context, query string, args, v any) error {
 	d.count(query, false)
+	args = utcArgs(d.Dialect(), args)
 	argv, ok := args.([]any)
 	rows, isRows := v.(*entsql.Rows)
 	s := d.stmt(ctx, query)
@@ -108,6 +112,7 @@ func (d *cachingDriver) Query(ctx context.Context, query string, args, v any) er
 // queryRow runs a hand-written statement (DB.QueryRow) through the cache.
 func (d *cachingDriver) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
 	d.count(query, false)
+	args, _ = utcArgs(d.Dialect(), args).([]any)
 	if s := d.stmt(ctx, query); s != nil {
 		return s.QueryRowContext(ctx, args...)
 	}
@@ -149,6 +154,7 @@ type cachingTx struct {
 
 func (t *cachingTx) Exec(ctx context.Context, query string, args, v any) error {
 	t.d.count(query, true)
+	args = utcArgs(t.d.Dialect(), args)
 	argv, ok := args.([]any)
 	s := t.d.stmt(ctx, query)
 	if !ok || s == nil {
@@ -159,6 +165,7 @@ func (t *cachingTx) Exec(ctx context.Context, query string, args, v any) error {
 
 func (t *cachingTx) Query(ctx context.Context, query string, args, v any) error {
 	t.d.count(query, true)
+	args = utcArgs(t.d.Dialect(), args)
 	argv, ok := args.([]any)
 	rows, isRows := v.(*entsql.Rows)
 	s := t.d.stmt(ctx, query)
@@ -193,4 +200,43 @@ func queryStmt(ctx context.Context, s *sql.Stmt, argv []any, rows *entsql.Rows) 
 	}
 	*rows = entsql.Rows{ColumnScanner: r}
 	return nil
+}
+
+// utcArgs rewrites the time arguments of a SQLite statement in UTC. SQLite
+// keeps a time as the driver's text, offset included ("… 10:00:00 +0200
+// CEST"), and compares that text: times written in several offsets (the
+// server's local zone, an imported value's own) did not sort by instant, so a
+// keyset cursor or a date range (given in UTC) missed or repeated rows. In
+// UTC the text sorts as the instants do. Postgres stores instants.
+func utcArgs(dialectName string, args any) any {
+	argv, ok := args.([]any)
+	if !ok || dialectName != dialect.SQLite {
+		return args
+	}
+	var out []any
+	for i, a := range argv {
+		var utc any
+		switch t := a.(type) {
+		case time.Time:
+			if t.Location() == time.UTC {
+				continue
+			}
+			utc = t.UTC()
+		case *time.Time:
+			if t == nil || t.Location() == time.UTC {
+				continue
+			}
+			utc = t.UTC()
+		default:
+			continue
+		}
+		if out == nil {
+			out = slices.Clone(argv)
+		}
+		out[i] = utc
+	}
+	if out == nil {
+		return args
+	}
+	return out
 }

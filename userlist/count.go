@@ -23,6 +23,9 @@ const ExactCountBound = 10_000
 // Count is the number of users q matches: exact up to bound, beyond it on
 // Postgres an estimate (estimate true, and never below bound+1).
 func Count(ctx context.Context, client *ent.Client, q *ent.UserQuery, bound int) (n int, estimate bool, err error) {
+	// A count's statement is the search's, whose shapes are many: it is
+	// planned with its values and kept out of the statement cache.
+	ctx = store.Unprepared(ctx)
 	db := store.Of(client)
 	if !db.Postgres() {
 		n, err := q.Clone().Count(ctx)

@@ -56,7 +56,9 @@ func (g *memGate) release(n int64) {
 
 // scryptMemory is the memory scrypt.Key allocates: 128·r·N for V, plus
 // 128·r·p for B and the working block.
-func scryptMemory(n, r, p int) int64 { return 128*int64(r)*int64(n) + 128*int64(r)*int64(p) + 256*int64(r) }
+func scryptMemory(n, r, p int) int64 {
+	return 128*int64(r)*int64(n) + 128*int64(r)*int64(p) + 256*int64(r)
+}
 
 // argonMemory is the memory an argon2 key derivation allocates: m KiB.
 func argonMemory(mKiB uint32) int64 { return int64(mKiB) << 10 }

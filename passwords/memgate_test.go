@@ -50,4 +50,3 @@ func TestImportedMemoryBounded(t *testing.T) {
 		t.Fatalf("peak %d held %d, budget %d", g.peak, g.held, g.budget)
 	}
 }
-

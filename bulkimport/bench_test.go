@@ -82,17 +82,27 @@ func BenchmarkImport1M(b *testing.B) {
 			stored.Round(time.Millisecond), (total - stored).Round(time.Millisecond), total.Round(time.Millisecond),
 			float64(n)/total.Seconds())
 
-		// The export of what was imported.
-		start = time.Now()
-		cw := &countWriter{}
-		res, err := bulkexport.Export(sys, db, cw, bulkexport.Options{Format: bulkexport.JSON})
-		if err != nil || res.Rows != n {
-			b.Fatalf("export: %d rows: %v", res.Rows, err)
+		// The export of what was imported, at the default page size and,
+		// for comparison at the same load, at EXPORT_BENCH_BATCH users a
+		// page when set.
+		batches := []int{0}
+		if v, err := strconv.Atoi(os.Getenv("EXPORT_BENCH_BATCH")); err == nil && v > 0 {
+			batches = append(batches, v, 0)
 		}
-		took := time.Since(start)
-		b.ReportMetric(took.Seconds(), "export-s")
-		b.Logf("export: %d rows, %d MB gzip, in %s (%.0f rows/s)", n, cw.n>>20, took.Round(time.Millisecond),
-			float64(n)/took.Seconds())
+		for _, batch := range batches {
+			start = time.Now()
+			cw := &countWriter{}
+			res, err := bulkexport.Export(sys, db, cw, bulkexport.Options{Format: bulkexport.JSON, Batch: batch})
+			if err != nil || res.Rows != n {
+				b.Fatalf("export: %d rows: %v", res.Rows, err)
+			}
+			took := time.Since(start)
+			if batch == 0 {
+				b.ReportMetric(took.Seconds(), "export-s")
+			}
+			b.Logf("export (page %d, 0 = default): %d rows, %d MB gzip, in %s (%.0f rows/s)", batch, n, cw.n>>20,
+				took.Round(time.Millisecond), float64(n)/took.Seconds())
+		}
 	}
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {

@@ -52,7 +52,7 @@ func ParseFormat(s string) (Format, error) {
 }
 
 // DefaultBatch is the number of users read per query.
-const DefaultBatch = 1000
+const DefaultBatch = 5000
 
 // Options say what to export.
 type Options struct {
@@ -446,12 +446,40 @@ func (e *jsonEncoder) row(r *row) error {
 	return err
 }
 
+// appendJSON appends v as json.Marshal writes it. The values of every row
+// (strings, booleans, counts) take a path without allocations; strings
+// that json.Marshal would escape, and objects, go through json.Marshal.
 func appendJSON(b []byte, v any) ([]byte, error) {
+	switch x := v.(type) {
+	case string:
+		if plainJSONString(x) {
+			b = append(b, '"')
+			b = append(b, x...)
+			return append(b, '"'), nil
+		}
+	case bool:
+		return strconv.AppendBool(b, x), nil
+	case int:
+		return strconv.AppendInt(b, int64(x), 10), nil
+	}
 	out, err := json.Marshal(v)
 	if err != nil {
 		return b, err
 	}
 	return append(b, out...), nil
+}
+
+// plainJSONString reports whether json.Marshal writes s as it is, between
+// quotes: printable ASCII without the characters it escapes (quote,
+// backslash and, as HTML-safe, < > &).
+func plainJSONString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 // csvEncoder writes a header row then one row per user. Objects and arrays

@@ -25,6 +25,7 @@ import (
 	"github.com/authgraph/authgraph/identity"
 	"github.com/authgraph/authgraph/internal/jobstore"
 	"github.com/authgraph/authgraph/manage"
+	"github.com/authgraph/authgraph/store"
 )
 
 // DownloadTTL is how long an export's download URL works after it is
@@ -94,6 +95,9 @@ func CreateJob(ctx context.Context, db *ent.Client, createdBy string, o Options)
 	err = manage.Write(ctx, db, manage.Op{Scope: "read:users", Operation: "exportUsers", Description: desc},
 		func(tx *ent.Client) (manage.Audit, error) {
 			sys := authz.SystemContext(ctx)
+			if err := lockActive(sys, db, tx); err != nil {
+				return manage.Audit{}, err
+			}
 			active, err := tx.Job.Query().Where(job.TypeEQ(job.TypeUsersExport), job.StatusIn(job.StatusPending, job.StatusProcessing)).
 				Count(sys)
 			if err != nil {
@@ -116,6 +120,23 @@ func CreateJob(ctx context.Context, db *ent.Client, createdBy string, o Options)
 		return nil, err
 	}
 	return out, nil
+}
+
+// activeLock is the Postgres advisory lock key that serializes CreateJob's
+// count of active exports with its insert ("exports" in ASCII).
+const activeLock = 0x6578706f727473
+
+// lockActive makes CreateJob's count-then-insert atomic: without it two
+// concurrent requests both count MaxActive-1 and both insert. On Postgres
+// a transaction-scoped advisory lock, released at commit or rollback,
+// serializes them across nodes. SQLite needs none: its write transactions
+// begin IMMEDIATE, one at a time.
+func lockActive(ctx context.Context, db, tx *ent.Client) error {
+	if !store.Of(db).Postgres() {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", activeLock)
+	return err
 }
 
 // JobOptions reads back the options an export job was created with.

@@ -50,7 +50,8 @@ type ImportInput struct {
 	// SendCompletionEmail is recorded; no email is sent (there is no
 	// tenant-administrator mailing list).
 	SendCompletionEmail bool
-	// File is the users file; it is read once, to the end.
+	// File is the users file, plain or gzip-compressed (detected by its
+	// first bytes); it is read once, to the end.
 	File io.Reader
 }
 
@@ -142,7 +143,12 @@ func (s *Service) CreateImport(ctx context.Context, in ImportInput) (*Job, error
 				return manage.Audit{}, err
 			}
 			w := &jobstore.ChunkWriter{Ctx: sys, DB: tx, Job: j.ID, Kind: jobchunk.KindInput}
-			rr, err := newRowReader(io.TeeReader(in.File, w))
+			// A gzip file is stored decompressed: the runner reads rows.
+			file, err := maybeGunzip(in.File)
+			if err != nil {
+				return manage.Audit{}, fileError(err)
+			}
+			rr, err := newRowReader(io.TeeReader(file, w))
 			if err != nil {
 				return manage.Audit{}, fileError(err)
 			}
@@ -157,7 +163,7 @@ func (s *Service) CreateImport(ctx context.Context, in ImportInput) (*Job, error
 				}
 				rows++
 			}
-			if _, err := io.Copy(io.Discard, io.TeeReader(in.File, w)); err != nil {
+			if _, err := io.Copy(io.Discard, io.TeeReader(file, w)); err != nil {
 				return manage.Audit{}, fileError(err)
 			}
 			if err := w.Flush(); err != nil {
@@ -194,6 +200,10 @@ func truncate(s string, n int) string {
 // fileError turns a malformed file into a ValidationError; read errors
 // (a body over its cap, a broken connection) pass through.
 func fileError(err error) error {
+	if errors.Is(err, errDecompressedTooBig) {
+		return &identity.ValidationError{Field: "users",
+			Message: fmt.Sprintf("the gzip-compressed users file is over %d bytes once decompressed", maxDecompressed)}
+	}
 	if errors.Is(err, ErrFormat) {
 		return &identity.ValidationError{Field: "users", Message: strings.TrimPrefix(err.Error(), "bulkimport: ")}
 	}

@@ -113,6 +113,9 @@ func (r *rowReader) next() (json.RawMessage, error) {
 			r.done = true
 			return nil, io.EOF
 		}
+		if errors.Is(err, errDecompressedTooBig) || errors.Is(err, ErrFormat) {
+			return nil, err // from the gzip reader (gzip.go)
+		}
 		if errors.Is(err, errRowTooBig) {
 			return nil, fmt.Errorf("%w: row %d is over %d MiB", ErrFormat, r.n, MaxRowBytes>>20)
 		}

@@ -217,25 +217,46 @@ func (n *NewUser) store(ctx context.Context, db *ent.Client) (*ent.User, error) 
 	return u, nil
 }
 
+// UserRow is the stored form of a NewUser's user columns (the ones a new
+// user is given; the others keep their defaults), for callers that write
+// rows without ent, such as Postgres COPY in imports. UserCreate sets
+// exactly these.
+type UserRow struct {
+	UserID, Email                                                         string
+	EmailVerified, PhoneVerified, Blocked                                 bool
+	Username, PhoneNumber, Name, GivenName, FamilyName, Nickname, Picture *string
+	UserMetadata, AppMetadata                                             map[string]any
+}
+
+// Row is n's UserRow.
+func (n *NewUser) Row() UserRow {
+	in := n.in
+	email := n.Email
+	return UserRow{UserID: n.UserID, Email: email, EmailVerified: deref(in.EmailVerified),
+		Username: n.Username, PhoneNumber: in.PhoneNumber, PhoneVerified: deref(in.PhoneVerified),
+		Name: in.Name, GivenName: in.GivenName, FamilyName: in.FamilyName, Nickname: n.nickname,
+		Picture: in.Picture, Blocked: deref(in.Blocked), UserMetadata: n.userMeta, AppMetadata: n.appMeta}
+}
+
 // UserCreate is the user row of n, for callers that batch many users in
 // one statement (imports).
 func (n *NewUser) UserCreate(db *ent.Client) *ent.UserCreate {
-	in := n.in
+	r := n.Row()
 	return db.User.Create().
-		SetUserID(n.UserID).
-		SetEmail(n.Email).
-		SetEmailVerified(deref(in.EmailVerified)).
-		SetNillableUsername(n.Username).
-		SetNillablePhoneNumber(in.PhoneNumber).
-		SetPhoneVerified(deref(in.PhoneVerified)).
-		SetNillableName(in.Name).
-		SetNillableGivenName(in.GivenName).
-		SetNillableFamilyName(in.FamilyName).
-		SetNillableNickname(n.nickname).
-		SetNillablePicture(in.Picture).
-		SetBlocked(deref(in.Blocked)).
-		SetUserMetadata(n.userMeta).
-		SetAppMetadata(n.appMeta)
+		SetUserID(r.UserID).
+		SetEmail(r.Email).
+		SetEmailVerified(r.EmailVerified).
+		SetNillableUsername(r.Username).
+		SetNillablePhoneNumber(r.PhoneNumber).
+		SetPhoneVerified(r.PhoneVerified).
+		SetNillableName(r.Name).
+		SetNillableGivenName(r.GivenName).
+		SetNillableFamilyName(r.FamilyName).
+		SetNillableNickname(r.Nickname).
+		SetNillablePicture(r.Picture).
+		SetBlocked(r.Blocked).
+		SetUserMetadata(r.UserMetadata).
+		SetAppMetadata(r.AppMetadata)
 }
 
 // IdentityCreate is the identity row of n for the user with node id owner,

@@ -777,7 +777,10 @@ func verifyImported(stored, password string) error {
 		}
 	case "scrypt":
 		var err error
-		if got, err = scrypt.Key(pw, x.salt, x.n, x.r, x.p, len(x.want)); err != nil {
+		held := importedMemory.acquire(scryptMemory(x.n, x.r, x.p)) // memgate.go
+		got, err = scrypt.Key(pw, x.salt, x.n, x.r, x.p, len(x.want))
+		importedMemory.release(held)
+		if err != nil {
 			return ErrUnsupported
 		}
 	case "bcrypt":
@@ -787,6 +790,8 @@ func verifyImported(stored, password string) error {
 		return nil
 	case "argon2":
 		a := x.argon
+		held := importedMemory.acquire(argonMemory(a.m))
+		defer importedMemory.release(held)
 		switch x.argonType {
 		case "argon2id":
 			got = argon2.IDKey(pw, a.salt, a.t, a.m, a.p, uint32(len(a.key)))

@@ -22,6 +22,7 @@ import (
 	"github.com/authgraph/authgraph/dbauth"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/graph"
+	"github.com/authgraph/authgraph/internal/jobstore"
 	"github.com/authgraph/authgraph/mail"
 	"github.com/authgraph/authgraph/rbac"
 	"github.com/authgraph/authgraph/rulesrun"
@@ -339,8 +340,9 @@ func mustDerive(master []byte) []byte {
 	return k
 }
 
-// cleanupLoop purges expired login state (auth requests, old grants) and
-// user export files past their retention every hour. Every node may run it: the deletes are idempotent.
+// cleanupLoop purges expired login state (auth requests, old grants),
+// user export files past their retention, and finished jobs (with their
+// row errors) past theirs, every hour. Every node may run it: the deletes are idempotent.
 func cleanupLoop(ctx context.Context, d *Deps) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
@@ -350,6 +352,9 @@ func cleanupLoop(ctx context.Context, d *Deps) {
 		}
 		if _, err := bulkexport.PurgeFiles(ctx, d.DB.Ent); err != nil && ctx.Err() == nil {
 			d.Logger.Warn("deleting old user export files", "err", err)
+		}
+		if _, err := jobstore.Purge(ctx, d.DB.Ent); err != nil && ctx.Err() == nil {
+			d.Logger.Warn("deleting jobs past their retention", "err", err)
 		}
 		select {
 		case <-ctx.Done():

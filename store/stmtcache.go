@@ -143,6 +143,7 @@ func (d *cachingDriver) BeginTx(ctx context.Context, opts *sql.TxOptions) (diale
 	if err != nil {
 		return nil, err
 	}
+	captured(ctx, tx) // sqltx.go
 	return &cachingTx{Tx: tx, d: d, plain: entsql.NewDriver(d.Dialect(), entsql.Conn{ExecQuerier: tx})}, nil
 }
 

@@ -17,7 +17,7 @@ import (
 )
 
 const usersUsage = `usage: authgraph users import FILE --connection NAME [--upsert] [--external-id ID]
-  imports Auth0's bulk-import file (a JSON array or NDJSON) into a database connection`
+  imports Auth0's bulk-import file (a JSON array or NDJSON, plain or gzip-compressed) into a database connection`
 
 // cmdUsers runs user commands directly against the configured database.
 func cmdUsers(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -2,6 +2,7 @@ package apiv2_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"mime/multipart"
@@ -207,6 +208,23 @@ func TestImportUsersNDJSONAndRefusals(t *testing.T) {
 		if errs, err := m.Job.ReadErrors(context.Background(), j.ID); err != nil || len(errs) != 0 {
 			t.Fatalf("errors %v %v", errs, err)
 		}
+		// A gzip-compressed file is imported as the plain one; a corrupt
+		// one is a malformed file.
+		var gz bytes.Buffer
+		zw := gzip.NewWriter(&gz)
+		_, _ = zw.Write([]byte("{\"email\":\"gz1@example.com\"}\n{\"email\":\"gz2@example.com\"}\n"))
+		_ = zw.Close()
+		r = importMultipart(t, s, tok, map[string]string{"connection_id": uConn}, gz.Bytes())
+		var gj struct{ ID string }
+		r.decode(t, &gj)
+		if r.Status != http.StatusCreated {
+			t.Fatalf("gzip file: %d %s", r.Status, r.Body)
+		}
+		if done := waitJob(t, m, gj.ID); done.GetSummary().GetInserted() != 2 {
+			t.Fatalf("gzip file %+v", done.GetSummary())
+		}
+		importMultipart(t, s, tok, map[string]string{"connection_id": uConn}, gz.Bytes()[:gz.Len()-12]).
+			expectError(t, http.StatusBadRequest, "")
 		// A file well beyond the REST body cap (1 MiB) and Auth0's 500 KB.
 		var big bytes.Buffer
 		for i := 0; i < 20000; i++ {

@@ -54,6 +54,13 @@ func main() {
 		scenario    = flag.String("scenario", "", "search: user searches and deep keyset pages on a kept database of -users users (make bench-search), instead of the default workloads")
 	)
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil {
+			_ = pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
+	}
 	switch *scenario {
 	case "":
 	case "search":
@@ -65,6 +72,7 @@ func main() {
 		}
 		if err := runSearch(conc); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
+			pprof.StopCPUProfile()
 			os.Exit(1)
 		}
 		return
@@ -73,13 +81,6 @@ func main() {
 		os.Exit(2)
 	}
 	onlyWorkload, opWorkloads, opRounds, explainLogin = *only, *op, max(*rounds, 1), *explainFlag
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
-		if err == nil {
-			_ = pprof.StartCPUProfile(f)
-			defer pprof.StopCPUProfile()
-		}
-	}
 	if err := run(*duration, *concurrency, *database, *seed); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		pprof.StopCPUProfile()

@@ -144,6 +144,10 @@ func runSearch(conc int) error {
 		{name: "email.domain", target: searchTarget, query: func(int) string { return "email.domain:" + domain }},
 		{name: "name prefix", target: searchTarget, query: func(int) string { return "name:jo*" }},
 		{name: "name suffix", target: searchTarget, query: func(int) string { return "name:*son" }},
+		// Rare values, where the page must come from an index rather than
+		// from walking the primary key.
+		{name: "name prefix, rare", target: searchTarget, query: func(int) string { return "name:astr*" }},
+		{name: "name suffix, rare", target: searchTarget, query: func(int) string { return "name:*sson" }},
 		{name: "app_metadata", target: searchTarget, query: func(int) string { return "app_metadata.plan:enterprise" }},
 		{name: "app_metadata AND name prefix", target: searchTarget, query: func(int) string { return "app_metadata.plan:enterprise AND name:jo*" }},
 		{name: "logins_count range", target: searchTarget, query: func(int) string { return "logins_count:[10 TO *]" }},
@@ -529,21 +533,23 @@ func searchValues(ctx context.Context, pg *sql.DB) (emails []string, domain stri
 // printMatches reports how many users each search matches: the plans
 // depend on it.
 func printMatches(ctx context.Context, pg *sql.DB, domain string) {
-	var jo, son, ent, entJo, logins, created int
+	var jo, son, astr, sson, ent, entJo, logins, created int
 	err := pg.QueryRowContext(ctx, `SELECT
 		count(*) FILTER (WHERE lower(name) LIKE 'jo%'),
 		count(*) FILTER (WHERE lower(name) LIKE '%son'),
+		count(*) FILTER (WHERE lower(name) LIKE 'astr%'),
+		count(*) FILTER (WHERE lower(name) LIKE '%sson'),
 		count(*) FILTER (WHERE app_metadata->>'plan' = 'enterprise'),
 		count(*) FILTER (WHERE app_metadata->>'plan' = 'enterprise' AND lower(name) LIKE 'jo%'),
 		count(*) FILTER (WHERE logins_count >= 10),
 		count(*) FILTER (WHERE created_at >= '2026-01-01' AND created_at < '2026-07-01')
-		FROM users`).Scan(&jo, &son, &ent, &entJo, &logins, &created)
+		FROM users`).Scan(&jo, &son, &astr, &sson, &ent, &entJo, &logins, &created)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "counting matches:", err)
 		return
 	}
-	fmt.Printf("- matches: name:jo* %d, name:*son %d, app_metadata.plan:enterprise %d, both enterprise and jo* %d, logins_count ≥ 10 %d, created 2026-01..2026-06 %d\n",
-		jo, son, ent, entJo, logins, created)
+	fmt.Printf("- matches: name:jo* %d, name:*son %d, name:astr* %d, name:*sson %d, app_metadata.plan:enterprise %d, both enterprise and jo* %d, logins_count ≥ 10 %d, created 2026-01..2026-06 %d\n",
+		jo, son, astr, sson, ent, entJo, logins, created)
 }
 
 // ensureDatabase creates the database of dsn when missing and says whether

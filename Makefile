@@ -9,7 +9,7 @@ PKGS    := ./...
 # times slower.
 TESTFLAGS ?= -race -gcflags=modernc.org/sqlite/lib=-race=false -count=1 -timeout 20m
 
-.PHONY: run build test test-setup generate generate-check lint bench fuzz
+.PHONY: run build test test-setup generate generate-check lint bench bench-search fuzz
 
 # Rules engine fixtures (Go wasip1 and AssemblyScript via npm), its SDK checks.
 include mk/rules.mk
@@ -57,6 +57,14 @@ lint:
 bench: rules-fixtures
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 	$(GO) run ./bench -duration 10s
+
+## bench-search: user search and deep keyset pages at one million users
+## (docs/BENCHMARKS.md). The first run creates and seeds the database
+## authgraph_bench_1m on the local Postgres (minutes); later runs reuse it.
+## BENCH_SEARCH_FLAGS adds flags: -reseed, -migrate (after an upgrade,
+## timed), -shapes, -requests, -label, -search-db (see go run ./bench -h).
+bench-search:
+	$(GO) run ./bench -scenario search $(BENCH_SEARCH_FLAGS)
 
 ## fuzz: run every Go fuzz target for $(FUZZTIME) each, one after the other
 ## (docs/FUZZING.md). Not part of `make test`, which replays only the seed

@@ -51,9 +51,9 @@ func main() {
 		op          = flag.String("op", "", "with -only login: comma-separated OpenID Provider workloads (argon2id, bcrypt-10, client_credentials, refresh); default all")
 		rounds      = flag.Int("rounds", 4, "alternating raw-hash/login windows per password workload")
 		explainFlag = flag.Bool("explain", false, "with -only login: print the SQL statements of one bcrypt password login and stop")
+		scenario    = flag.String("scenario", "", "search: user searches and deep keyset pages on a kept database of -users users (make bench-search), instead of the default workloads")
 	)
 	flag.Parse()
-	onlyWorkload, opWorkloads, opRounds, explainLogin = *only, *op, max(*rounds, 1), *explainFlag
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err == nil {
@@ -61,11 +61,76 @@ func main() {
 			defer pprof.StopCPUProfile()
 		}
 	}
+	switch *scenario {
+	case "":
+	case "search":
+		conc := *concurrency
+		set := false
+		flag.Visit(func(f *flag.Flag) { set = set || f.Name == "concurrency" })
+		if !set {
+			conc = 4
+		}
+		if err := runSearch(conc); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			pprof.StopCPUProfile()
+			os.Exit(1)
+		}
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "bench: unknown -scenario %q (search)\n", *scenario)
+		os.Exit(2)
+	}
+	onlyWorkload, opWorkloads, opRounds, explainLogin = *only, *op, max(*rounds, 1), *explainFlag
 	if err := run(*duration, *concurrency, *database, *seed); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
+}
+
+// startServer serves Authgraph on dsn (migrating an empty database) on a
+// local port and returns a client logged in with the admin client's token.
+func startServer(ctx context.Context, dsn string, conc int, masterKey string) (*server.Deps, *client, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	addr := ln.Addr().String()
+	cfg := &server.Config{
+		Listen: addr, DatabaseURL: dsn, Issuer: "http://" + addr + "/",
+		MasterKey:     masterKey,
+		AdminClientID: "bench-admin", AdminClientSecret: "bench-admin-secret-0123456789abcdefgh",
+		LogFormat: "text", Serving: true,
+		// The REST API's per-client rate limit would cap the generator's one
+		// client; the bench measures the server, not the limit.
+		APIRateLimit: apiv2.RateLimit{PerSecond: -1},
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	deps, err := server.Prepare(ctx, cfg, logger, io.Discard, server.MigrateIfEmpty)
+	if err != nil {
+		ln.Close()
+		return nil, nil, nil, err
+	}
+	h, err := server.Handler(deps)
+	if err != nil {
+		ln.Close()
+		deps.Close()
+		return nil, nil, nil, err
+	}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln) //nolint:errcheck
+	stop := func() {
+		srv.Close()
+		deps.Close()
+	}
+	c := &client{base: "http://" + addr, http: &http.Client{Transport: &http.Transport{
+		MaxIdleConnsPerHost: conc * 2, MaxConnsPerHost: conc * 2,
+	}}}
+	if err := c.login(cfg.AdminClientID, cfg.AdminClientSecret); err != nil {
+		stop()
+		return nil, nil, nil, err
+	}
+	return deps, c, stop, nil
 }
 
 func run(duration time.Duration, conc int, dsn string, seed int) error {
@@ -79,40 +144,11 @@ func run(duration time.Duration, conc int, dsn string, seed int) error {
 		}
 		defer cleanup()
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	deps, c, stop, err := startServer(ctx, dsn, conc, base64.StdEncoding.EncodeToString(secretbox.NewKey()))
 	if err != nil {
 		return err
 	}
-	addr := ln.Addr().String()
-	cfg := &server.Config{
-		Listen: addr, DatabaseURL: dsn, Issuer: "http://" + addr + "/",
-		MasterKey:     base64.StdEncoding.EncodeToString(secretbox.NewKey()),
-		AdminClientID: "bench-admin", AdminClientSecret: "bench-admin-secret-0123456789abcdefgh",
-		LogFormat: "text", Serving: true,
-		// The REST API's per-client rate limit would cap the generator's one
-		// client; the bench measures the server, not the limit.
-		APIRateLimit: apiv2.RateLimit{PerSecond: -1},
-	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	deps, err := server.Prepare(ctx, cfg, logger, io.Discard, server.MigrateIfEmpty)
-	if err != nil {
-		return err
-	}
-	defer deps.Close()
-	h, err := server.Handler(deps)
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: h}
-	go srv.Serve(ln) //nolint:errcheck
-	defer srv.Close()
-
-	c := &client{base: "http://" + addr, http: &http.Client{Transport: &http.Transport{
-		MaxIdleConnsPerHost: conc * 2, MaxConnsPerHost: conc * 2,
-	}}}
-	if err := c.login(cfg.AdminClientID, cfg.AdminClientSecret); err != nil {
-		return err
-	}
+	defer stop()
 
 	fmt.Fprintf(os.Stderr, "seeding %d users…\n", seed)
 	var ids, userIDs, emails []string
@@ -542,13 +578,19 @@ func (c *client) gql(query string, vars map[string]any, out any) error {
 		return err
 	}
 	if len(body.Errors) > 0 {
-		return fmt.Errorf("graphql: %s", body.Errors[0].Message)
+		return &gqlError{body.Errors[0].Message}
 	}
 	if out != nil {
 		return json.Unmarshal(body.Data, out)
 	}
 	return nil
 }
+
+// gqlError is an error the GraphQL API answered (the request was refused),
+// as opposed to a failure to get an answer.
+type gqlError struct{ msg string }
+
+func (e *gqlError) Error() string { return "graphql: " + e.msg }
 
 // freshPostgres creates a throwaway database on the local server.
 func freshPostgres(ctx context.Context) (string, func(), error) {

@@ -30,13 +30,14 @@ type cachingDriver struct {
 	// Counters for benchmarks (DB.Stats): statements sent, and
 	// transactions begun, through ent; trace, when set, sees each statement.
 	nStmts, nTxs atomic.Int64
-	trace        atomic.Pointer[func(query string, inTx bool)]
+	trace        atomic.Pointer[func(query string, args []any, inTx bool)]
 }
 
-func (d *cachingDriver) count(query string, inTx bool) {
+func (d *cachingDriver) count(query string, args any, inTx bool) {
 	d.nStmts.Add(1)
 	if fn := d.trace.Load(); fn != nil {
-		(*fn)(query, inTx)
+		argv, _ := args.([]any)
+		(*fn)(query, argv, inTx)
 	}
 }
 
@@ -86,7 +87,7 @@ func (d *cachingDriver) stmt(ctx context.Context, query string) *sql.Stmt {
 
 // Exec implements dialect.ExecQuerier.
 func (d *cachingDriver) Exec(ctx context.Context, query string, args, v any) error {
-	d.count(query, false)
+	d.count(query, args, false)
 	args = utcArgs(d.Dialect(), args)
 	argv, ok := args.([]any)
 	s := d.stmt(ctx, query)
@@ -98,7 +99,7 @@ func (d *cachingDriver) Exec(ctx context.Context, query string, args, v any) err
 
 // Query implements dialect.ExecQuerier.
 func (d *cachingDriver) Query(ctx context.Context, query string, args, v any) error {
-	d.count(query, false)
+	d.count(query, args, false)
 	args = utcArgs(d.Dialect(), args)
 	argv, ok := args.([]any)
 	rows, isRows := v.(*entsql.Rows)
@@ -111,7 +112,7 @@ func (d *cachingDriver) Query(ctx context.Context, query string, args, v any) er
 
 // queryRow runs a hand-written statement (DB.QueryRow) through the cache.
 func (d *cachingDriver) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	d.count(query, false)
+	d.count(query, args, false)
 	args, _ = utcArgs(d.Dialect(), args).([]any)
 	if s := d.stmt(ctx, query); s != nil {
 		return s.QueryRowContext(ctx, args...)
@@ -154,7 +155,7 @@ type cachingTx struct {
 }
 
 func (t *cachingTx) Exec(ctx context.Context, query string, args, v any) error {
-	t.d.count(query, true)
+	t.d.count(query, args, true)
 	args = utcArgs(t.d.Dialect(), args)
 	argv, ok := args.([]any)
 	s := t.d.stmt(ctx, query)
@@ -165,7 +166,7 @@ func (t *cachingTx) Exec(ctx context.Context, query string, args, v any) error {
 }
 
 func (t *cachingTx) Query(ctx context.Context, query string, args, v any) error {
-	t.d.count(query, true)
+	t.d.count(query, args, true)
 	args = utcArgs(t.d.Dialect(), args)
 	argv, ok := args.([]any)
 	rows, isRows := v.(*entsql.Rows)

@@ -50,6 +50,16 @@ type Stats struct {
 // ent from now on (nil stops). For diagnosis (bench -explain); fn must be
 // cheap and safe for concurrent use.
 func (d *DB) TraceStatements(fn func(query string, inTx bool)) {
+	if fn == nil {
+		d.TraceStatementArgs(nil)
+		return
+	}
+	d.TraceStatementArgs(func(query string, _ []any, inTx bool) { fn(query, inTx) })
+}
+
+// TraceStatementArgs is TraceStatements with each statement's arguments, so
+// a statement can be replayed under EXPLAIN (bench -scenario search).
+func (d *DB) TraceStatementArgs(fn func(query string, args []any, inTx bool)) {
 	for _, drv := range d.drivers() {
 		if fn == nil {
 			drv.trace.Store(nil)

@@ -35,6 +35,12 @@ func pageUsers(ctx context.Context, client *ent.Client, q *ent.UserQuery, after 
 	var order userlist.Order
 	switch len(orderBy) {
 	case 0:
+		// Creation order, as REST's default. Node ids are ULIDs, so id
+		// order is nearly the same, but a page filtered by a created_at
+		// range and read in id order made Postgres walk the primary key
+		// past every earlier user (500,000 rows at a million users);
+		// in created_at order the range is an index range.
+		order = userlist.Order{Column: userlist.Columns[user.FieldCreatedAt]}
 	case 1:
 		col, ok := userOrderColumns[orderBy[0].Field.String()]
 		if !ok {

@@ -3590,11 +3590,13 @@ input UpdateUserInput {
 
 extend type Query {
   """
-  Users, newest last by default. orderBy takes at most one field; ties are
-  broken by node id, and users without the field (no last login) come last in
-  both directions. ` + "`" + `query` + "`" + ` takes Auth0's search syntax subset:
-  email:, email.domain:, name:jo* (prefix) or name:"Jo Doe" (exact),
-  app_metadata.<key>:<value>, identities.connection:, _exists_:, AND/OR/NOT.
+  Users, in creation order (created_at, then node id) by default. orderBy
+  takes at most one field; ties are broken by node id, and users without the
+  field (no last login) come last in both directions. ` + "`" + `query` + "`" + ` takes Auth0's v3
+  search syntax (docs/SEARCH.md): email:, email.domain:, name:jo* (prefix),
+  name:*son (suffix), name:"Jo Doe" (exact), app_metadata.<path>:<value>,
+  ranges such as logins_count:[10 TO *] and created_at:[2026-01 TO 2026-06],
+  identities.connection:, _exists_:, AND/OR/NOT.
   """
   users(after: Cursor, first: Int, before: Cursor, last: Int, orderBy: [UserOrder!], query: String): UserConnection!
   "A user by node id (usr_…) or user_id (provider|id)."

@@ -18,7 +18,9 @@ func TestDashboardSearchExamplesRun(t *testing.T) {
 		admin := s.AdminToken(t)
 		for _, q := range dashboard.SearchExamples {
 			var out struct {
-				Users struct{ Edges []struct{ Node struct{ ID string } } }
+				Users struct {
+					Edges []struct{ Node struct{ ID string } }
+				}
 			}
 			r := s.GraphQL(t, admin, `query($q: String) { users(first: 10, query: $q) { edges { node { id } } } }`,
 				map[string]any{"q": q})

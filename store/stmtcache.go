@@ -74,8 +74,8 @@ func (d *cachingDriver) stmt(ctx context.Context, query string) *sql.Stmt {
 	if s, ok := d.stmts[query]; ok {
 		return s
 	}
-	if len(d.stmts) >= maxCachedStatements {
-		return nil
+	if d.stmts == nil || len(d.stmts) >= maxCachedStatements {
+		return nil // closed, or full
 	}
 	s, err := d.DB().PrepareContext(context.WithoutCancel(ctx), query)
 	if err != nil {

@@ -136,14 +136,22 @@ func testWalkUnderInserts(t *testing.T, db *ent.Client) {
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
 		var inserted atomic.Int64
+		tickets := make(chan struct{}, 1)
+		// Stopped however the test ends (a Fatalf in the walk too): an
+		// insert after the database closed would panic and hide the failure.
+		stopInserts := sync.OnceFunc(func() { close(stop); wg.Wait() })
+		defer stopInserts()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := 0; ; i++ {
+				// One insert per page read at most: a writer faster than
+				// the walk would grow the tail the walk reads towards
+				// (NULL last logins get ever larger ids) without end.
 				select {
 				case <-stop:
 					return
-				default:
+				case <-tickets:
 				}
 				c := db.User.Create().SetUserID(fmt.Sprintf("auth0|new%05d", i)).SetLoginsCount(i % 4).
 					SetCreatedAt(base.Add(time.Duration(i%5) * time.Second))
@@ -177,6 +185,10 @@ func testWalkUnderInserts(t *testing.T, db *ent.Client) {
 						r.Before = cursor
 					} else {
 						r.After = cursor
+					}
+					select {
+					case tickets <- struct{}{}:
+					default:
 					}
 					res, err := userlist.Page(sysCtx, db.User.Query().Where(notOther), r)
 					if err != nil {
@@ -214,8 +226,7 @@ func testWalkUnderInserts(t *testing.T, db *ent.Client) {
 				}
 			}
 		}
-		close(stop)
-		wg.Wait()
+		stopInserts()
 		if inserted.Load() == 0 {
 			t.Fatal("no user was inserted during the walks")
 		}

@@ -675,16 +675,11 @@ func update(ctx context.Context, db *ent.Client, conn *ent.Connection, idt *ent.
 	}
 	if changed {
 		upd := db.Identity.UpdateOneID(idt.ID).SetPasswordHash(*r.hash)
-		if opts := policy.FromConnection(conn.Options); opts.History > 1 {
-			// The current password plus History-1 previous ones are kept.
-			var hist []string
-			if idt.PasswordHash != nil && *idt.PasswordHash != "" {
-				hist = append(hist, *idt.PasswordHash)
-			}
-			hist = append(hist, idt.PasswordHistory...)
-			if len(hist) > opts.History-1 {
-				hist = hist[:opts.History-1]
-			}
+		current := ""
+		if idt.PasswordHash != nil {
+			current = *idt.PasswordHash
+		}
+		if hist := policy.FromConnection(conn.Options).KeptHistory(current, idt.PasswordHistory); hist != nil {
 			upd.SetPasswordHistory(hist)
 		} else {
 			upd.ClearPasswordHistory()

@@ -123,16 +123,7 @@ func setPassword(ctx context.Context, db *ent.Client, u *ent.User, idn *ent.Iden
 	sys := authz.SystemContext(ctx)
 	opts := policy.FromConnection(conn.Options)
 	upd := db.Identity.UpdateOne(idn).SetPasswordHash(passwords.Hash(pw))
-	if opts.History > 1 {
-		// The current password plus History-1 previous ones are kept.
-		var hist []string
-		if idn.PasswordHash != nil && *idn.PasswordHash != "" {
-			hist = append(hist, *idn.PasswordHash)
-		}
-		hist = append(hist, idn.PasswordHistory...)
-		if len(hist) > opts.History-1 {
-			hist = hist[:opts.History-1]
-		}
+	if hist := opts.KeptHistory(deref(idn.PasswordHash), idn.PasswordHistory); hist != nil {
 		upd.SetPasswordHistory(hist)
 	} else {
 		upd.ClearPasswordHistory()

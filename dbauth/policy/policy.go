@@ -381,3 +381,22 @@ func number(v any) (int, bool) {
 	}
 	return 0, false
 }
+
+// KeptHistory is the password history to store when a password replaces
+// current (the hash in use, "" for none) with previous the history so far:
+// the current hash, then the previous ones, History-1 in all. nil means no
+// history is kept (History ≤ 1): clear it.
+func (o Options) KeptHistory(current string, previous []string) []string {
+	if o.History <= 1 {
+		return nil
+	}
+	var hist []string
+	if current != "" {
+		hist = append(hist, current)
+	}
+	hist = append(hist, previous...)
+	if len(hist) > o.History-1 {
+		hist = hist[:o.History-1]
+	}
+	return hist
+}

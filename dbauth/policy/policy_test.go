@@ -2,6 +2,7 @@ package policy
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -159,5 +160,25 @@ func TestFromConnection(t *testing.T) {
 	}
 	if o := FromConnection(map[string]any{"password_history": map[string]any{"enable": true}}); o.History != DefaultHistorySize {
 		t.Fatalf("history without size: %+v", o)
+	}
+}
+
+func TestKeptHistory(t *testing.T) {
+	for _, tc := range []struct {
+		history int
+		current string
+		prev    []string
+		want    []string
+	}{
+		{0, "h3", []string{"h2"}, nil},
+		{1, "h3", []string{"h2"}, nil},
+		{3, "h3", []string{"h2", "h1", "h0"}, []string{"h3", "h2"}},
+		{5, "h1", []string{"h0"}, []string{"h1", "h0"}},
+		{3, "", []string{"h0"}, []string{"h0"}},
+	} {
+		got := Options{History: tc.history}.KeptHistory(tc.current, tc.prev)
+		if !slices.Equal(got, tc.want) || (got == nil) != (tc.want == nil) {
+			t.Errorf("History %d, %q, %q: got %q, want %q", tc.history, tc.current, tc.prev, got, tc.want)
+		}
 	}
 }

@@ -100,6 +100,11 @@ type CustomClaims struct {
 	// roles command): the token's API scopes and permissions are computed
 	// with them; nothing is stored.
 	Roles *RolesChange
+	// RequireMFA, at login only, asks for a second factor before the code
+	// is issued (a rule's require_mfa). Nothing the rules changed has been
+	// stored yet when it is set: the pipeline runs again once the factor is
+	// passed.
+	RequireMFA bool
 }
 
 // RolesChange adds and removes roles by name: applied to a role set S it

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/authgraph/authgraph/authz"
@@ -127,6 +128,45 @@ func (m *Manager) Current(ctx context.Context, r *http.Request) (*ent.Session, e
 		}
 	}
 	return s, nil
+}
+
+// AddAMR records authentication methods passed during session id (a second
+// factor: "otp", "mfa") after those of its login, which it keeps, and
+// returns the session's methods. A revoked or expired session is
+// ErrNoSession.
+func (m *Manager) AddAMR(ctx context.Context, id pulid.ID, methods ...string) ([]string, error) {
+	sys := authz.SystemContext(ctx)
+	s, err := m.DB.Session.Get(sys, id)
+	if ent.IsNotFound(err) {
+		return nil, ErrNoSession
+	}
+	if err != nil {
+		return nil, err
+	}
+	now := m.now()
+	if s.RevokedAt != nil || now.After(s.ExpiresAt) || now.After(s.IdleExpiresAt) {
+		return nil, ErrNoSession
+	}
+	amr := slices.Clone(s.Amr)
+	for _, v := range methods {
+		if !slices.Contains(amr, v) {
+			amr = append(amr, v)
+		}
+	}
+	if len(amr) == len(s.Amr) {
+		return amr, nil
+	}
+	n, err := m.DB.Session.Update().
+		Where(session.ID(id), session.RevokedAtIsNil()).
+		SetAmr(amr).
+		Save(sys)
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, ErrNoSession
+	}
+	return amr, nil
 }
 
 // End revokes the request's session (if any) and clears the cookie.

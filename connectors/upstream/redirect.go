@@ -126,7 +126,8 @@ func (s *Service) Callback(ctx context.Context, r *http.Request, callbackURL str
 		s.writeLog(ctx, ev)
 		return nil, st.LoginRequest, err
 	}
-	res, err := s.complete(ctx, conn, id, ev, nil)
+	// "fed": the user authenticated at another provider (RFC 8176).
+	res, err := s.complete(ctx, conn, id, ev, []string{"fed"})
 	return res, st.LoginRequest, err
 }
 

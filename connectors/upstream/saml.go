@@ -175,6 +175,7 @@ func (s *Service) ACS(ctx context.Context, connName string, r *http.Request, bro
 		s.writeLog(ctx, ev)
 		return nil, loginRequest, err
 	}
-	res, err := s.complete(ctx, conn, id, ev, nil)
+	// "fed": the user authenticated at another provider (RFC 8176).
+	res, err := s.complete(ctx, conn, id, ev, []string{"fed"})
 	return res, loginRequest, err
 }

@@ -322,7 +322,7 @@ func (h *Handler) samlACS(w http.ResponseWriter, r *http.Request) {
 		// IdP-initiated: no application asked; the SSO session lets the
 		// next /authorize through without a prompt.
 		if _, err := h.cfg.Sessions.Create(r.Context(), w, r, sessions.Params{
-			UserID: res.User.ID, AuthTime: h.cfg.Now().Truncate(time.Second), Connection: res.Connection.Name,
+			UserID: res.User.ID, AuthTime: h.cfg.Now().Truncate(time.Second), AMR: res.AMR, Connection: res.Connection.Name,
 			IP: logs.RequestFrom(r.Context()).IP, UserAgent: r.UserAgent(),
 		}); err != nil {
 			h.serverError(w, r, err)

@@ -44,7 +44,38 @@ type Request struct {
 	// EnabledConnections are the connections enabled for the client, by name
 	// (the login page's chooser), with their strategies.
 	EnabledConnections []Connection
+	// MFA is set when the user has authenticated but the request waits for
+	// a second factor before its code is issued (MFAPath).
+	MFA *MFAStep
 }
+
+// MFAStep binds a request waiting for a second factor to the login that
+// must pass it: only the browser holding that session may answer.
+type MFAStep struct {
+	UserID    pulid.ID
+	SessionID pulid.ID
+}
+
+// MFAPath is the second-factor page, relative to the issuer:
+// {issuer}login/mfa?req=<id>.
+const MFAPath = "login/mfa"
+
+// RememberBrowserCookie holds the value of mfa.Service.RememberBrowser: a
+// browser carrying a valid one for the user skips the second factor (unless
+// the request itself asks for one with acr_values).
+const RememberBrowserCookie = "authgraph_mfa_remember"
+
+// MultiFactorACR is the OpenID PAPE multi-factor policy: in acr_values it
+// asks for a second factor; as the ID token's acr it says one was passed.
+const MultiFactorACR = "http://schemas.openid.net/pape/policies/2007/06/multi-factor"
+
+// AMR values (RFC 8176).
+const (
+	AMRPassword  = "pwd"
+	AMRFederated = "fed"
+	AMROTP       = "otp"
+	AMRMFA       = "mfa"
+)
 
 // Connection is one connection offered on the login page.
 type Connection struct {
@@ -67,7 +98,7 @@ type Login struct {
 	UserID     pulid.ID
 	SessionID  pulid.ID
 	AuthTime   time.Time
-	AMR        []string // e.g. ["pwd"]
+	AMR        []string // e.g. ["pwd"], ["pwd", "otp", "mfa"]
 	Connection string
 }
 

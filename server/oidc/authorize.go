@@ -366,6 +366,7 @@ func (p *Provider) Request(ctx context.Context, id string) (*loginflow.Request, 
 		UILocales:          slices.Clone(ar.UILocales),
 		IDTokenHintSubject: ar.IDTokenHintSubject,
 		EnabledConnections: enabled,
+		MFA:                mfaStep(ar),
 	}, nil
 }
 
@@ -510,6 +511,17 @@ func (p *Provider) complete(w http.ResponseWriter, r *http.Request, ar *ent.Auth
 		p.serverErrorRedirect(w, r, tgt, "running the claims hook", err)
 		return
 	}
+	// The one place that decides on a second factor: after the rules (which
+	// may require one), before any code exists.
+	need, err := p.needsMFA(ctx, r, ar, login, custom.RequireMFA)
+	if err != nil {
+		p.serverErrorRedirect(w, r, tgt, "deciding on a second factor", err)
+		return
+	}
+	if need {
+		p.awaitMFA(w, r, ar, login)
+		return
+	}
 	if custom.Primary != nil && custom.Primary.ID != user.ID {
 		// A rule linked this user to a primary: the login continues as the
 		// primary, with the primary's own standing, roles and grants.
@@ -566,6 +578,9 @@ func (p *Provider) complete(w http.ResponseWriter, r *http.Request, ar *ent.Auth
 		SetExpiresAt(now.Add(AuthRequestLifetime))
 	if login.SessionID != "" {
 		upd.SetSessionRef(login.SessionID)
+	} else {
+		// Not the session a second factor was awaited in.
+		upd.ClearSessionRef()
 	}
 	n, err := upd.Save(sys)
 	p.requests.drop(string(ar.ID))
@@ -582,6 +597,7 @@ func (p *Provider) complete(w http.ResponseWriter, r *http.Request, ar *ent.Auth
 	issued.Done, issued.UserRef, issued.AuthTime, issued.Amr = true, &user.ID, &authTime, nonNilStrings(login.AMR)
 	issued.Scopes, issued.ClaimsRequest, issued.CodeHash = granted, claims, &codeHash
 	issued.CodeExpiresAt, issued.ExpiresAt = &codeExpires, now.Add(AuthRequestLifetime)
+	issued.SessionRef = nil
 	if login.SessionID != "" {
 		issued.SessionRef = &login.SessionID
 	}

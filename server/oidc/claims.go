@@ -372,5 +372,5 @@ func (p *Provider) runClaimsHook(ctx context.Context, ev *ClaimsEvent) (*CustomC
 	if c == nil {
 		return &CustomClaims{}, nil
 	}
-	return &CustomClaims{IDToken: filterCustom(c.IDToken), AccessToken: filterCustom(c.AccessToken), Primary: c.Primary, Roles: c.Roles}, nil
+	return &CustomClaims{IDToken: filterCustom(c.IDToken), AccessToken: filterCustom(c.AccessToken), Primary: c.Primary, Roles: c.Roles, RequireMFA: c.RequireMFA}, nil
 }

@@ -105,6 +105,10 @@ type Config struct {
 	// tokens of registered APIs. Nil: no RBAC (an API's scopes go to every
 	// user who asks, and machine tokens are for the management API only).
 	Authorization Authorization
+	// MFA is the tenant's second-factor policy (package mfa's Service). Nil
+	// applies no policy: only acr_values or a rule then ask for a second
+	// factor.
+	MFA MFA
 }
 
 // DeriveCryptoKey derives op's crypto key from the master key (HKDF-SHA256,
@@ -148,6 +152,7 @@ type Provider struct {
 	claimsHook         ClaimsHook
 	userAPIScopes      UserScopesFunc
 	authorization      Authorization
+	mfa                MFA
 	managementAudience string
 	userinfoAudience   string
 	// accessTokenLifetime is client_credentials tokens' (Config).
@@ -243,6 +248,7 @@ func New(cfg Config) (*Provider, error) {
 		claimsHook:          cfg.Claims,
 		userAPIScopes:       cfg.UserAPIScopes,
 		authorization:       cfg.Authorization,
+		mfa:                 cfg.MFA,
 		managementAudience:  authz.ManagementAudience(cfg.Issuer),
 		userinfoAudience:    cfg.Issuer + "userinfo",
 		accessTokenLifetime: lifetime,
@@ -315,7 +321,7 @@ var accessTokenClaims = []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti"
 // discoveryDocument is OpenID Provider metadata listing exactly what is
 // implemented.
 func (p *Provider) discoveryDocument() map[string]any {
-	claims := []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "at_hash"}
+	claims := []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "at_hash", "amr", "acr", "sid"}
 	for _, sc := range []string{oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopePhone, oidc.ScopeAddress} {
 		claims = append(claims, scopeClaims[sc]...)
 	}
@@ -343,6 +349,7 @@ func (p *Provider) discoveryDocument() map[string]any {
 		"request_uri_parameter_supported":               false,
 		"claims_supported":                              claims,
 		"prompt_values_supported":                       []string{"none", "login", "consent", "select_account"},
+		"acr_values_supported":                          []string{loginflow.MultiFactorACR},
 	}
 }
 

@@ -655,6 +655,14 @@ func (p *Provider) respondTokens(ctx context.Context, w http.ResponseWriter, in 
 		if in.grant.SessionRef != nil {
 			idt["sid"] = string(*in.grant.SessionRef)
 		}
+		// How the user authenticated (RFC 8176), at the login and at every
+		// refresh of its grant.
+		if len(in.grant.Amr) > 0 {
+			idt["amr"] = in.grant.Amr
+		}
+		if acr := acrOf(in.grant.Amr); acr != "" {
+			idt["acr"] = acr
+		}
 		idToken, err := p.sign(ctx, typeIDToken, idt)
 		if err != nil {
 			return p.serverError(ctx, "signing an ID token", err)

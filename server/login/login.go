@@ -15,6 +15,10 @@
 //	POST {base}login/reset                     sets the password
 //	GET  {base}login/verify?ticket=T           email verification confirmation
 //	POST {base}login/verify                    marks the email verified
+//	GET  {base}login/mfa?req=ID                second factor: challenge, or TOTP enrollment (mfa.go)
+//	POST {base}login/mfa                       verifies a code (fields code or recovery_code), sends an email code, confirms an enrollment
+//	GET  {base}login/mfa/enroll?ticket=T       TOTP enrollment through an administrator's ticket
+//	POST {base}login/mfa/enroll                confirms it
 //	GET  {base}login/assets/login.css          the stylesheet
 //	GET  {base}login/callback?state=S&code=C   return from an upstream OIDC/OAuth2 provider
 //	GET  {base}saml/NAME/metadata              SAML SP metadata of connection NAME
@@ -38,6 +42,7 @@ import (
 	"github.com/authgraph/authgraph/connectors/upstream"
 	"github.com/authgraph/authgraph/dbauth"
 	"github.com/authgraph/authgraph/ent"
+	"github.com/authgraph/authgraph/mfa"
 	"github.com/authgraph/authgraph/server/loginflow"
 	"github.com/authgraph/authgraph/sessions"
 )
@@ -53,7 +58,11 @@ type Config struct {
 	// Upstream runs logins through LDAP, OIDC and SAML connections; nil
 	// offers database connections only.
 	Upstream *upstream.Service
-	Logger   *slog.Logger
+	// MFA serves the second-factor pages; nil leaves them answering 400
+	// (the provider then never sends a browser there but for acr_values or
+	// a rule, which cannot be satisfied).
+	MFA    *mfa.Service
+	Logger *slog.Logger
 	// Now is the clock (tests); time.Now by default.
 	Now func() time.Time
 }
@@ -93,7 +102,7 @@ func New(cfg Config) (http.Handler, error) {
 	if !strings.HasSuffix(h.base, "/") {
 		h.base += "/"
 	}
-	for _, page := range []string{"login", "signup", "forgot", "reset", "verify", "message"} {
+	for _, page := range []string{"login", "signup", "forgot", "reset", "verify", "message", "mfa", "mfa_enroll", "mfa_recovery"} {
 		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/rules.html", "templates/"+page+".html")
 		if err != nil {
 			return nil, err
@@ -116,6 +125,10 @@ func New(cfg Config) (http.Handler, error) {
 	m.HandleFunc("POST "+p+"/reset", h.resetSubmit)
 	m.HandleFunc("GET "+p+"/verify", h.verifyPage)
 	m.HandleFunc("POST "+p+"/verify", h.verifySubmit)
+	m.HandleFunc("GET "+p+"/mfa", h.mfaPage)
+	m.HandleFunc("POST "+p+"/mfa", h.mfaSubmit)
+	m.HandleFunc("GET "+p+"/mfa/enroll", h.mfaEnrollPage)
+	m.HandleFunc("POST "+p+"/mfa/enroll", h.mfaEnrollSubmit)
 	m.HandleFunc("GET "+p+"/assets/login.css", h.serveCSS)
 	// Upstream OIDC/OAuth2 providers return here; SAML IdPs post to the
 	// ACS (upstream.go). server/ mounts {base}saml/ on this handler too.
@@ -181,6 +194,7 @@ type page struct {
 	ForgotURL     string
 	SignupURL     string
 	LoginURL      string
+	MFA           *mfaPage
 }
 
 type formData struct {

@@ -115,6 +115,7 @@ func newEnv(t testing.TB, dsn, pathPrefix string) *env {
 		mux.Handle(path, p)
 	}
 	mux.HandleFunc("/"+pathPrefix+"login", e.fakeLogin)
+	mux.HandleFunc("/"+pathPrefix+"login/mfa", e.fakeMFA)
 	srv.Config.Handler = mux
 	srv.Start()
 	t.Cleanup(srv.Close)

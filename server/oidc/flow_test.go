@@ -87,6 +87,7 @@ func TestOIDC(t *testing.T) {
 				{"end_session", testEndSession},
 				{"cors", testCORS},
 				{"login_handoff", testLoginHandoff},
+				{"mfa_handoff", testMFAHandoff},
 			} {
 				t.Run(tc.name, func(t *testing.T) { tc.fn(t, e) })
 			}

@@ -1,0 +1,360 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"html"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/pquerna/otp/totp"
+	"golang.org/x/oauth2"
+
+	"github.com/authgraph/authgraph/ent/schema/pulid"
+	"github.com/authgraph/authgraph/internal/apitest"
+	"github.com/authgraph/authgraph/mfa"
+)
+
+const multiFactor = "http://schemas.openid.net/pape/policies/2007/06/multi-factor"
+
+var (
+	secretRE       = regexp.MustCompile(`id="totp-secret"[^>]*>([A-Z2-7=]+)<`)
+	qrRE           = regexp.MustCompile(`<img src="data:image/png;base64,[A-Za-z0-9+/=]+"`)
+	recoveryCodeRE = regexp.MustCompile(`<li><code>([^<]+)</code></li>`)
+	continueRE     = regexp.MustCompile(`<a class="button" href="([^"]+)">Continue</a>`)
+)
+
+// submit posts the page's form (they share action, req and CSRF token)
+// with fields.
+func (b *browser) submit(p page, fields url.Values) page {
+	b.t.Helper()
+	csrf, act := csrfRE.FindStringSubmatch(p.body), actionRE.FindStringSubmatch(p.body)
+	if csrf == nil || act == nil {
+		b.t.Fatalf("no form on the page (status %d, %s): %.600s", p.status, p.url, p.body)
+	}
+	action, _ := p.url.Parse(html.UnescapeString(act[1]))
+	form := url.Values{"csrf_token": {html.UnescapeString(csrf[1])}}
+	if req := reqRE.FindStringSubmatch(p.body); req != nil {
+		form.Set("req", html.UnescapeString(req[1]))
+	}
+	for _, name := range []string{"authenticator_id", "secret", "qr", "ticket", "method"} {
+		if m := regexp.MustCompile(`name="` + name + `" value="([^"]*)"`).FindStringSubmatch(p.body); m != nil {
+			form.Set(name, html.UnescapeString(m[1]))
+		}
+	}
+	for k, v := range fields {
+		form[k] = v
+	}
+	r, _ := http.NewRequest(http.MethodPost, action.String(), strings.NewReader(form.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return b.do(r)
+}
+
+// mfaEnv is one server with a client and a user.
+type mfaEnv struct {
+	t        *testing.T
+	s        *apitest.Server
+	ctx      context.Context
+	relying  *rp
+	userID   string // user_id (sub)
+	userNode pulid.ID
+	email    string
+	password string
+}
+
+func newMFAEnv(t *testing.T, s *apitest.Server, settings mfa.Settings) *mfaEnv {
+	t.Helper()
+	e := &mfaEnv{t: t, s: s, ctx: oidc.ClientContext(context.Background(), s.HTTP), email: "ada@example.com", password: "Analytical-Engine-1843"}
+	e.userNode, e.userID = e.createUser(e.email)
+	if _, err := s.Deps.MFA.UpdateSettings(context.Background(), settings); err != nil {
+		t.Fatal(err)
+	}
+	id, secret := registerClient(t, s, "--name", "Notebook", "--type", "regular_web", "--redirect-uri", redirectURI)
+	e.relying = newRP(t, s, id, secret, oidc.ScopeOpenID, "email", oidc.ScopeOfflineAccess)
+	return e
+}
+
+func (e *mfaEnv) createUser(email string) (pulid.ID, string) {
+	var created struct{ CreateUser struct{ ID, UserID string } }
+	e.s.MustGraphQL(e.t, e.s.AdminToken(e.t), `mutation($email: String!, $pw: String!) { createUser(input: {connection: "Username-Password-Authentication",
+		email: $email, password: $pw}) { id userId } }`, map[string]any{"email": email, "pw": e.password}, &created)
+	return pulid.ID(created.CreateUser.ID), created.CreateUser.UserID
+}
+
+// authorize starts an authorization request in b.
+func (e *mfaEnv) authorize(b *browser, verifier string, opts ...oauth2.AuthCodeOption) page {
+	e.t.Helper()
+	return b.get(e.relying.conf.AuthCodeURL("st", append(opts, oauth2.S256ChallengeOption(verifier))...))
+}
+
+// tokens exchanges the code at p's redirect and verifies the ID token.
+func (e *mfaEnv) tokens(p page, verifier string) (*oauth2.Token, map[string]any) {
+	e.t.Helper()
+	if p.location == nil || p.location.Query().Get("code") == "" {
+		e.t.Fatalf("no code at the redirect URI: %d %s %v %.600s", p.status, p.url, p.location, p.body)
+	}
+	tok, err := e.relying.conf.Exchange(e.ctx, p.location.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		e.t.Fatalf("exchange: %v", err)
+	}
+	return tok, e.idClaims(tok)
+}
+
+func (e *mfaEnv) idClaims(tok *oauth2.Token) map[string]any {
+	e.t.Helper()
+	raw, _ := tok.Extra("id_token").(string)
+	idt, err := e.relying.verifier.Verify(e.ctx, raw)
+	if err != nil {
+		e.t.Fatalf("ID token: %v", err)
+	}
+	var claims map[string]any
+	_ = idt.Claims(&claims)
+	return claims
+}
+
+func amrOf(claims map[string]any) []string {
+	var out []string
+	raw, _ := json.Marshal(claims["amr"])
+	_ = json.Unmarshal(raw, &out)
+	return out
+}
+
+func assertMFAClaims(t *testing.T, claims map[string]any) {
+	t.Helper()
+	amr := amrOf(claims)
+	if !slices.Contains(amr, "pwd") || !slices.Contains(amr, "otp") || !slices.Contains(amr, "mfa") || claims["acr"] != multiFactor {
+		t.Fatalf("ID token after a second factor: amr %v acr %v", claims["amr"], claims["acr"])
+	}
+}
+
+func isChallenge(p page) bool {
+	return p.status == http.StatusOK && strings.HasSuffix(p.url.Path, "/login/mfa") && strings.Contains(p.body, `name="code"`) &&
+		!strings.Contains(p.body, `id="totp-secret"`)
+}
+
+// enroll completes the TOTP enrollment page p: a wrong first code shows the
+// same key again, the right one the recovery codes, Continue the code.
+func (e *mfaEnv) enroll(b *browser, p page) (secret string, recovery []string, done page) {
+	e.t.Helper()
+	m := secretRE.FindStringSubmatch(p.body)
+	if p.status != http.StatusOK || m == nil || !qrRE.MatchString(p.body) {
+		e.t.Fatalf("expected the TOTP enrollment page with key and QR code, got %d %s %.800s", p.status, p.url, p.body)
+	}
+	secret = m[1]
+	bad := b.submit(p, url.Values{"action": {"enroll"}, "code": {"000000"}})
+	if again := secretRE.FindStringSubmatch(bad.body); bad.status != http.StatusUnauthorized || again == nil || again[1] != secret || errorText(bad.body) == "" {
+		e.t.Fatalf("a wrong first code: %d %.600s", bad.status, bad.body)
+	}
+	code, err := totp.GenerateCode(secret, time.Now())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	shown := b.submit(bad, url.Values{"action": {"enroll"}, "code": {code}})
+	for _, c := range recoveryCodeRE.FindAllStringSubmatch(shown.body, -1) {
+		recovery = append(recovery, html.UnescapeString(c[1]))
+	}
+	cont := continueRE.FindStringSubmatch(shown.body)
+	if shown.status != http.StatusOK || len(recovery) == 0 || cont == nil {
+		e.t.Fatalf("expected the recovery codes once enrolled: %d %.800s", shown.status, shown.body)
+	}
+	next, _ := shown.url.Parse(html.UnescapeString(cont[1]))
+	return secret, recovery, b.get(next.String())
+}
+
+// An ALWAYS policy enrolls the user at the first login and challenges every
+// later login; codes are single use, recovery codes too, and an SSO session
+// that passed a factor is not challenged again.
+func TestMFAAlwaysEnrollsThenChallenges(t *testing.T) {
+	apitest.ForEachBackend(t, func(t *testing.T, s *apitest.Server) {
+		e := newMFAEnv(t, s, mfa.Settings{Policy: mfa.PolicyAlways, Factors: []mfa.Factor{mfa.FactorTOTP, mfa.FactorRecoveryCode}})
+		verifier := oauth2.GenerateVerifier()
+
+		// First login: password, then enrollment.
+		b := newBrowser(t)
+		enrollPage := b.login(e.authorize(b, verifier), e.email, e.password)
+		if !strings.HasSuffix(enrollPage.url.Path, "/login/mfa") {
+			t.Fatalf("a password alone got past an ALWAYS policy: %d %s %v", enrollPage.status, enrollPage.url, enrollPage.location)
+		}
+		// Another browser cannot answer for this login.
+		intruder := newBrowser(t)
+		if p := intruder.get(enrollPage.url.String()); p.status != http.StatusBadRequest {
+			t.Fatalf("another browser opened the second-factor page: %d", p.status)
+		}
+		secret, recovery, done := e.enroll(b, enrollPage)
+		tok, claims := e.tokens(done, verifier)
+		assertMFAClaims(t, claims)
+		if claims["sub"] != e.userID {
+			t.Fatalf("sub %v", claims["sub"])
+		}
+
+		// The refresh token grant keeps the login's amr.
+		refreshed, err := e.relying.conf.TokenSource(e.ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+		if err != nil {
+			t.Fatalf("refresh: %v", err)
+		}
+		assertMFAClaims(t, e.idClaims(refreshed))
+
+		// The SSO session passed the factor: no new challenge, not even
+		// for prompt=none or acr_values.
+		for _, opts := range [][]oauth2.AuthCodeOption{nil,
+			{oauth2.SetAuthURLParam("prompt", "none")},
+			{oauth2.SetAuthURLParam("acr_values", multiFactor)}} {
+			_, claims := e.tokens(e.authorize(b, verifier, opts...), verifier)
+			assertMFAClaims(t, claims)
+		}
+
+		// Another browser logs in: challenged (not enrolled again).
+		b2 := newBrowser(t)
+		ch := b2.login(e.authorize(b2, verifier), e.email, e.password)
+		if !isChallenge(ch) || !strings.Contains(ch.body, `name="recovery_code"`) || strings.Contains(ch.body, "remember_browser") {
+			t.Fatalf("expected the challenge (recovery codes offered, no remember option): %d %s %.800s", ch.status, ch.url, ch.body)
+		}
+		// Silent SSO with this session (no factor yet) must not skip it.
+		silent := b2.get(e.relying.conf.AuthCodeURL("silent", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("prompt", "none")))
+		if silent.location == nil || silent.location.Query().Get("error") != "interaction_required" {
+			t.Fatalf("prompt=none without the factor: %d %v", silent.status, silent.location)
+		}
+		// A non-silent SSO attempt is sent to the challenge too.
+		if p := e.authorize(b2, verifier); !isChallenge(p) {
+			t.Fatalf("SSO skipped the factor: %d %s %v", p.status, p.url, p.location)
+		}
+		next, err := totp.GenerateCode(secret, time.Now().Add(30*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wrong := b2.submit(ch, url.Values{"code": {"123456"}})
+		if wrong.status != http.StatusUnauthorized || errorText(wrong.body) == "" || !isChallengeBody(wrong.body) {
+			t.Fatalf("wrong code: %d %.600s", wrong.status, wrong.body)
+		}
+		_, claims = e.tokens(b2.submit(wrong, url.Values{"code": {next}}), verifier)
+		assertMFAClaims(t, claims)
+
+		// The same code again, in a third browser: refused.
+		b3 := newBrowser(t)
+		ch3 := b3.login(e.authorize(b3, verifier), e.email, e.password)
+		replay := b3.submit(ch3, url.Values{"code": {next}})
+		if replay.status != http.StatusUnauthorized || replay.location != nil {
+			t.Fatalf("a replayed code was accepted: %d %v", replay.status, replay.location)
+		}
+		// A recovery code works, once.
+		_, claims = e.tokens(b3.submit(replay, url.Values{"recovery_code": {recovery[0]}}), verifier)
+		assertMFAClaims(t, claims)
+		b4 := newBrowser(t)
+		ch4 := b4.login(e.authorize(b4, verifier), e.email, e.password)
+		if again := b4.submit(ch4, url.Values{"recovery_code": {recovery[0]}}); again.status != http.StatusUnauthorized || again.location != nil {
+			t.Fatalf("a used recovery code was accepted again: %d %v", again.status, again.location)
+		}
+	})
+}
+
+func isChallengeBody(body string) bool {
+	return strings.Contains(body, `name="code"`) && !strings.Contains(body, `id="totp-secret"`)
+}
+
+// Five wrong codes lock the step: even the right code is refused, with the
+// time the lock ends.
+func TestMFALockoutAfterWrongCodes(t *testing.T) {
+	apitest.ForEachBackend(t, func(t *testing.T, s *apitest.Server) {
+		e := newMFAEnv(t, s, mfa.Settings{Policy: mfa.PolicyAlways, Factors: []mfa.Factor{mfa.FactorTOTP, mfa.FactorRecoveryCode}})
+		verifier := oauth2.GenerateVerifier()
+		b := newBrowser(t)
+		secret, _, done := e.enroll(b, b.login(e.authorize(b, verifier), e.email, e.password))
+		e.tokens(done, verifier)
+
+		b2 := newBrowser(t)
+		p := b2.login(e.authorize(b2, verifier), e.email, e.password)
+		if !isChallenge(p) {
+			t.Fatalf("expected the challenge: %d %s", p.status, p.url)
+		}
+		for i := range 5 {
+			p = b2.submit(p, url.Values{"code": {"00000" + string(rune('0'+i))}})
+			if p.status != http.StatusUnauthorized && !(i == 4 && p.status == http.StatusTooManyRequests) {
+				t.Fatalf("wrong code %d: %d %.400s", i+1, p.status, p.body)
+			}
+		}
+		right, _ := totp.GenerateCode(secret, time.Now().Add(30*time.Second))
+		locked := b2.submit(p, url.Values{"code": {right}})
+		if locked.status != http.StatusTooManyRequests || locked.location != nil || !strings.Contains(errorText(locked.body), "try again after") {
+			t.Fatalf("after five wrong codes: %d %v %q", locked.status, locked.location, errorText(locked.body))
+		}
+	})
+}
+
+// OPT_IN challenges only enrolled users; acr_values asks anyone, SSO
+// session or not, and a remembered browser does not answer it.
+func TestMFAOptInAndACRValues(t *testing.T) {
+	apitest.ForEachBackend(t, func(t *testing.T, s *apitest.Server) {
+		e := newMFAEnv(t, s, mfa.Settings{Policy: mfa.PolicyOptIn, Factors: []mfa.Factor{mfa.FactorTOTP, mfa.FactorRecoveryCode}, RememberBrowserDays: 30})
+		verifier := oauth2.GenerateVerifier()
+		b := newBrowser(t)
+		_, claims := e.tokens(b.login(e.authorize(b, verifier), e.email, e.password), verifier)
+		if amr := amrOf(claims); !slices.Equal(amr, []string{"pwd"}) || claims["acr"] != nil {
+			t.Fatalf("OPT_IN challenged a user without a factor? amr %v acr %v", claims["amr"], claims["acr"])
+		}
+		// prompt=none asking for a factor the session has not passed.
+		silent := e.authorize(b, verifier, oauth2.SetAuthURLParam("prompt", "none"), oauth2.SetAuthURLParam("acr_values", multiFactor))
+		if silent.location == nil || silent.location.Query().Get("error") != "interaction_required" {
+			t.Fatalf("prompt=none with acr_values: %d %v", silent.status, silent.location)
+		}
+		// acr_values on the SSO session: enrollment (no factor yet).
+		secret, _, done := e.enroll(b, e.authorize(b, verifier, oauth2.SetAuthURLParam("acr_values", multiFactor)))
+		_, claims = e.tokens(done, verifier)
+		assertMFAClaims(t, claims)
+
+		// Now enrolled: OPT_IN challenges; remember this browser.
+		b2 := newBrowser(t)
+		ch := b2.login(e.authorize(b2, verifier), e.email, e.password)
+		if !isChallenge(ch) || !strings.Contains(ch.body, "Remember this browser for 30 days") {
+			t.Fatalf("OPT_IN did not challenge an enrolled user: %d %s %.600s", ch.status, ch.url, ch.body)
+		}
+		code, _ := totp.GenerateCode(secret, time.Now().Add(30*time.Second))
+		e.tokens(b2.submit(ch, url.Values{"code": {code}, "remember_browser": {"1"}}), verifier)
+		// A new login in the remembered browser skips the factor…
+		_, claims = e.tokens(b2.login(e.authorize(b2, verifier, oauth2.SetAuthURLParam("prompt", "login")), e.email, e.password), verifier)
+		if amr := amrOf(claims); slices.Contains(amr, "mfa") || claims["acr"] != nil {
+			t.Fatalf("a remembered browser's login claims a factor it did not pass: %v %v", claims["amr"], claims["acr"])
+		}
+		// …but not when the request asks for one.
+		if p := e.authorize(b2, verifier, oauth2.SetAuthURLParam("acr_values", multiFactor)); !isChallenge(p) {
+			t.Fatalf("acr_values was answered by a remembered browser: %d %s %v", p.status, p.url, p.location)
+		}
+	})
+}
+
+// An administrator's enrollment ticket enrolls without a login, once.
+func TestMFAEnrollmentTicket(t *testing.T) {
+	apitest.ForEachBackend(t, func(t *testing.T, s *apitest.Server) {
+		e := newMFAEnv(t, s, mfa.Settings{Policy: mfa.PolicyOptIn, Factors: []mfa.Factor{mfa.FactorTOTP, mfa.FactorRecoveryCode}})
+		token, _, err := s.Deps.MFA.CreateEnrollmentTicket(context.Background(), e.userNode, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := newBrowser(t)
+		link := s.Issuer + "login/mfa/enroll?ticket=" + url.QueryEscape(token)
+		p := b.get(link)
+		m := secretRE.FindStringSubmatch(p.body)
+		if p.status != http.StatusOK || m == nil || !qrRE.MatchString(p.body) {
+			t.Fatalf("ticket page: %d %.600s", p.status, p.body)
+		}
+		code, _ := totp.GenerateCode(m[1], time.Now())
+		done := b.submit(p, url.Values{"code": {code}})
+		if done.status != http.StatusOK || len(recoveryCodeRE.FindAllString(done.body, -1)) == 0 {
+			t.Fatalf("ticket enrollment: %d %.600s", done.status, done.body)
+		}
+		if again := b.get(link); again.status != http.StatusBadRequest {
+			t.Fatalf("a used ticket opened the page again: %d", again.status)
+		}
+		// The user is now challenged at login.
+		verifier := oauth2.GenerateVerifier()
+		b2 := newBrowser(t)
+		if ch := b2.login(e.authorize(b2, verifier), e.email, e.password); !isChallenge(ch) {
+			t.Fatalf("an enrolled user was not challenged: %d %s", ch.status, ch.url)
+		}
+	})
+}

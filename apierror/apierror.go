@@ -18,6 +18,7 @@ import (
 	"github.com/authgraph/authgraph/dbauth"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/identity"
+	"github.com/authgraph/authgraph/mfa"
 )
 
 // Kind is what went wrong, from the caller's point of view.
@@ -63,6 +64,7 @@ func Classify(err error) *Error {
 		eerr  *authz.EscalationError
 		sfe   *upstream.ScriptFailedError
 		cfe   *clients.FieldError
+		mse   *mfa.SettingsError
 		done  *Error
 	)
 	e := &Error{Kind: Internal, Message: err.Error(), Cause: err}
@@ -99,6 +101,12 @@ func Classify(err error) *Error {
 		e.Kind, e.Field = Invalid, cfe.Field
 	case errors.Is(err, apis.ErrInvalid), errors.Is(err, clients.ErrInvalid):
 		e.Kind = Invalid
+	case errors.As(err, &mse):
+		e.Kind, e.Field, e.Message = Invalid, mse.Field, mse.Message
+	case errors.Is(err, mfa.ErrNotFound):
+		e.Kind, e.What, e.Message = NotFound, "authenticator", "authenticator not found"
+	case errors.Is(err, mfa.ErrFactorDisabled):
+		e.Kind, e.Message = Invalid, "this MFA factor is not enabled"
 	case ent.IsNotFound(err):
 		e.Kind, e.Message = NotFound, "not found"
 	case ent.IsConstraintError(err):

@@ -18,6 +18,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/authgraph/authgraph/ent/admingrant"
 	"github.com/authgraph/authgraph/ent/application"
+	"github.com/authgraph/authgraph/ent/authenticator"
 	"github.com/authgraph/authgraph/ent/authrequest"
 	"github.com/authgraph/authgraph/ent/clientgrant"
 	"github.com/authgraph/authgraph/ent/connection"
@@ -28,6 +29,9 @@ import (
 	"github.com/authgraph/authgraph/ent/joberror"
 	"github.com/authgraph/authgraph/ent/logevent"
 	"github.com/authgraph/authgraph/ent/loginattempt"
+	"github.com/authgraph/authgraph/ent/mfaconfig"
+	"github.com/authgraph/authgraph/ent/mfastate"
+	"github.com/authgraph/authgraph/ent/recoverycode"
 	"github.com/authgraph/authgraph/ent/refreshtoken"
 	"github.com/authgraph/authgraph/ent/resourceserver"
 	"github.com/authgraph/authgraph/ent/role"
@@ -55,6 +59,8 @@ type Client struct {
 	Application *ApplicationClient
 	// AuthRequest is the client for interacting with the AuthRequest builders.
 	AuthRequest *AuthRequestClient
+	// Authenticator is the client for interacting with the Authenticator builders.
+	Authenticator *AuthenticatorClient
 	// ClientGrant is the client for interacting with the ClientGrant builders.
 	ClientGrant *ClientGrantClient
 	// Connection is the client for interacting with the Connection builders.
@@ -73,6 +79,12 @@ type Client struct {
 	LogEvent *LogEventClient
 	// LoginAttempt is the client for interacting with the LoginAttempt builders.
 	LoginAttempt *LoginAttemptClient
+	// MfaConfig is the client for interacting with the MfaConfig builders.
+	MfaConfig *MfaConfigClient
+	// MfaState is the client for interacting with the MfaState builders.
+	MfaState *MfaStateClient
+	// RecoveryCode is the client for interacting with the RecoveryCode builders.
+	RecoveryCode *RecoveryCodeClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
 	RefreshToken *RefreshTokenClient
 	// ResourceServer is the client for interacting with the ResourceServer builders.
@@ -111,6 +123,7 @@ func (c *Client) init() {
 	c.AdminGrant = NewAdminGrantClient(c.config)
 	c.Application = NewApplicationClient(c.config)
 	c.AuthRequest = NewAuthRequestClient(c.config)
+	c.Authenticator = NewAuthenticatorClient(c.config)
 	c.ClientGrant = NewClientGrantClient(c.config)
 	c.Connection = NewConnectionClient(c.config)
 	c.Grant = NewGrantClient(c.config)
@@ -120,6 +133,9 @@ func (c *Client) init() {
 	c.JobError = NewJobErrorClient(c.config)
 	c.LogEvent = NewLogEventClient(c.config)
 	c.LoginAttempt = NewLoginAttemptClient(c.config)
+	c.MfaConfig = NewMfaConfigClient(c.config)
+	c.MfaState = NewMfaStateClient(c.config)
+	c.RecoveryCode = NewRecoveryCodeClient(c.config)
 	c.RefreshToken = NewRefreshTokenClient(c.config)
 	c.ResourceServer = NewResourceServerClient(c.config)
 	c.Role = NewRoleClient(c.config)
@@ -227,6 +243,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		AdminGrant:     NewAdminGrantClient(cfg),
 		Application:    NewApplicationClient(cfg),
 		AuthRequest:    NewAuthRequestClient(cfg),
+		Authenticator:  NewAuthenticatorClient(cfg),
 		ClientGrant:    NewClientGrantClient(cfg),
 		Connection:     NewConnectionClient(cfg),
 		Grant:          NewGrantClient(cfg),
@@ -236,6 +253,9 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		JobError:       NewJobErrorClient(cfg),
 		LogEvent:       NewLogEventClient(cfg),
 		LoginAttempt:   NewLoginAttemptClient(cfg),
+		MfaConfig:      NewMfaConfigClient(cfg),
+		MfaState:       NewMfaStateClient(cfg),
+		RecoveryCode:   NewRecoveryCodeClient(cfg),
 		RefreshToken:   NewRefreshTokenClient(cfg),
 		ResourceServer: NewResourceServerClient(cfg),
 		Role:           NewRoleClient(cfg),
@@ -270,6 +290,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		AdminGrant:     NewAdminGrantClient(cfg),
 		Application:    NewApplicationClient(cfg),
 		AuthRequest:    NewAuthRequestClient(cfg),
+		Authenticator:  NewAuthenticatorClient(cfg),
 		ClientGrant:    NewClientGrantClient(cfg),
 		Connection:     NewConnectionClient(cfg),
 		Grant:          NewGrantClient(cfg),
@@ -279,6 +300,9 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		JobError:       NewJobErrorClient(cfg),
 		LogEvent:       NewLogEventClient(cfg),
 		LoginAttempt:   NewLoginAttemptClient(cfg),
+		MfaConfig:      NewMfaConfigClient(cfg),
+		MfaState:       NewMfaStateClient(cfg),
+		RecoveryCode:   NewRecoveryCodeClient(cfg),
 		RefreshToken:   NewRefreshTokenClient(cfg),
 		ResourceServer: NewResourceServerClient(cfg),
 		Role:           NewRoleClient(cfg),
@@ -320,10 +344,11 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.AdminGrant, c.Application, c.AuthRequest, c.ClientGrant, c.Connection,
-		c.Grant, c.Identity, c.Job, c.JobChunk, c.JobError, c.LogEvent, c.LoginAttempt,
-		c.RefreshToken, c.ResourceServer, c.Role, c.RolePermission, c.Rule, c.Session,
-		c.SigningKey, c.Ticket, c.UpstreamState, c.User, c.UserPermission, c.UserRole,
+		c.AdminGrant, c.Application, c.AuthRequest, c.Authenticator, c.ClientGrant,
+		c.Connection, c.Grant, c.Identity, c.Job, c.JobChunk, c.JobError, c.LogEvent,
+		c.LoginAttempt, c.MfaConfig, c.MfaState, c.RecoveryCode, c.RefreshToken,
+		c.ResourceServer, c.Role, c.RolePermission, c.Rule, c.Session, c.SigningKey,
+		c.Ticket, c.UpstreamState, c.User, c.UserPermission, c.UserRole,
 	} {
 		n.Use(hooks...)
 	}
@@ -333,10 +358,11 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.AdminGrant, c.Application, c.AuthRequest, c.ClientGrant, c.Connection,
-		c.Grant, c.Identity, c.Job, c.JobChunk, c.JobError, c.LogEvent, c.LoginAttempt,
-		c.RefreshToken, c.ResourceServer, c.Role, c.RolePermission, c.Rule, c.Session,
-		c.SigningKey, c.Ticket, c.UpstreamState, c.User, c.UserPermission, c.UserRole,
+		c.AdminGrant, c.Application, c.AuthRequest, c.Authenticator, c.ClientGrant,
+		c.Connection, c.Grant, c.Identity, c.Job, c.JobChunk, c.JobError, c.LogEvent,
+		c.LoginAttempt, c.MfaConfig, c.MfaState, c.RecoveryCode, c.RefreshToken,
+		c.ResourceServer, c.Role, c.RolePermission, c.Rule, c.Session, c.SigningKey,
+		c.Ticket, c.UpstreamState, c.User, c.UserPermission, c.UserRole,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -351,6 +377,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Application.mutate(ctx, m)
 	case *AuthRequestMutation:
 		return c.AuthRequest.mutate(ctx, m)
+	case *AuthenticatorMutation:
+		return c.Authenticator.mutate(ctx, m)
 	case *ClientGrantMutation:
 		return c.ClientGrant.mutate(ctx, m)
 	case *ConnectionMutation:
@@ -369,6 +397,12 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.LogEvent.mutate(ctx, m)
 	case *LoginAttemptMutation:
 		return c.LoginAttempt.mutate(ctx, m)
+	case *MfaConfigMutation:
+		return c.MfaConfig.mutate(ctx, m)
+	case *MfaStateMutation:
+		return c.MfaState.mutate(ctx, m)
+	case *RecoveryCodeMutation:
+		return c.RecoveryCode.mutate(ctx, m)
 	case *RefreshTokenMutation:
 		return c.RefreshToken.mutate(ctx, m)
 	case *ResourceServerMutation:
@@ -813,6 +847,172 @@ func (c *AuthRequestClient) mutate(ctx context.Context, m *AuthRequestMutation) 
 		return (&AuthRequestDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown AuthRequest mutation op: %q", m.Op())
+	}
+}
+
+// AuthenticatorClient is a client for the Authenticator schema.
+type AuthenticatorClient struct {
+	config
+}
+
+// NewAuthenticatorClient returns a client for the Authenticator from the given config.
+func NewAuthenticatorClient(c config) *AuthenticatorClient {
+	return &AuthenticatorClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `authenticator.Hooks(f(g(h())))`.
+func (c *AuthenticatorClient) Use(hooks ...Hook) {
+	c.hooks.Authenticator = append(c.hooks.Authenticator, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `authenticator.Intercept(f(g(h())))`.
+func (c *AuthenticatorClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Authenticator = append(c.inters.Authenticator, interceptors...)
+}
+
+// Create returns a builder for creating a Authenticator entity.
+func (c *AuthenticatorClient) Create() *AuthenticatorCreate {
+	mutation := newAuthenticatorMutation(c.config, OpCreate)
+	return &AuthenticatorCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Authenticator entities.
+func (c *AuthenticatorClient) CreateBulk(builders ...*AuthenticatorCreate) *AuthenticatorCreateBulk {
+	return &AuthenticatorCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *AuthenticatorClient) MapCreateBulk(slice any, setFunc func(*AuthenticatorCreate, int)) *AuthenticatorCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &AuthenticatorCreateBulk{err: fmt.Errorf("calling to AuthenticatorClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*AuthenticatorCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &AuthenticatorCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Authenticator.
+func (c *AuthenticatorClient) Update() *AuthenticatorUpdate {
+	mutation := newAuthenticatorMutation(c.config, OpUpdate)
+	return &AuthenticatorUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *AuthenticatorClient) UpdateOne(_m *Authenticator) *AuthenticatorUpdateOne {
+	mutation := newAuthenticatorMutation(c.config, OpUpdateOne, withAuthenticator(_m))
+	return &AuthenticatorUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *AuthenticatorClient) UpdateOneID(id pulid.ID) *AuthenticatorUpdateOne {
+	mutation := newAuthenticatorMutation(c.config, OpUpdateOne, withAuthenticatorID(id))
+	return &AuthenticatorUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Authenticator.
+func (c *AuthenticatorClient) Delete() *AuthenticatorDelete {
+	mutation := newAuthenticatorMutation(c.config, OpDelete)
+	return &AuthenticatorDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *AuthenticatorClient) DeleteOne(_m *Authenticator) *AuthenticatorDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *AuthenticatorClient) DeleteOneID(id pulid.ID) *AuthenticatorDeleteOne {
+	builder := c.Delete().Where(authenticator.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &AuthenticatorDeleteOne{builder}
+}
+
+// Query returns a query builder for Authenticator.
+func (c *AuthenticatorClient) Query() *AuthenticatorQuery {
+	return &AuthenticatorQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeAuthenticator},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Authenticator entity by its id.
+func (c *AuthenticatorClient) Get(ctx context.Context, id pulid.ID) (*Authenticator, error) {
+	return c.Query().Where(authenticator.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *AuthenticatorClient) GetX(ctx context.Context, id pulid.ID) *Authenticator {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryUser queries the user edge of a Authenticator.
+func (c *AuthenticatorClient) QueryUser(_m *Authenticator) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(authenticator.Table, authenticator.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, authenticator.UserTable, authenticator.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryRecoveryCodes queries the recovery_codes edge of a Authenticator.
+func (c *AuthenticatorClient) QueryRecoveryCodes(_m *Authenticator) *RecoveryCodeQuery {
+	query := (&RecoveryCodeClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(authenticator.Table, authenticator.FieldID, id),
+			sqlgraph.To(recoverycode.Table, recoverycode.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, authenticator.RecoveryCodesTable, authenticator.RecoveryCodesColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *AuthenticatorClient) Hooks() []Hook {
+	hooks := c.hooks.Authenticator
+	return append(hooks[:len(hooks):len(hooks)], authenticator.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *AuthenticatorClient) Interceptors() []Interceptor {
+	return c.inters.Authenticator
+}
+
+func (c *AuthenticatorClient) mutate(ctx context.Context, m *AuthenticatorMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&AuthenticatorCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&AuthenticatorUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&AuthenticatorUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&AuthenticatorDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Authenticator mutation op: %q", m.Op())
 	}
 }
 
@@ -2211,6 +2411,440 @@ func (c *LoginAttemptClient) mutate(ctx context.Context, m *LoginAttemptMutation
 		return (&LoginAttemptDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown LoginAttempt mutation op: %q", m.Op())
+	}
+}
+
+// MfaConfigClient is a client for the MfaConfig schema.
+type MfaConfigClient struct {
+	config
+}
+
+// NewMfaConfigClient returns a client for the MfaConfig from the given config.
+func NewMfaConfigClient(c config) *MfaConfigClient {
+	return &MfaConfigClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `mfaconfig.Hooks(f(g(h())))`.
+func (c *MfaConfigClient) Use(hooks ...Hook) {
+	c.hooks.MfaConfig = append(c.hooks.MfaConfig, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `mfaconfig.Intercept(f(g(h())))`.
+func (c *MfaConfigClient) Intercept(interceptors ...Interceptor) {
+	c.inters.MfaConfig = append(c.inters.MfaConfig, interceptors...)
+}
+
+// Create returns a builder for creating a MfaConfig entity.
+func (c *MfaConfigClient) Create() *MfaConfigCreate {
+	mutation := newMfaConfigMutation(c.config, OpCreate)
+	return &MfaConfigCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of MfaConfig entities.
+func (c *MfaConfigClient) CreateBulk(builders ...*MfaConfigCreate) *MfaConfigCreateBulk {
+	return &MfaConfigCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *MfaConfigClient) MapCreateBulk(slice any, setFunc func(*MfaConfigCreate, int)) *MfaConfigCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &MfaConfigCreateBulk{err: fmt.Errorf("calling to MfaConfigClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*MfaConfigCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &MfaConfigCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for MfaConfig.
+func (c *MfaConfigClient) Update() *MfaConfigUpdate {
+	mutation := newMfaConfigMutation(c.config, OpUpdate)
+	return &MfaConfigUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *MfaConfigClient) UpdateOne(_m *MfaConfig) *MfaConfigUpdateOne {
+	mutation := newMfaConfigMutation(c.config, OpUpdateOne, withMfaConfig(_m))
+	return &MfaConfigUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *MfaConfigClient) UpdateOneID(id pulid.ID) *MfaConfigUpdateOne {
+	mutation := newMfaConfigMutation(c.config, OpUpdateOne, withMfaConfigID(id))
+	return &MfaConfigUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for MfaConfig.
+func (c *MfaConfigClient) Delete() *MfaConfigDelete {
+	mutation := newMfaConfigMutation(c.config, OpDelete)
+	return &MfaConfigDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *MfaConfigClient) DeleteOne(_m *MfaConfig) *MfaConfigDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *MfaConfigClient) DeleteOneID(id pulid.ID) *MfaConfigDeleteOne {
+	builder := c.Delete().Where(mfaconfig.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &MfaConfigDeleteOne{builder}
+}
+
+// Query returns a query builder for MfaConfig.
+func (c *MfaConfigClient) Query() *MfaConfigQuery {
+	return &MfaConfigQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeMfaConfig},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a MfaConfig entity by its id.
+func (c *MfaConfigClient) Get(ctx context.Context, id pulid.ID) (*MfaConfig, error) {
+	return c.Query().Where(mfaconfig.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *MfaConfigClient) GetX(ctx context.Context, id pulid.ID) *MfaConfig {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *MfaConfigClient) Hooks() []Hook {
+	hooks := c.hooks.MfaConfig
+	return append(hooks[:len(hooks):len(hooks)], mfaconfig.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *MfaConfigClient) Interceptors() []Interceptor {
+	return c.inters.MfaConfig
+}
+
+func (c *MfaConfigClient) mutate(ctx context.Context, m *MfaConfigMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&MfaConfigCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&MfaConfigUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&MfaConfigUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&MfaConfigDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown MfaConfig mutation op: %q", m.Op())
+	}
+}
+
+// MfaStateClient is a client for the MfaState schema.
+type MfaStateClient struct {
+	config
+}
+
+// NewMfaStateClient returns a client for the MfaState from the given config.
+func NewMfaStateClient(c config) *MfaStateClient {
+	return &MfaStateClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `mfastate.Hooks(f(g(h())))`.
+func (c *MfaStateClient) Use(hooks ...Hook) {
+	c.hooks.MfaState = append(c.hooks.MfaState, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `mfastate.Intercept(f(g(h())))`.
+func (c *MfaStateClient) Intercept(interceptors ...Interceptor) {
+	c.inters.MfaState = append(c.inters.MfaState, interceptors...)
+}
+
+// Create returns a builder for creating a MfaState entity.
+func (c *MfaStateClient) Create() *MfaStateCreate {
+	mutation := newMfaStateMutation(c.config, OpCreate)
+	return &MfaStateCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of MfaState entities.
+func (c *MfaStateClient) CreateBulk(builders ...*MfaStateCreate) *MfaStateCreateBulk {
+	return &MfaStateCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *MfaStateClient) MapCreateBulk(slice any, setFunc func(*MfaStateCreate, int)) *MfaStateCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &MfaStateCreateBulk{err: fmt.Errorf("calling to MfaStateClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*MfaStateCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &MfaStateCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for MfaState.
+func (c *MfaStateClient) Update() *MfaStateUpdate {
+	mutation := newMfaStateMutation(c.config, OpUpdate)
+	return &MfaStateUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *MfaStateClient) UpdateOne(_m *MfaState) *MfaStateUpdateOne {
+	mutation := newMfaStateMutation(c.config, OpUpdateOne, withMfaState(_m))
+	return &MfaStateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *MfaStateClient) UpdateOneID(id pulid.ID) *MfaStateUpdateOne {
+	mutation := newMfaStateMutation(c.config, OpUpdateOne, withMfaStateID(id))
+	return &MfaStateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for MfaState.
+func (c *MfaStateClient) Delete() *MfaStateDelete {
+	mutation := newMfaStateMutation(c.config, OpDelete)
+	return &MfaStateDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *MfaStateClient) DeleteOne(_m *MfaState) *MfaStateDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *MfaStateClient) DeleteOneID(id pulid.ID) *MfaStateDeleteOne {
+	builder := c.Delete().Where(mfastate.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &MfaStateDeleteOne{builder}
+}
+
+// Query returns a query builder for MfaState.
+func (c *MfaStateClient) Query() *MfaStateQuery {
+	return &MfaStateQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeMfaState},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a MfaState entity by its id.
+func (c *MfaStateClient) Get(ctx context.Context, id pulid.ID) (*MfaState, error) {
+	return c.Query().Where(mfastate.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *MfaStateClient) GetX(ctx context.Context, id pulid.ID) *MfaState {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryUser queries the user edge of a MfaState.
+func (c *MfaStateClient) QueryUser(_m *MfaState) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(mfastate.Table, mfastate.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.O2O, true, mfastate.UserTable, mfastate.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *MfaStateClient) Hooks() []Hook {
+	hooks := c.hooks.MfaState
+	return append(hooks[:len(hooks):len(hooks)], mfastate.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *MfaStateClient) Interceptors() []Interceptor {
+	return c.inters.MfaState
+}
+
+func (c *MfaStateClient) mutate(ctx context.Context, m *MfaStateMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&MfaStateCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&MfaStateUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&MfaStateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&MfaStateDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown MfaState mutation op: %q", m.Op())
+	}
+}
+
+// RecoveryCodeClient is a client for the RecoveryCode schema.
+type RecoveryCodeClient struct {
+	config
+}
+
+// NewRecoveryCodeClient returns a client for the RecoveryCode from the given config.
+func NewRecoveryCodeClient(c config) *RecoveryCodeClient {
+	return &RecoveryCodeClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `recoverycode.Hooks(f(g(h())))`.
+func (c *RecoveryCodeClient) Use(hooks ...Hook) {
+	c.hooks.RecoveryCode = append(c.hooks.RecoveryCode, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `recoverycode.Intercept(f(g(h())))`.
+func (c *RecoveryCodeClient) Intercept(interceptors ...Interceptor) {
+	c.inters.RecoveryCode = append(c.inters.RecoveryCode, interceptors...)
+}
+
+// Create returns a builder for creating a RecoveryCode entity.
+func (c *RecoveryCodeClient) Create() *RecoveryCodeCreate {
+	mutation := newRecoveryCodeMutation(c.config, OpCreate)
+	return &RecoveryCodeCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of RecoveryCode entities.
+func (c *RecoveryCodeClient) CreateBulk(builders ...*RecoveryCodeCreate) *RecoveryCodeCreateBulk {
+	return &RecoveryCodeCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *RecoveryCodeClient) MapCreateBulk(slice any, setFunc func(*RecoveryCodeCreate, int)) *RecoveryCodeCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &RecoveryCodeCreateBulk{err: fmt.Errorf("calling to RecoveryCodeClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*RecoveryCodeCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &RecoveryCodeCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for RecoveryCode.
+func (c *RecoveryCodeClient) Update() *RecoveryCodeUpdate {
+	mutation := newRecoveryCodeMutation(c.config, OpUpdate)
+	return &RecoveryCodeUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *RecoveryCodeClient) UpdateOne(_m *RecoveryCode) *RecoveryCodeUpdateOne {
+	mutation := newRecoveryCodeMutation(c.config, OpUpdateOne, withRecoveryCode(_m))
+	return &RecoveryCodeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *RecoveryCodeClient) UpdateOneID(id pulid.ID) *RecoveryCodeUpdateOne {
+	mutation := newRecoveryCodeMutation(c.config, OpUpdateOne, withRecoveryCodeID(id))
+	return &RecoveryCodeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for RecoveryCode.
+func (c *RecoveryCodeClient) Delete() *RecoveryCodeDelete {
+	mutation := newRecoveryCodeMutation(c.config, OpDelete)
+	return &RecoveryCodeDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *RecoveryCodeClient) DeleteOne(_m *RecoveryCode) *RecoveryCodeDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *RecoveryCodeClient) DeleteOneID(id pulid.ID) *RecoveryCodeDeleteOne {
+	builder := c.Delete().Where(recoverycode.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &RecoveryCodeDeleteOne{builder}
+}
+
+// Query returns a query builder for RecoveryCode.
+func (c *RecoveryCodeClient) Query() *RecoveryCodeQuery {
+	return &RecoveryCodeQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeRecoveryCode},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a RecoveryCode entity by its id.
+func (c *RecoveryCodeClient) Get(ctx context.Context, id pulid.ID) (*RecoveryCode, error) {
+	return c.Query().Where(recoverycode.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *RecoveryCodeClient) GetX(ctx context.Context, id pulid.ID) *RecoveryCode {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryAuthenticator queries the authenticator edge of a RecoveryCode.
+func (c *RecoveryCodeClient) QueryAuthenticator(_m *RecoveryCode) *AuthenticatorQuery {
+	query := (&AuthenticatorClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(recoverycode.Table, recoverycode.FieldID, id),
+			sqlgraph.To(authenticator.Table, authenticator.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, recoverycode.AuthenticatorTable, recoverycode.AuthenticatorColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *RecoveryCodeClient) Hooks() []Hook {
+	hooks := c.hooks.RecoveryCode
+	return append(hooks[:len(hooks):len(hooks)], recoverycode.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *RecoveryCodeClient) Interceptors() []Interceptor {
+	return c.inters.RecoveryCode
+}
+
+func (c *RecoveryCodeClient) mutate(ctx context.Context, m *RecoveryCodeMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&RecoveryCodeCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&RecoveryCodeUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&RecoveryCodeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&RecoveryCodeDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown RecoveryCode mutation op: %q", m.Op())
 	}
 }
 
@@ -3672,6 +4306,38 @@ func (c *UserClient) QueryTickets(_m *User) *TicketQuery {
 	return query
 }
 
+// QueryAuthenticators queries the authenticators edge of a User.
+func (c *UserClient) QueryAuthenticators(_m *User) *AuthenticatorQuery {
+	query := (&AuthenticatorClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, id),
+			sqlgraph.To(authenticator.Table, authenticator.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.AuthenticatorsTable, user.AuthenticatorsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryMfaState queries the mfa_state edge of a User.
+func (c *UserClient) QueryMfaState(_m *User) *MfaStateQuery {
+	query := (&MfaStateClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, id),
+			sqlgraph.To(mfastate.Table, mfastate.FieldID),
+			sqlgraph.Edge(sqlgraph.O2O, false, user.MfaStateTable, user.MfaStateColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *UserClient) Hooks() []Hook {
 	hooks := c.hooks.User
@@ -4033,16 +4699,18 @@ func (c *UserRoleClient) mutate(ctx context.Context, m *UserRoleMutation) (Value
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		AdminGrant, Application, AuthRequest, ClientGrant, Connection, Grant, Identity,
-		Job, JobChunk, JobError, LogEvent, LoginAttempt, RefreshToken, ResourceServer,
-		Role, RolePermission, Rule, Session, SigningKey, Ticket, UpstreamState, User,
-		UserPermission, UserRole []ent.Hook
+		AdminGrant, Application, AuthRequest, Authenticator, ClientGrant, Connection,
+		Grant, Identity, Job, JobChunk, JobError, LogEvent, LoginAttempt, MfaConfig,
+		MfaState, RecoveryCode, RefreshToken, ResourceServer, Role, RolePermission,
+		Rule, Session, SigningKey, Ticket, UpstreamState, User, UserPermission,
+		UserRole []ent.Hook
 	}
 	inters struct {
-		AdminGrant, Application, AuthRequest, ClientGrant, Connection, Grant, Identity,
-		Job, JobChunk, JobError, LogEvent, LoginAttempt, RefreshToken, ResourceServer,
-		Role, RolePermission, Rule, Session, SigningKey, Ticket, UpstreamState, User,
-		UserPermission, UserRole []ent.Interceptor
+		AdminGrant, Application, AuthRequest, Authenticator, ClientGrant, Connection,
+		Grant, Identity, Job, JobChunk, JobError, LogEvent, LoginAttempt, MfaConfig,
+		MfaState, RecoveryCode, RefreshToken, ResourceServer, Role, RolePermission,
+		Rule, Session, SigningKey, Ticket, UpstreamState, User, UserPermission,
+		UserRole []ent.Interceptor
 	}
 )
 

@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/authgraph/authgraph/ent/admingrant"
 	"github.com/authgraph/authgraph/ent/application"
+	"github.com/authgraph/authgraph/ent/authenticator"
 	"github.com/authgraph/authgraph/ent/authrequest"
 	"github.com/authgraph/authgraph/ent/clientgrant"
 	"github.com/authgraph/authgraph/ent/connection"
@@ -24,6 +25,9 @@ import (
 	"github.com/authgraph/authgraph/ent/joberror"
 	"github.com/authgraph/authgraph/ent/logevent"
 	"github.com/authgraph/authgraph/ent/loginattempt"
+	"github.com/authgraph/authgraph/ent/mfaconfig"
+	"github.com/authgraph/authgraph/ent/mfastate"
+	"github.com/authgraph/authgraph/ent/recoverycode"
 	"github.com/authgraph/authgraph/ent/refreshtoken"
 	"github.com/authgraph/authgraph/ent/resourceserver"
 	"github.com/authgraph/authgraph/ent/role"
@@ -99,6 +103,7 @@ func checkColumn(t, c string) error {
 			admingrant.Table:     admingrant.ValidColumn,
 			application.Table:    application.ValidColumn,
 			authrequest.Table:    authrequest.ValidColumn,
+			authenticator.Table:  authenticator.ValidColumn,
 			clientgrant.Table:    clientgrant.ValidColumn,
 			connection.Table:     connection.ValidColumn,
 			grant.Table:          grant.ValidColumn,
@@ -108,6 +113,9 @@ func checkColumn(t, c string) error {
 			joberror.Table:       joberror.ValidColumn,
 			logevent.Table:       logevent.ValidColumn,
 			loginattempt.Table:   loginattempt.ValidColumn,
+			mfaconfig.Table:      mfaconfig.ValidColumn,
+			mfastate.Table:       mfastate.ValidColumn,
+			recoverycode.Table:   recoverycode.ValidColumn,
 			refreshtoken.Table:   refreshtoken.ValidColumn,
 			resourceserver.Table: resourceserver.ValidColumn,
 			role.Table:           role.ValidColumn,

@@ -5,6 +5,7 @@ package ent
 import (
 	"github.com/authgraph/authgraph/ent/admingrant"
 	"github.com/authgraph/authgraph/ent/application"
+	"github.com/authgraph/authgraph/ent/authenticator"
 	"github.com/authgraph/authgraph/ent/authrequest"
 	"github.com/authgraph/authgraph/ent/clientgrant"
 	"github.com/authgraph/authgraph/ent/connection"
@@ -15,7 +16,10 @@ import (
 	"github.com/authgraph/authgraph/ent/joberror"
 	"github.com/authgraph/authgraph/ent/logevent"
 	"github.com/authgraph/authgraph/ent/loginattempt"
+	"github.com/authgraph/authgraph/ent/mfaconfig"
+	"github.com/authgraph/authgraph/ent/mfastate"
 	"github.com/authgraph/authgraph/ent/predicate"
+	"github.com/authgraph/authgraph/ent/recoverycode"
 	"github.com/authgraph/authgraph/ent/refreshtoken"
 	"github.com/authgraph/authgraph/ent/resourceserver"
 	"github.com/authgraph/authgraph/ent/role"
@@ -37,7 +41,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 24)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 28)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   admingrant.Table,
@@ -130,6 +134,38 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[3] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   authenticator.Table,
+			Columns: authenticator.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: authenticator.FieldID,
+			},
+		},
+		Type: "Authenticator",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			authenticator.FieldCreatedAt:      {Type: field.TypeTime, Column: authenticator.FieldCreatedAt},
+			authenticator.FieldUpdatedAt:      {Type: field.TypeTime, Column: authenticator.FieldUpdatedAt},
+			authenticator.FieldUserRef:        {Type: field.TypeString, Column: authenticator.FieldUserRef},
+			authenticator.FieldType:           {Type: field.TypeEnum, Column: authenticator.FieldType},
+			authenticator.FieldName:           {Type: field.TypeString, Column: authenticator.FieldName},
+			authenticator.FieldSecretSealed:   {Type: field.TypeBytes, Column: authenticator.FieldSecretSealed},
+			authenticator.FieldConfirmed:      {Type: field.TypeBool, Column: authenticator.FieldConfirmed},
+			authenticator.FieldLastUsedAt:     {Type: field.TypeTime, Column: authenticator.FieldLastUsedAt},
+			authenticator.FieldTotpLastStep:   {Type: field.TypeInt64, Column: authenticator.FieldTotpLastStep},
+			authenticator.FieldOtpHash:        {Type: field.TypeBytes, Column: authenticator.FieldOtpHash},
+			authenticator.FieldOtpExpiresAt:   {Type: field.TypeTime, Column: authenticator.FieldOtpExpiresAt},
+			authenticator.FieldOtpSentAt:      {Type: field.TypeTime, Column: authenticator.FieldOtpSentAt},
+			authenticator.FieldCredentialID:   {Type: field.TypeBytes, Column: authenticator.FieldCredentialID},
+			authenticator.FieldPublicKey:      {Type: field.TypeBytes, Column: authenticator.FieldPublicKey},
+			authenticator.FieldSignCount:      {Type: field.TypeInt64, Column: authenticator.FieldSignCount},
+			authenticator.FieldAaguid:         {Type: field.TypeBytes, Column: authenticator.FieldAaguid},
+			authenticator.FieldTransports:     {Type: field.TypeJSON, Column: authenticator.FieldTransports},
+			authenticator.FieldBackupEligible: {Type: field.TypeBool, Column: authenticator.FieldBackupEligible},
+			authenticator.FieldBackupState:    {Type: field.TypeBool, Column: authenticator.FieldBackupState},
+		},
+	}
+	graph.Nodes[4] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   clientgrant.Table,
 			Columns: clientgrant.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -146,7 +182,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			clientgrant.FieldScopes:            {Type: field.TypeJSON, Column: clientgrant.FieldScopes},
 		},
 	}
-	graph.Nodes[4] = &sqlgraph.Node{
+	graph.Nodes[5] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   connection.Table,
 			Columns: connection.Columns,
@@ -168,7 +204,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			connection.FieldSyncMode:       {Type: field.TypeEnum, Column: connection.FieldSyncMode},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   grant.Table,
 			Columns: grant.Columns,
@@ -194,7 +230,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			grant.FieldRevokedReason:  {Type: field.TypeString, Column: grant.FieldRevokedReason},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   identity.Table,
 			Columns: identity.Columns,
@@ -220,7 +256,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			identity.FieldTokensSealed:    {Type: field.TypeBytes, Column: identity.FieldTokensSealed},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   job.Table,
 			Columns: job.Columns,
@@ -251,7 +287,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			job.FieldFinishedAt:    {Type: field.TypeTime, Column: job.FieldFinishedAt},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   jobchunk.Table,
 			Columns: jobchunk.Columns,
@@ -269,7 +305,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			jobchunk.FieldCreatedAt: {Type: field.TypeTime, Column: jobchunk.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   joberror.Table,
 			Columns: joberror.Columns,
@@ -290,7 +326,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			joberror.FieldRowJSON:   {Type: field.TypeJSON, Column: joberror.FieldRowJSON},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   logevent.Table,
 			Columns: logevent.Columns,
@@ -317,7 +353,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			logevent.FieldDetails:      {Type: field.TypeJSON, Column: logevent.FieldDetails},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   loginattempt.Table,
 			Columns: loginattempt.Columns,
@@ -338,7 +374,64 @@ var schemaGraph = func() *sqlgraph.Schema {
 			loginattempt.FieldBlockedUntil:  {Type: field.TypeTime, Column: loginattempt.FieldBlockedUntil},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   mfaconfig.Table,
+			Columns: mfaconfig.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: mfaconfig.FieldID,
+			},
+		},
+		Type: "MfaConfig",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			mfaconfig.FieldCreatedAt:           {Type: field.TypeTime, Column: mfaconfig.FieldCreatedAt},
+			mfaconfig.FieldUpdatedAt:           {Type: field.TypeTime, Column: mfaconfig.FieldUpdatedAt},
+			mfaconfig.FieldSingleton:           {Type: field.TypeString, Column: mfaconfig.FieldSingleton},
+			mfaconfig.FieldChallengePolicy:     {Type: field.TypeEnum, Column: mfaconfig.FieldChallengePolicy},
+			mfaconfig.FieldFactors:             {Type: field.TypeJSON, Column: mfaconfig.FieldFactors},
+			mfaconfig.FieldRememberBrowserDays: {Type: field.TypeInt, Column: mfaconfig.FieldRememberBrowserDays},
+		},
+	}
+	graph.Nodes[14] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   mfastate.Table,
+			Columns: mfastate.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: mfastate.FieldID,
+			},
+		},
+		Type: "MfaState",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			mfastate.FieldCreatedAt:     {Type: field.TypeTime, Column: mfastate.FieldCreatedAt},
+			mfastate.FieldUpdatedAt:     {Type: field.TypeTime, Column: mfastate.FieldUpdatedAt},
+			mfastate.FieldUserRef:       {Type: field.TypeString, Column: mfastate.FieldUserRef},
+			mfastate.FieldFailures:      {Type: field.TypeInt, Column: mfastate.FieldFailures},
+			mfastate.FieldLastFailureAt: {Type: field.TypeTime, Column: mfastate.FieldLastFailureAt},
+			mfastate.FieldLockedUntil:   {Type: field.TypeTime, Column: mfastate.FieldLockedUntil},
+			mfastate.FieldGeneration:    {Type: field.TypeInt64, Column: mfastate.FieldGeneration},
+		},
+	}
+	graph.Nodes[15] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   recoverycode.Table,
+			Columns: recoverycode.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: recoverycode.FieldID,
+			},
+		},
+		Type: "RecoveryCode",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			recoverycode.FieldCreatedAt:        {Type: field.TypeTime, Column: recoverycode.FieldCreatedAt},
+			recoverycode.FieldUpdatedAt:        {Type: field.TypeTime, Column: recoverycode.FieldUpdatedAt},
+			recoverycode.FieldAuthenticatorRef: {Type: field.TypeString, Column: recoverycode.FieldAuthenticatorRef},
+			recoverycode.FieldCodeHash:         {Type: field.TypeBytes, Column: recoverycode.FieldCodeHash},
+			recoverycode.FieldUsedAt:           {Type: field.TypeTime, Column: recoverycode.FieldUsedAt},
+		},
+	}
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refreshtoken.Table,
 			Columns: refreshtoken.Columns,
@@ -357,7 +450,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refreshtoken.FieldUsedAt:        {Type: field.TypeTime, Column: refreshtoken.FieldUsedAt},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   resourceserver.Table,
 			Columns: resourceserver.Columns,
@@ -381,7 +474,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			resourceserver.FieldIntrospectionClients: {Type: field.TypeJSON, Column: resourceserver.FieldIntrospectionClients},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   role.Table,
 			Columns: role.Columns,
@@ -398,7 +491,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			role.FieldDescription: {Type: field.TypeString, Column: role.FieldDescription},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   rolepermission.Table,
 			Columns: rolepermission.Columns,
@@ -416,7 +509,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			rolepermission.FieldPermissionName:    {Type: field.TypeString, Column: rolepermission.FieldPermissionName},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   rule.Table,
 			Columns: rule.Columns,
@@ -439,7 +532,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			rule.FieldSecretsSet:    {Type: field.TypeJSON, Column: rule.FieldSecretsSet},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
@@ -465,7 +558,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldRevokedAt:     {Type: field.TypeTime, Column: session.FieldRevokedAt},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   signingkey.Table,
 			Columns: signingkey.Columns,
@@ -485,7 +578,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			signingkey.FieldRetiredAt:     {Type: field.TypeTime, Column: signingkey.FieldRetiredAt},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticket.Table,
 			Columns: ticket.Columns,
@@ -508,7 +601,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticket.FieldUsedAt:            {Type: field.TypeTime, Column: ticket.FieldUsedAt},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   upstreamstate.Table,
 			Columns: upstreamstate.Columns,
@@ -529,7 +622,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			upstreamstate.FieldExpiresAt:    {Type: field.TypeTime, Column: upstreamstate.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[21] = &sqlgraph.Node{
+	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -562,7 +655,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldLastPasswordReset: {Type: field.TypeTime, Column: user.FieldLastPasswordReset},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   userpermission.Table,
 			Columns: userpermission.Columns,
@@ -580,7 +673,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			userpermission.FieldPermissionName:    {Type: field.TypeString, Column: userpermission.FieldPermissionName},
 		},
 	}
-	graph.Nodes[23] = &sqlgraph.Node{
+	graph.Nodes[27] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   userrole.Table,
 			Columns: userrole.Columns,
@@ -608,6 +701,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"AdminGrant",
 		"User",
+	)
+	graph.MustAddE(
+		"user",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   authenticator.UserTable,
+			Columns: []string{authenticator.UserColumn},
+			Bidi:    false,
+		},
+		"Authenticator",
+		"User",
+	)
+	graph.MustAddE(
+		"recovery_codes",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   authenticator.RecoveryCodesTable,
+			Columns: []string{authenticator.RecoveryCodesColumn},
+			Bidi:    false,
+		},
+		"Authenticator",
+		"RecoveryCode",
 	)
 	graph.MustAddE(
 		"client",
@@ -754,6 +871,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"Job",
 	)
 	graph.MustAddE(
+		"user",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: true,
+			Table:   mfastate.UserTable,
+			Columns: []string{mfastate.UserColumn},
+			Bidi:    false,
+		},
+		"MfaState",
+		"User",
+	)
+	graph.MustAddE(
+		"authenticator",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   recoverycode.AuthenticatorTable,
+			Columns: []string{recoverycode.AuthenticatorColumn},
+			Bidi:    false,
+		},
+		"RecoveryCode",
+		"Authenticator",
+	)
+	graph.MustAddE(
 		"grant",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -860,6 +1001,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"User",
 		"Ticket",
+	)
+	graph.MustAddE(
+		"authenticators",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.AuthenticatorsTable,
+			Columns: []string{user.AuthenticatorsColumn},
+			Bidi:    false,
+		},
+		"User",
+		"Authenticator",
+	)
+	graph.MustAddE(
+		"mfa_state",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: false,
+			Table:   user.MfaStateTable,
+			Columns: []string{user.MfaStateColumn},
+			Bidi:    false,
+		},
+		"User",
+		"MfaState",
 	)
 	graph.MustAddE(
 		"user",
@@ -1308,6 +1473,169 @@ func (f *AuthRequestFilter) WhereExpiresAt(p entql.TimeP) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *AuthenticatorQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the AuthenticatorQuery builder.
+func (_q *AuthenticatorQuery) Filter() *AuthenticatorFilter {
+	return &AuthenticatorFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *AuthenticatorMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the AuthenticatorMutation builder.
+func (m *AuthenticatorMutation) Filter() *AuthenticatorFilter {
+	return &AuthenticatorFilter{config: m.config, predicateAdder: m}
+}
+
+// AuthenticatorFilter provides a generic filtering capability at runtime for AuthenticatorQuery.
+type AuthenticatorFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *AuthenticatorFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *AuthenticatorFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(authenticator.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *AuthenticatorFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(authenticator.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *AuthenticatorFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(authenticator.FieldUpdatedAt))
+}
+
+// WhereUserRef applies the entql string predicate on the user_ref field.
+func (f *AuthenticatorFilter) WhereUserRef(p entql.StringP) {
+	f.Where(p.Field(authenticator.FieldUserRef))
+}
+
+// WhereType applies the entql string predicate on the type field.
+func (f *AuthenticatorFilter) WhereType(p entql.StringP) {
+	f.Where(p.Field(authenticator.FieldType))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *AuthenticatorFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(authenticator.FieldName))
+}
+
+// WhereSecretSealed applies the entql []byte predicate on the secret_sealed field.
+func (f *AuthenticatorFilter) WhereSecretSealed(p entql.BytesP) {
+	f.Where(p.Field(authenticator.FieldSecretSealed))
+}
+
+// WhereConfirmed applies the entql bool predicate on the confirmed field.
+func (f *AuthenticatorFilter) WhereConfirmed(p entql.BoolP) {
+	f.Where(p.Field(authenticator.FieldConfirmed))
+}
+
+// WhereLastUsedAt applies the entql time.Time predicate on the last_used_at field.
+func (f *AuthenticatorFilter) WhereLastUsedAt(p entql.TimeP) {
+	f.Where(p.Field(authenticator.FieldLastUsedAt))
+}
+
+// WhereTotpLastStep applies the entql int64 predicate on the totp_last_step field.
+func (f *AuthenticatorFilter) WhereTotpLastStep(p entql.Int64P) {
+	f.Where(p.Field(authenticator.FieldTotpLastStep))
+}
+
+// WhereOtpHash applies the entql []byte predicate on the otp_hash field.
+func (f *AuthenticatorFilter) WhereOtpHash(p entql.BytesP) {
+	f.Where(p.Field(authenticator.FieldOtpHash))
+}
+
+// WhereOtpExpiresAt applies the entql time.Time predicate on the otp_expires_at field.
+func (f *AuthenticatorFilter) WhereOtpExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(authenticator.FieldOtpExpiresAt))
+}
+
+// WhereOtpSentAt applies the entql time.Time predicate on the otp_sent_at field.
+func (f *AuthenticatorFilter) WhereOtpSentAt(p entql.TimeP) {
+	f.Where(p.Field(authenticator.FieldOtpSentAt))
+}
+
+// WhereCredentialID applies the entql []byte predicate on the credential_id field.
+func (f *AuthenticatorFilter) WhereCredentialID(p entql.BytesP) {
+	f.Where(p.Field(authenticator.FieldCredentialID))
+}
+
+// WherePublicKey applies the entql []byte predicate on the public_key field.
+func (f *AuthenticatorFilter) WherePublicKey(p entql.BytesP) {
+	f.Where(p.Field(authenticator.FieldPublicKey))
+}
+
+// WhereSignCount applies the entql int64 predicate on the sign_count field.
+func (f *AuthenticatorFilter) WhereSignCount(p entql.Int64P) {
+	f.Where(p.Field(authenticator.FieldSignCount))
+}
+
+// WhereAaguid applies the entql []byte predicate on the aaguid field.
+func (f *AuthenticatorFilter) WhereAaguid(p entql.BytesP) {
+	f.Where(p.Field(authenticator.FieldAaguid))
+}
+
+// WhereTransports applies the entql json.RawMessage predicate on the transports field.
+func (f *AuthenticatorFilter) WhereTransports(p entql.BytesP) {
+	f.Where(p.Field(authenticator.FieldTransports))
+}
+
+// WhereBackupEligible applies the entql bool predicate on the backup_eligible field.
+func (f *AuthenticatorFilter) WhereBackupEligible(p entql.BoolP) {
+	f.Where(p.Field(authenticator.FieldBackupEligible))
+}
+
+// WhereBackupState applies the entql bool predicate on the backup_state field.
+func (f *AuthenticatorFilter) WhereBackupState(p entql.BoolP) {
+	f.Where(p.Field(authenticator.FieldBackupState))
+}
+
+// WhereHasUser applies a predicate to check if query has an edge user.
+func (f *AuthenticatorFilter) WhereHasUser() {
+	f.Where(entql.HasEdge("user"))
+}
+
+// WhereHasUserWith applies a predicate to check if query has an edge user with a given conditions (other predicates).
+func (f *AuthenticatorFilter) WhereHasUserWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("user", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasRecoveryCodes applies a predicate to check if query has an edge recovery_codes.
+func (f *AuthenticatorFilter) WhereHasRecoveryCodes() {
+	f.Where(entql.HasEdge("recovery_codes"))
+}
+
+// WhereHasRecoveryCodesWith applies a predicate to check if query has an edge recovery_codes with a given conditions (other predicates).
+func (f *AuthenticatorFilter) WhereHasRecoveryCodesWith(preds ...predicate.RecoveryCode) {
+	f.Where(entql.HasEdgeWith("recovery_codes", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *ClientGrantQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1336,7 +1664,7 @@ type ClientGrantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ClientGrantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1429,7 +1757,7 @@ type ConnectionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ConnectionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1528,7 +1856,7 @@ type GrantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *GrantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1661,7 +1989,7 @@ type IdentityFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *IdentityFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1794,7 +2122,7 @@ type JobFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *JobFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1966,7 +2294,7 @@ type JobChunkFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *JobChunkFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2045,7 +2373,7 @@ type JobErrorFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *JobErrorFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2139,7 +2467,7 @@ type LogEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LogEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2249,7 +2577,7 @@ type LoginAttemptFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LoginAttemptFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2301,6 +2629,244 @@ func (f *LoginAttemptFilter) WhereBlockedUntil(p entql.TimeP) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *MfaConfigQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the MfaConfigQuery builder.
+func (_q *MfaConfigQuery) Filter() *MfaConfigFilter {
+	return &MfaConfigFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *MfaConfigMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the MfaConfigMutation builder.
+func (m *MfaConfigMutation) Filter() *MfaConfigFilter {
+	return &MfaConfigFilter{config: m.config, predicateAdder: m}
+}
+
+// MfaConfigFilter provides a generic filtering capability at runtime for MfaConfigQuery.
+type MfaConfigFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *MfaConfigFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *MfaConfigFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(mfaconfig.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *MfaConfigFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(mfaconfig.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *MfaConfigFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(mfaconfig.FieldUpdatedAt))
+}
+
+// WhereSingleton applies the entql string predicate on the singleton field.
+func (f *MfaConfigFilter) WhereSingleton(p entql.StringP) {
+	f.Where(p.Field(mfaconfig.FieldSingleton))
+}
+
+// WhereChallengePolicy applies the entql string predicate on the challenge_policy field.
+func (f *MfaConfigFilter) WhereChallengePolicy(p entql.StringP) {
+	f.Where(p.Field(mfaconfig.FieldChallengePolicy))
+}
+
+// WhereFactors applies the entql json.RawMessage predicate on the factors field.
+func (f *MfaConfigFilter) WhereFactors(p entql.BytesP) {
+	f.Where(p.Field(mfaconfig.FieldFactors))
+}
+
+// WhereRememberBrowserDays applies the entql int predicate on the remember_browser_days field.
+func (f *MfaConfigFilter) WhereRememberBrowserDays(p entql.IntP) {
+	f.Where(p.Field(mfaconfig.FieldRememberBrowserDays))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *MfaStateQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the MfaStateQuery builder.
+func (_q *MfaStateQuery) Filter() *MfaStateFilter {
+	return &MfaStateFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *MfaStateMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the MfaStateMutation builder.
+func (m *MfaStateMutation) Filter() *MfaStateFilter {
+	return &MfaStateFilter{config: m.config, predicateAdder: m}
+}
+
+// MfaStateFilter provides a generic filtering capability at runtime for MfaStateQuery.
+type MfaStateFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *MfaStateFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *MfaStateFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(mfastate.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *MfaStateFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(mfastate.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *MfaStateFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(mfastate.FieldUpdatedAt))
+}
+
+// WhereUserRef applies the entql string predicate on the user_ref field.
+func (f *MfaStateFilter) WhereUserRef(p entql.StringP) {
+	f.Where(p.Field(mfastate.FieldUserRef))
+}
+
+// WhereFailures applies the entql int predicate on the failures field.
+func (f *MfaStateFilter) WhereFailures(p entql.IntP) {
+	f.Where(p.Field(mfastate.FieldFailures))
+}
+
+// WhereLastFailureAt applies the entql time.Time predicate on the last_failure_at field.
+func (f *MfaStateFilter) WhereLastFailureAt(p entql.TimeP) {
+	f.Where(p.Field(mfastate.FieldLastFailureAt))
+}
+
+// WhereLockedUntil applies the entql time.Time predicate on the locked_until field.
+func (f *MfaStateFilter) WhereLockedUntil(p entql.TimeP) {
+	f.Where(p.Field(mfastate.FieldLockedUntil))
+}
+
+// WhereGeneration applies the entql int64 predicate on the generation field.
+func (f *MfaStateFilter) WhereGeneration(p entql.Int64P) {
+	f.Where(p.Field(mfastate.FieldGeneration))
+}
+
+// WhereHasUser applies a predicate to check if query has an edge user.
+func (f *MfaStateFilter) WhereHasUser() {
+	f.Where(entql.HasEdge("user"))
+}
+
+// WhereHasUserWith applies a predicate to check if query has an edge user with a given conditions (other predicates).
+func (f *MfaStateFilter) WhereHasUserWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("user", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *RecoveryCodeQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the RecoveryCodeQuery builder.
+func (_q *RecoveryCodeQuery) Filter() *RecoveryCodeFilter {
+	return &RecoveryCodeFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *RecoveryCodeMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the RecoveryCodeMutation builder.
+func (m *RecoveryCodeMutation) Filter() *RecoveryCodeFilter {
+	return &RecoveryCodeFilter{config: m.config, predicateAdder: m}
+}
+
+// RecoveryCodeFilter provides a generic filtering capability at runtime for RecoveryCodeQuery.
+type RecoveryCodeFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *RecoveryCodeFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *RecoveryCodeFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(recoverycode.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *RecoveryCodeFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(recoverycode.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *RecoveryCodeFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(recoverycode.FieldUpdatedAt))
+}
+
+// WhereAuthenticatorRef applies the entql string predicate on the authenticator_ref field.
+func (f *RecoveryCodeFilter) WhereAuthenticatorRef(p entql.StringP) {
+	f.Where(p.Field(recoverycode.FieldAuthenticatorRef))
+}
+
+// WhereCodeHash applies the entql []byte predicate on the code_hash field.
+func (f *RecoveryCodeFilter) WhereCodeHash(p entql.BytesP) {
+	f.Where(p.Field(recoverycode.FieldCodeHash))
+}
+
+// WhereUsedAt applies the entql time.Time predicate on the used_at field.
+func (f *RecoveryCodeFilter) WhereUsedAt(p entql.TimeP) {
+	f.Where(p.Field(recoverycode.FieldUsedAt))
+}
+
+// WhereHasAuthenticator applies a predicate to check if query has an edge authenticator.
+func (f *RecoveryCodeFilter) WhereHasAuthenticator() {
+	f.Where(entql.HasEdge("authenticator"))
+}
+
+// WhereHasAuthenticatorWith applies a predicate to check if query has an edge authenticator with a given conditions (other predicates).
+func (f *RecoveryCodeFilter) WhereHasAuthenticatorWith(preds ...predicate.Authenticator) {
+	f.Where(entql.HasEdgeWith("authenticator", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *RefreshTokenQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -2329,7 +2895,7 @@ type RefreshTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefreshTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2413,7 +2979,7 @@ type ResourceServerFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ResourceServerFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2508,7 +3074,7 @@ type RoleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RoleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2568,7 +3134,7 @@ type RolePermissionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RolePermissionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2661,7 +3227,7 @@ type RuleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RuleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2751,7 +3317,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2870,7 +3436,7 @@ type SigningKeyFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SigningKeyFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2945,7 +3511,7 @@ type TicketFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3049,7 +3615,7 @@ type UpstreamStateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UpstreamStateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3129,7 +3695,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3296,6 +3862,34 @@ func (f *UserFilter) WhereHasTicketsWith(preds ...predicate.Ticket) {
 	})))
 }
 
+// WhereHasAuthenticators applies a predicate to check if query has an edge authenticators.
+func (f *UserFilter) WhereHasAuthenticators() {
+	f.Where(entql.HasEdge("authenticators"))
+}
+
+// WhereHasAuthenticatorsWith applies a predicate to check if query has an edge authenticators with a given conditions (other predicates).
+func (f *UserFilter) WhereHasAuthenticatorsWith(preds ...predicate.Authenticator) {
+	f.Where(entql.HasEdgeWith("authenticators", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasMfaState applies a predicate to check if query has an edge mfa_state.
+func (f *UserFilter) WhereHasMfaState() {
+	f.Where(entql.HasEdge("mfa_state"))
+}
+
+// WhereHasMfaStateWith applies a predicate to check if query has an edge mfa_state with a given conditions (other predicates).
+func (f *UserFilter) WhereHasMfaStateWith(preds ...predicate.MfaState) {
+	f.Where(entql.HasEdgeWith("mfa_state", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *UserPermissionQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -3325,7 +3919,7 @@ type UserPermissionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserPermissionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3418,7 +4012,7 @@ type UserRoleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserRoleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

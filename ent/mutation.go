@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/authgraph/authgraph/ent/admingrant"
 	"github.com/authgraph/authgraph/ent/application"
+	"github.com/authgraph/authgraph/ent/authenticator"
 	"github.com/authgraph/authgraph/ent/authrequest"
 	"github.com/authgraph/authgraph/ent/clientgrant"
 	"github.com/authgraph/authgraph/ent/connection"
@@ -23,7 +24,10 @@ import (
 	"github.com/authgraph/authgraph/ent/joberror"
 	"github.com/authgraph/authgraph/ent/logevent"
 	"github.com/authgraph/authgraph/ent/loginattempt"
+	"github.com/authgraph/authgraph/ent/mfaconfig"
+	"github.com/authgraph/authgraph/ent/mfastate"
 	"github.com/authgraph/authgraph/ent/predicate"
+	"github.com/authgraph/authgraph/ent/recoverycode"
 	"github.com/authgraph/authgraph/ent/refreshtoken"
 	"github.com/authgraph/authgraph/ent/resourceserver"
 	"github.com/authgraph/authgraph/ent/role"
@@ -51,6 +55,7 @@ const (
 	TypeAdminGrant     = "AdminGrant"
 	TypeApplication    = "Application"
 	TypeAuthRequest    = "AuthRequest"
+	TypeAuthenticator  = "Authenticator"
 	TypeClientGrant    = "ClientGrant"
 	TypeConnection     = "Connection"
 	TypeGrant          = "Grant"
@@ -60,6 +65,9 @@ const (
 	TypeJobError       = "JobError"
 	TypeLogEvent       = "LogEvent"
 	TypeLoginAttempt   = "LoginAttempt"
+	TypeMfaConfig      = "MfaConfig"
+	TypeMfaState       = "MfaState"
+	TypeRecoveryCode   = "RecoveryCode"
 	TypeRefreshToken   = "RefreshToken"
 	TypeResourceServer = "ResourceServer"
 	TypeRole           = "Role"
@@ -4409,6 +4417,1722 @@ func (m *AuthRequestMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *AuthRequestMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown AuthRequest edge %s", name)
+}
+
+// AuthenticatorMutation represents an operation that mutates the Authenticator nodes in the graph.
+type AuthenticatorMutation struct {
+	config
+	op                    Op
+	typ                   string
+	id                    *pulid.ID
+	created_at            *time.Time
+	updated_at            *time.Time
+	_type                 *authenticator.Type
+	name                  *string
+	secret_sealed         *[]byte
+	confirmed             *bool
+	last_used_at          *time.Time
+	totp_last_step        *int64
+	addtotp_last_step     *int64
+	otp_hash              *[]byte
+	otp_expires_at        *time.Time
+	otp_sent_at           *time.Time
+	credential_id         *[]byte
+	public_key            *[]byte
+	sign_count            *int64
+	addsign_count         *int64
+	aaguid                *[]byte
+	transports            *[]string
+	appendtransports      []string
+	backup_eligible       *bool
+	backup_state          *bool
+	clearedFields         map[string]struct{}
+	user                  *pulid.ID
+	cleareduser           bool
+	recovery_codes        map[pulid.ID]struct{}
+	removedrecovery_codes map[pulid.ID]struct{}
+	clearedrecovery_codes bool
+	done                  bool
+	oldValue              func(context.Context) (*Authenticator, error)
+	predicates            []predicate.Authenticator
+}
+
+var _ ent.Mutation = (*AuthenticatorMutation)(nil)
+
+// authenticatorOption allows management of the mutation configuration using functional options.
+type authenticatorOption func(*AuthenticatorMutation)
+
+// newAuthenticatorMutation creates new mutation for the Authenticator entity.
+func newAuthenticatorMutation(c config, op Op, opts ...authenticatorOption) *AuthenticatorMutation {
+	m := &AuthenticatorMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeAuthenticator,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withAuthenticatorID sets the ID field of the mutation.
+func withAuthenticatorID(id pulid.ID) authenticatorOption {
+	return func(m *AuthenticatorMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Authenticator
+		)
+		m.oldValue = func(ctx context.Context) (*Authenticator, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Authenticator.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withAuthenticator sets the old Authenticator of the mutation.
+func withAuthenticator(node *Authenticator) authenticatorOption {
+	return func(m *AuthenticatorMutation) {
+		m.oldValue = func(context.Context) (*Authenticator, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m AuthenticatorMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m AuthenticatorMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of Authenticator entities.
+func (m *AuthenticatorMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *AuthenticatorMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *AuthenticatorMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Authenticator.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *AuthenticatorMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *AuthenticatorMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Authenticator entity.
+// If the Authenticator object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuthenticatorMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *AuthenticatorMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *AuthenticatorMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *AuthenticatorMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Authenticator entity.
+// If the Authenticator object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuthenticatorMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *AuthenticatorMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetUserRef sets the "user_ref" field.
+func (m *AuthenticatorMutation) SetUserRef(pu pulid.ID) {
+	m.user = &pu
+}
+
+// UserRef returns the value of the "user_ref" field in the mutation.
+func (m *AuthenticatorMutation) UserRef() (r pulid.ID, exists bool) {
+	v := m.user
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserRef returns the old "user_ref" field's value of the Authenticator entity.
+// If the Authenticator object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuthenticatorMutation) OldUserRef(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserRef is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserRef requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserRef: %w", err)
+	}
+	return oldValue.UserRef, nil
+}
+
+// ResetUserRef resets all changes to the "user_ref" field.
+func (m *AuthenticatorMutation) ResetUserRef() {
+	m.user = nil
+}
+
+// SetType sets the "type" field.
+func (m *AuthenticatorMutation) SetType(a authenticator.Type) {
+	m._type = &a
+}
+
+// GetType returns the value of the "type" field in the mutation.
+func (m *AuthenticatorMutation) GetType() (r authenticator.Type, exists bool) {
+	v := m._type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldType returns the old "type" field's value of the Authenticator entity.
+// If the Authenticator object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuthenticatorMutation) OldType(ctx context.Context) (v authenticator.Type, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldType: %w", err)
+	}
+	return oldValue.Type, nil
+}
+
+// ResetType resets all changes to the "type" field.
+func (m *AuthenticatorMutation) ResetType() {
+	m._type = nil
+}
+
+// SetName sets the "name" field.
+func (m *AuthenticatorMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *AuthenticatorMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the Authenticator entity.
+// If the Authenticator object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuthenticatorMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *AuthenticatorMutation) ResetName() {
+	m.name = nil
+}
+
+// SetSecretSealed sets the "secret_sealed" field.
+func (m *AuthenticatorMutation) SetSecretSealed(b []byte) {
+	m.secret_sealed = &b
+}
+
+// SecretSealed returns the value of the "secret_sealed" field in the mutation.
+func (m *AuthenticatorMutation) SecretSealed() (r []byte, exists bool) {
+	v := m.secret_sealed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSecretSealed returns the old "secret_sealed" field's value of the Authenticator entity.
+// If the Authenticator object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuthenticatorMutation) OldSecretSealed(ctx context.Context) (v *[]byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSecretSealed is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSecretSealed requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSecretSealed: %w", err)
+	}
+	return oldValue.SecretSealed, nil
+}
+
+// ClearSecretSealed clears the value of the "secret_sealed" field.
+func (m *AuthenticatorMutation) ClearSecretSealed() {
+	m.secret_sealed = nil
+	m.clearedFields[authenticator.FieldSecretSealed] = struct{}{}
+}
+
+// SecretSealedCleared returns if the "secret_sealed" field was cleared in this mutation.
+func (m *AuthenticatorMutation) SecretSealedCleared() bool {
+	_, ok := m.clearedFields[authenticator.FieldSecretSealed]
+	return ok
+}
+
+// ResetSecretSealed resets all changes to the "secret_sealed" field.
+func (m *AuthenticatorMutation) ResetSecretSealed() {
+	m.secret_sealed = nil
+	delete(m.clearedFields, authenticator.FieldSecretSealed)
+}
+
+// SetConfirmed sets the "confirmed" field.
+func (m *AuthenticatorMutation) SetConfirmed(b bool) {
+	m.confirmed = &b
+}
+
+// Confirmed returns the value of the "confirmed" field in the mutation.
+func (m *AuthenticatorMutation) Confirmed() (r bool, exists bool) {
+	v := m.confirmed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldConfirmed returns the old "confirmed" field's value of the Authenticator entity.
+// If the Authenticator object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuthenticatorMutation) OldConfirmed(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldConfirmed is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldConfirmed requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldConfirmed: %w", err)
+	}
+	return oldValue.Confirmed, nil
+}
+
+// ResetConfirmed resets all changes to the "confirmed" field.
+func (m *AuthenticatorMutation) ResetConfirmed() {
+	m.confirmed = nil
+}
+
+// SetLastUsedAt sets the "last_used_at" field.
+func (m *AuthenticatorMutation) SetLastUsedAt(t time.Time) {
+	m.last_used_at = &t
+}
+
+// LastUsedAt returns the value of the "last_used_at" field in the mutation.
+func (m *AuthenticatorMutation) LastUsedAt() (r time.Time, exists bool) {
+	v := m.last_used_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastUsedAt returns the old "last_used_at" field's value of the Authenticator entity.
+// If the Authenticator object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuthenticatorMutation) OldLastUsedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastUsedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastUsedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastUsedAt: %w", err)
+	}
+	return oldValue.LastUsedAt, nil
+}
+
+// ClearLastUsedAt clears the value of the "last_used_at" field.
+func (m *AuthenticatorMutation) ClearLastUsedAt() {
+	m.last_used_at = nil
+	m.clearedFields[authenticator.FieldLastUsedAt] = struct{}{}
+}
+
+// LastUsedAtCleared returns if the "last_used_at" field was cleared in this mutation.
+func (m *AuthenticatorMutation) LastUsedAtCleared() bool {
+	_, ok := m.clearedFields[authenticator.FieldLastUsedAt]
+	return ok
+}
+
+// ResetLastUsedAt resets all changes to the "last_used_at" field.
+func (m *AuthenticatorMutation) ResetLastUsedAt() {
+	m.last_used_at = nil
+	delete(m.clearedFields, authenticator.FieldLastUsedAt)
+}
+
+// SetTotpLastStep sets the "totp_last_step" field.
+func (m *AuthenticatorMutation) SetTotpLastStep(i int64) {
+	m.totp_last_step = &i
+	m.addtotp_last_step = nil
+}
+
+// TotpLastStep returns the value of the "totp_last_step" field in the mutation.
+func (m *AuthenticatorMutation) TotpLastStep() (r int64, exists bool) {
+	v := m.totp_last_step
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTotpLastStep returns the old "totp_last_step" field's value of the Authenticator entity.
+// If the Authenticator object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuthenticatorMutation) OldTotpLastStep(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTotpLastStep is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTotpLastStep requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTotpLastStep: %w", err)
+	}
+	return oldValue.TotpLastStep, nil
+}
+
+// AddTotpLastStep adds i to the "totp_last_step" field.
+func (m *AuthenticatorMutation) AddTotpLastStep(i int64) {
+	if m.addtotp_last_step != nil {
+		*m.addtotp_last_step += i
+	} else {
+		m.addtotp_last_step = &i
+	}
+}
+
+// AddedTotpLastStep returns the value that was added to the "totp_last_step" field in this mutation.
+func (m *AuthenticatorMutation) AddedTotpLastStep() (r int64, exists bool) {
+	v := m.addtotp_last_step
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetTotpLastStep resets all changes to the "totp_last_step" field.
+func (m *AuthenticatorMutation) ResetTotpLastStep() {
+	m.totp_last_step = nil
+	m.addtotp_last_step = nil
+}
+
+// SetOtpHash sets the "otp_hash" field.
+func (m *AuthenticatorMutation) SetOtpHash(b []byte) {
+	m.otp_hash = &b
+}
+
+// OtpHash returns the value of the "otp_hash" field in the mutation.
+func (m *AuthenticatorMutation) OtpHash() (r []byte, exists bool) {
+	v := m.otp_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOtpHash returns the old "otp_hash" field's value of the Authenticator entity.
+// If the Authenticator object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuthenticatorMutation) OldOtpHash(ctx context.Context) (v *[]byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOtpHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOtpHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOtpHash: %w", err)
+	}
+	return oldValue.OtpHash, nil
+}
+
+// ClearOtpHash clears the value of the "otp_hash" field.
+func (m *AuthenticatorMutation) ClearOtpHash() {
+	m.otp_hash = nil
+	m.clearedFields[authenticator.FieldOtpHash] = struct{}{}
+}
+
+// OtpHashCleared returns if the "otp_hash" field was cleared in this mutation.
+func (m *AuthenticatorMutation) OtpHashCleared() bool {
+	_, ok := m.clearedFields[authenticator.FieldOtpHash]
+	return ok
+}
+
+// ResetOtpHash resets all changes to the "otp_hash" field.
+func (m *AuthenticatorMutation) ResetOtpHash() {
+	m.otp_hash = nil
+	delete(m.clearedFields, authenticator.FieldOtpHash)
+}
+
+// SetOtpExpiresAt sets the "otp_expires_at" field.
+func (m *AuthenticatorMutation) SetOtpExpiresAt(t time.Time) {
+	m.otp_expires_at = &t
+}
+
+// OtpExpiresAt returns the value of the "otp_expires_at" field in the mutation.
+func (m *AuthenticatorMutation) OtpExpiresAt() (r time.Time, exists bool) {
+	v := m.otp_expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOtpExpiresAt returns the old "otp_expires_at" field's value of the Authenticator entity.
+// If the Authenticator object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuthenticatorMutation) OldOtpExpiresAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOtpExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOtpExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOtpExpiresAt: %w", err)
+	}
+	return oldValue.OtpExpiresAt, nil
+}
+
+// ClearOtpExpiresAt clears the value of the "otp_expires_at" field.
+func (m *AuthenticatorMutation) ClearOtpExpiresAt() {
+	m.otp_expires_at = nil
+	m.clearedFields[authenticator.FieldOtpExpiresAt] = struct{}{}
+}
+
+// OtpExpiresAtCleared returns if the "otp_expires_at" field was cleared in this mutation.
+func (m *AuthenticatorMutation) OtpExpiresAtCleared() bool {
+	_, ok := m.clearedFields[authenticator.FieldOtpExpiresAt]
+	return ok
+}
+
+// ResetOtpExpiresAt resets all changes to the "otp_expires_at" field.
+func (m *AuthenticatorMutation) ResetOtpExpiresAt() {
+	m.otp_expires_at = nil
+	delete(m.clearedFields, authenticator.FieldOtpExpiresAt)
+}
+
+// SetOtpSentAt sets the "otp_sent_at" field.
+func (m *AuthenticatorMutation) SetOtpSentAt(t time.Time) {
+	m.otp_sent_at = &t
+}
+
+// OtpSentAt returns the value of the "otp_sent_at" field in the mutation.
+func (m *AuthenticatorMutation) OtpSentAt() (r time.Time, exists bool) {
+	v := m.otp_sent_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOtpSentAt returns the old "otp_sent_at" field's value of the Authenticator entity.
+// If the Authenticator object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuthenticatorMutation) OldOtpSentAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOtpSentAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOtpSentAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOtpSentAt: %w", err)
+	}
+	return oldValue.OtpSentAt, nil
+}
+
+// ClearOtpSentAt clears the value of the "otp_sent_at" field.
+func (m *AuthenticatorMutation) ClearOtpSentAt() {
+	m.otp_sent_at = nil
+	m.clearedFields[authenticator.FieldOtpSentAt] = struct{}{}
+}
+
+// OtpSentAtCleared returns if the "otp_sent_at" field was cleared in this mutation.
+func (m *AuthenticatorMutation) OtpSentAtCleared() bool {
+	_, ok := m.clearedFields[authenticator.FieldOtpSentAt]
+	return ok
+}
+
+// ResetOtpSentAt resets all changes to the "otp_sent_at" field.
+func (m *AuthenticatorMutation) ResetOtpSentAt() {
+	m.otp_sent_at = nil
+	delete(m.clearedFields, authenticator.FieldOtpSentAt)
+}
+
+// SetCredentialID sets the "credential_id" field.
+func (m *AuthenticatorMutation) SetCredentialID(b []byte) {
+	m.credential_id = &b
+}
+
+// CredentialID returns the value of the "credential_id" field in the mutation.
+func (m *AuthenticatorMutation) CredentialID() (r []byte, exists bool) {
+	v := m.credential_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCredentialID returns the old "credential_id" field's value of the Authenticator entity.
+// If the Authenticator object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuthenticatorMutation) OldCredentialID(ctx context.Context) (v *[]byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCredentialID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCredentialID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCredentialID: %w", err)
+	}
+	return oldValue.CredentialID, nil
+}
+
+// ClearCredentialID clears the value of the "credential_id" field.
+func (m *AuthenticatorMutation) ClearCredentialID() {
+	m.credential_id = nil
+	m.clearedFields[authenticator.FieldCredentialID] = struct{}{}
+}
+
+// CredentialIDCleared returns if the "credential_id" field was cleared in this mutation.
+func (m *AuthenticatorMutation) CredentialIDCleared() bool {
+	_, ok := m.clearedFields[authenticator.FieldCredentialID]
+	return ok
+}
+
+// ResetCredentialID resets all changes to the "credential_id" field.
+func (m *AuthenticatorMutation) ResetCredentialID() {
+	m.credential_id = nil
+	delete(m.clearedFields, authenticator.FieldCredentialID)
+}
+
+// SetPublicKey sets the "public_key" field.
+func (m *AuthenticatorMutation) SetPublicKey(b []byte) {
+	m.public_key = &b
+}
+
+// PublicKey returns the value of the "public_key" field in the mutation.
+func (m *AuthenticatorMutation) PublicKey() (r []byte, exists bool) {
+	v := m.public_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPublicKey returns the old "public_key" field's value of the Authenticator entity.
+// If the Authenticator object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuthenticatorMutation) OldPublicKey(ctx context.Context) (v *[]byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPublicKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPublicKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPublicKey: %w", err)
+	}
+	return oldValue.PublicKey, nil
+}
+
+// ClearPublicKey clears the value of the "public_key" field.
+func (m *AuthenticatorMutation) ClearPublicKey() {
+	m.public_key = nil
+	m.clearedFields[authenticator.FieldPublicKey] = struct{}{}
+}
+
+// PublicKeyCleared returns if the "public_key" field was cleared in this mutation.
+func (m *AuthenticatorMutation) PublicKeyCleared() bool {
+	_, ok := m.clearedFields[authenticator.FieldPublicKey]
+	return ok
+}
+
+// ResetPublicKey resets all changes to the "public_key" field.
+func (m *AuthenticatorMutation) ResetPublicKey() {
+	m.public_key = nil
+	delete(m.clearedFields, authenticator.FieldPublicKey)
+}
+
+// SetSignCount sets the "sign_count" field.
+func (m *AuthenticatorMutation) SetSignCount(i int64) {
+	m.sign_count = &i
+	m.addsign_count = nil
+}
+
+// SignCount returns the value of the "sign_count" field in the mutation.
+func (m *AuthenticatorMutation) SignCount() (r int64, exists bool) {
+	v := m.sign_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSignCount returns the old "sign_count" field's value of the Authenticator entity.
+// If the Authenticator object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuthenticatorMutation) OldSignCount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSignCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSignCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSignCount: %w", err)
+	}
+	return oldValue.SignCount, nil
+}
+
+// AddSignCount adds i to the "sign_count" field.
+func (m *AuthenticatorMutation) AddSignCount(i int64) {
+	if m.addsign_count != nil {
+		*m.addsign_count += i
+	} else {
+		m.addsign_count = &i
+	}
+}
+
+// AddedSignCount returns the value that was added to the "sign_count" field in this mutation.
+func (m *AuthenticatorMutation) AddedSignCount() (r int64, exists bool) {
+	v := m.addsign_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSignCount resets all changes to the "sign_count" field.
+func (m *AuthenticatorMutation) ResetSignCount() {
+	m.sign_count = nil
+	m.addsign_count = nil
+}
+
+// SetAaguid sets the "aaguid" field.
+func (m *AuthenticatorMutation) SetAaguid(b []byte) {
+	m.aaguid = &b
+}
+
+// Aaguid returns the value of the "aaguid" field in the mutation.
+func (m *AuthenticatorMutation) Aaguid() (r []byte, exists bool) {
+	v := m.aaguid
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAaguid returns the old "aaguid" field's value of the Authenticator entity.
+// If the Authenticator object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuthenticatorMutation) OldAaguid(ctx context.Context) (v *[]byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAaguid is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAaguid requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAaguid: %w", err)
+	}
+	return oldValue.Aaguid, nil
+}
+
+// ClearAaguid clears the value of the "aaguid" field.
+func (m *AuthenticatorMutation) ClearAaguid() {
+	m.aaguid = nil
+	m.clearedFields[authenticator.FieldAaguid] = struct{}{}
+}
+
+// AaguidCleared returns if the "aaguid" field was cleared in this mutation.
+func (m *AuthenticatorMutation) AaguidCleared() bool {
+	_, ok := m.clearedFields[authenticator.FieldAaguid]
+	return ok
+}
+
+// ResetAaguid resets all changes to the "aaguid" field.
+func (m *AuthenticatorMutation) ResetAaguid() {
+	m.aaguid = nil
+	delete(m.clearedFields, authenticator.FieldAaguid)
+}
+
+// SetTransports sets the "transports" field.
+func (m *AuthenticatorMutation) SetTransports(s []string) {
+	m.transports = &s
+	m.appendtransports = nil
+}
+
+// Transports returns the value of the "transports" field in the mutation.
+func (m *AuthenticatorMutation) Transports() (r []string, exists bool) {
+	v := m.transports
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTransports returns the old "transports" field's value of the Authenticator entity.
+// If the Authenticator object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuthenticatorMutation) OldTransports(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTransports is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTransports requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTransports: %w", err)
+	}
+	return oldValue.Transports, nil
+}
+
+// AppendTransports adds s to the "transports" field.
+func (m *AuthenticatorMutation) AppendTransports(s []string) {
+	m.appendtransports = append(m.appendtransports, s...)
+}
+
+// AppendedTransports returns the list of values that were appended to the "transports" field in this mutation.
+func (m *AuthenticatorMutation) AppendedTransports() ([]string, bool) {
+	if len(m.appendtransports) == 0 {
+		return nil, false
+	}
+	return m.appendtransports, true
+}
+
+// ClearTransports clears the value of the "transports" field.
+func (m *AuthenticatorMutation) ClearTransports() {
+	m.transports = nil
+	m.appendtransports = nil
+	m.clearedFields[authenticator.FieldTransports] = struct{}{}
+}
+
+// TransportsCleared returns if the "transports" field was cleared in this mutation.
+func (m *AuthenticatorMutation) TransportsCleared() bool {
+	_, ok := m.clearedFields[authenticator.FieldTransports]
+	return ok
+}
+
+// ResetTransports resets all changes to the "transports" field.
+func (m *AuthenticatorMutation) ResetTransports() {
+	m.transports = nil
+	m.appendtransports = nil
+	delete(m.clearedFields, authenticator.FieldTransports)
+}
+
+// SetBackupEligible sets the "backup_eligible" field.
+func (m *AuthenticatorMutation) SetBackupEligible(b bool) {
+	m.backup_eligible = &b
+}
+
+// BackupEligible returns the value of the "backup_eligible" field in the mutation.
+func (m *AuthenticatorMutation) BackupEligible() (r bool, exists bool) {
+	v := m.backup_eligible
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBackupEligible returns the old "backup_eligible" field's value of the Authenticator entity.
+// If the Authenticator object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuthenticatorMutation) OldBackupEligible(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBackupEligible is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBackupEligible requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBackupEligible: %w", err)
+	}
+	return oldValue.BackupEligible, nil
+}
+
+// ResetBackupEligible resets all changes to the "backup_eligible" field.
+func (m *AuthenticatorMutation) ResetBackupEligible() {
+	m.backup_eligible = nil
+}
+
+// SetBackupState sets the "backup_state" field.
+func (m *AuthenticatorMutation) SetBackupState(b bool) {
+	m.backup_state = &b
+}
+
+// BackupState returns the value of the "backup_state" field in the mutation.
+func (m *AuthenticatorMutation) BackupState() (r bool, exists bool) {
+	v := m.backup_state
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBackupState returns the old "backup_state" field's value of the Authenticator entity.
+// If the Authenticator object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuthenticatorMutation) OldBackupState(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBackupState is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBackupState requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBackupState: %w", err)
+	}
+	return oldValue.BackupState, nil
+}
+
+// ResetBackupState resets all changes to the "backup_state" field.
+func (m *AuthenticatorMutation) ResetBackupState() {
+	m.backup_state = nil
+}
+
+// SetUserID sets the "user" edge to the User entity by id.
+func (m *AuthenticatorMutation) SetUserID(id pulid.ID) {
+	m.user = &id
+}
+
+// ClearUser clears the "user" edge to the User entity.
+func (m *AuthenticatorMutation) ClearUser() {
+	m.cleareduser = true
+	m.clearedFields[authenticator.FieldUserRef] = struct{}{}
+}
+
+// UserCleared reports if the "user" edge to the User entity was cleared.
+func (m *AuthenticatorMutation) UserCleared() bool {
+	return m.cleareduser
+}
+
+// UserID returns the "user" edge ID in the mutation.
+func (m *AuthenticatorMutation) UserID() (id pulid.ID, exists bool) {
+	if m.user != nil {
+		return *m.user, true
+	}
+	return
+}
+
+// UserIDs returns the "user" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// UserID instead. It exists only for internal usage by the builders.
+func (m *AuthenticatorMutation) UserIDs() (ids []pulid.ID) {
+	if id := m.user; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetUser resets all changes to the "user" edge.
+func (m *AuthenticatorMutation) ResetUser() {
+	m.user = nil
+	m.cleareduser = false
+}
+
+// AddRecoveryCodeIDs adds the "recovery_codes" edge to the RecoveryCode entity by ids.
+func (m *AuthenticatorMutation) AddRecoveryCodeIDs(ids ...pulid.ID) {
+	if m.recovery_codes == nil {
+		m.recovery_codes = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		m.recovery_codes[ids[i]] = struct{}{}
+	}
+}
+
+// ClearRecoveryCodes clears the "recovery_codes" edge to the RecoveryCode entity.
+func (m *AuthenticatorMutation) ClearRecoveryCodes() {
+	m.clearedrecovery_codes = true
+}
+
+// RecoveryCodesCleared reports if the "recovery_codes" edge to the RecoveryCode entity was cleared.
+func (m *AuthenticatorMutation) RecoveryCodesCleared() bool {
+	return m.clearedrecovery_codes
+}
+
+// RemoveRecoveryCodeIDs removes the "recovery_codes" edge to the RecoveryCode entity by IDs.
+func (m *AuthenticatorMutation) RemoveRecoveryCodeIDs(ids ...pulid.ID) {
+	if m.removedrecovery_codes == nil {
+		m.removedrecovery_codes = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		delete(m.recovery_codes, ids[i])
+		m.removedrecovery_codes[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedRecoveryCodes returns the removed IDs of the "recovery_codes" edge to the RecoveryCode entity.
+func (m *AuthenticatorMutation) RemovedRecoveryCodesIDs() (ids []pulid.ID) {
+	for id := range m.removedrecovery_codes {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// RecoveryCodesIDs returns the "recovery_codes" edge IDs in the mutation.
+func (m *AuthenticatorMutation) RecoveryCodesIDs() (ids []pulid.ID) {
+	for id := range m.recovery_codes {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetRecoveryCodes resets all changes to the "recovery_codes" edge.
+func (m *AuthenticatorMutation) ResetRecoveryCodes() {
+	m.recovery_codes = nil
+	m.clearedrecovery_codes = false
+	m.removedrecovery_codes = nil
+}
+
+// Where appends a list predicates to the AuthenticatorMutation builder.
+func (m *AuthenticatorMutation) Where(ps ...predicate.Authenticator) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the AuthenticatorMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *AuthenticatorMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Authenticator, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *AuthenticatorMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *AuthenticatorMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Authenticator).
+func (m *AuthenticatorMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *AuthenticatorMutation) Fields() []string {
+	fields := make([]string, 0, 19)
+	if m.created_at != nil {
+		fields = append(fields, authenticator.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, authenticator.FieldUpdatedAt)
+	}
+	if m.user != nil {
+		fields = append(fields, authenticator.FieldUserRef)
+	}
+	if m._type != nil {
+		fields = append(fields, authenticator.FieldType)
+	}
+	if m.name != nil {
+		fields = append(fields, authenticator.FieldName)
+	}
+	if m.secret_sealed != nil {
+		fields = append(fields, authenticator.FieldSecretSealed)
+	}
+	if m.confirmed != nil {
+		fields = append(fields, authenticator.FieldConfirmed)
+	}
+	if m.last_used_at != nil {
+		fields = append(fields, authenticator.FieldLastUsedAt)
+	}
+	if m.totp_last_step != nil {
+		fields = append(fields, authenticator.FieldTotpLastStep)
+	}
+	if m.otp_hash != nil {
+		fields = append(fields, authenticator.FieldOtpHash)
+	}
+	if m.otp_expires_at != nil {
+		fields = append(fields, authenticator.FieldOtpExpiresAt)
+	}
+	if m.otp_sent_at != nil {
+		fields = append(fields, authenticator.FieldOtpSentAt)
+	}
+	if m.credential_id != nil {
+		fields = append(fields, authenticator.FieldCredentialID)
+	}
+	if m.public_key != nil {
+		fields = append(fields, authenticator.FieldPublicKey)
+	}
+	if m.sign_count != nil {
+		fields = append(fields, authenticator.FieldSignCount)
+	}
+	if m.aaguid != nil {
+		fields = append(fields, authenticator.FieldAaguid)
+	}
+	if m.transports != nil {
+		fields = append(fields, authenticator.FieldTransports)
+	}
+	if m.backup_eligible != nil {
+		fields = append(fields, authenticator.FieldBackupEligible)
+	}
+	if m.backup_state != nil {
+		fields = append(fields, authenticator.FieldBackupState)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *AuthenticatorMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case authenticator.FieldCreatedAt:
+		return m.CreatedAt()
+	case authenticator.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case authenticator.FieldUserRef:
+		return m.UserRef()
+	case authenticator.FieldType:
+		return m.GetType()
+	case authenticator.FieldName:
+		return m.Name()
+	case authenticator.FieldSecretSealed:
+		return m.SecretSealed()
+	case authenticator.FieldConfirmed:
+		return m.Confirmed()
+	case authenticator.FieldLastUsedAt:
+		return m.LastUsedAt()
+	case authenticator.FieldTotpLastStep:
+		return m.TotpLastStep()
+	case authenticator.FieldOtpHash:
+		return m.OtpHash()
+	case authenticator.FieldOtpExpiresAt:
+		return m.OtpExpiresAt()
+	case authenticator.FieldOtpSentAt:
+		return m.OtpSentAt()
+	case authenticator.FieldCredentialID:
+		return m.CredentialID()
+	case authenticator.FieldPublicKey:
+		return m.PublicKey()
+	case authenticator.FieldSignCount:
+		return m.SignCount()
+	case authenticator.FieldAaguid:
+		return m.Aaguid()
+	case authenticator.FieldTransports:
+		return m.Transports()
+	case authenticator.FieldBackupEligible:
+		return m.BackupEligible()
+	case authenticator.FieldBackupState:
+		return m.BackupState()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *AuthenticatorMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case authenticator.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case authenticator.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case authenticator.FieldUserRef:
+		return m.OldUserRef(ctx)
+	case authenticator.FieldType:
+		return m.OldType(ctx)
+	case authenticator.FieldName:
+		return m.OldName(ctx)
+	case authenticator.FieldSecretSealed:
+		return m.OldSecretSealed(ctx)
+	case authenticator.FieldConfirmed:
+		return m.OldConfirmed(ctx)
+	case authenticator.FieldLastUsedAt:
+		return m.OldLastUsedAt(ctx)
+	case authenticator.FieldTotpLastStep:
+		return m.OldTotpLastStep(ctx)
+	case authenticator.FieldOtpHash:
+		return m.OldOtpHash(ctx)
+	case authenticator.FieldOtpExpiresAt:
+		return m.OldOtpExpiresAt(ctx)
+	case authenticator.FieldOtpSentAt:
+		return m.OldOtpSentAt(ctx)
+	case authenticator.FieldCredentialID:
+		return m.OldCredentialID(ctx)
+	case authenticator.FieldPublicKey:
+		return m.OldPublicKey(ctx)
+	case authenticator.FieldSignCount:
+		return m.OldSignCount(ctx)
+	case authenticator.FieldAaguid:
+		return m.OldAaguid(ctx)
+	case authenticator.FieldTransports:
+		return m.OldTransports(ctx)
+	case authenticator.FieldBackupEligible:
+		return m.OldBackupEligible(ctx)
+	case authenticator.FieldBackupState:
+		return m.OldBackupState(ctx)
+	}
+	return nil, fmt.Errorf("unknown Authenticator field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AuthenticatorMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case authenticator.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case authenticator.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case authenticator.FieldUserRef:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserRef(v)
+		return nil
+	case authenticator.FieldType:
+		v, ok := value.(authenticator.Type)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetType(v)
+		return nil
+	case authenticator.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case authenticator.FieldSecretSealed:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSecretSealed(v)
+		return nil
+	case authenticator.FieldConfirmed:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetConfirmed(v)
+		return nil
+	case authenticator.FieldLastUsedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastUsedAt(v)
+		return nil
+	case authenticator.FieldTotpLastStep:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTotpLastStep(v)
+		return nil
+	case authenticator.FieldOtpHash:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOtpHash(v)
+		return nil
+	case authenticator.FieldOtpExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOtpExpiresAt(v)
+		return nil
+	case authenticator.FieldOtpSentAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOtpSentAt(v)
+		return nil
+	case authenticator.FieldCredentialID:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCredentialID(v)
+		return nil
+	case authenticator.FieldPublicKey:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPublicKey(v)
+		return nil
+	case authenticator.FieldSignCount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSignCount(v)
+		return nil
+	case authenticator.FieldAaguid:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAaguid(v)
+		return nil
+	case authenticator.FieldTransports:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTransports(v)
+		return nil
+	case authenticator.FieldBackupEligible:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBackupEligible(v)
+		return nil
+	case authenticator.FieldBackupState:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBackupState(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Authenticator field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *AuthenticatorMutation) AddedFields() []string {
+	var fields []string
+	if m.addtotp_last_step != nil {
+		fields = append(fields, authenticator.FieldTotpLastStep)
+	}
+	if m.addsign_count != nil {
+		fields = append(fields, authenticator.FieldSignCount)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *AuthenticatorMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case authenticator.FieldTotpLastStep:
+		return m.AddedTotpLastStep()
+	case authenticator.FieldSignCount:
+		return m.AddedSignCount()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AuthenticatorMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case authenticator.FieldTotpLastStep:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddTotpLastStep(v)
+		return nil
+	case authenticator.FieldSignCount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSignCount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Authenticator numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *AuthenticatorMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(authenticator.FieldSecretSealed) {
+		fields = append(fields, authenticator.FieldSecretSealed)
+	}
+	if m.FieldCleared(authenticator.FieldLastUsedAt) {
+		fields = append(fields, authenticator.FieldLastUsedAt)
+	}
+	if m.FieldCleared(authenticator.FieldOtpHash) {
+		fields = append(fields, authenticator.FieldOtpHash)
+	}
+	if m.FieldCleared(authenticator.FieldOtpExpiresAt) {
+		fields = append(fields, authenticator.FieldOtpExpiresAt)
+	}
+	if m.FieldCleared(authenticator.FieldOtpSentAt) {
+		fields = append(fields, authenticator.FieldOtpSentAt)
+	}
+	if m.FieldCleared(authenticator.FieldCredentialID) {
+		fields = append(fields, authenticator.FieldCredentialID)
+	}
+	if m.FieldCleared(authenticator.FieldPublicKey) {
+		fields = append(fields, authenticator.FieldPublicKey)
+	}
+	if m.FieldCleared(authenticator.FieldAaguid) {
+		fields = append(fields, authenticator.FieldAaguid)
+	}
+	if m.FieldCleared(authenticator.FieldTransports) {
+		fields = append(fields, authenticator.FieldTransports)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *AuthenticatorMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *AuthenticatorMutation) ClearField(name string) error {
+	switch name {
+	case authenticator.FieldSecretSealed:
+		m.ClearSecretSealed()
+		return nil
+	case authenticator.FieldLastUsedAt:
+		m.ClearLastUsedAt()
+		return nil
+	case authenticator.FieldOtpHash:
+		m.ClearOtpHash()
+		return nil
+	case authenticator.FieldOtpExpiresAt:
+		m.ClearOtpExpiresAt()
+		return nil
+	case authenticator.FieldOtpSentAt:
+		m.ClearOtpSentAt()
+		return nil
+	case authenticator.FieldCredentialID:
+		m.ClearCredentialID()
+		return nil
+	case authenticator.FieldPublicKey:
+		m.ClearPublicKey()
+		return nil
+	case authenticator.FieldAaguid:
+		m.ClearAaguid()
+		return nil
+	case authenticator.FieldTransports:
+		m.ClearTransports()
+		return nil
+	}
+	return fmt.Errorf("unknown Authenticator nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *AuthenticatorMutation) ResetField(name string) error {
+	switch name {
+	case authenticator.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case authenticator.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case authenticator.FieldUserRef:
+		m.ResetUserRef()
+		return nil
+	case authenticator.FieldType:
+		m.ResetType()
+		return nil
+	case authenticator.FieldName:
+		m.ResetName()
+		return nil
+	case authenticator.FieldSecretSealed:
+		m.ResetSecretSealed()
+		return nil
+	case authenticator.FieldConfirmed:
+		m.ResetConfirmed()
+		return nil
+	case authenticator.FieldLastUsedAt:
+		m.ResetLastUsedAt()
+		return nil
+	case authenticator.FieldTotpLastStep:
+		m.ResetTotpLastStep()
+		return nil
+	case authenticator.FieldOtpHash:
+		m.ResetOtpHash()
+		return nil
+	case authenticator.FieldOtpExpiresAt:
+		m.ResetOtpExpiresAt()
+		return nil
+	case authenticator.FieldOtpSentAt:
+		m.ResetOtpSentAt()
+		return nil
+	case authenticator.FieldCredentialID:
+		m.ResetCredentialID()
+		return nil
+	case authenticator.FieldPublicKey:
+		m.ResetPublicKey()
+		return nil
+	case authenticator.FieldSignCount:
+		m.ResetSignCount()
+		return nil
+	case authenticator.FieldAaguid:
+		m.ResetAaguid()
+		return nil
+	case authenticator.FieldTransports:
+		m.ResetTransports()
+		return nil
+	case authenticator.FieldBackupEligible:
+		m.ResetBackupEligible()
+		return nil
+	case authenticator.FieldBackupState:
+		m.ResetBackupState()
+		return nil
+	}
+	return fmt.Errorf("unknown Authenticator field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *AuthenticatorMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.user != nil {
+		edges = append(edges, authenticator.EdgeUser)
+	}
+	if m.recovery_codes != nil {
+		edges = append(edges, authenticator.EdgeRecoveryCodes)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *AuthenticatorMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case authenticator.EdgeUser:
+		if id := m.user; id != nil {
+			return []ent.Value{*id}
+		}
+	case authenticator.EdgeRecoveryCodes:
+		ids := make([]ent.Value, 0, len(m.recovery_codes))
+		for id := range m.recovery_codes {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *AuthenticatorMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.removedrecovery_codes != nil {
+		edges = append(edges, authenticator.EdgeRecoveryCodes)
+	}
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *AuthenticatorMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case authenticator.EdgeRecoveryCodes:
+		ids := make([]ent.Value, 0, len(m.removedrecovery_codes))
+		for id := range m.removedrecovery_codes {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *AuthenticatorMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.cleareduser {
+		edges = append(edges, authenticator.EdgeUser)
+	}
+	if m.clearedrecovery_codes {
+		edges = append(edges, authenticator.EdgeRecoveryCodes)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *AuthenticatorMutation) EdgeCleared(name string) bool {
+	switch name {
+	case authenticator.EdgeUser:
+		return m.cleareduser
+	case authenticator.EdgeRecoveryCodes:
+		return m.clearedrecovery_codes
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *AuthenticatorMutation) ClearEdge(name string) error {
+	switch name {
+	case authenticator.EdgeUser:
+		m.ClearUser()
+		return nil
+	}
+	return fmt.Errorf("unknown Authenticator unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *AuthenticatorMutation) ResetEdge(name string) error {
+	switch name {
+	case authenticator.EdgeUser:
+		m.ResetUser()
+		return nil
+	case authenticator.EdgeRecoveryCodes:
+		m.ResetRecoveryCodes()
+		return nil
+	}
+	return fmt.Errorf("unknown Authenticator edge %s", name)
 }
 
 // ClientGrantMutation represents an operation that mutates the ClientGrant nodes in the graph.
@@ -13738,6 +15462,2130 @@ func (m *LoginAttemptMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown LoginAttempt edge %s", name)
 }
 
+// MfaConfigMutation represents an operation that mutates the MfaConfig nodes in the graph.
+type MfaConfigMutation struct {
+	config
+	op                       Op
+	typ                      string
+	id                       *pulid.ID
+	created_at               *time.Time
+	updated_at               *time.Time
+	singleton                *string
+	challenge_policy         *mfaconfig.ChallengePolicy
+	factors                  *[]string
+	appendfactors            []string
+	remember_browser_days    *int
+	addremember_browser_days *int
+	clearedFields            map[string]struct{}
+	done                     bool
+	oldValue                 func(context.Context) (*MfaConfig, error)
+	predicates               []predicate.MfaConfig
+}
+
+var _ ent.Mutation = (*MfaConfigMutation)(nil)
+
+// mfaconfigOption allows management of the mutation configuration using functional options.
+type mfaconfigOption func(*MfaConfigMutation)
+
+// newMfaConfigMutation creates new mutation for the MfaConfig entity.
+func newMfaConfigMutation(c config, op Op, opts ...mfaconfigOption) *MfaConfigMutation {
+	m := &MfaConfigMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeMfaConfig,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withMfaConfigID sets the ID field of the mutation.
+func withMfaConfigID(id pulid.ID) mfaconfigOption {
+	return func(m *MfaConfigMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *MfaConfig
+		)
+		m.oldValue = func(ctx context.Context) (*MfaConfig, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().MfaConfig.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withMfaConfig sets the old MfaConfig of the mutation.
+func withMfaConfig(node *MfaConfig) mfaconfigOption {
+	return func(m *MfaConfigMutation) {
+		m.oldValue = func(context.Context) (*MfaConfig, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m MfaConfigMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m MfaConfigMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of MfaConfig entities.
+func (m *MfaConfigMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *MfaConfigMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *MfaConfigMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().MfaConfig.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *MfaConfigMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *MfaConfigMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the MfaConfig entity.
+// If the MfaConfig object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MfaConfigMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *MfaConfigMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *MfaConfigMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *MfaConfigMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the MfaConfig entity.
+// If the MfaConfig object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MfaConfigMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *MfaConfigMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetSingleton sets the "singleton" field.
+func (m *MfaConfigMutation) SetSingleton(s string) {
+	m.singleton = &s
+}
+
+// Singleton returns the value of the "singleton" field in the mutation.
+func (m *MfaConfigMutation) Singleton() (r string, exists bool) {
+	v := m.singleton
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSingleton returns the old "singleton" field's value of the MfaConfig entity.
+// If the MfaConfig object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MfaConfigMutation) OldSingleton(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSingleton is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSingleton requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSingleton: %w", err)
+	}
+	return oldValue.Singleton, nil
+}
+
+// ResetSingleton resets all changes to the "singleton" field.
+func (m *MfaConfigMutation) ResetSingleton() {
+	m.singleton = nil
+}
+
+// SetChallengePolicy sets the "challenge_policy" field.
+func (m *MfaConfigMutation) SetChallengePolicy(mp mfaconfig.ChallengePolicy) {
+	m.challenge_policy = &mp
+}
+
+// ChallengePolicy returns the value of the "challenge_policy" field in the mutation.
+func (m *MfaConfigMutation) ChallengePolicy() (r mfaconfig.ChallengePolicy, exists bool) {
+	v := m.challenge_policy
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChallengePolicy returns the old "challenge_policy" field's value of the MfaConfig entity.
+// If the MfaConfig object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MfaConfigMutation) OldChallengePolicy(ctx context.Context) (v mfaconfig.ChallengePolicy, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChallengePolicy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChallengePolicy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChallengePolicy: %w", err)
+	}
+	return oldValue.ChallengePolicy, nil
+}
+
+// ResetChallengePolicy resets all changes to the "challenge_policy" field.
+func (m *MfaConfigMutation) ResetChallengePolicy() {
+	m.challenge_policy = nil
+}
+
+// SetFactors sets the "factors" field.
+func (m *MfaConfigMutation) SetFactors(s []string) {
+	m.factors = &s
+	m.appendfactors = nil
+}
+
+// Factors returns the value of the "factors" field in the mutation.
+func (m *MfaConfigMutation) Factors() (r []string, exists bool) {
+	v := m.factors
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFactors returns the old "factors" field's value of the MfaConfig entity.
+// If the MfaConfig object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MfaConfigMutation) OldFactors(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFactors is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFactors requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFactors: %w", err)
+	}
+	return oldValue.Factors, nil
+}
+
+// AppendFactors adds s to the "factors" field.
+func (m *MfaConfigMutation) AppendFactors(s []string) {
+	m.appendfactors = append(m.appendfactors, s...)
+}
+
+// AppendedFactors returns the list of values that were appended to the "factors" field in this mutation.
+func (m *MfaConfigMutation) AppendedFactors() ([]string, bool) {
+	if len(m.appendfactors) == 0 {
+		return nil, false
+	}
+	return m.appendfactors, true
+}
+
+// ResetFactors resets all changes to the "factors" field.
+func (m *MfaConfigMutation) ResetFactors() {
+	m.factors = nil
+	m.appendfactors = nil
+}
+
+// SetRememberBrowserDays sets the "remember_browser_days" field.
+func (m *MfaConfigMutation) SetRememberBrowserDays(i int) {
+	m.remember_browser_days = &i
+	m.addremember_browser_days = nil
+}
+
+// RememberBrowserDays returns the value of the "remember_browser_days" field in the mutation.
+func (m *MfaConfigMutation) RememberBrowserDays() (r int, exists bool) {
+	v := m.remember_browser_days
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRememberBrowserDays returns the old "remember_browser_days" field's value of the MfaConfig entity.
+// If the MfaConfig object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MfaConfigMutation) OldRememberBrowserDays(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRememberBrowserDays is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRememberBrowserDays requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRememberBrowserDays: %w", err)
+	}
+	return oldValue.RememberBrowserDays, nil
+}
+
+// AddRememberBrowserDays adds i to the "remember_browser_days" field.
+func (m *MfaConfigMutation) AddRememberBrowserDays(i int) {
+	if m.addremember_browser_days != nil {
+		*m.addremember_browser_days += i
+	} else {
+		m.addremember_browser_days = &i
+	}
+}
+
+// AddedRememberBrowserDays returns the value that was added to the "remember_browser_days" field in this mutation.
+func (m *MfaConfigMutation) AddedRememberBrowserDays() (r int, exists bool) {
+	v := m.addremember_browser_days
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRememberBrowserDays resets all changes to the "remember_browser_days" field.
+func (m *MfaConfigMutation) ResetRememberBrowserDays() {
+	m.remember_browser_days = nil
+	m.addremember_browser_days = nil
+}
+
+// Where appends a list predicates to the MfaConfigMutation builder.
+func (m *MfaConfigMutation) Where(ps ...predicate.MfaConfig) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the MfaConfigMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *MfaConfigMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.MfaConfig, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *MfaConfigMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *MfaConfigMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (MfaConfig).
+func (m *MfaConfigMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *MfaConfigMutation) Fields() []string {
+	fields := make([]string, 0, 6)
+	if m.created_at != nil {
+		fields = append(fields, mfaconfig.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, mfaconfig.FieldUpdatedAt)
+	}
+	if m.singleton != nil {
+		fields = append(fields, mfaconfig.FieldSingleton)
+	}
+	if m.challenge_policy != nil {
+		fields = append(fields, mfaconfig.FieldChallengePolicy)
+	}
+	if m.factors != nil {
+		fields = append(fields, mfaconfig.FieldFactors)
+	}
+	if m.remember_browser_days != nil {
+		fields = append(fields, mfaconfig.FieldRememberBrowserDays)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *MfaConfigMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case mfaconfig.FieldCreatedAt:
+		return m.CreatedAt()
+	case mfaconfig.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case mfaconfig.FieldSingleton:
+		return m.Singleton()
+	case mfaconfig.FieldChallengePolicy:
+		return m.ChallengePolicy()
+	case mfaconfig.FieldFactors:
+		return m.Factors()
+	case mfaconfig.FieldRememberBrowserDays:
+		return m.RememberBrowserDays()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *MfaConfigMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case mfaconfig.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case mfaconfig.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case mfaconfig.FieldSingleton:
+		return m.OldSingleton(ctx)
+	case mfaconfig.FieldChallengePolicy:
+		return m.OldChallengePolicy(ctx)
+	case mfaconfig.FieldFactors:
+		return m.OldFactors(ctx)
+	case mfaconfig.FieldRememberBrowserDays:
+		return m.OldRememberBrowserDays(ctx)
+	}
+	return nil, fmt.Errorf("unknown MfaConfig field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *MfaConfigMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case mfaconfig.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case mfaconfig.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case mfaconfig.FieldSingleton:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSingleton(v)
+		return nil
+	case mfaconfig.FieldChallengePolicy:
+		v, ok := value.(mfaconfig.ChallengePolicy)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChallengePolicy(v)
+		return nil
+	case mfaconfig.FieldFactors:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFactors(v)
+		return nil
+	case mfaconfig.FieldRememberBrowserDays:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRememberBrowserDays(v)
+		return nil
+	}
+	return fmt.Errorf("unknown MfaConfig field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *MfaConfigMutation) AddedFields() []string {
+	var fields []string
+	if m.addremember_browser_days != nil {
+		fields = append(fields, mfaconfig.FieldRememberBrowserDays)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *MfaConfigMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case mfaconfig.FieldRememberBrowserDays:
+		return m.AddedRememberBrowserDays()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *MfaConfigMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case mfaconfig.FieldRememberBrowserDays:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRememberBrowserDays(v)
+		return nil
+	}
+	return fmt.Errorf("unknown MfaConfig numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *MfaConfigMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *MfaConfigMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *MfaConfigMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown MfaConfig nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *MfaConfigMutation) ResetField(name string) error {
+	switch name {
+	case mfaconfig.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case mfaconfig.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case mfaconfig.FieldSingleton:
+		m.ResetSingleton()
+		return nil
+	case mfaconfig.FieldChallengePolicy:
+		m.ResetChallengePolicy()
+		return nil
+	case mfaconfig.FieldFactors:
+		m.ResetFactors()
+		return nil
+	case mfaconfig.FieldRememberBrowserDays:
+		m.ResetRememberBrowserDays()
+		return nil
+	}
+	return fmt.Errorf("unknown MfaConfig field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *MfaConfigMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *MfaConfigMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *MfaConfigMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *MfaConfigMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *MfaConfigMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *MfaConfigMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *MfaConfigMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown MfaConfig unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *MfaConfigMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown MfaConfig edge %s", name)
+}
+
+// MfaStateMutation represents an operation that mutates the MfaState nodes in the graph.
+type MfaStateMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *pulid.ID
+	created_at      *time.Time
+	updated_at      *time.Time
+	failures        *int
+	addfailures     *int
+	last_failure_at *time.Time
+	locked_until    *time.Time
+	generation      *int64
+	addgeneration   *int64
+	clearedFields   map[string]struct{}
+	user            *pulid.ID
+	cleareduser     bool
+	done            bool
+	oldValue        func(context.Context) (*MfaState, error)
+	predicates      []predicate.MfaState
+}
+
+var _ ent.Mutation = (*MfaStateMutation)(nil)
+
+// mfastateOption allows management of the mutation configuration using functional options.
+type mfastateOption func(*MfaStateMutation)
+
+// newMfaStateMutation creates new mutation for the MfaState entity.
+func newMfaStateMutation(c config, op Op, opts ...mfastateOption) *MfaStateMutation {
+	m := &MfaStateMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeMfaState,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withMfaStateID sets the ID field of the mutation.
+func withMfaStateID(id pulid.ID) mfastateOption {
+	return func(m *MfaStateMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *MfaState
+		)
+		m.oldValue = func(ctx context.Context) (*MfaState, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().MfaState.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withMfaState sets the old MfaState of the mutation.
+func withMfaState(node *MfaState) mfastateOption {
+	return func(m *MfaStateMutation) {
+		m.oldValue = func(context.Context) (*MfaState, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m MfaStateMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m MfaStateMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of MfaState entities.
+func (m *MfaStateMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *MfaStateMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *MfaStateMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().MfaState.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *MfaStateMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *MfaStateMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the MfaState entity.
+// If the MfaState object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MfaStateMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *MfaStateMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *MfaStateMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *MfaStateMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the MfaState entity.
+// If the MfaState object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MfaStateMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *MfaStateMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetUserRef sets the "user_ref" field.
+func (m *MfaStateMutation) SetUserRef(pu pulid.ID) {
+	m.user = &pu
+}
+
+// UserRef returns the value of the "user_ref" field in the mutation.
+func (m *MfaStateMutation) UserRef() (r pulid.ID, exists bool) {
+	v := m.user
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserRef returns the old "user_ref" field's value of the MfaState entity.
+// If the MfaState object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MfaStateMutation) OldUserRef(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserRef is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserRef requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserRef: %w", err)
+	}
+	return oldValue.UserRef, nil
+}
+
+// ResetUserRef resets all changes to the "user_ref" field.
+func (m *MfaStateMutation) ResetUserRef() {
+	m.user = nil
+}
+
+// SetFailures sets the "failures" field.
+func (m *MfaStateMutation) SetFailures(i int) {
+	m.failures = &i
+	m.addfailures = nil
+}
+
+// Failures returns the value of the "failures" field in the mutation.
+func (m *MfaStateMutation) Failures() (r int, exists bool) {
+	v := m.failures
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFailures returns the old "failures" field's value of the MfaState entity.
+// If the MfaState object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MfaStateMutation) OldFailures(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFailures is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFailures requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFailures: %w", err)
+	}
+	return oldValue.Failures, nil
+}
+
+// AddFailures adds i to the "failures" field.
+func (m *MfaStateMutation) AddFailures(i int) {
+	if m.addfailures != nil {
+		*m.addfailures += i
+	} else {
+		m.addfailures = &i
+	}
+}
+
+// AddedFailures returns the value that was added to the "failures" field in this mutation.
+func (m *MfaStateMutation) AddedFailures() (r int, exists bool) {
+	v := m.addfailures
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetFailures resets all changes to the "failures" field.
+func (m *MfaStateMutation) ResetFailures() {
+	m.failures = nil
+	m.addfailures = nil
+}
+
+// SetLastFailureAt sets the "last_failure_at" field.
+func (m *MfaStateMutation) SetLastFailureAt(t time.Time) {
+	m.last_failure_at = &t
+}
+
+// LastFailureAt returns the value of the "last_failure_at" field in the mutation.
+func (m *MfaStateMutation) LastFailureAt() (r time.Time, exists bool) {
+	v := m.last_failure_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastFailureAt returns the old "last_failure_at" field's value of the MfaState entity.
+// If the MfaState object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MfaStateMutation) OldLastFailureAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastFailureAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastFailureAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastFailureAt: %w", err)
+	}
+	return oldValue.LastFailureAt, nil
+}
+
+// ClearLastFailureAt clears the value of the "last_failure_at" field.
+func (m *MfaStateMutation) ClearLastFailureAt() {
+	m.last_failure_at = nil
+	m.clearedFields[mfastate.FieldLastFailureAt] = struct{}{}
+}
+
+// LastFailureAtCleared returns if the "last_failure_at" field was cleared in this mutation.
+func (m *MfaStateMutation) LastFailureAtCleared() bool {
+	_, ok := m.clearedFields[mfastate.FieldLastFailureAt]
+	return ok
+}
+
+// ResetLastFailureAt resets all changes to the "last_failure_at" field.
+func (m *MfaStateMutation) ResetLastFailureAt() {
+	m.last_failure_at = nil
+	delete(m.clearedFields, mfastate.FieldLastFailureAt)
+}
+
+// SetLockedUntil sets the "locked_until" field.
+func (m *MfaStateMutation) SetLockedUntil(t time.Time) {
+	m.locked_until = &t
+}
+
+// LockedUntil returns the value of the "locked_until" field in the mutation.
+func (m *MfaStateMutation) LockedUntil() (r time.Time, exists bool) {
+	v := m.locked_until
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLockedUntil returns the old "locked_until" field's value of the MfaState entity.
+// If the MfaState object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MfaStateMutation) OldLockedUntil(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLockedUntil is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLockedUntil requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLockedUntil: %w", err)
+	}
+	return oldValue.LockedUntil, nil
+}
+
+// ClearLockedUntil clears the value of the "locked_until" field.
+func (m *MfaStateMutation) ClearLockedUntil() {
+	m.locked_until = nil
+	m.clearedFields[mfastate.FieldLockedUntil] = struct{}{}
+}
+
+// LockedUntilCleared returns if the "locked_until" field was cleared in this mutation.
+func (m *MfaStateMutation) LockedUntilCleared() bool {
+	_, ok := m.clearedFields[mfastate.FieldLockedUntil]
+	return ok
+}
+
+// ResetLockedUntil resets all changes to the "locked_until" field.
+func (m *MfaStateMutation) ResetLockedUntil() {
+	m.locked_until = nil
+	delete(m.clearedFields, mfastate.FieldLockedUntil)
+}
+
+// SetGeneration sets the "generation" field.
+func (m *MfaStateMutation) SetGeneration(i int64) {
+	m.generation = &i
+	m.addgeneration = nil
+}
+
+// Generation returns the value of the "generation" field in the mutation.
+func (m *MfaStateMutation) Generation() (r int64, exists bool) {
+	v := m.generation
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldGeneration returns the old "generation" field's value of the MfaState entity.
+// If the MfaState object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MfaStateMutation) OldGeneration(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldGeneration is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldGeneration requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldGeneration: %w", err)
+	}
+	return oldValue.Generation, nil
+}
+
+// AddGeneration adds i to the "generation" field.
+func (m *MfaStateMutation) AddGeneration(i int64) {
+	if m.addgeneration != nil {
+		*m.addgeneration += i
+	} else {
+		m.addgeneration = &i
+	}
+}
+
+// AddedGeneration returns the value that was added to the "generation" field in this mutation.
+func (m *MfaStateMutation) AddedGeneration() (r int64, exists bool) {
+	v := m.addgeneration
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetGeneration resets all changes to the "generation" field.
+func (m *MfaStateMutation) ResetGeneration() {
+	m.generation = nil
+	m.addgeneration = nil
+}
+
+// SetUserID sets the "user" edge to the User entity by id.
+func (m *MfaStateMutation) SetUserID(id pulid.ID) {
+	m.user = &id
+}
+
+// ClearUser clears the "user" edge to the User entity.
+func (m *MfaStateMutation) ClearUser() {
+	m.cleareduser = true
+	m.clearedFields[mfastate.FieldUserRef] = struct{}{}
+}
+
+// UserCleared reports if the "user" edge to the User entity was cleared.
+func (m *MfaStateMutation) UserCleared() bool {
+	return m.cleareduser
+}
+
+// UserID returns the "user" edge ID in the mutation.
+func (m *MfaStateMutation) UserID() (id pulid.ID, exists bool) {
+	if m.user != nil {
+		return *m.user, true
+	}
+	return
+}
+
+// UserIDs returns the "user" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// UserID instead. It exists only for internal usage by the builders.
+func (m *MfaStateMutation) UserIDs() (ids []pulid.ID) {
+	if id := m.user; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetUser resets all changes to the "user" edge.
+func (m *MfaStateMutation) ResetUser() {
+	m.user = nil
+	m.cleareduser = false
+}
+
+// Where appends a list predicates to the MfaStateMutation builder.
+func (m *MfaStateMutation) Where(ps ...predicate.MfaState) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the MfaStateMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *MfaStateMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.MfaState, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *MfaStateMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *MfaStateMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (MfaState).
+func (m *MfaStateMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *MfaStateMutation) Fields() []string {
+	fields := make([]string, 0, 7)
+	if m.created_at != nil {
+		fields = append(fields, mfastate.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, mfastate.FieldUpdatedAt)
+	}
+	if m.user != nil {
+		fields = append(fields, mfastate.FieldUserRef)
+	}
+	if m.failures != nil {
+		fields = append(fields, mfastate.FieldFailures)
+	}
+	if m.last_failure_at != nil {
+		fields = append(fields, mfastate.FieldLastFailureAt)
+	}
+	if m.locked_until != nil {
+		fields = append(fields, mfastate.FieldLockedUntil)
+	}
+	if m.generation != nil {
+		fields = append(fields, mfastate.FieldGeneration)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *MfaStateMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case mfastate.FieldCreatedAt:
+		return m.CreatedAt()
+	case mfastate.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case mfastate.FieldUserRef:
+		return m.UserRef()
+	case mfastate.FieldFailures:
+		return m.Failures()
+	case mfastate.FieldLastFailureAt:
+		return m.LastFailureAt()
+	case mfastate.FieldLockedUntil:
+		return m.LockedUntil()
+	case mfastate.FieldGeneration:
+		return m.Generation()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *MfaStateMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case mfastate.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case mfastate.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case mfastate.FieldUserRef:
+		return m.OldUserRef(ctx)
+	case mfastate.FieldFailures:
+		return m.OldFailures(ctx)
+	case mfastate.FieldLastFailureAt:
+		return m.OldLastFailureAt(ctx)
+	case mfastate.FieldLockedUntil:
+		return m.OldLockedUntil(ctx)
+	case mfastate.FieldGeneration:
+		return m.OldGeneration(ctx)
+	}
+	return nil, fmt.Errorf("unknown MfaState field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *MfaStateMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case mfastate.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case mfastate.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case mfastate.FieldUserRef:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserRef(v)
+		return nil
+	case mfastate.FieldFailures:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFailures(v)
+		return nil
+	case mfastate.FieldLastFailureAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastFailureAt(v)
+		return nil
+	case mfastate.FieldLockedUntil:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLockedUntil(v)
+		return nil
+	case mfastate.FieldGeneration:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetGeneration(v)
+		return nil
+	}
+	return fmt.Errorf("unknown MfaState field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *MfaStateMutation) AddedFields() []string {
+	var fields []string
+	if m.addfailures != nil {
+		fields = append(fields, mfastate.FieldFailures)
+	}
+	if m.addgeneration != nil {
+		fields = append(fields, mfastate.FieldGeneration)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *MfaStateMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case mfastate.FieldFailures:
+		return m.AddedFailures()
+	case mfastate.FieldGeneration:
+		return m.AddedGeneration()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *MfaStateMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case mfastate.FieldFailures:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddFailures(v)
+		return nil
+	case mfastate.FieldGeneration:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddGeneration(v)
+		return nil
+	}
+	return fmt.Errorf("unknown MfaState numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *MfaStateMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(mfastate.FieldLastFailureAt) {
+		fields = append(fields, mfastate.FieldLastFailureAt)
+	}
+	if m.FieldCleared(mfastate.FieldLockedUntil) {
+		fields = append(fields, mfastate.FieldLockedUntil)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *MfaStateMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *MfaStateMutation) ClearField(name string) error {
+	switch name {
+	case mfastate.FieldLastFailureAt:
+		m.ClearLastFailureAt()
+		return nil
+	case mfastate.FieldLockedUntil:
+		m.ClearLockedUntil()
+		return nil
+	}
+	return fmt.Errorf("unknown MfaState nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *MfaStateMutation) ResetField(name string) error {
+	switch name {
+	case mfastate.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case mfastate.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case mfastate.FieldUserRef:
+		m.ResetUserRef()
+		return nil
+	case mfastate.FieldFailures:
+		m.ResetFailures()
+		return nil
+	case mfastate.FieldLastFailureAt:
+		m.ResetLastFailureAt()
+		return nil
+	case mfastate.FieldLockedUntil:
+		m.ResetLockedUntil()
+		return nil
+	case mfastate.FieldGeneration:
+		m.ResetGeneration()
+		return nil
+	}
+	return fmt.Errorf("unknown MfaState field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *MfaStateMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.user != nil {
+		edges = append(edges, mfastate.EdgeUser)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *MfaStateMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case mfastate.EdgeUser:
+		if id := m.user; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *MfaStateMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *MfaStateMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *MfaStateMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.cleareduser {
+		edges = append(edges, mfastate.EdgeUser)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *MfaStateMutation) EdgeCleared(name string) bool {
+	switch name {
+	case mfastate.EdgeUser:
+		return m.cleareduser
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *MfaStateMutation) ClearEdge(name string) error {
+	switch name {
+	case mfastate.EdgeUser:
+		m.ClearUser()
+		return nil
+	}
+	return fmt.Errorf("unknown MfaState unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *MfaStateMutation) ResetEdge(name string) error {
+	switch name {
+	case mfastate.EdgeUser:
+		m.ResetUser()
+		return nil
+	}
+	return fmt.Errorf("unknown MfaState edge %s", name)
+}
+
+// RecoveryCodeMutation represents an operation that mutates the RecoveryCode nodes in the graph.
+type RecoveryCodeMutation struct {
+	config
+	op                   Op
+	typ                  string
+	id                   *pulid.ID
+	created_at           *time.Time
+	updated_at           *time.Time
+	code_hash            *[]byte
+	used_at              *time.Time
+	clearedFields        map[string]struct{}
+	authenticator        *pulid.ID
+	clearedauthenticator bool
+	done                 bool
+	oldValue             func(context.Context) (*RecoveryCode, error)
+	predicates           []predicate.RecoveryCode
+}
+
+var _ ent.Mutation = (*RecoveryCodeMutation)(nil)
+
+// recoverycodeOption allows management of the mutation configuration using functional options.
+type recoverycodeOption func(*RecoveryCodeMutation)
+
+// newRecoveryCodeMutation creates new mutation for the RecoveryCode entity.
+func newRecoveryCodeMutation(c config, op Op, opts ...recoverycodeOption) *RecoveryCodeMutation {
+	m := &RecoveryCodeMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeRecoveryCode,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withRecoveryCodeID sets the ID field of the mutation.
+func withRecoveryCodeID(id pulid.ID) recoverycodeOption {
+	return func(m *RecoveryCodeMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *RecoveryCode
+		)
+		m.oldValue = func(ctx context.Context) (*RecoveryCode, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().RecoveryCode.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withRecoveryCode sets the old RecoveryCode of the mutation.
+func withRecoveryCode(node *RecoveryCode) recoverycodeOption {
+	return func(m *RecoveryCodeMutation) {
+		m.oldValue = func(context.Context) (*RecoveryCode, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m RecoveryCodeMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m RecoveryCodeMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of RecoveryCode entities.
+func (m *RecoveryCodeMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *RecoveryCodeMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *RecoveryCodeMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().RecoveryCode.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *RecoveryCodeMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *RecoveryCodeMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the RecoveryCode entity.
+// If the RecoveryCode object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RecoveryCodeMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *RecoveryCodeMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *RecoveryCodeMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *RecoveryCodeMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the RecoveryCode entity.
+// If the RecoveryCode object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RecoveryCodeMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *RecoveryCodeMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetAuthenticatorRef sets the "authenticator_ref" field.
+func (m *RecoveryCodeMutation) SetAuthenticatorRef(pu pulid.ID) {
+	m.authenticator = &pu
+}
+
+// AuthenticatorRef returns the value of the "authenticator_ref" field in the mutation.
+func (m *RecoveryCodeMutation) AuthenticatorRef() (r pulid.ID, exists bool) {
+	v := m.authenticator
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAuthenticatorRef returns the old "authenticator_ref" field's value of the RecoveryCode entity.
+// If the RecoveryCode object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RecoveryCodeMutation) OldAuthenticatorRef(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAuthenticatorRef is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAuthenticatorRef requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAuthenticatorRef: %w", err)
+	}
+	return oldValue.AuthenticatorRef, nil
+}
+
+// ResetAuthenticatorRef resets all changes to the "authenticator_ref" field.
+func (m *RecoveryCodeMutation) ResetAuthenticatorRef() {
+	m.authenticator = nil
+}
+
+// SetCodeHash sets the "code_hash" field.
+func (m *RecoveryCodeMutation) SetCodeHash(b []byte) {
+	m.code_hash = &b
+}
+
+// CodeHash returns the value of the "code_hash" field in the mutation.
+func (m *RecoveryCodeMutation) CodeHash() (r []byte, exists bool) {
+	v := m.code_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCodeHash returns the old "code_hash" field's value of the RecoveryCode entity.
+// If the RecoveryCode object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RecoveryCodeMutation) OldCodeHash(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCodeHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCodeHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCodeHash: %w", err)
+	}
+	return oldValue.CodeHash, nil
+}
+
+// ResetCodeHash resets all changes to the "code_hash" field.
+func (m *RecoveryCodeMutation) ResetCodeHash() {
+	m.code_hash = nil
+}
+
+// SetUsedAt sets the "used_at" field.
+func (m *RecoveryCodeMutation) SetUsedAt(t time.Time) {
+	m.used_at = &t
+}
+
+// UsedAt returns the value of the "used_at" field in the mutation.
+func (m *RecoveryCodeMutation) UsedAt() (r time.Time, exists bool) {
+	v := m.used_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUsedAt returns the old "used_at" field's value of the RecoveryCode entity.
+// If the RecoveryCode object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RecoveryCodeMutation) OldUsedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUsedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUsedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUsedAt: %w", err)
+	}
+	return oldValue.UsedAt, nil
+}
+
+// ClearUsedAt clears the value of the "used_at" field.
+func (m *RecoveryCodeMutation) ClearUsedAt() {
+	m.used_at = nil
+	m.clearedFields[recoverycode.FieldUsedAt] = struct{}{}
+}
+
+// UsedAtCleared returns if the "used_at" field was cleared in this mutation.
+func (m *RecoveryCodeMutation) UsedAtCleared() bool {
+	_, ok := m.clearedFields[recoverycode.FieldUsedAt]
+	return ok
+}
+
+// ResetUsedAt resets all changes to the "used_at" field.
+func (m *RecoveryCodeMutation) ResetUsedAt() {
+	m.used_at = nil
+	delete(m.clearedFields, recoverycode.FieldUsedAt)
+}
+
+// SetAuthenticatorID sets the "authenticator" edge to the Authenticator entity by id.
+func (m *RecoveryCodeMutation) SetAuthenticatorID(id pulid.ID) {
+	m.authenticator = &id
+}
+
+// ClearAuthenticator clears the "authenticator" edge to the Authenticator entity.
+func (m *RecoveryCodeMutation) ClearAuthenticator() {
+	m.clearedauthenticator = true
+	m.clearedFields[recoverycode.FieldAuthenticatorRef] = struct{}{}
+}
+
+// AuthenticatorCleared reports if the "authenticator" edge to the Authenticator entity was cleared.
+func (m *RecoveryCodeMutation) AuthenticatorCleared() bool {
+	return m.clearedauthenticator
+}
+
+// AuthenticatorID returns the "authenticator" edge ID in the mutation.
+func (m *RecoveryCodeMutation) AuthenticatorID() (id pulid.ID, exists bool) {
+	if m.authenticator != nil {
+		return *m.authenticator, true
+	}
+	return
+}
+
+// AuthenticatorIDs returns the "authenticator" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// AuthenticatorID instead. It exists only for internal usage by the builders.
+func (m *RecoveryCodeMutation) AuthenticatorIDs() (ids []pulid.ID) {
+	if id := m.authenticator; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetAuthenticator resets all changes to the "authenticator" edge.
+func (m *RecoveryCodeMutation) ResetAuthenticator() {
+	m.authenticator = nil
+	m.clearedauthenticator = false
+}
+
+// Where appends a list predicates to the RecoveryCodeMutation builder.
+func (m *RecoveryCodeMutation) Where(ps ...predicate.RecoveryCode) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the RecoveryCodeMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *RecoveryCodeMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.RecoveryCode, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *RecoveryCodeMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *RecoveryCodeMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (RecoveryCode).
+func (m *RecoveryCodeMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *RecoveryCodeMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.created_at != nil {
+		fields = append(fields, recoverycode.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, recoverycode.FieldUpdatedAt)
+	}
+	if m.authenticator != nil {
+		fields = append(fields, recoverycode.FieldAuthenticatorRef)
+	}
+	if m.code_hash != nil {
+		fields = append(fields, recoverycode.FieldCodeHash)
+	}
+	if m.used_at != nil {
+		fields = append(fields, recoverycode.FieldUsedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *RecoveryCodeMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case recoverycode.FieldCreatedAt:
+		return m.CreatedAt()
+	case recoverycode.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case recoverycode.FieldAuthenticatorRef:
+		return m.AuthenticatorRef()
+	case recoverycode.FieldCodeHash:
+		return m.CodeHash()
+	case recoverycode.FieldUsedAt:
+		return m.UsedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *RecoveryCodeMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case recoverycode.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case recoverycode.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case recoverycode.FieldAuthenticatorRef:
+		return m.OldAuthenticatorRef(ctx)
+	case recoverycode.FieldCodeHash:
+		return m.OldCodeHash(ctx)
+	case recoverycode.FieldUsedAt:
+		return m.OldUsedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown RecoveryCode field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *RecoveryCodeMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case recoverycode.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case recoverycode.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case recoverycode.FieldAuthenticatorRef:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAuthenticatorRef(v)
+		return nil
+	case recoverycode.FieldCodeHash:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCodeHash(v)
+		return nil
+	case recoverycode.FieldUsedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUsedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown RecoveryCode field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *RecoveryCodeMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *RecoveryCodeMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *RecoveryCodeMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown RecoveryCode numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *RecoveryCodeMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(recoverycode.FieldUsedAt) {
+		fields = append(fields, recoverycode.FieldUsedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *RecoveryCodeMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *RecoveryCodeMutation) ClearField(name string) error {
+	switch name {
+	case recoverycode.FieldUsedAt:
+		m.ClearUsedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown RecoveryCode nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *RecoveryCodeMutation) ResetField(name string) error {
+	switch name {
+	case recoverycode.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case recoverycode.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case recoverycode.FieldAuthenticatorRef:
+		m.ResetAuthenticatorRef()
+		return nil
+	case recoverycode.FieldCodeHash:
+		m.ResetCodeHash()
+		return nil
+	case recoverycode.FieldUsedAt:
+		m.ResetUsedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown RecoveryCode field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *RecoveryCodeMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.authenticator != nil {
+		edges = append(edges, recoverycode.EdgeAuthenticator)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *RecoveryCodeMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case recoverycode.EdgeAuthenticator:
+		if id := m.authenticator; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *RecoveryCodeMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *RecoveryCodeMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *RecoveryCodeMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedauthenticator {
+		edges = append(edges, recoverycode.EdgeAuthenticator)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *RecoveryCodeMutation) EdgeCleared(name string) bool {
+	switch name {
+	case recoverycode.EdgeAuthenticator:
+		return m.clearedauthenticator
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *RecoveryCodeMutation) ClearEdge(name string) error {
+	switch name {
+	case recoverycode.EdgeAuthenticator:
+		m.ClearAuthenticator()
+		return nil
+	}
+	return fmt.Errorf("unknown RecoveryCode unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *RecoveryCodeMutation) ResetEdge(name string) error {
+	switch name {
+	case recoverycode.EdgeAuthenticator:
+		m.ResetAuthenticator()
+		return nil
+	}
+	return fmt.Errorf("unknown RecoveryCode edge %s", name)
+}
+
 // RefreshTokenMutation represents an operation that mutates the RefreshToken nodes in the graph.
 type RefreshTokenMutation struct {
 	config
@@ -20981,46 +24829,51 @@ func (m *UpstreamStateMutation) ResetEdge(name string) error {
 // UserMutation represents an operation that mutates the User nodes in the graph.
 type UserMutation struct {
 	config
-	op                  Op
-	typ                 string
-	id                  *pulid.ID
-	created_at          *time.Time
-	updated_at          *time.Time
-	user_id             *string
-	email               *string
-	email_verified      *bool
-	username            *string
-	phone_number        *string
-	phone_verified      *bool
-	name                *string
-	given_name          *string
-	family_name         *string
-	nickname            *string
-	picture             *string
-	blocked             *bool
-	user_metadata       *map[string]interface{}
-	app_metadata        *map[string]interface{}
-	last_login          *time.Time
-	last_ip             *string
-	logins_count        *int
-	addlogins_count     *int
-	last_password_reset *time.Time
-	clearedFields       map[string]struct{}
-	identities          map[pulid.ID]struct{}
-	removedidentities   map[pulid.ID]struct{}
-	clearedidentities   bool
-	sessions            map[pulid.ID]struct{}
-	removedsessions     map[pulid.ID]struct{}
-	clearedsessions     bool
-	grants              map[pulid.ID]struct{}
-	removedgrants       map[pulid.ID]struct{}
-	clearedgrants       bool
-	tickets             map[pulid.ID]struct{}
-	removedtickets      map[pulid.ID]struct{}
-	clearedtickets      bool
-	done                bool
-	oldValue            func(context.Context) (*User, error)
-	predicates          []predicate.User
+	op                    Op
+	typ                   string
+	id                    *pulid.ID
+	created_at            *time.Time
+	updated_at            *time.Time
+	user_id               *string
+	email                 *string
+	email_verified        *bool
+	username              *string
+	phone_number          *string
+	phone_verified        *bool
+	name                  *string
+	given_name            *string
+	family_name           *string
+	nickname              *string
+	picture               *string
+	blocked               *bool
+	user_metadata         *map[string]interface{}
+	app_metadata          *map[string]interface{}
+	last_login            *time.Time
+	last_ip               *string
+	logins_count          *int
+	addlogins_count       *int
+	last_password_reset   *time.Time
+	clearedFields         map[string]struct{}
+	identities            map[pulid.ID]struct{}
+	removedidentities     map[pulid.ID]struct{}
+	clearedidentities     bool
+	sessions              map[pulid.ID]struct{}
+	removedsessions       map[pulid.ID]struct{}
+	clearedsessions       bool
+	grants                map[pulid.ID]struct{}
+	removedgrants         map[pulid.ID]struct{}
+	clearedgrants         bool
+	tickets               map[pulid.ID]struct{}
+	removedtickets        map[pulid.ID]struct{}
+	clearedtickets        bool
+	authenticators        map[pulid.ID]struct{}
+	removedauthenticators map[pulid.ID]struct{}
+	clearedauthenticators bool
+	mfa_state             *pulid.ID
+	clearedmfa_state      bool
+	done                  bool
+	oldValue              func(context.Context) (*User, error)
+	predicates            []predicate.User
 }
 
 var _ ent.Mutation = (*UserMutation)(nil)
@@ -22226,6 +26079,99 @@ func (m *UserMutation) ResetTickets() {
 	m.removedtickets = nil
 }
 
+// AddAuthenticatorIDs adds the "authenticators" edge to the Authenticator entity by ids.
+func (m *UserMutation) AddAuthenticatorIDs(ids ...pulid.ID) {
+	if m.authenticators == nil {
+		m.authenticators = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		m.authenticators[ids[i]] = struct{}{}
+	}
+}
+
+// ClearAuthenticators clears the "authenticators" edge to the Authenticator entity.
+func (m *UserMutation) ClearAuthenticators() {
+	m.clearedauthenticators = true
+}
+
+// AuthenticatorsCleared reports if the "authenticators" edge to the Authenticator entity was cleared.
+func (m *UserMutation) AuthenticatorsCleared() bool {
+	return m.clearedauthenticators
+}
+
+// RemoveAuthenticatorIDs removes the "authenticators" edge to the Authenticator entity by IDs.
+func (m *UserMutation) RemoveAuthenticatorIDs(ids ...pulid.ID) {
+	if m.removedauthenticators == nil {
+		m.removedauthenticators = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		delete(m.authenticators, ids[i])
+		m.removedauthenticators[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedAuthenticators returns the removed IDs of the "authenticators" edge to the Authenticator entity.
+func (m *UserMutation) RemovedAuthenticatorsIDs() (ids []pulid.ID) {
+	for id := range m.removedauthenticators {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// AuthenticatorsIDs returns the "authenticators" edge IDs in the mutation.
+func (m *UserMutation) AuthenticatorsIDs() (ids []pulid.ID) {
+	for id := range m.authenticators {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetAuthenticators resets all changes to the "authenticators" edge.
+func (m *UserMutation) ResetAuthenticators() {
+	m.authenticators = nil
+	m.clearedauthenticators = false
+	m.removedauthenticators = nil
+}
+
+// SetMfaStateID sets the "mfa_state" edge to the MfaState entity by id.
+func (m *UserMutation) SetMfaStateID(id pulid.ID) {
+	m.mfa_state = &id
+}
+
+// ClearMfaState clears the "mfa_state" edge to the MfaState entity.
+func (m *UserMutation) ClearMfaState() {
+	m.clearedmfa_state = true
+}
+
+// MfaStateCleared reports if the "mfa_state" edge to the MfaState entity was cleared.
+func (m *UserMutation) MfaStateCleared() bool {
+	return m.clearedmfa_state
+}
+
+// MfaStateID returns the "mfa_state" edge ID in the mutation.
+func (m *UserMutation) MfaStateID() (id pulid.ID, exists bool) {
+	if m.mfa_state != nil {
+		return *m.mfa_state, true
+	}
+	return
+}
+
+// MfaStateIDs returns the "mfa_state" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MfaStateID instead. It exists only for internal usage by the builders.
+func (m *UserMutation) MfaStateIDs() (ids []pulid.ID) {
+	if id := m.mfa_state; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMfaState resets all changes to the "mfa_state" edge.
+func (m *UserMutation) ResetMfaState() {
+	m.mfa_state = nil
+	m.clearedmfa_state = false
+}
+
 // Where appends a list predicates to the UserMutation builder.
 func (m *UserMutation) Where(ps ...predicate.User) {
 	m.predicates = append(m.predicates, ps...)
@@ -22766,7 +26712,7 @@ func (m *UserMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *UserMutation) AddedEdges() []string {
-	edges := make([]string, 0, 4)
+	edges := make([]string, 0, 6)
 	if m.identities != nil {
 		edges = append(edges, user.EdgeIdentities)
 	}
@@ -22778,6 +26724,12 @@ func (m *UserMutation) AddedEdges() []string {
 	}
 	if m.tickets != nil {
 		edges = append(edges, user.EdgeTickets)
+	}
+	if m.authenticators != nil {
+		edges = append(edges, user.EdgeAuthenticators)
+	}
+	if m.mfa_state != nil {
+		edges = append(edges, user.EdgeMfaState)
 	}
 	return edges
 }
@@ -22810,13 +26762,23 @@ func (m *UserMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case user.EdgeAuthenticators:
+		ids := make([]ent.Value, 0, len(m.authenticators))
+		for id := range m.authenticators {
+			ids = append(ids, id)
+		}
+		return ids
+	case user.EdgeMfaState:
+		if id := m.mfa_state; id != nil {
+			return []ent.Value{*id}
+		}
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *UserMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 4)
+	edges := make([]string, 0, 6)
 	if m.removedidentities != nil {
 		edges = append(edges, user.EdgeIdentities)
 	}
@@ -22828,6 +26790,9 @@ func (m *UserMutation) RemovedEdges() []string {
 	}
 	if m.removedtickets != nil {
 		edges = append(edges, user.EdgeTickets)
+	}
+	if m.removedauthenticators != nil {
+		edges = append(edges, user.EdgeAuthenticators)
 	}
 	return edges
 }
@@ -22860,13 +26825,19 @@ func (m *UserMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case user.EdgeAuthenticators:
+		ids := make([]ent.Value, 0, len(m.removedauthenticators))
+		for id := range m.removedauthenticators {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *UserMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 4)
+	edges := make([]string, 0, 6)
 	if m.clearedidentities {
 		edges = append(edges, user.EdgeIdentities)
 	}
@@ -22878,6 +26849,12 @@ func (m *UserMutation) ClearedEdges() []string {
 	}
 	if m.clearedtickets {
 		edges = append(edges, user.EdgeTickets)
+	}
+	if m.clearedauthenticators {
+		edges = append(edges, user.EdgeAuthenticators)
+	}
+	if m.clearedmfa_state {
+		edges = append(edges, user.EdgeMfaState)
 	}
 	return edges
 }
@@ -22894,6 +26871,10 @@ func (m *UserMutation) EdgeCleared(name string) bool {
 		return m.clearedgrants
 	case user.EdgeTickets:
 		return m.clearedtickets
+	case user.EdgeAuthenticators:
+		return m.clearedauthenticators
+	case user.EdgeMfaState:
+		return m.clearedmfa_state
 	}
 	return false
 }
@@ -22902,6 +26883,9 @@ func (m *UserMutation) EdgeCleared(name string) bool {
 // if that edge is not defined in the schema.
 func (m *UserMutation) ClearEdge(name string) error {
 	switch name {
+	case user.EdgeMfaState:
+		m.ClearMfaState()
+		return nil
 	}
 	return fmt.Errorf("unknown User unique edge %s", name)
 }
@@ -22921,6 +26905,12 @@ func (m *UserMutation) ResetEdge(name string) error {
 		return nil
 	case user.EdgeTickets:
 		m.ResetTickets()
+		return nil
+	case user.EdgeAuthenticators:
+		m.ResetAuthenticators()
+		return nil
+	case user.EdgeMfaState:
+		m.ResetMfaState()
 		return nil
 	}
 	return fmt.Errorf("unknown User edge %s", name)

@@ -20,6 +20,8 @@ type Tx struct {
 	Application *ApplicationClient
 	// AuthRequest is the client for interacting with the AuthRequest builders.
 	AuthRequest *AuthRequestClient
+	// Authenticator is the client for interacting with the Authenticator builders.
+	Authenticator *AuthenticatorClient
 	// ClientGrant is the client for interacting with the ClientGrant builders.
 	ClientGrant *ClientGrantClient
 	// Connection is the client for interacting with the Connection builders.
@@ -38,6 +40,12 @@ type Tx struct {
 	LogEvent *LogEventClient
 	// LoginAttempt is the client for interacting with the LoginAttempt builders.
 	LoginAttempt *LoginAttemptClient
+	// MfaConfig is the client for interacting with the MfaConfig builders.
+	MfaConfig *MfaConfigClient
+	// MfaState is the client for interacting with the MfaState builders.
+	MfaState *MfaStateClient
+	// RecoveryCode is the client for interacting with the RecoveryCode builders.
+	RecoveryCode *RecoveryCodeClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
 	RefreshToken *RefreshTokenClient
 	// ResourceServer is the client for interacting with the ResourceServer builders.
@@ -196,6 +204,7 @@ func (tx *Tx) init() {
 	tx.AdminGrant = NewAdminGrantClient(tx.config)
 	tx.Application = NewApplicationClient(tx.config)
 	tx.AuthRequest = NewAuthRequestClient(tx.config)
+	tx.Authenticator = NewAuthenticatorClient(tx.config)
 	tx.ClientGrant = NewClientGrantClient(tx.config)
 	tx.Connection = NewConnectionClient(tx.config)
 	tx.Grant = NewGrantClient(tx.config)
@@ -205,6 +214,9 @@ func (tx *Tx) init() {
 	tx.JobError = NewJobErrorClient(tx.config)
 	tx.LogEvent = NewLogEventClient(tx.config)
 	tx.LoginAttempt = NewLoginAttemptClient(tx.config)
+	tx.MfaConfig = NewMfaConfigClient(tx.config)
+	tx.MfaState = NewMfaStateClient(tx.config)
+	tx.RecoveryCode = NewRecoveryCodeClient(tx.config)
 	tx.RefreshToken = NewRefreshTokenClient(tx.config)
 	tx.ResourceServer = NewResourceServerClient(tx.config)
 	tx.Role = NewRoleClient(tx.config)

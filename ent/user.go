@@ -10,6 +10,7 @@ import (
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
+	"github.com/authgraph/authgraph/ent/mfastate"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/ent/user"
 )
@@ -75,16 +76,21 @@ type UserEdges struct {
 	Grants []*Grant `json:"grants,omitempty"`
 	// Tickets holds the value of the tickets edge.
 	Tickets []*Ticket `json:"tickets,omitempty"`
+	// Authenticators holds the value of the authenticators edge.
+	Authenticators []*Authenticator `json:"authenticators,omitempty"`
+	// MfaState holds the value of the mfa_state edge.
+	MfaState *MfaState `json:"mfa_state,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [4]bool
+	loadedTypes [6]bool
 	// totalCount holds the count of the edges above.
 	totalCount [1]map[string]int
 
-	namedIdentities map[string][]*Identity
-	namedSessions   map[string][]*Session
-	namedGrants     map[string][]*Grant
-	namedTickets    map[string][]*Ticket
+	namedIdentities     map[string][]*Identity
+	namedSessions       map[string][]*Session
+	namedGrants         map[string][]*Grant
+	namedTickets        map[string][]*Ticket
+	namedAuthenticators map[string][]*Authenticator
 }
 
 // IdentitiesOrErr returns the Identities value or an error if the edge
@@ -121,6 +127,26 @@ func (e UserEdges) TicketsOrErr() ([]*Ticket, error) {
 		return e.Tickets, nil
 	}
 	return nil, &NotLoadedError{edge: "tickets"}
+}
+
+// AuthenticatorsOrErr returns the Authenticators value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) AuthenticatorsOrErr() ([]*Authenticator, error) {
+	if e.loadedTypes[4] {
+		return e.Authenticators, nil
+	}
+	return nil, &NotLoadedError{edge: "authenticators"}
+}
+
+// MfaStateOrErr returns the MfaState value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e UserEdges) MfaStateOrErr() (*MfaState, error) {
+	if e.MfaState != nil {
+		return e.MfaState, nil
+	} else if e.loadedTypes[5] {
+		return nil, &NotFoundError{label: mfastate.Label}
+	}
+	return nil, &NotLoadedError{edge: "mfa_state"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -329,6 +355,16 @@ func (_m *User) QueryTickets() *TicketQuery {
 	return NewUserClient(_m.config).QueryTickets(_m)
 }
 
+// QueryAuthenticators queries the "authenticators" edge of the User entity.
+func (_m *User) QueryAuthenticators() *AuthenticatorQuery {
+	return NewUserClient(_m.config).QueryAuthenticators(_m)
+}
+
+// QueryMfaState queries the "mfa_state" edge of the User entity.
+func (_m *User) QueryMfaState() *MfaStateQuery {
+	return NewUserClient(_m.config).QueryMfaState(_m)
+}
+
 // Update returns a builder for updating this User.
 // Note that you need to call User.Unwrap() before calling this method if this User
 // was returned from a transaction, and the transaction was committed or rolled back.
@@ -530,6 +566,30 @@ func (_m *User) appendNamedTickets(name string, edges ...*Ticket) {
 		_m.Edges.namedTickets[name] = []*Ticket{}
 	} else {
 		_m.Edges.namedTickets[name] = append(_m.Edges.namedTickets[name], edges...)
+	}
+}
+
+// NamedAuthenticators returns the Authenticators named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *User) NamedAuthenticators(name string) ([]*Authenticator, error) {
+	if _m.Edges.namedAuthenticators == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedAuthenticators[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *User) appendNamedAuthenticators(name string, edges ...*Authenticator) {
+	if _m.Edges.namedAuthenticators == nil {
+		_m.Edges.namedAuthenticators = make(map[string][]*Authenticator)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedAuthenticators[name] = []*Authenticator{}
+	} else {
+		_m.Edges.namedAuthenticators[name] = append(_m.Edges.namedAuthenticators[name], edges...)
 	}
 }
 

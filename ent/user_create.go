@@ -12,8 +12,10 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/authgraph/authgraph/ent/authenticator"
 	"github.com/authgraph/authgraph/ent/grant"
 	"github.com/authgraph/authgraph/ent/identity"
+	"github.com/authgraph/authgraph/ent/mfastate"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/ent/session"
 	"github.com/authgraph/authgraph/ent/ticket"
@@ -358,6 +360,40 @@ func (_c *UserCreate) AddTickets(v ...*Ticket) *UserCreate {
 	return _c.AddTicketIDs(ids...)
 }
 
+// AddAuthenticatorIDs adds the "authenticators" edge to the Authenticator entity by IDs.
+func (_c *UserCreate) AddAuthenticatorIDs(ids ...pulid.ID) *UserCreate {
+	_c.mutation.AddAuthenticatorIDs(ids...)
+	return _c
+}
+
+// AddAuthenticators adds the "authenticators" edges to the Authenticator entity.
+func (_c *UserCreate) AddAuthenticators(v ...*Authenticator) *UserCreate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddAuthenticatorIDs(ids...)
+}
+
+// SetMfaStateID sets the "mfa_state" edge to the MfaState entity by ID.
+func (_c *UserCreate) SetMfaStateID(id pulid.ID) *UserCreate {
+	_c.mutation.SetMfaStateID(id)
+	return _c
+}
+
+// SetNillableMfaStateID sets the "mfa_state" edge to the MfaState entity by ID if the given value is not nil.
+func (_c *UserCreate) SetNillableMfaStateID(id *pulid.ID) *UserCreate {
+	if id != nil {
+		_c = _c.SetMfaStateID(*id)
+	}
+	return _c
+}
+
+// SetMfaState sets the "mfa_state" edge to the MfaState entity.
+func (_c *UserCreate) SetMfaState(v *MfaState) *UserCreate {
+	return _c.SetMfaStateID(v.ID)
+}
+
 // Mutation returns the UserMutation object of the builder.
 func (_c *UserCreate) Mutation() *UserMutation {
 	return _c.mutation
@@ -700,6 +736,38 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(ticket.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.AuthenticatorsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.AuthenticatorsTable,
+			Columns: []string{user.AuthenticatorsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(authenticator.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.MfaStateIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: false,
+			Table:   user.MfaStateTable,
+			Columns: []string{user.MfaStateColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(mfastate.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {

@@ -14,8 +14,10 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/authgraph/authgraph/ent/authenticator"
 	"github.com/authgraph/authgraph/ent/grant"
 	"github.com/authgraph/authgraph/ent/identity"
+	"github.com/authgraph/authgraph/ent/mfastate"
 	"github.com/authgraph/authgraph/ent/predicate"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/ent/session"
@@ -26,20 +28,23 @@ import (
 // UserQuery is the builder for querying User entities.
 type UserQuery struct {
 	config
-	ctx                 *QueryContext
-	order               []user.OrderOption
-	inters              []Interceptor
-	predicates          []predicate.User
-	withIdentities      *IdentityQuery
-	withSessions        *SessionQuery
-	withGrants          *GrantQuery
-	withTickets         *TicketQuery
-	loadTotal           []func(context.Context, []*User) error
-	modifiers           []func(*sql.Selector)
-	withNamedIdentities map[string]*IdentityQuery
-	withNamedSessions   map[string]*SessionQuery
-	withNamedGrants     map[string]*GrantQuery
-	withNamedTickets    map[string]*TicketQuery
+	ctx                     *QueryContext
+	order                   []user.OrderOption
+	inters                  []Interceptor
+	predicates              []predicate.User
+	withIdentities          *IdentityQuery
+	withSessions            *SessionQuery
+	withGrants              *GrantQuery
+	withTickets             *TicketQuery
+	withAuthenticators      *AuthenticatorQuery
+	withMfaState            *MfaStateQuery
+	loadTotal               []func(context.Context, []*User) error
+	modifiers               []func(*sql.Selector)
+	withNamedIdentities     map[string]*IdentityQuery
+	withNamedSessions       map[string]*SessionQuery
+	withNamedGrants         map[string]*GrantQuery
+	withNamedTickets        map[string]*TicketQuery
+	withNamedAuthenticators map[string]*AuthenticatorQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -157,6 +162,50 @@ func (_q *UserQuery) QueryTickets() *TicketQuery {
 			sqlgraph.From(user.Table, user.FieldID, selector),
 			sqlgraph.To(ticket.Table, ticket.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, user.TicketsTable, user.TicketsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryAuthenticators chains the current query on the "authenticators" edge.
+func (_q *UserQuery) QueryAuthenticators() *AuthenticatorQuery {
+	query := (&AuthenticatorClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, selector),
+			sqlgraph.To(authenticator.Table, authenticator.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.AuthenticatorsTable, user.AuthenticatorsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryMfaState chains the current query on the "mfa_state" edge.
+func (_q *UserQuery) QueryMfaState() *MfaStateQuery {
+	query := (&MfaStateClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, selector),
+			sqlgraph.To(mfastate.Table, mfastate.FieldID),
+			sqlgraph.Edge(sqlgraph.O2O, false, user.MfaStateTable, user.MfaStateColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -351,15 +400,17 @@ func (_q *UserQuery) Clone() *UserQuery {
 		return nil
 	}
 	return &UserQuery{
-		config:         _q.config,
-		ctx:            _q.ctx.Clone(),
-		order:          append([]user.OrderOption{}, _q.order...),
-		inters:         append([]Interceptor{}, _q.inters...),
-		predicates:     append([]predicate.User{}, _q.predicates...),
-		withIdentities: _q.withIdentities.Clone(),
-		withSessions:   _q.withSessions.Clone(),
-		withGrants:     _q.withGrants.Clone(),
-		withTickets:    _q.withTickets.Clone(),
+		config:             _q.config,
+		ctx:                _q.ctx.Clone(),
+		order:              append([]user.OrderOption{}, _q.order...),
+		inters:             append([]Interceptor{}, _q.inters...),
+		predicates:         append([]predicate.User{}, _q.predicates...),
+		withIdentities:     _q.withIdentities.Clone(),
+		withSessions:       _q.withSessions.Clone(),
+		withGrants:         _q.withGrants.Clone(),
+		withTickets:        _q.withTickets.Clone(),
+		withAuthenticators: _q.withAuthenticators.Clone(),
+		withMfaState:       _q.withMfaState.Clone(),
 		// clone intermediate query.
 		sql:  _q.sql.Clone(),
 		path: _q.path,
@@ -407,6 +458,28 @@ func (_q *UserQuery) WithTickets(opts ...func(*TicketQuery)) *UserQuery {
 		opt(query)
 	}
 	_q.withTickets = query
+	return _q
+}
+
+// WithAuthenticators tells the query-builder to eager-load the nodes that are connected to
+// the "authenticators" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithAuthenticators(opts ...func(*AuthenticatorQuery)) *UserQuery {
+	query := (&AuthenticatorClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withAuthenticators = query
+	return _q
+}
+
+// WithMfaState tells the query-builder to eager-load the nodes that are connected to
+// the "mfa_state" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithMfaState(opts ...func(*MfaStateQuery)) *UserQuery {
+	query := (&MfaStateClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withMfaState = query
 	return _q
 }
 
@@ -494,11 +567,13 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 	var (
 		nodes       = []*User{}
 		_spec       = _q.querySpec()
-		loadedTypes = [4]bool{
+		loadedTypes = [6]bool{
 			_q.withIdentities != nil,
 			_q.withSessions != nil,
 			_q.withGrants != nil,
 			_q.withTickets != nil,
+			_q.withAuthenticators != nil,
+			_q.withMfaState != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -550,6 +625,19 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 			return nil, err
 		}
 	}
+	if query := _q.withAuthenticators; query != nil {
+		if err := _q.loadAuthenticators(ctx, query, nodes,
+			func(n *User) { n.Edges.Authenticators = []*Authenticator{} },
+			func(n *User, e *Authenticator) { n.Edges.Authenticators = append(n.Edges.Authenticators, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withMfaState; query != nil {
+		if err := _q.loadMfaState(ctx, query, nodes, nil,
+			func(n *User, e *MfaState) { n.Edges.MfaState = e }); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range _q.withNamedIdentities {
 		if err := _q.loadIdentities(ctx, query, nodes,
 			func(n *User) { n.appendNamedIdentities(name) },
@@ -575,6 +663,13 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 		if err := _q.loadTickets(ctx, query, nodes,
 			func(n *User) { n.appendNamedTickets(name) },
 			func(n *User, e *Ticket) { n.appendNamedTickets(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedAuthenticators {
+		if err := _q.loadAuthenticators(ctx, query, nodes,
+			func(n *User) { n.appendNamedAuthenticators(name) },
+			func(n *User, e *Authenticator) { n.appendNamedAuthenticators(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -691,6 +786,63 @@ func (_q *UserQuery) loadTickets(ctx context.Context, query *TicketQuery, nodes 
 	}
 	query.Where(predicate.Ticket(func(s *sql.Selector) {
 		s.Where(sql.InValues(s.C(user.TicketsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.UserRef
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "user_ref" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *UserQuery) loadAuthenticators(ctx context.Context, query *AuthenticatorQuery, nodes []*User, init func(*User), assign func(*User, *Authenticator)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[pulid.ID]*User)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(authenticator.FieldUserRef)
+	}
+	query.Where(predicate.Authenticator(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(user.AuthenticatorsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.UserRef
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "user_ref" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *UserQuery) loadMfaState(ctx context.Context, query *MfaStateQuery, nodes []*User, init func(*User), assign func(*User, *MfaState)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[pulid.ID]*User)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(mfastate.FieldUserRef)
+	}
+	query.Where(predicate.MfaState(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(user.MfaStateColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {
@@ -873,6 +1025,20 @@ func (_q *UserQuery) WithNamedTickets(name string, opts ...func(*TicketQuery)) *
 		_q.withNamedTickets = make(map[string]*TicketQuery)
 	}
 	_q.withNamedTickets[name] = query
+	return _q
+}
+
+// WithNamedAuthenticators tells the query-builder to eager-load the nodes that are connected to the "authenticators"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithNamedAuthenticators(name string, opts ...func(*AuthenticatorQuery)) *UserQuery {
+	query := (&AuthenticatorClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedAuthenticators == nil {
+		_q.withNamedAuthenticators = make(map[string]*AuthenticatorQuery)
+	}
+	_q.withNamedAuthenticators[name] = query
 	return _q
 }
 

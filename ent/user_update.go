@@ -11,8 +11,10 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/authgraph/authgraph/ent/authenticator"
 	"github.com/authgraph/authgraph/ent/grant"
 	"github.com/authgraph/authgraph/ent/identity"
+	"github.com/authgraph/authgraph/ent/mfastate"
 	"github.com/authgraph/authgraph/ent/predicate"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/ent/session"
@@ -394,6 +396,40 @@ func (_u *UserUpdate) AddTickets(v ...*Ticket) *UserUpdate {
 	return _u.AddTicketIDs(ids...)
 }
 
+// AddAuthenticatorIDs adds the "authenticators" edge to the Authenticator entity by IDs.
+func (_u *UserUpdate) AddAuthenticatorIDs(ids ...pulid.ID) *UserUpdate {
+	_u.mutation.AddAuthenticatorIDs(ids...)
+	return _u
+}
+
+// AddAuthenticators adds the "authenticators" edges to the Authenticator entity.
+func (_u *UserUpdate) AddAuthenticators(v ...*Authenticator) *UserUpdate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddAuthenticatorIDs(ids...)
+}
+
+// SetMfaStateID sets the "mfa_state" edge to the MfaState entity by ID.
+func (_u *UserUpdate) SetMfaStateID(id pulid.ID) *UserUpdate {
+	_u.mutation.SetMfaStateID(id)
+	return _u
+}
+
+// SetNillableMfaStateID sets the "mfa_state" edge to the MfaState entity by ID if the given value is not nil.
+func (_u *UserUpdate) SetNillableMfaStateID(id *pulid.ID) *UserUpdate {
+	if id != nil {
+		_u = _u.SetMfaStateID(*id)
+	}
+	return _u
+}
+
+// SetMfaState sets the "mfa_state" edge to the MfaState entity.
+func (_u *UserUpdate) SetMfaState(v *MfaState) *UserUpdate {
+	return _u.SetMfaStateID(v.ID)
+}
+
 // Mutation returns the UserMutation object of the builder.
 func (_u *UserUpdate) Mutation() *UserMutation {
 	return _u.mutation
@@ -481,6 +517,33 @@ func (_u *UserUpdate) RemoveTickets(v ...*Ticket) *UserUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveTicketIDs(ids...)
+}
+
+// ClearAuthenticators clears all "authenticators" edges to the Authenticator entity.
+func (_u *UserUpdate) ClearAuthenticators() *UserUpdate {
+	_u.mutation.ClearAuthenticators()
+	return _u
+}
+
+// RemoveAuthenticatorIDs removes the "authenticators" edge to Authenticator entities by IDs.
+func (_u *UserUpdate) RemoveAuthenticatorIDs(ids ...pulid.ID) *UserUpdate {
+	_u.mutation.RemoveAuthenticatorIDs(ids...)
+	return _u
+}
+
+// RemoveAuthenticators removes "authenticators" edges to Authenticator entities.
+func (_u *UserUpdate) RemoveAuthenticators(v ...*Authenticator) *UserUpdate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveAuthenticatorIDs(ids...)
+}
+
+// ClearMfaState clears the "mfa_state" edge to the MfaState entity.
+func (_u *UserUpdate) ClearMfaState() *UserUpdate {
+	_u.mutation.ClearMfaState()
+	return _u
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -855,6 +918,80 @@ func (_u *UserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(ticket.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.AuthenticatorsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.AuthenticatorsTable,
+			Columns: []string{user.AuthenticatorsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(authenticator.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedAuthenticatorsIDs(); len(nodes) > 0 && !_u.mutation.AuthenticatorsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.AuthenticatorsTable,
+			Columns: []string{user.AuthenticatorsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(authenticator.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.AuthenticatorsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.AuthenticatorsTable,
+			Columns: []string{user.AuthenticatorsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(authenticator.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.MfaStateCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: false,
+			Table:   user.MfaStateTable,
+			Columns: []string{user.MfaStateColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(mfastate.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.MfaStateIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: false,
+			Table:   user.MfaStateTable,
+			Columns: []string{user.MfaStateColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(mfastate.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {
@@ -1243,6 +1380,40 @@ func (_u *UserUpdateOne) AddTickets(v ...*Ticket) *UserUpdateOne {
 	return _u.AddTicketIDs(ids...)
 }
 
+// AddAuthenticatorIDs adds the "authenticators" edge to the Authenticator entity by IDs.
+func (_u *UserUpdateOne) AddAuthenticatorIDs(ids ...pulid.ID) *UserUpdateOne {
+	_u.mutation.AddAuthenticatorIDs(ids...)
+	return _u
+}
+
+// AddAuthenticators adds the "authenticators" edges to the Authenticator entity.
+func (_u *UserUpdateOne) AddAuthenticators(v ...*Authenticator) *UserUpdateOne {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddAuthenticatorIDs(ids...)
+}
+
+// SetMfaStateID sets the "mfa_state" edge to the MfaState entity by ID.
+func (_u *UserUpdateOne) SetMfaStateID(id pulid.ID) *UserUpdateOne {
+	_u.mutation.SetMfaStateID(id)
+	return _u
+}
+
+// SetNillableMfaStateID sets the "mfa_state" edge to the MfaState entity by ID if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableMfaStateID(id *pulid.ID) *UserUpdateOne {
+	if id != nil {
+		_u = _u.SetMfaStateID(*id)
+	}
+	return _u
+}
+
+// SetMfaState sets the "mfa_state" edge to the MfaState entity.
+func (_u *UserUpdateOne) SetMfaState(v *MfaState) *UserUpdateOne {
+	return _u.SetMfaStateID(v.ID)
+}
+
 // Mutation returns the UserMutation object of the builder.
 func (_u *UserUpdateOne) Mutation() *UserMutation {
 	return _u.mutation
@@ -1330,6 +1501,33 @@ func (_u *UserUpdateOne) RemoveTickets(v ...*Ticket) *UserUpdateOne {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveTicketIDs(ids...)
+}
+
+// ClearAuthenticators clears all "authenticators" edges to the Authenticator entity.
+func (_u *UserUpdateOne) ClearAuthenticators() *UserUpdateOne {
+	_u.mutation.ClearAuthenticators()
+	return _u
+}
+
+// RemoveAuthenticatorIDs removes the "authenticators" edge to Authenticator entities by IDs.
+func (_u *UserUpdateOne) RemoveAuthenticatorIDs(ids ...pulid.ID) *UserUpdateOne {
+	_u.mutation.RemoveAuthenticatorIDs(ids...)
+	return _u
+}
+
+// RemoveAuthenticators removes "authenticators" edges to Authenticator entities.
+func (_u *UserUpdateOne) RemoveAuthenticators(v ...*Authenticator) *UserUpdateOne {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveAuthenticatorIDs(ids...)
+}
+
+// ClearMfaState clears the "mfa_state" edge to the MfaState entity.
+func (_u *UserUpdateOne) ClearMfaState() *UserUpdateOne {
+	_u.mutation.ClearMfaState()
+	return _u
 }
 
 // Where appends a list predicates to the UserUpdate builder.
@@ -1734,6 +1932,80 @@ func (_u *UserUpdateOne) sqlSave(ctx context.Context) (_node *User, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(ticket.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.AuthenticatorsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.AuthenticatorsTable,
+			Columns: []string{user.AuthenticatorsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(authenticator.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedAuthenticatorsIDs(); len(nodes) > 0 && !_u.mutation.AuthenticatorsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.AuthenticatorsTable,
+			Columns: []string{user.AuthenticatorsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(authenticator.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.AuthenticatorsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.AuthenticatorsTable,
+			Columns: []string{user.AuthenticatorsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(authenticator.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.MfaStateCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: false,
+			Table:   user.MfaStateTable,
+			Columns: []string{user.MfaStateColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(mfastate.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.MfaStateIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: false,
+			Table:   user.MfaStateTable,
+			Columns: []string{user.MfaStateColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(mfastate.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {

@@ -25,6 +25,26 @@ const (
 	TypeBruteForceBlock  = "limit_wc"
 )
 
+// Multi-factor authentication events (package mfa), Auth0's "gd_" codes.
+const (
+	TypeMFAStartEnroll        = "gd_start_enroll"
+	TypeMFAEnrollmentComplete = "gd_enrollment_complete"
+	TypeMFAAuthSucceed        = "gd_auth_succeed"
+	TypeMFAAuthFailed         = "gd_auth_failed"
+	TypeMFARecoverySucceed    = "gd_recovery_succeed"
+	TypeMFARecoveryFailed     = "gd_recovery_failed"
+	TypeMFASendEmail          = "gd_send_email"
+	// TypeMFATooManyFailures: wrong codes locked the user's MFA step.
+	TypeMFATooManyFailures = "gd_otp_rate_limit_exceed"
+	// TypeMFARecoveryTooManyFailures: the locking wrong code was a
+	// recovery code.
+	TypeMFARecoveryTooManyFailures = "gd_recovery_rate_limit_exceed"
+	TypeMFAUnenroll                = "gd_unenroll"
+	// TypeMFAUserReset: all of a user's authenticators were removed.
+	TypeMFAUserReset    = "gd_user_delete"
+	TypeMFATenantUpdate = "gd_tenant_update"
+)
+
 // Event is one log entry to write.
 type Event struct {
 	Type         string

@@ -7,15 +7,16 @@
 package mfa
 
 import (
-	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net/url"
 	"time"
 
 	"github.com/authgraph/authgraph/ent"
-	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/mail"
 	"github.com/authgraph/authgraph/secretbox"
+	"github.com/authgraph/authgraph/store"
 )
 
 // Policy says when a second factor is asked for.
@@ -87,6 +88,39 @@ var (
 	ErrFactorDisabled = errors.New("mfa: factor not enabled")
 	// ErrNotFound: no such authenticator or enrollment for this user.
 	ErrNotFound = errors.New("mfa: authenticator not found")
+	// ErrNoVerifiedEmail: the email factor needs the user's address to be
+	// verified (an unverified one may not be theirs).
+	ErrNoVerifiedEmail = errors.New("mfa: the user has no verified email address")
+)
+
+// SettingsError is an invalid settings update; Field names the setting
+// (policy, factors, rememberBrowserDays).
+type SettingsError struct{ Field, Message string }
+
+func (e *SettingsError) Error() string { return "mfa: " + e.Field + ": " + e.Message }
+
+// Limits (docs/MFA.md).
+const (
+	// MaxFailures wrong codes in a row, across factors, lock the user's
+	// MFA step for LockFor. The count is forgotten LockFor after the last
+	// wrong code, and after a correct one.
+	MaxFailures = 5
+	LockFor     = 15 * time.Minute
+	// RecoveryCodeCount codes are made at once; each works once.
+	RecoveryCodeCount = 10
+	// EmailCodeTTL is how long an emailed code works; EmailResendAfter is
+	// the shortest interval between two emails (an earlier request sends
+	// nothing: the code already sent still works).
+	EmailCodeTTL     = 5 * time.Minute
+	EmailResendAfter = 30 * time.Second
+	// EnrollmentTicketTTL is an enrollment ticket's lifetime when the
+	// caller gives none.
+	EnrollmentTicketTTL = 5 * 24 * time.Hour
+	// MaxRememberBrowserDays bounds Settings.RememberBrowserDays.
+	MaxRememberBrowserDays = 365
+	// EnrollPath is the page of enrollment tickets under the issuer
+	// ({issuer}login/mfa/enroll?ticket=T), served by server/login.
+	EnrollPath = "login/mfa/enroll"
 )
 
 // LockedError is ErrLocked with the end of the lockout.
@@ -113,123 +147,41 @@ type Config struct {
 }
 
 // Service is the MFA use cases.
-type Service struct{ cfg Config }
+type Service struct {
+	cfg        Config
+	issuerHost string
+	// settings caches the tenant's settings (read at every login): a
+	// change made through this process is seen at once, one made by
+	// another node within settingsTTL.
+	settings *store.Cache[struct{}, Settings]
+}
+
+// settingsTTL bounds how stale another node's settings change may be here.
+const settingsTTL = 2 * time.Second
 
 // New returns the service.
 func New(cfg Config) (*Service, error) {
-	return nil, errors.New("mfa: not implemented")
+	if cfg.DB == nil || cfg.Box == nil || cfg.Mail == nil || cfg.Issuer == "" {
+		return nil, errors.New("mfa: DB, Box, Mail and Issuer are required")
+	}
+	u, err := url.Parse(cfg.Issuer)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("mfa: issuer %q is not an absolute URL", cfg.Issuer)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{
+		cfg:        cfg,
+		issuerHost: u.Hostname(),
+		settings:   store.NewCache[struct{}, Settings](cfg.DB, settingsTTL, 1, ent.TypeMfaConfig),
+	}, nil
 }
 
 // LoginContext names the login a verification belongs to, for log events.
 type LoginContext struct {
 	ClientID, ClientName, Connection string
-}
-
-// Settings returns the tenant's settings (policy NEVER, factors TOTP and
-// RECOVERY_CODE, when never set).
-func (s *Service) Settings(ctx context.Context) (Settings, error) {
-	return Settings{}, errors.New("not implemented")
-}
-
-// UpdateSettings replaces the tenant's settings.
-func (s *Service) UpdateSettings(ctx context.Context, in Settings) (Settings, error) {
-	return Settings{}, errors.New("not implemented")
-}
-
-// Authenticators lists a user's authenticators (confirmed and pending),
-// oldest first; recovery codes appear as one authenticator.
-func (s *Service) Authenticators(ctx context.Context, userID pulid.ID) ([]Authenticator, error) {
-	return nil, errors.New("not implemented")
-}
-
-// Enrolled reports whether the user has a confirmed factor that can answer a
-// challenge (TOTP, WebAuthn or email; recovery codes alone do not count).
-func (s *Service) Enrolled(ctx context.Context, userID pulid.ID) (bool, error) {
-	return false, errors.New("not implemented")
-}
-
-// StartTOTP creates a pending TOTP authenticator for the user, replacing an
-// earlier pending one. accountName is shown in the authenticator app
-// (usually the email).
-func (s *Service) StartTOTP(ctx context.Context, userID pulid.ID, accountName string) (*TOTPEnrollment, error) {
-	return nil, errors.New("not implemented")
-}
-
-// ConfirmTOTP confirms a pending TOTP authenticator with its first valid
-// code. When the user had no recovery codes (and they are enabled), it
-// creates 10 and returns them: shown once, stored hashed.
-func (s *Service) ConfirmTOTP(ctx context.Context, userID pulid.ID, authenticatorID, code string, lc LoginContext) (recoveryCodes []string, err error) {
-	return nil, errors.New("not implemented")
-}
-
-// VerifyTOTP checks a code against the user's confirmed TOTP
-// authenticators (±1 step; a code is accepted once). Wrong codes count
-// towards the lockout.
-func (s *Service) VerifyTOTP(ctx context.Context, userID pulid.ID, code string, lc LoginContext) error {
-	return errors.New("not implemented")
-}
-
-// VerifyRecoveryCode consumes one unused recovery code.
-func (s *Service) VerifyRecoveryCode(ctx context.Context, userID pulid.ID, code string, lc LoginContext) error {
-	return errors.New("not implemented")
-}
-
-// RegenerateRecoveryCodes replaces the user's recovery codes with 10 new
-// ones, returned once.
-func (s *Service) RegenerateRecoveryCodes(ctx context.Context, userID pulid.ID) ([]string, error) {
-	return nil, errors.New("not implemented")
-}
-
-// SendEmailCode emails a 6-digit one-time code (valid 5 minutes) to the
-// user's verified email address; enrolling the email factor is implicit.
-func (s *Service) SendEmailCode(ctx context.Context, userID pulid.ID, lc LoginContext) error {
-	return errors.New("not implemented")
-}
-
-// VerifyEmailCode checks the last emailed code (single use).
-func (s *Service) VerifyEmailCode(ctx context.Context, userID pulid.ID, code string, lc LoginContext) error {
-	return errors.New("not implemented")
-}
-
-// Delete removes one authenticator of the user.
-func (s *Service) Delete(ctx context.Context, userID pulid.ID, authenticatorID string) error {
-	return errors.New("not implemented")
-}
-
-// Reset removes all of the user's authenticators and recovery codes (the
-// user enrolls again at the next login that needs a factor).
-func (s *Service) Reset(ctx context.Context, userID pulid.ID) error {
-	return errors.New("not implemented")
-}
-
-// CreateEnrollmentTicket creates a single-use link token with which the user
-// enrolls a factor without logging in first (an administrator's
-// createMfaEnrollmentTicket); the page is {issuer}login/mfa/enroll?ticket=T.
-func (s *Service) CreateEnrollmentTicket(ctx context.Context, userID pulid.ID, ttl time.Duration) (token string, expiresAt time.Time, err error) {
-	return "", time.Time{}, errors.New("not implemented")
-}
-
-// EnrollmentTicketUser returns the user of a valid, unused enrollment
-// ticket (ErrNotFound otherwise).
-func (s *Service) EnrollmentTicketUser(ctx context.Context, token string) (pulid.ID, error) {
-	return "", errors.New("not implemented")
-}
-
-// ConsumeEnrollmentTicket marks the ticket used (after the enrollment is
-// confirmed); a second call fails with ErrNotFound.
-func (s *Service) ConsumeEnrollmentTicket(ctx context.Context, token string) error {
-	return errors.New("not implemented")
-}
-
-// RememberBrowser returns an opaque cookie value that lets this user skip
-// the challenge in this browser for days (the "remember this browser"
-// option). Resetting or deleting the user's authenticators invalidates it.
-func (s *Service) RememberBrowser(ctx context.Context, userID pulid.ID, days int) (string, error) {
-	return "", errors.New("not implemented")
-}
-
-// Remembered reports whether value, from RememberBrowser, is still valid
-// for this user.
-func (s *Service) Remembered(ctx context.Context, userID pulid.ID, value string) bool {
-	return false
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/authgraph/authgraph/graph"
 	"github.com/authgraph/authgraph/internal/jobstore"
 	"github.com/authgraph/authgraph/mail"
+	"github.com/authgraph/authgraph/mfa"
 	"github.com/authgraph/authgraph/rbac"
 	"github.com/authgraph/authgraph/rulesrun"
 	"github.com/authgraph/authgraph/secretbox"
@@ -51,6 +52,9 @@ type Deps struct {
 	Rules *rulesrun.Service
 	// Imports creates and reads user import jobs; StartJobs runs them.
 	Imports *bulkimport.Service
+	// MFA is multi-factor authentication: the tenant's policy, users'
+	// authenticators, challenges and the lockout (package mfa).
+	MFA *mfa.Service
 }
 
 // Close flushes queued email and releases the database.
@@ -105,6 +109,11 @@ func Prepare(ctx context.Context, cfg *Config, logger *slog.Logger, console io.W
 		Sessions: &sessions.Manager{DB: db.Ent, Secure: !cfg.InsecureIssuer(), Path: issuerPath(cfg.Issuer),
 			Idle: cfg.SessionIdle, Absolute: cfg.SessionLifetime},
 		Imports: bulkimport.NewService(db.Ent),
+	}
+	d.MFA, err = mfa.New(mfa.Config{DB: db.Ent, Box: box, Mail: sender, Issuer: cfg.Issuer, Logger: logger})
+	if err != nil {
+		db.Close()
+		return nil, err
 	}
 	err = db.WithLock(ctx, func(ctx context.Context) error {
 		version, err := db.Version(ctx)

@@ -149,6 +149,7 @@ var migrations = []migration{
 	{Version: 7, Name: "roles, permissions and client grants; API RBAC settings", Up: entSchema},
 	{Version: 8, Name: "jobs: bulk user imports and exports, their stored data and row errors", Up: entSchema},
 	{Version: 9, Name: "user search indexes: reversed names for suffixes, email domain, metadata jsonpath, date and count ranges", Up: searchIndexesV9},
+	{Version: 10, Name: "multi-factor authentication: authenticators, recovery codes, MFA lockout state, tenant MFA settings", Up: entSchema},
 }
 
 var migrateMu sync.Mutex

@@ -45,6 +45,18 @@ func (f AuthRequestFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value,
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AuthRequestMutation", m)
 }
 
+// The AuthenticatorFunc type is an adapter to allow the use of ordinary
+// function as Authenticator mutator.
+type AuthenticatorFunc func(context.Context, *ent.AuthenticatorMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f AuthenticatorFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.AuthenticatorMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AuthenticatorMutation", m)
+}
+
 // The ClientGrantFunc type is an adapter to allow the use of ordinary
 // function as ClientGrant mutator.
 type ClientGrantFunc func(context.Context, *ent.ClientGrantMutation) (ent.Value, error)
@@ -151,6 +163,42 @@ func (f LoginAttemptFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.LoginAttemptMutation", m)
+}
+
+// The MfaConfigFunc type is an adapter to allow the use of ordinary
+// function as MfaConfig mutator.
+type MfaConfigFunc func(context.Context, *ent.MfaConfigMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f MfaConfigFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.MfaConfigMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.MfaConfigMutation", m)
+}
+
+// The MfaStateFunc type is an adapter to allow the use of ordinary
+// function as MfaState mutator.
+type MfaStateFunc func(context.Context, *ent.MfaStateMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f MfaStateFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.MfaStateMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.MfaStateMutation", m)
+}
+
+// The RecoveryCodeFunc type is an adapter to allow the use of ordinary
+// function as RecoveryCode mutator.
+type RecoveryCodeFunc func(context.Context, *ent.RecoveryCodeMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f RecoveryCodeFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.RecoveryCodeMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RecoveryCodeMutation", m)
 }
 
 // The RefreshTokenFunc type is an adapter to allow the use of ordinary

@@ -10,6 +10,7 @@ import (
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/admingrant"
 	"github.com/authgraph/authgraph/ent/application"
+	"github.com/authgraph/authgraph/ent/authenticator"
 	"github.com/authgraph/authgraph/ent/authrequest"
 	"github.com/authgraph/authgraph/ent/clientgrant"
 	"github.com/authgraph/authgraph/ent/connection"
@@ -20,7 +21,10 @@ import (
 	"github.com/authgraph/authgraph/ent/joberror"
 	"github.com/authgraph/authgraph/ent/logevent"
 	"github.com/authgraph/authgraph/ent/loginattempt"
+	"github.com/authgraph/authgraph/ent/mfaconfig"
+	"github.com/authgraph/authgraph/ent/mfastate"
 	"github.com/authgraph/authgraph/ent/predicate"
+	"github.com/authgraph/authgraph/ent/recoverycode"
 	"github.com/authgraph/authgraph/ent/refreshtoken"
 	"github.com/authgraph/authgraph/ent/resourceserver"
 	"github.com/authgraph/authgraph/ent/role"
@@ -170,6 +174,33 @@ func (f TraverseAuthRequest) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.AuthRequestQuery", q)
+}
+
+// The AuthenticatorFunc type is an adapter to allow the use of ordinary function as a Querier.
+type AuthenticatorFunc func(context.Context, *ent.AuthenticatorQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f AuthenticatorFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.AuthenticatorQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.AuthenticatorQuery", q)
+}
+
+// The TraverseAuthenticator type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseAuthenticator func(context.Context, *ent.AuthenticatorQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseAuthenticator) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseAuthenticator) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AuthenticatorQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.AuthenticatorQuery", q)
 }
 
 // The ClientGrantFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -413,6 +444,87 @@ func (f TraverseLoginAttempt) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.LoginAttemptQuery", q)
+}
+
+// The MfaConfigFunc type is an adapter to allow the use of ordinary function as a Querier.
+type MfaConfigFunc func(context.Context, *ent.MfaConfigQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f MfaConfigFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.MfaConfigQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.MfaConfigQuery", q)
+}
+
+// The TraverseMfaConfig type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseMfaConfig func(context.Context, *ent.MfaConfigQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseMfaConfig) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseMfaConfig) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.MfaConfigQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.MfaConfigQuery", q)
+}
+
+// The MfaStateFunc type is an adapter to allow the use of ordinary function as a Querier.
+type MfaStateFunc func(context.Context, *ent.MfaStateQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f MfaStateFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.MfaStateQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.MfaStateQuery", q)
+}
+
+// The TraverseMfaState type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseMfaState func(context.Context, *ent.MfaStateQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseMfaState) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseMfaState) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.MfaStateQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.MfaStateQuery", q)
+}
+
+// The RecoveryCodeFunc type is an adapter to allow the use of ordinary function as a Querier.
+type RecoveryCodeFunc func(context.Context, *ent.RecoveryCodeQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f RecoveryCodeFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.RecoveryCodeQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.RecoveryCodeQuery", q)
+}
+
+// The TraverseRecoveryCode type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseRecoveryCode func(context.Context, *ent.RecoveryCodeQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseRecoveryCode) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseRecoveryCode) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.RecoveryCodeQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.RecoveryCodeQuery", q)
 }
 
 // The RefreshTokenFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -748,6 +860,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.ApplicationQuery, predicate.Application, application.OrderOption]{typ: ent.TypeApplication, tq: q}, nil
 	case *ent.AuthRequestQuery:
 		return &query[*ent.AuthRequestQuery, predicate.AuthRequest, authrequest.OrderOption]{typ: ent.TypeAuthRequest, tq: q}, nil
+	case *ent.AuthenticatorQuery:
+		return &query[*ent.AuthenticatorQuery, predicate.Authenticator, authenticator.OrderOption]{typ: ent.TypeAuthenticator, tq: q}, nil
 	case *ent.ClientGrantQuery:
 		return &query[*ent.ClientGrantQuery, predicate.ClientGrant, clientgrant.OrderOption]{typ: ent.TypeClientGrant, tq: q}, nil
 	case *ent.ConnectionQuery:
@@ -766,6 +880,12 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.LogEventQuery, predicate.LogEvent, logevent.OrderOption]{typ: ent.TypeLogEvent, tq: q}, nil
 	case *ent.LoginAttemptQuery:
 		return &query[*ent.LoginAttemptQuery, predicate.LoginAttempt, loginattempt.OrderOption]{typ: ent.TypeLoginAttempt, tq: q}, nil
+	case *ent.MfaConfigQuery:
+		return &query[*ent.MfaConfigQuery, predicate.MfaConfig, mfaconfig.OrderOption]{typ: ent.TypeMfaConfig, tq: q}, nil
+	case *ent.MfaStateQuery:
+		return &query[*ent.MfaStateQuery, predicate.MfaState, mfastate.OrderOption]{typ: ent.TypeMfaState, tq: q}, nil
+	case *ent.RecoveryCodeQuery:
+		return &query[*ent.RecoveryCodeQuery, predicate.RecoveryCode, recoverycode.OrderOption]{typ: ent.TypeRecoveryCode, tq: q}, nil
 	case *ent.RefreshTokenQuery:
 		return &query[*ent.RefreshTokenQuery, predicate.RefreshToken, refreshtoken.OrderOption]{typ: ent.TypeRefreshToken, tq: q}, nil
 	case *ent.ResourceServerQuery:

@@ -104,6 +104,50 @@ var (
 			},
 		},
 	}
+	// AuthenticatorsColumns holds the columns for the "authenticators" table.
+	AuthenticatorsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "type", Type: field.TypeEnum, Enums: []string{"totp", "webauthn", "email", "recovery_code"}},
+		{Name: "name", Type: field.TypeString, Size: 255, Default: ""},
+		{Name: "secret_sealed", Type: field.TypeBytes, Nullable: true},
+		{Name: "confirmed", Type: field.TypeBool, Default: false},
+		{Name: "last_used_at", Type: field.TypeTime, Nullable: true},
+		{Name: "totp_last_step", Type: field.TypeInt64, Default: 0},
+		{Name: "otp_hash", Type: field.TypeBytes, Nullable: true},
+		{Name: "otp_expires_at", Type: field.TypeTime, Nullable: true},
+		{Name: "otp_sent_at", Type: field.TypeTime, Nullable: true},
+		{Name: "credential_id", Type: field.TypeBytes, Unique: true, Nullable: true},
+		{Name: "public_key", Type: field.TypeBytes, Nullable: true},
+		{Name: "sign_count", Type: field.TypeInt64, Default: 0},
+		{Name: "aaguid", Type: field.TypeBytes, Nullable: true},
+		{Name: "transports", Type: field.TypeJSON, Nullable: true},
+		{Name: "backup_eligible", Type: field.TypeBool, Default: false},
+		{Name: "backup_state", Type: field.TypeBool, Default: false},
+		{Name: "user_ref", Type: field.TypeString},
+	}
+	// AuthenticatorsTable holds the schema information for the "authenticators" table.
+	AuthenticatorsTable = &schema.Table{
+		Name:       "authenticators",
+		Columns:    AuthenticatorsColumns,
+		PrimaryKey: []*schema.Column{AuthenticatorsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "authenticators_users_authenticators",
+				Columns:    []*schema.Column{AuthenticatorsColumns[19]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "authenticator_user_ref_type",
+				Unique:  false,
+				Columns: []*schema.Column{AuthenticatorsColumns[19], AuthenticatorsColumns[3]},
+			},
+		},
+	}
 	// ClientGrantsColumns holds the columns for the "client_grants" table.
 	ClientGrantsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -448,6 +492,77 @@ var (
 			},
 		},
 	}
+	// MfaConfigsColumns holds the columns for the "mfa_configs" table.
+	MfaConfigsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "singleton", Type: field.TypeString, Unique: true},
+		{Name: "challenge_policy", Type: field.TypeEnum, Enums: []string{"never", "opt_in", "always"}, Default: "never"},
+		{Name: "factors", Type: field.TypeJSON},
+		{Name: "remember_browser_days", Type: field.TypeInt, Default: 0},
+	}
+	// MfaConfigsTable holds the schema information for the "mfa_configs" table.
+	MfaConfigsTable = &schema.Table{
+		Name:       "mfa_configs",
+		Columns:    MfaConfigsColumns,
+		PrimaryKey: []*schema.Column{MfaConfigsColumns[0]},
+	}
+	// MfaStatesColumns holds the columns for the "mfa_states" table.
+	MfaStatesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "failures", Type: field.TypeInt, Default: 0},
+		{Name: "last_failure_at", Type: field.TypeTime, Nullable: true},
+		{Name: "locked_until", Type: field.TypeTime, Nullable: true},
+		{Name: "generation", Type: field.TypeInt64, Default: 0},
+		{Name: "user_ref", Type: field.TypeString, Unique: true},
+	}
+	// MfaStatesTable holds the schema information for the "mfa_states" table.
+	MfaStatesTable = &schema.Table{
+		Name:       "mfa_states",
+		Columns:    MfaStatesColumns,
+		PrimaryKey: []*schema.Column{MfaStatesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "mfa_states_users_mfa_state",
+				Columns:    []*schema.Column{MfaStatesColumns[7]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+	}
+	// RecoveryCodesColumns holds the columns for the "recovery_codes" table.
+	RecoveryCodesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "code_hash", Type: field.TypeBytes},
+		{Name: "used_at", Type: field.TypeTime, Nullable: true},
+		{Name: "authenticator_ref", Type: field.TypeString},
+	}
+	// RecoveryCodesTable holds the schema information for the "recovery_codes" table.
+	RecoveryCodesTable = &schema.Table{
+		Name:       "recovery_codes",
+		Columns:    RecoveryCodesColumns,
+		PrimaryKey: []*schema.Column{RecoveryCodesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "recovery_codes_authenticators_recovery_codes",
+				Columns:    []*schema.Column{RecoveryCodesColumns[5]},
+				RefColumns: []*schema.Column{AuthenticatorsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "recoverycode_authenticator_ref",
+				Unique:  false,
+				Columns: []*schema.Column{RecoveryCodesColumns[5]},
+			},
+		},
+	}
 	// RefreshTokensColumns holds the columns for the "refresh_tokens" table.
 	RefreshTokensColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -640,7 +755,7 @@ var (
 		{Name: "id", Type: field.TypeString},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
-		{Name: "kind", Type: field.TypeEnum, Enums: []string{"password_change", "email_verification"}},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"password_change", "email_verification", "mfa_enrollment"}},
 		{Name: "token_hash", Type: field.TypeString, Unique: true},
 		{Name: "result_url", Type: field.TypeString, Nullable: true},
 		{Name: "client_id", Type: field.TypeString, Nullable: true},
@@ -828,6 +943,7 @@ var (
 		AdminGrantsTable,
 		ApplicationsTable,
 		AuthRequestsTable,
+		AuthenticatorsTable,
 		ClientGrantsTable,
 		ConnectionsTable,
 		GrantsTable,
@@ -837,6 +953,9 @@ var (
 		JobErrorsTable,
 		LogEventsTable,
 		LoginAttemptsTable,
+		MfaConfigsTable,
+		MfaStatesTable,
+		RecoveryCodesTable,
 		RefreshTokensTable,
 		ResourceServersTable,
 		RolesTable,
@@ -854,6 +973,7 @@ var (
 
 func init() {
 	AdminGrantsTable.ForeignKeys[0].RefTable = UsersTable
+	AuthenticatorsTable.ForeignKeys[0].RefTable = UsersTable
 	ClientGrantsTable.ForeignKeys[0].RefTable = ApplicationsTable
 	ClientGrantsTable.ForeignKeys[1].RefTable = ResourceServersTable
 	GrantsTable.ForeignKeys[0].RefTable = UsersTable
@@ -862,6 +982,8 @@ func init() {
 	JobsTable.ForeignKeys[0].RefTable = ConnectionsTable
 	JobChunksTable.ForeignKeys[0].RefTable = JobsTable
 	JobErrorsTable.ForeignKeys[0].RefTable = JobsTable
+	MfaStatesTable.ForeignKeys[0].RefTable = UsersTable
+	RecoveryCodesTable.ForeignKeys[0].RefTable = AuthenticatorsTable
 	RefreshTokensTable.ForeignKeys[0].RefTable = GrantsTable
 	RolePermissionsTable.ForeignKeys[0].RefTable = RolesTable
 	RolePermissionsTable.ForeignKeys[1].RefTable = ResourceServersTable

@@ -15,6 +15,9 @@ type Application func(*sql.Selector)
 // AuthRequest is the predicate function for authrequest builders.
 type AuthRequest func(*sql.Selector)
 
+// Authenticator is the predicate function for authenticator builders.
+type Authenticator func(*sql.Selector)
+
 // ClientGrant is the predicate function for clientgrant builders.
 type ClientGrant func(*sql.Selector)
 
@@ -41,6 +44,15 @@ type LogEvent func(*sql.Selector)
 
 // LoginAttempt is the predicate function for loginattempt builders.
 type LoginAttempt func(*sql.Selector)
+
+// MfaConfig is the predicate function for mfaconfig builders.
+type MfaConfig func(*sql.Selector)
+
+// MfaState is the predicate function for mfastate builders.
+type MfaState func(*sql.Selector)
+
+// RecoveryCode is the predicate function for recoverycode builders.
+type RecoveryCode func(*sql.Selector)
 
 // RefreshToken is the predicate function for refreshtoken builders.
 type RefreshToken func(*sql.Selector)

@@ -183,6 +183,30 @@ func (f AuthRequestMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mut
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.AuthRequestMutation", m)
 }
 
+// The AuthenticatorQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type AuthenticatorQueryRuleFunc func(context.Context, *ent.AuthenticatorQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f AuthenticatorQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AuthenticatorQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.AuthenticatorQuery", q)
+}
+
+// The AuthenticatorMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type AuthenticatorMutationRuleFunc func(context.Context, *ent.AuthenticatorMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f AuthenticatorMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.AuthenticatorMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.AuthenticatorMutation", m)
+}
+
 // The ClientGrantQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type ClientGrantQueryRuleFunc func(context.Context, *ent.ClientGrantQuery) error
@@ -397,6 +421,78 @@ func (f LoginAttemptMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mu
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.LoginAttemptMutation", m)
+}
+
+// The MfaConfigQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type MfaConfigQueryRuleFunc func(context.Context, *ent.MfaConfigQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f MfaConfigQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.MfaConfigQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.MfaConfigQuery", q)
+}
+
+// The MfaConfigMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type MfaConfigMutationRuleFunc func(context.Context, *ent.MfaConfigMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f MfaConfigMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.MfaConfigMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.MfaConfigMutation", m)
+}
+
+// The MfaStateQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type MfaStateQueryRuleFunc func(context.Context, *ent.MfaStateQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f MfaStateQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.MfaStateQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.MfaStateQuery", q)
+}
+
+// The MfaStateMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type MfaStateMutationRuleFunc func(context.Context, *ent.MfaStateMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f MfaStateMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.MfaStateMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.MfaStateMutation", m)
+}
+
+// The RecoveryCodeQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type RecoveryCodeQueryRuleFunc func(context.Context, *ent.RecoveryCodeQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f RecoveryCodeQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.RecoveryCodeQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.RecoveryCodeQuery", q)
+}
+
+// The RecoveryCodeMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type RecoveryCodeMutationRuleFunc func(context.Context, *ent.RecoveryCodeMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f RecoveryCodeMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.RecoveryCodeMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.RecoveryCodeMutation", m)
 }
 
 // The RefreshTokenQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -728,6 +824,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.AuthRequestQuery:
 		return q.Filter(), nil
+	case *ent.AuthenticatorQuery:
+		return q.Filter(), nil
 	case *ent.ClientGrantQuery:
 		return q.Filter(), nil
 	case *ent.ConnectionQuery:
@@ -745,6 +843,12 @@ func queryFilter(q ent.Query) (Filter, error) {
 	case *ent.LogEventQuery:
 		return q.Filter(), nil
 	case *ent.LoginAttemptQuery:
+		return q.Filter(), nil
+	case *ent.MfaConfigQuery:
+		return q.Filter(), nil
+	case *ent.MfaStateQuery:
+		return q.Filter(), nil
+	case *ent.RecoveryCodeQuery:
 		return q.Filter(), nil
 	case *ent.RefreshTokenQuery:
 		return q.Filter(), nil
@@ -783,6 +887,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.AuthRequestMutation:
 		return m.Filter(), nil
+	case *ent.AuthenticatorMutation:
+		return m.Filter(), nil
 	case *ent.ClientGrantMutation:
 		return m.Filter(), nil
 	case *ent.ConnectionMutation:
@@ -800,6 +906,12 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.LogEventMutation:
 		return m.Filter(), nil
 	case *ent.LoginAttemptMutation:
+		return m.Filter(), nil
+	case *ent.MfaConfigMutation:
+		return m.Filter(), nil
+	case *ent.MfaStateMutation:
+		return m.Filter(), nil
+	case *ent.RecoveryCodeMutation:
 		return m.Filter(), nil
 	case *ent.RefreshTokenMutation:
 		return m.Filter(), nil

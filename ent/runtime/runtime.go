@@ -8,6 +8,7 @@ import (
 
 	"github.com/authgraph/authgraph/ent/admingrant"
 	"github.com/authgraph/authgraph/ent/application"
+	"github.com/authgraph/authgraph/ent/authenticator"
 	"github.com/authgraph/authgraph/ent/authrequest"
 	"github.com/authgraph/authgraph/ent/clientgrant"
 	"github.com/authgraph/authgraph/ent/connection"
@@ -18,6 +19,9 @@ import (
 	"github.com/authgraph/authgraph/ent/joberror"
 	"github.com/authgraph/authgraph/ent/logevent"
 	"github.com/authgraph/authgraph/ent/loginattempt"
+	"github.com/authgraph/authgraph/ent/mfaconfig"
+	"github.com/authgraph/authgraph/ent/mfastate"
+	"github.com/authgraph/authgraph/ent/recoverycode"
 	"github.com/authgraph/authgraph/ent/refreshtoken"
 	"github.com/authgraph/authgraph/ent/resourceserver"
 	"github.com/authgraph/authgraph/ent/role"
@@ -257,6 +261,62 @@ func init() {
 	authrequestDescID := authrequestMixinFields0[0].Descriptor()
 	// authrequest.DefaultID holds the default value on creation for the id field.
 	authrequest.DefaultID = authrequestDescID.Default.(func() pulid.ID)
+	authenticatorMixin := schema.Authenticator{}.Mixin()
+	authenticator.Policy = privacy.NewPolicies(schema.Authenticator{})
+	authenticator.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := authenticator.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	authenticatorMixinFields0 := authenticatorMixin[0].Fields()
+	_ = authenticatorMixinFields0
+	authenticatorMixinFields1 := authenticatorMixin[1].Fields()
+	_ = authenticatorMixinFields1
+	authenticatorFields := schema.Authenticator{}.Fields()
+	_ = authenticatorFields
+	// authenticatorDescCreatedAt is the schema descriptor for created_at field.
+	authenticatorDescCreatedAt := authenticatorMixinFields1[0].Descriptor()
+	// authenticator.DefaultCreatedAt holds the default value on creation for the created_at field.
+	authenticator.DefaultCreatedAt = authenticatorDescCreatedAt.Default.(func() time.Time)
+	// authenticatorDescUpdatedAt is the schema descriptor for updated_at field.
+	authenticatorDescUpdatedAt := authenticatorMixinFields1[1].Descriptor()
+	// authenticator.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	authenticator.DefaultUpdatedAt = authenticatorDescUpdatedAt.Default.(func() time.Time)
+	// authenticator.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	authenticator.UpdateDefaultUpdatedAt = authenticatorDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// authenticatorDescName is the schema descriptor for name field.
+	authenticatorDescName := authenticatorFields[2].Descriptor()
+	// authenticator.DefaultName holds the default value on creation for the name field.
+	authenticator.DefaultName = authenticatorDescName.Default.(string)
+	// authenticator.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	authenticator.NameValidator = authenticatorDescName.Validators[0].(func(string) error)
+	// authenticatorDescConfirmed is the schema descriptor for confirmed field.
+	authenticatorDescConfirmed := authenticatorFields[4].Descriptor()
+	// authenticator.DefaultConfirmed holds the default value on creation for the confirmed field.
+	authenticator.DefaultConfirmed = authenticatorDescConfirmed.Default.(bool)
+	// authenticatorDescTotpLastStep is the schema descriptor for totp_last_step field.
+	authenticatorDescTotpLastStep := authenticatorFields[6].Descriptor()
+	// authenticator.DefaultTotpLastStep holds the default value on creation for the totp_last_step field.
+	authenticator.DefaultTotpLastStep = authenticatorDescTotpLastStep.Default.(int64)
+	// authenticatorDescSignCount is the schema descriptor for sign_count field.
+	authenticatorDescSignCount := authenticatorFields[12].Descriptor()
+	// authenticator.DefaultSignCount holds the default value on creation for the sign_count field.
+	authenticator.DefaultSignCount = authenticatorDescSignCount.Default.(int64)
+	// authenticatorDescBackupEligible is the schema descriptor for backup_eligible field.
+	authenticatorDescBackupEligible := authenticatorFields[15].Descriptor()
+	// authenticator.DefaultBackupEligible holds the default value on creation for the backup_eligible field.
+	authenticator.DefaultBackupEligible = authenticatorDescBackupEligible.Default.(bool)
+	// authenticatorDescBackupState is the schema descriptor for backup_state field.
+	authenticatorDescBackupState := authenticatorFields[16].Descriptor()
+	// authenticator.DefaultBackupState holds the default value on creation for the backup_state field.
+	authenticator.DefaultBackupState = authenticatorDescBackupState.Default.(bool)
+	// authenticatorDescID is the schema descriptor for id field.
+	authenticatorDescID := authenticatorMixinFields0[0].Descriptor()
+	// authenticator.DefaultID holds the default value on creation for the id field.
+	authenticator.DefaultID = authenticatorDescID.Default.(func() pulid.ID)
 	clientgrantMixin := schema.ClientGrant{}.Mixin()
 	clientgrant.Policy = privacy.NewPolicies(schema.ClientGrant{})
 	clientgrant.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -765,6 +825,122 @@ func init() {
 	loginattemptDescID := loginattemptMixinFields0[0].Descriptor()
 	// loginattempt.DefaultID holds the default value on creation for the id field.
 	loginattempt.DefaultID = loginattemptDescID.Default.(func() pulid.ID)
+	mfaconfigMixin := schema.MfaConfig{}.Mixin()
+	mfaconfig.Policy = privacy.NewPolicies(schema.MfaConfig{})
+	mfaconfig.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := mfaconfig.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	mfaconfigMixinFields0 := mfaconfigMixin[0].Fields()
+	_ = mfaconfigMixinFields0
+	mfaconfigMixinFields1 := mfaconfigMixin[1].Fields()
+	_ = mfaconfigMixinFields1
+	mfaconfigFields := schema.MfaConfig{}.Fields()
+	_ = mfaconfigFields
+	// mfaconfigDescCreatedAt is the schema descriptor for created_at field.
+	mfaconfigDescCreatedAt := mfaconfigMixinFields1[0].Descriptor()
+	// mfaconfig.DefaultCreatedAt holds the default value on creation for the created_at field.
+	mfaconfig.DefaultCreatedAt = mfaconfigDescCreatedAt.Default.(func() time.Time)
+	// mfaconfigDescUpdatedAt is the schema descriptor for updated_at field.
+	mfaconfigDescUpdatedAt := mfaconfigMixinFields1[1].Descriptor()
+	// mfaconfig.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	mfaconfig.DefaultUpdatedAt = mfaconfigDescUpdatedAt.Default.(func() time.Time)
+	// mfaconfig.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	mfaconfig.UpdateDefaultUpdatedAt = mfaconfigDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// mfaconfigDescSingleton is the schema descriptor for singleton field.
+	mfaconfigDescSingleton := mfaconfigFields[0].Descriptor()
+	// mfaconfig.SingletonValidator is a validator for the "singleton" field. It is called by the builders before save.
+	mfaconfig.SingletonValidator = mfaconfigDescSingleton.Validators[0].(func(string) error)
+	// mfaconfigDescFactors is the schema descriptor for factors field.
+	mfaconfigDescFactors := mfaconfigFields[2].Descriptor()
+	// mfaconfig.DefaultFactors holds the default value on creation for the factors field.
+	mfaconfig.DefaultFactors = mfaconfigDescFactors.Default.([]string)
+	// mfaconfigDescRememberBrowserDays is the schema descriptor for remember_browser_days field.
+	mfaconfigDescRememberBrowserDays := mfaconfigFields[3].Descriptor()
+	// mfaconfig.DefaultRememberBrowserDays holds the default value on creation for the remember_browser_days field.
+	mfaconfig.DefaultRememberBrowserDays = mfaconfigDescRememberBrowserDays.Default.(int)
+	// mfaconfig.RememberBrowserDaysValidator is a validator for the "remember_browser_days" field. It is called by the builders before save.
+	mfaconfig.RememberBrowserDaysValidator = mfaconfigDescRememberBrowserDays.Validators[0].(func(int) error)
+	// mfaconfigDescID is the schema descriptor for id field.
+	mfaconfigDescID := mfaconfigMixinFields0[0].Descriptor()
+	// mfaconfig.DefaultID holds the default value on creation for the id field.
+	mfaconfig.DefaultID = mfaconfigDescID.Default.(func() pulid.ID)
+	mfastateMixin := schema.MfaState{}.Mixin()
+	mfastate.Policy = privacy.NewPolicies(schema.MfaState{})
+	mfastate.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := mfastate.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	mfastateMixinFields0 := mfastateMixin[0].Fields()
+	_ = mfastateMixinFields0
+	mfastateMixinFields1 := mfastateMixin[1].Fields()
+	_ = mfastateMixinFields1
+	mfastateFields := schema.MfaState{}.Fields()
+	_ = mfastateFields
+	// mfastateDescCreatedAt is the schema descriptor for created_at field.
+	mfastateDescCreatedAt := mfastateMixinFields1[0].Descriptor()
+	// mfastate.DefaultCreatedAt holds the default value on creation for the created_at field.
+	mfastate.DefaultCreatedAt = mfastateDescCreatedAt.Default.(func() time.Time)
+	// mfastateDescUpdatedAt is the schema descriptor for updated_at field.
+	mfastateDescUpdatedAt := mfastateMixinFields1[1].Descriptor()
+	// mfastate.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	mfastate.DefaultUpdatedAt = mfastateDescUpdatedAt.Default.(func() time.Time)
+	// mfastate.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	mfastate.UpdateDefaultUpdatedAt = mfastateDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// mfastateDescFailures is the schema descriptor for failures field.
+	mfastateDescFailures := mfastateFields[1].Descriptor()
+	// mfastate.DefaultFailures holds the default value on creation for the failures field.
+	mfastate.DefaultFailures = mfastateDescFailures.Default.(int)
+	// mfastateDescGeneration is the schema descriptor for generation field.
+	mfastateDescGeneration := mfastateFields[4].Descriptor()
+	// mfastate.DefaultGeneration holds the default value on creation for the generation field.
+	mfastate.DefaultGeneration = mfastateDescGeneration.Default.(int64)
+	// mfastateDescID is the schema descriptor for id field.
+	mfastateDescID := mfastateMixinFields0[0].Descriptor()
+	// mfastate.DefaultID holds the default value on creation for the id field.
+	mfastate.DefaultID = mfastateDescID.Default.(func() pulid.ID)
+	recoverycodeMixin := schema.RecoveryCode{}.Mixin()
+	recoverycode.Policy = privacy.NewPolicies(schema.RecoveryCode{})
+	recoverycode.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := recoverycode.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	recoverycodeMixinFields0 := recoverycodeMixin[0].Fields()
+	_ = recoverycodeMixinFields0
+	recoverycodeMixinFields1 := recoverycodeMixin[1].Fields()
+	_ = recoverycodeMixinFields1
+	recoverycodeFields := schema.RecoveryCode{}.Fields()
+	_ = recoverycodeFields
+	// recoverycodeDescCreatedAt is the schema descriptor for created_at field.
+	recoverycodeDescCreatedAt := recoverycodeMixinFields1[0].Descriptor()
+	// recoverycode.DefaultCreatedAt holds the default value on creation for the created_at field.
+	recoverycode.DefaultCreatedAt = recoverycodeDescCreatedAt.Default.(func() time.Time)
+	// recoverycodeDescUpdatedAt is the schema descriptor for updated_at field.
+	recoverycodeDescUpdatedAt := recoverycodeMixinFields1[1].Descriptor()
+	// recoverycode.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	recoverycode.DefaultUpdatedAt = recoverycodeDescUpdatedAt.Default.(func() time.Time)
+	// recoverycode.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	recoverycode.UpdateDefaultUpdatedAt = recoverycodeDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// recoverycodeDescCodeHash is the schema descriptor for code_hash field.
+	recoverycodeDescCodeHash := recoverycodeFields[1].Descriptor()
+	// recoverycode.CodeHashValidator is a validator for the "code_hash" field. It is called by the builders before save.
+	recoverycode.CodeHashValidator = recoverycodeDescCodeHash.Validators[0].(func([]byte) error)
+	// recoverycodeDescID is the schema descriptor for id field.
+	recoverycodeDescID := recoverycodeMixinFields0[0].Descriptor()
+	// recoverycode.DefaultID holds the default value on creation for the id field.
+	recoverycode.DefaultID = recoverycodeDescID.Default.(func() pulid.ID)
 	refreshtokenMixin := schema.RefreshToken{}.Mixin()
 	refreshtoken.Policy = privacy.NewPolicies(schema.RefreshToken{})
 	refreshtoken.Hooks[0] = func(next ent.Mutator) ent.Mutator {

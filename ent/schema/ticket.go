@@ -13,9 +13,9 @@ import (
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 )
 
-// Ticket is a single-use link sent to a user: a password change or an email
-// verification. Only the SHA-256 of its token is stored; only the newest
-// ticket of a kind per user is valid.
+// Ticket is a single-use link sent to a user: a password change, an email
+// verification or an MFA enrollment. Only the SHA-256 of its token is
+// stored; only the newest ticket of a kind per user is valid.
 type Ticket struct{ ent.Schema }
 
 // Mixin implements ent.Schema.
@@ -25,7 +25,7 @@ func (Ticket) Mixin() []ent.Mixin { return []ent.Mixin{pulid.MixinWithPrefix("tk
 func (Ticket) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("user_ref").GoType(pulid.ID("")),
-		field.Enum("kind").Values("password_change", "email_verification"),
+		field.Enum("kind").Values("password_change", "email_verification", "mfa_enrollment"),
 		field.String("token_hash").NotEmpty().Unique().Immutable().Sensitive(),
 		field.String("result_url").Optional(),
 		field.String("client_id").Optional(),

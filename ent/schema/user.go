@@ -68,6 +68,9 @@ func (User) Edges() []ent.Edge {
 		edge.To("sessions", Session.Type).Annotations(entsqlCascade(), entgql.Skip()),
 		edge.To("grants", Grant.Type).Annotations(entsqlCascade(), entgql.Skip()),
 		edge.To("tickets", Ticket.Type).Annotations(entsqlCascade(), entgql.Skip()),
+		// Second factors (package mfa); GraphQL lists them through mfa.
+		edge.To("authenticators", Authenticator.Type).Annotations(entsqlCascade(), entgql.Skip()),
+		edge.To("mfa_state", MfaState.Type).Unique().Annotations(entsqlCascade(), entgql.Skip()),
 	}
 }
 

@@ -106,6 +106,7 @@ type Kind string
 const (
 	KindPasswordChange    Kind = "password_change"
 	KindEmailVerification Kind = "email_verification"
+	KindMfaEnrollment     Kind = "mfa_enrollment"
 )
 
 func (k Kind) String() string {
@@ -115,7 +116,7 @@ func (k Kind) String() string {
 // KindValidator is a validator for the "kind" field enum values. It is called by the builders before save.
 func KindValidator(k Kind) error {
 	switch k {
-	case KindPasswordChange, KindEmailVerification:
+	case KindPasswordChange, KindEmailVerification, KindMfaEnrollment:
 		return nil
 	default:
 		return fmt.Errorf("ticket: invalid enum value for kind field: %q", k)

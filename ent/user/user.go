@@ -64,6 +64,10 @@ const (
 	EdgeGrants = "grants"
 	// EdgeTickets holds the string denoting the tickets edge name in mutations.
 	EdgeTickets = "tickets"
+	// EdgeAuthenticators holds the string denoting the authenticators edge name in mutations.
+	EdgeAuthenticators = "authenticators"
+	// EdgeMfaState holds the string denoting the mfa_state edge name in mutations.
+	EdgeMfaState = "mfa_state"
 	// Table holds the table name of the user in the database.
 	Table = "users"
 	// IdentitiesTable is the table that holds the identities relation/edge.
@@ -94,6 +98,20 @@ const (
 	TicketsInverseTable = "tickets"
 	// TicketsColumn is the table column denoting the tickets relation/edge.
 	TicketsColumn = "user_ref"
+	// AuthenticatorsTable is the table that holds the authenticators relation/edge.
+	AuthenticatorsTable = "authenticators"
+	// AuthenticatorsInverseTable is the table name for the Authenticator entity.
+	// It exists in this package in order to avoid circular dependency with the "authenticator" package.
+	AuthenticatorsInverseTable = "authenticators"
+	// AuthenticatorsColumn is the table column denoting the authenticators relation/edge.
+	AuthenticatorsColumn = "user_ref"
+	// MfaStateTable is the table that holds the mfa_state relation/edge.
+	MfaStateTable = "mfa_states"
+	// MfaStateInverseTable is the table name for the MfaState entity.
+	// It exists in this package in order to avoid circular dependency with the "mfastate" package.
+	MfaStateInverseTable = "mfa_states"
+	// MfaStateColumn is the table column denoting the mfa_state relation/edge.
+	MfaStateColumn = "user_ref"
 )
 
 // Columns holds all SQL columns for user fields.
@@ -336,6 +354,27 @@ func ByTickets(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newTicketsStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByAuthenticatorsCount orders the results by authenticators count.
+func ByAuthenticatorsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newAuthenticatorsStep(), opts...)
+	}
+}
+
+// ByAuthenticators orders the results by authenticators terms.
+func ByAuthenticators(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newAuthenticatorsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
+// ByMfaStateField orders the results by mfa_state field.
+func ByMfaStateField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newMfaStateStep(), sql.OrderByField(field, opts...))
+	}
+}
 func newIdentitiesStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -362,5 +401,19 @@ func newTicketsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(TicketsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, TicketsTable, TicketsColumn),
+	)
+}
+func newAuthenticatorsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(AuthenticatorsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, AuthenticatorsTable, AuthenticatorsColumn),
+	)
+}
+func newMfaStateStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(MfaStateInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2O, false, MfaStateTable, MfaStateColumn),
 	)
 }

@@ -1228,6 +1228,52 @@ func HasTicketsWith(preds ...predicate.Ticket) predicate.User {
 	})
 }
 
+// HasAuthenticators applies the HasEdge predicate on the "authenticators" edge.
+func HasAuthenticators() predicate.User {
+	return predicate.User(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, AuthenticatorsTable, AuthenticatorsColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasAuthenticatorsWith applies the HasEdge predicate on the "authenticators" edge with a given conditions (other predicates).
+func HasAuthenticatorsWith(preds ...predicate.Authenticator) predicate.User {
+	return predicate.User(func(s *sql.Selector) {
+		step := newAuthenticatorsStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasMfaState applies the HasEdge predicate on the "mfa_state" edge.
+func HasMfaState() predicate.User {
+	return predicate.User(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2O, false, MfaStateTable, MfaStateColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasMfaStateWith applies the HasEdge predicate on the "mfa_state" edge with a given conditions (other predicates).
+func HasMfaStateWith(preds ...predicate.MfaState) predicate.User {
+	return predicate.User(func(s *sql.Selector) {
+		step := newMfaStateStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // And groups predicates with the AND operator between them.
 func And(predicates ...predicate.User) predicate.User {
 	return predicate.User(sql.AndPredicates(predicates...))

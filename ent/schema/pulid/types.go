@@ -35,6 +35,10 @@ var Types = map[string]string{
 	"job_": "jobs",
 	"jer_": "job_errors",
 	"jch_": "job_chunks",
+	"mfa_": "authenticators",
+	"rcv_": "recovery_codes",
+	"mfs_": "mfa_states",
+	"mfc_": "mfa_configs",
 }
 
 // ErrUnknownPrefix is returned for ids whose prefix names no type.

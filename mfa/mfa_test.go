@@ -1,0 +1,664 @@
+package mfa_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+
+	"github.com/authgraph/authgraph/authz"
+	"github.com/authgraph/authgraph/ent"
+	"github.com/authgraph/authgraph/ent/authenticator"
+	"github.com/authgraph/authgraph/ent/logevent"
+	"github.com/authgraph/authgraph/ent/recoverycode"
+	"github.com/authgraph/authgraph/ent/schema/pulid"
+	"github.com/authgraph/authgraph/internal/testenv"
+	"github.com/authgraph/authgraph/mail"
+	"github.com/authgraph/authgraph/mfa"
+	"github.com/authgraph/authgraph/secretbox"
+	"github.com/authgraph/authgraph/store"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+var backends = []struct {
+	name string
+	dsn  func(testing.TB) string
+}{{"sqlite", testenv.SQLite}, {"postgres", testenv.Postgres}}
+
+var sys = authz.SystemContext(context.Background())
+
+type env struct {
+	t    *testing.T
+	db   *ent.Client
+	box  *secretbox.Box
+	svc  *mfa.Service
+	smtp *testenv.SMTPServer
+	now  time.Time
+	user *ent.User
+}
+
+// forEach runs fn on SQLite and on Postgres.
+func forEach(t *testing.T, fn func(t *testing.T, e *env)) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) { fn(t, newEnv(t, b.dsn(t))) })
+	}
+}
+
+func newEnv(t *testing.T, dsn string) *env {
+	t.Helper()
+	ctx := context.Background()
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	srv := testenv.StartSMTP(t)
+	sender, err := mail.NewSMTP(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	box, err := secretbox.New(secretbox.NewKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A fixed instant in the middle of a TOTP step.
+	e := &env{t: t, db: db.Ent, box: box, smtp: srv, now: time.Unix(1_800_000_015, 0)}
+	e.svc, err = mfa.New(mfa.Config{DB: db.Ent, Box: box, Mail: sender, Issuer: "https://id.example.test:8443/",
+		Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return e.now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.user = e.newUser("alice@example.test")
+	return e
+}
+
+func (e *env) newUser(email string) *ent.User {
+	e.t.Helper()
+	u, err := e.db.User.Create().SetUserID("auth0|" + strings.Split(email, "@")[0]).SetEmail(email).
+		SetEmailVerified(true).Save(sys)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return u
+}
+
+func (e *env) settings(st mfa.Settings) {
+	e.t.Helper()
+	if _, err := e.svc.UpdateSettings(context.Background(), st); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// code is the TOTP code of secret at the env's clock moved by steps.
+func (e *env) code(secret string, steps int) string {
+	e.t.Helper()
+	c, err := totp.GenerateCodeCustom(secret, e.now.Add(time.Duration(steps)*30*time.Second),
+		totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c
+}
+
+// enrollTOTP enrolls a confirmed TOTP authenticator and returns its
+// secret and the recovery codes given.
+func (e *env) enrollTOTP(u *ent.User) (string, []string) {
+	e.t.Helper()
+	ctx := context.Background()
+	en, err := e.svc.StartTOTP(ctx, u.ID, *u.Email)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	codes, err := e.svc.ConfirmTOTP(ctx, u.ID, en.AuthenticatorID, e.code(en.Secret, 0), mfa.LoginContext{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return en.Secret, codes
+}
+
+func (e *env) logTypes() []string {
+	e.t.Helper()
+	evs, err := e.db.LogEvent.Query().Order(ent.Asc(logevent.FieldDate), ent.Asc(logevent.FieldID)).All(sys)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	out := make([]string, len(evs))
+	for i, ev := range evs {
+		out[i] = ev.Type
+	}
+	return out
+}
+
+func (e *env) countLogs(typ string) int {
+	e.t.Helper()
+	return e.db.LogEvent.Query().Where(logevent.Type(typ)).CountX(sys)
+}
+
+// wrong is a six-digit code that is none of the three accepted now.
+func (e *env) wrong(secret string) string {
+	for _, c := range []string{"000000", "111111", "222222", "333333"} {
+		if c != e.code(secret, -1) && c != e.code(secret, 0) && c != e.code(secret, 1) {
+			return c
+		}
+	}
+	panic("unreachable")
+}
+
+func TestDefaultsAndSettings(t *testing.T) {
+	forEach(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		st, err := e.svc.Settings(ctx)
+		if err != nil || st.Policy != mfa.PolicyNever || len(st.Factors) != 2 || !st.Enabled(mfa.FactorTOTP) || !st.Enabled(mfa.FactorRecoveryCode) {
+			t.Fatalf("defaults = %+v, %v", st, err)
+		}
+		got, err := e.svc.UpdateSettings(ctx, mfa.Settings{Policy: mfa.PolicyAlways,
+			Factors: []mfa.Factor{mfa.FactorEmail, mfa.FactorTOTP, mfa.FactorEmail}, RememberBrowserDays: 30})
+		if err != nil || got.Policy != mfa.PolicyAlways || len(got.Factors) != 2 || got.RememberBrowserDays != 30 {
+			t.Fatalf("update = %+v, %v", got, err)
+		}
+		// Seen at once through the cache.
+		st, err = e.svc.Settings(ctx)
+		if err != nil || st.Policy != mfa.PolicyAlways || !st.Enabled(mfa.FactorEmail) || st.Enabled(mfa.FactorRecoveryCode) {
+			t.Fatalf("after update = %+v, %v", st, err)
+		}
+		for _, bad := range []mfa.Settings{
+			{Policy: "sometimes", Factors: []mfa.Factor{mfa.FactorTOTP}},
+			{Policy: mfa.PolicyAlways, Factors: []mfa.Factor{mfa.FactorRecoveryCode}},
+			{Policy: mfa.PolicyNever, Factors: []mfa.Factor{"sms"}},
+			{Policy: mfa.PolicyNever, Factors: []mfa.Factor{mfa.FactorWebAuthn}},
+			{Policy: mfa.PolicyNever, RememberBrowserDays: -1},
+			{Policy: mfa.PolicyNever, RememberBrowserDays: 1000},
+		} {
+			var se *mfa.SettingsError
+			if _, err := e.svc.UpdateSettings(ctx, bad); !errors.As(err, &se) {
+				t.Errorf("UpdateSettings(%+v) = %v, want a SettingsError", bad, err)
+			}
+		}
+		if n := e.countLogs("gd_tenant_update"); n != 1 {
+			t.Errorf("gd_tenant_update events = %d", n)
+		}
+		// A factor turned off is refused.
+		e.settings(mfa.Settings{Policy: mfa.PolicyOptIn, Factors: []mfa.Factor{mfa.FactorEmail}})
+		if _, err := e.svc.StartTOTP(ctx, e.user.ID, "a"); !errors.Is(err, mfa.ErrFactorDisabled) {
+			t.Errorf("StartTOTP with TOTP off = %v", err)
+		}
+	})
+}
+
+func TestTOTPEnrollmentAndVerification(t *testing.T) {
+	forEach(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		en, err := e.svc.StartTOTP(ctx, e.user.ID, "alice@example.test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.HasPrefix(en.QRCodePNG, []byte("\x89PNG\r\n\x1a\n")) {
+			t.Error("QR code is not a PNG")
+		}
+		if !strings.HasPrefix(en.URL, "otpauth://totp/id.example.test:alice@example.test?") || !strings.Contains(en.URL, "issuer=id.example.test") ||
+			!strings.Contains(en.URL, "secret="+en.Secret) {
+			t.Errorf("URL = %s", en.URL)
+		}
+		if ok, _ := e.svc.Enrolled(ctx, e.user.ID); ok {
+			t.Error("enrolled before confirmation")
+		}
+		// A pending authenticator does not answer a challenge.
+		if err := e.svc.VerifyTOTP(ctx, e.user.ID, e.code(en.Secret, 0), mfa.LoginContext{}); !errors.Is(err, mfa.ErrInvalidCode) {
+			t.Fatalf("verify with pending = %v", err)
+		}
+		// Starting again replaces the pending one.
+		en2, err := e.svc.StartTOTP(ctx, e.user.ID, "alice@example.test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.ConfirmTOTP(ctx, e.user.ID, en.AuthenticatorID, e.code(en.Secret, 0), mfa.LoginContext{}); !errors.Is(err, mfa.ErrNotFound) {
+			t.Fatalf("confirm of a replaced enrollment = %v", err)
+		}
+		if _, err := e.svc.ConfirmTOTP(ctx, e.user.ID, en2.AuthenticatorID, e.wrong(en2.Secret), mfa.LoginContext{}); !errors.Is(err, mfa.ErrInvalidCode) {
+			t.Fatalf("confirm with a wrong code = %v", err)
+		}
+		codes, err := e.svc.ConfirmTOTP(ctx, e.user.ID, en2.AuthenticatorID, e.code(en2.Secret, 0), mfa.LoginContext{ClientID: "cli"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(codes) != 10 {
+			t.Fatalf("recovery codes = %d", len(codes))
+		}
+		if ok, err := e.svc.Enrolled(ctx, e.user.ID); !ok || err != nil {
+			t.Fatalf("Enrolled = %v, %v", ok, err)
+		}
+		as, err := e.svc.Authenticators(ctx, e.user.ID)
+		if err != nil || len(as) != 2 || as[0].Type != mfa.FactorTOTP || !as[0].Confirmed || as[0].LastUsedAt == nil ||
+			as[1].Type != mfa.FactorRecoveryCode {
+			t.Fatalf("Authenticators = %+v, %v", as, err)
+		}
+		// The confirming code was accepted once: it cannot log in.
+		if err := e.svc.VerifyTOTP(ctx, e.user.ID, e.code(en2.Secret, 0), mfa.LoginContext{}); !errors.Is(err, mfa.ErrInvalidCode) {
+			t.Fatalf("replayed confirmation code = %v", err)
+		}
+		// The next step's code (skew +1) is accepted, once.
+		if err := e.svc.VerifyTOTP(ctx, e.user.ID, e.code(en2.Secret, 1), mfa.LoginContext{}); err != nil {
+			t.Fatalf("code of step +1 = %v", err)
+		}
+		if err := e.svc.VerifyTOTP(ctx, e.user.ID, e.code(en2.Secret, 1), mfa.LoginContext{}); !errors.Is(err, mfa.ErrInvalidCode) {
+			t.Fatalf("replayed code = %v", err)
+		}
+		// Later: -1 accepted (with spaces as typed), ±2 refused.
+		e.now = e.now.Add(5 * time.Minute)
+		if err := e.svc.VerifyTOTP(ctx, e.user.ID, e.code(en2.Secret, 2), mfa.LoginContext{}); !errors.Is(err, mfa.ErrInvalidCode) {
+			t.Fatalf("code of step +2 = %v", err)
+		}
+		if err := e.svc.VerifyTOTP(ctx, e.user.ID, e.code(en2.Secret, -2), mfa.LoginContext{}); !errors.Is(err, mfa.ErrInvalidCode) {
+			t.Fatalf("code of step -2 = %v", err)
+		}
+		c := e.code(en2.Secret, -1)
+		if err := e.svc.VerifyTOTP(ctx, e.user.ID, c[:3]+" "+c[3:], mfa.LoginContext{}); err != nil {
+			t.Fatalf("code of step -1 = %v", err)
+		}
+		// An older step than the last accepted is refused even within skew.
+		e.now = e.now.Add(30 * time.Second)
+		if err := e.svc.VerifyTOTP(ctx, e.user.ID, e.code(en2.Secret, -2), mfa.LoginContext{}); !errors.Is(err, mfa.ErrInvalidCode) {
+			t.Fatalf("code older than the last accepted = %v", err)
+		}
+		for _, typ := range []string{"gd_start_enroll", "gd_enrollment_complete", "gd_auth_succeed", "gd_auth_failed"} {
+			if e.countLogs(typ) == 0 {
+				t.Errorf("no %s event (have %v)", typ, e.logTypes())
+			}
+		}
+	})
+}
+
+func TestSealedSeedNotInDatabase(t *testing.T) {
+	forEach(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		en, err := e.svc.StartTOTP(ctx, e.user.ID, "alice@example.test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := e.db.Authenticator.GetX(sys, pulid.ID(en.AuthenticatorID))
+		if a.SecretSealed == nil || bytes.Contains(*a.SecretSealed, []byte(en.Secret)) {
+			t.Fatal("the seed is readable in the row")
+		}
+		raw := e.rawSecret(en.AuthenticatorID)
+		if bytes.Contains(raw, []byte(en.Secret)) || len(raw) == 0 {
+			t.Fatalf("the seed is readable in the column (%d bytes)", len(raw))
+		}
+		if plain, err := e.box.Open(raw, "authenticator:"+en.AuthenticatorID+":user:"+string(e.user.ID)); err != nil || string(plain) != en.Secret {
+			t.Fatalf("sealed value opens to %q, %v", plain, err)
+		}
+		// Moved to another user's row, it does not open: the code fails.
+		bob := e.newUser("bob@example.test")
+		en2, err := e.svc.StartTOTP(ctx, bob.ID, "bob@example.test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.db.Authenticator.UpdateOneID(pulid.ID(en2.AuthenticatorID)).SetSecretSealed(raw).ExecX(sys)
+		if _, err := e.svc.ConfirmTOTP(ctx, bob.ID, en2.AuthenticatorID, e.code(en.Secret, 0), mfa.LoginContext{}); err == nil || errors.Is(err, mfa.ErrInvalidCode) {
+			t.Fatalf("a moved seed = %v, want an opening error", err)
+		}
+	})
+}
+
+func (e *env) rawSecret(id string) []byte {
+	e.t.Helper()
+	rows, err := e.db.QueryContext(sys, "SELECT secret_sealed FROM authenticators WHERE id = '"+id+"'")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer rows.Close()
+	var b []byte
+	for rows.Next() {
+		if err := rows.Scan(&b); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	return b
+}
+
+func TestLockout(t *testing.T) {
+	forEach(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		secret, codes := e.enrollTOTP(e.user)
+		e.now = e.now.Add(time.Minute)
+		// Wrong codes across factors count together.
+		for i := 0; i < mfa.MaxFailures-1; i++ {
+			var err error
+			if i%2 == 0 {
+				err = e.svc.VerifyTOTP(ctx, e.user.ID, e.wrong(secret), mfa.LoginContext{})
+			} else {
+				err = e.svc.VerifyRecoveryCode(ctx, e.user.ID, "AAAA-AAAA-AAAA-AAAA", mfa.LoginContext{})
+			}
+			if !errors.Is(err, mfa.ErrInvalidCode) {
+				t.Fatalf("wrong code %d = %v", i+1, err)
+			}
+		}
+		err := e.svc.VerifyTOTP(ctx, e.user.ID, e.wrong(secret), mfa.LoginContext{})
+		var le *mfa.LockedError
+		if !errors.As(err, &le) || !errors.Is(err, mfa.ErrLocked) || !le.Until.Equal(e.now.Add(mfa.LockFor)) {
+			t.Fatalf("5th wrong code = %v", err)
+		}
+		// Locked: even a right code or a recovery code is refused.
+		if err := e.svc.VerifyTOTP(ctx, e.user.ID, e.code(secret, 0), mfa.LoginContext{}); !errors.Is(err, mfa.ErrLocked) {
+			t.Fatalf("right code while locked = %v", err)
+		}
+		if err := e.svc.VerifyRecoveryCode(ctx, e.user.ID, codes[0], mfa.LoginContext{}); !errors.Is(err, mfa.ErrLocked) {
+			t.Fatalf("recovery code while locked = %v", err)
+		}
+		if until, _ := e.svc.Locked(ctx, e.user.ID); until.IsZero() {
+			t.Fatal("Locked reports no lock")
+		}
+		if n := e.countLogs("gd_otp_rate_limit_exceed"); n != 1 {
+			t.Fatalf("gd_otp_rate_limit_exceed events = %d (have %v)", n, e.logTypes())
+		}
+		// Another user is not affected.
+		bob := e.newUser("bob@example.test")
+		bobSecret, _ := e.enrollTOTP(bob)
+		e.now = e.now.Add(time.Minute)
+		if err := e.svc.VerifyTOTP(ctx, bob.ID, e.code(bobSecret, 0), mfa.LoginContext{}); err != nil {
+			t.Fatalf("another user = %v", err)
+		}
+		// 15 minutes after the lock, codes work again.
+		e.now = e.now.Add(mfa.LockFor)
+		if err := e.svc.VerifyTOTP(ctx, e.user.ID, e.code(secret, 0), mfa.LoginContext{}); err != nil {
+			t.Fatalf("right code after the lock = %v", err)
+		}
+		// A correct code starts the count over.
+		for i := 0; i < mfa.MaxFailures-1; i++ {
+			if err := e.svc.VerifyTOTP(ctx, e.user.ID, e.wrong(secret), mfa.LoginContext{}); !errors.Is(err, mfa.ErrInvalidCode) {
+				t.Fatalf("wrong code %d after unlock = %v", i+1, err)
+			}
+		}
+		e.now = e.now.Add(30 * time.Second)
+		if err := e.svc.VerifyTOTP(ctx, e.user.ID, e.code(secret, 0), mfa.LoginContext{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.svc.VerifyTOTP(ctx, e.user.ID, e.wrong(secret), mfa.LoginContext{}); !errors.Is(err, mfa.ErrInvalidCode) {
+			t.Fatalf("wrong code after a right one = %v", err)
+		}
+	})
+}
+
+func TestRecoveryCodes(t *testing.T) {
+	forEach(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		_, codes := e.enrollTOTP(e.user)
+		seen := map[string]bool{}
+		for _, c := range codes {
+			if !regexp.MustCompile(`^[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}$`).MatchString(c) || seen[c] {
+				t.Fatalf("code %q (duplicate: %v)", c, seen[c])
+			}
+			seen[c] = true
+		}
+		// Not stored in clear.
+		for _, rc := range e.db.RecoveryCode.Query().AllX(sys) {
+			for _, c := range codes {
+				if bytes.Contains(rc.CodeHash, []byte(c)) {
+					t.Fatal("a code is stored in clear")
+				}
+			}
+		}
+		// Typed in lower case without dashes, it works once.
+		typed := strings.ToLower(strings.ReplaceAll(codes[3], "-", ""))
+		if err := e.svc.VerifyRecoveryCode(ctx, e.user.ID, typed, mfa.LoginContext{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.svc.VerifyRecoveryCode(ctx, e.user.ID, codes[3], mfa.LoginContext{}); !errors.Is(err, mfa.ErrInvalidCode) {
+			t.Fatalf("used code again = %v", err)
+		}
+		if n, _ := e.svc.RecoveryCodesLeft(ctx, e.user.ID); n != 9 {
+			t.Fatalf("codes left = %d", n)
+		}
+		if e.countLogs("gd_recovery_succeed") != 1 || e.countLogs("gd_recovery_failed") != 1 {
+			t.Fatalf("events %v", e.logTypes())
+		}
+		// Another user's code does not work for this one.
+		bob := e.newUser("bob@example.test")
+		_, bobCodes := e.enrollTOTP(bob)
+		if err := e.svc.VerifyRecoveryCode(ctx, e.user.ID, bobCodes[0], mfa.LoginContext{}); !errors.Is(err, mfa.ErrInvalidCode) {
+			t.Fatalf("another user's code = %v", err)
+		}
+		// Regenerating voids the old codes.
+		fresh, err := e.svc.RegenerateRecoveryCodes(ctx, e.user.ID)
+		if err != nil || len(fresh) != 10 {
+			t.Fatalf("regenerate = %d, %v", len(fresh), err)
+		}
+		if err := e.svc.VerifyRecoveryCode(ctx, e.user.ID, codes[4], mfa.LoginContext{}); !errors.Is(err, mfa.ErrInvalidCode) {
+			t.Fatalf("old code after regenerate = %v", err)
+		}
+		if err := e.svc.VerifyRecoveryCode(ctx, e.user.ID, fresh[0], mfa.LoginContext{}); err != nil {
+			t.Fatalf("new code = %v", err)
+		}
+		if n := e.db.RecoveryCode.Query().Where(recoverycode.HasAuthenticatorWith(authenticator.UserRef(e.user.ID))).CountX(sys); n != 10 {
+			t.Fatalf("stored codes = %d, want 10", n)
+		}
+		// Recovery codes alone are not an enrollment.
+		carol := e.newUser("carol@example.test")
+		if _, err := e.svc.RegenerateRecoveryCodes(ctx, carol.ID); err != nil {
+			t.Fatal(err)
+		}
+		if ok, _ := e.svc.Enrolled(ctx, carol.ID); ok {
+			t.Fatal("recovery codes alone count as enrolled")
+		}
+	})
+}
+
+// emailCode returns the code of the n-th email (1-based).
+func (e *env) emailCode(n int) string {
+	e.t.Helper()
+	msgs := e.smtp.WaitForMessages(e.t, n, 5*time.Second)
+	m := regexp.MustCompile(`(?m)^(\d{6})\r?$`).FindSubmatch(msgs[n-1].Data)
+	if m == nil {
+		e.t.Fatalf("no code in %s", msgs[n-1].Data)
+	}
+	return string(m[1])
+}
+
+func TestEmailCodes(t *testing.T) {
+	forEach(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		if err := e.svc.SendEmailCode(ctx, e.user.ID, mfa.LoginContext{}); !errors.Is(err, mfa.ErrFactorDisabled) {
+			t.Fatalf("email off = %v", err)
+		}
+		e.settings(mfa.Settings{Policy: mfa.PolicyAlways, Factors: []mfa.Factor{mfa.FactorEmail}})
+		if err := e.svc.SendEmailCode(ctx, e.user.ID, mfa.LoginContext{}); err != nil {
+			t.Fatal(err)
+		}
+		code := e.emailCode(1)
+		as, _ := e.svc.Authenticators(ctx, e.user.ID)
+		if len(as) != 1 || as[0].Type != mfa.FactorEmail || as[0].Confirmed || as[0].Name != "a***@example.test" {
+			t.Fatalf("after send: %+v", as)
+		}
+		// Within 30 s, no second email.
+		if err := e.svc.SendEmailCode(ctx, e.user.ID, mfa.LoginContext{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.svc.VerifyEmailCode(ctx, e.user.ID, code, mfa.LoginContext{}); err != nil {
+			t.Fatalf("right code = %v", err)
+		}
+		if ok, _ := e.svc.Enrolled(ctx, e.user.ID); !ok {
+			t.Fatal("not enrolled after the first code")
+		}
+		if err := e.svc.VerifyEmailCode(ctx, e.user.ID, code, mfa.LoginContext{}); !errors.Is(err, mfa.ErrInvalidCode) {
+			t.Fatalf("reused code = %v", err)
+		}
+		if len(e.smtp.Messages()) != 1 {
+			t.Fatalf("%d emails sent, want 1", len(e.smtp.Messages()))
+		}
+		// A code expires after 5 minutes.
+		e.now = e.now.Add(time.Minute)
+		if err := e.svc.SendEmailCode(ctx, e.user.ID, mfa.LoginContext{}); err != nil {
+			t.Fatal(err)
+		}
+		code = e.emailCode(2)
+		e.now = e.now.Add(mfa.EmailCodeTTL + time.Second)
+		if err := e.svc.VerifyEmailCode(ctx, e.user.ID, code, mfa.LoginContext{}); !errors.Is(err, mfa.ErrInvalidCode) {
+			t.Fatalf("expired code = %v", err)
+		}
+		// A new code replaces the previous one.
+		if err := e.svc.SendEmailCode(ctx, e.user.ID, mfa.LoginContext{}); err != nil {
+			t.Fatal(err)
+		}
+		old := e.emailCode(3)
+		e.now = e.now.Add(time.Minute)
+		if err := e.svc.SendEmailCode(ctx, e.user.ID, mfa.LoginContext{}); err != nil {
+			t.Fatal(err)
+		}
+		code = e.emailCode(4)
+		if old != code {
+			if err := e.svc.VerifyEmailCode(ctx, e.user.ID, old, mfa.LoginContext{}); !errors.Is(err, mfa.ErrInvalidCode) {
+				t.Fatalf("replaced code = %v", err)
+			}
+		}
+		if err := e.svc.VerifyEmailCode(ctx, e.user.ID, code, mfa.LoginContext{}); err != nil {
+			t.Fatalf("newest code = %v", err)
+		}
+		// Wrong email codes count towards the lockout; a locked user gets
+		// no email.
+		for i := 0; i < mfa.MaxFailures; i++ {
+			_ = e.svc.VerifyEmailCode(ctx, e.user.ID, "999999", mfa.LoginContext{})
+		}
+		e.now = e.now.Add(time.Minute)
+		if err := e.svc.SendEmailCode(ctx, e.user.ID, mfa.LoginContext{}); !errors.Is(err, mfa.ErrLocked) {
+			t.Fatalf("send while locked = %v", err)
+		}
+		// An unverified address cannot receive codes.
+		bob := e.newUser("bob@example.test")
+		e.db.User.UpdateOne(bob).SetEmailVerified(false).ExecX(sys)
+		if err := e.svc.SendEmailCode(ctx, bob.ID, mfa.LoginContext{}); !errors.Is(err, mfa.ErrNoVerifiedEmail) {
+			t.Fatalf("unverified = %v", err)
+		}
+		if e.countLogs("gd_send_email") != 4 {
+			t.Fatalf("gd_send_email events: %v", e.logTypes())
+		}
+		// No event carries a code.
+		for _, ev := range e.db.LogEvent.Query().AllX(sys) {
+			if strings.Contains(ev.Description, code) || strings.Contains(ev.Description, old) {
+				t.Fatalf("event %s carries a code: %s", ev.Type, ev.Description)
+			}
+		}
+	})
+}
+
+func TestResetAndDelete(t *testing.T) {
+	forEach(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		e.settings(mfa.Settings{Policy: mfa.PolicyOptIn, Factors: []mfa.Factor{mfa.FactorTOTP, mfa.FactorRecoveryCode}, RememberBrowserDays: 30})
+		_, codes := e.enrollTOTP(e.user)
+		remember, err := e.svc.RememberBrowser(ctx, e.user.ID, 30)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !e.svc.Remembered(ctx, e.user.ID, remember) {
+			t.Fatal("fresh value not remembered")
+		}
+		bob := e.newUser("bob@example.test")
+		if e.svc.Remembered(ctx, bob.ID, remember) || e.svc.Remembered(ctx, e.user.ID, remember[:len(remember)-2]+"AA") {
+			t.Fatal("value accepted for another user or tampered")
+		}
+		e.now = e.now.Add(31 * 24 * time.Hour)
+		if e.svc.Remembered(ctx, e.user.ID, remember) {
+			t.Fatal("expired value remembered")
+		}
+		remember, _ = e.svc.RememberBrowser(ctx, e.user.ID, 30)
+		// Deleting one authenticator voids remembered browsers.
+		as, _ := e.svc.Authenticators(ctx, e.user.ID)
+		if err := e.svc.Delete(ctx, e.user.ID, as[1].ID); err != nil {
+			t.Fatal(err)
+		}
+		if e.svc.Remembered(ctx, e.user.ID, remember) {
+			t.Fatal("remembered after a delete")
+		}
+		if err := e.svc.VerifyRecoveryCode(ctx, e.user.ID, codes[0], mfa.LoginContext{}); !errors.Is(err, mfa.ErrInvalidCode) {
+			t.Fatalf("code of deleted recovery codes = %v", err)
+		}
+		if err := e.svc.Delete(ctx, e.user.ID, as[1].ID); !errors.Is(err, mfa.ErrNotFound) {
+			t.Fatalf("second delete = %v", err)
+		}
+		if err := e.svc.Delete(ctx, bob.ID, as[0].ID); !errors.Is(err, mfa.ErrNotFound) {
+			t.Fatalf("delete through another user = %v", err)
+		}
+		// Reset removes everything.
+		e.enrollTOTP(e.user) // a second TOTP, and new recovery codes
+		if _, _, err := e.svc.CreateEnrollmentTicket(ctx, e.user.ID, 0); err != nil {
+			t.Fatal(err)
+		}
+		remember, _ = e.svc.RememberBrowser(ctx, e.user.ID, 30)
+		if err := e.svc.Reset(ctx, e.user.ID); err != nil {
+			t.Fatal(err)
+		}
+		as, err = e.svc.Authenticators(ctx, e.user.ID)
+		if err != nil || len(as) != 0 {
+			t.Fatalf("after reset: %+v, %v", as, err)
+		}
+		if n := e.db.RecoveryCode.Query().CountX(sys); n != 0 {
+			t.Fatalf("recovery codes left: %d", n)
+		}
+		if ok, _ := e.svc.Enrolled(ctx, e.user.ID); ok || e.svc.Remembered(ctx, e.user.ID, remember) {
+			t.Fatal("still enrolled or remembered after reset")
+		}
+		if e.countLogs("gd_unenroll") != 1 || e.countLogs("gd_user_delete") != 1 {
+			t.Fatalf("events %v", e.logTypes())
+		}
+		if err := e.svc.Reset(ctx, "usr_nobody"); !errors.Is(err, mfa.ErrNotFound) {
+			t.Fatalf("reset of nobody = %v", err)
+		}
+		// Deleting the user deletes their authenticators.
+		e.enrollTOTP(bob)
+		e.db.User.DeleteOne(bob).ExecX(sys)
+		if n := e.db.Authenticator.Query().CountX(sys) + e.db.RecoveryCode.Query().CountX(sys); n != 0 {
+			t.Fatalf("%d rows left after the user was deleted", n)
+		}
+	})
+}
+
+func TestEnrollmentTickets(t *testing.T) {
+	forEach(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		tok, exp, err := e.svc.CreateEnrollmentTicket(ctx, e.user.ID, time.Hour)
+		if err != nil || !exp.Equal(e.now.Add(time.Hour)) {
+			t.Fatalf("create = %v, %v", exp, err)
+		}
+		if u := e.svc.EnrollmentTicketURL(tok); u != "https://id.example.test:8443/login/mfa/enroll?ticket="+tok {
+			t.Fatalf("URL = %s", u)
+		}
+		if uid, err := e.svc.EnrollmentTicketUser(ctx, tok); err != nil || uid != e.user.ID {
+			t.Fatalf("user = %v, %v", uid, err)
+		}
+		if err := e.svc.ConsumeEnrollmentTicket(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.svc.ConsumeEnrollmentTicket(ctx, tok); !errors.Is(err, mfa.ErrNotFound) {
+			t.Fatalf("second use = %v", err)
+		}
+		if _, err := e.svc.EnrollmentTicketUser(ctx, tok); !errors.Is(err, mfa.ErrNotFound) {
+			t.Fatalf("used ticket's user = %v", err)
+		}
+		// Expiry, and only the newest ticket works.
+		t1, _, _ := e.svc.CreateEnrollmentTicket(ctx, e.user.ID, time.Hour)
+		t2, _, _ := e.svc.CreateEnrollmentTicket(ctx, e.user.ID, time.Hour)
+		if _, err := e.svc.EnrollmentTicketUser(ctx, t1); !errors.Is(err, mfa.ErrNotFound) {
+			t.Fatalf("older ticket = %v", err)
+		}
+		e.now = e.now.Add(time.Hour + time.Second)
+		if _, err := e.svc.EnrollmentTicketUser(ctx, t2); !errors.Is(err, mfa.ErrNotFound) {
+			t.Fatalf("expired ticket = %v", err)
+		}
+		if _, _, err := e.svc.CreateEnrollmentTicket(ctx, "usr_nobody", 0); !errors.Is(err, mfa.ErrNotFound) {
+			t.Fatalf("ticket for nobody = %v", err)
+		}
+		if _, err := e.svc.EnrollmentTicketUser(ctx, "nope"); !errors.Is(err, mfa.ErrNotFound) {
+			t.Fatalf("unknown ticket = %v", err)
+		}
+	})
+}

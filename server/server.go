@@ -167,6 +167,9 @@ func Handler(d *Deps) (http.Handler, error) {
 		// Roles and permissions for APIs that enforce policies, client
 		// grants for machine tokens of registered APIs.
 		Authorization: rbac.NewAuthorizer(d.DB.Ent),
+		// Second factors: the tenant's policy, enrollment, remembered
+		// browsers.
+		MFA: providerMFA(d.MFA),
 	})
 	if err != nil {
 		return nil, err
@@ -180,7 +183,7 @@ func Handler(d *Deps) (http.Handler, error) {
 	loginPages, err := login.New(login.Config{
 		Issuer: d.Config.Issuer, DB: d.DB.Ent, Handoff: provider,
 		Sessions: d.Sessions, Auth: d.Auth, Logger: d.Logger,
-		Upstream: up,
+		Upstream: up, MFA: d.MFA,
 	})
 	if err != nil {
 		return nil, err
@@ -371,4 +374,13 @@ func cleanupLoop(ctx context.Context, d *Deps) {
 		case <-t.C:
 		}
 	}
+}
+
+// providerMFA is the provider's view of the MFA service; nil without one (a
+// nil *mfa.Service in the interface would not read as nil).
+func providerMFA(s *mfa.Service) oidc.MFA {
+	if s == nil {
+		return nil
+	}
+	return s
 }

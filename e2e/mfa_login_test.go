@@ -143,7 +143,7 @@ func isChallenge(p page) bool {
 func (e *mfaEnv) enroll(b *browser, p page) (secret string, recovery []string, done page) {
 	e.t.Helper()
 	m := secretRE.FindStringSubmatch(p.body)
-	if p.status != http.StatusOK || m == nil || !qrRE.MatchString(p.body) {
+	if p.status != http.StatusOK || m == nil || !qrRE.MatchString(html.UnescapeString(p.body)) {
 		e.t.Fatalf("expected the TOTP enrollment page with key and QR code, got %d %s %.800s", p.status, p.url, p.body)
 	}
 	secret = m[1]
@@ -339,7 +339,7 @@ func TestMFAEnrollmentTicket(t *testing.T) {
 		link := s.Issuer + "login/mfa/enroll?ticket=" + url.QueryEscape(token)
 		p := b.get(link)
 		m := secretRE.FindStringSubmatch(p.body)
-		if p.status != http.StatusOK || m == nil || !qrRE.MatchString(p.body) {
+		if p.status != http.StatusOK || m == nil || !qrRE.MatchString(html.UnescapeString(p.body)) {
 			t.Fatalf("ticket page: %d %.600s", p.status, p.body)
 		}
 		code, _ := totp.GenerateCode(m[1], time.Now())

@@ -10,9 +10,9 @@
 GO            ?= go
 NPM           ?= npm
 RULES_BUILD   := rules/testdata/build
-RULES_GO_FIX  := roles counter panic wasiopen loop oom linkto addrole
-RULES_AS_FIX  := roles addrole counter loop recurse memgrow badimport dbimport bigoutput abort logspam noexport badjson
-RULES_TPLS    := roles-claim deny-unverified first-login domain-allowlist strategy-claim
+RULES_GO_FIX  := roles counter panic wasiopen loop oom linkto addrole requiremfa
+RULES_AS_FIX  := roles addrole counter loop recurse memgrow badimport dbimport bigoutput abort logspam noexport badjson requiremfa
+RULES_TPLS    := roles-claim deny-unverified first-login domain-allowlist strategy-claim require-mfa
 RULES_WASM    := GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared
 
 .PHONY: rules-fixtures rules-fixtures-go rules-fixtures-as rules-test rules-bench rules-sdk-test rules-clean

@@ -14,10 +14,12 @@ type Event struct {
 	Stats       Stats       `json:"stats"`
 	// Authorization (additive to ABI v1) holds the user's roles, as a
 	// rule's roles command left them for the rules after it.
-	Authorization Authorization     `json:"authorization"`
-	Secrets       map[string]string `json:"secrets"`
-	Now           time.Time         `json:"now"`
-	Rule          RuleInfo          `json:"rule"`
+	Authorization Authorization `json:"authorization"`
+	// Authentication (additive to ABI v1) is how the user authenticated.
+	Authentication Authentication    `json:"authentication"`
+	Secrets        map[string]string `json:"secrets"`
+	Now            time.Time         `json:"now"`
+	Rule           RuleInfo          `json:"rule"`
 }
 
 // User is the normalized profile (docs/PROFILE.md). Nil metadata maps are sent as {}.
@@ -86,6 +88,19 @@ type Authorization struct {
 	Roles []string `json:"roles"`
 }
 
+// Authentication is Auth0's event.authentication: the methods the user
+// authenticated with in this session.
+type Authentication struct {
+	Methods []AuthenticationMethod `json:"methods"`
+}
+
+// AuthenticationMethod is one method of the login's AMR ("pwd", "fed",
+// "otp", "mfa"…), with the time the user authenticated.
+type AuthenticationMethod struct {
+	Name      string    `json:"name"`
+	Timestamp time.Time `json:"timestamp"`
+}
+
 // Stats holds login statistics.
 type Stats struct {
 	LoginsCount int64 `json:"logins_count"`
@@ -120,5 +135,8 @@ func (e *Event) normalize() {
 	}
 	if e.Authorization.Roles == nil {
 		e.Authorization.Roles = []string{}
+	}
+	if e.Authentication.Methods == nil {
+		e.Authentication.Methods = []AuthenticationMethod{}
 	}
 }

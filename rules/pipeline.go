@@ -60,6 +60,10 @@ type PipelineResult struct {
 	// (S ∪ Add) \ Remove. Callers that end up issuing for another user than
 	// the event's (a link_to) apply it to that user's own roles.
 	RolesChange *RolesChange
+	// RequireMFA is set when any rule asked for a second factor
+	// (require_mfa). Like the other commands it is only reported: the
+	// caller decides whether the login already satisfies it.
+	RequireMFA bool
 	// User is the event's user with the metadata updates applied.
 	User     User
 	Runs     []RuleRun
@@ -111,6 +115,7 @@ func (e *Engine) RunPipeline(ctx context.Context, rules []RuleVersion, event Eve
 	if res.Deny != nil {
 		res.IDTokenClaims, res.AccessTokenClaims = map[string]any{}, map[string]any{}
 		res.AppMetadata, res.UserMetadata, res.LinkTo, res.Roles, res.RolesChange = map[string]any{}, map[string]any{}, nil, nil, nil
+		res.RequireMFA = false // a deny wins: there is no login to strengthen
 		return res, nil
 	}
 	if lastClaims >= 0 {
@@ -168,6 +173,9 @@ func (e *Engine) runOne(ctx context.Context, rv *RuleVersion, event *Event, res 
 	applyMetadata(event.User.UserMetadata, res.UserMetadata, r.UserMetadata)
 	if r.LinkTo != nil {
 		res.LinkTo = &LinkRequest{RuleID: rv.ID, UserID: r.LinkTo.UserID}
+	}
+	if r.RequireMFA {
+		res.RequireMFA = true
 	}
 	if r.Roles != nil {
 		// Later rules see the changed list (event.authorization.roles).

@@ -30,7 +30,12 @@ type Result struct {
 	// Roles (additive to ABI v1) changes the user's roles for this login
 	// only: nothing is stored.
 	Roles *RolesChange `json:"roles,omitempty"`
-	Error *ResultError `json:"error,omitempty"`
+	// RequireMFA (additive to ABI v1, Auth0's api.multifactor.enable) asks
+	// for a second factor before the login completes; the caller decides
+	// what it means (rulesrun: at login only, unless the user already
+	// passed one).
+	RequireMFA bool         `json:"require_mfa,omitempty"`
+	Error      *ResultError `json:"error,omitempty"`
 }
 
 // RolesChange adds and removes roles by name for this login; a name in both

@@ -275,6 +275,7 @@ func TestResultMatchesSchema(t *testing.T) {
 		UserMetadata:      map[string]any{"theme": "dark"},
 		LinkTo:            &LinkTo{UserID: "github|1"},
 		Roles:             &RolesChange{Add: []string{"editor"}, Remove: []string{"viewer"}},
+		RequireMFA:        true,
 		Error:             &ResultError{Message: "m"},
 	}
 	b := mustJSON(t, full)
@@ -305,6 +306,7 @@ func TestResultMatchesSchema(t *testing.T) {
 		`{"link_to":{"user_id":""}}`,
 		`{"roles":{"add":[""]}}`,
 		`{"id_token_claims":[]}`,
+		`{"require_mfa":"yes"}`,
 		`[]`,
 	} {
 		if errs := s.validate(decodeAny(t, []byte(bad))); len(errs) == 0 {

@@ -64,6 +64,27 @@ func TestTemplates(t *testing.T) {
 				t.Fatalf("claims %v / %v", r.IDTokenClaims, r.AccessTokenClaims)
 			}
 		}},
+		{"require-mfa", "not an administrator", nil, nil, func(t *testing.T, r PipelineResult) {
+			if r.Deny != nil || r.RequireMFA {
+				t.Fatalf("deny %+v, require_mfa %v: billing-admin is not admin", r.Deny, r.RequireMFA)
+			}
+		}},
+		{"require-mfa", "administrator", func(e *Event) { e.Authorization.Roles = append(e.Authorization.Roles, "admin") }, nil,
+			func(t *testing.T, r PipelineResult) {
+				if r.Deny != nil || !r.RequireMFA || len(r.Runs[0].Logs) != 1 {
+					t.Fatalf("deny %+v, require_mfa %v, logs %q", r.Deny, r.RequireMFA, r.Runs[0].Logs)
+				}
+			}},
+		{"require-mfa", "administrator after MFA", func(e *Event) {
+			e.Authorization.Roles = append(e.Authorization.Roles, "admin")
+			e.Authentication.Methods = append(e.Authentication.Methods, AuthenticationMethod{Name: "mfa", Timestamp: e.Now})
+		}, nil, func(t *testing.T, r PipelineResult) {
+			// Still required: the host, not the rule, decides that the
+			// session satisfies it.
+			if !r.RequireMFA || len(r.Runs[0].Logs) != 0 {
+				t.Fatalf("require_mfa %v, logs %q", r.RequireMFA, r.Runs[0].Logs)
+			}
+		}},
 	}
 	for _, lang := range []string{"go", "as"} {
 		for _, c := range cases {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,6 +38,12 @@ type Login struct {
 	Audience string
 	// Roles are the names of the user's roles (event.authorization.roles).
 	Roles []string
+	// AMR are the login's authentication methods ("pwd", "fed", "otp",
+	// "mfa"…) and AuthTime when the user authenticated: the event's
+	// authentication.methods. At refresh, those of the original login.
+	// "mfa" in AMR satisfies a rule's require_mfa.
+	AMR      []string
+	AuthTime time.Time
 }
 
 // Outcome is what the rules add to the tokens. Their metadata updates have
@@ -52,7 +59,17 @@ type Outcome struct {
 	// to the roles of whoever the login ends up as (Primary after a link),
 	// for this login only (nothing is stored).
 	Roles *rules.RolesChange
+	// RequireMFA is set when a rule asked for a second factor at an
+	// interactive login whose AMR has no "mfa": the user must pass one
+	// first. Nothing was written (no metadata update, no link), and the
+	// claims, roles and Primary are empty: the rules run again once the
+	// factor is passed, and that run's effects are the ones that apply.
+	RequireMFA bool
 }
+
+// AMRMFA is the authentication method that satisfies a rule's require_mfa:
+// the user passed a second factor in this session.
+const AMRMFA = "mfa"
 
 // DeniedError is a rule's refusal: the login fails with access_denied and
 // Reason.
@@ -102,7 +119,9 @@ func failureKind(err error) string {
 
 // Run runs the enabled rules in order for a login. It returns a
 // *DeniedError when a rule denied, a *FailedError when one failed; in both
-// cases nothing was written but the log event. Otherwise the metadata
+// cases nothing was written but the log event. When a rule required MFA
+// that the login has not passed yet, it returns an Outcome with only
+// RequireMFA (and Runs) set, having written nothing. Otherwise the metadata
 // updates are written once, in one transaction, and the claims returned.
 func (s *Service) Run(ctx context.Context, in Login) (*Outcome, error) {
 	rvs, err := s.Enabled(ctx)
@@ -133,6 +152,14 @@ func (s *Service) Run(ctx context.Context, in Login) (*Outcome, error) {
 		lev.Details["rule_logs"] = runLogs(res.Runs)
 		s.writeLog(ctx, lev)
 		return nil, &DeniedError{RuleID: d.RuleID, RuleName: d.RuleName, Reason: d.Reason}
+	}
+	// require_mfa is Auth0's api.multifactor.enable: ignored at refresh,
+	// satisfied once the session has a second factor. Until then nothing
+	// the rules decided is applied: the provider sends the user to the
+	// challenge and runs the rules again afterwards, so a metadata update
+	// or a link applied now would be applied twice.
+	if res.RequireMFA && in.Protocol != ProtocolRefresh && !slices.Contains(in.AMR, AMRMFA) {
+		return &Outcome{RequireMFA: true, Runs: res.Runs}, nil
 	}
 	if len(res.AppMetadata)+len(res.UserMetadata) > 0 {
 		if err := s.applyMetadata(ctx, in.User.ID, res.AppMetadata, res.UserMetadata); err != nil {
@@ -301,8 +328,9 @@ func (s *Service) BuildEvent(ctx context.Context, in Login) (rules.Event, *ent.C
 		Transaction: rules.Transaction{
 			Protocol: in.Protocol, RequestedScopes: in.RequestedScopes, RedirectURI: in.RedirectURI,
 		},
-		Stats:         rules.Stats{LoginsCount: int64(u.LoginsCount)},
-		Authorization: rules.Authorization{Roles: in.Roles},
+		Stats:          rules.Stats{LoginsCount: int64(u.LoginsCount)},
+		Authorization:  rules.Authorization{Roles: in.Roles},
+		Authentication: authenticationOf(in.AMR, in.AuthTime),
 	}
 	if in.Client != nil {
 		ev.Client = rules.Client{ClientID: in.Client.ClientID, Name: in.Client.Name, Metadata: in.Client.Metadata}
@@ -311,6 +339,17 @@ func (s *Service) BuildEvent(ctx context.Context, in Login) (rules.Event, *ent.C
 		ev.Connection = rules.Connection{ID: string(conn.ID), Name: conn.Name, Strategy: strategyName(conn)}
 	}
 	return ev, conn, nil
+}
+
+// authenticationOf is Auth0's event.authentication: one method per AMR
+// value, each at the session's auth time (the session keeps no time per
+// method).
+func authenticationOf(amr []string, at time.Time) rules.Authentication {
+	methods := make([]rules.AuthenticationMethod, 0, len(amr))
+	for _, m := range amr {
+		methods = append(methods, rules.AuthenticationMethod{Name: m, Timestamp: at.UTC()})
+	}
+	return rules.Authentication{Methods: methods}
 }
 
 // strategyName is Auth0's name of a connection's strategy (event

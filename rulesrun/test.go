@@ -40,8 +40,11 @@ type TestResult struct {
 	AppMetadata       map[string]any
 	UserMetadata      map[string]any
 	DroppedClaims     []string
-	Logs              []string
-	Duration          time.Duration
+	// RequireMFA is the rule's require_mfa: a login without a second
+	// factor would be sent to the MFA challenge first.
+	RequireMFA bool
+	Logs       []string
+	Duration   time.Duration
 	// Error is the rule's failure (rule_failed …), nil when it ran.
 	Error *string
 }
@@ -142,7 +145,7 @@ func (s *Service) Test(ctx context.Context, db *ent.Client, p TestParams) (*Test
 		out.Deny = &res.Deny.Reason
 		return out, nil
 	}
-	out.Allowed = true
+	out.Allowed, out.RequireMFA = true, res.RequireMFA
 	return out, nil
 }
 

@@ -87,7 +87,7 @@ func rulesClaimsHook(svc *rulesrun.Service, logger *slog.Logger) oidc.ClaimsHook
 		out, err := svc.Run(ctx, rulesrun.Login{
 			User: ev.User, Client: ev.Client, Connection: ev.Connection, Protocol: ev.Protocol,
 			RequestedScopes: ev.RequestedScopes, RedirectURI: ev.RedirectURI, Audience: ev.Audience,
-			Roles: ev.Roles,
+			Roles: ev.Roles, AMR: ev.AMR, AuthTime: ev.AuthTime,
 		})
 		var (
 			denied *rulesrun.DeniedError
@@ -102,7 +102,12 @@ func rulesClaimsHook(svc *rulesrun.Service, logger *slog.Logger) oidc.ClaimsHook
 			return nil, err
 		}
 		if len(out.Runs) > 0 {
-			logger.DebugContext(ctx, "rules ran", "rules", len(out.Runs), "protocol", ev.Protocol)
+			logger.DebugContext(ctx, "rules ran", "rules", len(out.Runs), "protocol", ev.Protocol, "require_mfa", out.RequireMFA)
+		}
+		if out.RequireMFA {
+			// Nothing else applies until the factor is passed: the rules
+			// run again then.
+			return &oidc.CustomClaims{RequireMFA: true}, nil
 		}
 		custom := &oidc.CustomClaims{IDToken: out.IDTokenClaims, AccessToken: out.AccessTokenClaims, Primary: out.Primary}
 		if out.Roles != nil {

@@ -17,8 +17,8 @@ func TestTemplates(t *testing.T) {
 		lang Language
 		want []string
 	}{
-		{KindRule, Go, []string{"deny-unverified", "domain-allowlist", "first-login", "roles-claim", "strategy-claim"}},
-		{KindRule, AssemblyScript, []string{"deny-unverified", "domain-allowlist", "first-login", "roles-claim", "strategy-claim"}},
+		{KindRule, Go, []string{"deny-unverified", "domain-allowlist", "first-login", "require-mfa", "roles-claim", "strategy-claim"}},
+		{KindRule, AssemblyScript, []string{"deny-unverified", "domain-allowlist", "first-login", "require-mfa", "roles-claim", "strategy-claim"}},
 		{KindCustomDB, Go, []string{"mysql", "postgres"}},
 		{KindCustomDB, AssemblyScript, []string{"mysql", "postgres"}},
 	} {

@@ -135,3 +135,35 @@ func TestTestWithoutEventUsesTheSample(t *testing.T) {
 		t.Fatalf("--dsn on a rule: %v", err)
 	}
 }
+
+// TestTestPrintsRequireMFA: the output says when a rule requires MFA.
+func TestTestPrintsRequireMFA(t *testing.T) {
+	mod := "../testdata/build/as-requiremfa.wasm"
+	if _, err := os.Stat(mod); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("fixtures missing: run `make rules-fixtures`")
+		}
+		t.Skip("fixtures missing: run `make rules-fixtures`")
+	}
+	raw, err := os.ReadFile(event)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, admin := range []bool{false, true} {
+		ev := raw
+		if admin {
+			ev = bytes.Replace(raw, []byte(`"plan": "enterprise"`), []byte(`"role": "admin", "plan": "enterprise"`), 1)
+		}
+		evPath := filepath.Join(t.TempDir(), "event.json")
+		if err := os.WriteFile(evPath, ev, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if err := Test(mod, TestOptions{Event: evPath}, &buf); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(buf.String(), "require_mfa yes"); got != admin || !strings.Contains(buf.String(), `"https://example.com/methods":["pwd"]`) {
+			t.Errorf("admin %v, output:\n%s", admin, buf.String())
+		}
+	}
+}

@@ -145,6 +145,13 @@ func printResult(w io.Writer, res *rules.PipelineResult) {
 	if res.LinkTo != nil {
 		fmt.Fprintf(w, "link_to   %s (reserved in ABI v1)\n", res.LinkTo.UserID)
 	}
+	if c := res.RolesChange; c != nil {
+		fmt.Fprintf(w, "roles     add [%s] remove [%s] (this login only)\n", strings.Join(c.Add, ", "), strings.Join(c.Remove, ", "))
+	}
+	if res.RequireMFA {
+		fmt.Fprintln(w, `require_mfa yes: a login without "mfa" in authentication.methods goes to the MFA challenge first,`)
+		fmt.Fprintln(w, "          and nothing above applies until the rules run again after it (ignored at refresh)")
+	}
 }
 
 func round(d time.Duration) time.Duration {

@@ -71,6 +71,17 @@ export class API {
   }
 
   /**
+   * Asks for a second factor before the login completes (Auth0's
+   * api.multifactor.enable). Unless the user already passed one in this
+   * session (event.authentication.hasMethod("mfa")), the host sends them to
+   * the challenge, applies nothing the rules decided, and runs the rules
+   * again afterwards. Ignored at refresh; a deny wins.
+   */
+  requireMfa(): void {
+    this.result.set("require_mfa", Value.ofBool(true));
+  }
+
+  /**
    * Gives the user the role named name for this login only: later rules see
    * it in event.authorization.roles and the token's API scopes and
    * permissions count it. Nothing is stored; an unknown name grants nothing.

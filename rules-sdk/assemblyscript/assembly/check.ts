@@ -12,6 +12,8 @@ handle((e: Event, api: API): void => {
   api.deleteUserMetadata("old");
   if (e.secret("X") == "deny") api.deny("no");
   if (e.user.blocked) api.fail("blocked");
+  if (!e.authentication.hasMethod("mfa") && e.authentication.methods.length > 0) api.requireMfa();
+  api.addRole("editor");
   const v: Value = Value.newObject();
   api.setUserMetadata("obj", v);
 });

@@ -68,6 +68,27 @@ export class Authorization {
   roles: string[] = [];
 }
 
+export class AuthenticationMethod {
+  /** pwd (password), fed (a federated connection), otp, mfa (a second factor was passed)... */
+  name: string = "";
+  /** RFC 3339 time the user authenticated. */
+  timestamp: string = "";
+}
+
+/** Auth0's event.authentication (empty from hosts before it). */
+export class Authentication {
+  /** How the user authenticated in this session; at refresh, those of the original login. */
+  methods: AuthenticationMethod[] = [];
+
+  /** Whether the user authenticated with the method named name ("mfa": a second factor was passed). */
+  hasMethod(name: string): bool {
+    for (let i = 0; i < this.methods.length; i++) {
+      if (this.methods[i].name == name) return true;
+    }
+    return false;
+  }
+}
+
 export class RuleInfo {
   id: string = "";
   name: string = "";
@@ -81,6 +102,7 @@ export class Event {
   transaction: Transaction = new Transaction();
   stats: Stats = new Stats();
   authorization: Authorization = new Authorization();
+  authentication: Authentication = new Authentication();
   /** This rule's secrets: secrets.get("NAME").asString(). */
   secrets: Value = Value.newObject();
   /** RFC 3339 time from the host clock (the guest clock is fake). */
@@ -151,6 +173,14 @@ export class Event {
 
     e.stats.loginsCount = <i64>v.get("stats").get("logins_count").asNumber();
     e.authorization.roles = v.get("authorization").get("roles").asStrings();
+    const methods = v.get("authentication").get("methods");
+    for (let i = 0; i < methods.length; i++) {
+      const j = methods.at(i);
+      const m = new AuthenticationMethod();
+      m.name = j.get("name").asString();
+      m.timestamp = j.get("timestamp").asString();
+      e.authentication.methods.push(m);
+    }
     e.secrets = objectOrEmpty(v.get("secrets"));
     e.now = v.get("now").asString();
     e.rule.id = v.get("rule").get("id").asString();

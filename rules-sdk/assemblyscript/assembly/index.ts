@@ -8,7 +8,7 @@
 //   });
 
 export { Value, Kind, parse } from "./json";
-export { Event, User, Identity, Client, Connection, Request, Transaction, Stats, Authorization, RuleInfo } from "./event";
+export { Event, User, Identity, Client, Connection, Request, Transaction, Stats, Authorization, Authentication, AuthenticationMethod, RuleInfo } from "./event";
 export { API, toValue } from "./api";
 export { handle, Handler } from "./handler";
 

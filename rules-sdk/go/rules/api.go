@@ -41,6 +41,15 @@ func (a *API) LinkTo(userID string) {
 	a.res.LinkTo = &LinkTo{UserID: userID}
 }
 
+// RequireMFA asks for a second factor before the login completes (Auth0's
+// api.multifactor.enable). Unless the user already passed one in this
+// session (an "mfa" method in e.Authentication.Methods), the host sends
+// them to the challenge, applies nothing the rules decided, and runs the
+// rules again afterwards. Ignored at refresh; a deny wins.
+func (a *API) RequireMFA() {
+	a.res.RequireMFA = true
+}
+
 // AddRole gives the user the role named name for this login only: later
 // rules see it in event.Authorization.Roles and the token's API scopes and
 // permissions count it. Nothing is stored; an unknown name grants nothing.

@@ -553,7 +553,7 @@ func (d *decoder) strings(p *[]string) bool {
 }
 
 var (
-	eventKeys       = []string{"user", "client", "connection", "request", "transaction", "stats", "secrets", "now", "rule", "authorization"}
+	eventKeys       = []string{"user", "client", "connection", "request", "transaction", "stats", "secrets", "now", "rule", "authorization", "authentication"}
 	userKeys        = []string{"user_id", "email", "email_verified", "username", "phone_number", "phone_verified", "name", "given_name", "family_name", "nickname", "picture", "blocked", "identities", "user_metadata", "app_metadata", "created_at", "updated_at", "last_login", "logins_count"}
 	identityKeys    = []string{"connection", "provider", "user_id", "is_social", "profile_data"}
 	clientKeys      = []string{"client_id", "name", "metadata"}
@@ -563,6 +563,8 @@ var (
 	statsKeys       = []string{"logins_count"}
 	ruleKeys        = []string{"id", "name"}
 	authzKeys       = []string{"roles"}
+	authnKeys       = []string{"methods"}
+	methodKeys      = []string{"name", "timestamp"}
 )
 
 func (d *decoder) event(e *Event) bool {
@@ -625,10 +627,40 @@ func (d *decoder) event(e *Event) bool {
 			return d.object(2, ruleKeys, func(k int) bool {
 				return d.string([]*string{&r.ID, &r.Name}[k])
 			})
-		default:
+		case 9:
 			return d.object(2, authzKeys, func(int) bool { return d.strings(&e.Authorization.Roles) })
+		default:
+			return d.object(2, authnKeys, func(int) bool { return d.methods(&e.Authentication.Methods) })
 		}
 	})
+}
+
+func (d *decoder) methods(p *[]AuthenticationMethod) bool {
+	if d.null() {
+		*p = nil
+		return true
+	}
+	if *p != nil {
+		return false // a repeated member: encoding/json merges elements
+	}
+	a := []AuthenticationMethod{}
+	ok := d.array(func() bool {
+		if d.null() {
+			a = append(a, AuthenticationMethod{})
+			return true
+		}
+		var m AuthenticationMethod
+		ok := d.object(3, methodKeys, func(k int) bool {
+			if k == 0 {
+				return d.string(&m.Name)
+			}
+			return d.time(&m.Timestamp)
+		})
+		a = append(a, m)
+		return ok
+	})
+	*p = a
+	return ok
 }
 
 func (d *decoder) user(u *User) bool {
@@ -768,6 +800,10 @@ func appendResult(dst []byte, r *Result) ([]byte, bool) {
 			e.strs(r.Roles.Remove)
 		}
 		e.b = append(e.b, '}')
+	}
+	if r.RequireMFA {
+		field("require_mfa")
+		e.b = append(e.b, "true"...)
 	}
 	if r.Error != nil {
 		field("error")

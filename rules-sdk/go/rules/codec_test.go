@@ -58,6 +58,12 @@ func TestDecodeEventLikeEncodingJSON(t *testing.T) {
 		strings.Repeat(`{"a":`, 600) + `1` + strings.Repeat(`}`, 600),
 		`{"user":{"app_metadata":` + strings.Repeat(`[`, 600) + strings.Repeat(`]`, 600) + `}}`,
 		" \t\n{\"stats\" : { \"logins_count\" : 3 } }\r\n",
+		`{"authentication":{"methods":[{"name":"pwd","timestamp":"2025-11-25T19:59:58Z"},null,{"name":"mfa"}]}}`,
+		`{"authentication":null}`, `{"authentication":{"methods":null}}`, `{"authentication":{"methods":[]}}`,
+		`{"authentication":{"methods":[{"name":1}]}}`, `{"authentication":{"methods":[{"timestamp":"soon"}]}}`,
+		`{"authentication":{"methods":[{"NAME":"pwd","extra":[1]}]}}`, `{"authentication":{"methods":{}}}`,
+		`{"authentication":{"methods":[{"name":"a"}],"methods":[{"name":"b"}]}}`,
+		`{"authentication":{"methods":[{"name":"a","name":"b","timestamp":null}]}}`,
 	}
 	for _, c := range cases {
 		checkDecode(t, c)
@@ -94,6 +100,8 @@ func TestAppendResultLikeEncodingJSON(t *testing.T) {
 			{AccessTokenClaims: map[string]any{"b": v, "a": 1.0}, UserMetadata: map[string]any{}, LinkTo: &LinkTo{UserID: "u"}},
 			{IDTokenClaims: map[string]any{"v": v}, Roles: &Roles{Add: []string{"a<b", "\u00e9"}, Remove: []string{"c"}}},
 			{Roles: &Roles{Remove: []string{"c"}}}, {Roles: &Roles{Add: []string{}}},
+			{RequireMFA: true}, {Deny: &Deny{Reason: "r"}, RequireMFA: true, Error: &Error{Message: "m"}},
+			{IDTokenClaims: map[string]any{"v": v}, RequireMFA: true},
 			{},
 		} {
 			want, wantErr := json.Marshal(&r)

@@ -12,10 +12,13 @@ type Event struct {
 	Stats       Stats       `json:"stats"`
 	// Authorization holds the user's roles (additive to ABI v1: empty from
 	// hosts before it).
-	Authorization Authorization     `json:"authorization"`
-	Secrets       map[string]string `json:"secrets"`
-	Now           time.Time         `json:"now"`
-	Rule          RuleInfo          `json:"rule"`
+	Authorization Authorization `json:"authorization"`
+	// Authentication is how the user authenticated (additive to ABI v1:
+	// empty from hosts before it).
+	Authentication Authentication    `json:"authentication"`
+	Secrets        map[string]string `json:"secrets"`
+	Now            time.Time         `json:"now"`
+	Rule           RuleInfo          `json:"rule"`
 }
 
 // User is the normalized user profile.
@@ -88,6 +91,32 @@ type Authorization struct {
 	// Roles are the names of the user's roles, sorted, as the roles
 	// commands of earlier rules left them.
 	Roles []string `json:"roles"`
+}
+
+// Authentication is Auth0's event.authentication.
+type Authentication struct {
+	// Methods are how the user authenticated in this session: "pwd"
+	// (password), "fed" (a federated connection), "otp", "mfa" (a second
+	// factor was passed)… At refresh, those of the original login.
+	Methods []AuthenticationMethod `json:"methods"`
+}
+
+// AuthenticationMethod is one authentication method of the session.
+type AuthenticationMethod struct {
+	Name string `json:"name"`
+	// Timestamp is when the user authenticated.
+	Timestamp time.Time `json:"timestamp"`
+}
+
+// HasMethod reports whether the user authenticated with the method named
+// name in this session ("mfa": a second factor was passed).
+func (a Authentication) HasMethod(name string) bool {
+	for _, m := range a.Methods {
+		if m.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // RuleInfo identifies the running rule.

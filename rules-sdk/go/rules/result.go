@@ -10,6 +10,7 @@ type Result struct {
 	UserMetadata      map[string]any `json:"user_metadata,omitempty"`
 	LinkTo            *LinkTo        `json:"link_to,omitempty"`
 	Roles             *Roles         `json:"roles,omitempty"`
+	RequireMFA        bool           `json:"require_mfa,omitempty"`
 	Error             *Error         `json:"error,omitempty"`
 }
 

@@ -77,3 +77,20 @@ func TestRoleCommands(t *testing.T) {
 		t.Fatalf("the last call must win: %+v", r)
 	}
 }
+
+func TestRequireMFA(t *testing.T) {
+	Handle(func(e *Event, api *API) error {
+		if !e.Authentication.HasMethod("mfa") {
+			api.RequireMFA()
+		}
+		return nil
+	})
+	ev := `{"authentication":{"methods":[{"name":"pwd","timestamp":"2025-11-25T19:59:58Z"}]}}`
+	if out := string(process([]byte(ev))); out != `{"require_mfa":true}` {
+		t.Fatal(out)
+	}
+	ev = `{"authentication":{"methods":[{"name":"pwd","timestamp":"2025-11-25T19:59:58Z"},{"name":"mfa","timestamp":"2025-11-25T19:59:58Z"}]}}`
+	if out := string(process([]byte(ev))); out != `{}` {
+		t.Fatal(out)
+	}
+}

@@ -358,3 +358,44 @@ func TestMFAEnrollmentTicket(t *testing.T) {
 		}
 	})
 }
+
+// A rule's require_mfa asks for a factor (enrolling a user who has none)
+// even under the NEVER policy; nothing the rule did is kept before the
+// factor, and the rules see it once passed.
+func TestMFARequiredByRule(t *testing.T) {
+	module := wasm(t, "go-requiremfa")
+	apitest.ForEachBackend(t, func(t *testing.T, s *apitest.Server) {
+		e := newMFAEnv(t, s, mfa.Settings{Policy: mfa.PolicyNever, Factors: []mfa.Factor{mfa.FactorTOTP, mfa.FactorRecoveryCode}})
+		addRule(t, s, "require-mfa", module)
+		s.MustGraphQL(t, s.AdminToken(t), `mutation($id: ID!) { updateUser(id: $id, input: {appMetadata: {role: "admin"}}) { id } }`,
+			map[string]any{"id": string(e.userNode)}, nil)
+		verifier := oauth2.GenerateVerifier()
+
+		b := newBrowser(t)
+		enrollPage := b.login(e.authorize(b, verifier), e.email, e.password)
+		if !strings.HasSuffix(enrollPage.url.Path, "/login/mfa") {
+			t.Fatalf("require_mfa did not ask for a factor: %d %s %v", enrollPage.status, enrollPage.url, enrollPage.location)
+		}
+		if runs := appMetadata(t, s, string(e.userNode))["mfa_rule_runs"]; runs != nil {
+			t.Fatalf("the rule's metadata was stored before the factor: %v", runs)
+		}
+		_, _, done := e.enroll(b, enrollPage)
+		_, claims := e.tokens(done, verifier)
+		assertMFAClaims(t, claims)
+		methods, _ := claims["https://example.com/methods"].([]any)
+		if !slices.Contains(methods, any("mfa")) {
+			t.Fatalf("the rule did not see the factor: %v", claims["https://example.com/methods"])
+		}
+		if runs := appMetadata(t, s, string(e.userNode))["mfa_rule_runs"]; runs != float64(1) {
+			t.Fatalf("mfa_rule_runs after the factor: %v", runs)
+		}
+
+		// A user the rule does not ask: no challenge.
+		e.createUser("grace@example.com")
+		b2 := newBrowser(t)
+		_, claims = e.tokens(b2.login(e.authorize(b2, verifier), "grace@example.com", e.password), verifier)
+		if slices.Contains(amrOf(claims), "mfa") {
+			t.Fatalf("amr %v", claims["amr"])
+		}
+	})
+}

@@ -73,6 +73,13 @@ type mfaStep struct {
 	settings mfa.Settings
 }
 
+// emailAvailable reports whether a code may be sent to the user's email
+// address: the factor is enabled and the address verified.
+func (st *mfaStep) emailAvailable() bool {
+	u := st.user
+	return slices.Contains(st.settings.Factors, mfa.FactorEmail) && u.EmailVerified && u.Email != nil && *u.Email != ""
+}
+
 func (st *mfaStep) loginContext() mfa.LoginContext {
 	return mfa.LoginContext{ClientID: st.req.ClientID, ClientName: st.req.ClientName, Connection: st.session.Connection}
 }
@@ -140,14 +147,23 @@ func (h *Handler) showMFA(w http.ResponseWriter, r *http.Request, st *mfaStep, m
 	}
 	enabled := func(f mfa.Factor) bool { return slices.Contains(st.settings.Factors, f) }
 	hasTOTP := has(mfa.FactorTOTP)
-	email := enabled(mfa.FactorEmail) && st.user.EmailVerified && st.user.Email != nil && *st.user.Email != ""
-	if !hasTOTP && !email {
+	email := st.emailAvailable()
+	if method == "" && !hasTOTP && email && has(mfa.FactorEmail) {
+		// A user who answers with email codes is not pushed to set up an
+		// app.
+		method = methodEmail
+	}
+	if !hasTOTP && (!email || (method != methodEmail && !emailSent)) {
+		// No authenticator app yet: set one up, or (when enabled) take a
+		// code by email instead.
 		if enabled(mfa.FactorTOTP) {
-			h.startEnrollment(w, r, st.req, st.user, "", errText, status)
+			h.startEnrollment(w, r, st.req, st.user, "", email, errText, status)
 			return
 		}
-		h.message(w, r, http.StatusForbidden, "Verify it's you", msgNoFactor, "", "")
-		return
+		if !email {
+			h.message(w, r, http.StatusForbidden, "Verify it's you", msgNoFactor, "", "")
+			return
+		}
 	}
 	if method == "" {
 		method = methodTOTP
@@ -173,7 +189,7 @@ func (h *Handler) showMFA(w http.ResponseWriter, r *http.Request, st *mfaStep, m
 
 // startEnrollment creates a pending TOTP authenticator for user and shows
 // its key and QR code: for request req's login, or for an enrollment ticket.
-func (h *Handler) startEnrollment(w http.ResponseWriter, r *http.Request, req *loginflow.Request, user *ent.User, ticket, errText string, status int) {
+func (h *Handler) startEnrollment(w http.ResponseWriter, r *http.Request, req *loginflow.Request, user *ent.User, ticket string, email bool, errText string, status int) {
 	en, err := h.cfg.MFA.StartTOTP(r.Context(), user.ID, accountName(user))
 	if errors.Is(err, mfa.ErrFactorDisabled) {
 		h.message(w, r, http.StatusForbidden, "Set up two-step verification", msgNoFactor, "", "")
@@ -185,7 +201,7 @@ func (h *Handler) startEnrollment(w http.ResponseWriter, r *http.Request, req *l
 	}
 	h.showEnrollment(w, r, req, &mfaPage{
 		Secret: en.Secret, QR: template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(en.QRCodePNG)),
-		AuthenticatorID: en.AuthenticatorID, Ticket: ticket,
+		AuthenticatorID: en.AuthenticatorID, Ticket: ticket, Email: email,
 	}, errText, status)
 }
 
@@ -231,7 +247,7 @@ func (h *Handler) mfaSubmit(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	switch r.PostFormValue("action") {
 	case "send_email":
-		if !slices.Contains(st.settings.Factors, mfa.FactorEmail) || !st.user.EmailVerified {
+		if !st.emailAvailable() {
 			h.showMFA(w, r, st, "", "Codes by email are not available for this account.", false, http.StatusBadRequest)
 			return
 		}
@@ -247,7 +263,9 @@ func (h *Handler) mfaSubmit(w http.ResponseWriter, r *http.Request) {
 	case "enroll":
 		codes, err := h.cfg.MFA.ConfirmTOTP(ctx, st.user.ID, r.PostFormValue("authenticator_id"), strings.TrimSpace(r.PostFormValue("code")), st.loginContext())
 		if err != nil {
-			h.enrollFailed(w, r, st.req, postedEnrollment(r, ""), err)
+			shown := postedEnrollment(r, "")
+			shown.Email = st.emailAvailable()
+			h.enrollFailed(w, r, st.req, shown, err)
 			return
 		}
 		amr, err := h.cfg.Sessions.AddAMR(ctx, st.session.ID, loginflow.AMROTP, loginflow.AMRMFA)
@@ -325,7 +343,7 @@ func (h *Handler) enrollFailed(w http.ResponseWriter, r *http.Request, req *logi
 			h.serverError(w, r, uerr)
 			return
 		}
-		h.startEnrollment(w, r, req, user, shown.Ticket, msg, status)
+		h.startEnrollment(w, r, req, user, shown.Ticket, shown.Email, msg, status)
 		return
 	}
 	h.showEnrollment(w, r, req, shown, msg, status)
@@ -407,7 +425,7 @@ func (h *Handler) mfaEnrollPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	h.startEnrollment(w, r, nil, u, token, "", http.StatusOK)
+	h.startEnrollment(w, r, nil, u, token, false, "", http.StatusOK)
 }
 
 func (h *Handler) mfaEnrollSubmit(w http.ResponseWriter, r *http.Request) {

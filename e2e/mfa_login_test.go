@@ -18,7 +18,9 @@ import (
 
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/internal/apitest"
+	"github.com/authgraph/authgraph/internal/testenv"
 	"github.com/authgraph/authgraph/mfa"
+	"github.com/authgraph/authgraph/server"
 )
 
 const multiFactor = "http://schemas.openid.net/pape/policies/2007/06/multi-factor"
@@ -398,4 +400,73 @@ func TestMFARequiredByRule(t *testing.T) {
 			t.Fatalf("amr %v", claims["amr"])
 		}
 	})
+}
+
+var mailedCodeRE = regexp.MustCompile(`Your verification code is:\s+(\d{6})`)
+
+// mailedCode waits for the n-th message to address and returns its code.
+func mailedCode(t *testing.T, smtp *testenv.SMTPServer, address string, n int) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		var found []string
+		for _, m := range smtp.Messages() {
+			if len(m.To) > 0 && strings.EqualFold(m.To[0], address) {
+				if c := mailedCodeRE.FindStringSubmatch(strings.ReplaceAll(string(m.Data), "=\r\n", "")); c != nil {
+					found = append(found, c[1])
+				}
+			}
+		}
+		if len(found) >= n {
+			return found[n-1]
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no code mailed to %s", address)
+	return ""
+}
+
+// Email codes: offered instead of setting up an app to a user with a
+// verified address, single use, and the factor such a user is then asked
+// for. The forms need their CSRF token.
+func TestMFAEmailCode(t *testing.T) {
+	for _, backend := range apitest.Backends() {
+		t.Run(backend.Name, func(t *testing.T) {
+			smtp := testenv.StartSMTP(t)
+			s := apitest.StartWith(t, backend.DSN(t), func(c *server.Config) { c.SMTPURL = smtp.URL })
+			e := newMFAEnv(t, s, mfa.Settings{Policy: mfa.PolicyAlways, Factors: []mfa.Factor{mfa.FactorTOTP, mfa.FactorEmail, mfa.FactorRecoveryCode}})
+			s.MustGraphQL(t, s.AdminToken(t), `mutation($id: ID!) { updateUser(id: $id, input: {emailVerified: true}) { id } }`,
+				map[string]any{"id": string(e.userNode)}, nil)
+			verifier := oauth2.GenerateVerifier()
+			b := newBrowser(t)
+			enrollPage := b.login(e.authorize(b, verifier), e.email, e.password)
+			if secretRE.FindString(enrollPage.body) == "" || !strings.Contains(enrollPage.body, `value="send_email"`) {
+				t.Fatalf("expected the enrollment page with the email alternative: %d %.800s", enrollPage.status, enrollPage.body)
+			}
+			// Without its CSRF token, a form post is refused.
+			forged := url.Values{"req": {reqRE.FindStringSubmatch(enrollPage.body)[1]}, "action": {"send_email"}}
+			r, _ := http.NewRequest(http.MethodPost, s.Issuer+"login/mfa", strings.NewReader(forged.Encode()))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			if p := b.do(r); p.status != http.StatusForbidden {
+				t.Fatalf("a post without CSRF token: %d", p.status)
+			}
+			sent := b.submit(enrollPage, url.Values{"action": {"send_email"}})
+			if sent.status != http.StatusOK || !isChallengeBody(sent.body) || !strings.Contains(sent.body, `name="method" value="email"`) {
+				t.Fatalf("after sending a code: %d %.800s", sent.status, sent.body)
+			}
+			code := mailedCode(t, smtp, e.email, 1)
+			_, claims := e.tokens(b.submit(sent, url.Values{"code": {code}}), verifier)
+			assertMFAClaims(t, claims)
+
+			// Next login: challenged by email, the used code refused.
+			b2 := newBrowser(t)
+			ch := b2.login(e.authorize(b2, verifier), e.email, e.password)
+			if !isChallenge(ch) || !strings.Contains(ch.body, `name="method" value="email"`) {
+				t.Fatalf("a user of email codes was not challenged by email: %d %.800s", ch.status, ch.body)
+			}
+			if p := b2.submit(ch, url.Values{"code": {code}}); p.status != http.StatusUnauthorized || p.location != nil {
+				t.Fatalf("a used email code: %d %v", p.status, p.location)
+			}
+		})
+	}
 }

@@ -15,6 +15,7 @@ package login
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"html/template"
 	"net/http"
 	"slices"
@@ -182,7 +183,10 @@ func (h *Handler) showMFA(w http.ResponseWriter, r *http.Request, st *mfaStep, m
 	p := &page{Title: "Verify it's you", Client: st.req.ClientName, ReqID: st.req.ID, Error: errText,
 		Action: h.path("/mfa", vals(loginflow.ParamRequestID, st.req.ID)), MFA: mp}
 	if emailSent {
-		p.Info = "We have sent a code to your email address. It is valid for 5 minutes."
+		// A send within mfa.EmailResendAfter of the last one sends
+		// nothing: the code already sent still works.
+		p.Info = fmt.Sprintf("We have sent a code to your email address. It is valid for %d minutes. If it does not arrive, you can ask for another one after %d seconds.",
+			int(mfa.EmailCodeTTL/time.Minute), int(mfa.EmailResendAfter/time.Second))
 	}
 	h.render(w, r, status, "mfa", p)
 }

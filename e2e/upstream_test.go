@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -129,6 +130,10 @@ func TestLoginThroughAnotherAuthgraph(t *testing.T) {
 			claims["given_name"] != "amazing" || claims["email_verified"] != false {
 			t.Fatalf("claims: %v", claims)
 		}
+		// A login at another provider is "fed" (RFC 8176).
+		if amr := amrOf(claims); !slices.Equal(amr, []string{"fed"}) {
+			t.Fatalf("amr of an upstream OIDC login: %v", claims["amr"])
+		}
 
 		// The profile the API shows, with its identity.
 		var got struct {
@@ -187,6 +192,10 @@ func TestLoginThroughLDAP(t *testing.T) {
 		if !strings.HasPrefix(sub, "ad|corp|") || claims["email"] != "alice@example.org" || claims["email_verified"] != true ||
 			claims["name"] != "Alice Liddell" || claims["nickname"] != "alice" {
 			t.Fatalf("claims: %v", claims)
+		}
+		// A directory's password is still a password.
+		if amr := amrOf(claims); !slices.Equal(amr, []string{"pwd"}) {
+			t.Fatalf("amr of an LDAP login: %v", claims["amr"])
 		}
 
 		// Linked into a database user, the directory login signs in as that
@@ -315,6 +324,9 @@ func TestLoginThroughSAML(t *testing.T) {
 		if claims["sub"] != "samlp|acme|wile@acme.example" || claims["email"] != "wile@acme.example" || claims["email_verified"] != true ||
 			claims["name"] != "Wile E. Coyote" || claims["given_name"] != "Wile E." || claims["family_name"] != "Coyote" {
 			t.Fatalf("claims: %v", claims)
+		}
+		if amr := amrOf(claims); !slices.Equal(amr, []string{"fed"}) {
+			t.Fatalf("amr of a SAML login: %v", claims["amr"])
 		}
 
 		// The same response posted again: refused, nothing written.

@@ -352,6 +352,21 @@ func TestMFAEnrollmentTicket(t *testing.T) {
 		if again := b.get(link); again.status != http.StatusBadRequest {
 			t.Fatalf("a used ticket opened the page again: %d", again.status)
 		}
+		// The enrollment page allows its own data: image, nothing more.
+		second, _, err := s.Deps.MFA.CreateEnrollmentTicket(context.Background(), e.userNode, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := b.http.Get(s.Issuer + "login/mfa/enroll?ticket=" + url.QueryEscape(second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if csp := resp.Header.Get("Content-Security-Policy"); resp.StatusCode != http.StatusOK ||
+			csp != "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'" ||
+			resp.Header.Get("X-Frame-Options") != "DENY" {
+			t.Fatalf("enrollment page headers: %d %v", resp.StatusCode, resp.Header)
+		}
 		// The user is now challenged at login.
 		verifier := oauth2.GenerateVerifier()
 		b2 := newBrowser(t)

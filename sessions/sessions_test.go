@@ -129,3 +129,29 @@ func TestSecureIssuerCookie(t *testing.T) {
 		t.Fatalf("https cookie must be Secure; SameSite=None; HttpOnly: %+v", c)
 	}
 }
+
+func TestAddAMR(t *testing.T) {
+	m, u, now := setup(t)
+	ctx := context.Background()
+	c := login(t, m, u)
+	s, err := m.Current(ctx, withCookie(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	amr, err := m.AddAMR(ctx, s.ID, "otp", "mfa")
+	if err != nil || len(amr) != 3 || amr[0] != "pwd" || amr[1] != "otp" || amr[2] != "mfa" {
+		t.Fatalf("AddAMR = %v, %v", amr, err)
+	}
+	// Methods already there are not repeated; the session reads them back.
+	if amr, err = m.AddAMR(ctx, s.ID, "mfa"); err != nil || len(amr) != 3 {
+		t.Fatalf("AddAMR again = %v, %v", amr, err)
+	}
+	if s, err = m.Current(ctx, withCookie(c)); err != nil || len(s.Amr) != 3 || s.Amr[2] != "mfa" {
+		t.Fatalf("stored amr %v, %v", s.Amr, err)
+	}
+	// An ended or expired session takes no factor.
+	*now = now.Add(DefaultAbsolute + time.Minute)
+	if _, err := m.AddAMR(ctx, s.ID, "otp"); !errors.Is(err, ErrNoSession) {
+		t.Fatalf("AddAMR on an expired session: %v", err)
+	}
+}

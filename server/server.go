@@ -192,7 +192,7 @@ func Handler(d *Deps) (http.Handler, error) {
 	gql := graph.NewHandler(&graph.Resolver{
 		Ent: d.DB.Ent, Connections: d.Connections, Issuer: d.Config.Issuer, Keys: d.Keys, Auth: d.Auth, Rules: d.Rules,
 		Upstream: up, // testConnectionScript runs custom-database scripts
-		Accounts: accts, Imports: d.Imports,
+		Accounts: accts, Imports: d.Imports, MFA: d.MFA,
 	}, d.Logger)
 
 	mux := http.NewServeMux()

@@ -80,7 +80,9 @@ const authenticatorsQuery = `query($id: ID!) { user(id: $id) { authenticators { 
 
 func authenticators(t *testing.T, s *apitest.Server, tok, userID string) []gqlAuthenticator {
 	t.Helper()
-	var got struct{ User struct{ Authenticators []gqlAuthenticator } }
+	var got struct {
+		User struct{ Authenticators []gqlAuthenticator }
+	}
 	s.MustGraphQL(t, tok, authenticatorsQuery, map[string]any{"id": userID}, &got)
 	return got.User.Authenticators
 }

@@ -222,9 +222,6 @@ var ownTxFields = map[string]bool{
 	// testConnectionScript writes nothing to the store and may run for
 	// seconds against a legacy database: no transaction either.
 	"testConnectionScript": true,
-	// Package mfa writes through its own client.
-	"updateMfaSettings": true, "deleteAuthenticator": true, "resetMfa": true,
-	"createMfaEnrollmentTicket": true,
 }
 
 // onlyOwnTxFields reports whether every root field of op manages its own

@@ -28,34 +28,27 @@ func (r *authenticatorResolver) Type(ctx context.Context, obj *mfa.Authenticator
 
 // UpdateMfaSettings is the resolver for the updateMfaSettings field.
 func (r *mutationResolver) UpdateMfaSettings(ctx context.Context, input model.UpdateMfaSettingsInput) (*model.MfaSettings, error) {
-	if err := requireScope(ctx, ScopeUpdateMfaSettings); err != nil {
-		return nil, err
-	}
-	st, err := r.MFA.Settings(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if v := input.Policy.Value(); v != nil {
-		st.Policy = mfa.Policy(strings.ToLower(string(*v)))
-	} else if input.Policy.IsSet() {
+	if input.Policy.IsSet() && input.Policy.Value() == nil {
 		return nil, badInput("policy", "policy cannot be null")
 	}
-	if input.Factors.IsSet() {
-		st.Factors = []mfa.Factor{}
-		for _, f := range input.Factors.Value() {
-			st.Factors = append(st.Factors, mfa.Factor(strings.ToLower(string(f))))
-		}
-	}
-	if v := input.RememberBrowserDays.Value(); v != nil {
-		st.RememberBrowserDays = *v
-	} else if input.RememberBrowserDays.IsSet() {
+	if input.RememberBrowserDays.IsSet() && input.RememberBrowserDays.Value() == nil {
 		return nil, badInput("rememberBrowserDays", "rememberBrowserDays cannot be null")
 	}
-	st, err = r.MFA.UpdateSettings(ctx, st)
+	st, err := r.MFA.Manager().UpdateSettings(ctx, "updateMfaSettings", func(st *mfa.Settings) {
+		if v := input.Policy.Value(); v != nil {
+			st.Policy = mfa.Policy(strings.ToLower(string(*v)))
+		}
+		if input.Factors.IsSet() {
+			st.Factors = []mfa.Factor{}
+			for _, f := range input.Factors.Value() {
+				st.Factors = append(st.Factors, mfa.Factor(strings.ToLower(string(f))))
+			}
+		}
+		if v := input.RememberBrowserDays.Value(); v != nil {
+			st.RememberBrowserDays = *v
+		}
+	})
 	if err != nil {
-		return nil, err
-	}
-	if err := r.audit(ctx, "updateMfaSettings", "Update the MFA settings", ""); err != nil {
 		return nil, err
 	}
 	return settingsOut(st), nil
@@ -63,50 +56,32 @@ func (r *mutationResolver) UpdateMfaSettings(ctx context.Context, input model.Up
 
 // DeleteAuthenticator is the resolver for the deleteAuthenticator field.
 func (r *mutationResolver) DeleteAuthenticator(ctx context.Context, userID pulid.ID, id pulid.ID) (bool, error) {
-	u, err := r.mfaUser(ctx, ScopeUpdateUsers, userID)
-	if err != nil {
+	if err := r.MFA.Manager().Delete(ctx, "deleteAuthenticator", string(userID), string(id)); err != nil {
 		return false, err
 	}
-	if err := r.MFA.Delete(ctx, u.ID, string(id)); err != nil {
-		return false, err
-	}
-	return true, r.audit(ctx, "deleteAuthenticator", "Remove an authenticator of a user", u.UserID)
+	return true, nil
 }
 
 // ResetMfa is the resolver for the resetMfa field.
 func (r *mutationResolver) ResetMfa(ctx context.Context, userID pulid.ID) (bool, error) {
-	u, err := r.mfaUser(ctx, ScopeUpdateUsers, userID)
-	if err != nil {
+	if err := r.MFA.Manager().Reset(ctx, "resetMfa", string(userID)); err != nil {
 		return false, err
 	}
-	if err := r.MFA.Reset(ctx, u.ID); err != nil {
-		return false, err
-	}
-	return true, r.audit(ctx, "resetMfa", "Reset the MFA of a user", u.UserID)
+	return true, nil
 }
 
 // CreateMfaEnrollmentTicket is the resolver for the createMfaEnrollmentTicket field.
 func (r *mutationResolver) CreateMfaEnrollmentTicket(ctx context.Context, userID pulid.ID) (*model.MfaEnrollmentTicket, error) {
-	u, err := r.mfaUser(ctx, ScopeCreateMfaEnrollmentTickets, userID)
+	link, exp, err := r.MFA.Manager().EnrollmentTicket(ctx, "createMfaEnrollmentTicket", string(userID), 0)
 	if err != nil {
 		return nil, err
 	}
-	token, exp, err := r.MFA.CreateEnrollmentTicket(ctx, u.ID, 0)
-	if err != nil {
-		return nil, err
-	}
-	if err := r.audit(ctx, "createMfaEnrollmentTicket", "Create an MFA enrollment ticket", u.UserID); err != nil {
-		return nil, err
-	}
-	return &model.MfaEnrollmentTicket{TicketURL: r.MFA.EnrollmentTicketURL(token), ExpiresAt: exp}, nil
+	return &model.MfaEnrollmentTicket{TicketURL: link, ExpiresAt: exp}, nil
 }
 
 // MfaSettings is the resolver for the mfaSettings field.
 func (r *queryResolver) MfaSettings(ctx context.Context) (*model.MfaSettings, error) {
-	if err := requireScope(ctx, ScopeReadMfaSettings); err != nil {
-		return nil, err
-	}
-	st, err := r.MFA.Settings(ctx)
+	st, err := r.MFA.Manager().Settings(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -115,10 +90,7 @@ func (r *queryResolver) MfaSettings(ctx context.Context) (*model.MfaSettings, er
 
 // Authenticators is the resolver for the authenticators field.
 func (r *userResolver) Authenticators(ctx context.Context, obj *ent.User) ([]*mfa.Authenticator, error) {
-	if err := requireScope(ctx, ScopeReadUsers); err != nil {
-		return nil, err
-	}
-	as, err := r.MFA.Authenticators(ctx, obj.ID)
+	as, err := r.MFA.Manager().Authenticators(ctx, string(obj.ID))
 	if err != nil {
 		return nil, err
 	}

@@ -24,6 +24,9 @@ var managementScopes = []string{
 	"read:roles", "create:roles", "update:roles", "delete:roles",
 	"read:role_members", "create:role_members", "delete:role_members",
 	"read:client_grants", "create:client_grants", "update:client_grants", "delete:client_grants",
+	// Multi-factor authentication: the tenant's factors and policy, and
+	// enrollment links (Auth0's names).
+	"read:guardian_factors", "update:guardian_factors", "create:guardian_enrollment_tickets",
 }
 
 // Self-service scopes: a signed-in user's token for the management API may

@@ -12,6 +12,7 @@ import (
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/graph/model"
 	"github.com/authgraph/authgraph/logs"
+	"github.com/authgraph/authgraph/mfa"
 	"github.com/authgraph/authgraph/rbac"
 	"github.com/authgraph/authgraph/rulesrun"
 )
@@ -36,6 +37,8 @@ type Resolver struct {
 	Accounts *accounts.Service
 	// Imports creates and reads user import jobs.
 	Imports *bulkimport.Service
+	// MFA is the tenant's MFA settings and users' authenticators.
+	MFA *mfa.Service
 }
 
 // rbac returns the RBAC use cases over the operation's transaction, if any:

@@ -10,18 +10,12 @@ import (
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/ent/ticket"
 	"github.com/authgraph/authgraph/logs"
+	"github.com/authgraph/authgraph/manage"
 )
 
+// withTx runs fn in a transaction, or in the caller's (manage.InTx).
 func (s *Service) withTx(ctx context.Context, fn func(tx *ent.Client) error) error {
-	tx, err := s.cfg.DB.Tx(ctx)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx.Client()); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+	return manage.InTx(ctx, s.cfg.DB, fn)
 }
 
 func toAuthenticator(a *ent.Authenticator) Authenticator {
@@ -72,66 +66,67 @@ func (s *Service) Enrolled(ctx context.Context, userID pulid.ID) (bool, error) {
 // Delete removes one authenticator of the user (recovery codes: all of
 // them). Browsers the user had remembered must pass the challenge again.
 func (s *Service) Delete(ctx context.Context, userID pulid.ID, authenticatorID string) error {
-	u, err := s.user(ctx, userID)
-	if err != nil {
-		return err
-	}
-	var typ authenticator.Type
-	err = s.withTx(ctx, func(tx *ent.Client) error {
-		a, err := tx.Authenticator.Query().Where(authenticator.ID(pulid.ID(authenticatorID)), authenticator.UserRef(userID)).
-			Only(sys(ctx))
-		if ent.IsNotFound(err) {
-			return ErrNotFound
-		}
+	return s.withTx(ctx, func(tx *ent.Client) error {
+		u, err := s.userIn(ctx, tx, userID)
 		if err != nil {
 			return err
 		}
-		typ = a.Type
-		if err := tx.Authenticator.DeleteOne(a).Exec(sys(ctx)); err != nil {
-			return err
-		}
-		return s.bumpGeneration(ctx, tx, userID)
+		return s.delete(ctx, tx, u, authenticatorID)
 	})
-	if err == ErrNotFound {
-		return err
+}
+
+// delete removes the authenticator in db (a transaction's client) and logs
+// gd_unenroll with it.
+func (s *Service) delete(ctx context.Context, db *ent.Client, u *ent.User, authenticatorID string) error {
+	a, err := db.Authenticator.Query().Where(authenticator.ID(pulid.ID(authenticatorID)), authenticator.UserRef(u.ID)).
+		Only(sys(ctx))
+	if ent.IsNotFound(err) {
+		return ErrNotFound
 	}
 	if err != nil {
 		return fmt.Errorf("mfa: deleting an authenticator: %w", err)
 	}
+	if err := db.Authenticator.DeleteOne(a).Exec(sys(ctx)); err != nil {
+		return fmt.Errorf("mfa: deleting an authenticator: %w", err)
+	}
+	if err := s.bumpGeneration(ctx, db, u.ID); err != nil {
+		return fmt.Errorf("mfa: deleting an authenticator: %w", err)
+	}
 	e := event(logs.TypeMFAUnenroll, "Authenticator removed", u, LoginContext{})
-	e.Details = map[string]any{"authenticator_id": authenticatorID, "authenticator_type": string(typ)}
-	s.log(ctx, e)
-	return nil
+	e.Details = map[string]any{"authenticator_id": authenticatorID, "authenticator_type": string(a.Type)}
+	return logs.Write(ctx, db, e)
 }
 
 // Reset removes all of the user's authenticators and recovery codes (the
 // user enrolls again at the next login that needs a factor), their unused
 // enrollment tickets and lockout, and voids remembered browsers.
 func (s *Service) Reset(ctx context.Context, userID pulid.ID) error {
-	u, err := s.user(ctx, userID)
-	if err != nil {
-		return err
-	}
-	var n int
-	err = s.withTx(ctx, func(tx *ent.Client) error {
-		// Recovery codes go with their authenticator (ON DELETE CASCADE).
-		if n, err = tx.Authenticator.Delete().Where(authenticator.UserRef(userID)).Exec(sys(ctx)); err != nil {
+	return s.withTx(ctx, func(tx *ent.Client) error {
+		u, err := s.userIn(ctx, tx, userID)
+		if err != nil {
 			return err
 		}
-		if _, err := tx.Ticket.Delete().Where(ticket.UserRef(userID), ticket.KindEQ(ticket.KindMfaEnrollment)).Exec(sys(ctx)); err != nil {
-			return err
-		}
-		if err := s.bumpGeneration(ctx, tx, userID); err != nil {
-			return err
-		}
-		return tx.MfaState.Update().Where(mfastate.UserRef(userID)).
-			SetFailures(0).ClearLastFailureAt().ClearLockedUntil().Exec(sys(ctx))
+		return s.reset(ctx, tx, u)
 	})
+}
+
+func (s *Service) reset(ctx context.Context, db *ent.Client, u *ent.User) error {
+	// Recovery codes go with their authenticator (ON DELETE CASCADE).
+	n, err := db.Authenticator.Delete().Where(authenticator.UserRef(u.ID)).Exec(sys(ctx))
 	if err != nil {
+		return fmt.Errorf("mfa: resetting: %w", err)
+	}
+	if _, err := db.Ticket.Delete().Where(ticket.UserRef(u.ID), ticket.KindEQ(ticket.KindMfaEnrollment)).Exec(sys(ctx)); err != nil {
+		return fmt.Errorf("mfa: resetting: %w", err)
+	}
+	if err := s.bumpGeneration(ctx, db, u.ID); err != nil {
+		return fmt.Errorf("mfa: resetting: %w", err)
+	}
+	if err := db.MfaState.Update().Where(mfastate.UserRef(u.ID)).
+		SetFailures(0).ClearLastFailureAt().ClearLockedUntil().Exec(sys(ctx)); err != nil {
 		return fmt.Errorf("mfa: resetting: %w", err)
 	}
 	e := event(logs.TypeMFAUserReset, "All authenticators removed", u, LoginContext{})
 	e.Details = map[string]any{"authenticators": n}
-	s.log(ctx, e)
-	return nil
+	return logs.Write(ctx, db, e)
 }

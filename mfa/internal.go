@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"time"
 
@@ -21,7 +20,11 @@ func sys(ctx context.Context) context.Context { return authz.SystemContext(ctx) 
 
 // user loads the user, ErrNotFound when there is none.
 func (s *Service) user(ctx context.Context, id pulid.ID) (*ent.User, error) {
-	u, err := s.cfg.DB.User.Get(sys(ctx), id)
+	return s.userIn(ctx, s.cfg.DB, id)
+}
+
+func (s *Service) userIn(ctx context.Context, db *ent.Client, id pulid.ID) (*ent.User, error) {
+	u, err := db.User.Get(sys(ctx), id)
 	if ent.IsNotFound(err) {
 		return nil, ErrNotFound
 	}
@@ -170,6 +173,3 @@ func (s *Service) bumpGeneration(ctx context.Context, db *ent.Client, userID pul
 	}
 	return db.MfaState.Update().Where(mfastate.UserRef(userID)).AddGeneration(1).Exec(sys(ctx))
 }
-
-// isLocked reports a *LockedError.
-func isLocked(err error) bool { return errors.Is(err, ErrLocked) }

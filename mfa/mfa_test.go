@@ -662,3 +662,40 @@ func TestEnrollmentTickets(t *testing.T) {
 		}
 	})
 }
+
+// TestLockoutParallel: wrong codes sent at once are counted before they are
+// checked, so no more than MaxFailures of them are ever checked.
+func TestLockoutParallel(t *testing.T) {
+	forEach(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		secret, _ := e.enrollTOTP(e.user)
+		wrong := e.wrong(secret)
+		const n = 20
+		errs := make(chan error, n)
+		for range n {
+			go func() { errs <- e.svc.VerifyTOTP(ctx, e.user.ID, wrong, mfa.LoginContext{}) }()
+		}
+		checked, locked := 0, 0
+		for range n {
+			err := <-errs
+			switch {
+			case errors.Is(err, mfa.ErrLocked):
+				locked++
+			case errors.Is(err, mfa.ErrInvalidCode):
+				checked++
+			default:
+				t.Fatalf("unexpected %v", err)
+			}
+		}
+		// Exactly MaxFailures were checked: the last of them locked.
+		if checked != mfa.MaxFailures-1 || locked != n-checked {
+			t.Fatalf("%d codes checked, %d refused as locked", checked, locked)
+		}
+		if e.countLogs("gd_auth_failed") != mfa.MaxFailures || e.countLogs("gd_otp_rate_limit_exceed") != 1 {
+			t.Fatalf("events %v", e.logTypes())
+		}
+		if until, _ := e.svc.Locked(ctx, e.user.ID); until.IsZero() {
+			t.Fatal("not locked")
+		}
+	})
+}

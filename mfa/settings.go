@@ -86,6 +86,17 @@ func (st Settings) validate() (Settings, error) {
 // UpdateSettings replaces the tenant's settings. The change applies to the
 // next login on this node at once, on other nodes within seconds.
 func (s *Service) UpdateSettings(ctx context.Context, in Settings) (Settings, error) {
+	var out Settings
+	err := s.withTx(ctx, func(tx *ent.Client) (err error) {
+		out, err = s.updateSettings(ctx, tx, in)
+		return err
+	})
+	s.settings.Forget()
+	return out, err
+}
+
+// updateSettings writes the settings and their gd_tenant_update event in db.
+func (s *Service) updateSettings(ctx context.Context, db *ent.Client, in Settings) (Settings, error) {
 	st, err := in.validate()
 	if err != nil {
 		return Settings{}, err
@@ -94,7 +105,7 @@ func (s *Service) UpdateSettings(ctx context.Context, in Settings) (Settings, er
 	for i, f := range st.Factors {
 		factors[i] = string(f)
 	}
-	err = s.cfg.DB.MfaConfig.Create().
+	err = db.MfaConfig.Create().
 		SetSingleton(singleton).
 		SetChallengePolicy(mfaconfig.ChallengePolicy(st.Policy)).
 		SetFactors(factors).
@@ -105,8 +116,7 @@ func (s *Service) UpdateSettings(ctx context.Context, in Settings) (Settings, er
 	if err != nil {
 		return Settings{}, fmt.Errorf("mfa: storing settings: %w", err)
 	}
-	s.settings.Forget()
-	s.log(ctx, logs.Event{Type: logs.TypeMFATenantUpdate, Description: "MFA settings updated",
+	err = logs.Write(ctx, db, logs.Event{Type: logs.TypeMFATenantUpdate, Description: "MFA settings updated",
 		Details: map[string]any{"policy": string(st.Policy), "factors": factors, "remember_browser_days": st.RememberBrowserDays}})
-	return st, nil
+	return st, err
 }

@@ -28,22 +28,27 @@ func hashTicket(token string) string {
 // ttl <= 0 means EnrollmentTicketTTL. The user's older enrollment tickets
 // stop working.
 func (s *Service) CreateEnrollmentTicket(ctx context.Context, userID pulid.ID, ttl time.Duration) (token string, expiresAt time.Time, err error) {
-	if _, err := s.user(ctx, userID); err != nil {
-		return "", time.Time{}, err
-	}
+	err = s.withTx(ctx, func(tx *ent.Client) error {
+		if _, err := s.userIn(ctx, tx, userID); err != nil {
+			return err
+		}
+		token, expiresAt, err = s.createTicket(ctx, tx, userID, ttl)
+		return err
+	})
+	return token, expiresAt, err
+}
+
+func (s *Service) createTicket(ctx context.Context, db *ent.Client, userID pulid.ID, ttl time.Duration) (string, time.Time, error) {
 	if ttl <= 0 {
 		ttl = EnrollmentTicketTTL
 	}
-	token = base64.RawURLEncoding.EncodeToString(randomBytes(32))
-	expiresAt = s.now().Add(ttl)
-	err = s.withTx(ctx, func(tx *ent.Client) error {
-		if _, err := tx.Ticket.Delete().Where(ticket.UserRef(userID), ticket.KindEQ(ticket.KindMfaEnrollment)).Exec(sys(ctx)); err != nil {
-			return err
-		}
-		return tx.Ticket.Create().SetUserRef(userID).SetKind(ticket.KindMfaEnrollment).
-			SetTokenHash(hashTicket(token)).SetExpiresAt(expiresAt).Exec(sys(ctx))
-	})
-	if err != nil {
+	token := base64.RawURLEncoding.EncodeToString(randomBytes(32))
+	expiresAt := s.now().Add(ttl)
+	if _, err := db.Ticket.Delete().Where(ticket.UserRef(userID), ticket.KindEQ(ticket.KindMfaEnrollment)).Exec(sys(ctx)); err != nil {
+		return "", time.Time{}, fmt.Errorf("mfa: storing an enrollment ticket: %w", err)
+	}
+	if err := db.Ticket.Create().SetUserRef(userID).SetKind(ticket.KindMfaEnrollment).
+		SetTokenHash(hashTicket(token)).SetExpiresAt(expiresAt).Exec(sys(ctx)); err != nil {
 		return "", time.Time{}, fmt.Errorf("mfa: storing an enrollment ticket: %w", err)
 	}
 	return token, expiresAt, nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"image/png"
 	"strings"
@@ -203,7 +204,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, userID pulid.ID, authenticato
 		recoveryCodes, err = s.newRecoveryCodes(ctx, tx, userID)
 		return err
 	})
-	if err == ErrInvalidCode {
+	if errors.Is(err, ErrInvalidCode) {
 		return nil, s.failed(ctx, u, lc, logs.TypeMFAAuthFailed, "Replayed TOTP code during enrollment", logs.TypeMFATooManyFailures)
 	}
 	if err != nil {

@@ -195,7 +195,7 @@ func Handler(d *Deps) (http.Handler, error) {
 	gql := graph.NewHandler(&graph.Resolver{
 		Ent: d.DB.Ent, Connections: d.Connections, Issuer: d.Config.Issuer, Keys: d.Keys, Auth: d.Auth, Rules: d.Rules,
 		Upstream: up, // testConnectionScript runs custom-database scripts
-		Accounts: accts, Imports: d.Imports,
+		Accounts: accts, Imports: d.Imports, MFA: d.MFA,
 	}, d.Logger)
 
 	mux := http.NewServeMux()
@@ -224,13 +224,13 @@ func Handler(d *Deps) (http.Handler, error) {
 		Unavailable: func(err error) bool {
 			return errors.Is(err, oidc.ErrGrantsUnavailable) || errors.Is(err, oidc.ErrKeysUnavailable)
 		},
-		Accounts: accts, Connections: d.Connections, Rules: d.Rules, Imports: d.Imports,
+		Accounts: accts, Connections: d.Connections, Rules: d.Rules, Imports: d.Imports, MFA: d.MFA,
 		VerifyIDToken: provider.VerifyIDToken, // account linking with link_with
 
 		RateLimit: d.Config.APIRateLimit,
 	})
 	for _, prefix := range rest.Prefixes() {
-		mux.Handle(prefix, provider.CORS(rest, http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete))
+		mux.Handle(prefix, provider.CORS(rest, http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete))
 	}
 	// Completed user exports, downloaded with the token of the job's
 	// location (server/apiv2/exportjobs.go).

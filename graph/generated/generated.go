@@ -20,6 +20,7 @@ import (
 	"github.com/authgraph/authgraph/ent/connection"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/graph/model"
+	"github.com/authgraph/authgraph/mfa"
 	"github.com/authgraph/authgraph/rbac"
 	"github.com/authgraph/authgraph/rulesrun"
 	gqlparser "github.com/vektah/gqlparser/v2"
@@ -37,6 +38,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	AdminGrant() AdminGrantResolver
+	Authenticator() AuthenticatorResolver
 	Client() ClientResolver
 	ClientGrant() ClientGrantResolver
 	Identity() IdentityResolver
@@ -61,6 +63,15 @@ type ComplexityRoot struct {
 		Scopes    func(childComplexity int) int
 		UpdatedAt func(childComplexity int) int
 		User      func(childComplexity int) int
+	}
+
+	Authenticator struct {
+		Confirmed  func(childComplexity int) int
+		CreatedAt  func(childComplexity int) int
+		ID         func(childComplexity int) int
+		LastUsedAt func(childComplexity int) int
+		Name       func(childComplexity int) int
+		Type       func(childComplexity int) int
 	}
 
 	Client struct {
@@ -218,6 +229,17 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	MfaEnrollmentTicket struct {
+		ExpiresAt func(childComplexity int) int
+		TicketURL func(childComplexity int) int
+	}
+
+	MfaSettings struct {
+		Factors             func(childComplexity int) int
+		Policy              func(childComplexity int) int
+		RememberBrowserDays func(childComplexity int) int
+	}
+
 	Mutation struct {
 		AddRolePermissions            func(childComplexity int, id pulid.ID, permissions []*model.PermissionInput) int
 		AddUserPermissions            func(childComplexity int, userID pulid.ID, permissions []*model.PermissionInput) int
@@ -227,11 +249,13 @@ type ComplexityRoot struct {
 		CreateClientGrant             func(childComplexity int, input model.CreateClientGrantInput) int
 		CreateConnection              func(childComplexity int, input model.CreateConnectionInput) int
 		CreateEmailVerificationTicket func(childComplexity int, input model.EmailVerificationTicketInput) int
+		CreateMfaEnrollmentTicket     func(childComplexity int, userID pulid.ID) int
 		CreatePasswordChangeTicket    func(childComplexity int, input model.PasswordChangeTicketInput) int
 		CreateResourceServer          func(childComplexity int, input model.CreateResourceServerInput) int
 		CreateRole                    func(childComplexity int, input model.CreateRoleInput) int
 		CreateRule                    func(childComplexity int, input model.CreateRuleInput) int
 		CreateUser                    func(childComplexity int, input model.CreateUserInput) int
+		DeleteAuthenticator           func(childComplexity int, userID pulid.ID, id pulid.ID) int
 		DeleteClient                  func(childComplexity int, id pulid.ID) int
 		DeleteClientGrant             func(childComplexity int, id pulid.ID) int
 		DeleteConnection              func(childComplexity int, id pulid.ID) int
@@ -246,6 +270,7 @@ type ComplexityRoot struct {
 		RemoveUserPermissions         func(childComplexity int, userID pulid.ID, permissions []*model.PermissionInput) int
 		RemoveUserRoles               func(childComplexity int, userID pulid.ID, roleIds []pulid.ID) int
 		ReorderRules                  func(childComplexity int, ids []pulid.ID) int
+		ResetMfa                      func(childComplexity int, userID pulid.ID) int
 		RevokeAdmin                   func(childComplexity int, userID pulid.ID) int
 		RotateClientSecret            func(childComplexity int, id pulid.ID) int
 		RotateSigningKeys             func(childComplexity int) int
@@ -257,6 +282,7 @@ type ComplexityRoot struct {
 		UpdateClientGrant             func(childComplexity int, id pulid.ID, scopes []string) int
 		UpdateConnection              func(childComplexity int, id pulid.ID, input model.UpdateConnectionInput) int
 		UpdateMe                      func(childComplexity int, input model.UpdateMeInput) int
+		UpdateMfaSettings             func(childComplexity int, input model.UpdateMfaSettingsInput) int
 		UpdateResourceServer          func(childComplexity int, id pulid.ID, input model.UpdateResourceServerInput) int
 		UpdateRole                    func(childComplexity int, id pulid.ID, input model.UpdateRoleInput) int
 		UpdateRule                    func(childComplexity int, id pulid.ID, input model.UpdateRuleInput) int
@@ -294,6 +320,7 @@ type ComplexityRoot struct {
 		Job             func(childComplexity int, id pulid.ID) int
 		Logs            func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, where *model.LogFilter) int
 		Me              func(childComplexity int) int
+		MfaSettings     func(childComplexity int) int
 		Node            func(childComplexity int, id pulid.ID) int
 		Nodes           func(childComplexity int, ids []pulid.ID) int
 		ResourceServer  func(childComplexity int, id pulid.ID) int
@@ -404,6 +431,7 @@ type ComplexityRoot struct {
 
 	User struct {
 		AppMetadata       func(childComplexity int) int
+		Authenticators    func(childComplexity int) int
 		Blocked           func(childComplexity int) int
 		CreatedAt         func(childComplexity int) int
 		Email             func(childComplexity int) int
@@ -454,6 +482,10 @@ type ComplexityRoot struct {
 type AdminGrantResolver interface {
 	User(ctx context.Context, obj *ent.AdminGrant) (*ent.User, error)
 }
+type AuthenticatorResolver interface {
+	ID(ctx context.Context, obj *mfa.Authenticator) (pulid.ID, error)
+	Type(ctx context.Context, obj *mfa.Authenticator) (model.MfaFactor, error)
+}
 type ClientResolver interface {
 	ClientMetadata(ctx context.Context, obj *ent.Application) (map[string]any, error)
 }
@@ -486,6 +518,10 @@ type MutationResolver interface {
 	LinkUser(ctx context.Context, primaryID pulid.ID, secondaryID pulid.ID) (*ent.User, error)
 	UnlinkIdentity(ctx context.Context, userID pulid.ID, connection string, identityUserID string) (*ent.User, error)
 	UpdateMe(ctx context.Context, input model.UpdateMeInput) (*ent.User, error)
+	UpdateMfaSettings(ctx context.Context, input model.UpdateMfaSettingsInput) (*model.MfaSettings, error)
+	DeleteAuthenticator(ctx context.Context, userID pulid.ID, id pulid.ID) (bool, error)
+	ResetMfa(ctx context.Context, userID pulid.ID) (bool, error)
+	CreateMfaEnrollmentTicket(ctx context.Context, userID pulid.ID) (*model.MfaEnrollmentTicket, error)
 	CreateRole(ctx context.Context, input model.CreateRoleInput) (*ent.Role, error)
 	UpdateRole(ctx context.Context, id pulid.ID, input model.UpdateRoleInput) (*ent.Role, error)
 	DeleteRole(ctx context.Context, id pulid.ID) (pulid.ID, error)
@@ -524,6 +560,7 @@ type QueryResolver interface {
 	Job(ctx context.Context, id pulid.ID) (*model.Job, error)
 	Logs(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, where *model.LogFilter) (*ent.LogEventConnection, error)
 	Me(ctx context.Context) (*ent.User, error)
+	MfaSettings(ctx context.Context) (*model.MfaSettings, error)
 	Roles(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, nameFilter *string) (*ent.RoleConnection, error)
 	Role(ctx context.Context, id pulid.ID) (*ent.Role, error)
 	ClientGrants(ctx context.Context, audience *string, clientID *string) ([]*rbac.ClientGrant, error)
@@ -546,6 +583,7 @@ type RuleTestResultResolver interface {
 	DurationMs(ctx context.Context, obj *rulesrun.TestResult) (float64, error)
 }
 type UserResolver interface {
+	Authenticators(ctx context.Context, obj *ent.User) ([]*mfa.Authenticator, error)
 	Roles(ctx context.Context, obj *ent.User) ([]*ent.Role, error)
 	Permissions(ctx context.Context, obj *ent.User, audience *string) ([]*model.Permission, error)
 }
@@ -608,6 +646,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AdminGrant.User(childComplexity), true
+
+	case "Authenticator.confirmed":
+		if e.ComplexityRoot.Authenticator.Confirmed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Authenticator.Confirmed(childComplexity), true
+	case "Authenticator.createdAt":
+		if e.ComplexityRoot.Authenticator.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Authenticator.CreatedAt(childComplexity), true
+	case "Authenticator.id":
+		if e.ComplexityRoot.Authenticator.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Authenticator.ID(childComplexity), true
+	case "Authenticator.lastUsedAt":
+		if e.ComplexityRoot.Authenticator.LastUsedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Authenticator.LastUsedAt(childComplexity), true
+	case "Authenticator.name":
+		if e.ComplexityRoot.Authenticator.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Authenticator.Name(childComplexity), true
+	case "Authenticator.type":
+		if e.ComplexityRoot.Authenticator.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Authenticator.Type(childComplexity), true
 
 	case "Client.allManagementScopes":
 		if e.ComplexityRoot.Client.AllManagementScopes == nil {
@@ -1238,6 +1313,38 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.LogEventEdge.Node(childComplexity), true
 
+	case "MfaEnrollmentTicket.expiresAt":
+		if e.ComplexityRoot.MfaEnrollmentTicket.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MfaEnrollmentTicket.ExpiresAt(childComplexity), true
+	case "MfaEnrollmentTicket.ticketUrl":
+		if e.ComplexityRoot.MfaEnrollmentTicket.TicketURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MfaEnrollmentTicket.TicketURL(childComplexity), true
+
+	case "MfaSettings.factors":
+		if e.ComplexityRoot.MfaSettings.Factors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MfaSettings.Factors(childComplexity), true
+	case "MfaSettings.policy":
+		if e.ComplexityRoot.MfaSettings.Policy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MfaSettings.Policy(childComplexity), true
+	case "MfaSettings.rememberBrowserDays":
+		if e.ComplexityRoot.MfaSettings.RememberBrowserDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MfaSettings.RememberBrowserDays(childComplexity), true
+
 	case "Mutation.addRolePermissions":
 		if e.ComplexityRoot.Mutation.AddRolePermissions == nil {
 			break
@@ -1326,6 +1433,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateEmailVerificationTicket(childComplexity, args["input"].(model.EmailVerificationTicketInput)), true
+	case "Mutation.createMfaEnrollmentTicket":
+		if e.ComplexityRoot.Mutation.CreateMfaEnrollmentTicket == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createMfaEnrollmentTicket_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateMfaEnrollmentTicket(childComplexity, args["userId"].(pulid.ID)), true
 	case "Mutation.createPasswordChangeTicket":
 		if e.ComplexityRoot.Mutation.CreatePasswordChangeTicket == nil {
 			break
@@ -1381,6 +1499,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateUser(childComplexity, args["input"].(model.CreateUserInput)), true
+	case "Mutation.deleteAuthenticator":
+		if e.ComplexityRoot.Mutation.DeleteAuthenticator == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteAuthenticator_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteAuthenticator(childComplexity, args["userId"].(pulid.ID), args["id"].(pulid.ID)), true
 	case "Mutation.deleteClient":
 		if e.ComplexityRoot.Mutation.DeleteClient == nil {
 			break
@@ -1535,6 +1664,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ReorderRules(childComplexity, args["ids"].([]pulid.ID)), true
+	case "Mutation.resetMfa":
+		if e.ComplexityRoot.Mutation.ResetMfa == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_resetMfa_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ResetMfa(childComplexity, args["userId"].(pulid.ID)), true
 	case "Mutation.revokeAdmin":
 		if e.ComplexityRoot.Mutation.RevokeAdmin == nil {
 			break
@@ -1651,6 +1791,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateMe(childComplexity, args["input"].(model.UpdateMeInput)), true
+	case "Mutation.updateMfaSettings":
+		if e.ComplexityRoot.Mutation.UpdateMfaSettings == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateMfaSettings_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateMfaSettings(childComplexity, args["input"].(model.UpdateMfaSettingsInput)), true
 	case "Mutation.updateResourceServer":
 		if e.ComplexityRoot.Mutation.UpdateResourceServer == nil {
 			break
@@ -1861,6 +2012,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Me(childComplexity), true
+	case "Query.mfaSettings":
+		if e.ComplexityRoot.Query.MfaSettings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.MfaSettings(childComplexity), true
 	case "Query.node":
 		if e.ComplexityRoot.Query.Node == nil {
 			break
@@ -2360,6 +2517,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.AppMetadata(childComplexity), true
+	case "User.authenticators":
+		if e.ComplexityRoot.User.Authenticators == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.Authenticators(childComplexity), true
 	case "User.blocked":
 		if e.ComplexityRoot.User.Blocked == nil {
 			break
@@ -2582,6 +2745,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("UpdateClientInput", ec.unmarshalInputUpdateClientInput),
 			graphql.NewInputUnmarshaler("UpdateConnectionInput", ec.unmarshalInputUpdateConnectionInput),
 			graphql.NewInputUnmarshaler("UpdateMeInput", ec.unmarshalInputUpdateMeInput),
+			graphql.NewInputUnmarshaler("UpdateMfaSettingsInput", ec.unmarshalInputUpdateMfaSettingsInput),
 			graphql.NewInputUnmarshaler("UpdateResourceServerInput", ec.unmarshalInputUpdateResourceServerInput),
 			graphql.NewInputUnmarshaler("UpdateRoleInput", ec.unmarshalInputUpdateRoleInput),
 			graphql.NewInputUnmarshaler("UpdateRuleInput", ec.unmarshalInputUpdateRuleInput),
@@ -3161,6 +3325,84 @@ extend type Mutation {
   updateMe(input: UpdateMeInput!): User!
 }
 `, BuiltIn: false},
+	{Name: "../schema/mfa.graphqls", Input: `"When a second factor is asked for (docs/MFA.md)."
+enum MfaPolicy {
+  "Nobody is challenged."
+  NEVER
+  "Users who enrolled a factor are challenged."
+  OPT_IN
+  "Every interactive login is challenged; users without a factor enroll one first."
+  ALWAYS
+}
+
+"A kind of second factor."
+enum MfaFactor {
+  "A time-based one-time password app (RFC 6238)."
+  TOTP
+  "A security key or passkey (not available yet)."
+  WEBAUTHN
+  "Single-use recovery codes, given when the first factor is enrolled."
+  RECOVERY_CODE
+  "A one-time code emailed to the user's verified address."
+  EMAIL
+}
+
+"The tenant's MFA settings."
+type MfaSettings {
+  policy: MfaPolicy!
+  "The factors users may enroll and answer challenges with."
+  factors: [MfaFactor!]!
+  "Days a browser may skip the challenge when the user asks (0: the option is not offered)."
+  rememberBrowserDays: Int!
+}
+
+"Omitted fields keep their value."
+input UpdateMfaSettingsInput {
+  policy: MfaPolicy
+  factors: [MfaFactor!]
+  rememberBrowserDays: Int
+}
+
+"One enrolled second factor of a user. Secrets are never returned."
+type Authenticator {
+  "Authenticator id (mfa_…)."
+  id: ID!
+  type: MfaFactor!
+  "A label: the app, or the masked email address."
+  name: String!
+  createdAt: Time!
+  lastUsedAt: Time
+  "False while an enrollment waits for its first code; pending authenticators never answer a challenge."
+  confirmed: Boolean!
+}
+
+"A single-use link with which a user enrolls a factor."
+type MfaEnrollmentTicket {
+  ticketUrl: String!
+  expiresAt: Time!
+}
+
+extend type User {
+  "The user's second factors, oldest first; recovery codes are one entry (scope read:users)."
+  authenticators: [Authenticator!]!
+}
+
+extend type Query {
+  "The tenant's MFA settings (scope read:guardian_factors)."
+  mfaSettings: MfaSettings!
+}
+
+extend type Mutation {
+  "Changes the tenant's MFA settings (scope update:guardian_factors)."
+  updateMfaSettings(input: UpdateMfaSettingsInput!): MfaSettings!
+  "Removes one authenticator of a user (scope update:users); remembered browsers must pass the challenge again."
+  deleteAuthenticator(userId: ID!, id: ID!): Boolean!
+  "Removes all of a user's authenticators and recovery codes and lifts their MFA lockout (scope update:users)."
+  resetMfa(userId: ID!): Boolean!
+  "A single-use link ({issuer}login/mfa/enroll?ticket=…) to enroll a factor without signing in first (scope create:guardian_enrollment_tickets)."
+  createMfaEnrollmentTicket(userId: ID!): MfaEnrollmentTicket!
+}
+`, BuiltIn: false},
 	{Name: "../schema/rbac.graphqls", Input: `"""
 A role: a named set of permissions (scopes of APIs) that users are assigned.
 With ` + "`" + `enforcePolicies` + "`" + ` on an API, a user's access token for it carries only the
@@ -3637,6 +3879,24 @@ func (ec *executionContext) childFields_AdminGrant(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type AdminGrant", field.Name)
 }
 
+func (ec *executionContext) childFields_Authenticator(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Authenticator_id(ctx, field)
+	case "type":
+		return ec.fieldContext_Authenticator_type(ctx, field)
+	case "name":
+		return ec.fieldContext_Authenticator_name(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Authenticator_createdAt(ctx, field)
+	case "lastUsedAt":
+		return ec.fieldContext_Authenticator_lastUsedAt(ctx, field)
+	case "confirmed":
+		return ec.fieldContext_Authenticator_confirmed(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Authenticator", field.Name)
+}
+
 func (ec *executionContext) childFields_Client(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -3947,6 +4207,28 @@ func (ec *executionContext) childFields_LogEventEdge(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type LogEventEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_MfaEnrollmentTicket(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ticketUrl":
+		return ec.fieldContext_MfaEnrollmentTicket_ticketUrl(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_MfaEnrollmentTicket_expiresAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MfaEnrollmentTicket", field.Name)
+}
+
+func (ec *executionContext) childFields_MfaSettings(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "policy":
+		return ec.fieldContext_MfaSettings_policy(ctx, field)
+	case "factors":
+		return ec.fieldContext_MfaSettings_factors(ctx, field)
+	case "rememberBrowserDays":
+		return ec.fieldContext_MfaSettings_rememberBrowserDays(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MfaSettings", field.Name)
+}
+
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "hasNextPage":
@@ -4225,6 +4507,8 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_loginsCount(ctx, field)
 	case "lastPasswordReset":
 		return ec.fieldContext_User_lastPasswordReset(ctx, field)
+	case "authenticators":
+		return ec.fieldContext_User_authenticators(ctx, field)
 	case "roles":
 		return ec.fieldContext_User_roles(ctx, field)
 	case "permissions":
@@ -4549,6 +4833,20 @@ func (ec *executionContext) field_Mutation_createEmailVerificationTicket_args(ct
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createMfaEnrollmentTicket_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "userId",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["userId"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createPasswordChangeTicket_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4616,6 +4914,28 @@ func (ec *executionContext) field_Mutation_createUser_args(ctx context.Context, 
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteAuthenticator_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "userId",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["userId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg1
 	return args, nil
 }
 
@@ -4879,6 +5199,20 @@ func (ec *executionContext) field_Mutation_reorderRules_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_resetMfa_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "userId",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["userId"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_revokeAdmin_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5099,6 +5433,20 @@ func (ec *executionContext) field_Mutation_updateMe_args(ctx context.Context, ra
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.UpdateMeInput, error) {
 			return ec.unmarshalNUpdateMeInput2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐUpdateMeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateMfaSettings_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateMfaSettingsInput, error) {
+			return ec.unmarshalNUpdateMfaSettingsInput2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐUpdateMfaSettingsInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -5934,6 +6282,144 @@ func (ec *executionContext) _AdminGrant_updatedAt(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_AdminGrant_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AdminGrant", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Authenticator_id(ctx context.Context, field graphql.CollectedField, obj *mfa.Authenticator) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Authenticator_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Authenticator().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Authenticator_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Authenticator", field, true, true, "ID")
+}
+
+func (ec *executionContext) _Authenticator_type(ctx context.Context, field graphql.CollectedField, obj *mfa.Authenticator) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Authenticator_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Authenticator().Type(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.MfaFactor) graphql.Marshaler {
+			return ec.marshalNMfaFactor2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐMfaFactor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Authenticator_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Authenticator", field, true, true, "MfaFactor")
+}
+
+func (ec *executionContext) _Authenticator_name(ctx context.Context, field graphql.CollectedField, obj *mfa.Authenticator) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Authenticator_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Authenticator_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Authenticator", field, false, false, "String")
+}
+
+func (ec *executionContext) _Authenticator_createdAt(ctx context.Context, field graphql.CollectedField, obj *mfa.Authenticator) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Authenticator_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Authenticator_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Authenticator", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Authenticator_lastUsedAt(ctx context.Context, field graphql.CollectedField, obj *mfa.Authenticator) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Authenticator_lastUsedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastUsedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Authenticator_lastUsedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Authenticator", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Authenticator_confirmed(ctx context.Context, field graphql.CollectedField, obj *mfa.Authenticator) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Authenticator_confirmed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Confirmed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Authenticator_confirmed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Authenticator", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Client_id(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
@@ -8406,6 +8892,121 @@ func (ec *executionContext) fieldContext_LogEventEdge_cursor(_ context.Context, 
 	return graphql.NewScalarFieldContext("LogEventEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _MfaEnrollmentTicket_ticketUrl(ctx context.Context, field graphql.CollectedField, obj *model.MfaEnrollmentTicket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MfaEnrollmentTicket_ticketUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TicketURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MfaEnrollmentTicket_ticketUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MfaEnrollmentTicket", field, false, false, "String")
+}
+
+func (ec *executionContext) _MfaEnrollmentTicket_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.MfaEnrollmentTicket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MfaEnrollmentTicket_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MfaEnrollmentTicket_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MfaEnrollmentTicket", field, false, false, "Time")
+}
+
+func (ec *executionContext) _MfaSettings_policy(ctx context.Context, field graphql.CollectedField, obj *model.MfaSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MfaSettings_policy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Policy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.MfaPolicy) graphql.Marshaler {
+			return ec.marshalNMfaPolicy2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐMfaPolicy(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MfaSettings_policy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MfaSettings", field, false, false, "MfaPolicy")
+}
+
+func (ec *executionContext) _MfaSettings_factors(ctx context.Context, field graphql.CollectedField, obj *model.MfaSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MfaSettings_factors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Factors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.MfaFactor) graphql.Marshaler {
+			return ec.marshalNMfaFactor2ᚕgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐMfaFactorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MfaSettings_factors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MfaSettings", field, false, false, "MfaFactor")
+}
+
+func (ec *executionContext) _MfaSettings_rememberBrowserDays(ctx context.Context, field graphql.CollectedField, obj *model.MfaSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MfaSettings_rememberBrowserDays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RememberBrowserDays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MfaSettings_rememberBrowserDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MfaSettings", field, false, false, "Int")
+}
+
 func (ec *executionContext) _Mutation_grantAdmin(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9180,6 +9781,182 @@ func (ec *executionContext) fieldContext_Mutation_updateMe(ctx context.Context, 
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_updateMe_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateMfaSettings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateMfaSettings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateMfaSettings(ctx, fc.Args["input"].(model.UpdateMfaSettingsInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.MfaSettings) graphql.Marshaler {
+			return ec.marshalNMfaSettings2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐMfaSettings(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateMfaSettings(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MfaSettings(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateMfaSettings_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteAuthenticator(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteAuthenticator(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteAuthenticator(ctx, fc.Args["userId"].(pulid.ID), fc.Args["id"].(pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteAuthenticator(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteAuthenticator_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_resetMfa(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_resetMfa(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ResetMfa(ctx, fc.Args["userId"].(pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_resetMfa(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_resetMfa_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createMfaEnrollmentTicket(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createMfaEnrollmentTicket(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateMfaEnrollmentTicket(ctx, fc.Args["userId"].(pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.MfaEnrollmentTicket) graphql.Marshaler {
+			return ec.marshalNMfaEnrollmentTicket2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐMfaEnrollmentTicket(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createMfaEnrollmentTicket(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MfaEnrollmentTicket(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createMfaEnrollmentTicket_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -11026,6 +11803,38 @@ func (ec *executionContext) fieldContext_Query_me(_ context.Context, field graph
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_mfaSettings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_mfaSettings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().MfaSettings(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.MfaSettings) graphql.Marshaler {
+			return ec.marshalNMfaSettings2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐMfaSettings(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_mfaSettings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MfaSettings(ctx, field)
 		},
 	}
 	return fc, nil
@@ -13449,6 +14258,38 @@ func (ec *executionContext) _User_lastPasswordReset(ctx context.Context, field g
 }
 func (ec *executionContext) fieldContext_User_lastPasswordReset(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, false, false, "Time")
+}
+
+func (ec *executionContext) _User_authenticators(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_authenticators(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.User().Authenticators(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*mfa.Authenticator) graphql.Marshaler {
+			return ec.marshalNAuthenticator2ᚕᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋmfaᚐAuthenticatorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_User_authenticators(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "User",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Authenticator(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _User_roles(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
@@ -16055,6 +16896,62 @@ func UnmarshalUpdateMeInput(ctx context.Context, raw any) (model.UpdateMeInput, 
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputUpdateMfaSettingsInput(ctx context.Context, obj any) (model.UpdateMfaSettingsInput, error) {
+	var it model.UpdateMfaSettingsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"policy", "factors", "rememberBrowserDays"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "policy":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policy"))
+			data, err := ec.unmarshalOMfaPolicy2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐMfaPolicy(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Policy = graphql.OmittableOf(data)
+		case "factors":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("factors"))
+			data, err := ec.unmarshalOMfaFactor2ᚕgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐMfaFactorᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Factors = graphql.OmittableOf(data)
+		case "rememberBrowserDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rememberBrowserDays"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RememberBrowserDays = graphql.OmittableOf(data)
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateMfaSettingsInput unmarshals raw into the UpdateMfaSettingsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateMfaSettingsInput(ctx context.Context, raw any) (model.UpdateMfaSettingsInput, error) {
+	var out model.UpdateMfaSettingsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateMfaSettingsInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUpdateResourceServerInput(ctx context.Context, obj any) (model.UpdateResourceServerInput, error) {
 	var it model.UpdateResourceServerInput
 	if obj == nil {
@@ -16539,6 +17436,66 @@ func (ec *executionContext) _AdminGrant(ctx context.Context, sel ast.SelectionSe
 			}
 		case "updatedAt":
 			out.Values[i] = ec._AdminGrant_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var authenticatorImplementors = []string{"Authenticator"}
+
+func (ec *executionContext) _Authenticator(ctx context.Context, sel ast.SelectionSet, obj *mfa.Authenticator) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, authenticatorImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Authenticator")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Authenticator_id(ctx, field, obj)
+				})
+		case "type":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Authenticator_type(ctx, field, obj)
+				})
+		case "name":
+			out.Values[i] = ec._Authenticator_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._Authenticator_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lastUsedAt":
+			out.Values[i] = ec._Authenticator_lastUsedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "confirmed":
+			out.Values[i] = ec._Authenticator_confirmed(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -17574,6 +18531,87 @@ func (ec *executionContext) _LogEventEdge(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var mfaEnrollmentTicketImplementors = []string{"MfaEnrollmentTicket"}
+
+func (ec *executionContext) _MfaEnrollmentTicket(ctx context.Context, sel ast.SelectionSet, obj *model.MfaEnrollmentTicket) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, mfaEnrollmentTicketImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MfaEnrollmentTicket")
+		case "ticketUrl":
+			out.Values[i] = ec._MfaEnrollmentTicket_ticketUrl(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._MfaEnrollmentTicket_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var mfaSettingsImplementors = []string{"MfaSettings"}
+
+func (ec *executionContext) _MfaSettings(ctx context.Context, sel ast.SelectionSet, obj *model.MfaSettings) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, mfaSettingsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MfaSettings")
+		case "policy":
+			out.Values[i] = ec._MfaSettings_policy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "factors":
+			out.Values[i] = ec._MfaSettings_factors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rememberBrowserDays":
+			out.Values[i] = ec._MfaSettings_rememberBrowserDays(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var mutationImplementors = []string{"Mutation"}
 
 func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -17715,6 +18753,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "updateMe":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_updateMe(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateMfaSettings":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateMfaSettings(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteAuthenticator":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteAuthenticator(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resetMfa":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_resetMfa(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createMfaEnrollmentTicket":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createMfaEnrollmentTicket(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -18138,6 +19204,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_me(ctx, field)
+				})
+		case "mfaSettings":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_mfaSettings(ctx, field)
 				})
 		case "roles":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -18976,6 +20048,12 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "authenticators":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_authenticators(ctx, field, obj)
+				})
 		case "roles":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -19517,6 +20595,30 @@ func (ec *executionContext) marshalNAdminGrant2ᚖgithubᚗcomᚋauthgraphᚋaut
 	return ec._AdminGrant(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNAuthenticator2ᚕᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋmfaᚐAuthenticatorᚄ(ctx context.Context, sel ast.SelectionSet, v []*mfa.Authenticator) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAuthenticator2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋmfaᚐAuthenticator(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNAuthenticator2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋmfaᚐAuthenticator(ctx context.Context, sel ast.SelectionSet, v *mfa.Authenticator) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Authenticator!")
+		return graphql.Null
+	}
+	return ec._Authenticator(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -19872,6 +20974,72 @@ func (ec *executionContext) marshalNMap2map(ctx context.Context, sel ast.Selecti
 	return res
 }
 
+func (ec *executionContext) marshalNMfaEnrollmentTicket2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐMfaEnrollmentTicket(ctx context.Context, sel ast.SelectionSet, v *model.MfaEnrollmentTicket) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "MfaEnrollmentTicket!")
+		return graphql.Null
+	}
+	return ec._MfaEnrollmentTicket(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNMfaFactor2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐMfaFactor(ctx context.Context, v any) (model.MfaFactor, error) {
+	var res model.MfaFactor
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNMfaFactor2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐMfaFactor(ctx context.Context, sel ast.SelectionSet, v model.MfaFactor) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNMfaFactor2ᚕgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐMfaFactorᚄ(ctx context.Context, v any) ([]model.MfaFactor, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.MfaFactor, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNMfaFactor2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐMfaFactor(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNMfaFactor2ᚕgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐMfaFactorᚄ(ctx context.Context, sel ast.SelectionSet, v []model.MfaFactor) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNMfaFactor2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐMfaFactor(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNMfaPolicy2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐMfaPolicy(ctx context.Context, v any) (model.MfaPolicy, error) {
+	var res model.MfaPolicy
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNMfaPolicy2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐMfaPolicy(ctx context.Context, sel ast.SelectionSet, v model.MfaPolicy) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNMfaSettings2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐMfaSettings(ctx context.Context, sel ast.SelectionSet, v *model.MfaSettings) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "MfaSettings!")
+		return graphql.Null
+	}
+	return ec._MfaSettings(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNNode2ᚕgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐNoder(ctx context.Context, sel ast.SelectionSet, v []ent.Noder) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -20206,6 +21374,11 @@ func (ec *executionContext) unmarshalNUpdateConnectionInput2githubᚗcomᚋauthg
 
 func (ec *executionContext) unmarshalNUpdateMeInput2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐUpdateMeInput(ctx context.Context, v any) (model.UpdateMeInput, error) {
 	res, err := ec.unmarshalInputUpdateMeInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateMfaSettingsInput2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐUpdateMfaSettingsInput(ctx context.Context, v any) (model.UpdateMfaSettingsInput, error) {
+	res, err := ec.unmarshalInputUpdateMfaSettingsInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -20659,6 +21832,58 @@ func (ec *executionContext) marshalOMap2map(ctx context.Context, sel ast.Selecti
 	_ = ctx
 	res := graphql.MarshalMap(v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOMfaFactor2ᚕgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐMfaFactorᚄ(ctx context.Context, v any) ([]model.MfaFactor, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.MfaFactor, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNMfaFactor2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐMfaFactor(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOMfaFactor2ᚕgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐMfaFactorᚄ(ctx context.Context, sel ast.SelectionSet, v []model.MfaFactor) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNMfaFactor2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐMfaFactor(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOMfaPolicy2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐMfaPolicy(ctx context.Context, v any) (*model.MfaPolicy, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.MfaPolicy)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOMfaPolicy2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐMfaPolicy(ctx context.Context, sel ast.SelectionSet, v *model.MfaPolicy) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) marshalONode2githubᚗcomᚋauthgraphᚋauthgraphᚋentᚐNoder(ctx context.Context, sel ast.SelectionSet, v ent.Noder) graphql.Marshaler {

@@ -164,6 +164,21 @@ type LogFilter struct {
 	To graphql.Omittable[*time.Time] `json:"to,omitempty"`
 }
 
+// A single-use link with which a user enrolls a factor.
+type MfaEnrollmentTicket struct {
+	TicketURL string    `json:"ticketUrl"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// The tenant's MFA settings.
+type MfaSettings struct {
+	Policy MfaPolicy `json:"policy"`
+	// The factors users may enroll and answer challenges with.
+	Factors []MfaFactor `json:"factors"`
+	// Days a browser may skip the challenge when the user asks (0: the option is not offered).
+	RememberBrowserDays int `json:"rememberBrowserDays"`
+}
+
 type PasswordChangeTicketInput struct {
 	// The user (node id or user_id).
 	UserID pulid.ID `json:"userId"`
@@ -249,6 +264,13 @@ type UpdateMeInput struct {
 	FamilyName   graphql.Omittable[*string]        `json:"familyName,omitempty"`
 	Nickname     graphql.Omittable[*string]        `json:"nickname,omitempty"`
 	Picture      graphql.Omittable[*string]        `json:"picture,omitempty"`
+}
+
+// Omitted fields keep their value.
+type UpdateMfaSettingsInput struct {
+	Policy              graphql.Omittable[*MfaPolicy]  `json:"policy,omitempty"`
+	Factors             graphql.Omittable[[]MfaFactor] `json:"factors,omitempty"`
+	RememberBrowserDays graphql.Omittable[*int]        `json:"rememberBrowserDays,omitempty"`
 }
 
 type UpdateResourceServerInput struct {
@@ -362,6 +384,131 @@ func (e *CustomDBScript) UnmarshalJSON(b []byte) error {
 }
 
 func (e CustomDBScript) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// A kind of second factor.
+type MfaFactor string
+
+const (
+	// A time-based one-time password app (RFC 6238).
+	MfaFactorTotp MfaFactor = "TOTP"
+	// A security key or passkey (not available yet).
+	MfaFactorWebauthn MfaFactor = "WEBAUTHN"
+	// Single-use recovery codes, given when the first factor is enrolled.
+	MfaFactorRecoveryCode MfaFactor = "RECOVERY_CODE"
+	// A one-time code emailed to the user's verified address.
+	MfaFactorEmail MfaFactor = "EMAIL"
+)
+
+var AllMfaFactor = []MfaFactor{
+	MfaFactorTotp,
+	MfaFactorWebauthn,
+	MfaFactorRecoveryCode,
+	MfaFactorEmail,
+}
+
+func (e MfaFactor) IsValid() bool {
+	switch e {
+	case MfaFactorTotp, MfaFactorWebauthn, MfaFactorRecoveryCode, MfaFactorEmail:
+		return true
+	}
+	return false
+}
+
+func (e MfaFactor) String() string {
+	return string(e)
+}
+
+func (e *MfaFactor) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = MfaFactor(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid MfaFactor", str)
+	}
+	return nil
+}
+
+func (e MfaFactor) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *MfaFactor) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e MfaFactor) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// When a second factor is asked for (docs/MFA.md).
+type MfaPolicy string
+
+const (
+	// Nobody is challenged.
+	MfaPolicyNever MfaPolicy = "NEVER"
+	// Users who enrolled a factor are challenged.
+	MfaPolicyOptIn MfaPolicy = "OPT_IN"
+	// Every interactive login is challenged; users without a factor enroll one first.
+	MfaPolicyAlways MfaPolicy = "ALWAYS"
+)
+
+var AllMfaPolicy = []MfaPolicy{
+	MfaPolicyNever,
+	MfaPolicyOptIn,
+	MfaPolicyAlways,
+}
+
+func (e MfaPolicy) IsValid() bool {
+	switch e {
+	case MfaPolicyNever, MfaPolicyOptIn, MfaPolicyAlways:
+		return true
+	}
+	return false
+}
+
+func (e MfaPolicy) String() string {
+	return string(e)
+}
+
+func (e *MfaPolicy) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = MfaPolicy(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid MfaPolicy", str)
+	}
+	return nil
+}
+
+func (e MfaPolicy) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *MfaPolicy) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e MfaPolicy) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -1,7 +1,7 @@
 // Package apiv2 serves Auth0's Management API v2 as REST under
 // {issuer}api/v2/ — users, identities, blocks, tickets, jobs, logs,
 // connections, clients, resource servers, roles, permissions, client
-// grants and rules — so that code written against Auth0's SDKs
+// grants, rules and MFA (Guardian) — so that code written against Auth0's SDKs
 // (node-auth0, go-auth0, auth0-python) works by changing the domain. It is
 // a transport: each handler parses Auth0's request shape, calls the same
 // use case the GraphQL API calls, and writes Auth0's response shape. Tokens and scopes are the GraphQL API's: any
@@ -26,6 +26,7 @@ import (
 	"github.com/authgraph/authgraph/connections"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
+	"github.com/authgraph/authgraph/mfa"
 	"github.com/authgraph/authgraph/rulesrun"
 	"github.com/authgraph/authgraph/store"
 )
@@ -52,6 +53,8 @@ type Config struct {
 	Rules *rulesrun.Service
 	// Imports runs user import jobs.
 	Imports *bulkimport.Service
+	// MFA manages the tenant's MFA settings and users' authenticators.
+	MFA *mfa.Service
 	// VerifyIDToken checks an ID token of this issuer, issued to one of
 	// its clients (account linking with link_with), and returns its
 	// subject. Nil: link_with is refused.
@@ -159,6 +162,7 @@ func New(cfg Config) *API {
 		a.jobRoutes(),            // jobs.go
 		a.exportJobRoutes(),      // exportjobs.go
 		a.ruleRoutes(),           // rules.go
+		a.mfaRoutes(),            // mfa.go
 		a.docRoutes(),            // openapi.go
 	} {
 		for _, rt := range group {

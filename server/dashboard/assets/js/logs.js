@@ -8,7 +8,10 @@ const LOGS = `query Logs($where: LogFilter, $first: Int, $after: Cursor) {
 
 const TYPES = [["", "Any type"], ["s", "s — successful login"], ["f", "f — failed login"], ["fp", "fp — wrong password"],
   ["fu", "fu — unknown user"], ["ss", "ss — signup"], ["fs", "fs — failed signup"], ["sapi", "sapi — management API write"],
-  ["limit_wc", "limit_wc — blocked by brute-force protection"], ["scp", "scp — password changed"], ["fcp", "fcp — failed password change"]];
+  ["limit_wc", "limit_wc — blocked by brute-force protection"], ["scp", "scp — password changed"], ["fcp", "fcp — failed password change"],
+  ["gd_auth_succeed", "gd_auth_succeed — second factor accepted"], ["gd_auth_failed", "gd_auth_failed — second factor refused"],
+  ["gd_enrollment_complete", "gd_enrollment_complete — MFA factor enrolled"], ["gd_recovery_succeed", "gd_recovery_succeed — recovery code used"],
+  ["gd_otp_rate_limit_exceed", "gd_otp_rate_limit_exceed — MFA locked"]];
 
 export async function logsPage() {
   const p = params();

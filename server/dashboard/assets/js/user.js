@@ -38,6 +38,7 @@ function renderUser(page, u) {
       profileCard(u),
       actionsCard(page, u)),
     identitiesCard(page, u),
+    mfaCard(u),
     h("div.grid",
       metadataCard(page, u, "userMetadata", "user_metadata", "Editable by the user too (updateMe)."),
       metadataCard(page, u, "appMetadata", "app_metadata", "Only administrators and rules write it.")),
@@ -186,6 +187,79 @@ function identitiesCard(page, u) {
         h("td", n === 0 || !i.connection ? "" : unlink(i))))))),
     status,
     link);
+}
+
+const AUTHENTICATORS = `query Authenticators($id: ID!) { user(id: $id) { id authenticators { id type name createdAt lastUsedAt confirmed } } }`;
+const FACTOR_LABELS = { TOTP: "Authenticator app", EMAIL: "Email code", RECOVERY_CODE: "Recovery codes", WEBAUTHN: "Security key" };
+
+// mfaCard lists the user's second factors (loaded on their own, so a
+// failure leaves the rest of the page usable) with removal, reset and an
+// enrollment link.
+function mfaCard(u) {
+  const body = h("div", { "aria-live": "polite" }, h("p", "Loading…"));
+  const out = h("div.ticket-out", { "aria-live": "polite" });
+  const card = h("section.card#user-mfa", { "aria-labelledby": "mfa-h" }, h("h2#mfa-h", "Multi-factor authentication"), body, out);
+  const load = async () => {
+    try {
+      const as = (await gql(AUTHENTICATORS, { id: u.id })).user.authenticators;
+      body.replaceChildren(mfaTable(u, as, load, out), mfaActions(u, as, load, out));
+    } catch (err) {
+      body.replaceChildren(errorBox(err));
+    }
+  };
+  load();
+  return card;
+}
+
+function mfaTable(u, as, reload, out) {
+  if (as.length === 0) return h("p", "No second factor enrolled.");
+  const remove = (a) => h("button", {
+    type: "button", disabled: !can("update:users"), "aria-label": `Remove ${FACTOR_LABELS[a.type] || a.type} ${a.name}`,
+    onclick: async () => {
+      if (!confirm(`Remove ${FACTOR_LABELS[a.type] || a.type} (${a.name}) from ${u.email || u.userId}? Remembered browsers must pass the challenge again.`)) return;
+      try {
+        await gql(`mutation DA($u: ID!, $id: ID!) { deleteAuthenticator(userId: $u, id: $id) }`, { u: u.id, id: a.id });
+        toast("Authenticator removed.");
+        await reload();
+      } catch (err) { out.replaceChildren(errorBox(err)); }
+    },
+  }, "Remove");
+  return h("div.table-wrap", h("table",
+    h("thead", h("tr", ["Factor", "Name", "Enrolled", "Last used", "Status", ""].map((t) => h("th", { scope: "col" }, t)))),
+    h("tbody", as.map((a) => h("tr", { "data-authenticator": a.id },
+      h("td", FACTOR_LABELS[a.type] || a.type),
+      h("td", a.name || "—"),
+      h("td", fmtDate(a.createdAt)),
+      h("td", a.lastUsedAt ? fmtDate(a.lastUsedAt) : "never"),
+      h("td", a.confirmed ? h("span.badge", "active") : h("span.badge", "pending")),
+      h("td", remove(a)))))));
+}
+
+function mfaActions(u, as, reload, out) {
+  const reset = h("button.danger", {
+    type: "button", id: "mfa-reset", disabled: !can("update:users") || as.length === 0,
+    onclick: async () => {
+      if (!confirm(`Remove every second factor and recovery code of ${u.email || u.userId}? They enroll again at their next login that needs one.`)) return;
+      try {
+        await gql(`mutation R($u: ID!) { resetMfa(userId: $u) }`, { u: u.id });
+        toast("MFA reset.");
+        await reload();
+      } catch (err) { out.replaceChildren(errorBox(err)); }
+    },
+  }, "Reset MFA");
+  const ticket = h("button", {
+    type: "button", id: "mfa-ticket", disabled: !can("create:guardian_enrollment_tickets"),
+    onclick: async () => {
+      try {
+        const t = (await gql(`mutation E($u: ID!) { createMfaEnrollmentTicket(userId: $u) { ticketUrl expiresAt } }`, { u: u.id })).createMfaEnrollmentTicket;
+        const link = h("input", { type: "text", readonly: true, value: t.ticketUrl, class: "mono", name: "mfa-link" });
+        out.replaceChildren(field("Enrollment link (send it to the user; works once, until " + fmtDate(t.expiresAt) + ")", link));
+        link.focus();
+        link.select();
+      } catch (err) { out.replaceChildren(errorBox(err)); }
+    },
+  }, "Create enrollment link");
+  return h("div.actions", ticket, reset);
 }
 
 // metadataCard: a JSON editor holding the PATCH sent to updateUser, with the

@@ -178,6 +178,13 @@ func (l *Limiter) VerifyDummy(ctx context.Context, password string) error {
 	return VerifyDummy(password)
 }
 
+// Reserve holds one slot, as a native computation would, until release is
+// called: for work the Limiter does not run itself, and for tests that
+// fill it. ErrBusy or ctx's error as Verify.
+func (l *Limiter) Reserve(ctx context.Context) (release func(), err error) {
+	return l.admit(ctx, slotMemory)
+}
+
 // scryptMemory is the memory scrypt.Key allocates: 128·r·N for V, plus
 // 128·r·p for B and the working block.
 func scryptMemory(n, r, p int) int64 {

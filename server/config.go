@@ -83,7 +83,8 @@ type Config struct {
 	// PasswordHashQueueTimeout (--password-hash-queue-timeout,
 	// AUTHGRAPH_PASSWORD_HASH_QUEUE_TIMEOUT) is how long a computation waits
 	// for its turn before the request is answered 503 with Retry-After
-	// (default 2s; 0: no waiting).
+	// (default 2s). In the field, 0 is the default and a negative duration
+	// no waiting at all (the flag's 0).
 	PasswordHashQueueTimeout time.Duration
 }
 
@@ -150,13 +151,15 @@ func FlagSet(fs *flag.FlagSet) func() (*Config, error) {
 			}
 			c.PasswordHashConcurrency = v
 		}
-		c.PasswordHashQueueTimeout = passwords.DefaultQueueTimeout
 		if raw := firstNonEmpty(hashWait, os.Getenv("AUTHGRAPH_PASSWORD_HASH_QUEUE_TIMEOUT")); raw != "" {
 			v, err := time.ParseDuration(raw)
 			if err != nil || v < 0 || v > time.Minute {
 				return nil, fmt.Errorf("AUTHGRAPH_PASSWORD_HASH_QUEUE_TIMEOUT: %q is not a duration between 0 and 1m", raw)
 			}
 			c.PasswordHashQueueTimeout = v
+			if v == 0 {
+				c.PasswordHashQueueTimeout = -1 // no waiting
+			}
 		}
 		if c.SessionIdle > c.SessionLifetime {
 			return nil, fmt.Errorf("the session idle timeout cannot exceed the session lifetime")
@@ -208,7 +211,11 @@ func (c *Config) PasswordLimiter() *passwords.Limiter {
 		mem, _ := sysmem.Limit()
 		n = passwords.DefaultConcurrency(mem, runtime.GOMAXPROCS(0))
 	}
-	return passwords.NewLimiter(n, c.PasswordHashQueueTimeout)
+	wait := c.PasswordHashQueueTimeout
+	if wait == 0 {
+		wait = passwords.DefaultQueueTimeout
+	}
+	return passwords.NewLimiter(n, max(wait, 0))
 }
 
 // InsecureIssuer reports whether the issuer is plain http (loopback only).

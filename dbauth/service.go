@@ -222,9 +222,10 @@ type LoginResult struct {
 // verification, so both take the same time), ErrBusy when the verification
 // (real or dummy, admitted alike) found no slot in time (no failure is
 // counted or logged), and ErrBlocked only after the correct password of a
-// blocked user. A correct password bumps last_login,
-// last_ip and logins_count, also for a blocked user (docs/PROFILE.md), and upgrades
-// a bcrypt or outdated argon2id hash. Events: s, f, fp, fu, limit_wc.
+// blocked user. A correct password bumps last_login, last_ip and
+// logins_count, also for a blocked user (docs/PROFILE.md), and upgrades a
+// bcrypt or outdated argon2id hash (unless the limiter is busy then).
+// Events: s, f, fp, fu, limit_wc.
 func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error) {
 	sys := authz.SystemContext(ctx)
 	conn, err := s.loginConnection(ctx, in.Connection) // loginstate.go

@@ -5,7 +5,8 @@
 // string so parameters can be raised later without breaking old hashes.
 // bcrypt hashes ($2a$, $2b$, $2y$) from imported users verify too, as do
 // the hashes of Auth0's custom_password_hash (imported.go), and NeedsRehash
-// tells the login path to upgrade them to argon2id.
+// tells the login path to upgrade them to argon2id. A server computes every
+// hash through its Limiter (limiter.go), which bounds how many run at once.
 package passwords
 
 import (

@@ -7,7 +7,6 @@ import (
 	"github.com/authgraph/authgraph/admins"
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/connectors/upstream"
-	"github.com/authgraph/authgraph/dbauth"
 	"github.com/authgraph/authgraph/dbauth/policy"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/connection"
@@ -48,12 +47,12 @@ func (s *Service) Create(ctx context.Context, in identity.CreateInput) (*ent.Use
 			// connection's policy like the user's own would (Auth0 refuses
 			// it too): otherwise the management API is the way around it.
 			if nu.Password != nil {
-				if err := dbauth.CheckNewPassword(nu.Connection, newUserPersonal(nu, in), nil, *nu.Password); err != nil {
+				if err := s.Auth.CheckNewPassword(ctx, nu.Connection, newUserPersonal(nu, in), nil, *nu.Password); err != nil {
 					return manage.Audit{}, err
 				}
 			}
 			if nu.Connection.Strategy != connection.StrategyCustomdb {
-				u, err = nu.Store(ctx, tx)
+				u, err = nu.Store(ctx, tx, s.Auth.Passwords)
 			} else if s.Upstream == nil {
 				err = errors.New("accounts: no connector service for custom-database connections")
 			} else {

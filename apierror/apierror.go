@@ -19,6 +19,7 @@ import (
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/identity"
 	"github.com/authgraph/authgraph/mfa"
+	"github.com/authgraph/authgraph/passwords"
 )
 
 // Kind is what went wrong, from the caller's point of view.
@@ -31,7 +32,11 @@ const (
 	NotFound                // the object does not exist (or is not visible)
 	Forbidden               // the caller lacks a scope or control of the target
 	Unavailable             // a connection's script or upstream failed; retry later
+	Busy                    // too many password hashes at once (passwords.ErrBusy); retry after RetryAfter
 )
+
+// RetryAfter is how long a Busy caller should wait before retrying.
+const RetryAfter = passwords.BusyRetryAfter
 
 // Error is a classified error.
 type Error struct {
@@ -71,6 +76,8 @@ func Classify(err error) *Error {
 	switch {
 	case errors.As(err, &done):
 		return done
+	case errors.Is(err, passwords.ErrBusy):
+		e.Kind, e.Message = Busy, "Too many password operations at once; try again shortly."
 	case errors.As(err, &verr):
 		e.Kind, e.Field = Invalid, verr.Field
 	case errors.As(err, &operr):

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html"
 	"io"
@@ -26,6 +27,10 @@ import (
 )
 
 const benchRedirect = "http://127.0.0.1:9/cb"
+
+// errBusy: the login page answered 503 with Retry-After (the server's
+// password limiter was full).
+var errBusy = errors.New("login page busy (503)")
 
 // loginBench holds what the login workloads share.
 type loginBench struct {
@@ -128,6 +133,9 @@ func (lb *loginBench) login(email, pw string) (*tokens, error) {
 	}
 	io.Copy(io.Discard, resp.Body) //nolint:errcheck
 	resp.Body.Close()
+	if resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != "" {
+		return nil, errBusy
+	}
 	loc, err := url.Parse(resp.Header.Get("Location"))
 	code := ""
 	if err == nil {

@@ -51,7 +51,9 @@ func main() {
 		op          = flag.String("op", "", "with -only login: comma-separated OpenID Provider workloads (argon2id, bcrypt-10, client_credentials, refresh); default all")
 		rounds      = flag.Int("rounds", 4, "alternating raw-hash/login windows per password workload")
 		explainFlag = flag.Bool("explain", false, "with -only login: print the SQL statements of one bcrypt password login and stop")
-		scenario    = flag.String("scenario", "", "search: user searches and deep keyset pages on a kept database of -users users (make bench-search), instead of the default workloads")
+		scenario    = flag.String("scenario", "", "search: user searches and deep keyset pages on a kept database of -users users (make bench-search); storm: -concurrency simultaneous argon2id logins with peak RSS; instead of the default workloads")
+		hashConc    = flag.Int("hash-concurrency", 0, "the server's --password-hash-concurrency (0: its default, sized from cores and memory; -1: unbounded)")
+		hashWait    = flag.Duration("hash-queue-timeout", 0, "the server's --password-hash-queue-timeout (0: its default)")
 	)
 	flag.Parse()
 	if *cpuprofile != "" {
@@ -61,8 +63,15 @@ func main() {
 			defer pprof.StopCPUProfile()
 		}
 	}
+	hashConcurrency, hashQueueTimeout = *hashConc, *hashWait
 	switch *scenario {
 	case "":
+	case "storm":
+		if err := runStorm(*duration, *concurrency, *database); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
 	case "search":
 		conc := *concurrency
 		set := false
@@ -77,7 +86,7 @@ func main() {
 		}
 		return
 	default:
-		fmt.Fprintf(os.Stderr, "bench: unknown -scenario %q (search)\n", *scenario)
+		fmt.Fprintf(os.Stderr, "bench: unknown -scenario %q (search, storm)\n", *scenario)
 		os.Exit(2)
 	}
 	onlyWorkload, opWorkloads, opRounds, explainLogin = *only, *op, max(*rounds, 1), *explainFlag
@@ -104,6 +113,11 @@ func startServer(ctx context.Context, dsn string, conc int, masterKey string) (*
 		// The REST API's per-client rate limit would cap the generator's one
 		// client; the bench measures the server, not the limit.
 		APIRateLimit: apiv2.RateLimit{PerSecond: -1},
+		// -hash-concurrency -1: no bound worth the name, for comparison.
+		PasswordHashConcurrency: hashConcurrency, PasswordHashQueueTimeout: hashQueueTimeout,
+	}
+	if hashConcurrency < 0 {
+		cfg.PasswordHashConcurrency = 1 << 20
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	deps, err := server.Prepare(ctx, cfg, logger, io.Discard, server.MigrateIfEmpty)
@@ -233,6 +247,13 @@ func run(duration time.Duration, conc int, dsn string, seed int) error {
 }
 
 var onlyWorkload string
+
+// hashConcurrency and hashQueueTimeout configure the server's password
+// limiter (-hash-concurrency, -hash-queue-timeout).
+var (
+	hashConcurrency  int
+	hashQueueTimeout time.Duration
+)
 
 // loginWorkloads measures the OpenID Provider: full password logins against
 // the raw hash rate, client_credentials tokens and refresh exchanges.

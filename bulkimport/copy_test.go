@@ -130,7 +130,7 @@ func TestCopyConflictFallsBack(t *testing.T) {
 	restore := bulkimport.SetBeforeCopy(func(context.Context) {
 		once.Do(func() {
 			// Through the pool, not the batch's transaction: committed.
-			if _, err := identity.Create(sys, db, identity.CreateInput{Connection: conn,
+			if _, err := identity.Create(sys, db, nil, identity.CreateInput{Connection: conn,
 				Email: ptr("user5@example.com"), Password: ptr("Concurrent-signup-1")}); err != nil {
 				t.Errorf("concurrent signup: %v", err)
 			}

@@ -15,6 +15,7 @@ import (
 	"github.com/authgraph/authgraph/internal/testenv"
 	"github.com/authgraph/authgraph/logs"
 	"github.com/authgraph/authgraph/mail"
+	"github.com/authgraph/authgraph/passwords"
 	"github.com/authgraph/authgraph/store"
 )
 
@@ -80,7 +81,7 @@ func (e *env) conn(name string, opts map[string]any) *ent.Connection {
 
 func (e *env) user(conn, email, password string) *ent.User {
 	e.t.Helper()
-	u, err := identity.Create(sys, e.db, identity.CreateInput{Connection: conn, Email: &email, Password: &password})
+	u, err := identity.Create(sys, e.db, nil, identity.CreateInput{Connection: conn, Email: &email, Password: &password})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -124,7 +125,10 @@ func (e *env) reload(u *ent.User) *ent.User {
 func countDummy(t *testing.T) *atomic.Int64 {
 	var n atomic.Int64
 	orig := verifyDummy
-	verifyDummy = func(pw string) error { n.Add(1); return orig(pw) }
+	verifyDummy = func(l *passwords.Limiter, ctx context.Context, pw string) error {
+		n.Add(1)
+		return orig(l, ctx, pw)
+	}
 	t.Cleanup(func() { verifyDummy = orig })
 	return &n
 }

@@ -204,7 +204,7 @@ func BenchmarkImportedFirstLogin(b *testing.B) {
 		custom := hashes[alg]
 		email := "bench-" + strings.NewReplacer(" ", "", "(", "", ")", "", ",", "").Replace(alg) + "@example.com"
 		pw := goodPW
-		u, err := identity.Create(sys, db.Ent, identity.CreateInput{Connection: "db", Email: &email, Password: &pw})
+		u, err := identity.Create(sys, db.Ent, nil, identity.CreateInput{Connection: "db", Email: &email, Password: &pw})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -17,14 +17,20 @@ import (
 // CheckNewPassword applies conn's password policy to a new password for u
 // (nil u at signup: pass the profile in p), and the password history of idn
 // (nil at signup). Failures are *policy.Error (Code: PasswordStrengthError,
-// PasswordDictionaryError, PasswordNoUserInfoError, PasswordHistoryError).
-func CheckNewPassword(conn *ent.Connection, p policy.Personal, idn *ent.Identity, password string) error {
+// PasswordDictionaryError, PasswordNoUserInfoError, PasswordHistoryError),
+// or ErrBusy when a history verification was not admitted.
+func (s *Service) CheckNewPassword(ctx context.Context, conn *ent.Connection, p policy.Personal, idn *ent.Identity, password string) error {
 	opts := policy.FromConnection(conn.Options)
 	if err := opts.Check(password, p); err != nil {
 		return err
 	}
-	if idn != nil && opts.History > 0 && inHistory(idn, opts.History, password) {
-		return &policy.Error{Code: policy.CodeHistory, Message: policy.MsgHistory}
+	if idn != nil && opts.History > 0 {
+		switch used, err := s.inHistory(ctx, idn, opts.History, password); {
+		case err != nil:
+			return err
+		case used:
+			return &policy.Error{Code: policy.CodeHistory, Message: policy.MsgHistory}
+		}
 	}
 	return nil
 }
@@ -45,7 +51,7 @@ func PersonalOf(u *ent.User) policy.Personal {
 
 // inHistory reports whether password matches the current password or one of
 // the previous ones, size in all (the current one counts, as in Auth0).
-func inHistory(idn *ent.Identity, size int, password string) bool {
+func (s *Service) inHistory(ctx context.Context, idn *ent.Identity, size int, password string) (bool, error) {
 	var hashes []string
 	if idn.PasswordHash != nil && *idn.PasswordHash != "" {
 		hashes = append(hashes, *idn.PasswordHash)
@@ -55,11 +61,14 @@ func inHistory(idn *ent.Identity, size int, password string) bool {
 		hashes = hashes[:size]
 	}
 	for _, h := range hashes {
-		if passwords.Verify(h, password) == nil {
-			return true
+		switch err := s.Passwords.Verify(ctx, h, password); {
+		case err == nil:
+			return true, nil
+		case !errors.Is(err, passwords.ErrMismatch) && !errors.Is(err, passwords.ErrUnsupported):
+			return false, err
 		}
 	}
-	return false
+	return false, nil
 }
 
 // ChangePassword sets the password of u's database identity, as the
@@ -83,14 +92,15 @@ func (s *Service) ChangePassword(ctx context.Context, db *ent.Client, u *ent.Use
 func (s *Service) changePassword(ctx context.Context, db *ent.Client, u *ent.User, idn *ent.Identity, conn *ent.Connection, pw, clientID string) error {
 	ev := logs.Event{ClientID: clientID, Connection: conn.Name, ConnectionID: string(conn.ID),
 		Strategy: "auth0", StrategyType: "database", UserID: u.UserID, UserName: deref(u.Email)}
-	if err := CheckNewPassword(conn, PersonalOf(u), idn, pw); err != nil {
-		ev.Type, ev.Description = logs.TypeFailedChangePwd, err.Error()
-		_ = logs.Write(ctx, db, ev)
-		return err
+	err := s.CheckNewPassword(ctx, conn, PersonalOf(u), idn, pw)
+	if err == nil {
+		err = s.storePassword(ctx, db, u, idn, conn, pw)
 	}
-	if err := s.storePassword(ctx, db, u, idn, conn, pw); err != nil {
-		ev.Type, ev.Description = logs.TypeFailedChangePwd, err.Error()
-		_ = logs.Write(ctx, db, ev)
+	if err != nil {
+		if !errors.Is(err, ErrBusy) { // a busy limiter refused nothing
+			ev.Type, ev.Description = logs.TypeFailedChangePwd, err.Error()
+			_ = logs.Write(ctx, db, ev)
+		}
 		return err
 	}
 	ev.Type, ev.Description = logs.TypeSuccessChangePwd, "Password changed"
@@ -114,15 +124,19 @@ func (s *Service) storePassword(ctx context.Context, db *ent.Client, u *ent.User
 			return passwordChanged(ctx, db, u, idn, conn)
 		}
 	}
-	return setPassword(ctx, db, u, idn, conn, pw)
+	return s.setPassword(ctx, db, u, idn, conn, pw)
 }
 
 // setPassword stores the new hash (rotating the history), and revokes
 // sessions and brute-force blocks.
-func setPassword(ctx context.Context, db *ent.Client, u *ent.User, idn *ent.Identity, conn *ent.Connection, pw string) error {
+func (s *Service) setPassword(ctx context.Context, db *ent.Client, u *ent.User, idn *ent.Identity, conn *ent.Connection, pw string) error {
 	sys := authz.SystemContext(ctx)
 	opts := policy.FromConnection(conn.Options)
-	upd := db.Identity.UpdateOne(idn).SetPasswordHash(passwords.Hash(pw))
+	hash, err := s.Passwords.Hash(ctx, pw)
+	if err != nil {
+		return err
+	}
+	upd := db.Identity.UpdateOne(idn).SetPasswordHash(hash)
 	if hist := opts.KeptHistory(deref(idn.PasswordHash), idn.PasswordHistory); hist != nil {
 		upd.SetPasswordHistory(hist)
 	} else {

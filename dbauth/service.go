@@ -48,6 +48,10 @@ var (
 	// ErrNoDatabaseIdentity: the user has no database identity to hold a
 	// password.
 	ErrNoDatabaseIdentity = errors.New("user has no database identity")
+	// ErrBusy: no password hash computation could start within the
+	// limiter's queue wait (HTTP 503 with Retry-After). It says nothing
+	// about the password or the user: a busy login counts no failure.
+	ErrBusy = passwords.ErrBusy
 )
 
 // Brute-force defaults (docs/DATABASE_CONNECTIONS.md).
@@ -108,6 +112,10 @@ type Service struct {
 	// reset, password change, verification: customdb.go); nil leaves
 	// those connections to their logins only.
 	CustomDB CustomDB
+	// Passwords admits every password hash and verification (logins,
+	// signups, changes, resets, history checks): beyond its bound and
+	// queue wait they fail with ErrBusy. Nil admits everything (tests).
+	Passwords *passwords.Limiter
 
 	mailWG   sync.WaitGroup
 	throttle throttle
@@ -157,8 +165,8 @@ func (s *Service) logger() *slog.Logger {
 // shutdown and tests).
 func (s *Service) Wait() { s.mailWG.Wait() }
 
-// verifyDummy is passwords.VerifyDummy; tests count its calls.
-var verifyDummy = passwords.VerifyDummy
+// verifyDummy is (*passwords.Limiter).VerifyDummy; tests count its calls.
+var verifyDummy = (*passwords.Limiter).VerifyDummy
 
 // Connection returns the database connection called name (through the
 // login's connection cache, loginstate.go).
@@ -211,10 +219,13 @@ type LoginResult struct {
 // Login checks a password. It returns ErrTooManyAttempts (before any hash
 // work) for a blocked (identifier, IP), ErrInvalidCredentials for an unknown
 // user or a wrong password (the unknown user costs one dummy hash
-// verification, so both take the same time), and ErrBlocked only after the
-// correct password of a blocked user. A correct password bumps last_login,
-// last_ip and logins_count, also for a blocked user (docs/PROFILE.md), and upgrades
-// a bcrypt or outdated argon2id hash. Events: s, f, fp, fu, limit_wc.
+// verification, so both take the same time), ErrBusy when the verification
+// (real or dummy, admitted alike) found no slot in time (no failure is
+// counted or logged), and ErrBlocked only after the correct password of a
+// blocked user. A correct password bumps last_login, last_ip and
+// logins_count, also for a blocked user (docs/PROFILE.md), and upgrades a
+// bcrypt or outdated argon2id hash (unless the limiter is busy then).
+// Events: s, f, fp, fu, limit_wc.
 func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error) {
 	sys := authz.SystemContext(ctx)
 	conn, err := s.loginConnection(ctx, in.Connection) // loginstate.go
@@ -252,8 +263,19 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 		s.writeLog(ctx, ev)
 		return nil, ErrInvalidCredentials
 	}
+	// busy: the verification was not admitted, so there is no verdict on
+	// the password: the attempt is uncounted, and nothing is logged (a
+	// storm would otherwise flood the log with failures that were none).
+	busy := func(err error) (*LoginResult, error) {
+		if att != nil {
+			_ = att.Release(sys)
+		}
+		return nil, err
+	}
 	if ident == "" || in.Password == "" {
-		_ = verifyDummy(in.Password)
+		if err := verifyDummy(s.Passwords, ctx, in.Password); !errors.Is(err, passwords.ErrMismatch) {
+			return busy(err)
+		}
 		return fail(logs.TypeUnknownUser, "Missing email/username or password")
 	}
 
@@ -265,7 +287,9 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 		return nil, err
 	}
 	if idn == nil || idn.PasswordHash == nil || *idn.PasswordHash == "" {
-		_ = verifyDummy(in.Password)
+		if err := verifyDummy(s.Passwords, ctx, in.Password); !errors.Is(err, passwords.ErrMismatch) {
+			return busy(err)
+		}
 		if idn == nil {
 			return fail(logs.TypeUnknownUser, "Wrong email or username")
 		}
@@ -274,7 +298,10 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 	}
 	u := idn.Edges.User
 	ev.UserID = u.UserID
-	if err := passwords.Verify(*idn.PasswordHash, in.Password); err != nil {
+	if err := s.Passwords.Verify(ctx, *idn.PasswordHash, in.Password); err != nil {
+		if !errors.Is(err, passwords.ErrMismatch) && !errors.Is(err, passwords.ErrUnsupported) {
+			return busy(err) // ErrBusy, or the request ended while queued
+		}
 		desc := "Wrong email or password."
 		if errors.Is(err, passwords.ErrUnsupported) {
 			desc = "Stored password hash is not supported"
@@ -293,7 +320,9 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 	}
 	upgrade := ""
 	if upgradeHashes(conn) && passwords.NeedsRehash(*idn.PasswordHash) {
-		upgrade = passwords.Hash(in.Password)
+		// A busy limiter leaves the hash for a later login: the password
+		// was right, and the login is not refused for an optional step.
+		upgrade, _ = s.Passwords.Hash(ctx, in.Password)
 	}
 	u, idn, blocked, err := s.recordLogin(sys, ev, u, idn, clear, upgrade)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/authgraph/authgraph/identity"
 	"github.com/authgraph/authgraph/logs"
 	"github.com/authgraph/authgraph/mail"
+	"github.com/authgraph/authgraph/passwords"
 )
 
 // SignupInput is a self-service signup.
@@ -57,8 +58,10 @@ func (s *Service) Signup(ctx context.Context, in SignupInput) (*ent.User, error)
 	ev := logs.Event{ClientID: in.ClientID, ClientName: in.ClientName, Connection: conn.Name,
 		ConnectionID: string(conn.ID), Strategy: "auth0", StrategyType: "database", UserName: email}
 	fail := func(err error) (*ent.User, error) {
-		ev.Type, ev.Description = logs.TypeFailedSignup, err.Error()
-		s.writeLog(ctx, ev)
+		if !errors.Is(err, ErrBusy) { // a busy limiter refused nothing
+			ev.Type, ev.Description = logs.TypeFailedSignup, err.Error()
+			s.writeLog(ctx, ev)
+		}
 		return nil, err
 	}
 	if !SignupAllowed(conn) {
@@ -69,7 +72,7 @@ func (s *Service) Signup(ctx context.Context, in SignupInput) (*ent.User, error)
 	if at := strings.LastIndexByte(email, '@'); at > 0 {
 		personal.Nickname = email[:at]
 	}
-	if err := CheckNewPassword(conn, personal, nil, in.Password); err != nil {
+	if err := s.CheckNewPassword(ctx, conn, personal, nil, in.Password); err != nil {
 		return fail(err)
 	}
 	ci := identity.CreateInput{Connection: conn.Name, Email: &email, Password: &in.Password}
@@ -87,7 +90,7 @@ func (s *Service) Signup(ctx context.Context, in SignupInput) (*ent.User, error)
 	} else {
 		err = s.withTx(ctx, func(tx *ent.Client) error {
 			var err error
-			u, err = identity.Create(sys, tx, ci)
+			u, err = identity.Create(sys, tx, s.Passwords, ci)
 			return err
 		})
 	}
@@ -96,7 +99,9 @@ func (s *Service) Signup(ctx context.Context, in SignupInput) (*ent.User, error)
 		// that the account exists), after the same work as a signup that
 		// goes on to log in (its hash verification); the owner of the
 		// address is told instead, within the mail limits.
-		_ = verifyDummy(in.Password)
+		if err := verifyDummy(s.Passwords, ctx, in.Password); !errors.Is(err, passwords.ErrMismatch) {
+			return fail(err) // busy, as the login after a signup would be
+		}
 		var ce *identity.ConflictError
 		if errors.As(err, &ce) && ce.Field == "email" {
 			s.noticeExisting(ctx, conn, email)

@@ -189,9 +189,11 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) 
 	conn := info.Connection
 	ev := logs.Event{Connection: conn.Name, ConnectionID: string(conn.ID), Strategy: "auth0", StrategyType: "database",
 		UserID: info.User.UserID, UserName: deref(info.User.Email)}
-	if err := CheckNewPassword(conn, PersonalOf(info.User), idn, newPassword); err != nil {
-		ev.Type, ev.Description = logs.TypeFailedChangePwd, err.Error()
-		s.writeLog(ctx, ev)
+	if err := s.CheckNewPassword(ctx, conn, PersonalOf(info.User), idn, newPassword); err != nil {
+		if !errors.Is(err, ErrBusy) { // no verdict on the password
+			ev.Type, ev.Description = logs.TypeFailedChangePwd, err.Error()
+			s.writeLog(ctx, ev)
+		}
 		return "", err
 	}
 	var resultURL string

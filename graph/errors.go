@@ -20,8 +20,9 @@ const (
 	CodeBadUserInput    = "BAD_USER_INPUT"
 	CodeConflict        = "CONFLICT"
 	CodeInternal        = "INTERNAL_SERVER_ERROR"
-	// CodeUnavailable: a connection's script or upstream failed; nothing
-	// was written. Retrying later may succeed.
+	// CodeUnavailable: a connection's script or upstream failed, or the
+	// server had too many password hashes running (extensions.retryAfter,
+	// in seconds); nothing was written. Retrying later may succeed.
 	CodeUnavailable = "SERVICE_UNAVAILABLE"
 	// CodeBadRequest: the HTTP request is not one GraphQL request (malformed
 	// or batched JSON, wrong content type); it was not executed.
@@ -92,6 +93,11 @@ func classify(err error) (code, msg string, ext map[string]any) {
 	case apierror.Unavailable:
 		code = CodeUnavailable
 		ext["connection"], ext["script"] = c.Connection, c.Script
+	case apierror.Busy:
+		// Too many password hashes at once: nothing was written, and the
+		// same request may succeed in retryAfter seconds.
+		code = CodeUnavailable
+		ext["retryAfter"] = int(apierror.RetryAfter.Seconds())
 	default:
 		code = CodeInternal
 	}

@@ -63,7 +63,8 @@ type UpdateInput struct {
 // Create validates in and stores the user with its database identity. A
 // custom-database connection's users are created through its scripts
 // (connectors/upstream: PrepareCreate, then NewUser.Store).
-func Create(ctx context.Context, db *ent.Client, in CreateInput) (*ent.User, error) {
+// The password is hashed through hasher (passwords.ErrBusy when it is busy).
+func Create(ctx context.Context, db *ent.Client, hasher *passwords.Limiter, in CreateInput) (*ent.User, error) {
 	nu, err := PrepareCreate(ctx, db, in)
 	if err != nil {
 		return nil, err
@@ -71,7 +72,7 @@ func Create(ctx context.Context, db *ent.Client, in CreateInput) (*ent.User, err
 	if nu.Connection.Strategy != connection.StrategyDatabase {
 		return nil, invalid("connection", "users of %s connections are created through its scripts", nu.Connection.Strategy)
 	}
-	return nu.Store(ctx, db)
+	return nu.Store(ctx, db, hasher)
 }
 
 // NewUser is a validated CreateInput, not stored yet.
@@ -180,15 +181,25 @@ func PrepareIn(conn *ent.Connection, in CreateInput) (*NewUser, error) {
 // Store writes the user and its identity of the connection (provider
 // auth0) in one transaction: db's own, or a new one when db is not a
 // transaction's client. Unique indexes turn duplicates into ConflictErrors.
-func (n *NewUser) Store(ctx context.Context, db *ent.Client) (*ent.User, error) {
+// The password is hashed through hasher, before the transaction opens
+// (passwords.ErrBusy when no hash could start in time).
+func (n *NewUser) Store(ctx context.Context, db *ent.Client, hasher *passwords.Limiter) (*ent.User, error) {
+	var hash *string
+	if n.Password != nil && n.KeepPassword {
+		h, err := hasher.Hash(ctx, *n.Password)
+		if err != nil {
+			return nil, err
+		}
+		hash = &h
+	}
 	tx, err := db.Tx(ctx)
 	if errors.Is(err, ent.ErrTxStarted) {
-		return n.store(ctx, db)
+		return n.store(ctx, db, hash)
 	}
 	if err != nil {
 		return nil, err
 	}
-	u, err := n.store(ctx, tx.Client())
+	u, err := n.store(ctx, tx.Client(), hash)
 	if err != nil {
 		_ = tx.Rollback()
 		return nil, err
@@ -200,12 +211,7 @@ func (n *NewUser) Store(ctx context.Context, db *ent.Client) (*ent.User, error) 
 	return u.Unwrap(), nil
 }
 
-func (n *NewUser) store(ctx context.Context, db *ent.Client) (*ent.User, error) {
-	var hash *string
-	if n.Password != nil && n.KeepPassword {
-		h := passwords.Hash(*n.Password)
-		hash = &h
-	}
+func (n *NewUser) store(ctx context.Context, db *ent.Client, hash *string) (*ent.User, error) {
 	u, err := n.UserCreate(db).Save(ctx)
 	if err != nil {
 		return nil, translateConstraint(err)

@@ -746,19 +746,38 @@ func (x *compiled) salted(pw []byte) []byte {
 
 // dummyWork spends one argon2id verification; fast imported digests call it
 // so that a wrong password costs what an unknown user (VerifyDummy) costs.
-var dummyWork = func(pw string) { _ = verifyArgon2id(dummy, pw) }
+var dummyWork = func(pw string) { _ = dummyArgon.verify(pw) }
 
-func verifyImported(stored, password string) error {
+// prepareImported decodes an imported hash: the memory its verification
+// holds (limiter.go) and the verification. Fast digests spend the dummy
+// argon2id (dummyWork), so they hold what a native verification holds.
+func prepareImported(stored string) (int64, func(password string) error, error) {
 	c, e := decodeCustom(json.RawMessage(strings.TrimPrefix(stored, importedPrefix)))
 	if e != nil {
-		return ErrUnsupported
+		return 0, nil, ErrUnsupported
 	}
 	x, e := compile(c)
 	if e != nil {
-		return ErrUnsupported
+		return 0, nil, ErrUnsupported
 	}
+	var mem int64
+	switch x.alg {
+	case "md4", "md5", "sha1", "sha256", "sha512", "ldap", "hmac":
+		mem = argonMemory(MemoryKiB)
+	case "scrypt":
+		mem = scryptMemory(x.n, x.r, x.p)
+	case "argon2":
+		mem = argonMemory(x.argon.m)
+	case "pbkdf2", "bcrypt":
+	default:
+		return 0, nil, ErrUnsupported
+	}
+	return mem, func(password string) error { return x.verify(password) }, nil
+}
+
+func (x *compiled) verify(password string) error {
 	pw := encodePassword(password, x.pwEncoding)
-	var got []byte
+	got, want := []byte(nil), x.want
 	switch x.alg {
 	case "md4", "md5", "sha1", "sha256", "sha512", "ldap":
 		dummyWork(password)
@@ -777,10 +796,7 @@ func verifyImported(stored, password string) error {
 		}
 	case "scrypt":
 		var err error
-		held := importedMemory.acquire(scryptMemory(x.n, x.r, x.p)) // memgate.go
-		got, err = scrypt.Key(pw, x.salt, x.n, x.r, x.p, len(x.want))
-		importedMemory.release(held)
-		if err != nil {
+		if got, err = scrypt.Key(pw, x.salt, x.n, x.r, x.p, len(x.want)); err != nil {
 			return ErrUnsupported
 		}
 	case "bcrypt":
@@ -790,8 +806,6 @@ func verifyImported(stored, password string) error {
 		return nil
 	case "argon2":
 		a := x.argon
-		held := importedMemory.acquire(argonMemory(a.m))
-		defer importedMemory.release(held)
 		switch x.argonType {
 		case "argon2id":
 			got = argon2.IDKey(pw, a.salt, a.t, a.m, a.p, uint32(len(a.key)))
@@ -800,11 +814,11 @@ func verifyImported(stored, password string) error {
 		default:
 			got = argon2dKey(pw, a.salt, nil, nil, a.t, a.m, a.p, uint32(len(a.key)))
 		}
-		x.want = a.key
+		want = a.key
 	default:
 		return ErrUnsupported
 	}
-	if subtle.ConstantTimeCompare(got, x.want) != 1 {
+	if subtle.ConstantTimeCompare(got, want) != 1 {
 		return ErrMismatch
 	}
 	return nil

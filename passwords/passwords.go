@@ -5,7 +5,8 @@
 // string so parameters can be raised later without breaking old hashes.
 // bcrypt hashes ($2a$, $2b$, $2y$) from imported users verify too, as do
 // the hashes of Auth0's custom_password_hash (imported.go), and NeedsRehash
-// tells the login path to upgrade them to argon2id.
+// tells the login path to upgrade them to argon2id. A server computes every
+// hash through its Limiter (limiter.go), which bounds how many run at once.
 package passwords
 
 import (
@@ -45,7 +46,9 @@ var (
 
 var b64 = base64.RawStdEncoding
 
-// Hash returns an argon2id PHC string for password.
+// Hash returns an argon2id PHC string for password. It is the computation
+// alone: a server hashes through its Limiter (limiter.go), which bounds how
+// many run at once.
 func Hash(password string) string {
 	salt := make([]byte, saltLen)
 	if _, err := rand.Read(salt); err != nil {
@@ -57,31 +60,52 @@ func Hash(password string) string {
 }
 
 // Verify checks password against an argon2id or bcrypt hash, or a hash
-// imported from Auth0 (FromAuth0Custom), in constant time.
+// imported from Auth0 (FromAuth0Custom), in constant time. Like Hash, it is
+// the computation alone; a server verifies through its Limiter.
 func Verify(hash, password string) error {
+	_, verify, err := prepare(hash)
+	if err != nil {
+		return err
+	}
+	return verify(password)
+}
+
+// prepare parses hash without verifying anything: the memory its
+// verification holds (what the Limiter admits) and the verification. A
+// hash Verify would refuse is ErrUnsupported here, before any work.
+func prepare(hash string) (mem int64, verify func(password string) error, err error) {
 	switch {
 	case strings.HasPrefix(hash, "$argon2id$"):
-		return verifyArgon2id(hash, password)
+		a, err := parseArgon2id(hash)
+		if err != nil {
+			return 0, nil, err
+		}
+		return argonMemory(a.m), a.verify, nil
 	case strings.HasPrefix(hash, importedPrefix):
-		return verifyImported(hash, password)
+		return prepareImported(hash)
 	case isBcrypt(hash):
 		cost, err := bcrypt.Cost([]byte(hash))
 		if err != nil || cost > maxBcryptCost {
-			return ErrUnsupported
+			return 0, nil, ErrUnsupported
 		}
-		if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil {
-			return ErrMismatch
-		}
-		return nil
+		// bcrypt holds 4 KiB; the Limiter still counts it as one
+		// computation, for its CPU.
+		return 0, func(password string) error {
+			if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil {
+				return ErrMismatch
+			}
+			return nil
+		}, nil
 	default:
-		return ErrUnsupported
+		return 0, nil, ErrUnsupported
 	}
 }
 
-// IsSupported reports whether Verify understands hash (for imports).
+// IsSupported reports whether Verify understands hash (for imports). It
+// verifies nothing: an import does not spend a hash computation per row.
 func IsSupported(hash string) bool {
-	err := Verify(hash, "")
-	return err == nil || errors.Is(err, ErrMismatch)
+	_, _, err := prepare(hash)
+	return err == nil
 }
 
 // NeedsRehash reports whether hash should be replaced by Hash(password)
@@ -95,9 +119,12 @@ func NeedsRehash(hash string) bool {
 // costs the same time as a wrong password.
 var dummy = Hash("authgraph-dummy-password")
 
-// VerifyDummy spends the time one Verify takes, and always fails.
+var dummyArgon, _ = parseArgon2id(dummy)
+
+// VerifyDummy spends the time one Verify takes, and always fails (the
+// computation alone, as Verify).
 func VerifyDummy(password string) error {
-	_ = Verify(dummy, password)
+	_ = dummyArgon.verify(password)
 	return ErrMismatch
 }
 
@@ -130,11 +157,7 @@ func parseArgon2id(hash string) (argonParams, error) {
 	return a, nil
 }
 
-func verifyArgon2id(hash, password string) error {
-	a, err := parseArgon2id(hash)
-	if err != nil {
-		return err
-	}
+func (a argonParams) verify(password string) error {
 	got := argon2.IDKey([]byte(password), a.salt, a.t, a.m, a.p, uint32(len(a.key)))
 	if subtle.ConstantTimeCompare(got, a.key) != 1 {
 		return ErrMismatch

@@ -68,7 +68,7 @@ func (e *env) api(t *testing.T, scopes ...string) *ent.ResourceServer {
 func (e *env) user(t testing.TB) *ent.User {
 	t.Helper()
 	email := e.uniq("user") + "@example.com"
-	u, err := identity.Create(sys, e.db, identity.CreateInput{Connection: connections.DefaultDatabase, Email: &email,
+	u, err := identity.Create(sys, e.db, nil, identity.CreateInput{Connection: connections.DefaultDatabase, Email: &email,
 		Password: ptr("Correct-Horse-Battery-Staple-9")})
 	if err != nil {
 		t.Fatal(err)

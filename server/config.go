@@ -8,10 +8,13 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/authgraph/authgraph/internal/sysmem"
+	"github.com/authgraph/authgraph/passwords"
 	"github.com/authgraph/authgraph/server/apiv2"
 )
 
@@ -70,6 +73,19 @@ type Config struct {
 	// management API on one node (burst twice that); "off" disables it.
 	// Default 500.
 	APIRateLimit apiv2.RateLimit
+	// PasswordHashConcurrency (--password-hash-concurrency,
+	// AUTHGRAPH_PASSWORD_HASH_CONCURRENCY) bounds the password hash
+	// computations (logins, signups, resets, changes) running at once on
+	// one node: each holds 19 MiB or more, and a login storm must not
+	// exhaust memory. 0, the default, sizes it from GOMAXPROCS and the
+	// memory limit (passwords.DefaultConcurrency).
+	PasswordHashConcurrency int
+	// PasswordHashQueueTimeout (--password-hash-queue-timeout,
+	// AUTHGRAPH_PASSWORD_HASH_QUEUE_TIMEOUT) is how long a computation waits
+	// for its turn before the request is answered 503 with Retry-After
+	// (default 2s). In the field, 0 is the default and a negative duration
+	// no waiting at all (the flag's 0).
+	PasswordHashQueueTimeout time.Duration
 }
 
 // FlagSet declares the shared flags on fs and returns a loader that applies
@@ -88,6 +104,9 @@ func FlagSet(fs *flag.FlagSet) func() (*Config, error) {
 	fs.StringVar(&idle, "session-idle", "", "SSO session idle timeout (AUTHGRAPH_SESSION_IDLE, default 72h)")
 	fs.StringVar(&lifetime, "session-lifetime", "", "SSO session absolute lifetime (AUTHGRAPH_SESSION_LIFETIME, default 168h)")
 	fs.StringVar(&resetTTL, "reset-ticket-ttl", "", "lifetime of forgot-password reset links (AUTHGRAPH_RESET_TICKET_TTL, default 1h)")
+	var hashConc, hashWait string
+	fs.StringVar(&hashConc, "password-hash-concurrency", "", "password hash computations at once; 0 sizes it from cores and memory (AUTHGRAPH_PASSWORD_HASH_CONCURRENCY, default 0)")
+	fs.StringVar(&hashWait, "password-hash-queue-timeout", "", "how long a password hash waits for its turn before 503 (AUTHGRAPH_PASSWORD_HASH_QUEUE_TIMEOUT, default 2s)")
 	return func() (*Config, error) {
 		c.Listen = firstNonEmpty(c.Listen, os.Getenv("AUTHGRAPH_LISTEN"), "127.0.0.1:8080")
 		c.DatabaseURL = firstNonEmpty(c.DatabaseURL, os.Getenv("AUTHGRAPH_DATABASE_URL"), "sqlite:authgraph.db")
@@ -124,6 +143,23 @@ func FlagSet(fs *flag.FlagSet) func() (*Config, error) {
 				return nil, fmt.Errorf("AUTHGRAPH_API_RATE_LIMIT: %q is not a positive number of requests per second or off", raw)
 			}
 			c.APIRateLimit.PerSecond = v
+		}
+		if raw := firstNonEmpty(hashConc, os.Getenv("AUTHGRAPH_PASSWORD_HASH_CONCURRENCY")); raw != "" {
+			v, err := strconv.Atoi(raw)
+			if err != nil || v < 0 || v > 1<<20 {
+				return nil, fmt.Errorf("AUTHGRAPH_PASSWORD_HASH_CONCURRENCY: %q is not a number of computations (0: sized from cores and memory)", raw)
+			}
+			c.PasswordHashConcurrency = v
+		}
+		if raw := firstNonEmpty(hashWait, os.Getenv("AUTHGRAPH_PASSWORD_HASH_QUEUE_TIMEOUT")); raw != "" {
+			v, err := time.ParseDuration(raw)
+			if err != nil || v < 0 || v > time.Minute {
+				return nil, fmt.Errorf("AUTHGRAPH_PASSWORD_HASH_QUEUE_TIMEOUT: %q is not a duration between 0 and 1m", raw)
+			}
+			c.PasswordHashQueueTimeout = v
+			if v == 0 {
+				c.PasswordHashQueueTimeout = -1 // no waiting
+			}
 		}
 		if c.SessionIdle > c.SessionLifetime {
 			return nil, fmt.Errorf("the session idle timeout cannot exceed the session lifetime")
@@ -164,6 +200,22 @@ func (c *Config) normalize() error {
 		return fmt.Errorf("--log-format must be json or text")
 	}
 	return nil
+}
+
+// PasswordLimiter builds the node's password hashing limiter from the
+// configuration; a concurrency of 0 is sized from GOMAXPROCS and the
+// memory limit (GOMEMLIMIT, the cgroup's, or the RAM).
+func (c *Config) PasswordLimiter() *passwords.Limiter {
+	n := c.PasswordHashConcurrency
+	if n <= 0 {
+		mem, _ := sysmem.Limit()
+		n = passwords.DefaultConcurrency(mem, runtime.GOMAXPROCS(0))
+	}
+	wait := c.PasswordHashQueueTimeout
+	if wait == 0 {
+		wait = passwords.DefaultQueueTimeout
+	}
+	return passwords.NewLimiter(n, max(wait, 0))
 }
 
 // InsecureIssuer reports whether the issuer is plain http (loopback only).

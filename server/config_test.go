@@ -2,13 +2,15 @@ package server
 
 import (
 	"flag"
+	"runtime"
 	"testing"
 	"time"
 )
 
 func load(t *testing.T, env map[string]string, args ...string) (*Config, error) {
 	t.Helper()
-	for _, k := range []string{"AUTHGRAPH_LISTEN", "AUTHGRAPH_DATABASE_URL", "AUTHGRAPH_ISSUER", "AUTHGRAPH_TRUSTED_PROXIES", "AUTHGRAPH_LOG_FORMAT", "AUTHGRAPH_MASTER_KEY", "AUTHGRAPH_RESET_TICKET_TTL"} {
+	for _, k := range []string{"AUTHGRAPH_LISTEN", "AUTHGRAPH_DATABASE_URL", "AUTHGRAPH_ISSUER", "AUTHGRAPH_TRUSTED_PROXIES", "AUTHGRAPH_LOG_FORMAT", "AUTHGRAPH_MASTER_KEY", "AUTHGRAPH_RESET_TICKET_TTL",
+		"AUTHGRAPH_PASSWORD_HASH_CONCURRENCY", "AUTHGRAPH_PASSWORD_HASH_QUEUE_TIMEOUT"} {
 		t.Setenv(k, env[k])
 	}
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
@@ -87,5 +89,29 @@ func TestConfigResetTicketTTL(t *testing.T) {
 	}
 	if _, err = load(t, nil, "--reset-ticket-ttl", "10s"); err == nil {
 		t.Fatal("a 10s lifetime was accepted")
+	}
+}
+
+func TestConfigPasswordHashing(t *testing.T) {
+	c, err := load(t, nil)
+	if err != nil || c.PasswordHashConcurrency != 0 || c.PasswordHashQueueTimeout != 0 {
+		t.Fatalf("defaults: %v, %v, %v", c.PasswordHashConcurrency, c.PasswordHashQueueTimeout, err)
+	}
+	if l := c.PasswordLimiter(); l.Concurrency() < 1 || l.Concurrency() > runtime.GOMAXPROCS(0) {
+		t.Fatalf("default concurrency %d with GOMAXPROCS %d", l.Concurrency(), runtime.GOMAXPROCS(0))
+	}
+	c, err = load(t, map[string]string{"AUTHGRAPH_PASSWORD_HASH_CONCURRENCY": "3", "AUTHGRAPH_PASSWORD_HASH_QUEUE_TIMEOUT": "500ms"},
+		"--password-hash-concurrency", "5")
+	if err != nil || c.PasswordHashConcurrency != 5 || c.PasswordHashQueueTimeout != 500*time.Millisecond || c.PasswordLimiter().Concurrency() != 5 {
+		t.Fatalf("flag and environment: %+v, %v", c, err)
+	}
+	if c, err = load(t, nil, "--password-hash-queue-timeout", "0"); err != nil || c.PasswordHashQueueTimeout >= 0 {
+		t.Fatalf("no waiting: %v, %v", c.PasswordHashQueueTimeout, err)
+	}
+	for _, bad := range [][]string{{"--password-hash-concurrency", "-1"}, {"--password-hash-concurrency", "many"},
+		{"--password-hash-queue-timeout", "-1s"}, {"--password-hash-queue-timeout", "2h"}} {
+		if _, err := load(t, nil, bad...); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
 	}
 }

@@ -96,9 +96,12 @@ func (s *Service) customDBLogin(ctx context.Context, conn *ent.Connection, c *cu
 		dirty = true
 	}
 	if c.ImportMode() {
-		// Migrated: keep the password (argon2id) so later logins stay local.
-		upd.SetPasswordHash(passwords.Hash(in.Password))
-		dirty = true
+		// Migrated: keep the password (argon2id) so later logins stay
+		// local. A busy limiter leaves the migration to a later login.
+		if h, err := s.Passwords.Hash(ctx, in.Password); err == nil {
+			upd.SetPasswordHash(h)
+			dirty = true
+		}
 	}
 	if !dirty {
 		return res, nil
@@ -131,7 +134,10 @@ func (s *Service) localLogin(ctx context.Context, conn *ent.Connection, in Passw
 	}
 	u := idn.Edges.User
 	ev.UserID = u.UserID
-	if passwords.Verify(*idn.PasswordHash, in.Password) != nil {
+	if err := s.Passwords.Verify(ctx, *idn.PasswordHash, in.Password); err != nil {
+		if !errors.Is(err, passwords.ErrMismatch) && !errors.Is(err, passwords.ErrUnsupported) {
+			return nil, true, err // busy: no verdict, nothing logged
+		}
 		ev.Type, ev.Description = logs.TypeWrongPassword, "Wrong email or password."
 		s.writeLog(ctx, ev)
 		return nil, true, &connectors.CredentialsError{Reason: connectors.ReasonWrongPassword}

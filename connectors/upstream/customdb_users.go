@@ -132,7 +132,7 @@ func (s *Service) CreateUser(ctx context.Context, db *ent.Client, nu *identity.N
 		return nil, err
 	}
 	if c.ImportMode() {
-		return nu.Store(ctx, db)
+		return nu.Store(ctx, db, s.Passwords)
 	}
 	if nu.Password == nil {
 		return nil, &identity.ValidationError{Field: "password", Message: "is required: the connection's create script stores it"}
@@ -157,7 +157,7 @@ func (s *Service) CreateUser(ctx context.Context, db *ent.Client, nu *identity.N
 		return nil, &ScriptFailedError{Connection: conn.Name, Op: customdb.OpLogin, Reason: "the login script returned an unusable user_id", Err: err}
 	}
 	nu.KeepPassword = false
-	return nu.Store(ctx, db)
+	return nu.Store(ctx, db, s.Passwords)
 }
 
 // FindUser returns the identity (with its user) of email in a
@@ -217,7 +217,7 @@ func (s *Service) FindUser(ctx context.Context, conn *ent.Connection, email stri
 		return nil, &ScriptFailedError{Connection: conn.Name, Op: customdb.OpGetUser, Reason: "the get_user script returned an unusable user_id", Err: err}
 	}
 	nu.Password = nil
-	if _, err := nu.Store(sys, s.DB); err != nil {
+	if _, err := nu.Store(sys, s.DB, s.Passwords); err != nil {
 		var ce *identity.ConflictError
 		if errors.As(err, &ce) {
 			// The id belongs to another connection's user, or a concurrent

@@ -31,6 +31,7 @@ import (
 	"github.com/authgraph/authgraph/identity"
 	"github.com/authgraph/authgraph/logs"
 	"github.com/authgraph/authgraph/outbound"
+	"github.com/authgraph/authgraph/passwords"
 	"github.com/authgraph/authgraph/rules"
 )
 
@@ -68,6 +69,9 @@ type Service struct {
 	// connections, as dbauth does for database ones (nil: the defaults on
 	// DB).
 	Lockout *lockout.Guard
+	// Passwords admits the hash computations of custom-database logins
+	// and migrated users (passwords.ErrBusy beyond it); nil admits all.
+	Passwords *passwords.Limiter
 
 	mu    sync.Mutex
 	cache map[pulid.ID]cached

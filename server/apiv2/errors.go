@@ -114,6 +114,9 @@ func toHTTPError(err error) *httpError {
 		return &httpError{Status: http.StatusForbidden, ErrorCode: "insufficient_scope", Message: msg}
 	case apierror.Unavailable:
 		return &httpError{Status: http.StatusServiceUnavailable, ErrorCode: "connection_unavailable", Message: c.Message, RetryAfter: 1}
+	case apierror.Busy:
+		return &httpError{Status: http.StatusServiceUnavailable, ErrorCode: "server_busy", Message: c.Message,
+			RetryAfter: int(apierror.RetryAfter.Seconds())}
 	}
 	return &httpError{Status: http.StatusInternalServerError, Message: "Internal error"}
 }

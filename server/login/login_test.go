@@ -159,7 +159,7 @@ func (e *env) conn(name, strategy string, opts map[string]any) {
 
 func (e *env) user(conn, email, pw string) *ent.User {
 	e.t.Helper()
-	u, err := identity.Create(sys, e.db, identity.CreateInput{Connection: conn, Email: &email, Password: &pw})
+	u, err := identity.Create(sys, e.db, nil, identity.CreateInput{Connection: conn, Email: &email, Password: &pw})
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -258,6 +258,8 @@ func (h *Handler) loginFailed(w http.ResponseWriter, r *http.Request, req *login
 		h.tooManyAttempts(w, r, req, connName)
 	case errors.Is(err, dbauth.ErrBlocked):
 		h.cfg.Handoff.Fail(w, r, req.ID, "access_denied", "user is blocked")
+	case errors.Is(err, dbauth.ErrBusy):
+		h.showLogin(w, r, req, connName, username, msgBusy, retryLater(w)) // busy.go
 	default:
 		h.serverError(w, r, err)
 	}
@@ -415,6 +417,10 @@ func (h *Handler) signupSubmit(w http.ResponseWriter, r *http.Request) {
 		case errors.Is(err, connectors.ErrUnavailable):
 			p.Error = msgTryLater
 			h.render(w, r, http.StatusServiceUnavailable, "signup", p)
+			return
+		case errors.Is(err, dbauth.ErrBusy):
+			p.Error = msgBusy
+			h.render(w, r, retryLater(w), "signup", p)
 			return
 		default:
 			h.serverError(w, r, err)
@@ -611,6 +617,12 @@ func (h *Handler) resetSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	if errors.Is(err, dbauth.ErrTicketInvalid) {
 		h.render(w, r, http.StatusBadRequest, "message", &page{Title: "Change your password", Error: msgBadTicket, ForgotURL: h.path("/forgot", nil)})
+		return
+	}
+	if errors.Is(err, dbauth.ErrBusy) { // the ticket is still valid
+		p := h.resetForm(info, token)
+		p.Error = msgBusy
+		h.render(w, r, retryLater(w), "reset", p)
 		return
 	}
 	if errors.Is(err, connectors.ErrUnavailable) {

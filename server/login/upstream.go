@@ -246,6 +246,8 @@ func (h *Handler) upstreamPasswordLogin(w http.ResponseWriter, r *http.Request, 
 		h.cfg.Handoff.Fail(w, r, req.ID, "access_denied", "user is blocked")
 	case errors.Is(err, dbauth.ErrTooManyAttempts):
 		h.tooManyAttempts(w, r, req, connName)
+	case errors.Is(err, dbauth.ErrBusy):
+		h.showLogin(w, r, req, connName, username, msgBusy, retryLater(w))
 	default:
 		h.serverError(w, r, err)
 	}

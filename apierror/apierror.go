@@ -114,6 +114,8 @@ func Classify(err error) *Error {
 		e.Kind, e.What, e.Message = NotFound, "authenticator", "authenticator not found"
 	case errors.Is(err, mfa.ErrFactorDisabled):
 		e.Kind, e.Message = Invalid, "this MFA factor is not enabled"
+	case errors.Is(err, mfa.ErrAlreadyEnrolled):
+		e.Kind, e.Field, e.Message = Invalid, "userId", "the user already has a second factor: reset it before enrolling another"
 	case ent.IsNotFound(err):
 		e.Kind, e.Message = NotFound, "not found"
 	case ent.IsConstraintError(err):

@@ -11,6 +11,7 @@ import (
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/identity"
 	"github.com/authgraph/authgraph/logs"
+	"github.com/authgraph/authgraph/mfa"
 	"github.com/authgraph/authgraph/passwords"
 )
 
@@ -150,7 +151,7 @@ func (s *Service) setPassword(ctx context.Context, db *ent.Client, u *ent.User, 
 
 // passwordChanged stamps last_password_reset, ends everything the user
 // holds — SSO sessions, grants, and so refresh and access tokens
-// (identity.RevokeAccess) — and lifts the brute-force blocks of their
+// (identity.RevokeAccess), browsers remembered for the second factor — and lifts the brute-force blocks of their
 // identifiers. Every password change goes through here: a ticket,
 // forgot-password, the management API, a custom database's change_password.
 func passwordChanged(ctx context.Context, db *ent.Client, u *ent.User, idn *ent.Identity, conn *ent.Connection) error {
@@ -160,6 +161,11 @@ func passwordChanged(ctx context.Context, db *ent.Client, u *ent.User, idn *ent.
 	}
 	if err := identity.RevokeAccess(ctx, db, u.ID, identity.RevokePasswordChanged); err != nil {
 		return fmt.Errorf("dbauth: revoking the user's sessions and grants: %w", err)
+	}
+	// Browsers remembered for the second factor were remembered for the
+	// old password's owner.
+	if err := mfa.ForgetBrowsers(ctx, db, u.ID); err != nil {
+		return err
 	}
 	return clearIdentifiers(ctx, db, conn.Name, deref(idn.EmailLower), deref(idn.Username))
 }

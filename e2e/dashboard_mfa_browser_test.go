@@ -14,7 +14,7 @@ import (
 )
 
 // An administrator sees a user's second factors on the user's page,
-// removes one, creates an enrollment link and resets the user's MFA.
+// removes one, resets the user's MFA and creates an enrollment link.
 func TestDashboardMFAInBrowser(t *testing.T) {
 	f := setupDashboard(t)
 	s := f.s
@@ -46,7 +46,14 @@ func TestDashboardMFAInBrowser(t *testing.T) {
 		t.Fatalf("after remove: %+v", as)
 	}
 
-	// An enrollment link.
+	// Reset.
+	c.click(`#mfa-reset`)
+	c.waitJS(`document.querySelector("#user-mfa").textContent.includes("No second factor enrolled")`)
+	if as, _ := s.Deps.MFA.Authenticators(ctx, pulid.ID(f.carolID)); len(as) != 0 {
+		t.Fatalf("after reset: %+v", as)
+	}
+
+	// An enrollment link (for a user who has no factor).
 	c.click(`#mfa-ticket`)
 	c.waitJS(`!!document.querySelector("#user-mfa input[name=mfa-link]")`)
 	link := c.eval(`document.querySelector("#user-mfa input[name=mfa-link]").value`)
@@ -56,12 +63,5 @@ func TestDashboardMFAInBrowser(t *testing.T) {
 	}
 	if uid, err := s.Deps.MFA.EnrollmentTicketUser(ctx, token); err != nil || string(uid) != f.carolID {
 		t.Fatalf("ticket user %v, %v", uid, err)
-	}
-
-	// Reset.
-	c.click(`#mfa-reset`)
-	c.waitJS(`document.querySelector("#user-mfa").textContent.includes("No second factor enrolled")`)
-	if as, _ := s.Deps.MFA.Authenticators(ctx, pulid.ID(f.carolID)); len(as) != 0 {
-		t.Fatalf("after reset: %+v", as)
 	}
 }

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"html"
 	"net/http"
 	"net/url"
@@ -140,10 +141,22 @@ func isChallenge(p page) bool {
 		!strings.Contains(p.body, `id="totp-secret"`)
 }
 
-// enroll completes the TOTP enrollment page p: a wrong first code shows the
-// same key again, the right one the recovery codes, Continue the code.
+// startTOTP presses "Set up authenticator app" on the offer page p (a GET
+// shows no key and stores nothing) and returns the page with the key.
+func startTOTP(t *testing.T, b *browser, p page) page {
+	t.Helper()
+	if p.status != http.StatusOK || secretRE.MatchString(p.body) || !strings.Contains(p.body, `value="start_totp"`) {
+		t.Fatalf("expected the offer to set up an authenticator app (no key yet), got %d %s %.800s", p.status, p.url, p.body)
+	}
+	return b.submit(p, url.Values{"action": {"start_totp"}})
+}
+
+// enroll completes the TOTP enrollment from the offer page p: a wrong first
+// code shows the same key again, the right one the recovery codes, Continue
+// the code.
 func (e *mfaEnv) enroll(b *browser, p page) (secret string, recovery []string, done page) {
 	e.t.Helper()
+	p = startTOTP(e.t, b, p)
 	m := secretRE.FindStringSubmatch(p.body)
 	if p.status != http.StatusOK || m == nil || !qrRE.MatchString(html.UnescapeString(p.body)) {
 		e.t.Fatalf("expected the TOTP enrollment page with key and QR code, got %d %s %.800s", p.status, p.url, p.body)
@@ -305,7 +318,7 @@ func TestMFAOptInAndACRValues(t *testing.T) {
 			t.Fatalf("prompt=none with acr_values: %d %v", silent.status, silent.location)
 		}
 		// acr_values on the SSO session: enrollment (no factor yet).
-		secret, _, done := e.enroll(b, e.authorize(b, verifier, oauth2.SetAuthURLParam("acr_values", multiFactor)))
+		secret, recovery, done := e.enroll(b, e.authorize(b, verifier, oauth2.SetAuthURLParam("acr_values", multiFactor)))
 		_, claims = e.tokens(done, verifier)
 		assertMFAClaims(t, claims)
 
@@ -326,6 +339,44 @@ func TestMFAOptInAndACRValues(t *testing.T) {
 		if p := e.authorize(b2, verifier, oauth2.SetAuthURLParam("acr_values", multiFactor)); !isChallenge(p) {
 			t.Fatalf("acr_values was answered by a remembered browser: %d %s %v", p.status, p.url, p.location)
 		}
+		relogin := func(what string, b *browser, password string) page {
+			t.Helper()
+			p := b.login(e.authorize(b, verifier, oauth2.SetAuthURLParam("prompt", "login")), e.email, password)
+			if !isChallenge(p) {
+				t.Fatalf("%s: the remembered browser skipped the factor: %d %s %v", what, p.status, p.url, p.location)
+			}
+			return p
+		}
+		// The administrator switches the option off: the cookie stops
+		// working at once; back on, it works again (still in its period).
+		set := func(days int) {
+			if _, err := s.Deps.MFA.UpdateSettings(context.Background(), mfa.Settings{Policy: mfa.PolicyOptIn,
+				Factors: []mfa.Factor{mfa.FactorTOTP, mfa.FactorRecoveryCode}, RememberBrowserDays: days}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		set(0)
+		relogin("option switched off", b2, e.password)
+		set(30)
+		if _, claims := e.tokens(b2.login(e.authorize(b2, verifier, oauth2.SetAuthURLParam("prompt", "login")), e.email, e.password), verifier); slices.Contains(amrOf(claims), "mfa") {
+			t.Fatalf("amr %v", claims["amr"])
+		}
+		// A password change forgets remembered browsers.
+		s.MustGraphQL(t, s.AdminToken(t), `mutation($id: ID!) { updateUser(id: $id, input: {password: "Difference-Engine-1822"}) { id } }`,
+			map[string]any{"id": string(e.userNode)}, nil)
+		ch = relogin("password changed", b2, "Difference-Engine-1822")
+		_, claims = e.tokens(b2.submit(ch, url.Values{"recovery_code": {recovery[0]}}), verifier)
+		assertMFAClaims(t, claims)
+
+		// An administrator's reset ends the sessions that passed a factor:
+		// b2's SSO session no longer answers, the user logs in again.
+		if _, claims := e.tokens(e.authorize(b2, verifier, oauth2.SetAuthURLParam("acr_values", multiFactor)), verifier); !slices.Contains(amrOf(claims), "mfa") {
+			t.Fatalf("SSO before the reset: %v", claims["amr"])
+		}
+		s.MustGraphQL(t, s.AdminToken(t), `mutation($id: ID!) { resetMfa(userId: $id) }`, map[string]any{"id": string(e.userNode)}, nil)
+		if p := e.authorize(b2, verifier, oauth2.SetAuthURLParam("acr_values", multiFactor)); p.location != nil || !strings.Contains(p.body, `name="password"`) {
+			t.Fatalf("the SSO session outlived an MFA reset: %d %s %v", p.status, p.url, p.location)
+		}
 	})
 }
 
@@ -339,7 +390,20 @@ func TestMFAEnrollmentTicket(t *testing.T) {
 		}
 		b := newBrowser(t)
 		link := s.Issuer + "login/mfa/enroll?ticket=" + url.QueryEscape(token)
-		p := b.get(link)
+		// Opening the link (twice) changes nothing; the button makes the
+		// key. The page allows its own data: image, nothing more, and sends
+		// no Referer (the ticket is in its URL).
+		b.get(link)
+		offer := b.get(link)
+		if as, _ := s.Deps.MFA.Authenticators(context.Background(), e.userNode); len(as) != 0 {
+			t.Fatalf("a GET of the ticket page stored an authenticator: %+v", as)
+		}
+		if csp := offer.header.Get("Content-Security-Policy"); offer.status != http.StatusOK ||
+			csp != "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'" ||
+			offer.header.Get("X-Frame-Options") != "DENY" || offer.header.Get("Referrer-Policy") != "no-referrer" {
+			t.Fatalf("enrollment page headers: %d %v", offer.status, offer.header)
+		}
+		p := startTOTP(t, b, offer)
 		m := secretRE.FindStringSubmatch(p.body)
 		if p.status != http.StatusOK || m == nil || !qrRE.MatchString(html.UnescapeString(p.body)) {
 			t.Fatalf("ticket page: %d %.600s", p.status, p.body)
@@ -352,20 +416,15 @@ func TestMFAEnrollmentTicket(t *testing.T) {
 		if again := b.get(link); again.status != http.StatusBadRequest {
 			t.Fatalf("a used ticket opened the page again: %d", again.status)
 		}
-		// The enrollment page allows its own data: image, nothing more.
-		second, _, err := s.Deps.MFA.CreateEnrollmentTicket(context.Background(), e.userNode, time.Hour)
-		if err != nil {
-			t.Fatal(err)
+		// An enrolled user gets no ticket (Auth0's tickets are for users
+		// who have not enrolled): typed BAD_USER_INPUT.
+		if _, _, err := s.Deps.MFA.CreateEnrollmentTicket(context.Background(), e.userNode, time.Hour); !errors.Is(err, mfa.ErrAlreadyEnrolled) {
+			t.Fatalf("a ticket for an enrolled user: %v", err)
 		}
-		resp, err := b.http.Get(s.Issuer + "login/mfa/enroll?ticket=" + url.QueryEscape(second))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if csp := resp.Header.Get("Content-Security-Policy"); resp.StatusCode != http.StatusOK ||
-			csp != "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'" ||
-			resp.Header.Get("X-Frame-Options") != "DENY" {
-			t.Fatalf("enrollment page headers: %d %v", resp.StatusCode, resp.Header)
+		resp := s.GraphQL(t, s.AdminToken(t), `mutation($id: ID!) { createMfaEnrollmentTicket(userId: $id) { ticketUrl } }`,
+			map[string]any{"id": string(e.userNode)})
+		if len(resp.Errors) != 1 || resp.Errors[0].Extensions["code"] != "BAD_USER_INPUT" {
+			t.Fatalf("createMfaEnrollmentTicket for an enrolled user: %+v", resp.Errors)
 		}
 		// The user is now challenged at login.
 		verifier := oauth2.GenerateVerifier()
@@ -382,7 +441,7 @@ func TestMFAEnrollmentTicket(t *testing.T) {
 func TestMFARequiredByRule(t *testing.T) {
 	module := wasm(t, "go-requiremfa")
 	apitest.ForEachBackend(t, func(t *testing.T, s *apitest.Server) {
-		e := newMFAEnv(t, s, mfa.Settings{Policy: mfa.PolicyNever, Factors: []mfa.Factor{mfa.FactorTOTP, mfa.FactorRecoveryCode}})
+		e := newMFAEnv(t, s, mfa.Settings{Policy: mfa.PolicyNever, Factors: []mfa.Factor{mfa.FactorTOTP, mfa.FactorRecoveryCode}, RememberBrowserDays: 30})
 		addRule(t, s, "require-mfa", module)
 		s.MustGraphQL(t, s.AdminToken(t), `mutation($id: ID!) { updateUser(id: $id, input: {appMetadata: {role: "admin"}}) { id } }`,
 			map[string]any{"id": string(e.userNode)}, nil)
@@ -396,7 +455,7 @@ func TestMFARequiredByRule(t *testing.T) {
 		if runs := appMetadata(t, s, string(e.userNode))["mfa_rule_runs"]; runs != nil {
 			t.Fatalf("the rule's metadata was stored before the factor: %v", runs)
 		}
-		_, _, done := e.enroll(b, enrollPage)
+		secret, _, done := e.enroll(b, enrollPage)
 		_, claims := e.tokens(done, verifier)
 		assertMFAClaims(t, claims)
 		methods, _ := claims["https://example.com/methods"].([]any)
@@ -405,6 +464,15 @@ func TestMFARequiredByRule(t *testing.T) {
 		}
 		if runs := appMetadata(t, s, string(e.userNode))["mfa_rule_runs"]; runs != float64(1) {
 			t.Fatalf("mfa_rule_runs after the factor: %v", runs)
+		}
+
+		// A remembered browser does not answer a rule's require_mfa.
+		b3 := newBrowser(t)
+		ch := b3.login(e.authorize(b3, verifier), e.email, e.password)
+		code, _ := totp.GenerateCode(secret, time.Now().Add(30*time.Second))
+		e.tokens(b3.submit(ch, url.Values{"code": {code}, "remember_browser": {"1"}}), verifier)
+		if p := b3.login(e.authorize(b3, verifier, oauth2.SetAuthURLParam("prompt", "login")), e.email, e.password); !isChallenge(p) {
+			t.Fatalf("a remembered browser answered a rule's require_mfa: %d %s %v", p.status, p.url, p.location)
 		}
 
 		// A user the rule does not ask: no challenge.
@@ -455,7 +523,7 @@ func TestMFAEmailCode(t *testing.T) {
 			verifier := oauth2.GenerateVerifier()
 			b := newBrowser(t)
 			enrollPage := b.login(e.authorize(b, verifier), e.email, e.password)
-			if secretRE.FindString(enrollPage.body) == "" || !strings.Contains(enrollPage.body, `value="send_email"`) {
+			if !strings.Contains(enrollPage.body, `value="start_totp"`) || !strings.Contains(enrollPage.body, `value="send_email"`) {
 				t.Fatalf("expected the enrollment page with the email alternative: %d %.800s", enrollPage.status, enrollPage.body)
 			}
 			// Without its CSRF token, a form post is refused.
@@ -484,4 +552,113 @@ func TestMFAEmailCode(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A user whose factor is email is never offered a new authenticator app,
+// whatever the form says: a wrong TOTP code (or one with no method) is
+// answered with the challenge, and start_totp or enroll are refused. A user
+// left with recovery codes only is told to ask an administrator. Only the
+// password is needed to reach these pages, so these are the ways someone
+// who has it might try to add their own factor.
+func TestMFANoEnrollmentForEnrolledUser(t *testing.T) {
+	for _, backend := range apitest.Backends() {
+		t.Run(backend.Name, func(t *testing.T) {
+			smtp := testenv.StartSMTP(t)
+			s := apitest.StartWith(t, backend.DSN(t), func(c *server.Config) { c.SMTPURL = smtp.URL })
+			e := newMFAEnv(t, s, mfa.Settings{Policy: mfa.PolicyAlways, Factors: []mfa.Factor{mfa.FactorTOTP, mfa.FactorEmail, mfa.FactorRecoveryCode}})
+			s.MustGraphQL(t, s.AdminToken(t), `mutation($id: ID!) { updateUser(id: $id, input: {emailVerified: true}) { id } }`,
+				map[string]any{"id": string(e.userNode)}, nil)
+			verifier := oauth2.GenerateVerifier()
+			// Enroll the email factor.
+			b := newBrowser(t)
+			offer := b.login(e.authorize(b, verifier), e.email, e.password)
+			if as, _ := s.Deps.MFA.Authenticators(context.Background(), e.userNode); len(as) != 0 {
+				t.Fatalf("showing the offer stored an authenticator: %+v", as)
+			}
+			sent := b.submit(offer, url.Values{"action": {"send_email"}})
+			e.tokens(b.submit(sent, url.Values{"code": {mailedCode(t, smtp, e.email, 1)}}), verifier)
+
+			noKey := func(what string, p page) {
+				t.Helper()
+				if secretRE.MatchString(p.body) || strings.Contains(p.body, `value="start_totp"`) {
+					t.Fatalf("%s: an enrolled user was offered a new authenticator: %d %.800s", what, p.status, p.body)
+				}
+			}
+			b2 := newBrowser(t)
+			ch := b2.login(e.authorize(b2, verifier), e.email, e.password)
+			noKey("challenge", ch)
+			for _, fields := range []url.Values{
+				{"action": {"verify"}, "method": {"totp"}, "code": {"123456"}},
+				{"action": {"verify"}, "code": {"123456"}},
+				{"code": {"123456"}},
+			} {
+				form := url.Values{"method": nil}
+				for k, v := range fields {
+					form[k] = v
+				}
+				p := b2.submit(ch, form)
+				noKey(fields.Encode(), p)
+				if p.status != http.StatusUnauthorized || !isChallengeBody(p.body) || !strings.Contains(p.body, `name="method" value="email"`) {
+					t.Fatalf("%s: expected the email challenge with 401: %d %.800s", fields.Encode(), p.status, p.body)
+				}
+			}
+			for _, action := range []string{"start_totp", "enroll"} {
+				p := b2.submit(ch, url.Values{"action": {action}, "authenticator_id": {"mfa_x"}, "code": {"123456"}})
+				noKey(action, p)
+				if p.status != http.StatusBadRequest || p.location != nil {
+					t.Fatalf("%s for an enrolled user: %d %v %.600s", action, p.status, p.location, p.body)
+				}
+			}
+			as, err := s.Deps.MFA.Authenticators(context.Background(), e.userNode)
+			if err != nil || len(as) != 1 || as[0].Type != mfa.FactorEmail {
+				t.Fatalf("authenticators after the attempts: %+v %v", as, err)
+			}
+			// The service refuses too (the pages' check is not the only one).
+			if _, err := s.Deps.MFA.StartTOTP(context.Background(), e.userNode, e.email); !errors.Is(err, mfa.ErrAlreadyEnrolled) {
+				t.Fatalf("StartTOTP for an enrolled user: %v", err)
+			}
+
+			// The address is no longer verified: no usable factor, no
+			// enrollment either.
+			s.MustGraphQL(t, s.AdminToken(t), `mutation($id: ID!) { updateUser(id: $id, input: {emailVerified: false}) { id } }`,
+				map[string]any{"id": string(e.userNode)}, nil)
+			b3 := newBrowser(t)
+			p := b3.login(e.authorize(b3, verifier), e.email, e.password)
+			noKey("unverified address", p)
+			if p.status != http.StatusForbidden {
+				t.Fatalf("a user without a usable factor: %d %.600s", p.status, p.body)
+			}
+		})
+	}
+}
+
+// A user left with recovery codes only (the app removed) is not offered a
+// new app at login: the recovery code form, nothing else.
+func TestMFARecoveryCodesOnlyNoEnrollment(t *testing.T) {
+	apitest.ForEachBackend(t, func(t *testing.T, s *apitest.Server) {
+		e := newMFAEnv(t, s, mfa.Settings{Policy: mfa.PolicyAlways, Factors: []mfa.Factor{mfa.FactorTOTP, mfa.FactorRecoveryCode}})
+		verifier := oauth2.GenerateVerifier()
+		b := newBrowser(t)
+		_, recovery, done := e.enroll(b, b.login(e.authorize(b, verifier), e.email, e.password))
+		e.tokens(done, verifier)
+		as, _ := s.Deps.MFA.Authenticators(context.Background(), e.userNode)
+		for _, a := range as {
+			if a.Type == mfa.FactorTOTP {
+				if err := s.Deps.MFA.Delete(context.Background(), e.userNode, a.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		b2 := newBrowser(t)
+		p := b2.login(e.authorize(b2, verifier), e.email, e.password)
+		if p.status != http.StatusOK || secretRE.MatchString(p.body) || strings.Contains(p.body, `value="start_totp"`) ||
+			!strings.Contains(p.body, `name="recovery_code"`) {
+			t.Fatalf("recovery codes only: %d %.800s", p.status, p.body)
+		}
+		if p := b2.submit(p, url.Values{"action": {"start_totp"}}); p.status != http.StatusBadRequest || secretRE.MatchString(p.body) {
+			t.Fatalf("start_totp with recovery codes: %d %.600s", p.status, p.body)
+		}
+		_, claims := e.tokens(b2.submit(p, url.Values{"recovery_code": {recovery[0]}}), verifier)
+		assertMFAClaims(t, claims)
+	})
 }

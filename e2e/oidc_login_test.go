@@ -91,6 +91,7 @@ type page struct {
 	url      *url.URL
 	body     string
 	location *url.URL // set when the browser stopped at the redirect URI
+	header   http.Header
 }
 
 func (b *browser) do(req *http.Request) page {
@@ -101,7 +102,7 @@ func (b *browser) do(req *http.Request) page {
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	p := page{status: resp.StatusCode, url: resp.Request.URL, body: string(raw)}
+	p := page{status: resp.StatusCode, url: resp.Request.URL, body: string(raw), header: resp.Header}
 	if loc := resp.Header.Get("Location"); loc != "" && strings.HasPrefix(loc, redirectURI) {
 		p.location, _ = url.Parse(loc)
 	}

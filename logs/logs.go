@@ -5,6 +5,7 @@ package logs
 
 import (
 	"context"
+	"time"
 
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/ent"
@@ -58,6 +59,9 @@ type Event struct {
 	UserID       string
 	UserName     string
 	Details      map[string]any
+	// Date is when it happened; zero means now. A service with its own
+	// clock that counts its events by date sets it.
+	Date time.Time
 }
 
 // Request is who sent the request that caused an event.
@@ -99,6 +103,9 @@ func Write(ctx context.Context, db *ent.Client, e Event) error {
 		SetUserName(truncate(e.UserName, 512))
 	if e.Details != nil {
 		c.SetDetails(e.Details)
+	}
+	if !e.Date.IsZero() {
+		c.SetDate(e.Date)
 	}
 	return c.Exec(authz.SystemContext(ctx))
 }

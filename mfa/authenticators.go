@@ -11,6 +11,7 @@ import (
 	"github.com/authgraph/authgraph/ent/ticket"
 	"github.com/authgraph/authgraph/logs"
 	"github.com/authgraph/authgraph/manage"
+	"github.com/authgraph/authgraph/sessions"
 )
 
 // withTx runs fn in a transaction, or in the caller's (manage.InTx).
@@ -63,8 +64,28 @@ func (s *Service) Enrolled(ctx context.Context, userID pulid.ID) (bool, error) {
 	return ok, nil
 }
 
+// HasFactor reports whether the user has any confirmed authenticator
+// (recovery codes included): such a user may not set one up at login or
+// with an enrollment ticket.
+func (s *Service) HasFactor(ctx context.Context, userID pulid.ID) (bool, error) {
+	return s.hasFactor(ctx, s.cfg.DB, userID)
+}
+
+// hasFactor reports whether the user has any confirmed authenticator, of
+// any type (recovery codes included), in db.
+func (s *Service) hasFactor(ctx context.Context, db *ent.Client, userID pulid.ID) (bool, error) {
+	ok, err := db.Authenticator.Query().Where(authenticator.UserRef(userID), authenticator.Confirmed(true)).Exist(sys(ctx))
+	if err != nil {
+		return false, fmt.Errorf("mfa: reading authenticators: %w", err)
+	}
+	return ok, nil
+}
+
 // Delete removes one authenticator of the user (recovery codes: all of
-// them). Browsers the user had remembered must pass the challenge again.
+// them). Browsers the user had remembered must pass the challenge again;
+// when no factor that answers a challenge is left (recovery codes alone do
+// not), the user's sessions end too: one that passed a factor would go on
+// skipping the challenge through SSO.
 func (s *Service) Delete(ctx context.Context, userID pulid.ID, authenticatorID string) error {
 	return s.withTx(ctx, func(tx *ent.Client) error {
 		u, err := s.userIn(ctx, tx, userID)
@@ -92,6 +113,16 @@ func (s *Service) delete(ctx context.Context, db *ent.Client, u *ent.User, authe
 	if err := s.bumpGeneration(ctx, db, u.ID); err != nil {
 		return fmt.Errorf("mfa: deleting an authenticator: %w", err)
 	}
+	left, err := db.Authenticator.Query().Where(authenticator.UserRef(u.ID), authenticator.Confirmed(true),
+		authenticator.TypeNEQ(authenticator.TypeRecoveryCode)).Exist(sys(ctx))
+	if err != nil {
+		return fmt.Errorf("mfa: deleting an authenticator: %w", err)
+	}
+	if !left {
+		if err := sessions.RevokeUser(ctx, db, u.ID); err != nil {
+			return fmt.Errorf("mfa: ending the user's sessions: %w", err)
+		}
+	}
 	e := event(logs.TypeMFAUnenroll, "Authenticator removed", u, LoginContext{})
 	e.Details = map[string]any{"authenticator_id": authenticatorID, "authenticator_type": string(a.Type)}
 	return logs.Write(ctx, db, e)
@@ -99,7 +130,9 @@ func (s *Service) delete(ctx context.Context, db *ent.Client, u *ent.User, authe
 
 // Reset removes all of the user's authenticators and recovery codes (the
 // user enrolls again at the next login that needs a factor), their unused
-// enrollment tickets and lockout, and voids remembered browsers.
+// enrollment tickets and lockout, voids remembered browsers and ends the
+// user's sessions (one that passed a factor would skip the challenge
+// through SSO).
 func (s *Service) Reset(ctx context.Context, userID pulid.ID) error {
 	return s.withTx(ctx, func(tx *ent.Client) error {
 		u, err := s.userIn(ctx, tx, userID)
@@ -121,6 +154,9 @@ func (s *Service) reset(ctx context.Context, db *ent.Client, u *ent.User) error 
 	}
 	if err := s.bumpGeneration(ctx, db, u.ID); err != nil {
 		return fmt.Errorf("mfa: resetting: %w", err)
+	}
+	if err := sessions.RevokeUser(ctx, db, u.ID); err != nil {
+		return fmt.Errorf("mfa: ending the user's sessions: %w", err)
 	}
 	if err := db.MfaState.Update().Where(mfastate.UserRef(u.ID)).
 		SetFailures(0).ClearLastFailureAt().ClearLockedUntil().Exec(sys(ctx)); err != nil {

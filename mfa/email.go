@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+	"time"
 
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/authenticator"
+	"github.com/authgraph/authgraph/ent/logevent"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/logs"
 	"github.com/authgraph/authgraph/mail"
@@ -44,7 +46,8 @@ func (s *Service) emailUser(ctx context.Context, userID pulid.ID) (*ent.User, st
 // SendEmailCode emails a 6-digit one-time code (valid 5 minutes) to the
 // user's verified email address; enrolling the email factor is implicit.
 // A request within EmailResendAfter of the previous email sends nothing
-// (the code already sent still works). A locked user gets a *LockedError.
+// (the code already sent still works); after EmailSendsPerHour emails in
+// the last hour, ErrTooManyEmails. A locked user gets a *LockedError.
 func (s *Service) SendEmailCode(ctx context.Context, userID pulid.ID, lc LoginContext) error {
 	st, err := s.Settings(ctx)
 	if err != nil {
@@ -63,6 +66,17 @@ func (s *Service) SendEmailCode(ctx context.Context, userID pulid.ID, lc LoginCo
 		return &LockedError{Until: until}
 	}
 	now := s.now()
+	// The hourly cap counts the sends logged (mfa_send_email events): a
+	// failed log write lets one more through, the 30-second gap still
+	// holds.
+	sends, err := s.cfg.DB.LogEvent.Query().Where(logevent.Type(logs.TypeMFASendEmail), logevent.UserID(u.UserID),
+		logevent.DateGT(now.Add(-time.Hour))).Count(sys(ctx))
+	if err != nil {
+		return fmt.Errorf("mfa: counting emailed codes: %w", err)
+	}
+	if sends >= EmailSendsPerHour {
+		return ErrTooManyEmails
+	}
 	a, err := s.cfg.DB.Authenticator.Query().Where(authenticator.UserRef(userID),
 		authenticator.TypeEQ(authenticator.TypeEmail)).First(sys(ctx))
 	if ent.IsNotFound(err) {
@@ -93,7 +107,9 @@ func (s *Service) SendEmailCode(ctx context.Context, userID pulid.ID, lc LoginCo
 	if err := s.cfg.Mail.Send(ctx, mail.MFACodeEmail(mail.CodeData{Email: addr, Code: code, Expires: now.Add(EmailCodeTTL)})); err != nil {
 		return fmt.Errorf("mfa: sending an email code: %w", err)
 	}
-	s.log(ctx, event(logs.TypeMFASendEmail, "MFA code emailed", u, lc))
+	e := event(logs.TypeMFASendEmail, "MFA code emailed", u, lc)
+	e.Date = now // the hourly cap counts on the service's clock
+	s.log(ctx, e)
 	return nil
 }
 

@@ -167,9 +167,5 @@ func (s *Service) failed(ctx context.Context, u *ent.User, lc LoginContext, fail
 
 // bumpGeneration voids the user's "remember this browser" values.
 func (s *Service) bumpGeneration(ctx context.Context, db *ent.Client, userID pulid.ID) error {
-	if err := db.MfaState.Create().SetUserRef(userID).
-		OnConflictColumns(mfastate.FieldUserRef).Ignore().Exec(sys(ctx)); err != nil {
-		return err
-	}
-	return db.MfaState.Update().Where(mfastate.UserRef(userID)).AddGeneration(1).Exec(sys(ctx))
+	return ForgetBrowsers(ctx, db, userID)
 }

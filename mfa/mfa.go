@@ -91,6 +91,15 @@ var (
 	// ErrNoVerifiedEmail: the email factor needs the user's address to be
 	// verified (an unverified one may not be theirs).
 	ErrNoVerifiedEmail = errors.New("mfa: the user has no verified email address")
+	// ErrAlreadyEnrolled: the user already has a confirmed factor (recovery
+	// codes included). Setting one up, at login or with an enrollment
+	// ticket, is only for users who have none: anyone holding just the
+	// password could otherwise add their own. An administrator resets the
+	// user's factors first.
+	ErrAlreadyEnrolled = errors.New("mfa: the user already has a second factor")
+	// ErrTooManyEmails: EmailSendsPerHour codes were already emailed to
+	// the user within the last hour.
+	ErrTooManyEmails = errors.New("mfa: too many codes emailed")
 )
 
 // SettingsError is an invalid settings update; Field names the setting
@@ -113,6 +122,9 @@ const (
 	// nothing: the code already sent still works).
 	EmailCodeTTL     = 5 * time.Minute
 	EmailResendAfter = 30 * time.Second
+	// EmailSendsPerHour bounds the emails sent to one user in any hour,
+	// whoever asks (a password is enough to ask): no mail bombing.
+	EmailSendsPerHour = 10
 	// EnrollmentTicketTTL is an enrollment ticket's lifetime when the
 	// caller gives none.
 	EnrollmentTicketTTL = 5 * 24 * time.Hour

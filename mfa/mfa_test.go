@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"regexp"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"github.com/authgraph/authgraph/ent/logevent"
 	"github.com/authgraph/authgraph/ent/recoverycode"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
+	"github.com/authgraph/authgraph/ent/session"
 	"github.com/authgraph/authgraph/internal/testenv"
 	"github.com/authgraph/authgraph/mail"
 	"github.com/authgraph/authgraph/mfa"
@@ -589,8 +591,7 @@ func TestResetAndDelete(t *testing.T) {
 			t.Fatalf("delete through another user = %v", err)
 		}
 		// Reset removes everything.
-		e.enrollTOTP(e.user) // a second TOTP, and new recovery codes
-		if _, _, err := e.svc.CreateEnrollmentTicket(ctx, e.user.ID, 0); err != nil {
+		if _, err := e.svc.RegenerateRecoveryCodes(ctx, e.user.ID); err != nil {
 			t.Fatal(err)
 		}
 		remember, _ = e.svc.RememberBrowser(ctx, e.user.ID, 30)
@@ -696,6 +697,164 @@ func TestLockoutParallel(t *testing.T) {
 		}
 		if until, _ := e.svc.Locked(ctx, e.user.ID); until.IsZero() {
 			t.Fatal("not locked")
+		}
+	})
+}
+
+// Setting up a factor is for users who have none: a user with any
+// confirmed factor (recovery codes alone included) can neither start nor
+// confirm a TOTP enrollment, nor be given an enrollment ticket.
+func TestNoSecondEnrollment(t *testing.T) {
+	forEach(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		e.settings(mfa.Settings{Policy: mfa.PolicyAlways, Factors: []mfa.Factor{mfa.FactorTOTP, mfa.FactorEmail, mfa.FactorRecoveryCode}})
+		// A pending key, then the email factor confirmed meanwhile: the
+		// key cannot be confirmed any more, and is dropped.
+		en, err := e.svc.StartTOTP(ctx, e.user.ID, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.svc.SendEmailCode(ctx, e.user.ID, mfa.LoginContext{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.svc.VerifyEmailCode(ctx, e.user.ID, e.emailCode(1), mfa.LoginContext{}); err != nil {
+			t.Fatal(err)
+		}
+		if has, err := e.svc.HasFactor(ctx, e.user.ID); err != nil || !has {
+			t.Fatalf("HasFactor = %v, %v", has, err)
+		}
+		if _, err := e.svc.ConfirmTOTP(ctx, e.user.ID, en.AuthenticatorID, e.code(en.Secret, 0), mfa.LoginContext{}); !errors.Is(err, mfa.ErrAlreadyEnrolled) {
+			t.Fatalf("ConfirmTOTP for an enrolled user = %v", err)
+		}
+		if _, err := e.svc.StartTOTP(ctx, e.user.ID, ""); !errors.Is(err, mfa.ErrAlreadyEnrolled) {
+			t.Fatalf("StartTOTP for an enrolled user = %v", err)
+		}
+		if _, _, err := e.svc.CreateEnrollmentTicket(ctx, e.user.ID, 0); !errors.Is(err, mfa.ErrAlreadyEnrolled) {
+			t.Fatalf("ticket for an enrolled user = %v", err)
+		}
+		as, _ := e.svc.Authenticators(ctx, e.user.ID)
+		if len(as) != 1 || as[0].Type != mfa.FactorEmail {
+			t.Fatalf("authenticators = %+v", as)
+		}
+		// Recovery codes alone count.
+		bob := e.newUser("bob@example.test")
+		if _, err := e.svc.RegenerateRecoveryCodes(ctx, bob.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.StartTOTP(ctx, bob.ID, ""); !errors.Is(err, mfa.ErrAlreadyEnrolled) {
+			t.Fatalf("StartTOTP with recovery codes = %v", err)
+		}
+		// A ticket made before the user enrolled stops working for them
+		// (the service refuses the key).
+		carol := e.newUser("carol@example.test")
+		if _, _, err := e.svc.CreateEnrollmentTicket(ctx, carol.ID, 0); err != nil {
+			t.Fatal(err)
+		}
+		e.enrollTOTP(carol)
+		if _, err := e.svc.StartTOTP(ctx, carol.ID, ""); !errors.Is(err, mfa.ErrAlreadyEnrolled) {
+			t.Fatalf("StartTOTP after enrollment = %v", err)
+		}
+	})
+}
+
+// A remembered browser is bounded by the current settings: switched off,
+// no value works; shortened, a value works that many days from its issue.
+func TestRememberFollowsSettings(t *testing.T) {
+	forEach(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		e.settings(mfa.Settings{Policy: mfa.PolicyAlways, Factors: []mfa.Factor{mfa.FactorTOTP}, RememberBrowserDays: 30})
+		v, err := e.svc.RememberBrowser(ctx, e.user.ID, 30)
+		if err != nil || !e.svc.Remembered(ctx, e.user.ID, v) {
+			t.Fatalf("fresh value: %v", err)
+		}
+		e.settings(mfa.Settings{Policy: mfa.PolicyAlways, Factors: []mfa.Factor{mfa.FactorTOTP}, RememberBrowserDays: 0})
+		if e.svc.Remembered(ctx, e.user.ID, v) {
+			t.Fatal("remembered with the option switched off")
+		}
+		e.settings(mfa.Settings{Policy: mfa.PolicyAlways, Factors: []mfa.Factor{mfa.FactorTOTP}, RememberBrowserDays: 7})
+		e.now = e.now.Add(6 * 24 * time.Hour)
+		if !e.svc.Remembered(ctx, e.user.ID, v) {
+			t.Fatal("not remembered within the shortened period")
+		}
+		e.now = e.now.Add(24*time.Hour + time.Second)
+		if e.svc.Remembered(ctx, e.user.ID, v) {
+			t.Fatal("remembered past the shortened period (7 days from its issue)")
+		}
+		// A password change forgets every browser.
+		e.settings(mfa.Settings{Policy: mfa.PolicyAlways, Factors: []mfa.Factor{mfa.FactorTOTP}, RememberBrowserDays: 30})
+		v, _ = e.svc.RememberBrowser(ctx, e.user.ID, 30)
+		if err := mfa.ForgetBrowsers(ctx, e.db, e.user.ID); err != nil || e.svc.Remembered(ctx, e.user.ID, v) {
+			t.Fatalf("remembered after ForgetBrowsers: %v", err)
+		}
+	})
+}
+
+// Reset, and deleting the last factor that answers a challenge, end the
+// user's sessions: one that passed a factor would skip the challenge.
+func TestResetEndsSessions(t *testing.T) {
+	forEach(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		e.settings(mfa.Settings{Policy: mfa.PolicyAlways, Factors: []mfa.Factor{mfa.FactorTOTP, mfa.FactorRecoveryCode}})
+		live := func() int {
+			return e.db.Session.Query().Where(session.UserRef(e.user.ID), session.RevokedAtIsNil()).CountX(sys)
+		}
+		newSession := func() {
+			e.db.Session.Create().SetUserRef(e.user.ID).SetTokenHash(fmt.Sprint(time.Now().UnixNano())).
+				SetConnection("Username-Password-Authentication").SetAmr([]string{"pwd", "otp", "mfa"}).
+				SetAuthTime(e.now).SetLastSeenAt(e.now).SetIdleExpiresAt(e.now.Add(time.Hour)).
+				SetExpiresAt(e.now.Add(time.Hour)).ExecX(sys)
+		}
+		e.enrollTOTP(e.user)
+		newSession()
+		if err := e.svc.Reset(ctx, e.user.ID); err != nil {
+			t.Fatal(err)
+		}
+		if n := live(); n != 0 {
+			t.Fatalf("%d sessions live after a reset", n)
+		}
+		e.enrollTOTP(e.user)
+		newSession()
+		as, _ := e.svc.Authenticators(ctx, e.user.ID)
+		// Recovery codes first: the app is left, the session stays.
+		for _, typ := range []mfa.Factor{mfa.FactorRecoveryCode, mfa.FactorTOTP} {
+			for _, a := range as {
+				if a.Type == typ {
+					if err := e.svc.Delete(ctx, e.user.ID, a.ID); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if want := map[mfa.Factor]int{mfa.FactorRecoveryCode: 1, mfa.FactorTOTP: 0}[typ]; live() != want {
+				t.Fatalf("after deleting %s: %d live sessions, want %d", typ, live(), want)
+			}
+		}
+	})
+}
+
+// At most EmailSendsPerHour codes are emailed to a user in an hour, however
+// far apart the requests.
+func TestEmailHourlyCap(t *testing.T) {
+	forEach(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		e.settings(mfa.Settings{Policy: mfa.PolicyAlways, Factors: []mfa.Factor{mfa.FactorEmail}})
+		for i := range mfa.EmailSendsPerHour {
+			if err := e.svc.SendEmailCode(ctx, e.user.ID, mfa.LoginContext{}); err != nil {
+				t.Fatalf("send %d: %v", i+1, err)
+			}
+			e.now = e.now.Add(mfa.EmailResendAfter + time.Second)
+		}
+		if err := e.svc.SendEmailCode(ctx, e.user.ID, mfa.LoginContext{}); !errors.Is(err, mfa.ErrTooManyEmails) {
+			t.Fatalf("send %d = %v", mfa.EmailSendsPerHour+1, err)
+		}
+		e.emailCode(mfa.EmailSendsPerHour)
+		time.Sleep(200 * time.Millisecond)
+		if n := len(e.smtp.Messages()); n != mfa.EmailSendsPerHour {
+			t.Fatalf("%d emails sent", n)
+		}
+		// An hour after the first, one more may go.
+		e.now = e.now.Add(time.Hour - time.Duration(mfa.EmailSendsPerHour-1)*(mfa.EmailResendAfter+time.Second))
+		if err := e.svc.SendEmailCode(ctx, e.user.ID, mfa.LoginContext{}); err != nil {
+			t.Fatalf("send after the hour: %v", err)
 		}
 	})
 }

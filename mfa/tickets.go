@@ -26,7 +26,8 @@ func hashTicket(token string) string {
 // enrolls a factor without logging in first (an administrator's
 // createMfaEnrollmentTicket); the page is {issuer}login/mfa/enroll?ticket=T.
 // ttl <= 0 means EnrollmentTicketTTL. The user's older enrollment tickets
-// stop working.
+// stop working. As Auth0's, a ticket is for a user who has not enrolled: a
+// user with a confirmed factor gets ErrAlreadyEnrolled (reset first).
 func (s *Service) CreateEnrollmentTicket(ctx context.Context, userID pulid.ID, ttl time.Duration) (token string, expiresAt time.Time, err error) {
 	err = s.withTx(ctx, func(tx *ent.Client) error {
 		if _, err := s.userIn(ctx, tx, userID); err != nil {
@@ -39,6 +40,11 @@ func (s *Service) CreateEnrollmentTicket(ctx context.Context, userID pulid.ID, t
 }
 
 func (s *Service) createTicket(ctx context.Context, db *ent.Client, userID pulid.ID, ttl time.Duration) (string, time.Time, error) {
+	if has, err := s.hasFactor(ctx, db, userID); err != nil {
+		return "", time.Time{}, err
+	} else if has {
+		return "", time.Time{}, ErrAlreadyEnrolled
+	}
 	if ttl <= 0 {
 		ttl = EnrollmentTicketTTL
 	}
@@ -64,7 +70,8 @@ func (s *Service) EnrollmentTicketURL(token string) string {
 }
 
 // EnrollmentTicketUser returns the user of a valid, unused enrollment
-// ticket (ErrNotFound otherwise).
+// ticket (ErrNotFound otherwise). The ticket's user may have enrolled since
+// it was made: StartTOTP and ConfirmTOTP refuse then.
 func (s *Service) EnrollmentTicketUser(ctx context.Context, token string) (pulid.ID, error) {
 	if token == "" || len(token) > 128 {
 		return "", ErrNotFound

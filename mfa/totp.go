@@ -64,7 +64,8 @@ func sixDigits(code string) bool {
 
 // StartTOTP creates a pending TOTP authenticator for the user, replacing an
 // earlier pending one. accountName is shown in the authenticator app
-// (usually the email).
+// (usually the email). A user who already has a confirmed factor gets
+// ErrAlreadyEnrolled.
 func (s *Service) StartTOTP(ctx context.Context, userID pulid.ID, accountName string) (*TOTPEnrollment, error) {
 	st, err := s.Settings(ctx)
 	if err != nil {
@@ -76,6 +77,11 @@ func (s *Service) StartTOTP(ctx context.Context, userID pulid.ID, accountName st
 	u, err := s.user(ctx, userID)
 	if err != nil {
 		return nil, err
+	}
+	if has, err := s.hasFactor(ctx, s.cfg.DB, userID); err != nil {
+		return nil, err
+	} else if has {
+		return nil, ErrAlreadyEnrolled
 	}
 	if accountName == "" {
 		accountName = u.UserID
@@ -150,7 +156,9 @@ func (s *Service) acceptTOTP(ctx context.Context, db *ent.Client, a *ent.Authent
 
 // ConfirmTOTP confirms a pending TOTP authenticator with its first valid
 // code. When the user had no recovery codes (and they are enabled), it
-// creates 10 and returns them: shown once, stored hashed.
+// creates 10 and returns them: shown once, stored hashed. It is the first
+// enrollment only: a user who has a confirmed factor by then (recovery
+// codes included) gets ErrAlreadyEnrolled and the pending key is dropped.
 func (s *Service) ConfirmTOTP(ctx context.Context, userID pulid.ID, authenticatorID, code string, lc LoginContext) (recoveryCodes []string, err error) {
 	st, err := s.Settings(ctx)
 	if err != nil {
@@ -172,6 +180,11 @@ func (s *Service) ConfirmTOTP(ctx context.Context, userID pulid.ID, authenticato
 	if err != nil {
 		return nil, fmt.Errorf("mfa: loading a TOTP enrollment: %w", err)
 	}
+	if has, err := s.hasFactor(ctx, s.cfg.DB, userID); err != nil {
+		return nil, err
+	} else if has {
+		return nil, s.dropPending(ctx, a)
+	}
 	if err := s.reserve(ctx, userID); err != nil {
 		return nil, err
 	}
@@ -186,6 +199,14 @@ func (s *Service) ConfirmTOTP(ctx context.Context, userID pulid.ID, authenticato
 		return nil, s.failed(ctx, u, lc, logs.TypeMFAAuthFailed, "Wrong TOTP code during enrollment", logs.TypeMFATooManyFailures)
 	}
 	err = s.withTx(ctx, func(tx *ent.Client) error {
+		// Again in the transaction: a factor confirmed meanwhile (an
+		// email code) wins.
+		if has, err := s.hasFactor(ctx, tx, userID); err != nil || has {
+			if has {
+				err = ErrAlreadyEnrolled
+			}
+			return err
+		}
 		ok, err := s.acceptTOTP(ctx, tx, a, match)
 		if err != nil {
 			return err
@@ -207,6 +228,9 @@ func (s *Service) ConfirmTOTP(ctx context.Context, userID pulid.ID, authenticato
 	if errors.Is(err, ErrInvalidCode) {
 		return nil, s.failed(ctx, u, lc, logs.TypeMFAAuthFailed, "Replayed TOTP code during enrollment", logs.TypeMFATooManyFailures)
 	}
+	if errors.Is(err, ErrAlreadyEnrolled) {
+		return nil, s.dropPending(ctx, a)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("mfa: confirming a TOTP enrollment: %w", err)
 	}
@@ -217,6 +241,15 @@ func (s *Service) ConfirmTOTP(ctx context.Context, userID pulid.ID, authenticato
 	e.Details = map[string]any{"authenticator_id": authenticatorID, "authenticator_type": string(FactorTOTP)}
 	s.log(ctx, e)
 	return recoveryCodes, nil
+}
+
+// dropPending deletes the pending authenticator a of a user who turned out
+// to be enrolled already, and returns ErrAlreadyEnrolled.
+func (s *Service) dropPending(ctx context.Context, a *ent.Authenticator) error {
+	if _, err := s.cfg.DB.Authenticator.Delete().Where(authenticator.ID(a.ID), authenticator.Confirmed(false)).Exec(sys(ctx)); err != nil {
+		return fmt.Errorf("mfa: dropping a TOTP enrollment: %w", err)
+	}
+	return ErrAlreadyEnrolled
 }
 
 // VerifyTOTP checks a code against the user's confirmed TOTP

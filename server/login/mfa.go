@@ -7,10 +7,14 @@ package login
 // then the request completes through the provider's normal path: the rules
 // run again and the code is issued.
 //
-//	GET  {base}login/mfa?req=ID           challenge, or TOTP enrollment for a user without a factor
-//	POST {base}login/mfa                  action=verify (code, or recovery_code), send_email, enroll
+//	GET  {base}login/mfa?req=ID           challenge, or the offer to set up a factor for a user without one
+//	POST {base}login/mfa                  action=verify (code, or recovery_code), send_email, start_totp, enroll
 //	GET  {base}login/mfa/enroll?ticket=T  TOTP enrollment through an administrator's ticket (no login)
-//	POST {base}login/mfa/enroll           confirms it
+//	POST {base}login/mfa/enroll           action=start_totp shows the key, enroll confirms it
+//
+// Setting up a factor is only for a user who has none (recovery codes
+// count): a password alone must never add one to an enrolled account. A
+// GET changes nothing: the key is made by the POST of start_totp.
 
 import (
 	"encoding/base64"
@@ -33,6 +37,7 @@ const (
 	msgWrongCode   = "This code is not valid. Check it and try again."
 	msgMFAMismatch = "This verification step belongs to another sign-in. Return to the application and log in again."
 	msgNoFactor    = "Your account has no second factor you can use here. Ask an administrator for help."
+	msgEnrolled    = "Two-step verification is already set up for this account."
 )
 
 // mfaPage is what the second-factor templates show.
@@ -134,8 +139,11 @@ func (h *Handler) mfaPage(w http.ResponseWriter, r *http.Request) {
 	h.showMFA(w, r, st, "", "", false, http.StatusOK)
 }
 
-// showMFA renders the challenge, or the TOTP enrollment when the user has
-// no factor that can answer one.
+// showMFA renders the challenge with the factors the user can answer with.
+// A user without any confirmed factor is offered to set one up instead; a
+// user whose factors cannot answer here (an address no longer verified, a
+// factor switched off, only recovery codes that are switched off) is told
+// to ask an administrator — never offered a new factor.
 func (h *Handler) showMFA(w http.ResponseWriter, r *http.Request, st *mfaStep, method, errText string, emailSent bool, status int) {
 	ctx := r.Context()
 	auths, err := h.cfg.MFA.Authenticators(ctx, st.user.ID)
@@ -147,37 +155,45 @@ func (h *Handler) showMFA(w http.ResponseWriter, r *http.Request, st *mfaStep, m
 		return slices.ContainsFunc(auths, func(a mfa.Authenticator) bool { return a.Type == f && a.Confirmed })
 	}
 	enabled := func(f mfa.Factor) bool { return slices.Contains(st.settings.Factors, f) }
-	hasTOTP := has(mfa.FactorTOTP)
+	enrolled := slices.ContainsFunc(auths, func(a mfa.Authenticator) bool { return a.Confirmed })
+	hasTOTP := has(mfa.FactorTOTP) && enabled(mfa.FactorTOTP)
 	email := st.emailAvailable()
-	if method == "" && !hasTOTP && email && has(mfa.FactorEmail) {
-		// A user who answers with email codes is not pushed to set up an
-		// app.
-		method = methodEmail
-	}
-	if !hasTOTP && (!email || (method != methodEmail && !emailSent)) {
-		// No authenticator app yet: set one up, or (when enabled) take a
-		// code by email instead.
+	recovery := enabled(mfa.FactorRecoveryCode) && has(mfa.FactorRecoveryCode)
+	switch {
+	case !enrolled && !(email && (method == methodEmail || emailSent)):
+		// No factor yet: set up an app, or (when enabled) take a code by
+		// email instead.
 		if enabled(mfa.FactorTOTP) {
-			h.startEnrollment(w, r, st.req, st.user, "", email, errText, status)
+			h.showEnrollment(w, r, st.req, &mfaPage{Email: email}, errText, status)
 			return
 		}
 		if !email {
 			h.message(w, r, http.StatusForbidden, "Verify it's you", msgNoFactor, "", "")
 			return
 		}
+	case enrolled && !hasTOTP && !email && !recovery:
+		h.message(w, r, http.StatusForbidden, "Verify it's you", msgNoFactor, "", "")
+		return
+	}
+	// Only a method the user can answer with: a failed code never leads
+	// anywhere else.
+	if (method == methodTOTP && !hasTOTP) || (method == methodEmail && !email) {
+		method = ""
 	}
 	if method == "" {
-		method = methodTOTP
-		if !hasTOTP {
+		switch {
+		case hasTOTP:
+			method = methodTOTP
+		case email:
 			method = methodEmail
 		}
 	}
 	mp := &mfaPage{
-		Codes:        hasTOTP || emailSent || method == methodEmail,
+		Codes:        method != "",
 		Method:       method,
 		Email:        email,
 		EmailSent:    emailSent,
-		Recovery:     enabled(mfa.FactorRecoveryCode) && has(mfa.FactorRecoveryCode),
+		Recovery:     recovery,
 		RememberDays: st.settings.RememberBrowserDays,
 	}
 	p := &page{Title: "Verify it's you", Client: st.req.ClientName, ReqID: st.req.ID, Error: errText,
@@ -193,10 +209,15 @@ func (h *Handler) showMFA(w http.ResponseWriter, r *http.Request, st *mfaStep, m
 
 // startEnrollment creates a pending TOTP authenticator for user and shows
 // its key and QR code: for request req's login, or for an enrollment ticket.
+// Only a POST comes here (the pending key replaces any earlier one).
 func (h *Handler) startEnrollment(w http.ResponseWriter, r *http.Request, req *loginflow.Request, user *ent.User, ticket string, email bool, errText string, status int) {
 	en, err := h.cfg.MFA.StartTOTP(r.Context(), user.ID, accountName(user))
 	if errors.Is(err, mfa.ErrFactorDisabled) {
 		h.message(w, r, http.StatusForbidden, "Set up two-step verification", msgNoFactor, "", "")
+		return
+	}
+	if errors.Is(err, mfa.ErrAlreadyEnrolled) {
+		h.alreadyEnrolled(w, r, req)
 		return
 	}
 	if err != nil {
@@ -209,6 +230,19 @@ func (h *Handler) startEnrollment(w http.ResponseWriter, r *http.Request, req *l
 	}, errText, status)
 }
 
+// alreadyEnrolled answers an enrollment of a user who has a factor (found
+// by the service, after the page's own check): the login goes back to the
+// challenge; a ticket no longer works.
+func (h *Handler) alreadyEnrolled(w http.ResponseWriter, r *http.Request, req *loginflow.Request) {
+	if req == nil {
+		h.message(w, r, http.StatusBadRequest, "Set up two-step verification", msgBadTicket, "", "")
+		return
+	}
+	h.message(w, r, http.StatusBadRequest, "Verify it's you", msgEnrolled, "", h.path("/mfa", vals(loginflow.ParamRequestID, req.ID)))
+}
+
+// showEnrollment shows the key of a pending enrollment, or (mp.Secret
+// empty) the offer to set one up.
 func (h *Handler) showEnrollment(w http.ResponseWriter, r *http.Request, req *loginflow.Request, mp *mfaPage, errText string, status int) {
 	p := &page{Title: "Set up two-step verification", Error: errText, MFA: mp}
 	if req != nil {
@@ -249,7 +283,20 @@ func (h *Handler) mfaSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	switch r.PostFormValue("action") {
+	action := r.PostFormValue("action")
+	if action == "start_totp" || action == "enroll" {
+		// Only for a user without a factor (the service refuses too).
+		enrolled, err := h.cfg.MFA.HasFactor(ctx, st.user.ID)
+		if err != nil {
+			h.serverError(w, r, err)
+			return
+		}
+		if enrolled {
+			h.showMFA(w, r, st, "", msgEnrolled, false, http.StatusBadRequest)
+			return
+		}
+	}
+	switch action {
 	case "send_email":
 		if !st.emailAvailable() {
 			h.showMFA(w, r, st, "", "Codes by email are not available for this account.", false, http.StatusBadRequest)
@@ -264,6 +311,8 @@ func (h *Handler) mfaSubmit(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		h.showMFA(w, r, st, methodEmail, "", true, http.StatusOK)
+	case "start_totp":
+		h.startEnrollment(w, r, st.req, st.user, "", st.emailAvailable(), "", http.StatusOK)
 	case "enroll":
 		codes, err := h.cfg.MFA.ConfirmTOTP(ctx, st.user.ID, r.PostFormValue("authenticator_id"), strings.TrimSpace(r.PostFormValue("code")), st.loginContext())
 		if err != nil {
@@ -330,11 +379,17 @@ func mfaErrorText(err error) (string, int, bool) {
 		return msgWrongCode, http.StatusUnauthorized, true
 	case errors.Is(err, mfa.ErrFactorDisabled):
 		return "This kind of code is not enabled.", http.StatusBadRequest, true
+	case errors.Is(err, mfa.ErrTooManyEmails):
+		return "Too many codes were emailed to you in the last hour. Use a code already sent, or try again later.", http.StatusTooManyRequests, true
 	}
 	return "", 0, false
 }
 
 func (h *Handler) enrollFailed(w http.ResponseWriter, r *http.Request, req *loginflow.Request, shown *mfaPage, err error) {
+	if errors.Is(err, mfa.ErrAlreadyEnrolled) {
+		h.alreadyEnrolled(w, r, req)
+		return
+	}
 	msg, status, ok := mfaErrorText(err)
 	if !ok {
 		h.serverError(w, r, err)
@@ -395,7 +450,7 @@ func accountName(u *ent.User) string {
 }
 
 // ticketUser resolves an enrollment ticket, answering the browser when it
-// is not valid.
+// is not valid or its user has enrolled since.
 func (h *Handler) ticketUser(w http.ResponseWriter, r *http.Request, token string) (*ent.User, bool) {
 	ctx := r.Context()
 	if h.cfg.MFA == nil || token == "" {
@@ -420,16 +475,24 @@ func (h *Handler) ticketUser(w http.ResponseWriter, r *http.Request, token strin
 		h.serverError(w, r, err)
 		return nil, false
 	}
+	enrolled, err := h.cfg.MFA.HasFactor(ctx, u.ID)
+	if err != nil {
+		h.serverError(w, r, err)
+		return nil, false
+	}
+	if enrolled {
+		h.alreadyEnrolled(w, r, nil)
+		return nil, false
+	}
 	return u, true
 }
 
 func (h *Handler) mfaEnrollPage(w http.ResponseWriter, r *http.Request) {
 	token := r.URL.Query().Get("ticket")
-	u, ok := h.ticketUser(w, r, token)
-	if !ok {
+	if _, ok := h.ticketUser(w, r, token); !ok {
 		return
 	}
-	h.startEnrollment(w, r, nil, u, token, false, "", http.StatusOK)
+	h.showEnrollment(w, r, nil, &mfaPage{Ticket: token}, "", http.StatusOK)
 }
 
 func (h *Handler) mfaEnrollSubmit(w http.ResponseWriter, r *http.Request) {
@@ -440,6 +503,10 @@ func (h *Handler) mfaEnrollSubmit(w http.ResponseWriter, r *http.Request) {
 	token := r.PostFormValue("ticket")
 	u, ok := h.ticketUser(w, r, token)
 	if !ok {
+		return
+	}
+	if r.PostFormValue("action") == "start_totp" {
+		h.startEnrollment(w, r, nil, u, token, false, "", http.StatusOK)
 		return
 	}
 	codes, err := h.cfg.MFA.ConfirmTOTP(ctx, u.ID, r.PostFormValue("authenticator_id"), strings.TrimSpace(r.PostFormValue("code")), mfa.LoginContext{})

@@ -35,8 +35,8 @@ type MFA interface {
 // the tenant's policy (always; opt-in for enrolled users), by a rule
 // (ruleRequires) or by the request (acr_values naming the multi-factor
 // policy). It is satisfied by a factor passed in the login's session ("mfa"
-// in its AMR) or, unless the request itself asks for one, by the browser's
-// remember-browser cookie for this user. Every completion goes through
+// in its AMR) or, when only the policy asks, by the browser's
+// remember-browser cookie for this user (valid under the current settings). Every completion goes through
 // here, SSO included: a session never skips a factor it did not pass.
 func (p *Provider) needsMFA(ctx context.Context, r *http.Request, ar *ent.AuthRequest, login loginflow.Login, ruleRequires bool) (bool, error) {
 	if slices.Contains(login.AMR, loginflow.AMRMFA) {
@@ -61,7 +61,11 @@ func (p *Provider) needsMFA(ctx context.Context, r *http.Request, ar *ent.AuthRe
 	if !required {
 		return false, nil
 	}
-	if !forced && p.mfa != nil {
+	// A remembered browser answers the tenant's policy only: not a
+	// request that asks for a factor, nor a rule that does (a rule asks
+	// for a reason a cookie from another day cannot know; Auth0's
+	// allowRememberBrowser is off by default for the same reason).
+	if !forced && !ruleRequires && p.mfa != nil {
 		if c, err := r.Cookie(loginflow.RememberBrowserCookie); err == nil && c.Value != "" && len(c.Value) <= 512 &&
 			p.mfa.Remembered(ctx, login.UserID, c.Value) {
 			return false, nil

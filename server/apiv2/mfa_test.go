@@ -168,5 +168,12 @@ func TestGuardian(t *testing.T) {
 		expectStatus(t, err, http.StatusBadRequest, "send_mail")
 		_, err = m.Guardian.Enrollment.CreateTicket(ctx, &management.CreateEnrollmentTicket{UserID: "auth0|nobody"})
 		expectStatus(t, err, http.StatusNotFound, "unknown user")
+		// A ticket is for a user who has not enrolled (as Auth0's).
+		u, _ := identity.Resolve(authz.SystemContext(ctx), s.Deps.DB.Ent, alice)
+		if _, err := s.Deps.MFA.RegenerateRecoveryCodes(ctx, u.ID); err != nil {
+			t.Fatal(err)
+		}
+		_, err = m.Guardian.Enrollment.CreateTicket(ctx, &management.CreateEnrollmentTicket{UserID: alice})
+		expectStatus(t, err, http.StatusBadRequest, "an enrolled user")
 	})
 }

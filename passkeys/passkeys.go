@@ -189,6 +189,8 @@ type Registered struct {
 	// Passkey: registered as a discoverable credential with user
 	// verification.
 	Passkey bool
+	// AMR are the methods the registration proved, as an assertion's.
+	AMR []string
 }
 
 // amrOf is the AMR of an assertion with a credential of these flags.

@@ -120,7 +120,8 @@ func (s *Service) FinishRegistration(ctx context.Context, userID pulid.ID, bindi
 	e.Details = map[string]any{"authenticator_id": string(id), "authenticator_type": string(mfa.FactorWebAuthn),
 		"passkey": st.Passkey, "backup_eligible": cred.Flags.BackupEligible}
 	s.log(ctx, e)
-	return &Registered{AuthenticatorID: string(id), Name: name, Passkey: st.Passkey}, nil
+	return &Registered{AuthenticatorID: string(id), Name: name, Passkey: st.Passkey,
+		AMR: amrOf(cred.Flags.BackupEligible, cred.Flags.UserVerified)}, nil
 }
 
 // event is a log event about u during lc.

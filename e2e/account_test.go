@@ -156,6 +156,25 @@ func TestAccountPage(t *testing.T) {
 			t.Fatalf("CSP %q", csp)
 		}
 
+		// The callback completes only in the browser that started the
+		// sign-in (its state cookie).
+		started := newBrowser(t)
+		started.http.CheckRedirect = raw.http.CheckRedirect
+		resp, err = started.http.Get(e.base + "/login")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		start, _ := url.Parse(resp.Header.Get("Location"))
+		q := start.Query()
+		if resp.StatusCode != http.StatusFound || q.Get("client_id") == "" || q.Get("code_challenge_method") != "S256" ||
+			q.Get("redirect_uri") != s.Issuer+"account/callback" || q.Get("state") == "" {
+			t.Fatalf("starting the sign-in: %d %s", resp.StatusCode, start)
+		}
+		if cb := newBrowser(t).get(e.base + "/callback?code=x&state=" + url.QueryEscape(q.Get("state"))); cb.status != http.StatusBadRequest {
+			t.Fatalf("a callback in another browser: %d", cb.status)
+		}
+
 		// Another user, with an authenticator app and a session of their own.
 		bobNode, _ := e.createUser("bob@example.com")
 		en, err := s.Deps.MFA.StartTOTP(ctx, bobNode, "bob@example.com")

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authgraph/authgraph/clients"
 	"github.com/authgraph/authgraph/dbauth"
 	"github.com/authgraph/authgraph/ent"
 	entidentity "github.com/authgraph/authgraph/ent/identity"
@@ -137,7 +138,7 @@ func (h *Handler) postSession(w http.ResponseWriter, r *http.Request) *ent.Sessi
 }
 
 func (h *Handler) loginContext(s *ent.Session) mfa.LoginContext {
-	return mfa.LoginContext{ClientID: h.clientID, ClientName: "Authgraph Account", Connection: s.Connection}
+	return mfa.LoginContext{ClientID: h.clientID, ClientName: clients.AccountClientName, Connection: s.Connection}
 }
 
 // Second factors.
@@ -306,7 +307,7 @@ func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := h.cfg.Auth.Login(ctx, dbauth.LoginInput{Connection: s.Connection, Identifier: ident, Password: current,
-		ClientID: h.clientID, ClientName: "Authgraph Account"})
+		ClientID: h.clientID, ClientName: clients.AccountClientName})
 	switch {
 	case errors.Is(err, dbauth.ErrTooManyAttempts):
 		h.showAccount(w, r, s, http.StatusTooManyRequests, "Too many wrong passwords. Try again later.", nil)
@@ -361,7 +362,7 @@ func (h *Handler) revokeSession(w http.ResponseWriter, r *http.Request) {
 	}
 	u := s.Edges.User
 	ev := logs.Event{Type: logs.TypeSuccessLogout, Description: "Session ended from the account page",
-		ClientID: h.clientID, ClientName: "Authgraph Account", Connection: s.Connection, UserID: u.UserID,
+		ClientID: h.clientID, ClientName: clients.AccountClientName, Connection: s.Connection, UserID: u.UserID,
 		Details: map[string]any{"session_id": string(id), "current": id == s.ID}}
 	if u.Email != nil {
 		ev.UserName = *u.Email

@@ -176,7 +176,6 @@ func TestDefaultsAndSettings(t *testing.T) {
 			{Policy: "sometimes", Factors: []mfa.Factor{mfa.FactorTOTP}},
 			{Policy: mfa.PolicyAlways, Factors: []mfa.Factor{mfa.FactorRecoveryCode}},
 			{Policy: mfa.PolicyNever, Factors: []mfa.Factor{"sms"}},
-			{Policy: mfa.PolicyNever, Factors: []mfa.Factor{mfa.FactorWebAuthn}},
 			{Policy: mfa.PolicyNever, RememberBrowserDays: -1},
 			{Policy: mfa.PolicyNever, RememberBrowserDays: 1000},
 		} {
@@ -185,7 +184,13 @@ func TestDefaultsAndSettings(t *testing.T) {
 				t.Errorf("UpdateSettings(%+v) = %v, want a SettingsError", bad, err)
 			}
 		}
-		if n := e.countLogs("gd_tenant_update"); n != 1 {
+		// WEBAUTHN can be enabled, and alone answers a policy's need for a
+		// factor users can enroll.
+		if got, err := e.svc.UpdateSettings(ctx, mfa.Settings{Policy: mfa.PolicyAlways,
+			Factors: []mfa.Factor{mfa.FactorWebAuthn}}); err != nil || !got.Enabled(mfa.FactorWebAuthn) {
+			t.Fatalf("enabling WEBAUTHN = %+v, %v", got, err)
+		}
+		if n := e.countLogs("gd_tenant_update"); n != 2 {
 			t.Errorf("gd_tenant_update events = %d", n)
 		}
 		// A factor turned off is refused.

@@ -47,6 +47,11 @@ type mfaPage struct {
 	Recovery bool
 	// RememberDays > 0 shows the remember-this-browser checkbox.
 	RememberDays int
+	// SecurityKey offers "Use your security key" (webauthn.go);
+	// EnrollKey offers registering one, or a passkey, at enrollment.
+	SecurityKey, EnrollKey bool
+	// OptionsURL is the WebAuthn options endpoint.
+	OptionsURL string
 
 	// Enrollment.
 	Secret          string
@@ -148,16 +153,18 @@ func (h *Handler) showMFA(w http.ResponseWriter, r *http.Request, st *mfaStep, m
 	}
 	enabled := func(f mfa.Factor) bool { return slices.Contains(st.settings.Factors, f) }
 	hasTOTP := has(mfa.FactorTOTP)
+	// A security key answers too (webauthn.go).
+	hasKey := enabled(mfa.FactorWebAuthn) && has(mfa.FactorWebAuthn) && h.cfg.Passkeys != nil
 	email := st.emailAvailable()
 	if method == "" && !hasTOTP && email && has(mfa.FactorEmail) {
 		// A user who answers with email codes is not pushed to set up an
 		// app.
 		method = methodEmail
 	}
-	if !hasTOTP && (!email || (method != methodEmail && !emailSent)) {
+	if !hasTOTP && !hasKey && (!email || (method != methodEmail && !emailSent)) {
 		// No authenticator app yet: set one up, or (when enabled) take a
 		// code by email instead.
-		if enabled(mfa.FactorTOTP) {
+		if enabled(mfa.FactorTOTP) || h.keyEnrollment(r) {
 			h.startEnrollment(w, r, st.req, st.user, "", email, errText, status)
 			return
 		}
@@ -166,13 +173,15 @@ func (h *Handler) showMFA(w http.ResponseWriter, r *http.Request, st *mfaStep, m
 			return
 		}
 	}
-	if method == "" {
+	if method == "" && (hasTOTP || !hasKey) {
 		method = methodTOTP
 		if !hasTOTP {
 			method = methodEmail
 		}
 	}
 	mp := &mfaPage{
+		SecurityKey:  hasKey,
+		OptionsURL:   h.path("/webauthn/options", nil),
 		Codes:        hasTOTP || emailSent || method == methodEmail,
 		Method:       method,
 		Email:        email,
@@ -188,6 +197,7 @@ func (h *Handler) showMFA(w http.ResponseWriter, r *http.Request, st *mfaStep, m
 		p.Info = fmt.Sprintf("We have sent a code to your email address. It is valid for %d minutes. If it does not arrive, you can ask for another one after %d seconds.",
 			int(mfa.EmailCodeTTL/time.Minute), int(mfa.EmailResendAfter/time.Second))
 	}
+	p.Scripts = hasKey
 	h.render(w, r, status, "mfa", p)
 }
 
@@ -195,6 +205,11 @@ func (h *Handler) showMFA(w http.ResponseWriter, r *http.Request, st *mfaStep, m
 // its key and QR code: for request req's login, or for an enrollment ticket.
 func (h *Handler) startEnrollment(w http.ResponseWriter, r *http.Request, req *loginflow.Request, user *ent.User, ticket string, email bool, errText string, status int) {
 	en, err := h.cfg.MFA.StartTOTP(r.Context(), user.ID, accountName(user))
+	if errors.Is(err, mfa.ErrFactorDisabled) && req != nil && h.keyEnrollment(r) {
+		// Security keys only.
+		h.showEnrollment(w, r, req, &mfaPage{Email: email}, errText, status)
+		return
+	}
 	if errors.Is(err, mfa.ErrFactorDisabled) {
 		h.message(w, r, http.StatusForbidden, "Set up two-step verification", msgNoFactor, "", "")
 		return
@@ -219,6 +234,10 @@ func (h *Handler) showEnrollment(w http.ResponseWriter, r *http.Request, req *lo
 	}
 	// The QR code is a data: image of this page: nothing else may be one.
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'")
+	if req != nil && h.keyEnrollment(r) {
+		// A security key or passkey instead (webauthn.go).
+		mp.EnrollKey, mp.OptionsURL, p.Scripts = true, h.path("/webauthn/options", nil), true
+	}
 	h.render(w, r, status, "mfa_enroll", p)
 }
 
@@ -250,6 +269,10 @@ func (h *Handler) mfaSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	switch r.PostFormValue("action") {
+	case "webauthn": // webauthn.go
+		h.webauthnVerify(w, r, st)
+	case "webauthn_enroll":
+		h.webauthnEnroll(w, r, st)
 	case "send_email":
 		if !st.emailAvailable() {
 			h.showMFA(w, r, st, "", "Codes by email are not available for this account.", false, http.StatusBadRequest)

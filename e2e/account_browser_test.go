@@ -1,16 +1,20 @@
 package e2e
 
 import (
+	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/pquerna/otp/totp"
 
 	"github.com/authgraph/authgraph/internal/apitest"
 	"github.com/authgraph/authgraph/internal/testenv"
+	"github.com/authgraph/authgraph/mfa"
 )
 
 // The account page in headless Chromium: signing in through the hosted
@@ -52,4 +56,30 @@ func TestAccountPageInBrowser(t *testing.T) {
 		t.Fatalf("factors after enrolling: %q", txt)
 	}
 	c.shot("account")
+}
+
+// A security key added from the account page (a virtual authenticator on
+// a localhost issuer: WebAuthn needs a domain name), then listed.
+func TestAccountPageSecurityKeyInBrowser(t *testing.T) {
+	s := startLocalhost(t)
+	e := newMFAEnv(t, s, mfa.Settings{Policy: mfa.PolicyNever, Factors: []mfa.Factor{mfa.FactorTOTP, mfa.FactorWebAuthn, mfa.FactorRecoveryCode}})
+	c := newChrome(t, s)
+	c.addAuthenticator(webauthn.AuthenticatorTransportUsb)
+	c.run(
+		chromedp.Navigate(s.Issuer+"account"),
+		chromedp.WaitVisible(chromedp.CSS("#username")),
+		chromedp.SendKeys(chromedp.CSS("#username"), e.email),
+		chromedp.SendKeys(chromedp.CSS("#password"), e.password+kb.Enter),
+	)
+	c.waitJS(`!!document.querySelector("#add-key") && !document.querySelector("#add-key-form").hidden`)
+	c.click("#add-key")
+	c.waitJS(`!!document.querySelector("#factors table") && document.body.textContent.includes("security key was added")`)
+	if txt := c.text("#factors"); !strings.Contains(txt, "Security key or passkey") {
+		t.Fatalf("factors after adding a security key: %q", txt)
+	}
+	as, err := s.Deps.MFA.Authenticators(context.Background(), e.userNode)
+	if err != nil || !slices.ContainsFunc(as, func(a mfa.Authenticator) bool { return a.Type == mfa.FactorWebAuthn && a.Confirmed }) {
+		t.Fatalf("authenticators: %v %v", as, err)
+	}
+	c.shot("account-security-key")
 }

@@ -29,6 +29,8 @@
 //	POST {base}account/recovery-codes           replaces the recovery codes, shown once
 //	POST {base}account/password                 changes the password (current_password, new_password)
 //	POST {base}account/sessions/revoke          ends one session (field id)
+//	POST {base}account/webauthn/options         a security key's or passkey's registration options (JSON, webauthn.go)
+//	POST {base}account/webauthn/register        registers it (field credential)
 //	GET  {base}account/assets/account.css       the stylesheet
 package account
 
@@ -54,6 +56,7 @@ import (
 	"github.com/authgraph/authgraph/dbauth"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/mfa"
+	"github.com/authgraph/authgraph/passkeys"
 	"github.com/authgraph/authgraph/sessions"
 )
 
@@ -69,8 +72,11 @@ type Config struct {
 	Sessions *sessions.Manager
 	Auth     *dbauth.Service
 	// MFA lists and changes second factors; nil hides them.
-	MFA    *mfa.Service
-	Logger *slog.Logger
+	MFA *mfa.Service
+	// Passkeys registers security keys and passkeys; nil (WebAuthn
+	// unavailable, e.g. an IP-address issuer) offers none.
+	Passkeys *passkeys.Service
+	Logger   *slog.Logger
 	// Now is the clock (tests); time.Now by default.
 	Now func() time.Time
 }
@@ -137,6 +143,8 @@ func New(ctx context.Context, cfg Config) (*Handler, error) {
 	m.HandleFunc("POST "+p+"/recovery-codes", h.recoveryCodes)
 	m.HandleFunc("POST "+p+"/password", h.changePassword)
 	m.HandleFunc("POST "+p+"/sessions/revoke", h.revokeSession)
+	m.HandleFunc("POST "+p+"/webauthn/options", h.webauthnOptions)
+	m.HandleFunc("POST "+p+"/webauthn/register", h.webauthnRegister)
 	m.HandleFunc("GET "+p+"/assets/account.css", h.serveCSS)
 	h.mux = m
 	return h, nil
@@ -151,10 +159,10 @@ func (h *Handler) Register(mux *http.ServeMux) {
 // maxForm bounds a form body.
 const maxForm = 64 << 10
 
-// csp is the pages' policy; the enrollment page adds data: images (its QR
-// code).
+// csp is the pages' policy (scripts: only the login pages' webauthn.js,
+// same origin); the enrollment page adds data: images (its QR code).
 const (
-	csp     = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+	csp     = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 	cspTOTP = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 
@@ -291,7 +299,9 @@ type page struct {
 	Recovery       bool // recovery codes can be regenerated
 	RecoveryLeft   int
 	HasRecovery    bool
-	Password       bool // the session's connection keeps a password here
+	Password       bool   // the session's connection keeps a password here
+	WebAuthn       bool   // security keys and passkeys can be added
+	Login          string // {base}login (the login pages' assets)
 	Sessions       []sessionRow
 	RecentUntil    string
 
@@ -320,6 +330,7 @@ type enrollment struct {
 
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name string, p *page) {
 	p.Assets = h.path("/assets/")
+	p.Login = h.base + "login"
 	p.Base = h.path("")
 	p.CSRF = h.csrfToken(w, r)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")

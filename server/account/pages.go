@@ -25,6 +25,8 @@ var notices = map[string]string{
 	"totp":     "Your authenticator app is set up.",
 	"signed":   "The session was ended.",
 	"password": "Your password was changed.",
+	"key":      "Your security key was added.",
+	"passkey":  "Your passkey was added.",
 }
 
 const timeFormat = "2006-01-02 15:04 MST"
@@ -104,6 +106,7 @@ func (h *Handler) fill(r *http.Request, s *ent.Session, p *page) error {
 			}
 		}
 	}
+	p.WebAuthn = p.MFA && h.webauthnEnabled(r)
 	if _, err := h.passwordIdentity(r, s); err == nil {
 		p.Password = true
 	}

@@ -2,7 +2,10 @@ package mfa
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/authenticator"
@@ -40,4 +43,30 @@ func (s *Service) FirstRecoveryCodes(ctx context.Context, userID pulid.ID) ([]st
 		return nil, fmt.Errorf("mfa: creating recovery codes: %w", err)
 	}
 	return codes, nil
+}
+
+// MaxNameLength bounds an authenticator's name.
+const MaxNameLength = 255
+
+// ErrInvalidName: an authenticator's name must be 1 to MaxNameLength
+// characters.
+var ErrInvalidName = errors.New("mfa: an authenticator's name must be 1 to 255 characters")
+
+// Rename names one of the user's authenticators (e.g. "Security key" to
+// "Blue key"); ErrNotFound when the user has no such authenticator.
+func (s *Service) Rename(ctx context.Context, userID pulid.ID, authenticatorID, name string) error {
+	name = strings.TrimSpace(name)
+	if name == "" || utf8.RuneCountInString(name) > MaxNameLength {
+		return ErrInvalidName
+	}
+	n, err := s.cfg.DB.Authenticator.Update().Where(authenticator.ID(pulid.ID(authenticatorID)),
+		authenticator.UserRef(userID), authenticator.TypeNEQ(authenticator.TypeRecoveryCode)).
+		SetName(name).Save(sys(ctx))
+	if err != nil {
+		return fmt.Errorf("mfa: renaming an authenticator: %w", err)
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return nil
 }

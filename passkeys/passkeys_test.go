@@ -146,6 +146,16 @@ func TestSecurityKey(t *testing.T) {
 		if ok, err := e.mfa.Enrolled(ctx, e.user.ID); !ok || err != nil {
 			t.Fatalf("Enrolled = %v, %v", ok, err)
 		}
+		// Users name their keys.
+		if err := e.mfa.Rename(ctx, e.user.ID, reg.AuthenticatorID, "  Blue key "); err != nil {
+			t.Fatal(err)
+		}
+		if as, _ := e.mfa.Authenticators(ctx, e.user.ID); len(as) != 1 || as[0].Name != "Blue key" || as[0].Type != mfa.FactorWebAuthn {
+			t.Fatalf("after rename: %+v", as)
+		}
+		if err := e.mfa.Rename(ctx, e.user.ID, "mfa_nope", "x"); !errors.Is(err, mfa.ErrNotFound) {
+			t.Fatalf("rename unknown = %v", err)
+		}
 		if e.logs("gd_enrollment_complete") != 1 {
 			t.Error("no gd_enrollment_complete")
 		}

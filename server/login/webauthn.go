@@ -325,7 +325,8 @@ func (h *Handler) passkeySubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	allowed := h.passkeyConnections(req)
-	if h.cfg.Passkeys == nil || allowed == nil {
+	if h.cfg.Passkeys == nil || allowed == nil || req.MFA != nil {
+		// (A request waiting for a second factor belongs to its login.)
 		h.showLogin(w, r, req, "", "", msgNoPasskey, http.StatusBadRequest)
 		return
 	}

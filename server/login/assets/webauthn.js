@@ -54,8 +54,8 @@
 
   function fetchOptions(form) {
     var body = new URLSearchParams();
-    body.set("csrf_token", form.elements.csrf_token.value);
-    body.set("req", form.elements.req.value);
+    if (form.elements.csrf_token) body.set("csrf_token", form.elements.csrf_token.value);
+    if (form.elements.req) body.set("req", form.elements.req.value);
     body.set("ceremony", form.dataset.webauthn);
     return fetch(form.dataset.options, { method: "POST", body: body, credentials: "same-origin" })
       .then(function (res) {

@@ -264,11 +264,17 @@ func TestAccountPage(t *testing.T) {
 			t.Fatal("the removed authenticator is still listed")
 		}
 
-		// A form without its CSRF token is refused.
-		for _, form := range []url.Values{{"id": {app}}, {"id": {app}, "csrf_token": {"x"}}} {
-			if r := b.post(e.base+"/sessions/revoke", form); r.status != http.StatusForbidden {
-				t.Fatalf("no CSRF token: %d", r.status)
+		// A form without its CSRF token is refused, on every route.
+		for _, action := range []string{"/sessions/revoke", "/authenticators/delete", "/totp", "/totp/confirm",
+			"/recovery-codes", "/password", "/webauthn/options", "/webauthn/register"} {
+			for _, form := range []url.Values{{"id": {app}}, {"id": {app}, "csrf_token": {"x"}}} {
+				if r := b.post(e.base+action, form); r.status != http.StatusForbidden {
+					t.Fatalf("%s without a CSRF token: %d", action, r.status)
+				}
 			}
+		}
+		if as, _ := s.Deps.MFA.Authenticators(ctx, e.userNode); len(as) != 1 {
+			t.Fatalf("forms without CSRF tokens changed the factors: %v", as)
 		}
 
 		// Sessions: a second browser of ada's is listed and ended; bob's

@@ -8,12 +8,15 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
 	"golang.org/x/oauth2"
 
+	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/internal/apitest"
+	"github.com/authgraph/authgraph/internal/webauthntest"
 	"github.com/authgraph/authgraph/mfa"
 	"github.com/authgraph/authgraph/server"
 )
@@ -44,6 +47,19 @@ func optionsCall(t *testing.T, b *browser, s *apitest.Server, p page, ceremony, 
 		t.Fatalf("options answered %d %q", resp.StatusCode, raw)
 	}
 	return resp.StatusCode, out
+}
+
+// postForm posts fields with the page's CSRF token and request id to u.
+func postForm(t *testing.T, b *browser, u string, p page, fields url.Values) page {
+	t.Helper()
+	form := url.Values{"csrf_token": {html.UnescapeString(csrfRE.FindStringSubmatch(p.body)[1])},
+		"req": {html.UnescapeString(reqRE.FindStringSubmatch(p.body)[1])}}
+	for k, v := range fields {
+		form[k] = v
+	}
+	r, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return b.do(r)
 }
 
 func csp(t *testing.T, b *browser, u *url.URL) string {
@@ -102,12 +118,7 @@ func TestWebAuthnPagesAndOptions(t *testing.T) {
 				t.Fatalf("mfa options before a login: %d", status)
 			}
 			// A passkey answer that is not one.
-			r, _ := http.NewRequest(http.MethodPost, s.Issuer+"login/passkey", strings.NewReader(url.Values{
-				"csrf_token": {html.UnescapeString(csrfRE.FindStringSubmatch(login.body)[1])},
-				"req":        {html.UnescapeString(reqRE.FindStringSubmatch(login.body)[1])},
-				"credential": {`{"id":"x"}`}}.Encode()))
-			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			bad := b.do(r)
+			bad := postForm(t, b, s.Issuer+"login/passkey", login, url.Values{"credential": {`{"id":"x"}`}})
 			if bad.status != http.StatusUnauthorized || !strings.Contains(bad.body, "Signing in with a passkey did not work") {
 				t.Fatalf("garbage passkey: %d %.600s", bad.status, bad.body)
 			}
@@ -126,6 +137,7 @@ func TestWebAuthnPagesAndOptions(t *testing.T) {
 				t.Fatalf("security key options: %v", out)
 			}
 			_, out = optionsCall(t, b, s, enroll, "register_passkey", "")
+			passkeyOptions, _ := json.Marshal(out)
 			pk = publicKey(t, out)
 			if sel, _ := pk["authenticatorSelection"].(map[string]any); sel["residentKey"] != "required" || sel["userVerification"] != "required" {
 				t.Fatalf("passkey options: %v", out)
@@ -136,6 +148,39 @@ func TestWebAuthnPagesAndOptions(t *testing.T) {
 			// Without a security key, no assertion begins.
 			if status, _ := optionsCall(t, b, s, enroll, "mfa", ""); status != http.StatusBadRequest {
 				t.Fatalf("mfa options without a key: %d", status)
+			}
+
+			// A passkey registered at enrollment passes the step.
+			key := webauthntest.New(t, s.URL, "localhost")
+			key.UV = true
+			codes := postForm(t, b, s.Issuer+"login/mfa", enroll, url.Values{"action": {"webauthn_enroll"},
+				"credential": {string(key.Create(passkeyOptions))}})
+			if !strings.Contains(codes.body, "Save your recovery codes") {
+				t.Fatalf("after registering a passkey: %d %.1000s", codes.status, codes.body)
+			}
+			done := b.follow(codes, continueRE)
+			if _, claims := e.tokens(done, verifier); !slices.Contains(amrOf(claims), "mfa") {
+				t.Fatalf("amr after registering: %v", claims["amr"])
+			}
+
+			// Sign in with it, in another browser: no password.
+			signIn := func(b *browser) page {
+				verifier = oauth2.GenerateVerifier()
+				login := e.authorize(b, verifier)
+				_, out := optionsCall(t, b, s, login, "login", "")
+				opts, _ := json.Marshal(out)
+				return postForm(t, b, s.Issuer+"login/passkey", login, url.Values{"credential": {string(key.Get(opts))}})
+			}
+			_, claims := e.tokens(signIn(newBrowser(t)), verifier)
+			if amr := amrOf(claims); !slices.Equal(amr, []string{"hwk", "user", "mfa"}) || claims["acr"] != multiFactor {
+				t.Fatalf("passkey sign-in: amr %v acr %v", claims["amr"], claims["acr"])
+			}
+			// A blocked user is refused.
+			if _, err := s.Deps.DB.Ent.User.UpdateOneID(e.userNode).SetBlocked(true).Save(authz.SystemContext(context.Background())); err != nil {
+				t.Fatal(err)
+			}
+			if p := signIn(newBrowser(t)); p.location == nil || p.location.Query().Get("error") != "access_denied" {
+				t.Fatalf("blocked user: %d %v %.600s", p.status, p.location, p.body)
 			}
 
 			// Turned off: nothing offered, no scripts.

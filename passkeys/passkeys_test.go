@@ -13,6 +13,7 @@ import (
 	"github.com/authgraph/authgraph/ent/logevent"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/internal/testenv"
+	"github.com/authgraph/authgraph/internal/webauthntest"
 	"github.com/authgraph/authgraph/mail"
 	"github.com/authgraph/authgraph/mfa"
 	"github.com/authgraph/authgraph/passkeys"
@@ -94,14 +95,14 @@ func (e *env) logs(typ string) int {
 }
 
 // register registers k for the user under binding.
-func (e *env) register(k *softKey, binding string, passkey bool) *passkeys.Registered {
+func (e *env) register(k *webauthntest.Key, binding string, passkey bool) *passkeys.Registered {
 	e.t.Helper()
 	ctx := context.Background()
 	c, err := e.svc.BeginRegistration(ctx, e.user.ID, binding, passkey)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	reg, err := e.svc.FinishRegistration(ctx, e.user.ID, binding, c.State, k.create(c.Options), mfa.LoginContext{})
+	reg, err := e.svc.FinishRegistration(ctx, e.user.ID, binding, c.State, k.Create(c.Options), mfa.LoginContext{})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -133,13 +134,13 @@ func TestSecurityKey(t *testing.T) {
 		if ok, _ := e.mfa.Enrolled(ctx, e.user.ID); ok {
 			t.Fatal("enrolled before registering")
 		}
-		k := newSoftKey(t, origin, rpID)
+		k := webauthntest.New(t, origin, rpID)
 		reg := e.register(k, "req-1", false)
 		if reg.Name != passkeys.NameSecurityKey || reg.Passkey {
 			t.Fatalf("registered %+v", reg)
 		}
 		row, err := e.db.Authenticator.Get(sys, pulid.ID(reg.AuthenticatorID))
-		if err != nil || row.Type != authenticator.TypeWebauthn || !row.Confirmed || string(*row.CredentialID) != string(k.credID) ||
+		if err != nil || row.Type != authenticator.TypeWebauthn || !row.Confirmed || string(*row.CredentialID) != string(k.CredID) ||
 			!slices.Equal(row.Transports, []string{"usb"}) || len(*row.Aaguid) != 16 {
 			t.Fatalf("row %+v, %v", row, err)
 		}
@@ -161,7 +162,7 @@ func TestSecurityKey(t *testing.T) {
 		}
 		// The same answer again: the credential is registered already.
 		c, _ := e.svc.BeginRegistration(ctx, e.user.ID, "req-1", false)
-		again := k.create(c.Options)
+		again := k.Create(c.Options)
 		if _, err := e.svc.FinishRegistration(ctx, e.user.ID, "req-1", c.State, again, mfa.LoginContext{}); !errors.Is(err, passkeys.ErrCeremony) {
 			t.Fatalf("registering twice = %v", err)
 		}
@@ -171,7 +172,7 @@ func TestSecurityKey(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		answer := k.get(c.Options)
+		answer := k.Get(c.Options)
 		// Another binding does not open the state.
 		if _, err := e.svc.FinishMFA(ctx, e.user.ID, "req-3", c.State, answer, mfa.LoginContext{}); !errors.Is(err, passkeys.ErrCeremony) {
 			t.Fatalf("other binding = %v", err)
@@ -194,7 +195,7 @@ func TestSecurityKey(t *testing.T) {
 			t.Fatal(err)
 		}
 		c, _ = e.svc.BeginMFA(ctx, e.user.ID, "req-4")
-		if _, err := e.svc.FinishMFA(ctx, e.user.ID, "req-4", c.State, k.get(c.Options), mfa.LoginContext{}); !errors.Is(err, passkeys.ErrCloned) {
+		if _, err := e.svc.FinishMFA(ctx, e.user.ID, "req-4", c.State, k.Get(c.Options), mfa.LoginContext{}); !errors.Is(err, passkeys.ErrCloned) {
 			t.Fatalf("clone = %v", err)
 		}
 		if e.logs(passkeys.TypeCloneDetected) != 2 {
@@ -205,11 +206,11 @@ func TestSecurityKey(t *testing.T) {
 		}
 		// Equal counts are a clone too; a higher one passes.
 		c, _ = e.svc.BeginMFA(ctx, e.user.ID, "req-5")
-		if _, err := e.svc.FinishMFA(ctx, e.user.ID, "req-5", c.State, k.getAt(c.Options, 50), mfa.LoginContext{}); !errors.Is(err, passkeys.ErrCloned) {
+		if _, err := e.svc.FinishMFA(ctx, e.user.ID, "req-5", c.State, k.GetAt(c.Options, 50), mfa.LoginContext{}); !errors.Is(err, passkeys.ErrCloned) {
 			t.Fatalf("equal count = %v", err)
 		}
 		c, _ = e.svc.BeginMFA(ctx, e.user.ID, "req-6")
-		if _, err := e.svc.FinishMFA(ctx, e.user.ID, "req-6", c.State, k.getAt(c.Options, 51), mfa.LoginContext{}); err != nil {
+		if _, err := e.svc.FinishMFA(ctx, e.user.ID, "req-6", c.State, k.GetAt(c.Options, 51), mfa.LoginContext{}); err != nil {
 			t.Fatalf("higher count = %v", err)
 		}
 
@@ -229,8 +230,8 @@ func TestSecurityKey(t *testing.T) {
 func TestPasskeyLogin(t *testing.T) {
 	forEach(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
-		k := newSoftKey(t, origin, rpID)
-		k.uv, k.be = true, true
+		k := webauthntest.New(t, origin, rpID)
+		k.UV, k.BE = true, true
 		if reg := e.register(k, "req-1", true); !reg.Passkey || reg.Name != passkeys.NamePasskey {
 			t.Fatalf("registered %+v", reg)
 		}
@@ -238,18 +239,18 @@ func TestPasskeyLogin(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := e.svc.FinishLogin(ctx, "req-2", c.State, k.get(c.Options), mfa.LoginContext{})
+		res, err := e.svc.FinishLogin(ctx, "req-2", c.State, k.Get(c.Options), mfa.LoginContext{})
 		if err != nil || res.UserID != e.user.ID || !res.UserVerified || !slices.Equal(res.AMR, []string{"swk", "user"}) {
 			t.Fatalf("FinishLogin = %+v, %v", res, err)
 		}
 		// An authenticator without a counter (always 0): a replayed answer
 		// is refused all the same, the credential having been used since
 		// its ceremony began.
-		z := newSoftKey(t, origin, rpID)
-		z.uv = true
+		z := webauthntest.New(t, origin, rpID)
+		z.UV = true
 		e.register(z, "req-z", true)
 		c, _ = e.svc.BeginLogin(ctx, "req-z")
-		answer := z.getAt(c.Options, 0)
+		answer := z.GetAt(c.Options, 0)
 		if res, err := e.svc.FinishLogin(ctx, "req-z", c.State, answer, mfa.LoginContext{}); err != nil || !slices.Equal(res.AMR, []string{"hwk", "user"}) {
 			t.Fatalf("zero counter = %+v, %v", res, err)
 		}
@@ -258,28 +259,28 @@ func TestPasskeyLogin(t *testing.T) {
 		}
 		// A second-factor state does not sign anyone in.
 		m, _ := e.svc.BeginMFA(ctx, e.user.ID, "req-3")
-		if _, err := e.svc.FinishLogin(ctx, "req-3", m.State, k.get(m.Options), mfa.LoginContext{}); !errors.Is(err, passkeys.ErrCeremony) {
+		if _, err := e.svc.FinishLogin(ctx, "req-3", m.State, k.Get(m.Options), mfa.LoginContext{}); !errors.Is(err, passkeys.ErrCeremony) {
 			t.Fatalf("mfa state for a login = %v", err)
 		}
 		// Without user verification: refused.
-		k.uv = false
+		k.UV = false
 		c, _ = e.svc.BeginLogin(ctx, "req-4")
-		if _, err := e.svc.FinishLogin(ctx, "req-4", c.State, k.get(c.Options), mfa.LoginContext{}); !errors.Is(err, passkeys.ErrCeremony) {
+		if _, err := e.svc.FinishLogin(ctx, "req-4", c.State, k.Get(c.Options), mfa.LoginContext{}); !errors.Is(err, passkeys.ErrCeremony) {
 			t.Fatalf("no UV = %v", err)
 		}
-		k.uv = true
+		k.UV = true
 		if err := e.db.User.UpdateOne(e.user).SetBlocked(true).Exec(sys); err != nil {
 			t.Fatal(err)
 		}
 		c, _ = e.svc.BeginLogin(ctx, "req-5")
-		if _, err := e.svc.FinishLogin(ctx, "req-5", c.State, k.get(c.Options), mfa.LoginContext{}); !errors.Is(err, passkeys.ErrBlocked) {
+		if _, err := e.svc.FinishLogin(ctx, "req-5", c.State, k.Get(c.Options), mfa.LoginContext{}); !errors.Is(err, passkeys.ErrBlocked) {
 			t.Fatalf("blocked = %v", err)
 		}
 		// An unknown credential.
-		other := newSoftKey(t, origin, rpID)
-		other.uv, other.handle = true, []byte(e.user.ID)
+		other := webauthntest.New(t, origin, rpID)
+		other.UV, other.Handle = true, []byte(e.user.ID)
 		c, _ = e.svc.BeginLogin(ctx, "req-6")
-		if _, err := e.svc.FinishLogin(ctx, "req-6", c.State, other.get(c.Options), mfa.LoginContext{}); !errors.Is(err, passkeys.ErrCeremony) {
+		if _, err := e.svc.FinishLogin(ctx, "req-6", c.State, other.Get(c.Options), mfa.LoginContext{}); !errors.Is(err, passkeys.ErrCeremony) {
 			t.Fatalf("unknown credential = %v", err)
 		}
 	})

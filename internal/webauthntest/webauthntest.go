@@ -1,4 +1,8 @@
-package passkeys_test
+// Package webauthntest is a software WebAuthn authenticator for tests: it
+// answers registration and assertion options the way a browser hands the
+// result over (the JSON of a PublicKeyCredential), with "none"
+// attestation and an ES256 key.
+package webauthntest
 
 import (
 	"crypto/ecdsa"
@@ -13,40 +17,41 @@ import (
 	"github.com/fxamacker/cbor/v2"
 )
 
-// softKey is a software authenticator (packed "none" attestation, ES256)
-// that answers the ceremonies the way a browser hands them over: the JSON
-// of a PublicKeyCredential.
-type softKey struct {
-	t       *testing.T
-	origin  string
-	rpID    string
-	key     *ecdsa.PrivateKey
-	credID  []byte
-	aaguid  []byte
-	count   uint32
-	uv, be  bool
-	handle  []byte // user handle (resident credentials)
-	created bool
+// Key is one credential of a software authenticator.
+type Key struct {
+	t      testing.TB
+	origin string
+	rpID   string
+	key    *ecdsa.PrivateKey
+	CredID []byte
+	aaguid []byte
+	count  uint32
+	// UV: the authenticator verifies the user; BE: the credential is
+	// backup eligible (and backed up).
+	UV, BE bool
+	// Handle is the user handle, from the registration options.
+	Handle []byte
 }
 
-func newSoftKey(t *testing.T, origin, rpID string) *softKey {
+// New returns a credential for the relying party rpID at origin.
+func New(t testing.TB, origin, rpID string) *Key {
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	id := make([]byte, 32)
 	_, _ = rand.Read(id)
-	return &softKey{t: t, origin: origin, rpID: rpID, key: k, credID: id, aaguid: make([]byte, 16)}
+	return &Key{t: t, origin: origin, rpID: rpID, key: k, CredID: id, aaguid: make([]byte, 16)}
 }
 
 var b64 = base64.RawURLEncoding
 
-func (k *softKey) flags(attested bool) byte {
+func (k *Key) flags(attested bool) byte {
 	f := byte(0x01) // UP
-	if k.uv {
+	if k.UV {
 		f |= 0x04
 	}
-	if k.be {
+	if k.BE {
 		f |= 0x08 | 0x10 // BE, BS
 	}
 	if attested {
@@ -55,15 +60,15 @@ func (k *softKey) flags(attested bool) byte {
 	return f
 }
 
-func (k *softKey) authData(attested bool) []byte {
+func (k *Key) authData(attested bool) []byte {
 	h := sha256.Sum256([]byte(k.rpID))
 	out := append([]byte{}, h[:]...)
 	out = append(out, k.flags(attested))
 	out = binary.BigEndian.AppendUint32(out, k.count)
 	if attested {
 		out = append(out, k.aaguid...)
-		out = binary.BigEndian.AppendUint16(out, uint16(len(k.credID)))
-		out = append(out, k.credID...)
+		out = binary.BigEndian.AppendUint16(out, uint16(len(k.CredID)))
+		out = append(out, k.CredID...)
 		x, y := k.key.X.FillBytes(make([]byte, 32)), k.key.Y.FillBytes(make([]byte, 32))
 		cose, err := cbor.Marshal(map[int]any{1: 2, 3: -7, -1: 1, -2: x, -3: y})
 		if err != nil {
@@ -75,7 +80,7 @@ func (k *softKey) authData(attested bool) []byte {
 }
 
 // challenge reads the challenge (and the user handle) from options.
-func challenge(t *testing.T, options []byte) (string, []byte) {
+func challenge(t testing.TB, options []byte) (string, []byte) {
 	var o struct {
 		PublicKey struct {
 			Challenge string `json:"challenge"`
@@ -91,21 +96,21 @@ func challenge(t *testing.T, options []byte) (string, []byte) {
 	return o.PublicKey.Challenge, h
 }
 
-func (k *softKey) clientData(typ, chal string) []byte {
+func (k *Key) clientData(typ, chal string) []byte {
 	b, _ := json.Marshal(map[string]any{"type": typ, "challenge": chal, "origin": k.origin, "crossOrigin": false})
 	return b
 }
 
-// create answers navigator.credentials.create.
-func (k *softKey) create(options []byte) []byte {
+// Create answers navigator.credentials.create.
+func (k *Key) Create(options []byte) []byte {
 	chal, handle := challenge(k.t, options)
-	k.handle = handle
+	k.Handle = handle
 	att, err := cbor.Marshal(map[string]any{"fmt": "none", "attStmt": map[string]any{}, "authData": k.authData(true)})
 	if err != nil {
 		k.t.Fatal(err)
 	}
 	out, _ := json.Marshal(map[string]any{
-		"id": b64.EncodeToString(k.credID), "rawId": b64.EncodeToString(k.credID), "type": "public-key",
+		"id": b64.EncodeToString(k.CredID), "rawId": b64.EncodeToString(k.CredID), "type": "public-key",
 		"response": map[string]any{
 			"clientDataJSON":    b64.EncodeToString(k.clientData("webauthn.create", chal)),
 			"attestationObject": b64.EncodeToString(att),
@@ -116,13 +121,14 @@ func (k *softKey) create(options []byte) []byte {
 	return out
 }
 
-// get answers navigator.credentials.get, the count advanced by one.
-func (k *softKey) get(options []byte) []byte {
+// Get answers navigator.credentials.get, the count advanced by one.
+func (k *Key) Get(options []byte) []byte {
 	k.count++
-	return k.getAt(options, k.count)
+	return k.GetAt(options, k.count)
 }
 
-func (k *softKey) getAt(options []byte, count uint32) []byte {
+// GetAt answers navigator.credentials.get with this sign count.
+func (k *Key) GetAt(options []byte, count uint32) []byte {
 	chal, _ := challenge(k.t, options)
 	saved := k.count
 	k.count = count
@@ -140,11 +146,11 @@ func (k *softKey) getAt(options []byte, count uint32) []byte {
 		"authenticatorData": b64.EncodeToString(ad),
 		"signature":         b64.EncodeToString(sig),
 	}
-	if k.handle != nil {
-		resp["userHandle"] = b64.EncodeToString(k.handle)
+	if k.Handle != nil {
+		resp["userHandle"] = b64.EncodeToString(k.Handle)
 	}
 	out, _ := json.Marshal(map[string]any{
-		"id": b64.EncodeToString(k.credID), "rawId": b64.EncodeToString(k.credID), "type": "public-key",
+		"id": b64.EncodeToString(k.CredID), "rawId": b64.EncodeToString(k.CredID), "type": "public-key",
 		"response": resp, "clientExtensionResults": map[string]any{},
 	})
 	return out

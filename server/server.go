@@ -29,6 +29,7 @@ import (
 	"github.com/authgraph/authgraph/rbac"
 	"github.com/authgraph/authgraph/rulesrun"
 	"github.com/authgraph/authgraph/secretbox"
+	"github.com/authgraph/authgraph/server/account"
 	"github.com/authgraph/authgraph/server/apiv2"
 	"github.com/authgraph/authgraph/server/dashboard"
 	"github.com/authgraph/authgraph/server/login"
@@ -255,6 +256,14 @@ func Handler(d *Deps) (http.Handler, error) {
 		return nil, err
 	}
 	dash.Register(mux)
+	// The self-service account page ({issuer}account): signed-in users'
+	// factors, password and sessions (server/account).
+	acct, err := account.New(context.Background(), account.Config{Issuer: d.Config.Issuer, DB: d.DB.Ent,
+		Sessions: d.Sessions, Auth: d.Auth, MFA: d.MFA, Passkeys: d.Passkeys, Logger: d.Logger})
+	if err != nil {
+		return nil, err
+	}
+	acct.Register(mux)
 	mux.Handle(base+"login", loginPages)
 	mux.Handle(base+"login/", loginPages)
 	// SAML connections' SP metadata and ACS ({issuer}saml/NAME/metadata,

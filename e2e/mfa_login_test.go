@@ -614,8 +614,8 @@ func TestMFANoEnrollmentForEnrolledUser(t *testing.T) {
 				t.Fatalf("authenticators after the attempts: %+v %v", as, err)
 			}
 			// The service refuses too (the pages' check is not the only one).
-			if _, err := s.Deps.MFA.StartTOTP(context.Background(), e.userNode, e.email); !errors.Is(err, mfa.ErrAlreadyEnrolled) {
-				t.Fatalf("StartTOTP for an enrolled user: %v", err)
+			if _, err := s.Deps.MFA.StartFirstTOTP(context.Background(), e.userNode, e.email); !errors.Is(err, mfa.ErrAlreadyEnrolled) {
+				t.Fatalf("StartFirstTOTP for an enrolled user: %v", err)
 			}
 
 			// The address is no longer verified: no usable factor, no

@@ -20,10 +20,13 @@ const (
 	TypeSuccessSignup    = "ss"
 	TypeFailedSignup     = "fs"
 	TypeSuccessChangePwd = "scp"
-	TypeFailedChangePwd  = "fcp"
-	TypeManagementWrite  = "sapi"
-	TypeManagementRead   = "mgmt_api_read"
-	TypeBruteForceBlock  = "limit_wc"
+	// TypeSuccessLogout: a session was ended (also one the user ended from
+	// the account page).
+	TypeSuccessLogout   = "slo"
+	TypeFailedChangePwd = "fcp"
+	TypeManagementWrite = "sapi"
+	TypeManagementRead  = "mgmt_api_read"
+	TypeBruteForceBlock = "limit_wc"
 )
 
 // Multi-factor authentication events (package mfa), Auth0's "gd_" codes.

@@ -178,7 +178,6 @@ func TestDefaultsAndSettings(t *testing.T) {
 			{Policy: "sometimes", Factors: []mfa.Factor{mfa.FactorTOTP}},
 			{Policy: mfa.PolicyAlways, Factors: []mfa.Factor{mfa.FactorRecoveryCode}},
 			{Policy: mfa.PolicyNever, Factors: []mfa.Factor{"sms"}},
-			{Policy: mfa.PolicyNever, Factors: []mfa.Factor{mfa.FactorWebAuthn}},
 			{Policy: mfa.PolicyNever, RememberBrowserDays: -1},
 			{Policy: mfa.PolicyNever, RememberBrowserDays: 1000},
 		} {
@@ -187,7 +186,13 @@ func TestDefaultsAndSettings(t *testing.T) {
 				t.Errorf("UpdateSettings(%+v) = %v, want a SettingsError", bad, err)
 			}
 		}
-		if n := e.countLogs("gd_tenant_update"); n != 1 {
+		// WEBAUTHN can be enabled, and alone answers a policy's need for a
+		// factor users can enroll.
+		if got, err := e.svc.UpdateSettings(ctx, mfa.Settings{Policy: mfa.PolicyAlways,
+			Factors: []mfa.Factor{mfa.FactorWebAuthn}}); err != nil || !got.Enabled(mfa.FactorWebAuthn) {
+			t.Fatalf("enabling WEBAUTHN = %+v, %v", got, err)
+		}
+		if n := e.countLogs("gd_tenant_update"); n != 2 {
 			t.Errorf("gd_tenant_update events = %d", n)
 		}
 		// A factor turned off is refused.
@@ -591,9 +596,7 @@ func TestResetAndDelete(t *testing.T) {
 			t.Fatalf("delete through another user = %v", err)
 		}
 		// Reset removes everything.
-		if _, err := e.svc.RegenerateRecoveryCodes(ctx, e.user.ID); err != nil {
-			t.Fatal(err)
-		}
+		e.enrollTOTP(e.user) // a second TOTP (added), and new recovery codes
 		remember, _ = e.svc.RememberBrowser(ctx, e.user.ID, 30)
 		if err := e.svc.Reset(ctx, e.user.ID); err != nil {
 			t.Fatal(err)
@@ -710,7 +713,7 @@ func TestNoSecondEnrollment(t *testing.T) {
 		e.settings(mfa.Settings{Policy: mfa.PolicyAlways, Factors: []mfa.Factor{mfa.FactorTOTP, mfa.FactorEmail, mfa.FactorRecoveryCode}})
 		// A pending key, then the email factor confirmed meanwhile: the
 		// key cannot be confirmed any more, and is dropped.
-		en, err := e.svc.StartTOTP(ctx, e.user.ID, "")
+		en, err := e.svc.StartFirstTOTP(ctx, e.user.ID, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -723,11 +726,11 @@ func TestNoSecondEnrollment(t *testing.T) {
 		if has, err := e.svc.HasFactor(ctx, e.user.ID); err != nil || !has {
 			t.Fatalf("HasFactor = %v, %v", has, err)
 		}
-		if _, err := e.svc.ConfirmTOTP(ctx, e.user.ID, en.AuthenticatorID, e.code(en.Secret, 0), mfa.LoginContext{}); !errors.Is(err, mfa.ErrAlreadyEnrolled) {
-			t.Fatalf("ConfirmTOTP for an enrolled user = %v", err)
+		if _, err := e.svc.ConfirmFirstTOTP(ctx, e.user.ID, en.AuthenticatorID, e.code(en.Secret, 0), mfa.LoginContext{}); !errors.Is(err, mfa.ErrAlreadyEnrolled) {
+			t.Fatalf("ConfirmFirstTOTP for an enrolled user = %v", err)
 		}
-		if _, err := e.svc.StartTOTP(ctx, e.user.ID, ""); !errors.Is(err, mfa.ErrAlreadyEnrolled) {
-			t.Fatalf("StartTOTP for an enrolled user = %v", err)
+		if _, err := e.svc.StartFirstTOTP(ctx, e.user.ID, ""); !errors.Is(err, mfa.ErrAlreadyEnrolled) {
+			t.Fatalf("StartFirstTOTP for an enrolled user = %v", err)
 		}
 		if _, _, err := e.svc.CreateEnrollmentTicket(ctx, e.user.ID, 0); !errors.Is(err, mfa.ErrAlreadyEnrolled) {
 			t.Fatalf("ticket for an enrolled user = %v", err)
@@ -741,8 +744,8 @@ func TestNoSecondEnrollment(t *testing.T) {
 		if _, err := e.svc.RegenerateRecoveryCodes(ctx, bob.ID); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.svc.StartTOTP(ctx, bob.ID, ""); !errors.Is(err, mfa.ErrAlreadyEnrolled) {
-			t.Fatalf("StartTOTP with recovery codes = %v", err)
+		if _, err := e.svc.StartFirstTOTP(ctx, bob.ID, ""); !errors.Is(err, mfa.ErrAlreadyEnrolled) {
+			t.Fatalf("StartFirstTOTP with recovery codes = %v", err)
 		}
 		// A ticket made before the user enrolled stops working for them
 		// (the service refuses the key).
@@ -751,8 +754,17 @@ func TestNoSecondEnrollment(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.enrollTOTP(carol)
-		if _, err := e.svc.StartTOTP(ctx, carol.ID, ""); !errors.Is(err, mfa.ErrAlreadyEnrolled) {
-			t.Fatalf("StartTOTP after enrollment = %v", err)
+		if _, err := e.svc.StartFirstTOTP(ctx, carol.ID, ""); !errors.Is(err, mfa.ErrAlreadyEnrolled) {
+			t.Fatalf("StartFirstTOTP after enrollment = %v", err)
+		}
+		// Adding a factor (the account page, after the user proved the
+		// existing ones) is another use case: allowed.
+		en, err = e.svc.StartTOTP(ctx, carol.ID, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.ConfirmTOTP(ctx, carol.ID, en.AuthenticatorID, e.code(en.Secret, 1), mfa.LoginContext{}); err != nil {
+			t.Fatalf("adding a second app: %v", err)
 		}
 	})
 }

@@ -65,13 +65,9 @@ func (st Settings) validate() (Settings, error) {
 			return st, &SettingsError{Field: "factors", Message: fmt.Sprintf("unknown factor %q", f)}
 		}
 	}
-	if slices.Contains(factors, FactorWebAuthn) {
-		// The columns exist, the ceremony does not yet: enabling it would
-		// offer users a factor nobody can enroll.
-		return st, &SettingsError{Field: "factors", Message: "WEBAUTHN is not available yet"}
-	}
-	if st.Policy != PolicyNever && !slices.Contains(factors, FactorTOTP) && !slices.Contains(factors, FactorEmail) {
-		return st, &SettingsError{Field: "factors", Message: "a policy other than NEVER needs TOTP or EMAIL enabled (recovery codes alone cannot be enrolled)"}
+	if st.Policy != PolicyNever && !slices.Contains(factors, FactorTOTP) && !slices.Contains(factors, FactorEmail) &&
+		!slices.Contains(factors, FactorWebAuthn) {
+		return st, &SettingsError{Field: "factors", Message: "a policy other than NEVER needs TOTP, WEBAUTHN or EMAIL enabled (recovery codes alone cannot be enrolled)"}
 	}
 	if st.RememberBrowserDays < 0 || st.RememberBrowserDays > MaxRememberBrowserDays {
 		return st, &SettingsError{Field: "rememberBrowserDays", Message: fmt.Sprintf("must be between 0 and %d", MaxRememberBrowserDays)}

@@ -64,9 +64,22 @@ func sixDigits(code string) bool {
 
 // StartTOTP creates a pending TOTP authenticator for the user, replacing an
 // earlier pending one. accountName is shown in the authenticator app
-// (usually the email). A user who already has a confirmed factor gets
-// ErrAlreadyEnrolled.
+// (usually the email). It adds a factor: only for a caller who has proved
+// the user's existing factors (the account page); a login or an enrollment
+// ticket uses StartFirstTOTP.
 func (s *Service) StartTOTP(ctx context.Context, userID pulid.ID, accountName string) (*TOTPEnrollment, error) {
+	return s.startTOTP(ctx, userID, accountName, false)
+}
+
+// StartFirstTOTP is StartTOTP for a user who has no factor yet: one with
+// any confirmed factor (recovery codes included) gets ErrAlreadyEnrolled.
+// Reaching a login's second step takes only the password, and a ticket
+// only its link: neither may add a factor to an enrolled user.
+func (s *Service) StartFirstTOTP(ctx context.Context, userID pulid.ID, accountName string) (*TOTPEnrollment, error) {
+	return s.startTOTP(ctx, userID, accountName, true)
+}
+
+func (s *Service) startTOTP(ctx context.Context, userID pulid.ID, accountName string, first bool) (*TOTPEnrollment, error) {
 	st, err := s.Settings(ctx)
 	if err != nil {
 		return nil, err
@@ -78,10 +91,12 @@ func (s *Service) StartTOTP(ctx context.Context, userID pulid.ID, accountName st
 	if err != nil {
 		return nil, err
 	}
-	if has, err := s.hasFactor(ctx, s.cfg.DB, userID); err != nil {
-		return nil, err
-	} else if has {
-		return nil, ErrAlreadyEnrolled
+	if first {
+		if has, err := s.hasFactor(ctx, s.cfg.DB, userID); err != nil {
+			return nil, err
+		} else if has {
+			return nil, ErrAlreadyEnrolled
+		}
 	}
 	if accountName == "" {
 		accountName = u.UserID
@@ -156,10 +171,20 @@ func (s *Service) acceptTOTP(ctx context.Context, db *ent.Client, a *ent.Authent
 
 // ConfirmTOTP confirms a pending TOTP authenticator with its first valid
 // code. When the user had no recovery codes (and they are enabled), it
-// creates 10 and returns them: shown once, stored hashed. It is the first
-// enrollment only: a user who has a confirmed factor by then (recovery
-// codes included) gets ErrAlreadyEnrolled and the pending key is dropped.
+// creates 10 and returns them: shown once, stored hashed. As StartTOTP, it
+// adds a factor; a login or a ticket uses ConfirmFirstTOTP.
 func (s *Service) ConfirmTOTP(ctx context.Context, userID pulid.ID, authenticatorID, code string, lc LoginContext) (recoveryCodes []string, err error) {
+	return s.confirmTOTP(ctx, userID, authenticatorID, code, lc, false)
+}
+
+// ConfirmFirstTOTP is ConfirmTOTP for a user who has no factor yet: one who
+// has a confirmed factor by then (recovery codes included) gets
+// ErrAlreadyEnrolled, and the pending key is dropped.
+func (s *Service) ConfirmFirstTOTP(ctx context.Context, userID pulid.ID, authenticatorID, code string, lc LoginContext) (recoveryCodes []string, err error) {
+	return s.confirmTOTP(ctx, userID, authenticatorID, code, lc, true)
+}
+
+func (s *Service) confirmTOTP(ctx context.Context, userID pulid.ID, authenticatorID, code string, lc LoginContext, first bool) (recoveryCodes []string, err error) {
 	st, err := s.Settings(ctx)
 	if err != nil {
 		return nil, err
@@ -180,10 +205,12 @@ func (s *Service) ConfirmTOTP(ctx context.Context, userID pulid.ID, authenticato
 	if err != nil {
 		return nil, fmt.Errorf("mfa: loading a TOTP enrollment: %w", err)
 	}
-	if has, err := s.hasFactor(ctx, s.cfg.DB, userID); err != nil {
-		return nil, err
-	} else if has {
-		return nil, s.dropPending(ctx, a)
+	if first {
+		if has, err := s.hasFactor(ctx, s.cfg.DB, userID); err != nil {
+			return nil, err
+		} else if has {
+			return nil, s.dropPending(ctx, a)
+		}
 	}
 	if err := s.reserve(ctx, userID); err != nil {
 		return nil, err
@@ -201,11 +228,13 @@ func (s *Service) ConfirmTOTP(ctx context.Context, userID pulid.ID, authenticato
 	err = s.withTx(ctx, func(tx *ent.Client) error {
 		// Again in the transaction: a factor confirmed meanwhile (an
 		// email code) wins.
-		if has, err := s.hasFactor(ctx, tx, userID); err != nil || has {
-			if has {
-				err = ErrAlreadyEnrolled
+		if first {
+			if has, err := s.hasFactor(ctx, tx, userID); err != nil || has {
+				if has {
+					err = ErrAlreadyEnrolled
+				}
+				return err
 			}
-			return err
 		}
 		ok, err := s.acceptTOTP(ctx, tx, a, match)
 		if err != nil {

@@ -49,6 +49,10 @@ func bootstrap(ctx context.Context, d *Deps, console io.Writer) error {
 	if _, err := clients.EnsureDashboard(sys, db, d.Config.Issuer); err != nil {
 		return fmt.Errorf("registering the dashboard client: %w", err)
 	}
+	// The self-service account page's built-in client (server/account).
+	if _, err := clients.EnsureAccount(sys, db, d.Config.Issuer); err != nil {
+		return fmt.Errorf("registering the account page's client: %w", err)
+	}
 	return d.Keys.Ensure(sys)
 }
 

@@ -25,9 +25,11 @@ import (
 	"github.com/authgraph/authgraph/internal/jobstore"
 	"github.com/authgraph/authgraph/mail"
 	"github.com/authgraph/authgraph/mfa"
+	"github.com/authgraph/authgraph/passkeys"
 	"github.com/authgraph/authgraph/rbac"
 	"github.com/authgraph/authgraph/rulesrun"
 	"github.com/authgraph/authgraph/secretbox"
+	"github.com/authgraph/authgraph/server/account"
 	"github.com/authgraph/authgraph/server/apiv2"
 	"github.com/authgraph/authgraph/server/dashboard"
 	"github.com/authgraph/authgraph/server/login"
@@ -55,6 +57,10 @@ type Deps struct {
 	// MFA is multi-factor authentication: the tenant's policy, users'
 	// authenticators, challenges and the lockout (package mfa).
 	MFA *mfa.Service
+	// Passkeys runs the WebAuthn ceremonies of security keys and
+	// passkeys; nil when the issuer's host is an IP address (WebAuthn
+	// needs a domain name).
+	Passkeys *passkeys.Service
 }
 
 // Close flushes queued email and releases the database.
@@ -115,6 +121,10 @@ func Prepare(ctx context.Context, cfg *Config, logger *slog.Logger, console io.W
 	if err != nil {
 		db.Close()
 		return nil, err
+	}
+	if d.Passkeys, err = passkeys.New(passkeys.Config{DB: db.Ent, MFA: d.MFA, Box: box, Issuer: cfg.Issuer, Logger: logger}); err != nil {
+		logger.Info("security keys and passkeys are not available", "err", err)
+		d.Passkeys = nil
 	}
 	err = db.WithLock(ctx, func(ctx context.Context) error {
 		version, err := db.Version(ctx)
@@ -184,7 +194,7 @@ func Handler(d *Deps) (http.Handler, error) {
 	loginPages, err := login.New(login.Config{
 		Issuer: d.Config.Issuer, DB: d.DB.Ent, Handoff: provider,
 		Sessions: d.Sessions, Auth: d.Auth, Logger: d.Logger,
-		Upstream: up, MFA: d.MFA,
+		Upstream: up, MFA: d.MFA, Passkeys: d.Passkeys,
 	})
 	if err != nil {
 		return nil, err
@@ -246,6 +256,14 @@ func Handler(d *Deps) (http.Handler, error) {
 		return nil, err
 	}
 	dash.Register(mux)
+	// The self-service account page ({issuer}account): signed-in users'
+	// factors, password and sessions (server/account).
+	acct, err := account.New(context.Background(), account.Config{Issuer: d.Config.Issuer, DB: d.DB.Ent,
+		Sessions: d.Sessions, Auth: d.Auth, MFA: d.MFA, Passkeys: d.Passkeys, Logger: d.Logger})
+	if err != nil {
+		return nil, err
+	}
+	acct.Register(mux)
 	mux.Handle(base+"login", loginPages)
 	mux.Handle(base+"login/", loginPages)
 	// SAML connections' SP metadata and ACS ({issuer}saml/NAME/metadata,

@@ -59,10 +59,11 @@ func TestSQLiteGeneratesAMasterKeyFileOnce(t *testing.T) {
 	if console.Len() != 0 {
 		t.Fatalf("second start printed %q", console.String())
 	}
-	// The admin client and the built-in dashboard client, once each.
+	// The admin client and the built-in dashboard and account clients,
+	// once each.
 	n := d.DB.Ent.Application.Query().CountX(authz.SystemContext(context.Background()))
-	if n != 2 {
-		t.Fatalf("%d clients after restart, want 2 (admin and dashboard)", n)
+	if n != 3 {
+		t.Fatalf("%d clients after restart, want 3 (admin, dashboard and account)", n)
 	}
 }
 

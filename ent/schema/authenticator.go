@@ -15,8 +15,8 @@ import (
 
 // Authenticator is one second factor of a user (docs/MFA.md): a TOTP app, a
 // WebAuthn credential, the email factor, or the user's set of recovery codes
-// (whose codes are RecoveryCode rows). Package mfa is its only reader and
-// writer.
+// (whose codes are RecoveryCode rows). Package mfa reads and writes it;
+// package passkeys writes the WebAuthn columns of webauthn rows.
 type Authenticator struct{ ent.Schema }
 
 // Mixin implements ent.Schema.
@@ -45,8 +45,9 @@ func (Authenticator) Fields() []ent.Field {
 		field.Bytes("otp_hash").Optional().Nillable().Sensitive(),
 		field.Time("otp_expires_at").Optional().Nillable(),
 		field.Time("otp_sent_at").Optional().Nillable(),
-		// WebAuthn credential (a later factor; the columns exist so that it
-		// needs no migration).
+		// WebAuthn credential (package passkeys): id (unique), COSE public
+		// key, signature counter, authenticator model, transports, backup
+		// flags.
 		field.Bytes("credential_id").Optional().Nillable().Unique(),
 		field.Bytes("public_key").Optional().Nillable(),
 		field.Int64("sign_count").Default(0),

@@ -189,8 +189,8 @@ func (a *API) mfaRoutes() []*Route {
 		{
 			Method: http.MethodGet, Path: "/guardian/factors", Scopes: []string{mfa.ScopeReadSettings},
 			Summary: "Retrieve factors and their enabled states",
-			Description: "Lists Auth0's factors; only otp, email and recovery-code can be enabled here (webauthn-roaming " +
-				"is not available yet).",
+			Description: "Lists Auth0's factors; otp, email, webauthn-roaming (security keys and passkeys) and recovery-code " +
+				"can be enabled here.",
 			Response: []Factor{},
 			Handle: func(r *Request) (any, error) {
 				if err := refuseUnknownQuery(r); err != nil {

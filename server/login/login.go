@@ -20,6 +20,9 @@
 //	GET  {base}login/mfa/enroll?ticket=T       TOTP enrollment through an administrator's ticket
 //	POST {base}login/mfa/enroll                confirms it
 //	GET  {base}login/assets/login.css          the stylesheet
+//	GET  {base}login/assets/webauthn.js        security keys and passkeys in the browser (webauthn.go)
+//	POST {base}login/webauthn/options          a WebAuthn ceremony's options (JSON; webauthn.go)
+//	POST {base}login/passkey                   sign in with a passkey
 //	GET  {base}login/callback?state=S&code=C   return from an upstream OIDC/OAuth2 provider
 //	GET  {base}saml/NAME/metadata              SAML SP metadata of connection NAME
 //	POST {base}saml/NAME/acs                   SAML assertion consumer service (HTTP-POST)
@@ -43,6 +46,7 @@ import (
 	"github.com/authgraph/authgraph/dbauth"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/mfa"
+	"github.com/authgraph/authgraph/passkeys"
 	"github.com/authgraph/authgraph/server/loginflow"
 	"github.com/authgraph/authgraph/sessions"
 )
@@ -61,8 +65,11 @@ type Config struct {
 	// MFA serves the second-factor pages; nil leaves them answering 400
 	// (the provider then never sends a browser there but for acr_values or
 	// a rule, which cannot be satisfied).
-	MFA    *mfa.Service
-	Logger *slog.Logger
+	MFA *mfa.Service
+	// Passkeys offers security keys on the second-factor pages and
+	// passkeys on the login page (webauthn.go); nil offers neither.
+	Passkeys *passkeys.Service
+	Logger   *slog.Logger
 	// Now is the clock (tests); time.Now by default.
 	Now func() time.Time
 }
@@ -70,7 +77,7 @@ type Config struct {
 //go:embed templates/*.html
 var templateFS embed.FS
 
-//go:embed assets/login.css
+//go:embed assets/login.css assets/webauthn.js
 var assetFS embed.FS
 
 // Handler serves the login pages.
@@ -81,6 +88,7 @@ type Handler struct {
 	pages  map[string]*template.Template
 	mux    *http.ServeMux
 	css    []byte
+	js     []byte
 }
 
 // New builds the login handler.
@@ -113,6 +121,9 @@ func New(cfg Config) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	if h.js, err = fs.ReadFile(assetFS, "assets/webauthn.js"); err != nil {
+		return nil, err
+	}
 	m := http.NewServeMux()
 	p := h.base + "login"
 	m.HandleFunc("GET "+p, h.loginPage)
@@ -130,6 +141,7 @@ func New(cfg Config) (http.Handler, error) {
 	m.HandleFunc("GET "+p+"/mfa/enroll", h.mfaEnrollPage)
 	m.HandleFunc("POST "+p+"/mfa/enroll", h.mfaEnrollSubmit)
 	m.HandleFunc("GET "+p+"/assets/login.css", h.serveCSS)
+	h.webauthnRoutes(m, p) // webauthn.go
 	// Upstream OIDC/OAuth2 providers return here; SAML IdPs post to the
 	// ACS (upstream.go). server/ mounts {base}saml/ on this handler too.
 	m.HandleFunc("GET "+p+"/callback", h.upstreamCallback)
@@ -195,6 +207,12 @@ type page struct {
 	SignupURL     string
 	LoginURL      string
 	MFA           *mfaPage
+	// Scripts loads webauthn.js (and allows scripts from 'self' on this
+	// page only).
+	Scripts bool
+	// PasskeyAction is where the login page's passkey sign-in posts,
+	// PasskeyOptions its options endpoint.
+	PasskeyAction, PasskeyOptions string
 }
 
 type formData struct {
@@ -212,6 +230,10 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 	p.Assets = h.base + "login/assets/"
 	if p.CSRF == "" {
 		p.CSRF = h.csrfToken(w, r)
+	}
+	if p.Scripts {
+		// webauthn.js, and the JSON options it fetches.
+		w.Header().Set("Content-Security-Policy", w.Header().Get("Content-Security-Policy")+"; script-src 'self'; connect-src 'self'")
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")

@@ -52,8 +52,15 @@ type mfaPage struct {
 	Recovery bool
 	// RememberDays > 0 shows the remember-this-browser checkbox.
 	RememberDays int
+	// SecurityKey offers "Use your security key" (webauthn.go);
+	// EnrollKey offers registering one, or a passkey, at enrollment.
+	SecurityKey, EnrollKey bool
+	// OptionsURL is the WebAuthn options endpoint.
+	OptionsURL string
 
-	// Enrollment.
+	// Enrollment. OfferTOTP, without a Secret yet, offers to set up an
+	// authenticator app (the key is made by that POST, not by a GET).
+	OfferTOTP       bool
 	Secret          string
 	QR              template.URL
 	AuthenticatorID string
@@ -157,21 +164,23 @@ func (h *Handler) showMFA(w http.ResponseWriter, r *http.Request, st *mfaStep, m
 	enabled := func(f mfa.Factor) bool { return slices.Contains(st.settings.Factors, f) }
 	enrolled := slices.ContainsFunc(auths, func(a mfa.Authenticator) bool { return a.Confirmed })
 	hasTOTP := has(mfa.FactorTOTP) && enabled(mfa.FactorTOTP)
+	// A security key answers too (webauthn.go).
+	hasKey := enabled(mfa.FactorWebAuthn) && has(mfa.FactorWebAuthn) && h.cfg.Passkeys != nil
 	email := st.emailAvailable()
 	recovery := enabled(mfa.FactorRecoveryCode) && has(mfa.FactorRecoveryCode)
 	switch {
 	case !enrolled && !(email && (method == methodEmail || emailSent)):
-		// No factor yet: set up an app, or (when enabled) take a code by
-		// email instead.
-		if enabled(mfa.FactorTOTP) {
-			h.showEnrollment(w, r, st.req, &mfaPage{Email: email}, errText, status)
+		// No factor yet: set up an app or a security key, or (when
+		// enabled) take a code by email instead.
+		if enabled(mfa.FactorTOTP) || h.keyEnrollment(r) {
+			h.showEnrollment(w, r, st.req, &mfaPage{OfferTOTP: enabled(mfa.FactorTOTP), Email: email}, errText, status)
 			return
 		}
 		if !email {
 			h.message(w, r, http.StatusForbidden, "Verify it's you", msgNoFactor, "", "")
 			return
 		}
-	case enrolled && !hasTOTP && !email && !recovery:
+	case enrolled && !hasTOTP && !hasKey && !email && !recovery:
 		h.message(w, r, http.StatusForbidden, "Verify it's you", msgNoFactor, "", "")
 		return
 	}
@@ -184,11 +193,13 @@ func (h *Handler) showMFA(w http.ResponseWriter, r *http.Request, st *mfaStep, m
 		switch {
 		case hasTOTP:
 			method = methodTOTP
-		case email:
+		case email && !hasKey:
 			method = methodEmail
 		}
 	}
 	mp := &mfaPage{
+		SecurityKey:  hasKey,
+		OptionsURL:   h.path("/webauthn/options", nil),
 		Codes:        method != "",
 		Method:       method,
 		Email:        email,
@@ -204,6 +215,7 @@ func (h *Handler) showMFA(w http.ResponseWriter, r *http.Request, st *mfaStep, m
 		p.Info = fmt.Sprintf("We have sent a code to your email address. It is valid for %d minutes. If it does not arrive, you can ask for another one after %d seconds.",
 			int(mfa.EmailCodeTTL/time.Minute), int(mfa.EmailResendAfter/time.Second))
 	}
+	p.Scripts = hasKey
 	h.render(w, r, status, "mfa", p)
 }
 
@@ -211,7 +223,12 @@ func (h *Handler) showMFA(w http.ResponseWriter, r *http.Request, st *mfaStep, m
 // its key and QR code: for request req's login, or for an enrollment ticket.
 // Only a POST comes here (the pending key replaces any earlier one).
 func (h *Handler) startEnrollment(w http.ResponseWriter, r *http.Request, req *loginflow.Request, user *ent.User, ticket string, email bool, errText string, status int) {
-	en, err := h.cfg.MFA.StartTOTP(r.Context(), user.ID, accountName(user))
+	en, err := h.cfg.MFA.StartFirstTOTP(r.Context(), user.ID, accountName(user))
+	if errors.Is(err, mfa.ErrFactorDisabled) && req != nil && h.keyEnrollment(r) {
+		// Security keys only.
+		h.showEnrollment(w, r, req, &mfaPage{Email: email}, errText, status)
+		return
+	}
 	if errors.Is(err, mfa.ErrFactorDisabled) {
 		h.message(w, r, http.StatusForbidden, "Set up two-step verification", msgNoFactor, "", "")
 		return
@@ -253,6 +270,10 @@ func (h *Handler) showEnrollment(w http.ResponseWriter, r *http.Request, req *lo
 	}
 	// The QR code is a data: image of this page: nothing else may be one.
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'")
+	if req != nil && h.keyEnrollment(r) {
+		// A security key or passkey instead (webauthn.go).
+		mp.EnrollKey, mp.OptionsURL, p.Scripts = true, h.path("/webauthn/options", nil), true
+	}
 	h.render(w, r, status, "mfa_enroll", p)
 }
 
@@ -284,7 +305,7 @@ func (h *Handler) mfaSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	action := r.PostFormValue("action")
-	if action == "start_totp" || action == "enroll" {
+	if action == "start_totp" || action == "enroll" || action == "webauthn_enroll" {
 		// Only for a user without a factor (the service refuses too).
 		enrolled, err := h.cfg.MFA.HasFactor(ctx, st.user.ID)
 		if err != nil {
@@ -297,6 +318,10 @@ func (h *Handler) mfaSubmit(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	switch action {
+	case "webauthn": // webauthn.go
+		h.webauthnVerify(w, r, st)
+	case "webauthn_enroll":
+		h.webauthnEnroll(w, r, st)
 	case "send_email":
 		if !st.emailAvailable() {
 			h.showMFA(w, r, st, "", "Codes by email are not available for this account.", false, http.StatusBadRequest)
@@ -314,7 +339,7 @@ func (h *Handler) mfaSubmit(w http.ResponseWriter, r *http.Request) {
 	case "start_totp":
 		h.startEnrollment(w, r, st.req, st.user, "", st.emailAvailable(), "", http.StatusOK)
 	case "enroll":
-		codes, err := h.cfg.MFA.ConfirmTOTP(ctx, st.user.ID, r.PostFormValue("authenticator_id"), strings.TrimSpace(r.PostFormValue("code")), st.loginContext())
+		codes, err := h.cfg.MFA.ConfirmFirstTOTP(ctx, st.user.ID, r.PostFormValue("authenticator_id"), strings.TrimSpace(r.PostFormValue("code")), st.loginContext())
 		if err != nil {
 			shown := postedEnrollment(r, "")
 			shown.Email = st.emailAvailable()
@@ -492,7 +517,7 @@ func (h *Handler) mfaEnrollPage(w http.ResponseWriter, r *http.Request) {
 	if _, ok := h.ticketUser(w, r, token); !ok {
 		return
 	}
-	h.showEnrollment(w, r, nil, &mfaPage{Ticket: token}, "", http.StatusOK)
+	h.showEnrollment(w, r, nil, &mfaPage{OfferTOTP: true, Ticket: token}, "", http.StatusOK)
 }
 
 func (h *Handler) mfaEnrollSubmit(w http.ResponseWriter, r *http.Request) {
@@ -509,7 +534,7 @@ func (h *Handler) mfaEnrollSubmit(w http.ResponseWriter, r *http.Request) {
 		h.startEnrollment(w, r, nil, u, token, false, "", http.StatusOK)
 		return
 	}
-	codes, err := h.cfg.MFA.ConfirmTOTP(ctx, u.ID, r.PostFormValue("authenticator_id"), strings.TrimSpace(r.PostFormValue("code")), mfa.LoginContext{})
+	codes, err := h.cfg.MFA.ConfirmFirstTOTP(ctx, u.ID, r.PostFormValue("authenticator_id"), strings.TrimSpace(r.PostFormValue("code")), mfa.LoginContext{})
 	if err != nil {
 		h.enrollFailed(w, r, nil, postedEnrollment(r, token), err)
 		return

@@ -206,6 +206,7 @@ func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request, req *loginfl
 			p.SignupURL = h.path("/signup", vals(loginflow.ParamRequestID, req.ID, "connection", conn.Name))
 		}
 	}
+	h.offerPasskey(r, req, p) // webauthn.go
 	h.render(w, r, status, "login", p)
 }
 

@@ -82,10 +82,9 @@ func (s *Service) hasFactor(ctx context.Context, db *ent.Client, userID pulid.ID
 }
 
 // Delete removes one authenticator of the user (recovery codes: all of
-// them). Browsers the user had remembered must pass the challenge again;
-// when no factor that answers a challenge is left (recovery codes alone do
-// not), the user's sessions end too: one that passed a factor would go on
-// skipping the challenge through SSO.
+// them). Browsers the user had remembered must pass the challenge again.
+// The user's own removal (the account page) keeps their sessions; an
+// administrator's (Manager.Delete) ends them when no factor is left.
 func (s *Service) Delete(ctx context.Context, userID pulid.ID, authenticatorID string) error {
 	return s.withTx(ctx, func(tx *ent.Client) error {
 		u, err := s.userIn(ctx, tx, userID)
@@ -113,19 +112,28 @@ func (s *Service) delete(ctx context.Context, db *ent.Client, u *ent.User, authe
 	if err := s.bumpGeneration(ctx, db, u.ID); err != nil {
 		return fmt.Errorf("mfa: deleting an authenticator: %w", err)
 	}
-	left, err := db.Authenticator.Query().Where(authenticator.UserRef(u.ID), authenticator.Confirmed(true),
-		authenticator.TypeNEQ(authenticator.TypeRecoveryCode)).Exist(sys(ctx))
-	if err != nil {
-		return fmt.Errorf("mfa: deleting an authenticator: %w", err)
-	}
-	if !left {
-		if err := sessions.RevokeUser(ctx, db, u.ID); err != nil {
-			return fmt.Errorf("mfa: ending the user's sessions: %w", err)
-		}
-	}
 	e := event(logs.TypeMFAUnenroll, "Authenticator removed", u, LoginContext{})
 	e.Details = map[string]any{"authenticator_id": authenticatorID, "authenticator_type": string(a.Type)}
 	return logs.Write(ctx, db, e)
+}
+
+// endSessionsWithoutFactor ends the user's sessions (in db) when no factor
+// that answers a challenge is left (recovery codes alone do not): after an
+// administrator removed the factor, a session that passed it would go on
+// skipping the challenge through single sign-on.
+func (s *Service) endSessionsWithoutFactor(ctx context.Context, db *ent.Client, userID pulid.ID) error {
+	left, err := db.Authenticator.Query().Where(authenticator.UserRef(userID), authenticator.Confirmed(true),
+		authenticator.TypeNEQ(authenticator.TypeRecoveryCode)).Exist(sys(ctx))
+	if err != nil {
+		return fmt.Errorf("mfa: reading authenticators: %w", err)
+	}
+	if left {
+		return nil
+	}
+	if err := sessions.RevokeUser(ctx, db, userID); err != nil {
+		return fmt.Errorf("mfa: ending the user's sessions: %w", err)
+	}
+	return nil
 }
 
 // Reset removes all of the user's authenticators and recovery codes (the

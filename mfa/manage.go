@@ -79,7 +79,8 @@ func (m *Manager) Authenticators(ctx context.Context, user string) ([]Authentica
 }
 
 // Delete removes one authenticator of a user (update:users); ErrNotFound
-// when the user has no such authenticator.
+// when the user has no such authenticator. When no factor that answers a
+// challenge is left, the user's sessions end.
 func (m *Manager) Delete(ctx context.Context, operation, user, authenticatorID string) error {
 	return manage.Write(ctx, m.s.cfg.DB, manage.Op{Scope: ScopeUpdateAuthenticators, Operation: operation,
 		Description: "Remove an authenticator of a user"}, func(tx *ent.Client) (manage.Audit, error) {
@@ -87,7 +88,10 @@ func (m *Manager) Delete(ctx context.Context, operation, user, authenticatorID s
 		if err != nil {
 			return manage.Audit{}, err
 		}
-		return manage.Audit{UserID: u.UserID}, m.s.delete(ctx, tx, u, authenticatorID)
+		if err := m.s.delete(ctx, tx, u, authenticatorID); err != nil {
+			return manage.Audit{}, err
+		}
+		return manage.Audit{UserID: u.UserID}, m.s.endSessionsWithoutFactor(ctx, tx, u.ID)
 	})
 }
 

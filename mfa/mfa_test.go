@@ -827,11 +827,13 @@ func TestResetEndsSessions(t *testing.T) {
 		e.enrollTOTP(e.user)
 		newSession()
 		as, _ := e.svc.Authenticators(ctx, e.user.ID)
-		// Recovery codes first: the app is left, the session stays.
+		// An administrator removes the recovery codes first: the app is
+		// left, the session stays; then the app.
+		admin := authz.NewContext(ctx, &authz.Viewer{Subject: "helpdesk@clients", Scopes: []string{mfa.ScopeUpdateAuthenticators}})
 		for _, typ := range []mfa.Factor{mfa.FactorRecoveryCode, mfa.FactorTOTP} {
 			for _, a := range as {
 				if a.Type == typ {
-					if err := e.svc.Delete(ctx, e.user.ID, a.ID); err != nil {
+					if err := e.svc.Manager().Delete(admin, "deleteAuthenticator", string(e.user.ID), a.ID); err != nil {
 						t.Fatal(err)
 					}
 				}

@@ -38,10 +38,8 @@ type pendingLogin struct {
 	s  *ent.Session // prepared, not yet taken by Create
 	// token is the prepared session's cookie value.
 	token string
-	// user, once Create took the session, is the user as the login left it
-	// (LoginUser).
-	user *ent.User
-	id   pulid.ID
+	// id is the prepared session's, once Create took it.
+	id pulid.ID
 }
 
 // maxAuthTimeSkew is how far the auth_time Create is given may be from the
@@ -99,25 +97,8 @@ func (m *Manager) takePrepared(ctx context.Context, p Params) (*ent.Session, str
 		_ = m.revoke(ctx, s.ID)
 		return nil, ""
 	}
-	pl.user, pl.id = s.Edges.User, s.ID
+	pl.id = s.ID
 	return s, pl.token
-}
-
-// LoginUser returns the user as the login that created session id in ctx's
-// request recorded it (last_login, logins_count updated and not blocked at
-// that moment), so that the code can be issued without reading the user
-// again; nil when there is no such login.
-func LoginUser(ctx context.Context, id pulid.ID) *ent.User {
-	pl, _ := ctx.Value(loginKey{}).(*pendingLogin)
-	if pl == nil {
-		return nil
-	}
-	pl.mu.Lock()
-	defer pl.mu.Unlock()
-	if pl.id == "" || pl.id != id {
-		return nil
-	}
-	return pl.user
 }
 
 // Row is a prepared session that the login writes with its own statement

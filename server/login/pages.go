@@ -290,8 +290,11 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, req *loginflow.
 		h.serverError(w, r, err)
 		return
 	}
+	// res.User is the user as the login recorded it (not blocked): the
+	// provider need not read it again.
 	h.cfg.Handoff.Complete(w, r, req.ID, loginflow.Login{
-		UserID: res.User.ID, SessionID: s.ID, AuthTime: s.AuthTime, AMR: amr, Connection: res.Connection.Name,
+		UserID: res.User.ID, User: res.User, SessionID: s.ID, AuthTime: s.AuthTime, AMR: amr,
+		Connection: res.Connection.Name,
 	})
 }
 

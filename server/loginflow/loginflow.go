@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 )
 
@@ -95,7 +96,11 @@ func (r *Request) HasPrompt(p string) bool {
 
 // Login is a successful authentication.
 type Login struct {
-	UserID     pulid.ID
+	UserID pulid.ID
+	// User is the user as the login left it (not blocked, its login
+	// recorded), when the page has it: the provider then does not read it
+	// again. Nil makes the provider load UserID.
+	User       *ent.User
 	SessionID  pulid.ID
 	AuthTime   time.Time
 	AMR        []string // e.g. ["pwd"], ["pwd", "otp", "mfa"]

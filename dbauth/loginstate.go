@@ -76,12 +76,12 @@ func (s *Service) cachedConnection(ctx context.Context, name string, strategies 
 // the end of this (identifier, IP)'s failure counter when there is one, a
 // re-hashed password when upgrade is set, the log event (s, or f when the
 // user is blocked) and, when the login page asked for it, the session
-// (sessions.PrepareIn). Whether the user is blocked is decided by the
+// (pre, sessions.Prepared). Whether the user is blocked is decided by the
 // update itself, so a block made during the hash counts. It returns u and
 // idn as they now are. ctx is a system context.
-func (s *Service) recordLogin(ctx context.Context, ev logs.Event, u *ent.User, idn *ent.Identity, clear *attemptKey, upgrade string) (*ent.User, *ent.Identity, bool, error) {
+func (s *Service) recordLogin(ctx context.Context, ev logs.Event, u *ent.User, idn *ent.Identity, clear *attemptKey, upgrade string, pre *sessions.Prepared) (*ent.User, *ent.Identity, bool, error) {
 	if db := store.Of(s.DB); db.Postgres() && upgrade == "" {
-		v, blocked, err := s.recordLoginPostgres(ctx, db, ev, u, clear) // loginrecord.go
+		v, blocked, err := s.recordLoginPostgres(ctx, db, ev, u, clear, pre) // loginrecord.go
 		return v, idn, blocked, err
 	}
 	now := s.now()
@@ -153,9 +153,9 @@ func (s *Service) recordLogin(ctx context.Context, ev logs.Event, u *ent.User, i
 	}
 	if !blocked {
 		// The login page's session, in this transaction when the page
-		// asked for it (sessions.WithLogin).
+		// asked for it (pre).
 		req := logs.RequestFrom(ctx)
-		if _, err := sessions.PrepareIn(ctx, tx, &v, sessions.Params{
+		if _, err := pre.In(ctx, tx, &v, sessions.Params{
 			UserID: u.ID, AuthTime: now.Truncate(time.Second), AMR: []string{"pwd"}, Connection: ev.Connection,
 			IP: req.IP, UserAgent: req.UserAgent,
 		}); err != nil {

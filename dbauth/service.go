@@ -23,6 +23,7 @@ import (
 	"github.com/authgraph/authgraph/logs"
 	"github.com/authgraph/authgraph/mail"
 	"github.com/authgraph/authgraph/passwords"
+	"github.com/authgraph/authgraph/sessions"
 )
 
 // Errors. The edges translate them: ErrInvalidCredentials and
@@ -199,6 +200,9 @@ type LoginInput struct {
 	Password   string
 	// ClientID and ClientName go into the log events.
 	ClientID, ClientName string
+	// Session, when not nil, is the login page's session: stored with the
+	// login's bookkeeping (sessions.Prepared), saving a commit.
+	Session *sessions.Prepared
 }
 
 // LoginResult is a successful login.
@@ -206,6 +210,9 @@ type LoginResult struct {
 	User       *ent.User
 	Identity   *ent.Identity
 	Connection *ent.Connection
+	// Session is LoginInput.Session, for the page's
+	// sessions.Manager.CreatePrepared.
+	Session *sessions.Prepared
 }
 
 // Login checks a password. It returns ErrTooManyAttempts (before any hash
@@ -295,7 +302,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 	if upgradeHashes(conn) && passwords.NeedsRehash(*idn.PasswordHash) {
 		upgrade = passwords.Hash(in.Password)
 	}
-	u, idn, blocked, err := s.recordLogin(sys, ev, u, idn, clear, upgrade)
+	u, idn, blocked, err := s.recordLogin(sys, ev, u, idn, clear, upgrade, in.Session)
 	if err != nil {
 		return nil, fmt.Errorf("dbauth: recording login: %w", err)
 	}
@@ -303,7 +310,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 		return nil, ErrBlocked
 	}
 	idn.Edges.User = u
-	return &LoginResult{User: u, Identity: idn, Connection: conn}, nil
+	return &LoginResult{User: u, Identity: idn, Connection: conn, Session: in.Session}, nil
 }
 
 // findIdentity returns the identity of conn whose email (or username, when

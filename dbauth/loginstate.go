@@ -3,7 +3,6 @@ package dbauth
 import (
 	"context"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/authgraph/authgraph/authz"
@@ -22,10 +21,6 @@ import (
 // successful login's bookkeeping, counter reset and log event are one
 // transaction.
 
-// connCaches holds one cache of database connections per ent client (the
-// Service is a plain struct, so the cache cannot live in it).
-var connCaches sync.Map // *ent.Client → *store.Cache[struct{}, []*ent.Connection]
-
 // loginConnection is Connection through a cache (store.Cache: dropped by
 // any local change to connections, at most clients.CacheTTL old). A name
 // missing from the cached connections is looked up again before
@@ -37,11 +32,12 @@ func (s *Service) loginConnection(ctx context.Context, name string) (*ent.Connec
 // cachedConnection returns the password connection (database or customdb)
 // called name from the cache, if its strategy is one of strategies.
 func (s *Service) cachedConnection(ctx context.Context, name string, strategies ...connection.Strategy) (*ent.Connection, error) {
-	c, ok := connCaches.Load(s.DB)
-	if !ok {
-		c, _ = connCaches.LoadOrStore(s.DB, store.NewCache[struct{}, []*ent.Connection](s.DB, clients.CacheTTL, 1, ent.TypeConnection))
-	}
-	cache := c.(*store.Cache[struct{}, []*ent.Connection])
+	// The Service is a plain struct (built as a literal): its cache is made
+	// on first use.
+	s.connsOnce.Do(func() {
+		s.conns = store.NewCache[struct{}, []*ent.Connection](s.DB, clients.CacheTTL, 1, ent.TypeConnection)
+	})
+	cache := s.conns
 	load := func(ctx context.Context) ([]*ent.Connection, error) {
 		return s.DB.Connection.Query().
 			Where(connection.StrategyIn(connection.StrategyDatabase, connection.StrategyCustomdb)).

@@ -24,6 +24,7 @@ import (
 	"github.com/authgraph/authgraph/mail"
 	"github.com/authgraph/authgraph/passwords"
 	"github.com/authgraph/authgraph/sessions"
+	"github.com/authgraph/authgraph/store"
 )
 
 // Errors. The edges translate them: ErrInvalidCredentials and
@@ -112,6 +113,10 @@ type Service struct {
 
 	mailWG   sync.WaitGroup
 	throttle throttle
+	// conns caches the database and custom-database connections for logins
+	// (loginstate.go).
+	connsOnce sync.Once
+	conns     *store.Cache[struct{}, []*ent.Connection]
 }
 
 func (s *Service) now() time.Time {

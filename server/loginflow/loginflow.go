@@ -9,9 +9,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"time"
 
-	"github.com/authgraph/authgraph/ent"
+	"github.com/authgraph/authgraph/authn"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 )
 
@@ -94,18 +93,10 @@ func (r *Request) HasPrompt(p string) bool {
 	return false
 }
 
-// Login is a successful authentication.
-type Login struct {
-	UserID pulid.ID
-	// User is the user as the login left it (not blocked, its login
-	// recorded), when the page has it: the provider then does not read it
-	// again. Nil makes the provider load UserID.
-	User       *ent.User
-	SessionID  pulid.ID
-	AuthTime   time.Time
-	AMR        []string // e.g. ["pwd"], ["pwd", "otp", "mfa"]
-	Connection string
-}
+// Login is a successful authentication: who authenticated, through which
+// connection, how and when — what every strategy hands the provider, which
+// decides the login with authn.Finalize.
+type Login = authn.Authenticated
 
 // Handoff is the provider's side of a login.
 type Handoff interface {

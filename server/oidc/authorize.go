@@ -456,10 +456,7 @@ func (p *Provider) complete(w http.ResponseWriter, r *http.Request, ar *ent.Auth
 	if c, err := r.Cookie(loginflow.RememberBrowserCookie); err == nil {
 		req.RememberBrowser = c.Value
 	}
-	res, err := p.finalizer.Finalize(ctx, req, authn.Authenticated{
-		UserID: login.UserID, User: login.User, SessionID: login.SessionID,
-		Connection: login.Connection, AMR: login.AMR, AuthTime: login.AuthTime,
-	})
+	res, err := p.finalizer.Finalize(ctx, req, login)
 	if err != nil {
 		p.serverErrorRedirect(w, r, tgt, "deciding a login", err)
 		return

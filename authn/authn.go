@@ -181,10 +181,11 @@ func denied(code, description string) Result {
 // Finalize decides the login of who for req, in this order: the user exists
 // and is not blocked; the connection is enabled for the client (and is the
 // one the request named); the user is the id_token_hint's; the scopes; the
-// rules (deny, link to a primary, custom claims, roles, require MFA); the
-// second factor; after a link, the primary's standing and scopes. Nothing
-// is written: a login that must pass a second factor runs through Finalize
-// again once it has, rules included.
+// second factor the policy or the request asks for; the rules (deny, link
+// to a primary, custom claims, roles, require MFA); after a link, the
+// primary's standing, second factor and scopes. Nothing is written: a
+// login that must pass a second factor runs through Finalize again once it
+// has, rules included.
 //
 // Brute-force bookkeeping stays in the password strategies (dbauth,
 // connectors/upstream): it counts failed attempts, which never reach here.
@@ -225,6 +226,16 @@ func (f *Finalizer) Finalize(ctx context.Context, req *Request, who Authenticate
 	if authTime.IsZero() {
 		authTime = f.d.Now()
 	}
+	// A second factor the tenant's policy or the request asks for is
+	// passed before any rule runs: rules may store metadata or link
+	// accounts, which someone holding only the password must not cause.
+	need, err := f.needsMFA(ctx, req, who, false)
+	if err != nil {
+		return Result{}, fmt.Errorf("deciding on a second factor: %w", err)
+	}
+	if need {
+		return f.needMFA(req, who, user, authTime), nil
+	}
 	custom := &CustomClaims{}
 	if f.d.Rules != nil {
 		custom, err = f.d.Rules.Login(ctx, &ClaimsEvent{
@@ -243,21 +254,12 @@ func (f *Finalizer) Finalize(ctx context.Context, req *Request, who Authenticate
 			custom = &CustomClaims{}
 		}
 	}
-	// The one place that decides on a second factor: after the rules (which
-	// may require one), before any code exists.
-	need, err := f.needsMFA(ctx, req, who, custom.RequireMFA)
-	if err != nil {
-		return Result{}, fmt.Errorf("deciding on a second factor: %w", err)
-	}
-	if need {
-		if req.PromptNone {
-			return denied(ErrInteractionRequired, "a second factor is required"), nil
-		}
-		if who.SessionID == "" {
-			// Only a session can carry the factor on to the completion.
-			return denied(ErrAccessDenied, "a second factor is required"), nil
-		}
-		return Result{Outcome: NeedMFA, User: user, AuthTime: authTime}, nil
+	// A rule's require_mfa: the rules stored nothing and returned no claims
+	// (rulesrun holds their effects back until the login has a factor), so
+	// only a factor passed in this session satisfies it, never a
+	// remembered browser; the rules run again after it.
+	if custom.RequireMFA && !slices.Contains(who.AMR, AMRMFA) {
+		return f.needMFA(req, who, user, authTime), nil
 	}
 	loginUser := user.ID
 	if custom.Primary != nil && custom.Primary.ID != user.ID {
@@ -266,6 +268,20 @@ func (f *Finalizer) Finalize(ctx context.Context, req *Request, who Authenticate
 		user = custom.Primary
 		if user.Blocked {
 			return denied(ErrUnauthorized, "user is blocked"), nil
+		}
+		// The primary's own second-factor standing applies: an enrolled
+		// primary is not reached through a secondary identity without a
+		// factor. The link is stored, so the next login arrives as the
+		// primary and is challenged for the primary's factor.
+		need, err := f.needsMFA(ctx, req, Authenticated{UserID: user.ID, AMR: who.AMR}, false)
+		if err != nil {
+			return Result{}, fmt.Errorf("deciding on a second factor: %w", err)
+		}
+		if need {
+			if req.PromptNone {
+				return denied(ErrInteractionRequired, "a second factor is required"), nil
+			}
+			return denied(ErrLoginRequired, "the account was linked and needs a second factor: sign in again"), nil
 		}
 	}
 	if user.ID != loginUser || custom.Roles != nil {
@@ -292,6 +308,19 @@ func (f *Finalizer) Finalize(ctx context.Context, req *Request, who Authenticate
 		Outcome: Issue, User: user, Scopes: granted, AuthTime: authTime,
 		IDClaims: custom.IDToken, AccessClaims: custom.AccessToken, Roles: custom.Roles,
 	}, nil
+}
+
+// needMFA is the result of a login that must pass a second factor first:
+// in its session, and never silently.
+func (f *Finalizer) needMFA(req *Request, who Authenticated, user *ent.User, authTime time.Time) Result {
+	if req.PromptNone {
+		return denied(ErrInteractionRequired, "a second factor is required")
+	}
+	if who.SessionID == "" {
+		// Only a session can carry the factor on to the completion.
+		return denied(ErrAccessDenied, "a second factor is required")
+	}
+	return Result{Outcome: NeedMFA, User: user, AuthTime: authTime}
 }
 
 // needsMFA decides whether the login must still pass a second factor. A

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pquerna/otp/totp"
+
 	"github.com/authgraph/authgraph/authn"
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/ent"
@@ -343,6 +345,95 @@ func TestFinalizeMFA(t *testing.T) {
 		e.policy(mfa.PolicyOptIn)
 		if res := e.finalize(e.request(), e.login(e.alice)); res.Outcome != authn.Issue {
 			t.Fatalf("opt-in, not enrolled: %+v", res)
+		}
+	})
+}
+
+// A factor the policy asks for is passed before any rule runs: rules may
+// store metadata or link accounts, which the password alone must not cause.
+func TestFinalizeMFABeforeRules(t *testing.T) {
+	forEach(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		runs := 0
+		e.rules = func(context.Context, *authn.ClaimsEvent) (*authn.CustomClaims, error) {
+			runs++
+			return &authn.CustomClaims{}, nil
+		}
+		e.policy(mfa.PolicyAlways)
+		if res := e.finalize(e.request(), e.login(e.alice)); res.Outcome != authn.NeedMFA {
+			t.Fatalf("policy always: %+v", res)
+		}
+		req := e.request()
+		req.ACRValues = []string{authn.MultiFactorACR}
+		e.policy(mfa.PolicyNever)
+		if res := e.finalize(req, e.login(e.alice)); res.Outcome != authn.NeedMFA {
+			t.Fatalf("acr_values: %+v", res)
+		}
+		if runs != 0 {
+			t.Fatalf("the rules ran %d times before the factor", runs)
+		}
+		who := e.login(e.alice)
+		who.AMR = []string{"pwd", "otp", "mfa"}
+		if res := e.finalize(req, who); res.Outcome != authn.Issue || runs != 1 {
+			t.Fatalf("after the factor: %+v, %d runs", res, runs)
+		}
+
+		// A rule's require_mfa is not satisfied by a remembered browser: the
+		// rules held their effects back and must run again after a factor.
+		e.rules = func(context.Context, *authn.ClaimsEvent) (*authn.CustomClaims, error) {
+			return &authn.CustomClaims{RequireMFA: true}, nil
+		}
+		st := mfa.DefaultSettings()
+		st.RememberBrowserDays = 30
+		if _, err := e.mfa.UpdateSettings(ctx, st); err != nil {
+			t.Fatal(err)
+		}
+		value, err := e.mfa.RememberBrowser(ctx, e.alice.ID, 30)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req = e.request()
+		req.RememberBrowser = value
+		if res := e.finalize(req, e.login(e.alice)); res.Outcome != authn.NeedMFA {
+			t.Fatalf("rule's require_mfa with a remembered browser: %+v", res)
+		}
+	})
+}
+
+// After a rule links the login to a primary, the primary's own standing
+// decides: under opt-in, an enrolled primary is not reached through a
+// secondary identity without a factor.
+func TestFinalizeMFAOfLinkedPrimary(t *testing.T) {
+	forEach(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		st := mfa.DefaultSettings()
+		st.Policy = mfa.PolicyOptIn
+		if _, err := e.mfa.UpdateSettings(ctx, st); err != nil {
+			t.Fatal(err)
+		}
+		primary := e.user("primary")
+		enr, err := e.mfa.StartTOTP(ctx, primary.ID, "primary@example.test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, err := totp.GenerateCode(enr.Secret, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.mfa.ConfirmTOTP(ctx, primary.ID, enr.AuthenticatorID, code, mfa.LoginContext{}); err != nil {
+			t.Fatal(err)
+		}
+		e.rules = func(context.Context, *authn.ClaimsEvent) (*authn.CustomClaims, error) {
+			return &authn.CustomClaims{Primary: primary}, nil
+		}
+		wantDenied(t, e.finalize(e.request(), e.login(e.alice)), "login_required", "second factor")
+		req := e.request()
+		req.PromptNone = true
+		wantDenied(t, e.finalize(req, e.login(e.alice)), "interaction_required", "second factor")
+		who := e.login(e.alice)
+		who.AMR = []string{"pwd", "otp", "mfa"}
+		if res := e.finalize(e.request(), who); res.Outcome != authn.Issue || res.User.ID != primary.ID {
+			t.Fatalf("with a factor: %+v", res)
 		}
 	})
 }

@@ -54,7 +54,7 @@ type attemptKey struct{ conn, ident, ip string }
 
 // recordLoginPostgres is recordLogin (without a hash upgrade) on Postgres,
 // in one statement. It returns the user as the statement left it.
-func (s *Service) recordLoginPostgres(ctx context.Context, db *store.DB, ev logs.Event, u *ent.User, clear *attemptKey) (*ent.User, bool, error) {
+func (s *Service) recordLoginPostgres(ctx context.Context, db *store.DB, ev logs.Event, u *ent.User, clear *attemptKey, pre *sessions.Prepared) (*ent.User, bool, error) {
 	now := s.now()
 	req := logs.RequestFrom(ctx)
 	realIP := truncate(req.IP, 64)
@@ -66,8 +66,8 @@ func (s *Service) recordLoginPostgres(ctx context.Context, db *store.DB, ev logs
 	if clear != nil {
 		ck = *clear
 	}
-	// The login page's session, when it asked for one (sessions.WithLogin).
-	row, err := sessions.PrepareRow(ctx, sessions.Params{
+	// The login page's session, when it asked for one (pre).
+	row, err := pre.Row(sessions.Params{
 		UserID: u.ID, AuthTime: now.Truncate(time.Second), AMR: []string{"pwd"}, Connection: ev.Connection,
 		IP: req.IP, UserAgent: req.UserAgent,
 	})

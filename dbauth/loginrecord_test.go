@@ -20,8 +20,8 @@ import (
 )
 
 // TestLoginRecordsSessionForLoginPage follows the login page: a password
-// login in a WithLogin request stores the session with its bookkeeping (one
-// statement on Postgres, one transaction on SQLite), and the page's Create
+// login given the page's sessions.Prepared stores the session with its bookkeeping (one
+// statement on Postgres, one transaction on SQLite), and the page's CreatePrepared
 // hands out that row instead of inserting another. A blocked user gets no
 // session, an f event, and still the bookkeeping; a deleted user is an
 // error that writes nothing.
@@ -30,13 +30,14 @@ func TestLoginRecordsSessionForLoginPage(t *testing.T) {
 		e.conn("db", nil)
 		u := e.user("db", "ann@example.com", goodPW)
 		m := &sessions.Manager{DB: e.db}
-		ctx := m.WithLogin(ipCtx("198.51.100.4"))
+		ctx := ipCtx("198.51.100.4")
+		pre := m.Prepare()
 
 		// A failure first, so that a counter exists for the success to clear.
-		if _, err := e.svc.Login(ctx, LoginInput{Connection: "db", Identifier: "ann@example.com", Password: "wrong"}); !errors.Is(err, ErrInvalidCredentials) {
+		if _, err := e.svc.Login(ctx, LoginInput{Connection: "db", Identifier: "ann@example.com", Password: "wrong", Session: pre}); !errors.Is(err, ErrInvalidCredentials) {
 			t.Fatalf("wrong password: %v", err)
 		}
-		res, err := e.svc.Login(ctx, LoginInput{Connection: "db", Identifier: "ann@example.com", Password: goodPW, ClientID: "cli_1", ClientName: "App"})
+		res, err := e.svc.Login(ctx, LoginInput{Connection: "db", Identifier: "ann@example.com", Password: goodPW, ClientID: "cli_1", ClientName: "App", Session: pre})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -63,11 +64,11 @@ func TestLoginRecordsSessionForLoginPage(t *testing.T) {
 			t.Fatalf("s event: %+v", ev)
 		}
 
-		// The page's Create sets the cookie of that row; nothing new is stored.
+		// The page's CreatePrepared sets the cookie of that row; nothing new is stored.
 		w := httptest.NewRecorder()
-		created, err := m.Create(ctx, w, httptest.NewRequest(http.MethodPost, "/login", nil), sessions.Params{
+		created, err := m.CreatePrepared(ctx, w, httptest.NewRequest(http.MethodPost, "/login", nil), sessions.Params{
 			UserID: u.ID, AuthTime: s.AuthTime, AMR: []string{"pwd"}, Connection: "db", IP: "198.51.100.4", UserAgent: "test",
-		})
+		}, res.Session)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -83,8 +84,7 @@ func TestLoginRecordsSessionForLoginPage(t *testing.T) {
 
 		// Blocked: bookkeeping and an f event, no session.
 		e.db.User.UpdateOneID(u.ID).SetBlocked(true).ExecX(sys)
-		ctx = m.WithLogin(ipCtx("198.51.100.4"))
-		if _, err := e.svc.Login(ctx, LoginInput{Connection: "db", Identifier: "ann@example.com", Password: goodPW}); !errors.Is(err, ErrBlocked) {
+		if _, err := e.svc.Login(ctx, LoginInput{Connection: "db", Identifier: "ann@example.com", Password: goodPW, Session: m.Prepare()}); !errors.Is(err, ErrBlocked) {
 			t.Fatalf("blocked user: %v", err)
 		}
 		if n := e.db.Session.Query().CountX(sys); n != 1 {
@@ -100,7 +100,7 @@ func TestLoginRecordsSessionForLoginPage(t *testing.T) {
 		// Deleted between the read and the bookkeeping: an error, nothing written.
 		nLogs := len(e.logTypes())
 		ev := logs.Event{Connection: "db", UserID: "auth0|gone", StrategyType: "database"}
-		_, _, _, err = e.svc.recordLogin(sys, ev, &ent.User{ID: "usr_gone", UserID: "auth0|gone"}, nil, nil, "")
+		_, _, _, err = e.svc.recordLogin(sys, ev, &ent.User{ID: "usr_gone", UserID: "auth0|gone"}, nil, nil, "", m.Prepare())
 		if !ent.IsNotFound(err) {
 			t.Fatalf("bookkeeping of a deleted user: %v, want not found", err)
 		}

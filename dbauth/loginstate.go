@@ -3,7 +3,6 @@ package dbauth
 import (
 	"context"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/authgraph/authgraph/authz"
@@ -22,10 +21,6 @@ import (
 // successful login's bookkeeping, counter reset and log event are one
 // transaction.
 
-// connCaches holds one cache of database connections per ent client (the
-// Service is a plain struct, so the cache cannot live in it).
-var connCaches sync.Map // *ent.Client → *store.Cache[struct{}, []*ent.Connection]
-
 // loginConnection is Connection through a cache (store.Cache: dropped by
 // any local change to connections, at most clients.CacheTTL old). A name
 // missing from the cached connections is looked up again before
@@ -37,11 +32,12 @@ func (s *Service) loginConnection(ctx context.Context, name string) (*ent.Connec
 // cachedConnection returns the password connection (database or customdb)
 // called name from the cache, if its strategy is one of strategies.
 func (s *Service) cachedConnection(ctx context.Context, name string, strategies ...connection.Strategy) (*ent.Connection, error) {
-	c, ok := connCaches.Load(s.DB)
-	if !ok {
-		c, _ = connCaches.LoadOrStore(s.DB, store.NewCache[struct{}, []*ent.Connection](s.DB, clients.CacheTTL, 1, ent.TypeConnection))
-	}
-	cache := c.(*store.Cache[struct{}, []*ent.Connection])
+	// The Service is a plain struct (built as a literal): its cache is made
+	// on first use.
+	s.connsOnce.Do(func() {
+		s.conns = store.NewCache[struct{}, []*ent.Connection](s.DB, clients.CacheTTL, 1, ent.TypeConnection)
+	})
+	cache := s.conns
 	load := func(ctx context.Context) ([]*ent.Connection, error) {
 		return s.DB.Connection.Query().
 			Where(connection.StrategyIn(connection.StrategyDatabase, connection.StrategyCustomdb)).
@@ -76,12 +72,12 @@ func (s *Service) cachedConnection(ctx context.Context, name string, strategies 
 // the end of this (identifier, IP)'s failure counter when there is one, a
 // re-hashed password when upgrade is set, the log event (s, or f when the
 // user is blocked) and, when the login page asked for it, the session
-// (sessions.PrepareIn). Whether the user is blocked is decided by the
+// (pre, sessions.Prepared). Whether the user is blocked is decided by the
 // update itself, so a block made during the hash counts. It returns u and
 // idn as they now are. ctx is a system context.
-func (s *Service) recordLogin(ctx context.Context, ev logs.Event, u *ent.User, idn *ent.Identity, clear *attemptKey, upgrade string) (*ent.User, *ent.Identity, bool, error) {
+func (s *Service) recordLogin(ctx context.Context, ev logs.Event, u *ent.User, idn *ent.Identity, clear *attemptKey, upgrade string, pre *sessions.Prepared) (*ent.User, *ent.Identity, bool, error) {
 	if db := store.Of(s.DB); db.Postgres() && upgrade == "" {
-		v, blocked, err := s.recordLoginPostgres(ctx, db, ev, u, clear) // loginrecord.go
+		v, blocked, err := s.recordLoginPostgres(ctx, db, ev, u, clear, pre) // loginrecord.go
 		return v, idn, blocked, err
 	}
 	now := s.now()
@@ -153,9 +149,9 @@ func (s *Service) recordLogin(ctx context.Context, ev logs.Event, u *ent.User, i
 	}
 	if !blocked {
 		// The login page's session, in this transaction when the page
-		// asked for it (sessions.WithLogin).
+		// asked for it (pre).
 		req := logs.RequestFrom(ctx)
-		if _, err := sessions.PrepareIn(ctx, tx, &v, sessions.Params{
+		if _, err := pre.In(ctx, tx, &v, sessions.Params{
 			UserID: u.ID, AuthTime: now.Truncate(time.Second), AMR: []string{"pwd"}, Connection: ev.Connection,
 			IP: req.IP, UserAgent: req.UserAgent,
 		}); err != nil {

@@ -23,6 +23,8 @@ import (
 	"github.com/authgraph/authgraph/logs"
 	"github.com/authgraph/authgraph/mail"
 	"github.com/authgraph/authgraph/passwords"
+	"github.com/authgraph/authgraph/sessions"
+	"github.com/authgraph/authgraph/store"
 )
 
 // Errors. The edges translate them: ErrInvalidCredentials and
@@ -119,6 +121,10 @@ type Service struct {
 
 	mailWG   sync.WaitGroup
 	throttle throttle
+	// conns caches the database and custom-database connections for logins
+	// (loginstate.go).
+	connsOnce sync.Once
+	conns     *store.Cache[struct{}, []*ent.Connection]
 }
 
 func (s *Service) now() time.Time {
@@ -207,6 +213,9 @@ type LoginInput struct {
 	Password   string
 	// ClientID and ClientName go into the log events.
 	ClientID, ClientName string
+	// Session, when not nil, is the login page's session: stored with the
+	// login's bookkeeping (sessions.Prepared), saving a commit.
+	Session *sessions.Prepared
 }
 
 // LoginResult is a successful login.
@@ -214,6 +223,9 @@ type LoginResult struct {
 	User       *ent.User
 	Identity   *ent.Identity
 	Connection *ent.Connection
+	// Session is LoginInput.Session, for the page's
+	// sessions.Manager.CreatePrepared.
+	Session *sessions.Prepared
 }
 
 // Login checks a password. It returns ErrTooManyAttempts (before any hash
@@ -324,7 +336,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 		// was right, and the login is not refused for an optional step.
 		upgrade, _ = s.Passwords.Hash(ctx, in.Password)
 	}
-	u, idn, blocked, err := s.recordLogin(sys, ev, u, idn, clear, upgrade)
+	u, idn, blocked, err := s.recordLogin(sys, ev, u, idn, clear, upgrade, in.Session)
 	if err != nil {
 		return nil, fmt.Errorf("dbauth: recording login: %w", err)
 	}
@@ -332,7 +344,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 		return nil, ErrBlocked
 	}
 	idn.Edges.User = u
-	return &LoginResult{User: u, Identity: idn, Connection: conn}, nil
+	return &LoginResult{User: u, Identity: idn, Connection: conn, Session: in.Session}, nil
 }
 
 // findIdentity returns the identity of conn whose email (or username, when

@@ -15,51 +15,46 @@ import (
 
 // Sessions prepared by a login's own transaction. A password login writes
 // its bookkeeping and log event in one transaction (dbauth); the session the
-// login page creates right after can be part of it, saving a commit, when
-// the request was marked with WithLogin:
+// login page creates right after can be part of it, saving a commit. The
+// page asks for that explicitly, with a Prepared value it hands to the login
+// and then to CreatePrepared:
 //
-//	login page    ctx = m.WithLogin(ctx)
-//	dbauth.Login  PrepareIn(ctx, tx, params)   the row is inserted in the login's transaction
-//	login page    m.Create(ctx, w, r, params)  sets the cookie of that row instead of inserting another
+//	login page    pre := m.Prepare()
+//	dbauth.Login  pre.In(ctx, tx, user, params)      the row is inserted in the login's transaction
+//	login page    m.CreatePrepared(ctx, w, r, params, pre)  sets the cookie of that row instead of inserting another
 //
-// Create uses the prepared session only when it is what Create would have
-// made (same user, connection, AMR, client address and agent, auth_time
-// within a second or two); otherwise it revokes the prepared row and inserts
-// as usual. A prepared row whose request never reaches Create (an error in
-// between) is a session nobody holds the token of: it cannot be used and
-// expires like any other.
+// CreatePrepared uses the prepared session only when it is what Create would
+// have made (same user, connection, AMR, client address and agent,
+// auth_time within a second or two); otherwise it revokes the prepared row
+// and inserts as usual. A prepared row whose request never reaches
+// CreatePrepared (an error in between) is a session nobody holds the token
+// of: it cannot be used and expires like any other.
 
-type loginKey struct{}
-
-// pendingLogin is the state of one WithLogin request.
-type pendingLogin struct {
+// Prepared is the session a login may store with its own bookkeeping, for
+// one login request. A nil *Prepared prepares nothing.
+type Prepared struct {
 	m  *Manager
 	mu sync.Mutex
-	s  *ent.Session // prepared, not yet taken by Create
+	s  *ent.Session // prepared, not yet taken by CreatePrepared
 	// token is the prepared session's cookie value.
 	token string
-	// user, once Create took the session, is the user as the login left it
-	// (LoginUser).
-	user *ent.User
-	id   pulid.ID
+	// taken is set once CreatePrepared took the session.
+	taken bool
 }
 
-// maxAuthTimeSkew is how far the auth_time Create is given may be from the
-// prepared one (the login page reads its clock after the login returns).
+// maxAuthTimeSkew is how far the auth_time CreatePrepared is given may be
+// from the prepared one (the login page reads its clock after the login
+// returns).
 const maxAuthTimeSkew = 2 * time.Second
 
-// WithLogin marks ctx as a login request in which m creates the session
-// (the hosted login page's password POSTs).
-func (m *Manager) WithLogin(ctx context.Context) context.Context {
-	return context.WithValue(ctx, loginKey{}, &pendingLogin{m: m})
-}
+// Prepare returns a Prepared for one login request of the login page.
+func (m *Manager) Prepare() *Prepared { return &Prepared{m: m} }
 
-// PrepareIn inserts, in tx, the session of the login of user that ctx's
-// request is recording, for Create to hand out once tx commits. It reports
-// false, doing nothing, when ctx does not come from WithLogin or a session
-// was already prepared.
-func PrepareIn(ctx context.Context, tx *ent.Tx, user *ent.User, p Params) (bool, error) {
-	row, err := PrepareRow(ctx, p)
+// In inserts, in tx, the session of the login of user, for CreatePrepared to
+// hand out once tx commits. It reports false, doing nothing, when pre is nil
+// or a session was already prepared.
+func (pre *Prepared) In(ctx context.Context, tx *ent.Tx, user *ent.User, p Params) (bool, error) {
+	row, err := pre.Row(p)
 	if err != nil || row == nil {
 		return false, err
 	}
@@ -78,87 +73,68 @@ func PrepareIn(ctx context.Context, tx *ent.Tx, user *ent.User, p Params) (bool,
 	return true, nil
 }
 
-// takePrepared returns the session prepared in ctx's request when it is the
-// one Create(p) would make, with its cookie value. A prepared session that
-// does not match is revoked.
-func (m *Manager) takePrepared(ctx context.Context, p Params) (*ent.Session, string) {
-	pl, _ := ctx.Value(loginKey{}).(*pendingLogin)
-	if pl == nil || pl.m != m {
+// take returns the session prepared in pre when it is the one Create(p)
+// would make, with its cookie value. A prepared session that does not match
+// is revoked.
+func (m *Manager) take(ctx context.Context, pre *Prepared, p Params) (*ent.Session, string) {
+	if pre == nil || pre.m != m {
 		return nil, ""
 	}
-	pl.mu.Lock()
-	defer pl.mu.Unlock()
-	s := pl.s
+	pre.mu.Lock()
+	defer pre.mu.Unlock()
+	s := pre.s
 	if s == nil {
 		return nil, ""
 	}
-	pl.s = nil
+	pre.s = nil
 	d := s.AuthTime.Sub(p.AuthTime)
 	if s.UserRef != p.UserID || s.Connection != p.Connection || !slices.Equal(s.Amr, nonNil(p.AMR)) ||
 		s.IP != p.IP || s.UserAgent != truncateUA(p.UserAgent) || d > maxAuthTimeSkew || d < -maxAuthTimeSkew {
 		_ = m.revoke(ctx, s.ID)
 		return nil, ""
 	}
-	pl.user, pl.id = s.Edges.User, s.ID
-	return s, pl.token
-}
-
-// LoginUser returns the user as the login that created session id in ctx's
-// request recorded it (last_login, logins_count updated and not blocked at
-// that moment), so that the code can be issued without reading the user
-// again; nil when there is no such login.
-func LoginUser(ctx context.Context, id pulid.ID) *ent.User {
-	pl, _ := ctx.Value(loginKey{}).(*pendingLogin)
-	if pl == nil {
-		return nil
-	}
-	pl.mu.Lock()
-	defer pl.mu.Unlock()
-	if pl.id == "" || pl.id != id {
-		return nil
-	}
-	return pl.user
+	pre.taken = true
+	return s, pre.token
 }
 
 // Row is a prepared session that the login writes with its own statement
-// (dbauth's one-statement login on Postgres) instead of through PrepareIn's
+// (dbauth's one-statement login on Postgres) instead of through In's
 // transaction.
 type Row struct {
 	// Session is the row to insert, as Create would have inserted it.
 	Session *ent.Session
 	token   string
-	pl      *pendingLogin
+	pre     *Prepared
 }
 
-// PrepareRow is PrepareIn for a caller that inserts the row itself: it
-// returns the session of the login that ctx's request is recording, nil
-// when ctx does not come from WithLogin or a session was already prepared.
-// Once the row is committed, the caller calls Written with the user as the
-// login left it.
-func PrepareRow(ctx context.Context, p Params) (*Row, error) {
-	pl, _ := ctx.Value(loginKey{}).(*pendingLogin)
-	if pl == nil {
+// Row is In for a caller that inserts the row itself: it returns the
+// session of the login, nil when pre is nil or a session was already
+// prepared. Once the row is committed, the caller calls Written with the
+// user as the login left it.
+func (pre *Prepared) Row(p Params) (*Row, error) {
+	if pre == nil {
 		return nil, nil
 	}
-	pl.mu.Lock()
-	done := pl.s != nil || pl.id != ""
-	pl.mu.Unlock()
+	pre.mu.Lock()
+	done := pre.s != nil || pre.taken
+	pre.mu.Unlock()
 	if done {
 		return nil, nil
 	}
-	token, s, err := pl.m.newRow(p)
+	token, s, err := pre.m.newRow(p)
 	if err != nil {
 		return nil, err
 	}
-	return &Row{Session: s, token: token, pl: pl}, nil
+	return &Row{Session: s, token: token, pre: pre}, nil
 }
 
-// Written hands the committed row, of user, to the login page's Create.
+// Written hands the committed row, of user, to the login page's
+// CreatePrepared.
 func (r *Row) Written(user *ent.User) {
 	r.Session.Edges.User = user
-	r.pl.mu.Lock()
-	r.pl.s, r.pl.token = r.Session, r.token
-	r.pl.mu.Unlock()
+	r.pre.mu.Lock()
+	r.pre.s, r.pre.token = r.Session, r.token
+	r.pre.mu.Unlock()
 }
 
 // newRow returns a new session of p, not stored yet, and its cookie value.

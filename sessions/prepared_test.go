@@ -18,15 +18,15 @@ func TestPreparedSession(t *testing.T) {
 	sys := authz.SystemContext(context.Background())
 	count := func() int { return m.DB.Session.Query().Where(session.UserRef(u.ID)).CountX(sys) }
 	p := Params{UserID: u.ID, AuthTime: now.Truncate(1e9), AMR: []string{"pwd"}, Connection: "db", IP: "192.0.2.1", UserAgent: "ua"}
-	prepare := func(ctx context.Context, commit bool) {
+	prepare := func(pre *Prepared, commit bool) {
 		t.Helper()
 		tx, err := m.DB.Tx(sys)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ok, err := PrepareIn(ctx, tx, u, p)
+		ok, err := pre.In(sys, tx, u, p)
 		if err != nil || !ok {
-			t.Fatalf("PrepareIn: %v %v", ok, err)
+			t.Fatalf("In: %v %v", ok, err)
 		}
 		if commit {
 			err = tx.Commit()
@@ -37,62 +37,54 @@ func TestPreparedSession(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	create := func(ctx context.Context, p Params) *ent.Session {
+	create := func(pre *Prepared, p Params) *ent.Session {
 		t.Helper()
-		s, err := m.Create(ctx, httptest.NewRecorder(), httptest.NewRequest("POST", "/login", nil), p)
+		s, err := m.CreatePrepared(sys, httptest.NewRecorder(), httptest.NewRequest("POST", "/login", nil), p, pre)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return s
 	}
 
-	// Without WithLogin nothing is prepared.
+	// Without a Prepared nothing is prepared.
 	if tx, _ := m.DB.Tx(sys); tx != nil {
-		if ok, err := PrepareIn(sys, tx, u, p); ok || err != nil {
-			t.Fatalf("prepared without WithLogin: %v %v", ok, err)
+		var none *Prepared
+		if ok, err := none.In(sys, tx, u, p); ok || err != nil {
+			t.Fatalf("prepared without a Prepared: %v %v", ok, err)
 		}
 		_ = tx.Rollback()
 	}
 
 	// Prepared and committed: Create stores nothing more.
-	ctx := m.WithLogin(sys)
-	prepare(ctx, true)
+	pre := m.Prepare()
+	prepare(pre, true)
 	if n := count(); n != 1 {
-		t.Fatalf("%d sessions after PrepareIn", n)
+		t.Fatalf("%d sessions after In", n)
 	}
-	s := create(ctx, p)
+	s := create(pre, p)
 	if n := count(); n != 1 || s.UserRef != u.ID {
-		t.Fatalf("Create after PrepareIn: %d sessions", n)
-	}
-	if got := LoginUser(ctx, s.ID); got == nil || got.ID != u.ID {
-		t.Fatalf("LoginUser = %v", got)
-	}
-	if LoginUser(ctx, "ses_other") != nil || LoginUser(sys, s.ID) != nil {
-		t.Fatal("LoginUser answers for another session or request")
+		t.Fatalf("Create after In: %d sessions", n)
 	}
 
 	// Rolled back: Create stores its own.
-	ctx = m.WithLogin(sys)
-	prepare(ctx, false)
-	create(ctx, p)
+	pre = m.Prepare()
+	prepare(pre, false)
+	create(pre, p)
 	if n := count(); n != 2 {
-		t.Fatalf("%d sessions after a rolled-back PrepareIn and Create", n)
+		t.Fatalf("%d sessions after a rolled-back In and Create", n)
 	}
 
 	// Prepared for other parameters: revoked, and Create stores its own.
-	ctx = m.WithLogin(sys)
-	prepare(ctx, true)
+	pre = m.Prepare()
+	prepare(pre, true)
 	other := p
 	other.IP = "198.51.100.9"
-	s = create(ctx, other)
+	s = create(pre, other)
 	if s.IP != other.IP {
 		t.Fatalf("session of the wrong parameters handed out: %+v", s)
 	}
 	live := m.DB.Session.Query().Where(session.UserRef(u.ID), session.RevokedAtIsNil()).CountX(sys)
 	if n := count(); n != 4 || live != 3 {
 		t.Fatalf("%d sessions, %d live: the mismatched prepared one must be revoked", n, live)
-	}
-	if LoginUser(ctx, s.ID) != nil {
-		t.Fatal("LoginUser for a session the login did not prepare")
 	}
 }

@@ -79,13 +79,18 @@ type Params struct {
 
 // Create stores a session and sets its cookie on w. Any session the request
 // already carried is ended first (a new login is a new session: no fixation).
-// When the login recorded in this request already stored the session in its
-// own transaction (WithLogin, PrepareIn), that session is the one set.
 func (m *Manager) Create(ctx context.Context, w http.ResponseWriter, r *http.Request, p Params) (*ent.Session, error) {
+	return m.CreatePrepared(ctx, w, r, p, nil)
+}
+
+// CreatePrepared is Create for a login that may have stored the session
+// with its own bookkeeping (pre, see Prepared): that session is the one set
+// when it matches p.
+func (m *Manager) CreatePrepared(ctx context.Context, w http.ResponseWriter, r *http.Request, p Params, pre *Prepared) (*ent.Session, error) {
 	if old, err := m.Current(ctx, r); err == nil {
 		_ = m.revoke(ctx, old.ID)
 	}
-	s, token := m.takePrepared(ctx, p)
+	s, token := m.take(ctx, pre, p)
 	if s == nil {
 		var err error
 		if token, s, err = m.insert(ctx, m.DB, p); err != nil {

@@ -3339,7 +3339,7 @@ enum MfaPolicy {
 enum MfaFactor {
   "A time-based one-time password app (RFC 6238)."
   TOTP
-  "A security key or passkey (not available yet)."
+  "A security key or passkey (WebAuthn)."
   WEBAUTHN
   "Single-use recovery codes, given when the first factor is enrolled."
   RECOVERY_CODE

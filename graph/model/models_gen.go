@@ -395,7 +395,7 @@ type MfaFactor string
 const (
 	// A time-based one-time password app (RFC 6238).
 	MfaFactorTotp MfaFactor = "TOTP"
-	// A security key or passkey (not available yet).
+	// A security key or passkey (WebAuthn).
 	MfaFactorWebauthn MfaFactor = "WEBAUTHN"
 	// Single-use recovery codes, given when the first factor is enrolled.
 	MfaFactorRecoveryCode MfaFactor = "RECOVERY_CODE"

@@ -174,11 +174,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			limit = maxSAMLForm // a SAMLResponse with many attributes
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
-		if r.URL.Path == h.base+"login" || r.URL.Path == h.base+"login/signup" {
-			// A password login here records its session in its own
-			// transaction (sessions.WithLogin); finish's Create sets it.
-			r = r.WithContext(h.cfg.Sessions.WithLogin(r.Context()))
-		}
 	}
 	h.mux.ServeHTTP(w, r)
 }

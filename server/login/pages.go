@@ -239,6 +239,9 @@ func (h *Handler) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	res, err := h.cfg.Auth.Login(r.Context(), dbauth.LoginInput{
 		Connection: connName, Identifier: username, Password: r.PostFormValue("password"),
 		ClientID: req.ClientID, ClientName: req.ClientName,
+		// The session is stored with the login's bookkeeping; finish sets
+		// its cookie.
+		Session: h.cfg.Sessions.Prepare(),
 	})
 	if err != nil {
 		h.loginFailed(w, r, req, connName, username, err)
@@ -285,16 +288,19 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, req *loginflow.
 	// handed over now equal to the one a later SSO reads back (Postgres
 	// keeps microseconds only).
 	authTime := h.cfg.Now().Truncate(time.Second)
-	s, err := h.cfg.Sessions.Create(r.Context(), w, r, sessions.Params{
+	s, err := h.cfg.Sessions.CreatePrepared(r.Context(), w, r, sessions.Params{
 		UserID: res.User.ID, AuthTime: authTime, AMR: amr, Connection: res.Connection.Name,
 		IP: logs.RequestFrom(r.Context()).IP, UserAgent: r.UserAgent(),
-	})
+	}, res.Session)
 	if err != nil {
 		h.serverError(w, r, err)
 		return
 	}
+	// res.User is the user as the login recorded it (not blocked): the
+	// provider need not read it again.
 	h.cfg.Handoff.Complete(w, r, req.ID, loginflow.Login{
-		UserID: res.User.ID, SessionID: s.ID, AuthTime: s.AuthTime, AMR: amr, Connection: res.Connection.Name,
+		UserID: res.User.ID, User: res.User, SessionID: s.ID, AuthTime: s.AuthTime, AMR: amr,
+		Connection: res.Connection.Name,
 	})
 }
 
@@ -438,6 +444,7 @@ func (h *Handler) signupSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := h.cfg.Auth.Login(r.Context(), dbauth.LoginInput{
 		Connection: conn.Name, Identifier: email, Password: password, ClientID: req.ClientID, ClientName: req.ClientName,
+		Session: h.cfg.Sessions.Prepare(),
 	})
 	if err != nil {
 		h.loginFailed(w, r, req, conn.Name, email, err)

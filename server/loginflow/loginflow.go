@@ -9,8 +9,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"time"
 
+	"github.com/authgraph/authgraph/authn"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 )
 
@@ -93,14 +93,10 @@ func (r *Request) HasPrompt(p string) bool {
 	return false
 }
 
-// Login is a successful authentication.
-type Login struct {
-	UserID     pulid.ID
-	SessionID  pulid.ID
-	AuthTime   time.Time
-	AMR        []string // e.g. ["pwd"], ["pwd", "otp", "mfa"]
-	Connection string
-}
+// Login is a successful authentication: who authenticated, through which
+// connection, how and when — what every strategy hands the provider, which
+// decides the login with authn.Finalize.
+type Login = authn.Authenticated
 
 // Handoff is the provider's side of a login.
 type Handoff interface {

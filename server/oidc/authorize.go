@@ -14,6 +14,7 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
+	"github.com/authgraph/authgraph/authn"
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/clients"
 	"github.com/authgraph/authgraph/ent"
@@ -282,7 +283,7 @@ func (p *Provider) continueAuthorize(w http.ResponseWriter, r *http.Request, ar 
 		(ar.IDTokenHintSubject == "" || (s.Edges.User != nil && s.Edges.User.UserID == ar.IDTokenHintSubject)) &&
 		sessionConnectionAllowed(s.Connection, ar.Connection, enabled)
 	if usable {
-		p.complete(w, r, ar, app, loginflow.Login{
+		p.complete(w, r, ar, app, enabled, loginflow.Login{
 			UserID: s.UserRef, SessionID: s.ID, AuthTime: s.AuthTime, AMR: s.Amr, Connection: s.Connection,
 		})
 		return
@@ -294,17 +295,14 @@ func (p *Provider) continueAuthorize(w http.ResponseWriter, r *http.Request, ar 
 	http.Redirect(w, r, p.LoginURL(string(ar.ID)), http.StatusFound)
 }
 
-// sessionConnectionAllowed reports whether a session or login through
-// connection sessionConn may sign the user in to a client enabled for the
-// connections in enabled: the connection the user logged in with (for a
-// linked user, the identity actually used) must be one of them, and be the
-// one the request named with connection= when it named one. A session of
-// unknown origin (no connection recorded) never qualifies.
+// sessionConnectionAllowed is authn.ConnectionAllowed for the client's
+// connections.
 func sessionConnectionAllowed(sessionConn, requested string, enabled []*ent.Connection) bool {
-	if sessionConn == "" || (requested != "" && requested != sessionConn) {
-		return false
+	names := make([]string, 0, len(enabled))
+	for _, c := range enabled {
+		names = append(names, c.Name)
 	}
-	return slices.ContainsFunc(enabled, func(c *ent.Connection) bool { return c.Name == sessionConn })
+	return authn.ConnectionAllowed(sessionConn, requested, names)
 }
 
 // LoginURL is the hosted login page for an auth request:
@@ -389,20 +387,14 @@ func (p *Provider) Complete(w http.ResponseWriter, r *http.Request, id string, l
 		return
 	}
 	// Whatever page did the login, it counts only through a connection the
-	// client is enabled for (and the one connection= named, if any): the
-	// same rule as for SSO sessions in continueAuthorize.
+	// client is enabled for (and the one connection= named, if any):
+	// authn.Finalize checks, as for SSO sessions.
 	conns, err := p.connectionsFor(ctx, app.ClientID)
 	if err != nil {
 		p.serverErrorRedirect(w, r, targetOf(ar), "loading the client's connections", err)
 		return
 	}
-	if !sessionConnectionAllowed(login.Connection, ar.Connection, conns) {
-		p.log.WarnContext(ctx, "oidc: a login through a connection not enabled for the client was refused",
-			slog.String("client_id", app.ClientID), slog.String("connection", login.Connection))
-		p.finish(w, r, ar, "access_denied", "the connection is not enabled")
-		return
-	}
-	p.complete(w, r, ar, app, login)
+	p.complete(w, r, ar, app, conns, login)
 }
 
 // Fail implements loginflow.Handoff: the request ends with error code
@@ -442,118 +434,47 @@ func (p *Provider) finish(w http.ResponseWriter, r *http.Request, ar *ent.AuthRe
 	p.authError(w, r, targetOf(ar), code, description)
 }
 
-// complete issues the code of a pending request for an authenticated user.
-func (p *Provider) complete(w http.ResponseWriter, r *http.Request, ar *ent.AuthRequest, app *ent.Application, login loginflow.Login) {
+// complete decides the login (authn.Finalize) for a pending request and
+// answers the browser: the code, the second-factor page, or the error.
+func (p *Provider) complete(w http.ResponseWriter, r *http.Request, ar *ent.AuthRequest, app *ent.Application, enabled []*ent.Connection, login loginflow.Login) {
 	ctx := r.Context()
 	sys := authz.SystemContext(ctx)
 	tgt := targetOf(ar)
-	// A password login in this request already read the user, and found it
-	// not blocked, while recording the session.
-	var err error
-	user := sessions.LoginUser(ctx, login.SessionID)
-	if user == nil || user.ID != login.UserID {
-		user, err = p.db.User.Get(sys, login.UserID)
+	req := &authn.Request{
+		Client:             app,
+		Connection:         ar.Connection,
+		Scopes:             ar.Scopes,
+		Audience:           first(ar.Audience),
+		IDTokenHintSubject: ar.IDTokenHintSubject,
+		RedirectURI:        ar.RedirectURI,
+		PromptNone:         slices.Contains(ar.Prompt, oidc.PromptNone),
+		ACRValues:          ar.AcrValues,
 	}
-	if ent.IsNotFound(err) {
-		p.finish(w, r, ar, "access_denied", "unknown user")
-		return
+	for _, c := range enabled {
+		req.EnabledConnections = append(req.EnabledConnections, c.Name)
 	}
+	if c, err := r.Cookie(loginflow.RememberBrowserCookie); err == nil {
+		req.RememberBrowser = c.Value
+	}
+	res, err := p.finalizer.Finalize(ctx, req, login)
 	if err != nil {
-		p.serverErrorRedirect(w, r, tgt, "loading the user", err)
+		p.serverErrorRedirect(w, r, tgt, "deciding a login", err)
 		return
 	}
-	if user.Blocked {
-		p.finish(w, r, ar, "unauthorized", "user is blocked")
+	switch res.Outcome {
+	case authn.Denied:
+		p.finish(w, r, ar, res.Error, res.Description)
 		return
-	}
-	if ar.IDTokenHintSubject != "" && ar.IDTokenHintSubject != user.UserID {
-		p.finish(w, r, ar, "login_required", "the signed-in user is not the user of id_token_hint")
-		return
-	}
-	var api *API
-	if len(ar.Audience) > 0 {
-		api, err = p.resolveAPI(ctx, ar.Audience[0])
-		if errors.Is(err, errUnknownAPI) {
-			p.finish(w, r, ar, "invalid_target", "unknown audience")
-			return
-		}
-		if err != nil {
-			p.serverErrorRedirect(w, r, tgt, "resolving an audience", err)
-			return
-		}
-	}
-	granted, err := p.grantScopes(ctx, user, app, api, ar.Scopes, nil)
-	if err != nil {
-		p.serverErrorRedirect(w, r, tgt, "deciding scopes", err)
-		return
-	}
-	roles, err := p.roleNames(ctx, user)
-	if err != nil {
-		p.serverErrorRedirect(w, r, tgt, "loading the user's roles", err)
-		return
-	}
-	authTime := login.AuthTime
-	if authTime.IsZero() {
-		authTime = p.now()
-	}
-	loginUser := user.ID
-	custom, err := p.runClaimsHook(ctx, &ClaimsEvent{
-		User: user, Client: app, Scopes: granted, Audience: first(ar.Audience),
-		Protocol: ProtocolOIDCBasicProfile, Connection: login.Connection, AuthTime: authTime, AMR: login.AMR,
-		RequestedScopes: ar.Scopes, RedirectURI: ar.RedirectURI, Roles: roles,
-	})
-	var deny *DenyError
-	if errors.As(err, &deny) {
-		p.finish(w, r, ar, "access_denied", deny.Reason)
-		return
-	}
-	if err != nil {
-		p.serverErrorRedirect(w, r, tgt, "running the claims hook", err)
-		return
-	}
-	// The one place that decides on a second factor: after the rules (which
-	// may require one), before any code exists.
-	need, err := p.needsMFA(ctx, r, ar, login, custom.RequireMFA)
-	if err != nil {
-		p.serverErrorRedirect(w, r, tgt, "deciding on a second factor", err)
-		return
-	}
-	if need {
+	case authn.NeedMFA:
 		p.awaitMFA(w, r, ar, login)
 		return
 	}
-	if custom.Primary != nil && custom.Primary.ID != user.ID {
-		// A rule linked this user to a primary: the login continues as the
-		// primary, with the primary's own standing, roles and grants.
-		user = custom.Primary
-		if user.Blocked {
-			p.finish(w, r, ar, "unauthorized", "user is blocked")
-			return
-		}
-	}
-	if user.ID != loginUser || custom.Roles != nil {
-		// The API scopes follow the roles of whoever the login ends up as,
-		// changed by the rules for this login: their delta applies to the
-		// primary's own roles after a link, not to the event's list.
-		var roles []string
-		if custom.Roles != nil {
-			stored, err := p.roleNames(ctx, user)
-			if err != nil {
-				p.serverErrorRedirect(w, r, tgt, "loading the user's roles", err)
-				return
-			}
-			roles = custom.Roles.apply(stored)
-		}
-		if granted, err = p.grantScopes(ctx, user, app, api, ar.Scopes, roles); err != nil {
-			p.serverErrorRedirect(w, r, tgt, "deciding scopes", err)
-			return
-		}
-	}
+	user, granted, authTime := res.User, res.Scopes, res.AuthTime
 	cr := claimsRequestFrom(ar.ClaimsRequest)
-	cr.CustomID, cr.CustomAccess = custom.IDToken, custom.AccessToken
+	cr.CustomID, cr.CustomAccess = res.IDClaims, res.AccessClaims
 	// Kept with the code so that the permissions computed at the exchange
 	// apply the same change to the user's roles.
-	cr.Roles = custom.Roles
+	cr.Roles = res.Roles
 
 	claims := cr.toMap()
 	code := newSecret()

@@ -35,6 +35,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/authgraph/authgraph/authn"
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/clients"
 	"github.com/authgraph/authgraph/ent"
@@ -153,6 +154,7 @@ type Provider struct {
 	userAPIScopes      UserScopesFunc
 	authorization      Authorization
 	mfa                MFA
+	finalizer          *authn.Finalizer
 	managementAudience string
 	userinfoAudience   string
 	// accessTokenLifetime is client_credentials tokens' (Config).
@@ -269,6 +271,13 @@ func New(cfg Config) (*Provider, error) {
 	}
 	if p.userAPIScopes == nil {
 		p.userAPIScopes = DefaultUserAPIScopes
+	}
+	// Every login is decided by authn.Finalize (docs/ARCHITECTURE.md).
+	if p.finalizer, err = authn.New(authn.Deps{
+		Users: finalizeUsers{db: cfg.DB}, Grants: finalizeGrants{p: p}, Rules: finalizeRules{p: p}, MFA: cfg.MFA,
+		Logger: log, Now: func() time.Time { return p.now() },
+	}); err != nil {
+		return nil, err
 	}
 	p.verifier = NewVerifier(cfg.Issuer, cfg.Keys)
 	p.verifier.grants = newGrantChecker(cfg.DB)

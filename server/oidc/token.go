@@ -295,7 +295,7 @@ func (p *Provider) exchangeCode(w http.ResponseWriter, r *http.Request, app *ent
 		if err != nil {
 			return p.serverError(ctx, "loading the user's roles", err)
 		}
-		roles = cr.Roles.apply(stored)
+		roles = cr.Roles.Apply(stored)
 	}
 	return p.respondTokens(ctx, w, &issue{
 		app: app, user: user, grant: g, scopes: ar.Scopes, api: api, nonce: ar.Nonce, authTime: authTime,
@@ -465,7 +465,7 @@ func (p *Provider) refresh(w http.ResponseWriter, r *http.Request, app *ent.Appl
 	}
 	var refreshRoles []string
 	if custom.Roles != nil {
-		refreshRoles = custom.Roles.apply(roles)
+		refreshRoles = custom.Roles.Apply(roles)
 	}
 	var next string
 	err = p.tx(ctx, func(tx *ent.Tx) error {

@@ -66,9 +66,17 @@
       });
   }
 
+  // The options request of the last ceremony started. Each answer sets the
+  // ceremony's state cookie, so a ceremony started while another's options
+  // are on their way waits for them: otherwise the late answer would
+  // replace the new ceremony's state and its credential would be refused.
+  var optionsInFlight = Promise.resolve();
+
   function run(form, mediation, signal) {
     var ceremony = form.dataset.webauthn;
-    return fetchOptions(form).then(function (o) {
+    var fetched = fetchOptions(form);
+    optionsInFlight = fetched.catch(function () {});
+    return fetched.then(function (o) {
       var pk = o.publicKey;
       pk.challenge = dec(pk.challenge);
       if (ceremony.indexOf("register") === 0) {
@@ -100,7 +108,7 @@
     }
     var button = form.querySelector("button");
     if (button) button.disabled = true;
-    run(form).catch(function (err) {
+    optionsInFlight.then(function () { return run(form); }).catch(function (err) {
       if (button) button.disabled = false;
       showError(form, err && err.name === "NotAllowedError"
         ? "The security key did not answer, or the request was cancelled. Try again."

@@ -51,8 +51,10 @@ func main() {
 		op          = flag.String("op", "", "with -only login: comma-separated OpenID Provider workloads (argon2id, bcrypt-10, client_credentials, refresh); default all")
 		rounds      = flag.Int("rounds", 4, "alternating raw-hash/login windows per password workload")
 		explainFlag = flag.Bool("explain", false, "with -only login: print the SQL statements of one bcrypt password login and stop")
-		scenario    = flag.String("scenario", "", "search: user searches and deep keyset pages on a kept database of -users users (make bench-search); storm: -concurrency simultaneous argon2id logins with peak RSS; instead of the default workloads")
+		scenario    = flag.String("scenario", "", "search: user searches and deep keyset pages on a kept database of -users users (make bench-search); storm: -concurrency simultaneous argon2id logins with peak RSS; mfa: password vs password+TOTP logins, and passkey logins; instead of the default workloads")
 		hashConc    = flag.Int("hash-concurrency", 0, "the server's --password-hash-concurrency (0: its default, sized from cores and memory; -1: unbounded)")
+		mfaUsers    = flag.Int("mfa-users", 600, "with -scenario mfa: users per kind (TOTP users take one login each per 30 s step)")
+		mfaCost     = flag.Int("mfa-bcrypt-cost", 10, "with -scenario mfa: bcrypt cost of every user's password")
 		hashWait    = flag.Duration("hash-queue-timeout", 0, "the server's --password-hash-queue-timeout (0: its default)")
 	)
 	flag.Parse()
@@ -72,6 +74,13 @@ func main() {
 			os.Exit(1)
 		}
 		return
+	case "mfa":
+		benchHost = "localhost"
+		if err := runMFA(*duration, *concurrency, *database, *mfaUsers, *mfaCost, max(*rounds, 1)); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
 	case "search":
 		conc := *concurrency
 		set := false
@@ -86,7 +95,7 @@ func main() {
 		}
 		return
 	default:
-		fmt.Fprintf(os.Stderr, "bench: unknown -scenario %q (search, storm)\n", *scenario)
+		fmt.Fprintf(os.Stderr, "bench: unknown -scenario %q (search, storm, mfa)\n", *scenario)
 		os.Exit(2)
 	}
 	onlyWorkload, opWorkloads, opRounds, explainLogin = *only, *op, max(*rounds, 1), *explainFlag
@@ -105,8 +114,12 @@ func startServer(ctx context.Context, dsn string, conc int, masterKey string) (*
 		return nil, nil, nil, err
 	}
 	addr := ln.Addr().String()
+	// The issuer (and the client's base URL) may name the port by host
+	// name: WebAuthn needs a domain as RP ID; connections still go to addr.
+	_, port, _ := net.SplitHostPort(addr)
+	public := net.JoinHostPort(benchHost, port)
 	cfg := &server.Config{
-		Listen: addr, DatabaseURL: dsn, Issuer: "http://" + addr + "/",
+		Listen: addr, DatabaseURL: dsn, Issuer: "http://" + public + "/",
 		MasterKey:     masterKey,
 		AdminClientID: "bench-admin", AdminClientSecret: "bench-admin-secret-0123456789abcdefgh",
 		LogFormat: "text", Serving: true,
@@ -137,8 +150,12 @@ func startServer(ctx context.Context, dsn string, conc int, masterKey string) (*
 		srv.Close()
 		deps.Close()
 	}
-	c := &client{base: "http://" + addr, http: &http.Client{Transport: &http.Transport{
+	var d net.Dialer
+	c := &client{base: "http://" + public, http: &http.Client{Transport: &http.Transport{
 		MaxIdleConnsPerHost: conc * 2, MaxConnsPerHost: conc * 2,
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return d.DialContext(ctx, network, addr)
+		},
 	}}}
 	if err := c.login(cfg.AdminClientID, cfg.AdminClientSecret); err != nil {
 		stop()
@@ -247,6 +264,10 @@ func run(duration time.Duration, conc int, dsn string, seed int) error {
 }
 
 var onlyWorkload string
+
+// benchHost is the host name of the issuer: an IP address but for the
+// MFA scenario, whose passkeys need a domain (localhost).
+var benchHost = "127.0.0.1"
 
 // hashConcurrency and hashQueueTimeout configure the server's password
 // limiter (-hash-concurrency, -hash-queue-timeout).

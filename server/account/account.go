@@ -57,6 +57,7 @@ import (
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/mfa"
 	"github.com/authgraph/authgraph/passkeys"
+	"github.com/authgraph/authgraph/server/formcsrf"
 	"github.com/authgraph/authgraph/sessions"
 )
 
@@ -92,6 +93,7 @@ type Handler struct {
 	cfg      Config
 	base     string // issuer path ending in "/"
 	secure   bool   // https issuer
+	csrf     *formcsrf.Guard
 	clientID string // the built-in account client's
 	pages    map[string]*template.Template
 	mux      *http.ServeMux
@@ -119,6 +121,7 @@ func New(ctx context.Context, cfg Config) (*Handler, error) {
 		return nil, fmt.Errorf("finding the account client: %w", err)
 	}
 	h := &Handler{cfg: cfg, base: u.Path, secure: u.Scheme == "https", clientID: app.ClientID, pages: map[string]*template.Template{}}
+	h.csrf = formcsrf.New("authgraph_account_csrf", "authgraph-account-csrf", h.secure)
 	if !strings.HasSuffix(h.base, "/") {
 		h.base += "/"
 	}

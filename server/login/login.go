@@ -47,6 +47,7 @@ import (
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/mfa"
 	"github.com/authgraph/authgraph/passkeys"
+	"github.com/authgraph/authgraph/server/formcsrf"
 	"github.com/authgraph/authgraph/server/loginflow"
 	"github.com/authgraph/authgraph/sessions"
 )
@@ -85,6 +86,7 @@ type Handler struct {
 	cfg    Config
 	base   string // issuer path ending in "/"
 	secure bool   // https issuer
+	csrf   *formcsrf.Guard
 	pages  map[string]*template.Template
 	mux    *http.ServeMux
 	css    []byte
@@ -107,6 +109,7 @@ func New(cfg Config) (http.Handler, error) {
 		cfg.Now = time.Now
 	}
 	h := &Handler{cfg: cfg, base: u.Path, secure: u.Scheme == "https", pages: map[string]*template.Template{}}
+	h.csrf = formcsrf.New("authgraph_csrf", "authgraph-login-csrf", h.secure)
 	if !strings.HasSuffix(h.base, "/") {
 		h.base += "/"
 	}

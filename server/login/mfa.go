@@ -1,7 +1,7 @@
 package login
 
 // The second-factor pages. The provider sends the browser here when a
-// login must pass a second factor (server/oidc's needsMFA): the request is
+// login must pass a second factor (authn.Finalize answered NeedMFA): the request is
 // bound to the session that authenticated, and only that browser may
 // answer. A passed factor is added to the session's AMR ("otp", "mfa"),
 // then the request completes through the provider's normal path: the rules

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/authgraph/authgraph/internal/testenv"
+	"github.com/authgraph/authgraph/store"
 )
 
 // searchIndexes are the indexes migration 9 builds on Postgres; keyset
@@ -55,10 +56,12 @@ func TestSearchIndexes(t *testing.T) {
 		FROM generate_series(1, 10000) g`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.SQL.ExecContext(ctx, `DELETE FROM authgraph_schema_migrations WHERE version = 9`); err != nil {
+	// Back to version 8: version 9 and every later one run again (a later
+	// version's ent diff finds nothing to do).
+	if _, err := db.SQL.ExecContext(ctx, `DELETE FROM authgraph_schema_migrations WHERE version >= 9`); err != nil {
 		t.Fatal(err)
 	}
-	if applied, err := db.Migrate(ctx); err != nil || len(applied) != 1 || applied[0] != 9 {
+	if applied, err := db.Migrate(ctx); err != nil || len(applied) != store.LatestVersion()-8 || applied[0] != 9 {
 		t.Fatalf("migrate again: %v, %v", applied, err)
 	}
 	if bad := invalid(); len(bad) > 0 {

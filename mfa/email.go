@@ -115,18 +115,8 @@ func (s *Service) SendEmailCode(ctx context.Context, userID pulid.ID, lc LoginCo
 
 // VerifyEmailCode checks the last emailed code (single use).
 func (s *Service) VerifyEmailCode(ctx context.Context, userID pulid.ID, code string, lc LoginContext) error {
-	st, err := s.Settings(ctx)
+	u, err := s.attempt(ctx, userID, FactorEmail)
 	if err != nil {
-		return err
-	}
-	if !st.Enabled(FactorEmail) {
-		return ErrFactorDisabled
-	}
-	u, err := s.user(ctx, userID)
-	if err != nil {
-		return err
-	}
-	if err := s.reserve(ctx, userID); err != nil {
 		return err
 	}
 	a, err := s.cfg.DB.Authenticator.Query().Where(authenticator.UserRef(userID),

@@ -81,6 +81,27 @@ func (s *Service) state(ctx context.Context, userID pulid.ID) error {
 		OnConflictColumns(mfastate.FieldUserRef).Ignore().Exec(sys(ctx))
 }
 
+// attempt starts the verification of a code of factor f: the factor is
+// enabled, the user exists, and the attempt is counted towards the lockout
+// before the code is checked (so parallel guesses cannot exceed it).
+func (s *Service) attempt(ctx context.Context, userID pulid.ID, f Factor) (*ent.User, error) {
+	st, err := s.Settings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Enabled(f) {
+		return nil, ErrFactorDisabled
+	}
+	u, err := s.user(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.reserve(ctx, userID); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
 // reserve counts an attempt of the user, or returns a *LockedError.
 func (s *Service) reserve(ctx context.Context, userID pulid.ID) error {
 	if err := s.state(ctx, userID); err != nil {

@@ -103,18 +103,8 @@ func (s *Service) RecoveryCodesLeft(ctx context.Context, userID pulid.ID) (int, 
 
 // VerifyRecoveryCode consumes one unused recovery code.
 func (s *Service) VerifyRecoveryCode(ctx context.Context, userID pulid.ID, code string, lc LoginContext) error {
-	st, err := s.Settings(ctx)
+	u, err := s.attempt(ctx, userID, FactorRecoveryCode)
 	if err != nil {
-		return err
-	}
-	if !st.Enabled(FactorRecoveryCode) {
-		return ErrFactorDisabled
-	}
-	u, err := s.user(ctx, userID)
-	if err != nil {
-		return err
-	}
-	if err := s.reserve(ctx, userID); err != nil {
 		return err
 	}
 	codes, err := s.cfg.DB.RecoveryCode.Query().Where(recoverycode.UsedAtIsNil(),

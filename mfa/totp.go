@@ -285,18 +285,8 @@ func (s *Service) dropPending(ctx context.Context, a *ent.Authenticator) error {
 // authenticators (±1 step; a code is accepted once). Wrong codes count
 // towards the lockout.
 func (s *Service) VerifyTOTP(ctx context.Context, userID pulid.ID, code string, lc LoginContext) error {
-	st, err := s.Settings(ctx)
+	u, err := s.attempt(ctx, userID, FactorTOTP)
 	if err != nil {
-		return err
-	}
-	if !st.Enabled(FactorTOTP) {
-		return ErrFactorDisabled
-	}
-	u, err := s.user(ctx, userID)
-	if err != nil {
-		return err
-	}
-	if err := s.reserve(ctx, userID); err != nil {
 		return err
 	}
 	as, err := s.cfg.DB.Authenticator.Query().Where(authenticator.UserRef(userID),

@@ -20,6 +20,7 @@ import (
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/mfa"
+	"github.com/authgraph/authgraph/sessions"
 )
 
 // AMR values (RFC 8176) and the multi-factor ACR that Finalize looks at.
@@ -44,6 +45,11 @@ type Authenticated struct {
 	AMR        []string
 	// AuthTime is when the user authenticated; zero means now.
 	AuthTime time.Time
+	// Pending is what the strategy leaves for Finalize to write (the
+	// brute-force counter's end, the login counters, the log event, the
+	// session); nil for a login already recorded (a reused session, the
+	// return from the second-factor page).
+	Pending *Pending
 }
 
 // Request is what the client asked for, as far as the decision needs it.
@@ -97,6 +103,14 @@ type Result struct {
 	IDClaims, AccessClaims map[string]any
 	// Roles is the rules' change to the user's roles for this issuance.
 	Roles *RolesChange
+	// Session is the browser session the login opened (stored with its
+	// record; the caller sets its cookie with sessions.Manager.Open), nil
+	// when the login had nothing pending. SessionID is the login's session
+	// either way ("" for none).
+	Session   *sessions.Opening
+	SessionID pulid.ID
+	// ruleDenied: the rules refused the login and logged it themselves.
+	ruleDenied bool
 }
 
 // OAuth error codes a login is refused with.
@@ -146,15 +160,18 @@ type MFA interface {
 	Remembered(ctx context.Context, userID pulid.ID, value string) bool
 }
 
-// Deps are Finalize's dependencies. Users and Grants are required; Rules
-// and MFA may be nil (no rules; no tenant second-factor policy).
+// Deps are Finalize's dependencies. Users, Grants, Store and Sessions are
+// required; Rules and MFA may be nil (no rules; no tenant second-factor
+// policy).
 type Deps struct {
-	Users  Users
-	Grants Grants
-	Rules  Rules
-	MFA    MFA
-	Logger *slog.Logger
-	Now    func() time.Time
+	Users    Users
+	Grants   Grants
+	Rules    Rules
+	MFA      MFA
+	Store    Store
+	Sessions Sessions
+	Logger   *slog.Logger
+	Now      func() time.Time
 }
 
 // Finalizer decides logins.
@@ -162,8 +179,8 @@ type Finalizer struct{ d Deps }
 
 // New returns a Finalizer.
 func New(d Deps) (*Finalizer, error) {
-	if d.Users == nil || d.Grants == nil {
-		return nil, errors.New("authn: Users and Grants are required")
+	if d.Users == nil || d.Grants == nil || d.Store == nil || d.Sessions == nil {
+		return nil, errors.New("authn: Users, Grants, Store and Sessions are required")
 	}
 	if d.Logger == nil {
 		d.Logger = slog.Default()
@@ -183,13 +200,32 @@ func denied(code, description string) Result {
 // one the request named); the user is the id_token_hint's; the scopes; the
 // second factor the policy or the request asks for; the rules (deny, link
 // to a primary, custom claims, roles, require MFA); after a link, the
-// primary's standing, second factor and scopes. Nothing is written: a
-// login that must pass a second factor runs through Finalize again once it
-// has, rules included.
+// primary's standing, second factor and scopes. Then, for a login that
+// has something pending (who.Pending), it writes the login's record in one
+// transaction (Store.Record): the brute-force counter of the correct
+// password ends, the login counters and the hash upgrade, the log event (s,
+// or f with the reason it was refused) and, unless it was refused, the
+// browser session (Result.Session). A login that must pass a second factor
+// is recorded now, with its session, and runs through Finalize again once
+// it has, rules included, with nothing pending.
 //
-// Brute-force bookkeeping stays in the password strategies (dbauth,
-// connectors/upstream): it counts failed attempts, which never reach here.
+// A failed password never reaches here: the strategy counts it against the
+// brute-force threshold (it must, before the next hash is computed).
 func (f *Finalizer) Finalize(ctx context.Context, req *Request, who Authenticated) (Result, error) {
+	res, err := f.decide(ctx, req, who)
+	if err != nil {
+		f.release(ctx, who)
+		return Result{}, err
+	}
+	if who.Pending == nil {
+		res.SessionID = who.SessionID
+		return res, nil
+	}
+	return f.record(ctx, who, res)
+}
+
+// decide is Finalize's decision, before anything is written.
+func (f *Finalizer) decide(ctx context.Context, req *Request, who Authenticated) (Result, error) {
 	user := who.User
 	if user == nil || user.ID != who.UserID {
 		var err error
@@ -200,8 +236,13 @@ func (f *Finalizer) Finalize(ctx context.Context, req *Request, who Authenticate
 			return denied(ErrAccessDenied, "unknown user"), nil
 		}
 	}
+	if p := who.Pending; p != nil && p.CountLogin {
+		// The rules see the login counters as this login's record will
+		// leave them (Auth0's stats.logins_count counts the login itself).
+		user = counted(user, f.d.Now(), clientIPOf(ctx))
+	}
 	if user.Blocked {
-		return denied(ErrUnauthorized, "user is blocked"), nil
+		return denied(ErrUnauthorized, BlockedDescription), nil
 	}
 	if !ConnectionAllowed(who.Connection, req.Connection, req.EnabledConnections) {
 		f.d.Logger.WarnContext(ctx, "authn: a login through a connection not enabled for the client was refused",
@@ -245,7 +286,9 @@ func (f *Finalizer) Finalize(ctx context.Context, req *Request, who Authenticate
 		})
 		var deny *DenyError
 		if errors.As(err, &deny) {
-			return denied(ErrAccessDenied, deny.Reason), nil
+			res := denied(ErrAccessDenied, deny.Reason)
+			res.ruleDenied = true
+			return res, nil
 		}
 		if err != nil {
 			return Result{}, fmt.Errorf("running the rules: %w", err)
@@ -267,7 +310,7 @@ func (f *Finalizer) Finalize(ctx context.Context, req *Request, who Authenticate
 		// primary, with the primary's own standing, roles and grants.
 		user = custom.Primary
 		if user.Blocked {
-			return denied(ErrUnauthorized, "user is blocked"), nil
+			return denied(ErrUnauthorized, BlockedDescription), nil
 		}
 		// The primary's own second-factor standing applies: an enrolled
 		// primary is not reached through a secondary identity without a
@@ -316,8 +359,9 @@ func (f *Finalizer) needMFA(req *Request, who Authenticated, user *ent.User, aut
 	if req.PromptNone {
 		return denied(ErrInteractionRequired, "a second factor is required")
 	}
-	if who.SessionID == "" {
-		// Only a session can carry the factor on to the completion.
+	if who.SessionID == "" && who.Pending == nil {
+		// Only a session can carry the factor on to the completion (a
+		// pending login opens one).
 		return denied(ErrAccessDenied, "a second factor is required")
 	}
 	return Result{Outcome: NeedMFA, User: user, AuthTime: authTime}

@@ -79,25 +79,17 @@ type Params struct {
 
 // Create stores a session and sets its cookie on w. Any session the request
 // already carried is ended first (a new login is a new session: no fixation).
+// Logins open theirs through authn's record instead (Opening, Open).
 func (m *Manager) Create(ctx context.Context, w http.ResponseWriter, r *http.Request, p Params) (*ent.Session, error) {
-	return m.CreatePrepared(ctx, w, r, p, nil)
-}
-
-// CreatePrepared is Create for a login that may have stored the session
-// with its own bookkeeping (pre, see Prepared): that session is the one set
-// when it matches p.
-func (m *Manager) CreatePrepared(ctx context.Context, w http.ResponseWriter, r *http.Request, p Params, pre *Prepared) (*ent.Session, error) {
-	if old, err := m.Current(ctx, r); err == nil {
-		_ = m.revoke(ctx, old.ID)
+	o, err := m.Opening(p)
+	if err != nil {
+		return nil, err
 	}
-	s, token := m.take(ctx, pre, p)
-	if s == nil {
-		var err error
-		if token, s, err = m.insert(ctx, m.DB, p); err != nil {
-			return nil, err
-		}
+	s, err := Insert(ctx, m.DB, o.Session)
+	if err != nil {
+		return nil, err
 	}
-	m.setCookie(w, token, m.absolute())
+	m.Open(ctx, w, r, o)
 	return s, nil
 }
 

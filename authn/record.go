@@ -33,11 +33,9 @@ type Pending struct {
 	UpgradeIdentity pulid.ID
 	UpgradeHash     string
 	// Event is the login's log event as the strategy knows it (client,
-	// connection, strategy, user name); Finalize sets its type,
-	// description and user.
+	// connection, strategy, user name, a description of how); Finalize
+	// sets its type and user, and the reason of a refusal.
 	Event logs.Event
-	// UserAgent is the browser's, for the session.
-	UserAgent string
 }
 
 // Record is one decided login's writes, all or nothing.
@@ -129,7 +127,7 @@ func (f *Finalizer) record(ctx context.Context, who Authenticated, res Result) (
 	}
 	o, err := f.d.Sessions.Opening(sessions.Params{
 		UserID: res.User.ID, AuthTime: authTime.Truncate(time.Second), AMR: who.AMR, Connection: who.Connection,
-		IP: ip, UserAgent: p.UserAgent,
+		IP: ip, UserAgent: logs.RequestFrom(ctx).UserAgent,
 	})
 	if err != nil {
 		return Result{}, err

@@ -16,14 +16,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/authgraph/authgraph/authn"
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/dbauth/lockout"
 	"github.com/authgraph/authgraph/ent"
 	entidentity "github.com/authgraph/authgraph/ent/identity"
+	"github.com/authgraph/authgraph/ent/loginattempt"
 	"github.com/authgraph/authgraph/logs"
 	"github.com/authgraph/authgraph/mail"
 	"github.com/authgraph/authgraph/passwords"
-	"github.com/authgraph/authgraph/sessions"
 	"github.com/authgraph/authgraph/store"
 )
 
@@ -213,31 +214,31 @@ type LoginInput struct {
 	Password   string
 	// ClientID and ClientName go into the log events.
 	ClientID, ClientName string
-	// Session, when not nil, is the login page's session: stored with the
-	// login's bookkeeping (sessions.Prepared), saving a commit.
-	Session *sessions.Prepared
 }
 
-// LoginResult is a successful login.
+// LoginResult is a correct password.
 type LoginResult struct {
 	User       *ent.User
 	Identity   *ent.Identity
 	Connection *ent.Connection
-	// Session is LoginInput.Session, for the page's
-	// sessions.Manager.CreatePrepared.
-	Session *sessions.Prepared
+	// Pending is what the login leaves for authn.Finalize to record once
+	// it is decided: the end of the brute-force counter, the login
+	// counters, an upgraded hash, the log event and the session.
+	Pending *authn.Pending
 }
 
 // Login checks a password. It returns ErrTooManyAttempts (before any hash
 // work) for a blocked (identifier, IP), ErrInvalidCredentials for an unknown
 // user or a wrong password (the unknown user costs one dummy hash
-// verification, so both take the same time), ErrBusy when the verification
-// (real or dummy, admitted alike) found no slot in time (no failure is
-// counted or logged), and ErrBlocked only after the correct password of a
-// blocked user. A correct password bumps last_login, last_ip and
-// logins_count, also for a blocked user (docs/PROFILE.md), and upgrades a
-// bcrypt or outdated argon2id hash (unless the limiter is busy then).
-// Events: s, f, fp, fu, limit_wc.
+// verification, so both take the same time, and each is counted and logged:
+// f, fp, fu, limit_wc), and ErrBusy when the verification (real or dummy,
+// admitted alike) found no slot in time (no failure is counted or logged).
+// A correct password writes nothing here: the result's Pending carries the
+// end of the brute-force counter, the login counters (bumped also for a
+// blocked user, docs/PROFILE.md), the upgrade of a bcrypt or outdated
+// argon2id hash (unless the limiter is busy then) and the s event, which
+// authn.Finalize records with the login's session once it has decided the
+// login (a blocked user is refused there).
 func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error) {
 	sys := authz.SystemContext(ctx)
 	conn, err := s.loginConnection(ctx, in.Connection) // loginstate.go
@@ -323,28 +324,21 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 
 	// The password is right: the failure counter of this (identifier, IP)
 	// starts over (a failure counted concurrently may survive), an
-	// outdated hash is upgraded, and the login is recorded, in one
-	// transaction (loginstate.go); on Postgres in the same statement as the
-	// rest of the bookkeeping, so the reservation above costs no statement.
-	var clear *attemptKey
+	// outdated hash is upgraded and the login is recorded, all in the
+	// login's record (authn.Store: one transaction, one statement on
+	// Postgres), so the reservation above costs no statement of its own.
+	pending := &authn.Pending{CountLogin: true, Event: ev}
 	if att != nil {
-		clear = &attemptKey{conn: conn.Name, ident: ident, ip: ip}
+		pending.Attempt = &att.Key
 	}
-	upgrade := ""
 	if upgradeHashes(conn) && passwords.NeedsRehash(*idn.PasswordHash) {
 		// A busy limiter leaves the hash for a later login: the password
 		// was right, and the login is not refused for an optional step.
-		upgrade, _ = s.Passwords.Hash(ctx, in.Password)
+		if h, err := s.Passwords.Hash(ctx, in.Password); err == nil {
+			pending.UpgradeIdentity, pending.UpgradeHash = idn.ID, h
+		}
 	}
-	u, idn, blocked, err := s.recordLogin(sys, ev, u, idn, clear, upgrade, in.Session)
-	if err != nil {
-		return nil, fmt.Errorf("dbauth: recording login: %w", err)
-	}
-	if blocked {
-		return nil, ErrBlocked
-	}
-	idn.Edges.User = u
-	return &LoginResult{User: u, Identity: idn, Connection: conn, Session: in.Session}, nil
+	return &LoginResult{User: u, Identity: idn, Connection: conn, Pending: pending}, nil
 }
 
 // findIdentity returns the identity of conn whose email (or username, when
@@ -403,4 +397,27 @@ func truncate(s string, n int) string {
 func upgradeHashes(conn *ent.Connection) bool {
 	v, ok := conn.Options["upgrade_password_hashes"].(bool)
 	return !ok || v
+}
+
+// CheckPassword checks the password of a signed-in user who is about to
+// change it (the account page): Login's checks, counting and events for a
+// wrong password, but a correct one only ends the brute-force counter: it
+// is not a login, so nothing else is recorded. ErrBlocked for a blocked
+// user.
+func (s *Service) CheckPassword(ctx context.Context, in LoginInput) (*ent.User, error) {
+	res, err := s.Login(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	if a := res.Pending.Attempt; a != nil {
+		if _, err := s.DB.LoginAttempt.Delete().
+			Where(loginattempt.Connection(a.Connection), loginattempt.Identifier(a.Identifier), loginattempt.IP(a.IP)).
+			Exec(authz.SystemContext(ctx)); err != nil {
+			return nil, fmt.Errorf("dbauth: ending a brute-force counter: %w", err)
+		}
+	}
+	if res.User.Blocked {
+		return nil, ErrBlocked
+	}
+	return res.User, nil
 }

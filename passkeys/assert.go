@@ -13,7 +13,6 @@ import (
 	"github.com/authgraph/authgraph/ent/connection"
 	"github.com/authgraph/authgraph/ent/identity"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
-	"github.com/authgraph/authgraph/ent/user"
 	"github.com/authgraph/authgraph/logs"
 	"github.com/authgraph/authgraph/mfa"
 )
@@ -98,8 +97,9 @@ func (s *Service) BeginLogin(ctx context.Context, binding string) (*Ceremony, er
 }
 
 // FinishLogin verifies the answer to BeginLogin and returns the user the
-// passkey belongs to. A blocked user gets ErrBlocked, after the passkey
-// verified (no oracle for others).
+// passkey belongs to. Whether that user may sign in (blocked, enabled
+// connection, second factor, rules) is decided with the login, by
+// authn.Finalize.
 func (s *Service) FinishLogin(ctx context.Context, binding, sealed string, response []byte, lc mfa.LoginContext) (*Result, error) {
 	if err := s.requireEnabled(ctx); err != nil {
 		return nil, err
@@ -134,9 +134,6 @@ func (s *Service) FinishLogin(ctx context.Context, binding, sealed string, respo
 	}
 	if !parsed.Response.AuthenticatorData.Flags.HasUserVerified() {
 		return nil, fmt.Errorf("%w: the user was not verified", ErrCeremony)
-	}
-	if w.u.Blocked {
-		return nil, ErrBlocked
 	}
 	return s.accept(ctx, w, cred, parsed, st, lc, "Passkey accepted")
 }
@@ -181,7 +178,7 @@ func (s *Service) accept(ctx context.Context, w *waUser, cred *gowebauthn.Creden
 	e.Details = map[string]any{"authenticator_id": string(row.ID), "authenticator_type": string(mfa.FactorWebAuthn),
 		"user_verified": uv}
 	s.log(ctx, e)
-	return &Result{UserID: w.u.ID, AuthenticatorID: string(row.ID), AMR: amrOf(row.BackupEligible, uv), UserVerified: uv}, nil
+	return &Result{UserID: w.u.ID, User: w.u, AuthenticatorID: string(row.ID), AMR: amrOf(row.BackupEligible, uv), UserVerified: uv}, nil
 }
 
 // LoginConnections lists the database connections the user has an
@@ -203,30 +200,11 @@ func (s *Service) LoginConnections(ctx context.Context, userID pulid.ID) ([]stri
 	return out, nil
 }
 
-// RecordLogin records a passkey sign-in through connection as a password
-// login is recorded: the user's last login and count, and an "s" event.
-// A user blocked meanwhile is refused with ErrBlocked.
-func (s *Service) RecordLogin(ctx context.Context, userID pulid.ID, conn string, lc mfa.LoginContext) error {
-	now := s.cfg.Now().Truncate(time.Microsecond)
-	req := logs.RequestFrom(ctx)
-	upd := s.cfg.DB.User.Update().Where(user.ID(userID), user.Blocked(false)).SetLastLogin(now).AddLoginsCount(1)
-	if req.IP != "" && len(req.IP) <= 64 {
-		upd.SetLastIP(req.IP)
-	}
-	n, err := upd.Save(sys(ctx))
-	if err != nil {
-		return fmt.Errorf("passkeys: recording a login: %w", err)
-	}
-	if n == 0 {
-		return ErrBlocked
-	}
-	u, err := s.cfg.DB.User.Get(sys(ctx), userID)
-	if err != nil {
-		return fmt.Errorf("passkeys: recording a login: %w", err)
-	}
-	lc.Connection = conn
-	e := event(logs.TypeSuccessLogin, "Successful login with a passkey", u, lc)
+// LoginEvent is the s event of a passkey sign-in through connection, which
+// the login's record writes (authn.Pending) once the login is decided.
+func LoginEvent(res *Result, connection string, lc mfa.LoginContext) logs.Event {
+	lc.Connection = connection
+	e := event(logs.TypeSuccessLogin, "Successful login with a passkey", res.User, lc)
 	e.Details = map[string]any{"method": "passkey"}
-	s.log(ctx, e)
-	return nil
+	return e
 }

@@ -75,8 +75,6 @@ var (
 	// ErrUnknownCredential: the credential is not registered (or not the
 	// user's).
 	ErrUnknownCredential = errors.New("passkeys: unknown credential")
-	// ErrBlocked: the passkey's user is blocked.
-	ErrBlocked = errors.New("passkeys: the user is blocked")
 )
 
 // Config wires the service. Every field but DisplayName, Logger and Now is
@@ -172,7 +170,9 @@ type Ceremony struct {
 
 // Result is a passed assertion.
 type Result struct {
-	UserID          pulid.ID
+	UserID pulid.ID
+	// User is the passkey's user, as read for the ceremony.
+	User            *ent.User
 	AuthenticatorID string
 	// AMR are the methods the assertion proves: hwk or swk, and "user"
 	// when the authenticator verified the user.

@@ -272,9 +272,11 @@ func TestPasskeyLogin(t *testing.T) {
 		if err := e.db.User.UpdateOne(e.user).SetBlocked(true).Exec(sys); err != nil {
 			t.Fatal(err)
 		}
+		// A blocked user's passkey still verifies: the login is refused
+		// when it is decided (authn.Finalize), with the user as read here.
 		c, _ = e.svc.BeginLogin(ctx, "req-5")
-		if _, err := e.svc.FinishLogin(ctx, "req-5", c.State, k.Get(c.Options), mfa.LoginContext{}); !errors.Is(err, passkeys.ErrBlocked) {
-			t.Fatalf("blocked = %v", err)
+		if res, err := e.svc.FinishLogin(ctx, "req-5", c.State, k.Get(c.Options), mfa.LoginContext{}); err != nil || res.User == nil || !res.User.Blocked {
+			t.Fatalf("blocked = %+v, %v", res, err)
 		}
 		// An unknown credential.
 		other := webauthntest.New(t, origin, rpID)

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/authgraph/authgraph/authn"
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/connectors"
 	"github.com/authgraph/authgraph/connectors/customdb"
@@ -142,22 +143,10 @@ func (s *Service) localLogin(ctx context.Context, conn *ent.Connection, in Passw
 		s.writeLog(ctx, ev)
 		return nil, true, &connectors.CredentialsError{Reason: connectors.ReasonWrongPassword}
 	}
-	if u.Blocked {
-		ev.Type, ev.Description = logs.TypeFailedLogin, "user is blocked"
-		s.writeLog(ctx, ev)
-		return nil, true, ErrBlocked
-	}
-	uu := s.DB.User.UpdateOne(u).SetLastLogin(s.now()).AddLoginsCount(1)
-	if ip := logs.RequestFrom(ctx).IP; ip != "" {
-		uu.SetLastIP(truncate(ip, 64))
-	}
-	if u, err = uu.Save(sys); err != nil {
-		return nil, true, err
-	}
-	ev.Type, ev.Description = logs.TypeSuccessLogin, ""
-	s.writeLog(ctx, ev)
-	idn.Edges.User = u
-	return &Result{SyncResult: &identity.SyncResult{User: u, Identity: idn}, Connection: conn, AMR: []string{"pwd"}}, true, nil
+	// The login counters and the s event are the login's record
+	// (authn.Finalize), which also refuses a blocked user.
+	return &Result{SyncResult: &identity.SyncResult{User: u, Identity: idn}, Connection: conn, AMR: []string{"pwd"},
+		Pending: &authn.Pending{CountLogin: true, Event: ev}}, true, nil
 }
 
 // ErrNotCustomDB: RunScript was given a connection of another strategy.

@@ -72,8 +72,8 @@ func (s *Service) StartRedirect(ctx context.Context, connName, loginRequest, cal
 // Callback finishes a redirect login: the state is consumed (single use),
 // the connector verifies the upstream's answer, and the identity is synced.
 // It returns the pending login request's id with the result; errors:
-// ErrUnknownState, connectors.ErrInvalidResponse, connectors.ErrUnavailable,
-// ErrBlocked.
+// ErrUnknownState, connectors.ErrInvalidResponse, connectors.ErrUnavailable.
+// (A blocked user is refused when the login is decided, by authn.Finalize.)
 func (s *Service) Callback(ctx context.Context, r *http.Request, callbackURL string) (*Result, string, error) {
 	state := r.URL.Query().Get("state")
 	if state == "" || len(state) > 256 {

@@ -1,8 +1,11 @@
 // Package upstream runs logins through non-database connections: it builds
 // the strategy's connector from the connection's options (cached until the
 // connection changes), asks it for the user, syncs the result through
-// identity.SyncUpstream and writes the log events (s, f, fp, fu) as dbauth
-// does for database connections.
+// identity.SyncUpstream, and logs the failures (f, fp, fu) as dbauth does
+// for database connections. A login vouched for is not decided here: its
+// Result carries what authn.Finalize records once it has (the s event, the
+// end of the brute-force counter, the session); a blocked user is refused
+// there.
 //
 // Every database access runs as the system viewer: a login is authorised by
 // the upstream, not by a token's scopes.
@@ -17,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/authgraph/authgraph/authn"
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/connections"
 	"github.com/authgraph/authgraph/connectors"
@@ -44,8 +48,6 @@ var (
 	// ErrUnknownConnection: no such connection of a strategy that can do
 	// what was asked.
 	ErrUnknownConnection = errors.New("unknown connection")
-	// ErrBlocked: the upstream vouched for a user an administrator blocked.
-	ErrBlocked = errors.New("user is blocked")
 )
 
 // Service runs upstream logins.
@@ -188,12 +190,14 @@ type Result struct {
 	Connection *ent.Connection
 	// AMR is the authentication methods reference for the tokens.
 	AMR []string
+	// Pending is what authn.Finalize records for the login.
+	Pending *authn.Pending
 }
 
 // Login checks a username and password against a password connection.
 // Errors: connectors.ErrInvalidCredentials (whatever the reason: the log
 // event carries it), connectors.ErrUnavailable (nothing written but the
-// log event), ErrBlocked, ErrUnknownConnection, connectors.ErrConfig, and
+// log event), ErrUnknownConnection, connectors.ErrConfig, and
 // lockout.ErrTooManyAttempts (brute-force protection, before the upstream
 // is asked).
 func (s *Service) Login(ctx context.Context, in PasswordLogin) (*Result, error) {
@@ -217,7 +221,12 @@ func (s *Service) Login(ctx context.Context, in PasswordLogin) (*Result, error) 
 	}
 	res, err := s.passwordLogin(ctx, conn, pc, in)
 	if att != nil {
-		s.settle(ctx, att, err)
+		if err == nil {
+			// The correct password's counter ends with the login's record.
+			res.Pending.Attempt = &att.Key
+		} else {
+			s.settle(ctx, att, err)
+		}
 	}
 	return res, err
 }
@@ -288,16 +297,13 @@ func (s *Service) reserve(ctx context.Context, conn *ent.Connection, in Password
 	return att, err
 }
 
-// settle reports a counted attempt's outcome: a wrong or unknown
-// credential is a failure; a correct password (the user may still be
-// blocked) resets the counter; anything else (upstream unavailable, a
-// script or configuration error) gave no verdict on the password and is
-// uncounted.
+// settle reports a failed attempt's outcome: a wrong or unknown credential
+// is a failure; anything else (upstream unavailable, a script or
+// configuration error) gave no verdict on the password and is uncounted.
+// (A correct password's counter ends with the login's record.)
 func (s *Service) settle(ctx context.Context, att *lockout.Attempt, loginErr error) {
 	var err error
 	switch {
-	case loginErr == nil, errors.Is(loginErr, ErrBlocked):
-		err = att.Succeeded(ctx)
 	case errors.Is(loginErr, connectors.ErrInvalidCredentials):
 		err = att.Failed(ctx)
 	default:
@@ -308,7 +314,8 @@ func (s *Service) settle(ctx context.Context, att *lockout.Attempt, loginErr err
 	}
 }
 
-// complete syncs a vouched-for identity and writes the s or f event.
+// complete syncs a vouched-for identity; the login's s event is left to
+// its record (Result.Pending).
 func (s *Service) complete(ctx context.Context, conn *ent.Connection, id connectors.Identity, ev logs.Event, amr []string) (*Result, error) {
 	res, err := identity.SyncUpstream(ctx, s.DB, identity.UpstreamLogin{
 		Connection: conn, Identity: id, Sealer: s.Sealer, IP: logs.RequestFrom(ctx).IP, Now: s.now(),
@@ -322,14 +329,8 @@ func (s *Service) complete(ctx context.Context, conn *ent.Connection, id connect
 		s.logger().WarnContext(ctx, "upstream email refused", "connection", conn.Name, "user_id", res.User.UserID, "err", res.RefusedEmail)
 	}
 	ev.UserID = res.User.UserID
-	if res.User.Blocked {
-		ev.Type, ev.Description = logs.TypeFailedLogin, "user is blocked"
-		s.writeLog(ctx, ev)
-		return nil, ErrBlocked
-	}
-	ev.Type, ev.Description = logs.TypeSuccessLogin, ""
-	s.writeLog(ctx, ev)
-	return &Result{SyncResult: res, Connection: conn, AMR: amr}, nil
+	// The profile sync counted the login (last_login, logins_count).
+	return &Result{SyncResult: res, Connection: conn, AMR: amr, Pending: &authn.Pending{Event: ev}}, nil
 }
 
 // DiscoverRealm returns the first of the named connections (SAML or LDAP)

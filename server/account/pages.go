@@ -309,7 +309,7 @@ func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request) {
 		h.showAccount(w, r, s, http.StatusBadRequest, "Enter a new password.", nil)
 		return
 	}
-	res, err := h.cfg.Auth.Login(ctx, dbauth.LoginInput{Connection: s.Connection, Identifier: ident, Password: current,
+	u, err := h.cfg.Auth.CheckPassword(ctx, dbauth.LoginInput{Connection: s.Connection, Identifier: ident, Password: current,
 		ClientID: h.clientID, ClientName: clients.AccountClientName})
 	switch {
 	case errors.Is(err, dbauth.ErrTooManyAttempts):
@@ -322,11 +322,11 @@ func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request) {
 		h.serverError(w, r, err)
 		return
 	}
-	if res.User.ID != s.UserRef {
+	if u.ID != s.UserRef {
 		h.showAccount(w, r, s, http.StatusBadRequest, "Your current password is not right.", nil)
 		return
 	}
-	if err := h.cfg.Auth.ChangePassword(ctx, h.cfg.DB, res.User, next); err != nil {
+	if err := h.cfg.Auth.ChangePassword(ctx, h.cfg.DB, u, next); err != nil {
 		if pe, ok := dbauth.IsPolicyError(err); ok {
 			var unmet []string
 			for _, rule := range pe.Rules {

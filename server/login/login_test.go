@@ -3,9 +3,9 @@ package login_test
 // These tests drive the pages over real HTTP with a cookie jar, on a real
 // database (SQLite and Postgres) and a real in-process SMTP server. The one
 // double is fakeOP, a minimal stand-in for the OpenID Provider's side of
-// loginflow.Handoff that records Complete and Fail: the real provider
-// (server/oidc) is being built at the same time, and its own tests drive
-// these pages through /authorize.
+// loginflow.Handoff that decides each login with the real authn.Finalizer
+// (every scope granted, no rules) and records Complete and Fail; the
+// provider's own tests (server/oidc) drive these pages through /authorize.
 
 import (
 	"context"
@@ -24,11 +24,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authgraph/authgraph/authn"
+	"github.com/authgraph/authgraph/authn/loginstore"
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/dbauth"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/connection"
 	"github.com/authgraph/authgraph/ent/logevent"
+	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/identity"
 	"github.com/authgraph/authgraph/internal/testenv"
 	"github.com/authgraph/authgraph/logs"
@@ -49,6 +52,27 @@ type fakeOP struct {
 	reqs      map[string]*loginflow.Request
 	completed map[string]loginflow.Login
 	failed    map[string]string // id -> "code: description"
+	fin       *authn.Finalizer
+	sessions  *sessions.Manager
+}
+
+// opUsers and opGrants are the finalizer's users (the database's) and
+// grants (every scope asked for).
+type opUsers struct{ db *ent.Client }
+
+func (u opUsers) User(ctx context.Context, id pulid.ID) (*ent.User, error) {
+	user, err := u.db.User.Get(authz.SystemContext(ctx), id)
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	return user, err
+}
+
+type opGrants struct{}
+
+func (opGrants) RoleNames(context.Context, *ent.User) ([]string, error) { return nil, nil }
+func (opGrants) Scopes(_ context.Context, req *authn.Request, _ *ent.User, _ []string) ([]string, error) {
+	return req.Scopes, nil
 }
 
 func (f *fakeOP) Request(_ context.Context, id string) (*loginflow.Request, error) {
@@ -64,10 +88,39 @@ func (f *fakeOP) Request(_ context.Context, id string) (*loginflow.Request, erro
 
 func (f *fakeOP) Complete(w http.ResponseWriter, r *http.Request, id string, l loginflow.Login) {
 	f.mu.Lock()
+	lr := f.reqs[id]
+	f.mu.Unlock()
+	req := &authn.Request{Client: &ent.Application{ClientID: lr.ClientID, Name: lr.ClientName}, Connection: lr.Connection}
+	for _, c := range lr.EnabledConnections {
+		req.EnabledConnections = append(req.EnabledConnections, c.Name)
+	}
+	res, err := f.fin.Finalize(r.Context(), req, l)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	if res.Session != nil {
+		f.sessions.Open(r.Context(), w, r, res.Session)
+	}
+	l.SessionID = res.SessionID
+	if res.Outcome == authn.Denied {
+		f.Fail(w, r, id, res.Error, res.Description)
+		return
+	}
+	f.mu.Lock()
 	f.completed[id] = l
 	delete(f.reqs, id)
 	f.mu.Unlock()
 	http.Redirect(w, r, "/op/resume?id="+id, http.StatusFound)
+}
+
+func (f *fakeOP) Establish(w http.ResponseWriter, r *http.Request, l loginflow.Login) (bool, error) {
+	res, err := f.fin.Establish(r.Context(), l)
+	if err != nil || res.Session == nil {
+		return false, err
+	}
+	f.sessions.Open(r.Context(), w, r, res.Session)
+	return true, nil
 }
 
 func (f *fakeOP) Fail(w http.ResponseWriter, r *http.Request, id, code, desc string) {
@@ -134,8 +187,14 @@ func newEnv(t *testing.T, dsn string) *env {
 	e.srv = httptest.NewServer(mux)
 	issuer := e.srv.URL + "/"
 	e.auth = &dbauth.Service{DB: db.Ent, Mail: sender, Issuer: issuer, Logger: slog.New(slog.DiscardHandler), ResetFloor: 20 * time.Millisecond}
+	e.op.sessions = &sessions.Manager{DB: db.Ent}
+	if e.op.fin, err = authn.New(authn.Deps{
+		Users: opUsers{db: db.Ent}, Grants: opGrants{}, Store: loginstore.New(db.Ent), Sessions: e.op.sessions,
+	}); err != nil {
+		t.Fatal(err)
+	}
 	h, err := login.New(login.Config{
-		Issuer: issuer, DB: db.Ent, Handoff: e.op, Sessions: &sessions.Manager{DB: db.Ent}, Auth: e.auth,
+		Issuer: issuer, DB: db.Ent, Handoff: e.op, Sessions: e.op.sessions, Auth: e.auth,
 		Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {

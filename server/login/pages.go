@@ -16,7 +16,6 @@ import (
 	"github.com/authgraph/authgraph/ent/connection"
 	"github.com/authgraph/authgraph/ent/ticket"
 	"github.com/authgraph/authgraph/identity"
-	"github.com/authgraph/authgraph/logs"
 	"github.com/authgraph/authgraph/server/loginflow"
 	"github.com/authgraph/authgraph/sessions"
 )
@@ -239,9 +238,6 @@ func (h *Handler) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	res, err := h.cfg.Auth.Login(r.Context(), dbauth.LoginInput{
 		Connection: connName, Identifier: username, Password: r.PostFormValue("password"),
 		ClientID: req.ClientID, ClientName: req.ClientName,
-		// The session is stored with the login's bookkeeping; finish sets
-		// its cookie.
-		Session: h.cfg.Sessions.Prepare(),
 	})
 	if err != nil {
 		h.loginFailed(w, r, req, connName, username, err)
@@ -260,8 +256,6 @@ func (h *Handler) loginFailed(w http.ResponseWriter, r *http.Request, req *login
 		h.showLogin(w, r, req, connName, username, msg, http.StatusUnauthorized)
 	case errors.Is(err, dbauth.ErrTooManyAttempts):
 		h.tooManyAttempts(w, r, req, connName)
-	case errors.Is(err, dbauth.ErrBlocked):
-		h.cfg.Handoff.Fail(w, r, req.ID, "access_denied", "user is blocked")
 	case errors.Is(err, dbauth.ErrBusy):
 		h.showLogin(w, r, req, connName, username, msgBusy, retryLater(w)) // busy.go
 	default:
@@ -281,26 +275,16 @@ func (h *Handler) tooManyAttempts(w http.ResponseWriter, r *http.Request, req *l
 	h.render(w, r, http.StatusTooManyRequests, "message", p)
 }
 
-// finish starts the SSO session and completes the request.
+// finish hands a correct password to the provider, which decides the login
+// and records it with its session (authn.Finalize).
 func (h *Handler) finish(w http.ResponseWriter, r *http.Request, req *loginflow.Request, res *dbauth.LoginResult) {
-	amr := []string{"pwd"}
 	// auth_time is whole seconds in tokens; storing it so keeps the value
 	// handed over now equal to the one a later SSO reads back (Postgres
-	// keeps microseconds only).
-	authTime := h.cfg.Now().Truncate(time.Second)
-	s, err := h.cfg.Sessions.CreatePrepared(r.Context(), w, r, sessions.Params{
-		UserID: res.User.ID, AuthTime: authTime, AMR: amr, Connection: res.Connection.Name,
-		IP: logs.RequestFrom(r.Context()).IP, UserAgent: r.UserAgent(),
-	}, res.Session)
-	if err != nil {
-		h.serverError(w, r, err)
-		return
-	}
-	// res.User is the user as the login recorded it (not blocked): the
-	// provider need not read it again.
+	// keeps microseconds only). res.User is the user as the login read it:
+	// the provider need not read it again.
 	h.cfg.Handoff.Complete(w, r, req.ID, loginflow.Login{
-		UserID: res.User.ID, User: res.User, SessionID: s.ID, AuthTime: s.AuthTime, AMR: amr,
-		Connection: res.Connection.Name,
+		UserID: res.User.ID, User: res.User, AuthTime: h.cfg.Now().Truncate(time.Second), AMR: []string{"pwd"},
+		Connection: res.Connection.Name, Pending: res.Pending,
 	})
 }
 
@@ -444,7 +428,6 @@ func (h *Handler) signupSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := h.cfg.Auth.Login(r.Context(), dbauth.LoginInput{
 		Connection: conn.Name, Identifier: email, Password: password, ClientID: req.ClientID, ClientName: req.ClientName,
-		Session: h.cfg.Sessions.Prepare(),
 	})
 	if err != nil {
 		h.loginFailed(w, r, req, conn.Name, email, err)

@@ -19,11 +19,8 @@ import (
 	"github.com/authgraph/authgraph/connectors"
 	"github.com/authgraph/authgraph/connectors/upstream"
 	"github.com/authgraph/authgraph/dbauth"
-	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/connection"
-	"github.com/authgraph/authgraph/logs"
 	"github.com/authgraph/authgraph/server/loginflow"
-	"github.com/authgraph/authgraph/sessions"
 )
 
 const (
@@ -181,8 +178,6 @@ func (h *Handler) upstreamCallback(w http.ResponseWriter, r *http.Request) {
 		h.showLogin(w, r, req, "", "", msgUnavailableIdP, http.StatusServiceUnavailable)
 	case errors.Is(err, connectors.ErrInvalidResponse):
 		h.showLogin(w, r, req, "", "", "We could not log you in with this identity provider. Please try again.", http.StatusBadRequest)
-	case errors.Is(err, upstream.ErrBlocked):
-		h.cfg.Handoff.Fail(w, r, req.ID, "access_denied", "user is blocked")
 	default:
 		h.serverError(w, r, err)
 	}
@@ -242,8 +237,6 @@ func (h *Handler) upstreamPasswordLogin(w http.ResponseWriter, r *http.Request, 
 		h.showLogin(w, r, req, connName, username, msgWrongUpstream, http.StatusUnauthorized)
 	case errors.Is(err, connectors.ErrUnavailable):
 		h.showLogin(w, r, req, connName, username, msgUnavailable, http.StatusServiceUnavailable)
-	case errors.Is(err, upstream.ErrBlocked):
-		h.cfg.Handoff.Fail(w, r, req.ID, "access_denied", "user is blocked")
 	case errors.Is(err, dbauth.ErrTooManyAttempts):
 		h.tooManyAttempts(w, r, req, connName)
 	case errors.Is(err, dbauth.ErrBusy):
@@ -253,24 +246,13 @@ func (h *Handler) upstreamPasswordLogin(w http.ResponseWriter, r *http.Request, 
 	}
 }
 
-// finishUpstream starts the SSO session and completes the request, as
-// finish does for database logins.
+// finishUpstream hands an upstream login to the provider, which decides
+// it and records it with its session (authn.Finalize), as finish does for
+// database logins.
 func (h *Handler) finishUpstream(w http.ResponseWriter, r *http.Request, req *loginflow.Request, res *upstream.Result) {
-	h.finishUser(w, r, req, res.User, res.Connection.Name, res.AMR)
-}
-
-func (h *Handler) finishUser(w http.ResponseWriter, r *http.Request, req *loginflow.Request, u *ent.User, connName string, amr []string) {
-	authTime := h.cfg.Now().Truncate(time.Second)
-	s, err := h.cfg.Sessions.Create(r.Context(), w, r, sessions.Params{
-		UserID: u.ID, AuthTime: authTime, AMR: amr, Connection: connName,
-		IP: logs.RequestFrom(r.Context()).IP, UserAgent: r.UserAgent(),
-	})
-	if err != nil {
-		h.serverError(w, r, err)
-		return
-	}
 	h.cfg.Handoff.Complete(w, r, req.ID, loginflow.Login{
-		UserID: u.ID, SessionID: s.ID, AuthTime: s.AuthTime, AMR: amr, Connection: connName,
+		UserID: res.User.ID, User: res.User, AuthTime: h.cfg.Now().Truncate(time.Second), AMR: res.AMR,
+		Connection: res.Connection.Name, Pending: res.Pending,
 	})
 }
 
@@ -321,21 +303,24 @@ func (h *Handler) samlACS(w http.ResponseWriter, r *http.Request) {
 	case err == nil && req != nil:
 		h.finishUpstream(w, r, req, res)
 	case err == nil:
-		// IdP-initiated: no application asked; the SSO session lets the
-		// next /authorize through without a prompt.
-		if _, err := h.cfg.Sessions.Create(r.Context(), w, r, sessions.Params{
-			UserID: res.User.ID, AuthTime: h.cfg.Now().Truncate(time.Second), AMR: res.AMR, Connection: res.Connection.Name,
-			IP: logs.RequestFrom(r.Context()).IP, UserAgent: r.UserAgent(),
-		}); err != nil {
+		// IdP-initiated: no application asked. The login is recorded with
+		// its SSO session, which lets the next /authorize through without
+		// a prompt (and is decided then, rules and second factor included).
+		ok, err := h.cfg.Handoff.Establish(w, r, loginflow.Login{
+			UserID: res.User.ID, User: res.User, AuthTime: h.cfg.Now().Truncate(time.Second), AMR: res.AMR,
+			Connection: res.Connection.Name, Pending: res.Pending,
+		})
+		switch {
+		case err != nil:
 			h.serverError(w, r, err)
-			return
+		case !ok:
+			h.message(w, r, http.StatusBadRequest, "Log in", "We could not log you in with your organization's identity provider. Please try again.", "", "")
+		default:
+			h.message(w, r, http.StatusOK, "Logged in", "", "You are logged in. You can now open your application.", "")
 		}
-		h.message(w, r, http.StatusOK, "Logged in", "", "You are logged in. You can now open your application.", "")
-	case errors.Is(err, upstream.ErrBlocked) && req != nil:
-		h.cfg.Handoff.Fail(w, r, req.ID, "access_denied", "user is blocked")
 	case errors.Is(err, connectors.ErrUnavailable):
 		h.message(w, r, http.StatusServiceUnavailable, "Log in", msgUnavailableIdP, "", "")
-	case errors.Is(err, connectors.ErrInvalidResponse), errors.Is(err, upstream.ErrBlocked), errors.Is(err, upstream.ErrOtherBrowser):
+	case errors.Is(err, connectors.ErrInvalidResponse), errors.Is(err, upstream.ErrOtherBrowser):
 		h.message(w, r, http.StatusBadRequest, "Log in", "We could not log you in with your organization's identity provider. Please try again.", "", "")
 	default:
 		h.serverError(w, r, err)

@@ -26,8 +26,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/authgraph/authgraph/authn"
 	"github.com/authgraph/authgraph/ent/connection"
-	"github.com/authgraph/authgraph/logs"
 	"github.com/authgraph/authgraph/mfa"
 	"github.com/authgraph/authgraph/passkeys"
 	"github.com/authgraph/authgraph/server/loginflow"
@@ -332,10 +332,6 @@ func (h *Handler) passkeySubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	lc := mfa.LoginContext{ClientID: req.ClientID, ClientName: req.ClientName}
 	res, err := h.cfg.Passkeys.FinishLogin(ctx, loginBinding(req), h.takeCeremony(w, r, ceremonyLogin), credentialField(r), lc)
-	if errors.Is(err, passkeys.ErrBlocked) {
-		h.cfg.Handoff.Fail(w, r, req.ID, "access_denied", "user is blocked")
-		return
-	}
 	if _, _, known := webauthnErrorText(err); known {
 		h.showLogin(w, r, req, "", "", msgNoPasskey, http.StatusUnauthorized)
 		return
@@ -356,28 +352,15 @@ func (h *Handler) passkeySubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	conn := conns[i]
-	if err := h.cfg.Passkeys.RecordLogin(ctx, res.UserID, conn, lc); errors.Is(err, passkeys.ErrBlocked) {
-		h.cfg.Handoff.Fail(w, r, req.ID, "access_denied", "user is blocked")
-		return
-	} else if err != nil {
-		h.serverError(w, r, err)
-		return
-	}
 	amr := append(slices.Clone(res.AMR), loginflow.AMRMFA)
 	if !res.UserVerified {
 		amr = res.AMR
 	}
-	authTime := h.cfg.Now().Truncate(time.Second)
-	s, err := h.cfg.Sessions.Create(ctx, w, r, sessions.Params{
-		UserID: res.UserID, AuthTime: authTime, AMR: amr, Connection: conn,
-		IP: logs.RequestFrom(ctx).IP, UserAgent: r.UserAgent(),
-	})
-	if err != nil {
-		h.serverError(w, r, err)
-		return
-	}
+	// The provider decides the login (a blocked user is refused there) and
+	// records it with its session: the login counters and the s event.
 	h.cfg.Handoff.Complete(w, r, req.ID, loginflow.Login{
-		UserID: res.UserID, SessionID: s.ID, AuthTime: s.AuthTime, AMR: amr, Connection: conn,
+		UserID: res.UserID, User: res.User, AuthTime: h.cfg.Now().Truncate(time.Second), AMR: amr, Connection: conn,
+		Pending: &authn.Pending{CountLogin: true, Event: passkeys.LoginEvent(res, conn, lc)},
 	})
 }
 

@@ -102,9 +102,15 @@ type Login = authn.Authenticated
 type Handoff interface {
 	// Request returns the pending request with this id.
 	Request(ctx context.Context, id string) (*Request, error)
-	// Complete records the login on the request and redirects the browser
-	// back into the provider, which sends the code to the client.
+	// Complete decides the login for the request (authn.Finalize), records
+	// it when it has something pending (setting its session's cookie) and
+	// answers the browser: the code sent to the client, the second-factor
+	// page, or the error sent to the client.
 	Complete(w http.ResponseWriter, r *http.Request, id string, login Login)
+	// Establish records a login no application asked for (a SAML
+	// IdP-initiated assertion) with its session, setting the cookie; false
+	// when the user may not sign in (blocked).
+	Establish(w http.ResponseWriter, r *http.Request, login Login) (bool, error)
 	// Fail ends the request with an OAuth error sent to the client's
 	// redirect_uri (with its state): login_required, access_denied, …
 	Fail(w http.ResponseWriter, r *http.Request, id, code, description string)

@@ -461,6 +461,12 @@ func (p *Provider) complete(w http.ResponseWriter, r *http.Request, ar *ent.Auth
 		p.serverErrorRedirect(w, r, tgt, "deciding a login", err)
 		return
 	}
+	if res.Session != nil {
+		// The login was recorded with a new session: the browser gets it
+		// whatever comes next (the second-factor page is bound to it).
+		p.sessions.Open(ctx, w, r, res.Session)
+	}
+	login.SessionID = res.SessionID
 	switch res.Outcome {
 	case authn.Denied:
 		p.finish(w, r, ar, res.Error, res.Description)

@@ -3,11 +3,13 @@ package oidc
 import (
 	"context"
 	"errors"
+	"net/http"
 
 	"github.com/authgraph/authgraph/authn"
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
+	"github.com/authgraph/authgraph/server/loginflow"
 )
 
 // The provider's side of authn.Finalize: the users, grants and rules it
@@ -52,4 +54,19 @@ type finalizeRules struct{ p *Provider }
 
 func (r finalizeRules) Login(ctx context.Context, ev *authn.ClaimsEvent) (*authn.CustomClaims, error) {
 	return r.p.runClaimsHook(ctx, ev)
+}
+
+// Establish implements loginflow.Handoff: a login no application asked for
+// is recorded with its session (authn.Finalizer.Establish), whose cookie is
+// set on w; false when the user may not sign in.
+func (p *Provider) Establish(w http.ResponseWriter, r *http.Request, login loginflow.Login) (bool, error) {
+	res, err := p.finalizer.Establish(r.Context(), login)
+	if err != nil {
+		return false, err
+	}
+	if res.Session == nil {
+		return false, nil
+	}
+	p.sessions.Open(r.Context(), w, r, res.Session)
+	return true, nil
 }

@@ -36,6 +36,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/authgraph/authgraph/authn"
+	"github.com/authgraph/authgraph/authn/loginstore"
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/clients"
 	"github.com/authgraph/authgraph/ent"
@@ -275,6 +276,7 @@ func New(cfg Config) (*Provider, error) {
 	// Every login is decided by authn.Finalize (docs/ARCHITECTURE.md).
 	if p.finalizer, err = authn.New(authn.Deps{
 		Users: finalizeUsers{db: cfg.DB}, Grants: finalizeGrants{p: p}, Rules: finalizeRules{p: p}, MFA: cfg.MFA,
+		Store: loginstore.New(cfg.DB), Sessions: sm,
 		Logger: log, Now: func() time.Time { return p.now() },
 	}); err != nil {
 		return nil, err

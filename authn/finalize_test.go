@@ -12,6 +12,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/authgraph/authgraph/authn"
+	"github.com/authgraph/authgraph/authn/loginstore"
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
@@ -19,6 +20,7 @@ import (
 	"github.com/authgraph/authgraph/mail"
 	"github.com/authgraph/authgraph/mfa"
 	"github.com/authgraph/authgraph/secretbox"
+	"github.com/authgraph/authgraph/sessions"
 	"github.com/authgraph/authgraph/store"
 )
 
@@ -115,6 +117,7 @@ func newEnv(t *testing.T, dsn string) *env {
 	}
 	if e.f, err = authn.New(authn.Deps{
 		Users: users{db: db.Ent}, Grants: e.grants, MFA: e.mfa, Logger: quiet, Now: func() time.Time { return e.now },
+		Store: loginstore.New(db.Ent), Sessions: &sessions.Manager{DB: db.Ent, Now: func() time.Time { return e.now }},
 		Rules: rules(func(ctx context.Context, ev *authn.ClaimsEvent) (*authn.CustomClaims, error) {
 			if e.rules == nil {
 				return &authn.CustomClaims{}, nil

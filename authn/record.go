@@ -145,7 +145,9 @@ func (f *Finalizer) record(ctx context.Context, who Authenticated, res Result) (
 		// stored no session.
 		return denied(ErrUnauthorized, BlockedDescription), nil
 	}
-	if p.CountLogin {
+	if p.CountLogin && res.User.ID != who.UserID {
+		// decide counted the user who authenticated; the record counted
+		// the primary it was linked to.
 		res.User = counted(res.User, now, ip)
 	}
 	res.Session, res.SessionID = o, o.Session.ID

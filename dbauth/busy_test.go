@@ -37,7 +37,7 @@ func TestBusyCountsNoFailure(t *testing.T) {
 				{Identifier: "busy@example.com"},
 			} {
 				in.Connection = "db"
-				if _, err := e.svc.Login(ctx, in); !errors.Is(err, ErrBusy) || errors.Is(err, ErrInvalidCredentials) {
+				if _, err := e.login(ctx, in); !errors.Is(err, ErrBusy) || errors.Is(err, ErrInvalidCredentials) {
 					t.Fatalf("attempt %d of %q/%q: %v, want ErrBusy", i, in.Identifier, in.Password, err)
 				}
 			}
@@ -65,10 +65,10 @@ func TestBusyCountsNoFailure(t *testing.T) {
 		}
 
 		release()
-		if _, err := e.svc.Login(ctx, LoginInput{Connection: "db", Identifier: "busy@example.com", Password: goodPW}); err != nil {
+		if _, err := e.login(ctx, LoginInput{Connection: "db", Identifier: "busy@example.com", Password: goodPW}); err != nil {
 			t.Fatalf("login after the storm: %v", err)
 		}
-		if _, err := e.svc.Login(ctx, LoginInput{Connection: "db", Identifier: "ghost@example.com", Password: "x"}); !errors.Is(err, ErrInvalidCredentials) {
+		if _, err := e.login(ctx, LoginInput{Connection: "db", Identifier: "ghost@example.com", Password: "x"}); !errors.Is(err, ErrInvalidCredentials) {
 			t.Fatalf("unknown user after the storm: %v", err)
 		}
 		if a := e.db.LoginAttempt.Query().Where(loginattempt.Identifier("ghost@example.com")).OnlyX(sys); a.Failures != 1 {

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authgraph/authgraph/authn"
+	"github.com/authgraph/authgraph/authn/loginstore"
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/connection"
@@ -131,4 +133,31 @@ func countDummy(t *testing.T) *atomic.Int64 {
 	}
 	t.Cleanup(func() { verifyDummy = orig })
 	return &n
+}
+
+// login is Login followed, for a correct password, by the writes
+// authn.Finalize makes for an allowed login: its pending record (the
+// counter's end, the login counters, the hash upgrade, the s event), through
+// the same store. ErrBlocked when the record finds the user blocked; the
+// result's user is then read back.
+func (e *env) login(ctx context.Context, in LoginInput) (*LoginResult, error) {
+	res, err := e.svc.Login(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	p := res.Pending
+	ev := p.Event
+	ev.Type = logs.TypeSuccessLogin
+	done, err := loginstore.New(e.db).Record(ctx, &authn.Record{
+		UserID: res.User.ID, Now: time.Now(), IP: logs.RequestFrom(ctx).IP, CountLogin: p.CountLogin, Attempt: p.Attempt,
+		UpgradeIdentity: p.UpgradeIdentity, UpgradeHash: p.UpgradeHash, Event: &ev,
+	})
+	if err != nil {
+		return nil, err
+	}
+	res.User = e.db.User.GetX(sys, res.User.ID)
+	if done.Blocked {
+		return res, ErrBlocked
+	}
+	return res, nil
 }

@@ -99,13 +99,13 @@ func TestImportedHashesLogInAndUpgrade(t *testing.T) {
 			idn := u.QueryIdentities().OnlyX(sys)
 			idn.Update().SetPasswordHash(stored).ExecX(sys)
 
-			if _, err := e.svc.Login(ctx, LoginInput{Connection: "db", Identifier: email, Password: goodPW + "?"}); !errors.Is(err, ErrInvalidCredentials) {
+			if _, err := e.login(ctx, LoginInput{Connection: "db", Identifier: email, Password: goodPW + "?"}); !errors.Is(err, ErrInvalidCredentials) {
 				t.Fatalf("%s: wrong password: %v", alg, err)
 			}
 			if got := *u.QueryIdentities().OnlyX(sys).PasswordHash; got != stored {
 				t.Fatalf("%s: a failed login changed the hash", alg)
 			}
-			res, err := e.svc.Login(ctx, LoginInput{Connection: "db", Identifier: email, Password: goodPW})
+			res, err := e.login(ctx, LoginInput{Connection: "db", Identifier: email, Password: goodPW})
 			if err != nil || res.User.ID != u.ID {
 				t.Fatalf("%s: first login: %v", alg, err)
 			}
@@ -113,7 +113,7 @@ func TestImportedHashesLogInAndUpgrade(t *testing.T) {
 			if !strings.HasPrefix(h, "$argon2id$v=19$m=19456,t=2,p=1$") || passwords.NeedsRehash(h) || passwords.Verify(h, goodPW) != nil {
 				t.Fatalf("%s: hash after the first login: %.40s…", alg, h)
 			}
-			if _, err := e.svc.Login(ctx, LoginInput{Connection: "db", Identifier: email, Password: goodPW}); err != nil {
+			if _, err := e.login(ctx, LoginInput{Connection: "db", Identifier: email, Password: goodPW}); err != nil {
 				t.Fatalf("%s: second login: %v", alg, err)
 			}
 			if *u.QueryIdentities().OnlyX(sys).PasswordHash != h {
@@ -128,7 +128,7 @@ func TestImportedHashesLogInAndUpgrade(t *testing.T) {
 		// a wrong password against an imported hash none (the hash's own
 		// verification does the work).
 		dummy := countDummy(t)
-		if _, err := e.svc.Login(ctx, LoginInput{Connection: "db", Identifier: "nobody@example.com", Password: goodPW}); !errors.Is(err, ErrInvalidCredentials) {
+		if _, err := e.login(ctx, LoginInput{Connection: "db", Identifier: "nobody@example.com", Password: goodPW}); !errors.Is(err, ErrInvalidCredentials) {
 			t.Fatal(err)
 		}
 		if got := dummy.Load(); got != 1 {
@@ -137,7 +137,7 @@ func TestImportedHashesLogInAndUpgrade(t *testing.T) {
 		u := e.user("db", "imp-late@example.com", "placeholder-Pw1")
 		stored, _ := passwords.FromAuth0Custom(json.RawMessage(hashes["md5"]))
 		u.QueryIdentities().OnlyX(sys).Update().SetPasswordHash(stored).ExecX(sys)
-		if _, err := e.svc.Login(ctx, LoginInput{Connection: "db", Identifier: "imp-late@example.com", Password: "wrong"}); !errors.Is(err, ErrInvalidCredentials) {
+		if _, err := e.login(ctx, LoginInput{Connection: "db", Identifier: "imp-late@example.com", Password: "wrong"}); !errors.Is(err, ErrInvalidCredentials) {
 			t.Fatal(err)
 		}
 		if got := dummy.Load(); got != 1 {
@@ -158,7 +158,7 @@ func TestImportedHashNotUpgradedWhenDisabled(t *testing.T) {
 	}
 	u.QueryIdentities().OnlyX(sys).Update().SetPasswordHash(stored).ExecX(sys)
 	for range 2 {
-		if _, err := e.svc.Login(ipCtx("192.0.2.45"), LoginInput{Connection: "db", Identifier: "keep@example.com", Password: goodPW}); err != nil {
+		if _, err := e.login(ipCtx("192.0.2.45"), LoginInput{Connection: "db", Identifier: "keep@example.com", Password: goodPW}); err != nil {
 			t.Fatal(err)
 		}
 	}

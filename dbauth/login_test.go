@@ -22,7 +22,7 @@ func TestLoginSuccessWrongPasswordUnknownUser(t *testing.T) {
 		dummy := countDummy(t)
 		ctx := ipCtx("203.0.113.7")
 
-		res, err := e.svc.Login(ctx, LoginInput{Connection: "db", Identifier: " ANN@example.COM ", Password: goodPW, ClientID: "cli_1"})
+		res, err := e.login(ctx, LoginInput{Connection: "db", Identifier: " ANN@example.COM ", Password: goodPW, ClientID: "cli_1"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -33,8 +33,8 @@ func TestLoginSuccessWrongPasswordUnknownUser(t *testing.T) {
 			t.Fatalf("s event: %+v", ev)
 		}
 
-		_, errWrong := e.svc.Login(ctx, LoginInput{Connection: "db", Identifier: "ann@example.com", Password: "nope"})
-		_, errUnknown := e.svc.Login(ctx, LoginInput{Connection: "db", Identifier: "bob@example.com", Password: "nope"})
+		_, errWrong := e.login(ctx, LoginInput{Connection: "db", Identifier: "ann@example.com", Password: "nope"})
+		_, errUnknown := e.login(ctx, LoginInput{Connection: "db", Identifier: "bob@example.com", Password: "nope"})
 		if !errors.Is(errWrong, ErrInvalidCredentials) || !errors.Is(errUnknown, ErrInvalidCredentials) || errWrong.Error() != errUnknown.Error() {
 			t.Fatalf("wrong password %v, unknown user %v: want the same ErrInvalidCredentials", errWrong, errUnknown)
 		}
@@ -47,7 +47,7 @@ func TestLoginSuccessWrongPasswordUnknownUser(t *testing.T) {
 		if e.reload(u).LoginsCount != 1 {
 			t.Fatal("a failed login bumped logins_count")
 		}
-		if _, err := e.svc.Login(ctx, LoginInput{Connection: "nope", Identifier: "ann@example.com", Password: goodPW}); !errors.Is(err, ErrUnknownConnection) {
+		if _, err := e.login(ctx, LoginInput{Connection: "nope", Identifier: "ann@example.com", Password: goodPW}); !errors.Is(err, ErrUnknownConnection) {
 			t.Fatalf("unknown connection: %v", err)
 		}
 	})
@@ -66,7 +66,7 @@ func TestUnknownUserTakesAsLongAsWrongPassword(t *testing.T) {
 	e.user("db", "ann@example.com", goodPW)
 	once := func(id string) time.Duration {
 		start := time.Now()
-		_, _ = e.svc.Login(ipCtx("192.0.2.1"), LoginInput{Connection: "db", Identifier: id, Password: "wrong"})
+		_, _ = e.login(ipCtx("192.0.2.1"), LoginInput{Connection: "db", Identifier: id, Password: "wrong"})
 		return time.Since(start)
 	}
 	once("ann@example.com") // warm-up: first statement preparation, page cache
@@ -91,7 +91,7 @@ func TestLoginByUsername(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, id := range []string{"cyrus", "CYRUS", "cy@example.com"} {
-			res, err := e.svc.Login(ipCtx("192.0.2.1"), LoginInput{Connection: "db", Identifier: id, Password: pw})
+			res, err := e.login(ipCtx("192.0.2.1"), LoginInput{Connection: "db", Identifier: id, Password: pw})
 			if err != nil || res.User.ID != u.ID {
 				t.Fatalf("login as %q: %v", id, err)
 			}
@@ -105,10 +105,10 @@ func TestBlockedUserOnlyAfterCorrectPassword(t *testing.T) {
 		u := e.user("db", "blk@example.com", goodPW)
 		e.db.User.UpdateOne(u).SetBlocked(true).ExecX(sys)
 		ctx := ipCtx("198.51.100.2")
-		if _, err := e.svc.Login(ctx, LoginInput{Connection: "db", Identifier: "blk@example.com", Password: "wrong"}); !errors.Is(err, ErrInvalidCredentials) {
+		if _, err := e.login(ctx, LoginInput{Connection: "db", Identifier: "blk@example.com", Password: "wrong"}); !errors.Is(err, ErrInvalidCredentials) {
 			t.Fatalf("wrong password of a blocked user: %v (must not reveal the block)", err)
 		}
-		if _, err := e.svc.Login(ctx, LoginInput{Connection: "db", Identifier: "blk@example.com", Password: goodPW}); !errors.Is(err, ErrBlocked) {
+		if _, err := e.login(ctx, LoginInput{Connection: "db", Identifier: "blk@example.com", Password: goodPW}); !errors.Is(err, ErrBlocked) {
 			t.Fatalf("right password of a blocked user: %v", err)
 		}
 		if ev := e.lastLog("f"); ev.Description != "user is blocked" || ev.UserID != u.UserID {
@@ -128,7 +128,7 @@ func TestBcryptHashIsUpgraded(t *testing.T) {
 		bc, _ := bcrypt.GenerateFromPassword([]byte(goodPW), 10)
 		idn := u.QueryIdentities().OnlyX(sys)
 		idn.Update().SetPasswordHash(string(bc)).ExecX(sys)
-		if _, err := e.svc.Login(ipCtx("192.0.2.9"), LoginInput{Connection: "db", Identifier: "old@example.com", Password: goodPW}); err != nil {
+		if _, err := e.login(ipCtx("192.0.2.9"), LoginInput{Connection: "db", Identifier: "old@example.com", Password: goodPW}); err != nil {
 			t.Fatal(err)
 		}
 		h := *u.QueryIdentities().OnlyX(sys).PasswordHash
@@ -144,7 +144,7 @@ func TestBruteForce(t *testing.T) {
 		u := e.user("db", "bf@example.com", goodPW)
 		ctx, other := ipCtx("203.0.113.50"), ipCtx("203.0.113.51")
 		login := func(c context.Context, id, pw string) error {
-			_, err := e.svc.Login(c, LoginInput{Connection: "db", Identifier: id, Password: pw})
+			_, err := e.login(c, LoginInput{Connection: "db", Identifier: id, Password: pw})
 			return err
 		}
 		for i := 1; i <= 10; i++ {
@@ -214,9 +214,9 @@ func TestBruteForceProtectionCanBeTurnedOff(t *testing.T) {
 	e.user("db", "off@example.com", goodPW)
 	e.svc.MaxAttempts = 2
 	for range 4 {
-		_, _ = e.svc.Login(ipCtx("192.0.2.3"), LoginInput{Connection: "db", Identifier: "off@example.com", Password: "x"})
+		_, _ = e.login(ipCtx("192.0.2.3"), LoginInput{Connection: "db", Identifier: "off@example.com", Password: "x"})
 	}
-	if _, err := e.svc.Login(ipCtx("192.0.2.3"), LoginInput{Connection: "db", Identifier: "off@example.com", Password: goodPW}); err != nil {
+	if _, err := e.login(ipCtx("192.0.2.3"), LoginInput{Connection: "db", Identifier: "off@example.com", Password: goodPW}); err != nil {
 		t.Fatal(err)
 	}
 	if n := e.db.LoginAttempt.Query().CountX(sys); n != 0 {
@@ -239,7 +239,7 @@ func TestBruteForceParallelAttempts(t *testing.T) {
 		for range n {
 			go func() {
 				<-start
-				_, err := e.svc.Login(ctx, LoginInput{Connection: "db", Identifier: "race@example.com", Password: "wrong"})
+				_, err := e.login(ctx, LoginInput{Connection: "db", Identifier: "race@example.com", Password: "wrong"})
 				errs <- err
 			}()
 		}
@@ -264,7 +264,7 @@ func TestBruteForceParallelAttempts(t *testing.T) {
 				wrong, fp, tooMany, limited, DefaultMaxAttempts)
 		}
 		// The block holds: the right password is refused now.
-		if _, err := e.svc.Login(ctx, LoginInput{Connection: "db", Identifier: "race@example.com", Password: goodPW}); !errors.Is(err, ErrTooManyAttempts) {
+		if _, err := e.login(ctx, LoginInput{Connection: "db", Identifier: "race@example.com", Password: goodPW}); !errors.Is(err, ErrTooManyAttempts) {
 			t.Fatalf("right password after the burst: %v", err)
 		}
 	})

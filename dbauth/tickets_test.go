@@ -105,7 +105,7 @@ func TestPasswordChangeTickets(t *testing.T) {
 		if !got.EmailVerified || got.LastPasswordReset == nil {
 			t.Fatalf("after reset: %+v", got)
 		}
-		if _, err := e.svc.Login(ipCtx("192.0.2.1"), LoginInput{Connection: "db", Identifier: "tk@example.com", Password: "Brand-n3w-pass"}); err != nil {
+		if _, err := e.login(ipCtx("192.0.2.1"), LoginInput{Connection: "db", Identifier: "tk@example.com", Password: "Brand-n3w-pass"}); err != nil {
 			t.Fatal(err)
 		}
 		// Expiry.

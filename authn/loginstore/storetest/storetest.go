@@ -153,7 +153,7 @@ func (h *harness) attempt(t *testing.T, key lockout.Key) *ent.LoginAttempt {
 	return a
 }
 
-// opening is a new session of u, opened at now, and its manager.
+// opening is a new session of the user, opened at now, and its manager.
 func (h *harness) opening(t *testing.T, userID pulid.ID, now time.Time) (*sessions.Manager, *sessions.Opening) {
 	t.Helper()
 	m := &sessions.Manager{DB: h.db, Now: func() time.Time { return now }}
@@ -167,7 +167,7 @@ func (h *harness) opening(t *testing.T, userID pulid.ID, now time.Time) (*sessio
 	return m, o
 }
 
-// event is a login's event as a strategy and Finalize make it.
+// eventOf is a login's event as a strategy and Finalize make it.
 func (h *harness) eventOf(u *ent.User) *logs.Event {
 	return &logs.Event{
 		Type: logs.TypeSuccessLogin, Description: "storetest login", ClientID: "storetest-client",

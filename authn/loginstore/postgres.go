@@ -44,8 +44,8 @@ const recordSQL = `WITH bumped AS (
 ), opened AS (
 	INSERT INTO sessions (id, created_at, updated_at, token_hash, auth_time, amr, connection, ip, user_agent,
 		last_seen_at, idle_expires_at, expires_at, user_ref)
-	SELECT $29::text, $30::timestamptz, $30::timestamptz, $31::text, $32::timestamptz, $33::jsonb, $34::text,
-		$35::text, $36::text, $30::timestamptz, $37::timestamptz, $38::timestamptz, $4::text
+	SELECT $29::text, $30::timestamptz, $40::timestamptz, $31::text, $32::timestamptz, $33::jsonb, $34::text,
+		$35::text, $36::text, $41::timestamptz, $37::timestamptz, $38::timestamptz, $4::text
 	FROM bumped WHERE $39::boolean AND NOT blocked
 )
 SELECT blocked FROM bumped`
@@ -97,7 +97,7 @@ func (s *Postgres) Record(ctx context.Context, rec *authn.Record) (authn.Recorde
 		ev.ClientName, ev.Connection, ev.ConnectionID, ev.Strategy, ev.StrategyType, ev.UserID,
 		truncate(ev.UserName, 512), details, rec.Event != nil,
 		string(ses.ID), ses.CreatedAt, ses.TokenHash, ses.AuthTime, string(amr), ses.Connection,
-		ses.IP, ses.UserAgent, ses.IdleExpiresAt, ses.ExpiresAt, rec.Session != nil,
+		ses.IP, ses.UserAgent, ses.IdleExpiresAt, ses.ExpiresAt, rec.Session != nil, ses.UpdatedAt, ses.LastSeenAt,
 	).Scan(&blocked)
 	if errors.Is(err, sql.ErrNoRows) {
 		return authn.Recorded{}, &ent.NotFoundError{}

@@ -6,6 +6,7 @@ package logs
 import (
 	"context"
 	"time"
+	"unicode/utf8"
 
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/ent"
@@ -113,9 +114,17 @@ func Write(ctx context.Context, db *ent.Client, e Event) error {
 	return c.Exec(authz.SystemContext(ctx))
 }
 
-func truncate(s string, n int) string {
+func truncate(s string, n int) string { return Truncate(s, n) }
+
+// Truncate cuts s to at most n bytes without splitting a UTF-8 character
+// (Postgres refuses a text column holding half of one): the user agent and
+// the descriptions come from clients.
+func Truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n]
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
+	"github.com/authgraph/authgraph/logs"
 )
 
 // A login opens its session in two steps, so that the row can be written
@@ -77,9 +78,4 @@ func Insert(ctx context.Context, db *ent.Client, s *ent.Session) (*ent.Session, 
 		Save(authz.SystemContext(ctx))
 }
 
-func truncateUA(ua string) string {
-	if len(ua) > 512 {
-		return ua[:512]
-	}
-	return ua
-}
+func truncateUA(ua string) string { return logs.Truncate(ua, 512) }

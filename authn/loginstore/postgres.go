@@ -108,12 +108,7 @@ func (s *Postgres) Record(ctx context.Context, rec *authn.Record) (authn.Recorde
 	return authn.Recorded{Blocked: blocked}, nil
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
-}
+func truncate(s string, n int) string { return logs.Truncate(s, n) }
 
 func nonNil(s []string) []string {
 	if s == nil {

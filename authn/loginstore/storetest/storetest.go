@@ -562,6 +562,29 @@ func (h *harness) eventTruncated(t *testing.T) {
 		t.Errorf("lengths of description %d, user name %d, ip %d, user agent %d; want 2048, 512, 512, 512",
 			len(got.Description), len(got.UserName), len(got.IP), len(got.UserAgent))
 	}
+
+	// A character cut by the limit is dropped whole: half of one is not
+	// text (Postgres refuses it), and the login must not fail for a
+	// client's long user agent. The session's copy is cut the same way.
+	u = h.user(t, false)
+	ev = h.eventOf(u)
+	ev.Description = strings.Repeat("d", 2047) + "é"
+	ua := strings.Repeat("a", 511) + "é"
+	ctx = logs.WithRequest(context.Background(), logs.Request{IP: "192.0.2.1", UserAgent: ua})
+	o, err := (&sessions.Manager{DB: h.db}).Opening(sessions.Params{UserID: u.ID, AuthTime: now, UserAgent: ua})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.s.Record(ctx, &authn.Record{UserID: u.ID, Now: now, Event: ev, Session: o.Session}); err != nil {
+		t.Fatalf("Record with a multi-byte character at the limit: %v", err)
+	}
+	evs = h.events(t, u)
+	if len(evs) != 1 || evs[0].Description != strings.Repeat("d", 2047) || evs[0].UserAgent != strings.Repeat("a", 511) {
+		t.Errorf("multi-byte cut: %d events; description %d bytes, user agent %q…", len(evs), len(evs[0].Description), evs[0].UserAgent[:8])
+	}
+	if got := h.db.Session.GetX(authz.SystemContext(context.Background()), o.Session.ID); got.UserAgent != strings.Repeat("a", 511) {
+		t.Errorf("session user agent: %d bytes", len(got.UserAgent))
+	}
 }
 
 // noEventNoSession: a nil event writes none (the rules logged their

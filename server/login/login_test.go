@@ -131,6 +131,18 @@ func (f *fakeOP) Fail(w http.ResponseWriter, r *http.Request, id, code, desc str
 	http.Redirect(w, r, "https://client.example/cb?error="+url.QueryEscape(code), http.StatusFound)
 }
 
+func newFakeOP(t *testing.T, db *ent.Client) *fakeOP {
+	f := &fakeOP{reqs: map[string]*loginflow.Request{}, completed: map[string]loginflow.Login{}, failed: map[string]string{},
+		sessions: &sessions.Manager{DB: db}}
+	var err error
+	if f.fin, err = authn.New(authn.Deps{
+		Users: opUsers{db: db}, Grants: opGrants{}, Store: loginstore.New(db), Sessions: f.sessions,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
 func (f *fakeOP) add(r loginflow.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -181,18 +193,11 @@ func newEnv(t *testing.T, dsn string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, db: db.Ent, smtp: smtp,
-		op: &fakeOP{reqs: map[string]*loginflow.Request{}, completed: map[string]loginflow.Login{}, failed: map[string]string{}}}
+	e := &env{t: t, db: db.Ent, smtp: smtp, op: newFakeOP(t, db.Ent)}
 	mux := http.NewServeMux()
 	e.srv = httptest.NewServer(mux)
 	issuer := e.srv.URL + "/"
 	e.auth = &dbauth.Service{DB: db.Ent, Mail: sender, Issuer: issuer, Logger: slog.New(slog.DiscardHandler), ResetFloor: 20 * time.Millisecond}
-	e.op.sessions = &sessions.Manager{DB: db.Ent}
-	if e.op.fin, err = authn.New(authn.Deps{
-		Users: opUsers{db: db.Ent}, Grants: opGrants{}, Store: loginstore.New(db.Ent), Sessions: e.op.sessions,
-	}); err != nil {
-		t.Fatal(err)
-	}
 	h, err := login.New(login.Config{
 		Issuer: issuer, DB: db.Ent, Handoff: e.op, Sessions: e.op.sessions, Auth: e.auth,
 		Logger: slog.New(slog.DiscardHandler),
@@ -466,7 +471,7 @@ func TestBlockedUserAndTooManyAttempts(t *testing.T) {
 	if r := e.submit(b, page, url.Values{"username": {"blocked@example.com"}, "password": {"Blocked-pass-1"}}); r.status != http.StatusFound {
 		t.Fatalf("blocked: %d", r.status)
 	}
-	if _, failed, _ := e.op.outcome(id); failed != "access_denied: user is blocked" {
+	if _, failed, _ := e.op.outcome(id); failed != "unauthorized: user is blocked" {
 		t.Fatalf("blocked outcome %q", failed)
 	}
 

@@ -24,7 +24,6 @@ import (
 	"github.com/authgraph/authgraph/secretbox"
 	"github.com/authgraph/authgraph/server/login"
 	"github.com/authgraph/authgraph/server/loginflow"
-	"github.com/authgraph/authgraph/sessions"
 	"github.com/authgraph/authgraph/store"
 )
 
@@ -43,15 +42,14 @@ func upstreamEnv(t *testing.T, dsn string) (*env, *testenv.SlapdServer) {
 	}
 	box, _ := secretbox.New(secretbox.NewKey())
 	conns := &connections.Service{Box: box}
-	e := &env{t: t, db: db.Ent,
-		op: &fakeOP{reqs: map[string]*loginflow.Request{}, completed: map[string]loginflow.Login{}, failed: map[string]string{}}}
+	e := &env{t: t, db: db.Ent, op: newFakeOP(t, db.Ent)}
 	mux := http.NewServeMux()
 	e.srv = httptest.NewServer(mux)
 	issuer := e.srv.URL + "/"
 	e.auth = &dbauth.Service{DB: db.Ent, Issuer: issuer, Logger: slog.New(slog.DiscardHandler), ResetFloor: 20 * time.Millisecond}
 	up := &upstream.Service{DB: db.Ent, Connections: conns, Sealer: box, Logger: slog.New(slog.DiscardHandler)}
 	h, err := login.New(login.Config{
-		Issuer: issuer, DB: db.Ent, Handoff: e.op, Sessions: &sessions.Manager{DB: db.Ent}, Auth: e.auth,
+		Issuer: issuer, DB: db.Ent, Handoff: e.op, Sessions: e.op.sessions, Auth: e.auth,
 		Upstream: up, Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {

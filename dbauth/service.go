@@ -34,7 +34,8 @@ var (
 	// ErrInvalidCredentials: unknown user, wrong password or no password.
 	ErrInvalidCredentials = errors.New("wrong email/username or password")
 	// ErrBlocked: the password was right but an administrator blocked the
-	// user (OAuth access_denied, "user is blocked").
+	// user (CheckPassword; a login is refused by authn.Finalize, OAuth
+	// unauthorized, "user is blocked").
 	ErrBlocked = errors.New("user is blocked")
 	// ErrTooManyAttempts: brute-force protection refuses this (identifier,
 	// IP) for now (HTTP 429 too_many_attempts); lockout's, shared with the

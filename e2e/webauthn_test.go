@@ -176,11 +176,11 @@ func TestWebAuthnPagesAndOptions(t *testing.T) {
 			if amr := amrOf(claims); !slices.Equal(amr, []string{"hwk", "user", "mfa"}) || claims["acr"] != multiFactor {
 				t.Fatalf("passkey sign-in: amr %v acr %v", claims["amr"], claims["acr"])
 			}
-			// A blocked user is refused.
+			// A blocked user is refused, as Auth0 refuses one (unauthorized).
 			if _, err := s.Deps.DB.Ent.User.UpdateOneID(e.userNode).SetBlocked(true).Save(authz.SystemContext(context.Background())); err != nil {
 				t.Fatal(err)
 			}
-			if p := signIn(newBrowser(t)); p.location == nil || p.location.Query().Get("error") != "access_denied" {
+			if p := signIn(newBrowser(t)); p.location == nil || p.location.Query().Get("error") != "unauthorized" {
 				t.Fatalf("blocked user: %d %v %.600s", p.status, p.location, p.body)
 			}
 

@@ -154,9 +154,13 @@ func (f *Finalizer) record(ctx context.Context, who Authenticated, res Result) (
 	return res, nil
 }
 
-// release ends the brute-force counter of a login whose password was
-// right but that failed on a server error: the error says nothing about
-// the password, and must not count towards a block.
+// Abandon ends the brute-force counter of a login whose password was right
+// but that cannot be decided (its authorization request expired or was
+// used meanwhile, a server error): that says nothing about the password,
+// and must not count towards a block. Nothing else is recorded.
+func (f *Finalizer) Abandon(ctx context.Context, who Authenticated) { f.release(ctx, who) }
+
+// release is Abandon (Finalize calls it on a server error).
 func (f *Finalizer) release(ctx context.Context, who Authenticated) {
 	if who.Pending == nil || who.Pending.Attempt == nil {
 		return

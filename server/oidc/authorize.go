@@ -375,6 +375,7 @@ func (p *Provider) Complete(w http.ResponseWriter, r *http.Request, id string, l
 	ctx := r.Context()
 	ar, err := p.pending(ctx, id)
 	if err != nil {
+		p.finalizer.Abandon(ctx, login)
 		p.handoffError(w, r, err)
 		return
 	}
@@ -383,6 +384,7 @@ func (p *Provider) Complete(w http.ResponseWriter, r *http.Request, id string, l
 		err = loginflow.ErrUnknownRequest
 	}
 	if err != nil {
+		p.finalizer.Abandon(ctx, login)
 		p.handoffError(w, r, err)
 		return
 	}
@@ -391,6 +393,7 @@ func (p *Provider) Complete(w http.ResponseWriter, r *http.Request, id string, l
 	// authn.Finalize checks, as for SSO sessions.
 	conns, err := p.connectionsFor(ctx, app.ClientID)
 	if err != nil {
+		p.finalizer.Abandon(ctx, login)
 		p.serverErrorRedirect(w, r, targetOf(ar), "loading the client's connections", err)
 		return
 	}

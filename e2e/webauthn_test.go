@@ -180,7 +180,7 @@ func TestWebAuthnPagesAndOptions(t *testing.T) {
 			if _, err := s.Deps.DB.Ent.User.UpdateOneID(e.userNode).SetBlocked(true).Save(authz.SystemContext(context.Background())); err != nil {
 				t.Fatal(err)
 			}
-			if p := signIn(newBrowser(t)); p.location == nil || p.location.Query().Get("error") != "access_denied" {
+			if p := signIn(newBrowser(t)); p.location == nil || p.location.Query().Get("error") != "unauthorized" {
 				t.Fatalf("blocked user: %d %v %.600s", p.status, p.location, p.body)
 			}
 

@@ -22,10 +22,29 @@ import (
 // key is a second factor (neither required). The user's credentials are
 // excluded: an authenticator is registered once. binding names what the
 // ceremony belongs to (an auth request, a session); Finish must name the
-// same.
+// same. It adds a factor: only for a caller who has proved the user's
+// existing factors (the account page); a login's enrollment step uses
+// BeginFirstRegistration.
 func (s *Service) BeginRegistration(ctx context.Context, userID pulid.ID, binding string, passkey bool) (*Ceremony, error) {
+	return s.beginRegistration(ctx, userID, binding, passkey, false)
+}
+
+// BeginFirstRegistration is BeginRegistration for a user who has no factor
+// yet: one with any confirmed factor (recovery codes included) gets
+// mfa.ErrAlreadyEnrolled. Reaching a login's second step takes only the
+// password, which may not add a factor to an enrolled user.
+func (s *Service) BeginFirstRegistration(ctx context.Context, userID pulid.ID, binding string, passkey bool) (*Ceremony, error) {
+	return s.beginRegistration(ctx, userID, binding, passkey, true)
+}
+
+func (s *Service) beginRegistration(ctx context.Context, userID pulid.ID, binding string, passkey, first bool) (*Ceremony, error) {
 	if err := s.requireEnabled(ctx); err != nil {
 		return nil, err
+	}
+	if first {
+		if err := s.refuseEnrolled(ctx, s.cfg.DB, userID); err != nil {
+			return nil, err
+		}
 	}
 	w, err := s.loadUser(ctx, userID)
 	if err != nil {
@@ -68,10 +87,43 @@ func (s *Service) ceremony(options any, st state) (*Ceremony, error) {
 
 // FinishRegistration verifies the browser's answer (the JSON of the
 // PublicKeyCredential navigator.credentials.create returned) and stores
-// the credential as a confirmed webauthn authenticator of the user.
+// the credential as a confirmed webauthn authenticator of the user. As
+// BeginRegistration, it is for a caller who has proved the user's existing
+// factors; a login's enrollment step uses FinishFirstRegistration.
 func (s *Service) FinishRegistration(ctx context.Context, userID pulid.ID, binding, sealed string, response []byte, lc mfa.LoginContext) (*Registered, error) {
+	return s.finishRegistration(ctx, userID, binding, sealed, response, lc, false)
+}
+
+// FinishFirstRegistration is FinishRegistration for a user who has no
+// factor yet: one who has a confirmed factor by then (recovery codes
+// included) gets mfa.ErrAlreadyEnrolled and nothing is stored. Whatever
+// ceremony it is handed (one begun with BeginRegistration too), it adds no
+// factor to an enrolled user.
+func (s *Service) FinishFirstRegistration(ctx context.Context, userID pulid.ID, binding, sealed string, response []byte, lc mfa.LoginContext) (*Registered, error) {
+	return s.finishRegistration(ctx, userID, binding, sealed, response, lc, true)
+}
+
+// refuseEnrolled returns mfa.ErrAlreadyEnrolled when the user has a
+// confirmed authenticator of any type (recovery codes included), in db.
+func (s *Service) refuseEnrolled(ctx context.Context, db *ent.Client, userID pulid.ID) error {
+	has, err := db.Authenticator.Query().Where(authenticator.UserRef(userID), authenticator.Confirmed(true)).Exist(sys(ctx))
+	if err != nil {
+		return fmt.Errorf("passkeys: reading authenticators: %w", err)
+	}
+	if has {
+		return mfa.ErrAlreadyEnrolled
+	}
+	return nil
+}
+
+func (s *Service) finishRegistration(ctx context.Context, userID pulid.ID, binding, sealed string, response []byte, lc mfa.LoginContext, first bool) (*Registered, error) {
 	if err := s.requireEnabled(ctx); err != nil {
 		return nil, err
+	}
+	if first {
+		if err := s.refuseEnrolled(ctx, s.cfg.DB, userID); err != nil {
+			return nil, err
+		}
 	}
 	st, err := s.open(purposeRegister, binding, sealed)
 	if err != nil {
@@ -102,12 +154,29 @@ func (s *Service) FinishRegistration(ctx context.Context, userID pulid.ID, bindi
 		transports = append(transports, string(t))
 	}
 	id := pulid.MustNew("mfa_")
-	err = s.cfg.DB.Authenticator.Create().SetID(id).SetUserRef(userID).SetType(authenticator.TypeWebauthn).
-		SetName(name).SetConfirmed(true).
-		SetCredentialID(cred.ID).SetPublicKey(cred.PublicKey).SetSignCount(int64(cred.Authenticator.SignCount)).
-		SetAaguid(cred.Authenticator.AAGUID).SetTransports(transports).
-		SetBackupEligible(cred.Flags.BackupEligible).SetBackupState(cred.Flags.BackupState).
-		Exec(sys(ctx))
+	store := func(db *ent.Client) error {
+		return db.Authenticator.Create().SetID(id).SetUserRef(userID).SetType(authenticator.TypeWebauthn).
+			SetName(name).SetConfirmed(true).
+			SetCredentialID(cred.ID).SetPublicKey(cred.PublicKey).SetSignCount(int64(cred.Authenticator.SignCount)).
+			SetAaguid(cred.Authenticator.AAGUID).SetTransports(transports).
+			SetBackupEligible(cred.Flags.BackupEligible).SetBackupState(cred.Flags.BackupState).
+			Exec(sys(ctx))
+	}
+	if first {
+		// Again in the transaction that stores it: a factor confirmed
+		// meanwhile (an authenticator app, another key) wins.
+		err = s.inTx(ctx, func(tx *ent.Client) error {
+			if err := s.refuseEnrolled(ctx, tx, userID); err != nil {
+				return err
+			}
+			return store(tx)
+		})
+	} else {
+		err = store(s.cfg.DB)
+	}
+	if errors.Is(err, mfa.ErrAlreadyEnrolled) {
+		return nil, err
+	}
 	if ent.IsConstraintError(err) {
 		// The credential is registered already (this answer was sent
 		// before, or the authenticator is another user's).
@@ -122,6 +191,19 @@ func (s *Service) FinishRegistration(ctx context.Context, userID pulid.ID, bindi
 	s.log(ctx, e)
 	return &Registered{AuthenticatorID: string(id), Name: name, Passkey: st.Passkey,
 		AMR: amrOf(cred.Flags.BackupEligible, cred.Flags.UserVerified)}, nil
+}
+
+// inTx runs fn in a transaction.
+func (s *Service) inTx(ctx context.Context, fn func(tx *ent.Client) error) error {
+	tx, err := s.cfg.DB.Tx(sys(ctx))
+	if err != nil {
+		return err
+	}
+	if err := fn(tx.Client()); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
 }
 
 // event is a log event about u during lc.

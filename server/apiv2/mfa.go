@@ -1,6 +1,7 @@
 package apiv2
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -21,6 +22,14 @@ type AuthenticationMethod struct {
 	Name       string     `json:"name,omitempty" doc:"A label: the app, or the masked email address."`
 	CreatedAt  time.Time  `json:"created_at" doc:"When the enrollment started."`
 	LastAuthAt *time.Time `json:"last_auth_at,omitempty" doc:"When it last answered a challenge."`
+}
+
+// RecoveryCode is POST /users/{id}/recovery-code-regeneration's answer.
+// Auth0 keeps one recovery code per user; Authgraph keeps
+// mfa.RecoveryCodeCount, each usable once, and returns them all.
+type RecoveryCode struct {
+	RecoveryCode  string   `json:"recovery_code" doc:"The new recovery code (the first of recovery_codes), as Auth0 returns it."`
+	RecoveryCodes []string `json:"recovery_codes" doc:"Authgraph's: all the new recovery codes (10), each usable once. Show them all to the user."`
 }
 
 // EnrollmentTicketBody is POST /guardian/enrollments/ticket's body, as
@@ -150,6 +159,42 @@ func (a *API) mfaRoutes() []*Route {
 			Description: "The same as DELETE /users/{id}/authentication-methods. Audited as resetMfa.",
 			Status:      http.StatusNoContent,
 			Handle:      a.resetMFA,
+		},
+		{
+			Method: http.MethodPost, Path: "/users/{id}/recovery-code-regeneration", Scopes: []string{mfa.ScopeUpdateAuthenticators},
+			Summary: "Generate new multi-factor authentication recovery codes",
+			Description: "Replaces the user's recovery codes with new ones, returned once; the earlier codes stop working. " +
+				"Auth0 returns one code in recovery_code; Authgraph keeps 10, each usable once: recovery_code is the first " +
+				"and recovery_codes lists them all. A user with no confirmed factor: 404 inexistent_enrollment. Takes no " +
+				"body (one sent is ignored). Audited as regenerateRecoveryCode.",
+			Response: RecoveryCode{},
+			Handle: func(r *Request) (any, error) {
+				if err := refuseUnknownQuery(r); err != nil {
+					return nil, err
+				}
+				codes, err := a.cfg.MFA.Manager().RegenerateRecoveryCodes(r.Ctx(), "regenerateRecoveryCode", r.Param("id"))
+				if errors.Is(err, mfa.ErrNotFound) {
+					return nil, notFound("enrollment")
+				}
+				if err != nil {
+					return nil, err
+				}
+				return RecoveryCode{RecoveryCode: codes[0], RecoveryCodes: codes}, nil
+			},
+		},
+		{
+			Method: http.MethodPost, Path: "/users/{id}/multifactor/actions/invalidate-remember-browser", Scopes: []string{mfa.ScopeUpdateAuthenticators},
+			Summary: "Invalidate all remembered browsers for all authentication factors",
+			Description: "Every browser in which the user chose \"remember this browser\" must pass the second factor " +
+				"again at its next login; the user's factors and sessions are kept. Takes no body (one sent is ignored). " +
+				"Audited as invalidateRememberBrowser.",
+			Status: http.StatusNoContent,
+			Handle: func(r *Request) (any, error) {
+				if err := refuseUnknownQuery(r); err != nil {
+					return nil, err
+				}
+				return nil, a.cfg.MFA.Manager().ForgetBrowsers(r.Ctx(), "invalidateRememberBrowser", r.Param("id"))
+			},
 		},
 		{
 			Method: http.MethodPost, Path: "/guardian/enrollments/ticket", Scopes: []string{mfa.ScopeCreateTickets},

@@ -155,7 +155,8 @@ func (h *Handler) webauthnOptions(w http.ResponseWriter, r *http.Request) {
 		if kind == ceremonyMFA {
 			c, err = h.cfg.Passkeys.BeginMFA(ctx, st.user.ID, mfaBinding(st))
 		} else {
-			c, err = h.cfg.Passkeys.BeginRegistration(ctx, st.user.ID, mfaBinding(st), kind == ceremonyRegisterPasskey)
+			// The enrollment step: only a user without a factor may add one.
+			c, err = h.cfg.Passkeys.BeginFirstRegistration(ctx, st.user.ID, mfaBinding(st), kind == ceremonyRegisterPasskey)
 		}
 	default:
 		jsonError(w, http.StatusBadRequest, "Unknown ceremony.")
@@ -164,6 +165,9 @@ func (h *Handler) webauthnOptions(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, passkeys.ErrUnknownCredential):
 		jsonError(w, http.StatusBadRequest, "You have no security key here.")
+		return
+	case errors.Is(err, mfa.ErrAlreadyEnrolled):
+		jsonError(w, http.StatusBadRequest, msgEnrolled)
 		return
 	case errors.Is(err, passkeys.ErrUnavailable):
 		jsonError(w, http.StatusNotFound, "Security keys are not enabled.")
@@ -245,8 +249,12 @@ func (h *Handler) webauthnEnroll(w http.ResponseWriter, r *http.Request, st *mfa
 		h.showMFA(w, r, st, "", msgKeyRefused, false, http.StatusBadRequest)
 		return
 	}
-	reg, err := h.cfg.Passkeys.FinishRegistration(ctx, st.user.ID, mfaBinding(st), h.takeCeremony(w, r, ceremonyRegister),
+	reg, err := h.cfg.Passkeys.FinishFirstRegistration(ctx, st.user.ID, mfaBinding(st), h.takeCeremony(w, r, ceremonyRegister),
 		credentialField(r), st.loginContext())
+	if errors.Is(err, mfa.ErrAlreadyEnrolled) {
+		h.showMFA(w, r, st, "", msgEnrolled, false, http.StatusBadRequest)
+		return
+	}
 	if err != nil {
 		if msg, status, ok := webauthnErrorText(err); ok {
 			h.showMFA(w, r, st, "", msg, false, status)

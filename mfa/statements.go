@@ -33,21 +33,25 @@ import (
 // code's outcome (its log event, the lock at MaxFailures) is written
 // synchronously through ent (failed).
 
-// reserveSQL counts an attempt of user $3 in one upsert: the state row is
-// made when there is none; a lock that ran out ($2 is now), or a count whose
-// last attempt is not later than $4 (now - LockFor), starts over at this
-// attempt; otherwise the attempt is counted only when the user is not
-// locked and fewer than $5 (MaxFailures) are counted. The row's lock (ON
+// The statements take the service's clock for what the lockout and the
+// replay check compare (now), and the wall clock for created_at, updated_at
+// and the event's date, as ent sets them.
+
+// reserveSQL counts an attempt of user $3 in one upsert ($2 is now, $6 the
+// wall clock): the state row is made when there is none; a lock that ran
+// out, or a count whose last attempt is not later than $4 (now - LockFor),
+// starts over at this attempt; otherwise the attempt is counted only when
+// the user is not locked and fewer than $5 (MaxFailures) are counted. The row's lock (ON
 // CONFLICT DO UPDATE locks it and decides on its latest version) makes
 // parallel attempts count one after the other. It returns whether this one
 // was counted, and the lock's end as the statement's snapshot saw it.
 const reserveSQL = `WITH counted AS (
 	INSERT INTO mfa_states AS s (id, created_at, updated_at, user_ref, failures, last_failure_at, generation)
-	VALUES ($1::text, $2::timestamptz, $2::timestamptz, $3::text, 1, $2::timestamptz, 0)
+	VALUES ($1::text, $6::timestamptz, $6::timestamptz, $3::text, 1, $2::timestamptz, 0)
 	ON CONFLICT (user_ref) DO UPDATE SET
 		failures = CASE WHEN s.locked_until IS NOT NULL OR s.last_failure_at <= $4::timestamptz THEN 1
 			ELSE s.failures + 1 END,
-		locked_until = NULL, last_failure_at = $2::timestamptz, updated_at = $2::timestamptz
+		locked_until = NULL, last_failure_at = $2::timestamptz, updated_at = $6::timestamptz
 	WHERE s.locked_until <= $2::timestamptz
 		OR (s.locked_until IS NULL AND (s.last_failure_at <= $4::timestamptz OR s.failures < $5::bigint))
 	RETURNING 1
@@ -62,11 +66,11 @@ const reserveTOTPSQL = `WITH u AS (
 	SELECT id, user_id, email FROM users WHERE id = $3::text
 ), counted AS (
 	INSERT INTO mfa_states AS s (id, created_at, updated_at, user_ref, failures, last_failure_at, generation)
-	SELECT $1::text, $2::timestamptz, $2::timestamptz, u.id, 1, $2::timestamptz, 0 FROM u
+	SELECT $1::text, $6::timestamptz, $6::timestamptz, u.id, 1, $2::timestamptz, 0 FROM u
 	ON CONFLICT (user_ref) DO UPDATE SET
 		failures = CASE WHEN s.locked_until IS NOT NULL OR s.last_failure_at <= $4::timestamptz THEN 1
 			ELSE s.failures + 1 END,
-		locked_until = NULL, last_failure_at = $2::timestamptz, updated_at = $2::timestamptz
+		locked_until = NULL, last_failure_at = $2::timestamptz, updated_at = $6::timestamptz
 	WHERE s.locked_until <= $2::timestamptz
 		OR (s.locked_until IS NULL AND (s.last_failure_at <= $4::timestamptz OR s.failures < $5::bigint))
 	RETURNING 1
@@ -82,15 +86,16 @@ FROM u`
 // acceptTOTPSQL records step $2 as authenticator $1's last accepted one if
 // it is newer than the last (the conditional update that refuses a
 // replay, even of two requests at once), and only then forgets user $4's
-// count (not a lock set meanwhile) and writes the gd_otp_auth_success
-// event. It returns whether the step was accepted.
+// count (not a lock set meanwhile) and writes the gd_auth_succeed event
+// ($6 is the wall clock: updated_at, the event's date). It returns
+// whether the step was accepted.
 const acceptTOTPSQL = `WITH accepted AS (
 	UPDATE authenticators SET totp_last_step = $2::bigint, confirmed = true, last_used_at = $3::timestamptz,
-		updated_at = $3::timestamptz
+		updated_at = $6::timestamptz
 	WHERE id = $1::text AND totp_last_step < $2::bigint
 	RETURNING id
 ), reset AS (
-	UPDATE mfa_states SET failures = 0, last_failure_at = NULL, updated_at = $3::timestamptz
+	UPDATE mfa_states SET failures = 0, last_failure_at = NULL, updated_at = $6::timestamptz
 	WHERE user_ref = $4::text AND locked_until IS NULL AND EXISTS (SELECT 1 FROM accepted)
 ), logged AS (
 	INSERT INTO log_events (id, date, type, description, ip, user_agent, client_id, client_name, connection,
@@ -126,7 +131,7 @@ func (s *Service) reservePostgres(ctx context.Context, db *store.DB, userID puli
 	var counted bool
 	var until *time.Time
 	err := db.QueryRowTransient(ctx, reserveSQL, string(pulid.MustNew("mfs_")), now, string(userID),
-		now.Add(-LockFor), MaxFailures).Scan(&counted, &until)
+		now.Add(-LockFor), MaxFailures, wallClock()).Scan(&counted, &until)
 	if err != nil {
 		return fmt.Errorf("mfa: counting an attempt: %w", err)
 	}
@@ -149,7 +154,7 @@ func (s *Service) attemptTOTPPostgres(ctx context.Context, db *store.DB, userID 
 		seeds   pq.ByteaArray
 	)
 	err := db.QueryRowTransient(ctx, reserveTOTPSQL, string(pulid.MustNew("mfs_")), now, string(userID),
-		now.Add(-LockFor), MaxFailures).Scan(&u.UserID, &u.Email, &counted, &until, &ids, &seeds)
+		now.Add(-LockFor), MaxFailures, wallClock()).Scan(&u.UserID, &u.Email, &counted, &until, &ids, &seeds)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, ErrNotFound
 	}
@@ -180,11 +185,14 @@ func (s *Service) acceptTOTPPostgres(ctx context.Context, db *store.DB, u *ent.U
 	req := logs.RequestFrom(ctx)
 	var ok bool
 	err = db.QueryRowTransient(ctx, acceptTOTPSQL, string(a.ID), st, s.now(), string(u.ID),
-		string(pulid.MustNew("log_")), time.Now(), e.Type, truncate(e.Description, 2048),
+		string(pulid.MustNew("log_")), wallClock(), e.Type, truncate(e.Description, 2048),
 		truncate(req.IP, 512), truncate(req.UserAgent, 512), e.ClientID, e.ClientName, e.Connection,
 		e.UserID, truncate(e.UserName, 512), string(details)).Scan(&ok)
 	return ok, err
 }
+
+// wallClock is the time ent gives created_at and updated_at.
+func wallClock() time.Time { return time.Now().Truncate(time.Microsecond) }
 
 // truncate cuts s to n bytes, as logs.Write does.
 func truncate(s string, n int) string {

@@ -50,7 +50,7 @@ func main() {
 		only        = flag.String("only", "", "run only the workload whose name starts with this")
 		op          = flag.String("op", "", "with -only login: comma-separated OpenID Provider workloads (argon2id, bcrypt-10, client_credentials, refresh); default all")
 		rounds      = flag.Int("rounds", 4, "alternating raw-hash/login windows per password workload")
-		explainFlag = flag.Bool("explain", false, "with -only login: print the SQL statements of one bcrypt password login and stop")
+		explainFlag = flag.Bool("explain", false, "with -only login: print the SQL statements of one bcrypt password login and stop; with -scenario mfa: those of one password login and one password + TOTP login")
 		scenario    = flag.String("scenario", "", "search: user searches and deep keyset pages on a kept database of -users users (make bench-search); storm: -concurrency simultaneous argon2id logins with peak RSS; mfa: password vs password+TOTP logins, and passkey logins; instead of the default workloads")
 		hashConc    = flag.Int("hash-concurrency", 0, "the server's --password-hash-concurrency (0: its default, sized from cores and memory; -1: unbounded)")
 		mfaUsers    = flag.Int("mfa-users", 600, "with -scenario mfa: users per kind (TOTP users take one login each per 30 s step)")
@@ -76,7 +76,7 @@ func main() {
 		return
 	case "mfa":
 		benchHost = "localhost"
-		if err := runMFA(*duration, *concurrency, *database, *mfaUsers, *mfaCost, max(*rounds, 1)); err != nil {
+		if err := runMFA(*duration, *concurrency, *database, *mfaUsers, *mfaCost, max(*rounds, 1), *explainFlag); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}
@@ -422,6 +422,12 @@ func explain(deps *server.Deps, lb *loginBench, user, pw string) error {
 	if _, err := lb.login(user, pw); err != nil {
 		return err
 	}
+	return explained(deps, lb, func() error { _, err := lb.login(user, pw); return err })
+}
+
+// explained runs fn (one login) printing each statement ent sends, with the
+// HTTP request that sent it, and the total.
+func explained(deps *server.Deps, lb *loginBench, fn func() error) error {
 	var mu sync.Mutex
 	n := 0
 	deps.DB.TraceStatements(func(q string, inTx bool) {
@@ -438,9 +444,10 @@ func explain(deps *server.Deps, lb *loginBench, user, pw string) error {
 		fmt.Printf("%3d %s %s\n", n, tx, q)
 	})
 	lb.trace = func(step string) { fmt.Println("--- " + step) }
-	_, err := lb.login(user, pw)
+	err := fn()
 	deps.DB.TraceStatements(nil)
 	lb.trace = nil
+	fmt.Printf("=== %d statements\n", n)
 	return err
 }
 

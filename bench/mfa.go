@@ -90,7 +90,7 @@ type fatalTB struct{ testing.TB }
 func (fatalTB) Fatal(args ...any) { panic(fmt.Sprint(args...)) }
 func (fatalTB) Helper()           {}
 
-func runMFA(d time.Duration, conc int, dsn string, users, cost, rounds int) error {
+func runMFA(d time.Duration, conc int, dsn string, users, cost, rounds int, explain bool) error {
 	ctx := context.Background()
 	if dsn == "" {
 		var cleanup func()
@@ -215,6 +215,16 @@ func runMFA(d time.Duration, conc int, dsn string, users, cost, rounds int) erro
 		if err := fn(0); err != nil {
 			return fmt.Errorf("first %s login: %w", name, err)
 		}
+	}
+	if explain {
+		// One password login, then one password + TOTP login (each after
+		// the warm-up login above), statement by statement.
+		fmt.Println("=== password login")
+		if err := explained(deps, lb, func() error { return password(0) }); err != nil {
+			return err
+		}
+		fmt.Println("\n=== password + TOTP login")
+		return explained(deps, lb, func() error { return withTOTP(0) })
 	}
 	// Warm-up: prepared statements, caches, connections.
 	load(time.Second, conc, password)
@@ -342,6 +352,7 @@ func (lb *loginBench) exchange(code, verifier string) (*tokens, error) {
 func (lb *loginBench) loginTOTP(u *totpUser) (*tokens, error) {
 	hc := lb.newBrowser()
 	verifier := oauth2.GenerateVerifier()
+	lb.step("GET /authorize (redirected to GET /login)")
 	p, err := get(hc, lb.conf.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)))
 	if err != nil {
 		return nil, err
@@ -349,6 +360,7 @@ func (lb *loginBench) loginTOTP(u *totpUser) (*tokens, error) {
 	form := hidden(p)
 	form.Set("username", u.email)
 	form.Set("password", mfaPassword)
+	lb.step("POST /login (password; redirected to GET /login/mfa, the second-factor page)")
 	p, _, err = post(hc, p, attr(p.body, `<form method="post" action="`), form)
 	if err != nil {
 		return nil, err
@@ -365,6 +377,7 @@ func (lb *loginBench) loginTOTP(u *totpUser) (*tokens, error) {
 	form = hidden(p)
 	form.Set("action", "verify")
 	form.Set("code", code)
+	lb.step("POST /login/mfa (action=verify, TOTP code; redirected with the code)")
 	_, c, err := post(hc, p, attr(p.body, `<form method="post" action="`), form)
 	if err != nil {
 		return nil, err
@@ -372,6 +385,7 @@ func (lb *loginBench) loginTOTP(u *totpUser) (*tokens, error) {
 	if c == "" {
 		return nil, fmt.Errorf("TOTP code refused")
 	}
+	lb.step("POST /oauth/token (code exchange)")
 	return lb.exchange(c, verifier)
 }
 

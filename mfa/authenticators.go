@@ -39,6 +39,23 @@ func (s *Service) Authenticators(ctx context.Context, userID pulid.ID) ([]Authen
 	return out, nil
 }
 
+// ConfirmedFactors returns the types of the user's confirmed authenticators
+// (recovery codes included), each once: what the challenge page offers.
+// It reads one column, not the authenticators' rows.
+func (s *Service) ConfirmedFactors(ctx context.Context, userID pulid.ID) ([]Factor, error) {
+	var types []authenticator.Type
+	err := s.cfg.DB.Authenticator.Query().Where(authenticator.UserRef(userID), authenticator.Confirmed(true)).
+		Unique(true).Select(authenticator.FieldType).Scan(sys(ctx), &types)
+	if err != nil {
+		return nil, fmt.Errorf("mfa: reading authenticators: %w", err)
+	}
+	out := make([]Factor, len(types))
+	for i, t := range types {
+		out[i] = Factor(t)
+	}
+	return out, nil
+}
+
 // Enrolled reports whether the user has a confirmed factor that can answer a
 // challenge (TOTP, WebAuthn or email; recovery codes alone do not count).
 // Only factors the administrator enabled count.

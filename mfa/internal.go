@@ -75,22 +75,12 @@ func sha(parts ...string) []byte {
 // low. A correct code sets the count back to zero; the MaxFailures-th wrong
 // one locks the MFA step for LockFor.
 
-// state makes sure the user's counter row exists.
-func (s *Service) state(ctx context.Context, userID pulid.ID) error {
-	return s.cfg.DB.MfaState.Create().SetUserRef(userID).
-		OnConflictColumns(mfastate.FieldUserRef).Ignore().Exec(sys(ctx))
-}
-
 // attempt starts the verification of a code of factor f: the factor is
 // enabled, the user exists, and the attempt is counted towards the lockout
 // before the code is checked (so parallel guesses cannot exceed it).
 func (s *Service) attempt(ctx context.Context, userID pulid.ID, f Factor) (*ent.User, error) {
-	st, err := s.Settings(ctx)
-	if err != nil {
+	if err := s.enabled(ctx, f); err != nil {
 		return nil, err
-	}
-	if !st.Enabled(f) {
-		return nil, ErrFactorDisabled
 	}
 	u, err := s.user(ctx, userID)
 	if err != nil {
@@ -102,42 +92,66 @@ func (s *Service) attempt(ctx context.Context, userID pulid.ID, f Factor) (*ent.
 	return u, nil
 }
 
-// reserve counts an attempt of the user, or returns a *LockedError.
+// enabled returns ErrFactorDisabled unless the administrator enabled f.
+func (s *Service) enabled(ctx context.Context, f Factor) error {
+	st, err := s.Settings(ctx)
+	if err != nil {
+		return err
+	}
+	if !st.Enabled(f) {
+		return ErrFactorDisabled
+	}
+	return nil
+}
+
+// reserve counts an attempt of the user, or returns a *LockedError. On
+// Postgres it is one upsert (reserveSQL); elsewhere one transaction of the
+// same three steps: the state row made when there is none, a count that ran
+// out started over, the attempt counted unless the user is locked or
+// MaxFailures attempts are counted.
 func (s *Service) reserve(ctx context.Context, userID pulid.ID) error {
-	if err := s.state(ctx, userID); err != nil {
-		return fmt.Errorf("mfa: counting an attempt: %w", err)
+	if db := s.pgDB(); db != nil {
+		return s.reservePostgres(ctx, db, userID)
 	}
 	now := s.now()
-	// A lock that ran out, or a count whose last attempt is older than
-	// LockFor, starts over.
-	_, err := s.cfg.DB.MfaState.Update().
-		Where(mfastate.UserRef(userID), mfastate.Or(
-			mfastate.LockedUntilLTE(now),
-			mfastate.And(mfastate.LockedUntilIsNil(), mfastate.LastFailureAtLTE(now.Add(-LockFor))),
-		)).
-		SetFailures(0).ClearLockedUntil().Save(sys(ctx))
-	if err != nil {
-		return fmt.Errorf("mfa: counting an attempt: %w", err)
-	}
-	n, err := s.cfg.DB.MfaState.Update().
-		Where(mfastate.UserRef(userID), mfastate.LockedUntilIsNil(), mfastate.FailuresLT(MaxFailures)).
-		AddFailures(1).SetLastFailureAt(now).Save(sys(ctx))
-	if err != nil {
-		return fmt.Errorf("mfa: counting an attempt: %w", err)
-	}
-	if n == 1 {
+	var counted bool
+	var until *time.Time
+	err := s.withTx(ctx, func(tx *ent.Client) error {
+		if err := tx.MfaState.Create().SetUserRef(userID).
+			OnConflictColumns(mfastate.FieldUserRef).Ignore().Exec(sys(ctx)); err != nil {
+			return err
+		}
+		// A lock that ran out, or a count whose last attempt is older than
+		// LockFor, starts over.
+		if _, err := tx.MfaState.Update().
+			Where(mfastate.UserRef(userID), mfastate.Or(
+				mfastate.LockedUntilLTE(now),
+				mfastate.And(mfastate.LockedUntilIsNil(), mfastate.LastFailureAtLTE(now.Add(-LockFor))),
+			)).
+			SetFailures(0).ClearLockedUntil().Save(sys(ctx)); err != nil {
+			return err
+		}
+		n, err := tx.MfaState.Update().
+			Where(mfastate.UserRef(userID), mfastate.LockedUntilIsNil(), mfastate.FailuresLT(MaxFailures)).
+			AddFailures(1).SetLastFailureAt(now).Save(sys(ctx))
+		if err != nil || n == 1 {
+			counted = n == 1
+			return err
+		}
+		st, err := tx.MfaState.Query().Where(mfastate.UserRef(userID)).Only(sys(ctx))
+		if err != nil {
+			return err
+		}
+		until = st.LockedUntil
 		return nil
-	}
-	st, err := s.cfg.DB.MfaState.Query().Where(mfastate.UserRef(userID)).Only(sys(ctx))
+	})
 	if err != nil {
 		return fmt.Errorf("mfa: counting an attempt: %w", err)
 	}
-	if st.LockedUntil != nil {
-		return &LockedError{Until: *st.LockedUntil}
+	if !counted {
+		return s.lockedError(until, now)
 	}
-	// MaxFailures attempts are being checked right now: refuse this one
-	// as if they had all failed.
-	return &LockedError{Until: now.Add(LockFor)}
+	return nil
 }
 
 // Locked returns the end of the user's lockout, or the zero time when the
@@ -158,7 +172,12 @@ func (s *Service) Locked(ctx context.Context, userID pulid.ID) (time.Time, error
 
 // succeeded forgets the user's count (not a lock set meanwhile).
 func (s *Service) succeeded(ctx context.Context, userID pulid.ID) error {
-	_, err := s.cfg.DB.MfaState.Update().
+	return s.succeededIn(ctx, s.cfg.DB, userID)
+}
+
+// succeededIn is succeeded in db (a transaction's client).
+func (s *Service) succeededIn(ctx context.Context, db *ent.Client, userID pulid.ID) error {
+	_, err := db.MfaState.Update().
 		Where(mfastate.UserRef(userID), mfastate.LockedUntilIsNil()).
 		SetFailures(0).ClearLastFailureAt().Save(sys(ctx))
 	return err

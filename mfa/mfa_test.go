@@ -18,10 +18,12 @@ import (
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/authenticator"
 	"github.com/authgraph/authgraph/ent/logevent"
+	"github.com/authgraph/authgraph/ent/mfastate"
 	"github.com/authgraph/authgraph/ent/recoverycode"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/ent/session"
 	"github.com/authgraph/authgraph/internal/testenv"
+	"github.com/authgraph/authgraph/logs"
 	"github.com/authgraph/authgraph/mail"
 	"github.com/authgraph/authgraph/mfa"
 	"github.com/authgraph/authgraph/secretbox"
@@ -869,6 +871,80 @@ func TestEmailHourlyCap(t *testing.T) {
 		e.now = e.now.Add(time.Hour - time.Duration(mfa.EmailSendsPerHour-1)*(mfa.EmailResendAfter+time.Second))
 		if err := e.svc.SendEmailCode(ctx, e.user.ID, mfa.LoginContext{}); err != nil {
 			t.Fatalf("send after the hour: %v", err)
+		}
+	})
+}
+
+// The same code sent several times at once is accepted once: the step is
+// recorded by a conditional update, whichever request gets there first.
+func TestTOTPReplayParallel(t *testing.T) {
+	forEach(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		secret, _ := e.enrollTOTP(e.user)
+		e.now = e.now.Add(time.Minute)
+		code := e.code(secret, 0)
+		// Fewer than MaxFailures: the replays are refused as wrong codes,
+		// never by a lock.
+		const n = mfa.MaxFailures - 1
+		errs := make(chan error, n)
+		for range n {
+			go func() { errs <- e.svc.VerifyTOTP(ctx, e.user.ID, code, mfa.LoginContext{}) }()
+		}
+		accepted := 0
+		for range n {
+			switch err := <-errs; {
+			case err == nil:
+				accepted++
+			case errors.Is(err, mfa.ErrInvalidCode):
+			default:
+				t.Fatalf("unexpected %v", err)
+			}
+		}
+		if accepted != 1 {
+			t.Fatalf("the code was accepted %d times", accepted)
+		}
+		if s, f := e.countLogs("gd_auth_succeed"), e.countLogs("gd_auth_failed"); s != 1 || f != n-1 {
+			t.Fatalf("%d gd_auth_succeed, %d gd_auth_failed events (have %v)", s, f, e.logTypes())
+		}
+	})
+}
+
+// An accepted TOTP code's event names the user, the login and the
+// authenticator; the authenticator records the step and its use, and the
+// count of wrong codes before it is forgotten.
+func TestTOTPAcceptedRecords(t *testing.T) {
+	forEach(t, func(t *testing.T, e *env) {
+		ctx := logs.WithRequest(context.Background(), logs.Request{IP: "203.0.113.7", UserAgent: "test-agent"})
+		secret, _ := e.enrollTOTP(e.user)
+		e.now = e.now.Add(time.Minute)
+		if err := e.svc.VerifyTOTP(ctx, e.user.ID, e.wrong(secret), mfa.LoginContext{}); !errors.Is(err, mfa.ErrInvalidCode) {
+			t.Fatalf("wrong code = %v", err)
+		}
+		lc := mfa.LoginContext{ClientID: "cli", ClientName: "The App", Connection: "Username-Password-Authentication"}
+		if err := e.svc.VerifyTOTP(ctx, e.user.ID, e.code(secret, 0), lc); err != nil {
+			t.Fatal(err)
+		}
+		ev, err := e.db.LogEvent.Query().Where(logevent.Type("gd_auth_succeed")).Only(sys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := e.db.Authenticator.Query().Where(authenticator.UserRef(e.user.ID), authenticator.TypeEQ(authenticator.TypeTotp)).OnlyX(sys)
+		if ev.Description != "TOTP code accepted" || ev.UserID != "auth0|alice" || ev.UserName != "alice@example.test" ||
+			ev.ClientID != "cli" || ev.ClientName != "The App" || ev.Connection != lc.Connection ||
+			ev.IP != "203.0.113.7" || ev.UserAgent != "test-agent" || ev.ConnectionID != "" ||
+			ev.Details["authenticator_id"] != string(a.ID) || ev.Details["authenticator_type"] != "totp" {
+			t.Fatalf("event %+v", ev)
+		}
+		if a.TotpLastStep != e.now.Unix()/30 || a.LastUsedAt == nil || !a.LastUsedAt.Equal(e.now) || !a.Confirmed {
+			t.Fatalf("authenticator: step %d (want %d), last used %v", a.TotpLastStep, e.now.Unix()/30, a.LastUsedAt)
+		}
+		st := e.db.MfaState.Query().Where(mfastate.UserRef(e.user.ID)).OnlyX(sys)
+		if st.Failures != 0 || st.LastFailureAt != nil || st.LockedUntil != nil {
+			t.Fatalf("state after a right code: %d failures, last %v, locked %v", st.Failures, st.LastFailureAt, st.LockedUntil)
+		}
+		// An unknown user: not found, and nothing counted.
+		if err := e.svc.VerifyTOTP(ctx, pulid.ID("usr_nobody"), "123456", lc); !errors.Is(err, mfa.ErrNotFound) {
+			t.Fatalf("unknown user = %v", err)
 		}
 	})
 }

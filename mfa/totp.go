@@ -283,16 +283,34 @@ func (s *Service) dropPending(ctx context.Context, a *ent.Authenticator) error {
 
 // VerifyTOTP checks a code against the user's confirmed TOTP
 // authenticators (±1 step; a code is accepted once). Wrong codes count
-// towards the lockout.
+// towards the lockout. On Postgres it takes two statements (statements.go):
+// the attempt counted with the user and authenticators read, and, for a
+// code that matches, the step accepted with the count forgotten and the log
+// event written. Elsewhere ent does the same, the writes of each step in
+// one transaction.
 func (s *Service) VerifyTOTP(ctx context.Context, userID pulid.ID, code string, lc LoginContext) error {
-	u, err := s.attempt(ctx, userID, FactorTOTP)
-	if err != nil {
-		return err
-	}
-	as, err := s.cfg.DB.Authenticator.Query().Where(authenticator.UserRef(userID),
-		authenticator.TypeEQ(authenticator.TypeTotp), authenticator.Confirmed(true)).All(sys(ctx))
-	if err != nil {
-		return fmt.Errorf("mfa: loading TOTP authenticators: %w", err)
+	var (
+		u   *ent.User
+		as  []*ent.Authenticator
+		err error
+	)
+	db := s.pgDB()
+	if db != nil {
+		if err := s.enabled(ctx, FactorTOTP); err != nil {
+			return err
+		}
+		if u, as, err = s.attemptTOTPPostgres(ctx, db, userID); err != nil {
+			return err
+		}
+	} else {
+		if u, err = s.attempt(ctx, userID, FactorTOTP); err != nil {
+			return err
+		}
+		as, err = s.cfg.DB.Authenticator.Query().Where(authenticator.UserRef(userID),
+			authenticator.TypeEQ(authenticator.TypeTotp), authenticator.Confirmed(true)).All(sys(ctx))
+		if err != nil {
+			return fmt.Errorf("mfa: loading TOTP authenticators: %w", err)
+		}
 	}
 	code = normalizeCode(code)
 	for _, a := range as {
@@ -306,19 +324,28 @@ func (s *Service) VerifyTOTP(ctx context.Context, userID pulid.ID, code string, 
 		if match < 0 {
 			continue
 		}
-		ok, err := s.acceptTOTP(ctx, s.cfg.DB, a, match)
+		e := event(logs.TypeMFAAuthSucceed, "TOTP code accepted", u, lc)
+		e.Details = map[string]any{"authenticator_id": string(a.ID), "authenticator_type": string(FactorTOTP)}
+		var ok bool
+		if db != nil {
+			ok, err = s.acceptTOTPPostgres(ctx, db, u, a, match, e)
+		} else {
+			err = s.withTx(ctx, func(tx *ent.Client) error {
+				if ok, err = s.acceptTOTP(ctx, tx, a, match); err != nil || !ok {
+					return err
+				}
+				if err := s.succeededIn(ctx, tx, userID); err != nil {
+					return err
+				}
+				return logs.Write(ctx, tx, e)
+			})
+		}
 		if err != nil {
 			return fmt.Errorf("mfa: recording a TOTP code: %w", err)
 		}
 		if !ok {
 			break // replayed: this code was accepted before
 		}
-		if err := s.succeeded(ctx, userID); err != nil {
-			return fmt.Errorf("mfa: resetting the attempt count: %w", err)
-		}
-		e := event(logs.TypeMFAAuthSucceed, "TOTP code accepted", u, lc)
-		e.Details = map[string]any{"authenticator_id": string(a.ID), "authenticator_type": string(FactorTOTP)}
-		s.log(ctx, e)
 		return nil
 	}
 	return s.failed(ctx, u, lc, logs.TypeMFAAuthFailed, "Wrong TOTP code", logs.TypeMFATooManyFailures)

@@ -153,16 +153,15 @@ func (h *Handler) mfaPage(w http.ResponseWriter, r *http.Request) {
 // to ask an administrator — never offered a new factor.
 func (h *Handler) showMFA(w http.ResponseWriter, r *http.Request, st *mfaStep, method, errText string, emailSent bool, status int) {
 	ctx := r.Context()
-	auths, err := h.cfg.MFA.Authenticators(ctx, st.user.ID)
+	// The types of the user's confirmed factors: one column of one query.
+	factors, err := h.cfg.MFA.ConfirmedFactors(ctx, st.user.ID)
 	if err != nil {
 		h.serverError(w, r, err)
 		return
 	}
-	has := func(f mfa.Factor) bool {
-		return slices.ContainsFunc(auths, func(a mfa.Authenticator) bool { return a.Type == f && a.Confirmed })
-	}
+	has := func(f mfa.Factor) bool { return slices.Contains(factors, f) }
 	enabled := func(f mfa.Factor) bool { return slices.Contains(st.settings.Factors, f) }
-	enrolled := slices.ContainsFunc(auths, func(a mfa.Authenticator) bool { return a.Confirmed })
+	enrolled := len(factors) > 0
 	hasTOTP := has(mfa.FactorTOTP) && enabled(mfa.FactorTOTP)
 	// A security key answers too (webauthn.go).
 	hasKey := enabled(mfa.FactorWebAuthn) && has(mfa.FactorWebAuthn) && h.cfg.Passkeys != nil

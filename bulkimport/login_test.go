@@ -1,11 +1,15 @@
 package bulkimport_test
 
 import (
+	"time"
+
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/authgraph/authgraph/authn"
+	"github.com/authgraph/authgraph/authn/loginstore"
 	"strings"
 	"testing"
 
@@ -67,8 +71,17 @@ func TestImportedUsersLogIn(t *testing.T) {
 			if _, err := d.Auth.Login(context.Background(), dbauth.LoginInput{Connection: conn, Identifier: email, Password: "wrong"}); err == nil {
 				t.Fatalf("%s: a wrong password logged in", email)
 			}
-			if _, err := d.Auth.Login(context.Background(), dbauth.LoginInput{Connection: conn, Identifier: email, Password: pw}); err != nil {
+			res, err := d.Auth.Login(context.Background(), dbauth.LoginInput{Connection: conn, Identifier: email, Password: pw})
+			if err != nil {
 				t.Fatalf("%s: %v", email, err)
+			}
+			// The upgraded hash is written with the login's record, once
+			// the login is decided (authn.Finalize): here, the record alone.
+			p := res.Pending
+			if _, err := loginstore.New(db).Record(context.Background(), &authn.Record{
+				UserID: res.User.ID, Now: time.Now(), UpgradeIdentity: p.UpgradeIdentity, UpgradeHash: p.UpgradeHash,
+			}); err != nil {
+				t.Fatalf("%s: recording the login: %v", email, err)
 			}
 			idn, err := db.Identity.Query().Where(identity.EmailLower(email)).Only(sys)
 			if err != nil || !strings.HasPrefix(*idn.PasswordHash, "$argon2id$") {

@@ -348,3 +348,67 @@ func mapValues(m map[string]string) []string {
 	}
 	return out
 }
+
+// TestAccountPageNeedsACompletedSignIn: the password alone of a user who
+// must pass a second factor gives the browser a session (the factor's page
+// is bound to it), but not the account page: the page opens only for a
+// session in which a sign-in to the account client completed, second
+// factor included. A forged callback does not open it either.
+func TestAccountPageNeedsACompletedSignIn(t *testing.T) {
+	apitest.ForEachBackend(t, func(t *testing.T, s *apitest.Server) {
+		e := newAccountEnv(t, s)
+		ctx := context.Background()
+		if _, err := s.Deps.MFA.UpdateSettings(ctx, mfa.Settings{Policy: mfa.PolicyOptIn,
+			Factors: []mfa.Factor{mfa.FactorTOTP, mfa.FactorRecoveryCode}}); err != nil {
+			t.Fatal(err)
+		}
+		en, err := s.Deps.MFA.StartTOTP(ctx, e.userNode, e.email)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, _ := totp.GenerateCode(en.Secret, time.Now())
+		if _, err := s.Deps.MFA.ConfirmTOTP(ctx, e.userNode, en.AuthenticatorID, code, mfa.LoginContext{}); err != nil {
+			t.Fatal(err)
+		}
+
+		b := newBrowser(t)
+		p := b.get(e.base)
+		p = b.login(p, e.email, e.password)
+		if !strings.Contains(p.url.Path, "/login/mfa") {
+			t.Fatalf("the password of an enrolled user did not lead to the second factor: %d %s", p.status, p.url)
+		}
+		// The session exists (the factor's page needs it) …
+		if n := s.Deps.DB.Ent.Session.Query().CountX(authz.SystemContext(ctx)); n != 1 {
+			t.Fatalf("sessions after the password: %d", n)
+		}
+		// … but the account page sends the browser back to sign in, which
+		// ends at the second factor again.
+		if again := b.get(e.base); !strings.Contains(again.url.Path, "/login/mfa") || strings.Contains(again.body, "Signed in as") {
+			t.Fatalf("the account page opened before the second factor: %d %s %.300s", again.status, again.url, again.body)
+		}
+		// A callback with a code the provider never issued in this session
+		// is refused and opens nothing.
+		raw := &browser{t: t, http: &http.Client{Jar: b.http.Jar,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+		resp, err := raw.http.Get(e.base + "/login")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		start, _ := url.Parse(resp.Header.Get("Location"))
+		if cb := b.get(e.base + "/callback?code=forged&state=" + url.QueryEscape(start.Query().Get("state"))); cb.status != http.StatusBadRequest {
+			t.Fatalf("a forged callback: %d %s", cb.status, cb.url)
+		}
+		if again := b.get(e.base); strings.Contains(again.body, "Signed in as") {
+			t.Fatal("the account page opened after a forged callback")
+		}
+
+		// Once the factor is passed, the page opens.
+		p = b.get(e.base)
+		code, _ = totp.GenerateCode(en.Secret, time.Now().Add(30*time.Second))
+		p = b.submit(p, url.Values{"code": {code}})
+		if p.url.Path != "/account" || !strings.Contains(p.body, "Signed in as") {
+			t.Fatalf("after the second factor: %d %s %.600s", p.status, p.url, p.body)
+		}
+	})
+}

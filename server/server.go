@@ -259,7 +259,7 @@ func Handler(d *Deps) (http.Handler, error) {
 	// The self-service account page ({issuer}account): signed-in users'
 	// factors, password and sessions (server/account).
 	acct, err := account.New(context.Background(), account.Config{Issuer: d.Config.Issuer, DB: d.DB.Ent,
-		Sessions: d.Sessions, Auth: d.Auth, MFA: d.MFA, Passkeys: d.Passkeys, Logger: d.Logger})
+		Sessions: d.Sessions, Auth: d.Auth, MFA: d.MFA, Passkeys: d.Passkeys, Box: d.Box, Logger: d.Logger})
 	if err != nil {
 		return nil, err
 	}

@@ -41,6 +41,7 @@ import (
 	"crypto/subtle"
 	"embed"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"html/template"
@@ -55,8 +56,11 @@ import (
 	"github.com/authgraph/authgraph/clients"
 	"github.com/authgraph/authgraph/dbauth"
 	"github.com/authgraph/authgraph/ent"
+	"github.com/authgraph/authgraph/ent/authrequest"
+	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/mfa"
 	"github.com/authgraph/authgraph/passkeys"
+	"github.com/authgraph/authgraph/secretbox"
 	"github.com/authgraph/authgraph/server/formcsrf"
 	"github.com/authgraph/authgraph/sessions"
 )
@@ -77,6 +81,9 @@ type Config struct {
 	// Passkeys registers security keys and passkeys; nil (WebAuthn
 	// unavailable, e.g. an IP-address issuer) offers none.
 	Passkeys *passkeys.Service
+	// Box seals the cookie that ties the page to a session which completed
+	// a sign-in to the account client (the master key's box).
+	Box *secretbox.Box
 	Logger   *slog.Logger
 	// Now is the clock (tests); time.Now by default.
 	Now func() time.Time
@@ -103,8 +110,8 @@ type Handler struct {
 // New builds the handler. The account client must exist
 // (clients.EnsureAccount runs at every start, in server.Prepare).
 func New(ctx context.Context, cfg Config) (*Handler, error) {
-	if cfg.DB == nil || cfg.Sessions == nil || cfg.Auth == nil {
-		return nil, errors.New("account: Config needs DB, Sessions and Auth")
+	if cfg.DB == nil || cfg.Sessions == nil || cfg.Auth == nil || cfg.Box == nil {
+		return nil, errors.New("account: Config needs DB, Sessions, Auth and Box")
 	}
 	u, err := url.Parse(cfg.Issuer)
 	if err != nil || u.Scheme == "" || u.Host == "" {
@@ -232,7 +239,25 @@ func (h *Handler) startLogin(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, h.base+"authorize?"+q.Encode(), http.StatusFound)
 }
 
-// callback ends the sign-in: the login pages have set the SSO session.
+// signedInCookieName is the cookie that ties the page to the session that
+// completed a sign-in to the account client.
+func (h *Handler) signedInCookieName() string {
+	if h.secure {
+		return "__Host-authgraph_account"
+	}
+	return "authgraph_account"
+}
+
+// signedInAD binds the sealed cookie to its purpose.
+const signedInAD = "authgraph account sign-in"
+
+// callback ends the sign-in. A browser session alone does not open the
+// page: a login that still awaits its second factor has one too (the
+// factor's page is bound to it). The page opens for a session only once an
+// authorization code was issued to the account client in it, which the
+// provider does after deciding the whole login (authn.Finalize: second
+// factor, rules, blocked user); the callback checks that code against the
+// session and seals the session's id into a cookie the page then requires.
 func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 	c, err := r.Cookie(h.stateCookieName())
 	state := r.URL.Query().Get("state")
@@ -255,13 +280,50 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 		h.message(w, r, http.StatusForbidden, "Sign-in not completed", desc, h.path("/login"), "Try again")
 		return
 	}
+	s, err := h.cfg.Sessions.Current(r.Context(), r)
+	if err == nil {
+		var issued bool
+		issued, err = h.issuedIn(r.Context(), s.ID, r.URL.Query().Get("code"))
+		if err == nil && !issued {
+			err = sessions.ErrNoSession
+		}
+	}
+	if errors.Is(err, sessions.ErrNoSession) {
+		h.message(w, r, http.StatusBadRequest, "Sign-in not completed",
+			"This sign-in did not complete in this browser.", h.path("/login"), "Sign in")
+		return
+	}
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: h.signedInCookieName(), Value: base64.RawURLEncoding.EncodeToString(h.cfg.Box.Seal([]byte(s.ID), signedInAD)),
+		Path: "/", HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteLaxMode,
+	})
 	http.Redirect(w, r, h.path(""), http.StatusSeeOther)
 }
 
+// issuedIn reports whether code is an authorization code the provider
+// issued to the account client in session id.
+func (h *Handler) issuedIn(ctx context.Context, id pulid.ID, code string) (bool, error) {
+	if code == "" || len(code) > 256 {
+		return false, nil
+	}
+	sum := sha256.Sum256([]byte(code))
+	return h.cfg.DB.AuthRequest.Query().Where(
+		authrequest.CodeHash(hex.EncodeToString(sum[:])), authrequest.ClientID(h.clientID), authrequest.SessionRef(id),
+	).Exist(authz.SystemContext(ctx))
+}
+
 // session returns the request's session with its user, or sends the
-// browser to sign in and returns nil.
+// browser to sign in and returns nil. Only the session a sign-in to the
+// account client completed in counts (callback).
 func (h *Handler) session(w http.ResponseWriter, r *http.Request) *ent.Session {
 	s, err := h.cfg.Sessions.Current(r.Context(), r)
+	if err == nil && !h.signedIn(r, s.ID) {
+		err = sessions.ErrNoSession
+	}
 	if errors.Is(err, sessions.ErrNoSession) {
 		http.Redirect(w, r, h.path("/login"), http.StatusSeeOther)
 		return nil
@@ -271,6 +333,20 @@ func (h *Handler) session(w http.ResponseWriter, r *http.Request) *ent.Session {
 		return nil
 	}
 	return s
+}
+
+// signedIn reports whether the request's account cookie names session id.
+func (h *Handler) signedIn(r *http.Request, id pulid.ID) bool {
+	c, err := r.Cookie(h.signedInCookieName())
+	if err != nil || len(c.Value) > 256 {
+		return false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(c.Value)
+	if err != nil {
+		return false
+	}
+	got, err := h.cfg.Box.Open(raw, signedInAD)
+	return err == nil && subtle.ConstantTimeCompare(got, []byte(id)) == 1
 }
 
 // recent reports whether s signed in within RecentAuth; otherwise it sends

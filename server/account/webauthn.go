@@ -60,7 +60,7 @@ func (h *Handler) webauthnOptions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s, err := h.cfg.Sessions.Current(r.Context(), r)
-	if err != nil {
+	if err != nil || !h.signedIn(r, s.ID) {
 		jsonError(w, http.StatusUnauthorized, "You are signed out. Reload the page and sign in again.")
 		return
 	}

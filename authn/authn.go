@@ -221,7 +221,11 @@ func (f *Finalizer) Finalize(ctx context.Context, req *Request, who Authenticate
 		res.SessionID = who.SessionID
 		return res, nil
 	}
-	return f.record(ctx, who, res)
+	res, err = f.record(ctx, who, res)
+	if err != nil {
+		f.release(ctx, who)
+	}
+	return res, err
 }
 
 // decide is Finalize's decision, before anything is written.

@@ -5,6 +5,7 @@ package logs
 
 import (
 	"context"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -116,10 +117,13 @@ func Write(ctx context.Context, db *ent.Client, e Event) error {
 
 func truncate(s string, n int) string { return Truncate(s, n) }
 
-// Truncate cuts s to at most n bytes without splitting a UTF-8 character
-// (Postgres refuses a text column holding half of one): the user agent and
-// the descriptions come from clients.
+// Truncate cuts s to at most n bytes without splitting a UTF-8 character,
+// and replaces invalid UTF-8 (Postgres refuses text holding either): the
+// user agent and the descriptions come from clients.
 func Truncate(s string, n int) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
 	if len(s) <= n {
 		return s
 	}

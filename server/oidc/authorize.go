@@ -472,6 +472,11 @@ func (p *Provider) complete(w http.ResponseWriter, r *http.Request, ar *ent.Auth
 	login.SessionID = res.SessionID
 	switch res.Outcome {
 	case authn.Denied:
+		if login.Pending != nil {
+			// A new sign-in was refused: the browser keeps no session of
+			// an earlier one (someone else's, on a shared browser).
+			_, _ = p.sessions.End(ctx, w, r)
+		}
 		p.finish(w, r, ar, res.Error, res.Description)
 		return
 	case authn.NeedMFA:

@@ -197,8 +197,8 @@ func denied(code, description string) Result {
 
 // Finalize decides the login of who for req, in this order: the user exists
 // and is not blocked; the connection is enabled for the client (and is the
-// one the request named); the user is the id_token_hint's; the scopes; the
-// second factor the policy or the request asks for; the rules (deny, link
+// one the request named); the user is the id_token_hint's; the second
+// factor the policy or the request asks for; the scopes; the rules (deny, link
 // to a primary, custom claims, roles, require MFA); after a link, the
 // primary's standing, second factor and scopes. Then, for a login that
 // has something pending (who.Pending), it writes the login's record in one
@@ -256,6 +256,22 @@ func (f *Finalizer) decide(ctx context.Context, req *Request, who Authenticated)
 	if req.IDTokenHintSubject != "" && req.IDTokenHintSubject != user.UserID {
 		return denied(ErrLoginRequired, "the signed-in user is not the user of id_token_hint"), nil
 	}
+	authTime := who.AuthTime
+	if authTime.IsZero() {
+		authTime = f.d.Now()
+	}
+	// A second factor the tenant's policy or the request asks for is
+	// passed before any rule runs: rules may store metadata or link
+	// accounts, which someone holding only the password must not cause.
+	// It is decided before the scopes too: a login that must pass one
+	// comes back here once it has, and its scopes are decided then.
+	need, err := f.needsMFA(ctx, req, who, false)
+	if err != nil {
+		return Result{}, fmt.Errorf("deciding on a second factor: %w", err)
+	}
+	if need {
+		return f.needMFA(req, who, user, authTime), nil
+	}
 	granted, err := f.d.Grants.Scopes(ctx, req, user, nil)
 	if errors.Is(err, ErrUnknownAudience) {
 		return denied(ErrInvalidTarget, "unknown audience"), nil
@@ -266,20 +282,6 @@ func (f *Finalizer) decide(ctx context.Context, req *Request, who Authenticated)
 	roles, err := f.d.Grants.RoleNames(ctx, user)
 	if err != nil {
 		return Result{}, fmt.Errorf("loading the user's roles: %w", err)
-	}
-	authTime := who.AuthTime
-	if authTime.IsZero() {
-		authTime = f.d.Now()
-	}
-	// A second factor the tenant's policy or the request asks for is
-	// passed before any rule runs: rules may store metadata or link
-	// accounts, which someone holding only the password must not cause.
-	need, err := f.needsMFA(ctx, req, who, false)
-	if err != nil {
-		return Result{}, fmt.Errorf("deciding on a second factor: %w", err)
-	}
-	if need {
-		return f.needMFA(req, who, user, authTime), nil
 	}
 	custom := &CustomClaims{}
 	if f.d.Rules != nil {

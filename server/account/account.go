@@ -83,8 +83,8 @@ type Config struct {
 	Passkeys *passkeys.Service
 	// Box seals the cookie that ties the page to a session which completed
 	// a sign-in to the account client (the master key's box).
-	Box *secretbox.Box
-	Logger   *slog.Logger
+	Box    *secretbox.Box
+	Logger *slog.Logger
 	// Now is the clock (tests); time.Now by default.
 	Now func() time.Time
 }

@@ -228,17 +228,27 @@ func (f *Finalizer) Finalize(ctx context.Context, req *Request, who Authenticate
 	return res, err
 }
 
+// user is who's user: the strategy's row when it handed one over, else
+// read; nil when there is none.
+func (f *Finalizer) user(ctx context.Context, who Authenticated) (*ent.User, error) {
+	if who.User != nil && who.User.ID == who.UserID {
+		return who.User, nil
+	}
+	u, err := f.d.Users.User(ctx, who.UserID)
+	if err != nil {
+		return nil, fmt.Errorf("loading the user: %w", err)
+	}
+	return u, nil
+}
+
 // decide is Finalize's decision, before anything is written.
 func (f *Finalizer) decide(ctx context.Context, req *Request, who Authenticated) (Result, error) {
-	user := who.User
-	if user == nil || user.ID != who.UserID {
-		var err error
-		if user, err = f.d.Users.User(ctx, who.UserID); err != nil {
-			return Result{}, fmt.Errorf("loading the user: %w", err)
-		}
-		if user == nil {
-			return denied(ErrAccessDenied, "unknown user"), nil
-		}
+	user, err := f.user(ctx, who)
+	if err != nil {
+		return Result{}, err
+	}
+	if user == nil {
+		return denied(ErrAccessDenied, "unknown user"), nil
 	}
 	if p := who.Pending; p != nil && p.CountLogin {
 		// The rules see the login counters as this login's record will

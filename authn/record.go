@@ -178,15 +178,12 @@ func (f *Finalizer) Establish(ctx context.Context, who Authenticated) (Result, e
 	if who.Pending == nil {
 		return Result{}, errors.New("authn: Establish needs a pending login")
 	}
-	user := who.User
-	if user == nil || user.ID != who.UserID {
-		var err error
-		if user, err = f.d.Users.User(ctx, who.UserID); err != nil {
-			return Result{}, fmt.Errorf("loading the user: %w", err)
-		}
-		if user == nil {
-			return denied(ErrAccessDenied, "unknown user"), nil
-		}
+	user, err := f.user(ctx, who)
+	if err != nil {
+		return Result{}, err
+	}
+	if user == nil {
+		return denied(ErrAccessDenied, "unknown user"), nil
 	}
 	who.User = user
 	res := Result{Outcome: Issue, User: user, AuthTime: who.AuthTime}

@@ -37,6 +37,19 @@ import (
 // replay check compare (now), and the wall clock for created_at, updated_at
 // and the event's date, as ent sets them.
 
+// reserveCount is the counting upsert both reservations share: a lock
+// that ended, or a count older than the window, starts over at 1; a
+// running lock or a full count is left as it is (no row returned).
+const reserveCount = `
+	ON CONFLICT (user_ref) DO UPDATE SET
+		failures = CASE WHEN s.locked_until IS NOT NULL OR s.last_failure_at <= $4::timestamptz THEN 1
+			ELSE s.failures + 1 END,
+		locked_until = NULL, last_failure_at = $2::timestamptz, updated_at = $6::timestamptz
+	WHERE s.locked_until <= $2::timestamptz
+		OR (s.locked_until IS NULL AND (s.last_failure_at <= $4::timestamptz OR s.failures < $5::bigint))
+	RETURNING 1
+)`
+
 // reserveSQL counts an attempt of user $3 in one upsert ($2 is now, $6 the
 // wall clock): the state row is made when there is none; a lock that ran
 // out, or a count whose last attempt is not later than $4 (now - LockFor),
@@ -48,14 +61,7 @@ import (
 const reserveSQL = `WITH counted AS (
 	INSERT INTO mfa_states AS s (id, created_at, updated_at, user_ref, failures, last_failure_at, generation)
 	VALUES ($1::text, $6::timestamptz, $6::timestamptz, $3::text, 1, $2::timestamptz, 0)
-	ON CONFLICT (user_ref) DO UPDATE SET
-		failures = CASE WHEN s.locked_until IS NOT NULL OR s.last_failure_at <= $4::timestamptz THEN 1
-			ELSE s.failures + 1 END,
-		locked_until = NULL, last_failure_at = $2::timestamptz, updated_at = $6::timestamptz
-	WHERE s.locked_until <= $2::timestamptz
-		OR (s.locked_until IS NULL AND (s.last_failure_at <= $4::timestamptz OR s.failures < $5::bigint))
-	RETURNING 1
-)
+` + reserveCount + `
 SELECT EXISTS (SELECT 1 FROM counted), (SELECT locked_until FROM mfa_states WHERE user_ref = $3::text)`
 
 // reserveTOTPSQL is reserveSQL for a TOTP code, which also reads the user
@@ -67,14 +73,7 @@ const reserveTOTPSQL = `WITH u AS (
 ), counted AS (
 	INSERT INTO mfa_states AS s (id, created_at, updated_at, user_ref, failures, last_failure_at, generation)
 	SELECT $1::text, $6::timestamptz, $6::timestamptz, u.id, 1, $2::timestamptz, 0 FROM u
-	ON CONFLICT (user_ref) DO UPDATE SET
-		failures = CASE WHEN s.locked_until IS NOT NULL OR s.last_failure_at <= $4::timestamptz THEN 1
-			ELSE s.failures + 1 END,
-		locked_until = NULL, last_failure_at = $2::timestamptz, updated_at = $6::timestamptz
-	WHERE s.locked_until <= $2::timestamptz
-		OR (s.locked_until IS NULL AND (s.last_failure_at <= $4::timestamptz OR s.failures < $5::bigint))
-	RETURNING 1
-)
+` + reserveCount + `
 SELECT u.user_id, u.email, EXISTS (SELECT 1 FROM counted),
 	(SELECT locked_until FROM mfa_states WHERE user_ref = u.id),
 	ARRAY(SELECT a.id FROM authenticators a WHERE a.user_ref = u.id AND a.type = 'totp' AND a.confirmed

@@ -9,6 +9,7 @@ import (
 	"github.com/authgraph/authgraph/ent/mfastate"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/ent/ticket"
+	"github.com/authgraph/authgraph/ent/user"
 	"github.com/authgraph/authgraph/logs"
 	"github.com/authgraph/authgraph/manage"
 	"github.com/authgraph/authgraph/sessions"
@@ -90,6 +91,22 @@ func (s *Service) HasFactor(ctx context.Context, userID pulid.ID) (bool, error) 
 
 // hasFactor reports whether the user has any confirmed authenticator, of
 // any type (recovery codes included), in db.
+// LockUser takes user userID's row lock in tx (Postgres; a no-op for other
+// databases, whose write transactions are serialised anyway) before a
+// first factor is stored: two first enrollments of one user finishing at
+// the same instant then run one after the other, and the second sees the
+// first's factor and is refused, instead of both reading "no factor yet".
+func LockUser(ctx context.Context, tx *ent.Client, postgres bool, userID pulid.ID) error {
+	if !postgres {
+		return nil
+	}
+	_, err := tx.User.Query().Where(user.ID(userID)).ForUpdate().Only(sys(ctx))
+	if err != nil && !ent.IsNotFound(err) {
+		return fmt.Errorf("mfa: locking the user: %w", err)
+	}
+	return nil
+}
+
 func (s *Service) hasFactor(ctx context.Context, db *ent.Client, userID pulid.ID) (bool, error) {
 	ok, err := db.Authenticator.Query().Where(authenticator.UserRef(userID), authenticator.Confirmed(true)).Exist(sys(ctx))
 	if err != nil {

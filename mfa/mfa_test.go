@@ -948,3 +948,61 @@ func TestTOTPAcceptedRecords(t *testing.T) {
 		}
 	})
 }
+
+// TestFirstEnrollmentsAtOnce: two first enrollments of one user finishing
+// at the same instant (the user and someone holding only the password, each
+// at their own enrollment step) store one factor, not two: the transaction
+// that stores a first factor takes the user's row lock, so it waits for the
+// other one's and then sees its factor. The other enrollment is played by
+// a transaction the test holds open (Postgres: SQLite serialises write
+// transactions anyway).
+func TestFirstEnrollmentsAtOnce(t *testing.T) {
+	forEach(t, func(t *testing.T, e *env) {
+		if !store.Of(e.db).Postgres() {
+			t.Skip("row locks are Postgres's")
+		}
+		ctx := context.Background()
+		e.settings(mfa.Settings{Policy: mfa.PolicyAlways, Factors: []mfa.Factor{mfa.FactorTOTP}})
+		a, err := e.svc.StartFirstTOTP(ctx, e.user.ID, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A wrong code first: the attempt counter's row exists, so the
+		// next attempt's count only updates it (inserting it would check
+		// its reference to the user's row, and wait for the lock below on
+		// its own).
+		if _, err := e.svc.ConfirmFirstTOTP(ctx, e.user.ID, a.AuthenticatorID, "000000", mfa.LoginContext{}); !errors.Is(err, mfa.ErrInvalidCode) {
+			t.Fatalf("a wrong code = %v", err)
+		}
+		// The other enrollment (an email factor, say): the user's row
+		// locked, its factor stored, not committed yet.
+		tx, err := e.db.Tx(sys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := mfa.LockUser(sys, tx.Client(), true, e.user.ID); err != nil {
+			t.Fatal(err)
+		}
+		tx.Authenticator.Create().SetUserRef(e.user.ID).SetType(authenticator.TypeEmail).SetConfirmed(true).ExecX(sys)
+		done := make(chan error, 1)
+		go func() {
+			_, err := e.svc.ConfirmFirstTOTP(ctx, e.user.ID, a.AuthenticatorID, e.code(a.Secret, 0), mfa.LoginContext{})
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			_ = tx.Rollback()
+			t.Fatalf("the enrollment did not wait for the other one: %v", err)
+		case <-time.After(300 * time.Millisecond):
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; !errors.Is(err, mfa.ErrAlreadyEnrolled) {
+			t.Fatalf("the second enrollment = %v, want ErrAlreadyEnrolled", err)
+		}
+		if n := e.db.Authenticator.Query().Where(authenticator.UserRef(e.user.ID), authenticator.Confirmed(true)).CountX(sys); n != 1 {
+			t.Fatalf("%d factors stored, want 1", n)
+		}
+	})
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/authgraph/authgraph/ent/authenticator"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/logs"
+	"github.com/authgraph/authgraph/store"
 )
 
 // TOTP parameters: RFC 6238 as every authenticator app implements it.
@@ -229,6 +230,9 @@ func (s *Service) confirmTOTP(ctx context.Context, userID pulid.ID, authenticato
 		// Again in the transaction: a factor confirmed meanwhile (an
 		// email code) wins.
 		if first {
+			if err := LockUser(ctx, tx, store.Of(s.cfg.DB).Postgres(), userID); err != nil {
+				return err
+			}
 			if has, err := s.hasFactor(ctx, tx, userID); err != nil || has {
 				if has {
 					err = ErrAlreadyEnrolled

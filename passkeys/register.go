@@ -14,6 +14,7 @@ import (
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/logs"
 	"github.com/authgraph/authgraph/mfa"
+	entstore "github.com/authgraph/authgraph/store"
 )
 
 // BeginRegistration begins registering a credential for the user. A
@@ -166,6 +167,9 @@ func (s *Service) finishRegistration(ctx context.Context, userID pulid.ID, bindi
 		// Again in the transaction that stores it: a factor confirmed
 		// meanwhile (an authenticator app, another key) wins.
 		err = s.inTx(ctx, func(tx *ent.Client) error {
+			if err := mfa.LockUser(ctx, tx, entstore.Of(s.cfg.DB).Postgres(), userID); err != nil {
+				return err
+			}
 			if err := s.refuseEnrolled(ctx, tx, userID); err != nil {
 				return err
 			}

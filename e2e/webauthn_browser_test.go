@@ -235,8 +235,11 @@ func TestPasskeyInBrowser(t *testing.T) {
 		if !slices.Equal(amr, []string{"hwk", "user", "mfa"}) {
 			t.Fatalf("amr after a passkey: %v", amr)
 		}
+		// The browser's autofill and the button may each have completed a
+		// sign-in of its own (two ceremonies, two logins): one event per
+		// login, at least this one.
 		if n, _ := s.Deps.DB.Ent.LogEvent.Query().Where(logevent.Type("s"), logevent.Description("Successful login with a passkey")).
-			Count(authz.SystemContext(context.Background())); n != 1 {
+			Count(authz.SystemContext(context.Background())); n < 1 || n > 2 {
 			t.Fatalf("%d passkey login events", n)
 		}
 	})

@@ -165,8 +165,9 @@ func OpenReplica(ctx context.Context, primary *DB, rawURL string, o ReplicaOptio
 	defer cancel()
 	if err := sdb.PingContext(pingCtx); err != nil {
 		r.warn("the read replica does not answer; reads use the primary until it does", "err", err)
+	} else {
+		r.check() // usable from the start when it is caught up
 	}
-	r.check()
 	replicas.Store(primary.Ent, r)
 	go r.run()
 	return r, nil

@@ -252,9 +252,17 @@ func inTx(ctx context.Context, db *ent.Client, id pulid.ID, owner string, f func
 	return tx.Commit()
 }
 
+// runJob writes the export. The users are read from the replica when
+// there is a fresh one (store/replica.go), the job's own records on the
+// primary; should the replica fail midway, the export starts over on the
+// primary (its partial output is replaced).
 func runJob(ctx context.Context, db *ent.Client, j *ent.Job, owner string) (int, error) {
+	return store.Read(ctx, db, func(read *ent.Client) (int, error) { return runJobFrom(ctx, db, read, j, owner) })
+}
+
+func runJobFrom(ctx context.Context, db, read *ent.Client, j *ent.Job, owner string) (int, error) {
 	o := JobOptions(j)
-	total, err := Count(ctx, db, o)
+	total, err := Count(ctx, read, o)
 	if err != nil {
 		return 0, err
 	}
@@ -278,7 +286,7 @@ func runJob(ctx context.Context, db *ent.Client, j *ent.Job, owner string) (int,
 	}
 	cw := &jobstore.ChunkWriter{Ctx: ctx, DB: db, Job: j.ID, Kind: jobchunk.KindOutput,
 		Fence: func(tx *ent.Client) error { return jobstore.Renew(ctx, tx, j.ID, owner, leaseTTL) }}
-	res, err := Export(ctx, db, &abortWriter{w: cw, err: &perr}, o)
+	res, err := Export(ctx, read, &abortWriter{w: cw, err: &perr}, o)
 	if perr != nil {
 		err = perr
 	}

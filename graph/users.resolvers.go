@@ -11,6 +11,7 @@ import (
 	"entgo.io/contrib/entgql"
 	"github.com/authgraph/authgraph/accounts"
 	"github.com/authgraph/authgraph/ent"
+	"github.com/authgraph/authgraph/ent/predicate"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/graph/generated"
 	"github.com/authgraph/authgraph/graph/model"
@@ -74,19 +75,27 @@ func (r *mutationResolver) DeleteUser(ctx context.Context, id pulid.ID) (pulid.I
 
 // Users is the resolver for the users field.
 func (r *queryResolver) Users(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.UserOrder, query *string) (*model.UserConnection, error) {
-	q := r.Ent.User.Query()
+	var pred predicate.User
 	if query != nil {
-		pred, err := rbac.SearchUsers(ctx, *query)
-		if err != nil {
+		var err error
+		if pred, err = rbac.SearchUsers(ctx, *query); err != nil {
 			return nil, err
 		}
 		if pred != nil {
-			q.Where(pred)
 			// Planned with its values, not as a cached generic plan.
 			ctx = store.Unprepared(ctx)
 		}
 	}
-	return pageUsers(ctx, r.Ent, q, after, first, before, last, orderBy)
+	// A listing, read from the replica when there is a fresh one
+	// (store/replica.go): it may miss the last moments' writes, as
+	// Auth0's search does; user(id) reads the primary.
+	return store.Read(ctx, r.Ent, func(db *ent.Client) (*model.UserConnection, error) {
+		q := db.User.Query()
+		if pred != nil {
+			q.Where(pred)
+		}
+		return pageUsers(ctx, db, q, after, first, before, last, orderBy)
+	})
 }
 
 // User is the resolver for the user field.

@@ -86,6 +86,14 @@ type Config struct {
 	// (default 2s). In the field, 0 is the default and a negative duration
 	// no waiting at all (the flag's 0).
 	PasswordHashQueueTimeout time.Duration
+	// DatabaseReplicaURL (--database-replica,
+	// AUTHGRAPH_DATABASE_REPLICA_URL) is an optional Postgres streaming
+	// replica that the users list, search and exports read from while it
+	// lags at most DatabaseReplicaMaxLag (--database-replica-max-lag,
+	// AUTHGRAPH_DATABASE_REPLICA_MAX_LAG, default 5s) behind the primary
+	// (server/replica.go).
+	DatabaseReplicaURL    string
+	DatabaseReplicaMaxLag time.Duration
 }
 
 // FlagSet declares the shared flags on fs and returns a loader that applies
@@ -107,6 +115,7 @@ func FlagSet(fs *flag.FlagSet) func() (*Config, error) {
 	var hashConc, hashWait string
 	fs.StringVar(&hashConc, "password-hash-concurrency", "", "password hash computations at once; 0 sizes it from cores and memory (AUTHGRAPH_PASSWORD_HASH_CONCURRENCY, default 0)")
 	fs.StringVar(&hashWait, "password-hash-queue-timeout", "", "how long a password hash waits for its turn before 503 (AUTHGRAPH_PASSWORD_HASH_QUEUE_TIMEOUT, default 2s)")
+	loadReplica := replicaFlags(fs, c) // server/replica.go
 	return func() (*Config, error) {
 		c.Listen = firstNonEmpty(c.Listen, os.Getenv("AUTHGRAPH_LISTEN"), "127.0.0.1:8080")
 		c.DatabaseURL = firstNonEmpty(c.DatabaseURL, os.Getenv("AUTHGRAPH_DATABASE_URL"), "sqlite:authgraph.db")
@@ -163,6 +172,9 @@ func FlagSet(fs *flag.FlagSet) func() (*Config, error) {
 		}
 		if c.SessionIdle > c.SessionLifetime {
 			return nil, fmt.Errorf("the session idle timeout cannot exceed the session lifetime")
+		}
+		if err := loadReplica(); err != nil {
+			return nil, err
 		}
 		var err error
 		if c.TrustedProxies, err = parseCIDRs(proxies); err != nil {

@@ -92,6 +92,10 @@ func Prepare(ctx context.Context, cfg *Config, logger *slog.Logger, console io.W
 	if err != nil {
 		return nil, err
 	}
+	if err := openReplica(ctx, cfg, db, logger); err != nil { // server/replica.go
+		db.Close()
+		return nil, err
+	}
 	key, err := loadMasterKey(cfg, db.Path, logger)
 	if err != nil {
 		db.Close()

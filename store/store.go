@@ -164,6 +164,7 @@ func limitPool(db *sql.DB, conns int) {
 
 // Close closes the database.
 func (d *DB) Close() error {
+	d.closeReplica() // replica.go
 	untrack(d.Ent)
 	opened.Delete(d.Ent)
 	if d.transient != d.Ent {

@@ -206,7 +206,9 @@ func startCluster() (_ *pgServer, err error) {
 // which would detach it: as our child it gets a parent-death signal (Linux),
 // so a test binary killed by -timeout or ^C, which never reaches Main, does
 // not leave a server running.
-func runServer(bin, dir string, attr *syscall.SysProcAttr) (*pgServer, error) {
+//
+// extra are more server options (-c name=value).
+func runServer(bin, dir string, attr *syscall.SysProcAttr, extra ...string) (*pgServer, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -221,6 +223,7 @@ func runServer(bin, dir string, attr *syscall.SysProcAttr) (*pgServer, error) {
 		"-D", filepath.Join(dir, "data"), "-p", strconv.Itoa(port), "-h", "127.0.0.1",
 		"-k", dir, // own socket dir: /var/run/postgresql may not exist or be writable
 		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
+	cmd.Args = append(cmd.Args, extra...)
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = logFile, logFile // files, not pipes: nothing to drain
 	cmd.SysProcAttr = attr

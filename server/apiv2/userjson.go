@@ -67,21 +67,28 @@ type UserIdentity struct {
 // read of one user shows them (userWithTokens), so that no listing pages out
 // every identity's tokens at once.
 func (a *API) users(ctx context.Context, us []*ent.User) ([]User, error) {
-	return a.render(ctx, us, false)
+	return a.render(ctx, a.cfg.DB, us, false)
+}
+
+// usersFrom is users with the identities read through db: a listing's
+// identities come from the database its users came from (the replica's
+// listings, store/replica.go).
+func (a *API) usersFrom(ctx context.Context, db *ent.Client, us []*ent.User) ([]User, error) {
+	return a.render(ctx, db, us, false)
 }
 
 // userWithTokens renders one user, with the upstream IdP's tokens of each
 // identity when the caller holds read:user_idp_tokens (GET /users/{id}, as
 // Auth0 documents them).
 func (a *API) userWithTokens(ctx context.Context, u *ent.User) (User, error) {
-	out, err := a.render(ctx, []*ent.User{u}, authz.FromContext(ctx).HasScope(scopeReadIdPTokens))
+	out, err := a.render(ctx, a.cfg.DB, []*ent.User{u}, authz.FromContext(ctx).HasScope(scopeReadIdPTokens))
 	if err != nil {
 		return User{}, err
 	}
 	return out[0], nil
 }
 
-func (a *API) render(ctx context.Context, us []*ent.User, tokens bool) ([]User, error) {
+func (a *API) render(ctx context.Context, db *ent.Client, us []*ent.User, tokens bool) ([]User, error) {
 	out := make([]User, len(us))
 	if len(us) == 0 {
 		return out, nil
@@ -99,7 +106,7 @@ func (a *API) render(ctx context.Context, us []*ent.User, tokens bool) ([]User, 
 	if tokens {
 		cols = append(cols, entidentity.FieldTokensSealed)
 	}
-	idents, err := a.cfg.DB.Identity.Query().Where(entidentity.OwnerIDIn(ids...)).Select(cols...).All(sys)
+	idents, err := db.Identity.Query().Where(entidentity.OwnerIDIn(ids...)).Select(cols...).All(sys)
 	if err != nil {
 		return nil, err
 	}

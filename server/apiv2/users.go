@@ -152,7 +152,14 @@ func searchPage(p Page) error {
 	return nil
 }
 
+// listUsers serves GET /users: a listing, read from the replica when
+// there is a fresh one (store/replica.go). Like Auth0's search, it may miss
+// a user created a moment ago; GET /users/{id} reads the primary.
 func (a *API) listUsers(r *Request) (any, error) {
+	return store.Read(r.Ctx(), a.cfg.DB, func(db *ent.Client) (any, error) { return a.listUsersFrom(r, db) })
+}
+
+func (a *API) listUsersFrom(r *Request, db *ent.Client) (any, error) {
 	fields, include, err := r.Fields()
 	if err != nil {
 		return nil, err
@@ -163,7 +170,7 @@ func (a *API) listUsers(r *Request) (any, error) {
 	default:
 		return nil, badQuery("search_engine must be v3: the v1 and v2 search engines are not served")
 	}
-	q := a.cfg.DB.User.Query()
+	q := db.User.Query()
 	if v := qs.Get("q"); v != "" {
 		pred, err := rbac.SearchUsers(r.Ctx(), v)
 		if ve := new(identity.ValidationError); errors.As(err, &ve) {
@@ -189,7 +196,7 @@ func (a *API) listUsers(r *Request) (any, error) {
 		order = userlist.Order{Column: userlist.Columns[col], Desc: desc}
 	}
 	if qs.Has("take") || qs.Has("from") {
-		return a.userCheckpoint(r, q, order, fields, include)
+		return a.userCheckpoint(r, db, q, order, fields, include)
 	}
 	p, err := r.Paging()
 	if err != nil {
@@ -198,7 +205,7 @@ func (a *API) listUsers(r *Request) (any, error) {
 	ctx := r.Ctx()
 	total, estimate := 0, false
 	if p.IncludeTotals {
-		if total, estimate, err = userlist.Count(ctx, a.cfg.DB, q.Clone(), userlist.ExactCountBound); err != nil {
+		if total, estimate, err = userlist.Count(ctx, db, q.Clone(), userlist.ExactCountBound); err != nil {
 			return nil, err
 		}
 	}
@@ -209,7 +216,7 @@ func (a *API) listUsers(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := a.users(ctx, us)
+	out, err := a.usersFrom(ctx, db, us)
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +231,7 @@ func (a *API) listUsers(r *Request) (any, error) {
 // most 100) after the checkpoint from, in sort's order, and next when more
 // follow. The checkpoint is the last user's position (sort value and id),
 // so a walk neither skips nor repeats users created or deleted meanwhile.
-func (a *API) userCheckpoint(r *Request, q *ent.UserQuery, order userlist.Order, fields []string, include bool) (any, error) {
+func (a *API) userCheckpoint(r *Request, db *ent.Client, q *ent.UserQuery, order userlist.Order, fields []string, include bool) (any, error) {
 	// page, per_page and include_totals are ignored, as on Auth0's
 	// checkpoint endpoints: the SDKs' list calls send them by default.
 	qs := r.URL.Query()
@@ -245,7 +252,7 @@ func (a *API) userCheckpoint(r *Request, q *ent.UserQuery, order userlist.Order,
 	if err != nil {
 		return nil, err
 	}
-	out, err := a.users(ctx, res.Users)
+	out, err := a.usersFrom(ctx, db, res.Users)
 	if err != nil {
 		return nil, err
 	}

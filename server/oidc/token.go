@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/ent/user"
 	"github.com/authgraph/authgraph/logs"
+	"github.com/authgraph/authgraph/store"
 )
 
 // Refresh token lifetimes (per client: Application.refresh_token_idle_lifetime
@@ -52,6 +54,7 @@ type oauthError struct {
 	Code        string `json:"error"`
 	Description string `json:"error_description,omitempty"`
 	challenge   bool   // add a Basic WWW-Authenticate challenge
+	retryAfter  int    // seconds, sent as Retry-After when set
 }
 
 func (e *oauthError) Error() string { return e.Code + ": " + e.Description }
@@ -68,6 +71,9 @@ func writeOAuthError(w http.ResponseWriter, e *oauthError) {
 	if e.challenge || e.status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Basic realm="token", charset="UTF-8"`)
 	}
+	if e.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(e.retryAfter))
+	}
 	writeJSON(w, e.status, e)
 }
 
@@ -78,6 +84,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func (p *Provider) serverError(ctx context.Context, what string, err error) *oauthError {
+	if store.IsUnavailable(err) {
+		// The database is down or restarting: the client retries, as
+		// RFC 6749 4.1.2.1 intends temporarily_unavailable for.
+		p.log.WarnContext(ctx, "oidc: "+what+": database unavailable", slog.Any("error", err))
+		return &oauthError{status: http.StatusServiceUnavailable, Code: "temporarily_unavailable",
+			Description: "the server is temporarily unavailable; retry shortly", retryAfter: 1}
+	}
 	p.log.ErrorContext(ctx, "oidc: "+what, slog.Any("error", err))
 	return newOAuthError(http.StatusInternalServerError, "server_error", "internal error")
 }

@@ -143,6 +143,7 @@ func TestNodeKillAndDatabaseRestart(t *testing.T) {
 		}
 	}
 	problems = append(problems, judgeOps(rec.ops, kills, pgs)...)
+	problems = append(problems, checkEffect(rec.ops, kills, pgs, loadEnd)...)
 	// Everything is back: each acknowledged write must read back, and each
 	// issued token must have its login recorded.
 	problems = append(problems, checkWrites(t, issuer, shared, rec.writes)...)
@@ -150,6 +151,9 @@ func TestNodeKillAndDatabaseRestart(t *testing.T) {
 
 	summary := summarize(start, rec.ops, kills, pgs, c.proxy.eventLog())
 	t.Logf("load ran %v: %s", loadEnd.Sub(start).Round(time.Millisecond), summary.short)
+	if testing.Verbose() {
+		t.Logf("events:\n%s", summary.events)
+	}
 	if len(problems) > 0 {
 		for _, p := range problems[:min(len(problems), 40)] {
 			t.Errorf("%s", p)
@@ -209,7 +213,8 @@ func setup(t *testing.T, issuer string, tr http.RoundTripper) (clientID, secret 
 //   - its deciding request went to a killed node, was in flight at the
 //     kill or started before the proxy took the node out;
 //   - or it met a database outage (from the stop until recoverWithin after
-//     the start) and was answered 503 within failFast.
+//     the start) and was answered 503 within failFast (or, at the
+//     authorization endpoint, redirected with temporarily_unavailable).
 func judgeOps(ops []*op, kills []*killEvent, pgs []*pgEvent) []string {
 	var out []string
 	for _, o := range ops {
@@ -239,11 +244,53 @@ func excused(o *op, kills []*killEvent, pgs []*pgEvent) bool {
 	}
 	for _, e := range pgs {
 		if !r.end.Before(e.stop) && r.start.Before(e.up.Add(recoverWithin)) &&
-			r.status == http.StatusServiceUnavailable && r.end.Sub(r.start) < failFast {
+			(r.status == http.StatusServiceUnavailable || r.redirectErr == "temporarily_unavailable") &&
+			r.end.Sub(r.start) < failFast {
 			return true
 		}
 	}
 	return false
+}
+
+// checkEffect keeps the test from passing vacuously: the load met every
+// event, no request hung, and operations succeeded after each event.
+func checkEffect(ops []*op, kills []*killEvent, pgs []*pgEvent, loadEnd time.Time) []string {
+	var out []string
+	for _, o := range ops {
+		for _, r := range o.reqs {
+			if d := r.end.Sub(r.start); d >= failFast {
+				out = append(out, fmt.Sprintf("op %d (%s): %s %s on %q took %v (status %d)", o.id, o.kind, r.method, r.path, r.node, d.Round(time.Millisecond), r.status))
+			}
+		}
+	}
+	succeededAfter := func(at time.Time, kinds ...string) bool {
+		for _, o := range ops {
+			if !o.failed() && !o.start.Before(at) && slices.Contains(kinds, o.kind) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, k := range kills {
+		if !succeededAfter(k.dead, "login") || !succeededAfter(k.dead, "create", "update") {
+			out = append(out, fmt.Sprintf("no login or no management write succeeded after %s was killed", k.node))
+		}
+	}
+	for _, e := range pgs {
+		met := false
+		for _, o := range ops {
+			for _, r := range o.reqs {
+				met = met || (r.status == http.StatusServiceUnavailable && r.start.After(e.stop) && r.end.Before(e.up))
+			}
+		}
+		if !met {
+			out = append(out, fmt.Sprintf("no request was answered 503 while postgres was down (%s restart): the outage was not tested", e.mode))
+		}
+		if !succeededAfter(e.up.Add(recoverWithin), "login") || !succeededAfter(e.up.Add(recoverWithin), "create", "update") {
+			out = append(out, fmt.Sprintf("no login or no management write succeeded from %v after postgres was back (%s restart)", recoverWithin, e.mode))
+		}
+	}
+	return out
 }
 
 // checkWrites reads back every user a write touched: an acknowledged
@@ -348,7 +395,7 @@ func checkLogins(t *testing.T, dbURL string, ops []*op) []string {
 	return out
 }
 
-type summary struct{ short, long string }
+type summary struct{ short, events, long string }
 
 func rel(start, at time.Time) string {
 	if at.IsZero() {
@@ -385,21 +432,28 @@ func summarize(start time.Time, ops []*op, kills []*killEvent, pgs []*pgEvent, p
 		fmt.Fprintf(&l, "kill %s at %s, dead %s, taken out %s, restarted %s\n", k.node, rel(start, k.at), rel(start, k.dead), rel(start, k.down), rel(start, k.restarted))
 	}
 	for _, e := range pgs {
-		fmt.Fprintf(&l, "postgres %s stop at %s, up %s\n", e.mode, rel(start, e.stop), rel(start, e.up))
+		var first time.Time
+		for _, o := range ops {
+			if !o.failed() && o.start.After(e.up) && (first.IsZero() || o.end.Before(first)) {
+				first = o.end
+			}
+		}
+		fmt.Fprintf(&l, "postgres %s stop at %s, up %s, first op succeeded %s\n", e.mode, rel(start, e.stop), rel(start, e.up), rel(start, first))
 	}
 	for _, e := range proxyEvents {
 		fmt.Fprintf(&l, "proxy %s %s down=%v %s\n", rel(start, e.at), e.node, e.down, e.why)
 	}
+	events := strings.TrimPrefix(l.String(), short+"\n")
 	n := 0
 	for _, o := range ops {
-		if !o.failed() || n >= 60 {
+		if !o.failed() || n >= 40 || excused(o, kills, pgs) {
 			continue
 		}
 		n++
-		fmt.Fprintf(&l, "failed op %d %s worker %d %s..%s: %s\n", o.id, o.kind, o.worker, rel(start, o.start), rel(start, o.end), o.err)
+		fmt.Fprintf(&l, "unexcused failed op %d %s worker %d %s..%s: %s\n", o.id, o.kind, o.worker, rel(start, o.start), rel(start, o.end), o.err)
 		for _, r := range o.reqs {
-			fmt.Fprintf(&l, "    %s %s %s on %q → %d %s (%s..%s)\n", r.method, r.path, "", r.node, r.status, r.err, rel(start, r.start), rel(start, r.end))
+			fmt.Fprintf(&l, "    %s %s on %q → %d %s%s (%s..%s)\n", r.method, r.path, r.node, r.status, r.redirectErr, r.err, rel(start, r.start), rel(start, r.end))
 		}
 	}
-	return summary{short: short, long: l.String()}
+	return summary{short: short, events: events, long: l.String()}
 }

@@ -46,6 +46,9 @@ type request struct {
 	start, end   time.Time
 	status       int // 0: no response
 	err          string
+	// redirectErr is the OAuth error a redirect to the client carried
+	// (error=…), as the authorization endpoint reports failures.
+	redirectErr string
 }
 
 // op is one operation of the load: a login (several requests), a refresh,
@@ -118,6 +121,9 @@ func (tt *tracingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		rq.status, rq.node = resp.StatusCode, resp.Header.Get(nodeHeader)
 		if e := resp.Header.Get("X-Chaos-Proxy-Error"); e != "" {
 			rq.err = "proxy: " + e
+		}
+		if loc, err := url.Parse(resp.Header.Get("Location")); err == nil {
+			rq.redirectErr = loc.Query().Get("error")
 		}
 	}
 	tt.op.reqs = append(tt.op.reqs, rq)
@@ -212,8 +218,9 @@ var (
 	actionRE = regexp.MustCompile(`<form method="post" action="([^"]*)"`)
 )
 
+// randString returns 43 random URL-safe characters: a valid PKCE verifier.
 func randString() string {
-	b := make([]byte, 16)
+	b := make([]byte, 32)
 	rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
 }

@@ -25,7 +25,6 @@ import (
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/ent/user"
 	"github.com/authgraph/authgraph/logs"
-	"github.com/authgraph/authgraph/store"
 )
 
 // Refresh token lifetimes (per client: Application.refresh_token_idle_lifetime
@@ -84,12 +83,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func (p *Provider) serverError(ctx context.Context, what string, err error) *oauthError {
-	if store.IsUnavailable(err) {
-		// The database is down or restarting: the client retries, as
-		// RFC 6749 4.1.2.1 intends temporarily_unavailable for.
-		p.log.WarnContext(ctx, "oidc: "+what+": database unavailable", slog.Any("error", err))
-		return &oauthError{status: http.StatusServiceUnavailable, Code: "temporarily_unavailable",
-			Description: "the server is temporarily unavailable; retry shortly", retryAfter: 1}
+	if oe := p.unavailableError(ctx, what, err); oe != nil {
+		return oe
 	}
 	p.log.ErrorContext(ctx, "oidc: "+what, slog.Any("error", err))
 	return newOAuthError(http.StatusInternalServerError, "server_error", "internal error")

@@ -190,8 +190,7 @@ func setup(t *testing.T, issuer string, tr http.RoundTripper) (clientID, secret 
 		ClientSecret string `json:"client_secret"`
 	}
 	if err := w.api(http.MethodPost, "clients", map[string]any{"name": "Chaos app", "app_type": "regular_web",
-		"callbacks": []string{redirectURI},
-		"is_first_party": true, "oidc_conformant": true}, http.StatusCreated, &app); err != nil {
+		"callbacks": []string{redirectURI}, "is_first_party": true, "oidc_conformant": true}, http.StatusCreated, &app); err != nil {
 		t.Fatalf("creating the client: %v", err)
 	}
 	for i := range 8 {

@@ -213,7 +213,8 @@ func setup(t *testing.T, issuer string, tr http.RoundTripper) (clientID, secret 
 //     kill or started before the proxy took the node out;
 //   - or it met a database outage (from the stop until recoverWithin after
 //     the start) and was answered 503 within failFast (or, at the
-//     authorization endpoint, redirected with temporarily_unavailable).
+//     authorization endpoint, redirected with temporarily_unavailable; in
+//     GraphQL, an error SERVICE_UNAVAILABLE).
 func judgeOps(ops []*op, kills []*killEvent, pgs []*pgEvent) []string {
 	var out []string
 	for _, o := range ops {
@@ -243,7 +244,7 @@ func excused(o *op, kills []*killEvent, pgs []*pgEvent) bool {
 	}
 	for _, e := range pgs {
 		if !r.end.Before(e.stop) && r.start.Before(e.up.Add(recoverWithin)) &&
-			(r.status == http.StatusServiceUnavailable || r.redirectErr == "temporarily_unavailable") &&
+			(r.status == http.StatusServiceUnavailable || r.appErr == "temporarily_unavailable" || r.appErr == "SERVICE_UNAVAILABLE") &&
 			r.end.Sub(r.start) < failFast {
 			return true
 		}
@@ -451,7 +452,7 @@ func summarize(start time.Time, ops []*op, kills []*killEvent, pgs []*pgEvent, p
 		n++
 		fmt.Fprintf(&l, "unexcused failed op %d %s worker %d %s..%s: %s\n", o.id, o.kind, o.worker, rel(start, o.start), rel(start, o.end), o.err)
 		for _, r := range o.reqs {
-			fmt.Fprintf(&l, "    %s %s on %q → %d %s%s (%s..%s)\n", r.method, r.path, r.node, r.status, r.redirectErr, r.err, rel(start, r.start), rel(start, r.end))
+			fmt.Fprintf(&l, "    %s %s on %q → %d %s%s (%s..%s)\n", r.method, r.path, r.node, r.status, r.appErr, r.err, rel(start, r.start), rel(start, r.end))
 		}
 	}
 	return summary{short: short, events: events, long: l.String()}

@@ -46,9 +46,10 @@ type request struct {
 	start, end   time.Time
 	status       int // 0: no response
 	err          string
-	// redirectErr is the OAuth error a redirect to the client carried
-	// (error=…), as the authorization endpoint reports failures.
-	redirectErr string
+	// appErr is an error the answer carried inside a non-error status:
+	// the OAuth error of a redirect to the client (error=…, as the
+	// authorization endpoint reports failures), or a GraphQL error code.
+	appErr string
 }
 
 // op is one operation of the load: a login (several requests), a refresh,
@@ -123,7 +124,7 @@ func (tt *tracingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 			rq.err = "proxy: " + e
 		}
 		if loc, err := url.Parse(resp.Header.Get("Location")); err == nil {
-			rq.redirectErr = loc.Query().Get("error")
+			rq.appErr = loc.Query().Get("error")
 		}
 	}
 	tt.op.reqs = append(tt.op.reqs, rq)
@@ -176,13 +177,13 @@ func (w *worker) run(stop <-chan struct{}) {
 			return
 		default:
 		}
-		kinds := []string{"login", "refresh", "create", "update"}
+		kinds := []string{"login", "refresh", "create", "update", "graphql"}
 		kind := kinds[w.n%len(kinds)]
 		w.n++
 		if kind == "refresh" && w.refresh == "" {
 			kind = "login"
 		}
-		if (kind == "create" || kind == "update") && w.adminToken == "" {
+		if (kind == "create" || kind == "update" || kind == "graphql") && w.adminToken == "" {
 			kind = "admin_token"
 		}
 		if kind == "update" && len(w.mine) == 0 {
@@ -202,6 +203,8 @@ func (w *worker) run(stop <-chan struct{}) {
 			err = w.createUser()
 		case "update":
 			err = w.updateUser()
+		case "graphql":
+			err = w.graphQLRead(o)
 		}
 		o.end = time.Now()
 		if err != nil {
@@ -352,6 +355,37 @@ func (w *worker) updateUser() error {
 		"user_metadata": map[string]any{"v": v}}, http.StatusOK, nil)
 	w.rec.addWrite(write{user: target.user, email: target.email, v: v, acked: err == nil, at: time.Now()})
 	return err
+}
+
+// graphQLRead reads a user through GraphQL. Its errors come back with
+// status 200; the deciding request records the first one's code.
+func (w *worker) graphQLRead(o *op) error {
+	raw, _ := json.Marshal(map[string]any{"query": `query($q: String!) { users(first: 1, query: $q) { totalCount } }`,
+		"variables": map[string]any{"q": "email:" + w.users[w.n%len(w.users)].email}})
+	req, _ := http.NewRequest(http.MethodPost, w.base+"graphql", bytes.NewReader(raw))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+w.adminToken)
+	var out struct {
+		Data *struct {
+			Users struct{ TotalCount int }
+		}
+		Errors []struct {
+			Message    string
+			Extensions struct{ Code string }
+		}
+	}
+	err := w.do(req, http.StatusOK, &out)
+	if err != nil {
+		return err
+	}
+	if len(out.Errors) > 0 {
+		o.reqs[len(o.reqs)-1].appErr = out.Errors[0].Extensions.Code
+		return fmt.Errorf("graphql: %s (%s)", out.Errors[0].Message, out.Errors[0].Extensions.Code)
+	}
+	if out.Data == nil || out.Data.Users.TotalCount != 1 {
+		return fmt.Errorf("graphql: the seed user is not found: %+v", out.Data)
+	}
+	return nil
 }
 
 // api calls the management API with the worker's admin token.

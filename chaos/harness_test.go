@@ -45,7 +45,6 @@ type node struct {
 // cluster is the system under test: nodes sharing one Postgres, and the
 // proxy in front of them whose URL is the issuer.
 type cluster struct {
-	t     *testing.T
 	pg    *testenv.Cluster
 	dbURL string
 	nodes []*node
@@ -58,7 +57,7 @@ func startCluster(t *testing.T, pg *testenv.Cluster, n int) *cluster {
 	t.Helper()
 	u, _ := url.Parse(pg.URL())
 	u.Path = "/authgraph"
-	c := &cluster{t: t, pg: pg, dbURL: u.String()}
+	c := &cluster{pg: pg, dbURL: u.String()}
 	admin := openDB(t, pg.URL())
 	if _, err := admin.Exec("CREATE DATABASE authgraph"); err != nil {
 		t.Fatal(err)

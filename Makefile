@@ -9,7 +9,7 @@ PKGS    := ./...
 # times slower.
 TESTFLAGS ?= -race -gcflags=modernc.org/sqlite/lib=-race=false -count=1 -timeout 20m
 
-.PHONY: run build test test-setup generate generate-check lint bench bench-search fuzz
+.PHONY: run build test test-setup generate generate-check lint bench bench-search fuzz chaos
 
 # Rules engine fixtures (Go wasip1 and AssemblyScript via npm), its SDK checks.
 include mk/rules.mk
@@ -85,3 +85,12 @@ fuzz:
 	@set -e; cd rules-sdk/go && for t in $(FUZZ_SDK_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t#*:}; echo "== $$name (rules-sdk/go $$pkg) for $(FUZZTIME)"; \
 		$(GO) test $(FUZZFLAGS) -fuzz "^$$name\$$" $$pkg; done
+
+## chaos: the failure tests' long variant (docs/ARCHITECTURE.md, "Failure
+## tests"): three nodes on a throwaway Postgres cluster under load for
+## $(CHAOS_DURATION), killing a node (SIGKILL, then starting it again) and
+## stopping and starting the database, fast and immediate, in turn. The
+## short variant runs in `make test`.
+CHAOS_DURATION ?= 2m
+chaos:
+	$(GO) test -count=1 -timeout 30m -v -run . ./chaos -args -chaos.duration=$(CHAOS_DURATION)

@@ -20,6 +20,7 @@ import (
 	"github.com/authgraph/authgraph/identity"
 	"github.com/authgraph/authgraph/mfa"
 	"github.com/authgraph/authgraph/passwords"
+	"github.com/authgraph/authgraph/store"
 )
 
 // Kind is what went wrong, from the caller's point of view.
@@ -31,7 +32,7 @@ const (
 	Conflict                // the change conflicts with an existing record
 	NotFound                // the object does not exist (or is not visible)
 	Forbidden               // the caller lacks a scope or control of the target
-	Unavailable             // a connection's script or upstream failed; retry later
+	Unavailable             // a connection's script or upstream, or the database (Connection ""), failed; retry later
 	Busy                    // too many password hashes at once (passwords.ErrBusy); retry after RetryAfter
 )
 
@@ -78,6 +79,9 @@ func Classify(err error) *Error {
 		return done
 	case errors.Is(err, passwords.ErrBusy):
 		e.Kind, e.Message = Busy, "Too many password operations at once; try again shortly."
+	case store.IsUnavailable(err):
+		// The database is down or restarting: nothing the caller did.
+		e.Kind, e.Message = Unavailable, "The database is temporarily unavailable; try again shortly."
 	case errors.As(err, &verr):
 		e.Kind, e.Field = Invalid, verr.Field
 	case errors.As(err, &operr):

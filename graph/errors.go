@@ -21,8 +21,9 @@ const (
 	CodeConflict        = "CONFLICT"
 	CodeInternal        = "INTERNAL_SERVER_ERROR"
 	// CodeUnavailable: a connection's script or upstream failed, or the
-	// server had too many password hashes running (extensions.retryAfter,
-	// in seconds); nothing was written. Retrying later may succeed.
+	// server had too many password hashes running or could not reach its
+	// database (extensions.retryAfter, in seconds); nothing was written.
+	// Retrying later may succeed.
 	CodeUnavailable = "SERVICE_UNAVAILABLE"
 	// CodeBadRequest: the HTTP request is not one GraphQL request (malformed
 	// or batched JSON, wrong content type); it was not executed.
@@ -92,7 +93,11 @@ func classify(err error) (code, msg string, ext map[string]any) {
 		}
 	case apierror.Unavailable:
 		code = CodeUnavailable
-		ext["connection"], ext["script"] = c.Connection, c.Script
+		if c.Connection == "" { // the database is down or restarting
+			ext["retryAfter"] = 1
+		} else {
+			ext["connection"], ext["script"] = c.Connection, c.Script
+		}
 	case apierror.Busy:
 		// Too many password hashes at once: nothing was written, and the
 		// same request may succeed in retryAfter seconds.

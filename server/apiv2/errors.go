@@ -113,7 +113,11 @@ func toHTTPError(err error) *httpError {
 		}
 		return &httpError{Status: http.StatusForbidden, ErrorCode: "insufficient_scope", Message: msg}
 	case apierror.Unavailable:
-		return &httpError{Status: http.StatusServiceUnavailable, ErrorCode: "connection_unavailable", Message: c.Message, RetryAfter: 1}
+		code := "connection_unavailable"
+		if c.Connection == "" { // the database, not a connection's script
+			code = "temporarily_unavailable"
+		}
+		return &httpError{Status: http.StatusServiceUnavailable, ErrorCode: code, Message: c.Message, RetryAfter: 1}
 	case apierror.Busy:
 		return &httpError{Status: http.StatusServiceUnavailable, ErrorCode: "server_busy", Message: c.Message,
 			RetryAfter: int(apierror.RetryAfter.Seconds())}

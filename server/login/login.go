@@ -50,6 +50,7 @@ import (
 	"github.com/authgraph/authgraph/server/formcsrf"
 	"github.com/authgraph/authgraph/server/loginflow"
 	"github.com/authgraph/authgraph/sessions"
+	"github.com/authgraph/authgraph/store"
 )
 
 // Config wires the pages.
@@ -247,6 +248,14 @@ func (h *Handler) message(w http.ResponseWriter, r *http.Request, status int, ti
 }
 
 func (h *Handler) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	if store.IsUnavailable(err) {
+		// The database is down or restarting: 503, so that the browser's
+		// user and any proxy retry rather than report a fault.
+		h.cfg.Logger.Warn("login page: database unavailable", "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", "1")
+		h.message(w, r, http.StatusServiceUnavailable, "Something went wrong", "We could not complete this request. Please try again in a moment.", "", "")
+		return
+	}
 	h.cfg.Logger.Error("login page", "path", r.URL.Path, "err", err)
 	h.message(w, r, http.StatusInternalServerError, "Something went wrong", "We could not complete this request. Please try again in a moment.", "", "")
 }

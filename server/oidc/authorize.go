@@ -71,6 +71,9 @@ func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	app, err := p.clients.Get(ctx, clientID)
+	if err != nil && p.unavailablePage(w, r, "authorize: loading client", err) {
+		return
+	}
 	if err != nil {
 		p.log.ErrorContext(ctx, "oidc: authorize: loading client", slog.Any("error", err))
 		p.errorPage(w, http.StatusInternalServerError, "Internal error.")
@@ -412,6 +415,9 @@ func (p *Provider) Fail(w http.ResponseWriter, r *http.Request, id, code, descri
 }
 
 func (p *Provider) handoffError(w http.ResponseWriter, r *http.Request, err error) {
+	if p.unavailablePage(w, r, "login handoff", err) {
+		return
+	}
 	if !errors.Is(err, loginflow.ErrUnknownRequest) && !ent.IsNotFound(err) {
 		p.log.ErrorContext(r.Context(), "oidc: login handoff", slog.Any("error", err))
 		p.errorPage(w, http.StatusInternalServerError, "Internal error.")
@@ -751,6 +757,11 @@ func (p *Provider) authError(w http.ResponseWriter, r *http.Request, tgt *target
 }
 
 func (p *Provider) serverErrorRedirect(w http.ResponseWriter, r *http.Request, tgt *target, what string, err error) {
+	if oe := p.unavailableError(r.Context(), what, err); oe != nil {
+		// RFC 6749 4.1.2.1: the client may retry later.
+		p.authError(w, r, tgt, oe.Code, oe.Description)
+		return
+	}
 	p.log.ErrorContext(r.Context(), "oidc: "+what, slog.Any("error", err))
 	p.authError(w, r, tgt, "server_error", "internal error")
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -94,6 +95,10 @@ func (p *Provider) clientCredentials(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
+		if oe := p.unavailableError(ctx, "authenticating a client", err); oe != nil {
+			p.ccError(w, r, hasBasic, oe)
+			return
+		}
 		p.log.ErrorContext(ctx, "oidc: authenticating a client", slog.Any("error", err))
 		p.ccError(w, r, hasBasic, &oauthError{status: http.StatusInternalServerError, Code: "server_error"})
 		return
@@ -154,6 +159,10 @@ func (p *Provider) clientCredentials(w http.ResponseWriter, r *http.Request) {
 		token, err = p.signPayload(ctx, ccTokenType, payload)
 	}
 	if err != nil {
+		if oe := p.unavailableError(ctx, "signing a client_credentials token", err); oe != nil {
+			p.ccError(w, r, hasBasic, oe)
+			return
+		}
 		p.log.ErrorContext(ctx, "oidc: signing a client_credentials token", slog.Any("error", err))
 		p.ccError(w, r, hasBasic, &oauthError{status: http.StatusInternalServerError, Code: "server_error"})
 		return
@@ -181,6 +190,9 @@ func (p *Provider) ccError(w http.ResponseWriter, r *http.Request, basic bool, e
 	e.challenge = basic && e.status == http.StatusUnauthorized
 	if e.challenge {
 		w.Header().Set("WWW-Authenticate", `Basic realm="token", charset="UTF-8"`)
+	}
+	if e.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(e.retryAfter))
 	}
 	writeJSON(w, e.status, e)
 }

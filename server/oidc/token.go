@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -52,6 +53,7 @@ type oauthError struct {
 	Code        string `json:"error"`
 	Description string `json:"error_description,omitempty"`
 	challenge   bool   // add a Basic WWW-Authenticate challenge
+	retryAfter  int    // seconds, sent as Retry-After when set
 }
 
 func (e *oauthError) Error() string { return e.Code + ": " + e.Description }
@@ -68,6 +70,9 @@ func writeOAuthError(w http.ResponseWriter, e *oauthError) {
 	if e.challenge || e.status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Basic realm="token", charset="UTF-8"`)
 	}
+	if e.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(e.retryAfter))
+	}
 	writeJSON(w, e.status, e)
 }
 
@@ -78,6 +83,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func (p *Provider) serverError(ctx context.Context, what string, err error) *oauthError {
+	if oe := p.unavailableError(ctx, what, err); oe != nil {
+		return oe
+	}
 	p.log.ErrorContext(ctx, "oidc: "+what, slog.Any("error", err))
 	return newOAuthError(http.StatusInternalServerError, "server_error", "internal error")
 }

@@ -8,6 +8,7 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -20,6 +21,8 @@ import (
 
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/clients"
+	"github.com/authgraph/authgraph/connectors/customdb"
+	"github.com/authgraph/authgraph/connectors/customdb/customdbtest"
 	"github.com/authgraph/authgraph/internal/apitest"
 	"github.com/authgraph/authgraph/server"
 )
@@ -223,5 +226,49 @@ func TestMetricsOffByDefault(t *testing.T) {
 	s := apitest.Start(t, apitest.Backends()[0].DSN(t))
 	if s.MetricsURL != "" || s.Deps.Metrics != nil || server.MetricsHandler(s.Deps) != nil {
 		t.Fatalf("metrics on without MetricsListen: %q %v", s.MetricsURL, s.Deps.Metrics)
+	}
+}
+
+// Custom-database logins time their scripts: a right password is an ok
+// login run, a wrong one the script's wrong_credentials.
+func TestMetricsCustomDBScripts(t *testing.T) {
+	module := base64.StdEncoding.EncodeToString(customdbtest.Templates(t)["postgres"])
+	s := apitest.StartWith(t, apitest.Backends()[0].DSN(t), func(c *server.Config) { c.MetricsListen = "127.0.0.1:0" })
+	legacy := customdbtest.Postgres(t)
+	created, err := clients.Create(authz.SystemContext(context.Background()), s.Deps.DB.Ent, clients.Params{
+		Name: "Shop", Type: clients.TypeRegularWeb, RedirectURIs: []string{redirectURI},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scripts := map[string]any{customdb.OpLogin: module, customdb.OpGetUser: module}
+	createConnection(t, s, "legacy", "customdb", map[string]any{"dsn": legacy.DSN, "scripts": scripts}, created.Client.ClientID)
+	relying := newRP(t, s, created.Client.ClientID, created.Secret, "openid", "email")
+	ada := customdbtest.Seed[0]
+	b := newBrowser(t)
+	form := b.federate(b.get(relying.conf.AuthCodeURL("m", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))), "legacy")
+	if r := b.submitLogin(form, ada.Email, "not-the-password"); r.status != http.StatusUnauthorized {
+		t.Fatalf("wrong password: %d %.300s", r.status, r.body)
+	}
+	if r := b.submitLogin(form, ada.Email, ada.Password); r.location == nil || r.location.Query().Get("code") == "" {
+		t.Fatalf("login: %d %.300s", r.status, r.body)
+	}
+	samples, raw := scrape(t, s.MetricsURL+"/metrics")
+	for _, c := range []struct {
+		labels map[string]string
+		name   string
+		want   float64
+	}{
+		{map[string]string{"operation": "login", "outcome": "ok"}, "authgraph_customdb_script_duration_seconds_count", 1},
+		{map[string]string{"operation": "login", "outcome": "wrong_credentials"}, "authgraph_customdb_script_duration_seconds_count", 1},
+		{map[string]string{"connection": "legacy", "outcome": "failure"}, "authgraph_logins_total", 1},
+		{map[string]string{"connection": "legacy", "outcome": "success"}, "authgraph_logins_total", 1},
+	} {
+		if v, _ := value(samples, c.name, c.labels); v != c.want {
+			t.Errorf("%s%v = %v, want %v", c.name, c.labels, v, c.want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("metrics:\n%s", raw)
 	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
+	"github.com/authgraph/authgraph/metrics"
 	"github.com/authgraph/authgraph/mfa"
 	"github.com/authgraph/authgraph/sessions"
 )
@@ -172,6 +173,9 @@ type Deps struct {
 	Sessions Sessions
 	Logger   *slog.Logger
 	Now      func() time.Time
+	// Metrics counts the recorded logins by connection and outcome (nil:
+	// not measured).
+	Metrics *metrics.Registry
 }
 
 // Finalizer decides logins.

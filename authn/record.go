@@ -10,6 +10,7 @@ import (
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/logs"
+	"github.com/authgraph/authgraph/metrics"
 	"github.com/authgraph/authgraph/sessions"
 )
 
@@ -93,6 +94,28 @@ const BlockedDescription = "user is blocked"
 // the rules logged their own) and no session; otherwise the s event and the
 // session, unless the write finds the user blocked meanwhile.
 func (f *Finalizer) record(ctx context.Context, who Authenticated, res Result) (Result, error) {
+	res, err := f.write(ctx, who, res)
+	if f.d.Metrics != nil {
+		f.d.Metrics.Login(who.Connection, loginOutcome(res, err))
+	}
+	return res, err
+}
+
+// loginOutcome is the metrics outcome of a recorded login.
+func loginOutcome(res Result, err error) string {
+	switch {
+	case err != nil:
+		return metrics.LoginError
+	case res.Outcome == Issue:
+		return metrics.LoginSuccess
+	case res.Outcome == NeedMFA:
+		return metrics.LoginMFARequired
+	}
+	return metrics.LoginDenied
+}
+
+// write is record's writes.
+func (f *Finalizer) write(ctx context.Context, who Authenticated, res Result) (Result, error) {
 	p := who.Pending
 	now := f.d.Now()
 	ip := clientIPOf(ctx)

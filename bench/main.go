@@ -56,8 +56,10 @@ func main() {
 		mfaUsers    = flag.Int("mfa-users", 600, "with -scenario mfa: users per kind (TOTP users take one login each per 30 s step)")
 		mfaCost     = flag.Int("mfa-bcrypt-cost", 10, "with -scenario mfa: bcrypt cost of every user's password")
 		hashWait    = flag.Duration("hash-queue-timeout", 0, "the server's --password-hash-queue-timeout (0: its default)")
+		metricsFlag = flag.Bool("metrics", false, "run the server with Prometheus metrics on (--metrics-listen), scraped every 5 s while the workloads run")
 	)
 	flag.Parse()
+	metricsOn = *metricsFlag
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err == nil {
@@ -132,6 +134,9 @@ func startServer(ctx context.Context, dsn string, conc int, masterKey string) (*
 	if hashConcurrency < 0 {
 		cfg.PasswordHashConcurrency = 1 << 20
 	}
+	if metricsOn {
+		cfg.MetricsListen = "127.0.0.1:0" // the registry; benchMetrics serves it (metrics.go)
+	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	deps, err := server.Prepare(ctx, cfg, logger, io.Discard, server.MigrateIfEmpty)
 	if err != nil {
@@ -146,7 +151,14 @@ func startServer(ctx context.Context, dsn string, conc int, masterKey string) (*
 	}
 	srv := &http.Server{Handler: h}
 	go srv.Serve(ln) //nolint:errcheck
+	stopMetrics, err := benchMetrics(deps)
+	if err != nil {
+		srv.Close()
+		deps.Close()
+		return nil, nil, nil, err
+	}
 	stop := func() {
+		stopMetrics()
 		srv.Close()
 		deps.Close()
 	}

@@ -29,7 +29,7 @@ func (s *Service) cachedConnection(ctx context.Context, name string, strategies 
 	// The Service is a plain struct (built as a literal): its cache is made
 	// on first use.
 	s.connsOnce.Do(func() {
-		s.conns = store.NewCache[struct{}, []*ent.Connection](s.DB, clients.CacheTTL, 1, ent.TypeConnection)
+		s.conns = store.NewCache[struct{}, []*ent.Connection](s.DB, clients.CacheTTL, 1, ent.TypeConnection).Named("dbauth_connections")
 	})
 	cache := s.conns
 	load := func(ctx context.Context) ([]*ent.Connection, error) {

@@ -24,6 +24,7 @@ import (
 	"github.com/authgraph/authgraph/ent/loginattempt"
 	"github.com/authgraph/authgraph/logs"
 	"github.com/authgraph/authgraph/mail"
+	"github.com/authgraph/authgraph/metrics"
 	"github.com/authgraph/authgraph/passwords"
 	"github.com/authgraph/authgraph/store"
 )
@@ -120,6 +121,8 @@ type Service struct {
 	// signups, changes, resets, history checks): beyond its bound and
 	// queue wait they fail with ErrBusy. Nil admits everything (tests).
 	Passwords *passwords.Limiter
+	// Metrics counts failed and blocked logins (nil: not measured).
+	Metrics *metrics.Registry
 
 	mailWG   sync.WaitGroup
 	throttle throttle
@@ -261,6 +264,8 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 		if errors.Is(err, lockout.ErrTooManyAttempts) {
 			ev.Type, ev.Description = logs.TypeBruteForceBlock, "Too many failed login attempts for this identifier from this IP"
 			s.writeLog(ctx, ev)
+			s.Metrics.BruteForceBlock(conn.Name)
+			s.Metrics.Login(conn.Name, metrics.LoginBlocked)
 			return nil, ErrTooManyAttempts
 		}
 		if err != nil {
@@ -275,6 +280,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 		}
 		ev.Type, ev.Description = typ, desc
 		s.writeLog(ctx, ev)
+		s.Metrics.Login(conn.Name, metrics.LoginFailure)
 		return nil, ErrInvalidCredentials
 	}
 	// busy: the verification was not admitted, so there is no verdict on

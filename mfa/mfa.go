@@ -189,7 +189,7 @@ func New(cfg Config) (*Service, error) {
 	return &Service{
 		cfg:        cfg,
 		issuerHost: u.Hostname(),
-		settings:   store.NewCache[struct{}, Settings](cfg.DB, settingsTTL, 1, ent.TypeMfaConfig),
+		settings:   store.NewCache[struct{}, Settings](cfg.DB, settingsTTL, 1, ent.TypeMfaConfig).Named("mfa_settings"),
 	}, nil
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/authgraph/authgraph/ent/user"
 	idn "github.com/authgraph/authgraph/identity"
 	"github.com/authgraph/authgraph/logs"
+	"github.com/authgraph/authgraph/metrics"
 	"github.com/authgraph/authgraph/rules"
 	"github.com/authgraph/authgraph/store"
 )
@@ -144,9 +145,12 @@ func (s *Service) Run(ctx context.Context, in Login) (*Outcome, error) {
 		}
 		ferr := &FailedError{RuleID: rerr.RuleID, RuleName: rerr.RuleName, Err: rerr}
 		s.logFailure(ctx, lev, ferr, rerr.Logs, rerr.Duration)
+		s.Metrics.RulesRun(metrics.RulesFailed, res.Duration)
+		s.Metrics.RuleFailed(rules.Reason(rerr))
 		return nil, ferr
 	}
 	if d := res.Deny; d != nil {
+		s.Metrics.RulesRun(metrics.RulesDenied, res.Duration)
 		lev.Description = "Denied by rule " + d.RuleName + ": " + d.Reason
 		lev.Details["rule_id"], lev.Details["rule_name"], lev.Details["reason"] = d.RuleID, d.RuleName, d.Reason
 		lev.Details["rule_logs"] = runLogs(res.Runs)
@@ -159,6 +163,7 @@ func (s *Service) Run(ctx context.Context, in Login) (*Outcome, error) {
 	// challenge and runs the rules again afterwards, so a metadata update
 	// or a link applied now would be applied twice.
 	if res.RequireMFA && in.Protocol != ProtocolRefresh && !slices.Contains(in.AMR, AMRMFA) {
+		s.Metrics.RulesRun(metrics.RulesMFARequired, res.Duration)
 		return &Outcome{RequireMFA: true, Runs: res.Runs}, nil
 	}
 	if len(res.AppMetadata)+len(res.UserMetadata) > 0 {
@@ -172,9 +177,12 @@ func (s *Service) Run(ctx context.Context, in Login) (*Outcome, error) {
 			id, name := lastMetadataWriter(res.Runs, verr.Field == "app_metadata")
 			ferr := &FailedError{RuleID: id, RuleName: name, Err: fmt.Errorf("%w: %v", rules.ErrInvalidMetadata, verr)}
 			s.logFailure(ctx, lev, ferr, runLogs(res.Runs), res.Duration)
+			s.Metrics.RulesRun(metrics.RulesFailed, res.Duration)
+			s.Metrics.RuleFailed(rules.Reason(rules.ErrInvalidMetadata))
 			return nil, ferr
 		}
 	}
+	s.Metrics.RulesRun(metrics.RulesOK, res.Duration)
 	out := &Outcome{
 		IDTokenClaims:     res.IDTokenClaims,
 		AccessTokenClaims: rules.ClaimsForAudience(res.AccessTokenClaims, in.Audience, s.ProtectedAudiences...),
@@ -247,7 +255,7 @@ func (s *Service) link(ctx context.Context, current *ent.User, target string) (*
 func (s *Service) Enabled(ctx context.Context) ([]rules.RuleVersion, error) {
 	sys := authz.SystemContext(ctx)
 	s.headsOnce.Do(func() {
-		s.heads = store.NewCache[struct{}, []*ent.Rule](s.DB, clients.CacheTTL, 1, ent.TypeRule)
+		s.heads = store.NewCache[struct{}, []*ent.Rule](s.DB, clients.CacheTTL, 1, ent.TypeRule).Named("rules")
 	})
 	heads, err := s.heads.Get(sys, struct{}{}, func(ctx context.Context) ([]*ent.Rule, error) {
 		return s.DB.Rule.Query().Where(rule.Enabled(true)).

@@ -27,6 +27,7 @@ import (
 	"github.com/authgraph/authgraph/ent/rule"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/identity"
+	"github.com/authgraph/authgraph/metrics"
 	"github.com/authgraph/authgraph/rules"
 	"github.com/authgraph/authgraph/secretbox"
 	"github.com/authgraph/authgraph/store"
@@ -55,6 +56,9 @@ type Service struct {
 	// ProtectedAudiences get no access-token claims from rules (the
 	// management API, {issuer}api/v2/).
 	ProtectedAudiences []string
+	// Metrics times the logins' rule pipelines and counts their failures
+	// (nil: not measured).
+	Metrics *metrics.Registry
 
 	mu    sync.Mutex
 	cache map[pulid.ID]*cachedRule // by rule id; entries hold one version

@@ -94,6 +94,12 @@ type Config struct {
 	// (server/replica.go).
 	DatabaseReplicaURL    string
 	DatabaseReplicaMaxLag time.Duration
+	// MetricsListen (--metrics-listen, AUTHGRAPH_METRICS_LISTEN) is the TCP
+	// address of a second listener that serves only GET /metrics
+	// (Prometheus, docs/METRICS.md). Default empty: no metrics listener,
+	// and nothing is measured. It is unauthenticated: bind it where only
+	// the scraper reaches it.
+	MetricsListen string
 }
 
 // FlagSet declares the shared flags on fs and returns a loader that applies
@@ -116,8 +122,10 @@ func FlagSet(fs *flag.FlagSet) func() (*Config, error) {
 	fs.StringVar(&hashConc, "password-hash-concurrency", "", "password hash computations at once; 0 sizes it from cores and memory (AUTHGRAPH_PASSWORD_HASH_CONCURRENCY, default 0)")
 	fs.StringVar(&hashWait, "password-hash-queue-timeout", "", "how long a password hash waits for its turn before 503 (AUTHGRAPH_PASSWORD_HASH_QUEUE_TIMEOUT, default 2s)")
 	loadReplica := replicaFlags(fs, c) // server/replica.go
+	fs.StringVar(&c.MetricsListen, "metrics-listen", "", "address of the Prometheus /metrics listener (AUTHGRAPH_METRICS_LISTEN, default none: off)")
 	return func() (*Config, error) {
 		c.Listen = firstNonEmpty(c.Listen, os.Getenv("AUTHGRAPH_LISTEN"), "127.0.0.1:8080")
+		c.MetricsListen = firstNonEmpty(c.MetricsListen, os.Getenv("AUTHGRAPH_METRICS_LISTEN"))
 		c.DatabaseURL = firstNonEmpty(c.DatabaseURL, os.Getenv("AUTHGRAPH_DATABASE_URL"), "sqlite:authgraph.db")
 		c.Issuer = firstNonEmpty(c.Issuer, os.Getenv("AUTHGRAPH_ISSUER"))
 		c.LogFormat = firstNonEmpty(c.LogFormat, os.Getenv("AUTHGRAPH_LOG_FORMAT"), "json")
@@ -211,7 +219,7 @@ func (c *Config) normalize() error {
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		return fmt.Errorf("--log-format must be json or text")
 	}
-	return nil
+	return c.checkMetricsListen()
 }
 
 // PasswordLimiter builds the node's password hashing limiter from the

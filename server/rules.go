@@ -47,6 +47,7 @@ func newRules(ctx context.Context, d *Deps) (*rulesrun.Service, error) {
 		DB: d.DB.Ent, Engine: eng, Box: d.Box, Logger: d.Logger,
 		Postgres: d.DB.Dialect == dialect.Postgres, Hostname: host,
 		ProtectedAudiences: []string{authz.ManagementAudience(d.Config.Issuer)},
+		Metrics:            d.Metrics,
 	}
 	if err := svc.PrepareAll(ctx); err != nil {
 		d.Logger.Warn("rules: preparing rules at startup", "err", err)

@@ -24,6 +24,7 @@ import (
 	"github.com/authgraph/authgraph/graph"
 	"github.com/authgraph/authgraph/internal/jobstore"
 	"github.com/authgraph/authgraph/mail"
+	"github.com/authgraph/authgraph/metrics"
 	"github.com/authgraph/authgraph/mfa"
 	"github.com/authgraph/authgraph/passkeys"
 	"github.com/authgraph/authgraph/rbac"
@@ -57,6 +58,9 @@ type Deps struct {
 	// MFA is multi-factor authentication: the tenant's policy, users'
 	// authenticators, challenges and the lockout (package mfa).
 	MFA *mfa.Service
+	// Metrics is the Prometheus registry (server/metrics.go), nil when
+	// --metrics-listen is not set: nothing is measured then.
+	Metrics *metrics.Registry
 	// Passkeys runs the WebAuthn ceremonies of security keys and
 	// passkeys; nil when the issuer's host is an IP address (WebAuthn
 	// needs a domain name).
@@ -111,12 +115,13 @@ func Prepare(ctx context.Context, cfg *Config, logger *slog.Logger, console io.W
 		db.Close()
 		return nil, fmt.Errorf("AUTHGRAPH_SMTP_URL: %w", err)
 	}
+	m := newMetrics(cfg, db) // nil without --metrics-listen (server/metrics.go)
 	d := &Deps{
-		Config: cfg, DB: db, Box: box, MasterKey: key, Logger: logger,
+		Config: cfg, DB: db, Box: box, MasterKey: key, Logger: logger, Metrics: m,
 		Keys:        oidc.NewKeySet(db.Ent, box),
 		Connections: &connections.Service{Box: box},
 		Auth: &dbauth.Service{DB: db.Ent, Mail: sender, Issuer: cfg.Issuer, Logger: logger, ResetTicketTTL: cfg.ResetTicketTTL,
-			Passwords: cfg.PasswordLimiter()},
+			Passwords: cfg.PasswordLimiter(), Metrics: m},
 		Sessions: &sessions.Manager{DB: db.Ent, Secure: !cfg.InsecureIssuer(), Path: issuerPath(cfg.Issuer),
 			Idle: cfg.SessionIdle, Absolute: cfg.SessionLifetime},
 		Imports: bulkimport.NewService(db.Ent),
@@ -185,6 +190,8 @@ func Handler(d *Deps) (http.Handler, error) {
 		// Second factors: the tenant's policy, enrollment, remembered
 		// browsers.
 		MFA: providerMFA(d.MFA),
+		// Logins and tokens counted (nil: not measured).
+		Metrics: d.Metrics,
 	})
 	if err != nil {
 		return nil, err
@@ -276,7 +283,11 @@ func Handler(d *Deps) (http.Handler, error) {
 	mux.Handle("/", provider)
 
 	hsts := strings.HasPrefix(d.Config.Issuer, "https://")
-	return withRequestInfo(d.Config.TrustedProxies, securityHeaders(hsts, capBodies(base, mux))), nil
+	// Request metrics (server/metrics.go): Instrument outside everything,
+	// Routes around the mux for the matched pattern. Both are no-ops
+	// without metrics.
+	routed := d.Metrics.Routes(mux, oidcRoutes(base))
+	return d.Metrics.Instrument(withRequestInfo(d.Config.TrustedProxies, securityHeaders(hsts, capBodies(base, routed)))), nil
 }
 
 // Serve runs the server until ctx is cancelled, then shuts down gracefully.
@@ -298,6 +309,12 @@ func Serve(ctx context.Context, d *Deps, ready func(addr string)) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(d.Logger.Handler(), slog.LevelWarn),
 	}
+	stopMetrics, err := serveMetrics(ctx, d) // --metrics-listen (server/metrics.go)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopMetrics()
 	d.Logger.Info("authgraph listening", "addr", ln.Addr().String(), "issuer", d.Config.Issuer)
 	if ready != nil {
 		ready(ln.Addr().String())

@@ -27,6 +27,7 @@ func newUpstream(d *Deps) *upstream.Service {
 		DB: d.DB.Ent, Connections: d.Connections, Sealer: d.Box, Logger: d.Logger,
 		Issuer: d.Config.Issuer, SPKey: samlSPKey(d),
 		Passwords: d.Auth.Passwords, // one bound for every password hash of the node
+		Metrics:   d.Metrics,
 	}
 	if d.Rules != nil { // custom-database scripts run on the rules engine
 		s.Scripts = d.Rules.Engine

@@ -84,6 +84,8 @@ type Cache[K comparable, V any] struct {
 	max  int
 	gens []*atomic.Uint64 // nil: the client is not tracked, nothing is cached
 	now  func() time.Time
+	// stats counts Get's hits and misses (cachestats.go), nil when unnamed.
+	stats *cacheCounter
 
 	mu   sync.Mutex
 	m    map[K]cacheEntry[V]
@@ -136,8 +138,10 @@ func (c *Cache[K, V]) Get(ctx context.Context, key K, load func(context.Context)
 	ok = ok && c.seen == g
 	c.mu.Unlock()
 	if ok && now.Sub(e.at) < c.ttl {
+		c.stats.hit()
 		return e.v, nil
 	}
+	c.stats.miss()
 	return c.fill(ctx, key, g, now, load)
 }
 

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/authgraph/authgraph/connectors"
+	"github.com/authgraph/authgraph/metrics"
 	"github.com/authgraph/authgraph/rules"
 )
 
@@ -91,6 +92,8 @@ type Config struct {
 	Scripts    map[string][]byte
 	ImportMode bool
 	Timeout    time.Duration
+	// Metrics times the script runs (nil: not measured).
+	Metrics *metrics.Registry
 }
 
 // FromOptions reads a customdb connection's options and decrypted secrets.
@@ -189,6 +192,8 @@ func (c *Connector) Run(ctx context.Context, op string, args map[string]any) (Ou
 	inv, err := c.cfg.Engine.InvokeScript(ctx, rv, input, db)
 	out := Outcome{Logs: inv.Logs, Duration: inv.Duration}
 	if err != nil {
+		c.cfg.Metrics.Script(op, metrics.ScriptFailed, inv.Duration)
+		c.cfg.Metrics.ScriptFailed(op, rules.Reason(err))
 		return out, fmt.Errorf("%w: %s: %w", ErrScript, op, err)
 	}
 	var res struct {
@@ -196,11 +201,20 @@ func (c *Connector) Run(ctx context.Context, op string, args map[string]any) (Ou
 		Error  *ScriptError    `json:"error"`
 	}
 	if err := json.Unmarshal(inv.Output, &res); err != nil {
+		c.cfg.Metrics.Script(op, metrics.ScriptFailed, inv.Duration)
+		c.cfg.Metrics.ScriptFailed(op, rules.Reason(rules.ErrBadResult))
 		return out, fmt.Errorf("%w: %s: %w: %v", ErrScript, op, rules.ErrBadResult, err)
 	}
 	out.Result, out.Err = res.Result, res.Error
 	if out.Err != nil && out.Err.Code == "" {
 		out.Err.Code = CodeSystem
+	}
+	if c.cfg.Metrics != nil {
+		outcome := metrics.ScriptOK
+		if out.Err != nil {
+			outcome = out.Err.Code
+		}
+		c.cfg.Metrics.Script(op, outcome, inv.Duration)
 	}
 	if len(out.Result) == 0 {
 		out.Result = json.RawMessage("null")

@@ -35,6 +35,7 @@ func (s *Service) customDBConnector(conn *ent.Connection, secrets map[string]any
 	if err != nil {
 		return nil, err
 	}
+	cfg.Metrics = s.Metrics
 	return customdb.New(cfg)
 }
 

@@ -34,6 +34,7 @@ import (
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/identity"
 	"github.com/authgraph/authgraph/logs"
+	"github.com/authgraph/authgraph/metrics"
 	"github.com/authgraph/authgraph/outbound"
 	"github.com/authgraph/authgraph/passwords"
 	"github.com/authgraph/authgraph/rules"
@@ -74,6 +75,9 @@ type Service struct {
 	// Passwords admits the hash computations of custom-database logins
 	// and migrated users (passwords.ErrBusy beyond it); nil admits all.
 	Passwords *passwords.Limiter
+	// Metrics counts failed and blocked password logins and times
+	// custom-database scripts (nil: not measured).
+	Metrics *metrics.Registry
 
 	mu    sync.Mutex
 	cache map[pulid.ID]cached
@@ -220,6 +224,11 @@ func (s *Service) Login(ctx context.Context, in PasswordLogin) (*Result, error) 
 		return nil, err
 	}
 	res, err := s.passwordLogin(ctx, conn, pc, in)
+	if errors.Is(err, connectors.ErrInvalidCredentials) {
+		s.Metrics.Login(conn.Name, metrics.LoginFailure)
+	} else if err != nil {
+		s.Metrics.Login(conn.Name, metrics.LoginError)
+	}
 	if att != nil {
 		if err == nil {
 			// The correct password's counter ends with the login's record.
@@ -293,6 +302,8 @@ func (s *Service) reserve(ctx context.Context, conn *ent.Connection, in Password
 		ev := s.event(conn, in)
 		ev.Type, ev.Description = logs.TypeBruteForceBlock, "Too many failed login attempts for this identifier from this IP"
 		s.writeLog(ctx, ev)
+		s.Metrics.BruteForceBlock(conn.Name)
+		s.Metrics.Login(conn.Name, metrics.LoginBlocked)
 	}
 	return att, err
 }

@@ -45,6 +45,9 @@ type Server struct {
 	AdminID     string
 	AdminSecret string
 	HTTP        *http.Client
+	// MetricsURL is the metrics listener's base URL (its /metrics), empty
+	// unless the configuration set MetricsListen (StartWith).
+	MetricsURL string
 
 	mu       sync.Mutex
 	tokens   map[string]string

@@ -57,6 +57,14 @@ func StartWith(t testing.TB, dsn string, configure func(*server.Config)) *Server
 	h = handler
 	hmu.Unlock()
 	ts.Start()
+	// The metrics listener, on a port of its own like Serve's (the
+	// configured address is not bound: tests choose none).
+	var metricsURL string
+	if mh := server.MetricsHandler(deps); mh != nil {
+		ms := httptest.NewServer(mh)
+		t.Cleanup(ms.Close)
+		metricsURL = ms.URL
+	}
 	stopJobs := sync.OnceFunc(server.StartJobs(context.Background(), deps))
 	t.Cleanup(func() {
 		ts.Close()
@@ -66,6 +74,6 @@ func StartWith(t testing.TB, dsn string, configure func(*server.Config)) *Server
 	return &Server{
 		URL: ts.URL, Issuer: cfg.Issuer, Deps: deps,
 		AdminID: cfg.AdminClientID, AdminSecret: cfg.AdminClientSecret,
-		HTTP: ts.Client(), tokens: map[string]string{}, logs: logs, stopJobs: stopJobs,
+		HTTP: ts.Client(), tokens: map[string]string{}, logs: logs, stopJobs: stopJobs, MetricsURL: metricsURL,
 	}
 }

@@ -145,7 +145,7 @@ func New(cfg Config) *API {
 		base = strings.TrimSuffix(u.Path, "/") + "/api/v2"
 	}
 	a := &API{cfg: cfg, base: base, limiter: newLimiter(cfg.RateLimit),
-		connNames: store.NewCache[struct{}, map[pulid.ID]string](cfg.DB, clients.CacheTTL, 1, ent.TypeConnection)}
+		connNames: store.NewCache[struct{}, map[pulid.ID]string](cfg.DB, clients.CacheTTL, 1, ent.TypeConnection).Named("apiv2_connection_names")}
 	// One group of routes per resource, each in its own file.
 	for _, group := range [][]*Route{
 		a.userRoutes(),           // users.go

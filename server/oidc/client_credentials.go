@@ -65,6 +65,7 @@ type ccResponse struct {
 func (p *Provider) clientCredentials(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if r.PostForm.Has("client_assertion") || r.PostForm.Has("client_assertion_type") {
+		p.metrics.TokenRefused(string(oidc.GrantTypeClientCredentials), "invalid_client")
 		writeOAuthError(w, newOAuthError(http.StatusUnauthorized, "invalid_client", "supported client authentication: client_secret_basic, client_secret_post"))
 		return
 	}
@@ -72,11 +73,13 @@ func (p *Provider) clientCredentials(w http.ResponseWriter, r *http.Request) {
 	basicID, basicSecret, hasBasic := r.BasicAuth()
 	if hasBasic {
 		if r.PostForm.Has("client_secret") {
+			p.metrics.TokenRefused(string(oidc.GrantTypeClientCredentials), "invalid_request")
 			writeOAuthError(w, newOAuthError(http.StatusBadRequest, "invalid_request", "client authentication must not use more than one method"))
 			return
 		}
 		dID, err1 := url.QueryUnescape(basicID)
 		if id != "" && (err1 != nil || dID != id) {
+			p.metrics.TokenRefused(string(oidc.GrantTypeClientCredentials), "invalid_request")
 			writeOAuthError(w, newOAuthError(http.StatusBadRequest, "invalid_request", "client_id differs from the authenticated client"))
 			return
 		}
@@ -167,6 +170,7 @@ func (p *Provider) clientCredentials(w http.ResponseWriter, r *http.Request) {
 		p.ccError(w, r, hasBasic, &oauthError{status: http.StatusInternalServerError, Code: "server_error"})
 		return
 	}
+	p.metrics.TokenIssued(string(oidc.GrantTypeClientCredentials))
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(&ccResponse{
 		AccessToken: token,
@@ -187,6 +191,7 @@ func (p *Provider) ccError(w http.ResponseWriter, r *http.Request, basic bool, e
 		level = slog.LevelError
 	}
 	p.log.Log(r.Context(), level, "oidc: client_credentials refused", slog.String("error", e.Code))
+	p.metrics.TokenRefused(string(oidc.GrantTypeClientCredentials), e.Code)
 	e.challenge = basic && e.status == http.StatusUnauthorized
 	if e.challenge {
 		w.Header().Set("WWW-Authenticate", `Basic realm="token", charset="UTF-8"`)

@@ -40,6 +40,7 @@ import (
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/clients"
 	"github.com/authgraph/authgraph/ent"
+	"github.com/authgraph/authgraph/metrics"
 	"github.com/authgraph/authgraph/server/loginflow"
 	"github.com/authgraph/authgraph/sessions"
 	"github.com/authgraph/authgraph/store"
@@ -111,6 +112,9 @@ type Config struct {
 	// applies no policy: only acr_values or a rule then ask for a second
 	// factor.
 	MFA MFA
+	// Metrics counts logins (through authn) and token issuance (nil: not
+	// measured).
+	Metrics *metrics.Registry
 }
 
 // DeriveCryptoKey derives op's crypto key from the master key (HKDF-SHA256,
@@ -171,8 +175,9 @@ type Provider struct {
 	codes     *pendingCache // by code hash
 	logoutKey []byte
 	// opaque seals the access tokens good only at /userinfo (opaque.go).
-	opaque *opaqueSealer
-	now    func() time.Time
+	opaque  *opaqueSealer
+	metrics *metrics.Registry
+	now     func() time.Time
 }
 
 var _ loginflow.Handoff = (*Provider)(nil)
@@ -258,10 +263,11 @@ func New(cfg Config) (*Provider, error) {
 		signers:             newSignerCache(),
 		origins:             newOriginCache(cfg.DB),
 		clients:             st.clients,
-		conns:               store.NewCache[struct{}, []*ent.Connection](cfg.DB, clients.CacheTTL, 1, ent.TypeConnection),
-		apis:                store.NewCache[string, *ent.ResourceServer](cfg.DB, clients.CacheTTL, 1024, ent.TypeResourceServer),
+		conns:               store.NewCache[struct{}, []*ent.Connection](cfg.DB, clients.CacheTTL, 1, ent.TypeConnection).Named("oidc_connections"),
+		apis:                store.NewCache[string, *ent.ResourceServer](cfg.DB, clients.CacheTTL, 1024, ent.TypeResourceServer).Named("oidc_apis"),
 		requests:            newPendingCache(),
 		codes:               newPendingCache(),
+		metrics:             cfg.Metrics,
 		now:                 time.Now,
 	}
 	if p.logoutKey, err = hkdf.Key(sha256.New, cryptoKey[:], nil, "authgraph logout confirmation", 32); err != nil {
@@ -277,7 +283,7 @@ func New(cfg Config) (*Provider, error) {
 	if p.finalizer, err = authn.New(authn.Deps{
 		Users: finalizeUsers{db: cfg.DB}, Grants: finalizeGrants{p: p}, Rules: finalizeRules{p: p}, MFA: cfg.MFA,
 		Store: loginstore.New(cfg.DB), Sessions: sm,
-		Logger: log, Now: func() time.Time { return p.now() },
+		Logger: log, Now: func() time.Time { return p.now() }, Metrics: cfg.Metrics,
 	}); err != nil {
 		return nil, err
 	}

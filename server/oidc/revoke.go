@@ -305,7 +305,7 @@ type grantChecker struct {
 const grantCacheTTL = 5 * time.Second
 
 func newGrantChecker(db *ent.Client) *grantChecker {
-	return &grantChecker{db: db, cache: store.NewCache[string, bool](db, grantCacheTTL, 100_000, ent.TypeGrant, ent.TypeUser)}
+	return &grantChecker{db: db, cache: store.NewCache[string, bool](db, grantCacheTTL, 100_000, ent.TypeGrant, ent.TypeUser).Named("grants")}
 }
 
 // live reports whether grant id exists, is not revoked and belongs to

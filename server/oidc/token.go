@@ -112,10 +112,12 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
 	case string(oidc.GrantTypeCode), string(oidc.GrantTypeRefreshToken):
 		app, oe := p.authenticateClient(r)
 		if oe != nil {
+			p.metrics.TokenRefused(gt, oe.Code)
 			writeOAuthError(w, oe)
 			return
 		}
 		if !slices.Contains(app.GrantTypes, gt) {
+			p.metrics.TokenRefused(gt, "unauthorized_client")
 			writeOAuthError(w, newOAuthError(http.StatusBadRequest, "unauthorized_client", "the client may not use this grant type"))
 			return
 		}
@@ -125,11 +127,16 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
 			oe = p.refresh(w, r, app)
 		}
 		if oe != nil {
+			p.metrics.TokenRefused(gt, oe.Code)
 			writeOAuthError(w, oe)
+		} else {
+			p.metrics.TokenIssued(gt)
 		}
 	case "":
+		p.metrics.TokenRefused(gt, "invalid_request")
 		writeOAuthError(w, newOAuthError(http.StatusBadRequest, "invalid_request", "grant_type missing"))
 	default:
+		p.metrics.TokenRefused(gt, "unsupported_grant_type")
 		writeOAuthError(w, newOAuthError(http.StatusBadRequest, "unsupported_grant_type",
 			"supported grant types: authorization_code, refresh_token, client_credentials"))
 	}

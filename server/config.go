@@ -16,6 +16,7 @@ import (
 	"github.com/authgraph/authgraph/internal/sysmem"
 	"github.com/authgraph/authgraph/passwords"
 	"github.com/authgraph/authgraph/server/apiv2"
+	"github.com/authgraph/authgraph/store"
 )
 
 // Config is the server's configuration. Every field has a flag and an
@@ -86,6 +87,18 @@ type Config struct {
 	// (default 2s). In the field, 0 is the default and a negative duration
 	// no waiting at all (the flag's 0).
 	PasswordHashQueueTimeout time.Duration
+
+	// Pools, timeouts and shutdown (server/nodes_config.go). DatabasePool
+	// sizes the Postgres pools and sets statement_timeout
+	// (--database-max-open-conns, --database-max-idle-conns,
+	// --database-conn-max-lifetime, --database-statement-timeout).
+	// RequestTimeout (--request-timeout) is the deadline of a request's
+	// work; ShutdownDrain (--shutdown-drain) how long /readyz answers 503
+	// before the listener closes on SIGTERM, ShutdownTimeout
+	// (--shutdown-timeout) how long in-flight requests then have. In these
+	// three, 0 is the default and a negative duration "none".
+	DatabasePool                                   store.Pool
+	RequestTimeout, ShutdownDrain, ShutdownTimeout time.Duration
 }
 
 // FlagSet declares the shared flags on fs and returns a loader that applies
@@ -107,6 +120,7 @@ func FlagSet(fs *flag.FlagSet) func() (*Config, error) {
 	var hashConc, hashWait string
 	fs.StringVar(&hashConc, "password-hash-concurrency", "", "password hash computations at once; 0 sizes it from cores and memory (AUTHGRAPH_PASSWORD_HASH_CONCURRENCY, default 0)")
 	fs.StringVar(&hashWait, "password-hash-queue-timeout", "", "how long a password hash waits for its turn before 503 (AUTHGRAPH_PASSWORD_HASH_QUEUE_TIMEOUT, default 2s)")
+	loadNodes := nodeFlags(fs, c) // server/nodes_config.go
 	return func() (*Config, error) {
 		c.Listen = firstNonEmpty(c.Listen, os.Getenv("AUTHGRAPH_LISTEN"), "127.0.0.1:8080")
 		c.DatabaseURL = firstNonEmpty(c.DatabaseURL, os.Getenv("AUTHGRAPH_DATABASE_URL"), "sqlite:authgraph.db")
@@ -163,6 +177,9 @@ func FlagSet(fs *flag.FlagSet) func() (*Config, error) {
 		}
 		if c.SessionIdle > c.SessionLifetime {
 			return nil, fmt.Errorf("the session idle timeout cannot exceed the session lifetime")
+		}
+		if err := loadNodes(); err != nil {
+			return nil, err
 		}
 		var err error
 		if c.TrustedProxies, err = parseCIDRs(proxies); err != nil {

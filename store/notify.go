@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"errors"
 	"net"
@@ -70,6 +71,8 @@ const (
 	// listening connection still counts as healthy: past it, caches fall
 	// back to their own TTL.
 	listenHealthWindow = 1500 * time.Millisecond
+	// firstListenWait bounds how long Open waits for LISTEN.
+	firstListenWait = 2 * time.Second
 	// notifyTimeout bounds one NOTIFY.
 	notifyTimeout = 5 * time.Second
 	// notifiedPayloadMax keeps a payload far below Postgres' 8000 bytes.
@@ -89,12 +92,16 @@ var sharedTypes = []string{
 type notifier struct {
 	ch *changes
 	db *sql.DB
+	// id tags this node's notifications ("id Type,Type"), which it skips
+	// when they come back: its caches already saw the change.
+	id string
 
 	mu      sync.Mutex
 	pending map[string]bool
 	kick    chan struct{}
 	stop    chan struct{}
 	done    chan struct{}
+	first   chan struct{} // closed once LISTEN is first in place
 
 	l         *pq.Listener
 	connected atomic.Bool
@@ -108,8 +115,8 @@ type notifier struct {
 // startNotifier announces ch's changes through db and applies those
 // announced on dsn's database.
 func startNotifier(dsn string, db *sql.DB, ch *changes) *notifier {
-	n := &notifier{ch: ch, db: db, pending: map[string]bool{}, kick: make(chan struct{}, 1),
-		stop: make(chan struct{}), done: make(chan struct{}), cbs: map[string][]func(){}}
+	n := &notifier{ch: ch, db: db, id: rand.Text()[:12], pending: map[string]bool{}, kick: make(chan struct{}, 1),
+		stop: make(chan struct{}), done: make(chan struct{}), first: make(chan struct{}), cbs: map[string][]func(){}}
 	for _, t := range sharedTypes {
 		ch.gen(t)
 	}
@@ -129,6 +136,12 @@ func startNotifier(dsn string, db *sql.DB, ch *changes) *notifier {
 	go func() { defer wg.Done(); n.receive() }()
 	go func() { defer wg.Done(); n.ping() }()
 	go func() { wg.Wait(); close(n.done) }()
+	// Open returns listening, normally: caches filled before would be
+	// forgotten when LISTEN is in place.
+	select {
+	case <-n.first:
+	case <-time.After(firstListenWait):
+	}
 	return n
 }
 
@@ -168,7 +181,7 @@ func (n *notifier) flush() {
 	}
 	slices.Sort(types)
 	for len(types) > 0 {
-		payload, rest := types[0], types[1:]
+		payload, rest := n.id+" "+types[0], types[1:]
 		for len(rest) > 0 && len(payload)+1+len(rest[0]) <= notifiedPayloadMax {
 			payload += "," + rest[0]
 			rest = rest[1:]
@@ -220,6 +233,7 @@ func (n *notifier) receive() {
 	go func() {
 		if n.l.Listen(ChangesChannel) == nil {
 			n.resync()
+			close(n.first)
 		}
 	}()
 	for {
@@ -233,7 +247,10 @@ func (n *notifier) receive() {
 				continue
 			}
 			n.lastOK.Store(time.Now().UnixNano())
-			n.apply(strings.Split(msg.Extra, ","))
+			from, types, _ := strings.Cut(msg.Extra, " ")
+			if from != n.id {
+				n.apply(strings.Split(types, ","))
+			}
 		}
 	}
 }

@@ -166,3 +166,29 @@ func TestNotifySQLite(t *testing.T) {
 		t.Fatal("a SQLite database listens")
 	}
 }
+
+// TestNotifyListeningTTL: while the node listens for changes, entries live
+// for ListeningTTL rather than their cache's own, shorter TTL, which comes
+// back when the listening connection is lost.
+func TestNotifyListeningTTL(t *testing.T) {
+	db := open(t, testenv.Postgres(t))
+	waitListening(t, db)
+	cache := store.NewCache[int, int](db.Ent, 20*time.Millisecond, 10, ent.TypeApplication)
+	loads := 0
+	load := func(context.Context) (int, error) { loads++; return loads, nil }
+	cache.Get(sys, 1, load)
+	time.Sleep(30 * time.Millisecond)
+	if v, _ := cache.Get(sys, 1, load); v != 1 {
+		t.Fatalf("listening: entry reloaded after its own TTL: %d", v)
+	}
+	store.BlockListening(true)
+	t.Cleanup(func() { store.BlockListening(false) })
+	killListeners(t, db)
+	for db.Listening() {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(30 * time.Millisecond)
+	if v, _ := cache.Get(sys, 1, load); v != 2 {
+		t.Fatalf("not listening: expired entry served: %d", v)
+	}
+}

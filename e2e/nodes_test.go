@@ -48,7 +48,8 @@ func TestTwoNodesRuleChange(t *testing.T) {
 	}
 	rt := tok.RefreshToken
 
-	// A refresh on node B runs the rules: none yet, and B caches that.
+	// A refresh on node B runs the rules (its ID token carries their
+	// claims): none yet, and B caches that.
 	refresh := func() map[string]any {
 		t.Helper()
 		resp, err := b.HTTP.PostForm(b.URL+"/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt},
@@ -58,7 +59,7 @@ func TestTwoNodesRuleChange(t *testing.T) {
 		}
 		defer resp.Body.Close()
 		var out struct {
-			AccessToken  string `json:"access_token"`
+			IDToken      string `json:"id_token"`
 			RefreshToken string `json:"refresh_token"`
 		}
 		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusOK {
@@ -67,7 +68,7 @@ func TestTwoNodesRuleChange(t *testing.T) {
 		if out.RefreshToken != "" {
 			rt = out.RefreshToken
 		}
-		return jwtPayload(t, out.AccessToken)
+		return jwtPayload(t, out.IDToken)
 	}
 	if at := refresh(); at["https://example.com/roles"] != nil {
 		t.Fatalf("a claim before any rule: %v", at)

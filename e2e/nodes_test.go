@@ -2,11 +2,13 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/url"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,4 +110,57 @@ func durations(ds []time.Duration) []string {
 		out[i] = d.Round(100 * time.Microsecond).String()
 	}
 	return out
+}
+
+// TestTwoNodesKeyRotation: signing keys rotated through node A are
+// published and used by node B within the invalidation bound, not after
+// its one-minute key refresh.
+func TestTwoNodesKeyRotation(t *testing.T) {
+	dsn := testenv.Postgres(t)
+	a := apitest.Start(t, dsn)
+	b := apitest.StartWith(t, dsn, func(c *server.Config) {
+		c.MasterKey, c.Issuer = a.Deps.Config.MasterKey, a.Issuer
+	})
+	jwks := func() []string {
+		t.Helper()
+		resp, err := b.HTTP.Get(b.URL + "/.well-known/jwks.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var set struct{ Keys []struct{ Kid string } }
+		if err := json.NewDecoder(resp.Body).Decode(&set); err != nil {
+			t.Fatal(err)
+		}
+		var kids []string
+		for _, k := range set.Keys {
+			kids = append(kids, k.Kid)
+		}
+		return kids
+	}
+	before := jwks() // B has loaded (and caches) the keys
+	var out struct{ RotateSigningKeys struct{ Kid string } }
+	a.MustGraphQL(t, a.AdminToken(t), `mutation { rotateSigningKeys { kid } }`, nil, &out)
+	kid := out.RotateSigningKeys.Kid
+	if kid == "" || slices.Contains(before, kid) {
+		t.Fatalf("rotation: %q, before %v", kid, before)
+	}
+	start := time.Now()
+	for !slices.Contains(jwks(), kid) {
+		if time.Since(start) > time.Second {
+			t.Fatalf("node B does not publish the key rotated on node A %v ago", time.Since(start))
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	t.Logf("key rotated on node A published by node B after %v", time.Since(start))
+	// B signs with it: its admin token's header names the new key.
+	tok := b.AdminToken(t)
+	header, err := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h struct{ Kid string }
+	if err := json.Unmarshal(header, &h); err != nil || h.Kid != kid {
+		t.Fatalf("node B signs with %q, want %q (%v)", h.Kid, kid, err)
+	}
 }

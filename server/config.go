@@ -16,6 +16,7 @@ import (
 	"github.com/authgraph/authgraph/internal/sysmem"
 	"github.com/authgraph/authgraph/passwords"
 	"github.com/authgraph/authgraph/server/apiv2"
+	"github.com/authgraph/authgraph/store"
 )
 
 // Config is the server's configuration. Every field has a flag and an
@@ -100,6 +101,18 @@ type Config struct {
 	// and nothing is measured. It is unauthenticated: bind it where only
 	// the scraper reaches it.
 	MetricsListen string
+
+	// Pools, timeouts and shutdown (server/nodes_config.go). DatabasePool
+	// sizes the Postgres pools and sets statement_timeout
+	// (--database-max-open-conns, --database-max-idle-conns,
+	// --database-conn-max-lifetime, --database-statement-timeout).
+	// RequestTimeout (--request-timeout) is the deadline of a request's
+	// work; ShutdownDrain (--shutdown-drain) how long /readyz answers 503
+	// before the listener closes on SIGTERM, ShutdownTimeout
+	// (--shutdown-timeout) how long in-flight requests then have. In these
+	// three, 0 is the default and a negative duration "none".
+	DatabasePool                                   store.Pool
+	RequestTimeout, ShutdownDrain, ShutdownTimeout time.Duration
 }
 
 // FlagSet declares the shared flags on fs and returns a loader that applies
@@ -123,6 +136,7 @@ func FlagSet(fs *flag.FlagSet) func() (*Config, error) {
 	fs.StringVar(&hashWait, "password-hash-queue-timeout", "", "how long a password hash waits for its turn before 503 (AUTHGRAPH_PASSWORD_HASH_QUEUE_TIMEOUT, default 2s)")
 	loadReplica := replicaFlags(fs, c) // server/replica.go
 	fs.StringVar(&c.MetricsListen, "metrics-listen", "", "address of the Prometheus /metrics listener (AUTHGRAPH_METRICS_LISTEN, default none: off)")
+	loadNodes := nodeFlags(fs, c) // server/nodes_config.go
 	return func() (*Config, error) {
 		c.Listen = firstNonEmpty(c.Listen, os.Getenv("AUTHGRAPH_LISTEN"), "127.0.0.1:8080")
 		c.MetricsListen = firstNonEmpty(c.MetricsListen, os.Getenv("AUTHGRAPH_METRICS_LISTEN"))
@@ -182,6 +196,9 @@ func FlagSet(fs *flag.FlagSet) func() (*Config, error) {
 			return nil, fmt.Errorf("the session idle timeout cannot exceed the session lifetime")
 		}
 		if err := loadReplica(); err != nil {
+			return nil, err
+		}
+		if err := loadNodes(); err != nil {
 			return nil, err
 		}
 		var err error

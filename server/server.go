@@ -61,6 +61,8 @@ type Deps struct {
 	// Metrics is the Prometheus registry (server/metrics.go), nil when
 	// --metrics-listen is not set: nothing is measured then.
 	Metrics *metrics.Registry
+	// draining is set when the node begins to shut down (drain.go).
+	draining draining
 	// Passkeys runs the WebAuthn ceremonies of security keys and
 	// passkeys; nil when the issuer's host is an IP address (WebAuthn
 	// needs a domain name).
@@ -92,7 +94,11 @@ const (
 // the migration lock. Bootstrap output meant for the operator goes to
 // console, outside the structured log.
 func Prepare(ctx context.Context, cfg *Config, logger *slog.Logger, console io.Writer, mode PrepareMode) (*Deps, error) {
-	db, err := store.Open(ctx, cfg.DatabaseURL)
+	pool := cfg.DatabasePool
+	if mode == MigrateAlways {
+		pool.StatementTimeout = 0 // a migration may rewrite large tables
+	}
+	db, err := store.OpenPool(ctx, cfg.DatabaseURL, pool)
 	if err != nil {
 		return nil, err
 	}
@@ -126,6 +132,7 @@ func Prepare(ctx context.Context, cfg *Config, logger *slog.Logger, console io.W
 			Idle: cfg.SessionIdle, Absolute: cfg.SessionLifetime},
 		Imports: bulkimport.NewService(db.Ent),
 	}
+	followRemoteChanges(d) // server/nodes.go
 	d.MFA, err = mfa.New(mfa.Config{DB: db.Ent, Box: box, Mail: sender, Issuer: cfg.Issuer, Logger: logger})
 	if err != nil {
 		db.Close()
@@ -230,6 +237,11 @@ func Handler(d *Deps) (http.Handler, error) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		w.Header().Set("Content-Type", "application/json")
+		if d.draining.on.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, `{"status":"draining"}`)
+			return
+		}
 		if err := d.DB.Ping(ctx); err != nil {
 			d.Logger.Warn("readiness check failed", "err", err)
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -287,7 +299,8 @@ func Handler(d *Deps) (http.Handler, error) {
 	// Routes around the mux for the matched pattern. Both are no-ops
 	// without metrics.
 	routed := d.Metrics.Routes(mux, oidcRoutes(base))
-	return d.Metrics.Instrument(withRequestInfo(d.Config.TrustedProxies, securityHeaders(hsts, capBodies(base, routed)))), nil
+	return d.Metrics.Instrument(withRequestTimeout(d.Config.RequestTimeout, base,
+		withRequestInfo(d.Config.TrustedProxies, securityHeaders(hsts, capBodies(base, routed))))), nil
 }
 
 // Serve runs the server until ctx is cancelled, then shuts down gracefully.
@@ -329,12 +342,11 @@ func Serve(ctx context.Context, d *Deps, ready func(addr string)) error {
 		return err
 	case <-ctx.Done():
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	// Drain, then shut down (drain.go).
+	if err := drain(d, srv, errc); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	return nil
+	return shutdown(d, srv)
 }
 
 // StartJobs runs the import job runner (and resumes unfinished export

@@ -15,11 +15,15 @@ import (
 // transaction, again once it commits. A Cache of a type drops everything it
 // holds as soon as the type's generation moves, so a change made through
 // this process is seen by the next read; changes made by other processes
-// (other nodes, the CLI) are seen within the Cache's TTL.
+// (other nodes, the CLI) are announced through Postgres and seen within
+// milliseconds, or within the Cache's TTL when announcements cannot be
+// received (notify.go).
 
 // changes are the generations of one client's entity types.
 type changes struct {
 	gens sync.Map // entity type name ("Application") → *atomic.Uint64
+	// notify announces and receives changes on Postgres; nil on SQLite.
+	notify *notifier
 }
 
 // trackers maps each client Open returned to its changes.
@@ -41,18 +45,27 @@ func (c *changes) hook(next ent.Mutator) ent.Mutator {
 		gen.Add(1)
 		v, err := next.Mutate(ctx, m)
 		gen.Add(1)
+		inTx := false
 		if t, ok := m.(interface{ Tx() (*ent.Tx, error) }); ok {
 			if tx, terr := t.Tx(); terr == nil {
+				inTx = true
 				// Readers outside the transaction still see the old row
 				// until it commits: bump once more after that.
+				typ := m.Type()
 				tx.OnCommit(func(next ent.Committer) ent.Committer {
 					return ent.CommitFunc(func(ctx context.Context, tx *ent.Tx) error {
 						err := next.Commit(ctx, tx)
 						gen.Add(1)
+						if err == nil {
+							c.announce(typ)
+						}
 						return err
 					})
 				})
 			}
+		}
+		if err == nil && !inTx {
+			c.announce(m.Type())
 		}
 		return v, err
 	})
@@ -83,6 +96,7 @@ type Cache[K comparable, V any] struct {
 	ttl  time.Duration
 	max  int
 	gens []*atomic.Uint64 // nil: the client is not tracked, nothing is cached
+	ch   *changes
 	now  func() time.Time
 	// stats counts Get's hits and misses (cachestats.go), nil when unnamed.
 	stats *cacheCounter
@@ -105,6 +119,7 @@ type cacheEntry[V any] struct {
 func NewCache[K comparable, V any](client *ent.Client, ttl time.Duration, max int, types ...string) *Cache[K, V] {
 	c := &Cache[K, V]{ttl: ttl, max: max, now: time.Now, m: map[K]cacheEntry[V]{}}
 	if t, ok := trackers.Load(client); ok {
+		c.ch = t.(*changes)
 		for _, typ := range types {
 			c.gens = append(c.gens, t.(*changes).gen(typ))
 		}
@@ -137,7 +152,7 @@ func (c *Cache[K, V]) Get(ctx context.Context, key K, load func(context.Context)
 	e, ok := c.m[key]
 	ok = ok && c.seen == g
 	c.mu.Unlock()
-	if ok && now.Sub(e.at) < c.ttl {
+	if ok && now.Sub(e.at) < c.ch.ttl(c.ttl, now) {
 		c.stats.hit()
 		return e.v, nil
 	}

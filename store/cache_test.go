@@ -76,8 +76,11 @@ func TestCache(t *testing.T) {
 	})
 }
 
-// TestCacheTTL: entries expire.
+// TestCacheTTL: entries expire (on Postgres, while the node listens for
+// changes, after ListeningTTL: TestNotifyListeningTTL).
 func TestCacheTTL(t *testing.T) {
+	defer func(old time.Duration) { store.ListeningTTL = old }(store.ListeningTTL)
+	store.ListeningTTL = 0
 	forEach(t, func(t *testing.T, db *store.DB) {
 		cache := store.NewCache[int, int](db.Ent, 20*time.Millisecond, 10, "Application")
 		loads := 0

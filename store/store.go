@@ -36,6 +36,9 @@ type DB struct {
 	// Ent itself on SQLite.
 	transient *ent.Client
 	tdrv      *cachingDriver
+	// notifier announces and receives entity changes (notify.go); nil on
+	// SQLite.
+	notifier *notifier
 }
 
 // Stats are counters of the statements sent through ent since Open.
@@ -93,8 +96,18 @@ func (d *DB) Stats() Stats {
 // ErrBadURL is returned for a database URL Authgraph cannot use.
 var ErrBadURL = errors.New("database URL must be postgres://… or sqlite:PATH")
 
-// Open connects to url: "postgres://…" / "postgresql://…" or "sqlite:PATH".
+// Open connects to url: "postgres://…" / "postgresql://…" or "sqlite:PATH",
+// with the default pool (Pool's zero value).
 func Open(ctx context.Context, rawURL string, opts ...ent.Option) (*DB, error) {
+	return OpenPool(ctx, rawURL, Pool{}, opts...)
+}
+
+// OpenPool is Open with pool sizes and timeouts (pool.go); they apply to
+// Postgres only.
+func OpenPool(ctx context.Context, rawURL string, pool Pool, opts ...ent.Option) (*DB, error) {
+	if err := pool.Validate(); err != nil {
+		return nil, err
+	}
 	var (
 		db   *sql.DB
 		dia  string
@@ -107,12 +120,9 @@ func Open(ctx context.Context, rawURL string, opts ...ent.Option) (*DB, error) {
 			return nil, fmt.Errorf("%w: %v", ErrBadURL, perr)
 		}
 		dia = dialect.Postgres
-		db, err = sql.Open("postgres", rawURL)
+		db, err = sql.Open("postgres", pool.dsn(rawURL))
 		if err == nil {
-			// Enough connections for two cores' worth of concurrent requests
-			// without exhausting Postgres' default max_connections (100) when a
-			// few nodes share it (with the transient pool's 10).
-			limitPool(db, 20)
+			pool.apply(db, pool.maxOpen())
 		}
 	case strings.HasPrefix(rawURL, "sqlite:"):
 		path = strings.TrimPrefix(rawURL, "sqlite:")
@@ -141,7 +151,7 @@ func Open(ctx context.Context, rawURL string, opts ...ent.Option) (*DB, error) {
 	ch := track(client) // for read caches (cache.go)
 	d := &DB{Ent: client, SQL: db, Dialect: dia, Path: path, drv: drv, transient: client}
 	if dia == dialect.Postgres {
-		tdb, err := openTransient(rawURL) // transient.go
+		tdb, err := openTransient(pool.dsn(rawURL), pool) // transient.go
 		if err != nil {
 			db.Close()
 			return nil, err
@@ -149,22 +159,18 @@ func Open(ctx context.Context, rawURL string, opts ...ent.Option) (*DB, error) {
 		d.tdrv = newCachingDriver(entsql.OpenDB(dia, tdb))
 		d.transient = ent.NewClient(append([]ent.Option{ent.Driver(d.tdrv)}, opts...)...)
 		trackAs(d.transient, ch)
+		d.notifier = startNotifier(rawURL, db, ch)
 	}
 	opened.Store(client, d) // for hand-written statements (raw.go)
 	return d, nil
 }
 
-// limitPool keeps up to conns connections of a Postgres pool open, idle
-// ones for five minutes.
-func limitPool(db *sql.DB, conns int) {
-	db.SetMaxOpenConns(conns)
-	db.SetMaxIdleConns(conns)
-	db.SetConnMaxIdleTime(5 * time.Minute)
-}
-
 // Close closes the database.
 func (d *DB) Close() error {
 	d.closeReplica() // replica.go
+	if d.notifier != nil {
+		d.notifier.close()
+	}
 	untrack(d.Ent)
 	opened.Delete(d.Ent)
 	if d.transient != d.Ent {

@@ -36,7 +36,7 @@ import (
 // openTransient opens the pool for transient writes: the same database as
 // rawURL, with synchronous_commit=off for its sessions (lib/pq sends
 // parameters it does not know as run-time parameters).
-func openTransient(rawURL string) (*sql.DB, error) {
+func openTransient(rawURL string, pool Pool) (*sql.DB, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadURL, err)
@@ -48,7 +48,7 @@ func openTransient(rawURL string) (*sql.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	limitPool(db, 10) // a login's few writes; the main pool keeps 20
+	pool.apply(db, pool.transientMaxOpen()) // a login's few writes: half the main pool
 	return db, nil
 }
 

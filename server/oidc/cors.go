@@ -12,6 +12,7 @@ import (
 	"github.com/authgraph/authgraph/clients"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/application"
+	"github.com/authgraph/authgraph/store"
 )
 
 // CORS for the endpoints browsers call directly (/oauth/token, /userinfo,
@@ -33,10 +34,14 @@ type originCache struct {
 	set    map[string]bool
 	loaded time.Time
 	now    func() time.Time
+	// gen moves when applications change, through this node or (on
+	// Postgres) another: the set is reloaded at once then.
+	gen     func() uint64
+	fromGen uint64
 }
 
 func newOriginCache(db *ent.Client) *originCache {
-	return &originCache{db: db, now: time.Now}
+	return &originCache{db: db, now: time.Now, gen: store.Generation(db, ent.TypeApplication)}
 }
 
 // normalizeOrigin lowercases scheme and host and drops a trailing "/";
@@ -59,7 +64,8 @@ func (c *originCache) allowed(ctx context.Context, origin string) (bool, error) 
 	defer c.mu.Unlock()
 	now := c.now()
 	age := now.Sub(c.loaded)
-	if c.set != nil && (age < originCacheTTL && (c.set[o] || age < originMinReload)) {
+	g := c.gen()
+	if c.set != nil && g == c.fromGen && (age < originCacheTTL && (c.set[o] || age < originMinReload)) {
 		return c.set[o], nil
 	}
 	apps, err := c.db.Application.Query().Select(application.FieldWebOrigins).All(authz.SystemContext(ctx))
@@ -82,7 +88,7 @@ func (c *originCache) allowed(ctx context.Context, origin string) (bool, error) 
 			}
 		}
 	}
-	c.set, c.loaded = set, now
+	c.set, c.loaded, c.fromGen = set, now, g
 	return set[o], nil
 }
 

@@ -311,6 +311,16 @@ func (s *KeySet) reload(ctx context.Context, unknownKid bool) error {
 	return s.reloadLocked(ctx)
 }
 
+// Reload reads the keys from the database now, whatever RefreshInterval and
+// MinReload say: for a rotation or retirement another node announced
+// (store.OnRemoteChange). It waits for a reload in progress, which may have
+// read the keys before the change.
+func (s *KeySet) Reload(ctx context.Context) error {
+	s.loadMu.Lock()
+	defer s.loadMu.Unlock()
+	return s.reloadLocked(ctx)
+}
+
 // reloadLocked reads every key that may still verify. The caller holds
 // loadMu. Private keys are decrypted only for the active key, and reused
 // from the cache when already decrypted.

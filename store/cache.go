@@ -100,6 +100,8 @@ type Cache[K comparable, V any] struct {
 	now  func() time.Time
 	// stats counts Get's hits and misses (cachestats.go), nil when unnamed.
 	stats *cacheCounter
+	// ownTTL keeps ttl even while the node listens for changes (KeepTTL).
+	ownTTL bool
 
 	mu   sync.Mutex
 	m    map[K]cacheEntry[V]
@@ -152,7 +154,11 @@ func (c *Cache[K, V]) Get(ctx context.Context, key K, load func(context.Context)
 	e, ok := c.m[key]
 	ok = ok && c.seen == g
 	c.mu.Unlock()
-	if ok && now.Sub(e.at) < c.ch.ttl(c.ttl, now) {
+	ttl := c.ttl
+	if !c.ownTTL {
+		ttl = c.ch.ttl(c.ttl, now)
+	}
+	if ok && now.Sub(e.at) < ttl {
 		c.stats.hit()
 		return e.v, nil
 	}
@@ -193,6 +199,17 @@ func (c *Cache[K, V]) fill(ctx context.Context, key K, g uint64, now time.Time, 
 	}
 	c.mu.Unlock()
 	return v, nil
+}
+
+// KeepTTL makes the cache keep its own TTL even while the node hears other
+// nodes' changes, for answers whose staleness is a security bound (a
+// revoked grant): a change whose announcement was lost, because its node
+// died between the commit and the notification, is then still seen within
+// that TTL rather than the longer ListeningTTL. Call it right after
+// NewCache, before the cache is shared.
+func (c *Cache[K, V]) KeepTTL() *Cache[K, V] {
+	c.ownTTL = true
+	return c
 }
 
 // Forget drops every entry.

@@ -177,9 +177,17 @@ func TestNotifyListeningTTL(t *testing.T) {
 	loads := 0
 	load := func(context.Context) (int, error) { loads++; return loads, nil }
 	cache.Get(sys, 1, load)
+	// A cache whose TTL is a security bound keeps it while listening.
+	strict := store.NewCache[int, int](db.Ent, 20*time.Millisecond, 10, ent.TypeApplication).KeepTTL()
+	strictLoads := 0
+	strictLoad := func(context.Context) (int, error) { strictLoads++; return strictLoads, nil }
+	strict.Get(sys, 1, strictLoad)
 	time.Sleep(30 * time.Millisecond)
 	if v, _ := cache.Get(sys, 1, load); v != 1 {
 		t.Fatalf("listening: entry reloaded after its own TTL: %d", v)
+	}
+	if v, _ := strict.Get(sys, 1, strictLoad); v != 2 {
+		t.Fatalf("KeepTTL: entry served past its own TTL while listening: %d", v)
 	}
 	store.BlockListening(true)
 	t.Cleanup(func() { store.BlockListening(false) })

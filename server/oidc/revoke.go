@@ -301,11 +301,12 @@ type grantChecker struct {
 }
 
 // grantCacheTTL bounds how long a revocation made on another node may go
-// unnoticed by this node's Verifier.
+// unnoticed by this node's Verifier, even when that node's announcement of
+// it was lost (the cache keeps this TTL: KeepTTL).
 const grantCacheTTL = 5 * time.Second
 
 func newGrantChecker(db *ent.Client) *grantChecker {
-	return &grantChecker{db: db, cache: store.NewCache[string, bool](db, grantCacheTTL, 100_000, ent.TypeGrant, ent.TypeUser).Named("grants")}
+	return &grantChecker{db: db, cache: store.NewCache[string, bool](db, grantCacheTTL, 100_000, ent.TypeGrant, ent.TypeUser).Named("grants").KeepTTL()}
 }
 
 // live reports whether grant id exists, is not revoked and belongs to

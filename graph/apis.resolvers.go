@@ -30,6 +30,7 @@ func (r *mutationResolver) CreateResourceServer(ctx context.Context, input model
 		EnforcePolicies:      opt(input.EnforcePolicies),
 		TokenDialect:         opt(input.TokenDialect),
 		IntrospectionClients: optSlice(input.IntrospectionClients),
+		SigningAlg:           opt(input.SigningAlg),
 	})
 }
 
@@ -43,6 +44,7 @@ func (r *mutationResolver) UpdateResourceServer(ctx context.Context, id pulid.ID
 		EnforcePolicies:      opt(input.EnforcePolicies),
 		TokenDialect:         opt(input.TokenDialect),
 		IntrospectionClients: optSlice(input.IntrospectionClients),
+		SigningAlg:           opt(input.SigningAlg),
 	})
 }
 

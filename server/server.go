@@ -61,6 +61,9 @@ type Deps struct {
 	// passkeys; nil when the issuer's host is an IP address (WebAuthn
 	// needs a domain name).
 	Passkeys *passkeys.Service
+	// PreviousMasterKeys follow the current one in AUTHGRAPH_MASTER_KEY
+	// during a rotation: they only open (docs/SECURITY.md, Key rotation).
+	PreviousMasterKeys [][]byte
 }
 
 // Close flushes queued email and releases the database.
@@ -92,12 +95,13 @@ func Prepare(ctx context.Context, cfg *Config, logger *slog.Logger, console io.W
 	if err != nil {
 		return nil, err
 	}
-	key, err := loadMasterKey(cfg, db.Path, logger)
+	keys, err := loadMasterKeys(cfg, db.Path, logger)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	box, err := secretbox.New(key)
+	key := keys[0]
+	box, err := secretbox.NewKeys(keys)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -108,7 +112,7 @@ func Prepare(ctx context.Context, cfg *Config, logger *slog.Logger, console io.W
 		return nil, fmt.Errorf("AUTHGRAPH_SMTP_URL: %w", err)
 	}
 	d := &Deps{
-		Config: cfg, DB: db, Box: box, MasterKey: key, Logger: logger,
+		Config: cfg, DB: db, Box: box, MasterKey: key, PreviousMasterKeys: keys[1:], Logger: logger,
 		Keys:        oidc.NewKeySet(db.Ent, box),
 		Connections: &connections.Service{Box: box},
 		Auth: &dbauth.Service{DB: db.Ent, Mail: sender, Issuer: cfg.Issuer, Logger: logger, ResetTicketTTL: cfg.ResetTicketTTL,
@@ -170,8 +174,11 @@ func Handler(d *Deps) (http.Handler, error) {
 		AllowInsecure: d.Config.InsecureIssuer(),
 		Logger:        d.Logger,
 		CryptoKey:     mustDerive(d.MasterKey),
-		Sessions:      d.Sessions,
-		Claims:        rulesClaimsHook(d.Rules, d.Logger), // post-login rules
+		// Opaque tokens, machine token bindings and logout confirmations
+		// made under a previous master key stay valid during a rotation.
+		PreviousCryptoKeys: mustDeriveAll(d.PreviousMasterKeys),
+		Sessions:           d.Sessions,
+		Claims:             rulesClaimsHook(d.Rules, d.Logger), // post-login rules
 		// Administrators (package admins) get their granted management
 		// scopes, through the built-in dashboard client only.
 		UserAPIScopes: dashboard.UserAPIScopes(d.DB.Ent),
@@ -361,6 +368,14 @@ func NewLogger(format string) *slog.Logger {
 		return slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	return slog.New(slog.NewJSONHandler(os.Stderr, nil))
+}
+
+func mustDeriveAll(masters [][]byte) [][]byte {
+	out := make([][]byte, len(masters))
+	for i, m := range masters {
+		out[i] = mustDerive(m)
+	}
+	return out
 }
 
 func mustDerive(master []byte) []byte {

@@ -86,6 +86,10 @@ type Config struct {
 	// (default 2s). In the field, 0 is the default and a negative duration
 	// no waiting at all (the flag's 0).
 	PasswordHashQueueTimeout time.Duration
+	// SigningKeyRotation (--signing-key-rotation,
+	// AUTHGRAPH_SIGNING_KEY_ROTATION) is the scheduled signing key
+	// rotation period; 0 (off, the default) rotates only on request.
+	SigningKeyRotation time.Duration
 }
 
 // FlagSet declares the shared flags on fs and returns a loader that applies
@@ -107,6 +111,7 @@ func FlagSet(fs *flag.FlagSet) func() (*Config, error) {
 	var hashConc, hashWait string
 	fs.StringVar(&hashConc, "password-hash-concurrency", "", "password hash computations at once; 0 sizes it from cores and memory (AUTHGRAPH_PASSWORD_HASH_CONCURRENCY, default 0)")
 	fs.StringVar(&hashWait, "password-hash-queue-timeout", "", "how long a password hash waits for its turn before 503 (AUTHGRAPH_PASSWORD_HASH_QUEUE_TIMEOUT, default 2s)")
+	keyRotation := fs.String("signing-key-rotation", "", "scheduled signing key rotation period, e.g. 90d, or off (AUTHGRAPH_SIGNING_KEY_ROTATION, default off)")
 	return func() (*Config, error) {
 		c.Listen = firstNonEmpty(c.Listen, os.Getenv("AUTHGRAPH_LISTEN"), "127.0.0.1:8080")
 		c.DatabaseURL = firstNonEmpty(c.DatabaseURL, os.Getenv("AUTHGRAPH_DATABASE_URL"), "sqlite:authgraph.db")
@@ -160,6 +165,11 @@ func FlagSet(fs *flag.FlagSet) func() (*Config, error) {
 			if v == 0 {
 				c.PasswordHashQueueTimeout = -1 // no waiting
 			}
+		}
+		if v, err := parseKeyRotation(firstNonEmpty(*keyRotation, os.Getenv("AUTHGRAPH_SIGNING_KEY_ROTATION"))); err != nil {
+			return nil, err
+		} else {
+			c.SigningKeyRotation = v
 		}
 		if c.SessionIdle > c.SessionLifetime {
 			return nil, fmt.Errorf("the session idle timeout cannot exceed the session lifetime")

@@ -121,6 +121,7 @@ func Prepare(ctx context.Context, cfg *Config, logger *slog.Logger, console io.W
 			Idle: cfg.SessionIdle, Absolute: cfg.SessionLifetime},
 		Imports: bulkimport.NewService(db.Ent),
 	}
+	d.Keys.RotationPeriod = cfg.SigningKeyRotation
 	d.MFA, err = mfa.New(mfa.Config{DB: db.Ent, Box: box, Mail: sender, Issuer: cfg.Issuer, Logger: logger})
 	if err != nil {
 		db.Close()
@@ -308,6 +309,7 @@ func Serve(ctx context.Context, d *Deps, ready func(addr string)) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	go cleanupLoop(ctx, d)
+	go keyRotationLoop(ctx, d) // server/keyrotation.go
 	stopJobs := StartJobs(ctx, d)
 	defer stopJobs()
 	select {

@@ -128,7 +128,7 @@ type privateKey struct {
 	kid         string
 	alg         jose.SignatureAlgorithm
 	key         crypto.Signer // *rsa.PrivateKey, *ecdsa.PrivateKey or ed25519.PrivateKey
-	activatesAt time.Time     // when it starts signing (its creation unless scheduled)
+	activatesAt time.Time     // when it starts signing (zero unless scheduled)
 }
 
 func (k *privateKey) SignatureAlgorithm() jose.SignatureAlgorithm { return k.alg }
@@ -426,12 +426,23 @@ func (s *KeySet) reload(ctx context.Context, unknownKid bool) error {
 	return s.reloadLocked(ctx)
 }
 
-// activation is when row starts (or started) signing.
+// activation is when row starts (or started) signing: the start of its
+// rotation period.
 func activation(row *ent.SigningKey) time.Time {
 	if row.ActivatesAt != nil {
 		return *row.ActivatesAt
 	}
 	return row.CreatedAt
+}
+
+// signsFrom is when row may sign: its scheduled activation, or any time
+// (zero) for a key made to sign at once, whatever the clocks of the node
+// that made it and of this one say.
+func signsFrom(row *ent.SigningKey) time.Time {
+	if row.ActivatesAt != nil {
+		return *row.ActivatesAt
+	}
+	return time.Time{}
 }
 
 // reloadLocked reads every key that may still verify. The caller holds
@@ -504,8 +515,9 @@ func (s *KeySet) reloadLocked(ctx context.Context) error {
 		for i, k := range ks {
 			if !k.activatesAt.After(now) {
 				for _, old := range ks[i+1:] {
-					at := k.activatesAt
-					public[old.kid].retiredAt = &at
+					if at := k.activatesAt; !at.IsZero() {
+						public[old.kid].retiredAt = &at
+					}
 				}
 				signing[alg] = ks[:i+1]
 				break
@@ -554,7 +566,7 @@ func (s *KeySet) openPrivate(row *ent.SigningKey, alg jose.SignatureAlgorithm) (
 		// already does; this makes sure).
 		key.Precompute()
 	}
-	return &privateKey{kid: row.Kid, alg: alg, key: parsed.(crypto.Signer), activatesAt: activation(row)}, nil
+	return &privateKey{kid: row.Kid, alg: alg, key: parsed.(crypto.Signer), activatesAt: signsFrom(row)}, nil
 }
 
 // successorKID is the kid of the key that succeeds kid in a scheduled
@@ -594,11 +606,11 @@ func (s *KeySet) RotateIfDue(ctx context.Context) (bool, error) {
 		if !slices.Contains(Algorithms, jose.SignatureAlgorithm(alg)) {
 			continue
 		}
-		slices.SortStableFunc(ks, func(a, b *ent.SigningKey) int { return activation(b).Compare(activation(a)) })
+		slices.SortStableFunc(ks, func(a, b *ent.SigningKey) int { return signsFrom(b).Compare(signsFrom(a)) })
 		var active *ent.SigningKey
 		pending := false
 		for i, k := range ks {
-			if activation(k).After(now) {
+			if signsFrom(k).After(now) {
 				pending = true
 				continue
 			}

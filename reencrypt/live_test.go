@@ -27,10 +27,19 @@ func TestRotationWhileServing(t *testing.T) {
 	dsn := testenv.Postgres(t)
 	a := base64.StdEncoding.EncodeToString(secretbox.NewKey())
 	b := base64.StdEncoding.EncodeToString(secretbox.NewKey())
+	issuer := ""
+	// Nodes of one deployment: one issuer, their own master key list.
 	withKey := func(k string) func(*server.Config) {
-		return func(c *server.Config) { c.MasterKey = k }
+		return func(c *server.Config) {
+			c.MasterKey = k
+			if issuer != "" {
+				c.Issuer = issuer
+			}
+		}
 	}
 	oldNode := apitest.StartWith(t, dsn, withKey(a))
+	issuer = oldNode.Issuer
+	seed(t, oldNode.Deps.DB, oldNode.Deps.Box, 100) // secrets of every kind sealed with A
 	oldToken := oldNode.AdminToken(t) // bound under A's derived key
 
 	node := apitest.StartWith(t, dsn, withKey(b+","+a))
@@ -98,6 +107,9 @@ func TestRotationWhileServing(t *testing.T) {
 	// tokens.
 	newNode := apitest.StartWith(t, dsn, withKey(b))
 	newNode.MustGraphQL(t, newNode.AdminToken(t), `{ resourceServers { totalCount } }`, nil, &out)
+	if err := openAll(t, newNode.Deps.DB, newNode.Deps.Box); err != nil {
+		t.Fatalf("B alone after reencrypt: %v", err)
+	}
 	t.Logf("%d requests during the re-encryption, %+v", requests.Load(), counts)
 }
 

@@ -39,7 +39,7 @@ func seed(t *testing.T, db *store.DB, box *secretbox.Box, n int) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := db.Ent.Rule.Create().SetName(fmt.Sprintf("rule-%d", i)).SetModule([]byte("\x00asm")).SetVersion("1").Save(ctx)
+		r, err := db.Ent.Rule.Create().SetName(fmt.Sprintf("rule-%d", i)).SetModule([]byte("\x00asm")).SetVersion("1").SetEnabled(false).Save(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}

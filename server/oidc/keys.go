@@ -642,6 +642,11 @@ func (s *KeySet) RotateIfDue(ctx context.Context) (bool, error) {
 		if earliest := now.Add(ahead); at.Before(earliest) {
 			at = earliest // the schedule was missed (no node running): still publish ahead
 		}
+		// Whole seconds, rounded up: databases keep microseconds at most,
+		// and a truncated time would come before the publication margin.
+		if whole := at.Truncate(time.Second); !whole.Equal(at) {
+			at = whole.Add(time.Second)
+		}
 		at = at.UTC()
 		err := s.create(sctx, s.db, jose.SignatureAlgorithm(alg), successorKID(active.Kid), &at)
 		if ent.IsConstraintError(err) {

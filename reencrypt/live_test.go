@@ -40,7 +40,7 @@ func TestRotationWhileServing(t *testing.T) {
 	oldNode := apitest.StartWith(t, dsn, withKey(a))
 	issuer = oldNode.Issuer
 	seed(t, oldNode.Deps.DB, oldNode.Deps.Box, 100) // secrets of every kind sealed with A
-	oldToken := oldNode.AdminToken(t) // bound under A's derived key
+	oldToken := oldNode.AdminToken(t)               // bound under A's derived key
 
 	node := apitest.StartWith(t, dsn, withKey(b+","+a))
 	var out struct {

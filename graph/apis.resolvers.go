@@ -68,7 +68,7 @@ func (r *mutationResolver) RotateSigningKeys(ctx context.Context) (*model.Signin
 	if err := r.Keys.Rotate(sys); err != nil {
 		return nil, err
 	}
-	k, err := r.Ent.SigningKey.Query().Where(signingkey.RetiredAtIsNil()).
+	k, err := r.Ent.SigningKey.Query().Where(signingkey.RetiredAtIsNil(), signingkey.Algorithm("RS256")).
 		Order(ent.Desc(signingkey.FieldCreatedAt)).First(sys)
 	if err != nil {
 		return nil, err

@@ -57,7 +57,13 @@ type Params struct {
 	// IntrospectionClients are client_ids allowed to introspect this API's
 	// access tokens besides each token's own client.
 	IntrospectionClients []string
+	// SigningAlg is one of SigningAlgorithms.
+	SigningAlg *string
 }
+
+// SigningAlgorithms are the JWS algorithms an API's access tokens can be
+// signed with (ID tokens are RS256 whatever the API).
+var SigningAlgorithms = []string{"RS256", "ES256", "EdDSA"}
 
 // TokenDialects are Auth0's access-token dialects; the _authz ones add a
 // permissions claim and need EnforcePolicies.
@@ -92,6 +98,9 @@ func validate(p *Params, creating bool) error {
 	}
 	if p.TokenDialect != nil && !slices.Contains(TokenDialects, *p.TokenDialect) {
 		return fmt.Errorf("%w: tokenDialect must be one of %s", ErrInvalid, strings.Join(TokenDialects, ", "))
+	}
+	if p.SigningAlg != nil && !slices.Contains(SigningAlgorithms, *p.SigningAlg) {
+		return fmt.Errorf("%w: signingAlg must be one of %s", ErrInvalid, strings.Join(SigningAlgorithms, ", "))
 	}
 	if len(p.IntrospectionClients) > MaxIntrospectionClients {
 		return fmt.Errorf("%w: at most %d introspection clients", ErrInvalid, MaxIntrospectionClients)
@@ -163,6 +172,9 @@ func Create(ctx context.Context, db *ent.Client, issuer string, p Params) (*ent.
 	if p.TokenLifetime != nil {
 		c.SetTokenLifetime(*p.TokenLifetime)
 	}
+	if p.SigningAlg != nil {
+		c.SetSigningAlg(*p.SigningAlg)
+	}
 	rs, err := c.Save(ctx)
 	if ent.IsConstraintError(err) {
 		return nil, ErrTaken
@@ -215,6 +227,9 @@ func Update(ctx context.Context, db *ent.Client, rs *ent.ResourceServer, p Param
 	}
 	if p.TokenLifetime != nil {
 		u.SetTokenLifetime(*p.TokenLifetime)
+	}
+	if p.SigningAlg != nil {
+		u.SetSigningAlg(*p.SigningAlg)
 	}
 	return u.Save(ctx)
 }

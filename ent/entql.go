@@ -472,6 +472,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			resourceserver.FieldEnforcePolicies:      {Type: field.TypeBool, Column: resourceserver.FieldEnforcePolicies},
 			resourceserver.FieldTokenDialect:         {Type: field.TypeEnum, Column: resourceserver.FieldTokenDialect},
 			resourceserver.FieldIntrospectionClients: {Type: field.TypeJSON, Column: resourceserver.FieldIntrospectionClients},
+			resourceserver.FieldSigningAlg:           {Type: field.TypeString, Column: resourceserver.FieldSigningAlg},
 		},
 	}
 	graph.Nodes[18] = &sqlgraph.Node{
@@ -575,6 +576,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			signingkey.FieldAlgorithm:     {Type: field.TypeString, Column: signingkey.FieldAlgorithm},
 			signingkey.FieldPrivateSealed: {Type: field.TypeBytes, Column: signingkey.FieldPrivateSealed},
 			signingkey.FieldPublicDer:     {Type: field.TypeBytes, Column: signingkey.FieldPublicDer},
+			signingkey.FieldActivatesAt:   {Type: field.TypeTime, Column: signingkey.FieldActivatesAt},
 			signingkey.FieldRetiredAt:     {Type: field.TypeTime, Column: signingkey.FieldRetiredAt},
 		},
 	}
@@ -3045,6 +3047,11 @@ func (f *ResourceServerFilter) WhereIntrospectionClients(p entql.BytesP) {
 	f.Where(p.Field(resourceserver.FieldIntrospectionClients))
 }
 
+// WhereSigningAlg applies the entql string predicate on the signing_alg field.
+func (f *ResourceServerFilter) WhereSigningAlg(p entql.StringP) {
+	f.Where(p.Field(resourceserver.FieldSigningAlg))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *RoleQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -3475,6 +3482,11 @@ func (f *SigningKeyFilter) WherePrivateSealed(p entql.BytesP) {
 // WherePublicDer applies the entql []byte predicate on the public_der field.
 func (f *SigningKeyFilter) WherePublicDer(p entql.BytesP) {
 	f.Where(p.Field(signingkey.FieldPublicDer))
+}
+
+// WhereActivatesAt applies the entql time.Time predicate on the activates_at field.
+func (f *SigningKeyFilter) WhereActivatesAt(p entql.TimeP) {
+	f.Where(p.Field(signingkey.FieldActivatesAt))
 }
 
 // WhereRetiredAt applies the entql time.Time predicate on the retired_at field.

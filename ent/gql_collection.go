@@ -687,6 +687,11 @@ func (_q *ResourceServerQuery) collectField(ctx context.Context, oneNode bool, o
 				selectedFields = append(selectedFields, resourceserver.FieldIntrospectionClients)
 				fieldSeen[resourceserver.FieldIntrospectionClients] = struct{}{}
 			}
+		case "signingAlg":
+			if _, ok := fieldSeen[resourceserver.FieldSigningAlg]; !ok {
+				selectedFields = append(selectedFields, resourceserver.FieldSigningAlg)
+				fieldSeen[resourceserver.FieldSigningAlg] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:

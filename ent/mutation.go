@@ -18297,6 +18297,7 @@ type ResourceServerMutation struct {
 	token_dialect               *resourceserver.TokenDialect
 	introspection_clients       *[]string
 	appendintrospection_clients []string
+	signing_alg                 *string
 	clearedFields               map[string]struct{}
 	done                        bool
 	oldValue                    func(context.Context) (*ResourceServer, error)
@@ -18853,6 +18854,42 @@ func (m *ResourceServerMutation) ResetIntrospectionClients() {
 	m.appendintrospection_clients = nil
 }
 
+// SetSigningAlg sets the "signing_alg" field.
+func (m *ResourceServerMutation) SetSigningAlg(s string) {
+	m.signing_alg = &s
+}
+
+// SigningAlg returns the value of the "signing_alg" field in the mutation.
+func (m *ResourceServerMutation) SigningAlg() (r string, exists bool) {
+	v := m.signing_alg
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSigningAlg returns the old "signing_alg" field's value of the ResourceServer entity.
+// If the ResourceServer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ResourceServerMutation) OldSigningAlg(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSigningAlg is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSigningAlg requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSigningAlg: %w", err)
+	}
+	return oldValue.SigningAlg, nil
+}
+
+// ResetSigningAlg resets all changes to the "signing_alg" field.
+func (m *ResourceServerMutation) ResetSigningAlg() {
+	m.signing_alg = nil
+}
+
 // Where appends a list predicates to the ResourceServerMutation builder.
 func (m *ResourceServerMutation) Where(ps ...predicate.ResourceServer) {
 	m.predicates = append(m.predicates, ps...)
@@ -18887,7 +18924,7 @@ func (m *ResourceServerMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ResourceServerMutation) Fields() []string {
-	fields := make([]string, 0, 11)
+	fields := make([]string, 0, 12)
 	if m.created_at != nil {
 		fields = append(fields, resourceserver.FieldCreatedAt)
 	}
@@ -18921,6 +18958,9 @@ func (m *ResourceServerMutation) Fields() []string {
 	if m.introspection_clients != nil {
 		fields = append(fields, resourceserver.FieldIntrospectionClients)
 	}
+	if m.signing_alg != nil {
+		fields = append(fields, resourceserver.FieldSigningAlg)
+	}
 	return fields
 }
 
@@ -18951,6 +18991,8 @@ func (m *ResourceServerMutation) Field(name string) (ent.Value, bool) {
 		return m.TokenDialect()
 	case resourceserver.FieldIntrospectionClients:
 		return m.IntrospectionClients()
+	case resourceserver.FieldSigningAlg:
+		return m.SigningAlg()
 	}
 	return nil, false
 }
@@ -18982,6 +19024,8 @@ func (m *ResourceServerMutation) OldField(ctx context.Context, name string) (ent
 		return m.OldTokenDialect(ctx)
 	case resourceserver.FieldIntrospectionClients:
 		return m.OldIntrospectionClients(ctx)
+	case resourceserver.FieldSigningAlg:
+		return m.OldSigningAlg(ctx)
 	}
 	return nil, fmt.Errorf("unknown ResourceServer field %s", name)
 }
@@ -19067,6 +19111,13 @@ func (m *ResourceServerMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetIntrospectionClients(v)
+		return nil
+	case resourceserver.FieldSigningAlg:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSigningAlg(v)
 		return nil
 	}
 	return fmt.Errorf("unknown ResourceServer field %s", name)
@@ -19164,6 +19215,9 @@ func (m *ResourceServerMutation) ResetField(name string) error {
 		return nil
 	case resourceserver.FieldIntrospectionClients:
 		m.ResetIntrospectionClients()
+		return nil
+	case resourceserver.FieldSigningAlg:
+		m.ResetSigningAlg()
 		return nil
 	}
 	return fmt.Errorf("unknown ResourceServer field %s", name)
@@ -22464,6 +22518,7 @@ type SigningKeyMutation struct {
 	algorithm      *string
 	private_sealed *[]byte
 	public_der     *[]byte
+	activates_at   *time.Time
 	retired_at     *time.Time
 	clearedFields  map[string]struct{}
 	done           bool
@@ -22791,6 +22846,55 @@ func (m *SigningKeyMutation) ResetPublicDer() {
 	m.public_der = nil
 }
 
+// SetActivatesAt sets the "activates_at" field.
+func (m *SigningKeyMutation) SetActivatesAt(t time.Time) {
+	m.activates_at = &t
+}
+
+// ActivatesAt returns the value of the "activates_at" field in the mutation.
+func (m *SigningKeyMutation) ActivatesAt() (r time.Time, exists bool) {
+	v := m.activates_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActivatesAt returns the old "activates_at" field's value of the SigningKey entity.
+// If the SigningKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SigningKeyMutation) OldActivatesAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActivatesAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActivatesAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActivatesAt: %w", err)
+	}
+	return oldValue.ActivatesAt, nil
+}
+
+// ClearActivatesAt clears the value of the "activates_at" field.
+func (m *SigningKeyMutation) ClearActivatesAt() {
+	m.activates_at = nil
+	m.clearedFields[signingkey.FieldActivatesAt] = struct{}{}
+}
+
+// ActivatesAtCleared returns if the "activates_at" field was cleared in this mutation.
+func (m *SigningKeyMutation) ActivatesAtCleared() bool {
+	_, ok := m.clearedFields[signingkey.FieldActivatesAt]
+	return ok
+}
+
+// ResetActivatesAt resets all changes to the "activates_at" field.
+func (m *SigningKeyMutation) ResetActivatesAt() {
+	m.activates_at = nil
+	delete(m.clearedFields, signingkey.FieldActivatesAt)
+}
+
 // SetRetiredAt sets the "retired_at" field.
 func (m *SigningKeyMutation) SetRetiredAt(t time.Time) {
 	m.retired_at = &t
@@ -22874,7 +22978,7 @@ func (m *SigningKeyMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SigningKeyMutation) Fields() []string {
-	fields := make([]string, 0, 7)
+	fields := make([]string, 0, 8)
 	if m.created_at != nil {
 		fields = append(fields, signingkey.FieldCreatedAt)
 	}
@@ -22892,6 +22996,9 @@ func (m *SigningKeyMutation) Fields() []string {
 	}
 	if m.public_der != nil {
 		fields = append(fields, signingkey.FieldPublicDer)
+	}
+	if m.activates_at != nil {
+		fields = append(fields, signingkey.FieldActivatesAt)
 	}
 	if m.retired_at != nil {
 		fields = append(fields, signingkey.FieldRetiredAt)
@@ -22916,6 +23023,8 @@ func (m *SigningKeyMutation) Field(name string) (ent.Value, bool) {
 		return m.PrivateSealed()
 	case signingkey.FieldPublicDer:
 		return m.PublicDer()
+	case signingkey.FieldActivatesAt:
+		return m.ActivatesAt()
 	case signingkey.FieldRetiredAt:
 		return m.RetiredAt()
 	}
@@ -22939,6 +23048,8 @@ func (m *SigningKeyMutation) OldField(ctx context.Context, name string) (ent.Val
 		return m.OldPrivateSealed(ctx)
 	case signingkey.FieldPublicDer:
 		return m.OldPublicDer(ctx)
+	case signingkey.FieldActivatesAt:
+		return m.OldActivatesAt(ctx)
 	case signingkey.FieldRetiredAt:
 		return m.OldRetiredAt(ctx)
 	}
@@ -22992,6 +23103,13 @@ func (m *SigningKeyMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetPublicDer(v)
 		return nil
+	case signingkey.FieldActivatesAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActivatesAt(v)
+		return nil
 	case signingkey.FieldRetiredAt:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -23029,6 +23147,9 @@ func (m *SigningKeyMutation) AddField(name string, value ent.Value) error {
 // mutation.
 func (m *SigningKeyMutation) ClearedFields() []string {
 	var fields []string
+	if m.FieldCleared(signingkey.FieldActivatesAt) {
+		fields = append(fields, signingkey.FieldActivatesAt)
+	}
 	if m.FieldCleared(signingkey.FieldRetiredAt) {
 		fields = append(fields, signingkey.FieldRetiredAt)
 	}
@@ -23046,6 +23167,9 @@ func (m *SigningKeyMutation) FieldCleared(name string) bool {
 // error if the field is not defined in the schema.
 func (m *SigningKeyMutation) ClearField(name string) error {
 	switch name {
+	case signingkey.FieldActivatesAt:
+		m.ClearActivatesAt()
+		return nil
 	case signingkey.FieldRetiredAt:
 		m.ClearRetiredAt()
 		return nil
@@ -23074,6 +23198,9 @@ func (m *SigningKeyMutation) ResetField(name string) error {
 		return nil
 	case signingkey.FieldPublicDer:
 		m.ResetPublicDer()
+		return nil
+	case signingkey.FieldActivatesAt:
+		m.ResetActivatesAt()
 		return nil
 	case signingkey.FieldRetiredAt:
 		m.ResetRetiredAt()

@@ -41,7 +41,9 @@ type ResourceServer struct {
 	TokenDialect resourceserver.TokenDialect `json:"token_dialect,omitempty"`
 	// IntrospectionClients holds the value of the "introspection_clients" field.
 	IntrospectionClients []string `json:"introspection_clients,omitempty"`
-	selectValues         sql.SelectValues
+	// SigningAlg holds the value of the "signing_alg" field.
+	SigningAlg   string `json:"signing_alg,omitempty"`
+	selectValues sql.SelectValues
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -57,7 +59,7 @@ func (*ResourceServer) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case resourceserver.FieldTokenLifetime:
 			values[i] = new(sql.NullInt64)
-		case resourceserver.FieldIdentifier, resourceserver.FieldName, resourceserver.FieldTokenDialect:
+		case resourceserver.FieldIdentifier, resourceserver.FieldName, resourceserver.FieldTokenDialect, resourceserver.FieldSigningAlg:
 			values[i] = new(sql.NullString)
 		case resourceserver.FieldCreatedAt, resourceserver.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
@@ -152,6 +154,12 @@ func (_m *ResourceServer) assignValues(columns []string, values []any) error {
 					return fmt.Errorf("unmarshal field introspection_clients: %w", err)
 				}
 			}
+		case resourceserver.FieldSigningAlg:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field signing_alg", values[i])
+			} else if value.Valid {
+				_m.SigningAlg = value.String
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -220,6 +228,9 @@ func (_m *ResourceServer) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("introspection_clients=")
 	builder.WriteString(fmt.Sprintf("%v", _m.IntrospectionClients))
+	builder.WriteString(", ")
+	builder.WriteString("signing_alg=")
+	builder.WriteString(_m.SigningAlg)
 	builder.WriteByte(')')
 	return builder.String()
 }

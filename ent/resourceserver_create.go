@@ -146,6 +146,20 @@ func (_c *ResourceServerCreate) SetIntrospectionClients(v []string) *ResourceSer
 	return _c
 }
 
+// SetSigningAlg sets the "signing_alg" field.
+func (_c *ResourceServerCreate) SetSigningAlg(v string) *ResourceServerCreate {
+	_c.mutation.SetSigningAlg(v)
+	return _c
+}
+
+// SetNillableSigningAlg sets the "signing_alg" field if the given value is not nil.
+func (_c *ResourceServerCreate) SetNillableSigningAlg(v *string) *ResourceServerCreate {
+	if v != nil {
+		_c.SetSigningAlg(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *ResourceServerCreate) SetID(v pulid.ID) *ResourceServerCreate {
 	_c.mutation.SetID(v)
@@ -239,6 +253,10 @@ func (_c *ResourceServerCreate) defaults() error {
 		v := resourceserver.DefaultIntrospectionClients
 		_c.mutation.SetIntrospectionClients(v)
 	}
+	if _, ok := _c.mutation.SigningAlg(); !ok {
+		v := resourceserver.DefaultSigningAlg
+		_c.mutation.SetSigningAlg(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if resourceserver.DefaultID == nil {
 			return fmt.Errorf("ent: uninitialized resourceserver.DefaultID (forgotten import ent/runtime?)")
@@ -303,6 +321,9 @@ func (_c *ResourceServerCreate) check() error {
 	}
 	if _, ok := _c.mutation.IntrospectionClients(); !ok {
 		return &ValidationError{Name: "introspection_clients", err: errors.New(`ent: missing required field "ResourceServer.introspection_clients"`)}
+	}
+	if _, ok := _c.mutation.SigningAlg(); !ok {
+		return &ValidationError{Name: "signing_alg", err: errors.New(`ent: missing required field "ResourceServer.signing_alg"`)}
 	}
 	return nil
 }
@@ -383,6 +404,10 @@ func (_c *ResourceServerCreate) createSpec() (*ResourceServer, *sqlgraph.CreateS
 	if value, ok := _c.mutation.IntrospectionClients(); ok {
 		_spec.SetField(resourceserver.FieldIntrospectionClients, field.TypeJSON, value)
 		_node.IntrospectionClients = value
+	}
+	if value, ok := _c.mutation.SigningAlg(); ok {
+		_spec.SetField(resourceserver.FieldSigningAlg, field.TypeString, value)
+		_node.SigningAlg = value
 	}
 	return _node, _spec
 }
@@ -547,6 +572,18 @@ func (u *ResourceServerUpsert) SetIntrospectionClients(v []string) *ResourceServ
 // UpdateIntrospectionClients sets the "introspection_clients" field to the value that was provided on create.
 func (u *ResourceServerUpsert) UpdateIntrospectionClients() *ResourceServerUpsert {
 	u.SetExcluded(resourceserver.FieldIntrospectionClients)
+	return u
+}
+
+// SetSigningAlg sets the "signing_alg" field.
+func (u *ResourceServerUpsert) SetSigningAlg(v string) *ResourceServerUpsert {
+	u.Set(resourceserver.FieldSigningAlg, v)
+	return u
+}
+
+// UpdateSigningAlg sets the "signing_alg" field to the value that was provided on create.
+func (u *ResourceServerUpsert) UpdateSigningAlg() *ResourceServerUpsert {
+	u.SetExcluded(resourceserver.FieldSigningAlg)
 	return u
 }
 
@@ -734,6 +771,20 @@ func (u *ResourceServerUpsertOne) SetIntrospectionClients(v []string) *ResourceS
 func (u *ResourceServerUpsertOne) UpdateIntrospectionClients() *ResourceServerUpsertOne {
 	return u.Update(func(s *ResourceServerUpsert) {
 		s.UpdateIntrospectionClients()
+	})
+}
+
+// SetSigningAlg sets the "signing_alg" field.
+func (u *ResourceServerUpsertOne) SetSigningAlg(v string) *ResourceServerUpsertOne {
+	return u.Update(func(s *ResourceServerUpsert) {
+		s.SetSigningAlg(v)
+	})
+}
+
+// UpdateSigningAlg sets the "signing_alg" field to the value that was provided on create.
+func (u *ResourceServerUpsertOne) UpdateSigningAlg() *ResourceServerUpsertOne {
+	return u.Update(func(s *ResourceServerUpsert) {
+		s.UpdateSigningAlg()
 	})
 }
 
@@ -1088,6 +1139,20 @@ func (u *ResourceServerUpsertBulk) SetIntrospectionClients(v []string) *Resource
 func (u *ResourceServerUpsertBulk) UpdateIntrospectionClients() *ResourceServerUpsertBulk {
 	return u.Update(func(s *ResourceServerUpsert) {
 		s.UpdateIntrospectionClients()
+	})
+}
+
+// SetSigningAlg sets the "signing_alg" field.
+func (u *ResourceServerUpsertBulk) SetSigningAlg(v string) *ResourceServerUpsertBulk {
+	return u.Update(func(s *ResourceServerUpsert) {
+		s.SetSigningAlg(v)
+	})
+}
+
+// UpdateSigningAlg sets the "signing_alg" field to the value that was provided on create.
+func (u *ResourceServerUpsertBulk) UpdateSigningAlg() *ResourceServerUpsertBulk {
+	return u.Update(func(s *ResourceServerUpsert) {
+		s.UpdateSigningAlg()
 	})
 }
 

@@ -150,6 +150,20 @@ func (_u *ResourceServerUpdate) AppendIntrospectionClients(v []string) *Resource
 	return _u
 }
 
+// SetSigningAlg sets the "signing_alg" field.
+func (_u *ResourceServerUpdate) SetSigningAlg(v string) *ResourceServerUpdate {
+	_u.mutation.SetSigningAlg(v)
+	return _u
+}
+
+// SetNillableSigningAlg sets the "signing_alg" field if the given value is not nil.
+func (_u *ResourceServerUpdate) SetNillableSigningAlg(v *string) *ResourceServerUpdate {
+	if v != nil {
+		_u.SetSigningAlg(*v)
+	}
+	return _u
+}
+
 // Mutation returns the ResourceServerMutation object of the builder.
 func (_u *ResourceServerUpdate) Mutation() *ResourceServerMutation {
 	return _u.mutation
@@ -268,6 +282,9 @@ func (_u *ResourceServerUpdate) sqlSave(ctx context.Context) (_node int, err err
 		_spec.AddModifier(func(u *sql.UpdateBuilder) {
 			sqljson.Append(u, resourceserver.FieldIntrospectionClients, value)
 		})
+	}
+	if value, ok := _u.mutation.SigningAlg(); ok {
+		_spec.SetField(resourceserver.FieldSigningAlg, field.TypeString, value)
 	}
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -407,6 +424,20 @@ func (_u *ResourceServerUpdateOne) SetIntrospectionClients(v []string) *Resource
 // AppendIntrospectionClients appends value to the "introspection_clients" field.
 func (_u *ResourceServerUpdateOne) AppendIntrospectionClients(v []string) *ResourceServerUpdateOne {
 	_u.mutation.AppendIntrospectionClients(v)
+	return _u
+}
+
+// SetSigningAlg sets the "signing_alg" field.
+func (_u *ResourceServerUpdateOne) SetSigningAlg(v string) *ResourceServerUpdateOne {
+	_u.mutation.SetSigningAlg(v)
+	return _u
+}
+
+// SetNillableSigningAlg sets the "signing_alg" field if the given value is not nil.
+func (_u *ResourceServerUpdateOne) SetNillableSigningAlg(v *string) *ResourceServerUpdateOne {
+	if v != nil {
+		_u.SetSigningAlg(*v)
+	}
 	return _u
 }
 
@@ -558,6 +589,9 @@ func (_u *ResourceServerUpdateOne) sqlSave(ctx context.Context) (_node *Resource
 		_spec.AddModifier(func(u *sql.UpdateBuilder) {
 			sqljson.Append(u, resourceserver.FieldIntrospectionClients, value)
 		})
+	}
+	if value, ok := _u.mutation.SigningAlg(); ok {
+		_spec.SetField(resourceserver.FieldSigningAlg, field.TypeString, value)
 	}
 	_node = &ResourceServer{config: _u.config}
 	_spec.Assign = _node.assignValues

@@ -30,6 +30,8 @@ type SigningKey struct {
 	PrivateSealed []byte `json:"-"`
 	// PublicDer holds the value of the "public_der" field.
 	PublicDer []byte `json:"public_der,omitempty"`
+	// ActivatesAt holds the value of the "activates_at" field.
+	ActivatesAt *time.Time `json:"activates_at,omitempty"`
 	// RetiredAt holds the value of the "retired_at" field.
 	RetiredAt    *time.Time `json:"retired_at,omitempty"`
 	selectValues sql.SelectValues
@@ -46,7 +48,7 @@ func (*SigningKey) scanValues(columns []string) ([]any, error) {
 			values[i] = new(pulid.ID)
 		case signingkey.FieldKid, signingkey.FieldAlgorithm:
 			values[i] = new(sql.NullString)
-		case signingkey.FieldCreatedAt, signingkey.FieldUpdatedAt, signingkey.FieldRetiredAt:
+		case signingkey.FieldCreatedAt, signingkey.FieldUpdatedAt, signingkey.FieldActivatesAt, signingkey.FieldRetiredAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -104,6 +106,13 @@ func (_m *SigningKey) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field public_der", values[i])
 			} else if value != nil {
 				_m.PublicDer = *value
+			}
+		case signingkey.FieldActivatesAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field activates_at", values[i])
+			} else if value.Valid {
+				_m.ActivatesAt = new(time.Time)
+				*_m.ActivatesAt = value.Time
 			}
 		case signingkey.FieldRetiredAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -164,6 +173,11 @@ func (_m *SigningKey) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("public_der=")
 	builder.WriteString(fmt.Sprintf("%v", _m.PublicDer))
+	builder.WriteString(", ")
+	if v := _m.ActivatesAt; v != nil {
+		builder.WriteString("activates_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteString(", ")
 	if v := _m.RetiredAt; v != nil {
 		builder.WriteString("retired_at=")

@@ -84,6 +84,20 @@ func (_c *SigningKeyCreate) SetPublicDer(v []byte) *SigningKeyCreate {
 	return _c
 }
 
+// SetActivatesAt sets the "activates_at" field.
+func (_c *SigningKeyCreate) SetActivatesAt(v time.Time) *SigningKeyCreate {
+	_c.mutation.SetActivatesAt(v)
+	return _c
+}
+
+// SetNillableActivatesAt sets the "activates_at" field if the given value is not nil.
+func (_c *SigningKeyCreate) SetNillableActivatesAt(v *time.Time) *SigningKeyCreate {
+	if v != nil {
+		_c.SetActivatesAt(*v)
+	}
+	return _c
+}
+
 // SetRetiredAt sets the "retired_at" field.
 func (_c *SigningKeyCreate) SetRetiredAt(v time.Time) *SigningKeyCreate {
 	_c.mutation.SetRetiredAt(v)
@@ -262,6 +276,10 @@ func (_c *SigningKeyCreate) createSpec() (*SigningKey, *sqlgraph.CreateSpec) {
 		_spec.SetField(signingkey.FieldPublicDer, field.TypeBytes, value)
 		_node.PublicDer = value
 	}
+	if value, ok := _c.mutation.ActivatesAt(); ok {
+		_spec.SetField(signingkey.FieldActivatesAt, field.TypeTime, value)
+		_node.ActivatesAt = &value
+	}
 	if value, ok := _c.mutation.RetiredAt(); ok {
 		_spec.SetField(signingkey.FieldRetiredAt, field.TypeTime, value)
 		_node.RetiredAt = &value
@@ -379,6 +397,9 @@ func (u *SigningKeyUpsertOne) UpdateNewValues() *SigningKeyUpsertOne {
 		}
 		if _, exists := u.create.mutation.PublicDer(); exists {
 			s.SetIgnore(signingkey.FieldPublicDer)
+		}
+		if _, exists := u.create.mutation.ActivatesAt(); exists {
+			s.SetIgnore(signingkey.FieldActivatesAt)
 		}
 	}))
 	return u
@@ -643,6 +664,9 @@ func (u *SigningKeyUpsertBulk) UpdateNewValues() *SigningKeyUpsertBulk {
 			}
 			if _, exists := b.mutation.PublicDer(); exists {
 				s.SetIgnore(signingkey.FieldPublicDer)
+			}
+			if _, exists := b.mutation.ActivatesAt(); exists {
+				s.SetIgnore(signingkey.FieldActivatesAt)
 			}
 		}
 	}))

@@ -113,6 +113,9 @@ func (_u *SigningKeyUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(signingkey.FieldUpdatedAt, field.TypeTime, value)
 	}
+	if _u.mutation.ActivatesAtCleared() {
+		_spec.ClearField(signingkey.FieldActivatesAt, field.TypeTime)
+	}
 	if value, ok := _u.mutation.RetiredAt(); ok {
 		_spec.SetField(signingkey.FieldRetiredAt, field.TypeTime, value)
 	}
@@ -253,6 +256,9 @@ func (_u *SigningKeyUpdateOne) sqlSave(ctx context.Context) (_node *SigningKey, 
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(signingkey.FieldUpdatedAt, field.TypeTime, value)
+	}
+	if _u.mutation.ActivatesAtCleared() {
+		_spec.ClearField(signingkey.FieldActivatesAt, field.TypeTime)
 	}
 	if value, ok := _u.mutation.RetiredAt(); ok {
 		_spec.SetField(signingkey.FieldRetiredAt, field.TypeTime, value)

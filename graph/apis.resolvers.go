@@ -30,6 +30,7 @@ func (r *mutationResolver) CreateResourceServer(ctx context.Context, input model
 		EnforcePolicies:      opt(input.EnforcePolicies),
 		TokenDialect:         opt(input.TokenDialect),
 		IntrospectionClients: optSlice(input.IntrospectionClients),
+		SigningAlg:           opt(input.SigningAlg),
 	})
 }
 
@@ -43,6 +44,7 @@ func (r *mutationResolver) UpdateResourceServer(ctx context.Context, id pulid.ID
 		EnforcePolicies:      opt(input.EnforcePolicies),
 		TokenDialect:         opt(input.TokenDialect),
 		IntrospectionClients: optSlice(input.IntrospectionClients),
+		SigningAlg:           opt(input.SigningAlg),
 	})
 }
 
@@ -66,7 +68,7 @@ func (r *mutationResolver) RotateSigningKeys(ctx context.Context) (*model.Signin
 	if err := r.Keys.Rotate(sys); err != nil {
 		return nil, err
 	}
-	k, err := r.Ent.SigningKey.Query().Where(signingkey.RetiredAtIsNil()).
+	k, err := r.Ent.SigningKey.Query().Where(signingkey.RetiredAtIsNil(), signingkey.Algorithm("RS256")).
 		Order(ent.Desc(signingkey.FieldCreatedAt)).First(sys)
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/internal/apitest"
+	"github.com/authgraph/authgraph/internal/testenv"
 )
 
 func TestResourceServers(t *testing.T) {
@@ -233,5 +234,28 @@ func TestClientMetadata(t *testing.T) {
 		r := s.GraphQL(t, admin, `mutation($id: ID!) { updateClient(id: $id, input: {clientMetadata: `+md+`}) { id } }`,
 			map[string]any{"id": out.CreateClient.Client.ID})
 		expectError(t, r, "BAD_USER_INPUT", "")
+	}
+}
+
+// signingAlg picks the algorithm of an API's access tokens; an unknown one
+// is BAD_USER_INPUT and creates nothing.
+func TestResourceServerSigningAlg(t *testing.T) {
+	s := apitest.Start(t, testenv.SQLite(t))
+	admin := s.AdminToken(t)
+	var created struct {
+		CreateResourceServer struct{ ID, SigningAlg string }
+	}
+	s.MustGraphQL(t, admin, `mutation { createResourceServer(input: {identifier: "urn:ed", name: "Ed", signingAlg: "EdDSA"}) { id signingAlg } }`, nil, &created)
+	if created.CreateResourceServer.SigningAlg != "EdDSA" {
+		t.Fatalf("signingAlg = %q", created.CreateResourceServer.SigningAlg)
+	}
+	r := s.GraphQL(t, admin, `mutation { createResourceServer(input: {identifier: "urn:hs", name: "HS", signingAlg: "HS256"}) { id } }`, nil)
+	expectError(t, r, "BAD_USER_INPUT", "")
+	var list struct {
+		ResourceServers struct{ TotalCount int }
+	}
+	s.MustGraphQL(t, admin, `{ resourceServers { totalCount } }`, nil, &list)
+	if list.ResourceServers.TotalCount != 2 { // the management API and urn:ed
+		t.Errorf("%d resource servers after a refused create, want 2", list.ResourceServers.TotalCount)
 	}
 }

@@ -47,3 +47,57 @@ func TestParseKey(t *testing.T) {
 		}
 	}
 }
+
+func TestPreviousKeys(t *testing.T) {
+	a, b := NewKey(), NewKey()
+	boxA, _ := New(a)
+	sealedA := boxA.Seal([]byte("s3cret"), "rule-secrets:rul_1")
+
+	// "B,A": B seals, both open.
+	boxBA, err := New(b, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := boxBA.Open(sealedA, "rule-secrets:rul_1"); err != nil || string(got) != "s3cret" {
+		t.Fatalf("Open(A's value) with B,A = %q, %v", got, err)
+	}
+	sealedB := boxBA.Seal([]byte("new"), "x")
+	if _, err := boxA.Open(sealedB, "x"); !errors.Is(err, ErrOpen) {
+		t.Fatal("B,A sealed with A")
+	}
+	if _, err := boxBA.Open(sealedA, "rule-secrets:rul_2"); !errors.Is(err, ErrOpen) {
+		t.Fatal("another place opened with a previous key")
+	}
+
+	// Reseal: A's value moves to B, B's value is left alone.
+	out, changed, err := boxBA.Reseal(sealedA, "rule-secrets:rul_1")
+	if err != nil || !changed {
+		t.Fatalf("Reseal(A's value) = changed %v, %v", changed, err)
+	}
+	boxB, _ := New(b)
+	if got, err := boxB.Open(out, "rule-secrets:rul_1"); err != nil || string(got) != "s3cret" {
+		t.Fatalf("B alone opens the resealed value: %q, %v", got, err)
+	}
+	if same, changed, err := boxBA.Reseal(out, "rule-secrets:rul_1"); err != nil || changed || !bytes.Equal(same, out) {
+		t.Fatalf("Reseal(B's value) = changed %v, %v", changed, err)
+	}
+	if _, _, err := boxB.Reseal(sealedA, "rule-secrets:rul_1"); !errors.Is(err, ErrOpen) {
+		t.Fatalf("Reseal without A = %v, want ErrOpen", err)
+	}
+}
+
+func TestParseKeys(t *testing.T) {
+	a, b := base64.StdEncoding.EncodeToString(NewKey()), base64.StdEncoding.EncodeToString(NewKey())
+	keys, err := ParseKeys(b + ", " + a)
+	if err != nil || len(keys) != 2 {
+		t.Fatalf("ParseKeys(B, A) = %d keys, %v", len(keys), err)
+	}
+	if want, _ := ParseKey(b); !bytes.Equal(keys[0], want) {
+		t.Fatal("the first key is not first")
+	}
+	for _, bad := range []string{"", b + ",", b + "," + b, b + ",notbase64!", "c2hvcnQ="} {
+		if _, err := ParseKeys(bad); err == nil {
+			t.Errorf("ParseKeys(%q) accepted", bad)
+		}
+	}
+}

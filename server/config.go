@@ -113,6 +113,10 @@ type Config struct {
 	// three, 0 is the default and a negative duration "none".
 	DatabasePool                                   store.Pool
 	RequestTimeout, ShutdownDrain, ShutdownTimeout time.Duration
+	// SigningKeyRotation (--signing-key-rotation,
+	// AUTHGRAPH_SIGNING_KEY_ROTATION) is the scheduled signing key
+	// rotation period; 0 (off, the default) rotates only on request.
+	SigningKeyRotation time.Duration
 }
 
 // FlagSet declares the shared flags on fs and returns a loader that applies
@@ -137,6 +141,7 @@ func FlagSet(fs *flag.FlagSet) func() (*Config, error) {
 	loadReplica := replicaFlags(fs, c) // server/replica.go
 	fs.StringVar(&c.MetricsListen, "metrics-listen", "", "address of the Prometheus /metrics listener (AUTHGRAPH_METRICS_LISTEN, default none: off)")
 	loadNodes := nodeFlags(fs, c) // server/nodes_config.go
+	keyRotation := fs.String("signing-key-rotation", "", "scheduled signing key rotation period, e.g. 90d, or off (AUTHGRAPH_SIGNING_KEY_ROTATION, default off)")
 	return func() (*Config, error) {
 		c.Listen = firstNonEmpty(c.Listen, os.Getenv("AUTHGRAPH_LISTEN"), "127.0.0.1:8080")
 		c.MetricsListen = firstNonEmpty(c.MetricsListen, os.Getenv("AUTHGRAPH_METRICS_LISTEN"))
@@ -191,6 +196,11 @@ func FlagSet(fs *flag.FlagSet) func() (*Config, error) {
 			if v == 0 {
 				c.PasswordHashQueueTimeout = -1 // no waiting
 			}
+		}
+		if v, err := parseKeyRotation(firstNonEmpty(*keyRotation, os.Getenv("AUTHGRAPH_SIGNING_KEY_ROTATION"))); err != nil {
+			return nil, err
+		} else {
+			c.SigningKeyRotation = v
 		}
 		if c.SessionIdle > c.SessionLifetime {
 			return nil, fmt.Errorf("the session idle timeout cannot exceed the session lifetime")

@@ -67,6 +67,9 @@ type Deps struct {
 	// passkeys; nil when the issuer's host is an IP address (WebAuthn
 	// needs a domain name).
 	Passkeys *passkeys.Service
+	// PreviousMasterKeys follow the current one in AUTHGRAPH_MASTER_KEY
+	// during a rotation: they only open (docs/SECURITY.md, Key rotation).
+	PreviousMasterKeys [][]byte
 }
 
 // Close flushes queued email and releases the database.
@@ -106,12 +109,13 @@ func Prepare(ctx context.Context, cfg *Config, logger *slog.Logger, console io.W
 		db.Close()
 		return nil, err
 	}
-	key, err := loadMasterKey(cfg, db.Path, logger)
+	keys, err := loadMasterKeys(cfg, db.Path, logger)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	box, err := secretbox.New(key)
+	key := keys[0]
+	box, err := secretbox.NewKeys(keys)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -123,7 +127,7 @@ func Prepare(ctx context.Context, cfg *Config, logger *slog.Logger, console io.W
 	}
 	m := newMetrics(cfg, db) // nil without --metrics-listen (server/metrics.go)
 	d := &Deps{
-		Config: cfg, DB: db, Box: box, MasterKey: key, Logger: logger, Metrics: m,
+		Config: cfg, DB: db, Box: box, MasterKey: key, PreviousMasterKeys: keys[1:], Logger: logger, Metrics: m,
 		Keys:        oidc.NewKeySet(db.Ent, box),
 		Connections: &connections.Service{Box: box},
 		Auth: &dbauth.Service{DB: db.Ent, Mail: sender, Issuer: cfg.Issuer, Logger: logger, ResetTicketTTL: cfg.ResetTicketTTL,
@@ -133,6 +137,7 @@ func Prepare(ctx context.Context, cfg *Config, logger *slog.Logger, console io.W
 		Imports: bulkimport.NewService(db.Ent),
 	}
 	followRemoteChanges(d) // server/nodes.go
+	d.Keys.RotationPeriod = cfg.SigningKeyRotation
 	d.MFA, err = mfa.New(mfa.Config{DB: db.Ent, Box: box, Mail: sender, Issuer: cfg.Issuer, Logger: logger})
 	if err != nil {
 		db.Close()
@@ -186,8 +191,11 @@ func Handler(d *Deps) (http.Handler, error) {
 		AllowInsecure: d.Config.InsecureIssuer(),
 		Logger:        d.Logger,
 		CryptoKey:     mustDerive(d.MasterKey),
-		Sessions:      d.Sessions,
-		Claims:        rulesClaimsHook(d.Rules, d.Logger), // post-login rules
+		// Opaque tokens, machine token bindings and logout confirmations
+		// made under a previous master key stay valid during a rotation.
+		PreviousCryptoKeys: mustDeriveAll(d.PreviousMasterKeys),
+		Sessions:           d.Sessions,
+		Claims:             rulesClaimsHook(d.Rules, d.Logger), // post-login rules
 		// Administrators (package admins) get their granted management
 		// scopes, through the built-in dashboard client only.
 		UserAPIScopes: dashboard.UserAPIScopes(d.DB.Ent),
@@ -335,6 +343,7 @@ func Serve(ctx context.Context, d *Deps, ready func(addr string)) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	go cleanupLoop(ctx, d)
+	go keyRotationLoop(ctx, d) // server/keyrotation.go
 	stopJobs := StartJobs(ctx, d)
 	defer stopJobs()
 	select {
@@ -394,6 +403,14 @@ func NewLogger(format string) *slog.Logger {
 		return slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	return slog.New(slog.NewJSONHandler(os.Stderr, nil))
+}
+
+func mustDeriveAll(masters [][]byte) [][]byte {
+	out := make([][]byte, len(masters))
+	for i, m := range masters {
+		out[i] = mustDerive(m)
+	}
+	return out
 }
 
 func mustDerive(master []byte) []byte {

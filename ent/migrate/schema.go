@@ -601,6 +601,7 @@ var (
 		{Name: "enforce_policies", Type: field.TypeBool, Default: false},
 		{Name: "token_dialect", Type: field.TypeEnum, Enums: []string{"access_token", "access_token_authz", "rfc9068_profile", "rfc9068_profile_authz"}, Default: "access_token"},
 		{Name: "introspection_clients", Type: field.TypeJSON},
+		{Name: "signing_alg", Type: field.TypeString, Default: "RS256"},
 	}
 	// ResourceServersTable holds the schema information for the "resource_servers" table.
 	ResourceServersTable = &schema.Table{
@@ -742,6 +743,7 @@ var (
 		{Name: "algorithm", Type: field.TypeString, Default: "RS256"},
 		{Name: "private_sealed", Type: field.TypeBytes},
 		{Name: "public_der", Type: field.TypeBytes},
+		{Name: "activates_at", Type: field.TypeTime, Nullable: true},
 		{Name: "retired_at", Type: field.TypeTime, Nullable: true},
 	}
 	// SigningKeysTable holds the schema information for the "signing_keys" table.

@@ -40,6 +40,8 @@ const (
 	FieldTokenDialect = "token_dialect"
 	// FieldIntrospectionClients holds the string denoting the introspection_clients field in the database.
 	FieldIntrospectionClients = "introspection_clients"
+	// FieldSigningAlg holds the string denoting the signing_alg field in the database.
+	FieldSigningAlg = "signing_alg"
 	// Table holds the table name of the resourceserver in the database.
 	Table = "resource_servers"
 )
@@ -58,6 +60,7 @@ var Columns = []string{
 	FieldEnforcePolicies,
 	FieldTokenDialect,
 	FieldIntrospectionClients,
+	FieldSigningAlg,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -102,6 +105,8 @@ var (
 	DefaultEnforcePolicies bool
 	// DefaultIntrospectionClients holds the default value on creation for the "introspection_clients" field.
 	DefaultIntrospectionClients []string
+	// DefaultSigningAlg holds the default value on creation for the "signing_alg" field.
+	DefaultSigningAlg string
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() pulid.ID
 )
@@ -185,6 +190,11 @@ func ByEnforcePolicies(opts ...sql.OrderTermOption) OrderOption {
 // ByTokenDialect orders the results by the token_dialect field.
 func ByTokenDialect(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldTokenDialect, opts...).ToFunc()
+}
+
+// BySigningAlg orders the results by the signing_alg field.
+func BySigningAlg(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSigningAlg, opts...).ToFunc()
 }
 
 // MarshalGQL implements graphql.Marshaler interface.

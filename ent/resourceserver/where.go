@@ -95,6 +95,11 @@ func EnforcePolicies(v bool) predicate.ResourceServer {
 	return predicate.ResourceServer(sql.FieldEQ(FieldEnforcePolicies, v))
 }
 
+// SigningAlg applies equality check predicate on the "signing_alg" field. It's identical to SigningAlgEQ.
+func SigningAlg(v string) predicate.ResourceServer {
+	return predicate.ResourceServer(sql.FieldEQ(FieldSigningAlg, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.ResourceServer {
 	return predicate.ResourceServer(sql.FieldEQ(FieldCreatedAt, v))
@@ -393,6 +398,71 @@ func TokenDialectIn(vs ...TokenDialect) predicate.ResourceServer {
 // TokenDialectNotIn applies the NotIn predicate on the "token_dialect" field.
 func TokenDialectNotIn(vs ...TokenDialect) predicate.ResourceServer {
 	return predicate.ResourceServer(sql.FieldNotIn(FieldTokenDialect, vs...))
+}
+
+// SigningAlgEQ applies the EQ predicate on the "signing_alg" field.
+func SigningAlgEQ(v string) predicate.ResourceServer {
+	return predicate.ResourceServer(sql.FieldEQ(FieldSigningAlg, v))
+}
+
+// SigningAlgNEQ applies the NEQ predicate on the "signing_alg" field.
+func SigningAlgNEQ(v string) predicate.ResourceServer {
+	return predicate.ResourceServer(sql.FieldNEQ(FieldSigningAlg, v))
+}
+
+// SigningAlgIn applies the In predicate on the "signing_alg" field.
+func SigningAlgIn(vs ...string) predicate.ResourceServer {
+	return predicate.ResourceServer(sql.FieldIn(FieldSigningAlg, vs...))
+}
+
+// SigningAlgNotIn applies the NotIn predicate on the "signing_alg" field.
+func SigningAlgNotIn(vs ...string) predicate.ResourceServer {
+	return predicate.ResourceServer(sql.FieldNotIn(FieldSigningAlg, vs...))
+}
+
+// SigningAlgGT applies the GT predicate on the "signing_alg" field.
+func SigningAlgGT(v string) predicate.ResourceServer {
+	return predicate.ResourceServer(sql.FieldGT(FieldSigningAlg, v))
+}
+
+// SigningAlgGTE applies the GTE predicate on the "signing_alg" field.
+func SigningAlgGTE(v string) predicate.ResourceServer {
+	return predicate.ResourceServer(sql.FieldGTE(FieldSigningAlg, v))
+}
+
+// SigningAlgLT applies the LT predicate on the "signing_alg" field.
+func SigningAlgLT(v string) predicate.ResourceServer {
+	return predicate.ResourceServer(sql.FieldLT(FieldSigningAlg, v))
+}
+
+// SigningAlgLTE applies the LTE predicate on the "signing_alg" field.
+func SigningAlgLTE(v string) predicate.ResourceServer {
+	return predicate.ResourceServer(sql.FieldLTE(FieldSigningAlg, v))
+}
+
+// SigningAlgContains applies the Contains predicate on the "signing_alg" field.
+func SigningAlgContains(v string) predicate.ResourceServer {
+	return predicate.ResourceServer(sql.FieldContains(FieldSigningAlg, v))
+}
+
+// SigningAlgHasPrefix applies the HasPrefix predicate on the "signing_alg" field.
+func SigningAlgHasPrefix(v string) predicate.ResourceServer {
+	return predicate.ResourceServer(sql.FieldHasPrefix(FieldSigningAlg, v))
+}
+
+// SigningAlgHasSuffix applies the HasSuffix predicate on the "signing_alg" field.
+func SigningAlgHasSuffix(v string) predicate.ResourceServer {
+	return predicate.ResourceServer(sql.FieldHasSuffix(FieldSigningAlg, v))
+}
+
+// SigningAlgEqualFold applies the EqualFold predicate on the "signing_alg" field.
+func SigningAlgEqualFold(v string) predicate.ResourceServer {
+	return predicate.ResourceServer(sql.FieldEqualFold(FieldSigningAlg, v))
+}
+
+// SigningAlgContainsFold applies the ContainsFold predicate on the "signing_alg" field.
+func SigningAlgContainsFold(v string) predicate.ResourceServer {
+	return predicate.ResourceServer(sql.FieldContainsFold(FieldSigningAlg, v))
 }
 
 // And groups predicates with the AND operator between them.

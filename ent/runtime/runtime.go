@@ -1063,6 +1063,10 @@ func init() {
 	resourceserverDescIntrospectionClients := resourceserverFields[8].Descriptor()
 	// resourceserver.DefaultIntrospectionClients holds the default value on creation for the introspection_clients field.
 	resourceserver.DefaultIntrospectionClients = resourceserverDescIntrospectionClients.Default.([]string)
+	// resourceserverDescSigningAlg is the schema descriptor for signing_alg field.
+	resourceserverDescSigningAlg := resourceserverFields[9].Descriptor()
+	// resourceserver.DefaultSigningAlg holds the default value on creation for the signing_alg field.
+	resourceserver.DefaultSigningAlg = resourceserverDescSigningAlg.Default.(string)
 	// resourceserverDescID is the schema descriptor for id field.
 	resourceserverDescID := resourceserverMixinFields0[0].Descriptor()
 	// resourceserver.DefaultID holds the default value on creation for the id field.

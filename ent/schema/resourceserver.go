@@ -42,6 +42,9 @@ func (ResourceServer) Fields() []ent.Field {
 		// introspection_clients are the client_ids (besides a token's own
 		// client) that may introspect access tokens issued for this API.
 		field.Strings("introspection_clients").Default([]string{}),
+		// signing_alg is the JWS algorithm of this API's access tokens:
+		// RS256, ES256 or EdDSA (Ed25519). ID tokens stay RS256.
+		field.String("signing_alg").Default("RS256"),
 	}
 }
 

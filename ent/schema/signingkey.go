@@ -26,6 +26,11 @@ func (SigningKey) Fields() []ent.Field {
 		field.String("algorithm").Default("RS256").Immutable(),
 		field.Bytes("private_sealed").Sensitive().Immutable(),
 		field.Bytes("public_der").Immutable(),
+		// activates_at is when a key made ahead of a scheduled rotation
+		// starts signing; until then it is only published in the JWKS, so
+		// relying parties that cache the JWKS already know it. Nil: active
+		// since it was created.
+		field.Time("activates_at").Optional().Nillable().Immutable(),
 		// retired keys sign nothing but stay in the JWKS until their tokens
 		// have expired.
 		field.Time("retired_at").Optional().Nillable(),

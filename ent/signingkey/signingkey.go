@@ -27,6 +27,8 @@ const (
 	FieldPrivateSealed = "private_sealed"
 	// FieldPublicDer holds the string denoting the public_der field in the database.
 	FieldPublicDer = "public_der"
+	// FieldActivatesAt holds the string denoting the activates_at field in the database.
+	FieldActivatesAt = "activates_at"
 	// FieldRetiredAt holds the string denoting the retired_at field in the database.
 	FieldRetiredAt = "retired_at"
 	// Table holds the table name of the signingkey in the database.
@@ -42,6 +44,7 @@ var Columns = []string{
 	FieldAlgorithm,
 	FieldPrivateSealed,
 	FieldPublicDer,
+	FieldActivatesAt,
 	FieldRetiredAt,
 }
 
@@ -103,6 +106,11 @@ func ByKid(opts ...sql.OrderTermOption) OrderOption {
 // ByAlgorithm orders the results by the algorithm field.
 func ByAlgorithm(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldAlgorithm, opts...).ToFunc()
+}
+
+// ByActivatesAt orders the results by the activates_at field.
+func ByActivatesAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldActivatesAt, opts...).ToFunc()
 }
 
 // ByRetiredAt orders the results by the retired_at field.

@@ -343,6 +343,7 @@ type ComplexityRoot struct {
 		IntrospectionClients func(childComplexity int) int
 		Name                 func(childComplexity int) int
 		Scopes               func(childComplexity int) int
+		SigningAlg           func(childComplexity int) int
 		System               func(childComplexity int) int
 		TokenDialect         func(childComplexity int) int
 		TokenLifetime        func(childComplexity int) int
@@ -2188,6 +2189,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ResourceServer.Scopes(childComplexity), true
+	case "ResourceServer.signingAlg":
+		if e.ComplexityRoot.ResourceServer.SigningAlg == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResourceServer.SigningAlg(childComplexity), true
 	case "ResourceServer.system":
 		if e.ComplexityRoot.ResourceServer.System == nil {
 			break
@@ -2881,6 +2888,8 @@ type ResourceServer implements Node {
   tokenDialect: String!
   "Client ids that may introspect this API's access tokens besides each token's own client."
   introspectionClients: [String!]!
+  "JWS algorithm of this API's access tokens: RS256 (default), ES256 or EdDSA."
+  signingAlg: String!
   createdAt: Time!
   updatedAt: Time!
 }
@@ -2915,6 +2924,8 @@ input CreateResourceServerInput {
   enforcePolicies: Boolean
   tokenDialect: String
   introspectionClients: [String!]
+  "RS256 (default), ES256 or EdDSA."
+  signingAlg: String
 }
 
 input UpdateResourceServerInput {
@@ -2925,6 +2936,8 @@ input UpdateResourceServerInput {
   enforcePolicies: Boolean
   tokenDialect: String
   introspectionClients: [String!]
+  "RS256 (default), ES256 or EdDSA."
+  signingAlg: String
 }
 
 "A token signing key's public part."
@@ -4293,6 +4306,8 @@ func (ec *executionContext) childFields_ResourceServer(ctx context.Context, fiel
 		return ec.fieldContext_ResourceServer_tokenDialect(ctx, field)
 	case "introspectionClients":
 		return ec.fieldContext_ResourceServer_introspectionClients(ctx, field)
+	case "signingAlg":
+		return ec.fieldContext_ResourceServer_signingAlg(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_ResourceServer_createdAt(ctx, field)
 	case "updatedAt":
@@ -12507,6 +12522,29 @@ func (ec *executionContext) fieldContext_ResourceServer_introspectionClients(_ c
 	return graphql.NewScalarFieldContext("ResourceServer", field, false, false, "String")
 }
 
+func (ec *executionContext) _ResourceServer_signingAlg(ctx context.Context, field graphql.CollectedField, obj *ent.ResourceServer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResourceServer_signingAlg(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SigningAlg, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResourceServer_signingAlg(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ResourceServer", field, false, false, "String")
+}
+
 func (ec *executionContext) _ResourceServer_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.ResourceServer) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15979,7 +16017,7 @@ func (ec *executionContext) unmarshalInputCreateResourceServerInput(ctx context.
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"identifier", "name", "scopes", "allowOfflineAccess", "tokenLifetime", "enforcePolicies", "tokenDialect", "introspectionClients"}
+	fieldsInOrder := [...]string{"identifier", "name", "scopes", "allowOfflineAccess", "tokenLifetime", "enforcePolicies", "tokenDialect", "introspectionClients", "signingAlg"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -16042,6 +16080,13 @@ func (ec *executionContext) unmarshalInputCreateResourceServerInput(ctx context.
 				return it, err
 			}
 			it.IntrospectionClients = graphql.OmittableOf(data)
+		case "signingAlg":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("signingAlg"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SigningAlg = graphql.OmittableOf(data)
 		}
 	}
 	return it, nil
@@ -16963,7 +17008,7 @@ func (ec *executionContext) unmarshalInputUpdateResourceServerInput(ctx context.
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "scopes", "allowOfflineAccess", "tokenLifetime", "enforcePolicies", "tokenDialect", "introspectionClients"}
+	fieldsInOrder := [...]string{"name", "scopes", "allowOfflineAccess", "tokenLifetime", "enforcePolicies", "tokenDialect", "introspectionClients", "signingAlg"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -17019,6 +17064,13 @@ func (ec *executionContext) unmarshalInputUpdateResourceServerInput(ctx context.
 				return it, err
 			}
 			it.IntrospectionClients = graphql.OmittableOf(data)
+		case "signingAlg":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("signingAlg"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SigningAlg = graphql.OmittableOf(data)
 		}
 	}
 	return it, nil
@@ -19350,6 +19402,11 @@ func (ec *executionContext) _ResourceServer(ctx context.Context, sel ast.Selecti
 				})
 		case "introspectionClients":
 			out.Values[i] = ec._ResourceServer_introspectionClients(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "signingAlg":
+			out.Values[i] = ec._ResourceServer_signingAlg(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}

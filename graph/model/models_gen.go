@@ -80,6 +80,8 @@ type CreateResourceServerInput struct {
 	EnforcePolicies      graphql.Omittable[*bool]                       `json:"enforcePolicies,omitempty"`
 	TokenDialect         graphql.Omittable[*string]                     `json:"tokenDialect,omitempty"`
 	IntrospectionClients graphql.Omittable[[]string]                    `json:"introspectionClients,omitempty"`
+	// RS256 (default), ES256 or EdDSA.
+	SigningAlg graphql.Omittable[*string] `json:"signingAlg,omitempty"`
 }
 
 type CreateRoleInput struct {
@@ -281,6 +283,8 @@ type UpdateResourceServerInput struct {
 	EnforcePolicies      graphql.Omittable[*bool]                       `json:"enforcePolicies,omitempty"`
 	TokenDialect         graphql.Omittable[*string]                     `json:"tokenDialect,omitempty"`
 	IntrospectionClients graphql.Omittable[[]string]                    `json:"introspectionClients,omitempty"`
+	// RS256 (default), ES256 or EdDSA.
+	SigningAlg graphql.Omittable[*string] `json:"signingAlg,omitempty"`
 }
 
 type UpdateRoleInput struct {

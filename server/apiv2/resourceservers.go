@@ -21,7 +21,7 @@ type ResourceServer struct {
 	Name       string                `json:"name"`
 	Identifier string                `json:"identifier"`
 	Scopes     []ResourceServerScope `json:"scopes"`
-	// SigningAlg is always RS256.
+	// SigningAlg is RS256 (default), ES256 or EdDSA.
 	SigningAlg         string `json:"signing_alg"`
 	AllowOfflineAccess bool   `json:"allow_offline_access"`
 	// TokenLifetime is the access token lifetime in seconds.
@@ -58,7 +58,7 @@ type ResourceServerBody struct {
 	Identifier *string `json:"identifier,omitempty"`
 	// Scopes replace the API's scopes.
 	Scopes             *[]ResourceServerScopeBody `json:"scopes,omitempty"`
-	SigningAlg         *string                    `json:"signing_alg,omitempty"`
+	SigningAlg         *string                    `json:"signing_alg,omitempty" doc:"RS256 (default), ES256 or EdDSA: the JWS algorithm of this API's access tokens."`
 	AllowOfflineAccess *bool                      `json:"allow_offline_access,omitempty"`
 	TokenLifetime      *int                       `json:"token_lifetime,omitempty"`
 	EnforcePolicies    *bool                      `json:"enforce_policies,omitempty"`
@@ -219,12 +219,9 @@ func (a *API) deleteResourceServer(r *Request) (any, error) {
 // params converts the changeable properties of a body.
 func (b *ResourceServerBody) params() (apis.Params, error) {
 	p := apis.Params{Name: b.Name, AllowOfflineAccess: b.AllowOfflineAccess, TokenLifetime: b.TokenLifetime,
-		EnforcePolicies: b.EnforcePolicies, TokenDialect: b.TokenDialect}
+		EnforcePolicies: b.EnforcePolicies, TokenDialect: b.TokenDialect, SigningAlg: b.SigningAlg}
 	if b.IntrospectionClients != nil {
 		p.IntrospectionClients = nonNilStrings(*b.IntrospectionClients)
-	}
-	if b.SigningAlg != nil && *b.SigningAlg != "RS256" {
-		return p, badRequest("access tokens are signed with RS256 on property signing_alg")
 	}
 	if b.Scopes != nil {
 		p.Scopes = make([]apis.Scope, 0, len(*b.Scopes))
@@ -244,7 +241,7 @@ func (b *ResourceServerBody) params() (apis.Params, error) {
 func apiInputError(err error) error {
 	if errors.Is(err, apis.ErrInvalid) {
 		return badRequest("%s", strings.NewReplacer("invalid resource server: ", "", "tokenLifetime", "token_lifetime",
-			"enforcePolicies", "enforce_policies", "tokenDialect", "token_dialect", "introspectionClients", "introspection_clients").Replace(err.Error()))
+			"enforcePolicies", "enforce_policies", "tokenDialect", "token_dialect", "introspectionClients", "introspection_clients", "signingAlg", "signing_alg").Replace(err.Error()))
 	}
 	return err
 }
@@ -258,8 +255,12 @@ func resourceServerJSON(rs *ent.ResourceServer) ResourceServer {
 	if dialect == "" {
 		dialect = string(resourceserver.DefaultTokenDialect)
 	}
+	alg := rs.SigningAlg
+	if alg == "" {
+		alg = "RS256"
+	}
 	return ResourceServer{ID: string(rs.ID), Name: rs.Name, Identifier: rs.Identifier, Scopes: scopes,
-		SigningAlg: "RS256", AllowOfflineAccess: rs.AllowOfflineAccess, TokenLifetime: rs.TokenLifetime, IsSystem: rs.System,
+		SigningAlg: alg, AllowOfflineAccess: rs.AllowOfflineAccess, TokenLifetime: rs.TokenLifetime, IsSystem: rs.System,
 		EnforcePolicies: rs.EnforcePolicies, TokenDialect: dialect, IntrospectionClients: nonNilStrings(rs.IntrospectionClients)}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/authgraph/authgraph/ent/logevent"
 	"github.com/authgraph/authgraph/ent/resourceserver"
 	"github.com/authgraph/authgraph/internal/apitest"
+	"github.com/authgraph/authgraph/internal/testenv"
 )
 
 // rsState is what a refused call must leave alone: the APIs and the audit
@@ -184,6 +185,7 @@ func TestResourceServerErrors(t *testing.T) {
 			"long lifetime":  {TokenLifetime: auth0.Int(31 * 86400)},
 			"twice a scope":  {Scopes: &[]management.ResourceServerScope{{Value: auth0.String("a")}, {Value: auth0.String("a")}}},
 			"offline online": {AllowOnlineAccess: auth0.Bool(true)},
+			"PS256":          {SigningAlgorithm: auth0.String("PS256")},
 		} {
 			expectStatus(t, m.ResourceServer.Update(ctx, rs.GetID(), c), http.StatusBadRequest, "update: "+name)
 		}
@@ -222,4 +224,31 @@ func TestResourceServerErrors(t *testing.T) {
 		}
 		before.unchanged(t, s, "refused calls")
 	})
+}
+
+// signing_alg chooses the algorithm of an API's access tokens: RS256,
+// ES256 or EdDSA; anything else is a 400 that changes nothing.
+func TestResourceServerSigningAlg(t *testing.T) {
+	s := apitest.Start(t, testenv.SQLite(t))
+	ctx := context.Background()
+	m := sdkAs(t, s, s.AdminID, s.AdminSecret)
+	rs := &management.ResourceServer{Name: auth0.String("Orders"), Identifier: auth0.String("urn:orders"), SigningAlgorithm: auth0.String("ES256")}
+	if err := m.ResourceServer.Create(ctx, rs); err != nil {
+		t.Fatal(err)
+	}
+	if rs.GetSigningAlgorithm() != "ES256" {
+		t.Fatalf("created with signing_alg %q", rs.GetSigningAlgorithm())
+	}
+	if err := m.ResourceServer.Update(ctx, rs.GetID(), &management.ResourceServer{SigningAlgorithm: auth0.String("EdDSA")}); err != nil {
+		t.Fatal(err)
+	}
+	expectStatus(t, m.ResourceServer.Update(ctx, rs.GetID(), &management.ResourceServer{SigningAlgorithm: auth0.String("none"), Name: auth0.String("changed")}),
+		http.StatusBadRequest, "signing_alg none")
+	got, err := m.ResourceServer.Read(ctx, rs.GetID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.GetSigningAlgorithm() != "EdDSA" || got.GetName() != "Orders" {
+		t.Errorf("after a refused update: signing_alg %q, name %q", got.GetSigningAlgorithm(), got.GetName())
+	}
 }

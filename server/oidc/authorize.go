@@ -661,6 +661,7 @@ func (p *Provider) resolveAPI(ctx context.Context, identifier string) (*API, err
 		EnforcePolicies:      rs.EnforcePolicies,
 		TokenDialect:         string(rs.TokenDialect),
 		IntrospectionClients: rs.IntrospectionClients,
+		SigningAlg:           rs.SigningAlg,
 	}
 	for _, s := range rs.Scopes {
 		if v := s["value"]; v != "" {

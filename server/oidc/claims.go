@@ -94,6 +94,9 @@ type API struct {
 	// IntrospectionClients are the client_ids besides a token's own client
 	// that may introspect tokens issued for this API.
 	IntrospectionClients []string
+	// SigningAlg is the JWS algorithm of the API's access tokens: RS256
+	// (also when empty), ES256 or EdDSA.
+	SigningAlg string
 }
 
 // Token dialects (Auth0's token_dialect). Every dialect is an RFC 9068

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
 	"github.com/authgraph/authgraph/authz"
@@ -123,12 +124,13 @@ func (p *Provider) clientCredentials(w http.ResponseWriter, r *http.Request) {
 		audience    = p.managementAudience
 		lifetime    = p.accessTokenLifetime
 		permissions *[]string
+		alg         = jose.RS256
 	)
 	if customAudience(audiences, p.managementAudience) {
 		var api *API
 		api, scopes, oe = p.clientCredentialsAPI(ctx, app, audiences, requested)
 		if oe == nil {
-			audience, lifetime = api.Identifier, api.TokenLifetime
+			audience, lifetime, alg = api.Identifier, api.TokenLifetime, apiAlg(api)
 			if api.withPermissions() {
 				permissions = &scopes
 			}
@@ -159,7 +161,7 @@ func (p *Provider) clientCredentials(w http.ResponseWriter, r *http.Request) {
 	})
 	var token string
 	if err == nil {
-		token, err = p.signPayload(ctx, ccTokenType, payload)
+		token, err = p.signPayloadAlg(ctx, alg, ccTokenType, payload)
 	}
 	if err != nil {
 		if oe := p.unavailableError(ctx, "signing a client_credentials token", err); oe != nil {

@@ -3,6 +3,8 @@ package oidc
 import (
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -33,13 +35,27 @@ type signerCache struct {
 
 func newSignerCache() *signerCache { return &signerCache{} }
 
-// sign signs claims with the active key and header typ.
+// sign signs claims with the active RS256 key and header typ.
 func (p *Provider) sign(ctx context.Context, typ string, claims map[string]any) (string, error) {
+	return p.signAlg(ctx, jose.RS256, typ, claims)
+}
+
+// signAlg signs claims with the active key of alg and header typ.
+func (p *Provider) signAlg(ctx context.Context, alg jose.SignatureAlgorithm, typ string, claims map[string]any) (string, error) {
 	payload, err := json.Marshal(claims)
 	if err != nil {
 		return "", err
 	}
-	return p.signPayload(ctx, typ, payload)
+	return p.signPayloadAlg(ctx, alg, typ, payload)
+}
+
+// apiAlg is the signing algorithm of an API's access tokens (RS256 unless
+// the API chose another).
+func apiAlg(api *API) jose.SignatureAlgorithm {
+	if api == nil || api.SigningAlg == "" {
+		return jose.RS256
+	}
+	return jose.SignatureAlgorithm(api.SigningAlg)
 }
 
 // jwsHeader is the protected header of our tokens, in the order go-jose
@@ -51,23 +67,25 @@ type jwsHeader struct {
 }
 
 // signPayload returns the RS256 JWS compact serialisation of payload (JSON)
-// with the active key and header typ. The key has its CRT values
-// precomputed (KeySet.openPrivate).
+// with the active key and header typ.
 func (p *Provider) signPayload(ctx context.Context, typ string, payload []byte) (string, error) {
-	key, err := p.keys.Signer(ctx)
+	return p.signPayloadAlg(ctx, jose.RS256, typ, payload)
+}
+
+// signPayloadAlg returns the JWS compact serialisation of payload (JSON)
+// signed by the active key of alg, with header typ. RSA keys have their
+// CRT values precomputed (KeySet.openPrivate).
+func (p *Provider) signPayloadAlg(ctx context.Context, alg jose.SignatureAlgorithm, typ string, payload []byte) (string, error) {
+	key, err := p.keys.SignerFor(ctx, alg)
 	if err != nil {
 		return "", err
-	}
-	priv, ok := key.Key().(*rsa.PrivateKey)
-	if !ok {
-		return "", fmt.Errorf("signing key %s is not an RSA key", key.ID())
 	}
 	cacheKey := key.ID() + "|" + typ
 	var head string
 	if v, ok := p.signers.m.Load(cacheKey); ok {
 		head = v.(string)
 	} else {
-		h, err := json.Marshal(jwsHeader{Alg: string(jose.RS256), Kid: key.ID(), Typ: typ})
+		h, err := json.Marshal(jwsHeader{Alg: string(key.SignatureAlgorithm()), Kid: key.ID(), Typ: typ})
 		if err != nil {
 			return "", err
 		}
@@ -79,18 +97,43 @@ func (p *Provider) signPayload(ctx context.Context, typ string, payload []byte) 
 		p.signers.m.Store(cacheKey, head)
 	}
 	enc := base64.RawURLEncoding
-	buf := make([]byte, 0, len(head)+enc.EncodedLen(len(payload))+1+enc.EncodedLen(priv.Size()))
+	buf := make([]byte, 0, len(head)+enc.EncodedLen(len(payload))+1+enc.EncodedLen(512))
 	buf = append(buf, head...)
 	buf = enc.AppendEncode(buf, payload)
-	digest := sha256.Sum256(buf)
-	sig, err := rsa.SignPKCS1v15(nil, priv, crypto.SHA256, digest[:])
+	sig, err := jwsSignature(key.Key(), buf)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("signing key %s: %w", key.ID(), err)
 	}
 	buf = append(buf, '.')
 	buf = enc.AppendEncode(buf, sig)
 	return string(buf), nil
 }
+
+// jwsSignature signs the JWS signing input with key (RFC 7518 §3.3 RS256,
+// §3.4 ES256: R‖S of 32 bytes each, RFC 8037 EdDSA).
+func jwsSignature(key any, input []byte) ([]byte, error) {
+	switch k := key.(type) {
+	case *rsa.PrivateKey:
+		digest := sha256.Sum256(input)
+		return rsa.SignPKCS1v15(nil, k, crypto.SHA256, digest[:])
+	case *ecdsa.PrivateKey:
+		digest := sha256.Sum256(input)
+		r, s, err := ecdsa.Sign(rand.Reader, k, digest[:])
+		if err != nil {
+			return nil, err
+		}
+		sig := make([]byte, 64)
+		r.FillBytes(sig[:32])
+		s.FillBytes(sig[32:])
+		return sig, nil
+	case ed25519.PrivateKey:
+		return ed25519.Sign(k, input), nil
+	}
+	return nil, fmt.Errorf("unsupported key type %T", key)
+}
+
+// ourAlgorithms are the JWS algorithms our keys sign with.
+var ourAlgorithms = []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA}
 
 // errBadJWT is any token that is not one of ours.
 var errBadJWT = errors.New("not a valid token of this issuer")
@@ -127,14 +170,14 @@ func (t *parsedJWT) audiences() []string {
 	return nil
 }
 
-// parseJWT verifies the signature (RS256, a key of the KeySet) and issuer of
+// parseJWT verifies the signature (a key of the KeySet, with its algorithm) and issuer of
 // one of our tokens. Expiry is the caller's business (an expired
 // id_token_hint is still a good hint).
 func (p *Provider) parseJWT(ctx context.Context, raw string) (*parsedJWT, error) {
 	if raw == "" || len(raw) > maxTokenBytes {
 		return nil, errBadJWT
 	}
-	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256})
+	jws, err := jose.ParseSigned(raw, ourAlgorithms)
 	if err != nil || len(jws.Signatures) != 1 {
 		return nil, errBadJWT
 	}
@@ -142,12 +185,15 @@ func (p *Provider) parseJWT(ctx context.Context, raw string) (*parsedJWT, error)
 	if h.KeyID == "" {
 		return nil, errBadJWT
 	}
-	key, err := p.keys.PublicKey(ctx, h.KeyID)
+	key, alg, err := p.keys.PublicKey(ctx, h.KeyID)
 	if errors.Is(err, ErrUnknownKey) {
 		return nil, errBadJWT
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrKeysUnavailable, err)
+	}
+	if h.Algorithm != string(alg) {
+		return nil, errBadJWT // a key signs with its own algorithm only
 	}
 	payload, err := jws.Verify(key)
 	if err != nil {

@@ -98,7 +98,7 @@ func (p *Provider) serveEndSession(w http.ResponseWriter, r *http.Request) {
 			// left alone.
 			end = s.Edges.User != nil && s.Edges.User.UserID == hintSub
 		case r.Method == http.MethodPost && form.Get("confirm") == "1":
-			end = hmac.Equal([]byte(form.Get("csrf")), []byte(p.logoutToken(string(s.ID))))
+			end = p.logoutTokenValid(form.Get("csrf"), string(s.ID))
 		default:
 			p.logoutConfirmPage(w, form, p.logoutToken(string(s.ID)))
 			return
@@ -142,7 +142,22 @@ func (p *Provider) serveEndSession(w http.ResponseWriter, r *http.Request) {
 // logoutToken binds a logout confirmation to the session (HMAC of its id
 // under a key derived from the signing key set's process key).
 func (p *Provider) logoutToken(sessionID string) string {
-	m := hmac.New(sha256.New, p.logoutKey)
+	return logoutMAC(p.logoutKeys[0], sessionID)
+}
+
+// logoutTokenValid checks a confirmation under the current key or a previous
+// master key's (a page rendered before a master key rotation).
+func (p *Provider) logoutTokenValid(token, sessionID string) bool {
+	for _, k := range p.logoutKeys {
+		if hmac.Equal([]byte(token), []byte(logoutMAC(k, sessionID))) {
+			return true
+		}
+	}
+	return false
+}
+
+func logoutMAC(key []byte, sessionID string) string {
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte("logout:" + sessionID))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }

@@ -34,13 +34,30 @@ const bindingLen = 11
 
 // machineTokens issues and checks the secret binding of machine tokens.
 type machineTokens struct {
-	key     []byte
+	// keys: the current key, then those derived from previous master keys
+	// (a master key rotation must not end live machine tokens).
+	keys    [][]byte
 	clients *clients.Cache
 }
 
 // binding returns the encoded binding of app's current secret.
 func (m *machineTokens) binding(app *ent.Application) string {
-	mac := hmac.New(sha256.New, m.key)
+	return m.bindingWith(m.keys[0], app)
+}
+
+// bound reports whether b is the binding of app's current secret under any
+// key.
+func (m *machineTokens) bound(b string, app *ent.Application) bool {
+	for _, k := range m.keys {
+		if subtle.ConstantTimeCompare([]byte(b), []byte(m.bindingWith(k, app))) == 1 {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *machineTokens) bindingWith(key []byte, app *ent.Application) string {
+	mac := hmac.New(sha256.New, key)
 	mac.Write([]byte(app.ClientID))
 	mac.Write([]byte{0})
 	if app.SecretHash != nil {
@@ -63,7 +80,7 @@ func (m *machineTokens) client(ctx context.Context, clientID, jti string, iat in
 		return nil, err
 	}
 	if rest, ok := strings.CutPrefix(jti, machineJTIPrefix); ok {
-		if len(rest) < bindingLen || subtle.ConstantTimeCompare([]byte(rest[:bindingLen]), []byte(m.binding(app))) != 1 {
+		if len(rest) < bindingLen || !m.bound(rest[:bindingLen], app) {
 			return nil, nil
 		}
 		return app, nil

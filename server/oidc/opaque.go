@@ -52,20 +52,29 @@ type opaqueClaims struct {
 
 // opaqueSealer seals and opens opaque access tokens. Safe for concurrent
 // use.
-type opaqueSealer struct{ aead cipher.AEAD }
+// The first AEAD seals; all open (the others come from previous master
+// keys, so a master key rotation does not end live tokens).
+type opaqueSealer struct{ aeads []cipher.AEAD }
 
 var errBadOpaque = errors.New("not an opaque access token of this issuer")
 
-func newOpaqueSealer(cryptoKey []byte) (*opaqueSealer, error) {
-	key, err := hkdf.Key(sha256.New, cryptoKey, nil, "authgraph opaque access token", chacha20poly1305.KeySize)
-	if err != nil {
-		return nil, err
+func newOpaqueSealer(cryptoKeys ...[]byte) (*opaqueSealer, error) {
+	s := &opaqueSealer{}
+	for _, ck := range cryptoKeys {
+		key, err := hkdf.Key(sha256.New, ck, nil, "authgraph opaque access token", chacha20poly1305.KeySize)
+		if err != nil {
+			return nil, err
+		}
+		aead, err := chacha20poly1305.NewX(key)
+		if err != nil {
+			return nil, err
+		}
+		s.aeads = append(s.aeads, aead)
 	}
-	aead, err := chacha20poly1305.NewX(key)
-	if err != nil {
-		return nil, err
+	if len(s.aeads) == 0 {
+		return nil, errors.New("oidc: no crypto key")
 	}
-	return &opaqueSealer{aead: aead}, nil
+	return s, nil
 }
 
 // seal returns the token for c.
@@ -74,13 +83,14 @@ func (s *opaqueSealer) seal(c *opaqueClaims) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	ns := s.aead.NonceSize()
-	buf := make([]byte, 1+ns, 1+ns+len(plain)+s.aead.Overhead())
+	aead := s.aeads[0]
+	ns := aead.NonceSize()
+	buf := make([]byte, 1+ns, 1+ns+len(plain)+aead.Overhead())
 	buf[0] = opaqueVersion
 	if _, err := rand.Read(buf[1:]); err != nil {
 		return "", err
 	}
-	sealed := s.aead.Seal(buf, buf[1:1+ns], plain, opaqueAD)
+	sealed := aead.Seal(buf, buf[1:1+ns], plain, opaqueAD)
 	return base64.RawURLEncoding.EncodeToString(sealed), nil
 }
 
@@ -91,11 +101,16 @@ func (s *opaqueSealer) open(token string) (*opaqueClaims, error) {
 		return nil, errBadOpaque
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(token)
-	ns := s.aead.NonceSize()
-	if err != nil || len(raw) < 1+ns+s.aead.Overhead() || raw[0] != opaqueVersion {
+	ns := s.aeads[0].NonceSize()
+	if err != nil || len(raw) < 1+ns+s.aeads[0].Overhead() || raw[0] != opaqueVersion {
 		return nil, errBadOpaque
 	}
-	plain, err := s.aead.Open(nil, raw[1:1+ns], raw[1+ns:], opaqueAD)
+	var plain []byte
+	for _, aead := range s.aeads {
+		if plain, err = aead.Open(nil, raw[1:1+ns], raw[1+ns:], opaqueAD); err == nil {
+			break
+		}
+	}
 	if err != nil {
 		return nil, errBadOpaque
 	}

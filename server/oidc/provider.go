@@ -87,6 +87,11 @@ type Config struct {
 	// with DeriveCryptoKey(masterKey) so every node shares it. When empty a
 	// random key is used (fine for a single process, tests).
 	CryptoKey []byte
+	// PreviousCryptoKeys are derived from the previous master keys during a
+	// master key rotation: what they sealed or bound (opaque access tokens,
+	// machine token secret bindings, logout confirmations) stays valid;
+	// only CryptoKey makes new ones.
+	PreviousCryptoKeys [][]byte
 	// AccessTokenLifetime is the lifetime of client_credentials tokens
 	// (default DefaultAccessTokenLifetime, 86,400 s). User access tokens
 	// take their API's token_lifetime. KeySet.Retention must stay above both.
@@ -168,12 +173,12 @@ type Provider struct {
 	origins             *originCache
 	// Read caches (cache.go): clients, connections, APIs and the auth
 	// requests this node created.
-	clients   *clients.Cache
-	conns     *store.Cache[struct{}, []*ent.Connection]
-	apis      *store.Cache[string, *ent.ResourceServer]
-	requests  *pendingCache // by auth request id
-	codes     *pendingCache // by code hash
-	logoutKey []byte
+	clients    *clients.Cache
+	conns      *store.Cache[struct{}, []*ent.Connection]
+	apis       *store.Cache[string, *ent.ResourceServer]
+	requests   *pendingCache // by auth request id
+	codes      *pendingCache // by code hash
+	logoutKeys [][]byte      // the current key first, then previous master keys'
 	// opaque seals the access tokens good only at /userinfo (opaque.go).
 	opaque  *opaqueSealer
 	metrics *metrics.Registry
@@ -270,10 +275,18 @@ func New(cfg Config) (*Provider, error) {
 		metrics:             cfg.Metrics,
 		now:                 time.Now,
 	}
-	if p.logoutKey, err = hkdf.Key(sha256.New, cryptoKey[:], nil, "authgraph logout confirmation", 32); err != nil {
-		return nil, err
+	cryptoKeys := append([][]byte{cryptoKey[:]}, cfg.PreviousCryptoKeys...)
+	for _, k := range cryptoKeys {
+		if len(k) != 32 {
+			return nil, fmt.Errorf("oidc: PreviousCryptoKeys must be 32 bytes, got %d", len(k))
+		}
+		lk, err := hkdf.Key(sha256.New, k, nil, "authgraph logout confirmation", 32)
+		if err != nil {
+			return nil, err
+		}
+		p.logoutKeys = append(p.logoutKeys, lk)
 	}
-	if p.opaque, err = newOpaqueSealer(cryptoKey[:]); err != nil {
+	if p.opaque, err = newOpaqueSealer(cryptoKeys...); err != nil {
 		return nil, err
 	}
 	if p.userAPIScopes == nil {
@@ -291,8 +304,12 @@ func New(cfg Config) (*Provider, error) {
 	p.verifier.grants = newGrantChecker(cfg.DB)
 	p.verifier.opaque = p.opaque
 	p.verifier.machines = &machineTokens{clients: p.clients}
-	if p.verifier.machines.key, err = hkdf.Key(sha256.New, cryptoKey[:], nil, "authgraph machine token secret binding", 32); err != nil {
-		return nil, err
+	for _, k := range cryptoKeys {
+		mk, err := hkdf.Key(sha256.New, k, nil, "authgraph machine token secret binding", 32)
+		if err != nil {
+			return nil, err
+		}
+		p.verifier.machines.keys = append(p.verifier.machines.keys, mk)
 	}
 	p.discovery, err = json.Marshal(p.discoveryDocument())
 	if err != nil {

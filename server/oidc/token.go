@@ -634,7 +634,7 @@ func (p *Provider) respondTokens(ctx context.Context, w http.ResponseWriter, in 
 		if perms != nil && in.api.withPermissions() {
 			at["permissions"] = perms
 		}
-		accessToken, err = p.sign(ctx, typeAccessToken, at)
+		accessToken, err = p.signAlg(ctx, apiAlg(in.api), typeAccessToken, at)
 		if err != nil {
 			return p.serverError(ctx, "signing an access token", err)
 		}

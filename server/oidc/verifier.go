@@ -139,7 +139,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*authz.Viewer, error
 	if c, ok := v.verified.get(raw); ok {
 		return v.admit(ctx, c)
 	}
-	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256})
+	jws, err := jose.ParseSigned(raw, ourAlgorithms)
 	if err != nil {
 		if _, oerr := v.opaque.open(raw); oerr == nil {
 			// One of our access tokens, good only at /userinfo.
@@ -151,19 +151,23 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*authz.Viewer, error
 		return nil, ErrMalformedToken
 	}
 	sig := jws.Signatures[0]
-	if sig.Protected.Algorithm != string(jose.RS256) {
+	if !slices.Contains(ourAlgorithms, jose.SignatureAlgorithm(sig.Protected.Algorithm)) {
 		return nil, ErrTokenAlgorithm
 	}
 	kid := sig.Protected.KeyID
 	if kid == "" {
 		return nil, ErrTokenKey
 	}
-	key, err := v.keys.PublicKey(ctx, kid)
+	key, alg, err := v.keys.PublicKey(ctx, kid)
 	if errors.Is(err, ErrUnknownKey) {
 		return nil, ErrTokenKey
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrKeysUnavailable, err)
+	}
+	if sig.Protected.Algorithm != string(alg) {
+		// A key verifies only its own algorithm's signatures.
+		return nil, ErrTokenAlgorithm
 	}
 	payload, err := jws.Verify(key)
 	if err != nil {

@@ -246,7 +246,7 @@ func TestKeySet(t *testing.T) {
 	}
 	first := ks.tried
 	for range 50 {
-		if _, err := ks.PublicKey(ctx, "random-kid"); !errors.Is(err, ErrUnknownKey) {
+		if _, _, err := ks.PublicKey(ctx, "random-kid"); !errors.Is(err, ErrUnknownKey) {
 			t.Fatalf("unknown kid: %v", err)
 		}
 	}

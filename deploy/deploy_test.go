@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/authgraph/authgraph/server"
 )
 
 // nonroot is distroless's unprivileged user and group.
@@ -303,5 +305,15 @@ func TestSystemdUnit(t *testing.T) {
 	}
 	if got := unitSetting(t, "KillSignal"); got != "SIGTERM" {
 		t.Fatalf("KillSignal = %q: the server drains on SIGTERM", got)
+	}
+	// systemd sends SIGKILL after TimeoutStopSec: it must outlast the
+	// default drain plus the time in-flight requests are given.
+	raw := unitSetting(t, "TimeoutStopSec")
+	stop, err := time.ParseDuration(raw)
+	if err != nil {
+		t.Fatalf("TimeoutStopSec %q: %v", raw, err)
+	}
+	if need := server.DefaultShutdownDrain + server.DefaultShutdownTimeout; stop <= need {
+		t.Fatalf("TimeoutStopSec %v does not outlast the shutdown drain and timeout (%v)", stop, need)
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/graph"
 	"github.com/authgraph/authgraph/internal/jobstore"
+	"github.com/authgraph/authgraph/internal/tracing"
 	"github.com/authgraph/authgraph/mail"
 	"github.com/authgraph/authgraph/mfa"
 	"github.com/authgraph/authgraph/passkeys"
@@ -272,7 +273,8 @@ func Handler(d *Deps) (http.Handler, error) {
 	mux.Handle("/", provider)
 
 	hsts := strings.HasPrefix(d.Config.Issuer, "https://")
-	return withRequestInfo(d.Config.TrustedProxies, securityHeaders(hsts, capBodies(base, mux))), nil
+	h := withRequestInfo(d.Config.TrustedProxies, securityHeaders(hsts, capBodies(base, mux)))
+	return traced(h, mux, base), nil // server/tracing.go
 }
 
 // Serve runs the server until ctx is cancelled, then shuts down gracefully.
@@ -357,10 +359,12 @@ func StartJobs(ctx context.Context, d *Deps) (stop func()) {
 
 // NewLogger returns the process logger.
 func NewLogger(format string) *slog.Logger {
+	// Records logged with a request's context carry its trace_id and
+	// span_id (internal/tracing).
 	if format == "text" {
-		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+		return slog.New(tracing.LogHandler(slog.NewTextHandler(os.Stderr, nil)))
 	}
-	return slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	return slog.New(tracing.LogHandler(slog.NewJSONHandler(os.Stderr, nil)))
 }
 
 func mustDerive(master []byte) []byte {

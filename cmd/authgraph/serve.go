@@ -5,7 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"time"
 
+	"github.com/authgraph/authgraph/internal/tracing"
 	"github.com/authgraph/authgraph/server"
 )
 
@@ -22,6 +24,19 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	logger := server.NewLogger(cfg.LogFormat)
 	cfg.Serving = true
+	// Traces, when the OTEL_* variables ask for them (docs/TRACING.md);
+	// pending spans are flushed at exit.
+	stopTracing, err := tracing.Setup(ctx, logger)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(flushCtx); err != nil {
+			logger.Warn("tracing: flushing spans at exit", "err", err)
+		}
+	}()
 	deps, err := server.Prepare(ctx, cfg, logger, stderr, server.MigrateIfEmpty)
 	if err != nil {
 		return err

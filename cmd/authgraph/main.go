@@ -7,6 +7,7 @@
 //	authgraph rules init DIR --lang go|assemblyscript [--template NAME] [--kind customdb --db postgres|mysql]
 //	authgraph rules build DIR -o OUT.wasm | rules test MODULE.wasm [--event EVENT.json] [--dsn DSN]
 //	authgraph users export --format ndjson|csv -o FILE [--fields F,…] [--connection NAME] [--include-password-hashes]
+//	authgraph logs tail [--type T,…] [--user ID] [--format json|text] [--since 10m]
 //	authgraph clients create --name N --type m2m|spa|regular_web|native [--redirect-uri U]… [--web-origin O]… [--scopes "…"] [--json]
 package main
 
@@ -43,6 +44,7 @@ commands:
   admins           add|remove EMAIL, list: manage dashboard administrators
   users import     FILE --connection NAME [--upsert]: import Auth0's bulk-import file, with progress
   users export     --format ndjson|csv -o FILE: export users (gzip, Auth0's format)
+  logs tail        [--type T,…] [--user ID] [--format json|text] [--since 10m]: follow the tenant log
 
 Run 'authgraph <command> -h' for a command's flags.
 `
@@ -71,6 +73,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return cmdUsersExport(ctx, args[2:], stdout, stderr)
 		}
 		return cmdUsers(ctx, args[1:], stdout, stderr)
+	case "logs":
+		return cmdLogs(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil

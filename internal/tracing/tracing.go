@@ -170,14 +170,15 @@ func Handler(h http.Handler, route func(*http.Request) string) http.Handler {
 	if st == nil {
 		return h
 	}
-	return otelhttp.NewHandler(h, "http.server",
+	named := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		SetRoute(r, route(r))
+		h.ServeHTTP(w, r)
+	})
+	return otelhttp.NewHandler(named, "http.server",
 		otelhttp.WithTracerProvider(st.tp),
 		otelhttp.WithPropagators(st.prop),
-		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
-			rt := route(r)
-			r.Pattern = rt // otelhttp reports it as http.route
-			return r.Method + " " + rt
-		}),
+		// Renamed by SetRoute once the route is known.
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method }),
 	)
 }
 

@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
-	"golang.org/x/oauth2"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"golang.org/x/oauth2"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/authgraph/authgraph/internal/apitest"
@@ -221,7 +221,9 @@ func TestTracesReachAnOTLPCollector(t *testing.T) {
 
 	// The management request kept the caller's trace and is named by its
 	// route, not by the user's id.
-	mgmt := find(func(sp *tracepb.Span) bool { return sp.Kind == tracepb.Span_SPAN_KIND_SERVER && sp.Name == "GET /api/v2/users/{id}" })
+	mgmt := find(func(sp *tracepb.Span) bool {
+		return sp.Kind == tracepb.Span_SPAN_KIND_SERVER && sp.Name == "GET /api/v2/users/{id}"
+	})
 	if len(mgmt) != 1 {
 		t.Fatalf("management request spans %v, want GET /api/v2/users/{id}", names(find(func(sp *tracepb.Span) bool { return sp.Kind == tracepb.Span_SPAN_KIND_SERVER })))
 	}

@@ -179,6 +179,7 @@ func TestStreamDeliversSignedInOrderAfterFailures(t *testing.T) {
 		defer srv.Close()
 		start := time.Now().Add(-time.Second)
 		first := write(t, db, 3, logs.TypeSuccessLogin)
+		time.Sleep(300 * time.Millisecond) // all three older than the lag: one batch
 		stop := run(t, db, srv.URL, "node-a", start)
 		got := rc.waitFor(t, 3)
 		if !equal(got, first) {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +14,7 @@ import (
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/internal/testenv"
 	"github.com/authgraph/authgraph/logs"
+	"github.com/authgraph/authgraph/logstream"
 	"github.com/authgraph/authgraph/store"
 )
 
@@ -95,5 +98,28 @@ func TestLogsTailFollowsTheLog(t *testing.T) {
 	}
 	if strings.Join(got, ",") != "s auth0|before,fp auth0|ada,s auth0|ada" {
 		t.Fatalf("tail printed %v", got)
+	}
+}
+
+// TestLogStreamConfig: the stream is off without a URL, the flag wins over
+// the environment, the secret comes from the environment only, and a URL
+// that cannot receive a stream stops the server before it starts.
+func TestLogStreamConfig(t *testing.T) {
+	logger := slog.New(slog.DiscardHandler)
+	t.Setenv("AUTHGRAPH_LOG_STREAM_URL", "")
+	if c, err := logStreamConfig("", logger); c != nil || err != nil {
+		t.Fatalf("no URL: %+v, %v", c, err)
+	}
+	t.Setenv("AUTHGRAPH_LOG_STREAM_URL", "https://env.example/hook")
+	t.Setenv("AUTHGRAPH_LOG_STREAM_SECRET", "s3cret")
+	c, err := logStreamConfig("https://flag.example/hook", logger)
+	if err != nil || c.URL != "https://flag.example/hook" || c.Secret != "s3cret" {
+		t.Fatalf("flag: %+v, %v", c, err)
+	}
+	if c, err := logStreamConfig("", logger); err != nil || c.URL != "https://env.example/hook" {
+		t.Fatalf("environment: %+v, %v", c, err)
+	}
+	if _, err := logStreamConfig("ftp://example/hook", logger); !errors.Is(err, logstream.ErrBadURL) {
+		t.Fatalf("ftp URL: %v", err)
 	}
 }

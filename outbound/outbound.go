@@ -37,6 +37,8 @@ import (
 	"net/http"
 	"net/netip"
 	"time"
+
+	"github.com/authgraph/authgraph/internal/tracing"
 )
 
 // Defaults.
@@ -113,7 +115,9 @@ func New(o Options) *http.Client {
 	}
 	maxRedirects := o.MaxRedirects
 	return &http.Client{
-		Transport: rt,
+		// A client span per call and traceparent on the request, when
+		// tracing is on (internal/tracing); rt itself otherwise.
+		Transport: tracing.Transport(rt),
 		Timeout:   o.Timeout,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) > maxRedirects {

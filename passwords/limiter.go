@@ -6,7 +6,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/semaphore"
+
+	"github.com/authgraph/authgraph/internal/tracing"
 )
 
 // Admission control. Every hash computation holds memory for its duration
@@ -142,7 +145,10 @@ func (l *Limiter) took(n int64) (release func()) {
 
 // Hash is Hash, admitted: ErrBusy (or ctx's error) when no slot freed in
 // time.
-func (l *Limiter) Hash(ctx context.Context, password string) (string, error) {
+func (l *Limiter) Hash(ctx context.Context, password string) (_ string, err error) {
+	// The span covers the wait for a slot and the computation.
+	ctx, span := tracing.Start(ctx, "password.hash")
+	defer func() { tracing.End(span, err) }()
 	release, err := l.admit(ctx, slotMemory)
 	if err != nil {
 		return "", err
@@ -153,7 +159,9 @@ func (l *Limiter) Hash(ctx context.Context, password string) (string, error) {
 
 // Verify is Verify, admitted: nil, ErrMismatch, ErrUnsupported (at once,
 // without a slot), or ErrBusy or ctx's error when no slot freed in time.
-func (l *Limiter) Verify(ctx context.Context, hash, password string) error {
+func (l *Limiter) Verify(ctx context.Context, hash, password string) (err error) {
+	ctx, span := tracing.Start(ctx, "password.verify")
+	defer func() { endVerify(span, err) }()
 	mem, verify, err := prepare(hash)
 	if err != nil {
 		return err
@@ -169,7 +177,11 @@ func (l *Limiter) Verify(ctx context.Context, hash, password string) error {
 // VerifyDummy is VerifyDummy, admitted as a native verification is: an
 // unknown user queues, and is refused as busy, exactly as a known one
 // with a native hash. ErrMismatch, or ErrBusy or ctx's error.
-func (l *Limiter) VerifyDummy(ctx context.Context, password string) error {
+func (l *Limiter) VerifyDummy(ctx context.Context, password string) (err error) {
+	// Named as a real verification: a trace must not tell unknown users
+	// from known ones either.
+	ctx, span := tracing.Start(ctx, "password.verify")
+	defer func() { endVerify(span, err) }()
 	release, err := l.admit(ctx, slotMemory)
 	if err != nil {
 		return err
@@ -193,3 +205,12 @@ func scryptMemory(n, r, p int) int64 {
 
 // argonMemory is the memory an argon2 key derivation allocates: m KiB.
 func argonMemory(mKiB uint32) int64 { return int64(mKiB) << 10 }
+
+// endVerify ends a verification's span: a wrong password is an outcome,
+// not a failure of the span.
+func endVerify(span trace.Span, err error) {
+	if errors.Is(err, ErrMismatch) {
+		err = nil
+	}
+	tracing.End(span, err)
+}

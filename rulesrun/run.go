@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/authgraph/authgraph/admins"
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/clients"
@@ -18,6 +20,7 @@ import (
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/ent/user"
 	idn "github.com/authgraph/authgraph/identity"
+	"github.com/authgraph/authgraph/internal/tracing"
 	"github.com/authgraph/authgraph/logs"
 	"github.com/authgraph/authgraph/metrics"
 	"github.com/authgraph/authgraph/rules"
@@ -124,7 +127,7 @@ func failureKind(err error) string {
 // that the login has not passed yet, it returns an Outcome with only
 // RequireMFA (and Runs) set, having written nothing. Otherwise the metadata
 // updates are written once, in one transaction, and the claims returned.
-func (s *Service) Run(ctx context.Context, in Login) (*Outcome, error) {
+func (s *Service) Run(ctx context.Context, in Login) (_ *Outcome, err error) {
 	rvs, err := s.Enabled(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("loading rules: %w", err)
@@ -132,6 +135,17 @@ func (s *Service) Run(ctx context.Context, in Login) (*Outcome, error) {
 	if len(rvs) == 0 {
 		return &Outcome{}, nil
 	}
+	// One span for the pipeline (a denial is an outcome, not an error).
+	ctx, span := tracing.Start(ctx, "rules.run", attribute.Int("rules.count", len(rvs)))
+	defer func() {
+		var denied *DeniedError
+		if errors.As(err, &denied) {
+			span.SetAttributes(attribute.String("rules.denied_by", denied.RuleName))
+			span.End()
+			return
+		}
+		tracing.End(span, err)
+	}()
 	ev, conn, err := s.BuildEvent(ctx, in)
 	if err != nil {
 		return nil, fmt.Errorf("building the rules event: %w", err)

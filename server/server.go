@@ -23,6 +23,7 @@ import (
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/graph"
 	"github.com/authgraph/authgraph/internal/jobstore"
+	"github.com/authgraph/authgraph/internal/tracing"
 	"github.com/authgraph/authgraph/mail"
 	"github.com/authgraph/authgraph/metrics"
 	"github.com/authgraph/authgraph/mfa"
@@ -306,9 +307,12 @@ func Handler(d *Deps) (http.Handler, error) {
 	// Request metrics (server/metrics.go): Instrument outside everything,
 	// Routes around the mux for the matched pattern. Both are no-ops
 	// without metrics.
+	// Tracing (server/tracing.go) inside Instrument: a span per request,
+	// named by route, when OTEL_* turned it on.
 	routed := d.Metrics.Routes(mux, oidcRoutes(base))
-	return d.Metrics.Instrument(withRequestTimeout(d.Config.RequestTimeout, base,
-		withRequestInfo(d.Config.TrustedProxies, securityHeaders(hsts, capBodies(base, routed))))), nil
+	h := withRequestTimeout(d.Config.RequestTimeout, base,
+		withRequestInfo(d.Config.TrustedProxies, securityHeaders(hsts, capBodies(base, routed))))
+	return d.Metrics.Instrument(traced(h, mux, base)), nil
 }
 
 // Serve runs the server until ctx is cancelled, then shuts down gracefully.
@@ -399,10 +403,12 @@ func StartJobs(ctx context.Context, d *Deps) (stop func()) {
 
 // NewLogger returns the process logger.
 func NewLogger(format string) *slog.Logger {
+	// Records logged with a request's context carry its trace_id and
+	// span_id (internal/tracing).
 	if format == "text" {
-		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+		return slog.New(tracing.LogHandler(slog.NewTextHandler(os.Stderr, nil)))
 	}
-	return slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	return slog.New(tracing.LogHandler(slog.NewJSONHandler(os.Stderr, nil)))
 }
 
 func mustDeriveAll(masters [][]byte) [][]byte {

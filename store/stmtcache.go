@@ -11,6 +11,9 @@ import (
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/authgraph/authgraph/internal/tracing"
 )
 
 // maxCachedStatements bounds the prepared-statement cache. ent emits a small,
@@ -86,8 +89,13 @@ func (d *cachingDriver) stmt(ctx context.Context, query string) *sql.Stmt {
 }
 
 // Exec implements dialect.ExecQuerier.
-func (d *cachingDriver) Exec(ctx context.Context, query string, args, v any) error {
+func (d *cachingDriver) Exec(ctx context.Context, query string, args, v any) (err error) {
 	d.count(query, args, false)
+	if tracing.Enabled() {
+		var span trace.Span
+		ctx, span = d.startSpan(ctx, query) // tracing.go
+		defer func() { tracing.End(span, err) }()
+	}
 	args = utcArgs(d.Dialect(), args)
 	argv, ok := args.([]any)
 	s := d.stmt(ctx, query)
@@ -98,8 +106,13 @@ func (d *cachingDriver) Exec(ctx context.Context, query string, args, v any) err
 }
 
 // Query implements dialect.ExecQuerier.
-func (d *cachingDriver) Query(ctx context.Context, query string, args, v any) error {
+func (d *cachingDriver) Query(ctx context.Context, query string, args, v any) (err error) {
 	d.count(query, args, false)
+	if tracing.Enabled() {
+		var span trace.Span
+		ctx, span = d.startSpan(ctx, query)
+		defer func() { tracing.End(span, err) }()
+	}
 	args = utcArgs(d.Dialect(), args)
 	argv, ok := args.([]any)
 	rows, isRows := v.(*entsql.Rows)
@@ -113,6 +126,11 @@ func (d *cachingDriver) Query(ctx context.Context, query string, args, v any) er
 // queryRow runs a hand-written statement (DB.QueryRow) through the cache.
 func (d *cachingDriver) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
 	d.count(query, args, false)
+	if tracing.Enabled() {
+		var span trace.Span
+		ctx, span = d.startSpan(ctx, query)
+		defer span.End()
+	}
 	args, _ = utcArgs(d.Dialect(), args).([]any)
 	if s := d.stmt(ctx, query); s != nil {
 		return s.QueryRowContext(ctx, args...)
@@ -154,8 +172,13 @@ type cachingTx struct {
 	plain *entsql.Driver // the transaction without caching, for fallbacks
 }
 
-func (t *cachingTx) Exec(ctx context.Context, query string, args, v any) error {
+func (t *cachingTx) Exec(ctx context.Context, query string, args, v any) (err error) {
 	t.d.count(query, args, true)
+	if tracing.Enabled() {
+		var span trace.Span
+		ctx, span = t.d.startSpan(ctx, query)
+		defer func() { tracing.End(span, err) }()
+	}
 	args = utcArgs(t.d.Dialect(), args)
 	argv, ok := args.([]any)
 	s := t.d.stmt(ctx, query)
@@ -165,8 +188,13 @@ func (t *cachingTx) Exec(ctx context.Context, query string, args, v any) error {
 	return execStmt(ctx, t.Tx.StmtContext(ctx, s), argv, v)
 }
 
-func (t *cachingTx) Query(ctx context.Context, query string, args, v any) error {
+func (t *cachingTx) Query(ctx context.Context, query string, args, v any) (err error) {
 	t.d.count(query, args, true)
+	if tracing.Enabled() {
+		var span trace.Span
+		ctx, span = t.d.startSpan(ctx, query)
+		defer func() { tracing.End(span, err) }()
+	}
 	args = utcArgs(t.d.Dialect(), args)
 	argv, ok := args.([]any)
 	rows, isRows := v.(*entsql.Rows)

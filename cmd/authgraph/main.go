@@ -8,6 +8,7 @@
 //	authgraph rules build DIR -o OUT.wasm | rules test MODULE.wasm [--event EVENT.json] [--dsn DSN]
 //	authgraph users export --format ndjson|csv -o FILE [--fields F,…] [--connection NAME] [--include-password-hashes]
 //	authgraph keys reencrypt [flags]        re-seal stored secrets with the first master key
+//	authgraph logs tail [--type T,…] [--user ID] [--format json|text] [--since 10m]
 //	authgraph clients create --name N --type m2m|spa|regular_web|native [--redirect-uri U]… [--web-origin O]… [--scopes "…"] [--json]
 package main
 
@@ -45,6 +46,7 @@ commands:
   users import     FILE --connection NAME [--upsert]: import Auth0's bulk-import file, with progress
   users export     --format ndjson|csv -o FILE: export users (gzip, Auth0's format)
   keys reencrypt   re-seal every stored secret with the first key of AUTHGRAPH_MASTER_KEY
+  logs tail        [--type T,…] [--user ID] [--format json|text] [--since 10m]: follow the tenant log
 
 Run 'authgraph <command> -h' for a command's flags.
 `
@@ -75,6 +77,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdUsers(ctx, args[1:], stdout, stderr)
 	case "keys":
 		return cmdKeys(ctx, args[1:], stdout, stderr)
+	case "logs":
+		return cmdLogs(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -20,8 +20,11 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/authgraph/authgraph/connectors"
 	"github.com/authgraph/authgraph/metrics"
+	"github.com/authgraph/authgraph/internal/tracing"
 	"github.com/authgraph/authgraph/rules"
 )
 
@@ -176,7 +179,12 @@ type Outcome struct {
 // Run runs op's script with args. A typed error is in Outcome.Err with a
 // nil error; the error is ErrNoScript or wraps ErrScript (with the engine's
 // sentinel: time limit, memory, trap…).
-func (c *Connector) Run(ctx context.Context, op string, args map[string]any) (Outcome, error) {
+func (c *Connector) Run(ctx context.Context, op string, args map[string]any) (_ Outcome, err error) {
+	// One span per script run (login, get_user, create…); never its
+	// arguments, which hold passwords.
+	ctx, span := tracing.Start(ctx, "customdb.script",
+		attribute.String("authgraph.connection", c.cfg.Name), attribute.String("authgraph.script", op))
+	defer func() { tracing.End(span, err) }()
 	rv, ok := c.modules[op]
 	if !ok {
 		return Outcome{}, fmt.Errorf("%w: %s", ErrNoScript, op)

@@ -20,6 +20,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/authgraph/authgraph/authn"
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/connections"
@@ -33,6 +35,7 @@ import (
 	"github.com/authgraph/authgraph/ent/connection"
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/identity"
+	"github.com/authgraph/authgraph/internal/tracing"
 	"github.com/authgraph/authgraph/logs"
 	"github.com/authgraph/authgraph/metrics"
 	"github.com/authgraph/authgraph/outbound"
@@ -241,7 +244,18 @@ func (s *Service) Login(ctx context.Context, in PasswordLogin) (*Result, error) 
 }
 
 // passwordLogin is Login once the attempt is counted.
-func (s *Service) passwordLogin(ctx context.Context, conn *ent.Connection, pc connectors.PasswordConnector, in PasswordLogin) (*Result, error) {
+func (s *Service) passwordLogin(ctx context.Context, conn *ent.Connection, pc connectors.PasswordConnector, in PasswordLogin) (_ *Result, err error) {
+	// A span for the upstream's answer (LDAP bind, custom-database
+	// script); wrong credentials are an outcome, not a span error.
+	ctx, span := tracing.Start(ctx, "upstream.login",
+		attribute.String("authgraph.connection", conn.Name), attribute.String("authgraph.strategy", string(conn.Strategy)))
+	defer func() {
+		if ce := new(connectors.CredentialsError); errors.As(err, &ce) {
+			span.End()
+			return
+		}
+		tracing.End(span, err)
+	}()
 	if cdb, ok := pc.(*customdb.Connector); ok { // scripts and import mode: customdb.go
 		return s.customDBLogin(ctx, conn, cdb, in, s.event(conn, in))
 	}

@@ -13,6 +13,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/authgraph/authgraph/internal/tracing"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -209,6 +210,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.cfg.Logger, errNotFoundRoute)
 		return
 	}
+	tracing.SetRoute(r, "/api/v2"+rt.Path) // the span's name: the route, not the ids
 	ctx := r.Context()
 	if len(rt.Scopes) > 0 || rt.Path != "/openapi.json" {
 		viewer, err := a.authenticate(ctx, r)

@@ -23,8 +23,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/authgraph/authgraph/connectors"
-	"github.com/authgraph/authgraph/metrics"
 	"github.com/authgraph/authgraph/internal/tracing"
+	"github.com/authgraph/authgraph/metrics"
 	"github.com/authgraph/authgraph/rules"
 )
 

@@ -79,9 +79,6 @@ func Classify(err error) *Error {
 		return done
 	case errors.Is(err, passwords.ErrBusy):
 		e.Kind, e.Message = Busy, "Too many password operations at once; try again shortly."
-	case store.IsUnavailable(err):
-		// The database is down or restarting: nothing the caller did.
-		e.Kind, e.Message = Unavailable, "The database is temporarily unavailable; try again shortly."
 	case errors.As(err, &verr):
 		e.Kind, e.Field = Invalid, verr.Field
 	case errors.As(err, &operr):
@@ -124,6 +121,12 @@ func Classify(err error) *Error {
 		e.Kind, e.Message = NotFound, "not found"
 	case ent.IsConstraintError(err):
 		e.Kind, e.Message = Conflict, "the change conflicts with an existing record"
+	case store.IsUnavailable(err):
+		// The database is down or restarting: nothing the caller did. Last,
+		// since a network error may also come from a connection's upstream
+		// (a custom-database script's own database, an IdP), which the
+		// cases above name.
+		e.Kind, e.Message = Unavailable, "The database is temporarily unavailable; try again shortly."
 	}
 	return e
 }

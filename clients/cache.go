@@ -32,7 +32,7 @@ type Cache struct {
 
 // NewCache returns a cache of db's clients.
 func NewCache(db *ent.Client) *Cache {
-	return &Cache{db: db, c: store.NewCache[string, *ent.Application](db, CacheTTL, cacheSize, ent.TypeApplication).Named("clients")}
+	return &Cache{db: db, c: store.NewCache[string, *ent.Application](db, CacheTTL, cacheSize, ent.TypeApplication).Named("clients").KeepTTL()}
 }
 
 // Get returns the client with this client_id, nil when there is none. It

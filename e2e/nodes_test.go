@@ -76,6 +76,9 @@ func TestTwoNodesRuleChange(t *testing.T) {
 		t.Fatalf("a claim before any rule: %v", at)
 	}
 
+	// Node B holds its enabled rules for store.ListeningTTL (30 s) while it
+	// listens: seeing A's change within 5 s (a bound for a loaded CI
+	// machine; typically milliseconds, logged) proves the notification.
 	var lat []time.Duration
 	for i := range 3 {
 		ruleID := addRule(t, a, "roles-claim", rolesClaim)
@@ -84,7 +87,7 @@ func TestTwoNodesRuleChange(t *testing.T) {
 			if at := refresh(); reflect.DeepEqual(at["https://example.com/roles"], []any{"admin"}) {
 				break
 			}
-			if time.Since(start) > time.Second {
+			if time.Since(start) > 5*time.Second {
 				t.Fatalf("node B still issues tokens without the rule created on node A %v ago", time.Since(start))
 			}
 			time.Sleep(2 * time.Millisecond)
@@ -94,7 +97,7 @@ func TestTwoNodesRuleChange(t *testing.T) {
 		a.MustGraphQL(t, admin, `mutation($id: ID!) { deleteRule(id: $id) }`, map[string]any{"id": ruleID}, nil)
 		start = time.Now()
 		for refresh()["https://example.com/roles"] != nil {
-			if time.Since(start) > time.Second {
+			if time.Since(start) > 5*time.Second {
 				t.Fatalf("node B still applies the rule deleted on node A %v ago (round %d)", time.Since(start), i)
 			}
 			time.Sleep(2 * time.Millisecond)
@@ -147,7 +150,7 @@ func TestTwoNodesKeyRotation(t *testing.T) {
 	}
 	start := time.Now()
 	for !slices.Contains(jwks(), kid) {
-		if time.Since(start) > time.Second {
+		if time.Since(start) > 5*time.Second {
 			t.Fatalf("node B does not publish the key rotated on node A %v ago", time.Since(start))
 		}
 		time.Sleep(2 * time.Millisecond)

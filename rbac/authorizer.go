@@ -56,10 +56,10 @@ type grantEntry struct {
 func NewAuthorizer(db *ent.Client) *Authorizer {
 	return &Authorizer{
 		db:        db,
-		users:     store.NewCache[pulid.ID, *userEntry](db, clients.CacheTTL, cacheSize, watched...).Named("rbac_users"),
-		names:     store.NewCache[struct{}, map[string]pulid.ID](db, clients.CacheTTL, 1, watched...).Named("rbac_role_names"),
-		effective: store.NewCache[[2]pulid.ID, []string](db, clients.CacheTTL, cacheSize, watched...).Named("rbac_permissions"),
-		grants:    store.NewCache[[2]pulid.ID, grantEntry](db, clients.CacheTTL, cacheSize, watched...).Named("rbac_client_grants"),
+		users:     store.NewCache[pulid.ID, *userEntry](db, clients.CacheTTL, cacheSize, watched...).Named("rbac_users").KeepTTL(),
+		names:     store.NewCache[struct{}, map[string]pulid.ID](db, clients.CacheTTL, 1, watched...).Named("rbac_role_names").KeepTTL(),
+		effective: store.NewCache[[2]pulid.ID, []string](db, clients.CacheTTL, cacheSize, watched...).Named("rbac_permissions").KeepTTL(),
+		grants:    store.NewCache[[2]pulid.ID, grantEntry](db, clients.CacheTTL, cacheSize, watched...).Named("rbac_client_grants").KeepTTL(),
 	}
 }
 

@@ -75,8 +75,9 @@ func shutdown(d *Deps, srv *http.Server) error {
 // withRequestTimeout gives every request's context a deadline of timeout
 // (0: DefaultRequestTimeout, negative: none), so work left behind by a
 // request that takes too long (a statement waiting for a lock, an upstream
-// call) is cancelled. Export downloads and event streams run as long as
-// their client reads.
+// call) is cancelled. Export downloads and import uploads run as long as
+// the transfer takes (the import handler bounds the upload itself): the
+// exemption is by route, never by anything else the client sends.
 func withRequestTimeout(timeout time.Duration, base string, next http.Handler) http.Handler {
 	if timeout < 0 {
 		return next
@@ -85,7 +86,7 @@ func withRequestTimeout(timeout time.Duration, base string, next http.Handler) h
 		timeout = DefaultRequestTimeout
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, base+"exports/") || strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
+		if strings.HasPrefix(r.URL.Path, base+"exports/") || isImportUpload(base, r) {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -8,7 +8,8 @@ import (
 )
 
 // TestRequestTimeout: a request's context ends at the request timeout,
-// except for export downloads; a negative timeout sets no deadline.
+// except for export downloads and import uploads (by route, not by what
+// the client asks for); a negative timeout sets no deadline.
 func TestRequestTimeout(t *testing.T) {
 	var deadline time.Duration
 	var had bool
@@ -27,6 +28,18 @@ func TestRequestTimeout(t *testing.T) {
 	withRequestTimeout(0, "/", h).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/exports/x.ndjson.gz", nil))
 	if had {
 		t.Fatal("an export download has a deadline")
+	}
+	withRequestTimeout(0, "/", h).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/api/v2/jobs/users-imports", nil))
+	if had {
+		t.Fatal("an import upload has a deadline")
+	}
+	// What the client sends does not lift the deadline.
+	sse := httptest.NewRequest("GET", "/userinfo", nil)
+	sse.Header.Set("Accept", "text/event-stream")
+	start = time.Now()
+	withRequestTimeout(50*time.Millisecond, "/", h).ServeHTTP(httptest.NewRecorder(), sse)
+	if !had || time.Since(start) > 5*time.Second {
+		t.Fatal("Accept: text/event-stream lifted the deadline")
 	}
 	withRequestTimeout(-1, "/", h).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/userinfo", nil))
 	if had {

@@ -104,13 +104,25 @@ const (
 // the handler runs: at once when Content-Length announces it, otherwise
 // (chunked) after reading at most cap+1 bytes. The handler then reads a
 // body that cannot grow past the cap.
+// isImportUpload reports a user import file upload (REST or GraphQL
+// multipart): a body of up to maxImportBody, streamed into storage for as
+// long as the upload takes.
+func isImportUpload(base string, r *http.Request) bool {
+	switch r.URL.Path {
+	case base + "api/v2/jobs/users-imports", "/api/v2/jobs/users-imports":
+		return true
+	case base + "graphql":
+		return strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data")
+	}
+	return false
+}
+
 func capBodies(base string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		limit := int64(maxFormBody)
 		streamed := false
 		switch {
-		case r.URL.Path == base+"api/v2/jobs/users-imports", r.URL.Path == "/api/v2/jobs/users-imports",
-			r.URL.Path == base+"graphql" && strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data"):
+		case isImportUpload(base, r):
 			limit, streamed = maxImportBody, true
 		case r.URL.Path == base+"graphql":
 			limit = maxGraphQLBody

@@ -156,19 +156,42 @@ func (n *notifier) changed(typ string) {
 	}
 }
 
+// send announces queued changes. A failed announcement is queued again
+// and retried with backoff (100 ms doubling to 2 s) until it goes through:
+// the other nodes keep entries for ListeningTTL while they listen, so a
+// change left unannounced would stay stale there that long.
 func (n *notifier) send() {
+	var retry <-chan time.Time
+	backoff := notifyRetryMin
 	for {
 		select {
 		case <-n.kick:
-			n.flush()
+		case <-retry:
+			retry = nil
 		case <-n.stop:
 			n.flush() // a CLI command's last change still reaches the nodes
 			return
 		}
+		if n.flush() {
+			backoff = notifyRetryMin
+			continue
+		}
+		if retry == nil {
+			retry = time.After(backoff)
+			backoff = min(2*backoff, notifyRetryMax)
+		}
 	}
 }
 
-func (n *notifier) flush() {
+// Bounds of the retry pause after a failed announcement.
+const (
+	notifyRetryMin = 100 * time.Millisecond
+	notifyRetryMax = 2 * time.Second
+)
+
+// flush sends every queued change; it reports false when one could not be
+// sent, and queues those again.
+func (n *notifier) flush() bool {
 	n.mu.Lock()
 	types := make([]string, 0, len(n.pending))
 	for t := range n.pending {
@@ -177,7 +200,7 @@ func (n *notifier) flush() {
 	clear(n.pending)
 	n.mu.Unlock()
 	if len(types) == 0 {
-		return
+		return true
 	}
 	slices.Sort(types)
 	for len(types) > 0 {
@@ -186,13 +209,20 @@ func (n *notifier) flush() {
 			payload += "," + rest[0]
 			rest = rest[1:]
 		}
-		types = rest
 		ctx, cancel := context.WithTimeout(context.Background(), notifyTimeout)
-		// A failure is not retried: the other nodes' caches expire the
-		// entries by TTL.
-		_, _ = n.db.ExecContext(ctx, "SELECT pg_notify($1, $2)", ChangesChannel, payload)
+		_, err := n.db.ExecContext(ctx, "SELECT pg_notify($1, $2)", ChangesChannel, payload)
 		cancel()
+		if err != nil {
+			n.mu.Lock()
+			for _, t := range types { // this payload's types and the rest
+				n.pending[t] = true
+			}
+			n.mu.Unlock()
+			return false
+		}
+		types = rest
 	}
+	return true
 }
 
 // event follows the listening connection's state.

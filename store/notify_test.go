@@ -76,8 +76,11 @@ func TestNotifyAcrossNodes(t *testing.T) {
 	b := newNode(t, dsn, fallback)
 	waitListening(t, b.db)
 	// Listening lengthens B's TTL: without notifications, B would not see
-	// A's changes for ListeningTTL.
-	if store.ListeningTTL < time.Second {
+	// A's changes for ListeningTTL. The bound asserted below (5 s, for a
+	// loaded CI machine; the typical figure is milliseconds, logged and
+	// recorded in docs/BENCHMARKS.md) must stay well below it to prove the
+	// notification, not the TTL, dropped the entry.
+	if store.ListeningTTL < 10*time.Second {
 		t.Fatalf("ListeningTTL = %v", store.ListeningTTL)
 	}
 
@@ -86,7 +89,7 @@ func TestNotifyAcrossNodes(t *testing.T) {
 	for i := range 20 {
 		newConn(t, a.db, fmt.Sprintf("notify-%d", i))
 		count++
-		lat = append(lat, b.seenWithin(t, count, time.Now(), time.Second))
+		lat = append(lat, b.seenWithin(t, count, time.Now(), 5*time.Second))
 		// A's own cache sees its change at once.
 		if got := a.connections(t); got != count {
 			t.Fatalf("node A counts %d connections, want %d", got, count)
@@ -119,7 +122,7 @@ func TestNotifyAcrossNodes(t *testing.T) {
 	b.connections(t)
 	newConn(t, a.db, "after-reconnect")
 	count++
-	d = b.seenWithin(t, count, time.Now(), time.Second)
+	d = b.seenWithin(t, count, time.Now(), 5*time.Second)
 	t.Logf("change on A seen by B after reconnection: %v", d)
 }
 
@@ -141,7 +144,7 @@ func TestNotifyKilledListenerReconnects(t *testing.T) {
 	waitListening(t, b.db)
 	newConn(t, a.db, "reconnected")
 	count++
-	d = b.seenWithin(t, count, time.Now(), time.Second)
+	d = b.seenWithin(t, count, time.Now(), 5*time.Second)
 	t.Logf("after reconnection: %v", d)
 }
 

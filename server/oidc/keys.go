@@ -20,6 +20,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/authgraph/authgraph/apis"
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/ent"
 	"github.com/authgraph/authgraph/ent/signingkey"
@@ -29,12 +30,13 @@ import (
 // Defaults of a KeySet. Each is a field on KeySet and may be changed before
 // first use.
 const (
-	// DefaultRetention keeps a retired key in the JWKS for the longest access
-	// token lifetime (86,400 s) plus DefaultRefreshInterval (a node that has
-	// not yet seen a rotation done elsewhere may still sign with the old key)
-	// plus the verifier's leeway, so no token that was valid when issued
-	// stops verifying before it expires.
-	DefaultRetention = 24*time.Hour + DefaultRefreshInterval + time.Minute
+	// DefaultRetention keeps a retired key in the JWKS for the longest
+	// access token lifetime an API may be given (apis.MaxTokenLifetime, 30
+	// days) plus DefaultRefreshInterval (a node that has not yet seen a
+	// rotation done elsewhere may still sign with the old key) plus the
+	// verifier's leeway, so no access token that was valid when issued stops
+	// verifying before it expires, even when rotations are scheduled.
+	DefaultRetention = apis.MaxTokenLifetime*time.Second + DefaultRefreshInterval + time.Minute
 	// DefaultRefreshInterval is how long the in-memory key cache is trusted
 	// before it is reloaded from the database: the delay after which a node
 	// notices a rotation or retirement made by another node.

@@ -111,6 +111,9 @@ func (r *Registry) Routes(mux http.Handler, exact map[string]string) http.Handle
 		if _, path, ok := strings.Cut(route, " "); ok {
 			route = path
 		}
+		if rec.sub != "" { // SetRoute: a handler that routes by itself
+			route = rec.sub
+		}
 		if strings.HasSuffix(route, "/") {
 			if label, ok := exact[req.URL.Path]; ok {
 				route = label
@@ -147,6 +150,17 @@ type recorder struct {
 	http.ResponseWriter
 	status int
 	route  string
+	sub    string // set by SetRoute
+}
+
+// SetRoute gives the request answered through w the route label route,
+// for a handler that routes below the server's mux by itself (the REST
+// management API): route must be a pattern from a fixed set ("/api/v2/users/{id}"),
+// never a path. Without metrics it does nothing.
+func SetRoute(w http.ResponseWriter, route string) {
+	if rec := findRecorder(w); rec != nil {
+		rec.sub = route
+	}
 }
 
 func (w *recorder) WriteHeader(code int) {

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"github.com/authgraph/authgraph/internal/tracing"
+	"github.com/authgraph/authgraph/metrics"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -211,6 +212,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tracing.SetRoute(r, "/api/v2"+rt.Path) // the span's name: the route, not the ids
+	metrics.SetRoute(w, "/api/v2"+rt.Path) // the requests' route label, likewise
 	ctx := r.Context()
 	if len(rt.Scopes) > 0 || rt.Path != "/openapi.json" {
 		viewer, err := a.authenticate(ctx, r)

@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/authgraph/authgraph/internal/tracing"
-	"github.com/authgraph/authgraph/server/oidc"
 )
 
 // traced wraps the whole handler chain in a server span per request (when
@@ -14,12 +13,7 @@ import (
 // endpoints are named here; the management API names its own routes
 // (tracing.SetRoute).
 func traced(h http.Handler, mux *http.ServeMux, base string) http.Handler {
-	oidcPaths := map[string]bool{}
-	for _, p := range []string{oidc.DiscoveryPath, oidc.JWKSPath, oidc.AuthorizePath, oidc.TokenPath,
-		oidc.UserinfoPath, oidc.RevokePath, oidc.IntrospectPath, oidc.EndSessionPath} {
-		oidcPaths[p] = true
-	}
-	base = strings.TrimSuffix(base, "/") // the provider's paths start with "/"
+	oidcPaths := oidcRoutes(base) // the same names as the metrics' route label
 	return tracing.Handler(h, func(r *http.Request) string {
 		_, pattern := mux.Handler(r)
 		// A pattern may carry a method ("GET /healthz"): the span name adds
@@ -28,8 +22,8 @@ func traced(h http.Handler, mux *http.ServeMux, base string) http.Handler {
 			pattern = pattern[i+1:]
 		}
 		if pattern == "/" {
-			if rel, ok := strings.CutPrefix(r.URL.Path, base); ok && oidcPaths[rel] {
-				return base + rel
+			if route, ok := oidcPaths[r.URL.Path]; ok {
+				return route
 			}
 		}
 		if pattern == "" {

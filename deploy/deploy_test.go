@@ -45,8 +45,9 @@ var (
 )
 
 // buildStatic builds the binary without cgo, as the Dockerfile does (its
-// -trimpath and -ldflags change nothing that matters here, and would cost a
-// second full compile), once for the whole test binary.
+// -trimpath and -ldflags change nothing that matters here), once for the
+// whole test binary, with the flags of the other tests that build it (chaos,
+// cmd/authgraph), so that one compile in the build cache serves all three.
 func buildStatic(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {

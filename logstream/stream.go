@@ -189,7 +189,12 @@ func (s *Streamer) step(ctx context.Context, cursor string) (int, error) {
 	if err := s.deliver(ctx, body); err != nil {
 		return 0, err
 	}
-	return len(rows), s.advance(ctx, string(rows[len(rows)-1].ID))
+	// Once the receiver has the batch, record it even if the node is
+	// stopping (ctx cancelled right after the delivery): otherwise a
+	// graceful restart would send the batch again.
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	return len(rows), s.advance(actx, string(rows[len(rows)-1].ID))
 }
 
 func encode(rows []*ent.LogEvent) ([]byte, error) {

@@ -55,11 +55,7 @@ func StartPostgresCluster(t testing.TB) *Cluster {
 }
 
 func newCluster() (_ *Cluster, err error) {
-	bin, err := findPGBin()
-	if err != nil {
-		return nil, err
-	}
-	dir, err := os.MkdirTemp("", "authgraph-pgc-")
+	bin, dir, attr, err := initCluster("authgraph-pgc-")
 	if err != nil {
 		return nil, err
 	}
@@ -68,17 +64,6 @@ func newCluster() (_ *Cluster, err error) {
 			os.RemoveAll(dir)
 		}
 	}()
-	attr, err := serverProcAttr(dir)
-	if err != nil {
-		return nil, err
-	}
-	initdb := exec.Command(filepath.Join(bin, "initdb"), "-D", filepath.Join(dir, "data"), "-U", "postgres", "-A", "trust",
-		"-E", "UTF8", "--no-locale", "--no-sync", "--no-instructions")
-	initdb.Dir = dir // the server user may not be able to enter the caller's cwd
-	initdb.SysProcAttr = attr
-	if out, err := initdb.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("initdb: %v\n%s", err, out)
-	}
 	port, err := freePort()
 	if err != nil {
 		return nil, err

@@ -163,11 +163,7 @@ func findPGBin() (string, error) {
 // of 127.0.0.1, trust auth, superuser postgres. Durability is switched off:
 // the data is thrown away and fsync dominates test time otherwise.
 func startCluster() (_ *pgServer, err error) {
-	bin, err := findPGBin()
-	if err != nil {
-		return nil, err
-	}
-	dir, err := os.MkdirTemp("", "authgraph-pg-")
+	bin, dir, attr, err := initCluster("authgraph-pg-")
 	if err != nil {
 		return nil, err
 	}
@@ -176,18 +172,6 @@ func startCluster() (_ *pgServer, err error) {
 			os.RemoveAll(dir)
 		}
 	}()
-	attr, err := serverProcAttr(dir)
-	if err != nil {
-		return nil, err
-	}
-	data := filepath.Join(dir, "data")
-	initdb := exec.Command(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "-A", "trust",
-		"-E", "UTF8", "--no-locale", "--no-sync", "--no-instructions")
-	initdb.Dir = dir // the server user may not be able to enter the caller's cwd
-	initdb.SysProcAttr = attr
-	if out, err := initdb.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("initdb: %v\n%s", err, out)
-	}
 	// The port can be taken between FreePort and bind; try a few.
 	for range 3 {
 		var srv *pgServer
@@ -197,6 +181,34 @@ func startCluster() (_ *pgServer, err error) {
 		}
 	}
 	return nil, err
+}
+
+// initCluster runs initdb (trust auth, superuser postgres, UTF8, no
+// locale) into DIR/data of a new temporary directory named after prefix,
+// owned by the user the server will run as (attr). The caller removes dir.
+func initCluster(prefix string) (bin, dir string, attr *syscall.SysProcAttr, err error) {
+	if bin, err = findPGBin(); err != nil {
+		return "", "", nil, err
+	}
+	if dir, err = os.MkdirTemp("", prefix); err != nil {
+		return "", "", nil, err
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(dir)
+		}
+	}()
+	if attr, err = serverProcAttr(dir); err != nil {
+		return "", "", nil, err
+	}
+	initdb := exec.Command(filepath.Join(bin, "initdb"), "-D", filepath.Join(dir, "data"), "-U", "postgres", "-A", "trust",
+		"-E", "UTF8", "--no-locale", "--no-sync", "--no-instructions")
+	initdb.Dir = dir // the server user may not be able to enter the caller's cwd
+	initdb.SysProcAttr = attr
+	if out, err := initdb.CombinedOutput(); err != nil {
+		return "", "", nil, fmt.Errorf("initdb: %v\n%s", err, out)
+	}
+	return bin, dir, attr, nil
 }
 
 // runServer starts postgres on a free port and waits until it accepts

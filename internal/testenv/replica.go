@@ -53,7 +53,7 @@ func startReplicated() (primary, replica *pgServer, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	pdir, err := os.MkdirTemp("", "authgraph-pg-primary-")
+	_, pdir, pattr, err := initCluster("authgraph-pg-primary-")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -62,17 +62,6 @@ func startReplicated() (primary, replica *pgServer, err error) {
 			os.RemoveAll(pdir)
 		}
 	}()
-	pattr, err := serverProcAttr(pdir)
-	if err != nil {
-		return nil, nil, err
-	}
-	initdb := exec.Command(filepath.Join(bin, "initdb"), "-D", filepath.Join(pdir, "data"), "-U", "postgres", "-A", "trust",
-		"-E", "UTF8", "--no-locale", "--no-sync", "--no-instructions")
-	initdb.Dir = pdir
-	initdb.SysProcAttr = pattr
-	if out, err := initdb.CombinedOutput(); err != nil {
-		return nil, nil, fmt.Errorf("initdb: %v\n%s", err, out)
-	}
 	// initdb's trust setup admits replication connections from 127.0.0.1
 	// already; say so explicitly rather than depend on its template.
 	hba, err := os.OpenFile(filepath.Join(pdir, "data", "pg_hba.conf"), os.O_APPEND|os.O_WRONLY, 0)

@@ -260,6 +260,11 @@ func (s *Streamer) post(ctx context.Context, body []byte) error {
 	}
 	resp, err := s.c.HTTP.Do(req)
 	if err != nil {
+		// The client's error quotes the URL, query included, and it is
+		// logged: a token in the webhook's query must not be.
+		if ue := new(url.Error); errors.As(err, &ue) {
+			ue.URL = redactedURL(s.c.URL)
+		}
 		return err
 	}
 	defer resp.Body.Close()

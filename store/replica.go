@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -115,7 +114,8 @@ func OpenReplica(ctx context.Context, primary *DB, rawURL string, o ReplicaOptio
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadReplicaURL, err)
+		// Not err itself: a *url.Error repeats the URL, password included.
+		return nil, ErrBadReplicaURL
 	}
 	// Every session of the pool is read-only: even on a server that is
 	// not in recovery (a promoted replica, a wrong URL) a write fails with
@@ -126,7 +126,7 @@ func OpenReplica(ctx context.Context, primary *DB, rawURL string, o ReplicaOptio
 	u.RawQuery = q.Encode()
 	sdb, err := sql.Open("postgres", u.String())
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadReplicaURL, err)
+		return nil, ErrBadReplicaURL // the driver's error may quote the URL
 	}
 	// Listings and exports only: a few connections.
 	sdb.SetMaxOpenConns(10)

@@ -216,9 +216,13 @@ func TestReplicaNeedsPostgres(t *testing.T) {
 		t.Fatalf("a replica of SQLite: %v", err)
 	}
 	pg := open(t, testenv.Postgres(t))
-	for _, u := range []string{"sqlite:replica.db", "mysql://127.0.0.1/x", "postgres://%zz"} {
-		if _, err := store.OpenReplica(context.Background(), pg, u, store.ReplicaOptions{}); !errors.Is(err, store.ErrBadReplicaURL) {
+	for _, u := range []string{"sqlite:replica.db", "mysql://127.0.0.1/x", "postgres://%zz", "postgres://app:s3cr3t-pw@db:port/x"} {
+		_, err := store.OpenReplica(context.Background(), pg, u, store.ReplicaOptions{})
+		if !errors.Is(err, store.ErrBadReplicaURL) {
 			t.Fatalf("replica URL %q: %v, want ErrBadReplicaURL", u, err)
+		}
+		if strings.Contains(err.Error(), "s3cr3t") {
+			t.Fatalf("the error repeats the replica URL's password: %v", err)
 		}
 	}
 	if store.ReplicaOf(pg.Ent) != nil {

@@ -299,8 +299,12 @@ func (r *Runner) run(ctx context.Context, j *ent.Job) error {
 	if n == 0 {
 		return jobstore.ErrLeaseLost
 	}
-	// The upload holds password hashes: it goes once the job is done.
-	_, err = r.DB.JobChunk.Delete().Where(jobchunk.JobRef(j.ID), jobchunk.KindEQ(jobchunk.KindInput)).Exec(ctx)
+	// The upload holds password hashes: it goes once the job is done, even
+	// if the runner is stopping right now (a cancelled ctx would leave it
+	// stored, with nothing left to delete it but the retention purge).
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	_, err = r.DB.JobChunk.Delete().Where(jobchunk.JobRef(j.ID), jobchunk.KindEQ(jobchunk.KindInput)).Exec(dctx)
 	return err
 }
 

@@ -39,6 +39,11 @@ type RuleVersion struct {
 	Secrets map[string]string
 	// Timeout overrides the engine's default; clamped to MaxTimeout.
 	Timeout time.Duration
+	// JavaScript, when not empty, is the rule's JavaScript source (an Auth0
+	// Action or legacy Rule, or for a Script one Auth0 custom-database
+	// script); Module is then unused. It runs on rules/jsvm with the same
+	// limits, event and result as a module.
+	JavaScript string
 	// Script marks a custom-database script (script.go): it exports
 	// on_script instead of on_post_login and may import the database and
 	// password host functions that rules may not.

@@ -21,3 +21,11 @@ func (e *SyntaxError) Error() string {
 }
 
 func (e *SyntaxError) Unwrap() error { return ErrSyntax }
+
+// Wrap turns untrusted source into an expression that evaluates to a
+// factory function: Prefix + source + Suffix. Prefix must not contain a
+// newline, so that line numbers in errors are the source's own (columns on
+// the first line are corrected by len(Prefix)).
+type Wrap struct {
+	Prefix, Suffix string
+}

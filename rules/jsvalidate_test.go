@@ -83,10 +83,10 @@ func TestValidateJSShapeRules(t *testing.T) {
 		}
 	}
 	bad := map[string]string{
-		"function (user, context) {}":                          "takes 2 parameters",
-		"function (cb) {}":                                     "takes 1 parameter",
-		"function (a, b, c, d) {}":                             "takes 4 parameters",
-		"function* (user, context, callback) {}":               "not a generator",
+		"function (user, context) {}":                         "takes 2 parameters",
+		"function (cb) {}":                                    "takes 1 parameter",
+		"function (a, b, c, d) {}":                            "takes 4 parameters",
+		"function* (user, context, callback) {}":              "not a generator",
 		"function (user, context, callback) { require('x') }": "require('x') is not available",
 	}
 	for src, want := range bad {

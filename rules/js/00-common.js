@@ -287,7 +287,8 @@ const __authgraph = (function () {
     isArray: Array.isArray,
   };
 
-  const modules = { querystring, util };
+  // Frozen: a rule must not be able to change them for the calls after it.
+  const modules = deepFreeze({ querystring, util });
 
   function require(name) {
     const id = typeof name === 'string' && name.startsWith('node:') ? name.slice(5) : name;

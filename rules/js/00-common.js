@@ -102,17 +102,19 @@ const __authgraph = (function () {
   // p is still pending after the job queue has run dry: with no network
   // and no timers nothing else can ever settle it. Each hop of the loop
   // below is one job at the end of the FIFO queue, so every job queued by
-  // the rule runs before the next hop; a rule needs more than `hops`
-  // consecutive asynchronous steps to be cut short.
+  // the rule runs before the next hop: the rule is cut short only when it
+  // needs more than HOPS consecutive asynchronous steps (an await each),
+  // which code without I/O does not. The hops cost a few microseconds
+  // each, and only while the rule is still pending.
+  const HOPS = 2000;
   function waitFor(p, stalledMessage) {
     let settled = false;
     const done = Promise.resolve(p).then(
       (v) => { settled = true; return v; },
       (e) => { settled = true; throw e; }
     );
-    const hops = 10000;
     const stalled = (async () => {
-      for (let i = 0; i < hops && !settled; i++) await undefined;
+      for (let i = 0; i < HOPS && !settled; i++) await undefined;
       if (!settled) throw new Error(stalledMessage);
     })();
     return Promise.race([done, stalled]);

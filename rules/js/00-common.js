@@ -108,16 +108,20 @@ const __authgraph = (function () {
   // each, and only while the rule is still pending.
   const HOPS = 2000;
   function waitFor(p, stalledMessage) {
-    let settled = false;
-    const done = Promise.resolve(p).then(
-      (v) => { settled = true; return v; },
-      (e) => { settled = true; throw e; }
-    );
-    const stalled = (async () => {
-      for (let i = 0; i < HOPS && !settled; i++) await undefined;
-      if (!settled) throw new Error(stalledMessage);
-    })();
-    return Promise.race([done, stalled]);
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      Promise.resolve(p).then(
+        (v) => { settled = true; resolve(v); },
+        (e) => { settled = true; reject(e); }
+      );
+      let hops = 0;
+      const hop = () => {
+        if (settled) return;
+        if (++hops > HOPS) reject(new Error(stalledMessage));
+        else Promise.resolve().then(hop);
+      };
+      Promise.resolve().then(hop);
+    });
   }
 
   // ---- require: the allowlisted modules ----
@@ -324,13 +328,17 @@ const __authgraph = (function () {
 
   // Our AMR names that Auth0 spells differently in
   // event.authentication.methods.
-  const METHOD_NAMES = { fed: 'federated' };
+  const METHOD_NAMES = { __proto__: null, fed: 'federated' };
 
+  // methods returns the session's authentication methods in Auth0's
+  // spelling; for Rules, timestamps are milliseconds since the epoch.
   function methods(ev, asNumber) {
-    return (ev.authentication && ev.authentication.methods || []).map((m) => ({
-      name: METHOD_NAMES[m.name] || m.name,
-      timestamp: asNumber ? Date.parse(m.timestamp) : m.timestamp,
-    }));
+    const ms = (ev.authentication && ev.authentication.methods) || [];
+    for (const m of ms) {
+      if (METHOD_NAMES[m.name]) m.name = METHOD_NAMES[m.name];
+      if (asNumber) m.timestamp = Date.parse(m.timestamp);
+    }
+    return ms;
   }
 
   function identities(u) {
@@ -341,16 +349,15 @@ const __authgraph = (function () {
     });
   }
 
-  // user is the Auth0 user profile both shapes share: the normalized
-  // profile, identities in Auth0's spelling.
+  // user turns the event's user (parsed for this call only, so changed in
+  // place) into the Auth0 profile both shapes share: identities in Auth0's
+  // spelling, metadata always objects.
   function user(ev) {
-    const u = ev.user || {};
-    const out = {};
-    for (const k of Object.keys(u)) out[k] = u[k];
-    out.identities = identities(u);
-    out.app_metadata = u.app_metadata || {};
-    out.user_metadata = u.user_metadata || {};
-    return out;
+    const u = ev.user || (ev.user = {});
+    u.identities = identities(u);
+    if (!u.app_metadata) u.app_metadata = {};
+    if (!u.user_metadata) u.user_metadata = {};
+    return u;
   }
 
   return deepFreeze({

@@ -205,13 +205,6 @@ func (c *call) addLog(line string) {
 	c.logs = append(c.logs, strings.ToValidUTF8(line, "\uFFFD"))
 }
 
-func (c *call) finishLogs() []string {
-	if c.dropped > 0 {
-		return append(c.logs, fmt.Sprintf("[%d more log lines dropped: limit is %d]", c.dropped, c.maxLines))
-	}
-	return c.logs
-}
-
 // call runs one program in this runtime.
 func (r *runtime) call(c *call, p *Program, entry, input string, timeout time.Duration) (result string, err error) {
 	r.calls++

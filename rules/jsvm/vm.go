@@ -16,9 +16,13 @@ type Host func(ctx context.Context, name string, arg string) (string, error)
 
 // Output is what one Run produced.
 type Output struct {
-	Result   string
-	Logs     []string
-	Duration time.Duration
+	Result string
+	// Logs are the console lines, at most MaxLogLines of at most
+	// MaxLogLineBytes (longer ones are cut and marked); DroppedLogs counts
+	// the lines beyond.
+	Logs        []string
+	DroppedLogs int
+	Duration    time.Duration
 }
 
 // VM runs untrusted programs in pooled QuickJS runtimes. It is safe for
@@ -117,7 +121,7 @@ func (vm *VM) Run(ctx context.Context, p *Program, entry, input string, host Hos
 	}
 	c := &call{ctx: ctx, host: host, maxLines: vm.cfg.MaxLogLines, maxLineBytes: vm.cfg.MaxLogLineBytes}
 	res, err := r.call(c, p, entry, input, timeout)
-	out := Output{Result: res, Logs: c.finishLogs(), Duration: time.Since(start)}
+	out := Output{Result: res, Logs: c.logs, DroppedLogs: c.dropped, Duration: time.Since(start)}
 	if err == nil && len(res) > vm.cfg.MaxOutput {
 		out.Result = ""
 		err = fmt.Errorf("%w: %d bytes, the limit is %d", ErrOutputTooLarge, len(res), vm.cfg.MaxOutput)

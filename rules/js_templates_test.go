@@ -2,6 +2,7 @@ package rules
 
 import (
 	"testing"
+	"time"
 
 	"github.com/authgraph/authgraph/rules/jstemplates"
 )
@@ -30,6 +31,11 @@ func TestJSTemplates(t *testing.T) {
 		ev.Authentication.Methods = append(ev.Authentication.Methods, AuthenticationMethod{Name: "mfa", Timestamp: ev.Now})
 	}
 	roles := func(r ...string) func(*Event) { return func(ev *Event) { ev.Authorization.Roles = r } }
+	// The weekday template reads the runtime's clock, the host's (in UTC).
+	weekend := `{}`
+	if d := time.Now().UTC().Weekday(); d == time.Saturday || d == time.Sunday {
+		weekend = `{"deny": "This app is only available during the week."}`
+	}
 	cases := []struct {
 		id     string
 		name   string
@@ -83,6 +89,8 @@ func TestJSTemplates(t *testing.T) {
 		{"mfa-by-role", "admin, mfa passed", func(ev *Event) { roles("admin")(ev); withMFA(ev) }, `{}`},
 		{"mfa-by-role", "listed app", func(ev *Event) { ev.Client.ClientID = "REPLACE_WITH_YOUR_CLIENT_ID" }, `{"mfa": true}`},
 		{"mfa-by-role", "neither", nil, `{}`},
+		{"weekdays-only-for-app", "the app", client("APP_NAME"), weekend},
+		{"weekdays-only-for-app", "another app", nil, `{}`},
 		{"email-verified-rule", "verified", nil, `{}`},
 		{"email-verified-rule", "unverified", unverified, `{"deny": "Please verify your email before logging in."}`},
 	}

@@ -98,27 +98,32 @@ const __authgraph = (function () {
     return JSON.stringify({ error: { message: errorMessage(e) } });
   }
 
-  // waitFor resolves with p's outcome, or rejects with stalledMessage when
-  // p is still pending after the job queue has run dry: with no network
-  // and no timers nothing else can ever settle it. Each hop of the loop
-  // below is one job at the end of the FIFO queue, so every job queued by
-  // the rule runs before the next hop: the rule is cut short only when it
-  // needs more than HOPS consecutive asynchronous steps (an await each),
-  // which code without I/O does not. The hops cost a few microseconds
-  // each, and only while the rule is still pending.
+  // settle returns a promise of onValue(v) when p fulfils with v, of
+  // onError(e) when p rejects with e, and of onError(stalled) when p is
+  // still pending after the job queue has run dry: with no network and no
+  // timers nothing else can ever settle it. Each hop below is one job at
+  // the end of the FIFO queue, so every job the rule queued runs before
+  // the next hop: the rule is cut short only when it needs more than HOPS
+  // consecutive asynchronous steps (an await each), which code without I/O
+  // does not. Promise jobs are not free here (microseconds each), so the
+  // usual case, a promise that settles at once, costs two jobs.
   const HOPS = 2000;
-  function waitFor(p, stalledMessage) {
-    return new Promise((resolve, reject) => {
-      let settled = false;
-      Promise.resolve(p).then(
-        (v) => { settled = true; resolve(v); },
-        (e) => { settled = true; reject(e); }
+  function settle(p, onValue, onError, stalledMessage) {
+    return new Promise((resolve) => {
+      let done = false;
+      p.then(
+        (v) => { if (!done) { done = true; resolve(onValue(v)); } },
+        (e) => { if (!done) { done = true; resolve(onError(e)); } }
       );
       let hops = 0;
       const hop = () => {
-        if (settled) return;
-        if (++hops > HOPS) reject(new Error(stalledMessage));
-        else Promise.resolve().then(hop);
+        if (done) return;
+        if (++hops > HOPS) {
+          done = true;
+          resolve(onError(new Error(stalledMessage)));
+        } else {
+          Promise.resolve().then(hop);
+        }
       };
       Promise.resolve().then(hop);
     });
@@ -361,7 +366,7 @@ const __authgraph = (function () {
   }
 
   return deepFreeze({
-    ALLOWED, jsonCopy, metadataDiff, errorMessage, result, errorResult, waitFor, require, console, methods, user,
+    ALLOWED, jsonCopy, metadataDiff, errorMessage, result, errorResult, settle, require, console, methods, user,
     deepFreeze,
   });
 })();

@@ -213,8 +213,8 @@
       }
       const ret = handler(st.event, newAPI(st));
       if (!ret || typeof ret.then !== 'function') return result(st);
-      return ag.waitFor(ret, 'onExecutePostLogin never finished: it awaits a promise that nothing can settle')
-        .then(() => result(st), ag.errorResult);
+      return ag.settle(ret, () => result(st), ag.errorResult,
+        'onExecutePostLogin never finished: it awaits a promise that nothing can settle');
     } catch (err) {
       return ag.errorResult(err);
     }

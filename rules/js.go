@@ -105,7 +105,9 @@ func (e *Engine) jsVM(ctx context.Context) (*jsvm.VM, error) {
 		CacheDir:        cacheDir,
 		Logger:          e.log,
 		Instrument:      instrument,
-		Refill:          fuelRefill,
+		// QuickJS's interpreter loop is one huge region, charged in full
+		// for every opcode: a larger tank keeps clock checks rare.
+		Refill: 10 * fuelRefill,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("rules: javascript runtime: %w", err)

@@ -148,6 +148,19 @@ func TestJSActionAPI(t *testing.T) {
 		}
 	})
 
+	t.Run("a module starting with a helper function", func(t *testing.T) {
+		res, err := runJSPipeline(t, e, ev, `function isAdmin(event) {
+  return event.authorization.roles.includes('billing-admin');
+}
+exports.onExecutePostLogin = async (event, api) => {
+  api.idToken.setCustomClaim('https://example.com/admin', isAdmin(event));
+};`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantJSON(t, "claims", res.IDTokenClaims, `{"https://example.com/admin": true}`)
+	})
+
 	t.Run("mfa none and cache", func(t *testing.T) {
 		res, err := runJSPipeline(t, e, ev, `exports.onExecutePostLogin = async (event, api) => {
   api.multifactor.enable('any');

@@ -262,7 +262,30 @@ func (e *Engine) invokeJS(parent context.Context, rv *RuleVersion, input []byte,
 		e.log.Debug("rules: javascript call failed", "rule_id", rv.ID, "version", rv.Version, "err", err)
 		return nil, err
 	}
+	if outOfMemory(out.Result) {
+		// The prelude caught QuickJS's out-of-memory exception and
+		// reported it: it is the memory limit, as for a module.
+		return nil, fmt.Errorf("%w (%d MiB): javascript heap exhausted", ErrMemoryLimit, e.cfg.MemoryLimit>>20)
+	}
 	return []byte(out.Result), nil
+}
+
+// outOfMemory reports whether a result is the error QuickJS throws when its
+// heap limit is reached.
+func outOfMemory(result string) bool {
+	if !strings.Contains(result, "out of memory") {
+		return false
+	}
+	var r struct {
+		Error *struct {
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if json.Unmarshal([]byte(result), &r) != nil || r.Error == nil {
+		return false
+	}
+	m := strings.TrimPrefix(r.Error.Message, "InternalError: ")
+	return m == "out of memory"
 }
 
 // classifyJS maps jsvm's errors to the execution sentinels, with the

@@ -27,6 +27,9 @@ import (
 //go:embed js/*.js
 var preludeFS embed.FS
 
+// jsPreludeSource is the prelude the engine loads (tests replace it).
+var jsPreludeSource = jsPrelude
+
 // jsPrelude returns the preludes concatenated in name order.
 func jsPrelude() (string, error) {
 	names, err := fs.Glob(preludeFS, "js/*.js")
@@ -83,7 +86,7 @@ func (e *Engine) jsVM(ctx context.Context) (*jsvm.VM, error) {
 	if e.js.vm != nil {
 		return e.js.vm, nil
 	}
-	prelude, err := jsPrelude()
+	prelude, err := jsPreludeSource()
 	if err != nil {
 		return nil, fmt.Errorf("rules: javascript preludes: %w", err)
 	}

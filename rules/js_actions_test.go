@@ -18,7 +18,7 @@ func runJSPipeline(tb testing.TB, e *Engine, ev Event, srcs ...string) (Pipeline
 	tb.Helper()
 	var rs []RuleVersion
 	for i, src := range srcs {
-		rv := jsRule(fmt.Sprint("rul_js", i), src)
+		rv := jsRule(fmt.Sprint("js", i), src)
 		rv.Secrets = ev.Secrets
 		rs = append(rs, rv)
 	}

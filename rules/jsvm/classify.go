@@ -8,8 +8,8 @@ import (
 	"time"
 )
 
-// classify turns what qjs reported (a JavaScript exception as an error
-// "Name: message\n<stack>", or a panic of a failed wasm call) into one of
+// classify turns what the binding reported (a JavaScript exception as an
+// error "Name: message\n<stack>", or a trap of the wasm module) into one of
 // the execution sentinels, with a message the script's author can act on.
 func (r *runtime) classify(parent context.Context, timedOut bool, err error, timeout time.Duration) error {
 	for _, known := range []error{ErrBadResult, ErrOutputTooLarge, ErrClosed, ErrBusy, ErrTimeout, ErrMemoryLimit, ErrStackOverflow, ErrThrown, ErrSyntax} {

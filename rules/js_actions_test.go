@@ -175,6 +175,12 @@ exports.onExecutePostLogin = async (event, api) => {
 			t.Fatal("multifactor.enable('none') left MFA required")
 		}
 		wantJSON(t, "claims", res.IDTokenClaims, `{"https://example.com/cache": [{"value": "v"}, true]}`)
+		res, err = runJSPipeline(t, e, ev, `exports.onExecutePostLogin = async (event, api) => {
+  api.authentication.challengeWithAny([{ type: 'otp' }]);
+};`)
+		if err != nil || !res.RequireMFA {
+			t.Fatalf("challengeWithAny: RequireMFA = %v, err = %v", res.RequireMFA, err)
+		}
 	})
 
 	t.Run("deny stops the pipeline", func(t *testing.T) {
@@ -286,6 +292,10 @@ exports.onExecutePostLogin = async (event, api) => {
 			"require('axios') is not available"},
 		{"redirect", `exports.onExecutePostLogin = async (event, api) => { api.redirect.sendUserTo('https://x.example'); };`,
 			"api.redirect.sendUserTo is not supported"},
+		{"enroll with", `exports.onExecutePostLogin = async (event, api) => { api.authentication.enrollWith({ type: 'otp' }); };`,
+			"api.authentication.enrollWith is not supported"},
+		{"saml", `exports.onExecutePostLogin = async (event, api) => { api.samlResponse.setAttribute('a', 'b'); };`,
+			"api.samlResponse.setAttribute is not supported"},
 		{"add scope", `exports.onExecutePostLogin = async (event, api) => { api.accessToken.addScope('admin'); };`,
 			"api.accessToken.addScope is not supported"},
 		{"claim that is not JSON", `exports.onExecutePostLogin = async (event, api) => { const o = {}; o.o = o; api.idToken.setCustomClaim('https://x.example/c', o); };`,

@@ -75,6 +75,20 @@ func TestJSRuleOutcomes(t *testing.T) {
 		wantJSON(t, "claims of the next rule", res.IDTokenClaims, `{"https://example.com/seen": ["platinum", true, {"at": 1}]}`)
 	})
 
+	t.Run("updateUserMetadata with a Node-style callback", func(t *testing.T) {
+		res, err := runJSPipeline(t, e, ev, `function (user, context, callback) {
+  user.user_metadata.language = 'fr';
+  auth0.users.updateUserMetadata(user.user_id, user.user_metadata, function (err) {
+    if (err) return callback(err);
+    callback(null, user, context);
+  });
+}`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantJSON(t, "user_metadata updates", res.UserMetadata, `{"language": "fr"}`)
+	})
+
 	t.Run("mutation without an update persists nothing", func(t *testing.T) {
 		res, err := runJSPipeline(t, e, ev, `function (user, context, callback) {
   user.app_metadata.plan = 'free';

@@ -36,14 +36,37 @@ var ScriptOps = map[string][]string{
 // connection's database and the host's bcrypt (js/customdb.js).
 var ScriptModules = []string{"bcrypt", "mysql", "pg"}
 
-// ErrInvalidScript is wrapped by every refusal of ValidateScriptJavaScript.
+// ErrInvalidScript is wrapped by every refusal of ValidateScriptJavaScript,
+// with ErrInvalidModule as for the refusals of rules.
 var ErrInvalidScript = errors.New("invalid custom-database script")
 
-// scriptWrap makes a script's source a factory (require, configuration) →
-// the script's function. The prefix has no newline, so positions in syntax
-// errors are the source's own.
-func scriptWrap(string) (jsvm.Wrap, string) {
-	return jsvm.Wrap{Prefix: "(function (require, configuration) { 'use strict'; return (", Suffix: "\n); })"}, entryCustomDB
+// scriptError is a refusal: its message alone (the caller names the
+// script), matching ErrInvalidScript, ErrInvalidModule and its cause (a
+// *jsvm.SyntaxError gives the line and column).
+type scriptError struct {
+	msg   string
+	cause error
+}
+
+func (e *scriptError) Error() string { return e.msg }
+
+func (e *scriptError) Unwrap() []error {
+	if e.cause == nil {
+		return []error{ErrInvalidScript, ErrInvalidModule}
+	}
+	return []error{ErrInvalidScript, ErrInvalidModule, e.cause}
+}
+
+func refuse(format string, args ...any) error {
+	return &scriptError{msg: fmt.Sprintf(format, args...)}
+}
+
+// scriptWrap makes a script's source a factory (require, console,
+// configuration) → the script's function, whatever op. The prefix has no
+// newline, so positions in syntax errors are the source's own. Scripts run
+// in sloppy mode, as Auth0's do.
+func scriptWrap(string) jsvm.Wrap {
+	return jsvm.Wrap{Prefix: "(function (require, console, configuration) { return (", Suffix: "\n); })"}
 }
 
 // ScriptSource is the source as it is compiled: without the trailing
@@ -60,14 +83,18 @@ func ScriptSource(source string) string {
 func (e *Engine) ValidateScriptJavaScript(ctx context.Context, op, source string) error {
 	params, ok := ScriptOps[op]
 	if !ok {
-		return fmt.Errorf("%w: %q is not an operation", ErrInvalidScript, op)
+		return refuse("%q is not an operation", op)
 	}
 	src := ScriptSource(source)
 	if strings.TrimSpace(src) == "" {
-		return fmt.Errorf("%w: the script is empty", ErrInvalidScript)
+		return refuse("the script is empty")
 	}
 	if err := e.compileScriptJS(ctx, op, src); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidScript, err)
+		var se *jsvm.SyntaxError
+		if !errors.As(err, &se) {
+			return err // the runtime's failure, not the script's
+		}
+		return &scriptError{msg: "syntax error at " + se.Error(), cause: se}
 	}
 	return checkScriptShape(op, params, src)
 }
@@ -78,19 +105,20 @@ func checkScriptShape(op string, params []string, src string) error {
 	want := fmt.Sprintf("function %s(%s) {…}", op, strings.Join(params, ", "))
 	n, variadic, ok := functionParams(src)
 	if !ok {
-		return fmt.Errorf("%w: the script must be one function: %s", ErrInvalidScript, want)
+		return refuse("the script must be one function: %s", want)
 	}
 	if n != len(params) && !(variadic && n <= len(params)) {
-		return fmt.Errorf("%w: the function takes %d parameters; the %s script's takes %d: %s", ErrInvalidScript, n, op, len(params), want)
+		return refuse("the function takes %d parameters; the %s script's takes %d: %s", n, op, len(params), want)
 	}
 	for _, r := range requires(src) {
 		name := r.name
 		if at := strings.LastIndex(name, "@"); at > 0 {
 			name = name[:at]
 		}
-		if !slices.Contains(ScriptModules, name) {
-			return fmt.Errorf("%w: line %d, column %d: require('%s'): scripts may require only %s (the database is the connection's, through pg or mysql)",
-				ErrInvalidScript, r.line, r.col, r.name, strings.Join(ScriptModules, ", "))
+		name = strings.TrimPrefix(name, "node:")
+		if !slices.Contains(ScriptModules, name) && !slices.Contains(jsRequireAllowlist, name) {
+			return refuse("line %d, column %d: require('%s'): scripts may require only %s (the database is the connection's, through pg or mysql)",
+				r.line, r.col, r.name, strings.Join(append(slices.Clone(ScriptModules), jsRequireAllowlist...), ", "))
 		}
 	}
 	return nil
@@ -208,8 +236,8 @@ func requires(src string) []requireCall {
 				advance(src[i])
 				i++
 			}
-		case strings.HasPrefix(src[i:], "require") && (i == 0 || !isIdentByte(src[i-1])) &&
-			(i+7 == len(src) || !isIdentByte(src[i+7])):
+		case strings.HasPrefix(src[i:], "require") && (i == 0 || !isScriptIdentByte(src[i-1])) &&
+			(i+7 == len(src) || !isScriptIdentByte(src[i+7])):
 			l, cl := line, col
 			j := i + 7
 			for j < len(src) && strings.IndexByte(" \t\r\n", src[j]) >= 0 {
@@ -238,11 +266,21 @@ func requires(src string) []requireCall {
 	return out
 }
 
-func isIdentByte(b byte) bool {
+func isScriptIdentByte(b byte) bool {
 	return b == '_' || b == '$' || b == '.' || b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z'
 }
 
-// compileScriptJS compiles src in the script wrapper (syntax only).
+// compileScriptJS compiles src in the script wrapper (syntax only): a
+// syntax error is a *jsvm.SyntaxError with the line and column.
 func (e *Engine) compileScriptJS(ctx context.Context, op, src string) error {
-	return nil
+	vm, err := e.jsVM(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = vm.Compile(ctx, op+".js", src, scriptWrap(op))
+	var se *jsvm.SyntaxError
+	if errors.As(err, &se) {
+		return se
+	}
+	return err
 }

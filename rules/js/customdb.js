@@ -4,7 +4,7 @@
 // script input JSON of WebAssembly scripts ({op, args, connection} and, when
 // the connection has one, configuration); the returned Promise resolves to
 // the script result JSON of WebAssembly scripts ({"result": …} or
-// {"error": {code, message, email}}). factory(require, configuration)
+// {"error": {code, message, email}}). factory(require, console, configuration)
 // returns the uploaded function (the wrapper makes the source one function
 // expression, whatever its name). The database and bcrypt modules Auth0's
 // scripts require are shims over the synchronous host calls db_query,
@@ -334,9 +334,16 @@
       const at = s.lastIndexOf('@');
       const base = at > 0 ? s.slice(0, at) : s; // 'bcrypt@0.8.5' is bcrypt
       if (!Object.prototype.hasOwnProperty.call(MODULES, base)) {
-        const common = globalThis.authgraph_require;
-        if (typeof common === 'function') return common(s);
-        throw new Error("Cannot find module '" + s + "': custom-database scripts may require bcrypt, pg and mysql");
+        // The pure helpers of the other preludes (querystring, util).
+        if (typeof __authgraph !== 'undefined') {
+          try {
+            return __authgraph.require(s);
+          } catch (e) {
+            // fall through to this script's message
+          }
+        }
+        throw new Error("Cannot find module '" + s + "': custom-database scripts may require bcrypt, pg and mysql" +
+          (typeof __authgraph !== 'undefined' ? ', ' + __authgraph.ALLOWED.join(', ') : ''));
       }
       if (!cache[base]) cache[base] = MODULES[base](host);
       return cache[base];
@@ -415,7 +422,8 @@
           }
         };
         try {
-          const fn = factory(makeRequire(host), configuration);
+          const con = typeof __authgraph !== 'undefined' ? __authgraph.console : globalThis.console;
+          const fn = factory(makeRequire(host), con, configuration);
           if (typeof fn !== 'function') throw new Error('the script is not a function');
           const ret = fn.apply(null, args(req.args || {}, req).concat([callback]));
           // An async function's rejection is the script's error too.

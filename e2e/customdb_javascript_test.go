@@ -124,7 +124,11 @@ func TestCustomDBJavaScriptLazyMigration(t *testing.T) {
 	resp.Body.Close()
 	// The migrated user still logs in (locally: import mode was on when
 	// they migrated, and their password hash is kept).
-	var users struct{ Users struct{ Edges []struct{ Node struct{ UserID string } } } }
+	var users struct {
+		Users struct {
+			Edges []struct{ Node struct{ UserID string } }
+		}
+	}
 	s.MustGraphQL(t, admin, `{ users(first: 10, query: "email:\"ada@legacy.example\"") { edges { node { userId } } } }`, nil, &users)
 	if len(users.Users.Edges) != 1 || users.Users.Edges[0].Node.UserID != "auth0|1" {
 		t.Fatalf("users: %+v", users)

@@ -122,8 +122,7 @@ func TestCustomDBJavaScriptLazyMigration(t *testing.T) {
 		t.Fatalf("healthz after the loop: %v %v", resp, err)
 	}
 	resp.Body.Close()
-	// The migrated user still logs in (locally: import mode was on when
-	// they migrated, and their password hash is kept).
+	// One user: the migrated one, with the id the script returned.
 	var users struct {
 		Users struct {
 			Edges []struct{ Node struct{ UserID string } }

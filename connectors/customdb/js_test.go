@@ -179,9 +179,11 @@ func TestJSCallbackMapping(t *testing.T) {
   if (res.rows.length === 0) return callback(null);
   callback(null, { user_id: res.rows[0].id, nickname: res.rows[0].nickname, email: email });
 }`,
-		"verify": `function verify(email, callback) { callback(null); }`,
+		"verify":       `function verify(email, callback) { callback(null); }`,
+		"change_email": `function changeEmail(email, newEmail, verified, callback) { callback(null, true); callback(new Error('second call')); }`,
+		"delete":       `function remove(id, callback) { /* never calls back */ }`,
 	}
-	c := jsConnector(t, eng, leg.DSN, scripts, 0, map[string]any{"NICK": "from-configuration"})
+	c := jsConnector(t, eng, leg.DSN, scripts, 4*time.Second, map[string]any{"NICK": "from-configuration"})
 	ctx := context.Background()
 	id, err := c.Login(ctx, "a@x.example", "pw")
 	if err != nil || id.UserID != "42" || id.Nickname != "from-configuration" || id.Raw["app_metadata"] == nil {
@@ -208,6 +210,15 @@ func TestJSCallbackMapping(t *testing.T) {
 	}
 	if err := c.Verify(ctx, "a@x.example"); !errors.Is(err, customdb.ErrScript) {
 		t.Fatalf("verify without a result: %v", err)
+	}
+	if ok, err := c.ChangeEmail(ctx, "a@x.example", "b@x.example", true); !ok || err != nil {
+		t.Fatalf("the first callback counts: %v %v", ok, err)
+	}
+	start := time.Now()
+	if err := c.Delete(ctx, "1"); !errors.Is(err, rules.ErrTimeout) {
+		t.Fatalf("no callback: %v", err)
+	} else {
+		t.Logf("no callback: %v after %s", err, time.Since(start).Round(time.Millisecond))
 	}
 }
 

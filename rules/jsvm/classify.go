@@ -8,8 +8,8 @@ import (
 	"time"
 )
 
-// classify turns what qjs reported (a JavaScript exception as an error
-// "Name: message\n<stack>", or a panic of a failed wasm call) into one of
+// classify turns what the binding reported (a JavaScript exception as an
+// error "Name: message\n<stack>", or a trap of the wasm module) into one of
 // the execution sentinels, with a message the script's author can act on.
 func (r *runtime) classify(parent context.Context, timedOut bool, err error, timeout time.Duration) error {
 	for _, known := range []error{ErrBadResult, ErrOutputTooLarge, ErrClosed, ErrBusy, ErrTimeout, ErrMemoryLimit, ErrStackOverflow, ErrThrown, ErrSyntax} {
@@ -24,24 +24,19 @@ func (r *runtime) classify(parent context.Context, timedOut bool, err error, tim
 		return fmt.Errorf("%w: stopped after %s", ErrTimeout, timeout)
 	}
 	msg := err.Error()
-	// A failed wasm call: qjs appends the Go stack of the panic.
-	if i := strings.Index(msg, "\nstack: "); i >= 0 {
-		msg = msg[:i]
-	}
-	msg = strings.TrimPrefix(msg, "failed to create QJS runtime: ")
-	if strings.HasPrefix(msg, "failed to call ") {
-		if i := strings.Index(msg, ": "); i >= 0 {
-			msg = msg[i+2:]
+	if strings.HasPrefix(msg, "wasm error: ") || strings.Contains(msg, "exit_code(") {
+		// A trap. This QuickJS build has no stack checks of its own: its C
+		// stack sits at the bottom of linear memory (--stack-first), so
+		// deep recursion (in JavaScript, or in JSON.stringify of a deeply
+		// nested value) runs past address 0 and faults. The runtime is
+		// discarded, so nothing it left behind survives.
+		line := firstLine(strings.TrimPrefix(msg, "wasm error: "))
+		if !strings.Contains(msg, "exit_code(") {
+			// Out of bounds access, invalid table access, or an abort()
+			// (unreachable) of the C code after running off its stack.
+			return fmt.Errorf("%w (the JavaScript engine faulted: %s)", ErrStackOverflow, line)
 		}
-		switch {
-		case strings.Contains(msg, "out of bounds memory access"), strings.Contains(msg, "stack overflow"), strings.Contains(msg, "call stack exhausted"):
-			// QuickJS's C stack is at the bottom of linear memory: running
-			// past it faults.
-			return fmt.Errorf("%w: %s", ErrStackOverflow, firstLine(msg))
-		case strings.Contains(msg, "exit_code"):
-			return fmt.Errorf("%w: the script exited the runtime (%s)", ErrThrown, firstLine(msg))
-		}
-		return fmt.Errorf("%w: runtime trapped: %s", ErrThrown, firstLine(msg))
+		return fmt.Errorf("%w: the JavaScript engine trapped: %s", ErrThrown, line)
 	}
 	head, stack, _ := strings.Cut(msg, "\n")
 	switch {

@@ -20,7 +20,12 @@
 
   function format(v) {
     if (typeof v === 'string') return v;
-    if (v instanceof ErrorCtor) return v.stack ? String(v) + '\n' + v.stack : String(v);
+    if (v instanceof ErrorCtor) {
+      // The stack without the host's own frames.
+      const frames = typeof v.stack === 'string' ? v.stack.split('\n').filter((l) => l.trim() !== '' &&
+        !l.includes('(setup.js:') && !l.includes('(native)')) : [];
+      return [String(v)].concat(frames).join('\n');
+    }
     if (typeof v === 'object' && v !== null) {
       try {
         const s = stringify(v);
@@ -140,6 +145,15 @@
     }
     defineProperty(g, 'eval', { value: throwing('eval'), writable: true, enumerable: false, configurable: true });
 
+    // Error.stackTraceLimit and Error.prepareStackTrace are accessors over
+    // the context's own state: frozen, their setters would still work.
+    for (const k of ['stackTraceLimit', 'prepareStackTrace']) {
+      const d = getOwnPropertyDescriptor(Error, k);
+      if (d && !('value' in d)) {
+        const v = d.get ? apply(d.get, Error, []) : undefined;
+        defineProperty(Error, k, { value: v, writable: false, enumerable: d.enumerable, configurable: false });
+      }
+    }
     const errors = [Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError];
     if (typeof AggregateError === 'function') errors.push(AggregateError);
     for (const E of errors) for (const k of ['constructor', 'message', 'name', 'toString']) enableOverride(E.prototype, k);

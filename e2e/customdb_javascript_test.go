@@ -133,3 +133,59 @@ func TestCustomDBJavaScriptLazyMigration(t *testing.T) {
 		t.Fatalf("users: %+v", users)
 	}
 }
+
+// Legacy authentication (no import mode) with Auth0's MySQL templates on
+// MariaDB: signup runs get_user, create and login; logins always reach the
+// legacy database; an administrator's password change runs
+// change_password, deleteUser runs delete.
+func TestCustomDBJavaScriptWithoutImportMode(t *testing.T) {
+	legacy := customdbtest.MariaDB(t)
+	l := newLifecycle(t, testenv.SQLite(t), legacy, map[string]any{}, nil)
+	scripts := map[string]any{}
+	for _, op := range customdb.Ops {
+		scripts[op] = auth0Template(t, "mysql", op)
+	}
+	l.s.MustGraphQL(t, l.s.AdminToken(t), `mutation($o: Map) { updateConnection(id: "legacy", input: {options: $o}) { id } }`,
+		map[string]any{"o": map[string]any{"customScripts": scripts}}, nil)
+	ada := customdbtest.Seed[0]
+	rows := legacy.Count(t)
+
+	if c := l.login(ada.Email, ada.Password); c == nil || c["sub"] != "auth0|1" || c["email"] != ada.Email {
+		t.Fatalf("login: %v", c)
+	}
+	if l.login(ada.Email, "not-the-password") != nil {
+		t.Fatal("a wrong password logged in")
+	}
+	// Signup of a legacy address: get_user finds it, nothing is written.
+	if claims, p := l.signup(ada.Email, "Brand-New-Secret-9"); claims != nil || p.status != http.StatusBadRequest || legacy.Count(t) != rows {
+		t.Fatalf("signup of a legacy address: %v %d", claims, p.status)
+	}
+	// A new address: create writes the row, login confirms it and gives the id.
+	claims, p := l.signup("grace@legacy.example", "Cobol-1959-Flow")
+	if claims == nil || legacy.Count(t) != rows+1 {
+		t.Fatalf("signup: %v %d %.300s", claims, p.status, p.body)
+	}
+	sub, _ := claims["sub"].(string)
+	if !strings.HasPrefix(sub, "auth0|") || sub == "auth0|1" || sub == "auth0|2" {
+		t.Fatalf("signup sub: %v", claims)
+	}
+	if c := l.login("grace@legacy.example", "Cobol-1959-Flow"); c == nil || c["sub"] != sub {
+		t.Fatalf("login after signup: %v", c)
+	}
+	grace := l.localUserByEmail("grace@legacy.example")
+	if grace == nil {
+		t.Fatal("no local profile after signup")
+	}
+	l.s.MustGraphQL(t, l.s.AdminToken(t), `mutation($id: ID!) { updateUser(id: $id, input: {password: "Admin-Chosen-77"}) { id } }`,
+		map[string]any{"id": grace.ID}, nil)
+	if l.login("grace@legacy.example", "Cobol-1959-Flow") != nil {
+		t.Fatal("the old password still works")
+	}
+	if c := l.login("grace@legacy.example", "Admin-Chosen-77"); c == nil || c["sub"] != sub {
+		t.Fatalf("login with the new password: %v", c)
+	}
+	l.s.MustGraphQL(t, l.s.AdminToken(t), `mutation($id: ID!) { deleteUser(id: $id) }`, map[string]any{"id": grace.ID}, nil)
+	if legacy.Count(t) != rows || l.login("grace@legacy.example", "Admin-Chosen-77") != nil {
+		t.Fatalf("after deleteUser: %d rows", legacy.Count(t))
+	}
+}

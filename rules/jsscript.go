@@ -89,12 +89,18 @@ func (e *Engine) ValidateScriptJavaScript(ctx context.Context, op, source string
 	if strings.TrimSpace(src) == "" {
 		return refuse("the script is empty")
 	}
+	if err := e.checkJSSize(src); err != nil {
+		return &scriptError{msg: err.Error(), cause: err}
+	}
 	if err := e.compileScriptJS(ctx, op, src); err != nil {
 		var se *jsvm.SyntaxError
-		if !errors.As(err, &se) {
-			return err // the runtime's failure, not the script's
+		switch {
+		case errors.As(err, &se):
+			return &scriptError{msg: "syntax error at " + se.Error(), cause: se}
+		case errors.Is(err, ErrInvalidModule): // the compiler gave up on it
+			return &scriptError{msg: err.Error(), cause: err}
 		}
-		return &scriptError{msg: "syntax error at " + se.Error(), cause: se}
+		return err // the runtime's failure, not the script's
 	}
 	return checkScriptShape(op, params, src)
 }
@@ -282,5 +288,8 @@ func (e *Engine) compileScriptJS(ctx context.Context, op, src string) error {
 	if errors.As(err, &se) {
 		return se
 	}
-	return err
+	if err != nil {
+		return jsCompileError(err)
+	}
+	return nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/authgraph/authgraph/identity"
 	"github.com/authgraph/authgraph/mfa"
 	"github.com/authgraph/authgraph/passwords"
+	"github.com/authgraph/authgraph/rules/jsvm"
 	"github.com/authgraph/authgraph/store"
 )
 
@@ -51,6 +52,9 @@ type Error struct {
 	What string
 	// Connection and Script name a failed custom-database script (Unavailable).
 	Connection, Script string
+	// Line and Column place a JavaScript syntax error in its source
+	// (Invalid), when that is the fault; 0 otherwise.
+	Line, Column int
 	// Cause is the original error.
 	Cause error
 }
@@ -83,6 +87,10 @@ func Classify(err error) *Error {
 		e.Kind, e.Field = Invalid, verr.Field
 	case errors.As(err, &operr):
 		e.Kind, e.Field = Invalid, operr.Key
+		var se *jsvm.SyntaxError
+		if errors.As(err, &se) {
+			e.Line, e.Column = se.Line, se.Column
+		}
 	case errors.As(err, &cerr):
 		e.Kind, e.Message, e.Field = Conflict, cerr.Message, cerr.Field
 	case errors.Is(err, connections.ErrNameTaken):

@@ -26,10 +26,16 @@ var Strategies = []string{StrategyDatabase, StrategyOIDC, StrategySAML, Strategy
 // Sync modes (options.set_user_root_attributes).
 var syncModes = []string{"on_each_login", "on_first_login", "never_on_login"}
 
-// OptionError is a bad option; Key names it.
-type OptionError struct{ Key, Message string }
+// OptionError is a bad option; Key names it. Err, when set, is the cause
+// (a script's *jsvm.SyntaxError gives the line and column).
+type OptionError struct {
+	Key, Message string
+	Err          error
+}
 
 func (e *OptionError) Error() string { return fmt.Sprintf("option %q %s", e.Key, e.Message) }
+
+func (e *OptionError) Unwrap() error { return e.Err }
 
 type kind int
 
@@ -122,6 +128,10 @@ var strategyOptions = map[string]map[string]spec{
 		"dsn":         {kind: kString, secret: true},
 		"import_mode": {kind: kBool},
 		"scripts":     {kind: kObject, secret: true},
+		// Auth0's JavaScript scripts by operation, and its configuration:
+		// secret values the scripts read (docs/CUSTOM_DATABASE.md).
+		"customScripts": {kind: kObject, secret: true},
+		"configuration": {kind: kObject, secret: true, check: stringValues},
 		// As for database connections: signups (the create script, or a
 		// local user in import mode) and the password policy applied to
 		// signups, resets and password changes before a script sees them.
@@ -260,6 +270,17 @@ func object(fields map[string]kind) func(string, any) error {
 		}
 		return nil
 	}
+}
+
+// stringValues checks an object whose values are all strings.
+func stringValues(key string, v any) error {
+	m := v.(map[string]any)
+	for _, k := range sortedKeys(m) {
+		if _, ok := m[k].(string); !ok {
+			return &OptionError{Key: key + "." + k, Message: "must be a string"}
+		}
+	}
+	return nil
 }
 
 func usernameValidation(key string, v any) error {

@@ -8,6 +8,7 @@ package connections
 import (
 	"context"
 	"encoding/base64"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -20,6 +21,13 @@ type ScriptValidator interface {
 	ValidateScript(ctx context.Context, module []byte) error
 }
 
+// JavaScriptValidator checks one JavaScript custom-database script (Auth0's
+// options.customScripts) for an operation: the rules engine's
+// ValidateScriptJavaScript (syntax with line and column, shape, requires).
+type JavaScriptValidator interface {
+	ValidateScriptJavaScript(ctx context.Context, op, source string) error
+}
+
 // CustomDBScripts are the keys of options.scripts, in the documented order (docs/CUSTOM_DATABASE.md) (the
 // operations of connectors/customdb, which checks that the lists agree).
 var CustomDBScripts = []string{"login", "get_user", "create", "verify", "change_password", "delete", "change_email"}
@@ -27,8 +35,14 @@ var CustomDBScripts = []string{"login", "get_user", "create", "verify", "change_
 // checkScripts validates the scripts given in a write (already checked to be
 // an object by Split). Stored scripts were checked when they were written.
 func (s *Service) checkScripts(ctx context.Context, strategy string, secret map[string]any) error {
+	if strategy != StrategyCustomDB {
+		return nil
+	}
+	if err := s.checkJavaScripts(ctx, secret); err != nil {
+		return err
+	}
 	scripts, ok := secret["scripts"].(map[string]any)
-	if strategy != StrategyCustomDB || !ok {
+	if !ok {
 		return nil
 	}
 	checked := map[string]error{} // one module is often uploaded under several keys
@@ -58,4 +72,65 @@ func (s *Service) checkScripts(ctx context.Context, strategy string, secret map[
 		}
 	}
 	return nil
+}
+
+// checkJavaScripts validates options.customScripts: known operations,
+// source strings the engine accepts, and no operation given both a module
+// and a JavaScript script in one write.
+func (s *Service) checkJavaScripts(ctx context.Context, secret map[string]any) error {
+	js, ok := secret["customScripts"].(map[string]any)
+	if !ok {
+		return nil
+	}
+	wasm, _ := secret["scripts"].(map[string]any)
+	for _, op := range sortedKeys(js) {
+		key := "customScripts." + op
+		if !slices.Contains(CustomDBScripts, op) {
+			return &OptionError{Key: key, Message: "is not a script; the scripts are " + strings.Join(CustomDBScripts, ", ")}
+		}
+		src, ok := js[op].(string)
+		if !ok {
+			return &OptionError{Key: key, Message: "must be JavaScript source: function (…, callback) {…}"}
+		}
+		if wasm[op] != nil {
+			return &OptionError{Key: key, Message: "is given with scripts." + op + ": an operation has one script, WebAssembly or JavaScript"}
+		}
+		v, ok := s.Scripts.(JavaScriptValidator)
+		if !ok {
+			continue
+		}
+		if err := v.ValidateScriptJavaScript(ctx, op, src); err != nil {
+			return &OptionError{Key: key, Message: "is not a valid script: " + err.Error(), Err: err}
+		}
+	}
+	return nil
+}
+
+// mergeScriptSets merges a write's scripts and customScripts into the
+// stored ones key by key (a null removes one). An operation has one script:
+// writing it in one language removes the stored one of the other. It
+// returns the merged sets by option, for those the write touched.
+func mergeScriptSets(stored, secret map[string]any) map[string]map[string]any {
+	sets := map[string]map[string]any{}
+	for _, key := range []string{"scripts", "customScripts"} {
+		given, merged := mergeScripts(stored[key], secret[key])
+		if given != nil {
+			secret[key] = given
+			sets[key] = merged
+		}
+	}
+	for key, other := range map[string]string{"scripts": "customScripts", "customScripts": "scripts"} {
+		given, _ := secret[key].(map[string]any)
+		for op := range given {
+			if sets[other] == nil {
+				m, ok := stored[other].(map[string]any)
+				if !ok || m[op] == nil {
+					continue
+				}
+				sets[other] = maps.Clone(m)
+			}
+			delete(sets[other], op)
+		}
+	}
+	return sets
 }

@@ -110,20 +110,19 @@ func (s *Service) Update(ctx context.Context, db *ent.Client, conn *ent.Connecti
 		}
 		// Scripts are merged key by key like options (a null removes one), so
 		// modules too large to send together can be uploaded one at a time.
-		given, mergedScripts := mergeScripts(storedSecret["scripts"], secret["scripts"])
-		if given != nil {
-			secret["scripts"] = given
-		}
+		// WebAssembly and JavaScript scripts alike.
+		sets := mergeScriptSets(storedSecret, secret)
 		if err := s.checkScripts(ctx, string(conn.Strategy), secret); err != nil {
 			return nil, err
 		}
 		maps.Copy(newPublic, public)
 		maps.Copy(storedSecret, secret)
-		switch {
-		case mergedScripts != nil && len(mergedScripts) == 0:
-			delete(storedSecret, "scripts")
-		case mergedScripts != nil:
-			storedSecret["scripts"] = mergedScripts
+		for key, merged := range sets {
+			if len(merged) == 0 {
+				delete(storedSecret, key)
+			} else {
+				storedSecret[key] = merged
+			}
 		}
 		if err := checkComplete(string(conn.Strategy), newPublic, storedSecret); err != nil {
 			return nil, err

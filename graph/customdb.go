@@ -54,7 +54,7 @@ func (r *Resolver) testConnectionScript(ctx context.Context, name string, script
 	case errors.Is(err, upstream.ErrNotCustomDB):
 		return nil, &identity.ValidationError{Field: "connection", Message: "is not a customdb connection"}
 	case errors.Is(err, customdb.ErrNoScript):
-		return nil, &identity.ValidationError{Field: "script", Message: fmt.Sprintf("connection %s has no %s script (options.scripts.%s)", name, op, op)}
+		return nil, &identity.ValidationError{Field: "script", Message: fmt.Sprintf("connection %s has no %s script (options.scripts.%s or options.customScripts.%s)", name, op, op, op)}
 	case errors.Is(err, connectors.ErrConfig):
 		return nil, &identity.ValidationError{Field: "connection", Message: err.Error()}
 	case err != nil && !errors.Is(err, customdb.ErrScript):

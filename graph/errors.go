@@ -79,6 +79,9 @@ func classify(err error) (code, msg string, ext map[string]any) {
 		if c.Field != "" {
 			ext["field"] = c.Field
 		}
+		if c.Line > 0 {
+			ext["line"], ext["column"] = c.Line, c.Column
+		}
 	case apierror.Conflict:
 		code = CodeConflict
 		if c.Field != "" {

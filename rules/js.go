@@ -62,16 +62,6 @@ type jsProgram struct {
 	entry  string
 }
 
-// scriptWrap returns the wrapper of a custom-database script for op: the
-// source is a function declaration named op, called by the prelude's
-// authgraph_customdb entry.
-var scriptWrap = func(op string) jsvm.Wrap {
-	return jsvm.Wrap{
-		Prefix: "(function (require, console, configuration) {",
-		Suffix: "\nreturn " + op + "; })",
-	}
-}
-
 // jsVM returns the engine's VM, creating it (and compiling QuickJS, about a
 // second, or loading it from the cache) on first use.
 func (e *Engine) jsVM(ctx context.Context) (*jsvm.VM, error) {
@@ -388,23 +378,4 @@ func (e *Engine) ValidateJavaScript(ctx context.Context, source string) error {
 		return jsCompileError(err)
 	}
 	return validateJSShape(kind, source)
-}
-
-// ValidateScriptJavaScript checks a custom-database script for op at
-// upload: its syntax, wrapped as it will run.
-func (e *Engine) ValidateScriptJavaScript(ctx context.Context, op, source string) error {
-	if !isJSIdentifier(op) {
-		return fmt.Errorf("%w: unknown custom-database operation %q", ErrInvalidModule, op)
-	}
-	if err := e.checkJSSize(source); err != nil {
-		return err
-	}
-	vm, err := e.jsVM(ctx)
-	if err != nil {
-		return err
-	}
-	if _, err := vm.Compile(ctx, op+".js", source, scriptWrap(op)); err != nil {
-		return jsCompileError(err)
-	}
-	return nil
 }

@@ -1,8 +1,9 @@
 // Package customdb is the custom-database connection (docs/CUSTOM_DATABASE.md): a
 // password connector whose lifecycle (login, get_user, create, verify,
-// change_password, delete, change_email) is carried out by WebAssembly
-// scripts run by the rules engine (rules.Engine.InvokeScript), reaching the
-// legacy database only through the connection's DSN (db.go).
+// change_password, delete, change_email) is carried out by scripts run by
+// the rules engine (rules.Engine.InvokeScript): WebAssembly modules, or
+// Auth0's JavaScript functions, reaching the legacy database only through
+// the connection's DSN (db.go).
 //
 // Like every connector it never touches Authgraph's store: import mode (lazy
 // migration) is carried out by connectors/upstream, which looks in its own
@@ -92,18 +93,35 @@ type Config struct {
 	// DSN is the legacy database (empty: scripts have no database).
 	DSN string
 	// Scripts are the wasm modules by operation.
-	Scripts    map[string][]byte
-	ImportMode bool
-	Timeout    time.Duration
+	Scripts map[string][]byte
+	// JavaScript are Auth0's JavaScript scripts by operation
+	// (options.customScripts); one takes the place of a module for the
+	// same operation.
+	JavaScript map[string]string
+	// Configuration is Auth0's options.configuration: secret values the
+	// scripts read (JavaScript: the global configuration; WebAssembly: the
+	// input's configuration member).
+	Configuration map[string]any
+	ImportMode    bool
+	Timeout       time.Duration
 	// Metrics times the script runs (nil: not measured).
 	Metrics *metrics.Registry
 }
 
 // FromOptions reads a customdb connection's options and decrypted secrets.
 func FromOptions(name, version string, engine *rules.Engine, options, secrets map[string]any) (Config, error) {
-	c := Config{Name: name, Version: version, Engine: engine, Scripts: map[string][]byte{}}
+	c := Config{Name: name, Version: version, Engine: engine, Scripts: map[string][]byte{}, JavaScript: map[string]string{}}
 	c.DSN, _ = secrets["dsn"].(string)
 	c.ImportMode, _ = options["import_mode"].(bool)
+	c.Configuration, _ = secrets["configuration"].(map[string]any)
+	js, _ := secrets["customScripts"].(map[string]any)
+	for op, v := range js {
+		s, ok := v.(string)
+		if !ok {
+			return c, fmt.Errorf("%w: customScripts.%s must be JavaScript source", connectors.ErrConfig, op)
+		}
+		c.JavaScript[op] = s
+	}
 	scripts, _ := secrets["scripts"].(map[string]any)
 	for op, v := range scripts {
 		s, ok := v.(string)
@@ -150,6 +168,15 @@ func New(cfg Config) (*Connector, error) {
 			Timeout: cfg.Timeout, Script: true,
 		}
 	}
+	for op, src := range cfg.JavaScript {
+		src = rules.ScriptSource(src)
+		sum := sha256.Sum256([]byte(src))
+		c.modules[op] = rules.RuleVersion{
+			ID: "customdb:" + cfg.Name + ":" + op, Name: cfg.Name + "/" + op,
+			Version: cfg.Version + "-js-" + hex.EncodeToString(sum[:8]), JavaScript: src,
+			Timeout: cfg.Timeout, Script: true,
+		}
+	}
 	return c, nil
 }
 
@@ -189,7 +216,11 @@ func (c *Connector) Run(ctx context.Context, op string, args map[string]any) (_ 
 	if !ok {
 		return Outcome{}, fmt.Errorf("%w: %s", ErrNoScript, op)
 	}
-	input, err := json.Marshal(map[string]any{"op": op, "args": args, "connection": c.cfg.Name})
+	in := map[string]any{"op": op, "args": args, "connection": c.cfg.Name}
+	if len(c.cfg.Configuration) > 0 {
+		in["configuration"] = c.cfg.Configuration
+	}
+	input, err := json.Marshal(in)
 	if err != nil {
 		return Outcome{}, err
 	}

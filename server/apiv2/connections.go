@@ -1,6 +1,7 @@
 package apiv2
 
 import (
+	"encoding/base64"
 	"errors"
 	"maps"
 	"net/http"
@@ -129,7 +130,7 @@ func (a *API) connectionRoutes() []*Route {
 			Query:       ConnectionsQuery{}, Response: ConnectionList{}, Handle: a.listConnections},
 		{Method: http.MethodPost, Path: "/connections", Scopes: create, Status: http.StatusCreated,
 			Summary:     "Create a connection",
-			Description: "Creates a connection. Options use Auth0's names; the custom database's customScripts are WebAssembly modules (base64), its configuration holds only dsn.",
+			Description: "Creates a connection. Options use Auth0's names; the custom database's customScripts are Auth0's JavaScript functions or WebAssembly modules (base64), its configuration the scripts' secret values (dsn: the database they reach).",
 			Body:        ConnectionCreate{}, Response: Connection{}, Handle: a.createConnection},
 		{Method: http.MethodGet, Path: "/connections/{id}", Scopes: read,
 			Summary: "Get a connection", Description: "Reads a connection by id (con_…) or name.",
@@ -356,23 +357,36 @@ func fromAuth0Options(strategy, preset string, in map[string]any) (map[string]an
 			}
 			continue
 		case k == "customScripts" && strategy == connections.StrategyCustomDB:
-			out["scripts"] = v
+			wasm, js, err := splitCustomScripts(v)
+			if err != nil {
+				return nil, err
+			}
+			if wasm != nil {
+				out["scripts"] = wasm
+			}
+			if js != nil {
+				out["customScripts"] = js
+			}
 			continue
 		case k == "configuration" && strategy == connections.StrategyCustomDB:
 			if v == nil {
-				out["dsn"] = nil
+				out["dsn"], out["configuration"] = nil, nil
 				continue
 			}
 			m, ok := v.(map[string]any)
 			if !ok {
 				return nil, &connections.OptionError{Key: k, Message: "must be an object"}
 			}
-			for ck := range m {
-				if ck != "dsn" {
-					return nil, &connections.OptionError{Key: k + "." + ck, Message: "is not supported: configuration holds only dsn"}
-				}
+			// dsn is the database the scripts reach; the other values are
+			// the scripts' configuration.
+			if dsn, ok := m["dsn"]; ok {
+				out["dsn"] = dsn
 			}
-			out["dsn"] = m["dsn"] // absent: the given configuration has none
+			rest := maps.Clone(m)
+			delete(rest, "dsn")
+			if len(rest) > 0 {
+				out["configuration"] = rest
+			}
 			continue
 		case k == "type" && strategy == connections.StrategyOIDC:
 			if v != nil && v != "back_channel" {
@@ -512,4 +526,47 @@ func (a *API) patchConnectionClients(r *Request) (any, error) {
 	}
 	_, err := manageconn.Update(r.Ctx(), a.cfg.Connections, a.cfg.DB, r.Param("id"), p)
 	return nil, connectionError(err)
+}
+
+// splitCustomScripts sorts Auth0's customScripts: a WebAssembly module in
+// base64 goes to scripts, anything else is JavaScript source (Auth0's
+// scripts) and stays in customScripts. A null removes either.
+func splitCustomScripts(v any) (wasm, js map[string]any, err error) {
+	if v == nil {
+		return nil, nil, nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, nil, &connections.OptionError{Key: "customScripts", Message: "must be an object"}
+	}
+	for op, s := range m {
+		str, isString := s.(string)
+		switch {
+		case s == nil:
+			wasm, js = put(wasm, op, nil), put(js, op, nil)
+		case isString && isWasmBase64(str):
+			wasm = put(wasm, op, s)
+		default:
+			js = put(js, op, s)
+		}
+	}
+	return wasm, js, nil
+}
+
+func put(m map[string]any, k string, v any) map[string]any {
+	if m == nil {
+		m = map[string]any{}
+	}
+	m[k] = v
+	return m
+}
+
+// isWasmBase64 reports whether s is standard base64 of a WebAssembly
+// module ("\x00asm" encodes as AGFzbQ).
+func isWasmBase64(s string) bool {
+	if !strings.HasPrefix(s, "AGFzbQ") {
+		return false
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
+	return err == nil && len(b) >= 4
 }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/authgraph/authgraph/internal/testenv"
 )
 
 // Fixtures are built by `make rules-fixtures` into testdata/build. Without
@@ -56,8 +58,9 @@ func newEngine(tb testing.TB, cfg Config) *Engine {
 }
 
 // testCacheDir shares compiled fixtures between tests of one run, as a
-// production restart would.
-var testCacheDir = filepath.Join(os.TempDir(), "authgraph-rules-test-cache")
+// production restart would, and with the test servers of other packages,
+// which load the same fixtures.
+var testCacheDir = testenv.RulesCacheDir()
 
 func ctxTimeout(tb testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)

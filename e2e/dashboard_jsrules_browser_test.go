@@ -22,10 +22,18 @@ func TestDashboardJavaScriptRuleInBrowser(t *testing.T) {
 	if !ok {
 		t.Fatal("no add-roles-to-tokens template")
 	}
+	// Erin holds two roles: the template puts event.authorization.roles in the tokens.
 	var erin struct{ CreateUser struct{ ID string } }
-	s.MustGraphQL(t, f.admin, `mutation($app: Map) { createUser(input: {connection: "Username-Password-Authentication",
-		email: "erin@example.com", password: "Enigma-Rotor-1941!", emailVerified: true, appMetadata: $app}) { id } }`,
-		map[string]any{"app": map[string]any{"roles": []string{"admin", "editor"}}}, &erin)
+	s.MustGraphQL(t, f.admin, `mutation { createUser(input: {connection: "Username-Password-Authentication",
+		email: "erin@example.com", password: "Enigma-Rotor-1941!", emailVerified: true}) { id } }`, nil, &erin)
+	var roleIDs []string
+	for _, name := range []string{"admin", "editor"} {
+		var role struct{ CreateRole struct{ ID string } }
+		s.MustGraphQL(t, f.admin, `mutation($n: String!) { createRole(input: {name: $n}) { id } }`, map[string]any{"n": name}, &role)
+		roleIDs = append(roleIDs, role.CreateRole.ID)
+	}
+	s.MustGraphQL(t, f.admin, `mutation($u: ID!, $r: [ID!]!) { assignUserRoles(userId: $u, roleIds: $r) { id } }`,
+		map[string]any{"u": erin.CreateUser.ID, "r": roleIDs}, nil)
 
 	c := newChrome(t, s)
 	c.signIn(s, "ada@example.com", "Analytical-Engine-1843")
@@ -48,7 +56,7 @@ func TestDashboardJavaScriptRuleInBrowser(t *testing.T) {
 	c.run(chromedp.Evaluate[chromedp.Void](`window.confirm = () => true`), chromedp.Click(chromedp.CSS(`#gallery-toggle`)))
 	card := `#rule-gallery [data-template="add-roles-to-tokens"]`
 	c.waitJS(fmt.Sprintf(`!!document.querySelector(%q)`, card+" button"))
-	if got := c.text(card + " h3"); !strings.Contains(got, "Add user roles to tokens") || !strings.Contains(got, "Action") {
+	if got := c.text(card + " h4"); !strings.Contains(got, "Add user roles to tokens") || !strings.Contains(got, "Action") {
 		t.Fatalf("template card: %q", got)
 	}
 	c.shot("rules-js-gallery")
@@ -111,7 +119,10 @@ func TestDashboardJavaScriptRuleInBrowser(t *testing.T) {
 	c.waitJS(`!document.querySelector("#rule-form .code-lines .error") && !document.querySelector("#rule-form textarea.code").hasAttribute("aria-invalid")`)
 
 	// The test panel runs the edited (unsaved) source on Erin's login.
-	edited := strings.Replace(tpl.Source, "  api.idToken", "  console.log('roles: ' + roles.length);\n  api.idToken", 1)
+	edited := strings.Replace(tpl.Source, "=> {\n", "=> {\n  console.log('roles: ' + event.authorization.roles.length);\n", 1)
+	if edited == tpl.Source {
+		t.Fatal("the template has no arrow function body")
+	}
 	c.setText(ta, edited)
 	c.setText(`#rule-test input[name=userId]`, erin.CreateUser.ID)
 	c.run(chromedp.Click(chromedp.CSS(`#rule-test button[type=submit]`)))

@@ -33,9 +33,13 @@ export function codeEditor({ label, value = "", hint, readOnly = false, name = "
   const gutter = h("div.code-gutter", { "aria-hidden": "true" }, numbers);
   const mark = h("div.code-mark", { hidden: true, "aria-hidden": "true" });
   const pos = h("p.code-pos.hint", "Ln 1, Col 1");
-  const box = h("div.code-editor", gutter, h("div.code-area", mark, ta));
+  const area = h("div.code-area", mark);
+  const box = h("div.code-editor", gutter, area);
+  // field labels the textarea and links its hint and error; the editor's
+  // box then takes the textarea's place.
   const el = field(label, ta, hint);
   ta.replaceWith(box);
+  area.append(ta);
   box.after(pos);
   ta.setAttribute("aria-describedby", ta.getAttribute("aria-describedby") + " " + (pos.id = ta.id + "-pos"));
 

@@ -21,18 +21,18 @@ export function gallery(onChoose) {
   const open = async () => {
     region.hidden = false;
     toggle.setAttribute("aria-expanded", "true");
-    region.replaceChildren(h("h2#gallery-h", "Templates"), h("p.muted", "Loading…"));
+    region.replaceChildren(h("h3#gallery-h", "Templates"), h("p.muted", "Loading…"));
     try {
       cache = cache || (await gql(TEMPLATES)).ruleTemplates;
     } catch (err) {
-      region.replaceChildren(h("h2#gallery-h", "Templates"), errorBox(err));
+      region.replaceChildren(h("h3#gallery-h", "Templates"), errorBox(err));
       return;
     }
     region.replaceChildren(
-      h("h2#gallery-h", "Templates"),
+      h("h3#gallery-h", "Templates"),
       h("p.hint", "Choosing a template replaces the editor's source; the rule is saved only when you save it."),
       cache.length ? h("ul.gallery-list", cache.map((t) => h("li.card.template", { "data-template": t.id },
-        h("h3", t.name, h("span.badge", { "data-kind": t.kind }, KINDS[t.kind] || t.kind)),
+        h("h4", t.name, h("span.badge", { "data-kind": t.kind }, KINDS[t.kind] || t.kind)),
         h("p", t.description),
         h("button", { type: "button", "aria-label": "Use the template " + t.name, onclick: () => { close(); onChoose(t); } }, "Use template"))))
         : h("p", "No templates."));

@@ -10,6 +10,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/authgraph/authgraph/apierror"
+	"github.com/authgraph/authgraph/rules/jsvm"
 )
 
 // Error codes in extensions.code.
@@ -105,6 +106,11 @@ func classify(err error) (code, msg string, ext map[string]any) {
 		ext["retryAfter"] = int(apierror.RetryAfter.Seconds())
 	default:
 		code = CodeInternal
+	}
+	// A JavaScript syntax error points at its place in the source.
+	var syn *jsvm.SyntaxError
+	if code == CodeBadUserInput && errors.As(err, &syn) {
+		ext["line"], ext["column"] = syn.Line, syn.Column
 	}
 	if len(ext) == 0 {
 		ext = nil

@@ -24,6 +24,8 @@ type Engine struct {
 	mu      sync.Mutex
 	closed  bool
 	modules map[string]*ruleModule // by RuleVersion.key()
+
+	js jsEngine // JavaScript rules (js.go)
 }
 
 // RuleVersion is one immutable version of a rule, as stored. A new module
@@ -109,7 +111,7 @@ func (e *Engine) Close(ctx context.Context) error {
 	for _, m := range mods {
 		m.close(ctx)
 	}
-	return errors.Join(e.rt.Close(ctx), e.cache.Close(ctx))
+	return errors.Join(e.closeJS(ctx), e.rt.Close(ctx), e.cache.Close(ctx))
 }
 
 // Config returns the effective configuration (defaults applied).
@@ -181,6 +183,7 @@ func (e *Engine) Evict(ctx context.Context, id, version string) {
 	if m != nil {
 		m.close(ctx)
 	}
+	e.evictJS(id, version)
 }
 
 // module returns the compiled, pooled module for rv, compiling it once.
@@ -225,6 +228,12 @@ func (e *Engine) module(ctx context.Context, rv *RuleVersion) (*ruleModule, erro
 func (e *Engine) Prepare(ctx context.Context, rules ...RuleVersion) error {
 	var errs []error
 	for i := range rules {
+		if rules[i].JavaScript != "" {
+			if err := e.prepareJS(ctx, &rules[i]); err != nil {
+				errs = append(errs, fmt.Errorf("rule %q (%s): %w", rules[i].Name, rules[i].ID, err))
+			}
+			continue
+		}
 		if _, err := e.module(ctx, &rules[i]); err != nil {
 			errs = append(errs, fmt.Errorf("rule %q (%s): %w", rules[i].Name, rules[i].ID, err))
 		}

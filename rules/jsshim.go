@@ -45,9 +45,18 @@ func DetectKind(source string) string {
 // wrapFor returns the wrapper that turns source of kind into a factory
 // function, and the prelude entry that runs it. The prefix stays on the
 // source's first line so that positions in syntax errors are the source's.
+//
+// A Rule's factory takes the globals Auth0 gives rules (configuration,
+// auth0, UnauthorizedError, global) as parameters, because the global
+// object is frozen and they differ per call. The rule is assigned rather
+// than returned so that a trailing semicolon or helper functions declared
+// after it still compile, as they did on Auth0.
 func wrapFor(kind string) (jsvm.Wrap, string) {
 	if kind == KindRule {
-		return jsvm.Wrap{Prefix: "(function (require, console) { return (", Suffix: "\n); })"}, entryRule
+		return jsvm.Wrap{
+			Prefix: "(function (require, console, configuration, auth0, UnauthorizedError, global) { const authgraph_rule_fn = ",
+			Suffix: "\n;\nreturn authgraph_rule_fn; })",
+		}, entryRule
 	}
 	return jsvm.Wrap{Prefix: "(function (exports, module, require, console) {", Suffix: "\n})"}, entryAction
 }

@@ -29,7 +29,13 @@ func (e *Engine) Invoke(ctx context.Context, rv *RuleVersion, event []byte) (Inv
 		maxLineBytes: e.cfg.MaxLogLineBytes,
 		secrets:      rv.Secrets,
 	}
-	out, err := e.invoke(ctx, rv, event, st)
+	var out []byte
+	var err error
+	if rv.JavaScript != "" {
+		out, err = e.invokeJS(ctx, rv, event, st)
+	} else {
+		out, err = e.invoke(ctx, rv, event, st)
+	}
 	inv := Invocation{Output: out, Logs: st.finishLogs(), Duration: time.Since(start)}
 	return inv, err
 }

@@ -8,6 +8,18 @@ import (
 // ErrSyntax is wrapped by every *SyntaxError.
 var ErrSyntax = errors.New("javascript syntax error")
 
+// Execution errors of Run. The runtime that produced one is discarded.
+var (
+	ErrTimeout        = errors.New("time limit exceeded")
+	ErrMemoryLimit    = errors.New("memory limit exceeded")
+	ErrStackOverflow  = errors.New("stack overflow")
+	ErrThrown         = errors.New("uncaught exception")
+	ErrOutputTooLarge = errors.New("result too large")
+	ErrBadResult      = errors.New("invalid result")
+	ErrClosed         = errors.New("javascript runtime closed")
+	ErrBusy           = errors.New("javascript runtime busy")
+)
+
 // SyntaxError is a compile error in untrusted source, positioned in that
 // source (1-based line and column), whatever wrapper the caller added.
 type SyntaxError struct {

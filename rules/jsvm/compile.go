@@ -1,0 +1,186 @@
+package jsvm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Program is compiled untrusted source: QuickJS bytecode of its wrapped
+// form, evaluated (to its factory) once per runtime that runs it.
+type Program struct {
+	Name     string
+	id       uint64
+	bytecode []byte
+}
+
+// compileTimeout bounds one compilation (the host's work, not a call's).
+const compileTimeout = 10 * time.Second
+
+// Compile checks and compiles source wrapped by wrap into a Program named
+// name (the file name in stack traces). It never runs the source. Errors in
+// the source are *SyntaxError, positioned in source.
+func (vm *VM) Compile(ctx context.Context, name, source string, wrap Wrap) (*Program, error) {
+	if vm.isClosed() {
+		return nil, ErrClosed
+	}
+	if strings.ContainsRune(wrap.Prefix, '\n') {
+		return nil, errors.New("jsvm: Wrap.Prefix must not contain a newline")
+	}
+	if i := strings.IndexByte(source, 0); i >= 0 {
+		line, col := position(source, i)
+		return nil, &SyntaxError{Message: "the source contains a NUL character", Line: line, Column: col}
+	}
+	if i := dynamicImport(source); i >= 0 {
+		line, col := position(source, i)
+		return nil, &SyntaxError{Message: "import() is not available: modules are loaded with require()", Line: line, Column: col}
+	}
+	vm.compileMu.Lock()
+	defer vm.compileMu.Unlock()
+	if vm.compiler == nil {
+		r, err := vm.newRuntime(ctx, false)
+		if err != nil {
+			return nil, err
+		}
+		vm.compiler = r
+	}
+	r := vm.compiler
+	var code []byte
+	err := r.guard(ctx, compileTimeout, func() error {
+		var err error
+		code, err = r.q.compile(name, wrap.Prefix+source+wrap.Suffix)
+		return err
+	})
+	if err != nil {
+		if errors.Is(err, ErrThrown) {
+			r.broken = false // an exception: the compiler is intact
+		}
+		if r.broken {
+			r.close()
+			vm.compiler = nil
+		}
+		var se *SyntaxError
+		if errors.As(err, &se) || !errors.Is(err, ErrThrown) {
+			return nil, err
+		}
+		return nil, syntaxError(err, len(wrap.Prefix), source)
+	}
+	return &Program{Name: name, id: vm.programs.Add(1), bytecode: code}, nil
+}
+
+// A QuickJS syntax error reads "SyntaxError: message\n    at file:line:col".
+var atPosition = regexp.MustCompile(`at [^\n]*?:(\d+):(\d+)`)
+
+// syntaxError turns QuickJS's error into a *SyntaxError in the user's
+// coordinates: the wrapper's prefix shares the first line.
+func syntaxError(err error, prefixLen int, source string) error {
+	msg := err.Error()
+	msg = strings.TrimPrefix(msg, ErrThrown.Error()+": ")
+	head, rest, _ := strings.Cut(msg, "\n")
+	head = strings.TrimPrefix(head, "SyntaxError: ")
+	if i := strings.Index(head, " ("); i >= 0 && strings.HasPrefix(head[i+2:], "at ") {
+		rest = head[i+2:] + "\n" + rest
+		head = head[:i]
+	}
+	se := &SyntaxError{Message: head, Line: 1, Column: 1}
+	if m := atPosition.FindStringSubmatch(rest); m != nil {
+		se.Line, _ = strconv.Atoi(m[1])
+		se.Column, _ = strconv.Atoi(m[2])
+		if se.Line == 1 {
+			se.Column -= prefixLen
+		}
+	}
+	// An error in the suffix (an unclosed block, say) is at the source's end.
+	if lines := strings.Count(source, "\n") + 1; se.Line > lines {
+		se.Line, se.Column = position(source, len(source))
+	}
+	se.Column = max(se.Column, 1)
+	return se
+}
+
+// position returns the 1-based line and column (in bytes) of offset i.
+func position(s string, i int) (line, col int) {
+	line = 1 + strings.Count(s[:i], "\n")
+	return line, i - strings.LastIndexByte(s[:i], '\n')
+}
+
+// dynamicImport returns the offset of a possible import() call in source, or
+// -1. It errs on the side of refusing: it does not tokenize (a string could
+// hide code from a tokenizer that guessed wrong about a regular expression),
+// so "import" followed by "(" is refused even inside a string or a comment.
+// Member names (.import, #import), longer identifiers and import followed by
+// anything that cannot start a call are allowed.
+func dynamicImport(source string) int {
+	const kw = "import"
+	for off := 0; ; {
+		i := strings.Index(source[off:], kw)
+		if i < 0 {
+			return -1
+		}
+		i += off
+		off = i + len(kw)
+		if i > 0 {
+			switch prev := source[i-1]; {
+			case prev == '.' || prev == '#' || prev == '$' || prev == '_' || prev == '\\' || isASCIIAlnum(prev):
+				continue
+			}
+		}
+		if importCallFollows(source[off:]) {
+			return i
+		}
+	}
+}
+
+// importCallFollows reports whether s (what follows "import") may continue
+// as a call: "(" after whitespace and comments, or something this scan does
+// not understand.
+func importCallFollows(s string) bool {
+	for len(s) > 0 {
+		c := s[0]
+		switch {
+		case c == '(':
+			return true
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f':
+			s = s[1:]
+		case strings.HasPrefix(s, "//"):
+			j := strings.IndexAny(s, "\n\r")
+			if j < 0 {
+				return false
+			}
+			s = s[j:]
+		case strings.HasPrefix(s, "/*"):
+			j := strings.Index(s[2:], "*/")
+			if j < 0 {
+				return true
+			}
+			s = s[j+4:]
+		case c >= 0x80:
+			r, n := utf8.DecodeRuneInString(s)
+			if unicode.IsSpace(r) || r == '\ufeff' {
+				s = s[n:]
+				continue
+			}
+			return true // an identifier character or something unusual
+		case c == '\\':
+			return true // an escape: \u0028 is not "(", but be safe
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+func isASCIIAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// String names the program in errors.
+func (p *Program) String() string {
+	return fmt.Sprintf("%s (%d bytes of bytecode)", p.Name, len(p.bytecode))
+}

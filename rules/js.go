@@ -27,6 +27,9 @@ import (
 //go:embed js/*.js
 var preludeFS embed.FS
 
+// jsPreludeSource is the prelude the engine loads (tests replace it).
+var jsPreludeSource = jsPrelude
+
 // jsPrelude returns the preludes concatenated in name order.
 func jsPrelude() (string, error) {
 	names, err := fs.Glob(preludeFS, "js/*.js")
@@ -83,7 +86,7 @@ func (e *Engine) jsVM(ctx context.Context) (*jsvm.VM, error) {
 	if e.js.vm != nil {
 		return e.js.vm, nil
 	}
-	prelude, err := jsPrelude()
+	prelude, err := jsPreludeSource()
 	if err != nil {
 		return nil, fmt.Errorf("rules: javascript preludes: %w", err)
 	}
@@ -262,7 +265,30 @@ func (e *Engine) invokeJS(parent context.Context, rv *RuleVersion, input []byte,
 		e.log.Debug("rules: javascript call failed", "rule_id", rv.ID, "version", rv.Version, "err", err)
 		return nil, err
 	}
+	if outOfMemory(out.Result) {
+		// The prelude caught QuickJS's out-of-memory exception and
+		// reported it: it is the memory limit, as for a module.
+		return nil, fmt.Errorf("%w (%d MiB): javascript heap exhausted", ErrMemoryLimit, e.cfg.MemoryLimit>>20)
+	}
 	return []byte(out.Result), nil
+}
+
+// outOfMemory reports whether a result is the error QuickJS throws when its
+// heap limit is reached.
+func outOfMemory(result string) bool {
+	if !strings.Contains(result, "out of memory") {
+		return false
+	}
+	var r struct {
+		Error *struct {
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if json.Unmarshal([]byte(result), &r) != nil || r.Error == nil {
+		return false
+	}
+	m := strings.TrimPrefix(r.Error.Message, "InternalError: ")
+	return m == "out of memory"
 }
 
 // classifyJS maps jsvm's errors to the execution sentinels, with the

@@ -8,8 +8,8 @@ import (
 	"time"
 )
 
-// classify turns what qjs reported (a JavaScript exception as an error
-// "Name: message\n<stack>", or a panic of a failed wasm call) into one of
+// classify turns what the binding reported (a JavaScript exception as an
+// error "Name: message\n<stack>", or a trap of the wasm module) into one of
 // the execution sentinels, with a message the script's author can act on.
 func (r *runtime) classify(parent context.Context, timedOut bool, err error, timeout time.Duration) error {
 	for _, known := range []error{ErrBadResult, ErrOutputTooLarge, ErrClosed, ErrBusy, ErrTimeout, ErrMemoryLimit, ErrStackOverflow, ErrThrown, ErrSyntax} {
@@ -31,7 +31,9 @@ func (r *runtime) classify(parent context.Context, timedOut bool, err error, tim
 		// nested value) runs past address 0 and faults. The runtime is
 		// discarded, so nothing it left behind survives.
 		line := firstLine(strings.TrimPrefix(msg, "wasm error: "))
-		if strings.Contains(msg, "out of bounds memory access") || strings.Contains(msg, "invalid table access") || strings.Contains(msg, "stack overflow") {
+		if !strings.Contains(msg, "exit_code(") {
+			// Out of bounds access, invalid table access, or an abort()
+			// (unreachable) of the C code after running off its stack.
 			return fmt.Errorf("%w (the JavaScript engine faulted: %s)", ErrStackOverflow, line)
 		}
 		return fmt.Errorf("%w: the JavaScript engine trapped: %s", ErrThrown, line)

@@ -77,7 +77,7 @@ func TestJSRunResults(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name, src, want string
-		logs           []string
+		logs            []string
 	}{
 		{"sync", "exports.run = (i) => 'hello ' + i", "hello in", nil},
 		{"async", "exports.run = async (i) => { await null; return 'later ' + i }", "later in", nil},

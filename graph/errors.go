@@ -10,6 +10,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/authgraph/authgraph/apierror"
+	"github.com/authgraph/authgraph/rules"
 	"github.com/authgraph/authgraph/rules/jsvm"
 )
 
@@ -107,10 +108,18 @@ func classify(err error) (code, msg string, ext map[string]any) {
 	default:
 		code = CodeInternal
 	}
-	// A JavaScript syntax error points at its place in the source.
-	var syn *jsvm.SyntaxError
-	if code == CodeBadUserInput && errors.As(err, &syn) {
+	// A JavaScript rule refused at upload points at its place in the
+	// source: a syntax error, or a require() of a module not available.
+	var (
+		syn   *jsvm.SyntaxError
+		shape *rules.JSShapeError
+	)
+	switch {
+	case code != CodeBadUserInput:
+	case errors.As(err, &syn):
 		ext["line"], ext["column"] = syn.Line, syn.Column
+	case errors.As(err, &shape) && shape.Line > 0:
+		ext["line"], ext["column"] = shape.Line, shape.Column
 	}
 	if len(ext) == 0 {
 		ext = nil

@@ -173,6 +173,9 @@ func (e *Engine) jsProgramFor(ctx context.Context, vm *jsvm.VM, rv *RuleVersion,
 	if p != nil && p.source == rv.JavaScript {
 		return p, nil
 	}
+	if err := e.checkJSSize(rv.JavaScript); err != nil {
+		return nil, err
+	}
 	var wrap jsvm.Wrap
 	var entry, name string
 	if rv.Script {
@@ -216,10 +219,23 @@ func jsCompileError(err error) error {
 	if errors.As(err, &se) {
 		return fmt.Errorf("%w: javascript syntax error at %w", ErrInvalidModule, se)
 	}
-	if errors.Is(err, jsvm.ErrClosed) {
+	switch {
+	case errors.Is(err, jsvm.ErrClosed):
 		return ErrClosed
+	case errors.Is(err, jsvm.ErrStackOverflow), errors.Is(err, jsvm.ErrMemoryLimit), errors.Is(err, jsvm.ErrTimeout), errors.Is(err, jsvm.ErrThrown):
+		// The compiler itself gave up (nesting too deep for its stack, a
+		// source too large for the heap): the source is refused.
+		return fmt.Errorf("%w: the javascript source cannot be compiled: %v", ErrInvalidModule, err)
 	}
 	return err
+}
+
+// checkJSSize refuses a source larger than the module size limit.
+func (e *Engine) checkJSSize(source string) error {
+	if len(source) > e.cfg.MaxModuleSize {
+		return invalid(ErrModuleTooLarge, "javascript source of %d bytes, the limit is %d", len(source), e.cfg.MaxModuleSize)
+	}
+	return nil
 }
 
 // invokeJS is invoke for a JavaScript rule or script.
@@ -359,6 +375,9 @@ func jsScriptHost(st *callState, call *scriptCall) jsvm.Host {
 // its syntax (a *jsvm.SyntaxError with line and column, wrapped with
 // ErrInvalidModule) and its shape (validateJSShape). It runs nothing.
 func (e *Engine) ValidateJavaScript(ctx context.Context, source string) error {
+	if err := e.checkJSSize(source); err != nil {
+		return err
+	}
 	kind := DetectKind(source)
 	wrap, _ := wrapFor(kind)
 	vm, err := e.jsVM(ctx)
@@ -376,6 +395,9 @@ func (e *Engine) ValidateJavaScript(ctx context.Context, source string) error {
 func (e *Engine) ValidateScriptJavaScript(ctx context.Context, op, source string) error {
 	if !isJSIdentifier(op) {
 		return fmt.Errorf("%w: unknown custom-database operation %q", ErrInvalidModule, op)
+	}
+	if err := e.checkJSSize(source); err != nil {
+		return err
 	}
 	vm, err := e.jsVM(ctx)
 	if err != nil {

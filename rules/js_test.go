@@ -146,6 +146,18 @@ func TestJSValidate(t *testing.T) {
 	if err := e.ValidateScriptJavaScript(ctx, "login", "function login(email, password, callback) { callback(null); }"); err != nil {
 		t.Errorf("valid script: %v", err)
 	}
+	// Nesting too deep for the compiler's stack is refused too, and the
+	// compiler recovers.
+	deep := "exports.onExecutePostLogin = async () => " + strings.Repeat("(", 200000) + "1" + strings.Repeat(")", 200000) + ";"
+	if err := e.ValidateJavaScript(ctx, deep); !errors.Is(err, ErrInvalidModule) {
+		t.Errorf("deep nesting: %v", err)
+	}
+	if err := e.ValidateJavaScript(ctx, strings.Repeat(" ", MaxModuleSize+1)); !errors.Is(err, ErrModuleTooLarge) {
+		t.Errorf("size: %v", err)
+	}
+	if err := e.ValidateJavaScript(ctx, "exports.onExecutePostLogin = async (event, api) => {};"); err != nil {
+		t.Errorf("after a failed compilation: %v", err)
+	}
 	if err := e.ValidateScriptJavaScript(ctx, "log-in", "function x() {}"); !errors.Is(err, ErrInvalidModule) {
 		t.Errorf("bad op: %v", err)
 	}

@@ -33,13 +33,18 @@ const (
 )
 
 // DetectKind tells a legacy Rule (the source, after comments, is a function
-// expression) from an Action (anything else: a module).
+// expression) from an Action (anything else: a module). A module that
+// starts with a helper function declaration is still an Action when it
+// assigns exports.onExecutePostLogin.
 func DetectKind(source string) string {
 	s := stripLeadingComments(source)
-	if strings.HasPrefix(s, "function") || strings.HasPrefix(s, "async function") {
-		return KindRule
+	if !strings.HasPrefix(s, "function") && !strings.HasPrefix(s, "async function") {
+		return KindAction
 	}
-	return KindAction
+	if hasActionExport(jsTokenize(source)) {
+		return KindAction
+	}
+	return KindRule
 }
 
 // wrapFor returns the wrapper that turns source of kind into a factory

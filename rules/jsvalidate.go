@@ -69,10 +69,18 @@ func checkRequires(toks []jsToken) error {
 	return nil
 }
 
-// checkActionExport looks for exports.onExecutePostLogin = …,
+func checkActionExport(toks []jsToken) error {
+	if hasActionExport(toks) {
+		return nil
+	}
+	return &JSShapeError{kind: ErrMissingExport, Message: "an Action must set exports.onExecutePostLogin = async " +
+		"(event, api) => { … } (a legacy Rule must be a function (user, context, callback) { … })"}
+}
+
+// hasActionExport looks for exports.onExecutePostLogin = …,
 // module.exports.onExecutePostLogin = …, exports['onExecutePostLogin'] = …
 // or module.exports = { …onExecutePostLogin… }.
-func checkActionExport(toks []jsToken) error {
+func hasActionExport(toks []jsToken) bool {
 	is := func(i int, text string) bool {
 		return i < len(toks) && toks[i].text == text && toks[i].kind != jsString
 	}
@@ -85,20 +93,19 @@ func checkActionExport(toks []jsToken) error {
 		}
 		switch {
 		case is(i+1, ".") && is(i+2, "onExecutePostLogin") && is(i+3, "="):
-			return nil
+			return true
 		case is(i+1, "[") && i+2 < len(toks) && toks[i+2].kind == jsString && toks[i+2].text == "onExecutePostLogin" &&
 			is(i+3, "]") && is(i+4, "="):
-			return nil
+			return true
 		case i > 1 && toks[i-2].text == "module" && is(i+1, "=") && is(i+2, "{"):
 			for _, u := range toks[i+3:] {
 				if (u.kind == jsIdent || u.kind == jsString) && u.text == "onExecutePostLogin" {
-					return nil
+					return true
 				}
 			}
 		}
 	}
-	return &JSShapeError{kind: ErrMissingExport, Message: "an Action must set exports.onExecutePostLogin = async " +
-		"(event, api) => { … } (a legacy Rule must be a function (user, context, callback) { … })"}
+	return false
 }
 
 // checkRuleFunction insists on function [name](user, context, callback):

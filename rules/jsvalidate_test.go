@@ -17,6 +17,8 @@ func TestValidateJSShape(t *testing.T) {
 		{name: "action via module.exports member", src: "module.exports.onExecutePostLogin = async () => {};"},
 		{name: "action via bracket", src: "exports['onExecutePostLogin'] = function (e, a) {};"},
 		{name: "action via object", src: "const onExecutePostLogin = async () => {};\nmodule.exports = { onExecutePostLogin };"},
+		{name: "action starting with a helper function", src: "function isAdmin(event) { return true; }\nexports.onExecutePostLogin = async (event, api) => {};"},
+		{name: "action starting with an async helper", src: "async function helper() {}\nmodule.exports = { onExecutePostLogin: helper };"},
 		{name: "action after a const", src: "const f = async (event, api) => {};\nexports.onExecutePostLogin = f;"},
 		{name: "action allowlisted requires", src: "const qs = require('querystring');\nconst u = require(\"node:util\");\nexports.onExecutePostLogin = async () => {};"},
 		{name: "action dynamic require left to run time", src: "const m = 'ax' + 'ios'; require(m);\nexports.onExecutePostLogin = async () => {};"},
@@ -73,6 +75,15 @@ func TestValidateJSShapeRules(t *testing.T) {
 		"function ({ email } = {}, context, callback = () => {}) {}",
 		"function (user, context, callback,) {}",
 		"function (u, c, cb) { const s = \"a,b\"; }",
+	}
+	for _, src := range []string{
+		"function isAdmin(event) { return true; }\nexports.onExecutePostLogin = async () => {};",
+		"exports.onExecutePostLogin = async () => {};",
+		"// a comment\nconst x = 1;",
+	} {
+		if k := DetectKind(src); k != KindAction {
+			t.Fatalf("DetectKind(%q) = %s, want an Action", src, k)
+		}
 	}
 	for _, src := range ok {
 		if k := DetectKind(src); k != KindRule {

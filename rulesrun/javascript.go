@@ -41,8 +41,8 @@ func IsJavaScript(r *ent.Rule) bool { return r.Javascript != nil && *r.Javascrip
 
 // SourceError is JavaScript refused at upload, on the input field
 // "javascript": a *identity.ValidationError for every transport, that also
-// unwraps to the engine's error, so that a *jsvm.SyntaxError's line and
-// column reach the caller.
+// unwraps to the engine's error, so that the line and column of a
+// *jsvm.SyntaxError or *rules.JSShapeError reach the caller.
 type SourceError struct {
 	Validation *identity.ValidationError
 	Cause      error
@@ -64,14 +64,19 @@ func (s *Service) ValidateJavaScript(ctx context.Context, source string) error {
 	case !utf8.ValidString(source):
 		return &identity.ValidationError{Field: "javascript", Message: "must be UTF-8 text"}
 	}
-	err := s.validateJavaScriptSource(ctx, source)
+	err := s.Engine.ValidateJavaScript(ctx, source)
 	if err == nil {
 		return nil
 	}
-	var syn *jsvm.SyntaxError
+	var (
+		syn   *jsvm.SyntaxError
+		shape *rules.JSShapeError
+	)
 	switch {
 	case errors.As(err, &syn):
 		return &SourceError{Validation: &identity.ValidationError{Field: "javascript", Message: syn.Error()}, Cause: err}
+	case errors.As(err, &shape):
+		return &SourceError{Validation: &identity.ValidationError{Field: "javascript", Message: shape.Error()}, Cause: err}
 	case errors.Is(err, rules.ErrInvalidModule):
 		return &SourceError{Validation: &identity.ValidationError{Field: "javascript", Message: err.Error()}, Cause: err}
 	}
@@ -131,16 +136,4 @@ func codeOf(module []byte, javascript *string, required bool) (*code, error) {
 		return nil, &identity.ValidationError{Field: "module", Message: "give the rule's code: module (a WebAssembly module, base64) or javascript (its source)"}
 	}
 	return nil, nil
-}
-
-// validateJavaScriptSource is the engine's upload check of JavaScript
-// source, when the engine of this build has one.
-func (s *Service) validateJavaScriptSource(ctx context.Context, source string) error {
-	v, ok := any(s.Engine).(interface {
-		ValidateJavaScript(ctx context.Context, source string) error
-	})
-	if !ok {
-		return &identity.ValidationError{Field: "javascript", Message: "JavaScript rules are not supported by this build"}
-	}
-	return v.ValidateJavaScript(ctx, source)
 }

@@ -98,24 +98,35 @@ const __authgraph = (function () {
     return JSON.stringify({ error: { message: errorMessage(e) } });
   }
 
-  // waitFor resolves with p's outcome, or rejects with stalledMessage when
-  // p is still pending after the job queue has run dry: with no network
-  // and no timers nothing else can ever settle it. Each hop of the loop
-  // below is one job at the end of the FIFO queue, so every job queued by
-  // the rule runs before the next hop; a rule needs more than `hops`
-  // consecutive asynchronous steps to be cut short.
-  function waitFor(p, stalledMessage) {
-    let settled = false;
-    const done = Promise.resolve(p).then(
-      (v) => { settled = true; return v; },
-      (e) => { settled = true; throw e; }
-    );
-    const hops = 10000;
-    const stalled = (async () => {
-      for (let i = 0; i < hops && !settled; i++) await undefined;
-      if (!settled) throw new Error(stalledMessage);
-    })();
-    return Promise.race([done, stalled]);
+  // settle returns a promise of onValue(v) when p fulfils with v, of
+  // onError(e) when p rejects with e, and of onError(stalled) when p is
+  // still pending after the job queue has run dry: with no network and no
+  // timers nothing else can ever settle it. Each hop below is one job at
+  // the end of the FIFO queue, so every job the rule queued runs before
+  // the next hop: the rule is cut short only when it needs more than HOPS
+  // consecutive asynchronous steps (an await each), which code without I/O
+  // does not. Promise jobs are not free here (microseconds each), so the
+  // usual case, a promise that settles at once, costs two jobs.
+  const HOPS = 2000;
+  function settle(p, onValue, onError, stalledMessage) {
+    return new Promise((resolve) => {
+      let done = false;
+      p.then(
+        (v) => { if (!done) { done = true; resolve(onValue(v)); } },
+        (e) => { if (!done) { done = true; resolve(onError(e)); } }
+      );
+      let hops = 0;
+      const hop = () => {
+        if (done) return;
+        if (++hops > HOPS) {
+          done = true;
+          resolve(onError(new Error(stalledMessage)));
+        } else {
+          Promise.resolve().then(hop);
+        }
+      };
+      Promise.resolve().then(hop);
+    });
   }
 
   // ---- require: the allowlisted modules ----
@@ -287,7 +298,8 @@ const __authgraph = (function () {
     isArray: Array.isArray,
   };
 
-  const modules = { querystring, util };
+  // Frozen: a rule must not be able to change them for the calls after it.
+  const modules = deepFreeze({ querystring, util });
 
   function require(name) {
     const id = typeof name === 'string' && name.startsWith('node:') ? name.slice(5) : name;
@@ -321,13 +333,17 @@ const __authgraph = (function () {
 
   // Our AMR names that Auth0 spells differently in
   // event.authentication.methods.
-  const METHOD_NAMES = { fed: 'federated' };
+  const METHOD_NAMES = { __proto__: null, fed: 'federated' };
 
+  // methods returns the session's authentication methods in Auth0's
+  // spelling; for Rules, timestamps are milliseconds since the epoch.
   function methods(ev, asNumber) {
-    return (ev.authentication && ev.authentication.methods || []).map((m) => ({
-      name: METHOD_NAMES[m.name] || m.name,
-      timestamp: asNumber ? Date.parse(m.timestamp) : m.timestamp,
-    }));
+    const ms = (ev.authentication && ev.authentication.methods) || [];
+    for (const m of ms) {
+      if (METHOD_NAMES[m.name]) m.name = METHOD_NAMES[m.name];
+      if (asNumber) m.timestamp = Date.parse(m.timestamp);
+    }
+    return ms;
   }
 
   function identities(u) {
@@ -338,20 +354,19 @@ const __authgraph = (function () {
     });
   }
 
-  // user is the Auth0 user profile both shapes share: the normalized
-  // profile, identities in Auth0's spelling.
+  // user turns the event's user (parsed for this call only, so changed in
+  // place) into the Auth0 profile both shapes share: identities in Auth0's
+  // spelling, metadata always objects.
   function user(ev) {
-    const u = ev.user || {};
-    const out = {};
-    for (const k of Object.keys(u)) out[k] = u[k];
-    out.identities = identities(u);
-    out.app_metadata = u.app_metadata || {};
-    out.user_metadata = u.user_metadata || {};
-    return out;
+    const u = ev.user || (ev.user = {});
+    u.identities = identities(u);
+    if (!u.app_metadata) u.app_metadata = {};
+    if (!u.user_metadata) u.user_metadata = {};
+    return u;
   }
 
   return deepFreeze({
-    ALLOWED, jsonCopy, metadataDiff, errorMessage, result, errorResult, waitFor, require, console, methods, user,
+    ALLOWED, jsonCopy, metadataDiff, errorMessage, result, errorResult, settle, require, console, methods, user,
     deepFreeze,
   });
 })();

@@ -7,28 +7,180 @@
   'use strict';
   const ag = __authgraph;
 
+  // The api's methods live on frozen prototypes shared by every call; each
+  // call gets small objects holding its own state (st) under a symbol.
+  // That is much cheaper than a set of closures per call.
+  const S = Symbol('state');
+
   function notSupported(what, why) {
     return function () {
       throw new Error(what + ' is not supported: ' + why);
     };
   }
 
+  function claimName(name, what) {
+    if (typeof name !== 'string' || name === '') throw new TypeError(what + ': the claim name must be a non-empty string');
+  }
+
+  class IDToken {
+    constructor(st) { this[S] = st; }
+    setCustomClaim(name, value) {
+      claimName(name, 'api.idToken.setCustomClaim');
+      this[S].id[name] = ag.jsonCopy(value, 'api.idToken.setCustomClaim value of "' + name + '"');
+      return this[S].api;
+    }
+  }
+
+  const noScopes = "an access token's scopes are the requested scopes the application and the user's roles allow; " +
+    'set a custom claim instead';
+
+  class AccessToken {
+    constructor(st) { this[S] = st; }
+    setCustomClaim(name, value) {
+      claimName(name, 'api.accessToken.setCustomClaim');
+      this[S].access[name] = ag.jsonCopy(value, 'api.accessToken.setCustomClaim value of "' + name + '"');
+      return this[S].api;
+    }
+  }
+  AccessToken.prototype.addScope = notSupported('api.accessToken.addScope', noScopes);
+  AccessToken.prototype.removeScope = notSupported('api.accessToken.removeScope', noScopes);
+
+  class Access {
+    constructor(st) { this[S] = st; }
+    deny(reason) {
+      const st = this[S];
+      if (st.deny === undefined) st.deny = reason === undefined || reason === null ? '' : String(reason);
+      return st.api;
+    }
+  }
+
+  // setMetadata records a top-level key update (null deletes) and shows it
+  // in event.user at once, as on Auth0.
+  function setMetadata(st, bag, field, what, key, value) {
+    if (typeof key !== 'string' || key === '') throw new TypeError(what + ': the key must be a non-empty string');
+    let v = value === undefined || value === null ? null : ag.jsonCopy(value, what + ' value of "' + key + '"');
+    if (v === undefined) v = null;
+    bag[key] = v;
+    const md = st.event.user[field];
+    if (v === null) delete md[key];
+    else md[key] = ag.jsonCopy(v, what);
+    return st.api;
+  }
+
+  class User {
+    constructor(st) { this[S] = st; }
+    setAppMetadata(key, value) {
+      const st = this[S];
+      return setMetadata(st, st.app, 'app_metadata', 'api.user.setAppMetadata', key, value);
+    }
+    setUserMetadata(key, value) {
+      const st = this[S];
+      return setMetadata(st, st.usr, 'user_metadata', 'api.user.setUserMetadata', key, value);
+    }
+  }
+
+  class Multifactor {
+    constructor(st) { this[S] = st; }
+    // 'none' takes the requirement back; any other provider asks for a
+    // second factor among the user's enrolled ones.
+    enable(provider, options) {
+      this[S].mfa = provider !== 'none';
+      return this[S].api;
+    }
+  }
+
+  const noEnroll = 'users enroll factors from their account; api.multifactor.enable asks for any enrolled factor';
+
+  class Authentication {
+    constructor(st) { this[S] = st; }
+    setPrimaryUser(userId) {
+      if (typeof userId !== 'string' || userId === '') {
+        throw new TypeError('api.authentication.setPrimaryUser: the user id must be a non-empty string');
+      }
+      this[S].link = userId;
+      return this[S].api;
+    }
+    challengeWith() {
+      this[S].mfa = true;
+      return this[S].api;
+    }
+    challengeWithAny() {
+      this[S].mfa = true;
+      return this[S].api;
+    }
+  }
+  Authentication.prototype.enrollWith = notSupported('api.authentication.enrollWith', noEnroll);
+  Authentication.prototype.enrollWithAny = notSupported('api.authentication.enrollWithAny', noEnroll);
+  Authentication.prototype.recordMethod = notSupported('api.authentication.recordMethod', 'there are no redirects to resume from');
+
+  // api.cache lasts one call: Auth0's cache may drop any entry at any
+  // time, so code written for it already copes with misses.
+  class Cache {
+    constructor() { this[S] = new Map(); }
+    get(key) {
+      return this[S].has(key) ? { value: this[S].get(key) } : undefined;
+    }
+    set(key, value) {
+      this[S].set(key, String(value));
+      return { type: 'success' };
+    }
+    delete(key) {
+      this[S].delete(key);
+      return { type: 'success' };
+    }
+  }
+
+  const noRedirect = 'JavaScript rules cannot redirect the user during the login';
+  const redirect = {
+    sendUserTo: notSupported('api.redirect.sendUserTo', noRedirect),
+    encodeToken: notSupported('api.redirect.encodeToken', noRedirect),
+    validateToken: notSupported('api.redirect.validateToken', noRedirect),
+  };
+  const noSaml = 'logins here are OpenID Connect only';
+  const samlResponse = {};
+  for (const k of ['setAttribute', 'setAudience', 'setIssuer', 'setEncryptionPublicKey', 'setRecipient',
+    'setCreateUpnClaim', 'setPassthroughClaimsWithNoMapping', 'setMapUnknownClaimsAsIs', 'setMapIdentities',
+    'setDestination', 'setLifetimeInSeconds', 'setSignResponse', 'setNameIdentifierFormat',
+    'setNameIdentifierProbes', 'setAuthnContextClassRef', 'setSigningCert', 'setIncludeAttributeNameFormat',
+    'setTypedAttributes', 'setEncryptionCert', 'setCert', 'setKey', 'setSignatureAlgorithm', 'setDigestAlgorithm']) {
+    samlResponse[k] = notSupported('api.samlResponse.' + k, noSaml);
+  }
+
+  for (const C of [IDToken, AccessToken, Access, User, Multifactor, Authentication, Cache]) ag.deepFreeze(C);
+  ag.deepFreeze(redirect);
+  ag.deepFreeze(samlResponse);
+
+  function newAPI(st) {
+    const a = {
+      access: new Access(st),
+      idToken: new IDToken(st),
+      accessToken: new AccessToken(st),
+      user: new User(st),
+      multifactor: new Multifactor(st),
+      authentication: new Authentication(st),
+      cache: new Cache(),
+      redirect,
+      samlResponse,
+    };
+    st.api = a;
+    return a;
+  }
+
+  // event is Auth0's event, made from the parsed input (this call's own).
   function event(ev) {
     const u = ag.user(ev);
     const c = ev.client || {};
     const cn = ev.connection || {};
     const rq = ev.request || {};
     const tx = ev.transaction || {};
+    if (!c.metadata) c.metadata = {};
+    if (!tx.requested_scopes) tx.requested_scopes = [];
     return {
       user: u,
-      client: { client_id: c.client_id, name: c.name, metadata: c.metadata || {} },
+      client: c,
       connection: { id: cn.id, name: cn.name, strategy: cn.strategy, metadata: {} },
       request: { ip: rq.ip, user_agent: rq.user_agent, hostname: rq.hostname, query: {}, body: {}, geoip: {} },
-      transaction: {
-        protocol: tx.protocol,
-        requested_scopes: tx.requested_scopes || [],
-        redirect_uri: tx.redirect_uri,
-      },
+      transaction: tx,
       authentication: { methods: ag.methods(ev, false) },
       authorization: { roles: (ev.authorization && ev.authorization.roles) || [] },
       stats: { logins_count: ev.stats ? ev.stats.logins_count : u.logins_count },
@@ -36,117 +188,22 @@
     };
   }
 
-  // api records what the Action asks for in st; metadata updates show in
-  // event.user at once, as on Auth0.
-  function api(st, e) {
-    const a = {};
-    const claim = (bag, what) => function (name, value) {
-      if (typeof name !== 'string' || name === '') throw new TypeError(what + ': the claim name must be a non-empty string');
-      bag[name] = ag.jsonCopy(value, what + ' value of "' + name + '"');
-      return a;
-    };
-    const metadata = (bag, field, what) => function (key, value) {
-      if (typeof key !== 'string' || key === '') throw new TypeError(what + ': the key must be a non-empty string');
-      const v = value === undefined || value === null ? null : ag.jsonCopy(value, what + ' value of "' + key + '"');
-      bag[key] = v === undefined ? null : v;
-      if (bag[key] === null) delete e.user[field][key];
-      else e.user[field][key] = ag.jsonCopy(v, what);
-      return a;
-    };
-    a.access = {
-      deny(reason) {
-        if (st.deny === undefined) st.deny = reason === undefined || reason === null ? '' : String(reason);
-        return a;
-      },
-    };
-    a.idToken = { setCustomClaim: claim(st.id, 'api.idToken.setCustomClaim') };
-    a.accessToken = {
-      setCustomClaim: claim(st.access, 'api.accessToken.setCustomClaim'),
-      addScope: notSupported('api.accessToken.addScope', "an access token's scopes are the requested scopes the " +
-        "application and the user's roles allow; set a custom claim instead"),
-      removeScope: notSupported('api.accessToken.removeScope', "an access token's scopes are the requested scopes " +
-        "the application and the user's roles allow; set a custom claim instead"),
-    };
-    a.user = {
-      setAppMetadata: metadata(st.app, 'app_metadata', 'api.user.setAppMetadata'),
-      setUserMetadata: metadata(st.usr, 'user_metadata', 'api.user.setUserMetadata'),
-    };
-    a.multifactor = {
-      enable(provider, options) {
-        // 'none' turns the requirement off; any other provider asks for a
-        // second factor among the user's enrolled ones.
-        st.mfa = provider !== 'none';
-        return a;
-      },
-    };
-    a.authentication = {
-      setPrimaryUser(userId) {
-        if (typeof userId !== 'string' || userId === '') {
-          throw new TypeError('api.authentication.setPrimaryUser: the user id must be a non-empty string');
-        }
-        st.link = userId;
-        return a;
-      },
-      challengeWith() {
-        st.mfa = true;
-        return a;
-      },
-      challengeWithAny() {
-        st.mfa = true;
-        return a;
-      },
-      enrollWith: notSupported('api.authentication.enrollWith', 'users enroll factors from their account; ' +
-        'api.multifactor.enable asks for any enrolled factor'),
-      enrollWithAny: notSupported('api.authentication.enrollWithAny', 'users enroll factors from their account; ' +
-        'api.multifactor.enable asks for any enrolled factor'),
-      recordMethod: notSupported('api.authentication.recordMethod', 'there are no redirects to resume from'),
-    };
-    const noRedirect = 'JavaScript rules cannot redirect the user during the login';
-    a.redirect = {
-      sendUserTo: notSupported('api.redirect.sendUserTo', noRedirect),
-      encodeToken: notSupported('api.redirect.encodeToken', noRedirect),
-      validateToken: notSupported('api.redirect.validateToken', noRedirect),
-    };
-    a.samlResponse = new Proxy({}, {
-      get: (t, k) => (typeof k === 'string' ? notSupported('api.samlResponse.' + k, 'logins here are OpenID Connect only') : undefined),
-    });
-    // api.cache lives for this one call: Auth0's cache may drop any entry at
-    // any time, so code written for it already copes with misses.
-    const cache = new Map();
-    a.cache = {
-      get(key) {
-        return cache.has(key) ? { value: cache.get(key) } : undefined;
-      },
-      set(key, value) {
-        cache.set(key, String(value));
-        return { type: 'success' };
-      },
-      delete(key) {
-        cache.delete(key);
-        return { type: 'success' };
-      },
-    };
-    return a;
-  }
-
   function result(st) {
     if (st.deny !== undefined) return ag.result({ deny: { reason: st.deny } });
     const r = {};
-    if (Object.keys(st.id).length) r.id_token_claims = st.id;
-    if (Object.keys(st.access).length) r.access_token_claims = st.access;
-    if (Object.keys(st.app).length) r.app_metadata = st.app;
-    if (Object.keys(st.usr).length) r.user_metadata = st.usr;
+    for (const k in st.id) { r.id_token_claims = st.id; break; }
+    for (const k in st.access) { r.access_token_claims = st.access; break; }
+    for (const k in st.app) { r.app_metadata = st.app; break; }
+    for (const k in st.usr) { r.user_metadata = st.usr; break; }
     if (st.link) r.link_to = { user_id: st.link };
     if (st.mfa) r.require_mfa = true;
     return ag.result(r);
   }
 
   function authgraph_action(factory, input, host) {
-    let st;
     try {
-      const ev = JSON.parse(input);
-      st = { id: {}, access: {}, app: {}, usr: {}, deny: undefined, link: undefined, mfa: false };
-      const e = event(ev);
+      const st = { id: {}, access: {}, app: {}, usr: {}, deny: undefined, link: undefined, mfa: false, api: null, event: null };
+      st.event = event(JSON.parse(input));
       const module = { exports: {} };
       factory(module.exports, module, ag.require, ag.console);
       const handler = module.exports && module.exports.onExecutePostLogin;
@@ -154,10 +211,10 @@
         return ag.errorResult(new Error('the Action does not export onExecutePostLogin: ' +
           'set exports.onExecutePostLogin = async (event, api) => { … }'));
       }
-      const ret = handler(e, api(st, e));
+      const ret = handler(st.event, newAPI(st));
       if (!ret || typeof ret.then !== 'function') return result(st);
-      return ag.waitFor(ret, 'onExecutePostLogin never finished: it awaits a promise that nothing can settle')
-        .then(() => result(st), ag.errorResult);
+      return ag.settle(ret, () => result(st), ag.errorResult,
+        'onExecutePostLogin never finished: it awaits a promise that nothing can settle');
     } catch (err) {
       return ag.errorResult(err);
     }

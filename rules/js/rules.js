@@ -138,12 +138,9 @@
       if (out !== undefined) return out;
       // The rule goes on asynchronously: its callback, a rejection of the
       // promise an async rule returns, or a queue run dry ends it.
-      const failed = ret && typeof ret.then === 'function'
-        ? Promise.resolve(ret).then(() => called, (e) => { callback(e); return out; })
-        : called;
-      return ag.waitFor(Promise.race([called, failed]), "the rule's callback was never called: " +
-        'call callback(null, user, context) to continue or callback(error) to stop the login')
-        .then((r) => r, ag.errorResult);
+      if (ret && typeof ret.then === 'function') ret.then(undefined, (e) => callback(e));
+      return ag.settle(called, (r) => r, ag.errorResult, "the rule's callback was never called: " +
+        'call callback(null, user, context) to continue or callback(error) to stop the login');
     } catch (err) {
       // A throw after the callback does not change what the rule decided.
       return out !== undefined ? out : ag.errorResult(err);

@@ -84,7 +84,7 @@ const (
 // engine is the wazero runtime shared by a VM's QuickJS instances.
 type engine struct {
 	rt      wazero.Runtime
-	cache   wazero.CompilationCache
+	cache   wazero.CompilationCache // nil: the process's (never closed)
 	cm      wazero.CompiledModule
 	metered bool // instrumented: the deadline is checked by refuel
 
@@ -93,15 +93,16 @@ type engine struct {
 }
 
 func newEngine(ctx context.Context, cfg Config) (*engine, error) {
-	var cache wazero.CompilationCache
+	// Without a directory, VMs of one process share an in-memory cache: the
+	// module compiles once per process (tests and servers may create several
+	// engines). Metered and unmetered modules differ in bytes, so in keys.
+	cache, ownCache := processCache(), false
 	if cfg.CacheDir != "" {
 		c, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
 		if err != nil {
 			return nil, fmt.Errorf("jsvm: compilation cache %s: %w", cfg.CacheDir, err)
 		}
-		cache = c
-	} else {
-		cache = wazero.NewCompilationCache()
+		cache, ownCache = c, true
 	}
 	// The QuickJS heap limit is enforced by QuickJS (an "out of memory"
 	// exception); the linear memory cap adds room for the C stack, the
@@ -116,6 +117,9 @@ func newEngine(ctx context.Context, cfg Config) (*engine, error) {
 	if metered {
 		var err error
 		if module, err = cfg.Instrument(module); err != nil {
+			if ownCache {
+				_ = cache.Close(ctx)
+			}
 			return nil, fmt.Errorf("jsvm: instrument QuickJS: %w", err)
 		}
 	}
@@ -124,10 +128,12 @@ func newEngine(ctx context.Context, cfg Config) (*engine, error) {
 		WithCloseOnContextDone(!metered).
 		WithMemoryLimitPages(pages).
 		WithMemoryCapacityFromMax(true)
-	e := &engine{rt: wazero.NewRuntimeWithConfig(ctx, rc), cache: cache, metered: metered, instances: map[api.Module]*quickjs{}}
+	e := &engine{rt: wazero.NewRuntimeWithConfig(ctx, rc), metered: metered, instances: map[api.Module]*quickjs{}}
+	if ownCache {
+		e.cache = cache
+	}
 	fail := func(err error) (*engine, error) {
-		_ = e.rt.Close(ctx)
-		_ = cache.Close(ctx)
+		_ = e.close(ctx)
 		return nil, err
 	}
 	if metered {
@@ -156,7 +162,21 @@ func newEngine(ctx context.Context, cfg Config) (*engine, error) {
 }
 
 func (e *engine) close(ctx context.Context) error {
-	return errors.Join(e.rt.Close(ctx), e.cache.Close(ctx))
+	err := e.rt.Close(ctx)
+	if e.cache != nil {
+		err = errors.Join(err, e.cache.Close(ctx))
+	}
+	return err
+}
+
+var memCache struct {
+	once  sync.Once
+	cache wazero.CompilationCache
+}
+
+func processCache() wazero.CompilationCache {
+	memCache.once.Do(func() { memCache.cache = wazero.NewCompilationCache() })
+	return memCache.cache
 }
 
 // deadlineCtx is the context of the calls of one guarded operation when the

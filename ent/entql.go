@@ -528,6 +528,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			rule.FieldEnabled:       {Type: field.TypeBool, Column: rule.FieldEnabled},
 			rule.FieldModule:        {Type: field.TypeBytes, Column: rule.FieldModule},
 			rule.FieldModuleSize:    {Type: field.TypeInt, Column: rule.FieldModuleSize},
+			rule.FieldJavascript:    {Type: field.TypeString, Column: rule.FieldJavascript},
 			rule.FieldVersion:       {Type: field.TypeString, Column: rule.FieldVersion},
 			rule.FieldSecretsSealed: {Type: field.TypeBytes, Column: rule.FieldSecretsSealed},
 			rule.FieldSecretsSet:    {Type: field.TypeJSON, Column: rule.FieldSecretsSet},
@@ -3278,6 +3279,11 @@ func (f *RuleFilter) WhereModule(p entql.BytesP) {
 // WhereModuleSize applies the entql int predicate on the module_size field.
 func (f *RuleFilter) WhereModuleSize(p entql.IntP) {
 	f.Where(p.Field(rule.FieldModuleSize))
+}
+
+// WhereJavascript applies the entql string predicate on the javascript field.
+func (f *RuleFilter) WhereJavascript(p entql.StringP) {
+	f.Where(p.Field(rule.FieldJavascript))
 }
 
 // WhereVersion applies the entql string predicate on the version field.

@@ -904,6 +904,11 @@ func (_q *RuleQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 				selectedFields = append(selectedFields, rule.FieldModuleSize)
 				fieldSeen[rule.FieldModuleSize] = struct{}{}
 			}
+		case "javascript":
+			if _, ok := fieldSeen[rule.FieldJavascript]; !ok {
+				selectedFields = append(selectedFields, rule.FieldJavascript)
+				fieldSeen[rule.FieldJavascript] = struct{}{}
+			}
 		case "version":
 			if _, ok := fieldSeen[rule.FieldVersion]; !ok {
 				selectedFields = append(selectedFields, rule.FieldVersion)

@@ -20454,6 +20454,7 @@ type RuleMutation struct {
 	module            *[]byte
 	module_size       *int
 	addmodule_size    *int
+	javascript        *string
 	version           *string
 	secrets_sealed    *[]byte
 	secrets_set       *[]string
@@ -20799,9 +20800,22 @@ func (m *RuleMutation) OldModule(ctx context.Context) (v []byte, err error) {
 	return oldValue.Module, nil
 }
 
+// ClearModule clears the value of the "module" field.
+func (m *RuleMutation) ClearModule() {
+	m.module = nil
+	m.clearedFields[rule.FieldModule] = struct{}{}
+}
+
+// ModuleCleared returns if the "module" field was cleared in this mutation.
+func (m *RuleMutation) ModuleCleared() bool {
+	_, ok := m.clearedFields[rule.FieldModule]
+	return ok
+}
+
 // ResetModule resets all changes to the "module" field.
 func (m *RuleMutation) ResetModule() {
 	m.module = nil
+	delete(m.clearedFields, rule.FieldModule)
 }
 
 // SetModuleSize sets the "module_size" field.
@@ -20858,6 +20872,55 @@ func (m *RuleMutation) AddedModuleSize() (r int, exists bool) {
 func (m *RuleMutation) ResetModuleSize() {
 	m.module_size = nil
 	m.addmodule_size = nil
+}
+
+// SetJavascript sets the "javascript" field.
+func (m *RuleMutation) SetJavascript(s string) {
+	m.javascript = &s
+}
+
+// Javascript returns the value of the "javascript" field in the mutation.
+func (m *RuleMutation) Javascript() (r string, exists bool) {
+	v := m.javascript
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldJavascript returns the old "javascript" field's value of the Rule entity.
+// If the Rule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RuleMutation) OldJavascript(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldJavascript is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldJavascript requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldJavascript: %w", err)
+	}
+	return oldValue.Javascript, nil
+}
+
+// ClearJavascript clears the value of the "javascript" field.
+func (m *RuleMutation) ClearJavascript() {
+	m.javascript = nil
+	m.clearedFields[rule.FieldJavascript] = struct{}{}
+}
+
+// JavascriptCleared returns if the "javascript" field was cleared in this mutation.
+func (m *RuleMutation) JavascriptCleared() bool {
+	_, ok := m.clearedFields[rule.FieldJavascript]
+	return ok
+}
+
+// ResetJavascript resets all changes to the "javascript" field.
+func (m *RuleMutation) ResetJavascript() {
+	m.javascript = nil
+	delete(m.clearedFields, rule.FieldJavascript)
 }
 
 // SetVersion sets the "version" field.
@@ -21030,7 +21093,7 @@ func (m *RuleMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *RuleMutation) Fields() []string {
-	fields := make([]string, 0, 10)
+	fields := make([]string, 0, 11)
 	if m.created_at != nil {
 		fields = append(fields, rule.FieldCreatedAt)
 	}
@@ -21051,6 +21114,9 @@ func (m *RuleMutation) Fields() []string {
 	}
 	if m.module_size != nil {
 		fields = append(fields, rule.FieldModuleSize)
+	}
+	if m.javascript != nil {
+		fields = append(fields, rule.FieldJavascript)
 	}
 	if m.version != nil {
 		fields = append(fields, rule.FieldVersion)
@@ -21083,6 +21149,8 @@ func (m *RuleMutation) Field(name string) (ent.Value, bool) {
 		return m.Module()
 	case rule.FieldModuleSize:
 		return m.ModuleSize()
+	case rule.FieldJavascript:
+		return m.Javascript()
 	case rule.FieldVersion:
 		return m.Version()
 	case rule.FieldSecretsSealed:
@@ -21112,6 +21180,8 @@ func (m *RuleMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldModule(ctx)
 	case rule.FieldModuleSize:
 		return m.OldModuleSize(ctx)
+	case rule.FieldJavascript:
+		return m.OldJavascript(ctx)
 	case rule.FieldVersion:
 		return m.OldVersion(ctx)
 	case rule.FieldSecretsSealed:
@@ -21175,6 +21245,13 @@ func (m *RuleMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetModuleSize(v)
+		return nil
+	case rule.FieldJavascript:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetJavascript(v)
 		return nil
 	case rule.FieldVersion:
 		v, ok := value.(string)
@@ -21254,6 +21331,12 @@ func (m *RuleMutation) AddField(name string, value ent.Value) error {
 // mutation.
 func (m *RuleMutation) ClearedFields() []string {
 	var fields []string
+	if m.FieldCleared(rule.FieldModule) {
+		fields = append(fields, rule.FieldModule)
+	}
+	if m.FieldCleared(rule.FieldJavascript) {
+		fields = append(fields, rule.FieldJavascript)
+	}
 	if m.FieldCleared(rule.FieldSecretsSealed) {
 		fields = append(fields, rule.FieldSecretsSealed)
 	}
@@ -21271,6 +21354,12 @@ func (m *RuleMutation) FieldCleared(name string) bool {
 // error if the field is not defined in the schema.
 func (m *RuleMutation) ClearField(name string) error {
 	switch name {
+	case rule.FieldModule:
+		m.ClearModule()
+		return nil
+	case rule.FieldJavascript:
+		m.ClearJavascript()
+		return nil
 	case rule.FieldSecretsSealed:
 		m.ClearSecretsSealed()
 		return nil
@@ -21302,6 +21391,9 @@ func (m *RuleMutation) ResetField(name string) error {
 		return nil
 	case rule.FieldModuleSize:
 		m.ResetModuleSize()
+		return nil
+	case rule.FieldJavascript:
+		m.ResetJavascript()
 		return nil
 	case rule.FieldVersion:
 		m.ResetVersion()

@@ -33,6 +33,8 @@ type Rule struct {
 	Module []byte `json:"-"`
 	// ModuleSize holds the value of the "module_size" field.
 	ModuleSize int `json:"module_size,omitempty"`
+	// Javascript holds the value of the "javascript" field.
+	Javascript *string `json:"javascript,omitempty"`
 	// Version holds the value of the "version" field.
 	Version string `json:"version,omitempty"`
 	// SecretsSealed holds the value of the "secrets_sealed" field.
@@ -55,7 +57,7 @@ func (*Rule) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case rule.FieldOrder, rule.FieldModuleSize:
 			values[i] = new(sql.NullInt64)
-		case rule.FieldName, rule.FieldVersion:
+		case rule.FieldName, rule.FieldJavascript, rule.FieldVersion:
 			values[i] = new(sql.NullString)
 		case rule.FieldCreatedAt, rule.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
@@ -121,6 +123,13 @@ func (_m *Rule) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field module_size", values[i])
 			} else if value.Valid {
 				_m.ModuleSize = int(value.Int64)
+			}
+		case rule.FieldJavascript:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field javascript", values[i])
+			} else if value.Valid {
+				_m.Javascript = new(string)
+				*_m.Javascript = value.String
 			}
 		case rule.FieldVersion:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -197,6 +206,11 @@ func (_m *Rule) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("module_size=")
 	builder.WriteString(fmt.Sprintf("%v", _m.ModuleSize))
+	builder.WriteString(", ")
+	if v := _m.Javascript; v != nil {
+		builder.WriteString("javascript=")
+		builder.WriteString(*v)
+	}
 	builder.WriteString(", ")
 	builder.WriteString("version=")
 	builder.WriteString(_m.Version)

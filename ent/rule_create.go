@@ -106,6 +106,20 @@ func (_c *RuleCreate) SetNillableModuleSize(v *int) *RuleCreate {
 	return _c
 }
 
+// SetJavascript sets the "javascript" field.
+func (_c *RuleCreate) SetJavascript(v string) *RuleCreate {
+	_c.mutation.SetJavascript(v)
+	return _c
+}
+
+// SetNillableJavascript sets the "javascript" field if the given value is not nil.
+func (_c *RuleCreate) SetNillableJavascript(v *string) *RuleCreate {
+	if v != nil {
+		_c.SetJavascript(*v)
+	}
+	return _c
+}
+
 // SetVersion sets the "version" field.
 func (_c *RuleCreate) SetVersion(v string) *RuleCreate {
 	_c.mutation.SetVersion(v)
@@ -237,9 +251,6 @@ func (_c *RuleCreate) check() error {
 	if _, ok := _c.mutation.Enabled(); !ok {
 		return &ValidationError{Name: "enabled", err: errors.New(`ent: missing required field "Rule.enabled"`)}
 	}
-	if _, ok := _c.mutation.Module(); !ok {
-		return &ValidationError{Name: "module", err: errors.New(`ent: missing required field "Rule.module"`)}
-	}
 	if _, ok := _c.mutation.ModuleSize(); !ok {
 		return &ValidationError{Name: "module_size", err: errors.New(`ent: missing required field "Rule.module_size"`)}
 	}
@@ -322,6 +333,10 @@ func (_c *RuleCreate) createSpec() (*Rule, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.ModuleSize(); ok {
 		_spec.SetField(rule.FieldModuleSize, field.TypeInt, value)
 		_node.ModuleSize = value
+	}
+	if value, ok := _c.mutation.Javascript(); ok {
+		_spec.SetField(rule.FieldJavascript, field.TypeString, value)
+		_node.Javascript = &value
 	}
 	if value, ok := _c.mutation.Version(); ok {
 		_spec.SetField(rule.FieldVersion, field.TypeString, value)
@@ -453,6 +468,12 @@ func (u *RuleUpsert) UpdateModule() *RuleUpsert {
 	return u
 }
 
+// ClearModule clears the value of the "module" field.
+func (u *RuleUpsert) ClearModule() *RuleUpsert {
+	u.SetNull(rule.FieldModule)
+	return u
+}
+
 // SetModuleSize sets the "module_size" field.
 func (u *RuleUpsert) SetModuleSize(v int) *RuleUpsert {
 	u.Set(rule.FieldModuleSize, v)
@@ -468,6 +489,24 @@ func (u *RuleUpsert) UpdateModuleSize() *RuleUpsert {
 // AddModuleSize adds v to the "module_size" field.
 func (u *RuleUpsert) AddModuleSize(v int) *RuleUpsert {
 	u.Add(rule.FieldModuleSize, v)
+	return u
+}
+
+// SetJavascript sets the "javascript" field.
+func (u *RuleUpsert) SetJavascript(v string) *RuleUpsert {
+	u.Set(rule.FieldJavascript, v)
+	return u
+}
+
+// UpdateJavascript sets the "javascript" field to the value that was provided on create.
+func (u *RuleUpsert) UpdateJavascript() *RuleUpsert {
+	u.SetExcluded(rule.FieldJavascript)
+	return u
+}
+
+// ClearJavascript clears the value of the "javascript" field.
+func (u *RuleUpsert) ClearJavascript() *RuleUpsert {
+	u.SetNull(rule.FieldJavascript)
 	return u
 }
 
@@ -641,6 +680,13 @@ func (u *RuleUpsertOne) UpdateModule() *RuleUpsertOne {
 	})
 }
 
+// ClearModule clears the value of the "module" field.
+func (u *RuleUpsertOne) ClearModule() *RuleUpsertOne {
+	return u.Update(func(s *RuleUpsert) {
+		s.ClearModule()
+	})
+}
+
 // SetModuleSize sets the "module_size" field.
 func (u *RuleUpsertOne) SetModuleSize(v int) *RuleUpsertOne {
 	return u.Update(func(s *RuleUpsert) {
@@ -659,6 +705,27 @@ func (u *RuleUpsertOne) AddModuleSize(v int) *RuleUpsertOne {
 func (u *RuleUpsertOne) UpdateModuleSize() *RuleUpsertOne {
 	return u.Update(func(s *RuleUpsert) {
 		s.UpdateModuleSize()
+	})
+}
+
+// SetJavascript sets the "javascript" field.
+func (u *RuleUpsertOne) SetJavascript(v string) *RuleUpsertOne {
+	return u.Update(func(s *RuleUpsert) {
+		s.SetJavascript(v)
+	})
+}
+
+// UpdateJavascript sets the "javascript" field to the value that was provided on create.
+func (u *RuleUpsertOne) UpdateJavascript() *RuleUpsertOne {
+	return u.Update(func(s *RuleUpsert) {
+		s.UpdateJavascript()
+	})
+}
+
+// ClearJavascript clears the value of the "javascript" field.
+func (u *RuleUpsertOne) ClearJavascript() *RuleUpsertOne {
+	return u.Update(func(s *RuleUpsert) {
+		s.ClearJavascript()
 	})
 }
 
@@ -1006,6 +1073,13 @@ func (u *RuleUpsertBulk) UpdateModule() *RuleUpsertBulk {
 	})
 }
 
+// ClearModule clears the value of the "module" field.
+func (u *RuleUpsertBulk) ClearModule() *RuleUpsertBulk {
+	return u.Update(func(s *RuleUpsert) {
+		s.ClearModule()
+	})
+}
+
 // SetModuleSize sets the "module_size" field.
 func (u *RuleUpsertBulk) SetModuleSize(v int) *RuleUpsertBulk {
 	return u.Update(func(s *RuleUpsert) {
@@ -1024,6 +1098,27 @@ func (u *RuleUpsertBulk) AddModuleSize(v int) *RuleUpsertBulk {
 func (u *RuleUpsertBulk) UpdateModuleSize() *RuleUpsertBulk {
 	return u.Update(func(s *RuleUpsert) {
 		s.UpdateModuleSize()
+	})
+}
+
+// SetJavascript sets the "javascript" field.
+func (u *RuleUpsertBulk) SetJavascript(v string) *RuleUpsertBulk {
+	return u.Update(func(s *RuleUpsert) {
+		s.SetJavascript(v)
+	})
+}
+
+// UpdateJavascript sets the "javascript" field to the value that was provided on create.
+func (u *RuleUpsertBulk) UpdateJavascript() *RuleUpsertBulk {
+	return u.Update(func(s *RuleUpsert) {
+		s.UpdateJavascript()
+	})
+}
+
+// ClearJavascript clears the value of the "javascript" field.
+func (u *RuleUpsertBulk) ClearJavascript() *RuleUpsertBulk {
+	return u.Update(func(s *RuleUpsert) {
+		s.ClearJavascript()
 	})
 }
 

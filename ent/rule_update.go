@@ -90,6 +90,12 @@ func (_u *RuleUpdate) SetModule(v []byte) *RuleUpdate {
 	return _u
 }
 
+// ClearModule clears the value of the "module" field.
+func (_u *RuleUpdate) ClearModule() *RuleUpdate {
+	_u.mutation.ClearModule()
+	return _u
+}
+
 // SetModuleSize sets the "module_size" field.
 func (_u *RuleUpdate) SetModuleSize(v int) *RuleUpdate {
 	_u.mutation.ResetModuleSize()
@@ -108,6 +114,26 @@ func (_u *RuleUpdate) SetNillableModuleSize(v *int) *RuleUpdate {
 // AddModuleSize adds value to the "module_size" field.
 func (_u *RuleUpdate) AddModuleSize(v int) *RuleUpdate {
 	_u.mutation.AddModuleSize(v)
+	return _u
+}
+
+// SetJavascript sets the "javascript" field.
+func (_u *RuleUpdate) SetJavascript(v string) *RuleUpdate {
+	_u.mutation.SetJavascript(v)
+	return _u
+}
+
+// SetNillableJavascript sets the "javascript" field if the given value is not nil.
+func (_u *RuleUpdate) SetNillableJavascript(v *string) *RuleUpdate {
+	if v != nil {
+		_u.SetJavascript(*v)
+	}
+	return _u
+}
+
+// ClearJavascript clears the value of the "javascript" field.
+func (_u *RuleUpdate) ClearJavascript() *RuleUpdate {
+	_u.mutation.ClearJavascript()
 	return _u
 }
 
@@ -246,11 +272,20 @@ func (_u *RuleUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.Module(); ok {
 		_spec.SetField(rule.FieldModule, field.TypeBytes, value)
 	}
+	if _u.mutation.ModuleCleared() {
+		_spec.ClearField(rule.FieldModule, field.TypeBytes)
+	}
 	if value, ok := _u.mutation.ModuleSize(); ok {
 		_spec.SetField(rule.FieldModuleSize, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.AddedModuleSize(); ok {
 		_spec.AddField(rule.FieldModuleSize, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.Javascript(); ok {
+		_spec.SetField(rule.FieldJavascript, field.TypeString, value)
+	}
+	if _u.mutation.JavascriptCleared() {
+		_spec.ClearField(rule.FieldJavascript, field.TypeString)
 	}
 	if value, ok := _u.mutation.Version(); ok {
 		_spec.SetField(rule.FieldVersion, field.TypeString, value)
@@ -350,6 +385,12 @@ func (_u *RuleUpdateOne) SetModule(v []byte) *RuleUpdateOne {
 	return _u
 }
 
+// ClearModule clears the value of the "module" field.
+func (_u *RuleUpdateOne) ClearModule() *RuleUpdateOne {
+	_u.mutation.ClearModule()
+	return _u
+}
+
 // SetModuleSize sets the "module_size" field.
 func (_u *RuleUpdateOne) SetModuleSize(v int) *RuleUpdateOne {
 	_u.mutation.ResetModuleSize()
@@ -368,6 +409,26 @@ func (_u *RuleUpdateOne) SetNillableModuleSize(v *int) *RuleUpdateOne {
 // AddModuleSize adds value to the "module_size" field.
 func (_u *RuleUpdateOne) AddModuleSize(v int) *RuleUpdateOne {
 	_u.mutation.AddModuleSize(v)
+	return _u
+}
+
+// SetJavascript sets the "javascript" field.
+func (_u *RuleUpdateOne) SetJavascript(v string) *RuleUpdateOne {
+	_u.mutation.SetJavascript(v)
+	return _u
+}
+
+// SetNillableJavascript sets the "javascript" field if the given value is not nil.
+func (_u *RuleUpdateOne) SetNillableJavascript(v *string) *RuleUpdateOne {
+	if v != nil {
+		_u.SetJavascript(*v)
+	}
+	return _u
+}
+
+// ClearJavascript clears the value of the "javascript" field.
+func (_u *RuleUpdateOne) ClearJavascript() *RuleUpdateOne {
+	_u.mutation.ClearJavascript()
 	return _u
 }
 
@@ -536,11 +597,20 @@ func (_u *RuleUpdateOne) sqlSave(ctx context.Context) (_node *Rule, err error) {
 	if value, ok := _u.mutation.Module(); ok {
 		_spec.SetField(rule.FieldModule, field.TypeBytes, value)
 	}
+	if _u.mutation.ModuleCleared() {
+		_spec.ClearField(rule.FieldModule, field.TypeBytes)
+	}
 	if value, ok := _u.mutation.ModuleSize(); ok {
 		_spec.SetField(rule.FieldModuleSize, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.AddedModuleSize(); ok {
 		_spec.AddField(rule.FieldModuleSize, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.Javascript(); ok {
+		_spec.SetField(rule.FieldJavascript, field.TypeString, value)
+	}
+	if _u.mutation.JavascriptCleared() {
+		_spec.ClearField(rule.FieldJavascript, field.TypeString)
 	}
 	if value, ok := _u.mutation.Version(); ok {
 		_spec.SetField(rule.FieldVersion, field.TypeString, value)

@@ -10,6 +10,8 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/authgraph/authgraph/apierror"
+	"github.com/authgraph/authgraph/rules"
+	"github.com/authgraph/authgraph/rules/jsvm"
 )
 
 // Error codes in extensions.code.
@@ -108,6 +110,19 @@ func classify(err error) (code, msg string, ext map[string]any) {
 		ext["retryAfter"] = int(apierror.RetryAfter.Seconds())
 	default:
 		code = CodeInternal
+	}
+	// A JavaScript rule refused at upload points at its place in the
+	// source: a syntax error, or a require() of a module not available.
+	var (
+		syn   *jsvm.SyntaxError
+		shape *rules.JSShapeError
+	)
+	switch {
+	case code != CodeBadUserInput:
+	case errors.As(err, &syn):
+		ext["line"], ext["column"] = syn.Line, syn.Column
+	case errors.As(err, &shape) && shape.Line > 0:
+		ext["line"], ext["column"] = shape.Line, shape.Column
 	}
 	if len(ext) == 0 {
 		ext = nil

@@ -13,6 +13,7 @@ import (
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/graph/generated"
 	"github.com/authgraph/authgraph/graph/model"
+	"github.com/authgraph/authgraph/rules/jstemplates"
 	"github.com/authgraph/authgraph/rulesrun"
 )
 
@@ -37,8 +38,8 @@ func (r *mutationResolver) ReorderRules(ctx context.Context, ids []pulid.ID) ([]
 }
 
 // TestRule is the resolver for the testRule field.
-func (r *mutationResolver) TestRule(ctx context.Context, id *pulid.ID, module *string, userID *pulid.ID, clientID *string, event map[string]any) (*rulesrun.TestResult, error) {
-	return r.testRule(ctx, id, module, userID, clientID, event)
+func (r *mutationResolver) TestRule(ctx context.Context, id *pulid.ID, module *string, javascript *string, userID *pulid.ID, clientID *string, event map[string]any) (*rulesrun.TestResult, error) {
+	return r.testRule(ctx, id, module, javascript, userID, clientID, event)
 }
 
 // Rules is the resolver for the rules field.
@@ -51,14 +52,30 @@ func (r *queryResolver) Rule(ctx context.Context, id pulid.ID) (*ent.Rule, error
 	return rulesrun.Find(ctx, r.Ent, id)
 }
 
+// RuleTemplates is the resolver for the ruleTemplates field.
+func (r *queryResolver) RuleTemplates(ctx context.Context) ([]*jstemplates.Template, error) {
+	return r.ruleTemplates(ctx)
+}
+
+// Language is the resolver for the language field.
+func (r *ruleResolver) Language(ctx context.Context, obj *ent.Rule) (model.RuleLanguage, error) {
+	return model.RuleLanguage(rulesrun.Language(obj)), nil
+}
+
 // DurationMs is the resolver for the durationMs field.
 func (r *ruleTestResultResolver) DurationMs(ctx context.Context, obj *rulesrun.TestResult) (float64, error) {
 	return float64(obj.Duration.Microseconds()) / 1000, nil
 }
+
+// Rule returns generated.RuleResolver implementation.
+func (r *Resolver) Rule() generated.RuleResolver { return &ruleResolver{r} }
 
 // RuleTestResult returns generated.RuleTestResultResolver implementation.
 func (r *Resolver) RuleTestResult() generated.RuleTestResultResolver {
 	return &ruleTestResultResolver{r}
 }
 
-type ruleTestResultResolver struct{ *Resolver }
+type (
+	ruleResolver           struct{ *Resolver }
+	ruleTestResultResolver struct{ *Resolver }
+)

@@ -12,6 +12,7 @@ import (
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 	"github.com/authgraph/authgraph/graph/model"
 	"github.com/authgraph/authgraph/identity"
+	"github.com/authgraph/authgraph/rules/jstemplates"
 	"github.com/authgraph/authgraph/rulesrun"
 )
 
@@ -27,16 +28,16 @@ func (r *Resolver) listRules(ctx context.Context, after *entgql.Cursor[pulid.ID]
 
 func (r *Resolver) createRule(ctx context.Context, input model.CreateRuleInput) (*ent.Rule, error) {
 	return r.Rules.CreateRule(ctx, rulesrun.CreateInput{
-		Name: input.Name, Module: input.Module, Order: opt(input.Order), Enabled: opt(input.Enabled),
-		Secrets: input.Secrets.Value(),
+		Name: input.Name, Module: input.Module.Value(), JavaScript: input.Javascript.Value(),
+		Order: opt(input.Order), Enabled: opt(input.Enabled), Secrets: input.Secrets.Value(),
 	})
 }
 
 func (r *Resolver) updateRule(ctx context.Context, id pulid.ID, input model.UpdateRuleInput) (*ent.Rule, error) {
 	return r.Rules.UpdateRule(ctx, string(id), rulesrun.UpdateInput{
 		Name:   identity.Patch[string]{Set: input.Name.IsSet(), Value: input.Name.Value()},
-		Module: input.Module.Value(), Order: opt(input.Order), Enabled: opt(input.Enabled),
-		Secrets: input.Secrets.Value(),
+		Module: input.Module.Value(), JavaScript: input.Javascript.Value(),
+		Order: opt(input.Order), Enabled: opt(input.Enabled), Secrets: input.Secrets.Value(),
 	})
 }
 
@@ -52,12 +53,27 @@ func (r *Resolver) reorderRules(ctx context.Context, ids []pulid.ID) ([]*ent.Rul
 	return r.Rules.ReorderRules(ctx, ids)
 }
 
+// ruleTemplates lists the JavaScript rule templates (read:rules, as the
+// rules they become).
+func (r *Resolver) ruleTemplates(ctx context.Context) ([]*jstemplates.Template, error) {
+	if err := requireScope(ctx, "read:rules"); err != nil {
+		return nil, err
+	}
+	all := jstemplates.All()
+	out := make([]*jstemplates.Template, len(all))
+	for i := range all {
+		out[i] = &all[i]
+	}
+	return out, nil
+}
+
 // testRule checks the scopes of what the dry run reads and runs: a rule's
-// secrets reach whatever module runs with them, so running a new module with
-// a stored rule's secrets takes update:rules, as replacing its module would.
-func (r *Resolver) testRule(ctx context.Context, id *pulid.ID, module *string, userID *pulid.ID, clientID *string, event map[string]any) (*rulesrun.TestResult, error) {
+// secrets reach whatever code runs with them, so running new code (a module
+// or JavaScript) with a stored rule's secrets takes update:rules, as
+// replacing its code would.
+func (r *Resolver) testRule(ctx context.Context, id *pulid.ID, module, javascript *string, userID *pulid.ID, clientID *string, event map[string]any) (*rulesrun.TestResult, error) {
 	need := []string{"read:rules"}
-	if module != nil {
+	if module != nil || javascript != nil {
 		need = append(need, "create:rules")
 		if id != nil {
 			need = append(need, "update:rules")
@@ -74,7 +90,7 @@ func (r *Resolver) testRule(ctx context.Context, id *pulid.ID, module *string, u
 			return nil, err
 		}
 	}
-	p := rulesrun.TestParams{RuleID: id, Event: event}
+	p := rulesrun.TestParams{RuleID: id, JavaScript: javascript, Event: event}
 	if module != nil {
 		var err error
 		if p.Module, err = rulesrun.DecodeModule("module", *module); err != nil {

@@ -21,14 +21,17 @@ import (
 	"github.com/authgraph/authgraph/rules"
 )
 
-// CreateInput is a new rule as the transports receive it.
+// CreateInput is a new rule as the transports receive it: its code is
+// exactly one of Module and JavaScript.
 type CreateInput struct {
 	Name string
 	// Module is the wasm module, base64 (standard encoding; unpadded and
 	// URL-safe are accepted too), at most rules.MaxModuleSize decoded.
-	Module  string
-	Order   *int
-	Enabled *bool
+	Module *string
+	// JavaScript is an Auth0 post-login Action or legacy Rule's source.
+	JavaScript *string
+	Order      *int
+	Enabled    *bool
 	// Secrets are string values; other JSON values are refused.
 	Secrets map[string]any
 }
@@ -36,10 +39,12 @@ type CreateInput struct {
 // UpdateInput changes a rule; absent (nil) fields are left as they are.
 type UpdateInput struct {
 	Name identity.Patch[string]
-	// Module, when set, is a new module (base64): a new version.
-	Module  *string
-	Order   *int
-	Enabled *bool
+	// Module (base64) or JavaScript, when set, is new code, whatever the
+	// rule's language was: a new version. Not both.
+	Module     *string
+	JavaScript *string
+	Order      *int
+	Enabled    *bool
 	// Secrets given replace stored ones key by key; a null value removes a
 	// key.
 	Secrets map[string]any
@@ -71,13 +76,21 @@ func DecodeModule(field, s string) ([]byte, error) {
 func (s *Service) CreateRule(ctx context.Context, in CreateInput) (*ent.Rule, error) {
 	var out *ent.Rule
 	err := manage.Write(ctx, s.DB, manage.Op{Scope: "create:rules", Operation: "createRule"}, func(tx *ent.Client) (manage.Audit, error) {
-		module, err := DecodeModule("module", in.Module)
-		if err != nil {
-			return manage.Audit{}, err
+		p := CreateParams{Name: in.Name, Order: in.Order, Enabled: in.Enabled, Secrets: in.Secrets}
+		var err error
+		switch {
+		case in.Module != nil && in.JavaScript != nil:
+			return manage.Audit{}, errBothCodes
+		case in.JavaScript != nil && *in.JavaScript == "":
+			return manage.Audit{}, &identity.ValidationError{Field: "javascript", Message: "is empty"}
+		case in.JavaScript != nil:
+			p.JavaScript = *in.JavaScript
+		case in.Module != nil:
+			if p.Module, err = DecodeModule("module", *in.Module); err != nil {
+				return manage.Audit{}, err
+			}
 		}
-		out, err = s.Create(ctx, tx, CreateParams{
-			Name: in.Name, Module: module, Order: in.Order, Enabled: in.Enabled, Secrets: in.Secrets,
-		})
+		out, err = s.Create(ctx, tx, p)
 		if err != nil {
 			return manage.Audit{}, err
 		}
@@ -106,11 +119,15 @@ func (s *Service) UpdateRule(ctx context.Context, id string, in UpdateInput) (*e
 			}
 			p.Name = in.Name.Value
 		}
+		if in.Module != nil && in.JavaScript != nil {
+			return manage.Audit{}, errBothCodes
+		}
 		if in.Module != nil {
 			if p.Module, err = DecodeModule("module", *in.Module); err != nil {
 				return manage.Audit{}, err
 			}
 		}
+		p.JavaScript = in.JavaScript
 		if out, err = s.Update(ctx, tx, rl, p); err != nil {
 			return manage.Audit{}, err
 		}

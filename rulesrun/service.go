@@ -73,27 +73,34 @@ type cachedRule struct {
 	rv    rules.RuleVersion
 }
 
-// CreateParams describe a new rule.
+// CreateParams describe a new rule: its code is either Module or
+// JavaScript.
 type CreateParams struct {
-	Name    string
-	Module  []byte
-	Order   *int
-	Enabled *bool
+	Name   string
+	Module []byte
+	// JavaScript is an Auth0 post-login Action or legacy Rule's source.
+	JavaScript string
+	Order      *int
+	Enabled    *bool
 	// Secrets are string values; other JSON values are refused.
 	Secrets map[string]any
 }
 
 // UpdateParams change a rule; nil fields are left as they are. Secrets given
-// replace stored ones key by key; a null value removes a key.
+// replace stored ones key by key; a null value removes a key. Module or
+// JavaScript (at most one) replaces the rule's code, whatever its language
+// was.
 type UpdateParams struct {
-	Name    *string
-	Module  []byte
-	Order   *int
-	Enabled *bool
-	Secrets map[string]any
+	Name       *string
+	Module     []byte
+	JavaScript *string
+	Order      *int
+	Enabled    *bool
+	Secrets    map[string]any
 }
 
-// Version returns the version string of a module: its hex SHA-256.
+// Version returns the version string of a module or of JavaScript source
+// (its UTF-8 bytes): their hex SHA-256.
 func Version(module []byte) string {
 	sum := sha256.Sum256(module)
 	return hex.EncodeToString(sum[:])
@@ -124,7 +131,15 @@ func (s *Service) Create(ctx context.Context, db *ent.Client, p CreateParams) (*
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Validate(ctx, p.Module); err != nil {
+	var js *string
+	if p.JavaScript != "" {
+		js = &p.JavaScript
+	}
+	c0, err := codeOf(p.Module, js, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.validateCode(ctx, *c0); err != nil {
 		return nil, err
 	}
 	order := 0
@@ -146,10 +161,14 @@ func (s *Service) Create(ctx context.Context, db *ent.Client, p CreateParams) (*
 		SetID(id).
 		SetName(p.Name).
 		SetOrder(order).
-		SetModule(p.Module).
-		SetModuleSize(len(p.Module)).
-		SetVersion(Version(p.Module)).
+		SetModuleSize(c0.size()).
+		SetVersion(c0.version()).
 		SetSecretsSet(keys(secrets))
+	if c0.isJavaScript() {
+		c.SetJavascript(c0.javascript)
+	} else {
+		c.SetModule(c0.module)
+	}
 	if p.Enabled != nil {
 		c.SetEnabled(*p.Enabled)
 	}
@@ -167,8 +186,9 @@ func (s *Service) Create(ctx context.Context, db *ent.Client, p CreateParams) (*
 	return r, nil
 }
 
-// Update applies p to r. A new module makes a new version; the old one's
-// compiled module and instances are evicted.
+// Update applies p to r. New code (a module or JavaScript, either language
+// replacing either) makes a new version; the old one's compiled module and
+// instances are evicted.
 func (s *Service) Update(ctx context.Context, db *ent.Client, r *ent.Rule, p UpdateParams) (*ent.Rule, error) {
 	upd := db.Rule.UpdateOne(r)
 	if p.Name != nil {
@@ -184,13 +204,22 @@ func (s *Service) Update(ctx context.Context, db *ent.Client, r *ent.Rule, p Upd
 		upd.SetEnabled(*p.Enabled)
 	}
 	newVersion := false
-	if p.Module != nil {
-		if err := s.Validate(ctx, p.Module); err != nil {
+	c, err := codeOf(p.Module, p.JavaScript, false)
+	if err != nil {
+		return nil, err
+	}
+	if c != nil {
+		if err := s.validateCode(ctx, *c); err != nil {
 			return nil, err
 		}
-		if v := Version(p.Module); v != r.Version {
+		if v := c.version(); v != r.Version || c.isJavaScript() != IsJavaScript(r) {
 			newVersion = true
-			upd.SetModule(p.Module).SetModuleSize(len(p.Module)).SetVersion(v)
+			upd.SetModuleSize(c.size()).SetVersion(v)
+			if c.isJavaScript() {
+				upd.SetJavascript(c.javascript).ClearModule()
+			} else {
+				upd.SetModule(c.module).ClearJavascript()
+			}
 		}
 	}
 	stored, err := s.Secrets(r)
@@ -342,8 +371,14 @@ func (s *Service) PrepareAll(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// versionOf is what the engine runs of a stored rule: its module or its
+// JavaScript source.
 func versionOf(r *ent.Rule, secrets map[string]string) rules.RuleVersion {
-	return rules.RuleVersion{ID: string(r.ID), Name: r.Name, Version: r.Version, Module: r.Module, Secrets: secrets}
+	rv := rules.RuleVersion{ID: string(r.ID), Name: r.Name, Version: r.Version, Module: r.Module, Secrets: secrets}
+	if IsJavaScript(r) {
+		rv.Module, rv.JavaScript = nil, *r.Javascript
+	}
+	return rv
 }
 
 func validateName(name string) error {

@@ -16,11 +16,14 @@ import (
 	"github.com/authgraph/authgraph/rules"
 )
 
-// TestParams describe a dry run: a stored rule (RuleID) or a module not yet
-// uploaded (Module), or a stored rule's secrets with a new module (both).
+// TestParams describe a dry run: a stored rule (RuleID) or code not yet
+// uploaded (Module or JavaScript), or a stored rule's secrets with new code
+// (both).
 type TestParams struct {
 	RuleID *pulid.ID
 	Module []byte
+	// JavaScript is an Action or legacy Rule's source (not with Module).
+	JavaScript *string
 	// UserID (node id or user_id) builds the real login event for that user,
 	// with ClientID's application (client_id or node id) when given.
 	UserID   string
@@ -52,8 +55,12 @@ type TestResult struct {
 // Test runs one rule on an event without persisting anything. db reads
 // as the caller (its scopes apply to the rule, user and client read).
 func (s *Service) Test(ctx context.Context, db *ent.Client, p TestParams) (*TestResult, error) {
-	if p.RuleID == nil && p.Module == nil {
-		return nil, &identity.ValidationError{Field: "id", Message: "give a rule id, a module, or both"}
+	if p.RuleID == nil && p.Module == nil && p.JavaScript == nil {
+		return nil, &identity.ValidationError{Field: "id", Message: "give a rule id, code (module or javascript), or both"}
+	}
+	c, err := codeOf(p.Module, p.JavaScript, false)
+	if err != nil {
+		return nil, err
 	}
 	var stored *ent.Rule
 	secrets := map[string]string{}
@@ -71,13 +78,13 @@ func (s *Service) Test(ctx context.Context, db *ent.Client, p TestParams) (*Test
 	if stored != nil {
 		rv = versionOf(stored, secrets)
 	}
-	if p.Module != nil {
-		if err := s.Validate(ctx, p.Module); err != nil {
+	if c != nil {
+		if err := s.validateCode(ctx, *c); err != nil {
 			return nil, err
 		}
 		// A key of its own, evicted after the run: a dry run must not
 		// leave compiled modules behind.
-		rv.Module, rv.Version = p.Module, "test-"+Version(p.Module)
+		rv.Module, rv.JavaScript, rv.Version = c.module, c.javascript, "test-"+c.version()
 		defer s.Engine.Evict(context.WithoutCancel(ctx), rv.ID, rv.Version)
 	}
 

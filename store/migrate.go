@@ -151,6 +151,7 @@ var migrations = []migration{
 	{Version: 9, Name: "user search indexes: reversed names for suffixes, email domain, metadata jsonpath, date and count ranges", Up: searchIndexesV9},
 	{Version: 10, Name: "multi-factor authentication: authenticators, recovery codes, MFA lockout state, tenant MFA settings", Up: entSchema},
 	{Version: 11, Name: "signing keys: scheduled activation; per-API access token signing algorithm", Up: entSchema},
+	{Version: 12, Name: "JavaScript rules: rules.javascript; rules.module optional", Up: entSchema},
 }
 
 var migrateMu sync.Mutex

@@ -16,6 +16,7 @@ const rulesUsage = `usage:
                                                                            write a custom-database script project
   authgraph rules build DIR -o OUT.wasm                                    build a rule or script and validate it
   authgraph rules test MODULE.wasm [--event EVENT.json] [--dsn DSN]        run a module with the server's engine and limits
+  authgraph rules test RULE.js [--event EVENT.json] [--javascript]         run an Auth0 Action or Rule in JavaScript the same way
 `
 
 // cmdRules dispatches `authgraph rules init|build|test` (rules/rulecli does
@@ -50,12 +51,13 @@ func cmdRules(_ context.Context, args []string, stdout, stderr io.Writer) error 
 		var opts rulecli.TestOptions
 		fs.StringVar(&opts.Event, "event", "", "event JSON file: a login event for a rule, {op, args, connection} for a custom-database script (default: a built-in sample)")
 		fs.StringVar(&opts.DSN, "dsn", "", "custom-database scripts: the database their queries reach, postgres://… or mysql://… (default none)")
+		fs.BoolVar(&opts.JavaScript, "javascript", false, "the file is JavaScript (an Auth0 post-login Action or legacy Rule) whatever its name (default: a .js, .cjs or .mjs file is)")
 		pos, err := parseInterleaved(fs, args[1:])
 		if err != nil {
 			return err
 		}
 		if len(pos) != 1 {
-			return fmt.Errorf("usage: authgraph rules test MODULE.wasm [--event EVENT.json] [--dsn DSN]")
+			return fmt.Errorf("usage: authgraph rules test MODULE.wasm|RULE.js [--event EVENT.json] [--dsn DSN] [--javascript]")
 		}
 		return rulecli.Test(pos[0], opts, stdout)
 	case "-h", "--help", "help":

@@ -97,3 +97,54 @@ func TestRulesBuildCommand(t *testing.T) {
 		t.Fatalf("built rule output: %s", stdout.String())
 	}
 }
+
+// TestRulesTestJavaScript: a JavaScript file runs through the engine as a
+// module does: the sample event, claims, logs, a deny, a syntax error
+// located, and --javascript for a file not named .js.
+func TestRulesTestJavaScript(t *testing.T) {
+	dir := t.TempDir()
+	action := filepath.Join(dir, "roles.js")
+	if err := os.WriteFile(action, []byte(`exports.onExecutePostLogin = async (event, api) => {
+  console.log("login of " + event.user.email);
+  api.idToken.setCustomClaim("https://example.com/roles", event.user.app_metadata.roles);
+  api.user.setAppMetadata("last_rule", "js");
+};
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"rules", "test", action, "--event", sampleEvent}, &stdout, &stderr); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{"rule      roles-claim (" + action, "JavaScript post-login Action", "result    allowed",
+		`"https://example.com/roles":["admin","editor","billing"]`, `app_metadata {"last_rule":"js"}`, "  | login of ", "timing"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+
+	// A legacy Rule in a file not named .js, with --javascript: a deny.
+	deny := filepath.Join(dir, "deny.rule")
+	_ = os.WriteFile(deny, []byte("function (user, context, callback) {\n  callback(new UnauthorizedError('no entry for ' + user.email));\n}\n"), 0o600)
+	stdout.Reset()
+	if err := run(context.Background(), []string{"rules", "test", "--javascript", deny, "--event", sampleEvent}, &stdout, &stderr); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "JavaScript legacy Rule") || !strings.Contains(stdout.String(), "DENIED: access_denied: no entry for ") {
+		t.Fatalf("deny output: %s", stdout.String())
+	}
+
+	// A syntax error fails the command with its place in the file.
+	bad := filepath.Join(dir, "bad.js")
+	_ = os.WriteFile(bad, []byte("exports.onExecutePostLogin = async (event, api) => {\n  let x = ;\n};\n"), 0o600)
+	stdout.Reset()
+	err := run(context.Background(), []string{"rules", "test", bad}, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), bad+": ") || !strings.Contains(err.Error(), "line 2, column ") {
+		t.Fatalf("syntax error: %v", err)
+	}
+	if err := run(context.Background(), []string{"rules", "test", action, "--dsn", "postgres://x"}, &stdout, &stderr); err == nil ||
+		!strings.Contains(err.Error(), "--dsn") {
+		t.Fatalf("--dsn with JavaScript: %v", err)
+	}
+}

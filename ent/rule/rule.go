@@ -29,6 +29,8 @@ const (
 	FieldModule = "module"
 	// FieldModuleSize holds the string denoting the module_size field in the database.
 	FieldModuleSize = "module_size"
+	// FieldJavascript holds the string denoting the javascript field in the database.
+	FieldJavascript = "javascript"
 	// FieldVersion holds the string denoting the version field in the database.
 	FieldVersion = "version"
 	// FieldSecretsSealed holds the string denoting the secrets_sealed field in the database.
@@ -49,6 +51,7 @@ var Columns = []string{
 	FieldEnabled,
 	FieldModule,
 	FieldModuleSize,
+	FieldJavascript,
 	FieldVersion,
 	FieldSecretsSealed,
 	FieldSecretsSet,
@@ -132,6 +135,11 @@ func ByEnabled(opts ...sql.OrderTermOption) OrderOption {
 // ByModuleSize orders the results by the module_size field.
 func ByModuleSize(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldModuleSize, opts...).ToFunc()
+}
+
+// ByJavascript orders the results by the javascript field.
+func ByJavascript(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldJavascript, opts...).ToFunc()
 }
 
 // ByVersion orders the results by the version field.

@@ -90,6 +90,11 @@ func ModuleSize(v int) predicate.Rule {
 	return predicate.Rule(sql.FieldEQ(FieldModuleSize, v))
 }
 
+// Javascript applies equality check predicate on the "javascript" field. It's identical to JavascriptEQ.
+func Javascript(v string) predicate.Rule {
+	return predicate.Rule(sql.FieldEQ(FieldJavascript, v))
+}
+
 // Version applies equality check predicate on the "version" field. It's identical to VersionEQ.
 func Version(v string) predicate.Rule {
 	return predicate.Rule(sql.FieldEQ(FieldVersion, v))
@@ -335,6 +340,16 @@ func ModuleLTE(v []byte) predicate.Rule {
 	return predicate.Rule(sql.FieldLTE(FieldModule, v))
 }
 
+// ModuleIsNil applies the IsNil predicate on the "module" field.
+func ModuleIsNil() predicate.Rule {
+	return predicate.Rule(sql.FieldIsNull(FieldModule))
+}
+
+// ModuleNotNil applies the NotNil predicate on the "module" field.
+func ModuleNotNil() predicate.Rule {
+	return predicate.Rule(sql.FieldNotNull(FieldModule))
+}
+
 // ModuleSizeEQ applies the EQ predicate on the "module_size" field.
 func ModuleSizeEQ(v int) predicate.Rule {
 	return predicate.Rule(sql.FieldEQ(FieldModuleSize, v))
@@ -373,6 +388,81 @@ func ModuleSizeLT(v int) predicate.Rule {
 // ModuleSizeLTE applies the LTE predicate on the "module_size" field.
 func ModuleSizeLTE(v int) predicate.Rule {
 	return predicate.Rule(sql.FieldLTE(FieldModuleSize, v))
+}
+
+// JavascriptEQ applies the EQ predicate on the "javascript" field.
+func JavascriptEQ(v string) predicate.Rule {
+	return predicate.Rule(sql.FieldEQ(FieldJavascript, v))
+}
+
+// JavascriptNEQ applies the NEQ predicate on the "javascript" field.
+func JavascriptNEQ(v string) predicate.Rule {
+	return predicate.Rule(sql.FieldNEQ(FieldJavascript, v))
+}
+
+// JavascriptIn applies the In predicate on the "javascript" field.
+func JavascriptIn(vs ...string) predicate.Rule {
+	return predicate.Rule(sql.FieldIn(FieldJavascript, vs...))
+}
+
+// JavascriptNotIn applies the NotIn predicate on the "javascript" field.
+func JavascriptNotIn(vs ...string) predicate.Rule {
+	return predicate.Rule(sql.FieldNotIn(FieldJavascript, vs...))
+}
+
+// JavascriptGT applies the GT predicate on the "javascript" field.
+func JavascriptGT(v string) predicate.Rule {
+	return predicate.Rule(sql.FieldGT(FieldJavascript, v))
+}
+
+// JavascriptGTE applies the GTE predicate on the "javascript" field.
+func JavascriptGTE(v string) predicate.Rule {
+	return predicate.Rule(sql.FieldGTE(FieldJavascript, v))
+}
+
+// JavascriptLT applies the LT predicate on the "javascript" field.
+func JavascriptLT(v string) predicate.Rule {
+	return predicate.Rule(sql.FieldLT(FieldJavascript, v))
+}
+
+// JavascriptLTE applies the LTE predicate on the "javascript" field.
+func JavascriptLTE(v string) predicate.Rule {
+	return predicate.Rule(sql.FieldLTE(FieldJavascript, v))
+}
+
+// JavascriptContains applies the Contains predicate on the "javascript" field.
+func JavascriptContains(v string) predicate.Rule {
+	return predicate.Rule(sql.FieldContains(FieldJavascript, v))
+}
+
+// JavascriptHasPrefix applies the HasPrefix predicate on the "javascript" field.
+func JavascriptHasPrefix(v string) predicate.Rule {
+	return predicate.Rule(sql.FieldHasPrefix(FieldJavascript, v))
+}
+
+// JavascriptHasSuffix applies the HasSuffix predicate on the "javascript" field.
+func JavascriptHasSuffix(v string) predicate.Rule {
+	return predicate.Rule(sql.FieldHasSuffix(FieldJavascript, v))
+}
+
+// JavascriptIsNil applies the IsNil predicate on the "javascript" field.
+func JavascriptIsNil() predicate.Rule {
+	return predicate.Rule(sql.FieldIsNull(FieldJavascript))
+}
+
+// JavascriptNotNil applies the NotNil predicate on the "javascript" field.
+func JavascriptNotNil() predicate.Rule {
+	return predicate.Rule(sql.FieldNotNull(FieldJavascript))
+}
+
+// JavascriptEqualFold applies the EqualFold predicate on the "javascript" field.
+func JavascriptEqualFold(v string) predicate.Rule {
+	return predicate.Rule(sql.FieldEqualFold(FieldJavascript, v))
+}
+
+// JavascriptContainsFold applies the ContainsFold predicate on the "javascript" field.
+func JavascriptContainsFold(v string) predicate.Rule {
+	return predicate.Rule(sql.FieldContainsFold(FieldJavascript, v))
 }
 
 // VersionEQ applies the EQ predicate on the "version" field.

@@ -1232,11 +1232,11 @@ func init() {
 	// rule.ModuleSizeValidator is a validator for the "module_size" field. It is called by the builders before save.
 	rule.ModuleSizeValidator = ruleDescModuleSize.Validators[0].(func(int) error)
 	// ruleDescVersion is the schema descriptor for version field.
-	ruleDescVersion := ruleFields[5].Descriptor()
+	ruleDescVersion := ruleFields[6].Descriptor()
 	// rule.VersionValidator is a validator for the "version" field. It is called by the builders before save.
 	rule.VersionValidator = ruleDescVersion.Validators[0].(func(string) error)
 	// ruleDescSecretsSet is the schema descriptor for secrets_set field.
-	ruleDescSecretsSet := ruleFields[7].Descriptor()
+	ruleDescSecretsSet := ruleFields[8].Descriptor()
 	// rule.DefaultSecretsSet holds the default value on creation for the secrets_set field.
 	rule.DefaultSecretsSet = ruleDescSecretsSet.Default.([]string)
 	// ruleDescID is the schema descriptor for id field.

@@ -11,9 +11,10 @@ import (
 	"github.com/authgraph/authgraph/ent/schema/pulid"
 )
 
-// Rule is a post-login rule: a WebAssembly module implementing the rules ABI
-// v1 (rules-sdk/ABI.md), run on every interactive login and refresh in
-// `order` when enabled.
+// Rule is a post-login rule, run on every interactive login and refresh in
+// `order` when enabled: either a WebAssembly module implementing the rules
+// ABI v1 (rules-sdk/ABI.md) or JavaScript source (an Auth0 post-login Action
+// or legacy Rule). Exactly one of module and javascript is set.
 type Rule struct{ ent.Schema }
 
 // Mixin implements ent.Schema.
@@ -29,10 +30,18 @@ func (Rule) Fields() []ent.Field {
 			Annotations(entgql.OrderField("ORDER")),
 		field.Bool("enabled").Default(true),
 		// module is the wasm binary (≤ 8 MiB); never returned by the API.
-		field.Bytes("module").Sensitive(),
+		// Empty for a JavaScript rule.
+		field.Bytes("module").Optional().Sensitive(),
+		// module_size is the module's size in bytes, or for a JavaScript
+		// rule the source's size in bytes (UTF-8).
 		field.Int("module_size").Default(0).NonNegative(),
-		// version identifies the module: the hex SHA-256 of its bytes. The
-		// engine keys compiled modules and instance pools by (id, version).
+		// javascript is a JavaScript rule's source, returned to
+		// administrators as Auth0 returns a rule's script (its secrets live
+		// in secrets_sealed, not in the source). NULL for a wasm rule.
+		field.Text("javascript").Optional().Nillable(),
+		// version identifies the code: the hex SHA-256 of the module's bytes
+		// or of the JavaScript source's UTF-8 bytes. The engine keys
+		// compiled modules and instance pools by (id, version).
 		field.String("version").NotEmpty(),
 		// secrets_sealed holds the rule's secrets (a JSON object of strings)
 		// sealed with the master key, AD "rule-secrets:"+id; write-only

@@ -22,6 +22,7 @@ import (
 	"github.com/authgraph/authgraph/graph/model"
 	"github.com/authgraph/authgraph/mfa"
 	"github.com/authgraph/authgraph/rbac"
+	"github.com/authgraph/authgraph/rules/jstemplates"
 	"github.com/authgraph/authgraph/rulesrun"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -47,6 +48,7 @@ type ResolverRoot interface {
 	Query() QueryResolver
 	ResourceServer() ResourceServerResolver
 	Role() RoleResolver
+	Rule() RuleResolver
 	RuleTestResult() RuleTestResultResolver
 	User() UserResolver
 	UserConnection() UserConnectionResolver
@@ -275,7 +277,7 @@ type ComplexityRoot struct {
 		RotateClientSecret            func(childComplexity int, id pulid.ID) int
 		RotateSigningKeys             func(childComplexity int) int
 		TestConnectionScript          func(childComplexity int, connection string, script model.CustomDBScript, args map[string]any) int
-		TestRule                      func(childComplexity int, id *pulid.ID, module *string, userID *pulid.ID, clientID *string, event map[string]any) int
+		TestRule                      func(childComplexity int, id *pulid.ID, module *string, javascript *string, userID *pulid.ID, clientID *string, event map[string]any) int
 		UnblockUserAttempts           func(childComplexity int, identifier string) int
 		UnlinkIdentity                func(childComplexity int, userID pulid.ID, connection string, identityUserID string) int
 		UpdateClient                  func(childComplexity int, id pulid.ID, input model.UpdateClientInput) int
@@ -328,6 +330,7 @@ type ComplexityRoot struct {
 		Role            func(childComplexity int, id pulid.ID) int
 		Roles           func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, nameFilter *string) int
 		Rule            func(childComplexity int, id pulid.ID) int
+		RuleTemplates   func(childComplexity int) int
 		Rules           func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.RuleOrder) int
 		User            func(childComplexity int, id pulid.ID) int
 		Users           func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.UserOrder, query *string) int
@@ -391,6 +394,8 @@ type ComplexityRoot struct {
 		CreatedAt  func(childComplexity int) int
 		Enabled    func(childComplexity int) int
 		ID         func(childComplexity int) int
+		Javascript func(childComplexity int) int
+		Language   func(childComplexity int) int
 		ModuleSize func(childComplexity int) int
 		Name       func(childComplexity int) int
 		Order      func(childComplexity int) int
@@ -408,6 +413,14 @@ type ComplexityRoot struct {
 	RuleEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	RuleTemplate struct {
+		Description func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Kind        func(childComplexity int) int
+		Name        func(childComplexity int) int
+		Source      func(childComplexity int) int
 	}
 
 	RuleTestResult struct {
@@ -540,7 +553,7 @@ type MutationResolver interface {
 	UpdateRule(ctx context.Context, id pulid.ID, input model.UpdateRuleInput) (*ent.Rule, error)
 	DeleteRule(ctx context.Context, id pulid.ID) (pulid.ID, error)
 	ReorderRules(ctx context.Context, ids []pulid.ID) ([]*ent.Rule, error)
-	TestRule(ctx context.Context, id *pulid.ID, module *string, userID *pulid.ID, clientID *string, event map[string]any) (*rulesrun.TestResult, error)
+	TestRule(ctx context.Context, id *pulid.ID, module *string, javascript *string, userID *pulid.ID, clientID *string, event map[string]any) (*rulesrun.TestResult, error)
 	CreatePasswordChangeTicket(ctx context.Context, input model.PasswordChangeTicketInput) (*model.UserTicket, error)
 	CreateEmailVerificationTicket(ctx context.Context, input model.EmailVerificationTicketInput) (*model.UserTicket, error)
 	UnblockUserAttempts(ctx context.Context, identifier string) (int, error)
@@ -567,6 +580,7 @@ type QueryResolver interface {
 	ClientGrants(ctx context.Context, audience *string, clientID *string) ([]*rbac.ClientGrant, error)
 	Rules(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.RuleOrder) (*ent.RuleConnection, error)
 	Rule(ctx context.Context, id pulid.ID) (*ent.Rule, error)
+	RuleTemplates(ctx context.Context) ([]*jstemplates.Template, error)
 	Users(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy []*ent.UserOrder, query *string) (*model.UserConnection, error)
 	User(ctx context.Context, id pulid.ID) (*ent.User, error)
 	UsersByEmail(ctx context.Context, email string) ([]*ent.User, error)
@@ -579,6 +593,9 @@ type ResourceServerResolver interface {
 type RoleResolver interface {
 	Permissions(ctx context.Context, obj *ent.Role) ([]*model.Permission, error)
 	Users(ctx context.Context, obj *ent.Role, first *int, after *entgql.Cursor[pulid.ID]) (*model.UserConnection, error)
+}
+type RuleResolver interface {
+	Language(ctx context.Context, obj *ent.Rule) (model.RuleLanguage, error)
 }
 type RuleTestResultResolver interface {
 	DurationMs(ctx context.Context, obj *rulesrun.TestResult) (float64, error)
@@ -1725,7 +1742,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.TestRule(childComplexity, args["id"].(*pulid.ID), args["module"].(*string), args["userId"].(*pulid.ID), args["clientId"].(*string), args["event"].(map[string]any)), true
+		return e.ComplexityRoot.Mutation.TestRule(childComplexity, args["id"].(*pulid.ID), args["module"].(*string), args["javascript"].(*string), args["userId"].(*pulid.ID), args["clientId"].(*string), args["event"].(map[string]any)), true
 	case "Mutation.unblockUserAttempts":
 		if e.ComplexityRoot.Mutation.UnblockUserAttempts == nil {
 			break
@@ -2096,6 +2113,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Rule(childComplexity, args["id"].(pulid.ID)), true
+	case "Query.ruleTemplates":
+		if e.ComplexityRoot.Query.RuleTemplates == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.RuleTemplates(childComplexity), true
 	case "Query.rules":
 		if e.ComplexityRoot.Query.Rules == nil {
 			break
@@ -2363,6 +2386,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Rule.ID(childComplexity), true
+	case "Rule.javascript":
+		if e.ComplexityRoot.Rule.Javascript == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Rule.Javascript(childComplexity), true
+	case "Rule.language":
+		if e.ComplexityRoot.Rule.Language == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Rule.Language(childComplexity), true
 	case "Rule.moduleSize":
 		if e.ComplexityRoot.Rule.ModuleSize == nil {
 			break
@@ -2431,6 +2466,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RuleEdge.Node(childComplexity), true
+
+	case "RuleTemplate.description":
+		if e.ComplexityRoot.RuleTemplate.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RuleTemplate.Description(childComplexity), true
+	case "RuleTemplate.id":
+		if e.ComplexityRoot.RuleTemplate.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RuleTemplate.ID(childComplexity), true
+	case "RuleTemplate.kind":
+		if e.ComplexityRoot.RuleTemplate.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RuleTemplate.Kind(childComplexity), true
+	case "RuleTemplate.name":
+		if e.ComplexityRoot.RuleTemplate.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RuleTemplate.Name(childComplexity), true
+	case "RuleTemplate.javascript":
+		if e.ComplexityRoot.RuleTemplate.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RuleTemplate.Source(childComplexity), true
 
 	case "RuleTestResult.accessTokenClaims":
 		if e.ComplexityRoot.RuleTestResult.AccessTokenClaims == nil {
@@ -3585,21 +3651,51 @@ type Query {
 
 type Mutation
 `, BuiltIn: false},
-	{Name: "../schema/rules.graphqls", Input: `"A post-login rule: a WebAssembly module (rules ABI v1, see rules-sdk/) run on every interactive login and refresh."
+	{Name: "../schema/rules.graphqls", Input: `"""
+A post-login rule, run on every interactive login and refresh: a WebAssembly module (rules ABI v1, see rules-sdk/) or
+JavaScript (an Auth0 post-login Action or legacy Rule, run unchanged).
+"""
 type Rule implements Node {
   id: ID!
   name: String!
   "Enabled rules run in ascending order (ties: oldest first)."
   order: Int!
   enabled: Boolean!
-  "The module's hex SHA-256: a new module makes a new version. The module itself is never returned."
+  "What the rule is written in."
+  language: RuleLanguage!
+  "A JavaScript rule's source, as uploaded; null for a WebAssembly rule."
+  javascript: String
+  """
+  The hex SHA-256 of the module's bytes or of the JavaScript source (UTF-8): new code makes a new version. A module
+  itself is never returned.
+  """
   version: String!
-  "The module's size in bytes."
+  "The module's size in bytes; for a JavaScript rule, the source's size in bytes (UTF-8)."
   moduleSize: Int!
   "Names of the rule's secrets (their values are never returned)."
   secretsSet: [String!]!
   createdAt: Time!
   updatedAt: Time!
+}
+
+"The language of a rule's code."
+enum RuleLanguage {
+  "A WebAssembly module (rules ABI v1)."
+  WASM
+  "JavaScript: an Auth0 post-login Action (exports.onExecutePostLogin) or legacy Rule (function (user, context, callback))."
+  JAVASCRIPT
+}
+
+"A JavaScript rule to start from: one of Auth0's published examples, which runs here unchanged."
+type RuleTemplate {
+  "The template's stable identifier, e.g. add-roles-to-tokens."
+  id: String!
+  name: String!
+  description: String!
+  "action (an Auth0 post-login Action) or rule (a legacy Auth0 Rule)."
+  kind: String!
+  "The source to upload as the rule's javascript."
+  javascript: String!
 }
 
 type RuleConnection {
@@ -3625,10 +3721,16 @@ input RuleOrder {
   field: RuleOrderField!
 }
 
+"The rule's code is exactly one of module and javascript."
 input CreateRuleInput {
   name: String!
-  "The wasm module, base64 (standard encoding), at most 8 MiB decoded."
-  module: String!
+  "The WebAssembly module, base64 (standard encoding), at most 8 MiB decoded."
+  module: String
+  """
+  JavaScript source, at most 1 MiB: an Auth0 post-login Action (exports.onExecutePostLogin = async (event, api) => …)
+  or legacy Rule (function (user, context, callback) {…}). A syntax error is refused with its line and column.
+  """
+  javascript: String
   "Default: after every existing rule."
   order: Int
   "Default: true."
@@ -3637,11 +3739,16 @@ input CreateRuleInput {
   secrets: Map
 }
 
-"Absent fields are left as they are. Secrets given replace stored ones key by key; a null value removes a key."
+"""
+Absent fields are left as they are. Secrets given replace stored ones key by key; a null value removes a key. New code
+(module or javascript, not both) replaces the rule's code whatever its language was, and makes a new version.
+"""
 input UpdateRuleInput {
   name: String
-  "A new module (base64) makes a new version."
+  "A new WebAssembly module (base64)."
   module: String
+  "New JavaScript source (an Auth0 post-login Action or legacy Rule)."
+  javascript: String
   order: Int
   enabled: Boolean
   secrets: Map
@@ -3672,6 +3779,8 @@ extend type Query {
   rules(after: Cursor, first: Int, before: Cursor, last: Int, orderBy: RuleOrder): RuleConnection!
   "A rule by node id (rul_…) or name."
   rule(id: ID!): Rule!
+  "JavaScript rules to start from (Auth0's published examples), sorted by id. Needs read:rules."
+  ruleTemplates: [RuleTemplate!]!
 }
 
 extend type Mutation {
@@ -3682,12 +3791,13 @@ extend type Mutation {
   "Sets the order of every rule: ids must list each rule once; they get orders 1, 2, 3…"
   reorderRules(ids: [ID!]!): [Rule!]!
   """
-  Runs a rule once without persisting anything: a stored rule (id), a module not yet uploaded (module, base64), or a
-  stored rule's secrets with a new module (both). With userId, the event is the real login event of that user (and of
-  clientId's application); event overrides its fields, objects merging key by key. Needs read:rules; create:rules with
-  module; update:rules with id and module; read:users with userId; read:clients with clientId.
+  Runs a rule once without persisting anything: a stored rule (id), code not yet uploaded (module, base64, or
+  javascript), or a stored rule's secrets with new code (both). With userId, the event is the real login event of that
+  user (and of clientId's application); event overrides its fields, objects merging key by key. Needs read:rules;
+  create:rules with module or javascript; update:rules with id and module or javascript; read:users with userId;
+  read:clients with clientId.
   """
-  testRule(id: ID, module: String, userId: ID, clientId: String, event: Map): RuleTestResult!
+  testRule(id: ID, module: String, javascript: String, userId: ID, clientId: String, event: Map): RuleTestResult!
 }
 `, BuiltIn: false},
 	{Name: "../schema/tickets.graphqls", Input: `input PasswordChangeTicketInput {
@@ -4400,6 +4510,10 @@ func (ec *executionContext) childFields_Rule(ctx context.Context, field graphql.
 		return ec.fieldContext_Rule_order(ctx, field)
 	case "enabled":
 		return ec.fieldContext_Rule_enabled(ctx, field)
+	case "language":
+		return ec.fieldContext_Rule_language(ctx, field)
+	case "javascript":
+		return ec.fieldContext_Rule_javascript(ctx, field)
 	case "version":
 		return ec.fieldContext_Rule_version(ctx, field)
 	case "moduleSize":
@@ -4434,6 +4548,22 @@ func (ec *executionContext) childFields_RuleEdge(ctx context.Context, field grap
 		return ec.fieldContext_RuleEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RuleEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_RuleTemplate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_RuleTemplate_id(ctx, field)
+	case "name":
+		return ec.fieldContext_RuleTemplate_name(ctx, field)
+	case "description":
+		return ec.fieldContext_RuleTemplate_description(ctx, field)
+	case "kind":
+		return ec.fieldContext_RuleTemplate_kind(ctx, field)
+	case "javascript":
+		return ec.fieldContext_RuleTemplate_javascript(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RuleTemplate", field.Name)
 }
 
 func (ec *executionContext) childFields_RuleTestResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5305,30 +5435,38 @@ func (ec *executionContext) field_Mutation_testRule_args(ctx context.Context, ra
 		return nil, err
 	}
 	args["module"] = arg1
-	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "userId",
-		func(ctx context.Context, v any) (*pulid.ID, error) {
-			return ec.unmarshalOID2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["userId"] = arg2
-	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "clientId",
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "javascript",
 		func(ctx context.Context, v any) (*string, error) {
 			return ec.unmarshalOString2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["clientId"] = arg3
-	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "event",
+	args["javascript"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "userId",
+		func(ctx context.Context, v any) (*pulid.ID, error) {
+			return ec.unmarshalOID2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["userId"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "clientId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["clientId"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "event",
 		func(ctx context.Context, v any) (map[string]any, error) {
 			return ec.unmarshalOMap2map(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["event"] = arg4
+	args["event"] = arg5
 	return args, nil
 }
 
@@ -10736,7 +10874,7 @@ func (ec *executionContext) _Mutation_testRule(ctx context.Context, field graphq
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().TestRule(ctx, fc.Args["id"].(*pulid.ID), fc.Args["module"].(*string), fc.Args["userId"].(*pulid.ID), fc.Args["clientId"].(*string), fc.Args["event"].(map[string]any))
+			return ec.Resolvers.Mutation().TestRule(ctx, fc.Args["id"].(*pulid.ID), fc.Args["module"].(*string), fc.Args["javascript"].(*string), fc.Args["userId"].(*pulid.ID), fc.Args["clientId"].(*string), fc.Args["event"].(map[string]any))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *rulesrun.TestResult) graphql.Marshaler {
@@ -12075,6 +12213,38 @@ func (ec *executionContext) fieldContext_Query_rule(ctx context.Context, field g
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_ruleTemplates(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_ruleTemplates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().RuleTemplates(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*jstemplates.Template) graphql.Marshaler {
+			return ec.marshalNRuleTemplate2ᚕᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋrulesᚋjstemplatesᚐTemplateᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_ruleTemplates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RuleTemplate(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_users(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13204,6 +13374,52 @@ func (ec *executionContext) fieldContext_Rule_enabled(_ context.Context, field g
 	return graphql.NewScalarFieldContext("Rule", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _Rule_language(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Rule_language(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Rule().Language(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.RuleLanguage) graphql.Marshaler {
+			return ec.marshalNRuleLanguage2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐRuleLanguage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Rule_language(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Rule", field, true, true, "RuleLanguage")
+}
+
+func (ec *executionContext) _Rule_javascript(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Rule_javascript(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Javascript, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Rule_javascript(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Rule", field, false, false, "String")
+}
+
 func (ec *executionContext) _Rule_version(ctx context.Context, field graphql.CollectedField, obj *ent.Rule) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13459,6 +13675,121 @@ func (ec *executionContext) _RuleEdge_cursor(ctx context.Context, field graphql.
 }
 func (ec *executionContext) fieldContext_RuleEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RuleEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _RuleTemplate_id(ctx context.Context, field graphql.CollectedField, obj *jstemplates.Template) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RuleTemplate_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RuleTemplate_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RuleTemplate", field, false, false, "String")
+}
+
+func (ec *executionContext) _RuleTemplate_name(ctx context.Context, field graphql.CollectedField, obj *jstemplates.Template) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RuleTemplate_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RuleTemplate_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RuleTemplate", field, false, false, "String")
+}
+
+func (ec *executionContext) _RuleTemplate_description(ctx context.Context, field graphql.CollectedField, obj *jstemplates.Template) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RuleTemplate_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RuleTemplate_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RuleTemplate", field, false, false, "String")
+}
+
+func (ec *executionContext) _RuleTemplate_kind(ctx context.Context, field graphql.CollectedField, obj *jstemplates.Template) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RuleTemplate_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RuleTemplate_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RuleTemplate", field, false, false, "String")
+}
+
+func (ec *executionContext) _RuleTemplate_javascript(ctx context.Context, field graphql.CollectedField, obj *jstemplates.Template) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RuleTemplate_javascript(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RuleTemplate_javascript(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RuleTemplate", field, false, false, "String")
 }
 
 func (ec *executionContext) _RuleTestResult_allowed(ctx context.Context, field graphql.CollectedField, obj *rulesrun.TestResult) (ret graphql.Marshaler) {
@@ -16164,7 +16495,7 @@ func (ec *executionContext) unmarshalInputCreateRuleInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "module", "order", "enabled", "secrets"}
+	fieldsInOrder := [...]string{"name", "module", "javascript", "order", "enabled", "secrets"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -16180,11 +16511,18 @@ func (ec *executionContext) unmarshalInputCreateRuleInput(ctx context.Context, o
 			it.Name = data
 		case "module":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("module"))
-			data, err := ec.unmarshalNString2string(ctx, v)
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.Module = data
+			it.Module = graphql.OmittableOf(data)
+		case "javascript":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("javascript"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Javascript = graphql.OmittableOf(data)
 		case "order":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("order"))
 			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
@@ -17148,7 +17486,7 @@ func (ec *executionContext) unmarshalInputUpdateRuleInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "module", "order", "enabled", "secrets"}
+	fieldsInOrder := [...]string{"name", "module", "javascript", "order", "enabled", "secrets"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -17169,6 +17507,13 @@ func (ec *executionContext) unmarshalInputUpdateRuleInput(ctx context.Context, o
 				return it, err
 			}
 			it.Module = graphql.OmittableOf(data)
+		case "javascript":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("javascript"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Javascript = graphql.OmittableOf(data)
 		case "order":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("order"))
 			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
@@ -19293,6 +19638,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_rule(ctx, field)
 				})
+		case "ruleTemplates":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_ruleTemplates(ctx, field)
+				})
 		case "users":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -19716,47 +20067,58 @@ func (ec *executionContext) _Rule(ctx context.Context, sel ast.SelectionSet, obj
 		case "id":
 			out.Values[i] = ec._Rule_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "name":
 			out.Values[i] = ec._Rule_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "order":
 			out.Values[i] = ec._Rule_order(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "enabled":
 			out.Values[i] = ec._Rule_enabled(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "language":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Rule_language(ctx, field, obj)
+				})
+		case "javascript":
+			out.Values[i] = ec._Rule_javascript(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "version":
 			out.Values[i] = ec._Rule_version(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "moduleSize":
 			out.Values[i] = ec._Rule_moduleSize(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "secretsSet":
 			out.Values[i] = ec._Rule_secretsSet(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createdAt":
 			out.Values[i] = ec._Rule_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "updatedAt":
 			out.Values[i] = ec._Rule_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -19836,6 +20198,59 @@ func (ec *executionContext) _RuleEdge(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "cursor":
 			out.Values[i] = ec._RuleEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var ruleTemplateImplementors = []string{"RuleTemplate"}
+
+func (ec *executionContext) _RuleTemplate(ctx context.Context, sel ast.SelectionSet, obj *jstemplates.Template) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ruleTemplateImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RuleTemplate")
+		case "id":
+			out.Values[i] = ec._RuleTemplate_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._RuleTemplate_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "description":
+			out.Values[i] = ec._RuleTemplate_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._RuleTemplate_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "javascript":
+			out.Values[i] = ec._RuleTemplate_javascript(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -21312,6 +21727,16 @@ func (ec *executionContext) marshalNRuleConnection2ᚖgithubᚗcomᚋauthgraph�
 	return ec._RuleConnection(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNRuleLanguage2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐRuleLanguage(ctx context.Context, v any) (model.RuleLanguage, error) {
+	var res model.RuleLanguage
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRuleLanguage2githubᚗcomᚋauthgraphᚋauthgraphᚋgraphᚋmodelᚐRuleLanguage(ctx context.Context, sel ast.SelectionSet, v model.RuleLanguage) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNRuleOrderField2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋentᚐRuleOrderField(ctx context.Context, v any) (*ent.RuleOrderField, error) {
 	var res = new(ent.RuleOrderField)
 	err := res.UnmarshalGQL(v)
@@ -21324,6 +21749,30 @@ func (ec *executionContext) marshalNRuleOrderField2ᚖgithubᚗcomᚋauthgraph�
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) marshalNRuleTemplate2ᚕᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋrulesᚋjstemplatesᚐTemplateᚄ(ctx context.Context, sel ast.SelectionSet, v []*jstemplates.Template) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRuleTemplate2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋrulesᚋjstemplatesᚐTemplate(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRuleTemplate2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋrulesᚋjstemplatesᚐTemplate(ctx context.Context, sel ast.SelectionSet, v *jstemplates.Template) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RuleTemplate!")
+		return graphql.Null
+	}
+	return ec._RuleTemplate(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNRuleTestResult2ᚖgithubᚗcomᚋauthgraphᚋauthgraphᚋrulesrunᚐTestResult(ctx context.Context, sel ast.SelectionSet, v *rulesrun.TestResult) graphql.Marshaler {

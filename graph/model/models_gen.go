@@ -89,10 +89,14 @@ type CreateRoleInput struct {
 	Description graphql.Omittable[*string] `json:"description,omitempty"`
 }
 
+// The rule's code is exactly one of module and javascript.
 type CreateRuleInput struct {
 	Name string `json:"name"`
-	// The wasm module, base64 (standard encoding), at most 8 MiB decoded.
-	Module string `json:"module"`
+	// The WebAssembly module, base64 (standard encoding), at most 8 MiB decoded.
+	Module graphql.Omittable[*string] `json:"module,omitempty"`
+	// JavaScript source, at most 1 MiB: an Auth0 post-login Action (exports.onExecutePostLogin = async (event, api) => …)
+	// or legacy Rule (function (user, context, callback) {…}). A syntax error is refused with its line and column.
+	Javascript graphql.Omittable[*string] `json:"javascript,omitempty"`
 	// Default: after every existing rule.
 	Order graphql.Omittable[*int] `json:"order,omitempty"`
 	// Default: true.
@@ -292,14 +296,17 @@ type UpdateRoleInput struct {
 	Description graphql.Omittable[*string] `json:"description,omitempty"`
 }
 
-// Absent fields are left as they are. Secrets given replace stored ones key by key; a null value removes a key.
+// Absent fields are left as they are. Secrets given replace stored ones key by key; a null value removes a key. New code
+// (module or javascript, not both) replaces the rule's code whatever its language was, and makes a new version.
 type UpdateRuleInput struct {
 	Name graphql.Omittable[*string] `json:"name,omitempty"`
-	// A new module (base64) makes a new version.
-	Module  graphql.Omittable[*string]        `json:"module,omitempty"`
-	Order   graphql.Omittable[*int]           `json:"order,omitempty"`
-	Enabled graphql.Omittable[*bool]          `json:"enabled,omitempty"`
-	Secrets graphql.Omittable[map[string]any] `json:"secrets,omitempty"`
+	// A new WebAssembly module (base64).
+	Module graphql.Omittable[*string] `json:"module,omitempty"`
+	// New JavaScript source (an Auth0 post-login Action or legacy Rule).
+	Javascript graphql.Omittable[*string]        `json:"javascript,omitempty"`
+	Order      graphql.Omittable[*int]           `json:"order,omitempty"`
+	Enabled    graphql.Omittable[*bool]          `json:"enabled,omitempty"`
+	Secrets    graphql.Omittable[map[string]any] `json:"secrets,omitempty"`
 }
 
 // PATCH semantics: absent fields are untouched, null unsets a root field,
@@ -570,6 +577,64 @@ func (e *PermissionSourceType) UnmarshalJSON(b []byte) error {
 }
 
 func (e PermissionSourceType) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// The language of a rule's code.
+type RuleLanguage string
+
+const (
+	// A WebAssembly module (rules ABI v1).
+	RuleLanguageWasm RuleLanguage = "WASM"
+	// JavaScript: an Auth0 post-login Action (exports.onExecutePostLogin) or legacy Rule (function (user, context, callback)).
+	RuleLanguageJavascript RuleLanguage = "JAVASCRIPT"
+)
+
+var AllRuleLanguage = []RuleLanguage{
+	RuleLanguageWasm,
+	RuleLanguageJavascript,
+}
+
+func (e RuleLanguage) IsValid() bool {
+	switch e {
+	case RuleLanguageWasm, RuleLanguageJavascript:
+		return true
+	}
+	return false
+}
+
+func (e RuleLanguage) String() string {
+	return string(e)
+}
+
+func (e *RuleLanguage) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = RuleLanguage(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid RuleLanguage", str)
+	}
+	return nil
+}
+
+func (e RuleLanguage) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *RuleLanguage) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e RuleLanguage) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

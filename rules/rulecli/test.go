@@ -29,17 +29,24 @@ type TestOptions struct {
 	// DSN is the database a custom-database script reaches ("" none: its
 	// queries fail). Rules have none.
 	DSN string
+	// JavaScript says the file is JavaScript source (an Auth0 Action or
+	// legacy Rule) whatever its name; a .js, .cjs or .mjs file is anyway.
+	JavaScript bool
 }
 
 // Test runs the module on the event of opts with the engine's default
 // limits and prints the result, the logs and the timing to w. A module that
-// exports on_script runs as a custom-database script (testScript).
+// exports on_script runs as a custom-database script (testScript);
+// JavaScript source runs as the server runs a JavaScript rule (testJavaScript).
 //
 // For a rule, the event's "secrets" are the rule's secrets (redacted from
 // logs as on the server); a missing "now" is the current time. It returns
 // the rule's error, after printing its logs, when the rule fails or exceeds
 // a limit; a deny is a result.
 func Test(modulePath string, opts TestOptions, w io.Writer) error {
+	if opts.JavaScript || isJavaScriptPath(modulePath) {
+		return testJavaScript(modulePath, opts, w)
+	}
 	module, err := os.ReadFile(modulePath)
 	if err != nil {
 		return err
@@ -51,16 +58,9 @@ func Test(modulePath string, opts TestOptions, w io.Writer) error {
 	if opts.DSN != "" {
 		return errors.New("--dsn is for custom-database scripts: this module is a rule (it exports on_post_login, not on_script)")
 	}
-	raw, eventName, err := readEvent(opts.Event, ruleSampleEvent)
+	ev, eventName, err := ruleEvent(opts.Event)
 	if err != nil {
 		return err
-	}
-	var ev rules.Event
-	if err := json.Unmarshal(raw, &ev); err != nil {
-		return fmt.Errorf("event %s: %w", eventName, err)
-	}
-	if opts.Event == "" {
-		ev.Rule.Name = "" // the sample names a template; name the module instead
 	}
 	rv := rules.RuleVersion{
 		ID:      orElse(ev.Rule.ID, "rul_test"),
@@ -85,6 +85,28 @@ func Test(modulePath string, opts TestOptions, w io.Writer) error {
 	prepared := time.Since(start)
 
 	fmt.Fprintf(w, "rule      %s (%s, %s, ABI v1)\n", rv.Name, modulePath, humanBytes(len(module)))
+	return runRule(ctx, eng, rv, ev, eventName, prepared, w)
+}
+
+// ruleEvent reads a rule's event file, or the built-in sample.
+func ruleEvent(path string) (rules.Event, string, error) {
+	var ev rules.Event
+	raw, eventName, err := readEvent(path, ruleSampleEvent)
+	if err != nil {
+		return ev, "", err
+	}
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return ev, "", fmt.Errorf("event %s: %w", eventName, err)
+	}
+	if path == "" {
+		ev.Rule.Name = "" // the sample names a template; name the rule's file instead
+	}
+	return ev, eventName, nil
+}
+
+// runRule runs a prepared rule on ev once, prints what it did, then times
+// warm calls.
+func runRule(ctx context.Context, eng *rules.Engine, rv rules.RuleVersion, ev rules.Event, eventName string, prepared time.Duration, w io.Writer) error {
 	fmt.Fprintf(w, "event     %s\n", eventName)
 	res, err := eng.RunPipeline(ctx, []rules.RuleVersion{rv}, ev)
 	if len(res.Runs) > 0 {

@@ -3,8 +3,10 @@ package apiv2
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/authgraph/authgraph/authz"
 	"github.com/authgraph/authgraph/ent"
@@ -14,22 +16,25 @@ import (
 )
 
 // Rules. Auth0's rule object is {id, name, script, order, enabled, stage}
-// with a JavaScript script; an Authgraph rule is a WebAssembly module (rules
+// with a JavaScript script: Authgraph runs that script unchanged (a legacy
+// Rule or a post-login Action), and also accepts a WebAssembly module (rules
 // ABI v1, see rules-sdk/), carried base64-encoded in "module" as the GraphQL
-// API carries it. A script cannot run here, so a body with "script" is
-// refused with a message that says where the module goes.
+// API carries it. A rule has exactly one of the two.
 
-// Rule is a rule as the API returns it. The module and the secrets' values
-// are never returned.
+// Rule is a rule as the API returns it: a JavaScript rule's script, as
+// Auth0 returns it; never a module or the secrets' values.
 type Rule struct {
 	ID      string `json:"id" doc:"The rule's id (rul_…)."`
 	Name    string `json:"name"`
+	Script  string `json:"script,omitempty" doc:"A JavaScript rule's source (Auth0's script); absent for a WebAssembly rule."`
 	Order   int    `json:"order" doc:"Enabled rules run in ascending order (ties: oldest first)."`
 	Enabled bool   `json:"enabled"`
 	Stage   string `json:"stage" doc:"Always login_success: rules run after a user authenticated and on refresh."`
-	Version string `json:"version" doc:"The module's hex SHA-256: a new module makes a new version."`
+	// Language, Version, ModuleSize and SecretsSet are Authgraph's.
+	Language string `json:"language" doc:"javascript (a script) or wasm (a module)."`
+	Version  string `json:"version" doc:"The hex SHA-256 of the module's bytes or of the script (UTF-8): new code makes a new version."`
 	// ModuleSize and SecretsSet stand in for what is never returned.
-	ModuleSize int      `json:"module_size" doc:"The module's size in bytes."`
+	ModuleSize int      `json:"module_size" doc:"The module's size in bytes; for a JavaScript rule, the script's size in bytes (UTF-8)."`
 	SecretsSet []string `json:"secrets_set" doc:"Names of the rule's secrets; their values are never returned."`
 	CreatedAt  string   `json:"created_at" doc:"RFC 3339, UTC, milliseconds."`
 	UpdatedAt  string   `json:"updated_at" doc:"RFC 3339, UTC, milliseconds."`
@@ -44,13 +49,11 @@ type RuleList struct {
 	Rules  []Rule `json:"rules"`
 }
 
-// RuleCreate is POST /rules' body.
+// RuleCreate is POST /rules' body: script or module, not both.
 type RuleCreate struct {
-	Name   string `json:"name" doc:"Unique, at most 128 characters."`
-	Module string `json:"module" doc:"The WebAssembly module (rules ABI v1), base64 (standard encoding), at most 8 MiB decoded."`
-	// Script is Auth0's; it is declared so that it gets a clear answer
-	// instead of "additional property".
-	Script  *string        `json:"script,omitempty" doc:"Not supported: Auth0's JavaScript rules cannot run here. Send the compiled module in module; a body with script is refused (400)."`
+	Name    string         `json:"name" doc:"Unique, at most 128 characters."`
+	Script  *string        `json:"script,omitempty" doc:"JavaScript, at most 1 MiB: an Auth0 Rule (function (user, context, callback) {…}) or post-login Action (exports.onExecutePostLogin = async (event, api) => {…}), run unchanged. A syntax error is refused (400) with its line and column."`
+	Module  *string        `json:"module,omitempty" doc:"Instead of script: a WebAssembly module (rules ABI v1), base64 (standard encoding), at most 8 MiB decoded."`
 	Order   *int           `json:"order,omitempty" doc:"Default: after every existing rule."`
 	Enabled *bool          `json:"enabled,omitempty" doc:"Default: true."`
 	Stage   *string        `json:"stage,omitempty" doc:"Only login_success."`
@@ -64,8 +67,8 @@ type RuleUpdate struct {
 	// round trip (go-auth0's Rule.Read then Rule.Update) sends it back.
 	ID      *string        `json:"id,omitempty" doc:"Read-only: accepted only when it is the rule's own id."`
 	Name    *string        `json:"name,omitempty"`
-	Module  *string        `json:"module,omitempty" doc:"A new module (base64) makes a new version."`
-	Script  *string        `json:"script,omitempty" doc:"Not supported (see POST /rules): refused with 400."`
+	Script  *string        `json:"script,omitempty" doc:"New JavaScript (see POST /rules): a new version; a WebAssembly rule becomes a JavaScript one."`
+	Module  *string        `json:"module,omitempty" doc:"A new module (base64): a new version; a JavaScript rule becomes a WebAssembly one. Not with script."`
 	Order   *int           `json:"order,omitempty"`
 	Enabled *bool          `json:"enabled,omitempty"`
 	Stage   *string        `json:"stage,omitempty" doc:"Only login_success."`
@@ -89,10 +92,6 @@ type RuleReadQuery struct {
 // stageLoginSuccess is the only stage Authgraph runs rules in.
 const stageLoginSuccess = "login_success"
 
-// errScript answers a body carrying Auth0's JavaScript.
-var errScript = badRequest("script is not supported: Authgraph rules are WebAssembly modules (rules ABI v1, see rules-sdk/). " +
-	"Send the compiled module, base64-encoded, in the module property.")
-
 func (a *API) ruleRoutes() []*Route {
 	return []*Route{
 		{
@@ -105,7 +104,7 @@ func (a *API) ruleRoutes() []*Route {
 		{
 			Method: http.MethodPost, Path: "/rules", Scopes: []string{"create:rules"},
 			Summary:     "Create a rule",
-			Description: "The rule is a WebAssembly module (module, base64), not Auth0's JavaScript (script is refused).",
+			Description: "The rule is Auth0's JavaScript (script) or a WebAssembly module (module, base64): exactly one of them.",
 			Body:        RuleCreate{}, Response: Rule{}, Status: http.StatusCreated,
 			Handle: a.createRule,
 		},
@@ -138,11 +137,15 @@ func toRule(r *ent.Rule) Rule {
 	if secrets == nil {
 		secrets = []string{}
 	}
-	return Rule{
+	out := Rule{
 		ID: string(r.ID), Name: r.Name, Order: r.Order, Enabled: r.Enabled, Stage: stageLoginSuccess,
-		Version: r.Version, ModuleSize: r.ModuleSize, SecretsSet: secrets,
+		Language: "wasm", Version: r.Version, ModuleSize: r.ModuleSize, SecretsSet: secrets,
 		CreatedAt: auth0Time(r.CreatedAt), UpdatedAt: auth0Time(r.UpdatedAt),
 	}
+	if rulesrun.IsJavaScript(r) {
+		out.Script, out.Language = *r.Javascript, "javascript"
+	}
+	return out
 }
 
 func (a *API) listRules(r *Request) (any, error) {
@@ -190,14 +193,14 @@ func (a *API) createRule(r *Request) (any, error) {
 	if _, err := decodeWithNulls(r, &in); err != nil {
 		return nil, err
 	}
-	if err := checkRuleBody(in.Script, in.Stage); err != nil {
+	if err := checkRuleBody(in.Stage); err != nil {
 		return nil, err
 	}
 	rl, err := a.cfg.Rules.CreateRule(r.Ctx(), rulesrun.CreateInput{
-		Name: in.Name, Module: in.Module, Order: in.Order, Enabled: in.Enabled, Secrets: in.Secrets,
+		Name: in.Name, Module: in.Module, JavaScript: in.Script, Order: in.Order, Enabled: in.Enabled, Secrets: in.Secrets,
 	})
 	if err != nil {
-		return nil, asConflict(err, "conflict", "A rule with the same name already exists.")
+		return nil, asConflict(scriptError(err), "conflict", "A rule with the same name already exists.")
 	}
 	return toRule(rl), nil
 }
@@ -208,10 +211,10 @@ func (a *API) updateRule(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkRuleBody(in.Script, in.Stage); err != nil {
+	if err := checkRuleBody(in.Stage); err != nil {
 		return nil, err
 	}
-	for _, k := range []string{"name", "module", "order", "enabled"} {
+	for _, k := range []string{"name", "script", "module", "order", "enabled"} {
 		if nulls[k] {
 			return nil, badRequest("%s must not be null", k)
 		}
@@ -229,10 +232,10 @@ func (a *API) updateRule(r *Request) (any, error) {
 	}
 	rl, err := a.cfg.Rules.UpdateRule(r.Ctx(), id, rulesrun.UpdateInput{
 		Name:   identity.Patch[string]{Set: in.Name != nil, Value: in.Name},
-		Module: in.Module, Order: in.Order, Enabled: in.Enabled, Secrets: in.Secrets,
+		Module: in.Module, JavaScript: in.Script, Order: in.Order, Enabled: in.Enabled, Secrets: in.Secrets,
 	})
 	if err != nil {
-		return nil, asConflict(err, "conflict", "A rule with the same name already exists.")
+		return nil, asConflict(scriptError(err), "conflict", "A rule with the same name already exists.")
 	}
 	return toRule(rl), nil
 }
@@ -242,10 +245,17 @@ func (a *API) deleteRule(r *Request) (any, error) {
 	return nil, err
 }
 
-func checkRuleBody(script, stage *string) error {
-	if script != nil {
-		return errScript
+// scriptError names the property as this API does: the use case's
+// "javascript" is Auth0's script.
+func scriptError(err error) error {
+	var verr *identity.ValidationError
+	if errors.As(err, &verr) && verr.Field == "javascript" {
+		return &identity.ValidationError{Field: "script", Message: strings.ReplaceAll(verr.Message, "javascript", "script")}
 	}
+	return err
+}
+
+func checkRuleBody(stage *string) error {
 	if stage != nil && *stage != stageLoginSuccess {
 		return badRequest("stage must be %s: Authgraph runs rules after a successful login only", stageLoginSuccess)
 	}

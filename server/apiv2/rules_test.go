@@ -180,8 +180,12 @@ func TestRulesRESTErrors(t *testing.T) {
 			status       int
 			code, msg    string
 		}{
-			"script":           {"POST", "/rules", map[string]any{"name": "js", "script": "function (user, context, cb) { cb(null, user, context) }"}, 400, "invalid_body", "module property"},
-			"script in patch":  {"PATCH", "/rules/roles", map[string]any{"script": "x"}, 400, "invalid_body", "WebAssembly"},
+			"script syntax":    {"POST", "/rules", map[string]any{"name": "js", "script": "function (user, context, cb) {\n  let x = ;\n}"}, 400, "invalid_body", "script: line 2, column "},
+			"script shape":     {"POST", "/rules", map[string]any{"name": "js", "script": "const x = require('request');\nexports.onExecutePostLogin = async () => {};"}, 400, "invalid_body", "script: line 1, column 11: require('request') is not available"},
+			"script in patch":  {"PATCH", "/rules/roles", map[string]any{"script": "function (user) {"}, 400, "invalid_body", "script: line 1"},
+			"script, module":   {"POST", "/rules", map[string]any{"name": "x", "module": b64(roles), "script": jsRule}, 400, "invalid_body", "either"},
+			"empty script":     {"POST", "/rules", map[string]any{"name": "x", "script": ""}, 400, "invalid_body", "script"},
+			"null script":      {"PATCH", "/rules/roles", `{"script":null}`, 400, "invalid_body", "script"},
 			"stage":            {"POST", "/rules", map[string]any{"name": "x", "module": b64(roles), "stage": "pre_authorize"}, 400, "invalid_body", "login_success"},
 			"unknown property": {"POST", "/rules", map[string]any{"name": "x", "module": b64(roles), "timeout": 5}, 400, "invalid_body", "timeout"},
 			"wrong type":       {"POST", "/rules", map[string]any{"name": "x", "module": b64(roles), "order": "1"}, 400, "invalid_body", "order"},
@@ -236,4 +240,91 @@ func TestRulesRESTErrors(t *testing.T) {
 			t.Errorf("audit entries %v after %v", got, before)
 		}
 	})
+}
+
+// jsRule is a legacy Auth0 Rule as go-auth0 and node-auth0 upload it.
+const jsRule = `function addRoles(user, context, callback) {
+  const namespace = 'https://example.com/';
+  context.idToken[namespace + 'roles'] = (user.app_metadata || {}).roles || [];
+  callback(null, user, context);
+}`
+
+// TestRulesRESTJavaScript: Auth0's script is a JavaScript rule, created
+// with exactly the body the SDKs send, returned as Auth0 returns it, and
+// switched to and from a module by PATCH.
+func TestRulesRESTJavaScript(t *testing.T) {
+	roles := ruleFixture(t, "tpl-as-roles-claim")
+	apitest.ForEachBackend(t, func(t *testing.T, s *apitest.Server) {
+		ctx := context.Background()
+		admin := s.AdminToken(t)
+		// go-auth0's Rule.Create and node-auth0's rules.create send
+		// {name, script, order, enabled}.
+		r := call(t, s, http.MethodPost, "/api/v2/rules", admin, `{"name":"add-roles","script":`+jsonString(jsRule)+`,"order":2,"enabled":true}`)
+		if r.Status != http.StatusCreated {
+			t.Fatalf("create: %d %s", r.Status, r.Body)
+		}
+		var created map[string]any
+		r.decode(t, &created)
+		if created["script"] != jsRule || created["name"] != "add-roles" || created["order"] != float64(2) || created["enabled"] != true ||
+			created["stage"] != "login_success" || created["language"] != "javascript" || created["version"] != sha([]byte(jsRule)) ||
+			created["module_size"] != float64(len(jsRule)) {
+			t.Fatalf("created: %s", r.Body)
+		}
+		id := created["id"].(string)
+
+		m := sdk(t, s, "", "", false)
+		got, err := m.Rule.Read(ctx, id)
+		if err != nil || got.GetScript() != jsRule || got.GetName() != "add-roles" || got.GetOrder() != 2 || !got.GetEnabled() {
+			t.Fatalf("SDK read: %+v %v", got, err)
+		}
+		// The SDK creates one the same way, and lists the script.
+		sdkRule := &management.Rule{Name: auth0.String("sdk-rule"), Script: auth0.String(jsRule), Order: auth0.Int(3), Enabled: auth0.Bool(false)}
+		if err := m.Rule.Create(ctx, sdkRule); err != nil || !strings.HasPrefix(sdkRule.GetID(), "rul_") || sdkRule.GetScript() != jsRule {
+			t.Fatalf("SDK create: %+v %v", sdkRule, err)
+		}
+		l, err := m.Rule.List(ctx)
+		if err != nil || len(l.Rules) != 2 || l.Rules[0].GetScript() != jsRule || l.Rules[1].GetID() != sdkRule.GetID() {
+			t.Fatalf("SDK list: %+v %v", l, err)
+		}
+		// The SDK's read-modify-update round trip sends the script back:
+		// the same source, the same version.
+		got.Enabled = auth0.Bool(false)
+		if err := m.Rule.Update(ctx, id, got); err != nil || got.GetEnabled() || got.GetScript() != jsRule {
+			t.Fatalf("SDK update: %+v %v", got, err)
+		}
+
+		// PATCH: a new script is a new version; a module makes it a
+		// WebAssembly rule (no script), a script a JavaScript one again.
+		next := strings.Replace(jsRule, "roles", "groups", 1)
+		var up map[string]any
+		r = call(t, s, http.MethodPatch, "/api/v2/rules/add-roles", admin, map[string]any{"script": next})
+		r.decode(t, &up)
+		if r.Status != http.StatusOK || up["script"] != next || up["version"] != sha([]byte(next)) {
+			t.Fatalf("patch script: %d %s", r.Status, r.Body)
+		}
+		up = nil
+		r = call(t, s, http.MethodPatch, "/api/v2/rules/add-roles", admin, map[string]any{"module": b64(roles)})
+		r.decode(t, &up)
+		if _, has := up["script"]; r.Status != http.StatusOK || has || up["language"] != "wasm" || up["version"] != sha(roles) {
+			t.Fatalf("patch module: %d %s", r.Status, r.Body)
+		}
+		if got, err := m.Rule.Read(ctx, id); err != nil || got.Script != nil {
+			t.Fatalf("SDK read of the WebAssembly rule: %+v %v", got, err)
+		}
+		up = nil
+		r = call(t, s, http.MethodPatch, "/api/v2/rules/"+id, admin, map[string]any{"script": jsRule})
+		r.decode(t, &up)
+		if r.Status != http.StatusOK || up["script"] != jsRule || up["language"] != "javascript" || up["version"] != sha([]byte(jsRule)) {
+			t.Fatalf("patch back to a script: %d %s", r.Status, r.Body)
+		}
+		r = call(t, s, http.MethodGet, "/api/v2/rules/"+id+"?fields=script&include_fields=true", admin, nil)
+		if r.Status != http.StatusOK || string(r.Body) != `{"script":`+jsonString(jsRule)+`}`+"\n" {
+			t.Fatalf("fields=script: %d %s", r.Status, r.Body)
+		}
+	})
+}
+
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }

@@ -8,6 +8,7 @@ import { connectionsPage, connectionPage } from "./connections.js";
 import { applicationsPage } from "./applications.js";
 import { logsPage } from "./logs.js";
 import { rulesPage } from "./rules.js";
+import { ruleEditorPage } from "./ruleeditor.js";
 import { rolesPage, rolePage } from "./roles.js";
 import { apisPage, apiPage } from "./apis.js";
 import { importPage } from "./import.js";
@@ -24,6 +25,7 @@ const routes = [
   [/^#\/connections$/, () => connectionsPage(), "connections"],
   [/^#\/applications$/, () => applicationsPage(), "applications"],
   [/^#\/logs$/, () => logsPage(), "logs"],
+  [/^#\/rules\/(.+)$/, (m) => ruleEditorPage(decodeURIComponent(m[1])), "rules"],
   [/^#\/rules$/, () => rulesPage(), "rules"],
 ];
 

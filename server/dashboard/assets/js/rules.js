@@ -1,11 +1,13 @@
 import { gql } from "./api.js";
-import { h, field, setFieldError, fmtDate, json, toast, errorBox } from "./dom.js";
+import { h, field, setFieldError, fmtDate, toast, errorBox } from "./dom.js";
 import { can } from "./auth.js";
+import { TEST_RESULT, testResult } from "./ruletest.js";
 
 const LIST = `{ rules(first: 100, orderBy: {field: ORDER, direction: ASC}) {
-  edges { node { id name order enabled version moduleSize secretsSet updatedAt } } } }`;
-const TEST = `mutation T($id: ID, $userId: ID, $clientId: String) { testRule(id: $id, userId: $userId, clientId: $clientId) {
-  allowed deny idTokenClaims accessTokenClaims appMetadata userMetadata droppedClaims logs durationMs error } }`;
+  edges { node { id name order enabled language version moduleSize secretsSet updatedAt } } } }`;
+const TEST = `mutation T($id: ID, $userId: ID, $clientId: String) { testRule(id: $id, userId: $userId, clientId: $clientId) { ${TEST_RESULT} } }`;
+
+const LANGUAGES = { WASM: "WASM", JAVASCRIPT: "JavaScript" };
 
 // readModule returns the chosen file as standard base64.
 function readModule(input) {
@@ -39,7 +41,9 @@ async function draw(page, focusSel) {
   };
   const rows = rules.map((r, i) => h("tr",
     h("td.num", String(i + 1)),
-    h("td", r.name),
+    // A JavaScript rule's source opens in the editor; a module is replaced by uploading another.
+    h("td", r.language === "JAVASCRIPT" ? h("a", { href: "#/rules/" + encodeURIComponent(r.id), "aria-label": "Edit the source of " + r.name }, r.name) : r.name),
+    h("td", LANGUAGES[r.language] || r.language),
     h("td", h("input", { type: "checkbox", checked: r.enabled, disabled: !can("update:rules"), "aria-label": "Enabled: " + r.name,
       onchange: async (e) => {
         try {
@@ -62,10 +66,11 @@ async function draw(page, focusSel) {
   page.replaceChildren(
     h("h1", "Rules"),
     h("p.muted", "Enabled rules run in this order on every login and refresh (never on the dashboard's own sign-in)."),
+    can("create:rules") ? h("p.actions", h("a.button#new-js-rule", { href: "#/rules/new" }, "New JavaScript rule")) : null,
     status,
     h("div.table-wrap", h("table",
-      h("thead", h("tr", ["#", "Name", "Enabled", "Version", "Size", "Secrets", "Updated", "Order"].map((t) => h("th", { scope: "col" }, t)))),
-      h("tbody", rows.length ? rows : h("tr", h("td", { colspan: 8 }, "No rules yet."))))),
+      h("thead", h("tr", ["#", "Name", "Language", "Enabled", "Version", "Size", "Secrets", "Updated", "Order"].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", rows.length ? rows : h("tr", h("td", { colspan: 9 }, "No rules yet."))))),
     h("div.grid", uploadForm(page, rules), testForm(rules)));
   if (focusSel) { const el = page.querySelector(focusSel); if (el && !el.disabled) el.focus(); }
 }
@@ -96,7 +101,7 @@ function uploadForm(page, rules) {
       if (fe.name) { setFieldError(name, fe.name); name.focus(); } else if (fe.module) { setFieldError(file, fe.module); file.focus(); } else err.replaceChildren(errorBox(ex));
     }
   } },
-    h("h2#upload-h", "Upload a module"),
+    h("h2#upload-h", "Upload a WebAssembly module"),
     field("Upload as", target),
     field("Name (new rules)", name),
     field("WebAssembly module (.wasm)", file, "Built with the rules SDK (rules-sdk/); at most 8 MiB."),
@@ -114,13 +119,7 @@ function testForm(rules) {
     out.replaceChildren(h("p.muted", "Running…"));
     try {
       const r = (await gql(TEST, { id: rule.value, userId: user.value.trim() || null, clientId: client.value.trim() || null })).testRule;
-      out.replaceChildren(...[
-        h("p", h("strong", r.error ? "Failed" : r.allowed ? "Allowed" : "Denied"), ` in ${r.durationMs.toFixed(1)} ms`, r.deny ? " — " + r.deny : ""),
-        r.error ? h("div.alert", { role: "alert" }, r.error) : null,
-        h("h3", "Commands"),
-        h("pre.rule-commands", json({ idTokenClaims: r.idTokenClaims, accessTokenClaims: r.accessTokenClaims, appMetadata: r.appMetadata, userMetadata: r.userMetadata, droppedClaims: r.droppedClaims })),
-        h("h3", "Logs"),
-        h("pre.rule-logs", r.logs.join("\n") || "(none)")].filter(Boolean));
+      out.replaceChildren(...testResult(r));
     } catch (ex) { out.replaceChildren(errorBox(ex)); }
   } },
     h("h2#test-h", "Test-run a rule"),

@@ -31,6 +31,8 @@ func TestJSHostile(t *testing.T) {
 		{"throw non-Error", "exports.run = () => { throw { toString() { return 'obj' } } }", []error{ErrThrown}},
 		{"throw with hostile toString", "exports.run = () => { throw { toString() { for (;;) {} } } }", []error{ErrTimeout}},
 		{"return non-string", "exports.run = () => [1, 2]", []error{ErrBadResult}},
+		{"Atomics.wait", "exports.run = () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1e9)", []error{ErrThrown, ErrTimeout}},
+		{"Date busy wait", "exports.run = () => { const t = Date.now(); while (Date.now() - t < 1e7) {} }", []error{ErrTimeout}},
 	} {
 		start := time.Now()
 		_, err := vm.Run(context.Background(), compile(t, vm, tc.src), "entry", "", nil, limit)

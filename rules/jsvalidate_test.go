@@ -107,3 +107,23 @@ func TestValidateJSShapeRules(t *testing.T) {
 		}
 	}
 }
+
+// FuzzValidateJSShape: the upload checks end, without panicking, on any
+// input, and DetectKind agrees with the shape check about Rules.
+func FuzzValidateJSShape(f *testing.F) {
+	for _, s := range []string{
+		"exports.onExecutePostLogin = async (event, api) => {};",
+		"function (user, context, callback) { callback(null, user, context); }",
+		"const s = `a ${ `b ${1}` } c`; /re[/]x/g; require('x')",
+		"/* unterminated", "'unterminated", "`${", "}}}", "a / b / c", "\\u0061 = 1",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		kind := DetectKind(src)
+		err := validateJSShape(kind, src)
+		if err != nil && !errors.Is(err, ErrInvalidModule) {
+			t.Fatalf("validateJSShape(%q) = %v, not an ErrInvalidModule", src, err)
+		}
+	})
+}

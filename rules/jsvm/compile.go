@@ -10,6 +10,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/dop251/goja/parser"
 )
 
 // Program is compiled untrusted source: QuickJS bytecode of its wrapped
@@ -69,7 +71,9 @@ func (vm *VM) Compile(ctx context.Context, name, source string, wrap Wrap) (*Pro
 		if errors.As(err, &se) || !errors.Is(err, ErrThrown) {
 			return nil, err
 		}
-		return nil, syntaxError(err, len(wrap.Prefix), source)
+		se = syntaxError(err, len(wrap.Prefix), source)
+		refineColumn(se, wrap, source)
+		return nil, se
 	}
 	return &Program{Name: name, id: vm.programs.Add(1), bytecode: code}, nil
 }
@@ -79,7 +83,7 @@ var atPosition = regexp.MustCompile(`at [^\n]*?:(\d+):(\d+)`)
 
 // syntaxError turns QuickJS's error into a *SyntaxError in the user's
 // coordinates: the wrapper's prefix shares the first line.
-func syntaxError(err error, prefixLen int, source string) error {
+func syntaxError(err error, prefixLen int, source string) *SyntaxError {
 	msg := err.Error()
 	msg = strings.TrimPrefix(msg, ErrThrown.Error()+": ")
 	head, rest, _ := strings.Cut(msg, "\n")
@@ -102,6 +106,47 @@ func syntaxError(err error, prefixLen int, source string) error {
 	}
 	se.Column = max(se.Column, 1)
 	return se
+}
+
+// refineColumn corrects se's column. QuickJS-NG reports a syntax error's
+// line reliably but not its column (often that of an earlier token, or past
+// the end of the line). goja's parser, an independent ECMAScript parser in
+// pure Go, positions the same errors to the character; where it finds an
+// error on the line QuickJS named, its column is used. Otherwise the column
+// is kept when it lies on the line, else the line's first non-blank
+// character is named rather than a position that does not exist.
+func refineColumn(se *SyntaxError, wrap Wrap, source string) {
+	_, err := parser.ParseFile(nil, "", wrap.Prefix+source+wrap.Suffix, 0)
+	var list parser.ErrorList
+	if errors.As(err, &list) {
+		for _, e := range list {
+			line, col := e.Position.Line, e.Position.Column
+			if line == 1 {
+				col -= len(wrap.Prefix)
+			}
+			if line == se.Line && col >= 1 {
+				se.Column = col
+				return
+			}
+		}
+	}
+	text := lineText(source, se.Line)
+	if se.Column > len(text)+1 {
+		se.Column = 1 + len(text) - len(strings.TrimLeft(text, " \t"))
+	}
+}
+
+// lineText returns line n (1-based) of s, without its newline.
+func lineText(s string, n int) string {
+	for ; n > 1; n-- {
+		_, rest, ok := strings.Cut(s, "\n")
+		if !ok {
+			return ""
+		}
+		s = rest
+	}
+	line, _, _ := strings.Cut(s, "\n")
+	return strings.TrimSuffix(line, "\r")
 }
 
 // position returns the 1-based line and column (in bytes) of offset i.

@@ -137,7 +137,9 @@ func TestJSCompileErrors(t *testing.T) {
 		msg       string
 	}{
 		{"exports.run = (i) => { var 1x }", 1, 0, "invalid number literal"},
-		{"// comment\nexports.run = () => {\n  let x = ;\n}", 3, 3, "unexpected token"},
+		{"// comment\nexports.run = () => {\n  let x = ;\n}", 3, 11, "unexpected token"},
+		{"let a = 1;\n  const x = 1);\n", 2, 14, "expecting"},
+		{"let a = 1;\nlet b = 2; let c = 3; const x = 1);", 2, 34, "expecting"},
 		{"exports.run = () => {", 1, 22, ""},
 		{"exports.run = () => 1;\nconst a = \x00;", 2, 11, "NUL"},
 		{"exports.run = () => import('qjs:os')", 1, 21, "import() is not available"},

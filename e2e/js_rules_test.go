@@ -127,7 +127,9 @@ func TestJSRulesTemplatesInLogins(t *testing.T) {
 	}
 	metadata := func(t *testing.T, email string) (app, user map[string]any) {
 		t.Helper()
-		var out struct{ User struct{ AppMetadata, UserMetadata map[string]any } }
+		var out struct {
+			User struct{ AppMetadata, UserMetadata map[string]any }
+		}
 		s.MustGraphQL(t, admin, `query($id: ID!) { user(id: $id) { appMetadata userMetadata } }`, map[string]any{"id": users[email]}, &out)
 		return out.User.AppMetadata, out.User.UserMetadata
 	}

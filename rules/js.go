@@ -51,9 +51,12 @@ func jsPrelude() (string, error) {
 
 // jsEngine is the engine's JavaScript side, created on first use.
 type jsEngine struct {
-	mu    sync.Mutex
-	vm    *jsvm.VM
-	progs map[string]*jsProgram // by RuleVersion.key() (+ "#" + op for scripts)
+	mu sync.Mutex
+	// vm runs post-login rules; scriptVM custom-database scripts, which see
+	// plaintext passwords and connection configuration: they never share a
+	// runtime with code written by whoever may edit rules.
+	vm, scriptVM *jsvm.VM
+	progs        map[string]*jsProgram // by RuleVersion.key() (+ "#" + op for scripts)
 }
 
 type jsProgram struct {
@@ -62,9 +65,10 @@ type jsProgram struct {
 	entry  string
 }
 
-// jsVM returns the engine's VM, creating it (and compiling QuickJS, about a
-// second, or loading it from the cache) on first use.
-func (e *Engine) jsVM(ctx context.Context) (*jsvm.VM, error) {
+// jsVM returns the engine's VM for rules (script false) or custom-database
+// scripts, creating it (and compiling QuickJS, about a second, or loading it
+// from the cache) on first use.
+func (e *Engine) jsVM(ctx context.Context, script bool) (*jsvm.VM, error) {
 	e.mu.Lock()
 	closed := e.closed
 	e.mu.Unlock()
@@ -73,8 +77,12 @@ func (e *Engine) jsVM(ctx context.Context) (*jsvm.VM, error) {
 	}
 	e.js.mu.Lock()
 	defer e.js.mu.Unlock()
-	if e.js.vm != nil {
-		return e.js.vm, nil
+	slot := &e.js.vm
+	if script {
+		slot = &e.js.scriptVM
+	}
+	if *slot != nil {
+		return *slot, nil
 	}
 	prelude, err := jsPreludeSource()
 	if err != nil {
@@ -106,7 +114,7 @@ func (e *Engine) jsVM(ctx context.Context) (*jsvm.VM, error) {
 		return nil, fmt.Errorf("rules: javascript runtime: %w", err)
 	}
 	e.log.Debug("rules: javascript runtime ready", "took", time.Since(start))
-	e.js.vm = vm
+	*slot = vm
 	if e.js.progs == nil {
 		e.js.progs = map[string]*jsProgram{}
 	}
@@ -116,7 +124,7 @@ func (e *Engine) jsVM(ctx context.Context) (*jsvm.VM, error) {
 // prepareJS compiles a JavaScript rule ahead of its first login (scripts
 // are compiled per operation, on first use).
 func (e *Engine) prepareJS(ctx context.Context, rv *RuleVersion) error {
-	vm, err := e.jsVM(ctx)
+	vm, err := e.jsVM(ctx, rv.Script)
 	if err != nil || rv.Script {
 		return err
 	}
@@ -127,13 +135,16 @@ func (e *Engine) prepareJS(ctx context.Context, rv *RuleVersion) error {
 // closeJS closes the VM (Engine.Close).
 func (e *Engine) closeJS(ctx context.Context) error {
 	e.js.mu.Lock()
-	vm := e.js.vm
-	e.js.vm, e.js.progs = nil, nil
+	vms := []*jsvm.VM{e.js.vm, e.js.scriptVM}
+	e.js.vm, e.js.scriptVM, e.js.progs = nil, nil, nil
 	e.js.mu.Unlock()
-	if vm == nil {
-		return nil
+	var errs []error
+	for _, vm := range vms {
+		if vm != nil {
+			errs = append(errs, vm.Close(ctx))
+		}
 	}
-	return vm.Close(ctx)
+	return errors.Join(errs...)
 }
 
 // evictJS drops the compiled programs of a rule or script version.
@@ -231,7 +242,7 @@ func (e *Engine) checkJSSize(source string) error {
 // invokeJS is invoke for a JavaScript rule or script.
 func (e *Engine) invokeJS(parent context.Context, rv *RuleVersion, input []byte, st *callState) ([]byte, error) {
 	limit := e.cfg.timeoutFor(rv)
-	vm, err := e.jsVM(parent)
+	vm, err := e.jsVM(parent, rv.Script)
 	if err != nil {
 		return nil, err
 	}
@@ -370,7 +381,7 @@ func (e *Engine) ValidateJavaScript(ctx context.Context, source string) error {
 	}
 	kind := DetectKind(source)
 	wrap, _ := wrapFor(kind)
-	vm, err := e.jsVM(ctx)
+	vm, err := e.jsVM(ctx, false)
 	if err != nil {
 		return err
 	}

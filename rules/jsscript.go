@@ -279,7 +279,7 @@ func isScriptIdentByte(b byte) bool {
 // compileScriptJS compiles src in the script wrapper (syntax only): a
 // syntax error is a *jsvm.SyntaxError with the line and column.
 func (e *Engine) compileScriptJS(ctx context.Context, op, src string) error {
-	vm, err := e.jsVM(ctx)
+	vm, err := e.jsVM(ctx, true)
 	if err != nil {
 		return err
 	}

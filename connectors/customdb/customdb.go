@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -142,6 +143,9 @@ type Connector struct {
 	cfg     Config
 	db      *DB
 	modules map[string]rules.RuleVersion
+	// redact removes the configuration values and the DSN password from
+	// the scripts' typed errors.
+	redact *strings.Replacer
 }
 
 // New builds a connector; the database pool opens lazily.
@@ -160,12 +164,14 @@ func New(cfg Config) (*Connector, error) {
 		}
 		c.db = db
 	}
+	secrets := scriptSecrets(cfg)
+	c.redact = redactor(secrets)
 	for op, mod := range cfg.Scripts {
 		sum := sha256.Sum256(mod)
 		c.modules[op] = rules.RuleVersion{
 			ID: "customdb:" + cfg.Name + ":" + op, Name: cfg.Name + "/" + op,
 			Version: cfg.Version + "-" + hex.EncodeToString(sum[:8]), Module: mod,
-			Timeout: cfg.Timeout, Script: true,
+			Timeout: cfg.Timeout, Script: true, Secrets: secrets,
 		}
 	}
 	for op, src := range cfg.JavaScript {
@@ -174,10 +180,43 @@ func New(cfg Config) (*Connector, error) {
 		c.modules[op] = rules.RuleVersion{
 			ID: "customdb:" + cfg.Name + ":" + op, Name: cfg.Name + "/" + op,
 			Version: cfg.Version + "-js-" + hex.EncodeToString(sum[:8]), JavaScript: src,
-			Timeout: cfg.Timeout, Script: true,
+			Timeout: cfg.Timeout, Script: true, Secrets: secrets,
 		}
 	}
 	return c, nil
+}
+
+// redactor replaces each secret value (of 4 bytes or more, as the engine
+// does) with [REDACTED].
+func redactor(secrets map[string]string) *strings.Replacer {
+	var pairs []string
+	for _, v := range secrets {
+		if len(v) >= 4 {
+			pairs = append(pairs, v, "[REDACTED]")
+		}
+	}
+	return strings.NewReplacer(pairs...)
+}
+
+// scriptSecrets are the values the engine redacts from a script's logs and
+// errors (which reach the server log and testConnectionScript): the
+// configuration's string values, the DSN and its password.
+func scriptSecrets(cfg Config) map[string]string {
+	out := map[string]string{}
+	for k, v := range cfg.Configuration {
+		if s, ok := v.(string); ok {
+			out["configuration."+k] = s
+		}
+	}
+	if cfg.DSN != "" {
+		out["dsn"] = cfg.DSN
+		if u, err := url.Parse(cfg.DSN); err == nil {
+			if pw, ok := u.User.Password(); ok {
+				out["dsn.password"] = pw
+			}
+		}
+	}
+	return out
 }
 
 // ImportMode reports whether the connection migrates users lazily.
@@ -247,6 +286,11 @@ func (c *Connector) Run(ctx context.Context, op string, args map[string]any) (_ 
 	out.Result, out.Err = res.Result, res.Error
 	if out.Err != nil && out.Err.Code == "" {
 		out.Err.Code = CodeSystem
+	}
+	if out.Err != nil {
+		// The engine redacts logs and failures; a typed error is the
+		// script's own result and is redacted here.
+		out.Err.Message = c.redact.Replace(out.Err.Message)
 	}
 	if c.cfg.Metrics != nil {
 		outcome := metrics.ScriptOK

@@ -8,8 +8,10 @@ package customdb_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -246,5 +248,31 @@ func TestJSHostileLoop(t *testing.T) {
 	t.Logf("loop: %v after %s", err, took.Round(time.Millisecond))
 	if _, err := c.Login(ctx, customdbtest.Seed[0].Email, customdbtest.Seed[0].Password); err != nil {
 		t.Fatalf("login after the loop: %v", err)
+	}
+}
+
+// A script's logs and errors reach the server log and testConnectionScript:
+// the connection's configuration values and its DSN password are redacted
+// from them.
+func TestJSSecretsRedacted(t *testing.T) {
+	eng := newEngine(t)
+	scripts := map[string]string{
+		"login": `function login(email, password, callback) {
+  console.log('cfg ' + configuration.DB_PASSWORD + ' dsn-pw s3cr3t-dsn-pw');
+  callback(new Error('db ' + configuration.DB_PASSWORD));
+}`,
+		"get_user": `function getUser(email, callback) { throw new Error('thrown ' + configuration.DB_PASSWORD); }`,
+	}
+	c := jsConnector(t, eng, "postgres://app:s3cr3t-dsn-pw@127.0.0.1:1/legacy", scripts, 4*time.Second, map[string]any{"DB_PASSWORD": "hunter2-secret"})
+	ctx := context.Background()
+	for _, op := range []string{"login", "get_user"} {
+		out, err := c.Run(ctx, op, map[string]any{"email": "a@x.example", "password": "pw"})
+		all := fmt.Sprint(out.Logs, out.Err, err)
+		if strings.Contains(all, "hunter2-secret") || strings.Contains(all, "s3cr3t-dsn-pw") {
+			t.Errorf("%s: a secret reached the logs or the error: %s", op, all)
+		}
+		if !strings.Contains(all, "[REDACTED]") {
+			t.Errorf("%s: nothing redacted (did the script run?): %s", op, all)
+		}
 	}
 }

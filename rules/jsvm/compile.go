@@ -11,6 +11,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/dop251/goja/ast"
 	"github.com/dop251/goja/parser"
 )
 
@@ -42,6 +43,10 @@ func (vm *VM) Compile(ctx context.Context, name, source string, wrap Wrap) (*Pro
 	if i := dynamicImport(source); i >= 0 {
 		line, col := position(source, i)
 		return nil, &SyntaxError{Message: "import() is not available: modules are loaded with require()", Line: line, Column: col}
+	}
+	if i := htmlComment(source); i >= 0 {
+		line, col := position(source, i)
+		return nil, &SyntaxError{Message: "HTML-like comments (<!-- and -->) are not allowed: use // or /* */", Line: line, Column: col}
 	}
 	vm.compileMu.Lock()
 	defer vm.compileMu.Unlock()
@@ -75,7 +80,57 @@ func (vm *VM) Compile(ctx context.Context, name, source string, wrap Wrap) (*Pro
 		refineColumn(se, wrap, source)
 		return nil, se
 	}
+	if err := checkWrapped(wrap, source); err != nil {
+		return nil, err
+	}
 	return &Program{Name: name, id: vm.programs.Add(1), bytecode: code}, nil
+}
+
+// checkWrapped verifies that the source stayed inside its wrapper: the
+// wrapped text must be one expression statement, a function expression. A
+// source that closes the wrapper early (`}); let stash = []; (function () {`)
+// would otherwise declare bindings in the runtime's global scope, which the
+// lockdown cannot freeze and which outlive the call, shared by every program
+// the runtime runs. goja's parser is the second opinion; what it cannot
+// parse (async generators, say) is refused rather than run unchecked.
+func checkWrapped(wrap Wrap, source string) error {
+	prog, err := parser.ParseFile(nil, "", wrap.Prefix+source+wrap.Suffix, 0)
+	if err != nil {
+		se := &SyntaxError{Message: "not supported by the upload check: " + err.Error(), Line: 1, Column: 1}
+		var list parser.ErrorList
+		if errors.As(err, &list) && len(list) > 0 {
+			se.Message = "not supported by the upload check: " + list[0].Message
+			se.Line, se.Column = list[0].Position.Line, list[0].Position.Column
+			if se.Line == 1 {
+				se.Column = max(se.Column-len(wrap.Prefix), 1)
+			}
+		}
+		return se
+	}
+	if len(prog.Body) == 1 {
+		if st, ok := prog.Body[0].(*ast.ExpressionStatement); ok {
+			if _, ok := st.Expression.(*ast.FunctionLiteral); ok {
+				return nil
+			}
+		}
+	}
+	return &SyntaxError{Message: "the source must not close its enclosing function (unbalanced braces or parentheses)", Line: 1, Column: 1}
+}
+
+// htmlComment returns the offset of "<!--" or "-->" in source, or -1.
+// QuickJS honours these legacy comment forms in scripts, where other parsers
+// (and the import() scan above) read code: refusing them keeps every check
+// reading the same program. Like that scan, this one is conservative and
+// also refuses them inside strings.
+func htmlComment(source string) int {
+	i, j := strings.Index(source, "<!--"), strings.Index(source, "-->")
+	switch {
+	case i < 0:
+		return j
+	case j < 0:
+		return i
+	}
+	return min(i, j)
 }
 
 // A QuickJS syntax error reads "SyntaxError: message\n    at file:line:col".

@@ -7,6 +7,9 @@ import (
 )
 
 // Config configures a VM. Zero fields take the defaults documented on them.
+// MaxMemoryLimit is the largest heap a runtime may have (3.5 GiB).
+const MaxMemoryLimit = 3584 << 20
+
 type Config struct {
 	// Prelude is trusted JavaScript run once in every new runtime, before
 	// the runtime is locked down. It defines the entry functions Run calls.
@@ -57,6 +60,10 @@ func (c Config) withDefaults() Config {
 	if c.MemoryLimit <= 0 {
 		c.MemoryLimit = 32 << 20
 	}
+	// The linear memory (heap + 32 MiB) must stay below 4 GiB: at the full
+	// 4 GiB a C stack pointer that wraps around lands inside memory and
+	// corrupts the heap instead of trapping.
+	c.MemoryLimit = min(c.MemoryLimit, MaxMemoryLimit)
 	if c.MaxStackSize <= 0 {
 		c.MaxStackSize = 256 << 10
 	}

@@ -12,7 +12,9 @@ package jsvm
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -29,6 +31,22 @@ import (
 
 //go:linkname quickjsWasm github.com/fastschema/qjs.wasmBytes
 var quickjsWasm []byte
+
+// quickjsSHA256 pins the QuickJS build: the binding below calls its exports
+// by name and signature, and the lockdown relies on what it defines, so a
+// different build (another qjs version) must be reviewed, not picked up.
+const quickjsSHA256 = "88fcbeead33cca3ec8394feb0fb3eec8047ec9ac5062aba7a63799cee11989b7"
+
+// checkQuickJSModule verifies that the linked bytes are the pinned build.
+func checkQuickJSModule(b []byte) error {
+	if len(b) < 8 || string(b[:4]) != "\x00asm" {
+		return errors.New("jsvm: the QuickJS module from github.com/fastschema/qjs is missing or not WebAssembly")
+	}
+	if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != quickjsSHA256 {
+		return fmt.Errorf("jsvm: the QuickJS module from github.com/fastschema/qjs is not the reviewed build (sha256 %x)", sum)
+	}
+	return nil
+}
 
 // Exported functions of the module, looked up once per instance.
 const (
@@ -110,8 +128,8 @@ func newEngine(ctx context.Context, cfg Config) (*engine, error) {
 	// front: growing a wazero memory copies it.
 	pages := uint32(min((int64(cfg.MemoryLimit)+(32<<20))/65536, 65536))
 	module := quickjsWasm
-	if len(module) == 0 {
-		return nil, errors.New("jsvm: the QuickJS module is missing from github.com/fastschema/qjs")
+	if err := checkQuickJSModule(module); err != nil {
+		return nil, err
 	}
 	metered := cfg.Instrument != nil
 	if metered {

@@ -1,0 +1,47 @@
+package jsvm
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+)
+
+// Sources that try to leave their wrapper or reach QuickJS's own modules are
+// refused at compile time, whatever the comment or spacing tricks.
+func TestJSCompileRefusesEscapes(t *testing.T) {
+	vm := sharedVM(t)
+	for _, tc := range []struct{ name, src, msg string }{
+		{"import after an HTML close comment", "exports.run = async () => { const os = await import\n-->x\n('qjs:os'); return 'x' }", "HTML-like comments"},
+		{"import after an HTML open comment", "exports.run = async () => { await import<!--x\n('qjs:std'); return 'x' }", "HTML-like comments"},
+		{"wrapper closed early", "}); let stash = []; (function (exports, module, require, console) { exports.run = () => String(stash.length)", "must not close"},
+		{"wrapper closed into a sequence", "}, function (exports) { exports.run = () => 'x'", "must not close"},
+		{"wrapper closed and called", "})(); (function (exports) { exports.run = () => 'x'", "must not close"},
+	} {
+		_, err := vm.Compile(context.Background(), "test.js", tc.src, testWrap)
+		var se *SyntaxError
+		if !errors.As(err, &se) || !strings.Contains(se.Message, tc.msg) {
+			t.Errorf("%s: %v, want a *SyntaxError containing %q", tc.name, err, tc.msg)
+		}
+	}
+	// Ordinary modern code passes both parsers.
+	src := "exports.run = async (input) => { class A { #x = 1; static n = 2; get x() { return this.#x } }; const o = { import: 1 }; return `${new A().x}${o?.import ?? 0}` }"
+	if out, err := run(t, vm, src, "", nil); err != nil || out.Result != "11" {
+		t.Errorf("modern code: %q, %v", out.Result, err)
+	}
+}
+
+// The linked QuickJS build is the pinned one; anything else is refused.
+func TestQuickJSModulePinned(t *testing.T) {
+	if err := checkQuickJSModule(quickjsWasm); err != nil {
+		t.Fatal(err)
+	}
+	altered := append([]byte(nil), quickjsWasm...)
+	altered[len(altered)-1] ^= 1
+	if err := checkQuickJSModule(altered); err == nil || !strings.Contains(err.Error(), "not the reviewed build") {
+		t.Errorf("altered module: %v", err)
+	}
+	if err := checkQuickJSModule([]byte("not wasm")); err == nil {
+		t.Error("not wasm: accepted")
+	}
+}

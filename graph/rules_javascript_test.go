@@ -105,9 +105,10 @@ func TestJavaScriptRuleRefused(t *testing.T) {
 	e := expectError(t, s.GraphQL(t, admin, create, map[string]any{"in": map[string]any{"name": "bad", "javascript": src}}),
 		"BAD_USER_INPUT", "javascript")
 	col, _ := e.Extensions["column"].(float64)
-	if e.Extensions["line"] != float64(2) || col < 1 || !strings.Contains(e.Message, fmt.Sprintf("javascript: line 2, column %d: ", int(col))) {
+	if e.Extensions["line"] != float64(2) || col != 15 || !strings.Contains(e.Message, fmt.Sprintf("javascript: line 2, column %d: ", int(col))) {
 		t.Fatalf("syntax error: %+v", e)
 	}
+	t.Logf("syntax error message: %q", e.Message)
 	// A require() of a module that is not available, located too.
 	e = expectError(t, s.GraphQL(t, admin, create, map[string]any{"in": map[string]any{"name": "bad",
 		"javascript": "const fs = require('fs');\nexports.onExecutePostLogin = async () => {};\n"}}), "BAD_USER_INPUT", "javascript")

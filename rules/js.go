@@ -333,41 +333,16 @@ func (e *Engine) classifyJS(parent context.Context, err error, st *callState, li
 	return fmt.Errorf("%w: %s", ErrTrap, msg)
 }
 
-// jsScriptFns are the host functions of custom-database scripts, as for
-// WebAssembly scripts (scripthost.go, rules-sdk/ABI.md).
-var jsScriptFns = map[string]scriptFn{
-	"db_query": dbQuery, "db_exec": dbExec,
-	"bcrypt_verify": bcryptVerify, "bcrypt_hash": bcryptHash,
-	"pbkdf2_verify": pbkdf2Verify, "argon2_verify": argon2Verify,
-}
-
 // jsScriptHost serves a script's host(name, requestJSON): the response is
 // the function's result or {"error": "..."}, as for WebAssembly scripts; an
 // unknown name throws.
 func jsScriptHost(st *callState, call *scriptCall) jsvm.Host {
 	return func(ctx context.Context, name, arg string) (string, error) {
-		f, ok := jsScriptFns[name]
+		f, ok := scriptFns[name]
 		if !ok {
 			return "", fmt.Errorf("unknown host function %q", name)
 		}
-		var v any
-		var err error
-		if len(arg) > maxScriptRequest {
-			err = fmt.Errorf("request of %d bytes, the limit is %d", len(arg), maxScriptRequest)
-		} else {
-			start := time.Now()
-			v, err = f(ctx, st, call, []byte(arg))
-			if err != nil {
-				st.addLog(fmt.Sprintf("%s failed after %s: %v", name, time.Since(start).Round(time.Microsecond), err))
-			}
-		}
-		if err != nil {
-			v = map[string]string{"error": err.Error()}
-		}
-		out, merr := json.Marshal(v)
-		if merr != nil {
-			out, _ = json.Marshal(map[string]string{"error": "encoding the response: " + merr.Error()})
-		}
+		out := scriptResponse(ctx, st, call, name, f, len(arg), func() []byte { return []byte(arg) })
 		return string(out), nil
 	}
 }

@@ -44,11 +44,7 @@ const (
 // addScriptHostFuncs adds the script-only functions to the idp module.
 func addScriptHostFuncs(b wazero.HostModuleBuilder) wazero.HostModuleBuilder {
 	i32, i64 := api.ValueTypeI32, api.ValueTypeI64
-	for name, f := range map[string]scriptFn{
-		"db_query": dbQuery, "db_exec": dbExec,
-		"bcrypt_verify": bcryptVerify, "bcrypt_hash": bcryptHash,
-		"pbkdf2_verify": pbkdf2Verify, "argon2_verify": argon2Verify,
-	} {
+	for name, f := range scriptFns {
 		b = b.NewFunctionBuilder().WithGoModuleFunction(scriptHostFunc(name, f), []api.ValueType{i32, i32}, []api.ValueType{i64}).
 			WithParameterNames("ptr", "len").Export(name)
 	}
@@ -58,6 +54,40 @@ func addScriptHostFuncs(b wazero.HostModuleBuilder) wazero.HostModuleBuilder {
 
 type scriptFn func(ctx context.Context, st *callState, call *scriptCall, req []byte) (any, error)
 
+// scriptFns are the host functions of custom-database scripts, by name, for
+// WebAssembly (idp module) and JavaScript (the prelude's host) alike.
+var scriptFns = map[string]scriptFn{
+	"db_query": dbQuery, "db_exec": dbExec,
+	"bcrypt_verify": bcryptVerify, "bcrypt_hash": bcryptHash,
+	"pbkdf2_verify": pbkdf2Verify, "argon2_verify": argon2Verify,
+}
+
+// scriptResponse runs one script host function on the request read returns
+// (read only when size is within the cap) and encodes its response: the
+// function's result, or {"error": "..."}; a failure is also logged for the
+// script. Both script ABIs (WebAssembly and JavaScript) answer this way.
+func scriptResponse(ctx context.Context, st *callState, call *scriptCall, name string, f scriptFn, size int, read func() []byte) []byte {
+	var v any
+	var err error
+	if size > maxScriptRequest {
+		err = fmt.Errorf("request of %d bytes, the limit is %d", size, maxScriptRequest)
+	} else {
+		start := time.Now()
+		v, err = f(ctx, st, call, read())
+		if err != nil {
+			st.addLog(fmt.Sprintf("%s failed after %s: %v", name, time.Since(start).Round(time.Microsecond), err))
+		}
+	}
+	if err != nil {
+		v = map[string]string{"error": err.Error()}
+	}
+	out, merr := json.Marshal(v)
+	if merr != nil {
+		out, _ = json.Marshal(map[string]string{"error": "encoding the response: " + merr.Error()})
+	}
+	return out
+}
+
 func scriptHostFunc(name string, f scriptFn) api.GoModuleFunc {
 	return func(ctx context.Context, m api.Module, stack []uint64) {
 		st, call := stateFrom(ctx), scriptCallFrom(ctx)
@@ -66,26 +96,13 @@ func scriptHostFunc(name string, f scriptFn) api.GoModuleFunc {
 			return
 		}
 		ptr, size := api.DecodeU32(stack[0]), api.DecodeU32(stack[1])
-		var v any
-		var err error
-		if size > maxScriptRequest {
-			err = fmt.Errorf("request of %d bytes, the limit is %d", size, maxScriptRequest)
-		} else if buf, ok := m.Memory().Read(ptr, size); !ok {
-			panic(fmt.Errorf("idp.%s: range [%d, +%d) is outside linear memory", name, ptr, size))
-		} else {
-			start := time.Now()
-			v, err = f(ctx, st, call, append([]byte(nil), buf...))
-			if err != nil {
-				st.addLog(fmt.Sprintf("%s failed after %s: %v", name, time.Since(start).Round(time.Microsecond), err))
+		out := scriptResponse(ctx, st, call, name, f, int(size), func() []byte {
+			buf, ok := m.Memory().Read(ptr, size)
+			if !ok {
+				panic(fmt.Errorf("idp.%s: range [%d, +%d) is outside linear memory", name, ptr, size))
 			}
-		}
-		if err != nil {
-			v = map[string]string{"error": err.Error()}
-		}
-		out, merr := json.Marshal(v)
-		if merr != nil {
-			out, _ = json.Marshal(map[string]string{"error": "encoding the response: " + merr.Error()})
-		}
+			return append([]byte(nil), buf...)
+		})
 		call.pending = out
 		stack[0] = uint64(len(out))
 	}

@@ -44,7 +44,15 @@ func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 		if errors.As(err, &gerr) && gerr.Extensions != nil && gerr.Extensions["code"] != nil && gerr.Err == nil {
 			return gqlErr // parse and validation errors keep gqlgen's codes
 		}
-		code, msg, ext := classify(err)
+		// gqlgen hands resolver errors over wrapped with their path and
+		// position; the message is the error's own ("javascript: line 2,
+		// column 15: …"), not gqlgen's "input:1:35: createRule …" rendering,
+		// which the error's path and locations already carry.
+		cause := err
+		if errors.As(err, &gerr) && gerr.Err != nil {
+			cause = gerr.Err
+		}
+		code, msg, ext := classify(cause)
 		if code == CodeInternal {
 			if rec := internalErrorsFrom(ctx); rec != nil {
 				rec.add(gqlErr.Path.String(), err) // logged once per request

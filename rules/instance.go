@@ -5,11 +5,12 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/authgraph/authgraph/internal/capbuf"
 )
 
 // instance is one instantiated rule module, used by one call at a time.
@@ -20,7 +21,7 @@ type instance struct {
 	alloc   api.Function
 	run     api.Function
 	version api.Function
-	console *capBuffer
+	console *capbuf.Buffer
 	rand    *guestRand
 	stack   [2]uint64
 	calls   int
@@ -31,7 +32,7 @@ type instance struct {
 // that a rule's crypto/rand is not deterministic. Start code runs under ctx.
 // entry is the exported function calls run (entryExport).
 func (e *Engine) newInstance(ctx context.Context, cm wazero.CompiledModule, entry string) (*instance, error) {
-	console := &capBuffer{max: 4 << 10}
+	console := &capbuf.Buffer{Max: 4 << 10}
 	gr := &guestRand{}
 	if st, ok := ctx.(*callState); ok {
 		gr.deadline = st.deadline
@@ -127,25 +128,7 @@ func (g *guestRand) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// capBuffer keeps the first max bytes a guest writes to stdout/stderr: a Go
-// guest's panic or "out of memory" message ends up there.
-type capBuffer struct {
-	max int
-	b   []byte
-}
-
-func (c *capBuffer) Write(p []byte) (int, error) {
-	if room := c.max - len(c.b); room > 0 {
-		c.b = append(c.b, p[:min(room, len(p))]...)
-	}
-	return len(p), nil
-}
-
-func (c *capBuffer) Reset() { c.b = c.b[:0] }
-
-func (c *capBuffer) String() string { return strings.TrimSpace(string(c.b)) }
-
-func withConsole(err error, console *capBuffer) error {
+func withConsole(err error, console *capbuf.Buffer) error {
 	if s := console.String(); s != "" {
 		return fmt.Errorf("%w (guest output: %s)", err, s)
 	}

@@ -27,6 +27,8 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/authgraph/authgraph/internal/capbuf"
 )
 
 //go:linkname quickjsWasm github.com/fastschema/qjs.wasmBytes
@@ -240,7 +242,7 @@ type quickjs struct {
 	cctx context.Context
 }
 
-func (e *engine) instantiate(ctx context.Context, cfg Config, stderr *capBuffer) (*quickjs, error) {
+func (e *engine) instantiate(ctx context.Context, cfg Config, stderr *capbuf.Buffer) (*quickjs, error) {
 	mc := wazero.NewModuleConfig().
 		WithName("").
 		WithStartFunctions(). // the module is used as a library; _start runs a shell

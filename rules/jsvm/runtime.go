@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/authgraph/authgraph/internal/capbuf"
 )
 
 //go:embed setup.js
@@ -30,8 +32,8 @@ type runtime struct {
 	calls     int
 	gen       uint64
 	cur       *call
-	broken    bool      // a call failed or timed out: never reused
-	stderr    capBuffer // QuickJS's own diagnostics (uncaught errors in jobs)
+	broken    bool          // a call failed or timed out: never reused
+	stderr    capbuf.Buffer // QuickJS's own diagnostics (uncaught errors in jobs)
 }
 
 // call is one Run's host-side state.
@@ -48,7 +50,7 @@ type call struct {
 // newRuntime creates a QuickJS runtime. With prelude, it runs the setup,
 // the prelude and the lockdown; without, it only compiles.
 func (vm *VM) newRuntime(ctx context.Context, prelude bool) (*runtime, error) {
-	r := &runtime{vm: vm, factories: map[uint64]uint64{}, stderr: capBuffer{max: 4 << 10}}
+	r := &runtime{vm: vm, factories: map[uint64]uint64{}, stderr: capbuf.Buffer{Max: 4 << 10}}
 	q, err := vm.engine.instantiate(ctx, vm.cfg, &r.stderr)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errSetup, err)
@@ -301,20 +303,3 @@ func (r *runtime) typeName(v uint64) string {
 	}
 	return "a value of another type"
 }
-
-// capBuffer keeps the first max bytes written.
-type capBuffer struct {
-	max int
-	b   []byte
-}
-
-func (c *capBuffer) Write(p []byte) (int, error) {
-	if room := c.max - len(c.b); room > 0 {
-		c.b = append(c.b, p[:min(room, len(p))]...)
-	}
-	return len(p), nil
-}
-
-func (c *capBuffer) Reset() { c.b = c.b[:0] }
-
-func (c *capBuffer) String() string { return strings.TrimSpace(string(c.b)) }

@@ -279,7 +279,9 @@ func TestTraceIsLogged(t *testing.T) {
 // TestConcurrentLogins drives 64 logins at once through pooled instances;
 // run it with -race.
 func TestConcurrentLogins(t *testing.T) {
-	e := newEngine(t, Config{CacheDir: testCacheDir, MaxConcurrent: 8, MaxIdle: 4, RecycleAfter: 5})
+	// A long time limit: this test is about pooled state under concurrency,
+	// and 8 calls sharing 2 loaded cores can take over the 1 s default.
+	e := newEngine(t, Config{CacheDir: testCacheDir, MaxConcurrent: 8, MaxIdle: 4, RecycleAfter: 5, Timeout: 10 * time.Second})
 	rs := []RuleVersion{ruleFor(t, "go-counter"), ruleFor(t, "as-counter"), ruleFor(t, "go-roles"), ruleFor(t, "as-roles")}
 	ctx := ctxTimeout(t, time.Minute)
 	var wg sync.WaitGroup

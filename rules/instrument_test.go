@@ -154,9 +154,10 @@ func TestFuelStopsLoopFreeRecursion(t *testing.T) {
 	const limit = 200 * time.Millisecond
 	body := append([]byte{0x41, 0x3c, 0x10, 0x04, 0x1a}, returnEmptyObject...) // drop(f(60))
 	_, took, err := invokeWasm(t, e, wasm{body: body, fBody: fExp}, limit)
-	if !errors.Is(err, ErrTimeout) || took < limit || took > limit+150*time.Millisecond {
+	if !errors.Is(err, ErrTimeout) || took < limit || took > limit+deadlineSlack {
 		t.Fatalf("err = %v after %s, want a timeout after %s", err, took, limit)
 	}
+	t.Logf("%s limit: stopped after %s", limit, took)
 }
 
 // TestFuelRefillsLongRules: a legitimate rule that runs far more than one
@@ -196,7 +197,8 @@ func TestRefuelNotImportable(t *testing.T) {
 }
 
 // TestCacheHitAfterRestart: a second engine on the same CacheDir compiles
-// nothing: the cache files are not rewritten and preparing is fast.
+// nothing: the cache files are not rewritten. How much faster the restart is
+// goes to the log only; a loaded machine makes any wall-clock ratio flaky.
 func TestCacheHitAfterRestart(t *testing.T) {
 	dir := t.TempDir()
 	rv := ruleFor(t, "go-roles")
@@ -224,9 +226,6 @@ func TestCacheHitAfterRestart(t *testing.T) {
 		if b, ok := before[name]; !ok || !b.Equal(mod) {
 			t.Fatalf("cache entry %s written by the second engine: it compiled", name)
 		}
-	}
-	if warm > cold/3 {
-		t.Fatalf("restart prepared in %s, first start in %s: cache not hit?", warm, cold)
 	}
 	t.Logf("go-roles: compile %s, after a restart %s", cold, warm)
 }

@@ -175,12 +175,18 @@ func (c *chrome) check(err error) {
 	c.t.Fatalf("browser: %v\nat %s\npage text:\n%s\nconsole:\n%s", err, loc, body, console)
 }
 
+// browserStepTimeout bounds one step of a browser test (a condition to
+// appear, a redirect to arrive). A step takes well under a second alone;
+// under make test the browser shares two cores with every other package's
+// tests and the race detector, where a step has taken over 20 s.
+const browserStepTimeout = time.Minute
+
 // waitJS polls a JavaScript condition.
 func (c *chrome) waitJS(cond string) {
 	c.t.Helper()
 	// Retry across navigations (the sign-in redirects destroy the context
 	// a poll runs in).
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(browserStepTimeout)
 	for {
 		ctx, cancel := context.WithTimeout(c.ctx, time.Until(deadline))
 		_, err := chromedp.Run(ctx, chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(time.Until(deadline))))

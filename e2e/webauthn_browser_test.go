@@ -69,7 +69,7 @@ func (c *chrome) addAuthenticator(transport webauthn.AuthenticatorTransport) web
 // the test's network refuses) and returns that URL.
 func (c *chrome) callback() *url.URL {
 	c.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(browserStepTimeout)
 	for time.Now().Before(deadline) {
 		c.mu.Lock()
 		i := slices.IndexFunc(c.blocked, func(u string) bool { return strings.HasPrefix(u, redirectURI) })

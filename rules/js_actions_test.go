@@ -161,6 +161,33 @@ exports.onExecutePostLogin = async (event, api) => {
 		wantJSON(t, "claims", res.IDTokenClaims, `{"https://example.com/admin": true}`)
 	})
 
+	t.Run("api parts made on first use", func(t *testing.T) {
+		// The api's parts are made per call on first access: the same
+		// object every time within a call, a new one in the next call,
+		// usable destructured, and nothing in the result when unused.
+		res, err := runJSPipeline(t, e, ev, `exports.onExecutePostLogin = async (event, api) => {
+  const { idToken, cache } = api;
+  cache.set('k', 'v');
+  idToken.setCustomClaim('https://example.com/same', [api.idToken === idToken, api.cache === cache,
+    api.cache.get('k'), typeof api.redirect.sendUserTo, 'idToken' in api]);
+};`, `exports.onExecutePostLogin = async (event, api) => {
+  api.accessToken.setCustomClaim('https://example.com/fresh', [api.cache.get('k') === undefined]);
+};`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantJSON(t, "id token claims", res.IDTokenClaims, `{"https://example.com/same": [true, true, {"value": "v"}, "function", true]}`)
+		wantJSON(t, "access token claims", res.AccessTokenClaims, `{"https://example.com/fresh": [true]}`)
+		res, err = runJSPipeline(t, e, ev, `exports.onExecutePostLogin = async (event, api) => { void api.user; void api.idToken; };`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.IDTokenClaims)+len(res.AccessTokenClaims)+len(res.AppMetadata)+len(res.UserMetadata) != 0 {
+			t.Fatalf("an Action that set nothing changed claims or metadata: %+v %+v %+v %+v",
+				res.IDTokenClaims, res.AccessTokenClaims, res.AppMetadata, res.UserMetadata)
+		}
+	})
+
 	t.Run("mfa none and cache", func(t *testing.T) {
 		res, err := runJSPipeline(t, e, ev, `exports.onExecutePostLogin = async (event, api) => {
   api.multifactor.enable('any');
@@ -239,6 +266,24 @@ exports.onExecutePostLogin = async (event, api) => {
 				t.Fatal(err)
 			}
 			wantJSON(t, "claims", res.IDTokenClaims, `{"https://example.com/calls": [1, "undefined", "ok", "undefined", 2]}`)
+		}
+	})
+
+	t.Run("nothing reachable from event and api keeps a value for the next call", func(t *testing.T) {
+		// Each call walks everything it can reach from its arguments (own
+		// properties, accessors' functions, prototypes, the api's parts)
+		// and tries to stash a value on each object; the next call looks
+		// for it. Only this call's own objects may take it.
+		src := `exports.onExecutePostLogin = async (event, api) => {
+  const parts = ['access', 'idToken', 'accessToken', 'user', 'multifactor', 'authentication', 'cache', 'redirect', 'samlResponse'];
+  api.idToken.setCustomClaim('https://example.com/walk', ` + leakWalk + `([event, api, require, console, exports].concat(parts.map((k) => api[k]))));
+};`
+		for range 2 {
+			res, err := runJSPipeline(t, e, ev, src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantJSON(t, "claims", res.IDTokenClaims, `{"https://example.com/walk": {"found": [], "walked": true, "stashed": true}}`)
 		}
 	})
 
@@ -342,3 +387,29 @@ func TestValidateJavaScriptShapes(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// leakWalk is a JavaScript function expression: called with a rule's
+// arguments, it walks everything reachable from them (own properties,
+// accessors' functions, prototypes), reports any value an earlier call left
+// there, and tries to leave one on each object for the next call.
+const leakWalk = `(function (roots) {
+  const todo = roots.slice();
+  const seen = new Set();
+  const found = [];
+  let stashed = 0;
+  while (todo.length) {
+    const o = todo.pop();
+    if (o === null || (typeof o !== 'object' && typeof o !== 'function') || seen.has(o)) continue;
+    seen.add(o);
+    if (Object.prototype.hasOwnProperty.call(o, '__left')) found.push(String(o.__left));
+    try { o.__left = 'from an earlier call'; if (o.__left === 'from an earlier call') stashed++; } catch (e) {}
+    todo.push(Object.getPrototypeOf(o));
+    for (const k of Reflect.ownKeys(o)) {
+      const d = Object.getOwnPropertyDescriptor(o, k);
+      if (!d) continue;
+      if ('value' in d) todo.push(d.value);
+      else todo.push(d.get, d.set);
+    }
+  }
+  return { found, walked: seen.size > 50, stashed: stashed > 0 };
+})`

@@ -161,6 +161,21 @@ func TestJSRuleOutcomes(t *testing.T) {
 		}
 	})
 
+	t.Run("nothing reachable from a rule's arguments keeps a value for the next call", func(t *testing.T) {
+		src := `function (user, context, callback) {
+  context.idToken['https://example.com/walk'] = ` + leakWalk + `([user, context, callback, auth0, configuration,
+    UnauthorizedError, global, require, console]);
+  callback(null, user, context);
+}`
+		for range 2 {
+			res, err := runJSPipeline(t, e, ev, src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantJSON(t, "claims", res.IDTokenClaims, `{"https://example.com/walk": {"found": [], "walked": true, "stashed": true}}`)
+		}
+	})
+
 	failures := []struct{ name, src, want string }{
 		{"callback(new Error)", `function (user, context, callback) { callback(new Error('failed: ' + user.email)); }`,
 			"failed: ada.lovelace@example.com"},

@@ -17,7 +17,15 @@ const __authgraph = (function () {
       Object.freeze(o);
       for (const k of Reflect.ownKeys(o)) {
         const d = Object.getOwnPropertyDescriptor(o, k);
-        if (d && 'value' in d) deepFreeze(d.value);
+        if (!d) continue;
+        if ('value' in d) {
+          deepFreeze(d.value);
+        } else {
+          // An accessor's functions are objects a rule can reach (through
+          // Object.getOwnPropertyDescriptor) and write to.
+          deepFreeze(d.get);
+          deepFreeze(d.set);
+        }
       }
     }
     return o;

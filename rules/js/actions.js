@@ -26,7 +26,8 @@
     constructor(st) { this[S] = st; }
     setCustomClaim(name, value) {
       claimName(name, 'api.idToken.setCustomClaim');
-      this[S].id[name] = ag.jsonCopy(value, 'api.idToken.setCustomClaim value of "' + name + '"');
+      const st = this[S];
+      (st.id || (st.id = {}))[name] = ag.jsonCopy(value, 'api.idToken.setCustomClaim value of "' + name + '"');
       return this[S].api;
     }
   }
@@ -38,7 +39,8 @@
     constructor(st) { this[S] = st; }
     setCustomClaim(name, value) {
       claimName(name, 'api.accessToken.setCustomClaim');
-      this[S].access[name] = ag.jsonCopy(value, 'api.accessToken.setCustomClaim value of "' + name + '"');
+      const st = this[S];
+      (st.access || (st.access = {}))[name] = ag.jsonCopy(value, 'api.accessToken.setCustomClaim value of "' + name + '"');
       return this[S].api;
     }
   }
@@ -71,11 +73,11 @@
     constructor(st) { this[S] = st; }
     setAppMetadata(key, value) {
       const st = this[S];
-      return setMetadata(st, st.app, 'app_metadata', 'api.user.setAppMetadata', key, value);
+      return setMetadata(st, st.app || (st.app = {}), 'app_metadata', 'api.user.setAppMetadata', key, value);
     }
     setUserMetadata(key, value) {
       const st = this[S];
-      return setMetadata(st, st.usr, 'user_metadata', 'api.user.setUserMetadata', key, value);
+      return setMetadata(st, st.usr || (st.usr = {}), 'user_metadata', 'api.user.setUserMetadata', key, value);
     }
   }
 
@@ -150,21 +152,30 @@
   ag.deepFreeze(redirect);
   ag.deepFreeze(samlResponse);
 
-  function newAPI(st) {
-    const a = {
-      access: new Access(st),
-      idToken: new IDToken(st),
-      accessToken: new AccessToken(st),
-      user: new User(st),
-      multifactor: new Multifactor(st),
-      authentication: new Authentication(st),
-      cache: new Cache(),
-      redirect,
-      samlResponse,
-    };
-    st.api = a;
-    return a;
+  // The api's parts are made on first use, once per call: an Action
+  // usually touches one or two of them, and every object QuickJS allocates
+  // here costs about a microsecond.
+  function part(api, key, C) {
+    const st = api[S];
+    return st[key] || (st[key] = new C(st));
   }
+
+  class API {
+    constructor(st) {
+      this[S] = st;
+      st.api = this;
+    }
+    get access() { return part(this, 'pAccess', Access); }
+    get idToken() { return part(this, 'pIDToken', IDToken); }
+    get accessToken() { return part(this, 'pAccessToken', AccessToken); }
+    get user() { return part(this, 'pUser', User); }
+    get multifactor() { return part(this, 'pMultifactor', Multifactor); }
+    get authentication() { return part(this, 'pAuthentication', Authentication); }
+    get cache() { return part(this, 'pCache', Cache); }
+    get redirect() { return redirect; }
+    get samlResponse() { return samlResponse; }
+  }
+  ag.deepFreeze(API);
 
   // event is Auth0's event, made from the parsed input (this call's own).
   function event(ev) {
@@ -191,10 +202,11 @@
   function result(st) {
     if (st.deny !== undefined) return ag.result({ deny: { reason: st.deny } });
     const r = {};
-    for (const k in st.id) { r.id_token_claims = st.id; break; }
-    for (const k in st.access) { r.access_token_claims = st.access; break; }
-    for (const k in st.app) { r.app_metadata = st.app; break; }
-    for (const k in st.usr) { r.user_metadata = st.usr; break; }
+    // Each is made by the first call that sets something in it.
+    if (st.id) r.id_token_claims = st.id;
+    if (st.access) r.access_token_claims = st.access;
+    if (st.app) r.app_metadata = st.app;
+    if (st.usr) r.user_metadata = st.usr;
     if (st.link) r.link_to = { user_id: st.link };
     if (st.mfa) r.require_mfa = true;
     return ag.result(r);
@@ -202,7 +214,11 @@
 
   function authgraph_action(factory, input, host) {
     try {
-      const st = { id: {}, access: {}, app: {}, usr: {}, deny: undefined, link: undefined, mfa: false, api: null, event: null };
+      const st = {
+        id: undefined, access: undefined, app: undefined, usr: undefined, deny: undefined, link: undefined, mfa: false, api: null, event: null,
+        pAccess: undefined, pIDToken: undefined, pAccessToken: undefined, pUser: undefined, pMultifactor: undefined,
+        pAuthentication: undefined, pCache: undefined,
+      };
       st.event = event(JSON.parse(input));
       const module = { exports: {} };
       factory(module.exports, module, ag.require, ag.console);
@@ -211,7 +227,7 @@
         return ag.errorResult(new Error('the Action does not export onExecutePostLogin: ' +
           'set exports.onExecutePostLogin = async (event, api) => { … }'));
       }
-      const ret = handler(st.event, newAPI(st));
+      const ret = handler(st.event, new API(st));
       if (!ret || typeof ret.then !== 'function') return result(st);
       return ag.settle(ret, () => result(st), ag.errorResult,
         'onExecutePostLogin never finished: it awaits a promise that nothing can settle');

@@ -126,8 +126,10 @@ func newEngine(ctx context.Context, cfg Config) (*engine, error) {
 	}
 	// The QuickJS heap limit is enforced by QuickJS (an "out of memory"
 	// exception); the linear memory cap adds room for the C stack, the
-	// allocator's slack and the module's data. The capacity is reserved up
-	// front: growing a wazero memory copies it.
+	// allocator's slack and the module's data. Memory grows as QuickJS asks
+	// (a copy per growth, a few per runtime): reserving the whole cap up
+	// front cost a zeroed 64 MiB or more per runtime, at every recycle, and
+	// as resident memory for every idle runtime.
 	pages := uint32(min((int64(cfg.MemoryLimit)+(32<<20))/65536, 65536))
 	module := quickjsWasm
 	if err := checkQuickJSModule(module); err != nil {
@@ -147,7 +149,7 @@ func newEngine(ctx context.Context, cfg Config) (*engine, error) {
 		WithCompilationCache(cache).
 		WithCloseOnContextDone(!metered).
 		WithMemoryLimitPages(pages).
-		WithMemoryCapacityFromMax(true)
+		WithMemoryCapacityFromMax(false)
 	e := &engine{rt: wazero.NewRuntimeWithConfig(ctx, rc), metered: metered, instances: map[api.Module]*quickjs{}}
 	if ownCache {
 		e.cache = cache

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -274,5 +275,128 @@ func TestJSSecretsRedacted(t *testing.T) {
 		if !strings.Contains(all, "[REDACTED]") {
 			t.Errorf("%s: nothing redacted (did the script run?): %s", op, all)
 		}
+	}
+}
+
+// TestJSDBObject: scripts written for Authgraph use the global db (rows
+// from db.query, {rowsAffected} from db.exec, callbacks or promises, the
+// database's own placeholders) and the global bcrypt, against the real
+// PostgreSQL and MariaDB.
+func TestJSDBObject(t *testing.T) {
+	eng := newEngine(t)
+	scripts := map[string]string{
+		"login": `function login(email, password, callback) {
+  db.query('SELECT id, nickname, email, password FROM users WHERE email = $1', [email], function (err, rows) {
+    if (err) return callback(err);
+    if (rows.length === 0 || !bcrypt.compareSync(password, rows[0].password)) {
+      return callback(new WrongUsernameOrPasswordError(email));
+    }
+    callback(null, { user_id: String(rows[0].id), nickname: rows[0].nickname, email: rows[0].email });
+  });
+}`,
+		"get_user": `async function getUser(email, callback) {
+  const rows = await db.query('SELECT id, nickname, email FROM users WHERE email = $1', [email]);
+  callback(null, rows.length ? { user_id: String(rows[0].id), nickname: rows[0].nickname, email: rows[0].email } : null);
+}`,
+		"create": `async function create(user, callback) {
+  const r = await db.exec('INSERT INTO users (email, password, nickname) VALUES ($1, $2, $3)',
+    [user.email, bcrypt.hashSync(user.password, 10), user.email.split('@')[0]]);
+  callback(r.rowsAffected === 1 ? null : new Error('not inserted: ' + JSON.stringify(r)));
+}`,
+		"verify": `async function verify(email, callback) {
+  // Statements that are not a string, and parameters that are not an
+  // array, are refused before reaching the database.
+  for (const bad of [() => db.query(42), () => db.exec('UPDATE users SET nickname = $1', 'x')]) {
+    try {
+      await bad();
+      return callback(new Error('a bad statement was accepted'));
+    } catch (e) {
+      if (!(e instanceof TypeError)) return callback(e);
+    }
+  }
+  db.exec('UPDATE users SET email_verified = $1 WHERE email = $2', [true, email], (err, r) => callback(err, !!r && r.rowsAffected > 0));
+}`,
+		"change_password": `function changePassword(email, newPassword, callback) {
+  db.exec('UPDATE users SET password = $1 WHERE email = $2', [bcrypt.hashSync(newPassword, 10), email])
+    .then((r) => callback(null, r.rowsAffected > 0), callback);
+}`,
+		"change_email": `function changeEmail(email, newEmail, verified, callback) {
+  db.exec('UPDATE users SET email = $1, email_verified = $2 WHERE email = $3', [newEmail, verified, email],
+    (err, r) => callback(err, !!r && r.rowsAffected > 0));
+}`,
+		"delete": `function remove(id, callback) {
+  db.exec('DELETE FROM users WHERE id = $1', [id], (err) => callback(err));
+}`,
+	}
+	for name, mk := range legacies(t) {
+		t.Run(name, func(t *testing.T) {
+			leg := mk(t)
+			own := map[string]string{}
+			for op, src := range scripts {
+				if leg.Flavor == "mysql" {
+					src = regexp.MustCompile(`\$\d`).ReplaceAllString(src, "?")
+				}
+				own[op] = src
+			}
+			ctx := context.Background()
+			for op, src := range own {
+				if err := eng.ValidateScriptJavaScript(ctx, op, src); err != nil {
+					t.Fatalf("%s: %v", op, err)
+				}
+			}
+			c := jsConnector(t, eng, leg.DSN, own, 0, nil)
+			ada := customdbtest.Seed[0]
+			var ce *connectors.CredentialsError
+			if id, err := c.Login(ctx, ada.Email, ada.Password); err != nil || id.UserID != "1" || id.Nickname != "ada" {
+				t.Fatalf("login: %+v %v", id, err)
+			}
+			for _, try := range [][2]string{{ada.Email, "wrong"}, {"nobody@legacy.example", "x"}, {"' OR '1'='1", "x"}} {
+				if _, err := c.Login(ctx, try[0], try[1]); !errors.As(err, &ce) {
+					t.Fatalf("login %q: %v", try[0], err)
+				}
+			}
+			if got, err := c.GetUser(ctx, "alan@legacy.example"); err != nil || got == nil || got.UserID != "2" {
+				t.Fatalf("GetUser: %+v %v", got, err)
+			}
+			if got, err := c.GetUser(ctx, "nobody@legacy.example"); err != nil || got != nil {
+				t.Fatalf("GetUser unknown: %+v %v", got, err)
+			}
+			if err := c.Create(ctx, customdb.NewUser{Email: "grace@legacy.example", Password: "Cobol-1959!"}); err != nil {
+				t.Fatalf("create: %v", err)
+			}
+			if err := c.Create(ctx, customdb.NewUser{Email: "grace@legacy.example", Password: "x"}); !errors.Is(err, customdb.ErrScript) {
+				t.Fatalf("duplicate create: %v", err)
+			}
+			grace, err := c.Login(ctx, "grace@legacy.example", "Cobol-1959!")
+			if err != nil || grace.Nickname != "grace" {
+				t.Fatalf("login after create: %+v %v", grace, err)
+			}
+			var verified bool
+			if err := c.Verify(ctx, "grace@legacy.example"); err != nil {
+				t.Fatalf("verify: %v", err)
+			}
+			if err := leg.Admin.QueryRow("SELECT email_verified FROM users WHERE email = 'grace@legacy.example'").Scan(&verified); err != nil || !verified {
+				t.Fatalf("after verify: %v %v", verified, err)
+			}
+			if ok, err := c.ChangePassword(ctx, "grace@legacy.example", "Nanosecond-30cm"); !ok || err != nil {
+				t.Fatalf("change_password: %v %v", ok, err)
+			}
+			if _, err := c.Login(ctx, "grace@legacy.example", "Cobol-1959!"); !errors.As(err, &ce) {
+				t.Fatalf("old password still works: %v", err)
+			}
+			if ok, err := c.ChangeEmail(ctx, "grace@legacy.example", "hopper@legacy.example", false); !ok || err != nil {
+				t.Fatalf("change_email: %v %v", ok, err)
+			}
+			hopper, err := c.Login(ctx, "hopper@legacy.example", "Nanosecond-30cm")
+			if err != nil || hopper.UserID != grace.UserID {
+				t.Fatalf("login after change_email: %+v %v", hopper, err)
+			}
+			if err := c.Delete(ctx, hopper.FullUserID()); err != nil {
+				t.Fatalf("delete: %v", err)
+			}
+			if n := leg.Count(t); n != len(customdbtest.Seed) {
+				t.Fatalf("users at the end: %d", n)
+			}
+		})
 	}
 }

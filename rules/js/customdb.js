@@ -4,12 +4,13 @@
 // script input JSON of WebAssembly scripts ({op, args, connection} and, when
 // the connection has one, configuration); the returned Promise resolves to
 // the script result JSON of WebAssembly scripts ({"result": …} or
-// {"error": {code, message, email}}). factory(require, console, configuration)
-// returns the uploaded function (the wrapper makes the source one function
-// expression, whatever its name). The database and bcrypt modules Auth0's
-// scripts require are shims over the synchronous host calls db_query,
-// db_exec, bcrypt_verify and bcrypt_hash: whatever connection string or
-// credentials a script gives, it reaches the connection's own database.
+// {"error": {code, message, email}}). factory(require, console, configuration,
+// db, bcrypt) returns the uploaded function (the wrapper makes the source one
+// function expression, whatever its name). The database and bcrypt modules
+// Auth0's scripts require, and the db global, are shims over the synchronous
+// host calls db_query, db_exec, bcrypt_verify and bcrypt_hash: whatever
+// connection string or credentials a script gives, it reaches the
+// connection's own database.
 //
 // Everything is inside one function so that no name collides with the other
 // preludes, which share the global scope.
@@ -108,6 +109,22 @@
     return v;
   }
 
+  // callbackOrPromise calls cb(err, fn()) in a later job, or returns a
+  // promise of fn() without a callback: Node's two conventions.
+  function callbackOrPromise(fn, cb) {
+    if (typeof cb === 'function') {
+      let res, err = null;
+      try {
+        res = fn();
+      } catch (e) {
+        err = e;
+      }
+      later(() => cb(err, res));
+      return undefined;
+    }
+    return new Promise((resolve) => resolve(fn()));
+  }
+
   // ---- bcrypt (the host hashes and verifies; a generated salt only carries
   // its cost, the host draws the salt itself).
   function bcryptModule(host) {
@@ -125,19 +142,6 @@
     const genSaltSync = (rounds) => {
       const r = rounds === undefined ? 10 : Number(rounds);
       return '$2b$' + (r < 10 ? '0' : '') + r + '$' + 'a'.repeat(22);
-    };
-    const callbackOrPromise = (fn, cb) => {
-      if (typeof cb === 'function') {
-        let res, err = null;
-        try {
-          res = fn();
-        } catch (e) {
-          err = e;
-        }
-        later(() => cb(err, res));
-        return undefined;
-      }
-      return new Promise((resolve) => resolve(fn()));
     };
     return {
       compareSync,
@@ -325,6 +329,39 @@
     };
   }
 
+  // ---- db: the connection's database for scripts written here rather than
+  // carried over from Auth0 (those require pg or mysql). Statements take
+  // parameters only, in the database's own placeholders ($1… PostgreSQL,
+  // ? MySQL); db.query gives the rows, db.exec {rowsAffected}.
+  function dbObject(host) {
+    function statement(what, sql, params) {
+      if (typeof sql !== 'string' || sql.trim() === '') throw new TypeError(what + ': the statement must be a non-empty string');
+      if (params !== undefined && params !== null && !Array.isArray(params)) {
+        throw new TypeError(what + ': the parameters must be an array');
+      }
+      return { sql: sql, params: (params || []).map(param) };
+    }
+    return Object.freeze({
+      query(sql, params, cb) {
+        if (typeof params === 'function') {
+          cb = params;
+          params = undefined;
+        }
+        return callbackOrPromise(() => hostCall(host, 'db_query', statement('db.query', sql, params)).rows || [], cb);
+      },
+      exec(sql, params, cb) {
+        if (typeof params === 'function') {
+          cb = params;
+          params = undefined;
+        }
+        return callbackOrPromise(() => {
+          const out = hostCall(host, 'db_exec', statement('db.exec', sql, params));
+          return { rowsAffected: Number(out.rows_affected) || 0 };
+        }, cb);
+      },
+    });
+  }
+
   const MODULES = { bcrypt: bcryptModule, pg: pgModule, mysql: mysqlModule };
 
   function makeRequire(host) {
@@ -423,7 +460,8 @@
         };
         try {
           const con = typeof __authgraph !== 'undefined' ? __authgraph.console : globalThis.console;
-          const fn = factory(makeRequire(host), con, configuration);
+          const require = makeRequire(host);
+          const fn = factory(require, con, configuration, dbObject(host), require('bcrypt'));
           if (typeof fn !== 'function') throw new Error('the script is not a function');
           const ret = fn.apply(null, args(req.args || {}, req).concat([callback]));
           // An async function's rejection is the script's error too.

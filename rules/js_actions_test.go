@@ -188,6 +188,20 @@ exports.onExecutePostLogin = async (event, api) => {
 		}
 	})
 
+	t.Run("for await and async generators", func(t *testing.T) {
+		res, err := runJSPipeline(t, e, ev, `async function* upper(list) { for (const r of list) { await null; yield r.toUpperCase(); } }
+exports.onExecutePostLogin = async (event, api) => {
+  const out = [];
+  for await (const r of upper(event.authorization.roles)) out.push(r);
+  for await (const p of [Promise.resolve('last')]) out.push(p);
+  api.idToken.setCustomClaim('https://example.com/roles', out);
+};`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantJSON(t, "claims", res.IDTokenClaims, `{"https://example.com/roles": ["BILLING-ADMIN", "EDITOR", "last"]}`)
+	})
+
 	t.Run("mfa none and cache", func(t *testing.T) {
 		res, err := runJSPipeline(t, e, ev, `exports.onExecutePostLogin = async (event, api) => {
   api.multifactor.enable('any');

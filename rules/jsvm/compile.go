@@ -92,9 +92,11 @@ func (vm *VM) Compile(ctx context.Context, name, source string, wrap Wrap) (*Pro
 // would otherwise declare bindings in the runtime's global scope, which the
 // lockdown cannot freeze and which outlive the call, shared by every program
 // the runtime runs. goja's parser is the second opinion; what it cannot
-// parse (async generators, say) is refused rather than run unchecked.
+// parse (async generator methods in object literals) is refused rather than
+// run unchecked. It does not know for-await loops: it reads them as
+// for-of loops (forAwaitForGoja).
 func checkWrapped(wrap Wrap, source string) error {
-	prog, err := parser.ParseFile(nil, "", wrap.Prefix+source+wrap.Suffix, 0)
+	prog, err := parser.ParseFile(nil, "", forAwaitForGoja(wrap.Prefix+source+wrap.Suffix), 0)
 	if err != nil {
 		se := &SyntaxError{Message: "not supported by the upload check: " + err.Error(), Line: 1, Column: 1}
 		var list parser.ErrorList
@@ -115,6 +117,25 @@ func checkWrapped(wrap Wrap, source string) error {
 		}
 	}
 	return &SyntaxError{Message: "the source must not close its enclosing function (unbalanced braces or parentheses)", Line: 1, Column: 1}
+}
+
+// forAwait is `for await (` (the whitespace Go's \s knows; any other
+// spacing stays as written and is refused by goja's parser).
+var forAwait = regexp.MustCompile(`\bfor(\s+)await(\s*)\(`)
+
+// forAwaitForGoja blanks the await of every `for await (` in the copy of the
+// source goja's parser reads, so that a for-await loop reads as a for-of
+// loop. The structure goja sees stays that of the source QuickJS runs: only
+// the five letters between `for` and `(` become spaces, so no quote,
+// bracket, slash or line break is added or removed, and wherever a match
+// lies (code, a string, a comment, a regular expression) every token before
+// and after it is read as in the source. Lengths are kept, and so are the
+// positions goja reports.
+func forAwaitForGoja(s string) string {
+	if !strings.Contains(s, "await") {
+		return s
+	}
+	return forAwait.ReplaceAllString(s, "for${1}     ${2}(")
 }
 
 // htmlComment returns the offset of "<!--" or "-->" in source, or -1.
@@ -171,7 +192,7 @@ func syntaxError(err error, prefixLen int, source string) *SyntaxError {
 // is kept when it lies on the line, else the line's first non-blank
 // character is named rather than a position that does not exist.
 func refineColumn(se *SyntaxError, wrap Wrap, source string) {
-	_, err := parser.ParseFile(nil, "", wrap.Prefix+source+wrap.Suffix, 0)
+	_, err := parser.ParseFile(nil, "", forAwaitForGoja(wrap.Prefix+source+wrap.Suffix), 0)
 	var list parser.ErrorList
 	if errors.As(err, &list) {
 		for _, e := range list {

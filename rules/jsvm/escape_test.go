@@ -17,12 +17,25 @@ func TestJSCompileRefusesEscapes(t *testing.T) {
 		{"wrapper closed early", "}); let stash = []; (function (exports, module, require, console) { exports.run = () => String(stash.length)", "must not close"},
 		{"wrapper closed into a sequence", "}, function (exports) { exports.run = () => 'x'", "must not close"},
 		{"wrapper closed and called", "})(); (function (exports) { exports.run = () => 'x'", "must not close"},
+		{"wrapper closed around a for-await loop", "}); let stash = []; (async () => { for await (const x of []) {} })(); (function (exports) { exports.run = () => 'x'", "must not close"},
+		{"for await hiding a closing brace in a string", "exports.run = async () => { for await (const x of ['}); (function () {']) {} return 'x' }\n}); let stash = 1; (function () {", "must not close"},
 	} {
 		_, err := vm.Compile(context.Background(), "test.js", tc.src, testWrap)
 		var se *SyntaxError
 		if !errors.As(err, &se) || !strings.Contains(se.Message, tc.msg) {
 			t.Errorf("%s: %v, want a *SyntaxError containing %q", tc.name, err, tc.msg)
 		}
+	}
+	// for-await loops run (goja's parser reads them as for-of loops).
+	src0 := `exports.run = async () => {
+  async function* letters() { yield 'a'; await null; yield 'b'; }
+  let out = '';
+  for await (const l of letters()) out += l;
+  for await(const p of [Promise.resolve('c')]) out += p;
+  return out + ' for await (';
+}`
+	if out, err := run(t, vm, src0, "", nil); err != nil || out.Result != "abc for await (" {
+		t.Errorf("for await: %q, %v", out.Result, err)
 	}
 	// Ordinary modern code passes both parsers.
 	src := "exports.run = async (input) => { class A { #x = 1; static n = 2; get x() { return this.#x } }; const o = { import: 1 }; return `${new A().x}${o?.import ?? 0}` }"

@@ -119,23 +119,27 @@ func checkWrapped(wrap Wrap, source string) error {
 	return &SyntaxError{Message: "the source must not close its enclosing function (unbalanced braces or parentheses)", Line: 1, Column: 1}
 }
 
-// forAwait is `for await (` (the whitespace Go's \s knows; any other
-// spacing stays as written and is refused by goja's parser).
-var forAwait = regexp.MustCompile(`\bfor(\s+)await(\s*)\(`)
+// forAwait is the token sequence `for await (`: the keyword for (not the
+// end of a longer name, a member or private name: no letter, digit, _, $, \,
+// . or # before it, nor any non-ASCII character), then await and (, with
+// spaces or tabs only between them. Any other spacing (a line break, which
+// could end a comment or a statement; other Unicode spaces) is left as
+// written, and goja's parser then refuses the loop.
+var forAwait = regexp.MustCompile(`(^|[^0-9A-Za-z_$\\.#\x{80}-\x{10FFFF}])for([ \t]+)await([ \t]*)\(`)
 
 // forAwaitForGoja blanks the await of every `for await (` in the copy of the
 // source goja's parser reads, so that a for-await loop reads as a for-of
 // loop. The structure goja sees stays that of the source QuickJS runs: only
-// the five letters between `for` and `(` become spaces, so no quote,
-// bracket, slash or line break is added or removed, and wherever a match
-// lies (code, a string, a comment, a regular expression) every token before
-// and after it is read as in the source. Lengths are kept, and so are the
-// positions goja reports.
+// the five letters between for and ( become spaces, on one line, so no
+// quote, bracket, slash or line break is added or removed; where a match
+// lies in a string, a comment, a regular expression or a template, only
+// letters there become spaces. Lengths are kept, and so are the positions
+// goja reports.
 func forAwaitForGoja(s string) string {
 	if !strings.Contains(s, "await") {
 		return s
 	}
-	return forAwait.ReplaceAllString(s, "for${1}     ${2}(")
+	return forAwait.ReplaceAllString(s, "${1}for${2}     ${3}(")
 }
 
 // htmlComment returns the offset of "<!--" or "-->" in source, or -1.

@@ -58,3 +58,31 @@ func TestQuickJSModulePinned(t *testing.T) {
 		t.Error("not wasm: accepted")
 	}
 }
+
+// forAwaitForGoja blanks only the await of a real `for await (` on one line;
+// an await that a line break, a longer name or a member access puts
+// elsewhere is left for goja to read (and, where it cannot, to refuse).
+func TestForAwaitForGoja(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"for await (const x of y) {}", "for       (const x of y) {}"},
+		{"x;for\tawait(const x of y) {}", "x;for\t     (const x of y) {}"},
+		{"{for await (a of b) {} for await (c of d) {}}", "{for       (a of b) {} for       (c of d) {}}"},
+		{"'for await ('", "'for       ('"}, // inside a string: letters only
+		{"r // for\nawait (r = 4) / 2", ""},
+		{"$for await (r = 3)", ""},
+		{"éfor await (r = 3)", ""},
+		{"a.for await (r)", ""},
+		{"this.#for await (r)", ""},
+		{"_for await (r)", ""},
+		{"for\nawait (x of y)", ""},
+		{"for\u00a0await (x of y)", ""},
+	} {
+		want := tc.want
+		if want == "" {
+			want = tc.in // unchanged
+		}
+		if got := forAwaitForGoja(tc.in); got != want {
+			t.Errorf("forAwaitForGoja(%q) = %q, want %q", tc.in, got, want)
+		}
+	}
+}

@@ -62,9 +62,9 @@ func refuse(format string, args ...any) error {
 }
 
 // scriptWrap makes a script's source a factory (require, console,
-// configuration, db, bcrypt) → the script's function, whatever op. The prefix has no
-// newline, so positions in syntax errors are the source's own. Scripts run
-// in sloppy mode, as Auth0's do.
+// configuration, db, bcrypt) → the script's function, whatever op. The
+// prefix has no newline, so positions in syntax errors are the source's
+// own. Scripts run in sloppy mode, as Auth0's do.
 func scriptWrap(string) jsvm.Wrap {
 	return jsvm.Wrap{Prefix: "(function (require, console, configuration, db, bcrypt) { return (", Suffix: "\n); })"}
 }

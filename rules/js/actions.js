@@ -28,7 +28,7 @@
       claimName(name, 'api.idToken.setCustomClaim');
       const st = this[S];
       (st.id || (st.id = {}))[name] = ag.jsonCopy(value, 'api.idToken.setCustomClaim value of "' + name + '"');
-      return this[S].api;
+      return st.api;
     }
   }
 
@@ -41,7 +41,7 @@
       claimName(name, 'api.accessToken.setCustomClaim');
       const st = this[S];
       (st.access || (st.access = {}))[name] = ag.jsonCopy(value, 'api.accessToken.setCustomClaim value of "' + name + '"');
-      return this[S].api;
+      return st.api;
     }
   }
   AccessToken.prototype.addScope = notSupported('api.accessToken.addScope', noScopes);
@@ -214,10 +214,14 @@
 
   function authgraph_action(factory, input, host) {
     try {
+      // This call's state: what the api calls amount to (id and access
+      // token claims, metadata updates, deny, link, mfa) and the api's
+      // parts, all made on first use.
       const st = {
-        id: undefined, access: undefined, app: undefined, usr: undefined, deny: undefined, link: undefined, mfa: false, api: null, event: null,
-        pAccess: undefined, pIDToken: undefined, pAccessToken: undefined, pUser: undefined, pMultifactor: undefined,
-        pAuthentication: undefined, pCache: undefined,
+        id: undefined, access: undefined, app: undefined, usr: undefined,
+        deny: undefined, link: undefined, mfa: false, api: null, event: null,
+        pAccess: undefined, pIDToken: undefined, pAccessToken: undefined, pUser: undefined,
+        pMultifactor: undefined, pAuthentication: undefined, pCache: undefined,
       };
       st.event = event(JSON.parse(input));
       const module = { exports: {} };

@@ -175,17 +175,7 @@
         const command = (/^\s*(\w+)/.exec(String(text)) || ['', ''])[1].toUpperCase();
         return { rows: r.rows, rowCount: r.affected, command: command, fields: [] };
       };
-      if (typeof cb === 'function') {
-        let res, err = null;
-        try {
-          res = exec();
-        } catch (e) {
-          err = e;
-        }
-        later(() => cb(err, res));
-        return undefined;
-      }
-      return new Promise((resolve) => resolve(exec()));
+      return callbackOrPromise(exec, cb);
     }
     function connected(cb, args) {
       if (typeof cb === 'function') {

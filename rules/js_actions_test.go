@@ -202,6 +202,20 @@ exports.onExecutePostLogin = async (event, api) => {
 		wantJSON(t, "claims", res.IDTokenClaims, `{"https://example.com/roles": ["BILLING-ADMIN", "EDITOR", "last"]}`)
 	})
 
+	t.Run("a long chain of awaits finishes", func(t *testing.T) {
+		// Only a promise that can no longer settle is a stall, however
+		// many turns of the queue the handler takes.
+		res, err := runJSPipeline(t, e, ev, `exports.onExecutePostLogin = async (event, api) => {
+  let n = 0;
+  for (let i = 0; i < 5000; i++) n += await i;
+  api.idToken.setCustomClaim('https://example.com/n', n);
+};`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantJSON(t, "claims", res.IDTokenClaims, `{"https://example.com/n": 12497500}`)
+	})
+
 	t.Run("mfa none and cache", func(t *testing.T) {
 		res, err := runJSPipeline(t, e, ev, `exports.onExecutePostLogin = async (event, api) => {
   api.multifactor.enable('any');

@@ -106,35 +106,18 @@ const __authgraph = (function () {
     return JSON.stringify({ error: { message: errorMessage(e) } });
   }
 
-  // settle returns a promise of onValue(v) when p fulfils with v, of
-  // onError(e) when p rejects with e, and of onError(stalled) when p is
-  // still pending after the job queue has run dry: with no network and no
-  // timers nothing else can ever settle it. Each hop below is one job at
-  // the end of the FIFO queue, so every job the rule queued runs before
-  // the next hop: the rule is cut short only when it needs more than HOPS
-  // consecutive asynchronous steps (an await each), which code without I/O
-  // does not. Promise jobs are not free here (microseconds each), so the
-  // usual case, a promise that settles at once, costs two jobs.
-  const HOPS = 2000;
-  function settle(p, onValue, onError, stalledMessage) {
-    return new Promise((resolve) => {
-      let done = false;
-      p.then(
-        (v) => { if (!done) { done = true; resolve(onValue(v)); } },
-        (e) => { if (!done) { done = true; resolve(onError(e)); } }
-      );
-      let hops = 0;
-      const hop = () => {
-        if (done) return;
-        if (++hops > HOPS) {
-          done = true;
-          resolve(onError(new Error(stalledMessage)));
-        } else {
-          Promise.resolve().then(hop);
-        }
-      };
-      Promise.resolve().then(hop);
-    });
+  // pending returns a pending result: an object whose result the host reads
+  // once the job queue has run dry after the entry returned (a string: the
+  // result JSON). It starts as stalledResult, what a call whose promise can
+  // no longer settle amounts to (with no network and no timers, nothing is
+  // left to settle it once the queue is empty), and p's outcome replaces it:
+  // onValue(v) when p fulfils with v, onError(e) when it rejects with e.
+  // One promise job, where awaiting p in the host and detecting a stall in
+  // JavaScript took several (each costs microseconds here).
+  function pending(p, onValue, onError, stalledResult) {
+    const box = { result: stalledResult };
+    p.then((v) => { box.result = onValue(v); }, (e) => { box.result = onError(e); });
+    return box;
   }
 
   // ---- require: the allowlisted modules ----
@@ -374,7 +357,7 @@ const __authgraph = (function () {
   }
 
   return deepFreeze({
-    ALLOWED, jsonCopy, metadataDiff, errorMessage, result, errorResult, settle, require, console, methods, user,
+    ALLOWED, jsonCopy, metadataDiff, errorMessage, result, errorResult, pending, require, console, methods, user,
     deepFreeze,
   });
 })();

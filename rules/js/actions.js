@@ -212,6 +212,8 @@
     return ag.result(r);
   }
 
+  const STALLED = ag.errorResult(new Error('onExecutePostLogin never finished: it awaits a promise that nothing can settle'));
+
   function authgraph_action(factory, input, host) {
     try {
       // This call's state: what the api calls amount to (id and access
@@ -233,8 +235,7 @@
       }
       const ret = handler(st.event, new API(st));
       if (!ret || typeof ret.then !== 'function') return result(st);
-      return ag.settle(ret, () => result(st), ag.errorResult,
-        'onExecutePostLogin never finished: it awaits a promise that nothing can settle');
+      return ag.pending(ret, () => result(st), ag.errorResult, STALLED);
     } catch (err) {
       return ag.errorResult(err);
     }

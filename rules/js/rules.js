@@ -109,6 +109,9 @@
     }
   }
 
+  const STALLED = ag.errorResult(new Error("the rule's callback was never called: " +
+    'call callback(null, user, context) to continue or callback(error) to stop the login'));
+
   function authgraph_rule(factory, input, host) {
     let out;
     try {
@@ -127,20 +130,19 @@
       if (typeof rule !== 'function') {
         return ag.errorResult(new Error('the rule is not a function: a rule is function (user, context, callback) { … }'));
       }
-      let finish;
-      const called = new Promise((resolve) => { finish = resolve; });
+      // A pending result (see __authgraph.pending) that the callback fills.
+      const box = { result: STALLED };
       const callback = function (err, u, ctx) {
         if (out !== undefined) return;
         out = outcome(st, err, ctx);
-        finish(out);
+        box.result = out;
       };
       const ret = rule(user, st.context, callback);
       if (out !== undefined) return out;
       // The rule goes on asynchronously: its callback, a rejection of the
       // promise an async rule returns, or a queue run dry ends it.
       if (ret && typeof ret.then === 'function') ret.then(undefined, (e) => callback(e));
-      return ag.settle(called, (r) => r, ag.errorResult, "the rule's callback was never called: " +
-        'call callback(null, user, context) to continue or callback(error) to stop the login');
+      return box;
     } catch (err) {
       // A throw after the callback does not change what the rule decided.
       return out !== undefined ? out : ag.errorResult(err);

@@ -86,6 +86,8 @@ func TestJSRunResults(t *testing.T) {
 		{"host", "exports.run = (i, host) => host('echo', JSON.stringify({x: i}))", `echo:{"x":"in"}`, nil},
 		{"host error", "exports.run = (i, host) => { try { host('fail', '') } catch (e) { return e instanceof Error ? e.message : 'not an Error' } }", "no such thing", nil},
 		{"unicode", "exports.run = (i) => 'é😀' + i", "é😀in", nil},
+		{"pending result filled by a job", "exports.run = () => { const box = { result: 'stalled' }; Promise.resolve().then(() => { box.result = 'done' }); return box }", "done", nil},
+		{"pending result that nothing fills", "exports.run = () => { const box = { result: 'stalled' }; new Promise(() => {}).then(() => { box.result = 'x' }); return box }", "stalled", nil},
 		{"leftover jobs run in the call", "exports.run = (i) => { Promise.resolve().then(() => console.log('job')); return 'r' }", "r", []string{"job"}},
 	} {
 		out, err := run(t, vm, tc.src, "in", host)
@@ -107,7 +109,9 @@ func TestJSRunErrors(t *testing.T) {
 	}{
 		{"number", "exports.run = () => 42", ErrBadResult, "returned a number, not a string"},
 		{"undefined", "exports.run = () => {}", ErrBadResult, "returned undefined"},
-		{"object", "exports.run = async () => ({})", ErrBadResult, "returned an object"},
+		{"object", "exports.run = async () => ({})", ErrBadResult, "pending result holds undefined, not a string"},
+		{"pending result of a number", "exports.run = () => ({ result: 1 })", ErrBadResult, "pending result holds a number"},
+		{"array", "exports.run = () => ['x']", ErrBadResult, "returned an array"},
 		{"throw Error", "exports.run = () => { throw new RangeError('bad') }", ErrThrown, "RangeError: bad (at <anonymous> (test.js:1:"},
 		{"throw non-Error", "exports.run = () => { throw 42 }", ErrThrown, "uncaught exception: 42"},
 		{"reject", "exports.run = () => Promise.reject(new Error('no'))", ErrThrown, "Error: no"},

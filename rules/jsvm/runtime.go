@@ -233,22 +233,34 @@ func (r *runtime) call(c *call, p *Program, entry, input string, timeout time.Du
 		defer q.free(inputV)
 		genV := q.newNumber(float64(r.gen))
 		defer q.free(genV)
-		promise, err := q.invoke(r.run, entryV, factory, inputV, genV)
+		ret, err := q.invoke(r.run, entryV, factory, inputV, genV)
 		if err != nil {
 			return err
 		}
-		v, err := q.await(promise)
+		// A promise is awaited (the job queue runs until it settles); a
+		// string or a pending result comes back as it is.
+		v, err := q.await(ret)
 		if err != nil {
 			return err
 		}
 		defer q.free(v)
 		// Run what the call left in the job queue now, within its time
-		// limit: nothing of it may run during the next call.
+		// limit: nothing of it may run during the next call, and a pending
+		// result is final once the queue is empty.
 		drained, err := q.eval("drain.js", "", r.drain, evalTypeGlobal)
 		if err != nil {
 			return err
 		}
 		q.free(drained)
+		if q.bool(fnIsObject, v) && !q.bool(fnIsArray, v) && !q.bool(fnIsFunction, v) {
+			res := q.getProp(v, "result")
+			defer q.free(res)
+			if !q.bool(fnIsString, res) {
+				return fmt.Errorf("%w: %s's pending result holds %s, not a string", ErrBadResult, entry, r.typeName(res))
+			}
+			result, err = q.toString(res)
+			return err
+		}
 		if !q.bool(fnIsString, v) {
 			return fmt.Errorf("%w: %s returned %s, not a string", ErrBadResult, entry, r.typeName(v))
 		}

@@ -98,8 +98,11 @@ func (vm *VM) isClosed() bool {
 }
 
 // Run calls globalThis[entry](factory, input, host) in a pooled runtime,
-// where factory is p's wrapped source evaluated, waits for a returned
-// promise and all the jobs it left, and returns the string it produced.
+// where factory is p's wrapped source evaluated, runs the jobs it left and
+// returns the string it produced. The entry returns that string, a promise
+// of it (awaited), or a pending result: an object whose result property
+// holds the string once the job queue has run dry (so the entry can tell a
+// call that can no longer finish without awaiting anything itself).
 // timeout (Config.Timeout when ≤ 0) bounds the whole call, host calls
 // included. Any error discards the runtime.
 func (vm *VM) Run(ctx context.Context, p *Program, entry, input string, host Host, timeout time.Duration) (Output, error) {

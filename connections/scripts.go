@@ -48,8 +48,8 @@ func (s *Service) checkScripts(ctx context.Context, strategy string, secret map[
 	checked := map[string]error{} // one module is often uploaded under several keys
 	for _, op := range sortedKeys(scripts) {
 		key := "scripts." + op
-		if !slices.Contains(CustomDBScripts, op) {
-			return &OptionError{Key: key, Message: "is not a script; the scripts are " + strings.Join(CustomDBScripts, ", ")}
+		if err := checkScriptOp(key, op); err != nil {
+			return err
 		}
 		str, ok := scripts[op].(string)
 		if !ok {
@@ -74,6 +74,15 @@ func (s *Service) checkScripts(ctx context.Context, strategy string, secret map[
 	return nil
 }
 
+// checkScriptOp refuses an operation name that is not one of
+// CustomDBScripts, under the option key named.
+func checkScriptOp(key, op string) error {
+	if !slices.Contains(CustomDBScripts, op) {
+		return &OptionError{Key: key, Message: "is not a script; the scripts are " + strings.Join(CustomDBScripts, ", ")}
+	}
+	return nil
+}
+
 // checkJavaScripts validates options.customScripts: known operations,
 // source strings the engine accepts, and no operation given both a module
 // and a JavaScript script in one write.
@@ -85,8 +94,8 @@ func (s *Service) checkJavaScripts(ctx context.Context, secret map[string]any) e
 	wasm, _ := secret["scripts"].(map[string]any)
 	for _, op := range sortedKeys(js) {
 		key := "customScripts." + op
-		if !slices.Contains(CustomDBScripts, op) {
-			return &OptionError{Key: key, Message: "is not a script; the scripts are " + strings.Join(CustomDBScripts, ", ")}
+		if err := checkScriptOp(key, op); err != nil {
+			return err
 		}
 		src, ok := js[op].(string)
 		if !ok {

@@ -70,22 +70,7 @@ func TestCustomDBJavaScriptLazyMigration(t *testing.T) {
 
 	relying := newRP(t, s, rpID, rpSecret, oidc.ScopeOpenID, "profile", "email")
 	ada := customdbtest.Seed[0]
-	login := func(state, password string, wantStatus int) map[string]any {
-		t.Helper()
-		b := newBrowser(t)
-		verifier := oauth2.GenerateVerifier()
-		form := b.federate(b.get(relying.conf.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier))), "legacy")
-		start := time.Now()
-		done := b.submitLogin(form, ada.Email, password)
-		t.Logf("%s: login form POST took %s", state, time.Since(start))
-		if wantStatus != 0 {
-			if done.status != wantStatus {
-				t.Fatalf("%s: status %d, want %d: %.400s", state, done.status, wantStatus, done.body)
-			}
-			return nil
-		}
-		return relying.exchange(t, s, done, verifier)
-	}
+	login := legacyLogin(t, s, relying, ada.Email)
 	login("wrong-1", "not-the-password", http.StatusUnauthorized)
 	first := login("first", ada.Password, 0)
 	if first["sub"] != "auth0|1" || first["email"] != ada.Email {

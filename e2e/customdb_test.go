@@ -33,22 +33,7 @@ func TestCustomDBLazyMigration(t *testing.T) {
 	relying := newRP(t, s, rpID, rpSecret, oidc.ScopeOpenID, "profile", "email")
 	ada := customdbtest.Seed[0]
 
-	login := func(state, password string, wantStatus int) map[string]any {
-		t.Helper()
-		b := newBrowser(t)
-		verifier := oauth2.GenerateVerifier()
-		form := b.federate(b.get(relying.conf.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier))), "legacy")
-		start := time.Now()
-		done := b.submitLogin(form, ada.Email, password)
-		t.Logf("%s: login form POST took %s", state, time.Since(start))
-		if wantStatus != 0 {
-			if done.status != wantStatus {
-				t.Fatalf("%s: status %d, want %d: %.400s", state, done.status, wantStatus, done.body)
-			}
-			return nil
-		}
-		return relying.exchange(t, s, done, verifier)
-	}
+	login := legacyLogin(t, s, relying, ada.Email)
 
 	login("wrong-1", "not-the-password", http.StatusUnauthorized)
 	first := login("first", ada.Password, 0)
@@ -80,5 +65,28 @@ func TestCustomDBLazyMigration(t *testing.T) {
 	s.MustGraphQL(t, s.AdminToken(t), `{ users(first: 10, query: "email:\"ada@legacy.example\"") { edges { node { userId loginsCount } } } }`, nil, &got)
 	if len(got.Users.Edges) != 1 || got.Users.Edges[0].Node.UserID != "auth0|pg|1" || got.Users.Edges[0].Node.LoginsCount != 2 {
 		t.Fatalf("users: %+v", got)
+	}
+}
+
+// legacyLogin returns a sign-in of email through the "legacy" connection's
+// login form, each in a fresh browser: with wantStatus 0 it completes the
+// code flow and returns the ID token's claims, otherwise it checks that the
+// form answered wantStatus.
+func legacyLogin(t *testing.T, s *apitest.Server, relying *rp, email string) func(state, password string, wantStatus int) map[string]any {
+	return func(state, password string, wantStatus int) map[string]any {
+		t.Helper()
+		b := newBrowser(t)
+		verifier := oauth2.GenerateVerifier()
+		form := b.federate(b.get(relying.conf.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier))), "legacy")
+		start := time.Now()
+		done := b.submitLogin(form, email, password)
+		t.Logf("%s: login form POST took %s", state, time.Since(start))
+		if wantStatus != 0 {
+			if done.status != wantStatus {
+				t.Fatalf("%s: status %d, want %d: %.400s", state, done.status, wantStatus, done.body)
+			}
+			return nil
+		}
+		return relying.exchange(t, s, done, verifier)
 	}
 }
